@@ -1,0 +1,160 @@
+/*
+ * event — the mevi event model and its msgpack wire encoding.
+ *
+ * Everything a launcher tells mevid, and everything mevid forwards to browser
+ * tabs, is a struct mevi_event. On the wire an event is a msgpack array whose
+ * first three elements are always [type, pid, ts]; the rest depends on the
+ * type. A batch is a msgpack array of events. proto/PROTOCOL.md documents the
+ * bytes; this header is the C view of the same thing.
+ *
+ * Encoding appends to a msgpack_sbuffer. Decoding is in proto/decoder.h.
+ */
+#ifndef MEVI_PROTO_EVENT_H
+#define MEVI_PROTO_EVENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <msgpack.h>
+
+/* Bumped on every incompatible change of the wire format. */
+#define MEVI_PROTO_VERSION 1
+
+/* Exclusive upper bound of user addresses we accept (x86-64 with 5-level
+ * paging tops out at 2^56; 4-level at 2^47). */
+#define MEVI_ADDR_LIMIT (UINT64_C(1) << 56)
+#define MEVI_PAGE_SIZE	UINT64_C(4096)
+
+enum mevi_event_type {
+	MEVI_EV_SESSION_START = 0,
+	MEVI_EV_SESSION_END = 1,
+	MEVI_EV_PROC_START = 2,
+	MEVI_EV_PROC_EXEC = 3,
+	MEVI_EV_PROC_EXIT = 4,
+	MEVI_EV_MAP = 5,
+	MEVI_EV_UNMAP = 6,
+	MEVI_EV_REMAP = 7,
+	MEVI_EV_STATE = 8,
+};
+#define MEVI_EV_TYPE_COUNT 9
+
+/* Returns the event type's name ("map", "session_start", ...) or NULL. */
+const char *mevi_event_type_name(unsigned type);
+
+/* Tracking modes announced in session start. */
+enum mevi_mode {
+	MEVI_MODE_EXACT = 0,   /* userfaultfd: every first touch is seen */
+	MEVI_MODE_SAMPLED = 1, /* residency sampled from pagemap */
+};
+
+/* PROC_START flags. */
+#define MEVI_PROC_INHERIT_MAP 0x1u /* fork: start from a copy of the parent's map */
+
+/* A byte string that is not NUL-terminated. Decoded strings point into the
+ * decoder's buffer; see proto/decoder.h for their lifetime. */
+struct mevi_str {
+	const char *ptr;
+	uint32_t len;
+};
+
+struct mevi_strv {
+	uint32_t count;
+	struct mevi_str *items;
+};
+
+struct mevi_range {
+	uint64_t start;
+	uint64_t end;
+};
+
+struct mevi_event {
+	uint8_t type; /* enum mevi_event_type */
+	int32_t pid;  /* the process (tgid); the launcher's pid for session events */
+	uint64_t ts;  /* ns since the session began */
+	union {
+		struct {
+			uint32_t version;    /* MEVI_PROTO_VERSION of the sender */
+			uint8_t mode;	     /* enum mevi_mode */
+			bool resume;	     /* reconnect: a full snapshot follows */
+			uint64_t started_at; /* CLOCK_REALTIME ns when the session began */
+			struct mevi_strv argv;
+		} session_start;
+		struct {
+			int32_t status; /* exit code, or 128+N when killed by signal N */
+		} session_end;
+		struct {
+			int32_t ppid;
+			uint32_t flags; /* MEVI_PROC_* */
+			struct mevi_strv cmdline;
+		} proc_start;
+		struct {
+			struct mevi_strv cmdline;
+		} proc_exec; /* clears the process's map */
+		struct {
+			int32_t status; /* as session_end */
+		} proc_exit;
+		struct {
+			struct mevi_range range;
+			uint8_t state; /* enum mevi_state */
+		} map;		       /* memmap_set */
+		struct {
+			struct mevi_range range;
+		} unmap; /* memmap_remove */
+		struct {
+			struct mevi_range from;
+			struct mevi_range to;
+		} remap; /* memmap_remap */
+		struct {
+			struct mevi_range range;
+			uint8_t state;
+		} state; /* memmap_update */
+	};
+};
+
+/*
+ * Appends one event, as a msgpack array, to pk. The event is not validated
+ * (the encoder trusts its caller; the decoder trusts nobody).
+ * Returns 0 or -ENOMEM.
+ */
+int mevi_event_pack(msgpack_packer *pk, const struct mevi_event *ev);
+
+/*
+ * A batch under construction. Events are packed as they are added; the array
+ * header is written when the batch is finished, so the count need not be
+ * known in advance.
+ */
+struct mevi_batch_encoder {
+	msgpack_sbuffer body;
+	msgpack_packer pk;
+	uint32_t count;
+};
+
+void mevi_batch_encoder_init(struct mevi_batch_encoder *enc);
+void mevi_batch_encoder_destroy(struct mevi_batch_encoder *enc);
+
+/* Adds an event. Returns 0 or -ENOMEM. */
+int mevi_batch_encoder_add(struct mevi_batch_encoder *enc, const struct mevi_event *ev);
+
+/*
+ * Appends the finished batch (array header, then the events) to out and
+ * resets enc for the next batch. An empty batch appends nothing.
+ * Returns 0 or -ENOMEM.
+ */
+int mevi_batch_encoder_finish(struct mevi_batch_encoder *enc, msgpack_sbuffer *out);
+
+/*
+ * The daemon's greeting, sent once to every launcher right after it connects,
+ * before anything else: the msgpack array ["mevid", version, url], where url
+ * is where the daemon serves the frontend ("http://127.0.0.1:5001/").
+ * A launcher that sees another version says so and carries on untracked.
+ */
+struct mevi_hello {
+	uint32_t version;
+	struct mevi_str url;
+};
+
+/* Appends the greeting to pk. Returns 0 or -ENOMEM. */
+int mevi_hello_pack(msgpack_packer *pk, const struct mevi_hello *h);
+
+#endif /* MEVI_PROTO_EVENT_H */
