@@ -1,0 +1,70 @@
+/*
+ * link — the launcher's connection to mevid.
+ *
+ * The link never blocks the tracee and never grows without bound. Batches
+ * from the outbox are written to the Unix socket through a libevent
+ * bufferevent; when the daemon is slow and more than a hard limit is queued,
+ * or the daemon goes away, the link drops the connection and everything
+ * queued, and reconnects with backoff. On every (re)connection the snapshot
+ * callback re-emits the whole session (session_start with resume, every
+ * process and its map), so nothing is lost: the daemon ends up with the
+ * launcher's own state.
+ */
+#ifndef MEVI_LAUNCHER_LINK_H
+#define MEVI_LAUNCHER_LINK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct event_base;
+struct bufferevent;
+struct event;
+
+/* Emits session_start(resume) and the full state into the outbox and flushes. */
+typedef void (*link_snapshot_fn)(bool resume, void *ctx);
+
+struct link {
+	struct event_base *base;
+	char socket_path[108];
+	bool may_spawn;
+	struct bufferevent *bev;
+	bool up;
+	bool ever_up;
+	bool refused; /* incompatible daemon: give up for good */
+	bool hello_seen;
+	struct event *retry_ev;
+	int backoff_ms;
+	size_t hard_limit;
+	link_snapshot_fn snapshot;
+	void *snapshot_ctx;
+	char url[256];
+	bool url_printed;
+	unsigned long bytes_sent;
+	unsigned drops;
+};
+
+/* Resolves the socket path: explicit, else $MEVI_SOCKET, else the default. */
+int link_default_socket(char *buf, size_t len);
+
+void link_init(struct link *l, struct event_base *base, const char *socket_path, bool may_spawn,
+	       link_snapshot_fn snapshot, void *ctx);
+
+/*
+ * Connects once, synchronously, before the program starts: spawns mevid when
+ * nothing answers (unless may_spawn is false), waits up to timeout_ms for it,
+ * reads the greeting and prints "mevi: watching at URL". On failure prints
+ * one line saying tracking continues and the link retries in the background.
+ * Does not call the snapshot callback (the caller starts the session).
+ */
+void link_start(struct link *l, int timeout_ms);
+
+/* Sends a finished batch (the outbox sink). Dropped while the link is down. */
+void link_send(const void *data, size_t len, void *ctx);
+
+/* True if batches are currently delivered. */
+bool link_is_up(const struct link *l);
+
+/* Writes out what is queued (waiting at most timeout_ms) and closes. */
+void link_finish(struct link *l, int timeout_ms);
+
+#endif /* MEVI_LAUNCHER_LINK_H */

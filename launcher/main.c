@@ -1,0 +1,409 @@
+/*
+ * mevi-run — runs a program under mevi's eye.
+ *
+ *   mevi-run [--socket PATH] [--no-spawn] [--] PROGRAM [ARGS...]
+ *
+ * Forks PROGRAM, seizes it with ptrace, installs the seccomp filter that
+ * stops only memory syscalls, execs it, and from then on runs one libevent
+ * loop over the tracees' wait statuses (SIGCHLD), their userfaultfds, the
+ * daemon socket and a flush timer. Exits with PROGRAM's status.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "event.h"
+#include "filter.h"
+#include "link.h"
+#include "log.h"
+#include "outbox.h"
+#include "tracee.h"
+
+#define FLUSH_MS 4
+
+struct launcher {
+	struct event_base *base;
+	struct outbox out;
+	struct link link;
+	struct tracee_table *tracees;
+	char **argv; /* PROGRAM ARGS... */
+	uint64_t started_at;
+	pid_t self;
+	struct event *flush_ev;
+	struct event *stop_self_ev;
+	bool stop_self_pending;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(
+	    f,
+	    "usage: mevi-run [--socket PATH] [--no-spawn] [--] PROGRAM [ARGS...]\n"
+	    "\n"
+	    "Runs PROGRAM and shows how it and every process it spawns use memory,\n"
+	    "live, in the browser (mevid serves http://127.0.0.1:5001/ by default).\n"
+	    "\n"
+	    "  --socket PATH  mevid's socket (default: $MEVI_SOCKET, else\n"
+	    "                 $XDG_RUNTIME_DIR/mevi/mevid.sock, else /tmp/mevi-$UID/mevid.sock)\n"
+	    "  --no-spawn     do not start mevid when none is running\n"
+	    "  --help         this text\n"
+	    "  --version      print the version\n"
+	    "\n"
+	    "Environment: MEVI_LOG=error|warn|info|debug|trace (default info).\n"
+	    "Exit status: PROGRAM's (128+N if killed by signal N; 127 if not found).\n");
+}
+
+static uint64_t realtime_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void emit_session_start(struct launcher *l, bool resume)
+{
+	struct mevi_event ev = {.type = MEVI_EV_SESSION_START, .pid = l->self};
+	uint32_t n = 0;
+
+	while (l->argv[n])
+		n++;
+	struct mevi_str *items = calloc(n ? n : 1, sizeof(*items));
+	MEVI_ASSERT(items);
+	for (uint32_t i = 0; i < n; i++) {
+		items[i].ptr = l->argv[i];
+		items[i].len = (uint32_t)strlen(l->argv[i]);
+	}
+	ev.session_start.version = MEVI_PROTO_VERSION;
+	ev.session_start.mode = MEVI_MODE_EXACT;
+	ev.session_start.resume = resume;
+	ev.session_start.started_at = l->started_at;
+	ev.session_start.argv.count = n;
+	ev.session_start.argv.items = items;
+	outbox_emit(&l->out, &ev);
+	free(items);
+}
+
+/* The link (re)connected: replay the whole session. */
+static void on_snapshot(bool resume, void *arg)
+{
+	struct launcher *l = arg;
+
+	outbox_discard(&l->out);
+	emit_session_start(l, resume);
+	if (l->tracees)
+		tracee_snapshot(l->tracees);
+	outbox_flush(&l->out);
+}
+
+static void on_tracee_notify(void *arg, bool terminal_stop)
+{
+	struct launcher *l = arg;
+
+	outbox_flush(&l->out);
+	if (terminal_stop && l->stop_self_ev && !l->stop_self_pending) {
+		/* Let the other threads' group-stops be handled first. */
+		struct timeval tv = {0, 20000};
+
+		l->stop_self_pending = true;
+		evtimer_add(l->stop_self_ev, &tv);
+	}
+}
+
+static void flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct launcher *l = arg;
+
+	if (outbox_pending(&l->out))
+		outbox_flush(&l->out);
+}
+
+static void sigchld_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct launcher *l = arg;
+
+	tracee_reap(l->tracees);
+	if (tracee_all_gone(l->tracees))
+		event_base_loopbreak(l->base);
+}
+
+static void forward_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct launcher *l = arg;
+
+	tracee_forward_signal(l->tracees, (int)sig);
+}
+
+/* Child side of the spawn: wait for the tracer, filter, exec. Never returns. */
+static void run_child(char **argv, int go_fd, int err_fd, const struct sock_fprog *prog)
+{
+	char go = 0;
+	int err;
+
+	while (read(go_fd, &go, 1) < 0 && errno == EINTR)
+		;
+	if (go == 'g') {
+		err = filter_load(prog);
+		if (err) {
+			char msg[2] = {'F', (char)-err};
+
+			(void)!write(err_fd, msg, 2);
+		}
+	}
+	execvp(argv[0], argv);
+	err = errno;
+	char msg[2] = {'E', (char)err};
+	(void)!write(err_fd, msg, 2);
+	_exit(err == ENOENT ? 127 : 126);
+}
+
+/*
+ * Waits for the child to exec (the close-on-exec error pipe reaches EOF) or
+ * to report why it could not. Stops that happen meanwhile are handled, so a
+ * traced syscall before exec cannot deadlock us. Returns the exec errno, or 0.
+ */
+static int wait_exec(struct launcher *l, int err_fd, bool traced)
+{
+	int exec_err = 0;
+	char msg[2];
+	size_t got = 0;
+
+	for (;;) {
+		struct pollfd p = {.fd = err_fd, .events = POLLIN};
+		int n = poll(&p, 1, 50);
+
+		if (n == 0) {
+			if (traced)
+				tracee_reap(l->tracees);
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		ssize_t r = read(err_fd, msg + got, sizeof(msg) - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+		if (got < 2)
+			continue;
+		got = 0;
+		if (msg[0] == 'F')
+			fprintf(stderr,
+				"mevi: cannot install the seccomp filter (%s); the program runs "
+				"with memory syscalls unobserved\n",
+				strerror(msg[1]));
+		else if (msg[0] == 'E')
+			exec_err = msg[1];
+	}
+	return exec_err;
+}
+
+static void report_exec_error(const char *prog, int err)
+{
+	if (err == ENOENT)
+		fprintf(stderr, "mevi-run: %s: command not found\n", prog);
+	else
+		fprintf(stderr, "mevi-run: %s: %s\n", prog, strerror(err));
+}
+
+/* Runs the program without tracing (ptrace was refused) and returns its status. */
+static int run_untraced(pid_t pid)
+{
+	int status;
+
+	signal(SIGINT, SIG_IGN);
+	signal(SIGQUIT, SIG_IGN);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static int launch(struct launcher *l)
+{
+	struct sock_fprog prog = {0};
+	int go[2], errp[2], err, exec_err;
+	pid_t pid;
+
+	err = filter_build(&prog);
+	if (err) {
+		fprintf(stderr, "mevi-run: cannot build the seccomp filter: %s\n", strerror(-err));
+		return 125;
+	}
+	if (pipe2(go, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
+		fprintf(stderr, "mevi-run: pipe: %s\n", strerror(errno));
+		return 125;
+	}
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		fprintf(stderr, "mevi-run: fork: %s\n", strerror(errno));
+		return 125;
+	}
+	if (pid == 0) {
+		close(go[1]);
+		close(errp[0]);
+		run_child(l->argv, go[0], errp[1], &prog);
+	}
+	close(go[0]);
+	close(errp[1]);
+	filter_free(&prog);
+
+	bool traced = ptrace(PTRACE_SEIZE, pid, NULL, (void *)(long)TRACEE_PTRACE_OPTIONS) == 0;
+	if (!traced) {
+		fprintf(stderr,
+			"mevi: ptrace is not permitted here (%s), so the program runs untracked: "
+			"run mevi-run as root, or allow ptrace of children "
+			"(`sudo sysctl kernel.yama.ptrace_scope=1`)\n",
+			strerror(errno));
+	} else {
+		tracee_adopt(l->tracees, pid, l->self, l->argv);
+	}
+	(void)!write(go[1], traced ? "g" : "n", 1);
+	close(go[1]);
+	exec_err = wait_exec(l, errp[0], traced);
+	close(errp[0]);
+	if (exec_err)
+		report_exec_error(l->argv[0], exec_err);
+	if (!traced)
+		return run_untraced(pid);
+	return -1;
+}
+
+/* Ctrl-Z: the program entered a terminal stop; stop mevi-run too, so the
+ * shell sees the job stopped. SIGCONT to the job resumes both. */
+static void stop_self_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct launcher *l = arg;
+
+	l->stop_self_pending = false;
+	outbox_flush(&l->out);
+	kill(l->self, SIGSTOP);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"socket", required_argument, NULL, 's'},
+	    {"no-spawn", no_argument, NULL, 'n'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct launcher l = {0};
+	char socket_path[108] = "";
+	bool may_spawn = true;
+	int opt, status;
+
+	log_init("mevi-run");
+	while ((opt = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 's':
+			snprintf(socket_path, sizeof(socket_path), "%s", optarg);
+			break;
+		case 'n':
+			may_spawn = false;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("mevi-run %s (protocol %d)\n", MEVI_VERSION, MEVI_PROTO_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (!socket_path[0] && link_default_socket(socket_path, sizeof(socket_path))) {
+		fprintf(stderr, "mevi-run: socket path too long\n");
+		return 2;
+	}
+	l.argv = argv + optind;
+	l.self = getpid();
+	l.started_at = realtime_ns();
+	l.base = event_base_new();
+	if (!l.base) {
+		fprintf(stderr, "mevi-run: cannot create the event loop\n");
+		return 125;
+	}
+	outbox_init(&l.out, link_send, &l.link);
+	link_init(&l.link, l.base, socket_path, may_spawn, on_snapshot, &l);
+	l.tracees = tracee_table_new(l.base, &l.out, on_tracee_notify, &l);
+	MEVI_ASSERT(l.tracees);
+
+	/* SIGCHLD must be caught before the first child can report a stop. */
+	struct event *chld_ev = evsignal_new(l.base, SIGCHLD, sigchld_cb, &l);
+	event_add(chld_ev, NULL);
+
+	link_start(&l.link, 3000);
+	emit_session_start(&l, false);
+	status = launch(&l);
+	if (status >= 0)
+		goto done;
+
+	/* The terminal's signals reach the program directly; mevi-run stays out
+	 * of their way, and forwards the polite requests to terminate. */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGQUIT, SIG_IGN);
+	signal(SIGTSTP, SIG_IGN);
+	signal(SIGTTIN, SIG_IGN);
+	signal(SIGTTOU, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+	struct event *term_ev = evsignal_new(l.base, SIGTERM, forward_cb, &l);
+	struct event *hup_ev = evsignal_new(l.base, SIGHUP, forward_cb, &l);
+	event_add(term_ev, NULL);
+	event_add(hup_ev, NULL);
+	struct timeval flush_tv = {0, FLUSH_MS * 1000};
+	l.flush_ev = event_new(l.base, -1, EV_PERSIST, flush_cb, &l);
+	event_add(l.flush_ev, &flush_tv);
+	l.stop_self_ev = evtimer_new(l.base, stop_self_cb, &l);
+
+	tracee_reap(l.tracees);
+	if (!tracee_all_gone(l.tracees))
+		event_base_dispatch(l.base);
+
+	status = tracee_main_status(l.tracees);
+	if (status < 0)
+		status = 125;
+	{
+		const struct mm_stats *st = tracee_stats(l.tracees);
+
+		log_debug("faults served %lu, resyncs %lu, untracked VMAs %lu, events %lu, "
+			  "bytes sent %lu",
+			  (unsigned long)st->faults, (unsigned long)st->resyncs,
+			  (unsigned long)st->untracked, (unsigned long)l.out.events_total,
+			  l.link.bytes_sent);
+	}
+	event_free(term_ev);
+	event_free(hup_ev);
+	event_free(l.flush_ev);
+	event_free(l.stop_self_ev);
+done:;
+	struct mevi_event end = {.type = MEVI_EV_SESSION_END, .pid = l.self};
+
+	end.session_end.status = status;
+	outbox_emit(&l.out, &end);
+	outbox_flush(&l.out);
+	link_finish(&l.link, 2000);
+	event_free(chld_ev);
+	tracee_table_free(l.tracees);
+	outbox_destroy(&l.out);
+	event_base_free(l.base);
+	return status;
+}

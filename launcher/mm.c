@@ -1,0 +1,544 @@
+#include "mm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/userfaultfd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "arch.h"
+#include "compat.h"
+#include "event.h"
+#include "inject.h"
+#include "log.h"
+#include "outbox.h"
+
+#define PAGE	     MEVI_PAGE_SIZE
+#define PAGE_UP(x)   (((x) + PAGE - 1) & ~(PAGE - 1))
+#define PAGE_DOWN(x) ((x) & ~(PAGE - 1))
+
+/* The source page of UFFDIO_COPY for write faults: zeros, page aligned. */
+static uint8_t zero_page[4096] __attribute__((aligned(4096)));
+
+static bool permission_hint_given;
+
+static void emit_range(struct mm *mm, uint8_t type, uint64_t start, uint64_t end, uint8_t state)
+{
+	struct mevi_event ev = {.type = type, .pid = mm->pid};
+
+	if (type == MEVI_EV_UNMAP) {
+		ev.unmap.range.start = start;
+		ev.unmap.range.end = end;
+	} else {
+		ev.map.range.start = start;
+		ev.map.range.end = end;
+		ev.map.state = state;
+	}
+	outbox_emit(mm->out, &ev);
+}
+
+/* Locates a syscall instruction in the vdso, for syscall injection. */
+static uint64_t find_vdso_syscall(struct mm *mm)
+{
+	uint64_t start, end;
+	uint8_t buf[16384];
+	struct iovec local, remote;
+	ssize_t n;
+	long off;
+
+	if (vma_find_vdso(&mm->vmas, &start, &end))
+		return 0;
+	if (end - start > sizeof(buf))
+		end = start + sizeof(buf);
+	local = (struct iovec){.iov_base = buf, .iov_len = end - start};
+	remote = (struct iovec){.iov_base = (void *)(uintptr_t)start, .iov_len = end - start};
+	n = process_vm_readv(mm->pid, &local, 1, &remote, 1, 0);
+	if (n <= 0)
+		return 0;
+	off = arch_find_syscall_insn(buf, (size_t)n);
+	return off < 0 ? 0 : start + (uint64_t)off;
+}
+
+int mm_new(pid_t pid, const struct memmap *template, struct event_base *base, struct outbox *out,
+	   struct mm_stats *stats, struct mm **out_mm)
+{
+	struct mm *mm = calloc(1, sizeof(*mm));
+	int err;
+
+	if (!mm)
+		return -ENOMEM;
+	mm->refs = 1;
+	mm->pid = pid;
+	mm->uffd = -1;
+	mm->base = base;
+	mm->out = out;
+	mm->stats = stats;
+	mm->map = template ? memmap_clone(template) : memmap_new();
+	if (!mm->map) {
+		err = -ENOMEM;
+		goto err_free;
+	}
+	err = vma_source_open(&mm->vmas, pid);
+	if (err)
+		goto err_map;
+	err = pagemap_open(&mm->pm, pid);
+	if (err)
+		goto err_vmas;
+	mm->syscall_insn = find_vdso_syscall(mm);
+	log_debug("pid %d: new mm (PROCMAP_QUERY %s, PAGEMAP_SCAN %s, vdso syscall %#lx)", pid,
+		  mm->vmas.use_query ? "yes" : "no", mm->pm.use_scan ? "yes" : "no",
+		  (unsigned long)mm->syscall_insn);
+	*out_mm = mm;
+	return 0;
+
+err_vmas:
+	vma_source_close(&mm->vmas);
+err_map:
+	memmap_free(mm->map);
+err_free:
+	free(mm);
+	return err;
+}
+
+void mm_get(struct mm *mm)
+{
+	mm->refs++;
+}
+
+static void close_uffd(struct mm *mm)
+{
+	if (mm->uffd_ev) {
+		event_free(mm->uffd_ev);
+		mm->uffd_ev = NULL;
+	}
+	if (mm->uffd >= 0) {
+		close(mm->uffd);
+		mm->uffd = -1;
+	}
+}
+
+void mm_put(struct mm *mm)
+{
+	if (!mm || --mm->refs > 0)
+		return;
+	close_uffd(mm);
+	pagemap_close(&mm->pm);
+	vma_source_close(&mm->vmas);
+	memmap_free(mm->map);
+	free(mm);
+}
+
+/* ---- resynchronisation from the kernel ---- */
+
+struct run_vec {
+	uint64_t *v; /* start, end pairs */
+	size_t n, cap;
+};
+
+static int run_push(struct run_vec *rv, uint64_t s, uint64_t e)
+{
+	if (rv->n + 2 > rv->cap) {
+		size_t cap = rv->cap ? rv->cap * 2 : 64;
+		uint64_t *nv = realloc(rv->v, cap * sizeof(*nv));
+
+		if (!nv)
+			return -ENOMEM;
+		rv->v = nv;
+		rv->cap = cap;
+	}
+	rv->v[rv->n++] = s;
+	rv->v[rv->n++] = e;
+	return 0;
+}
+
+static int present_cb(uint64_t s, uint64_t e, void *ctx)
+{
+	return run_push(ctx, s, e);
+}
+
+struct cmp_ctx {
+	const struct run_vec *want; /* present runs */
+	uint64_t start, end;
+	uint64_t cursor; /* how far the existing map matched */
+	size_t idx;	 /* next present run */
+	bool equal;
+};
+
+/* Compares the existing map over [start, end) with "not resident except the
+ * present runs", one existing range at a time. */
+static int cmp_cb(const struct memmap_range *r, void *arg)
+{
+	struct cmp_ctx *c = arg;
+	const struct run_vec *w = c->want;
+
+	if (r->start != c->cursor || r->state == MEVI_STATE_UNTRACKED)
+		goto differ;
+	if (r->state == MEVI_STATE_RESIDENT) {
+		if (c->idx >= w->n || w->v[c->idx] != r->start || w->v[c->idx + 1] != r->end)
+			goto differ;
+		c->idx += 2;
+	} else {
+		/* A not-resident range must end where the next present run starts
+		 * (or at the end), and contain no present run. */
+		uint64_t next = c->idx < w->n ? w->v[c->idx] : c->end;
+
+		if (r->end != next)
+			goto differ;
+	}
+	c->cursor = r->end;
+	return 0;
+differ:
+	c->equal = false;
+	return 1;
+}
+
+static void track_piece(struct mm *mm, uint64_t s, uint64_t e)
+{
+	struct run_vec runs = {0};
+	struct cmp_ctx cmp;
+	int err;
+
+	if (mm->uffd >= 0) {
+		struct uffdio_register reg = {
+		    .range = {.start = s, .len = e - s},
+		    .mode = UFFDIO_REGISTER_MODE_MISSING,
+		};
+
+		if (ioctl(mm->uffd, UFFDIO_REGISTER, &reg) < 0) {
+			err = -errno;
+			if (err == -ESRCH || err == -ENOENT)
+				return; /* the process or the VMA is gone */
+			log_debug("pid %d: cannot register [%#lx, %#lx): %s; untracked", mm->pid,
+				  (unsigned long)s, (unsigned long)e, strerror(-err));
+			mm->stats->untracked++;
+			goto untracked;
+		}
+	} else if (mm->failed || mm->needs_attach) {
+		goto untracked;
+	}
+
+	err = pagemap_present(&mm->pm, s, e, present_cb, &runs);
+	if (err) {
+		if (err != -ESRCH)
+			log_debug("pid %d: pagemap [%#lx, %#lx): %s", mm->pid, (unsigned long)s,
+				  (unsigned long)e, strerror(-err));
+		goto out;
+	}
+	cmp = (struct cmp_ctx){.want = &runs, .start = s, .end = e, .cursor = s, .equal = true};
+	memmap_walk_range(mm->map, s, e, cmp_cb, &cmp);
+	if (cmp.equal && cmp.cursor == e && cmp.idx == runs.n)
+		goto out;
+	memmap_set(mm->map, s, e, MEVI_STATE_NOT_RESIDENT);
+	emit_range(mm, MEVI_EV_MAP, s, e, MEVI_STATE_NOT_RESIDENT);
+	for (size_t i = 0; i < runs.n; i += 2) {
+		memmap_set(mm->map, runs.v[i], runs.v[i + 1], MEVI_STATE_RESIDENT);
+		outbox_state(mm->out, mm->pid, runs.v[i], runs.v[i + 1], MEVI_STATE_RESIDENT);
+	}
+	goto out;
+untracked:
+	memmap_set(mm->map, s, e, MEVI_STATE_UNTRACKED);
+	emit_range(mm, MEVI_EV_MAP, s, e, MEVI_STATE_UNTRACKED);
+out:
+	free(runs.v);
+}
+
+static int any_cb(const struct memmap_range *r, void *arg)
+{
+	return 1;
+}
+
+static void drop_gap(struct mm *mm, uint64_t s, uint64_t e)
+{
+	if (s >= e || !memmap_walk_range(mm->map, s, e, any_cb, NULL))
+		return;
+	memmap_remove(mm->map, s, e);
+	emit_range(mm, MEVI_EV_UNMAP, s, e, 0);
+}
+
+struct resync_ctx {
+	struct mm *mm;
+	uint64_t cursor;
+};
+
+static int resync_piece(uint64_t s, uint64_t e, void *arg)
+{
+	struct resync_ctx *rc = arg;
+
+	drop_gap(rc->mm, rc->cursor, s);
+	track_piece(rc->mm, s, e);
+	rc->cursor = e;
+	return 0;
+}
+
+void mm_resync(struct mm *mm, uint64_t start, uint64_t end)
+{
+	struct resync_ctx rc = {.mm = mm, .cursor = start};
+	int err;
+
+	start = PAGE_DOWN(start);
+	end = PAGE_UP(end);
+	if (end > MEVI_ADDR_LIMIT)
+		end = MEVI_ADDR_LIMIT;
+	if (start >= end)
+		return;
+	rc.cursor = start;
+	mm->stats->resyncs++;
+	err = vma_private_anon(&mm->vmas, start, end, resync_piece, &rc);
+	if (err) {
+		if (err != -ESRCH)
+			log_warn("pid %d: reading mappings: %s", mm->pid, strerror(-err));
+		return;
+	}
+	drop_gap(mm, rc.cursor, end);
+}
+
+void mm_remap(struct mm *mm, uint64_t old_start, uint64_t old_len, uint64_t new_start,
+	      uint64_t new_len)
+{
+	uint64_t old_end = old_start + PAGE_UP(old_len);
+	uint64_t new_end = new_start + PAGE_UP(new_len);
+
+	if (old_len && new_len &&
+	    memmap_remap(mm->map, old_start, old_end, new_start, new_end) == 0) {
+		struct mevi_event ev = {.type = MEVI_EV_REMAP, .pid = mm->pid};
+
+		ev.remap.from.start = old_start;
+		ev.remap.from.end = old_end;
+		ev.remap.to.start = new_start;
+		ev.remap.to.end = new_end;
+		outbox_emit(mm->out, &ev);
+	}
+	if (old_len)
+		mm_resync(mm, old_start, old_end);
+	if (new_len)
+		mm_resync(mm, new_start, new_end);
+}
+
+/* ---- faults ---- */
+
+static int next_cb(const struct memmap_range *r, void *arg)
+{
+	*(uint64_t *)arg = r->start;
+	return 1;
+}
+
+/* A fault outside the known map: the stack grew, or a mapping we have not
+ * seen yet. Re-read the area from the kernel up to the next known range. */
+static void resync_unknown(struct mm *mm, uint64_t page)
+{
+	uint64_t next = MEVI_ADDR_LIMIT;
+
+	memmap_walk_range(mm->map, page, MEVI_ADDR_LIMIT, next_cb, &next);
+	if (next > page + (UINT64_C(128) << 20))
+		next = page + (UINT64_C(128) << 20);
+	mm_resync(mm, page, next);
+}
+
+static void serve_fault(struct mm *mm, const struct uffd_msg *msg)
+{
+	uint64_t page = PAGE_DOWN(msg->arg.pagefault.address);
+	bool write = msg->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE;
+	struct memmap_range r;
+	int ret;
+
+	if (write) {
+		/* COPY, not ZEROPAGE: a zero page would make the write fault a
+		 * second time (copy-on-write of the zero page). */
+		struct uffdio_copy c = {
+		    .dst = page, .src = (uint64_t)(uintptr_t)zero_page, .len = PAGE};
+
+		ret = ioctl(mm->uffd, UFFDIO_COPY, &c);
+	} else {
+		struct uffdio_zeropage z = {.range = {.start = page, .len = PAGE}};
+
+		ret = ioctl(mm->uffd, UFFDIO_ZEROPAGE, &z);
+	}
+	if (ret < 0) {
+		int err = errno;
+		struct uffdio_range wake = {.start = page, .len = PAGE};
+
+		switch (err) {
+		case EEXIST: /* already populated: wake the faulting thread */
+			ioctl(mm->uffd, UFFDIO_WAKE, &wake);
+			break;
+		case ENOENT: /* the VMA went away: let the thread retry (and fail) */
+			ioctl(mm->uffd, UFFDIO_WAKE, &wake);
+			return;
+		case ESRCH:
+		case ENOSPC: /* the process is exiting */
+			return;
+		default:
+			log_warn("pid %d: serving fault at %#lx: %s", mm->pid, (unsigned long)page,
+				 strerror(err));
+			ioctl(mm->uffd, UFFDIO_WAKE, &wake);
+			return;
+		}
+	}
+	mm->stats->faults++;
+	if (!memmap_lookup(mm->map, page, &r)) {
+		resync_unknown(mm, page);
+		return;
+	}
+	if (r.state == MEVI_STATE_RESIDENT)
+		return;
+	memmap_update(mm->map, page, page + PAGE, MEVI_STATE_RESIDENT);
+	outbox_state(mm->out, mm->pid, page, page + PAGE, MEVI_STATE_RESIDENT);
+}
+
+static void uffd_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct mm *mm = arg;
+	struct uffd_msg msgs[64];
+
+	for (;;) {
+		ssize_t n = read(mm->uffd, msgs, sizeof(msgs));
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				return;
+			log_debug("pid %d: userfaultfd read: %s", mm->pid, strerror(errno));
+			close_uffd(mm);
+			return;
+		}
+		if (n == 0) {
+			close_uffd(mm);
+			return;
+		}
+		for (size_t i = 0; i < (size_t)n / sizeof(msgs[0]); i++) {
+			if (msgs[i].event == UFFD_EVENT_PAGEFAULT)
+				serve_fault(mm, &msgs[i]);
+			else
+				log_debug("pid %d: unexpected userfaultfd event %u", mm->pid,
+					  msgs[i].event);
+		}
+		if ((size_t)n < sizeof(msgs))
+			return;
+	}
+}
+
+/* ---- attach ---- */
+
+static void permission_hint(void)
+{
+	if (permission_hint_given)
+		return;
+	permission_hint_given = true;
+	log_error(
+	    "userfaultfd is not permitted for this program, so its pages are shown as "
+	    "untracked: run mevi-run as root, or `sudo sysctl vm.unprivileged_userfaultfd=1`, "
+	    "or give your user access to /dev/userfaultfd");
+}
+
+int mm_attach(struct mm *mm, pid_t tid, uint64_t insn, int *death_status)
+{
+	uint64_t args[6] = {O_CLOEXEC | O_NONBLOCK};
+	struct uffdio_api api = {.api = UFFD_API, .features = UFFD_FEATURE_THREAD_ID};
+	long remote_fd = -1, ret;
+	int pidfd = -1, err;
+
+	if (!insn)
+		insn = mm->syscall_insn;
+	if (!insn) {
+		mm->needs_attach = true;
+		return 0;
+	}
+	mm->needs_attach = false;
+	err = inject_syscall(mm->pid, tid, insn, SYS_userfaultfd, args, &remote_fd, death_status);
+	if (err == -ESRCH)
+		return err;
+	if (err) {
+		log_warn("pid %d: injecting userfaultfd(): %s", mm->pid, strerror(-err));
+		goto fail;
+	}
+	if (remote_fd < 0) {
+		if (remote_fd == -EPERM || remote_fd == -EACCES)
+			permission_hint();
+		else
+			log_warn("pid %d: userfaultfd(): %s", mm->pid, strerror((int)-remote_fd));
+		goto fail;
+	}
+	pidfd = compat_pidfd_open(mm->pid, 0);
+	if (pidfd >= 0)
+		mm->uffd = compat_pidfd_getfd(pidfd, (int)remote_fd, 0);
+	if (pidfd < 0 || mm->uffd < 0)
+		log_warn("pid %d: taking the userfaultfd: %s", mm->pid, strerror(errno));
+	if (pidfd >= 0)
+		close(pidfd);
+	args[0] = (uint64_t)remote_fd;
+	err = inject_syscall(mm->pid, tid, insn, SYS_close, args, &ret, death_status);
+	if (err == -ESRCH)
+		return err;
+	if (mm->uffd < 0)
+		goto fail;
+	if (ioctl(mm->uffd, UFFDIO_API, &api) < 0) {
+		log_warn("pid %d: UFFDIO_API: %s", mm->pid, strerror(errno));
+		goto fail;
+	}
+	mm->uffd_ev = event_new(mm->base, mm->uffd, EV_READ | EV_PERSIST, uffd_cb, mm);
+	if (!mm->uffd_ev || event_add(mm->uffd_ev, NULL) < 0) {
+		log_warn("pid %d: cannot watch the userfaultfd", mm->pid);
+		goto fail;
+	}
+	mm_resync(mm, 0, MEVI_ADDR_LIMIT);
+	return 0;
+fail:
+	mm_give_up(mm, "no userfaultfd");
+	return 0;
+}
+
+static int collect_cb(const struct memmap_range *r, void *arg)
+{
+	return run_push(arg, r->start, r->end);
+}
+
+void mm_give_up(struct mm *mm, const char *why)
+{
+	struct run_vec all = {0};
+
+	if (mm->uffd >= 0)
+		log_warn("pid %d: tracking stopped (%s); the program carries on untracked", mm->pid,
+			 why);
+	close_uffd(mm);
+	mm->failed = true;
+	mm->needs_attach = false;
+	memmap_walk(mm->map, collect_cb, &all);
+	for (size_t i = 0; i < all.n; i += 2) {
+		memmap_set(mm->map, all.v[i], all.v[i + 1], MEVI_STATE_UNTRACKED);
+		emit_range(mm, MEVI_EV_MAP, all.v[i], all.v[i + 1], MEVI_STATE_UNTRACKED);
+	}
+	free(all.v);
+	/* Mappings not seen yet are picked up as untracked by the next resync. */
+	mm_resync(mm, 0, MEVI_ADDR_LIMIT);
+}
+
+struct snap_ctx {
+	struct mm *mm;
+	pid_t pid;
+};
+
+static int snap_cb(const struct memmap_range *r, void *arg)
+{
+	struct snap_ctx *sc = arg;
+	struct mevi_event ev = {.type = MEVI_EV_MAP, .pid = sc->pid};
+
+	ev.map.range.start = r->start;
+	ev.map.range.end = r->end;
+	ev.map.state = r->state;
+	outbox_emit(sc->mm->out, &ev);
+	return 0;
+}
+
+void mm_emit_snapshot(struct mm *mm, pid_t pid)
+{
+	struct snap_ctx sc = {.mm = mm, .pid = pid};
+
+	memmap_walk(mm->map, snap_cb, &sc);
+}

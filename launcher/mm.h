@@ -1,0 +1,96 @@
+/*
+ * mm — one tracked address space: its userfaultfd, its memory map, and the
+ * rules that keep the map equal to the kernel's truth.
+ *
+ * How exactness is kept:
+ *  - Every private anonymous VMA is registered with the address space's
+ *    userfaultfd (missing mode), so a page can only become present through a
+ *    fault that mevi-run serves (UFFDIO_COPY for writes, UFFDIO_ZEROPAGE for
+ *    reads) and records, or through a syscall mevi-run traces.
+ *  - Syscalls that change the layout or drop pages (mmap, munmap, mremap, brk,
+ *    madvise) are seen at their exit stop, and the affected range is then
+ *    re-synchronised from the kernel: which parts are private anonymous
+ *    (PROCMAP_QUERY or /proc/PID/maps), registration of new parts, and their
+ *    present pages (PAGEMAP_SCAN or pagemap). Races between threads (one
+ *    unmapping while another maps or faults) therefore resolve to what the
+ *    kernel holds, not to the order in which notifications reached us.
+ *
+ * An mm is shared by the processes that share the address space (vfork and
+ * CLONE_VM children until they exec); events name its owner pid.
+ */
+#ifndef MEVI_LAUNCHER_MM_H
+#define MEVI_LAUNCHER_MM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "memmap.h"
+#include "pagemap.h"
+#include "vma.h"
+
+struct event_base;
+struct event;
+struct outbox;
+
+struct mm_stats {
+	uint64_t faults;    /* page faults served */
+	uint64_t resyncs;   /* ranges re-synchronised */
+	uint64_t untracked; /* VMAs that could not be registered */
+};
+
+struct mm {
+	int refs;
+	pid_t pid; /* owner tgid: /proc files and events */
+	int uffd;  /* ours; -1 when not tracking */
+	struct event *uffd_ev;
+	struct memmap *map;
+	struct vma_source vmas;
+	struct pagemap pm;
+	uint64_t syscall_insn; /* a syscall instruction in the vdso, 0 if none */
+	uint64_t brk_end;      /* page-aligned program break, 0 if not known yet */
+	bool needs_attach;     /* no userfaultfd yet: attach at the next chance */
+	bool failed;	       /* tracking given up after an internal error */
+	struct event_base *base;
+	struct outbox *out;
+	struct mm_stats *stats; /* shared counters, owned by the caller */
+};
+
+/*
+ * Creates the mm of process pid: opens its /proc files and locates the
+ * syscall instruction of its vdso. The map starts as a copy of template (a
+ * forked parent's map) or empty. Returns 0 and *out, or -errno.
+ */
+int mm_new(pid_t pid, const struct memmap *template, struct event_base *base, struct outbox *out,
+	   struct mm_stats *stats, struct mm **out_mm);
+
+/* Takes / drops a reference; the last mm_put closes the userfaultfd. */
+void mm_get(struct mm *mm);
+void mm_put(struct mm *mm);
+
+/*
+ * Creates a userfaultfd inside the process by injecting syscalls into thread
+ * tid (stopped at a user-mode boundary, see inject.h), registers every
+ * private anonymous VMA and reads the initial page states. insn is a syscall
+ * instruction address (0: use mm->syscall_insn).
+ * On -ESRCH the thread died and *death_status is its wait status.
+ * Any other failure leaves the mm untracked (its ranges marked "untracked")
+ * and is logged once; returns 0 then, since the tracee must carry on.
+ */
+int mm_attach(struct mm *mm, pid_t tid, uint64_t insn, int *death_status);
+
+/* Re-synchronises [start, end) from the kernel (see above). */
+void mm_resync(struct mm *mm, uint64_t start, uint64_t end);
+
+/* Applies a successful mremap seen at its exit stop. */
+void mm_remap(struct mm *mm, uint64_t old_start, uint64_t old_len, uint64_t new_start,
+	      uint64_t new_len);
+
+/* Stops tracking: unregisters nothing (closing the userfaultfd wakes every
+ * waiting fault and drops the registrations) and marks the map untracked. */
+void mm_give_up(struct mm *mm, const char *why);
+
+/* Emits the map as map events (for a snapshot). */
+void mm_emit_snapshot(struct mm *mm, pid_t pid);
+
+#endif /* MEVI_LAUNCHER_MM_H */

@@ -1,0 +1,120 @@
+#include "outbox.h"
+
+#include <errno.h>
+#include <time.h>
+
+#define DEFAULT_MAX_EVENTS 4096
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void outbox_init(struct outbox *ob, outbox_sink_fn sink, void *sink_ctx)
+{
+	*ob = (struct outbox){.max_events = DEFAULT_MAX_EVENTS, .sink = sink, .sink_ctx = sink_ctx};
+	mevi_batch_encoder_init(&ob->enc);
+	msgpack_sbuffer_init(&ob->out);
+	ob->t0 = mono_ns();
+}
+
+void outbox_destroy(struct outbox *ob)
+{
+	mevi_batch_encoder_destroy(&ob->enc);
+	msgpack_sbuffer_destroy(&ob->out);
+}
+
+uint64_t outbox_now(const struct outbox *ob)
+{
+	return mono_ns() - ob->t0;
+}
+
+static int add(struct outbox *ob, const struct mevi_event *ev)
+{
+	int err = mevi_batch_encoder_add(&ob->enc, ev);
+
+	if (err)
+		return err;
+	ob->events_total++;
+	if (ob->enc.count >= ob->max_events)
+		outbox_flush(ob);
+	return 0;
+}
+
+static int close_run(struct outbox *ob)
+{
+	struct mevi_event ev = {.type = MEVI_EV_STATE};
+
+	if (!ob->run_open)
+		return 0;
+	ob->run_open = false;
+	ev.pid = ob->run_pid;
+	ev.ts = outbox_now(ob);
+	ev.state.range.start = ob->run_start;
+	ev.state.range.end = ob->run_end;
+	ev.state.state = ob->run_state;
+	return add(ob, &ev);
+}
+
+int outbox_emit(struct outbox *ob, struct mevi_event *ev)
+{
+	int err = close_run(ob);
+
+	if (err)
+		return err;
+	ev->ts = outbox_now(ob);
+	return add(ob, ev);
+}
+
+int outbox_state(struct outbox *ob, pid_t pid, uint64_t start, uint64_t end, uint8_t state)
+{
+	if (ob->run_open && ob->run_pid == pid && ob->run_state == state) {
+		if (start == ob->run_end) {
+			ob->run_end = end;
+			return 0;
+		}
+		if (end == ob->run_start) {
+			ob->run_start = start;
+			return 0;
+		}
+	}
+	int err = close_run(ob);
+
+	if (err)
+		return err;
+	ob->run_open = true;
+	ob->run_pid = pid;
+	ob->run_state = state;
+	ob->run_start = start;
+	ob->run_end = end;
+	return 0;
+}
+
+bool outbox_pending(const struct outbox *ob)
+{
+	return ob->run_open || ob->enc.count > 0;
+}
+
+void outbox_flush(struct outbox *ob)
+{
+	if (close_run(ob))
+		return;
+	if (ob->enc.count == 0)
+		return;
+	ob->out.size = 0;
+	if (mevi_batch_encoder_finish(&ob->enc, &ob->out))
+		return;
+	ob->sink(ob->out.data, ob->out.size, ob->sink_ctx);
+}
+
+void outbox_discard(struct outbox *ob)
+{
+	ob->run_open = false;
+	ob->out.size = 0;
+	/* Finishing into a scratch buffer resets the encoder. */
+	mevi_batch_encoder_finish(&ob->enc, &ob->out);
+	ob->out.size = 0;
+}

@@ -1,0 +1,59 @@
+/*
+ * outbox — the launcher's outgoing events: timestamps them, coalesces
+ * neighbouring page-ins into ranges, and cuts them into msgpack batches.
+ *
+ * The outbox never blocks and never grows without bound: finished batches are
+ * handed to a sink (the daemon link), which decides what to do with them.
+ */
+#ifndef MEVI_LAUNCHER_OUTBOX_H
+#define MEVI_LAUNCHER_OUTBOX_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "event.h"
+
+/* Receives one finished batch (len bytes, a msgpack array). */
+typedef void (*outbox_sink_fn)(const void *batch, size_t len, void *ctx);
+
+struct outbox {
+	struct mevi_batch_encoder enc;
+	msgpack_sbuffer out;
+	uint64_t t0;	     /* CLOCK_MONOTONIC ns at session start */
+	uint32_t max_events; /* a batch is cut when it reaches this size */
+	/* The page-state run being coalesced. */
+	bool run_open;
+	pid_t run_pid;
+	uint8_t run_state;
+	uint64_t run_start, run_end;
+	outbox_sink_fn sink;
+	void *sink_ctx;
+	uint64_t events_total; /* events emitted, after coalescing */
+};
+
+void outbox_init(struct outbox *ob, outbox_sink_fn sink, void *sink_ctx);
+void outbox_destroy(struct outbox *ob);
+
+/* ns since the session began. */
+uint64_t outbox_now(const struct outbox *ob);
+
+/* Queues an event; ev->ts is set by the outbox. Returns 0 or -ENOMEM. */
+int outbox_emit(struct outbox *ob, struct mevi_event *ev);
+
+/*
+ * Queues a page-state change of [start, end) in pid, merged with the previous
+ * one when it is adjacent (either side) and of the same pid and state.
+ */
+int outbox_state(struct outbox *ob, pid_t pid, uint64_t start, uint64_t end, uint8_t state);
+
+/* True when events are waiting to be flushed. */
+bool outbox_pending(const struct outbox *ob);
+
+/* Cuts the current batch and hands it to the sink. */
+void outbox_flush(struct outbox *ob);
+
+/* Drops everything not yet flushed (a snapshot will replace it). */
+void outbox_discard(struct outbox *ob);
+
+#endif /* MEVI_LAUNCHER_OUTBOX_H */

@@ -1,0 +1,162 @@
+#include "pagemap.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "compat.h"
+#include "event.h"
+
+#define SCAN_VEC   256
+#define PM_PRESENT (UINT64_C(1) << 63)
+
+int pagemap_open(struct pagemap *pm, pid_t pid)
+{
+	char path[64];
+	struct pm_scan_arg arg;
+
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)pid);
+	pm->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (pm->fd < 0)
+		return -errno;
+	/* Probe with an empty walk: a kernel without PAGEMAP_SCAN says ENOTTY. */
+	memset(&arg, 0, sizeof(arg));
+	arg.size = sizeof(arg);
+	pm->use_scan = ioctl(pm->fd, PAGEMAP_SCAN, &arg) >= 0;
+	return 0;
+}
+
+void pagemap_close(struct pagemap *pm)
+{
+	if (pm->fd >= 0)
+		close(pm->fd);
+	pm->fd = -1;
+}
+
+/* Merges adjacent runs before handing them to the caller. */
+struct run_acc {
+	uint64_t start, end;
+	pagemap_run_fn fn;
+	void *ctx;
+};
+
+static int acc_add(struct run_acc *acc, uint64_t s, uint64_t e)
+{
+	int err;
+
+	if (acc->end == s && acc->end > acc->start) {
+		acc->end = e;
+		return 0;
+	}
+	if (acc->end > acc->start) {
+		err = acc->fn(acc->start, acc->end, acc->ctx);
+		if (err)
+			return err;
+	}
+	acc->start = s;
+	acc->end = e;
+	return 0;
+}
+
+static int acc_finish(struct run_acc *acc)
+{
+	if (acc->end > acc->start)
+		return acc->fn(acc->start, acc->end, acc->ctx);
+	return 0;
+}
+
+/*
+ * PAGEMAP_SCAN walk. On current kernels the returned walk_end can lie below
+ * the end of regions already returned, even when the vector is not full;
+ * resuming at walk_end would report pages twice, so every region is clipped
+ * against the highest end seen so far.
+ */
+static int scan_present(struct pagemap *pm, uint64_t start, uint64_t end, struct run_acc *acc)
+{
+	struct page_region vec[SCAN_VEC];
+	uint64_t cur = start, seen = start;
+
+	while (cur < end) {
+		struct pm_scan_arg arg = {
+		    .size = sizeof(arg),
+		    .start = cur,
+		    .end = end,
+		    .vec = (uint64_t)(uintptr_t)vec,
+		    .vec_len = SCAN_VEC,
+		    .category_mask = PAGE_IS_PRESENT,
+		    .return_mask = PAGE_IS_PRESENT,
+		};
+		int n = ioctl(pm->fd, PAGEMAP_SCAN, &arg);
+		int err;
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		for (int i = 0; i < n; i++) {
+			uint64_t s = vec[i].start > seen ? vec[i].start : seen;
+			uint64_t e = vec[i].end < end ? vec[i].end : end;
+
+			if (s >= e)
+				continue;
+			err = acc_add(acc, s, e);
+			if (err)
+				return err;
+			seen = e;
+		}
+		uint64_t next = arg.walk_end > seen ? arg.walk_end : seen;
+		if (next <= cur)
+			break; /* no progress: the kernel has nothing more to say */
+		cur = next;
+	}
+	return 0;
+}
+
+/* Plain pagemap: 8 bytes per page, bit 63 = present. */
+static int read_present(struct pagemap *pm, uint64_t start, uint64_t end, struct run_acc *acc)
+{
+	uint64_t ents[512];
+
+	for (uint64_t addr = start; addr < end;) {
+		uint64_t npages = (end - addr) / MEVI_PAGE_SIZE;
+		ssize_t n;
+
+		if (npages > 512)
+			npages = 512;
+		n = pread(pm->fd, ents, npages * 8, (off_t)(addr / MEVI_PAGE_SIZE * 8));
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			break;
+		for (ssize_t i = 0; i < n / 8; i++) {
+			uint64_t a = addr + (uint64_t)i * MEVI_PAGE_SIZE;
+			int err;
+
+			if (!(ents[i] & PM_PRESENT))
+				continue;
+			err = acc_add(acc, a, a + MEVI_PAGE_SIZE);
+			if (err)
+				return err;
+		}
+		addr += (uint64_t)(n / 8) * MEVI_PAGE_SIZE;
+	}
+	return 0;
+}
+
+int pagemap_present(struct pagemap *pm, uint64_t start, uint64_t end, pagemap_run_fn fn, void *ctx)
+{
+	struct run_acc acc = {.fn = fn, .ctx = ctx};
+	int err =
+	    pm->use_scan ? scan_present(pm, start, end, &acc) : read_present(pm, start, end, &acc);
+
+	if (err)
+		return err;
+	return acc_finish(&acc);
+}

@@ -1,0 +1,39 @@
+/*
+ * syscalls — the one table of syscalls mevi-run stops the tracee for.
+ *
+ * The seccomp filter (filter.c) stops exactly these; everything else runs at
+ * full speed. The tracer (tracee.c) decodes the same entries at their exit
+ * stop. Process creation and exec are followed with ptrace options
+ * (PTRACE_O_TRACEFORK/VFORK/CLONE/EXEC), not through this table.
+ *
+ * mprotect is deliberately absent: userfaultfd registration does not depend
+ * on protection (a PROT_NONE reservation is registered when it is mapped and
+ * the kernel keeps the registration on the pieces mprotect splits off), and
+ * protection changes never make pages present or absent.
+ */
+#ifndef MEVI_LAUNCHER_SYSCALLS_H
+#define MEVI_LAUNCHER_SYSCALLS_H
+
+#include <stddef.h>
+
+enum syscall_kind {
+	SYSCALL_MMAP,	 /* (addr, len, ...) -> addr: a new mapping */
+	SYSCALL_MUNMAP,	 /* (addr, len) */
+	SYSCALL_MREMAP,	 /* (old, old_len, new_len, flags, new) -> addr */
+	SYSCALL_BRK,	 /* (addr) -> new break */
+	SYSCALL_MADVISE, /* (addr, len, advice): may drop pages */
+};
+
+struct traced_syscall {
+	int nr;
+	const char *name;
+	enum syscall_kind kind;
+};
+
+extern const struct traced_syscall traced_syscalls[];
+extern const size_t traced_syscalls_count;
+
+/* Returns the entry for a native syscall number, or NULL. */
+const struct traced_syscall *traced_syscall_lookup(long nr);
+
+#endif /* MEVI_LAUNCHER_SYSCALLS_H */

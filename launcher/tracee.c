@@ -1,0 +1,712 @@
+#include "tracee.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kcmp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "arch.h"
+#include "event.h"
+#include "log.h"
+#include "outbox.h"
+#include "syscalls.h"
+
+#define NBUCKETS   1024
+#define MAX_EXITED 4096 /* exited processes remembered for snapshots */
+#define PAGE	   MEVI_PAGE_SIZE
+#define PAGE_UP(x) (((x) + PAGE - 1) & ~(PAGE - 1))
+
+struct proc {
+	pid_t pid;
+	pid_t ppid;
+	struct mm *mm; /* NULL before the adopted program's first exec */
+	bool alive;
+	int status;
+	char *cmdline; /* NUL-separated arguments, as in /proc/PID/cmdline */
+	size_t cmdline_len;
+	struct proc *hnext;
+	struct proc *prev, *next; /* creation order */
+};
+
+enum thread_state {
+	THREAD_RUNNING,
+	THREAD_NEW_PARKED,   /* initial stop seen, parent's clone event not yet */
+	THREAD_NEW_EXPECTED, /* parent's clone event seen, initial stop not yet */
+};
+
+struct thread {
+	pid_t tid;
+	enum thread_state state;
+	struct proc *proc;		 /* NULL while parked */
+	struct thread *parent;		 /* for NEW_EXPECTED: the thread that cloned it */
+	const struct traced_syscall *sc; /* awaiting the exit stop of this syscall */
+	uint64_t args[6];
+	bool exec_exit; /* awaiting execve's exit stop to attach a userfaultfd */
+	struct thread *hnext;
+};
+
+struct tracee_table {
+	struct event_base *base;
+	struct outbox *out;
+	tracee_notify_fn notify;
+	void *notify_ctx;
+	struct thread *threads[NBUCKETS];
+	struct proc *procs[NBUCKETS];
+	struct proc *first, *last; /* creation order */
+	size_t nalive;
+	size_t nexited;
+	pid_t main_pid;
+	int main_status;
+	struct mm_stats stats;
+};
+
+/* ---- tables ---- */
+
+static struct thread *thread_find(struct tracee_table *t, pid_t tid)
+{
+	for (struct thread *th = t->threads[tid % NBUCKETS]; th; th = th->hnext)
+		if (th->tid == tid)
+			return th;
+	return NULL;
+}
+
+static struct thread *thread_add(struct tracee_table *t, pid_t tid)
+{
+	struct thread *th = calloc(1, sizeof(*th));
+
+	MEVI_ASSERT(th);
+	th->tid = tid;
+	th->hnext = t->threads[tid % NBUCKETS];
+	t->threads[tid % NBUCKETS] = th;
+	return th;
+}
+
+static void thread_del(struct tracee_table *t, struct thread *th)
+{
+	struct thread **pp = &t->threads[th->tid % NBUCKETS];
+
+	while (*pp != th)
+		pp = &(*pp)->hnext;
+	*pp = th->hnext;
+	free(th);
+}
+
+static void proc_unhash(struct tracee_table *t, struct proc *p)
+{
+	struct proc **pp = &t->procs[p->pid % NBUCKETS];
+
+	while (*pp && *pp != p)
+		pp = &(*pp)->hnext;
+	if (*pp)
+		*pp = p->hnext;
+}
+
+static void proc_unlink(struct tracee_table *t, struct proc *p)
+{
+	if (p->prev)
+		p->prev->next = p->next;
+	else
+		t->first = p->next;
+	if (p->next)
+		p->next->prev = p->prev;
+	else
+		t->last = p->prev;
+}
+
+static void proc_free(struct proc *p)
+{
+	mm_put(p->mm);
+	free(p->cmdline);
+	free(p);
+}
+
+static struct proc *proc_add(struct tracee_table *t, pid_t pid, pid_t ppid)
+{
+	struct proc *p = calloc(1, sizeof(*p));
+
+	MEVI_ASSERT(p);
+	p->pid = pid;
+	p->ppid = ppid;
+	p->alive = true;
+	p->status = -1;
+	p->hnext = t->procs[pid % NBUCKETS];
+	t->procs[pid % NBUCKETS] = p;
+	p->prev = t->last;
+	if (t->last)
+		t->last->next = p;
+	else
+		t->first = p;
+	t->last = p;
+	t->nalive++;
+	return p;
+}
+
+/* ---- events ---- */
+
+/* Splits a NUL-separated command line into a string vector (pointing into
+ * buf). items must have room for count entries; returns the count. */
+static uint32_t split_cmdline(const char *buf, size_t len, struct mevi_str *items, uint32_t max)
+{
+	uint32_t n = 0;
+	size_t i = 0;
+
+	while (i < len && n < max) {
+		size_t j = i;
+
+		while (j < len && buf[j])
+			j++;
+		items[n].ptr = buf + i;
+		items[n].len = (uint32_t)(j - i);
+		n++;
+		i = j + 1;
+	}
+	return n;
+}
+
+static uint32_t count_args(const char *buf, size_t len)
+{
+	uint32_t n = 0;
+
+	for (size_t i = 0; i < len; i++)
+		if (buf[i] == '\0')
+			n++;
+	if (len && buf[len - 1] != '\0')
+		n++;
+	return n;
+}
+
+/* Reads /proc/PID/cmdline into p. Keeps the old one if it cannot be read. */
+static void read_cmdline(struct proc *p)
+{
+	char path[64], *buf = NULL;
+	size_t cap = 0, len = 0;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)p->pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	for (;;) {
+		ssize_t n;
+
+		if (cap - len < 4096) {
+			char *nb = realloc(buf, cap + 65536);
+
+			if (!nb)
+				break;
+			buf = nb;
+			cap += 65536;
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		if (len > (1u << 20))
+			break; /* the protocol caps strings; a megabyte is plenty */
+	}
+	close(fd);
+	if (len == 0) {
+		free(buf);
+		return;
+	}
+	free(p->cmdline);
+	p->cmdline = buf;
+	p->cmdline_len = len;
+}
+
+static void emit_cmdline_event(struct tracee_table *t, struct proc *p, uint8_t type, uint32_t flags)
+{
+	uint32_t max = count_args(p->cmdline, p->cmdline_len);
+	struct mevi_str *items = calloc(max ? max : 1, sizeof(*items));
+	struct mevi_event ev = {.type = type, .pid = p->pid};
+	struct mevi_strv sv;
+
+	MEVI_ASSERT(items);
+	sv.items = items;
+	sv.count = split_cmdline(p->cmdline, p->cmdline_len, items, max);
+	if (type == MEVI_EV_PROC_START) {
+		ev.proc_start.ppid = p->ppid > 0 ? p->ppid : 1;
+		ev.proc_start.flags = flags;
+		ev.proc_start.cmdline = sv;
+	} else {
+		ev.proc_exec.cmdline = sv;
+	}
+	outbox_emit(t->out, &ev);
+	free(items);
+}
+
+static void emit_exit(struct tracee_table *t, struct proc *p)
+{
+	struct mevi_event ev = {.type = MEVI_EV_PROC_EXIT, .pid = p->pid};
+
+	ev.proc_exit.status = p->status;
+	outbox_emit(t->out, &ev);
+}
+
+/* ---- lifecycle ---- */
+
+struct tracee_table *tracee_table_new(struct event_base *base, struct outbox *out,
+				      tracee_notify_fn notify, void *notify_ctx)
+{
+	struct tracee_table *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->base = base;
+	t->out = out;
+	t->notify = notify;
+	t->notify_ctx = notify_ctx;
+	t->main_status = -1;
+	return t;
+}
+
+void tracee_table_free(struct tracee_table *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < NBUCKETS; i++) {
+		struct thread *th = t->threads[i];
+
+		while (th) {
+			struct thread *next = th->hnext;
+
+			free(th);
+			th = next;
+		}
+	}
+	for (struct proc *p = t->first, *next; p; p = next) {
+		next = p->next;
+		proc_free(p);
+	}
+	free(t);
+}
+
+int tracee_adopt(struct tracee_table *t, pid_t pid, pid_t launcher_pid, char *const argv[])
+{
+	struct proc *p = proc_add(t, pid, launcher_pid);
+	struct thread *th = thread_add(t, pid);
+	size_t len = 0;
+
+	for (size_t i = 0; argv[i]; i++)
+		len += strlen(argv[i]) + 1;
+	p->cmdline = malloc(len ? len : 1);
+	if (!p->cmdline)
+		return -ENOMEM;
+	len = 0;
+	for (size_t i = 0; argv[i]; i++) {
+		size_t n = strlen(argv[i]) + 1;
+
+		memcpy(p->cmdline + len, argv[i], n);
+		len += n;
+	}
+	p->cmdline_len = len;
+	th->proc = p;
+	th->state = THREAD_RUNNING;
+	t->main_pid = pid;
+	emit_cmdline_event(t, p, MEVI_EV_PROC_START, 0);
+	return 0;
+}
+
+static int wait_code(int status)
+{
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return -1;
+}
+
+/* Forgets an exited process once too many are remembered. */
+static void trim_exited(struct tracee_table *t)
+{
+	for (struct proc *p = t->first; p && t->nexited > MAX_EXITED;) {
+		struct proc *next = p->next;
+
+		if (!p->alive) {
+			proc_unlink(t, p);
+			proc_free(p);
+			t->nexited--;
+		}
+		p = next;
+	}
+}
+
+static void process_exited(struct tracee_table *t, struct proc *p, int status)
+{
+	p->status = wait_code(status);
+	p->alive = false;
+	proc_unhash(t, p);
+	t->nalive--;
+	t->nexited++;
+	emit_exit(t, p);
+	mm_put(p->mm);
+	p->mm = NULL;
+	if (p->pid == t->main_pid)
+		t->main_status = p->status;
+	/* Threads of the process that did not report (they cannot any more). */
+	for (size_t i = 0; i < NBUCKETS; i++) {
+		for (struct thread *th = t->threads[i], *next; th; th = next) {
+			next = th->hnext;
+			if (th->proc == p)
+				thread_del(t, th);
+		}
+	}
+	trim_exited(t);
+	t->notify(t->notify_ctx, false);
+}
+
+static void handle_death(struct tracee_table *t, pid_t tid, int status)
+{
+	struct thread *th = thread_find(t, tid);
+
+	if (!th)
+		return;
+	struct proc *p = th->proc;
+
+	thread_del(t, th);
+	if (p && p->pid == tid)
+		process_exited(t, p, status);
+}
+
+static void resume(pid_t tid, enum __ptrace_request req, int sig)
+{
+	if (ptrace(req, tid, NULL, (void *)(long)sig) < 0 && errno != ESRCH)
+		log_warn("tid %d: ptrace resume: %s", tid, strerror(errno));
+}
+
+/* Attaches a userfaultfd, handling the thread dying meanwhile. Returns false
+ * if the thread died (its death has been handled). */
+static bool attach(struct tracee_table *t, struct thread *th, uint64_t insn)
+{
+	int death = 0;
+	pid_t tid = th->tid;
+
+	if (mm_attach(th->proc->mm, tid, insn, &death) == -ESRCH) {
+		handle_death(t, tid, death);
+		return false;
+	}
+	return true;
+}
+
+/* Reads Tgid from /proc/TID/status. */
+static pid_t read_tgid(pid_t tid)
+{
+	char path[64], buf[512];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	char *s = strstr(buf, "\nTgid:");
+	return s ? (pid_t)atoi(s + 6) : -1;
+}
+
+/*
+ * A new thread or process whose parent's clone event and initial stop have
+ * both been seen: set it up and let it run.
+ */
+static void setup_child(struct tracee_table *t, struct thread *child, struct thread *parent)
+{
+	struct proc *pp = parent->proc;
+	pid_t tgid = read_tgid(child->tid);
+
+	child->state = THREAD_RUNNING;
+	child->parent = NULL;
+	if (tgid < 0) {
+		/* Gone already; its death report will follow. */
+		child->proc = pp;
+		return;
+	}
+	if (tgid == pp->pid) {
+		child->proc = pp;
+		resume(child->tid, PTRACE_CONT, 0);
+		return;
+	}
+
+	struct proc *p = proc_add(t, child->tid, pp->pid);
+
+	child->proc = p;
+	if (pp->cmdline) {
+		p->cmdline = malloc(pp->cmdline_len);
+		MEVI_ASSERT(p->cmdline);
+		memcpy(p->cmdline, pp->cmdline, pp->cmdline_len);
+		p->cmdline_len = pp->cmdline_len;
+	}
+	emit_cmdline_event(t, p, MEVI_EV_PROC_START, pp->mm ? MEVI_PROC_INHERIT_MAP : 0);
+	if (pp->mm && syscall(SYS_kcmp, pp->pid, p->pid, KCMP_VM, 0, 0) == 0) {
+		/* vfork or CLONE_VM: the same address space until it execs. */
+		mm_get(pp->mm);
+		p->mm = pp->mm;
+	} else if (pp->mm) {
+		int err = mm_new(p->pid, pp->mm->map, t->base, t->out, &t->stats, &p->mm);
+
+		if (err) {
+			log_warn("pid %d: cannot track the forked child: %s", p->pid,
+				 strerror(-err));
+		} else {
+			if (!p->mm->syscall_insn)
+				p->mm->syscall_insn = pp->mm->syscall_insn;
+			if (!attach(t, child, 0))
+				return;
+		}
+	}
+	resume(child->tid, PTRACE_CONT, 0);
+}
+
+static void on_clone_event(struct tracee_table *t, struct thread *parent)
+{
+	unsigned long msg = 0;
+	pid_t ctid;
+	struct thread *child;
+
+	if (ptrace(PTRACE_GETEVENTMSG, parent->tid, NULL, &msg) < 0)
+		return;
+	ctid = (pid_t)msg;
+	child = thread_find(t, ctid);
+	if (child && child->state == THREAD_NEW_PARKED) {
+		setup_child(t, child, parent);
+		return;
+	}
+	if (!child)
+		child = thread_add(t, ctid);
+	child->state = THREAD_NEW_EXPECTED;
+	child->parent = parent;
+}
+
+static void on_exec_event(struct tracee_table *t, struct thread *th)
+{
+	unsigned long former = 0;
+	struct proc *p = th->proc;
+
+	if (!p)
+		return;
+	/* exec from a non-leader thread: it now carries the leader's tid. Every
+	 * other thread of the process is gone (their deaths may still be
+	 * reported; they are no longer in the table then). */
+	ptrace(PTRACE_GETEVENTMSG, th->tid, NULL, &former);
+	for (size_t i = 0; i < NBUCKETS; i++) {
+		for (struct thread *o = t->threads[i], *next; o; o = next) {
+			next = o->hnext;
+			if (o->proc == p && o != th)
+				thread_del(t, o);
+		}
+	}
+	if ((pid_t)former != th->tid)
+		log_debug("pid %d: exec by thread %lu", p->pid, former);
+	mm_put(p->mm);
+	p->mm = NULL;
+	read_cmdline(p);
+	emit_cmdline_event(t, p, MEVI_EV_PROC_EXEC, 0);
+	int err = mm_new(p->pid, NULL, t->base, t->out, &t->stats, &p->mm);
+	if (err)
+		log_warn("pid %d: cannot track after exec: %s", p->pid, strerror(-err));
+	else
+		th->exec_exit = true;
+}
+
+/* The seccomp stop of a traced syscall: note it, and stop again at its exit. */
+static void on_seccomp_stop(struct tracee_table *t, struct thread *th)
+{
+	struct __ptrace_syscall_info info;
+
+	if (!th->proc || !th->proc->mm ||
+	    ptrace(PTRACE_GET_SYSCALL_INFO, th->tid, sizeof(info), &info) < 0 ||
+	    info.op != PTRACE_SYSCALL_INFO_SECCOMP || info.arch != arch_audit_native) {
+		resume(th->tid, PTRACE_CONT, 0);
+		return;
+	}
+	th->sc = traced_syscall_lookup((long)info.seccomp.nr);
+	if (!th->sc) {
+		resume(th->tid, PTRACE_CONT, 0);
+		return;
+	}
+	memcpy(th->args, info.seccomp.args, sizeof(th->args));
+	resume(th->tid, PTRACE_SYSCALL, 0);
+}
+
+static void apply_syscall(struct mm *mm, const struct traced_syscall *sc, const uint64_t *a,
+			  int64_t rval, bool is_error)
+{
+	switch (sc->kind) {
+	case SYSCALL_MMAP:
+		if (!is_error)
+			mm_resync(mm, (uint64_t)rval, (uint64_t)rval + PAGE_UP(a[1]));
+		break;
+	case SYSCALL_MUNMAP:
+	case SYSCALL_MADVISE:
+		mm_resync(mm, a[0], a[0] + PAGE_UP(a[1]));
+		break;
+	case SYSCALL_MREMAP:
+		if (!is_error)
+			mm_remap(mm, a[0], a[1], (uint64_t)rval, a[2]);
+		break;
+	case SYSCALL_BRK: {
+		const uint64_t window = UINT64_C(256) << 20;
+		uint64_t now = PAGE_UP((uint64_t)rval);
+		uint64_t before = mm->brk_end;
+
+		if (!before) {
+			/* The first brk seen is normally brk(0), which changes
+			 * nothing; if it grew the heap, look below the new end. */
+			before = a[0] && now > window ? now - window : now;
+		}
+		if (before != now)
+			mm_resync(mm, before < now ? before : now, before < now ? now : before);
+		mm->brk_end = now;
+		break;
+	}
+	}
+}
+
+static void on_syscall_stop(struct tracee_table *t, struct thread *th)
+{
+	struct __ptrace_syscall_info info;
+	struct mm *mm = th->proc ? th->proc->mm : NULL;
+
+	if (ptrace(PTRACE_GET_SYSCALL_INFO, th->tid, sizeof(info), &info) < 0 ||
+	    info.op != PTRACE_SYSCALL_INFO_EXIT) {
+		resume(th->tid, PTRACE_CONT, 0);
+		return;
+	}
+	if (th->exec_exit) {
+		th->exec_exit = false;
+		if (mm && !attach(t, th, 0))
+			return;
+	} else if (th->sc && mm) {
+		const struct traced_syscall *sc = th->sc;
+
+		th->sc = NULL;
+		if (mm->needs_attach && !mm->failed) {
+			/* No vdso syscall instruction: use the one just executed. */
+			uint64_t insn = info.instruction_pointer - arch_syscall_insn_len;
+
+			if (!attach(t, th, insn))
+				return;
+		}
+		apply_syscall(mm, sc, th->args, info.exit.rval, info.exit.is_error);
+	}
+	th->sc = NULL;
+	resume(th->tid, PTRACE_CONT, 0);
+}
+
+static bool is_stop_signal(int sig)
+{
+	return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
+}
+
+static void handle_stop(struct tracee_table *t, pid_t tid, int status)
+{
+	struct thread *th = thread_find(t, tid);
+	int sig = WSTOPSIG(status);
+	int event = status >> 16;
+
+	if (!th || th->state != THREAD_RUNNING) {
+		/* The initial stop of a new thread or process. */
+		if (th && th->state == THREAD_NEW_EXPECTED) {
+			setup_child(t, th, th->parent);
+		} else if (!th) {
+			th = thread_add(t, tid);
+			th->state = THREAD_NEW_PARKED;
+		}
+		return;
+	}
+	switch (event) {
+	case PTRACE_EVENT_FORK:
+	case PTRACE_EVENT_VFORK:
+	case PTRACE_EVENT_CLONE:
+		on_clone_event(t, th);
+		resume(tid, PTRACE_CONT, 0);
+		return;
+	case PTRACE_EVENT_EXEC:
+		on_exec_event(t, th);
+		resume(tid, th->exec_exit ? PTRACE_SYSCALL : PTRACE_CONT, 0);
+		return;
+	case PTRACE_EVENT_SECCOMP:
+		on_seccomp_stop(t, th);
+		return;
+	case PTRACE_EVENT_STOP:
+		if (is_stop_signal(sig)) {
+			/* Group-stop: stay stopped until SIGCONT, as without mevi. */
+			t->notify(t->notify_ctx,
+				  sig != SIGSTOP && th->proc && th->proc->pid == t->main_pid);
+			resume(tid, PTRACE_LISTEN, 0);
+		} else {
+			resume(tid, PTRACE_CONT, 0);
+		}
+		return;
+	case 0:
+		break;
+	default:
+		resume(tid, PTRACE_CONT, 0);
+		return;
+	}
+	if (sig == (SIGTRAP | 0x80)) {
+		on_syscall_stop(t, th);
+		return;
+	}
+	/* Signal-delivery-stop: deliver it as the kernel would have. */
+	resume(tid, PTRACE_CONT, sig);
+}
+
+void tracee_reap(struct tracee_table *t)
+{
+	for (;;) {
+		int status;
+		pid_t tid = waitpid(-1, &status, __WALL | WNOHANG);
+
+		if (tid < 0 && errno == EINTR)
+			continue;
+		if (tid <= 0)
+			return;
+		if (WIFEXITED(status) || WIFSIGNALED(status))
+			handle_death(t, tid, status);
+		else if (WIFSTOPPED(status))
+			handle_stop(t, tid, status);
+	}
+}
+
+bool tracee_all_gone(const struct tracee_table *t)
+{
+	return t->nalive == 0;
+}
+
+int tracee_main_status(const struct tracee_table *t)
+{
+	return t->main_status;
+}
+
+void tracee_snapshot(struct tracee_table *t)
+{
+	for (struct proc *p = t->first; p; p = p->next) {
+		emit_cmdline_event(t, p, MEVI_EV_PROC_START, 0);
+		if (p->mm)
+			mm_emit_snapshot(p->mm, p->pid);
+		if (!p->alive)
+			emit_exit(t, p);
+	}
+}
+
+void tracee_forward_signal(struct tracee_table *t, int sig)
+{
+	if (t->main_pid > 0 && t->main_status < 0)
+		kill(t->main_pid, sig);
+}
+
+const struct mm_stats *tracee_stats(const struct tracee_table *t)
+{
+	return &t->stats;
+}

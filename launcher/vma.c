@@ -1,0 +1,253 @@
+#include "vma.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "compat.h"
+#include "log.h"
+
+struct vma_info {
+	uint64_t start;
+	uint64_t end;
+	bool private_anon;
+	bool vdso;
+};
+
+static bool name_is_anon(const char *name, size_t len)
+{
+	if (len == 0)
+		return true;
+	if (len >= 6 && (memcmp(name, "[heap]", 6) == 0 || memcmp(name, "[stack", 6) == 0))
+		return true;
+	return len >= 6 && memcmp(name, "[anon:", 6) == 0;
+}
+
+int vma_source_open(struct vma_source *src, pid_t pid)
+{
+	char path[64];
+	struct procmap_query q = {.size = sizeof(q)};
+
+	memset(src, 0, sizeof(*src));
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	src->maps_fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (src->maps_fd < 0)
+		return -errno;
+	/* Probe PROCMAP_QUERY: an address-0 "covering or next" query either
+	 * finds a VMA or says ENOENT; old kernels say ENOTTY. */
+	q.query_flags = PROCMAP_QUERY_COVERING_OR_NEXT_VMA;
+	if (ioctl(src->maps_fd, PROCMAP_QUERY, &q) == 0 || errno == ENOENT)
+		src->use_query = true;
+	return 0;
+}
+
+void vma_source_close(struct vma_source *src)
+{
+	if (src->maps_fd >= 0)
+		close(src->maps_fd);
+	src->maps_fd = -1;
+	free(src->buf);
+	src->buf = NULL;
+}
+
+/* Iterates VMAs intersecting [start, end) with PROCMAP_QUERY. */
+static int iter_query(struct vma_source *src, uint64_t start, uint64_t end,
+		      int (*fn)(const struct vma_info *, void *), void *ctx)
+{
+	uint64_t addr = start;
+
+	while (addr < end) {
+		char *name = src->name;
+		struct procmap_query q = {
+		    .size = sizeof(q),
+		    .query_flags = PROCMAP_QUERY_COVERING_OR_NEXT_VMA,
+		    .query_addr = addr,
+		    .vma_name_addr = (uint64_t)(uintptr_t)name,
+		    .vma_name_size = sizeof(src->name),
+		};
+		struct vma_info vi;
+		int err;
+
+		if (ioctl(src->maps_fd, PROCMAP_QUERY, &q) < 0) {
+			if (errno == ENOENT)
+				return 0;
+			return -errno;
+		}
+		if (q.vma_start >= end)
+			return 0;
+		/* vma_name_size includes the NUL; 0 means no name. The buffer
+		 * holds PATH_MAX, the longest name the kernel reports. */
+		size_t nlen = q.vma_name_size ? q.vma_name_size - 1 : 0;
+		vi.start = q.vma_start;
+		vi.end = q.vma_end;
+		vi.private_anon = !(q.vma_flags & PROCMAP_QUERY_VMA_SHARED) && q.inode == 0 &&
+				  q.dev_major == 0 && q.dev_minor == 0 && name_is_anon(name, nlen);
+		vi.vdso = nlen == 6 && memcmp(name, "[vdso]", 6) == 0;
+		err = fn(&vi, ctx);
+		if (err)
+			return err;
+		addr = q.vma_end;
+	}
+	return 0;
+}
+
+/* Reads the whole maps file into src->buf. Returns its length or -errno. */
+static ssize_t read_maps(struct vma_source *src)
+{
+	size_t len = 0;
+
+	for (;;) {
+		ssize_t n;
+
+		if (src->buf_cap - len < 4096) {
+			size_t cap = src->buf_cap ? src->buf_cap * 2 : 65536;
+			char *nb = realloc(src->buf, cap);
+
+			if (!nb)
+				return -ENOMEM;
+			src->buf = nb;
+			src->buf_cap = cap;
+		}
+		n = pread(src->maps_fd, src->buf + len, src->buf_cap - len - 1, (off_t)len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	src->buf[len] = '\0';
+	return (ssize_t)len;
+}
+
+/* Iterates VMAs intersecting [start, end) by parsing /proc/PID/maps. */
+static int iter_text(struct vma_source *src, uint64_t start, uint64_t end,
+		     int (*fn)(const struct vma_info *, void *), void *ctx)
+{
+	ssize_t len = read_maps(src);
+	char *line, *next;
+
+	if (len < 0)
+		return (int)len;
+	for (line = src->buf; line && *line; line = next) {
+		uint64_t s, e, off, inode;
+		unsigned maj, min;
+		char perms[8];
+		int pos = 0;
+		struct vma_info vi;
+		int err;
+
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %7s %" SCNx64 " %x:%x %" SCNu64 " %n", &s,
+			   &e, perms, &off, &maj, &min, &inode, &pos) < 7)
+			continue;
+		if (e <= start)
+			continue;
+		if (s >= end)
+			break;
+		const char *name = line + pos;
+		size_t nlen = strlen(name);
+		vi.start = s;
+		vi.end = e;
+		vi.private_anon = perms[3] == 'p' && inode == 0 && maj == 0 && min == 0 &&
+				  name_is_anon(name, nlen);
+		vi.vdso = strcmp(name, "[vdso]") == 0;
+		err = fn(&vi, ctx);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static int iter(struct vma_source *src, uint64_t start, uint64_t end,
+		int (*fn)(const struct vma_info *, void *), void *ctx)
+{
+	int err = src->use_query ? iter_query(src, start, end, fn, ctx)
+				 : iter_text(src, start, end, fn, ctx);
+
+	/* A process that is gone reads as empty or fails with ESRCH. */
+	return err == -EIO ? -ESRCH : err;
+}
+
+struct piece_ctx {
+	uint64_t start, end;
+	uint64_t cur_start, cur_end; /* the piece being accumulated */
+	vma_piece_fn fn;
+	void *ctx;
+};
+
+static int piece_cb(const struct vma_info *vi, void *arg)
+{
+	struct piece_ctx *pc = arg;
+	uint64_t s = vi->start > pc->start ? vi->start : pc->start;
+	uint64_t e = vi->end < pc->end ? vi->end : pc->end;
+	int err;
+
+	if (!vi->private_anon || s >= e)
+		return 0;
+	if (pc->cur_end == s && pc->cur_end > pc->cur_start) {
+		pc->cur_end = e;
+		return 0;
+	}
+	if (pc->cur_end > pc->cur_start) {
+		err = pc->fn(pc->cur_start, pc->cur_end, pc->ctx);
+		if (err)
+			return err;
+	}
+	pc->cur_start = s;
+	pc->cur_end = e;
+	return 0;
+}
+
+int vma_private_anon(struct vma_source *src, uint64_t start, uint64_t end, vma_piece_fn fn,
+		     void *ctx)
+{
+	struct piece_ctx pc = {.start = start, .end = end, .fn = fn, .ctx = ctx};
+	int err = iter(src, start, end, piece_cb, &pc);
+
+	if (err)
+		return err;
+	if (pc.cur_end > pc.cur_start)
+		return fn(pc.cur_start, pc.cur_end, ctx);
+	return 0;
+}
+
+struct vdso_ctx {
+	uint64_t start, end;
+	bool found;
+};
+
+static int vdso_cb(const struct vma_info *vi, void *arg)
+{
+	struct vdso_ctx *vc = arg;
+
+	if (!vi->vdso)
+		return 0;
+	vc->start = vi->start;
+	vc->end = vi->end;
+	vc->found = true;
+	return 1; /* stop */
+}
+
+int vma_find_vdso(struct vma_source *src, uint64_t *start, uint64_t *end)
+{
+	struct vdso_ctx vc = {0};
+	int err = iter(src, 0, UINT64_MAX, vdso_cb, &vc);
+
+	if (err < 0)
+		return err;
+	if (!vc.found)
+		return -ENOENT;
+	*start = vc.start;
+	*end = vc.end;
+	return 0;
+}
