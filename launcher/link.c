@@ -358,6 +358,9 @@ void link_finish(struct link *l, int timeout_ms)
 	struct evbuffer *out = bufferevent_get_output(l->bev);
 	int fd = bufferevent_getfd(l->bev);
 
+	/* A bufferevent keeps the front of its output frozen; we drain it by
+	 * hand now that the loop is over. */
+	evbuffer_unfreeze(out, 1);
 	while (evbuffer_get_length(out) > 0) {
 		struct pollfd p = {.fd = fd, .events = POLLOUT};
 		int64_t left = deadline - mono_ms();

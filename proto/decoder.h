@@ -50,6 +50,8 @@ struct mevi_decoder_limits {
 /* 16 MiB, 65536 events, 1 MiB, 65536. */
 extern const struct mevi_decoder_limits mevi_decoder_default_limits;
 
+struct mevi_decoder_scan; /* private to decoder.c */
+
 struct mevi_decoder {
 	msgpack_unpacker unpacker;
 	msgpack_unpacked unpacked;
@@ -58,6 +60,9 @@ struct mevi_decoder {
 	char errmsg[160];
 	struct mevi_event *events; /* the current batch; owned by the decoder */
 	uint32_t events_cap;
+	/* A structural pre-scan of every fed byte that bounds what the unpacker
+	 * may allocate (see decoder.c); owned by the decoder. */
+	struct mevi_decoder_scan *scan;
 };
 
 /* Initialises d. limits may be NULL for the defaults. Returns 0 or -ENOMEM. */
@@ -68,15 +73,23 @@ void mevi_decoder_destroy(struct mevi_decoder *d);
 
 /*
  * Copies len bytes into the decoder's buffer. Returns 0, -ENOMEM, or -EBADMSG
- * if the buffered, not yet decoded input would exceed max_batch_bytes (the
- * error code is then MEVI_DECODE_BATCH_TOO_BIG) or the decoder is poisoned.
+ * if the decoder is poisoned or if more than max_batch_bytes are already
+ * buffered and not yet decoded (the error code is then
+ * MEVI_DECODE_BATCH_TOO_BIG). The caller is expected to call
+ * mevi_decoder_next() until it returns 0 after every feed; a caller that does
+ * so never gets this error from feed, because a batch whose bytes exceed
+ * max_batch_bytes is reported by mevi_decoder_next() as soon as its header or
+ * its bytes prove it too big, before it is buffered. Invalid input is always
+ * reported by mevi_decoder_next(), after the valid batches that precede it,
+ * so the result never depends on how the input was split.
  */
 int mevi_decoder_feed(struct mevi_decoder *d, const void *buf, size_t len);
 
 /*
  * Decodes the next complete batch. Returns 1 and sets *events / *count when a
- * batch is ready, 0 when more input is needed, -EBADMSG on invalid input (see
- * mevi_decoder_error()), -ENOMEM on allocation failure.
+ * batch is ready (an empty batch gives *count == 0), 0 when more input is
+ * needed, -EBADMSG on invalid input (see mevi_decoder_error()), -ENOMEM on
+ * allocation failure. -ENOMEM is final as well: every later call returns it.
  *
  * The events and every string they point to stay valid until the next call
  * to mevi_decoder_next(), mevi_decoder_feed() or mevi_decoder_destroy().
@@ -93,8 +106,12 @@ const char *mevi_decoder_errmsg(const struct mevi_decoder *d);
 /*
  * Validates and converts one already-unpacked msgpack object into an event.
  * Exposed for decoders of other framings (the websocket). Strings point into
- * obj; string arrays are allocated in zone. Returns MEVI_DECODE_OK or an
- * error code, writing a message into errbuf (errlen bytes) on error.
+ * obj; string arrays are allocated in zone (zone may be NULL for events
+ * without a non-empty argv/cmdline); running out of memory there aborts.
+ * limits may be NULL for the defaults (only the string limits apply). Returns
+ * MEVI_DECODE_OK or an error code, writing a one-line message without an
+ * event index ("map: range [0x1000, 0x1000) is empty or inverted") into
+ * errbuf (errlen bytes) on error.
  */
 enum mevi_decode_error mevi_event_from_object(const msgpack_object *obj, msgpack_zone *zone,
 					      const struct mevi_decoder_limits *limits,

@@ -11,8 +11,16 @@
  * k the number of ranges it touches; a map of 1,000,000 ranges stays fast.
  * rss and vsz are maintained incrementally and are O(1) to read.
  *
+ * Addresses are plain byte offsets: the model itself does not require page
+ * alignment (the decoder enforces it on the wire). Any range with
+ * start < end <= UINT64_MAX is accepted.
+ *
+ * Errors: a mutating function returns 0 or a negative errno. On any error the
+ * map is left exactly as it was (nodes an operation may need are allocated
+ * before anything changes), so a caller may drop the offending input and go on.
+ *
  * The same semantics are implemented in TypeScript in frontend/src/memmap.ts;
- * both are checked against tests/vectors/*.json.
+ * both are checked against the shared vectors, tests/vectors/<topic>.json.
  *
  * Thread safety: none; a memmap belongs to one owner.
  */
@@ -49,7 +57,8 @@ struct memmap *memmap_new(void);
 /* Frees the map and all its ranges. NULL is allowed. */
 void memmap_free(struct memmap *m);
 
-/* Returns a deep copy of m (used when a process forks), or NULL on OOM. */
+/* Returns a deep copy of m (used when a process forks), or NULL on OOM. The
+ * copy is independent of m; the caller frees it with memmap_free(). */
 struct memmap *memmap_clone(const struct memmap *m);
 
 /*
@@ -85,7 +94,7 @@ int memmap_remove(struct memmap *m, uint64_t start, uint64_t end);
 int memmap_remap(struct memmap *m, uint64_t old_start, uint64_t old_end, uint64_t new_start,
 		 uint64_t new_end);
 
-/* Removes every range (exec). */
+/* Removes every range (exec). Cannot fail. */
 void memmap_clear(struct memmap *m);
 
 /* Bytes in MEVI_STATE_RESIDENT ranges. */
@@ -106,14 +115,15 @@ int memmap_walk(const struct memmap *m, memmap_walk_fn fn, void *ctx);
 
 /*
  * Like memmap_walk, restricted to ranges intersecting [start, end); the ranges
- * passed to fn are clipped to [start, end).
+ * passed to fn are clipped to [start, end). If start >= end nothing is walked
+ * and 0 is returned.
  */
 int memmap_walk_range(const struct memmap *m, uint64_t start, uint64_t end, memmap_walk_fn fn,
 		      void *ctx);
 
 /*
- * Looks up the range containing addr. Returns 1 and fills *out if found,
- * 0 if addr is unmapped.
+ * Looks up the range containing addr. Returns 1 and fills *out (unless out is
+ * NULL) if found, 0 if addr is unmapped.
  */
 int memmap_lookup(const struct memmap *m, uint64_t addr, struct memmap_range *out);
 

@@ -1,0 +1,296 @@
+#include "api_state.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+#include <json-c/printbuf.h>
+
+#include "memmap.h"
+#include "session.h"
+
+/* Length of the valid UTF-8 sequence at s (n bytes left), or 0. */
+static size_t utf8_seq_len(const unsigned char *s, size_t n)
+{
+	unsigned char c = s[0];
+	size_t len;
+	unsigned char lo = 0x80, hi = 0xbf;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		len = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		len = 3;
+	else if (c >= 0xf0 && c <= 0xf4)
+		len = 4;
+	else
+		return 0;
+	if (n < len)
+		return 0;
+	/* The second byte's range excludes overlongs, surrogates and > U+10FFFF. */
+	if (c == 0xe0)
+		lo = 0xa0;
+	else if (c == 0xed)
+		hi = 0x9f;
+	else if (c == 0xf0)
+		lo = 0x90;
+	else if (c == 0xf4)
+		hi = 0x8f;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < len; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return len;
+}
+
+size_t api_utf8_sanitize(const char *in, size_t len, char *out)
+{
+	const unsigned char *s = (const unsigned char *)in;
+	size_t i = 0, o = 0;
+
+	while (i < len) {
+		size_t n = utf8_seq_len(s + i, len - i);
+
+		if (n) {
+			memcpy(out + o, s + i, n);
+			o += n;
+			i += n;
+		} else {
+			memcpy(out + o, "\xef\xbf\xbd", 3);
+			o += 3;
+			i++;
+		}
+	}
+	return o;
+}
+
+static struct json_object *json_bytes(const struct mevi_str *str)
+{
+	struct json_object *j;
+	char *buf;
+	size_t n;
+
+	if (str->len == 0)
+		return json_object_new_string("");
+	buf = malloc((size_t)str->len * 3);
+	if (!buf)
+		return NULL;
+	n = api_utf8_sanitize(str->ptr, str->len, buf);
+	j = json_object_new_string_len(buf, (int)n);
+	free(buf);
+	return j;
+}
+
+static struct json_object *json_strv(const struct mevi_strv *v)
+{
+	struct json_object *a = json_object_new_array_ext((int)v->count);
+
+	if (!a)
+		return NULL;
+	for (uint32_t i = 0; i < v->count; i++) {
+		struct json_object *s = json_bytes(&v->items[i]);
+
+		if (!s || json_object_array_add(a, s)) {
+			json_object_put(s);
+			json_object_put(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
+struct ranges_ctx {
+	struct printbuf *pb;
+	bool first;
+	int err;
+};
+
+static int ranges_walk_cb(const struct memmap_range *r, void *arg)
+{
+	struct ranges_ctx *ctx = arg;
+	char buf[96];
+	const char *name = mevi_state_name(r->state);
+	int n = snprintf(buf, sizeof(buf), "%s[%" PRIu64 ",%" PRIu64 ",\"%s\"]",
+			 ctx->first ? "" : ",", r->start, r->end, name ? name : "untracked");
+
+	ctx->first = false;
+	if (printbuf_memappend(ctx->pb, buf, n) < 0) {
+		ctx->err = -1;
+		return 1;
+	}
+	return 0;
+}
+
+/* json-c serializer of a "ranges" placeholder: walks the memmap directly so
+ * that a map of a million ranges does not become millions of json objects. */
+static int ranges_serialize(struct json_object *jso, struct printbuf *pb, int level, int flags)
+{
+	const struct memmap *m = json_object_get_userdata(jso);
+	struct ranges_ctx ctx = {.pb = pb, .first = true};
+
+	if (printbuf_memappend(pb, "[", 1) < 0)
+		return -1;
+	memmap_walk(m, ranges_walk_cb, &ctx);
+	if (ctx.err || printbuf_memappend(pb, "]", 1) < 0)
+		return -1;
+	return 0;
+}
+
+static struct json_object *json_ranges(const struct memmap *m)
+{
+	struct json_object *j = json_object_new_array();
+
+	if (!j)
+		return NULL;
+	json_object_set_serializer(j, ranges_serialize, (void *)m, NULL);
+	return j;
+}
+
+static struct json_object *json_exit_status(bool has, int32_t status)
+{
+	return has ? json_object_new_int(status) : NULL;
+}
+
+/* Adds key: val to obj, taking val. Returns 0 or -1 (val released). A NULL
+ * val is JSON null, unless it stands for a failed allocation (is_null false). */
+static int add(struct json_object *obj, const char *key, struct json_object *val, bool is_null)
+{
+	if (!val && !is_null)
+		return -1;
+	if (json_object_object_add(obj, key, val)) {
+		json_object_put(val);
+		return -1;
+	}
+	return 0;
+}
+
+static struct json_object *json_process(const struct process *p)
+{
+	struct json_object *o = json_object_new_object();
+
+	if (!o)
+		return NULL;
+	if (add(o, "pid", json_object_new_int(p->pid), false) ||
+	    add(o, "ppid", json_object_new_int(p->ppid), false) ||
+	    add(o, "cmdline", json_strv(&p->cmdline), false) ||
+	    add(o, "alive", json_object_new_boolean(p->alive), false) ||
+	    add(o, "exit_status", json_exit_status(p->has_exit_status, p->exit_status),
+		!p->has_exit_status) ||
+	    add(o, "rss", json_object_new_uint64(memmap_rss(p->map)), false) ||
+	    add(o, "vsz", json_object_new_uint64(memmap_vsz(p->map)), false) ||
+	    add(o, "ranges", json_ranges(p->map), false)) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* Returns the session object, or NULL on OOM; *empty tells that the pid
+ * filter left no process (the session is then omitted). */
+static struct json_object *json_session(const struct session *s, bool has_pid, int32_t pid,
+					bool *empty)
+{
+	struct json_object *o = json_object_new_object();
+	struct json_object *procs = json_object_new_array();
+
+	*empty = has_pid;
+	if (!o || !procs)
+		goto err_put;
+	for (const struct process *p = s->procs_head; p; p = p->next) {
+		struct json_object *jp;
+
+		if (has_pid && p->pid != pid)
+			continue;
+		*empty = false;
+		jp = json_process(p);
+		if (!jp || json_object_array_add(procs, jp)) {
+			json_object_put(jp);
+			goto err_put;
+		}
+	}
+	if (add(o, "id", json_object_new_uint64(s->id), false) ||
+	    add(o, "argv", json_strv(&s->argv), false) ||
+	    add(o, "launcher_pid", json_object_new_int(s->launcher_pid), false) ||
+	    add(o, "alive", json_object_new_boolean(s->alive), false) ||
+	    add(o, "exit_status", json_exit_status(s->has_exit_status, s->exit_status),
+		!s->has_exit_status) ||
+	    add(o, "mode",
+		json_object_new_string(s->mode == MEVI_MODE_SAMPLED ? "sampled" : "exact"),
+		false) ||
+	    add(o, "started_at", json_object_new_uint64(s->started_at), false))
+		goto err_put;
+	if (add(o, "processes", procs, false)) {
+		procs = NULL;
+		goto err_put;
+	}
+	return o;
+
+err_put:
+	json_object_put(procs);
+	json_object_put(o);
+	return NULL;
+}
+
+struct json_object *api_state_build(const struct session_registry *reg, bool has_pid, int32_t pid)
+{
+	struct json_object *root = json_object_new_object();
+	struct json_object *sessions = json_object_new_array();
+
+	if (!root || !sessions)
+		goto err_put;
+	for (const struct session *s = reg->head; s; s = s->next) {
+		bool empty;
+		struct json_object *js = json_session(s, has_pid, pid, &empty);
+
+		if (!js)
+			goto err_put;
+		if (empty) {
+			json_object_put(js);
+			continue;
+		}
+		if (json_object_array_add(sessions, js)) {
+			json_object_put(js);
+			goto err_put;
+		}
+	}
+	if (add(root, "sessions", sessions, false)) {
+		sessions = NULL;
+		goto err_put;
+	}
+	return root;
+
+err_put:
+	json_object_put(sessions);
+	json_object_put(root);
+	return NULL;
+}
+
+struct json_object *api_health_build(const struct session_registry *reg, uint32_t launchers,
+				     uint32_t tabs)
+{
+	struct json_object *o = json_object_new_object();
+
+	if (!o)
+		return NULL;
+	if (add(o, "status", json_object_new_string("ok"), false) ||
+	    add(o, "sessions", json_object_new_int64(reg->count), false) ||
+	    add(o, "version", json_object_new_string(MEVI_VERSION), false) ||
+	    add(o, "pid", json_object_new_int((int)getpid()), false) ||
+	    add(o, "launchers", json_object_new_int64(launchers), false) ||
+	    add(o, "tabs", json_object_new_int64(tabs), false)) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+const char *api_json_string(struct json_object *jso, size_t *len)
+{
+	return json_object_to_json_string_length(
+	    jso, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, len);
+}

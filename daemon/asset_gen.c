@@ -1,0 +1,270 @@
+/*
+ * asset_gen — build-time generator of daemon/assets.h's table.
+ *
+ *   asset_gen OUT.c [DIST_DIR]
+ *
+ * Writes OUT.c with every regular file under DIST_DIR (sorted by path): its
+ * URL path, content type (daemon/mimetype.h), bytes, the output of
+ * `gzip -9 -n` when smaller, and an ETag (64-bit FNV-1a of the bytes). A
+ * missing DIST_DIR gives an empty table (mevid then serves its placeholder
+ * page). OUT.c is only replaced when its content changes, so an unchanged
+ * frontend does not cause a rebuild of mevid.
+ */
+#include <errno.h>
+#include <ftw.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "mimetype.h"
+
+struct file {
+	char *path; /* absolute, on disk */
+	char *url;  /* "/assets/index-abc.js" */
+	ssize_t len;
+	ssize_t gz_len; /* -1: no gzip variant */
+};
+
+static struct file *files;
+static size_t nfiles, capfiles;
+static size_t root_len;
+
+static int collect(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	struct file *f;
+
+	if (type != FTW_F || !S_ISREG(st->st_mode))
+		return 0;
+	if (nfiles == capfiles) {
+		capfiles = capfiles ? capfiles * 2 : 64;
+		files = realloc(files, capfiles * sizeof(*files));
+		if (!files)
+			return -1;
+	}
+	f = &files[nfiles++];
+	f->path = strdup(path);
+	f->url = strdup(path + root_len);
+	return f->path && f->url ? 0 : -1;
+}
+
+static int cmp_file(const void *a, const void *b)
+{
+	return strcmp(((const struct file *)a)->url, ((const struct file *)b)->url);
+}
+
+/* Reads all of fd into *buf. Returns the length, or -1. */
+static ssize_t read_all(int fd, unsigned char **buf)
+{
+	size_t len = 0, cap = 65536;
+	unsigned char *p = malloc(cap);
+
+	if (!p)
+		return -1;
+	for (;;) {
+		ssize_t n;
+
+		if (len == cap) {
+			unsigned char *q = realloc(p, cap * 2);
+
+			if (!q)
+				goto err;
+			p = q;
+			cap *= 2;
+		}
+		n = read(fd, p + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			goto err;
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	*buf = p;
+	return (ssize_t)len;
+err:
+	free(p);
+	return -1;
+}
+
+/* Runs gzip -9 -n -c on path. Returns the compressed length, or -1. */
+static ssize_t gzip_file(const char *path, unsigned char **out)
+{
+	int fds[2], status;
+	ssize_t n;
+	pid_t pid;
+
+	if (pipe(fds) < 0)
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		dup2(fds[1], STDOUT_FILENO);
+		close(fds[0]);
+		close(fds[1]);
+		execlp("gzip", "gzip", "-9", "-n", "-c", "--", path, (char *)NULL);
+		_exit(127);
+	}
+	close(fds[1]);
+	n = read_all(fds[0], out);
+	close(fds[0]);
+	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		if (n >= 0)
+			free(*out);
+		return -1;
+	}
+	return n;
+}
+
+static uint64_t fnv1a(const unsigned char *p, size_t n)
+{
+	uint64_t h = UINT64_C(14695981039346656037);
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= p[i];
+		h *= UINT64_C(1099511628211);
+	}
+	return h;
+}
+
+static void emit_bytes(FILE *out, const char *name, const unsigned char *p, size_t n)
+{
+	fprintf(out, "static const unsigned char %s[%zu] = {", name, n ? n : 1);
+	for (size_t i = 0; i < n; i++)
+		fprintf(out, "%s%u,", i % 24 ? "" : "\n", p[i]);
+	if (!n)
+		fputs("0", out);
+	fputs("\n};\n", out);
+}
+
+/* Writes a C string literal for s. */
+static void emit_cstr(FILE *out, const char *s)
+{
+	fputc('"', out);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fprintf(out, "\\%c", *s);
+		else if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
+			fprintf(out, "\\%03o", (unsigned char)*s);
+		else
+			fputc(*s, out);
+	}
+	fputc('"', out);
+}
+
+/* Replaces out_path by tmp_path unless both hold the same bytes. */
+static int replace_if_changed(const char *tmp_path, const char *out_path)
+{
+	FILE *a = fopen(tmp_path, "rb"), *b = fopen(out_path, "rb");
+	int same = a && b;
+
+	while (same) {
+		int ca = fgetc(a), cb = fgetc(b);
+
+		if (ca != cb)
+			same = 0;
+		else if (ca == EOF)
+			break;
+	}
+	if (a)
+		fclose(a);
+	if (b)
+		fclose(b);
+	if (same)
+		return unlink(tmp_path);
+	return rename(tmp_path, out_path);
+}
+
+int main(int argc, char **argv)
+{
+	const char *dist = argc > 2 ? argv[2] : NULL;
+	char tmp_path[4096];
+	struct stat st;
+	FILE *out;
+
+	if (argc < 2 || argc > 3) {
+		fprintf(stderr, "usage: asset_gen OUT.c [DIST_DIR]\n");
+		return 2;
+	}
+	if (dist && stat(dist, &st) == 0 && S_ISDIR(st.st_mode)) {
+		root_len = strlen(dist);
+		while (root_len > 1 && dist[root_len - 1] == '/')
+			root_len--;
+		if (nftw(dist, collect, 32, FTW_PHYS) != 0) {
+			fprintf(stderr, "asset_gen: cannot read %s: %s\n", dist, strerror(errno));
+			return 1;
+		}
+		qsort(files, nfiles, sizeof(*files), cmp_file);
+	}
+
+	snprintf(tmp_path, sizeof(tmp_path), "%s.tmp", argv[1]);
+	out = fopen(tmp_path, "w");
+	if (!out) {
+		fprintf(stderr, "asset_gen: cannot write %s: %s\n", tmp_path, strerror(errno));
+		return 1;
+	}
+	fputs("/* Generated by daemon/asset_gen.c from frontend/dist: do not edit. */\n"
+	      "#include \"assets.h\"\n\n",
+	      out);
+	for (size_t i = 0; i < nfiles; i++) {
+		unsigned char *data = NULL, *gz = NULL;
+		ssize_t len, gz_len;
+		char name[64];
+		FILE *in = fopen(files[i].path, "rb");
+
+		if (!in) {
+			fprintf(stderr, "asset_gen: cannot read %s: %s\n", files[i].path,
+				strerror(errno));
+			return 1;
+		}
+		len = read_all(fileno(in), &data);
+		fclose(in);
+		if (len < 0) {
+			fprintf(stderr, "asset_gen: cannot read %s\n", files[i].path);
+			return 1;
+		}
+		gz_len = gzip_file(files[i].path, &gz);
+		snprintf(name, sizeof(name), "asset_%zu", i);
+		emit_bytes(out, name, data, (size_t)len);
+		if (gz_len > 0 && gz_len < len) {
+			snprintf(name, sizeof(name), "asset_%zu_gz", i);
+			emit_bytes(out, name, gz, (size_t)gz_len);
+		} else {
+			gz_len = -1;
+		}
+		fprintf(out, "static const char asset_%zu_etag[] = \"\\\"%016llx\\\"\";\n\n", i,
+			(unsigned long long)fnv1a(data, (size_t)len));
+		files[i].len = len;
+		files[i].gz_len = gz_len;
+		free(data);
+		free(gz);
+	}
+	fprintf(out, "const struct asset assets_embedded[%zu] = {\n", nfiles ? nfiles : 1);
+	for (size_t i = 0; i < nfiles; i++) {
+		fputs("    {.path = ", out);
+		emit_cstr(out, files[i].url);
+		fputs(", .content_type = ", out);
+		emit_cstr(out, mimetype_of(files[i].url));
+		fprintf(out, ",\n     .data = asset_%zu, .len = %zd,", i, files[i].len);
+		if (files[i].gz_len > 0)
+			fprintf(out, " .gz = asset_%zu_gz, .gz_len = %zd,", i, files[i].gz_len);
+		fprintf(out, "\n     .etag = asset_%zu_etag, .immutable = %s},\n", i,
+			strncmp(files[i].url, "/assets/", 8) == 0 ? "true" : "false");
+	}
+	fprintf(out, "};\nconst size_t assets_embedded_count = %zu;\n", nfiles);
+	if (fclose(out) != 0) {
+		fprintf(stderr, "asset_gen: cannot write %s\n", tmp_path);
+		return 1;
+	}
+	if (replace_if_changed(tmp_path, argv[1]) != 0) {
+		fprintf(stderr, "asset_gen: cannot replace %s: %s\n", argv[1], strerror(errno));
+		return 1;
+	}
+	fprintf(stderr, "asset_gen: %zu file(s) embedded\n", nfiles);
+	return 0;
+}

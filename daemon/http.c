@@ -1,0 +1,733 @@
+#include "http.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+#include <libwebsockets.h>
+
+#include "api_state.h"
+#include "assets.h"
+#include "launcher_conn.h"
+#include "log.h"
+#include "mimetype.h"
+#include "session.h"
+#include "stream.h"
+#include "ws_client.h"
+
+#define HTTP_CHUNK	     (64 * 1024)
+#define HTTP_CHUNKS_PER_CALL 16
+#define WEB_ROOT_MAX_FILE    (64u << 20)
+
+/* Per connection (libwebsockets allocates and zeroes it). */
+struct http_pss {
+	/* The body being sent; exactly one of jso / owned / static data. */
+	const char *body;
+	size_t len, off;
+	struct json_object *jso;
+	char *owned;
+	struct ws_client *tab; /* after a websocket upgrade */
+};
+
+/* One loop, one write at a time: one scratch buffer with LWS_PRE headroom. */
+static unsigned char http_scratch[LWS_PRE + HTTP_CHUNK];
+
+static void pss_release(struct http_pss *pss)
+{
+	json_object_put(pss->jso);
+	free(pss->owned);
+	pss->jso = NULL;
+	pss->owned = NULL;
+	pss->body = NULL;
+	pss->len = pss->off = 0;
+}
+
+struct header {
+	const char *name; /* lower case, with the colon: "cache-control:" */
+	const char *value;
+};
+
+/*
+ * Sends the status line and headers. Returns 0 or -1 (close the connection).
+ */
+static int send_headers(struct lws *wsi, unsigned status, const char *ctype, size_t len,
+			const struct header *extra, size_t nextra)
+{
+	static const struct header common[] = {
+	    {"x-content-type-options:", "nosniff"},
+	    {"referrer-policy:", "no-referrer"},
+	    {"x-frame-options:", "DENY"},
+	};
+	unsigned char buf[LWS_PRE + 2048];
+	unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf) - 1;
+
+	if (lws_add_http_header_status(wsi, status, &p, end))
+		return -1;
+	if (ctype && lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
+						  (const unsigned char *)ctype, (int)strlen(ctype),
+						  &p, end))
+		return -1;
+	if (status != 304 && lws_add_http_header_content_length(wsi, len, &p, end))
+		return -1;
+	for (size_t i = 0; i < sizeof(common) / sizeof(common[0]); i++)
+		if (lws_add_http_header_by_name(wsi, (const unsigned char *)common[i].name,
+						(const unsigned char *)common[i].value,
+						(int)strlen(common[i].value), &p, end))
+			return -1;
+	for (size_t i = 0; i < nextra; i++)
+		if (lws_add_http_header_by_name(wsi, (const unsigned char *)extra[i].name,
+						(const unsigned char *)extra[i].value,
+						(int)strlen(extra[i].value), &p, end))
+			return -1;
+	if (lws_finalize_http_header(wsi, &p, end))
+		return -1;
+	if (lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_HEADERS) < 0)
+		return -1;
+	return 0;
+}
+
+/* Ends the transaction: keep-alive, or -1 to close. */
+static int transaction_done(struct lws *wsi)
+{
+	return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+/*
+ * Responds with the body already attached to pss (may be empty). head_only
+ * sends the headers alone. Returns what the callback returns.
+ */
+static int respond(struct lws *wsi, struct http_pss *pss, unsigned status, const char *ctype,
+		   const struct header *extra, size_t nextra, bool head_only)
+{
+	if (send_headers(wsi, status, ctype, pss->len, extra, nextra)) {
+		pss_release(pss);
+		return -1;
+	}
+	if (head_only || pss->len == 0) {
+		pss_release(pss);
+		return transaction_done(wsi);
+	}
+	lws_callback_on_writable(wsi);
+	return 0;
+}
+
+static int respond_text(struct lws *wsi, struct http_pss *pss, unsigned status,
+			const char *ctype, const char *text, const struct header *extra,
+			size_t nextra, bool head_only)
+{
+	pss_release(pss);
+	pss->body = text;
+	pss->len = strlen(text);
+	return respond(wsi, pss, status, ctype, extra, nextra, head_only);
+}
+
+static int respond_error(struct lws *wsi, struct http_pss *pss, unsigned status,
+			 const char *msg)
+{
+	static const struct header nostore[] = {{"cache-control:", "no-store"}};
+	char buf[256];
+
+	pss_release(pss);
+	snprintf(buf, sizeof(buf), "{\"error\":\"%s\"}\n", msg);
+	pss->owned = strdup(buf);
+	if (!pss->owned)
+		return -1;
+	pss->body = pss->owned;
+	pss->len = strlen(buf);
+	return respond(wsi, pss, status, "application/json", nostore, 1, false);
+}
+
+/* Responds with a json document (taken over). */
+static int respond_json(struct lws *wsi, struct http_pss *pss, struct json_object *jso,
+			bool head_only)
+{
+	static const struct header nostore[] = {{"cache-control:", "no-store"}};
+	size_t len;
+	const char *s;
+
+	pss_release(pss);
+	if (!jso)
+		return respond_error(wsi, pss, 500, "out of memory");
+	s = api_json_string(jso, &len);
+	if (!s) {
+		json_object_put(jso);
+		return respond_error(wsi, pss, 500, "out of memory");
+	}
+	pss->jso = jso;
+	pss->body = s;
+	pss->len = len;
+	return respond(wsi, pss, 200, "application/json", nostore, 1, head_only);
+}
+
+static int write_body(struct lws *wsi, struct http_pss *pss)
+{
+	for (int i = 0; i < HTTP_CHUNKS_PER_CALL && pss->off < pss->len; i++) {
+		size_t n = pss->len - pss->off;
+		bool final;
+
+		if (n > HTTP_CHUNK)
+			n = HTTP_CHUNK;
+		final = pss->off + n == pss->len;
+		memcpy(http_scratch + LWS_PRE, pss->body + pss->off, n);
+		if (lws_write(wsi, http_scratch + LWS_PRE, n,
+			      final ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) < (int)n) {
+			pss_release(pss);
+			return -1;
+		}
+		pss->off += n;
+		if (!final && lws_send_pipe_choked(wsi))
+			break;
+	}
+	if (pss->off < pss->len) {
+		lws_callback_on_writable(wsi);
+		return 0;
+	}
+	pss_release(pss);
+	return transaction_done(wsi);
+}
+
+/* Copies header h into buf; returns its length, or -1 when absent or too
+ * long. */
+static int header_copy(struct lws *wsi, enum lws_token_indexes h, char *buf, int len)
+{
+	int n = lws_hdr_total_length(wsi, h);
+
+	if (n <= 0 || n >= len)
+		return -1;
+	return lws_hdr_copy(wsi, buf, len, h);
+}
+
+static bool origin_allowed(const struct http_server *h, struct lws *wsi)
+{
+	char origin[300];
+	int n = lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN);
+
+	if (n <= 0)
+		return true; /* no browser page behind this request */
+	if (header_copy(wsi, WSI_TOKEN_ORIGIN, origin, sizeof(origin)) < 0)
+		return false;
+	for (size_t i = 0; i < h->n_origins; i++)
+		if (strcasecmp(origin, h->origins[i]) == 0)
+			return true;
+	return false;
+}
+
+/* Host without its port: "localhost:5001" -> "localhost", "[::1]:1" -> "[::1]". */
+static void host_strip_port(char *host)
+{
+	char *colon;
+
+	if (host[0] == '[') {
+		char *close = strchr(host, ']');
+
+		if (close)
+			close[1] = '\0';
+		return;
+	}
+	colon = strchr(host, ':');
+	if (colon)
+		*colon = '\0';
+}
+
+static bool host_allowed(const struct http_server *h, struct lws *wsi)
+{
+	char host[300];
+
+	if (!h->check_host || lws_hdr_total_length(wsi, WSI_TOKEN_HOST) <= 0)
+		return true;
+	if (header_copy(wsi, WSI_TOKEN_HOST, host, sizeof(host)) < 0)
+		return false;
+	host_strip_port(host);
+	for (size_t i = 0; i < h->n_hosts; i++)
+		if (strcasecmp(host, h->hosts[i]) == 0)
+			return true;
+	return false;
+}
+
+static const char *peer_name(struct lws *wsi, char *buf, size_t len)
+{
+	buf[0] = '\0';
+	lws_get_peer_simple(wsi, buf, len);
+	return buf;
+}
+
+static int serve_asset(struct lws *wsi, struct http_pss *pss, const char *path, bool head_only)
+{
+	const struct asset *a = assets_find(path);
+	struct header hdrs[4];
+	size_t nh = 0;
+	char inm[256];
+	char enc[256];
+	bool gzip = false;
+
+	if (!a)
+		return respond_error(wsi, pss, 404, "not found");
+	hdrs[nh++] = (struct header){"cache-control:", a->immutable
+							   ? "public, max-age=31536000, immutable"
+							   : "no-cache"};
+	hdrs[nh++] = (struct header){"etag:", a->etag};
+	if (a->gz)
+		hdrs[nh++] = (struct header){"vary:", "Accept-Encoding"};
+	if (header_copy(wsi, WSI_TOKEN_HTTP_IF_NONE_MATCH, inm, sizeof(inm)) > 0 &&
+	    (strstr(inm, a->etag) || strcmp(inm, "*") == 0)) {
+		pss_release(pss);
+		return respond(wsi, pss, 304, NULL, hdrs, nh, true);
+	}
+	if (a->gz && header_copy(wsi, WSI_TOKEN_HTTP_ACCEPT_ENCODING, enc, sizeof(enc)) > 0 &&
+	    strstr(enc, "gzip"))
+		gzip = true;
+	pss_release(pss);
+	if (gzip) {
+		hdrs[nh++] = (struct header){"content-encoding:", "gzip"};
+		pss->body = (const char *)a->gz;
+		pss->len = a->gz_len;
+	} else {
+		pss->body = (const char *)a->data;
+		pss->len = a->len;
+	}
+	return respond(wsi, pss, 200, a->content_type, hdrs, nh, head_only);
+}
+
+/* --web-root: serves root/path, refusing anything that resolves outside
+ * root. */
+static int serve_file(const struct http_server *h, struct lws *wsi, struct http_pss *pss,
+		      const char *path, bool head_only)
+{
+	static const struct header nocache[] = {{"cache-control:", "no-cache"}};
+	char full[PATH_MAX], real[PATH_MAX];
+	size_t rootlen = strlen(h->web_root);
+	struct stat st;
+	int fd, n;
+	char *buf;
+	size_t got = 0;
+
+	n = snprintf(full, sizeof(full), "%s%s%s", h->web_root, path,
+		     path[strlen(path) - 1] == '/' ? "index.html" : "");
+	if (n < 0 || (size_t)n >= sizeof(full) || !realpath(full, real))
+		return respond_error(wsi, pss, 404, "not found");
+	if (strncmp(real, h->web_root, rootlen) != 0 || real[rootlen] != '/')
+		return respond_error(wsi, pss, 404, "not found");
+	fd = open(real, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return respond_error(wsi, pss, 404, "not found");
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size > WEB_ROOT_MAX_FILE) {
+		close(fd);
+		return respond_error(wsi, pss, 404, "not found");
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		close(fd);
+		return respond_error(wsi, pss, 500, "out of memory");
+	}
+	while (got < (size_t)st.st_size) {
+		ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	close(fd);
+	pss_release(pss);
+	pss->owned = buf;
+	pss->body = buf;
+	pss->len = got;
+	return respond(wsi, pss, 200, mimetype_of(real), nocache, 1, head_only);
+}
+
+/* GET /api/state[?pid=N] */
+static int serve_state(struct http_server *h, struct lws *wsi, struct http_pss *pss,
+		       bool head_only)
+{
+	char arg[32];
+	const char *v = lws_get_urlarg_by_name(wsi, "pid=", arg, sizeof(arg));
+	bool has_pid = false;
+	long pid = 0;
+
+	if (v) {
+		char *end;
+
+		errno = 0;
+		pid = strtol(v, &end, 10);
+		if (!*v || *end || errno || pid < INT32_MIN || pid > INT32_MAX)
+			return respond_error(wsi, pss, 400, "pid must be an integer");
+		has_pid = true;
+	}
+	launcher_server_drain(h->launchers);
+	return respond_json(wsi, pss, api_state_build(h->reg, has_pid, (int32_t)pid), head_only);
+}
+
+static int serve_delete_session(struct http_server *h, struct lws *wsi, struct http_pss *pss,
+				const char *idstr)
+{
+	char *end;
+	unsigned long long id;
+	int err;
+
+	errno = 0;
+	id = strtoull(idstr, &end, 10);
+	if (!*idstr || *end || errno || *idstr == '-')
+		return respond_error(wsi, pss, 400, "bad session id");
+	err = session_registry_forget(h->reg, id);
+	if (err == -ENOENT)
+		return respond_error(wsi, pss, 404, "no such session");
+	if (err == -EBUSY)
+		return respond_error(wsi, pss, 409, "the session's launcher is still connected");
+	pss_release(pss);
+	return respond(wsi, pss, 204, NULL, NULL, 0, true);
+}
+
+enum method { M_GET, M_HEAD, M_DELETE, M_OTHER };
+
+static enum method method_of(struct lws *wsi)
+{
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0)
+		return M_GET;
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI) > 0)
+		return M_HEAD;
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_DELETE_URI) > 0)
+		return M_DELETE;
+	return M_OTHER;
+}
+
+static int http_request(struct http_server *h, struct lws *wsi, struct http_pss *pss,
+			const char *path)
+{
+	static const struct header allow_get[] = {{"allow:", "GET, HEAD"}};
+	static const struct header allow_delete[] = {{"allow:", "DELETE"}};
+	enum method m = method_of(wsi);
+	bool head_only = m == M_HEAD;
+	char peer[64];
+
+	log_trace("http %s: %s", peer_name(wsi, peer, sizeof(peer)), path);
+	if (!host_allowed(h, wsi)) {
+		log_info("http %s: refused a request for %s with a foreign Host header",
+			 peer_name(wsi, peer, sizeof(peer)), path);
+		return respond_error(wsi, pss, 403, "forbidden host");
+	}
+	if (strncmp(path, "/api/sessions/", 14) == 0) {
+		if (m != M_DELETE)
+			return respond_text(wsi, pss, 405, "text/plain", "method not allowed\n",
+					    allow_delete, 1, head_only);
+		if (!origin_allowed(h, wsi)) {
+			log_info("http %s: refused DELETE %s from a foreign Origin",
+				 peer_name(wsi, peer, sizeof(peer)), path);
+			return respond_error(wsi, pss, 403, "forbidden origin");
+		}
+		return serve_delete_session(h, wsi, pss, path + 14);
+	}
+	if (m != M_GET && m != M_HEAD)
+		return respond_text(wsi, pss, 405, "text/plain", "method not allowed\n", allow_get,
+				    1, false);
+	if (strcmp(path, "/api/state") == 0)
+		return serve_state(h, wsi, pss, head_only);
+	if (strcmp(path, "/api/health") == 0)
+		return respond_json(
+		    wsi, pss,
+		    api_health_build(h->reg, h->launchers->nconns, h->stream ? h->stream->ntabs : 0),
+		    head_only);
+	if (strncmp(path, "/api/", 5) == 0 || strcmp(path, "/api") == 0)
+		return respond_error(wsi, pss, 404, "not found");
+	if (strcmp(path, "/stream") == 0)
+		return respond_text(wsi, pss, 426, "text/plain",
+				    "/stream is a websocket endpoint\n", NULL, 0, head_only);
+	if (h->web_root)
+		return serve_file(h, wsi, pss, path, head_only);
+	return serve_asset(wsi, pss, path, head_only);
+}
+
+/* LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: >0 after answering with a refusal. */
+static int confirm_upgrade(struct http_server *h, struct lws *wsi, struct http_pss *pss,
+			   const char *proto)
+{
+	char uri[64], peer[64];
+
+	if (!proto || strcmp(proto, "websocket") != 0 ||
+	    header_copy(wsi, WSI_TOKEN_GET_URI, uri, sizeof(uri)) < 0 ||
+	    strcmp(uri, "/stream") != 0) {
+		respond_error(wsi, pss, 404, "not found");
+		return 1;
+	}
+	if (!host_allowed(h, wsi) || !origin_allowed(h, wsi)) {
+		char origin[128] = "";
+
+		header_copy(wsi, WSI_TOKEN_ORIGIN, origin, sizeof(origin));
+		log_warn("http %s: refused a websocket from foreign origin '%s' (see --allow-origin)",
+			 peer_name(wsi, peer, sizeof(peer)), origin);
+		respond_error(wsi, pss, 403, "forbidden origin");
+		return 1;
+	}
+	return 0;
+}
+
+static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+			 size_t len)
+{
+	struct http_server *h = lws_context_user(lws_get_context(wsi));
+	struct http_pss *pss = user;
+
+	switch (reason) {
+	case LWS_CALLBACK_HTTP:
+		return http_request(h, wsi, pss, in ? (const char *)in : "/");
+	case LWS_CALLBACK_HTTP_WRITEABLE:
+		if (!pss || !pss->body)
+			return 0;
+		return write_body(wsi, pss);
+	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+		return confirm_upgrade(h, wsi, pss, in);
+	case LWS_CALLBACK_CLOSED_HTTP:
+		if (pss)
+			pss_release(pss);
+		break;
+	case LWS_CALLBACK_ESTABLISHED:
+		pss_release(pss);
+		pss->tab = stream_tab_open(h->stream, wsi);
+		if (!pss->tab)
+			return -1;
+		break;
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+		if (!pss->tab)
+			return -1;
+		return ws_client_writable(pss->tab, uv_now(h->loop));
+	case LWS_CALLBACK_RECEIVE:
+		if (!pss->tab)
+			return -1;
+		return ws_client_receive(pss->tab, len, lws_is_final_fragment(wsi));
+	case LWS_CALLBACK_CLOSED:
+		if (pss->tab) {
+			stream_tab_closed(h->stream, pss->tab);
+			pss->tab = NULL;
+		}
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+static const struct lws_protocols http_protocols[] = {
+    {"mevi", http_callback, sizeof(struct http_pss), WS_CLIENT_MAX_RX, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+static void lws_log_emit(int level, const char *line)
+{
+	int n = (int)strlen(line);
+
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		n--;
+	if (level & LLL_ERR)
+		log_warn("libwebsockets: %.*s", n, line);
+	else if (level & LLL_WARN)
+		log_info("libwebsockets: %.*s", n, line);
+	else
+		log_debug("libwebsockets: %.*s", n, line);
+}
+
+/*
+ * Resolves host:port to a numeric address in num and checks that it can be
+ * bound (libwebsockets only logs why a listen failed). Returns 0 or -errno
+ * with a sentence in err.
+ */
+static int probe_listen(const char *host, int port, char *num, size_t numlen, bool *ipv6,
+			char *err, size_t errlen)
+{
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
+	struct addrinfo *ai = NULL;
+	char portstr[16];
+	int fd, one = 1, ret;
+
+	snprintf(portstr, sizeof(portstr), "%d", port);
+	ret = getaddrinfo(host, portstr, &hints, &ai);
+	if (ret) {
+		snprintf(err, errlen, "cannot listen on %s:%d: %s", host, port, gai_strerror(ret));
+		return -EADDRNOTAVAIL;
+	}
+	*ipv6 = ai->ai_family == AF_INET6;
+	getnameinfo(ai->ai_addr, ai->ai_addrlen, num, (socklen_t)numlen, NULL, 0, NI_NUMERICHOST);
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		ret = -errno;
+		goto out;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (*ipv6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	ret = bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 ? -errno : 0;
+	close(fd);
+out:
+	if (ret)
+		snprintf(err, errlen, "cannot listen on %s%s%s:%d: %s%s", *ipv6 ? "[" : "", host,
+			 *ipv6 ? "]" : "", port, strerror(-ret),
+			 ret == -EADDRINUSE ? " (use --listen HOST:PORT to pick another port)" : "");
+	freeaddrinfo(ai);
+	return ret;
+}
+
+static int strlist_add(char ***list, size_t *n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int strlist_add(char ***list, size_t *n, const char *fmt, ...)
+{
+	char **l = realloc(*list, (*n + 1) * sizeof(*l));
+	va_list ap;
+	int ret;
+
+	if (!l)
+		return -ENOMEM;
+	*list = l;
+	va_start(ap, fmt);
+	ret = vasprintf(&l[*n], fmt, ap);
+	va_end(ap);
+	if (ret < 0)
+		return -ENOMEM;
+	(*n)++;
+	return 0;
+}
+
+static void strlist_free(char ***list, size_t *n)
+{
+	for (size_t i = 0; i < *n; i++)
+		free((*list)[i]);
+	free(*list);
+	*list = NULL;
+	*n = 0;
+}
+
+/* Fills the allowed origins and hosts once the port is known. */
+static int http_policy_init(struct http_server *h, const struct http_config *cfg,
+			    bool loopback)
+{
+	static const char *const loop_hosts[] = {"127.0.0.1", "localhost", "[::1]"};
+	int err = 0;
+
+	for (size_t i = 0; i < 3 && !err; i++)
+		err = strlist_add(&h->origins, &h->n_origins, "http://%s:%d", loop_hosts[i],
+				  h->port);
+	for (size_t i = 0; i < cfg->n_allow_origins && !err; i++)
+		err = strlist_add(&h->origins, &h->n_origins, "%s", cfg->allow_origins[i]);
+	h->check_host = loopback;
+	for (size_t i = 0; i < 3 && !err; i++)
+		err = strlist_add(&h->hosts, &h->n_hosts, "%s", loop_hosts[i]);
+	for (size_t i = 0; i < cfg->n_allow_origins && !err; i++) {
+		const char *o = strstr(cfg->allow_origins[i], "://");
+
+		err = strlist_add(&h->hosts, &h->n_hosts, "%s", o ? o + 3 : cfg->allow_origins[i]);
+		if (!err)
+			host_strip_port(h->hosts[h->n_hosts - 1]);
+	}
+	return err;
+}
+
+int http_server_start(struct http_server *h, uv_loop_t *loop, const struct http_config *cfg,
+		      struct session_registry *reg, struct launcher_server *launchers,
+		      struct stream *stream, char *err, size_t errlen)
+{
+	struct lws_context_creation_info info;
+	void *foreign_loops[1] = {loop};
+	char num[INET6_ADDRSTRLEN + 8];
+	bool ipv6 = false, wildcard, loopback;
+	const char *url_host;
+	int ret, lws_levels;
+
+	memset(h, 0, sizeof(*h));
+	h->loop = loop;
+	h->reg = reg;
+	h->launchers = launchers;
+	h->stream = stream;
+	if (cfg->web_root) {
+		h->web_root = realpath(cfg->web_root, NULL);
+		if (!h->web_root) {
+			ret = -errno;
+			snprintf(err, errlen, "--web-root %s: %s", cfg->web_root, strerror(-ret));
+			goto err_destroy;
+		}
+	}
+	ret = probe_listen(cfg->host, cfg->port, num, sizeof(num), &ipv6, err, errlen);
+	if (ret)
+		goto err_destroy;
+	wildcard = strcmp(num, "0.0.0.0") == 0 || strcmp(num, "::") == 0;
+	loopback = strncmp(num, "127.", 4) == 0 || strcmp(num, "::1") == 0;
+
+	lws_levels = LLL_ERR | LLL_WARN;
+	if (log_threshold >= LOG_LEVEL_DEBUG)
+		lws_levels |= LLL_NOTICE;
+	lws_set_log_level(lws_levels, lws_log_emit);
+
+	memset(&info, 0, sizeof(info));
+	info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
+		       LWS_SERVER_OPTION_UV_NO_SIGSEGV_SIGFPE_SPIN;
+	info.foreign_loops = foreign_loops;
+	info.user = h;
+	info.port = CONTEXT_PORT_NO_LISTEN;
+	info.gid = -1;
+	info.uid = -1;
+	h->ctx = lws_create_context(&info);
+	if (!h->ctx) {
+		snprintf(err, errlen,
+			 "cannot start the HTTP server (libwebsockets); is libwebsockets-evlib-uv "
+			 "installed?");
+		ret = -EIO;
+		goto err_destroy;
+	}
+
+	memset(&info, 0, sizeof(info));
+	info.vhost_name = "mevid";
+	info.port = cfg->port;
+	info.iface = wildcard ? NULL : num;
+	info.protocols = http_protocols;
+	info.options = ipv6 ? LWS_SERVER_OPTION_IPV6_V6ONLY_MODIFY |
+				  LWS_SERVER_OPTION_IPV6_V6ONLY_VALUE
+			    : LWS_SERVER_OPTION_DISABLE_IPV6;
+	info.user = h;
+	info.server_string = "mevid/" MEVI_VERSION;
+	info.max_http_header_data = 8192;
+	h->vh = lws_create_vhost(h->ctx, &info);
+	if (!h->vh) {
+		snprintf(err, errlen, "cannot listen on %s:%d (see the log)", cfg->host, cfg->port);
+		ret = -EADDRINUSE;
+		goto err_destroy;
+	}
+	h->port = lws_get_vhost_listen_port(h->vh);
+	if (wildcard)
+		url_host = ipv6 ? "[::1]" : "127.0.0.1";
+	else
+		url_host = cfg->host;
+	snprintf(h->url, sizeof(h->url), "http://%s%s%s:%d/", ipv6 && !wildcard ? "[" : "",
+		 url_host, ipv6 && !wildcard ? "]" : "", h->port);
+	ret = http_policy_init(h, cfg, loopback);
+	if (ret) {
+		snprintf(err, errlen, "out of memory");
+		goto err_destroy;
+	}
+	return 0;
+
+err_destroy:
+	http_server_destroy(h);
+	return ret;
+}
+
+void http_server_destroy(struct http_server *h)
+{
+	if (h->ctx) {
+		lws_context_destroy(h->ctx);
+		h->ctx = NULL;
+		h->vh = NULL;
+	}
+	strlist_free(&h->origins, &h->n_origins);
+	strlist_free(&h->hosts, &h->n_hosts);
+	free(h->web_root);
+	h->web_root = NULL;
+}

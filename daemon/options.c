@@ -1,0 +1,290 @@
+#include "options.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "sockpath.h"
+
+enum {
+	OPT_SOCKET = 's',
+	OPT_LISTEN = 'l',
+	OPT_FOREGROUND = 'f',
+	OPT_HELP = 'h',
+	OPT_VERSION = 'V',
+	OPT_MAX_ENDED = 256,
+	OPT_ALLOW_ORIGIN,
+	OPT_WEB_ROOT,
+	OPT_TAB_QUEUE_LIMIT,
+	OPT_TAB_STALL_TIMEOUT,
+};
+
+static const struct option long_options[] = {
+    {"socket", required_argument, NULL, OPT_SOCKET},
+    {"listen", required_argument, NULL, OPT_LISTEN},
+    {"foreground", no_argument, NULL, OPT_FOREGROUND},
+    {"max-ended-sessions", required_argument, NULL, OPT_MAX_ENDED},
+    {"allow-origin", required_argument, NULL, OPT_ALLOW_ORIGIN},
+    {"web-root", required_argument, NULL, OPT_WEB_ROOT},
+    {"tab-queue-limit", required_argument, NULL, OPT_TAB_QUEUE_LIMIT},
+    {"tab-stall-timeout", required_argument, NULL, OPT_TAB_STALL_TIMEOUT},
+    {"help", no_argument, NULL, OPT_HELP},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {NULL, 0, NULL, 0},
+};
+
+static void print_help(FILE *out)
+{
+	fprintf(out,
+		"Usage: mevid [OPTIONS]\n"
+		"\n"
+		"The mevi daemon: receives what mevi-run launchers observe, keeps the state of\n"
+		"every session, and serves it live to browsers at http://HOST:PORT/.\n"
+		"Without --foreground it detaches and returns once it is ready.\n"
+		"\n"
+		"Options:\n"
+		"  --socket PATH            launcher socket (env MEVI_SOCKET; default\n"
+		"                           $XDG_RUNTIME_DIR/mevi/mevid.sock, else\n"
+		"                           /tmp/mevi-$UID/mevid.sock)\n"
+		"  --listen HOST:PORT       HTTP and websocket address (default %s:%d;\n"
+		"                           port 0 picks a free port)\n"
+		"  --foreground             stay in the foreground and log to stderr\n"
+		"  --max-ended-sessions N   ended sessions kept for viewing (default %d)\n"
+		"  --allow-origin ORIGIN    also accept websockets from this Origin, e.g.\n"
+		"                           http://localhost:8080 (repeatable)\n"
+		"  --web-root DIR           serve the frontend from DIR instead of the copy\n"
+		"                           built into mevid (frontend development)\n"
+		"  --tab-queue-limit BYTES  data a browser tab may fall behind by before it\n"
+		"                           is resynchronised (default %u)\n"
+		"  --tab-stall-timeout MS   a tab that accepts nothing for this long is\n"
+		"                           disconnected (default %d)\n"
+		"  --help                   show this help\n"
+		"  --version                show the version\n"
+		"\n"
+		"Environment: MEVI_SOCKET, MEVI_INTERVAL (websocket flush interval in ms,\n"
+		"default %d), MEVI_LOG (error|warn|info|debug|trace, default info).\n"
+		"A detached mevid logs to $XDG_STATE_HOME/mevi/mevid.log\n"
+		"(else ~/.local/state/mevi/mevid.log).\n",
+		MEVID_DEFAULT_HOST, MEVID_DEFAULT_PORT, MEVID_DEFAULT_MAX_ENDED,
+		MEVID_DEFAULT_TAB_QUEUE_LIMIT, MEVID_DEFAULT_TAB_STALL_TIMEOUT,
+		MEVID_DEFAULT_INTERVAL_MS);
+}
+
+/* Parses a decimal unsigned number in [min, max]. Returns 0 or -EINVAL. */
+static int parse_uint(const char *s, unsigned long long min, unsigned long long max,
+		      unsigned long long *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (!s || !*s || *s == '-' || *s == '+')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+/* "HOST:PORT", "[V6]:PORT" or ":PORT". */
+static int parse_listen(struct mevid_options *o, const char *arg)
+{
+	const char *colon;
+	size_t hlen;
+	unsigned long long port;
+
+	if (arg[0] == '[') {
+		const char *close = strchr(arg, ']');
+
+		if (!close || close[1] != ':')
+			return -EINVAL;
+		hlen = (size_t)(close - arg - 1);
+		if (hlen == 0 || hlen >= sizeof(o->listen_host))
+			return -EINVAL;
+		memcpy(o->listen_host, arg + 1, hlen);
+		o->listen_host[hlen] = '\0';
+		colon = close + 1;
+	} else {
+		colon = strrchr(arg, ':');
+		if (!colon)
+			return -EINVAL;
+		hlen = (size_t)(colon - arg);
+		if (hlen >= sizeof(o->listen_host))
+			return -EINVAL;
+		if (hlen == 0) {
+			strcpy(o->listen_host, MEVID_DEFAULT_HOST);
+		} else {
+			memcpy(o->listen_host, arg, hlen);
+			o->listen_host[hlen] = '\0';
+		}
+		if (strchr(o->listen_host, ':'))
+			return -EINVAL; /* a bare IPv6 address needs brackets */
+	}
+	if (parse_uint(colon + 1, 0, 65535, &port))
+		return -EINVAL;
+	o->listen_port = (int)port;
+	return 0;
+}
+
+/* An Origin is scheme://host[:port] with nothing after it. */
+static bool origin_valid(const char *s)
+{
+	const char *rest;
+
+	if (strncmp(s, "http://", 7) == 0)
+		rest = s + 7;
+	else if (strncmp(s, "https://", 8) == 0)
+		rest = s + 8;
+	else
+		return false;
+	return *rest && !strchr(rest, '/') && strlen(s) < 256;
+}
+
+bool options_host_is_loopback(const char *host)
+{
+	return strcasecmp(host, "localhost") == 0 || strncmp(host, "127.", 4) == 0 ||
+	       strcmp(host, "::1") == 0;
+}
+
+int options_parse(struct mevid_options *o, int argc, char **argv, FILE *out, FILE *err)
+{
+	const char *socket_arg = NULL;
+	const char *env;
+	unsigned long long v;
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	strcpy(o->listen_host, MEVID_DEFAULT_HOST);
+	o->listen_port = MEVID_DEFAULT_PORT;
+	o->interval_ms = MEVID_DEFAULT_INTERVAL_MS;
+	o->max_ended_sessions = MEVID_DEFAULT_MAX_ENDED;
+	o->tab_queue_limit = MEVID_DEFAULT_TAB_QUEUE_LIMIT;
+	o->tab_stall_timeout = MEVID_DEFAULT_TAB_STALL_TIMEOUT;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", long_options, NULL)) != -1) {
+		switch (c) {
+		case OPT_SOCKET:
+			socket_arg = optarg;
+			break;
+		case OPT_LISTEN:
+			if (parse_listen(o, optarg)) {
+				fprintf(err, "mevid: --listen %s: expected HOST:PORT, e.g. 127.0.0.1:5001 or [::1]:5001\n",
+					optarg);
+				goto err_inval;
+			}
+			break;
+		case OPT_FOREGROUND:
+			o->foreground = true;
+			break;
+		case OPT_MAX_ENDED:
+			if (parse_uint(optarg, 0, 1000000, &v)) {
+				fprintf(err, "mevid: --max-ended-sessions %s: expected a number from 0 to 1000000\n",
+					optarg);
+				goto err_inval;
+			}
+			o->max_ended_sessions = (uint32_t)v;
+			break;
+		case OPT_ALLOW_ORIGIN: {
+			const char **a;
+
+			if (!origin_valid(optarg)) {
+				fprintf(err, "mevid: --allow-origin %s: expected an origin such as http://localhost:8080\n",
+					optarg);
+				goto err_inval;
+			}
+			a = realloc(o->allow_origins, (o->n_allow_origins + 1) * sizeof(*a));
+			if (!a) {
+				fprintf(err, "mevid: out of memory\n");
+				goto err_inval;
+			}
+			a[o->n_allow_origins++] = optarg;
+			o->allow_origins = a;
+			break;
+		}
+		case OPT_WEB_ROOT:
+			o->web_root = optarg;
+			break;
+		case OPT_TAB_QUEUE_LIMIT:
+			if (parse_uint(optarg, 4096, SIZE_MAX / 4, &v)) {
+				fprintf(err, "mevid: --tab-queue-limit %s: expected a number of bytes >= 4096\n",
+					optarg);
+				goto err_inval;
+			}
+			o->tab_queue_limit = (size_t)v;
+			break;
+		case OPT_TAB_STALL_TIMEOUT:
+			if (parse_uint(optarg, 10, 86400000, &v)) {
+				fprintf(err, "mevid: --tab-stall-timeout %s: expected milliseconds >= 10\n",
+					optarg);
+				goto err_inval;
+			}
+			o->tab_stall_timeout = (unsigned)v;
+			break;
+		case OPT_HELP:
+			print_help(out);
+			goto done_exit;
+		case OPT_VERSION:
+			fprintf(out, "mevid %s (mevi protocol %d)\n", MEVI_VERSION, 1);
+			goto done_exit;
+		default:
+			if (optopt)
+				fprintf(err, "mevid: option --%s needs an argument; see mevid --help\n",
+					argv[optind - 1] + 2);
+			else
+				fprintf(err, "mevid: unknown option %s; see mevid --help\n",
+					argv[optind - 1]);
+			goto err_inval;
+		}
+	}
+	if (optind < argc) {
+		fprintf(err, "mevid: unexpected argument %s; see mevid --help\n", argv[optind]);
+		goto err_inval;
+	}
+
+	env = getenv("MEVI_INTERVAL");
+	if (env && *env) {
+		if (parse_uint(env, 1, 60000, &v)) {
+			fprintf(err, "mevid: MEVI_INTERVAL=%s: expected milliseconds from 1 to 60000\n",
+				env);
+			goto err_inval;
+		}
+		o->interval_ms = (unsigned)v;
+	}
+	if (!socket_arg) {
+		env = getenv("MEVI_SOCKET");
+		if (env && *env)
+			socket_arg = env;
+	}
+	if (socket_arg) {
+		if (strlen(socket_arg) >= sizeof(o->socket_path)) {
+			fprintf(err, "mevid: socket path %s is too long (at most %zu bytes)\n",
+				socket_arg, sizeof(o->socket_path) - 1);
+			goto err_inval;
+		}
+		strcpy(o->socket_path, socket_arg);
+	} else if (sockpath_default(o->socket_path, sizeof(o->socket_path))) {
+		fprintf(err, "mevid: the default socket path is too long; use --socket PATH\n");
+		goto err_inval;
+	}
+	return 0;
+
+done_exit:
+	options_destroy(o);
+	return 1;
+err_inval:
+	options_destroy(o);
+	return -EINVAL;
+}
+
+void options_destroy(struct mevid_options *o)
+{
+	free(o->allow_origins);
+	o->allow_origins = NULL;
+	o->n_allow_origins = 0;
+}

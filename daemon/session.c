@@ -1,0 +1,546 @@
+#include "session.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "memmap.h"
+
+/* History bounds: PROTOCOL.md allows up to 1024 points; processes are many,
+ * so theirs are shorter. */
+#define SESSION_HISTORY_POINTS 1024
+#define PROCESS_HISTORY_POINTS 256
+
+struct pid_slot {
+	int32_t pid;
+	struct process *proc; /* NULL: free slot */
+};
+
+/* Copies src into one allocation (items, then the bytes they point to). */
+static int strv_copy(struct mevi_strv *dst, const struct mevi_strv *src)
+{
+	size_t total = (size_t)src->count * sizeof(struct mevi_str);
+	struct mevi_str *items;
+	char *bytes;
+
+	dst->count = 0;
+	dst->items = NULL;
+	if (src->count == 0)
+		return 0;
+	for (uint32_t i = 0; i < src->count; i++)
+		total += src->items[i].len;
+	items = malloc(total);
+	if (!items)
+		return -ENOMEM;
+	bytes = (char *)(items + src->count);
+	for (uint32_t i = 0; i < src->count; i++) {
+		items[i].ptr = bytes;
+		items[i].len = src->items[i].len;
+		if (src->items[i].len)
+			memcpy(bytes, src->items[i].ptr, src->items[i].len);
+		bytes += src->items[i].len;
+	}
+	dst->items = items;
+	dst->count = src->count;
+	return 0;
+}
+
+static void strv_free(struct mevi_strv *v)
+{
+	free(v->items);
+	v->items = NULL;
+	v->count = 0;
+}
+
+/* For log lines: the first string of v, at most 64 bytes, as printf args. */
+#define STRV0_FMT      "%.*s"
+#define STRV0_ARG(v)   (int)((v).count ? ((v).items[0].len > 64 ? 64 : (v).items[0].len) : 0), \
+		       ((v).count ? (v).items[0].ptr : "")
+
+static uint32_t pid_hash(int32_t pid)
+{
+	return (uint32_t)pid * UINT32_C(2654435761);
+}
+
+static int pid_table_grow(struct pid_table *t)
+{
+	uint32_t cap = t->cap ? t->cap * 2 : 16;
+	struct pid_slot *slots = calloc(cap, sizeof(*slots));
+
+	if (!slots)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < t->cap; i++) {
+		struct pid_slot *old = &t->slots[i];
+		uint32_t j;
+
+		if (!old->proc)
+			continue;
+		for (j = pid_hash(old->pid) & (cap - 1); slots[j].proc; j = (j + 1) & (cap - 1))
+			;
+		slots[j] = *old;
+	}
+	free(t->slots);
+	t->slots = slots;
+	t->cap = cap;
+	return 0;
+}
+
+/* Makes proc the current entry of its pid. Returns 0 or -ENOMEM. */
+static int pid_table_set(struct pid_table *t, struct process *proc)
+{
+	uint32_t j;
+
+	if ((t->used + 1) * 2 > t->cap) {
+		int err = pid_table_grow(t);
+
+		if (err)
+			return err;
+	}
+	for (j = pid_hash(proc->pid) & (t->cap - 1); t->slots[j].proc; j = (j + 1) & (t->cap - 1)) {
+		if (t->slots[j].pid == proc->pid) {
+			t->slots[j].proc = proc;
+			return 0;
+		}
+	}
+	t->slots[j].pid = proc->pid;
+	t->slots[j].proc = proc;
+	t->used++;
+	return 0;
+}
+
+static struct process *pid_table_get(const struct pid_table *t, int32_t pid)
+{
+	if (!t->cap)
+		return NULL;
+	for (uint32_t j = pid_hash(pid) & (t->cap - 1); t->slots[j].proc; j = (j + 1) & (t->cap - 1))
+		if (t->slots[j].pid == pid)
+			return t->slots[j].proc;
+	return NULL;
+}
+
+static void pid_table_destroy(struct pid_table *t)
+{
+	free(t->slots);
+	t->slots = NULL;
+	t->cap = 0;
+	t->used = 0;
+}
+
+struct process *session_find_process(struct session *s, int32_t pid)
+{
+	struct process *p;
+
+	if (s->last && s->last->pid == pid)
+		return s->last;
+	p = pid_table_get(&s->pids, pid);
+	if (p)
+		s->last = p;
+	return p;
+}
+
+static void process_free(struct process *p)
+{
+	if (!p)
+		return;
+	memmap_free(p->map);
+	strv_free(&p->cmdline);
+	history_destroy(&p->rss_history);
+	free(p);
+}
+
+/*
+ * Adds a new live entry for pid to s and makes it the pid's current entry.
+ * The map is a copy of inherit_from's, or empty. Returns the entry or NULL on
+ * out-of-memory.
+ */
+static struct process *session_add_process(struct session *s, int32_t pid, int32_t ppid,
+					   const struct mevi_strv *cmdline,
+					   const struct process *inherit_from)
+{
+	struct process *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return NULL;
+	history_init(&p->rss_history, PROCESS_HISTORY_POINTS);
+	p->pid = pid;
+	p->ppid = ppid;
+	p->alive = true;
+	if (strv_copy(&p->cmdline, cmdline))
+		goto err_free;
+	p->map = inherit_from ? memmap_clone(inherit_from->map) : memmap_new();
+	if (!p->map)
+		goto err_free;
+	if (pid_table_set(&s->pids, p))
+		goto err_free;
+	s->last = p;
+	if (s->procs_tail)
+		s->procs_tail->next = p;
+	else
+		s->procs_head = p;
+	s->procs_tail = p;
+	s->nprocs++;
+	s->rss += memmap_rss(p->map);
+	return p;
+
+err_free:
+	process_free(p);
+	return NULL;
+}
+
+static void session_clear_processes(struct session *s)
+{
+	struct process *p = s->procs_head;
+
+	while (p) {
+		struct process *next = p->next;
+
+		process_free(p);
+		p = next;
+	}
+	s->procs_head = s->procs_tail = NULL;
+	s->nprocs = 0;
+	s->last = NULL;
+	pid_table_destroy(&s->pids);
+	s->rss = 0;
+	history_reset(&s->rss_history);
+}
+
+static void session_free(struct session *s)
+{
+	session_clear_processes(s);
+	strv_free(&s->argv);
+	history_destroy(&s->rss_history);
+	free(s);
+}
+
+static void registry_unlink(struct session_registry *reg, struct session *s)
+{
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		reg->head = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	else
+		reg->tail = s->prev;
+	s->prev = s->next = NULL;
+	reg->count--;
+}
+
+void session_registry_init(struct session_registry *reg, uint32_t max_detached,
+			   const struct session_observer *obs, void *obs_ctx)
+{
+	memset(reg, 0, sizeof(*reg));
+	reg->max_detached = max_detached;
+	reg->next_id = 1;
+	reg->obs = obs;
+	reg->obs_ctx = obs_ctx;
+}
+
+void session_registry_destroy(struct session_registry *reg)
+{
+	struct session *s = reg->head;
+
+	while (s) {
+		struct session *next = s->next;
+
+		session_free(s);
+		s = next;
+	}
+	reg->head = reg->tail = NULL;
+	reg->count = 0;
+	reg->detached = 0;
+}
+
+struct session *session_registry_find(const struct session_registry *reg, uint64_t id)
+{
+	for (struct session *s = reg->head; s; s = s->next)
+		if (s->id == id)
+			return s;
+	return NULL;
+}
+
+static void notify_applied(struct session_registry *reg, const struct session *s,
+			   const struct mevi_event *ev)
+{
+	if (reg->obs && reg->obs->applied)
+		reg->obs->applied(reg->obs_ctx, s, ev);
+}
+
+static void notify_reshaped(struct session_registry *reg)
+{
+	if (reg->obs && reg->obs->reshaped)
+		reg->obs->reshaped(reg->obs_ctx);
+}
+
+/* Unlinks and frees s, a detached session. */
+static void registry_drop(struct session_registry *reg, struct session *s)
+{
+	MEVI_ASSERT(!s->conn);
+	if (reg->obs && reg->obs->freeing)
+		reg->obs->freeing(reg->obs_ctx, s);
+	registry_unlink(reg, s);
+	reg->detached--;
+	session_free(s);
+}
+
+int session_registry_start(struct session_registry *reg, const struct mevi_event *ev, void *conn,
+			   struct session **out, void **taken_over)
+{
+	struct mevi_strv argv;
+	struct session *s;
+
+	*out = NULL;
+	*taken_over = NULL;
+	if (ev->type != MEVI_EV_SESSION_START || !conn)
+		return -EINVAL;
+	if (strv_copy(&argv, &ev->session_start.argv))
+		return -ENOMEM;
+
+	for (s = reg->head; s; s = s->next)
+		if (s->launcher_pid == ev->pid && s->started_at == ev->session_start.started_at)
+			break;
+	if (s) {
+		if (s->conn && s->conn != conn)
+			*taken_over = s->conn;
+		else if (!s->conn)
+			reg->detached--;
+		session_clear_processes(s);
+		strv_free(&s->argv);
+		log_info("session %" PRIu64 " resumed: launcher %d, " STRV0_FMT "%s", s->id,
+			 (int)ev->pid, STRV0_ARG(argv),
+			 ev->session_start.resume ? "" : " (without the resume flag)");
+	} else {
+		s = calloc(1, sizeof(*s));
+		if (!s) {
+			strv_free(&argv);
+			return -ENOMEM;
+		}
+		s->id = reg->next_id++;
+		s->launcher_pid = ev->pid;
+		s->started_at = ev->session_start.started_at;
+		history_init(&s->rss_history, SESSION_HISTORY_POINTS);
+		s->prev = reg->tail;
+		if (reg->tail)
+			reg->tail->next = s;
+		else
+			reg->head = s;
+		reg->tail = s;
+		reg->count++;
+		log_info("session %" PRIu64 " started: launcher %d, " STRV0_FMT " (%s%s)", s->id,
+			 (int)ev->pid, STRV0_ARG(argv),
+			 ev->session_start.mode == MEVI_MODE_SAMPLED ? "sampled" : "exact",
+			 ev->session_start.resume ? ", resumed after a daemon restart" : "");
+	}
+	s->argv = argv;
+	s->mode = ev->session_start.mode;
+	s->alive = true;
+	s->has_exit_status = false;
+	s->exit_status = 0;
+	s->ended = false;
+	s->conn = conn;
+	s->last_ts = ev->ts;
+	*out = s;
+	if (history_add(&s->rss_history, ev->ts, 0))
+		return -ENOMEM;
+	notify_applied(reg, s, ev);
+	return 0;
+}
+
+/* Records the rss of p and of s after an event at ts. */
+static int session_sample(struct session *s, struct process *p, uint64_t ts, uint64_t old_rss)
+{
+	uint64_t rss = memmap_rss(p->map);
+
+	if (rss == old_rss && p->rss_history.n)
+		return 0; /* nothing new: the first sample is always taken */
+	if (p->alive)
+		s->rss = s->rss - old_rss + rss;
+	if (history_add(&p->rss_history, ts, rss))
+		return -ENOMEM;
+	if (history_add(&s->rss_history, ts, s->rss))
+		return -ENOMEM;
+	return 0;
+}
+
+/* Marks p dead; its memory no longer counts in the session's rss. */
+static int session_process_died(struct session *s, struct process *p, uint64_t ts)
+{
+	if (!p->alive)
+		return 0;
+	p->alive = false;
+	s->rss -= memmap_rss(p->map);
+	return history_add(&s->rss_history, ts, s->rss);
+}
+
+static int apply_memory(struct process *p, const struct mevi_event *ev)
+{
+	switch (ev->type) {
+	case MEVI_EV_MAP:
+		return memmap_set(p->map, ev->map.range.start, ev->map.range.end, ev->map.state);
+	case MEVI_EV_UNMAP:
+		return memmap_remove(p->map, ev->unmap.range.start, ev->unmap.range.end);
+	case MEVI_EV_REMAP:
+		return memmap_remap(p->map, ev->remap.from.start, ev->remap.from.end,
+				    ev->remap.to.start, ev->remap.to.end);
+	case MEVI_EV_STATE:
+		return memmap_update(p->map, ev->state.range.start, ev->state.range.end,
+				     ev->state.state);
+	default:
+		return -EINVAL;
+	}
+}
+
+int session_apply(struct session_registry *reg, struct session *s, const struct mevi_event *ev)
+{
+	static const struct mevi_strv no_cmdline = {0, NULL};
+	struct process *p;
+	uint64_t old_rss;
+	int err;
+
+	if (ev->type == MEVI_EV_SESSION_START || s->ended)
+		return -EPROTO;
+	if (ev->ts > s->last_ts)
+		s->last_ts = ev->ts;
+
+	if (ev->type == MEVI_EV_SESSION_END) {
+		s->alive = false;
+		s->ended = true;
+		s->has_exit_status = true;
+		s->exit_status = ev->session_end.status;
+		log_info("session %" PRIu64 " ended: status %d", s->id, (int)ev->session_end.status);
+		notify_applied(reg, s, ev);
+		return 0;
+	}
+
+	if (ev->type == MEVI_EV_PROC_START) {
+		const struct process *parent = NULL;
+
+		p = session_find_process(s, ev->pid);
+		if (p && p->alive) {
+			log_debug("session %" PRIu64 ": proc_start for live pid %d: the old entry "
+				  "is marked exited",
+				  s->id, (int)ev->pid);
+			if ((err = session_process_died(s, p, ev->ts)))
+				return err;
+		}
+		if (ev->proc_start.flags & MEVI_PROC_INHERIT_MAP) {
+			parent = session_find_process(s, ev->proc_start.ppid);
+			if (!parent)
+				log_debug("session %" PRIu64 ": pid %d inherits from unknown "
+					  "parent %d: empty map",
+					  s->id, (int)ev->pid, (int)ev->proc_start.ppid);
+		}
+		p = session_add_process(s, ev->pid, ev->proc_start.ppid, &ev->proc_start.cmdline,
+					parent);
+		if (!p)
+			return -ENOMEM;
+		/* session_add_process() counted the inherited rss already. */
+		if ((err = session_sample(s, p, ev->ts, memmap_rss(p->map))))
+			return err;
+		notify_applied(reg, s, ev);
+		return 0;
+	}
+
+	p = session_find_process(s, ev->pid);
+	if (!p) {
+		struct mevi_event start = {
+		    .type = MEVI_EV_PROC_START,
+		    .pid = ev->pid,
+		    .ts = ev->ts,
+		    .proc_start = {.ppid = 0, .flags = 0, .cmdline = no_cmdline},
+		};
+
+		log_debug("session %" PRIu64 ": %s for unknown pid %d: process created",
+			  s->id, mevi_event_type_name(ev->type), (int)ev->pid);
+		p = session_add_process(s, ev->pid, 0, &no_cmdline, NULL);
+		if (!p)
+			return -ENOMEM;
+		notify_applied(reg, s, &start);
+	} else if (!p->alive) {
+		log_debug("session %" PRIu64 ": %s for exited pid %d dropped", s->id,
+			  mevi_event_type_name(ev->type), (int)ev->pid);
+		return 1;
+	}
+
+	old_rss = memmap_rss(p->map);
+	switch (ev->type) {
+	case MEVI_EV_PROC_EXEC: {
+		struct mevi_strv cmdline;
+
+		if (strv_copy(&cmdline, &ev->proc_exec.cmdline))
+			return -ENOMEM;
+		strv_free(&p->cmdline);
+		p->cmdline = cmdline;
+		memmap_clear(p->map);
+		break;
+	}
+	case MEVI_EV_PROC_EXIT:
+		p->has_exit_status = true;
+		p->exit_status = ev->proc_exit.status;
+		if ((err = session_process_died(s, p, ev->ts)))
+			return err;
+		notify_applied(reg, s, ev);
+		return 0;
+	default:
+		err = apply_memory(p, ev);
+		if (err)
+			return err;
+		break;
+	}
+	if ((err = session_sample(s, p, ev->ts, old_rss)))
+		return err;
+	notify_applied(reg, s, ev);
+	return 0;
+}
+
+/* Evicts the detached sessions beyond the bound, longest detached first. */
+static void registry_evict(struct session_registry *reg)
+{
+	while (reg->detached > reg->max_detached) {
+		struct session *victim = NULL;
+
+		for (struct session *s = reg->head; s; s = s->next)
+			if (!s->conn && (!victim || s->detach_seq < victim->detach_seq))
+				victim = s;
+		MEVI_ASSERT(victim);
+		log_info("session %" PRIu64 " evicted (more than %u ended sessions)", victim->id,
+			 reg->max_detached);
+		registry_drop(reg, victim);
+	}
+}
+
+void session_registry_detach(struct session_registry *reg, struct session *s)
+{
+	bool silent = s->ended;
+	uint32_t before = reg->count;
+
+	MEVI_ASSERT(s->conn);
+	s->conn = NULL;
+	s->detach_seq = reg->next_detach_seq++;
+	reg->detached++;
+	if (!s->ended) {
+		s->alive = false;
+		log_info("session %" PRIu64 ": launcher disconnected without ending the session",
+			 s->id);
+	}
+	registry_evict(reg);
+	if (!silent || reg->count != before)
+		notify_reshaped(reg);
+}
+
+int session_registry_forget(struct session_registry *reg, uint64_t id)
+{
+	struct session *s = session_registry_find(reg, id);
+
+	if (!s)
+		return -ENOENT;
+	if (s->conn)
+		return -EBUSY;
+	log_info("session %" PRIu64 " forgotten on request", s->id);
+	registry_drop(reg, s);
+	notify_reshaped(reg);
+	return 0;
+}

@@ -1,0 +1,179 @@
+/*
+ * session — mevid's authoritative state: every session, its processes and
+ * their memory maps.
+ *
+ * A session is what one launcher (mevi-run) reports about one traced program
+ * tree. The registry owns every session; a session owns its processes; a
+ * process owns its memmap (proto/memmap.h) and its RSS history.
+ *
+ * Session semantics (the frontend's model mirrors them; see also
+ * proto/PROTOCOL.md):
+ *
+ *  - The first event on a launcher connection must be session_start
+ *    (session_registry_start). Its (launcher_pid, started_at) identifies the
+ *    session across reconnects: a session_start whose key matches a known
+ *    session reattaches to it (normally with resume = true, after a launcher
+ *    reconnect or a daemon restart), revives it (alive = true,
+ *    exit_status = null) and clears its processes: a full snapshot follows.
+ *    If that session is still attached to another connection, the other
+ *    connection is taken over (the caller closes it). An unknown key creates a
+ *    new session, whatever resume says (the daemon may have restarted).
+ *  - session_end sets alive = false and exit_status.
+ *  - A connection that closes without session_end leaves its session
+ *    alive = false, exit_status = null; a later resume revives it.
+ *  - proc_start always adds a new process entry, in arrival order. If the pid
+ *    already has a live entry, that entry is marked alive = false (exit_status
+ *    stays null): the pid was reused without us seeing the exit. A pid whose
+ *    previous process has exited keeps its old entry (alive = false) next to
+ *    the new one. With flags & MEVI_PROC_INHERIT_MAP the new process starts
+ *    with a copy of the map of its parent's current entry (same session);
+ *    an unknown parent gives an empty map.
+ *  - proc_exec clears the map and sets the new cmdline.
+ *  - proc_exit sets alive = false and exit_status.
+ *  - map / unmap / remap / state are memmap_set / memmap_remove /
+ *    memmap_remap / memmap_update on the pid's current entry.
+ *  - An event for a pid the session has never seen creates the process
+ *    implicitly (ppid 0, empty cmdline, empty map; logged at debug) and the
+ *    observer is told as if a proc_start had arrived first, so websocket
+ *    deltas never carry an event for an unknown pid.
+ *  - An event other than proc_start for a pid whose current entry has exited
+ *    is dropped (logged at debug): the process is gone.
+ *  - Sessions not attached to any connection (ended, or left by a launcher
+ *    that vanished) are bounded: at most max_detached are kept, the one that
+ *    was detached first is evicted first. session_registry_forget() drops one
+ *    on request (DELETE /api/sessions/ID).
+ *
+ * RSS: a process's rss is memmap_rss() of its map (its final map once it has
+ * exited). A session's rss is the sum over its live processes.
+ *
+ * Thread safety: none; everything runs on mevid's one loop.
+ */
+#ifndef MEVI_DAEMON_SESSION_H
+#define MEVI_DAEMON_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "event.h"
+#include "history.h"
+
+struct memmap;
+struct session;
+
+/* A process entry. Owned by its session; freed with it. */
+struct process {
+	struct process *next; /* the session's entries, in creation order */
+	int32_t pid;
+	int32_t ppid;
+	struct mevi_strv cmdline; /* owned: one allocation, items then bytes */
+	bool alive;
+	bool has_exit_status;
+	int32_t exit_status;
+	struct memmap *map;
+	struct history rss_history;
+};
+
+/*
+ * Told about every change so that websocket tabs can follow. Every callback
+ * may be NULL. The registry never calls back into itself from a callback, and
+ * a callback must not modify the registry.
+ */
+struct session_observer {
+	/* ev has been applied to s (events are passed exactly as they should be
+	 * forwarded; an implicit creation is reported as a synthetic proc_start
+	 * first). ev and its strings are only valid during the call. */
+	void (*applied)(void *ctx, const struct session *s, const struct mevi_event *ev);
+	/* Something changed that no event describes (a session detached without
+	 * session_end, was evicted or forgotten): tabs need a fresh snapshot. */
+	void (*reshaped)(void *ctx);
+	/* s is about to be freed. */
+	void (*freeing)(void *ctx, const struct session *s);
+};
+
+struct pid_table {
+	struct pid_slot *slots; /* open addressing, linear probing */
+	uint32_t cap;		/* power of two, or 0 */
+	uint32_t used;
+};
+
+struct session {
+	struct session *prev, *next; /* registry order: ascending id */
+	uint64_t id;		     /* 1, 2, ... never reused */
+	int32_t launcher_pid;
+	uint64_t started_at; /* CLOCK_REALTIME ns, from session_start */
+	uint8_t mode;	     /* enum mevi_mode */
+	struct mevi_strv argv;
+	bool alive;
+	bool has_exit_status;
+	int32_t exit_status;
+	bool ended;	   /* session_end seen since the last (re)start */
+	void *conn;	   /* the attached launcher connection (opaque), or NULL */
+	uint64_t detach_seq; /* eviction order of detached sessions */
+	struct process *procs_head, *procs_tail;
+	uint32_t nprocs;
+	struct pid_table pids; /* pid -> current entry */
+	struct process *last;  /* lookup cache */
+	uint64_t rss;	       /* sum of live processes' rss */
+	uint64_t last_ts;
+	struct history rss_history;
+};
+
+struct session_registry {
+	struct session *head, *tail;
+	uint32_t count;
+	uint32_t detached; /* sessions with conn == NULL */
+	uint32_t max_detached;
+	uint64_t next_id;
+	uint64_t next_detach_seq;
+	const struct session_observer *obs;
+	void *obs_ctx;
+};
+
+/* Initialises an empty registry. obs may be NULL; it is not copied. */
+void session_registry_init(struct session_registry *reg, uint32_t max_detached,
+			   const struct session_observer *obs, void *obs_ctx);
+
+/* Frees every session (without calling the observer). */
+void session_registry_destroy(struct session_registry *reg);
+
+/* Returns the session with that id, or NULL. */
+struct session *session_registry_find(const struct session_registry *reg, uint64_t id);
+
+/*
+ * Handles the session_start event ev for connection conn (non-NULL, opaque).
+ * On success *out is the session, now attached to conn, and *taken_over is the
+ * connection it was attached to before (the caller closes it without calling
+ * session_registry_detach) or NULL. Returns 0, -EINVAL if ev is not a
+ * session_start, or -ENOMEM. On -ENOMEM *out may still be set: the session is
+ * then attached to conn and the caller detaches it when it closes conn.
+ */
+int session_registry_start(struct session_registry *reg, const struct mevi_event *ev, void *conn,
+			   struct session **out, void **taken_over);
+
+/*
+ * Applies one event (anything but session_start) to s. Returns 0 when applied,
+ * 1 when dropped (an event for an exited process), -EPROTO when the event is
+ * not acceptable here (session_start, or anything after session_end),
+ * -EINVAL when memmap rejects it, -ENOMEM.
+ */
+int session_apply(struct session_registry *reg, struct session *s, const struct mevi_event *ev);
+
+/*
+ * The connection attached to s has closed: s keeps its state, alive = false
+ * unless session_end already set it, and becomes subject to eviction. The
+ * observer is told. s may be freed by this call (eviction); do not use it
+ * afterwards.
+ */
+void session_registry_detach(struct session_registry *reg, struct session *s);
+
+/*
+ * Forgets session id. Returns 0, -ENOENT if unknown, -EBUSY if a launcher is
+ * still attached to it.
+ */
+int session_registry_forget(struct session_registry *reg, uint64_t id);
+
+/* The current entry of pid in s, or NULL. */
+struct process *session_find_process(struct session *s, int32_t pid);
+
+#endif /* MEVI_DAEMON_SESSION_H */

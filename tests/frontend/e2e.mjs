@@ -1,0 +1,377 @@
+#!/usr/bin/env node
+/*
+ * e2e — the frontend in a real browser against a real mevid.
+ *
+ *   node tests/frontend/e2e.mjs            (or: npm --prefix frontend run e2e)
+ *
+ * Starts mevid ($MEVID, else build-frontend/daemon/mevid, build/daemon/mevid,
+ * build-daemon/daemon/mevid) with --foreground --socket <tmp> --listen
+ * 127.0.0.1:<free port>, drives tests/tools/fake-launcher.mjs, and checks in
+ * Debian's headless chromium (playwright-core, no browser download) that:
+ *   - the page loads with zero requests leaving 127.0.0.1, and says "No sessions yet";
+ *   - a process appears with the RSS /api/state reports (same number, formatted),
+ *     its bars update as pages are touched, two tabs show the same thing;
+ *   - a forked child appears under its parent and greys out with its exit status;
+ *   - tooltip, click-to-zoom, filter, pause, help and URL state work;
+ *   - killing mevid shows OFFLINE, restarting it shows LIVE and the same totals;
+ *   - a 200,000-range map stays responsive (frame times are printed).
+ * Screenshots go to $E2E_ARTIFACTS (default build-frontend/e2e-artifacts/).
+ *
+ * Exit status 0 when every check passed, 1 otherwise, 77 when a prerequisite
+ * (mevid, chromium, frontend/node_modules) is missing, saying which.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { artifactsDir, findMevid, freePort, frontendDir, importTs, launchBrowser, CHROMIUM, sleep, startLauncher, startMevid, tmpDir, waitFor } from './lib.mjs';
+
+const SKIP = 77;
+const results = [];
+let failures = 0;
+const t0 = Date.now();
+
+function log(msg) {
+  process.stdout.write(`# ${msg}\n`);
+}
+
+async function check(name, fn) {
+  const start = Date.now();
+  try {
+    const note = await fn();
+    results.push(name);
+    process.stdout.write(`ok ${results.length} - ${name}${note ? ` (${note})` : ''} [${Date.now() - start} ms]\n`);
+  } catch (err) {
+    failures++;
+    results.push(name);
+    process.stdout.write(`not ok ${results.length} - ${name}\n#   ${String(err?.stack ?? err).split('\n').slice(0, 4).join('\n#   ')}\n`);
+    await shot(`FAILED-${results.length}`).catch(() => undefined);
+  }
+}
+
+// ---- prerequisites ---------------------------------------------------------------
+
+if (!existsSync(join(frontendDir, 'node_modules', 'playwright-core'))) {
+  console.log('SKIP: frontend/node_modules missing: run npm ci in frontend/');
+  process.exit(SKIP);
+}
+if (!existsSync(CHROMIUM)) {
+  console.log(`SKIP: ${CHROMIUM} missing: apt-get install chromium`);
+  process.exit(SKIP);
+}
+const MEVID = findMevid();
+if (!MEVID) {
+  console.log('SKIP: no mevid binary: set MEVID, or build it: cmake -S . -B build-frontend -DMEVI_FRONTEND=ON && cmake --build build-frontend --target mevid');
+  process.exit(SKIP);
+}
+const outDir = process.env.E2E_ARTIFACTS ?? artifactsDir;
+mkdirSync(outDir, { recursive: true });
+const { formatBytes } = await importTs('src/format.ts');
+
+log(`mevid: ${MEVID}`);
+log(`chromium: ${CHROMIUM}`);
+log(`screenshots: ${outDir}`);
+
+const dir = tmpDir();
+const socket = join(dir, 'mevid.sock');
+const port = await freePort();
+const base = `http://127.0.0.1:${port}`;
+let mevid = await startMevid(MEVID, { socket, port });
+const ctx = await launchBrowser();
+const cleanups = [() => ctx.close(), () => mevid.stop()];
+
+// Every request the browser makes, from every tab.
+const requests = [];
+ctx.on('request', (r) => requests.push(r.url()));
+const pageErrors = [];
+let page = ctx.pages()[0] ?? (await ctx.newPage());
+watchPage(page);
+
+function watchPage(p) {
+  p.on('pageerror', (e) => pageErrors.push(e.message));
+  p.on('console', (m) => {
+    if (m.type() === 'error') pageErrors.push(m.text());
+  });
+}
+
+async function shot(name, p = page) {
+  const file = join(outDir, `${name}.png`);
+  await p.screenshot({ path: file });
+  return file;
+}
+
+async function apiState() {
+  const r = await fetch(`${base}/api/state`);
+  if (!r.ok) throw new Error(`/api/state: HTTP ${r.status}`);
+  return r.json();
+}
+
+async function apiProcess(pid) {
+  const s = await apiState();
+  for (const sess of s.sessions) for (const p of sess.processes) if (p.pid === pid) return p;
+  return null;
+}
+
+async function apiTotals() {
+  const s = await apiState();
+  let rss = 0;
+  let vsz = 0;
+  for (const sess of s.sessions) for (const p of sess.processes) if (p.alive) (rss += p.rss), (vsz += p.vsz);
+  return { rss, vsz };
+}
+
+const text = (p, sel) => p.locator(sel).first().textContent({ timeout: 2000 });
+const procRss = (p, pid) => text(p, `.process[data-pid="${pid}"] .mem-stats.rss .value`);
+const topRss = (p) => text(p, '.top-bar .mem-stats.rss .value');
+const topVsz = (p) => text(p, '.top-bar .mem-stats.virt .value');
+
+/** A hash of a process's canvas pixels, to see the bars change. */
+function canvasHash(p, pid) {
+  return p.evaluate((pid) => {
+    const c = document.querySelector(`.process[data-pid="${pid}"] canvas.map-canvas`);
+    if (!c || !c.width || !c.height) return null;
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let h = 2166136261;
+    for (let i = 0; i < d.length; i += 4) h = Math.imul(h ^ (d[i] | (d[i + 1] << 8) | (d[i + 2] << 16)), 16777619);
+    return `${c.width}x${c.height}:${h >>> 0}`;
+  }, pid);
+}
+
+/** Waits until the page shows the same formatted RSS as /api/state for pid. */
+async function waitRssMatches(p, pid, what = `pid ${pid} RSS to match /api/state`) {
+  return waitFor(what, async () => {
+    const api = await apiProcess(pid);
+    if (!api) return false;
+    const shown = await procRss(p, pid).catch(() => null);
+    return shown === formatBytes(api.rss) ? { api: api.rss, shown } : false;
+  });
+}
+
+const MiB = 1024 * 1024;
+const A = 0x7f0000000000;
+const H = 0x555555554000;
+const hex = (n) => `0x${n.toString(16)}`;
+let launcher;
+
+try {
+  await check('page loads offline and says there are no sessions yet', async () => {
+    await page.goto(`${base}/`);
+    await waitFor('the empty state', async () => (await text(page, '.empty-state h1')) === 'No sessions yet');
+    await waitFor('LIVE', async () => (await text(page, '.live-indicator')) === 'LIVE');
+    await page.evaluate(() => document.fonts.ready);
+    await shot('01-no-sessions');
+  });
+
+  await check('a process appears with the RSS /api/state reports', async () => {
+    launcher = startLauncher(['--socket', socket, '--scenario', 'stdin', '--pid', '5000', '--argv', 'prog --work hard', '--reconnect', '--hold', '--quiet']);
+    await launcher.next((e) => e.event === 'greeting');
+    await launcher.send(
+      'start 5001 5000 /usr/bin/prog --work hard',
+      `map 5001 ${hex(H)} ${hex(H + 4 * MiB)} not_resident`,
+      `state 5001 ${hex(H)} ${hex(H + 1 * MiB)} resident`,
+      `map 5001 ${hex(A)} ${hex(A + 64 * MiB)} not_resident`,
+      `state 5001 ${hex(A)} ${hex(A + 8 * MiB)} resident`,
+      `map 5001 ${hex(A + 0x10000000)} ${hex(A + 0x10000000 + 2 * MiB)} untracked`,
+    );
+    const { api, shown } = await waitRssMatches(page, 5001);
+    if (api !== 9 * MiB) throw new Error(`/api/state says ${api}, the launcher sent 9 MiB`);
+    const t = await apiTotals();
+    await waitFor('top-bar totals to match /api/state', async () => (await topRss(page)) === formatBytes(t.rss) && (await topVsz(page)) === formatBytes(t.vsz));
+    const args = await page.locator('.process[data-pid="5001"] .arg').allTextContents();
+    if (args.join(' ') !== '/usr/bin/prog --work hard') throw new Error(`cmdline chips: ${JSON.stringify(args)}`);
+    await shot('02-process');
+    return `RSS ${shown}, totals ${formatBytes(t.rss)} / ${formatBytes(t.vsz)}`;
+  });
+
+  await check('the bars update while the program touches memory', async () => {
+    const before = await canvasHash(page, 5001);
+    for (let i = 8; i < 40; i += 8) {
+      await launcher.send(`state 5001 ${hex(A + i * MiB)} ${hex(A + (i + 8) * MiB)} resident`);
+      await waitRssMatches(page, 5001);
+    }
+    const after = await canvasHash(page, 5001);
+    if (!before || before === after) throw new Error(`canvas did not change (${before} -> ${after})`);
+    const api = await apiProcess(5001);
+    await shot('03-updated');
+    return `RSS now ${formatBytes(api.rss)}`;
+  });
+
+  let page2;
+  await check('two tabs show the same thing', async () => {
+    page2 = await ctx.newPage();
+    watchPage(page2);
+    await page2.goto(`${base}/`);
+    await launcher.send(`state 5001 ${hex(A + 40 * MiB)} ${hex(A + 44 * MiB)} resident`);
+    await waitRssMatches(page, 5001);
+    await waitRssMatches(page2, 5001);
+    const a = [await topRss(page), await topVsz(page), await page.locator('.process').count()];
+    const b = [await topRss(page2), await topVsz(page2), await page2.locator('.process').count()];
+    if (JSON.stringify(a) !== JSON.stringify(b)) throw new Error(`tab 1 ${JSON.stringify(a)} != tab 2 ${JSON.stringify(b)}`);
+    if ((await canvasHash(page, 5001)) !== (await canvasHash(page2, 5001))) throw new Error('the two tabs drew different bars');
+    await shot('04-second-tab', page2);
+    await page2.close();
+  });
+
+  await check('a forked child appears under its parent and greys out when it exits', async () => {
+    await launcher.send('start 5002 5001 fork /usr/bin/prog --work hard', `state 5002 ${hex(A)} ${hex(A + 4 * MiB)} not_resident`, 'exec 5002 /bin/sh -c make', `map 5002 ${hex(H)} ${hex(H + 2 * MiB)} resident`);
+    await waitRssMatches(page, 5002);
+    const order = await page.locator('.process').evaluateAll((els) => els.map((e) => [e.dataset.pid, getComputedStyle(e).getPropertyValue('--depth').trim()]));
+    const i1 = order.findIndex(([pid]) => pid === '5001');
+    const i2 = order.findIndex(([pid]) => pid === '5002');
+    if (!(i2 === i1 + 1 && order[i2][1] === '1')) throw new Error(`tree order ${JSON.stringify(order)}`);
+    await shot('05-child');
+    await launcher.send('exit 5002 137');
+    await waitFor('the child to grey out', async () => page.locator('.process[data-pid="5002"].exited').count());
+    const status = await text(page, '.process[data-pid="5002"] .proc-status');
+    if (!status.includes('SIGKILL')) throw new Error(`status shows ${status}`);
+    const api = await apiProcess(5002);
+    if (api.alive) throw new Error('/api/state still says alive');
+    await waitFor('totals to drop the exited child', async () => (await topRss(page)) === formatBytes((await apiTotals()).rss));
+    await shot('06-child-exited');
+    return status;
+  });
+
+  await check('hovering shows a tooltip; clicking zooms to pages; Esc returns', async () => {
+    const canvas = page.locator('.process[data-pid="5001"] canvas.map-canvas');
+    const box = await canvas.boundingBox();
+    // The second group row (the 64 MiB mapping), a little into its bar.
+    await page.mouse.move(box.x + 200, box.y + 4 + 34 + 20 + 17);
+    await waitFor('the tooltip', async () => page.locator('.tooltip:not([hidden])').count());
+    const tip = await text(page, '.tooltip');
+    if (!/resident/.test(tip) || !/mapping/.test(tip)) throw new Error(`tooltip says: ${tip}`);
+    await shot('07-tooltip');
+    await page.mouse.click(box.x + 200, box.y + 4 + 34 + 20 + 17);
+    await waitFor('zoom in the URL', async () => page.url().includes('zoom='));
+    const head = await page.evaluate(() => document.querySelector('.process[data-pid="5001"] canvas.map-canvas').height);
+    await shot('08-zoomed');
+    await page.keyboard.press('Escape');
+    await waitFor('zoom to go away', async () => !page.url().includes('zoom='));
+    return `tooltip: ${tip.slice(0, 60)}…; zoomed canvas ${head}px high`;
+  });
+
+  await check('keyboard: ? help, / filter, space pause', async () => {
+    await page.mouse.move(5, 5);
+    await page.keyboard.press('?');
+    await waitFor('help', async () => page.locator('#help:not([hidden])').count());
+    await shot('09-help');
+    await page.keyboard.press('Escape');
+    await waitFor('help to close', async () => (await page.locator('#help:not([hidden])').count()) === 0);
+
+    await page.keyboard.press('/');
+    await page.keyboard.type('5002');
+    await waitFor('filter in the URL', async () => page.url().includes('q=5002'));
+    await waitFor('only the match and its ancestor', async () => {
+      const pids = await page.locator('.process').evaluateAll((els) => els.map((e) => `${e.dataset.pid}${e.classList.contains('context') ? '(context)' : ''}`));
+      return pids.join(',') === '5001(context),5002';
+    });
+    await shot('10-filter');
+    await page.keyboard.press('Escape'); // clears the filter and leaves the box
+    await waitFor('the filter to clear', async () => !page.url().includes('q='));
+
+    await page.keyboard.press(' ');
+    await waitFor('PAUSED', async () => page.locator('.pause-btn.paused').count());
+    const frozen = await procRss(page, 5001);
+    await launcher.send(`state 5001 ${hex(A + 44 * MiB)} ${hex(A + 48 * MiB)} resident`);
+    await sleep(400);
+    const api = await apiProcess(5001);
+    if (formatBytes(api.rss) === frozen) throw new Error('the test did not change RSS');
+    if ((await procRss(page, 5001)) !== frozen) throw new Error('the paused view changed');
+    await shot('11-paused');
+    await page.keyboard.press(' ');
+    await waitRssMatches(page, 5001, 'the view to catch up after resume');
+    return `paused at ${frozen}, resumed at ${formatBytes(api.rss)}`;
+  });
+
+  await check('the URL reopens the same view', async () => {
+    await page.goto(`${base}/?q=prog&gaps=0&nonres=0`);
+    await waitRssMatches(page, 5001);
+    const v = await page.evaluate(() => [document.querySelector('#filter').value, document.querySelector('#opt-gaps').checked, document.querySelector('#opt-nonres').checked]);
+    if (JSON.stringify(v) !== JSON.stringify(['prog', false, false])) throw new Error(`controls show ${JSON.stringify(v)}`);
+    await page.goto(`${base}/`);
+    await waitRssMatches(page, 5001);
+  });
+
+  await check('killing mevid shows OFFLINE; restarting it shows LIVE again', async () => {
+    const before = await apiTotals();
+    await mevid.stop('SIGKILL');
+    await waitFor('OFFLINE', async () => (await text(page, '.live-indicator')) === 'OFFLINE');
+    await waitFor('the offline banner', async () => page.locator('.banner.offline').count());
+    await shot('12-offline');
+    mevid = await startMevid(MEVID, { socket, port });
+    await launcher.next((e) => e.event === 'reconnected', 15000);
+    await waitFor('LIVE again', async () => (await text(page, '.live-indicator')) === 'LIVE', 15000);
+    await waitRssMatches(page, 5001);
+    const after = await apiTotals();
+    if (after.rss !== before.rss) throw new Error(`totals changed across the restart: ${before.rss} -> ${after.rss}`);
+    await waitFor('top bar totals', async () => (await topRss(page)) === formatBytes(after.rss));
+    await shot('13-live-again');
+    return `RSS ${formatBytes(after.rss)} before and after`;
+  });
+
+  await check('a 200,000-range map stays responsive', async () => {
+    const load = startLauncher(['--socket', socket, '--scenario', 'load', '--pid', '6000', '--ranges', '200000', '--churn', '2000', '--interval', '32', '--duration', '20000', '--quiet']);
+    cleanups.push(() => load.stop());
+    const loaded = await load.next((e) => e.event === 'loaded', 60000);
+    await waitFor('the big process on the page', async () => page.locator('.process[data-pid="6001"]').count(), 30000);
+    await page.locator('.process[data-pid="6001"]').scrollIntoViewIfNeeded();
+    await sleep(1500);
+    const m = await page.evaluate(async () => {
+      performance.clearMeasures('mevi:frame');
+      const frames = [];
+      let last = performance.now();
+      const end = last + 4000;
+      await new Promise((resolve) => {
+        const tick = (t) => {
+          frames.push(t - last);
+          last = t;
+          if (t < end) requestAnimationFrame(tick);
+          else resolve();
+        };
+        requestAnimationFrame(tick);
+      });
+      const work = performance.getEntriesByName('mevi:frame').map((e) => e.duration);
+      return { frames, work };
+    });
+    const stat = (xs) => {
+      const s = [...xs].sort((a, b) => a - b);
+      const mean = s.reduce((a, b) => a + b, 0) / (s.length || 1);
+      return { n: s.length, mean: mean.toFixed(1), p50: (s[Math.floor(s.length * 0.5)] ?? 0).toFixed(1), p95: (s[Math.floor(s.length * 0.95)] ?? 0).toFixed(1), max: (s[s.length - 1] ?? 0).toFixed(1) };
+    };
+    const f = stat(m.frames);
+    const w = stat(m.work);
+    const fps = (m.frames.length / 4).toFixed(1);
+    log(`200k ranges (${loaded.ranges} after merging), 2000 flips / 32 ms: ${fps} fps; frame interval ms mean ${f.mean} p50 ${f.p50} p95 ${f.p95} max ${f.max}; mevi work per frame ms mean ${w.mean} p95 ${w.p95} max ${w.max} (${w.n} frames drew)`);
+    const t = Date.now();
+    await page.evaluate(() => 1);
+    const answer = Date.now() - t;
+    await shot('14-200k-ranges');
+    await load.stop();
+    if (Number(fps) < 5) throw new Error(`only ${fps} fps`);
+    if (answer > 1000) throw new Error(`the page took ${answer} ms to answer`);
+    return `${fps} fps, work p95 ${w.p95} ms`;
+  });
+
+  await check('the session end is shown', async () => {
+    await launcher.send('exit 5001 0', 'end 0');
+    await launcher.exited;
+    await waitFor('the ended badge', async () => {
+      const badges = await page.locator('.session-badge.ended').allTextContents();
+      return badges.some((b) => b.includes('exit 0'));
+    });
+    await shot('15-session-ended');
+  });
+
+  await check('no request left 127.0.0.1 and the page logged no errors', async () => {
+    const foreign = requests.filter((u) => !u.startsWith(`${base}/`) && !u.startsWith(`ws://127.0.0.1:${port}/`) && !u.startsWith('data:') && !u.startsWith('blob:'));
+    if (foreign.length) throw new Error(`external requests: ${foreign.join(', ')}`);
+    const errors = pageErrors.filter((e) => !/WebSocket connection to .* failed/.test(e) && !/ERR_CONNECTION_REFUSED/.test(e));
+    if (errors.length) throw new Error(`page errors: ${errors.join(' | ')}`);
+    return `${requests.length} requests, all to ${base}`;
+  });
+} finally {
+  for (const c of cleanups.reverse()) await Promise.resolve().then(c).catch(() => undefined);
+  launcher?.stop();
+}
+
+const passed = results.length - failures;
+log(`screenshots in ${outDir}; ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+console.log(`e2e: ${passed} passed, ${failures} failed`);
+process.exit(failures ? 1 : 0);
