@@ -12,6 +12,28 @@
 
 #include "syscalls.h"
 
+/* One rule per condition of the table entry (libseccomp ORs the rules). */
+static int add_rules(scmp_filter_ctx ctx, const struct traced_syscall *sc)
+{
+	int err = 0;
+
+	if (sc->cond_arg < 0)
+		return seccomp_rule_add(ctx, SCMP_ACT_TRACE(0), sc->nr, 0);
+	for (unsigned bit = 0; !err && bit < 64; bit++) {
+		uint64_t b = UINT64_C(1) << bit;
+
+		if (sc->any_bits & b)
+			err = seccomp_rule_add(
+			    ctx, SCMP_ACT_TRACE(0), sc->nr, 1,
+			    SCMP_CMP((unsigned)sc->cond_arg, SCMP_CMP_MASKED_EQ, b, b));
+	}
+	for (size_t i = 0; !err && i < sc->nvalues; i++)
+		err = seccomp_rule_add(ctx, SCMP_ACT_TRACE(0), sc->nr, 1,
+				       SCMP_CMP((unsigned)sc->cond_arg, SCMP_CMP_MASKED_EQ,
+						UINT64_C(0xffffffff), sc->values[i]));
+	return err;
+}
+
 int filter_build(struct sock_fprog *prog)
 {
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
@@ -23,7 +45,7 @@ int filter_build(struct sock_fprog *prog)
 		return -ENOMEM;
 	err = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_ALLOW);
 	for (size_t i = 0; !err && i < traced_syscalls_count; i++)
-		err = seccomp_rule_add(ctx, SCMP_ACT_TRACE(0), traced_syscalls[i].nr, 0);
+		err = add_rules(ctx, &traced_syscalls[i]);
 	if (err)
 		goto out;
 	/* libseccomp 2.5 exports BPF only to a file descriptor. */
@@ -66,15 +88,32 @@ void filter_free(struct sock_fprog *prog)
 	prog->len = 0;
 }
 
+#ifndef SECCOMP_FILTER_FLAG_SPEC_ALLOW
+#define SECCOMP_FILTER_FLAG_SPEC_ALLOW (1UL << 2)
+#endif
+
+/*
+ * SPEC_ALLOW: by default the kernel turns on the speculative-store-bypass
+ * mitigation for every seccomp-filtered task, which slows all of the
+ * program's code, not just its syscalls; mevi's filter is not a sandbox, so
+ * the program keeps the mitigation state it would have had without mevi.
+ */
+static int set_filter(const struct sock_fprog *prog)
+{
+	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_SPEC_ALLOW, prog) == 0)
+		return 0;
+	if (errno == EINVAL && syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, prog) == 0)
+		return 0; /* a kernel older than 4.17 */
+	return -errno;
+}
+
 int filter_load(const struct sock_fprog *prog)
 {
-	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, prog) == 0)
-		return 0;
-	if (errno != EACCES)
-		return -errno;
+	int err = set_filter(prog);
+
+	if (err != -EACCES)
+		return err;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return -errno;
-	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, prog) == 0)
-		return 0;
-	return -errno;
+	return set_filter(prog);
 }

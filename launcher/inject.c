@@ -21,18 +21,19 @@ struct inject_ctx {
 };
 
 /*
- * Resumes the thread with PTRACE_SYSCALL and waits for its next syscall stop
- * of the wanted kind (entry or exit), swallowing signal-delivery stops and
- * group-stops on the way. Returns 0, -ESRCH if it died, or -errno.
+ * Single-steps the thread over the syscall instruction at insn: one stop per
+ * injected syscall (the kernel reports the step after the syscall returned,
+ * as a SIGTRAP). Signal-delivery stops and group-stops met on the way are
+ * swallowed (signals are kept for re-queueing). Returns 0, -ESRCH if the
+ * thread died, or -errno.
  */
-static int step_to_syscall_stop(struct inject_ctx *ctx, uint8_t want_op)
+static int step_over_syscall(struct inject_ctx *ctx, uint64_t insn, struct arch_regs *regs)
 {
 	for (;;) {
-		struct __ptrace_syscall_info info;
 		int status;
 		pid_t got;
 
-		if (ptrace(PTRACE_SYSCALL, ctx->tid, NULL, NULL) < 0)
+		if (ptrace(PTRACE_SINGLESTEP, ctx->tid, NULL, NULL) < 0)
 			return -errno;
 		do
 			got = waitpid(ctx->tid, &status, __WALL);
@@ -45,15 +46,17 @@ static int step_to_syscall_stop(struct inject_ctx *ctx, uint8_t want_op)
 		}
 		if (!WIFSTOPPED(status))
 			continue;
-		if (WSTOPSIG(status) == (SIGTRAP | 0x80)) {
-			if (ptrace(PTRACE_GET_SYSCALL_INFO, ctx->tid, sizeof(info), &info) < 0)
-				return -errno;
-			if (info.op == want_op)
-				return 0;
+		if ((status >> 16) == 0 && WSTOPSIG(status) == SIGTRAP) {
+			int err = arch_get_regs(ctx->tid, regs);
+
+			if (err)
+				return err;
+			if (arch_regs_ip(regs) == insn + arch_syscall_insn_len)
+				return 0; /* stepped over the syscall */
 			continue;
 		}
-		if ((status >> 16) == 0 && WSTOPSIG(status) != SIGTRAP) {
-			/* A signal-delivery-stop: keep it for later. */
+		if ((status >> 16) == 0) {
+			/* A signal-delivery-stop before the step: keep it for later. */
 			if (ctx->nsignals < MAX_PENDING_SIGNALS)
 				ctx->signals[ctx->nsignals++] = WSTOPSIG(status);
 			else
@@ -61,8 +64,8 @@ static int step_to_syscall_stop(struct inject_ctx *ctx, uint8_t want_op)
 					 WSTOPSIG(status));
 			continue;
 		}
-		/* Group-stop or other event stop: carry on, the stop is re-requested
-		 * by the kernel's job control when the thread returns to user mode. */
+		/* Group-stop or other event stop: carry on; job control re-requests
+		 * the stop when the thread next returns to user mode. */
 		log_debug("tid %d: stop 0x%x during injection", ctx->tid, status);
 	}
 }
@@ -82,14 +85,7 @@ int inject_syscall(pid_t tgid, pid_t tid, uint64_t insn, long nr, const uint64_t
 	err = arch_set_regs(tid, &regs);
 	if (err)
 		return err;
-
-	err = step_to_syscall_stop(&ctx, PTRACE_SYSCALL_INFO_ENTRY);
-	if (err)
-		goto out;
-	err = step_to_syscall_stop(&ctx, PTRACE_SYSCALL_INFO_EXIT);
-	if (err)
-		goto out;
-	err = arch_get_regs(tid, &regs);
+	err = step_over_syscall(&ctx, insn, &regs);
 	if (err)
 		goto out;
 	*result = arch_syscall_result(&regs);

@@ -18,9 +18,10 @@
  * Precondition: tid is in a ptrace-stop at a user-mode boundary — a
  * syscall-exit-stop, or the initial stop of a new child — and insn is the
  * address of a syscall instruction mapped executable in its address space.
- * The thread's registers are restored afterwards and it is left in the
- * syscall-exit-stop of the injected syscall, which the caller resumes exactly
- * as it would have resumed the original stop.
+ * The thread single-steps over the syscall instruction (one ptrace stop per
+ * injected syscall). Its registers are restored afterwards and it is left in
+ * the SIGTRAP stop of that step; the caller resumes it with signal 0 (which
+ * discards the SIGTRAP), as it would have resumed the original stop.
  *
  * Signals that arrive meanwhile are suppressed and re-queued with tgkill
  * afterwards (their siginfo becomes SI_TKILL).

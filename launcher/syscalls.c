@@ -1,11 +1,38 @@
 #include "syscalls.h"
 
+#include <sys/mman.h>
 #include <sys/syscall.h>
 
+/* madvise advice that can make present pages absent (values from the
+ * kernel's uapi, some newer than Debian 12's headers). */
+static const uint32_t dropping_advice[] = {
+    4,	 /* MADV_DONTNEED */
+    8,	 /* MADV_FREE: present until reclaimed, see README */
+    9,	 /* MADV_REMOVE */
+    21,	 /* MADV_PAGEOUT */
+    24,	 /* MADV_DONTNEED_LOCKED */
+    25,	 /* MADV_COLLAPSE */
+    100, /* MADV_HWPOISON */
+    101, /* MADV_SOFT_OFFLINE */
+    102, /* MADV_GUARD_INSTALL */
+    103, /* MADV_GUARD_REMOVE */
+};
+
 const struct traced_syscall traced_syscalls[] = {
-    {SYS_mmap, "mmap", SYSCALL_MMAP},	       {SYS_munmap, "munmap", SYSCALL_MUNMAP},
-    {SYS_mremap, "mremap", SYSCALL_MREMAP},    {SYS_brk, "brk", SYSCALL_BRK},
-    {SYS_madvise, "madvise", SYSCALL_MADVISE},
+    {.nr = SYS_mmap,
+     .name = "mmap",
+     .kind = SYSCALL_MMAP,
+     .cond_arg = 3,
+     .any_bits = MAP_ANONYMOUS | MAP_FIXED},
+    {.nr = SYS_munmap, .name = "munmap", .kind = SYSCALL_MUNMAP, .cond_arg = -1},
+    {.nr = SYS_mremap, .name = "mremap", .kind = SYSCALL_MREMAP, .cond_arg = -1},
+    {.nr = SYS_brk, .name = "brk", .kind = SYSCALL_BRK, .cond_arg = -1},
+    {.nr = SYS_madvise,
+     .name = "madvise",
+     .kind = SYSCALL_MADVISE,
+     .cond_arg = 2,
+     .values = dropping_advice,
+     .nvalues = sizeof(dropping_advice) / sizeof(dropping_advice[0])},
 };
 
 const size_t traced_syscalls_count = sizeof(traced_syscalls) / sizeof(traced_syscalls[0]);

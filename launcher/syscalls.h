@@ -15,6 +15,7 @@
 #define MEVI_LAUNCHER_SYSCALLS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 enum syscall_kind {
 	SYSCALL_MMAP,	 /* (addr, len, ...) -> addr: a new mapping */
@@ -24,10 +25,21 @@ enum syscall_kind {
 	SYSCALL_MADVISE, /* (addr, len, advice): may drop pages */
 };
 
+/*
+ * When a syscall stops. With cond_arg < 0 it always does. Otherwise only when
+ * argument cond_arg has one of the bits of any_bits set, or its low 32 bits
+ * equal one of values[]: mmap stops only for anonymous or MAP_FIXED mappings
+ * (a file mapping placed in free space cannot change anonymous memory), and
+ * madvise only for advice that can drop pages.
+ */
 struct traced_syscall {
 	int nr;
 	const char *name;
 	enum syscall_kind kind;
+	int cond_arg;
+	uint64_t any_bits;
+	const uint32_t *values;
+	size_t nvalues;
 };
 
 extern const struct traced_syscall traced_syscalls[];

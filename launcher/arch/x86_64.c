@@ -45,6 +45,11 @@ long arch_syscall_result(const struct arch_regs *regs)
 	return (long)regs->r.rax;
 }
 
+uint64_t arch_regs_ip(const struct arch_regs *regs)
+{
+	return regs->r.rip;
+}
+
 long arch_find_syscall_insn(const uint8_t *buf, size_t len)
 {
 	for (size_t i = 0; i + 1 < len; i++)
