@@ -100,7 +100,8 @@ void filter_free(struct sock_fprog *prog)
  */
 static int set_filter(const struct sock_fprog *prog)
 {
-	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_SPEC_ALLOW, prog) == 0)
+	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_SPEC_ALLOW, prog) ==
+	    0)
 		return 0;
 	if (errno == EINVAL && syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, prog) == 0)
 		return 0; /* a kernel older than 4.17 */

@@ -28,6 +28,8 @@ static uint8_t zero_page[4096] __attribute__((aligned(4096)));
 
 static bool permission_hint_given;
 
+static void retry_cb(evutil_socket_t fd, short what, void *arg);
+
 static void emit_range(struct mm *mm, uint8_t type, uint64_t start, uint64_t end, uint8_t state)
 {
 	struct mevi_event ev = {.type = type, .pid = mm->pid};
@@ -90,6 +92,11 @@ int mm_new(pid_t pid, const struct memmap *template, struct event_base *base, st
 	err = pagemap_open(&mm->pm, pid);
 	if (err)
 		goto err_vmas;
+	mm->retry_ev = evtimer_new(base, retry_cb, mm);
+	if (!mm->retry_ev) {
+		err = -ENOMEM;
+		goto err_pm;
+	}
 	mm->syscall_insn = find_vdso_syscall(mm);
 	log_debug("pid %d: new mm (PROCMAP_QUERY %s, PAGEMAP_SCAN %s, vdso syscall %#lx)", pid,
 		  mm->vmas.use_query ? "yes" : "no", mm->pm.use_scan ? "yes" : "no",
@@ -97,6 +104,8 @@ int mm_new(pid_t pid, const struct memmap *template, struct event_base *base, st
 	*out_mm = mm;
 	return 0;
 
+err_pm:
+	pagemap_close(&mm->pm);
 err_vmas:
 	vma_source_close(&mm->vmas);
 err_map:
@@ -121,6 +130,7 @@ static void close_uffd(struct mm *mm)
 		close(mm->uffd);
 		mm->uffd = -1;
 	}
+	mm->nretry = 0;
 }
 
 void mm_put(struct mm *mm)
@@ -128,6 +138,9 @@ void mm_put(struct mm *mm)
 	if (!mm || --mm->refs > 0)
 		return;
 	close_uffd(mm);
+	if (mm->retry_ev)
+		event_free(mm->retry_ev);
+	free(mm->retry);
 	pagemap_close(&mm->pm);
 	vma_source_close(&mm->vmas);
 	memmap_free(mm->map);
@@ -340,10 +353,13 @@ static void resync_unknown(struct mm *mm, uint64_t page)
 	mm_resync(mm, page, next);
 }
 
-static void serve_fault(struct mm *mm, const struct uffd_msg *msg)
+/*
+ * Serves one missing-page fault. Returns -EAGAIN when the kernel refused
+ * because a layout change (an UNMAP event) is in flight: the caller retries
+ * after reading the pending events. Any other outcome is final.
+ */
+static int serve_fault(struct mm *mm, uint64_t page, bool write)
 {
-	uint64_t page = PAGE_DOWN(msg->arg.pagefault.address);
-	bool write = msg->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE;
 	struct memmap_range r;
 	int ret;
 
@@ -364,31 +380,94 @@ static void serve_fault(struct mm *mm, const struct uffd_msg *msg)
 		struct uffdio_range wake = {.start = page, .len = PAGE};
 
 		switch (err) {
+		case EAGAIN: /* mmap_changing: an event must be read first */
+			return -EAGAIN;
 		case EEXIST: /* already populated: wake the faulting thread */
 			ioctl(mm->uffd, UFFDIO_WAKE, &wake);
 			break;
 		case ENOENT: /* the VMA went away: let the thread retry (and fail) */
 			ioctl(mm->uffd, UFFDIO_WAKE, &wake);
-			return;
+			return 0;
 		case ESRCH:
 		case ENOSPC: /* the process is exiting */
-			return;
+			return 0;
 		default:
 			log_warn("pid %d: serving fault at %#lx: %s", mm->pid, (unsigned long)page,
 				 strerror(err));
 			ioctl(mm->uffd, UFFDIO_WAKE, &wake);
-			return;
+			return 0;
 		}
 	}
 	mm->stats->faults++;
 	if (!memmap_lookup(mm->map, page, &r)) {
 		resync_unknown(mm, page);
-		return;
+		return 0;
 	}
 	if (r.state == MEVI_STATE_RESIDENT)
-		return;
+		return 0;
 	memmap_update(mm->map, page, page + PAGE, MEVI_STATE_RESIDENT);
 	outbox_state(mm->out, mm->pid, page, page + PAGE, MEVI_STATE_RESIDENT);
+	return 0;
+}
+
+/* Faults refused with EAGAIN wait here; bit 0 of an entry is "write". */
+static void retry_push(struct mm *mm, uint64_t page, bool write)
+{
+	if (mm->nretry == mm->retry_cap) {
+		size_t cap = mm->retry_cap ? mm->retry_cap * 2 : 16;
+		uint64_t *nr = realloc(mm->retry, cap * sizeof(*nr));
+
+		MEVI_ASSERT(nr);
+		mm->retry = nr;
+		mm->retry_cap = cap;
+	}
+	mm->retry[mm->nretry++] = page | (write ? 1 : 0);
+}
+
+static void retry_faults(struct mm *mm)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < mm->nretry; i++) {
+		uint64_t e = mm->retry[i];
+
+		if (mm->uffd >= 0 && serve_fault(mm, e & ~UINT64_C(1), e & 1) == -EAGAIN)
+			mm->retry[kept++] = e;
+	}
+	mm->nretry = kept;
+	if (kept) {
+		struct timeval tv = {0, 1000};
+
+		evtimer_add(mm->retry_ev, &tv);
+	}
+}
+
+static void retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	retry_faults(arg);
+}
+
+static void handle_msg(struct mm *mm, const struct uffd_msg *msg)
+{
+	switch (msg->event) {
+	case UFFD_EVENT_PAGEFAULT: {
+		uint64_t page = PAGE_DOWN(msg->arg.pagefault.address);
+		bool write = msg->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE;
+
+		if (serve_fault(mm, page, write) == -EAGAIN)
+			retry_push(mm, page, write);
+		break;
+	}
+	case UFFD_EVENT_UNMAP:
+		/* munmap, or a mapping placed over registered memory: whatever
+		 * is there now is the truth (another thread may have mapped the
+		 * range again already). */
+		mm_resync(mm, msg->arg.remove.start, msg->arg.remove.end);
+		break;
+	default:
+		log_debug("pid %d: unexpected userfaultfd event %u", mm->pid, msg->event);
+		break;
+	}
 }
 
 static void uffd_cb(evutil_socket_t fd, short what, void *arg)
@@ -402,26 +481,23 @@ static void uffd_cb(evutil_socket_t fd, short what, void *arg)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			if (errno == EAGAIN)
-				return;
-			log_debug("pid %d: userfaultfd read: %s", mm->pid, strerror(errno));
-			close_uffd(mm);
-			return;
+			if (errno != EAGAIN) {
+				log_debug("pid %d: userfaultfd read: %s", mm->pid, strerror(errno));
+				close_uffd(mm);
+			}
+			break;
 		}
 		if (n == 0) {
 			close_uffd(mm);
-			return;
+			break;
 		}
-		for (size_t i = 0; i < (size_t)n / sizeof(msgs[0]); i++) {
-			if (msgs[i].event == UFFD_EVENT_PAGEFAULT)
-				serve_fault(mm, &msgs[i]);
-			else
-				log_debug("pid %d: unexpected userfaultfd event %u", mm->pid,
-					  msgs[i].event);
-		}
-		if ((size_t)n < sizeof(msgs))
-			return;
+		for (size_t i = 0; i < (size_t)n / sizeof(msgs[0]) && mm->uffd >= 0; i++)
+			handle_msg(mm, &msgs[i]);
+		if ((size_t)n < sizeof(msgs) || mm->uffd < 0)
+			break;
 	}
+	if (mm->nretry)
+		retry_faults(mm);
 }
 
 /* ---- attach ---- */
@@ -440,7 +516,8 @@ static void permission_hint(void)
 int mm_attach(struct mm *mm, pid_t tid, uint64_t insn, int *death_status)
 {
 	uint64_t args[6] = {O_CLOEXEC | O_NONBLOCK};
-	struct uffdio_api api = {.api = UFFD_API, .features = UFFD_FEATURE_THREAD_ID};
+	struct uffdio_api api = {.api = UFFD_API,
+				 .features = UFFD_FEATURE_THREAD_ID | UFFD_FEATURE_EVENT_UNMAP};
 	long remote_fd = -1, ret;
 	int pidfd = -1, err;
 

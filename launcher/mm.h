@@ -7,9 +7,10 @@
  *    userfaultfd (missing mode), so a page can only become present through a
  *    fault that mevi-run serves (UFFDIO_COPY for writes, UFFDIO_ZEROPAGE for
  *    reads) and records, or through a syscall mevi-run traces.
- *  - Syscalls that change the layout or drop pages (mmap, munmap, mremap, brk,
- *    madvise) are seen at their exit stop, and the affected range is then
- *    re-synchronised from the kernel: which parts are private anonymous
+ *  - Syscalls that change the layout or drop pages (anonymous mmap, mremap,
+ *    brk, madvise) are seen at their exit stop, and unmaps of registered
+ *    memory (munmap, or a file mapped over it) arrive as UFFD_EVENT_UNMAP;
+ *    either way the affected range is then re-synchronised from the kernel: which parts are private anonymous
  *    (PROCMAP_QUERY or /proc/PID/maps), registration of new parts, and their
  *    present pages (PAGEMAP_SCAN or pagemap). Races between threads (one
  *    unmapping while another maps or faults) therefore resolve to what the
@@ -51,6 +52,9 @@ struct mm {
 	uint64_t brk_end;      /* page-aligned program break, 0 if not known yet */
 	bool needs_attach;     /* no userfaultfd yet: attach at the next chance */
 	bool failed;	       /* tracking given up after an internal error */
+	uint64_t *retry;       /* faults refused with EAGAIN, see mm.c */
+	size_t nretry, retry_cap;
+	struct event *retry_ev;
 	struct event_base *base;
 	struct outbox *out;
 	struct mm_stats *stats; /* shared counters, owned by the caller */

@@ -19,7 +19,6 @@
 
 enum syscall_kind {
 	SYSCALL_MMAP,	 /* (addr, len, ...) -> addr: a new mapping */
-	SYSCALL_MUNMAP,	 /* (addr, len) */
 	SYSCALL_MREMAP,	 /* (old, old_len, new_len, flags, new) -> addr */
 	SYSCALL_BRK,	 /* (addr) -> new break */
 	SYSCALL_MADVISE, /* (addr, len, advice): may drop pages */
@@ -28,9 +27,14 @@ enum syscall_kind {
 /*
  * When a syscall stops. With cond_arg < 0 it always does. Otherwise only when
  * argument cond_arg has one of the bits of any_bits set, or its low 32 bits
- * equal one of values[]: mmap stops only for anonymous or MAP_FIXED mappings
- * (a file mapping placed in free space cannot change anonymous memory), and
- * madvise only for advice that can drop pages.
+ * equal one of values[]: mmap stops only for anonymous mappings, and madvise
+ * only for advice that can drop pages.
+ *
+ * munmap does not stop at all: unmapping registered memory (by munmap, or by
+ * a file mapping placed over it with MAP_FIXED) is reported by the
+ * userfaultfd as UFFD_EVENT_UNMAP, at the cost of one wake-up instead of two
+ * ptrace stops; unregistered memory is not tracked, so its unmapping does not
+ * matter.
  */
 struct traced_syscall {
 	int nr;

@@ -546,7 +546,6 @@ static void apply_syscall(struct mm *mm, const struct traced_syscall *sc, const 
 		if (!is_error)
 			mm_resync(mm, (uint64_t)rval, (uint64_t)rval + PAGE_UP(a[1]));
 		break;
-	case SYSCALL_MUNMAP:
 	case SYSCALL_MADVISE:
 		mm_resync(mm, a[0], a[0] + PAGE_UP(a[1]));
 		break;
