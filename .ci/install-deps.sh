@@ -8,7 +8,7 @@ PKGS=(
   clang libclang-rt-14-dev clang-format
   libuv1-dev libwebsockets-dev libwebsockets-evlib-uv
   libevent-dev libmsgpack-dev libseccomp-dev libjson-c-dev
-  libcmocka-dev valgrind curl
+  libcmocka-dev valgrind curl python3 nodejs chromium
 )
 
 missing=()
