@@ -384,11 +384,11 @@ int main(int argc, char **argv)
 	{
 		const struct mm_stats *st = tracee_stats(l.tracees);
 
-		log_debug("faults served %lu, resyncs %lu, untracked VMAs %lu, events %lu, "
-			  "bytes sent %lu",
-			  (unsigned long)st->faults, (unsigned long)st->resyncs,
-			  (unsigned long)st->untracked, (unsigned long)l.out.events_total,
-			  l.link.bytes_sent);
+		log_debug("stops %lu, faults served %lu, resyncs %lu, untracked VMAs %lu, "
+			  "events %lu, bytes sent %lu",
+			  (unsigned long)st->stops, (unsigned long)st->faults,
+			  (unsigned long)st->resyncs, (unsigned long)st->untracked,
+			  (unsigned long)l.out.events_total, l.link.bytes_sent);
 	}
 	event_free(term_ev);
 	event_free(hup_ev);

@@ -8,6 +8,7 @@
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -29,6 +30,49 @@ static uint8_t zero_page[4096] __attribute__((aligned(4096)));
 static bool permission_hint_given;
 
 static void retry_cb(evutil_socket_t fd, short what, void *arg);
+static void due_cb(evutil_socket_t fd, short what, void *arg);
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+bool mm_attach_due(const struct mm *mm)
+{
+	return mm->state == MM_PENDING && mono_ns() >= mm->due_ns;
+}
+
+static void arm_due(struct mm *mm, uint64_t delay_ns)
+{
+	struct timeval tv = {(time_t)(delay_ns / 1000000000u),
+			     (suseconds_t)(delay_ns % 1000000000u / 1000)};
+
+	evtimer_add(mm->due_ev, &tv);
+}
+
+void mm_set_on_due(struct mm *mm, void (*on_due)(struct mm *, void *), void *ctx)
+{
+	uint64_t now = mono_ns();
+
+	mm->on_due = on_due;
+	mm->on_due_ctx = ctx;
+	arm_due(mm, mm->due_ns > now ? mm->due_ns - now : 0);
+}
+
+/* The attach delay expired and no stop came to attach at: ask for one, and
+ * look again a little later in case the tracee could not stop yet. */
+static void due_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct mm *mm = arg;
+
+	if (mm->state != MM_PENDING || !mm->on_due)
+		return;
+	arm_due(mm, 20 * 1000 * 1000);
+	mm->on_due(mm, mm->on_due_ctx);
+}
 
 static void emit_range(struct mm *mm, uint8_t type, uint64_t start, uint64_t end, uint8_t state)
 {
@@ -54,7 +98,7 @@ static uint64_t find_vdso_syscall(struct mm *mm)
 	ssize_t n;
 	long off;
 
-	if (vma_find_vdso(&mm->vmas, &start, &end))
+	if (vma_find_vdso(&mm->vmas, mm->pid, &start, &end))
 		return 0;
 	if (end - start > sizeof(buf))
 		end = start + sizeof(buf);
@@ -92,8 +136,11 @@ int mm_new(pid_t pid, const struct memmap *template, struct event_base *base, st
 	err = pagemap_open(&mm->pm, pid);
 	if (err)
 		goto err_vmas;
+	mm->state = MM_PENDING;
+	mm->due_ns = mono_ns() + MM_ATTACH_DELAY_NS;
 	mm->retry_ev = evtimer_new(base, retry_cb, mm);
-	if (!mm->retry_ev) {
+	mm->due_ev = evtimer_new(base, due_cb, mm);
+	if (!mm->retry_ev || !mm->due_ev) {
 		err = -ENOMEM;
 		goto err_pm;
 	}
@@ -105,6 +152,10 @@ int mm_new(pid_t pid, const struct memmap *template, struct event_base *base, st
 	return 0;
 
 err_pm:
+	if (mm->retry_ev)
+		event_free(mm->retry_ev);
+	if (mm->due_ev)
+		event_free(mm->due_ev);
 	pagemap_close(&mm->pm);
 err_vmas:
 	vma_source_close(&mm->vmas);
@@ -140,6 +191,8 @@ void mm_put(struct mm *mm)
 	close_uffd(mm);
 	if (mm->retry_ev)
 		event_free(mm->retry_ev);
+	if (mm->due_ev)
+		event_free(mm->due_ev);
 	free(mm->retry);
 	pagemap_close(&mm->pm);
 	vma_source_close(&mm->vmas);
@@ -232,9 +285,10 @@ static void track_piece(struct mm *mm, uint64_t s, uint64_t e)
 			mm->stats->untracked++;
 			goto untracked;
 		}
-	} else if (mm->failed || mm->needs_attach) {
+	} else if (mm->state == MM_FAILED) {
 		goto untracked;
 	}
+	/* Pending: no registration, the scan alone is the truth right now. */
 
 	err = pagemap_present(&mm->pm, s, e, present_cb, &runs);
 	if (err) {
@@ -523,11 +577,8 @@ int mm_attach(struct mm *mm, pid_t tid, uint64_t insn, int *death_status)
 
 	if (!insn)
 		insn = mm->syscall_insn;
-	if (!insn) {
-		mm->needs_attach = true;
+	if (!insn || mm->state != MM_PENDING)
 		return 0;
-	}
-	mm->needs_attach = false;
 	err = inject_syscall(mm->pid, tid, insn, SYS_userfaultfd, args, &remote_fd, death_status);
 	if (err == -ESRCH)
 		return err;
@@ -564,6 +615,9 @@ int mm_attach(struct mm *mm, pid_t tid, uint64_t insn, int *death_status)
 		log_warn("pid %d: cannot watch the userfaultfd", mm->pid);
 		goto fail;
 	}
+	mm->state = MM_ATTACHED;
+	if (mm->due_ev)
+		event_del(mm->due_ev);
 	mm_resync(mm, 0, MEVI_ADDR_LIMIT);
 	return 0;
 fail:
@@ -584,8 +638,9 @@ void mm_give_up(struct mm *mm, const char *why)
 		log_warn("pid %d: tracking stopped (%s); the program carries on untracked", mm->pid,
 			 why);
 	close_uffd(mm);
-	mm->failed = true;
-	mm->needs_attach = false;
+	mm->state = MM_FAILED;
+	if (mm->due_ev)
+		event_del(mm->due_ev);
 	memmap_walk(mm->map, collect_cb, &all);
 	for (size_t i = 0; i < all.n; i += 2) {
 		memmap_set(mm->map, all.v[i], all.v[i + 1], MEVI_STATE_UNTRACKED);

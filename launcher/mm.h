@@ -38,7 +38,25 @@ struct mm_stats {
 	uint64_t faults;    /* page faults served */
 	uint64_t resyncs;   /* ranges re-synchronised */
 	uint64_t untracked; /* VMAs that could not be registered */
+	uint64_t stops;	    /* ptrace stops handled */
 };
+
+/*
+ * An address space starts PENDING: no userfaultfd yet, its state is read by
+ * scans. It is attached (userfaultfd injected, everything registered) at the
+ * first ptrace stop where that is possible once MM_ATTACH_DELAY_NS have passed
+ * since it was created — by then it is not a fork child about to exec or a
+ * process about to exit, which would be traced for nothing. Until then every
+ * stop that matters for truth (group-stop, exit) re-reads its state from the
+ * kernel, so a stopped process is always shown exactly.
+ */
+enum mm_state {
+	MM_PENDING,
+	MM_ATTACHED,
+	MM_FAILED, /* tracking given up; shown as untracked */
+};
+
+#define MM_ATTACH_DELAY_NS (2 * 1000 * 1000)
 
 struct mm {
 	int refs;
@@ -50,9 +68,12 @@ struct mm {
 	struct pagemap pm;
 	uint64_t syscall_insn; /* a syscall instruction in the vdso, 0 if none */
 	uint64_t brk_end;      /* page-aligned program break, 0 if not known yet */
-	bool needs_attach;     /* no userfaultfd yet: attach at the next chance */
-	bool failed;	       /* tracking given up after an internal error */
-	uint64_t *retry;       /* faults refused with EAGAIN, see mm.c */
+	enum mm_state state;
+	uint64_t due_ns;			  /* CLOCK_MONOTONIC time from which to attach */
+	struct event *due_ev;			  /* fires at due_ns if still pending */
+	void (*on_due)(struct mm *mm, void *ctx); /* asks the tracer for a stop */
+	void *on_due_ctx;
+	uint64_t *retry; /* faults refused with EAGAIN, see mm.c */
 	size_t nretry, retry_cap;
 	struct event *retry_ev;
 	struct event_base *base;
@@ -72,11 +93,19 @@ int mm_new(pid_t pid, const struct memmap *template, struct event_base *base, st
 void mm_get(struct mm *mm);
 void mm_put(struct mm *mm);
 
+/* True when mm is pending and its attach delay has passed. */
+bool mm_attach_due(const struct mm *mm);
+
+/* Arms the timer that calls on_due(mm, ctx) when the attach delay expires
+ * (and again every few milliseconds while it stays pending). */
+void mm_set_on_due(struct mm *mm, void (*on_due)(struct mm *, void *), void *ctx);
+
 /*
  * Creates a userfaultfd inside the process by injecting syscalls into thread
  * tid (stopped at a user-mode boundary, see inject.h), registers every
  * private anonymous VMA and reads the initial page states. insn is a syscall
- * instruction address (0: use mm->syscall_insn).
+ * instruction address (0: use mm->syscall_insn; if there is none either, the
+ * mm stays pending).
  * On -ESRCH the thread died and *death_status is its wait status.
  * Any other failure leaves the mm untracked (its ranges marked "untracked")
  * and is logged once; returns 0 then, since the tracee must carry on.

@@ -48,7 +48,8 @@ struct thread {
 	struct thread *parent;		 /* for NEW_EXPECTED: the thread that cloned it */
 	const struct traced_syscall *sc; /* awaiting the exit stop of this syscall */
 	uint64_t args[6];
-	bool exec_exit; /* awaiting execve's exit stop to attach a userfaultfd */
+	bool group_stopped; /* parked with PTRACE_LISTEN */
+	bool want_attach;   /* interrupted so that its mm can be attached */
 	struct thread *hnext;
 };
 
@@ -416,6 +417,30 @@ static pid_t read_tgid(pid_t tid)
 }
 
 /*
+ * The attach delay of an address space expired without a stop to attach at:
+ * interrupt one of its threads (the owner's leader if it can be). A thread
+ * parked in a group-stop or inside a traced syscall is left alone; the
+ * timer comes back.
+ */
+static void on_mm_due(struct mm *mm, void *ctx)
+{
+	struct tracee_table *t = ctx;
+	struct thread *th = thread_find(t, mm->pid);
+
+	if (!th || th->state != THREAD_RUNNING || !th->proc || th->proc->mm != mm) {
+		th = NULL;
+		for (size_t i = 0; i < NBUCKETS && !th; i++)
+			for (struct thread *o = t->threads[i]; o && !th; o = o->hnext)
+				if (o->state == THREAD_RUNNING && o->proc && o->proc->mm == mm)
+					th = o;
+	}
+	if (!th || th->group_stopped || th->sc || th->want_attach)
+		return;
+	if (ptrace(PTRACE_INTERRUPT, th->tid, NULL, NULL) == 0)
+		th->want_attach = true;
+}
+
+/*
  * A new thread or process whose parent's clone event and initial stop have
  * both been seen: set it up and let it run.
  */
@@ -460,8 +485,7 @@ static void setup_child(struct tracee_table *t, struct thread *child, struct thr
 		} else {
 			if (!p->mm->syscall_insn)
 				p->mm->syscall_insn = pp->mm->syscall_insn;
-			if (!attach(t, child, 0))
-				return;
+			mm_set_on_due(p->mm, on_mm_due, t);
 		}
 	}
 	resume(child->tid, PTRACE_CONT, 0);
@@ -515,7 +539,7 @@ static void on_exec_event(struct tracee_table *t, struct thread *th)
 	if (err)
 		log_warn("pid %d: cannot track after exec: %s", p->pid, strerror(-err));
 	else
-		th->exec_exit = true;
+		mm_set_on_due(p->mm, on_mm_due, t);
 }
 
 /* The seccomp stop of a traced syscall: note it, and stop again at its exit. */
@@ -535,6 +559,13 @@ static void on_seccomp_stop(struct tracee_table *t, struct thread *th)
 		return;
 	}
 	memcpy(th->args, info.seccomp.args, sizeof(th->args));
+	/* A young address space is re-read in full when it is attached: its
+	 * layout changes until then need no exit stop. */
+	if (th->proc->mm->state == MM_PENDING && !mm_attach_due(th->proc->mm)) {
+		th->sc = NULL;
+		resume(th->tid, PTRACE_CONT, 0);
+		return;
+	}
 	resume(th->tid, PTRACE_SYSCALL, 0);
 }
 
@@ -581,17 +612,14 @@ static void on_syscall_stop(struct tracee_table *t, struct thread *th)
 		resume(th->tid, PTRACE_CONT, 0);
 		return;
 	}
-	if (th->exec_exit) {
-		th->exec_exit = false;
-		if (mm && !attach(t, th, 0))
-			return;
-	} else if (th->sc && mm) {
+	if (th->sc && mm) {
 		const struct traced_syscall *sc = th->sc;
 
 		th->sc = NULL;
-		if (mm->needs_attach && !mm->failed) {
-			/* No vdso syscall instruction: use the one just executed. */
-			uint64_t insn = info.instruction_pointer - arch_syscall_insn_len;
+		if (mm->state == MM_PENDING) {
+			/* Without a vdso syscall instruction, use the one just run. */
+			uint64_t insn =
+			    mm->syscall_insn ? 0 : info.instruction_pointer - arch_syscall_insn_len;
 
 			if (!attach(t, th, insn))
 				return;
@@ -605,6 +633,36 @@ static void on_syscall_stop(struct tracee_table *t, struct thread *th)
 static bool is_stop_signal(int sig)
 {
 	return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
+}
+
+/*
+ * PTRACE_EVENT_STOP: a group-stop (job control), or the stop asked for with
+ * PTRACE_INTERRUPT, or the wake-up of a tracee parked with PTRACE_LISTEN.
+ */
+static void on_event_stop(struct tracee_table *t, struct thread *th, int sig)
+{
+	struct mm *mm = th->proc ? th->proc->mm : NULL;
+
+	if (is_stop_signal(sig)) {
+		/* Group-stop: stay stopped until SIGCONT, as without mevi. A
+		 * pending address space is read now, while it holds still. */
+		th->group_stopped = true;
+		if (mm && mm->state == MM_PENDING && th->tid == th->proc->pid)
+			mm_resync(mm, 0, MEVI_ADDR_LIMIT);
+		t->notify(t->notify_ctx,
+			  sig != SIGSTOP && th->proc && th->proc->pid == t->main_pid);
+		resume(th->tid, PTRACE_LISTEN, 0);
+		return;
+	}
+	/* A stop at a user-mode boundary: a userfaultfd can be injected here. */
+	th->group_stopped = false;
+	if (mm && (th->want_attach || mm_attach_due(mm))) {
+		th->want_attach = false;
+		if (!attach(t, th, 0))
+			return;
+	}
+	th->want_attach = false;
+	resume(th->tid, PTRACE_CONT, 0);
 }
 
 static void handle_stop(struct tracee_table *t, pid_t tid, int status)
@@ -632,20 +690,21 @@ static void handle_stop(struct tracee_table *t, pid_t tid, int status)
 		return;
 	case PTRACE_EVENT_EXEC:
 		on_exec_event(t, th);
-		resume(tid, th->exec_exit ? PTRACE_SYSCALL : PTRACE_CONT, 0);
+		resume(tid, PTRACE_CONT, 0);
 		return;
 	case PTRACE_EVENT_SECCOMP:
 		on_seccomp_stop(t, th);
 		return;
 	case PTRACE_EVENT_STOP:
-		if (is_stop_signal(sig)) {
-			/* Group-stop: stay stopped until SIGCONT, as without mevi. */
-			t->notify(t->notify_ctx,
-				  sig != SIGSTOP && th->proc && th->proc->pid == t->main_pid);
-			resume(tid, PTRACE_LISTEN, 0);
-		} else {
-			resume(tid, PTRACE_CONT, 0);
-		}
+		on_event_stop(t, th, sig);
+		return;
+	case PTRACE_EVENT_EXIT:
+		/* The leader of a process whose address space was never attached
+		 * is exiting: read its final state while the mm still exists. */
+		if (th->proc && th->proc->mm && th->proc->mm->state == MM_PENDING &&
+		    th->tid == th->proc->pid)
+			mm_resync(th->proc->mm, 0, MEVI_ADDR_LIMIT);
+		resume(tid, PTRACE_CONT, 0);
 		return;
 	case 0:
 		break;
@@ -671,6 +730,7 @@ void tracee_reap(struct tracee_table *t)
 			continue;
 		if (tid <= 0)
 			return;
+		t->stats.stops++;
 		if (WIFEXITED(status) || WIFSIGNALED(status))
 			handle_death(t, tid, status);
 		else if (WIFSTOPPED(status))

@@ -27,7 +27,7 @@ struct tracee_table;
 /* The ptrace options every tracee is seized with. */
 #define TRACEE_PTRACE_OPTIONS                                                                      \
 	(PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACECLONE |  \
-	 PTRACE_O_TRACEEXEC | PTRACE_O_TRACESECCOMP | PTRACE_O_EXITKILL)
+	 PTRACE_O_TRACEEXEC | PTRACE_O_TRACESECCOMP | PTRACE_O_TRACEEXIT | PTRACE_O_EXITKILL)
 
 /* Called when a tracee enters a group-stop or a process exits, so that the
  * caller can flush what is queued. terminal_stop: the adopted program was

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -55,22 +56,25 @@ void vma_source_close(struct vma_source *src)
 	src->buf = NULL;
 }
 
-/* Iterates VMAs intersecting [start, end) with PROCMAP_QUERY. */
+/*
+ * Iterates VMAs intersecting [start, end) with PROCMAP_QUERY. Names are asked
+ * for only when they matter (private VMAs without an inode: anonymous memory
+ * or a special mapping), because the kernel builds the path of every
+ * file-backed VMA it is asked to name.
+ */
 static int iter_query(struct vma_source *src, uint64_t start, uint64_t end,
 		      int (*fn)(const struct vma_info *, void *), void *ctx)
 {
 	uint64_t addr = start;
 
 	while (addr < end) {
-		char *name = src->name;
 		struct procmap_query q = {
 		    .size = sizeof(q),
 		    .query_flags = PROCMAP_QUERY_COVERING_OR_NEXT_VMA,
 		    .query_addr = addr,
-		    .vma_name_addr = (uint64_t)(uintptr_t)name,
-		    .vma_name_size = sizeof(src->name),
 		};
 		struct vma_info vi;
+		size_t nlen = 0;
 		int err;
 
 		if (ioctl(src->maps_fd, PROCMAP_QUERY, &q) < 0) {
@@ -80,14 +84,27 @@ static int iter_query(struct vma_source *src, uint64_t start, uint64_t end,
 		}
 		if (q.vma_start >= end)
 			return 0;
-		/* vma_name_size includes the NUL; 0 means no name. The buffer
-		 * holds PATH_MAX, the longest name the kernel reports. */
-		size_t nlen = q.vma_name_size ? q.vma_name_size - 1 : 0;
+		bool candidate = !(q.vma_flags & PROCMAP_QUERY_VMA_SHARED) && q.inode == 0 &&
+				 q.dev_major == 0 && q.dev_minor == 0;
+		if (candidate) {
+			q.query_flags = 0;
+			q.query_addr = q.vma_start;
+			q.vma_name_addr = (uint64_t)(uintptr_t)src->name;
+			q.vma_name_size = sizeof(src->name);
+			if (ioctl(src->maps_fd, PROCMAP_QUERY, &q) < 0) {
+				if (errno == ENOENT) {
+					addr = q.vma_start + 1; /* it went away: look further */
+					continue;
+				}
+				return -errno;
+			}
+			/* vma_name_size includes the NUL; 0 means no name. */
+			nlen = q.vma_name_size ? q.vma_name_size - 1 : 0;
+		}
 		vi.start = q.vma_start;
 		vi.end = q.vma_end;
-		vi.private_anon = !(q.vma_flags & PROCMAP_QUERY_VMA_SHARED) && q.inode == 0 &&
-				  q.dev_major == 0 && q.dev_minor == 0 && name_is_anon(name, nlen);
-		vi.vdso = nlen == 6 && memcmp(name, "[vdso]", 6) == 0;
+		vi.private_anon = candidate && name_is_anon(src->name, nlen);
+		vi.vdso = candidate && nlen == 6 && memcmp(src->name, "[vdso]", 6) == 0;
 		err = fn(&vi, ctx);
 		if (err)
 			return err;
@@ -221,6 +238,31 @@ int vma_private_anon(struct vma_source *src, uint64_t start, uint64_t end, vma_p
 	return 0;
 }
 
+/* The vdso's address from the auxiliary vector (AT_SYSINFO_EHDR). */
+static int vdso_from_auxv(pid_t pid, uint64_t *start)
+{
+	char path[64];
+	uint64_t auxv[2 * 64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/auxv", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, auxv, sizeof(auxv));
+	close(fd);
+	for (ssize_t i = 0; i + 1 < n / 8; i += 2) {
+		if (auxv[i] == AT_SYSINFO_EHDR && auxv[i + 1]) {
+			*start = auxv[i + 1];
+			return 0;
+		}
+		if (auxv[i] == AT_NULL)
+			break;
+	}
+	return -ENOENT;
+}
+
 struct vdso_ctx {
 	uint64_t start, end;
 	bool found;
@@ -238,10 +280,23 @@ static int vdso_cb(const struct vma_info *vi, void *arg)
 	return 1; /* stop */
 }
 
-int vma_find_vdso(struct vma_source *src, uint64_t *start, uint64_t *end)
+int vma_find_vdso(struct vma_source *src, pid_t pid, uint64_t *start, uint64_t *end)
 {
 	struct vdso_ctx vc = {0};
-	int err = iter(src, 0, UINT64_MAX, vdso_cb, &vc);
+	uint64_t base;
+	int err;
+
+	/* The auxiliary vector says where; one query says how long. */
+	if (vdso_from_auxv(pid, &base) == 0) {
+		err = iter(src, base, base + 1, vdso_cb, &vc);
+		if (err < 0)
+			return err;
+	}
+	if (!vc.found) {
+		err = iter(src, 0, UINT64_MAX, vdso_cb, &vc);
+		if (err < 0)
+			return err;
+	}
 
 	if (err < 0)
 		return err;

@@ -39,7 +39,8 @@ typedef int (*vma_piece_fn)(uint64_t start, uint64_t end, void *ctx);
 int vma_private_anon(struct vma_source *src, uint64_t start, uint64_t end, vma_piece_fn fn,
 		     void *ctx);
 
-/* Finds the [vdso] mapping. Returns 0 and fills start/end, or -ENOENT/-errno. */
-int vma_find_vdso(struct vma_source *src, uint64_t *start, uint64_t *end);
+/* Finds the [vdso] mapping of pid (located through its auxiliary vector).
+ * Returns 0 and fills start/end, or -ENOENT/-errno. */
+int vma_find_vdso(struct vma_source *src, pid_t pid, uint64_t *start, uint64_t *end);
 
 #endif /* MEVI_LAUNCHER_VMA_H */
