@@ -47,6 +47,7 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(ROOT, "tests", "accuracy"))
 from mock_launcher import pack  # noqa: E402  (msgpack encoder of the wire protocol)
 PAGES_1G = 262144
@@ -282,6 +283,14 @@ def main():
         print(f"overhead: note: --runs {args.runs}: fewer than the 5 runs the report asks for", file=sys.stderr)
 
     workdir = tempfile.mkdtemp(prefix="mevi-overhead-")
+    try:
+        return measure(args, mevi_run, mevid, wl, workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def measure(args, mevi_run, mevid, wl, workdir):
+    """Checks what is needed, then runs the selected workloads and measurements."""
     src = os.path.join(workdir, "gen.c")
     generate_c_file(src)
     gcc = shutil.which("gcc") or shutil.which("cc")
@@ -329,11 +338,8 @@ def main():
     finally:
         if daemon:
             daemon.stop()
-    try:
-        if daemon_measures:
-            run_daemon_measures(mevid, daemon_measures, workdir)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    if daemon_measures:
+        run_daemon_measures(mevid, daemon_measures, workdir)
     return 0
 
 

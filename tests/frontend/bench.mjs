@@ -11,12 +11,16 @@
  *   one-process   1 process with 200,000 ranges, viewport 1400x900
  *   fifty         50 processes with 4,000 ranges each (200,000 in all), all on
  *                 screen (viewport 1400x4400)
+ *   fifty-900px   the same in a 1400x900 viewport: the blocks out of view are
+ *                 not drawn until scrolled to
  * and the time a new tab takes to show a 200,000-range process (snapshot
  * decode, model build, layout, first draw).
  *
- * Reported: frames per second of the page (requestAnimationFrame callbacks),
- * frame intervals, and "work": the time mevi spends in a frame that redraws
- * (performance.measure('mevi:frame')).
+ * Reported: frames per second of the page (requestAnimationFrame callbacks;
+ * the median of three windows, all three shown), frame intervals, and "work":
+ * the time mevi spends in a frame that redraws (performance.measure('mevi:frame')).
+ * The machine's load average is printed: on a shared 2-core machine other
+ * jobs move these numbers a lot.
  */
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
@@ -84,11 +88,15 @@ async function scenario(name, launcherArgs, viewport, pidsOnScreen) {
     }, 60000, 20);
     const firstDraw = Date.now() - t0;
     await sleep(1500);
-    const m = await measure(page, seconds * 1000);
-    const f = stat(m.frames);
-    const w = stat(m.work);
-    const fps = m.frames.length / seconds;
-    rows.push({ name, ranges: loaded.ranges, firstDrawMs: firstDraw, fps, frame: f, work: w });
+    // Three windows: on a shared machine one window can land on someone else's burst.
+    const windows = [];
+    for (let k = 0; k < 3; k++) windows.push(await measure(page, seconds * 1000));
+    const fpsList = windows.map((m) => m.frames.length / seconds).sort((a, b) => a - b);
+    const all = { frames: windows.flatMap((m) => m.frames), work: windows.flatMap((m) => m.work) };
+    const f = stat(all.frames);
+    const w = stat(all.work);
+    const fps = fpsList[1];
+    rows.push({ name, ranges: loaded.ranges, firstDrawMs: firstDraw, fps, fpsList, frame: f, work: w });
     await page.screenshot({ path: join(dir, `${name}.png`) });
     await page.close();
   } finally {
@@ -99,17 +107,20 @@ async function scenario(name, launcherArgs, viewport, pidsOnScreen) {
 try {
   await scenario('one-process', ['--pid', '7000', '--ranges', '200000', '--procs', '1'], { width: 1400, height: 900 }, 1);
   await scenario('fifty', ['--pid', '8000', '--ranges', '200000', '--procs', '50'], { width: 1400, height: 4400 }, 50);
+  await scenario('fifty-900px', ['--pid', '9000', '--ranges', '200000', '--procs', '50'], { width: 1400, height: 900 }, 8);
 } finally {
   await ctx.close();
   await mevid.stop();
 }
 
-console.log(`\nmevi frontend render benchmark: headless Chromium, ${churn} page flips every 32 ms, ${seconds} s per scenario`);
-console.log('scenario      ranges   first draw   fps    frame ms p50/p95/max   work ms mean/p95/max (frames drawn)');
+const load = (await import('node:os')).loadavg().map((x) => x.toFixed(2)).join(' ');
+console.log(`\nmevi frontend render benchmark: headless Chromium, ${churn} page flips every 32 ms, 3 x ${seconds} s per scenario, load average ${load}`);
+console.log('scenario      ranges   first draw   fps median (3 windows)   frame ms p50/p95/max   work ms mean/p95/max (frames drawn)');
 for (const r of rows) {
   console.log(
-    `${r.name.padEnd(12)} ${String(r.ranges).padStart(7)}   ${String(r.firstDrawMs).padStart(6)} ms   ${f1(r.fps).padStart(5)}   ${f1(r.frame.p50)}/${f1(r.frame.p95)}/${f1(r.frame.max)}`.padEnd(75) +
+    `${r.name.padEnd(12)} ${String(r.ranges).padStart(7)}   ${String(r.firstDrawMs).padStart(6)} ms   ${f1(r.fps).padStart(5)} (${r.fpsList.map(f1).join(', ')})`.padEnd(76) +
+      `${f1(r.frame.p50)}/${f1(r.frame.p95)}/${f1(r.frame.max)}`.padEnd(23) +
       `${f1(r.work.mean)}/${f1(r.work.p95)}/${f1(r.work.max)} (${r.work.n})`,
   );
 }
-console.log(`\nJSON ${JSON.stringify(rows.map((r) => ({ name: r.name, ranges: r.ranges, firstDrawMs: r.firstDrawMs, fps: +f1(r.fps), workMeanMs: +f1(r.work.mean), workP95Ms: +f1(r.work.p95) })))}`);
+console.log(`\nJSON ${JSON.stringify(rows.map((r) => ({ name: r.name, ranges: r.ranges, firstDrawMs: r.firstDrawMs, fps: +f1(r.fps), fpsWindows: r.fpsList.map((x) => +f1(x)), workMeanMs: +f1(r.work.mean), workP95Ms: +f1(r.work.p95) })))}`);

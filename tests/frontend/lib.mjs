@@ -67,9 +67,12 @@ export async function waitFor(what, fn, timeoutMs = 10000, everyMs = 50) {
   }
 }
 
-/** Starts mevid in the foreground. Resolves once its HTTP port answers. */
-export async function startMevid(bin, { socket, port, env = {} }) {
-  const child = spawn(bin, ['--foreground', '--socket', socket, '--listen', `127.0.0.1:${port}`], {
+/**
+ * Starts mevid in the foreground (extra args, e.g. --web-root DIR, appended).
+ * Resolves once its HTTP port answers.
+ */
+export async function startMevid(bin, { socket, port, env = {}, args = [] }) {
+  const child = spawn(bin, ['--foreground', '--socket', socket, '--listen', `127.0.0.1:${port}`, ...args], {
     env: { ...process.env, MEVI_LOG: process.env.MEVI_LOG ?? 'warn', ...env },
     stdio: ['ignore', 'inherit', 'pipe'],
   });

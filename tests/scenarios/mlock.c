@@ -10,8 +10,9 @@
  *   mapped         64 pages, none present
  *   locked         pages 16..47 present
  *   unlocked       still 32 present
- *   map-locked     a MAP_LOCKED mapping: 16 present
- *   onfault        an MLOCK_ONFAULT-locked mapping: 0 present, then 3 written
+ *   map-locked       a MAP_LOCKED mapping: 16 present
+ *   onfault-locked   an MLOCK_ONFAULT-locked mapping: 0 present
+ *   onfault-touched  3 of its pages written: 3 present
  */
 #include "scenario.h"
 

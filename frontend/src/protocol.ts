@@ -1,0 +1,407 @@
+/*
+ * protocol — decoding (and, for tests and tools, encoding) of the mevi wire
+ * format described in proto/PROTOCOL.md.
+ *
+ * Every message from mevid is untrusted input: decodeServerMessage() validates
+ * shape, types and ranges and throws a ProtocolError naming the offending
+ * element, so one bad frame is reported instead of corrupting the view.
+ *
+ * Numbers: msgpack integers encoded as (u)int64 arrive as bigint (the decoder
+ * runs with useBigInt64) and are converted here. Addresses are page aligned
+ * and below 2^56, so they are exact as JavaScript numbers. Wall-clock values
+ * (started_at, now) stay bigint: they are nanoseconds since 1970 and do not
+ * fit a double exactly.
+ */
+import { decode, encode } from '@msgpack/msgpack';
+import { isState, type PageState } from './memmap';
+
+export const PROTOCOL_VERSION = 1;
+export const PAGE_SIZE = 4096;
+export const ADDR_LIMIT = 2 ** 56;
+
+export const EVENT_TYPES = [
+  'session_start',
+  'session_end',
+  'proc_start',
+  'proc_exec',
+  'proc_exit',
+  'map',
+  'unmap',
+  'remap',
+  'state',
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+/** Tracking modes announced by session_start. */
+export const MODE_NAMES = ['exact', 'sampled'] as const;
+
+/** proc_start flag: the process starts with a copy of its parent's map (fork). */
+export const PROC_INHERIT_MAP = 1;
+
+interface EventBase {
+  pid: number;
+  /** Nanoseconds since the session began. */
+  ts: number;
+}
+
+// Field names follow proto/PROTOCOL.md (and tests/vectors/wire/events.json) verbatim.
+export type MeviEvent =
+  | (EventBase & {
+      type: 'session_start';
+      version: number;
+      mode: number;
+      resume: boolean;
+      started_at: bigint;
+      argv: string[];
+    })
+  | (EventBase & { type: 'session_end'; status: number })
+  | (EventBase & { type: 'proc_start'; ppid: number; flags: number; cmdline: string[] })
+  | (EventBase & { type: 'proc_exec'; cmdline: string[] })
+  | (EventBase & { type: 'proc_exit'; status: number })
+  | (EventBase & { type: 'map'; start: number; end: number; state: PageState })
+  | (EventBase & { type: 'unmap'; start: number; end: number })
+  | (EventBase & { type: 'remap'; from_start: number; from_end: number; to_start: number; to_end: number })
+  | (EventBase & { type: 'state'; start: number; end: number; state: PageState });
+
+export interface ProcessSnapshot {
+  pid: number;
+  ppid: number;
+  cmdline: string[];
+  alive: boolean;
+  exit_status: number | null;
+  /** Flat [start0, end0, state0, ...], sorted and merged. */
+  ranges: number[];
+  /** Flat [ts0, rss0, ts1, rss1, ...], oldest first. */
+  rss_history: number[];
+}
+
+export interface SessionSnapshot {
+  id: number;
+  argv: string[];
+  launcher_pid: number;
+  alive: boolean;
+  exit_status: number | null;
+  mode: number;
+  started_at: bigint;
+  processes: ProcessSnapshot[];
+  rss_history: number[];
+}
+
+export interface SnapshotMessage {
+  kind: 'snapshot';
+  version: number;
+  now: bigint;
+  sessions: SessionSnapshot[];
+}
+
+export interface DeltaMessage {
+  kind: 'delta';
+  now: bigint;
+  batches: { sessionId: number; events: MeviEvent[] }[];
+}
+
+export type ServerMessage = SnapshotMessage | DeltaMessage;
+
+export class ProtocolError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ProtocolError';
+  }
+}
+
+// ---- primitive validators ---------------------------------------------
+
+function fail(path: string, what: string, v: unknown): never {
+  let shown: string;
+  try {
+    shown = typeof v === 'bigint' ? `${v}n` : JSON.stringify(v) ?? String(v);
+  } catch {
+    shown = String(v);
+  }
+  if (shown.length > 60) shown = `${shown.slice(0, 57)}...`;
+  throw new ProtocolError(`${path}: expected ${what}, got ${shown}`);
+}
+
+function arr(v: unknown, path: string, len?: number): unknown[] {
+  if (!Array.isArray(v)) fail(path, 'an array', v);
+  if (len !== undefined && v.length !== len) fail(path, `an array of ${len} elements`, `${v.length} elements`);
+  return v;
+}
+
+/** Any non-negative integer (number or bigint), as a number. */
+function uint(v: unknown, path: string): number {
+  if (typeof v === 'bigint') {
+    if (v < 0n) fail(path, 'an unsigned integer', v);
+    return Number(v);
+  }
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) fail(path, 'an unsigned integer', v);
+  return v;
+}
+
+function int32(v: unknown, path: string): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < -(2 ** 31) || v >= 2 ** 31) fail(path, 'a 32-bit integer', v);
+  return v;
+}
+
+function bigUint(v: unknown, path: string): bigint {
+  if (typeof v === 'bigint' && v >= 0n) return v;
+  if (typeof v === 'number' && Number.isInteger(v) && v >= 0) return BigInt(v);
+  fail(path, 'an unsigned integer', v);
+}
+
+function bool(v: unknown, path: string): boolean {
+  if (typeof v !== 'boolean') fail(path, 'a boolean', v);
+  return v;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: false });
+
+function str(v: unknown, path: string): string {
+  if (typeof v === 'string') return v;
+  if (v instanceof Uint8Array) return utf8.decode(v); // lenient: bin where str was meant
+  fail(path, 'a string', v);
+}
+
+function strs(v: unknown, path: string): string[] {
+  return arr(v, path).map((s, i) => str(s, `${path}[${i}]`));
+}
+
+function state(v: unknown, path: string): PageState {
+  const n = uint(v, path);
+  if (!isState(n)) fail(path, 'a page state (0, 1 or 2)', v);
+  return n;
+}
+
+function addrRange(s: unknown, e: unknown, path: string): [number, number] {
+  const start = uint(s, `${path}.start`);
+  const end = uint(e, `${path}.end`);
+  if (end <= start) fail(path, 'a non-empty range', [start, end]);
+  if (start % PAGE_SIZE !== 0 || end % PAGE_SIZE !== 0) fail(path, 'a page-aligned range', [start, end]);
+  if (end > ADDR_LIMIT) fail(path, `a range below 2^56`, [start, end]);
+  return [start, end];
+}
+
+function nullableStatus(v: unknown, path: string): number | null {
+  return v === null || v === undefined ? null : int32(v, path);
+}
+
+// ---- events -------------------------------------------------------------
+
+const ARITY: Record<EventType, number> = {
+  session_start: 8,
+  session_end: 4,
+  proc_start: 6,
+  proc_exec: 4,
+  proc_exit: 4,
+  map: 6,
+  unmap: 5,
+  remap: 7,
+  state: 6,
+};
+
+/** Validates one wire event (an array) into a MeviEvent. */
+export function parseEvent(raw: unknown, path = 'event'): MeviEvent {
+  const a = arr(raw, path);
+  if (a.length < 3) fail(path, 'an event of at least 3 elements', a);
+  const code = uint(a[0], `${path}[0]`);
+  const type = EVENT_TYPES[code];
+  if (type === undefined) fail(`${path}[0]`, 'a known event type (0..8)', a[0]);
+  if (a.length !== ARITY[type]) fail(path, `${ARITY[type]} elements for ${type}`, `${a.length} elements`);
+  const pid = int32(a[1], `${path}.pid`);
+  const ts = uint(a[2], `${path}.ts`);
+  switch (type) {
+    case 'session_start':
+      return {
+        type,
+        pid,
+        ts,
+        version: uint(a[3], `${path}.version`),
+        mode: uint(a[4], `${path}.mode`),
+        resume: bool(a[5], `${path}.resume`),
+        started_at: bigUint(a[6], `${path}.started_at`),
+        argv: strs(a[7], `${path}.argv`),
+      };
+    case 'session_end':
+      return { type, pid, ts, status: int32(a[3], `${path}.status`) };
+    case 'proc_start':
+      return {
+        type,
+        pid,
+        ts,
+        ppid: int32(a[3], `${path}.ppid`),
+        flags: uint(a[4], `${path}.flags`),
+        cmdline: strs(a[5], `${path}.cmdline`),
+      };
+    case 'proc_exec':
+      return { type, pid, ts, cmdline: strs(a[3], `${path}.cmdline`) };
+    case 'proc_exit':
+      return { type, pid, ts, status: int32(a[3], `${path}.status`) };
+    case 'map':
+    case 'state': {
+      const [start, end] = addrRange(a[3], a[4], path);
+      return { type, pid, ts, start, end, state: state(a[5], `${path}.state`) };
+    }
+    case 'unmap': {
+      const [start, end] = addrRange(a[3], a[4], path);
+      return { type, pid, ts, start, end };
+    }
+    case 'remap': {
+      const [from_start, from_end] = addrRange(a[3], a[4], `${path}.from`);
+      const [to_start, to_end] = addrRange(a[5], a[6], `${path}.to`);
+      return { type, pid, ts, from_start, from_end, to_start, to_end };
+    }
+  }
+}
+
+/** Validates a batch (an array of events). */
+export function parseBatch(raw: unknown, path = 'batch'): MeviEvent[] {
+  return arr(raw, path).map((e, i) => parseEvent(e, `${path}[${i}]`));
+}
+
+// ---- server messages ----------------------------------------------------
+
+function flatRanges(v: unknown, path: string): number[] {
+  const a = arr(v, path);
+  if (a.length % 3 !== 0) fail(path, 'a flat range list (length a multiple of 3)', `${a.length} elements`);
+  const out = new Array<number>(a.length);
+  let prevEnd = 0;
+  for (let i = 0; i < a.length; i += 3) {
+    const [s, e] = addrRange(a[i], a[i + 1], `${path}[${i / 3}]`);
+    if (s < prevEnd) fail(`${path}[${i / 3}]`, 'sorted, non-overlapping ranges', [s, e]);
+    prevEnd = e;
+    out[i] = s;
+    out[i + 1] = e;
+    out[i + 2] = state(a[i + 2], `${path}[${i / 3}].state`);
+  }
+  return out;
+}
+
+function history(v: unknown, path: string): number[] {
+  const a = arr(v, path);
+  if (a.length % 2 !== 0) fail(path, 'a flat [ts, rss, ...] list', `${a.length} elements`);
+  return a.map((x, i) => uint(x, `${path}[${i}]`));
+}
+
+function parseProcess(v: unknown, path: string): ProcessSnapshot {
+  const a = arr(v, path, 7);
+  return {
+    pid: int32(a[0], `${path}.pid`),
+    ppid: int32(a[1], `${path}.ppid`),
+    cmdline: strs(a[2], `${path}.cmdline`),
+    alive: bool(a[3], `${path}.alive`),
+    exit_status: nullableStatus(a[4], `${path}.exit_status`),
+    ranges: flatRanges(a[5], `${path}.ranges`),
+    rss_history: history(a[6], `${path}.rss_history`),
+  };
+}
+
+function parseSession(v: unknown, path: string): SessionSnapshot {
+  const a = arr(v, path, 9);
+  return {
+    id: uint(a[0], `${path}.id`),
+    argv: strs(a[1], `${path}.argv`),
+    launcher_pid: int32(a[2], `${path}.launcher_pid`),
+    alive: bool(a[3], `${path}.alive`),
+    exit_status: nullableStatus(a[4], `${path}.exit_status`),
+    mode: uint(a[5], `${path}.mode`),
+    started_at: bigUint(a[6], `${path}.started_at`),
+    processes: arr(a[7], `${path}.processes`).map((p, i) => parseProcess(p, `${path}.processes[${i}]`)),
+    rss_history: history(a[8], `${path}.rss_history`),
+  };
+}
+
+/** Validates an already msgpack-decoded /stream message. */
+export function parseServerMessage(raw: unknown): ServerMessage {
+  const a = arr(raw, 'message');
+  const kind = uint(a[0], 'message[0]');
+  if (kind === 0) {
+    arr(raw, 'snapshot', 4);
+    return {
+      kind: 'snapshot',
+      version: uint(a[1], 'snapshot.version'),
+      now: bigUint(a[2], 'snapshot.now'),
+      sessions: arr(a[3], 'snapshot.sessions').map((s, i) => parseSession(s, `snapshot.sessions[${i}]`)),
+    };
+  }
+  if (kind === 1) {
+    arr(raw, 'delta', 3);
+    return {
+      kind: 'delta',
+      now: bigUint(a[1], 'delta.now'),
+      batches: arr(a[2], 'delta.batches').map((b, i) => {
+        const pair = arr(b, `delta.batches[${i}]`, 2);
+        return {
+          sessionId: uint(pair[0], `delta.batches[${i}].session_id`),
+          events: parseBatch(pair[1], `delta.batches[${i}].batch`),
+        };
+      }),
+    };
+  }
+  fail('message[0]', 'a message kind (0 snapshot, 1 delta)', a[0]);
+}
+
+/** msgpack-decodes raw bytes (int64 as bigint). Throws ProtocolError on malformed msgpack. */
+export function decodeMsgpack(bytes: Uint8Array | ArrayBuffer): unknown {
+  try {
+    return decode(bytes, { useBigInt64: true });
+  } catch (err) {
+    throw new ProtocolError(`malformed msgpack: ${(err as Error).message}`);
+  }
+}
+
+/** Decodes and validates one binary /stream frame. */
+export function decodeServerMessage(bytes: Uint8Array | ArrayBuffer): ServerMessage {
+  return parseServerMessage(decodeMsgpack(bytes));
+}
+
+/** Decodes and validates one launcher batch (tests/vectors/wire/events.msgpack). */
+export function decodeBatch(bytes: Uint8Array | ArrayBuffer): MeviEvent[] {
+  return parseBatch(decodeMsgpack(bytes));
+}
+
+// ---- encoding (tests and tools) ---------------------------------------
+
+/** The wire array of one event. */
+export function eventToWire(ev: MeviEvent): unknown[] {
+  const head = [EVENT_TYPES.indexOf(ev.type), ev.pid, ev.ts];
+  switch (ev.type) {
+    case 'session_start':
+      return [...head, ev.version, ev.mode, ev.resume, ev.started_at, ev.argv];
+    case 'session_end':
+    case 'proc_exit':
+      return [...head, ev.status];
+    case 'proc_start':
+      return [...head, ev.ppid, ev.flags, ev.cmdline];
+    case 'proc_exec':
+      return [...head, ev.cmdline];
+    case 'map':
+    case 'state':
+      return [...head, ev.start, ev.end, ev.state];
+    case 'unmap':
+      return [...head, ev.start, ev.end];
+    case 'remap':
+      return [...head, ev.from_start, ev.from_end, ev.to_start, ev.to_end];
+  }
+}
+
+/**
+ * Integers that need 64 bits become bigint so that the encoder writes
+ * (u)int64 exactly like msgpack-c does, and bigints that fit in 32 bits become
+ * numbers so that they get the smallest encoding.
+ */
+function widen(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(widen);
+  if (typeof v === 'number' && Number.isInteger(v) && (v >= 2 ** 32 || v < -(2 ** 31))) return BigInt(v);
+  if (typeof v === 'bigint' && v < 2n ** 32n && v >= -(2n ** 31n)) return Number(v);
+  return v;
+}
+
+/** msgpack-encodes any wire value with msgpack-c's smallest-encoding rules. */
+export function encodeWire(value: unknown): Uint8Array {
+  return encode(widen(value), { useBigInt64: true });
+}
+
+/** Encodes a batch of events. */
+export function encodeBatch(events: MeviEvent[]): Uint8Array {
+  return encodeWire(events.map(eventToWire));
+}

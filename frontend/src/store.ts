@@ -1,0 +1,320 @@
+/*
+ * store — the tab's copy of mevid's state: sessions, their processes and
+ * each process's memory map, kept up to date from /stream messages.
+ *
+ * A snapshot replaces everything. A delta applies each session's batch in
+ * order with the semantics of proto/PROTOCOL.md. The store never throws on
+ * bad input: an event that cannot be applied is counted and logged, and the
+ * rest of the batch still applies (the daemon validated it; a mismatch here
+ * is a bug worth seeing, not a reason to freeze the view).
+ *
+ * Views ask `generation` whether anything changed and `takeDirty()` which
+ * processes did.
+ */
+import { MemMap } from './memmap';
+import { RssHistory } from './history';
+import { PROC_INHERIT_MAP, PROTOCOL_VERSION, type DeltaMessage, type MeviEvent, type SnapshotMessage } from './protocol';
+
+export interface ProcessState {
+  readonly sessionId: number;
+  readonly pid: number;
+  ppid: number;
+  cmdline: string[];
+  alive: boolean;
+  exitStatus: number | null;
+  map: MemMap;
+  history: RssHistory;
+  /** Timestamp of the last event about this process (ns since session start). */
+  lastTs: number;
+  /** Order of first appearance, for stable sorting. */
+  readonly seq: number;
+}
+
+export interface SessionState {
+  readonly id: number;
+  argv: string[];
+  launcherPid: number;
+  alive: boolean;
+  exitStatus: number | null;
+  mode: number;
+  /** CLOCK_REALTIME ns at session start. */
+  startedAt: bigint;
+  /** Protocol version announced by the launcher (0 when unknown). */
+  version: number;
+  processes: Map<number, ProcessState>;
+  history: RssHistory;
+  lastTs: number;
+}
+
+/** Key of a process across sessions: "<sessionId>:<pid>". */
+export function processKey(sessionId: number, pid: number): string {
+  return `${sessionId}:${pid}`;
+}
+
+export interface Totals {
+  rss: number;
+  vsz: number;
+  processes: number;
+}
+
+export class Store {
+  sessions = new Map<number, SessionState>();
+  /** Bumped after every applied message. */
+  generation = 0;
+  /** Events that could not be applied since the page loaded. */
+  errors = 0;
+  lastError: string | null = null;
+  /** Server clock (CLOCK_REALTIME ns) of the last message. */
+  serverNow = 0n;
+  /** Whether a snapshot was received since the last connection. */
+  synced = false;
+
+  private dirty = new Set<string>();
+  private structureDirty = true;
+  private seq = 0;
+
+  /** Process keys changed since the last call. */
+  takeDirty(): Set<string> {
+    const d = this.dirty;
+    this.dirty = new Set();
+    return d;
+  }
+
+  /** True once after processes or sessions were added, removed or re-parented. */
+  takeStructureChanged(): boolean {
+    const s = this.structureDirty;
+    this.structureDirty = false;
+    return s;
+  }
+
+  /** Forgets everything (the connection dropped and a snapshot will follow). */
+  reset(): void {
+    this.sessions.clear();
+    this.synced = false;
+    this.structureDirty = true;
+    this.generation++;
+  }
+
+  applySnapshot(msg: SnapshotMessage): void {
+    this.sessions.clear();
+    for (const s of msg.sessions) {
+      const session = this.newSession(s.id);
+      session.argv = s.argv;
+      session.launcherPid = s.launcher_pid;
+      session.alive = s.alive;
+      session.exitStatus = s.exit_status;
+      session.mode = s.mode;
+      session.startedAt = s.started_at;
+      session.version = msg.version;
+      session.history = RssHistory.fromFlat(s.rss_history);
+      for (const p of s.processes) {
+        let map: MemMap;
+        try {
+          map = MemMap.fromFlat(p.ranges);
+        } catch (err) {
+          this.noteError(`snapshot: session ${s.id} pid ${p.pid}: ${(err as Error).message}`);
+          map = new MemMap();
+        }
+        const proc = this.newProcess(session, p.pid, p.ppid, p.cmdline, map);
+        proc.alive = p.alive;
+        proc.exitStatus = p.exit_status;
+        proc.history = RssHistory.fromFlat(p.rss_history);
+        const lastTs = p.rss_history.length >= 2 ? p.rss_history[p.rss_history.length - 2]! : 0;
+        proc.lastTs = lastTs;
+        session.lastTs = Math.max(session.lastTs, lastTs);
+      }
+      this.sessions.set(s.id, session);
+    }
+    this.serverNow = msg.now;
+    this.synced = true;
+    this.structureDirty = true;
+    for (const s of this.sessions.values()) for (const p of s.processes.values()) this.dirty.add(processKey(s.id, p.pid));
+    this.generation++;
+  }
+
+  applyDelta(msg: DeltaMessage): void {
+    for (const { sessionId, events } of msg.batches) this.applyBatch(sessionId, events);
+    this.serverNow = msg.now;
+    this.generation++;
+  }
+
+  /** Applies one session's batch in order, then records RSS history points. */
+  applyBatch(sessionId: number, events: readonly MeviEvent[]): void {
+    let session = this.sessions.get(sessionId);
+    const touched = new Set<ProcessState>();
+    for (const ev of events) {
+      if (!session) {
+        session = this.newSession(sessionId);
+        this.sessions.set(sessionId, session);
+        this.structureDirty = true;
+        if (ev.type !== 'session_start') this.noteError(`session ${sessionId}: events before session_start`);
+      }
+      session.lastTs = Math.max(session.lastTs, ev.ts);
+      try {
+        const proc = this.applyEvent(session, ev);
+        if (proc) {
+          proc.lastTs = Math.max(proc.lastTs, ev.ts);
+          touched.add(proc);
+          this.dirty.add(processKey(session.id, proc.pid));
+        }
+      } catch (err) {
+        this.noteError(`session ${sessionId} ${ev.type} pid ${ev.pid}: ${(err as Error).message}`);
+      }
+    }
+    if (!session) return;
+    for (const p of touched) p.history.push(p.lastTs, p.map.rss);
+    if (touched.size > 0 || events.length > 0) session.history.push(session.lastTs, sessionRss(session));
+  }
+
+  /** Totals over the processes that are still alive. */
+  totals(): Totals {
+    let rss = 0;
+    let vsz = 0;
+    let processes = 0;
+    for (const s of this.sessions.values()) {
+      for (const p of s.processes.values()) {
+        if (!p.alive) continue;
+        rss += p.map.rss;
+        vsz += p.map.vsz;
+        processes++;
+      }
+    }
+    return { rss, vsz, processes };
+  }
+
+  // ---- internals -------------------------------------------------------
+
+  private applyEvent(session: SessionState, ev: MeviEvent): ProcessState | null {
+    switch (ev.type) {
+      case 'session_start': {
+        if (ev.resume) {
+          // The launcher reconnected: a full snapshot of its processes follows.
+          // Keep their charts: a process that comes back gets its history back.
+          this.retired = new Map([...session.processes].map(([pid, p]) => [pid, p.history]));
+          session.processes.clear();
+          this.structureDirty = true;
+        }
+        session.argv = ev.argv;
+        session.launcherPid = ev.pid;
+        session.mode = ev.mode;
+        session.startedAt = ev.started_at;
+        session.version = ev.version;
+        session.alive = true;
+        session.exitStatus = null;
+        if (ev.version !== PROTOCOL_VERSION) this.noteError(`session ${session.id}: protocol version ${ev.version}`);
+        return null;
+      }
+      case 'session_end':
+        session.alive = false;
+        session.exitStatus = ev.status;
+        this.structureDirty = true;
+        return null;
+      case 'proc_start': {
+        const parent = session.processes.get(ev.ppid);
+        const map = ev.flags & PROC_INHERIT_MAP && parent ? parent.map.clone() : new MemMap();
+        const proc = this.newProcess(session, ev.pid, ev.ppid, ev.cmdline, map);
+        const old = this.retired.get(ev.pid);
+        if (old) {
+          proc.history = old;
+          this.retired.delete(ev.pid);
+        }
+        proc.map.version++; // a new process: views must redraw even if the map looks the same
+        return proc;
+      }
+      default:
+        break;
+    }
+    const proc = this.processFor(session, ev.pid);
+    switch (ev.type) {
+      case 'proc_exec':
+        proc.map.clear();
+        proc.cmdline = ev.cmdline;
+        proc.alive = true;
+        proc.exitStatus = null;
+        break;
+      case 'proc_exit':
+        proc.alive = false;
+        proc.exitStatus = ev.status;
+        this.structureDirty = true;
+        break;
+      case 'map':
+        proc.map.set(ev.start, ev.end, ev.state);
+        break;
+      case 'unmap':
+        proc.map.remove(ev.start, ev.end);
+        break;
+      case 'remap':
+        proc.map.remap(ev.from_start, ev.from_end, ev.to_start, ev.to_end);
+        break;
+      case 'state':
+        proc.map.update(ev.start, ev.end, ev.state);
+        break;
+    }
+    return proc;
+  }
+
+  /** Histories of processes dropped by a resume, until their proc_start comes back. */
+  private retired = new Map<number, RssHistory>();
+
+  /** The process, created as a placeholder when an event names an unknown pid. */
+  private processFor(session: SessionState, pid: number): ProcessState {
+    const p = session.processes.get(pid);
+    if (p) return p;
+    this.noteError(`session ${session.id}: event for unknown pid ${pid}`);
+    return this.newProcess(session, pid, 0, [], new MemMap());
+  }
+
+  private newSession(id: number): SessionState {
+    return {
+      id,
+      argv: [],
+      launcherPid: 0,
+      alive: true,
+      exitStatus: null,
+      mode: 0,
+      startedAt: 0n,
+      version: 0,
+      processes: new Map(),
+      history: new RssHistory(),
+      lastTs: 0,
+    };
+  }
+
+  private newProcess(session: SessionState, pid: number, ppid: number, cmdline: string[], map: MemMap): ProcessState {
+    const proc: ProcessState = {
+      sessionId: session.id,
+      pid,
+      ppid,
+      cmdline,
+      alive: true,
+      exitStatus: null,
+      map,
+      history: new RssHistory(),
+      lastTs: session.lastTs,
+      seq: this.seq++,
+    };
+    session.processes.set(pid, proc);
+    this.structureDirty = true;
+    this.dirty.add(processKey(session.id, pid));
+    return proc;
+  }
+
+  private noteError(msg: string): void {
+    this.errors++;
+    this.lastError = msg;
+    console.warn(`mevi: ${msg}`);
+  }
+}
+
+/** RSS of a session: the sum over its live processes. */
+export function sessionRss(s: SessionState): number {
+  let rss = 0;
+  for (const p of s.processes.values()) if (p.alive) rss += p.map.rss;
+  return rss;
+}
+
+export function sessionVsz(s: SessionState): number {
+  let vsz = 0;
+  for (const p of s.processes.values()) if (p.alive) vsz += p.map.vsz;
+  return vsz;
+}

@@ -1,0 +1,37 @@
+/* help — the "?" overlay: shortcuts and what the colours mean. */
+import { SHORTCUTS } from '../keyboard';
+import { el } from './dom';
+
+export function buildHelp(onClose: () => void): HTMLElement {
+  const rows = SHORTCUTS.map(([k, what]) => el('tr', {}, el('td', {}, el('kbd', {}, k)), el('td', {}, what)));
+  const legend = el(
+    'ul',
+    { className: 'legend' },
+    el('li', {}, el('span', { className: 'swatch resident' }), 'resident: the kernel has a page there'),
+    el('li', {}, el('span', { className: 'swatch not-resident' }), 'not resident: mapped, never touched or dropped'),
+    el('li', {}, el('span', { className: 'swatch untracked' }), 'untracked: mapped, but mevi cannot observe it'),
+    el('li', {}, el('span', { className: 'swatch unmapped' }), 'dark: nothing mapped (part of the bar scale only)'),
+  );
+  const close = el('button', { className: 'close' }, 'close');
+  close.addEventListener('click', onClose);
+  const box = el(
+    'div',
+    { className: 'help-box', role: 'dialog', ariaLabel: 'Keyboard shortcuts' },
+    el('h2', {}, 'Keyboard shortcuts'),
+    el('table', {}, ...rows),
+    el('h2', {}, 'Reading the bars'),
+    legend,
+    el(
+      'p',
+      {},
+      'Each bar is a group of ranges close together in the address space. Its width stands for the power of two written under its start address; the gaps between groups are labelled with their size. A pixel that covers several states is split top to bottom in proportion, so a lone resident page still shows. Only private anonymous memory (heap, mmap, thread stacks) is tracked.',
+    ),
+    close,
+  );
+  const overlay = el('div', { className: 'help-overlay', id: 'help' }, box);
+  overlay.hidden = true;
+  overlay.addEventListener('click', (ev) => {
+    if (ev.target === overlay) onClose();
+  });
+  return overlay;
+}

@@ -1,0 +1,179 @@
+/*
+ * processview — one process block: header (caret, pid, RSS, virtual size,
+ * status, cmdline chips, RSS sparkline) and the memory map canvas.
+ */
+import type { ProcessState } from '../store';
+import { formatArg, formatBytes, formatExitStatus } from '../format';
+import { MapCanvas, type Hit, type ZoomWindow } from '../render/mapcanvas';
+import type { RowOptions } from '../layout';
+import { RssChart } from './chart';
+import { el } from './dom';
+
+export interface ProcessViewCallbacks {
+  toggleCollapsed(key: string): void;
+  hover(view: ProcessView, hit: Hit | null, ev: MouseEvent): void;
+  click(view: ProcessView, hit: Hit): void;
+}
+
+export interface ProcessRenderInput {
+  proc: ProcessState;
+  depth: number;
+  descendants: number;
+  role: 'match' | 'context';
+  collapsed: boolean;
+  opts: RowOptions;
+  zoom: ZoomWindow | null;
+  width: number;
+  /** Session time "now" (ns since session start), to extend the sparkline. */
+  nowTs: number;
+}
+
+export class ProcessView {
+  readonly el: HTMLElement;
+  readonly key: string;
+  proc: ProcessState;
+  readonly canvas = new MapCanvas();
+  private readonly caret: HTMLButtonElement;
+  private readonly rss: HTMLElement;
+  private readonly vsz: HTMLElement;
+  private readonly status: HTMLElement;
+  private readonly args: HTMLElement;
+  private readonly note: HTMLElement;
+  private readonly body: HTMLElement;
+  private readonly spark = new RssChart({ width: 160, height: 30, axes: false });
+  private drawn = '';
+  private textDone = false;
+  private showBody = true;
+  private input: ProcessRenderInput | null = null;
+  private argsShown: readonly string[] | null = null;
+  /** Whether the block is in (or near) the viewport; offscreen blocks skip drawing. */
+  visible = true;
+  /** Last draw duration in ms. */
+  lastDrawMs = 0;
+
+  constructor(key: string, proc: ProcessState, cb: ProcessViewCallbacks) {
+    this.key = key;
+    this.proc = proc;
+    this.caret = el('button', { className: 'caret', title: 'collapse / expand (memory and children)' }, '▾');
+    this.caret.addEventListener('click', () => cb.toggleCollapsed(this.key));
+    this.rss = el('span', { className: 'mem-stats rss', title: 'resident set: bytes the kernel has pages for' });
+    this.vsz = el('span', { className: 'mem-stats virt', title: 'virtual size: bytes mapped (private anonymous)' });
+    this.status = el('span', { className: 'proc-status' });
+    this.args = el('span', { className: 'args' });
+    const pid = el('span', { className: 'pid', title: `pid ${proc.pid}` }, String(proc.pid));
+    const info = el('div', { className: 'process-info' }, this.caret, pid, this.rss, this.vsz, this.status, this.args, this.spark.el);
+    this.note = el('div', { className: 'empty-note' });
+    this.body = el('div', { className: 'process-body' }, this.canvas.canvas, this.note);
+    this.el = el('div', { className: 'process' }, info, this.body);
+    this.el.dataset.key = key;
+    this.el.dataset.pid = String(proc.pid);
+
+    const c = this.canvas.canvas;
+    c.addEventListener('mousemove', (ev) => cb.hover(this, this.hitAt(ev), ev));
+    c.addEventListener('mouseleave', (ev) => cb.hover(this, null, ev));
+    c.addEventListener('click', (ev) => {
+      const hit = this.hitAt(ev);
+      if (hit) cb.click(this, hit);
+    });
+  }
+
+  private hitAt(ev: MouseEvent): Hit | null {
+    const r = this.canvas.canvas.getBoundingClientRect();
+    return this.canvas.hitTest(ev.clientX - r.left, ev.clientY - r.top);
+  }
+
+  /**
+   * Brings the header and visibility up to date. Header text and the
+   * sparkline are refreshed only on `slow` frames (a few times a second):
+   * DOM text churn at 60 Hz costs more than it tells. The canvas is left to
+   * draw(), which the app calls within its per-frame budget.
+   */
+  update(input: ProcessRenderInput, slow: boolean): void {
+    const { proc, collapsed, role } = input;
+    this.proc = proc;
+    this.input = input;
+    if (slow || !this.textDone) this.renderText(input);
+    this.showBody = role === 'match' && !collapsed;
+    this.body.hidden = !this.showBody;
+    if (this.showBody && (slow || !this.textDone)) this.spark.update(proc.history, proc.alive ? input.nowTs : undefined);
+    this.textDone = true;
+  }
+
+  /** True when the canvas shows something older than the map, options, zoom or width. */
+  get stale(): boolean {
+    return this.showBody && this.visible && this.signature() !== this.drawn;
+  }
+
+  /** Redraws the canvas. Returns the time spent in ms. */
+  draw(): number {
+    const input = this.input;
+    if (!input) return 0;
+    this.lastDrawMs = this.canvas.draw(input.proc.map, input.width, input.opts, input.zoom);
+    this.drawn = this.signature();
+    this.updateNote(input);
+    return this.lastDrawMs;
+  }
+
+  private signature(): string {
+    const i = this.input;
+    if (!i) return '';
+    const z = i.zoom;
+    return `${i.proc.map.version}|${i.width}|${i.opts.showGaps}|${i.opts.showNonResident}|${z ? `${z.start}-${z.end}` : ''}|${window.devicePixelRatio}`;
+  }
+
+  /** Header text: sizes, status, command line, tree decorations. */
+  private renderText(input: ProcessRenderInput): void {
+    const { proc, collapsed, role } = input;
+    this.el.style.setProperty('--depth', String(input.depth));
+    this.el.classList.toggle('exited', !proc.alive);
+    this.el.classList.toggle('context', role === 'context');
+    this.el.classList.toggle('collapsed', collapsed);
+    this.caret.textContent = collapsed ? '▸' : '▾';
+    this.caret.title = collapsed && input.descendants > 0 ? `expand (${input.descendants} hidden below)` : 'collapse / expand';
+
+    setStat(this.rss, 'RSS', formatBytes(proc.map.rss));
+    setStat(this.vsz, 'Virt', formatBytes(proc.map.vsz));
+    let status = proc.alive ? '' : proc.exitStatus === null ? 'exited' : formatExitStatus(proc.exitStatus);
+    if (collapsed && input.descendants > 0) status += `${status ? ' · ' : ''}+${input.descendants} below`;
+    if (this.status.textContent !== status) this.status.textContent = status;
+    if (this.argsShown !== proc.cmdline) this.renderArgs(proc.cmdline);
+  }
+
+  /** Forgets what was drawn so the next render redraws. */
+  invalidate(): void {
+    this.drawn = '';
+  }
+
+  private updateNote(input: ProcessRenderInput): void {
+    const { proc } = input;
+    let note = '';
+    if (proc.map.count === 0) {
+      note = proc.alive ? 'no private anonymous memory mapped (yet)' : 'exited with no memory left mapped';
+    } else if (this.canvas.rowCount === 0 && !input.zoom) {
+      note = `${this.canvas.hiddenGroups} group(s), none with resident pages — tick "Show non-resident groups" to see them`;
+    }
+    this.note.textContent = note;
+    this.note.hidden = note === '';
+  }
+
+  private renderArgs(cmdline: readonly string[]): void {
+    this.argsShown = cmdline;
+    const chips = cmdline.length
+      ? cmdline.map((a) => el('span', { className: 'arg', title: a }, formatArg(a)))
+      : [el('span', { className: 'arg unknown' }, '(command line unknown)')];
+    this.args.replaceChildren(...chips);
+    this.args.title = cmdline.join(' ');
+  }
+
+  destroy(): void {
+    this.spark.destroy();
+    this.el.remove();
+  }
+}
+
+function setStat(node: HTMLElement, name: string, value: string): void {
+  const text = `${name} ${value}`;
+  if (node.dataset.text === text) return;
+  node.dataset.text = text;
+  node.replaceChildren(el('span', { className: 'mem-square' }), el('span', { className: 'name' }, name), el('span', { className: 'value' }, value));
+}

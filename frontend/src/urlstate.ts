@@ -1,0 +1,77 @@
+/*
+ * urlstate — what is selected, as a URL query, so a link reopens the same view.
+ *
+ *   ?session=2&q=cargo&zoom=2:4242:7f0000000000-7f0004000000&gaps=0&nonres=0&collapsed=2:4243,2:4250
+ *
+ * Pausing is deliberately not part of it: a link shows live data.
+ */
+
+export interface Zoom {
+  sessionId: number;
+  pid: number;
+  start: number;
+  end: number;
+}
+
+export interface ViewState {
+  /** The session shown, or null for all sessions. */
+  session: number | null;
+  /** Filter box text. */
+  q: string;
+  zoom: Zoom | null;
+  showGaps: boolean;
+  showNonResident: boolean;
+  /** Collapsed processes as "<session>:<pid>". */
+  collapsed: Set<string>;
+}
+
+export function defaultViewState(): ViewState {
+  return { session: null, q: '', zoom: null, showGaps: true, showNonResident: true, collapsed: new Set() };
+}
+
+function parseIntStrict(s: string | null, radix = 10): number | null {
+  if (s === null || s === '') return null;
+  const re = radix === 16 ? /^[0-9a-f]+$/i : /^\d+$/;
+  if (!re.test(s)) return null;
+  const n = parseInt(s, radix);
+  return Number.isSafeInteger(n) ? n : null;
+}
+
+function parseZoom(s: string | null): Zoom | null {
+  if (!s) return null;
+  const m = /^(\d+):(\d+):([0-9a-f]+)-([0-9a-f]+)$/i.exec(s);
+  if (!m) return null;
+  const sessionId = parseIntStrict(m[1]!);
+  const pid = parseIntStrict(m[2]!);
+  const start = parseIntStrict(m[3]!, 16);
+  const end = parseIntStrict(m[4]!, 16);
+  if (sessionId === null || pid === null || start === null || end === null || end <= start) return null;
+  return { sessionId, pid, start, end };
+}
+
+/** Parses a location.search string; unknown or malformed parameters fall back to defaults. */
+export function parseViewState(search: string): ViewState {
+  const p = new URLSearchParams(search);
+  const v = defaultViewState();
+  v.session = parseIntStrict(p.get('session'));
+  v.q = p.get('q') ?? '';
+  v.zoom = parseZoom(p.get('zoom'));
+  if (p.get('gaps') === '0') v.showGaps = false;
+  if (p.get('nonres') === '0') v.showNonResident = false;
+  const c = p.get('collapsed');
+  if (c) for (const k of c.split(',')) if (/^\d+:\d+$/.test(k)) v.collapsed.add(k);
+  return v;
+}
+
+/** The query string for a state ("" for the defaults, else "?..."). Stable order. */
+export function serializeViewState(v: ViewState): string {
+  const p = new URLSearchParams();
+  if (v.session !== null) p.set('session', String(v.session));
+  if (v.q) p.set('q', v.q);
+  if (v.zoom) p.set('zoom', `${v.zoom.sessionId}:${v.zoom.pid}:${v.zoom.start.toString(16)}-${v.zoom.end.toString(16)}`);
+  if (!v.showGaps) p.set('gaps', '0');
+  if (!v.showNonResident) p.set('nonres', '0');
+  if (v.collapsed.size) p.set('collapsed', [...v.collapsed].sort().join(','));
+  const s = p.toString().replace(/%3A/gi, ':').replace(/%2C/gi, ',');
+  return s ? `?${s}` : '';
+}
