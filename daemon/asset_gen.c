@@ -5,7 +5,7 @@
  *
  * Writes OUT.c with every regular file under DIST_DIR (sorted by path): its
  * URL path, content type (daemon/mimetype.h), bytes, the output of
- * `gzip -9 -n` when smaller, and an ETag (64-bit FNV-1a of the bytes). A
+ * `gzip -9 -n` when it saves at least 5%, and an ETag (64-bit FNV-1a of the bytes). A
  * missing DIST_DIR gives an empty table (mevid then serves its placeholder
  * page). OUT.c is only replaced when its content changes, so an unchanged
  * frontend does not cause a rebuild of mevid.
@@ -231,7 +231,9 @@ int main(int argc, char **argv)
 		gz_len = gzip_file(files[i].path, &gz);
 		snprintf(name, sizeof(name), "asset_%zu", i);
 		emit_bytes(out, name, data, (size_t)len);
-		if (gz_len > 0 && gz_len < len) {
+		/* Already-compressed formats (woff2, png) gain little: keep only
+		 * variants that save at least 5%. */
+		if (gz_len > 0 && gz_len < len - len / 20) {
 			snprintf(name, sizeof(name), "asset_%zu_gz", i);
 			emit_bytes(out, name, gz, (size_t)gz_len);
 		} else {

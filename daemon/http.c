@@ -26,9 +26,8 @@
 #include "stream.h"
 #include "ws_client.h"
 
-#define HTTP_CHUNK	     (64 * 1024)
-#define HTTP_CHUNKS_PER_CALL 16
-#define WEB_ROOT_MAX_FILE    (64u << 20)
+#define HTTP_CHUNK	  (256 * 1024)
+#define WEB_ROOT_MAX_FILE (64u << 20)
 
 /* Per connection (libwebsockets allocates and zeroes it). */
 struct http_pss {
@@ -58,25 +57,31 @@ struct header {
 	const char *value;
 };
 
+/* Bodies up to this size go out in the same write as the headers. */
+#define HTTP_INLINE_BODY 1024
+
 /*
- * Sends the status line and headers. Returns 0 or -1 (close the connection).
+ * Sends the status line and headers, and the body too when body is not NULL
+ * (at most HTTP_INLINE_BODY bytes): one write, which also works while a
+ * websocket upgrade is being refused. Returns 0 or -1 (close the connection).
  */
 static int send_headers(struct lws *wsi, unsigned status, const char *ctype, size_t len,
-			const struct header *extra, size_t nextra)
+			const struct header *extra, size_t nextra, const char *body)
 {
 	static const struct header common[] = {
 	    {"x-content-type-options:", "nosniff"},
 	    {"referrer-policy:", "no-referrer"},
 	    {"x-frame-options:", "DENY"},
 	};
-	unsigned char buf[LWS_PRE + 2048];
-	unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf) - 1;
+	unsigned char buf[LWS_PRE + 2048 + HTTP_INLINE_BODY];
+	unsigned char *start = buf + LWS_PRE, *p = start;
+	unsigned char *end = buf + sizeof(buf) - HTTP_INLINE_BODY - 1;
 
 	if (lws_add_http_header_status(wsi, status, &p, end))
 		return -1;
-	if (ctype && lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
-						  (const unsigned char *)ctype, (int)strlen(ctype),
-						  &p, end))
+	if (ctype &&
+	    lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
+					 (const unsigned char *)ctype, (int)strlen(ctype), &p, end))
 		return -1;
 	if (status != 304 && lws_add_http_header_content_length(wsi, len, &p, end))
 		return -1;
@@ -92,6 +97,11 @@ static int send_headers(struct lws *wsi, unsigned status, const char *ctype, siz
 			return -1;
 	if (lws_finalize_http_header(wsi, &p, end))
 		return -1;
+	if (body) {
+		MEVI_ASSERT(len <= HTTP_INLINE_BODY);
+		memcpy(p, body, len);
+		p += len;
+	}
 	if (lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_HEADERS) < 0)
 		return -1;
 	return 0;
@@ -110,11 +120,14 @@ static int transaction_done(struct lws *wsi)
 static int respond(struct lws *wsi, struct http_pss *pss, unsigned status, const char *ctype,
 		   const struct header *extra, size_t nextra, bool head_only)
 {
-	if (send_headers(wsi, status, ctype, pss->len, extra, nextra)) {
+	bool inline_body = !head_only && pss->len <= HTTP_INLINE_BODY;
+
+	if (send_headers(wsi, status, ctype, pss->len, extra, nextra,
+			 inline_body ? pss->body : NULL)) {
 		pss_release(pss);
 		return -1;
 	}
-	if (head_only || pss->len == 0) {
+	if (head_only || inline_body) {
 		pss_release(pss);
 		return transaction_done(wsi);
 	}
@@ -122,9 +135,8 @@ static int respond(struct lws *wsi, struct http_pss *pss, unsigned status, const
 	return 0;
 }
 
-static int respond_text(struct lws *wsi, struct http_pss *pss, unsigned status,
-			const char *ctype, const char *text, const struct header *extra,
-			size_t nextra, bool head_only)
+static int respond_text(struct lws *wsi, struct http_pss *pss, unsigned status, const char *ctype,
+			const char *text, const struct header *extra, size_t nextra, bool head_only)
 {
 	pss_release(pss);
 	pss->body = text;
@@ -132,8 +144,7 @@ static int respond_text(struct lws *wsi, struct http_pss *pss, unsigned status,
 	return respond(wsi, pss, status, ctype, extra, nextra, head_only);
 }
 
-static int respond_error(struct lws *wsi, struct http_pss *pss, unsigned status,
-			 const char *msg)
+static int respond_error(struct lws *wsi, struct http_pss *pss, unsigned status, const char *msg)
 {
 	static const struct header nostore[] = {{"cache-control:", "no-store"}};
 	char buf[256];
@@ -170,26 +181,24 @@ static int respond_json(struct lws *wsi, struct http_pss *pss, struct json_objec
 	return respond(wsi, pss, 200, "application/json", nostore, 1, head_only);
 }
 
+/* One write per writable callback (libwebsockets 4.1 reports the pipe
+ * choked after any write until the next POLLOUT). */
 static int write_body(struct lws *wsi, struct http_pss *pss)
 {
-	for (int i = 0; i < HTTP_CHUNKS_PER_CALL && pss->off < pss->len; i++) {
-		size_t n = pss->len - pss->off;
-		bool final;
+	size_t n = pss->len - pss->off;
+	bool final;
 
-		if (n > HTTP_CHUNK)
-			n = HTTP_CHUNK;
-		final = pss->off + n == pss->len;
-		memcpy(http_scratch + LWS_PRE, pss->body + pss->off, n);
-		if (lws_write(wsi, http_scratch + LWS_PRE, n,
-			      final ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) < (int)n) {
-			pss_release(pss);
-			return -1;
-		}
-		pss->off += n;
-		if (!final && lws_send_pipe_choked(wsi))
-			break;
+	if (n > HTTP_CHUNK)
+		n = HTTP_CHUNK;
+	final = pss->off + n == pss->len;
+	memcpy(http_scratch + LWS_PRE, pss->body + pss->off, n);
+	if (lws_write(wsi, http_scratch + LWS_PRE, n,
+		      final ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) < (int)n) {
+		pss_release(pss);
+		return -1;
 	}
-	if (pss->off < pss->len) {
+	pss->off += n;
+	if (!final) {
 		lws_callback_on_writable(wsi);
 		return 0;
 	}
@@ -273,9 +282,8 @@ static int serve_asset(struct lws *wsi, struct http_pss *pss, const char *path, 
 
 	if (!a)
 		return respond_error(wsi, pss, 404, "not found");
-	hdrs[nh++] = (struct header){"cache-control:", a->immutable
-							   ? "public, max-age=31536000, immutable"
-							   : "no-cache"};
+	hdrs[nh++] = (struct header){
+	    "cache-control:", a->immutable ? "public, max-age=31536000, immutable" : "no-cache"};
 	hdrs[nh++] = (struct header){"etag:", a->etag};
 	if (a->gz)
 		hdrs[nh++] = (struct header){"vary:", "Accept-Encoding"};
@@ -348,8 +356,7 @@ static int serve_file(const struct http_server *h, struct lws *wsi, struct http_
 }
 
 /* GET /api/state[?pid=N] */
-static int serve_state(struct http_server *h, struct lws *wsi, struct http_pss *pss,
-		       bool head_only)
+static int serve_state(struct http_server *h, struct lws *wsi, struct http_pss *pss, bool head_only)
 {
 	char arg[32];
 	const char *v = lws_get_urlarg_by_name(wsi, "pid=", arg, sizeof(arg));
@@ -434,10 +441,10 @@ static int http_request(struct http_server *h, struct lws *wsi, struct http_pss 
 	if (strcmp(path, "/api/state") == 0)
 		return serve_state(h, wsi, pss, head_only);
 	if (strcmp(path, "/api/health") == 0)
-		return respond_json(
-		    wsi, pss,
-		    api_health_build(h->reg, h->launchers->nconns, h->stream ? h->stream->ntabs : 0),
-		    head_only);
+		return respond_json(wsi, pss,
+				    api_health_build(h->reg, h->launchers->nconns,
+						     h->stream ? h->stream->ntabs : 0),
+				    head_only);
 	if (strncmp(path, "/api/", 5) == 0 || strcmp(path, "/api") == 0)
 		return respond_error(wsi, pss, 404, "not found");
 	if (strcmp(path, "/stream") == 0)
@@ -448,26 +455,36 @@ static int http_request(struct http_server *h, struct lws *wsi, struct http_pss 
 	return serve_asset(wsi, pss, path, head_only);
 }
 
-/* LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: >0 after answering with a refusal. */
-static int confirm_upgrade(struct http_server *h, struct lws *wsi, struct http_pss *pss,
-			   const char *proto)
+/* Answers a websocket upgrade with an error status; libwebsockets completes
+ * the transaction when the callback returns > 0. */
+static int refuse_upgrade(struct lws *wsi, unsigned status, const char *msg)
+{
+	char body[128];
+	int n = snprintf(body, sizeof(body), "{\"error\":\"%s\"}\n", msg);
+
+	if (send_headers(wsi, status, "application/json", (size_t)n, NULL, 0, body))
+		return -1;
+	return 1;
+}
+
+/* LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: 0 to accept, > 0 after answering with a
+ * refusal, < 0 to hang up. */
+static int confirm_upgrade(struct http_server *h, struct lws *wsi, const char *proto)
 {
 	char uri[64], peer[64];
 
-	if (!proto || strcmp(proto, "websocket") != 0 ||
+	if (!proto || strcasecmp(proto, "websocket") != 0 ||
 	    header_copy(wsi, WSI_TOKEN_GET_URI, uri, sizeof(uri)) < 0 ||
-	    strcmp(uri, "/stream") != 0) {
-		respond_error(wsi, pss, 404, "not found");
-		return 1;
-	}
+	    strcmp(uri, "/stream") != 0)
+		return refuse_upgrade(wsi, 404, "not found");
 	if (!host_allowed(h, wsi) || !origin_allowed(h, wsi)) {
 		char origin[128] = "";
 
 		header_copy(wsi, WSI_TOKEN_ORIGIN, origin, sizeof(origin));
-		log_warn("http %s: refused a websocket from foreign origin '%s' (see --allow-origin)",
-			 peer_name(wsi, peer, sizeof(peer)), origin);
-		respond_error(wsi, pss, 403, "forbidden origin");
-		return 1;
+		log_warn(
+		    "http %s: refused a websocket from foreign origin '%s' (see --allow-origin)",
+		    peer_name(wsi, peer, sizeof(peer)), origin);
+		return refuse_upgrade(wsi, 403, "forbidden origin");
 	}
 	return 0;
 }
@@ -486,17 +503,24 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 			return 0;
 		return write_body(wsi, pss);
 	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
-		return confirm_upgrade(h, wsi, pss, in);
+		return confirm_upgrade(h, wsi, in);
 	case LWS_CALLBACK_CLOSED_HTTP:
 		if (pss)
 			pss_release(pss);
 		break;
-	case LWS_CALLBACK_ESTABLISHED:
+	case LWS_CALLBACK_ESTABLISHED: {
+		/* A deeper send buffer lets one writable callback hand the kernel
+		 * more than one fragment, so a tab keeps up with a loop that is
+		 * busy ingesting (autotuning starts at 16 KiB). */
+		int sndbuf = WS_CLIENT_SNDBUF;
+
+		setsockopt(lws_get_socket_fd(wsi), SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 		pss_release(pss);
 		pss->tab = stream_tab_open(h->stream, wsi);
 		if (!pss->tab)
 			return -1;
 		break;
+	}
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		if (!pss->tab)
 			return -1;
@@ -541,8 +565,8 @@ static void lws_log_emit(int level, const char *line)
  * bound (libwebsockets only logs why a listen failed). Returns 0 or -errno
  * with a sentence in err.
  */
-static int probe_listen(const char *host, int port, char *num, size_t numlen, bool *ipv6,
-			char *err, size_t errlen)
+static int probe_listen(const char *host, int port, char *num, size_t numlen, bool *ipv6, char *err,
+			size_t errlen)
 {
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
 	struct addrinfo *ai = NULL;
@@ -569,9 +593,10 @@ static int probe_listen(const char *host, int port, char *num, size_t numlen, bo
 	close(fd);
 out:
 	if (ret)
-		snprintf(err, errlen, "cannot listen on %s%s%s:%d: %s%s", *ipv6 ? "[" : "", host,
-			 *ipv6 ? "]" : "", port, strerror(-ret),
-			 ret == -EADDRINUSE ? " (use --listen HOST:PORT to pick another port)" : "");
+		snprintf(
+		    err, errlen, "cannot listen on %s%s%s:%d: %s%s", strchr(host, ':') ? "[" : "",
+		    host, strchr(host, ':') ? "]" : "", port, strerror(-ret),
+		    ret == -EADDRINUSE ? " (use --listen HOST:PORT to pick another port)" : "");
 	freeaddrinfo(ai);
 	return ret;
 }
@@ -607,15 +632,14 @@ static void strlist_free(char ***list, size_t *n)
 }
 
 /* Fills the allowed origins and hosts once the port is known. */
-static int http_policy_init(struct http_server *h, const struct http_config *cfg,
-			    bool loopback)
+static int http_policy_init(struct http_server *h, const struct http_config *cfg, bool loopback)
 {
 	static const char *const loop_hosts[] = {"127.0.0.1", "localhost", "[::1]"};
 	int err = 0;
 
 	for (size_t i = 0; i < 3 && !err; i++)
-		err = strlist_add(&h->origins, &h->n_origins, "http://%s:%d", loop_hosts[i],
-				  h->port);
+		err =
+		    strlist_add(&h->origins, &h->n_origins, "http://%s:%d", loop_hosts[i], h->port);
 	for (size_t i = 0; i < cfg->n_allow_origins && !err; i++)
 		err = strlist_add(&h->origins, &h->n_origins, "%s", cfg->allow_origins[i]);
 	h->check_host = loopback;
@@ -638,7 +662,7 @@ int http_server_start(struct http_server *h, uv_loop_t *loop, const struct http_
 	struct lws_context_creation_info info;
 	void *foreign_loops[1] = {loop};
 	char num[INET6_ADDRSTRLEN + 8];
-	bool ipv6 = false, wildcard, loopback;
+	bool ipv6 = false, wildcard, loopback, brackets;
 	const char *url_host;
 	int ret, lws_levels;
 
@@ -688,9 +712,9 @@ int http_server_start(struct http_server *h, uv_loop_t *loop, const struct http_
 	info.port = cfg->port;
 	info.iface = wildcard ? NULL : num;
 	info.protocols = http_protocols;
-	info.options = ipv6 ? LWS_SERVER_OPTION_IPV6_V6ONLY_MODIFY |
-				  LWS_SERVER_OPTION_IPV6_V6ONLY_VALUE
-			    : LWS_SERVER_OPTION_DISABLE_IPV6;
+	info.options =
+	    ipv6 ? LWS_SERVER_OPTION_IPV6_V6ONLY_MODIFY | LWS_SERVER_OPTION_IPV6_V6ONLY_VALUE
+		 : LWS_SERVER_OPTION_DISABLE_IPV6;
 	info.user = h;
 	info.server_string = "mevid/" MEVI_VERSION;
 	info.max_http_header_data = 8192;
@@ -705,8 +729,9 @@ int http_server_start(struct http_server *h, uv_loop_t *loop, const struct http_
 		url_host = ipv6 ? "[::1]" : "127.0.0.1";
 	else
 		url_host = cfg->host;
-	snprintf(h->url, sizeof(h->url), "http://%s%s%s:%d/", ipv6 && !wildcard ? "[" : "",
-		 url_host, ipv6 && !wildcard ? "]" : "", h->port);
+	brackets = strchr(url_host, ':') && url_host[0] != '[';
+	snprintf(h->url, sizeof(h->url), "http://%s%s%s:%d/", brackets ? "[" : "", url_host,
+		 brackets ? "]" : "", h->port);
 	ret = http_policy_init(h, cfg, loopback);
 	if (ret) {
 		snprintf(err, errlen, "out of memory");

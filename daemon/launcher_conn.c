@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "event.h"
+#include "ingest.h"
 #include "log.h"
 #include "session.h"
 
@@ -20,8 +21,7 @@ struct launcher_conn {
 	struct launcher_server *srv;
 	struct launcher_conn *prev, *next;
 	uint64_t id;
-	struct session *session; /* NULL before session_start or after a takeover */
-	struct mevi_decoder dec;
+	struct ingest in; /* in.session: NULL before session_start or after a takeover */
 	bool closing;
 	char rbuf[LAUNCHER_READ_BUF];
 };
@@ -31,8 +31,8 @@ struct greeting_req {
 	msgpack_sbuffer sb;
 };
 
-int launcher_server_init(struct launcher_server *srv, uv_loop_t *loop,
-			 struct session_registry *reg, const char *url)
+int launcher_server_init(struct launcher_server *srv, uv_loop_t *loop, struct session_registry *reg,
+			 const char *url)
 {
 	memset(srv, 0, sizeof(*srv));
 	srv->loop = loop;
@@ -49,9 +49,9 @@ int launcher_server_init(struct launcher_server *srv, uv_loop_t *loop,
 /* For log lines: "launcher 3 (session 5)" / "launcher 3 (no session yet)". */
 static const char *conn_name(const struct launcher_conn *c, char *buf, size_t len)
 {
-	if (c->session)
+	if (c->in.session)
 		snprintf(buf, len, "launcher %" PRIu64 " (session %" PRIu64 ")", c->id,
-			 c->session->id);
+			 c->in.session->id);
 	else
 		snprintf(buf, len, "launcher %" PRIu64 " (no session yet)", c->id);
 	return buf;
@@ -61,7 +61,7 @@ static void conn_free_cb(uv_handle_t *h)
 {
 	struct launcher_conn *c = (struct launcher_conn *)h;
 
-	mevi_decoder_destroy(&c->dec);
+	ingest_destroy(&c->in);
 	free(c);
 }
 
@@ -80,10 +80,10 @@ static void conn_close(struct launcher_conn *c, enum log_level level, const char
 	c->closing = true;
 	if (reason)
 		LOG_AT(level, "%s: closing: %s", conn_name(c, name, sizeof(name)), reason);
-	if (c->session) {
-		struct session *s = c->session;
+	if (c->in.session) {
+		struct session *s = c->in.session;
 
-		c->session = NULL;
+		c->in.session = NULL;
 		session_registry_detach(srv->reg, s);
 	}
 	if (c->prev)
@@ -96,83 +96,24 @@ static void conn_close(struct launcher_conn *c, enum log_level level, const char
 	uv_close((uv_handle_t *)&c->pipe, conn_free_cb);
 }
 
-/* Applies one decoded event. Returns 0, or -1 after closing c. */
-static int conn_apply(struct launcher_conn *c, const struct mevi_event *ev)
+/* A session_start on another connection resumed the session of o. */
+static void conn_taken_over(void *ctx, void *other)
 {
-	struct launcher_server *srv = c->srv;
-	char why[160];
-	int err;
+	struct launcher_conn *o = other;
 
-	if (!c->session) {
-		struct session *s;
-		void *other = NULL;
-
-		if (ev->type != MEVI_EV_SESSION_START) {
-			snprintf(why, sizeof(why), "the first event must be session_start, not %s",
-				 mevi_event_type_name(ev->type));
-			goto err_close;
-		}
-		err = session_registry_start(srv->reg, ev, c, &s, &other);
-		if (other) {
-			struct launcher_conn *o = other;
-
-			o->session = NULL;
-			conn_close(o, LOG_LEVEL_INFO, "its session was resumed by another connection");
-		}
-		c->session = s;
-		if (err) {
-			snprintf(why, sizeof(why), "session_start: %s", strerror(-err));
-			goto err_close;
-		}
-		srv->events++;
-		return 0;
-	}
-	err = session_apply(srv->reg, c->session, ev);
-	if (err < 0) {
-		if (err == -EPROTO && ev->type == MEVI_EV_SESSION_START)
-			snprintf(why, sizeof(why), "a second session_start on one connection");
-		else if (err == -EPROTO)
-			snprintf(why, sizeof(why), "%s after session_end",
-				 mevi_event_type_name(ev->type));
-		else
-			snprintf(why, sizeof(why), "%s for pid %d: %s",
-				 mevi_event_type_name(ev->type), (int)ev->pid, strerror(-err));
-		goto err_close;
-	}
-	srv->events++;
-	return 0;
-
-err_close:
-	conn_close(c, LOG_LEVEL_WARN, why);
-	return -1;
+	o->in.session = NULL;
+	conn_close(o, LOG_LEVEL_INFO, "its session was resumed by another connection");
 }
 
-/* Feeds n bytes to c's decoder and applies every complete batch. */
+/* Feeds n bytes to c's ingest; closes c on failure. */
 static void conn_consume(struct launcher_conn *c, const char *buf, size_t n)
 {
-	const struct mevi_event *events;
-	uint32_t count;
-	char why[200];
-	int ret;
+	uint64_t before = c->in.events;
+	int err = ingest_feed(&c->in, buf, n);
 
-	ret = mevi_decoder_feed(&c->dec, buf, n);
-	while (ret == 0 && !c->closing) {
-		ret = mevi_decoder_next(&c->dec, &events, &count);
-		if (ret <= 0)
-			break;
-		for (uint32_t i = 0; i < count && !c->closing; i++)
-			if (conn_apply(c, &events[i]))
-				return;
-		ret = 0;
-	}
-	if (ret < 0 && !c->closing) {
-		if (ret == -EBADMSG)
-			snprintf(why, sizeof(why), "bad input: %s (%s)", mevi_decoder_errmsg(&c->dec),
-				 mevi_decode_error_name(mevi_decoder_error(&c->dec)));
-		else
-			snprintf(why, sizeof(why), "decoder: %s", strerror(-ret));
-		conn_close(c, LOG_LEVEL_WARN, why);
-	}
+	c->srv->events += c->in.events - before;
+	if (err)
+		conn_close(c, err == -ENOMEM ? LOG_LEVEL_ERROR : LOG_LEVEL_WARN, c->in.why);
 }
 
 static void conn_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -192,7 +133,7 @@ static void conn_read_cb(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf)
 	if (n > 0) {
 		conn_consume(c, buf->base, (size_t)n);
 	} else if (n == UV_EOF) {
-		bool clean = !c->session || c->session->ended;
+		bool clean = !c->in.session || c->in.session->ended;
 
 		conn_close(c, clean ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO, "the launcher hung up");
 	} else if (n < 0) {
@@ -274,7 +215,7 @@ static void listener_cb(uv_stream_t *server, int status)
 	}
 	c->srv = srv;
 	c->id = srv->next_conn_id++;
-	if (mevi_decoder_init(&c->dec, &srv->limits)) {
+	if (ingest_init(&c->in, srv->reg, c, &srv->limits, conn_taken_over, NULL)) {
 		free(c);
 		log_error("launcher socket: out of memory");
 		return;

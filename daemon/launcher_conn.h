@@ -5,8 +5,8 @@
  * On accept, the peer's uid (SO_PEERCRED) must be ours (a root peer is
  * accepted too); anyone else is refused with a log line. An accepted launcher
  * first gets the greeting ["mevid", version, url], then sends event batches,
- * which are decoded by proto's streaming decoder and applied to the session
- * registry (daemon/session.h). Every byte is untrusted: a decode error, a
+ * which daemon/ingest.h decodes and applies to the session registry
+ * (daemon/session.h). Every byte is untrusted: a decode error, a
  * protocol violation (first event not session_start, a second session_start,
  * events after session_end) or a rejected event closes that one connection
  * with one log line naming the connection, its session and the reason; other
@@ -48,8 +48,8 @@ struct launcher_server {
  * Initialises srv. url is copied. Nothing listens until
  * launcher_server_listen(). Returns 0 or -ENOMEM.
  */
-int launcher_server_init(struct launcher_server *srv, uv_loop_t *loop,
-			 struct session_registry *reg, const char *url);
+int launcher_server_init(struct launcher_server *srv, uv_loop_t *loop, struct session_registry *reg,
+			 const char *url);
 
 /*
  * Binds and listens on the Unix socket path (nothing may exist there: see

@@ -133,7 +133,8 @@ static int mevid_start(struct mevid *d, char *err, size_t errlen)
 		snprintf(err, errlen, "already running on %s", path);
 		return ret;
 	} else if (ret == -EEXIST) {
-		snprintf(err, errlen, "%s exists and is not a socket; refusing to replace it", path);
+		snprintf(err, errlen, "%s exists and is not a socket; refusing to replace it",
+			 path);
 		return ret;
 	} else if (ret) {
 		snprintf(err, errlen, "cannot use %s: %s", path, strerror(-ret));
@@ -215,7 +216,7 @@ int main(int argc, char **argv)
 		snprintf(notice, sizeof(notice),
 			 "mevid: warning: listening on %s:%d: memory maps and command lines of "
 			 "traced programs are visible to the network\n",
-			 d.opts.listen_host, d.opts.listen_port);
+			 d.opts.listen_host, d.http.port);
 	if (notice[0])
 		log_warn("%.*s", (int)strlen(notice) - 1, notice + 7);
 	log_info("mevid %s ready: %s, socket %s", MEVI_VERSION, d.http.url, d.opts.socket_path);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "event.h"
 #include "sockpath.h"
 
 enum {
@@ -174,8 +175,10 @@ int options_parse(struct mevid_options *o, int argc, char **argv, FILE *out, FIL
 			break;
 		case OPT_LISTEN:
 			if (parse_listen(o, optarg)) {
-				fprintf(err, "mevid: --listen %s: expected HOST:PORT, e.g. 127.0.0.1:5001 or [::1]:5001\n",
-					optarg);
+				fprintf(
+				    err,
+				    "mevid: --listen %s: expected HOST:PORT, e.g. 127.0.0.1:5001 or [::1]:5001\n",
+				    optarg);
 				goto err_inval;
 			}
 			break;
@@ -184,8 +187,10 @@ int options_parse(struct mevid_options *o, int argc, char **argv, FILE *out, FIL
 			break;
 		case OPT_MAX_ENDED:
 			if (parse_uint(optarg, 0, 1000000, &v)) {
-				fprintf(err, "mevid: --max-ended-sessions %s: expected a number from 0 to 1000000\n",
-					optarg);
+				fprintf(
+				    err,
+				    "mevid: --max-ended-sessions %s: expected a number from 0 to 1000000\n",
+				    optarg);
 				goto err_inval;
 			}
 			o->max_ended_sessions = (uint32_t)v;
@@ -194,8 +199,10 @@ int options_parse(struct mevid_options *o, int argc, char **argv, FILE *out, FIL
 			const char **a;
 
 			if (!origin_valid(optarg)) {
-				fprintf(err, "mevid: --allow-origin %s: expected an origin such as http://localhost:8080\n",
-					optarg);
+				fprintf(
+				    err,
+				    "mevid: --allow-origin %s: expected an origin such as http://localhost:8080\n",
+				    optarg);
 				goto err_inval;
 			}
 			a = realloc(o->allow_origins, (o->n_allow_origins + 1) * sizeof(*a));
@@ -212,16 +219,20 @@ int options_parse(struct mevid_options *o, int argc, char **argv, FILE *out, FIL
 			break;
 		case OPT_TAB_QUEUE_LIMIT:
 			if (parse_uint(optarg, 4096, SIZE_MAX / 4, &v)) {
-				fprintf(err, "mevid: --tab-queue-limit %s: expected a number of bytes >= 4096\n",
-					optarg);
+				fprintf(
+				    err,
+				    "mevid: --tab-queue-limit %s: expected a number of bytes >= 4096\n",
+				    optarg);
 				goto err_inval;
 			}
 			o->tab_queue_limit = (size_t)v;
 			break;
 		case OPT_TAB_STALL_TIMEOUT:
 			if (parse_uint(optarg, 10, 86400000, &v)) {
-				fprintf(err, "mevid: --tab-stall-timeout %s: expected milliseconds >= 10\n",
-					optarg);
+				fprintf(
+				    err,
+				    "mevid: --tab-stall-timeout %s: expected milliseconds >= 10\n",
+				    optarg);
 				goto err_inval;
 			}
 			o->tab_stall_timeout = (unsigned)v;
@@ -230,11 +241,13 @@ int options_parse(struct mevid_options *o, int argc, char **argv, FILE *out, FIL
 			print_help(out);
 			goto done_exit;
 		case OPT_VERSION:
-			fprintf(out, "mevid %s (mevi protocol %d)\n", MEVI_VERSION, 1);
+			fprintf(out, "mevid %s (mevi protocol %d)\n", MEVI_VERSION,
+				MEVI_PROTO_VERSION);
 			goto done_exit;
 		default:
 			if (optopt)
-				fprintf(err, "mevid: option --%s needs an argument; see mevid --help\n",
+				fprintf(err,
+					"mevid: option --%s needs an argument; see mevid --help\n",
 					argv[optind - 1] + 2);
 			else
 				fprintf(err, "mevid: unknown option %s; see mevid --help\n",
@@ -250,7 +263,8 @@ int options_parse(struct mevid_options *o, int argc, char **argv, FILE *out, FIL
 	env = getenv("MEVI_INTERVAL");
 	if (env && *env) {
 		if (parse_uint(env, 1, 60000, &v)) {
-			fprintf(err, "mevid: MEVI_INTERVAL=%s: expected milliseconds from 1 to 60000\n",
+			fprintf(err,
+				"mevid: MEVI_INTERVAL=%s: expected milliseconds from 1 to 60000\n",
 				env);
 			goto err_inval;
 		}

@@ -17,12 +17,12 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define MEVID_DEFAULT_HOST		 "127.0.0.1"
-#define MEVID_DEFAULT_PORT		 5001
-#define MEVID_DEFAULT_INTERVAL_MS	 32
-#define MEVID_DEFAULT_MAX_ENDED		 64
-#define MEVID_DEFAULT_TAB_QUEUE_LIMIT	 (8u << 20)
-#define MEVID_DEFAULT_TAB_STALL_TIMEOUT	 10000
+#define MEVID_DEFAULT_HOST		"127.0.0.1"
+#define MEVID_DEFAULT_PORT		5001
+#define MEVID_DEFAULT_INTERVAL_MS	32
+#define MEVID_DEFAULT_MAX_ENDED		64
+#define MEVID_DEFAULT_TAB_QUEUE_LIMIT	(8u << 20)
+#define MEVID_DEFAULT_TAB_STALL_TIMEOUT 10000
 
 struct mevid_options {
 	char socket_path[108]; /* resolved: --socket, MEVI_SOCKET or the default */
@@ -31,10 +31,10 @@ struct mevid_options {
 	bool foreground;
 	unsigned interval_ms;
 	uint32_t max_ended_sessions;
-	const char *web_root;	     /* points into argv, or NULL */
+	const char *web_root;	    /* points into argv, or NULL */
 	const char **allow_origins; /* owned array; strings point into argv */
 	size_t n_allow_origins;
-	size_t tab_queue_limit;	  /* bytes a tab may have queued beyond what it is sending */
+	size_t tab_queue_limit;	    /* bytes a tab may have queued beyond what it is sending */
 	unsigned tab_stall_timeout; /* ms a tab may make no progress */
 };
 

@@ -55,9 +55,10 @@ static void strv_free(struct mevi_strv *v)
 }
 
 /* For log lines: the first string of v, at most 64 bytes, as printf args. */
-#define STRV0_FMT      "%.*s"
-#define STRV0_ARG(v)   (int)((v).count ? ((v).items[0].len > 64 ? 64 : (v).items[0].len) : 0), \
-		       ((v).count ? (v).items[0].ptr : "")
+#define STRV0_FMT "%.*s"
+#define STRV0_ARG(v)                                                                               \
+	(int)((v).count ? ((v).items[0].len > 64 ? 64 : (v).items[0].len) : 0),                    \
+	    ((v).count ? (v).items[0].ptr : "")
 
 static uint32_t pid_hash(int32_t pid)
 {
@@ -114,7 +115,8 @@ static struct process *pid_table_get(const struct pid_table *t, int32_t pid)
 {
 	if (!t->cap)
 		return NULL;
-	for (uint32_t j = pid_hash(pid) & (t->cap - 1); t->slots[j].proc; j = (j + 1) & (t->cap - 1))
+	for (uint32_t j = pid_hash(pid) & (t->cap - 1); t->slots[j].proc;
+	     j = (j + 1) & (t->cap - 1))
 		if (t->slots[j].pid == pid)
 			return t->slots[j].proc;
 	return NULL;
@@ -410,7 +412,8 @@ int session_apply(struct session_registry *reg, struct session *s, const struct 
 		s->ended = true;
 		s->has_exit_status = true;
 		s->exit_status = ev->session_end.status;
-		log_info("session %" PRIu64 " ended: status %d", s->id, (int)ev->session_end.status);
+		log_info("session %" PRIu64 " ended: status %d", s->id,
+			 (int)ev->session_end.status);
 		notify_applied(reg, s, ev);
 		return 0;
 	}
@@ -446,16 +449,17 @@ int session_apply(struct session_registry *reg, struct session *s, const struct 
 
 	p = session_find_process(s, ev->pid);
 	if (!p) {
+		/* The wire wants a real ppid: the launcher is an ancestor. */
 		struct mevi_event start = {
 		    .type = MEVI_EV_PROC_START,
 		    .pid = ev->pid,
 		    .ts = ev->ts,
-		    .proc_start = {.ppid = 0, .flags = 0, .cmdline = no_cmdline},
+		    .proc_start = {.ppid = s->launcher_pid, .flags = 0, .cmdline = no_cmdline},
 		};
 
-		log_debug("session %" PRIu64 ": %s for unknown pid %d: process created",
-			  s->id, mevi_event_type_name(ev->type), (int)ev->pid);
-		p = session_add_process(s, ev->pid, 0, &no_cmdline, NULL);
+		log_debug("session %" PRIu64 ": %s for unknown pid %d: process created", s->id,
+			  mevi_event_type_name(ev->type), (int)ev->pid);
+		p = session_add_process(s, ev->pid, s->launcher_pid, &no_cmdline, NULL);
 		if (!p)
 			return -ENOMEM;
 		notify_applied(reg, s, &start);

@@ -33,7 +33,8 @@
  *  - map / unmap / remap / state are memmap_set / memmap_remove /
  *    memmap_remap / memmap_update on the pid's current entry.
  *  - An event for a pid the session has never seen creates the process
- *    implicitly (ppid 0, empty cmdline, empty map; logged at debug) and the
+ *    implicitly (ppid = the launcher's pid, empty cmdline, empty map; logged
+ *    at debug) and the
  *    observer is told as if a proc_start had arrived first, so websocket
  *    deltas never carry an event for an unknown pid.
  *  - An event other than proc_start for a pid whose current entry has exited
@@ -107,8 +108,8 @@ struct session {
 	bool alive;
 	bool has_exit_status;
 	int32_t exit_status;
-	bool ended;	   /* session_end seen since the last (re)start */
-	void *conn;	   /* the attached launcher connection (opaque), or NULL */
+	bool ended;	     /* session_end seen since the last (re)start */
+	void *conn;	     /* the attached launcher connection (opaque), or NULL */
 	uint64_t detach_seq; /* eviction order of detached sessions */
 	struct process *procs_head, *procs_tail;
 	uint32_t nprocs;

@@ -63,8 +63,9 @@ int sockpath_prepare_dir(const char *path, char *err, size_t errlen)
 	int ret;
 
 	if (strlen(path) >= sizeof(sun.sun_path)) {
-		snprintf(err, errlen, "socket path %s is too long (a Unix socket path holds %zu bytes)",
-			 path, sizeof(sun.sun_path) - 1);
+		snprintf(err, errlen,
+			 "socket path %s is too long (a Unix socket path holds %zu bytes)", path,
+			 sizeof(sun.sun_path) - 1);
 		return -ENAMETOOLONG;
 	}
 	strcpy(dir, path);

@@ -213,6 +213,7 @@ void stream_tick(struct stream *st)
 			ws_client_enqueue_snapshot(c, snap, now_ms);
 		}
 	}
+	log_trace("tick: delta %zu bytes", delta ? delta->len : 0);
 	if (delta) {
 		st->deltas++;
 		st->delta_bytes += delta->len;

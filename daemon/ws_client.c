@@ -15,6 +15,8 @@
  * not be written to. One loop, one write at a time: one scratch suffices. */
 static unsigned char ws_scratch[LWS_PRE + WS_CLIENT_FRAGMENT];
 
+#define WS_WRITE_CLOSE ((enum lws_write_protocol)4)
+
 void ws_client_init(struct ws_client *c, struct stream *st, struct lws *wsi, uint64_t id,
 		    uint64_t now_ms)
 {
@@ -97,7 +99,9 @@ int ws_client_enqueue(struct ws_client *c, struct rcbuf *b, size_t limit, uint64
 {
 	if (c->closing || c->want_snapshot)
 		return 1;
-	if (c->backlog + b->len > limit) {
+	/* A tab with nothing waiting always gets the next message, however
+	 * big: one that keeps up is never resynchronised. */
+	if (c->backlog > 0 && c->backlog + b->len > limit) {
 		log_info("tab %" PRIu64 ": fell more than %zu bytes behind: dropping %zu queued "
 			 "bytes, a fresh snapshot follows",
 			 c->id, limit, c->backlog);
@@ -119,17 +123,13 @@ int ws_client_enqueue_snapshot(struct ws_client *c, struct rcbuf *b, uint64_t no
 	return err;
 }
 
-int ws_client_writable(struct ws_client *c, uint64_t now_ms)
+/* Writes the next fragment of the head message. Returns 0 or -1. */
+static int write_fragment(struct ws_client *c, uint64_t now_ms)
 {
 	struct ws_msg *m = c->head;
 	enum lws_write_protocol wp;
-	size_t n;
+	size_t n = m->buf->len - c->off;
 
-	if (c->closing)
-		return -1;
-	if (!m)
-		return 0;
-	n = m->buf->len - c->off;
 	if (n > WS_CLIENT_FRAGMENT)
 		n = WS_CLIENT_FRAGMENT;
 	wp = c->off == 0 ? LWS_WRITE_BINARY : LWS_WRITE_CONTINUATION;
@@ -155,6 +155,32 @@ int ws_client_writable(struct ws_client *c, uint64_t now_ms)
 		c->off = 0;
 		msg_free(m);
 	}
+	return 0;
+}
+
+int ws_client_writable(struct ws_client *c, uint64_t now_ms)
+{
+	log_trace("tab %" PRIu64 ": writable, %zu bytes queued, backlog %zu%s", c->id, c->queued,
+		  c->backlog, c->closing ? ", closing" : "");
+	if (c->closing) {
+		/* libwebsockets 4.1.6 hangs up without the close frame that
+		 * lws_close_reason() prepared when WRITEABLE returns -1, so we
+		 * send it ourselves (a control frame may sit between the
+		 * fragments of a message). Its LWS_WRITE_CLOSE (4) is left out of
+		 * the public header. */
+		static const char reason[] = "mevid is shutting down";
+		unsigned char *p = ws_scratch + LWS_PRE;
+
+		p[0] = LWS_CLOSE_STATUS_GOINGAWAY >> 8;
+		p[1] = LWS_CLOSE_STATUS_GOINGAWAY & 0xff;
+		memcpy(p + 2, reason, sizeof(reason) - 1);
+		lws_write(c->wsi, p, sizeof(reason) + 1, WS_WRITE_CLOSE);
+		return -1;
+	}
+	/* One write per writable callback: libwebsockets 4.1 reports the pipe
+	 * choked after any write until the next POLLOUT. */
+	if (c->head && write_fragment(c, now_ms))
+		return -1;
 	if (c->head)
 		lws_callback_on_writable(c->wsi);
 	return 0;
@@ -162,6 +188,7 @@ int ws_client_writable(struct ws_client *c, uint64_t now_ms)
 
 int ws_client_receive(struct ws_client *c, size_t len, bool final)
 {
+	log_trace("tab %" PRIu64 ": received %zu bytes%s", c->id, len, final ? " (final)" : "");
 	c->rx_len += len;
 	if (c->rx_len > WS_CLIENT_MAX_RX) {
 		static const char reason[] = "message too large";
@@ -179,12 +206,8 @@ int ws_client_receive(struct ws_client *c, size_t len, bool final)
 
 void ws_client_shutdown(struct ws_client *c)
 {
-	static const char reason[] = "mevid is shutting down";
-
 	if (c->closing)
 		return;
 	c->closing = true;
-	lws_close_reason(c->wsi, LWS_CLOSE_STATUS_GOINGAWAY, (unsigned char *)reason,
-			 sizeof(reason) - 1);
 	lws_callback_on_writable(c->wsi);
 }

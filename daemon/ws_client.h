@@ -3,18 +3,22 @@
  * writes to its websocket.
  *
  * Messages are shared rcbufs (daemon/rcbuf.h), sent as websocket binary
- * messages cut into fragments of at most WS_CLIENT_FRAGMENT bytes, one
- * fragment per writable callback, so a large snapshot never sits whole in
- * libwebsockets' own buffers.
+ * messages cut into fragments of at most WS_CLIENT_FRAGMENT bytes, one per
+ * writable callback (libwebsockets 4.1 allows one write per callback), so a
+ * large snapshot never sits whole in libwebsockets' own buffers: what the
+ * kernel does not take of one fragment is all it ever copies.
  *
  * Backpressure: `backlog` counts the bytes of queued messages not started
- * yet. When a new message would take it past the tab's limit, every message
+ * yet. When a new message would take a non-zero backlog past the tab's limit
+ * (a tab with an empty backlog takes any message, so a tab that keeps up is
+ * never resynchronised, however large one delta is), every message
  * not started is dropped and the tab is marked want_snapshot: it receives no
  * more deltas, and once its queue has drained (the message in flight, if any,
  * is finished: a websocket message cannot be cut short) the stream queues a
  * fresh snapshot for it. A tab that accepts nothing for the stall timeout
  * while it has data queued is closed by the stream (stream_tick). So a tab
- * holds at most limit + one message, however slow it is.
+ * holds at most limit + two messages (the one in flight and the one that
+ * overflowed), however slow it is.
  *
  * Ownership: the stream allocates and frees ws_clients; the tab holds one
  * reference on every rcbuf in its queue. Callbacks from libwebsockets reach
@@ -31,7 +35,9 @@ struct lws;
 struct rcbuf;
 struct stream;
 
-#define WS_CLIENT_FRAGMENT (64 * 1024)
+#define WS_CLIENT_FRAGMENT (256 * 1024)
+/* SO_SNDBUF of a tab's socket (kernel memory, not counted in the queue). */
+#define WS_CLIENT_SNDBUF (1024 * 1024)
 /* Browser -> mevid: messages up to this size are ignored, larger ones close
  * the connection (proto/PROTOCOL.md). */
 #define WS_CLIENT_MAX_RX 4096
@@ -48,11 +54,11 @@ struct ws_client {
 	struct lws *wsi;
 	uint64_t id;
 	struct ws_msg *head, *tail;
-	size_t off;	    /* bytes of head already written */
-	size_t backlog;	    /* bytes of queued messages not started */
-	size_t queued;	    /* bytes still to write, in-flight message included */
-	bool want_snapshot; /* resync pending: no deltas until a snapshot is queued */
-	bool closing;	    /* the next writable callback closes the connection */
+	size_t off;	      /* bytes of head already written */
+	size_t backlog;	      /* bytes of queued messages not started */
+	size_t queued;	      /* bytes still to write, in-flight message included */
+	bool want_snapshot;   /* resync pending: no deltas until a snapshot is queued */
+	bool closing;	      /* the next writable callback closes the connection */
 	uint64_t progress_ms; /* uv_now() of the last write (or of the queue filling up) */
 	size_t rx_len;	      /* size of the incoming message so far */
 	uint64_t resyncs;

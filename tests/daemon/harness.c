@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -22,6 +23,26 @@
 #include <msgpack.h>
 
 #include "decoder.h"
+
+const char *harness_mevid = MEVID_PATH;
+
+/* Daemons started by mevid_spawn(), killed at exit if a failed test left
+ * them running. */
+static pid_t spawned[64];
+static int nspawned;
+
+static void kill_spawned(void)
+{
+	for (int i = 0; i < nspawned; i++) {
+		int st;
+
+		if (spawned[i] > 0 && waitpid(spawned[i], &st, WNOHANG) == 0) {
+			kill(spawned[i], SIGKILL);
+			waitpid(spawned[i], &st, 0);
+		}
+	}
+	nspawned = 0;
+}
 
 static uint64_t now_ms(void)
 {
@@ -89,6 +110,25 @@ int harness_tmpdir(struct mevid_proc *m)
 	return 0;
 }
 
+/*
+ * MEVID_TEST_WRAPPER="valgrind --error-exitcode=99 ..." runs the daemons of
+ * mevid_spawn() under that command. Fills argv with its words; returns how
+ * many (at most max).
+ */
+static size_t wrapper_args(const char **argv, size_t max)
+{
+	static char buf[512];
+	const char *env = getenv("MEVID_TEST_WRAPPER");
+	size_t n = 0;
+
+	if (!env || !*env)
+		return 0;
+	snprintf(buf, sizeof(buf), "%s", env);
+	for (char *tok = strtok(buf, " "); tok && n < max; tok = strtok(NULL, " "))
+		argv[n++] = tok;
+	return n;
+}
+
 int mevid_spawn(struct mevid_proc *m, const char *const *args)
 {
 	const char *argv[32];
@@ -99,7 +139,8 @@ int mevid_spawn(struct mevid_proc *m, const char *const *args)
 
 	if (!m->dir[0] && harness_tmpdir(m))
 		return -1;
-	argv[n++] = MEVID_PATH;
+	n = wrapper_args(argv, 16);
+	argv[n++] = harness_mevid;
 	argv[n++] = "--foreground";
 	argv[n++] = "--socket";
 	argv[n++] = m->sock;
@@ -114,12 +155,20 @@ int mevid_spawn(struct mevid_proc *m, const char *const *args)
 	if (m->pid == 0) {
 		int log = open(m->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
 
-		if (log >= 0)
+		/* Dies with the test, even when the test is killed by its timeout. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (log >= 0) {
+			dup2(log, STDOUT_FILENO);
 			dup2(log, STDERR_FILENO);
-		execv(MEVID_PATH, (char *const *)argv);
+		}
+		execvp(argv[0], (char *const *)argv);
 		_exit(127);
 	}
-	deadline = now_ms() + 5000;
+	if (nspawned == 0)
+		atexit(kill_spawned);
+	if (nspawned < (int)(sizeof(spawned) / sizeof(spawned[0])))
+		spawned[nspawned++] = m->pid;
+	deadline = now_ms() + 15000;
 	while (now_ms() < deadline) {
 		fd = fl_connect(m->sock, url, sizeof(url));
 		if (fd >= 0) {
@@ -146,7 +195,7 @@ bool mevid_alive(struct mevid_proc *m)
 int mevid_stop(struct mevid_proc *m)
 {
 	int st;
-	uint64_t deadline = now_ms() + 5000;
+	uint64_t deadline = now_ms() + 20000;
 
 	if (m->pid <= 0)
 		return -1;
@@ -174,7 +223,7 @@ int mevid_run(const char *const *args, char *err, size_t errlen, int timeout_ms)
 	uint64_t deadline = now_ms() + (uint64_t)timeout_ms;
 	pid_t pid;
 
-	argv[n++] = MEVID_PATH;
+	argv[n++] = harness_mevid;
 	for (size_t i = 0; args && args[i] && n < 31; i++)
 		argv[n++] = args[i];
 	argv[n] = NULL;
@@ -187,7 +236,7 @@ int mevid_run(const char *const *args, char *err, size_t errlen, int timeout_ms)
 		dup2(fds[1], STDERR_FILENO);
 		close(fds[0]);
 		close(fds[1]);
-		execv(MEVID_PATH, (char *const *)argv);
+		execv(harness_mevid, (char *const *)argv);
 		_exit(127);
 	}
 	close(fds[1]);
@@ -413,8 +462,8 @@ static char *read_head(int fd, uint64_t deadline)
 		if (len >= 4 && memcmp(buf + len - 4, "\r\n\r\n", 4) == 0) {
 			buf[len] = '\0';
 			for (char *p = buf; *p; p++) {
-				/* lower-case header names */
-				if (p == buf || p[-1] == '\n')
+				/* lower-case header names (not the status line) */
+				if (p != buf && p[-1] == '\n')
 					for (char *q = p; *q && *q != ':' && *q != '\r'; q++)
 						*q = (char)tolower((unsigned char)*q);
 			}
@@ -468,7 +517,7 @@ int http_request(int port, const char *method, const char *path, const char *ext
 	if (write_full(fd, req, strlen(req)))
 		goto err;
 	r->headers = read_head(fd, deadline);
-	if (!r->headers || sscanf(r->headers, "HTTP/1.1 %d", &r->status) != 1)
+	if (!r->headers || sscanf(r->headers, "HTTP/1.%*d %d", &r->status) != 1)
 		goto err;
 	if (http_header(r, "content-length", val, sizeof(val)))
 		clen = strtoull(val, NULL, 10);
@@ -540,7 +589,7 @@ int ws_connect(int port, const char *path, const char *origin, int *status, int 
 	head = read_head(fd, deadline);
 	if (!head)
 		goto err;
-	sscanf(head, "HTTP/1.1 %d", status);
+	sscanf(head, "HTTP/1.%*d %d", status);
 	free(head);
 	if (*status != 101)
 		goto err;

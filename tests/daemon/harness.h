@@ -19,6 +19,9 @@
 #define MEVID_PATH "mevid"
 #endif
 
+/* The binary mevid_spawn() and mevid_run() start; MEVID_PATH by default. */
+extern const char *harness_mevid;
+
 struct mevid_proc {
 	pid_t pid;
 	int port;
@@ -34,7 +37,9 @@ int harness_tmpdir(struct mevid_proc *m);
  * Starts `mevid --foreground --socket m->sock --listen 127.0.0.1:0 ARGS...`
  * (args NULL-terminated, may be NULL) with stderr to m->log, and waits (5 s)
  * until it greets on its socket; m->port is taken from the greeting. The
- * directory is created if m->dir is empty. Returns 0 or -1.
+ * directory is created if m->dir is empty. Returns 0 or -1. With
+ * MEVID_TEST_WRAPPER set (e.g. "valgrind --error-exitcode=99"), the daemon
+ * runs under that command.
  */
 int mevid_spawn(struct mevid_proc *m, const char *const *args);
 

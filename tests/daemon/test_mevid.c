@@ -270,9 +270,8 @@ static void test_garbage_closes_only_that_connection(void **state)
 	 * [[8, 21, 0, 8192, 4096, 1]]). */
 	{
 		struct mevi_event ev = ev_session_start(20, 1, false, prog_argv);
-		static const unsigned char inverted[] = {0x91, 0x96, 0x08, 0x15, 0x00,
-							 0xcd, 0x20, 0x00, 0xcd, 0x10,
-							 0x00, 0x01};
+		static const unsigned char inverted[] = {0x91, 0x96, 0x08, 0x15, 0x00, 0xcd,
+							 0x20, 0x00, 0xcd, 0x10, 0x00, 0x01};
 
 		assert_int_equal(fl_send(bad2, &ev, 1), 0);
 		assert_int_equal(fl_send_raw(bad2, inverted, sizeof(inverted)), 0);
@@ -285,9 +284,31 @@ static void test_garbage_closes_only_that_connection(void **state)
 		assert_int_equal(fl_send(early, &ev, 1), 0);
 		assert_true(fl_closed_by_peer(early, 3000));
 	}
+	/* A huge length prefix, a truncated batch, random bytes. */
+	{
+		static const unsigned char huge[] = {0xdd, 0xff, 0xff, 0xff, 0xff, 0x96};
+		unsigned char junk[4096];
+		int h = fl_connect(m->sock, NULL, 0), t = fl_connect(m->sock, NULL, 0);
+		int r = fl_connect(m->sock, NULL, 0);
+		struct mevi_event ev = ev_session_start(40, 1, false, prog_argv);
+
+		assert_int_equal(fl_send_raw(h, huge, sizeof(huge)), 0);
+		assert_true(fl_closed_by_peer(h, 3000));
+		assert_int_equal(fl_send(t, &ev, 1), 0);
+		assert_int_equal(fl_send_raw(t, "\x92\x96\x05\x29", 4), 0); /* then hang up */
+		close(t);
+		srand(42);
+		for (size_t i = 0; i < sizeof(junk); i++)
+			junk[i] = (unsigned char)rand();
+		fl_send_raw(r, junk, sizeof(junk));
+		assert_true(fl_closed_by_peer(r, 3000));
+		close(h);
+		close(r);
+	}
 	/* The good launcher is unaffected. */
 	{
-		struct mevi_event ev = ev_range(MEVI_EV_MAP, 11, 0x8000, 0x9000, MEVI_STATE_RESIDENT);
+		struct mevi_event ev =
+		    ev_range(MEVI_EV_MAP, 11, 0x8000, 0x9000, MEVI_STATE_RESIDENT);
 
 		assert_int_equal(fl_send(good, &ev, 1), 0);
 	}
@@ -351,6 +372,38 @@ static void test_disconnect_and_resume(void **state)
 	assert_true(json_object_get_boolean(jpath(s, "alive", -1)));
 	assert_int_equal(json_object_array_length(jpath(s, "processes", -1)), 1);
 	assert_int_equal(json_object_get_int64(jpath(jpath(s, "processes", 0), "rss", -1)), PG);
+	json_object_put(j);
+	close(fd);
+}
+
+static void test_daemon_restart_resume(void **state)
+{
+	struct mevid_proc *m = *state;
+	int fd = fl_connect(m->sock, NULL, 0);
+	struct mevi_event evs[] = {
+	    ev_session_start(80, 888, false, prog_argv),
+	    ev_proc_start(81, 80, 0, prog_argv),
+	    ev_range(MEVI_EV_MAP, 81, 0x1000, 0x5000, MEVI_STATE_RESIDENT),
+	};
+	struct json_object *j, *s;
+
+	assert_int_equal(fl_send(fd, evs, 3), 0);
+	json_object_put(get_json(m->port, "/api/state", NULL));
+	/* mevid restarts; the launcher notices and resends a snapshot. */
+	assert_int_equal(mevid_stop(m), 0);
+	assert_true(fl_closed_by_peer(fd, 3000));
+	close(fd);
+	assert_int_equal(mevid_spawn(m, NULL), 0);
+	fd = fl_connect(m->sock, NULL, 0);
+	assert_true(fd >= 0);
+	evs[0] = ev_session_start(80, 888, true, prog_argv);
+	assert_int_equal(fl_send(fd, evs, 3), 0);
+	j = get_json(m->port, "/api/state?pid=81", NULL);
+	s = jpath(j, "sessions", 0);
+	assert_non_null(s);
+	assert_true(json_object_get_boolean(jpath(s, "alive", -1)));
+	assert_int_equal(json_object_get_int(jpath(s, "launcher_pid", -1)), 80);
+	assert_int_equal(json_object_get_int64(jpath(jpath(s, "processes", 0), "rss", -1)), 4 * PG);
 	json_object_put(j);
 	close(fd);
 }
@@ -440,9 +493,6 @@ static void test_unsafe_directory_refused(void **state)
 
 		assert_int_equal(chmod(m.dir, 0700), 0);
 		snprintf(sock, sizeof(sock), "%s/sub/dir/mevid.sock", m.dir);
-		assert_int_equal(mevid_run((const char *const[]){"--help", NULL}, err, sizeof(err),
-					   5000),
-				 0);
 		{
 			struct mevid_proc m2 = {0};
 
@@ -482,8 +532,8 @@ static void test_stale_socket_replaced(void **state)
 	close(fd);
 	{
 		char err[512];
-		const char *args[] = {"--foreground", "--socket", m.sock, "--listen", "127.0.0.1:0",
-				      NULL};
+		const char *args[] = {"--foreground", "--socket",    m.sock,
+				      "--listen",     "127.0.0.1:0", NULL};
 
 		assert_int_equal(mevid_run(args, err, sizeof(err), 5000), 1);
 		assert_non_null(strstr(err, "is not a socket"));
@@ -538,6 +588,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_garbage_closes_only_that_connection, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_disconnect_and_resume, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_daemon_restart_resume, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_peer_uid_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_already_running, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_port_in_use, setup, teardown),

@@ -100,8 +100,7 @@ static struct mevi_event exitev(uint8_t type, int32_t pid, int32_t status)
 	return ev;
 }
 
-static struct session *start(struct session_registry *reg, void *conn, int32_t lpid,
-			     uint64_t at)
+static struct session *start(struct session_registry *reg, void *conn, int32_t lpid, uint64_t at)
 {
 	struct mevi_event ev = start_ev(lpid, at, false);
 	struct session *s = NULL;
@@ -164,7 +163,7 @@ static void test_every_event_type(void **state)
 	assert_false(p->alive);
 	assert_true(p->has_exit_status);
 	assert_int_equal(p->exit_status, 137);
-	assert_int_equal(s->rss, 0);			    /* exited processes do not count */
+	assert_int_equal(s->rss, 0);		      /* exited processes do not count */
 	assert_int_equal(memmap_rss(p->map), 2 * PG); /* but keep their last map */
 
 	apply_ok(&reg, s, exitev(MEVI_EV_SESSION_END, 100, 3));
@@ -260,7 +259,7 @@ static void test_implicit_process(void **state)
 	p = session_find_process(s, 555);
 	assert_non_null(p);
 	assert_true(p->alive);
-	assert_int_equal(p->ppid, 0);
+	assert_int_equal(p->ppid, 100); /* the launcher */
 	assert_int_equal(p->cmdline.count, 0);
 	assert_int_equal(memmap_rss(p->map), 2 * PG);
 	/* The observer saw a proc_start before the map. */
@@ -368,10 +367,14 @@ static void test_utf8_sanitize(void **state)
 	} cases[] = {
 	    {"abc", 3, "abc"},
 	    {"\xc3\xa9t\xc3\xa9", 5, "\xc3\xa9t\xc3\xa9"},
-	    {"a\xff" "b", 3, "a\xef\xbf\xbd" "b"},
-	    {"\xc0\xaf", 2, "\xef\xbf\xbd\xef\xbf\xbd"},	/* overlong */
+	    {"a\xff"
+	     "b",
+	     3,
+	     "a\xef\xbf\xbd"
+	     "b"},
+	    {"\xc0\xaf", 2, "\xef\xbf\xbd\xef\xbf\xbd"},		 /* overlong */
 	    {"\xed\xa0\x80", 3, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"}, /* surrogate */
-	    {"\xe2\x82", 2, "\xef\xbf\xbd\xef\xbf\xbd"},	/* truncated */
+	    {"\xe2\x82", 2, "\xef\xbf\xbd\xef\xbf\xbd"},		 /* truncated */
 	    {"\xf0\x9f\x98\x80", 4, "\xf0\x9f\x98\x80"},
 	    {"\xf4\x90\x80\x80", 4,
 	     "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"}, /* > U+10FFFF */
@@ -427,9 +430,9 @@ static void test_api_state_json(void **state)
 	jp = json_object_array_get_idx(procs, 0);
 	assert_int_equal(json_object_get_int(json_object_object_get(jp, "rss")), 4096);
 	assert_int_equal(json_object_get_int(json_object_object_get(jp, "vsz")), 4 * 4096);
-	assert_string_equal(
-	    json_object_get_string(json_object_array_get_idx(json_object_object_get(jp, "cmdline"), 1)),
-	    "\xef\xbf\xbd"); /* then \u0000 and z, after the NUL */
+	assert_string_equal(json_object_get_string(json_object_array_get_idx(
+				json_object_object_get(jp, "cmdline"), 1)),
+			    "\xef\xbf\xbd"); /* then \u0000 and z, after the NUL */
 	ranges = json_object_object_get(jp, "ranges");
 	assert_int_equal(json_object_array_length(ranges), 2);
 	v = json_object_array_get_idx(ranges, 0);
@@ -568,8 +571,7 @@ static void test_options(void **state)
 	assert_int_equal(parse((const char *const[]){"--listen", "1.2.3.4:70000", NULL}, &o),
 			 -EINVAL);
 	assert_int_equal(parse((const char *const[]){"--bogus", NULL}, &o), -EINVAL);
-	assert_int_equal(parse((const char *const[]){"--allow-origin", "evil", NULL}, &o),
-			 -EINVAL);
+	assert_int_equal(parse((const char *const[]){"--allow-origin", "evil", NULL}, &o), -EINVAL);
 	setenv("MEVI_INTERVAL", "0", 1);
 	assert_int_equal(parse((const char *const[]){NULL}, &o), -EINVAL);
 	unsetenv("MEVI_INTERVAL");

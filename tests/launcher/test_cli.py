@@ -1,0 +1,302 @@
+#!/usr/bin/env python3
+"""mevi-run as a user sees it: the program comes first.
+
+    test_cli.py --mevi-run PATH --mevid PATH
+
+Each check runs real programs under mevi-run and compares with what the same
+program does without it: exit statuses (as a shell reports them), stdio, the
+environment and inherited file descriptors pass through untouched (and the
+userfaultfd mevi-run injects does not leak into the program's fd table), job
+control signals, SIGTERM forwarding, running with no daemon, reconnecting to a
+restarted daemon with a full snapshot, and the one-sentence permission hint.
+Python 3 standard library only; needs root (ptrace + userfaultfd).
+"""
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ARGS = None
+FAILURES = []
+
+
+def check(name, cond, detail=""):
+    print(("ok   " if cond else "FAIL ") + name + ("" if cond else ": " + detail), flush=True)
+    if not cond:
+        FAILURES.append(name)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Daemon:
+    """A private mevid on a temporary socket and a free loopback port."""
+
+    def __init__(self, sock, port=None):
+        self.sock = sock
+        self.port = port or free_port()
+        self.log = open(sock + ".log", "ab")
+        self.proc = subprocess.Popen(
+            [ARGS.mevid, "--foreground", "--socket", sock, "--listen", "127.0.0.1:%d" % self.port],
+            stdout=self.log, stderr=self.log)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                self.state()
+                return
+            except OSError:
+                time.sleep(0.02)
+        raise RuntimeError("mevid did not come up")
+
+    def state(self, query=""):
+        with urllib.request.urlopen("http://127.0.0.1:%d/api/state%s" % (self.port, query), timeout=5) as r:
+            return json.load(r)
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+
+def mevi(argv, sock, **kw):
+    return [ARGS.mevi_run, "--socket", sock, "--no-spawn", "--"] + argv
+
+
+def run(argv, **kw):
+    kw.setdefault("stdout", subprocess.PIPE)
+    kw.setdefault("stderr", subprocess.PIPE)
+    kw.setdefault("timeout", 60)
+    return subprocess.run(argv, **kw)
+
+
+def test_usage(sock):
+    r = run([ARGS.mevi_run, "--help"])
+    check("--help exits 0 and shows usage", r.returncode == 0 and b"usage: mevi-run" in r.stdout)
+    r = run([ARGS.mevi_run, "--version"])
+    check("--version prints the version", r.returncode == 0 and r.stdout.startswith(b"mevi-run "))
+    r = run([ARGS.mevi_run])
+    check("no program is a usage error (2)", r.returncode == 2 and b"usage" in r.stderr)
+    r = run([ARGS.mevi_run, "--bogus", "true"])
+    check("an unknown option is a usage error (2)", r.returncode == 2)
+
+
+def test_statuses(sock, tmp):
+    r = run(mevi(["mevi-no-such-command"], sock))
+    check("command not found: 127 and a clear line", r.returncode == 127 and b"command not found" in r.stderr,
+          "%d %r" % (r.returncode, r.stderr))
+    plain = os.path.join(tmp, "not-executable")
+    with open(plain, "w") as f:
+        f.write("echo should not run\n")
+    os.chmod(plain, 0o644)
+    r = run(mevi([plain], sock))
+    check("not executable: 126", r.returncode == 126, "%d %r" % (r.returncode, r.stderr))
+    for code in (0, 1, 42, 255):
+        r = run(mevi(["sh", "-c", "exit %d" % code], sock))
+        check("exit status %d passes through" % code, r.returncode == code, str(r.returncode))
+    r = run(mevi(["sh", "-c", "kill -SEGV $$"], sock))
+    check("killed by SIGSEGV: 139", r.returncode == 139, str(r.returncode))
+    r = run(mevi(["sh", "-c", "sleep 0.05; kill -KILL $$"], sock))
+    check("killed by SIGKILL after attach: 137", r.returncode == 137, str(r.returncode))
+
+
+def test_passthrough(sock, tmp):
+    r = run(mevi(["sh", "-c", "echo out; echo err >&2"], sock))
+    check("stdout passes through", r.stdout == b"out\n", repr(r.stdout))
+    check("stderr passes through", r.stderr.endswith(b"err\n"), repr(r.stderr))
+    data = os.urandom(200000).hex().encode()
+    r = run(mevi(["cat"], sock), input=data)
+    check("stdin passes through (400 KB through cat)", r.stdout == data)
+    env = dict(os.environ, MEVI_TEST_MARKER="x y\nz")
+    r = run(mevi(["sh", "-c", 'printf %s "$MEVI_TEST_MARKER"'], sock), env=env)
+    check("the environment passes through", r.stdout == b"x y\nz", repr(r.stdout))
+    path = os.path.join(tmp, "fd7")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    os.dup2(fd, 7)
+    r = run(mevi(["sh", "-c", "echo via-fd-7 >&7"], sock), pass_fds=(7,))
+    os.close(7)
+    os.close(fd)
+    check("inherited fd 7 passes through", open(path, "rb").read() == b"via-fd-7\n")
+    # The program lives long enough to be attached (a userfaultfd injected and
+    # closed again in it); its fd table must be exactly the native one.
+    script = "import os, time; time.sleep(0.2); print(sorted(os.listdir('/proc/self/fd')))"
+    native = run([sys.executable, "-c", script]).stdout
+    traced = run(mevi([sys.executable, "-c", script], sock)).stdout
+    check("no fd leaks into the program", native == traced, "native %r, mevi %r" % (native, traced))
+
+
+def proc_state(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "?"
+
+
+def wait_for(cond, timeout=5.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if cond():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def program_pid(launcher):
+    """The traced program: the launcher's only child."""
+    def child():
+        try:
+            with open("/proc/%d/task/%d/children" % (launcher.pid, launcher.pid)) as f:
+                kids = f.read().split()
+            return int(kids[0]) if kids else None
+        except OSError:
+            return None
+    wait_for(lambda: child() is not None)
+    return child()
+
+
+def test_signals(sock):
+    # Job control: the program stops on SIGTSTP as it would without mevi,
+    # mevi-run follows it into the stopped state (so a shell sees the job
+    # stopped), and SIGCONT resumes both.
+    p = subprocess.Popen(mevi(["sh", "-c", "sleep 1; exit 7"], sock), stderr=subprocess.PIPE)
+    pid = program_pid(p)
+    time.sleep(0.1)
+    os.kill(pid, signal.SIGTSTP)
+    stopped = wait_for(lambda: proc_state(pid) in "Tt" and proc_state(p.pid) == "T")
+    check("SIGTSTP stops the program and then mevi-run", stopped,
+          "program %s, mevi-run %s" % (proc_state(pid), proc_state(p.pid)))
+    os.kill(p.pid, signal.SIGCONT)
+    os.kill(pid, signal.SIGCONT)
+    check("SIGCONT resumes them; the exit status is the program's", p.wait(30) == 7)
+
+    p = subprocess.Popen(mevi(["sleep", "30"], sock), stderr=subprocess.PIPE)
+    program_pid(p)
+    time.sleep(0.2)
+    p.send_signal(signal.SIGTERM)
+    check("SIGTERM to mevi-run is forwarded to the program (143)", p.wait(30) == 143)
+
+    p = subprocess.Popen(mevi(["sleep", "30"], sock), stderr=subprocess.PIPE)
+    pid = program_pid(p)
+    time.sleep(0.2)
+    p.send_signal(signal.SIGINT)
+    time.sleep(0.3)
+    check("SIGINT to mevi-run alone does not touch the program", p.poll() is None and proc_state(pid) in "SR")
+    os.kill(pid, signal.SIGINT)
+    check("SIGINT to the program ends it (130)", p.wait(30) == 130)
+
+
+def test_no_daemon(tmp):
+    sock = os.path.join(tmp, "nobody-here.sock")
+    r = run([ARGS.mevi_run, "--socket", sock, "--no-spawn", "--", "sh", "-c", "echo fine; exit 3"])
+    check("no daemon: the program runs anyway", r.returncode == 3 and r.stdout == b"fine\n")
+    check("no daemon: one line says so", b"no mevid at" in r.stderr, repr(r.stderr))
+
+
+def test_reconnect(tmp):
+    """mevid dies and comes back: the launcher resends everything."""
+    sock = os.path.join(tmp, "re.sock")
+    d = Daemon(sock)
+    # A program that maps and touches 8 MiB, then waits for us.
+    prog = ("import mmap, sys, time\n"
+            "m = mmap.mmap(-1, 8 << 20, flags=mmap.MAP_PRIVATE)\n"
+            "for i in range(0, 8 << 20, 4096): m[i] = 1\n"
+            "print('ready', flush=True)\n"
+            "sys.stdin.readline()\n")
+    p = subprocess.Popen(mevi([sys.executable, "-c", prog], sock), stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    check("program ready", p.stdout.readline() == b"ready\n")
+    pid = program_pid(p)
+
+    def rss():
+        try:
+            procs = [q for s in d.state("?pid=%d" % pid)["sessions"] for q in s["processes"]
+                     if q["pid"] == pid and q["alive"]]
+            return procs[-1]["rss"] if procs else 0
+        except OSError:
+            return 0
+    check("mevid sees the 8 MiB", wait_for(lambda: rss() >= 8 << 20), str(rss()))
+    port = d.port
+    d.stop()
+    time.sleep(0.3)
+    d = Daemon(sock, port)
+    check("a restarted mevid gets the session back with its memory",
+          wait_for(lambda: rss() >= 8 << 20, 10), str(rss()))
+    p.stdin.write(b"\n")
+    p.stdin.close()
+    check("the program finishes normally", p.wait(30) == 0)
+    st = d.state()["sessions"]
+    mine = [s for s in st if s["launcher_pid"] == p.pid]
+    check("the session ends with the program's status",
+          mine and mine[-1]["alive"] is False and mine[-1]["exit_status"] == 0, json.dumps(mine)[:300])
+    d.stop()
+
+
+def test_permission_hint(tmp):
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        print("skip permission hint: needs root and setpriv")
+        return
+    try:
+        with open("/proc/sys/vm/unprivileged_userfaultfd") as f:
+            if f.read().strip() != "0":
+                print("skip permission hint: vm.unprivileged_userfaultfd is not 0")
+                return
+    except OSError:
+        pass
+    sock = os.path.join(tmp, "unpriv.sock")
+    r = run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--",
+             ARGS.mevi_run, "--socket", sock, "--no-spawn", "--", "sh", "-c", "sleep 0.2; exit 5"])
+    check("unprivileged: the program still runs (status 5)", r.returncode == 5, str(r.returncode))
+    check("unprivileged: one sentence names the fix",
+          b"userfaultfd is not permitted" in r.stderr and b"vm.unprivileged_userfaultfd=1" in r.stderr,
+          repr(r.stderr[-400:]))
+
+
+def main():
+    global ARGS
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--mevi-run", required=True)
+    ap.add_argument("--mevid", required=True)
+    ARGS = ap.parse_args()
+    ARGS.mevi_run = os.path.abspath(ARGS.mevi_run)
+    ARGS.mevid = os.path.abspath(ARGS.mevid)
+    tmp = tempfile.mkdtemp(prefix="mevi-cli-")
+    os.chmod(tmp, 0o755)
+    sock = os.path.join(tmp, "mevid.sock")
+    d = Daemon(sock)
+    try:
+        test_usage(sock)
+        test_statuses(sock, tmp)
+        test_passthrough(sock, tmp)
+        test_signals(sock)
+    finally:
+        d.stop()
+    test_no_daemon(tmp)
+    test_reconnect(tmp)
+    test_permission_hint(tmp)
+    if FAILURES:
+        print("%d failed: %s (logs in %s)" % (len(FAILURES), ", ".join(FAILURES), tmp))
+        return 1
+    shutil.rmtree(tmp, ignore_errors=True)
+    print("all passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
