@@ -9,6 +9,7 @@
 
 #include "compat.h"
 #include "event.h"
+#include "runs.h"
 
 #define SCAN_VEC   256
 #define PM_PRESENT (UINT64_C(1) << 63)
@@ -36,45 +37,13 @@ void pagemap_close(struct pagemap *pm)
 	pm->fd = -1;
 }
 
-/* Merges adjacent runs before handing them to the caller. */
-struct run_acc {
-	uint64_t start, end;
-	pagemap_run_fn fn;
-	void *ctx;
-};
-
-static int acc_add(struct run_acc *acc, uint64_t s, uint64_t e)
-{
-	int err;
-
-	if (acc->end == s && acc->end > acc->start) {
-		acc->end = e;
-		return 0;
-	}
-	if (acc->end > acc->start) {
-		err = acc->fn(acc->start, acc->end, acc->ctx);
-		if (err)
-			return err;
-	}
-	acc->start = s;
-	acc->end = e;
-	return 0;
-}
-
-static int acc_finish(struct run_acc *acc)
-{
-	if (acc->end > acc->start)
-		return acc->fn(acc->start, acc->end, acc->ctx);
-	return 0;
-}
-
 /*
  * PAGEMAP_SCAN walk. On current kernels the returned walk_end can lie below
  * the end of regions already returned, even when the vector is not full;
  * resuming at walk_end would report pages twice, so every region is clipped
  * against the highest end seen so far.
  */
-static int scan_present(struct pagemap *pm, uint64_t start, uint64_t end, struct run_acc *acc)
+static int scan_present(struct pagemap *pm, uint64_t start, uint64_t end, struct run_merger *acc)
 {
 	struct page_region vec[SCAN_VEC];
 	uint64_t cur = start, seen = start;
@@ -103,7 +72,7 @@ static int scan_present(struct pagemap *pm, uint64_t start, uint64_t end, struct
 
 			if (s >= e)
 				continue;
-			err = acc_add(acc, s, e);
+			err = run_merger_add(acc, s, e);
 			if (err)
 				return err;
 			seen = e;
@@ -117,7 +86,7 @@ static int scan_present(struct pagemap *pm, uint64_t start, uint64_t end, struct
 }
 
 /* Plain pagemap: 8 bytes per page, bit 63 = present. */
-static int read_present(struct pagemap *pm, uint64_t start, uint64_t end, struct run_acc *acc)
+static int read_present(struct pagemap *pm, uint64_t start, uint64_t end, struct run_merger *acc)
 {
 	uint64_t ents[512];
 
@@ -141,7 +110,7 @@ static int read_present(struct pagemap *pm, uint64_t start, uint64_t end, struct
 
 			if (!(ents[i] & PM_PRESENT))
 				continue;
-			err = acc_add(acc, a, a + MEVI_PAGE_SIZE);
+			err = run_merger_add(acc, a, a + MEVI_PAGE_SIZE);
 			if (err)
 				return err;
 		}
@@ -152,11 +121,11 @@ static int read_present(struct pagemap *pm, uint64_t start, uint64_t end, struct
 
 int pagemap_present(struct pagemap *pm, uint64_t start, uint64_t end, pagemap_run_fn fn, void *ctx)
 {
-	struct run_acc acc = {.fn = fn, .ctx = ctx};
+	struct run_merger acc = {.fn = fn, .ctx = ctx};
 	int err =
 	    pm->use_scan ? scan_present(pm, start, end, &acc) : read_present(pm, start, end, &acc);
 
 	if (err)
 		return err;
-	return acc_finish(&acc);
+	return run_merger_finish(&acc);
 }

@@ -12,6 +12,7 @@
 
 #include "compat.h"
 #include "log.h"
+#include "runs.h"
 
 struct vma_info {
 	uint64_t start;
@@ -197,9 +198,7 @@ static int iter(struct vma_source *src, uint64_t start, uint64_t end,
 
 struct piece_ctx {
 	uint64_t start, end;
-	uint64_t cur_start, cur_end; /* the piece being accumulated */
-	vma_piece_fn fn;
-	void *ctx;
+	struct run_merger merger;
 };
 
 static int piece_cb(const struct vma_info *vi, void *arg)
@@ -207,35 +206,21 @@ static int piece_cb(const struct vma_info *vi, void *arg)
 	struct piece_ctx *pc = arg;
 	uint64_t s = vi->start > pc->start ? vi->start : pc->start;
 	uint64_t e = vi->end < pc->end ? vi->end : pc->end;
-	int err;
 
 	if (!vi->private_anon || s >= e)
 		return 0;
-	if (pc->cur_end == s && pc->cur_end > pc->cur_start) {
-		pc->cur_end = e;
-		return 0;
-	}
-	if (pc->cur_end > pc->cur_start) {
-		err = pc->fn(pc->cur_start, pc->cur_end, pc->ctx);
-		if (err)
-			return err;
-	}
-	pc->cur_start = s;
-	pc->cur_end = e;
-	return 0;
+	return run_merger_add(&pc->merger, s, e);
 }
 
 int vma_private_anon(struct vma_source *src, uint64_t start, uint64_t end, vma_piece_fn fn,
 		     void *ctx)
 {
-	struct piece_ctx pc = {.start = start, .end = end, .fn = fn, .ctx = ctx};
+	struct piece_ctx pc = {.start = start, .end = end, .merger = {.fn = fn, .ctx = ctx}};
 	int err = iter(src, start, end, piece_cb, &pc);
 
 	if (err)
 		return err;
-	if (pc.cur_end > pc.cur_start)
-		return fn(pc.cur_start, pc.cur_end, ctx);
-	return 0;
+	return run_merger_finish(&pc.merger);
 }
 
 /* The vdso's address from the auxiliary vector (AT_SYSINFO_EHDR). */
