@@ -23,7 +23,7 @@
 #include "pagemap.h"
 #include "vma.h"
 
-#define PAGE 4096u
+#define PAGE	 4096u
 #define MAX_RUNS 4096
 
 struct runs {
@@ -83,8 +83,8 @@ static void test_present_sparse(void **state)
 /* Adjacent present pages come back as one run; a sub-range clips them. */
 static void test_present_merged_and_clipped(void **state)
 {
-	uint8_t *p = mmap(NULL, 64 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-			  -1, 0);
+	uint8_t *p =
+	    mmap(NULL, 64 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	static struct runs a, b;
 
 	assert_ptr_not_equal(p, MAP_FAILED);
@@ -184,11 +184,11 @@ static void test_gone_process(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_present_sparse),
-		cmocka_unit_test(test_present_merged_and_clipped),
-		cmocka_unit_test(test_private_anon_pieces),
-		cmocka_unit_test(test_vdso_found),
-		cmocka_unit_test(test_gone_process),
+	    cmocka_unit_test(test_present_sparse),
+	    cmocka_unit_test(test_present_merged_and_clipped),
+	    cmocka_unit_test(test_private_anon_pieces),
+	    cmocka_unit_test(test_vdso_found),
+	    cmocka_unit_test(test_gone_process),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
