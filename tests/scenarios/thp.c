@@ -11,7 +11,8 @@
  * Checkpoints:
  *   advised        4 MiB mapped and advised, none present
  *   touched-once   1 or 512 present in the first 2 MiB, none in the second
- *   split          page 256 dropped: 0 or 511 present
+ *   split          page 256 dropped: 1 or 511 present (512 if khugepaged
+ *                  collapsed it back, natively)
  *   dropped        nothing present
  *   touched-again  1 or 512 present
  */
@@ -41,8 +42,13 @@ int main(void)
 	SC_CHECKPOINT("touched-once", SC_EXPECT_RANGE(p, HUGE, 1, (long)HPAGES),
 		      SC_EXPECT(sc_pg(p, 100), SC_PAGE, 1), SC_EXPECT(p + HUGE, HUGE, 0));
 	sc_madvise(sc_pg(p, 256), SC_PAGE, MADV_DONTNEED);
-	SC_CHECKPOINT("split", SC_EXPECT_RANGE(p, HUGE, 1, (long)HPAGES - 1),
-		      SC_EXPECT(sc_pg(p, 256), SC_PAGE, 0));
+	/* Natively, khugepaged may collapse the range back into a huge page
+	 * at any time (511 present, 1 none is within max_ptes_none), so the
+	 * dropped page may be back: the scenario cannot insist on it. Under
+	 * mevi the range is userfaultfd-armed and khugepaged leaves it alone;
+	 * the harness compares mevi with the kernel either way. */
+	SC_CHECKPOINT("split", SC_EXPECT_RANGE(p, HUGE, 1, (long)HPAGES),
+		      SC_EXPECT_RANGE(sc_pg(p, 256), SC_PAGE, 0, 1));
 	sc_madvise(p, 2 * HUGE, MADV_DONTNEED);
 	SC_CHECKPOINT("dropped", SC_EXPECT(p, 2 * HUGE, 0));
 	sc_touch(sc_pg(p, HPAGES + 7), 1, 1);
