@@ -1,7 +1,7 @@
 /*
  * mevi-run — runs a program under mevi's eye.
  *
- *   mevi-run [--socket PATH] [--no-spawn] [--] PROGRAM [ARGS...]
+ *   mevi-run [--socket PATH] [--no-spawn] [--record FILE] [--] PROGRAM [ARGS...]
  *
  * Forks PROGRAM, seizes it with ptrace, installs the seccomp filter that
  * stops only memory syscalls, execs it, and from then on runs one libevent
@@ -28,6 +28,7 @@
 #include "link.h"
 #include "log.h"
 #include "outbox.h"
+#include "recorder.h"
 #include "tracee.h"
 
 #define FLUSH_MS 4
@@ -43,13 +44,27 @@ struct launcher {
 	struct event *flush_ev;
 	struct event *stop_self_ev;
 	bool stop_self_pending;
+	struct recorder rec;
+	bool to_link;	  /* batches go to the daemon link */
+	bool to_recorder; /* ... and to the recording */
 };
+
+/* The outbox's sink: the daemon link and, with --record, the recording. */
+static void send_batch(const void *batch, size_t len, void *arg)
+{
+	struct launcher *l = arg;
+
+	if (l->to_link)
+		link_send(batch, len, &l->link);
+	if (l->to_recorder)
+		recorder_write(&l->rec, batch, len);
+}
 
 static void usage(FILE *f)
 {
 	fprintf(
 	    f,
-	    "usage: mevi-run [--socket PATH] [--no-spawn] [--] PROGRAM [ARGS...]\n"
+	    "usage: mevi-run [--socket PATH] [--no-spawn] [--record FILE] [--] PROGRAM [ARGS...]\n"
 	    "\n"
 	    "Runs PROGRAM and shows how it and every process it spawns use memory,\n"
 	    "live, in the browser (mevid serves http://127.0.0.1:5001/ by default).\n"
@@ -57,6 +72,8 @@ static void usage(FILE *f)
 	    "  --socket PATH  mevid's socket (default: $MEVI_SOCKET, else\n"
 	    "                 $XDG_RUNTIME_DIR/mevi/mevid.sock, else /tmp/mevi-$UID/mevid.sock)\n"
 	    "  --no-spawn     do not start mevid when none is running\n"
+	    "  --record FILE  also write the session to FILE, a .mevi recording that\n"
+	    "                 `mevid --load FILE` or the browser opens (implies --no-spawn)\n"
 	    "  --help         this text\n"
 	    "  --version      print the version\n"
 	    "\n"
@@ -100,11 +117,18 @@ static void on_snapshot(bool resume, void *arg)
 {
 	struct launcher *l = arg;
 
-	outbox_discard(&l->out);
+	/* What is queued belongs to the recording, not to the new connection,
+	 * which must start with session_start; the snapshot is for the daemon
+	 * only (the recording already has all of it). */
+	l->to_link = false;
+	outbox_flush(&l->out);
+	l->to_link = true;
+	l->to_recorder = false;
 	emit_session_start(l, resume);
 	if (l->tracees)
 		tracee_snapshot(l->tracees);
 	outbox_flush(&l->out);
+	l->to_recorder = l->rec.f != NULL;
 }
 
 static void on_tracee_notify(void *arg, bool terminal_stop)
@@ -295,15 +319,14 @@ static void stop_self_cb(evutil_socket_t fd, short what, void *arg)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"socket", required_argument, NULL, 's'},
-	    {"no-spawn", no_argument, NULL, 'n'},
-	    {"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'V'},
-	    {NULL, 0, NULL, 0},
+	    {"socket", required_argument, NULL, 's'}, {"no-spawn", no_argument, NULL, 'n'},
+	    {"record", required_argument, NULL, 'r'}, {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0},
 	};
 	struct launcher l = {0};
 	char socket_path[108] = "";
 	bool may_spawn = true;
+	const char *record_path = NULL;
 	int opt, status;
 
 	log_init("mevi-run");
@@ -313,6 +336,10 @@ int main(int argc, char **argv)
 			snprintf(socket_path, sizeof(socket_path), "%s", optarg);
 			break;
 		case 'n':
+			may_spawn = false;
+			break;
+		case 'r':
+			record_path = optarg;
 			may_spawn = false;
 			break;
 		case 'h':
@@ -342,7 +369,18 @@ int main(int argc, char **argv)
 		fprintf(stderr, "mevi-run: cannot create the event loop\n");
 		return 125;
 	}
-	outbox_init(&l.out, link_send, &l.link);
+	if (record_path) {
+		int err = recorder_open(&l.rec, record_path, l.started_at);
+
+		if (err) {
+			fprintf(stderr, "mevi-run: cannot record to %s: %s\n", record_path,
+				strerror(-err));
+			return 2;
+		}
+	}
+	l.to_link = true;
+	l.to_recorder = l.rec.f != NULL;
+	outbox_init(&l.out, send_batch, &l);
 	link_init(&l.link, l.base, socket_path, may_spawn, on_snapshot, &l);
 	l.tracees = tracee_table_new(l.base, &l.out, on_tracee_notify, &l);
 	MEVI_ASSERT(l.tracees);
@@ -401,6 +439,16 @@ done:;
 	outbox_emit(&l.out, &end);
 	outbox_flush(&l.out);
 	link_finish(&l.link, 2000);
+	if (record_path) {
+		int err = recorder_close(&l.rec);
+
+		if (err)
+			fprintf(stderr, "mevi: the recording %s is incomplete: %s\n", record_path,
+				strerror(-err));
+		else
+			fprintf(stderr, "mevi: recorded %llu bytes to %s\n",
+				(unsigned long long)l.rec.bytes, record_path);
+	}
 	event_free(chld_ev);
 	tracee_table_free(l.tracees);
 	outbox_destroy(&l.out);
