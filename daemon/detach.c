@@ -78,7 +78,9 @@ static int log_path_prepare(struct detach *d)
 	err = mkdir_0700(dir);
 	if (err)
 		return err;
-	snprintf(d->log_path, sizeof(d->log_path), "%s/mevid.log", dir);
+	n = snprintf(d->log_path, sizeof(d->log_path), "%s/mevid.log", dir);
+	if (n < 0 || (size_t)n >= sizeof(d->log_path))
+		return -ENAMETOOLONG;
 	return 0;
 }
 
