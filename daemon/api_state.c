@@ -9,6 +9,7 @@
 #include <json-c/json.h>
 #include <json-c/printbuf.h>
 
+#include "eventlog.h"
 #include "memmap.h"
 #include "session.h"
 
@@ -222,7 +223,9 @@ static struct json_object *json_session(const struct session *s, bool has_pid, i
 	    add(o, "mode",
 		json_object_new_string(s->mode == MEVI_MODE_SAMPLED ? "sampled" : "exact"),
 		false) ||
-	    add(o, "started_at", json_object_new_uint64(s->started_at), false))
+	    add(o, "started_at", json_object_new_uint64(s->started_at), false) ||
+	    add(o, "recorded", json_object_new_boolean(s->recorded), false) ||
+	    add(o, "history", json_object_new_boolean(s->log != NULL), false))
 		goto err_put;
 	if (add(o, "processes", procs, false)) {
 		procs = NULL;
@@ -267,6 +270,118 @@ struct json_object *api_state_build(const struct session_registry *reg, bool has
 err_put:
 	json_object_put(sessions);
 	json_object_put(root);
+	return NULL;
+}
+
+struct json_object *api_state_build_at(const struct session *s, const struct eventlog_pos *pos)
+{
+	struct json_object *root = json_object_new_object();
+	struct json_object *sessions = json_object_new_array();
+	struct json_object *at = json_object_new_object();
+	struct json_object *js = NULL;
+	bool empty;
+
+	if (!root || !sessions || !at)
+		goto err_put;
+	js = json_session(s, false, 0, &empty);
+	/* The replayed copy keeps no log of its own; the session it shows does. */
+	if (js && add(js, "history", json_object_new_boolean(true), false)) {
+		json_object_put(js);
+		js = NULL;
+	}
+	if (!js || json_object_array_add(sessions, js)) {
+		json_object_put(js);
+		goto err_put;
+	}
+	if (add(at, "ts", json_object_new_uint64(pos->ts), false) ||
+	    add(at, "prev_ts", json_object_new_uint64(pos->prev_ts), false) ||
+	    add(at, "next_ts", json_object_new_uint64(pos->next_ts), false) ||
+	    add(at, "end_ts", json_object_new_uint64(pos->end_ts), false) ||
+	    add(at, "applied", json_object_new_uint64(pos->applied), false) ||
+	    add(at, "events", json_object_new_uint64(pos->events), false) ||
+	    add(at, "replayed", json_object_new_uint64(pos->replayed), false))
+		goto err_put;
+	if (add(root, "sessions", sessions, false)) {
+		sessions = NULL;
+		goto err_put;
+	}
+	sessions = NULL;
+	if (add(root, "at", at, false)) {
+		at = NULL;
+		goto err_put;
+	}
+	return root;
+
+err_put:
+	json_object_put(at);
+	json_object_put(sessions);
+	json_object_put(root);
+	return NULL;
+}
+
+struct json_object *api_timeline_build(const struct session *s)
+{
+	static const char *const kind[] = {[MEVI_EV_PROC_START] = "start",
+					   [MEVI_EV_PROC_EXEC] = "exec",
+					   [MEVI_EV_PROC_EXIT] = "exit"};
+	struct json_object *o = json_object_new_object();
+	struct json_object *markers = json_object_new_array();
+	struct json_object *rss = json_object_new_array();
+	const struct eventlog_marker *m;
+	uint32_t n = 0;
+	bool truncated = false;
+
+	if (!o || !markers || !rss)
+		goto err_put;
+	if (!s->log)
+		goto err_put;
+	m = eventlog_markers(s->log, &n, &truncated);
+	for (uint32_t i = 0; i < n; i++) {
+		struct json_object *e = json_object_new_array_ext(3);
+
+		if (!e || json_object_array_add(markers, e)) {
+			json_object_put(e);
+			goto err_put;
+		}
+		if (json_object_array_add(e, json_object_new_uint64(m[i].ts)) ||
+		    json_object_array_add(e, json_object_new_string(kind[m[i].type])) ||
+		    json_object_array_add(e, json_object_new_int(m[i].pid)))
+			goto err_put;
+	}
+	for (uint32_t i = 0; i < s->rss_history.n; i++) {
+		struct json_object *e = json_object_new_array_ext(2);
+
+		if (!e || json_object_array_add(rss, e)) {
+			json_object_put(e);
+			goto err_put;
+		}
+		if (json_object_array_add(e, json_object_new_uint64(s->rss_history.pts[i].ts)) ||
+		    json_object_array_add(e, json_object_new_uint64(s->rss_history.pts[i].value)))
+			goto err_put;
+	}
+	if (add(o, "id", json_object_new_uint64(s->id), false) ||
+	    add(o, "events", json_object_new_uint64(eventlog_events(s->log)), false) ||
+	    add(o, "end_ts", json_object_new_uint64(eventlog_end_ts(s->log)), false) ||
+	    add(o, "history_bytes", json_object_new_uint64(eventlog_total_bytes(s->log)), false) ||
+	    add(o, "spilled", json_object_new_boolean(eventlog_spilled(s->log)), false) ||
+	    add(o, "recorded", json_object_new_boolean(s->recorded), false) ||
+	    add(o, "markers_truncated", json_object_new_boolean(truncated), false))
+		goto err_put;
+	if (add(o, "markers", markers, false)) {
+		markers = NULL;
+		goto err_put;
+	}
+	markers = NULL;
+	if (add(o, "rss", rss, false)) {
+		rss = NULL;
+		goto err_put;
+	}
+	return o;
+
+err_put:
+	json_object_put(rss);
+	json_object_put(markers);
+	json_object_put(o);
 	return NULL;
 }
 

@@ -4,6 +4,8 @@
  * GET /api/state is the shape ../shared/DESIGN.md fixes, with added fields:
  *   session: "mode" ("exact" | "sampled"), "started_at" (CLOCK_REALTIME ns)
  *   process: "exit_status" (null while alive or when unknown)
+ *   session: "recorded" (loaded from a .mevi file), "history" (its event log
+ *   is kept: ?at=T and the recording download work)
  * Numbers are JSON integers; ranges are memmap's (sorted, merged).
  * ?pid=N keeps the sessions that have an entry for pid N, each with only
  * those entries (an exited one and its successor can share a pid). An unknown
@@ -26,11 +28,29 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct eventlog_pos;
 struct json_object;
+struct session;
 struct session_registry;
 
 /* /api/state; with has_pid, only pid. NULL on out-of-memory. */
 struct json_object *api_state_build(const struct session_registry *reg, bool has_pid, int32_t pid);
+
+/*
+ * /api/state?session=S&at=T: {"sessions": [s], "at": {"ts", "prev_ts",
+ * "next_ts", "end_ts", "applied", "events", "replayed"}} where s is the
+ * replayed session (daemon/eventlog.h) and the "at" fields are pos. NULL on
+ * out-of-memory.
+ */
+struct json_object *api_state_build_at(const struct session *s, const struct eventlog_pos *pos);
+
+/*
+ * GET /api/sessions/S/timeline: {"id", "events", "end_ts", "history_bytes",
+ * "spilled", "recorded", "markers": [[ts, "start"|"exec"|"exit", pid], ...],
+ * "markers_truncated", "rss": [[ts, rss], ...]}. NULL on out-of-memory or
+ * when s has no history.
+ */
+struct json_object *api_timeline_build(const struct session *s);
 
 /* /api/health: {"status":"ok","sessions":N,"version":"...","pid":N,
  * "launchers":N,"tabs":N}. NULL on out-of-memory. */

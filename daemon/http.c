@@ -19,7 +19,9 @@
 
 #include "api_state.h"
 #include "assets.h"
+#include "eventlog.h"
 #include "launcher_conn.h"
+#include "loader.h"
 #include "log.h"
 #include "mimetype.h"
 #include "session.h"
@@ -37,10 +39,23 @@ struct http_pss {
 	struct json_object *jso;
 	char *owned;
 	struct ws_client *tab; /* after a websocket upgrade */
+	/* POST /api/recordings: the body being received (owned). */
+	char *up;
+	size_t up_len, up_cap;
+	bool uploading;
+	bool up_refused; /* answered already; the rest of the body is ignored */
 };
 
 /* One loop, one write at a time: one scratch buffer with LWS_PRE headroom. */
 static unsigned char http_scratch[LWS_PRE + HTTP_CHUNK];
+
+static void pss_upload_release(struct http_pss *pss)
+{
+	free(pss->up);
+	pss->up = NULL;
+	pss->up_len = pss->up_cap = 0;
+	pss->uploading = false;
+}
 
 static void pss_release(struct http_pss *pss)
 {
@@ -147,15 +162,22 @@ static int respond_text(struct lws *wsi, struct http_pss *pss, unsigned status, 
 static int respond_error(struct lws *wsi, struct http_pss *pss, unsigned status, const char *msg)
 {
 	static const struct header nostore[] = {{"cache-control:", "no-store"}};
-	char buf[256];
+	struct json_object *o = json_object_new_object();
+	const char *text;
+	size_t len;
 
 	pss_release(pss);
-	snprintf(buf, sizeof(buf), "{\"error\":\"%s\"}\n", msg);
-	pss->owned = strdup(buf);
-	if (!pss->owned)
+	if (!o || json_object_object_add(o, "error", json_object_new_string(msg)) ||
+	    !(text = api_json_string(o, &len)) || !(pss->owned = malloc(len + 2))) {
+		json_object_put(o);
 		return -1;
+	}
+	memcpy(pss->owned, text, len);
+	pss->owned[len] = '\n';
+	pss->owned[len + 1] = '\0';
+	json_object_put(o);
 	pss->body = pss->owned;
-	pss->len = strlen(buf);
+	pss->len = len + 1;
 	return respond(wsi, pss, status, "application/json", nostore, 1, false);
 }
 
@@ -355,13 +377,26 @@ static int serve_file(const struct http_server *h, struct lws *wsi, struct http_
 	return respond(wsi, pss, 200, mimetype_of(real), nocache, 1, head_only);
 }
 
-/* GET /api/state[?pid=N] */
+static int serve_state_at(struct http_server *h, struct lws *wsi, struct http_pss *pss,
+			  bool head_only, const char *sid, const char *at);
+
+/* GET /api/state[?pid=N], or ?session=S&at=T (serve_state_at) */
 static int serve_state(struct http_server *h, struct lws *wsi, struct http_pss *pss, bool head_only)
 {
-	char arg[32];
+	char arg[32], sarg[32], aarg[32];
 	const char *v = lws_get_urlarg_by_name(wsi, "pid=", arg, sizeof(arg));
+	const char *sid = lws_get_urlarg_by_name(wsi, "session=", sarg, sizeof(sarg));
+	const char *at = lws_get_urlarg_by_name(wsi, "at=", aarg, sizeof(aarg));
 	bool has_pid = false;
 	long pid = 0;
+
+	if (sid || at) {
+		if (!sid || !at)
+			return respond_error(wsi, pss, 400, "session and at go together");
+		if (v)
+			return respond_error(wsi, pss, 400, "pid cannot be combined with at");
+		return serve_state_at(h, wsi, pss, head_only, sid, at);
+	}
 
 	if (v) {
 		char *end;
@@ -374,6 +409,167 @@ static int serve_state(struct http_server *h, struct lws *wsi, struct http_pss *
 	}
 	launcher_server_drain(h->launchers);
 	return respond_json(wsi, pss, api_state_build(h->reg, has_pid, (int32_t)pid), head_only);
+}
+
+/* Parses a decimal uint64 (no sign, no junk). Returns 0 or -EINVAL. */
+static int parse_u64(const char *v, uint64_t *out)
+{
+	char *end;
+	unsigned long long x;
+
+	if (!v || *v < '0' || *v > '9')
+		return -EINVAL;
+	errno = 0;
+	x = strtoull(v, &end, 10);
+	if (errno || *end)
+		return -EINVAL;
+	*out = x;
+	return 0;
+}
+
+/* GET /api/state?session=S&at=T: the state of S at T (daemon/eventlog.h). */
+static int serve_state_at(struct http_server *h, struct lws *wsi, struct http_pss *pss,
+			  bool head_only, const char *sid, const char *at)
+{
+	struct session_registry tmp;
+	struct eventlog_pos pos;
+	struct session *live, *s;
+	uint64_t id, t;
+	int ret;
+
+	if (parse_u64(sid, &id))
+		return respond_error(wsi, pss, 400, "session must be a session id");
+	if (parse_u64(at, &t))
+		return respond_error(wsi, pss, 400,
+				     "at must be a time in ns since the session began");
+	launcher_server_drain(h->launchers);
+	live = session_registry_find(h->reg, id);
+	if (!live)
+		return respond_error(wsi, pss, 404, "no such session");
+	ret = eventlog_state_at(live, t, &tmp, &s, &pos);
+	if (ret == -ENOENT) {
+		session_registry_destroy(&tmp);
+		return respond_error(wsi, pss, 410,
+				     "the history of this session was not kept (history budget)");
+	}
+	if (ret) {
+		session_registry_destroy(&tmp);
+		log_error("session %" PRIu64 ": cannot rebuild the state at %" PRIu64 ": %s", id, t,
+			  strerror(-ret));
+		return respond_error(wsi, pss, 500, "cannot read the session's history");
+	}
+	ret = respond_json(wsi, pss, api_state_build_at(s, &pos), head_only);
+	session_registry_destroy(&tmp);
+	return ret;
+}
+
+/* GET /api/sessions/S/recording and /timeline. */
+static int serve_session_get(struct http_server *h, struct lws *wsi, struct http_pss *pss,
+			     uint64_t id, const char *what, bool head_only)
+{
+	static const struct header nostore[] = {{"cache-control:", "no-store"}};
+	struct session *s;
+	msgpack_sbuffer sb;
+	char disp[96];
+	struct header hdrs[2] = {{"cache-control:", "no-store"}, {"content-disposition:", disp}};
+	int ret;
+
+	launcher_server_drain(h->launchers);
+	s = session_registry_find(h->reg, id);
+	if (!s)
+		return respond_error(wsi, pss, 404, "no such session");
+	if (!s->log)
+		return respond_error(wsi, pss, 410,
+				     "the history of this session was not kept (history budget)");
+	if (strcmp(what, "timeline") == 0) {
+		pss_release(pss);
+		return respond_json(wsi, pss, api_timeline_build(s), head_only);
+	}
+	(void)nostore;
+	msgpack_sbuffer_init(&sb);
+	ret = loader_encode(s, &sb);
+	if (ret) {
+		msgpack_sbuffer_destroy(&sb);
+		log_error("session %" PRIu64 ": cannot write its recording: %s", id,
+			  strerror(-ret));
+		return respond_error(wsi, pss, 500, "cannot read the session's history");
+	}
+	snprintf(disp, sizeof(disp), "attachment; filename=\"mevi-session-%" PRIu64 ".mevi\"", id);
+	pss_release(pss);
+	pss->len = sb.size;
+	pss->owned = msgpack_sbuffer_release(&sb);
+	pss->body = pss->owned;
+	return respond(wsi, pss, 200, "application/octet-stream", hdrs, 2, head_only);
+}
+
+/* POST /api/recordings, headers received: checks the length, then the body
+ * comes through LWS_CALLBACK_HTTP_BODY. */
+static int upload_begin(struct http_server *h, struct lws *wsi, struct http_pss *pss)
+{
+	char val[32];
+	uint64_t len;
+
+	pss_upload_release(pss);
+	if (header_copy(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, val, sizeof(val)) < 0 ||
+	    parse_u64(val, &len)) {
+		pss->up_refused = true;
+		return respond_error(wsi, pss, 411, "a Content-Length is required");
+	}
+	if (len > LOADER_MAX_BYTES) {
+		char msg[128];
+
+		snprintf(msg, sizeof(msg),
+			 "recording of %" PRIu64 " bytes is over the limit of %zu bytes", len,
+			 LOADER_MAX_BYTES);
+		pss->up_refused = true;
+		return respond_error(wsi, pss, 413, msg);
+	}
+	pss->up_cap = (size_t)len;
+	pss->up = malloc(pss->up_cap ? pss->up_cap : 1);
+	if (!pss->up)
+		return respond_error(wsi, pss, 500, "out of memory");
+	pss->uploading = true;
+	return 0;
+}
+
+static int upload_body(struct http_pss *pss, const void *in, size_t len)
+{
+	if (!pss->uploading)
+		return 0;
+	if (len > pss->up_cap - pss->up_len)
+		return -1; /* more than Content-Length: hang up */
+	memcpy(pss->up + pss->up_len, in, len);
+	pss->up_len += len;
+	return 0;
+}
+
+static int upload_done(struct http_server *h, struct lws *wsi, struct http_pss *pss)
+{
+	static const struct header nostore[] = {{"cache-control:", "no-store"}};
+	struct session *s = NULL;
+	char err[300], body[160];
+	int ret;
+
+	if (!pss->uploading)
+		return 0;
+	ret = loader_load(h->reg, pss->up, pss->up_len, &s, err, sizeof(err));
+	pss_upload_release(pss);
+	if (ret) {
+		log_info("upload refused: %s", err);
+		return respond_error(wsi, pss,
+				     ret == -EFBIG    ? 413
+				     : ret == -ENOMEM ? 500
+						      : 400,
+				     err);
+	}
+	snprintf(body, sizeof(body), "{\"id\":%" PRIu64 "}\n", s ? s->id : 0);
+	pss_release(pss);
+	pss->owned = strdup(body);
+	if (!pss->owned)
+		return -1;
+	pss->body = pss->owned;
+	pss->len = strlen(body);
+	return respond(wsi, pss, 201, "application/json", nostore, 1, false);
 }
 
 static int serve_delete_session(struct http_server *h, struct lws *wsi, struct http_pss *pss,
@@ -396,7 +592,7 @@ static int serve_delete_session(struct http_server *h, struct lws *wsi, struct h
 	return respond(wsi, pss, 204, NULL, NULL, 0, true);
 }
 
-enum method { M_GET, M_HEAD, M_DELETE, M_OTHER };
+enum method { M_GET, M_HEAD, M_DELETE, M_POST, M_OTHER };
 
 static enum method method_of(struct lws *wsi)
 {
@@ -406,6 +602,8 @@ static enum method method_of(struct lws *wsi)
 		return M_HEAD;
 	if (lws_hdr_total_length(wsi, WSI_TOKEN_DELETE_URI) > 0)
 		return M_DELETE;
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0)
+		return M_POST;
 	return M_OTHER;
 }
 
@@ -423,6 +621,36 @@ static int http_request(struct http_server *h, struct lws *wsi, struct http_pss 
 		log_info("http %s: refused a request for %s with a foreign Host header",
 			 peer_name(wsi, peer, sizeof(peer)), path);
 		return respond_error(wsi, pss, 403, "forbidden host");
+	}
+	if (strcmp(path, "/api/recordings") == 0) {
+		static const struct header allow_post[] = {{"allow:", "POST"}};
+
+		if (m != M_POST)
+			return respond_text(wsi, pss, 405, "text/plain", "method not allowed\n",
+					    allow_post, 1, head_only);
+		if (!origin_allowed(h, wsi)) {
+			log_info("http %s: refused an upload from a foreign Origin",
+				 peer_name(wsi, peer, sizeof(peer)));
+			pss->up_refused = true;
+			return respond_error(wsi, pss, 403, "forbidden origin");
+		}
+		return upload_begin(h, wsi, pss);
+	}
+	if (strncmp(path, "/api/sessions/", 14) == 0 && strchr(path + 14, '/') &&
+	    (m == M_GET || m == M_HEAD)) {
+		const char *slash = strchr(path + 14, '/');
+		char idbuf[24];
+		uint64_t id;
+
+		if ((size_t)(slash - path - 14) >= sizeof(idbuf))
+			return respond_error(wsi, pss, 400, "bad session id");
+		memcpy(idbuf, path + 14, (size_t)(slash - path - 14));
+		idbuf[slash - path - 14] = '\0';
+		if (parse_u64(idbuf, &id))
+			return respond_error(wsi, pss, 400, "bad session id");
+		if (strcmp(slash + 1, "recording") != 0 && strcmp(slash + 1, "timeline") != 0)
+			return respond_error(wsi, pss, 404, "not found");
+		return serve_session_get(h, wsi, pss, id, slash + 1, head_only);
 	}
 	if (strncmp(path, "/api/sessions/", 14) == 0) {
 		if (m != M_DELETE)
@@ -504,9 +732,23 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 		return write_body(wsi, pss);
 	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
 		return confirm_upgrade(h, wsi, in);
+	case LWS_CALLBACK_HTTP_BODY:
+		if (!pss || pss->up_refused)
+			return 0;
+		return upload_body(pss, in, len);
+	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+		if (!pss)
+			return 0;
+		if (pss->up_refused) {
+			pss->up_refused = false;
+			return 0;
+		}
+		return upload_done(h, wsi, pss);
 	case LWS_CALLBACK_CLOSED_HTTP:
-		if (pss)
+		if (pss) {
 			pss_release(pss);
+			pss_upload_release(pss);
+		}
 		break;
 	case LWS_CALLBACK_ESTABLISHED: {
 		/* A deeper send buffer lets one writable callback hand the kernel
@@ -525,10 +767,19 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 		if (!pss->tab)
 			return -1;
 		return ws_client_writable(pss->tab, uv_now(h->loop));
-	case LWS_CALLBACK_RECEIVE:
+	case LWS_CALLBACK_RECEIVE: {
+		int ret;
+
 		if (!pss->tab)
 			return -1;
-		return ws_client_receive(pss->tab, len, lws_is_final_fragment(wsi));
+		ret = ws_client_receive(pss->tab, in, len, lws_is_final_fragment(wsi),
+					lws_frame_is_binary(wsi));
+		if (ret == 1) {
+			stream_tab_message(h->stream, pss->tab);
+			ret = 0;
+		}
+		return ret;
+	}
 	case LWS_CALLBACK_CLOSED:
 		if (pss->tab) {
 			stream_tab_closed(h->stream, pss->tab);

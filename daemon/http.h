@@ -6,6 +6,14 @@
  * Routes:
  *   GET  /api/state[?pid=N]   daemon/api_state.h (after draining every
  *                             launcher socket: see launcher_server_drain)
+ *   GET  /api/state?session=S&at=T  the state of S at T ns since it began
+ *                             (daemon/eventlog.h): 400 bad parameters,
+ *                             404 unknown session, 410 history not kept
+ *   GET  /api/sessions/S/recording  the session as a .mevi file (attachment)
+ *   GET  /api/sessions/S/timeline   markers and RSS curve (api_state.h)
+ *   POST /api/recordings      body = a .mevi file (Content-Length required,
+ *                             at most 256 MiB): 201 {"id":N}, 400 refused
+ *                             with {"error":...}, 411, 413
  *   GET  /api/health          {"status":"ok","sessions":N,"version":...}
  *   DELETE /api/sessions/ID   forget an ended session: 204, 404 unknown,
  *                             409 while its launcher is connected
@@ -16,7 +24,8 @@
  * Security (../shared/DESIGN.md): a websocket upgrade whose Origin is not
  * http://127.0.0.1:PORT, http://localhost:PORT, http://[::1]:PORT or one
  * given with --allow-origin is refused with 403 (a request without Origin
- * comes from no browser page and is accepted); DELETE applies the same rule.
+ * comes from no browser page and is accepted); DELETE and POST apply the
+ * same rule.
  * No CORS headers are ever sent. While mevid listens on a loopback address,
  * requests whose Host is not a loopback name (or the host of an allowed
  * origin) are refused with 403: a DNS-rebinding page cannot read /api/state.

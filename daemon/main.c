@@ -26,8 +26,10 @@
 #include <uv.h>
 
 #include "detach.h"
+#include "eventlog.h"
 #include "http.h"
 #include "launcher_conn.h"
+#include "loader.h"
 #include "log.h"
 #include "options.h"
 #include "session.h"
@@ -42,6 +44,7 @@ struct mevid {
 	struct mevid_options opts;
 	uv_loop_t loop;
 	struct session_registry reg;
+	struct eventlog_budget budget;
 	struct stream stream;
 	struct launcher_server launchers;
 	struct http_server http;
@@ -148,6 +151,19 @@ static int mevid_start(struct mevid *d, char *err, size_t errlen)
 	}
 	d->loop_init = true;
 	session_registry_init(&d->reg, d->opts.max_ended_sessions, &stream_observer, &d->stream);
+	eventlog_budget_init(&d->budget, d->opts.history_budget);
+	d->reg.budget = &d->budget;
+	for (size_t i = 0; i < d->opts.n_loads; i++) {
+		struct session *s;
+		char why[320];
+
+		ret = loader_load_file(&d->reg, d->opts.loads[i], &s, why, sizeof(why));
+		if (ret) {
+			snprintf(err, errlen, "--load %s: %s", d->opts.loads[i], why);
+			return ret;
+		}
+		log_info("--load %s: session %" PRIu64, d->opts.loads[i], s ? s->id : 0);
+	}
 	ret = stream_init(&d->stream, &d->loop, &d->reg, d->opts.interval_ms,
 			  d->opts.tab_queue_limit, d->opts.tab_stall_timeout);
 	if (ret) {

@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "event.h"
+#include "eventlog.h"
 #include "sockpath.h"
 
 enum {
@@ -21,6 +22,8 @@ enum {
 	OPT_WEB_ROOT,
 	OPT_TAB_QUEUE_LIMIT,
 	OPT_TAB_STALL_TIMEOUT,
+	OPT_HISTORY_BUDGET,
+	OPT_LOAD,
 };
 
 static const struct option long_options[] = {
@@ -32,6 +35,8 @@ static const struct option long_options[] = {
     {"web-root", required_argument, NULL, OPT_WEB_ROOT},
     {"tab-queue-limit", required_argument, NULL, OPT_TAB_QUEUE_LIMIT},
     {"tab-stall-timeout", required_argument, NULL, OPT_TAB_STALL_TIMEOUT},
+    {"history-budget", required_argument, NULL, OPT_HISTORY_BUDGET},
+    {"load", required_argument, NULL, OPT_LOAD},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -62,6 +67,13 @@ static void print_help(FILE *out)
 		"                           is resynchronised (default %u)\n"
 		"  --tab-stall-timeout MS   a tab that accepts nothing for this long is\n"
 		"                           disconnected (default %d)\n"
+		"  --history-budget BYTES   memory for the history of sessions (scrubbing,\n"
+		"                           recordings), K/M/G suffixes (default 512M);\n"
+		"                           beyond it ended sessions lose their history\n"
+		"                           first, running ones spill it to\n"
+		"                           $XDG_STATE_HOME/mevi (else ~/.local/state/mevi)\n"
+		"  --load FILE              load a .mevi recording as an ended session\n"
+		"                           (repeatable)\n"
 		"  --help                   show this help\n"
 		"  --version                show the version\n"
 		"\n"
@@ -165,6 +177,7 @@ int options_parse(struct mevid_options *o, int argc, char **argv, FILE *out, FIL
 	o->max_ended_sessions = MEVID_DEFAULT_MAX_ENDED;
 	o->tab_queue_limit = MEVID_DEFAULT_TAB_QUEUE_LIMIT;
 	o->tab_stall_timeout = MEVID_DEFAULT_TAB_STALL_TIMEOUT;
+	o->history_budget = EVENTLOG_DEFAULT_BUDGET;
 
 	optind = 1;
 	opterr = 0;
@@ -237,6 +250,26 @@ int options_parse(struct mevid_options *o, int argc, char **argv, FILE *out, FIL
 			}
 			o->tab_stall_timeout = (unsigned)v;
 			break;
+		case OPT_HISTORY_BUDGET:
+			if (eventlog_parse_size(optarg, &o->history_budget)) {
+				fprintf(err,
+					"mevid: --history-budget %s: expected a size such as 512M, "
+					"1G or 65536\n",
+					optarg);
+				goto err_inval;
+			}
+			break;
+		case OPT_LOAD: {
+			const char **a = realloc(o->loads, (o->n_loads + 1) * sizeof(*a));
+
+			if (!a) {
+				fprintf(err, "mevid: out of memory\n");
+				goto err_inval;
+			}
+			a[o->n_loads++] = optarg;
+			o->loads = a;
+			break;
+		}
 		case OPT_HELP:
 			print_help(out);
 			goto done_exit;
@@ -300,5 +333,8 @@ void options_destroy(struct mevid_options *o)
 {
 	free(o->allow_origins);
 	o->allow_origins = NULL;
+	free(o->loads);
+	o->loads = NULL;
+	o->n_loads = 0;
 	o->n_allow_origins = 0;
 }

@@ -3,7 +3,8 @@
  *
  *   mevid [--socket PATH] [--listen HOST:PORT] [--foreground]
  *         [--max-ended-sessions N] [--allow-origin ORIGIN]... [--web-root DIR]
- *         [--tab-queue-limit BYTES] [--tab-stall-timeout MS] [--help] [--version]
+ *         [--tab-queue-limit BYTES] [--tab-stall-timeout MS]
+ *         [--history-budget BYTES] [--load FILE]... [--help] [--version]
  *
  * Environment: MEVI_SOCKET (socket path, overridden by --socket),
  * MEVI_INTERVAL (websocket flush interval in ms, default 32), MEVI_LOG (log
@@ -36,6 +37,9 @@ struct mevid_options {
 	size_t n_allow_origins;
 	size_t tab_queue_limit;	    /* bytes a tab may have queued beyond what it is sending */
 	unsigned tab_stall_timeout; /* ms a tab may make no progress */
+	size_t history_budget;	    /* bytes of session history kept in memory */
+	const char **loads;	    /* owned array; strings point into argv */
+	size_t n_loads;
 };
 
 /*

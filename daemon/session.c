@@ -5,8 +5,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "eventlog.h"
 #include "log.h"
 #include "memmap.h"
+
+/* Session life-cycle lines: info, or debug in a replay registry. */
+#define LOG_LIFE(reg, ...)                                                                         \
+	do {                                                                                       \
+		if ((reg)->quiet)                                                                  \
+			log_debug(__VA_ARGS__);                                                    \
+		else                                                                               \
+			log_info(__VA_ARGS__);                                                     \
+	} while (0)
 
 /* History bounds: PROTOCOL.md allows up to 1024 points; processes are many,
  * so theirs are shorter. */
@@ -211,6 +221,7 @@ static void session_clear_processes(struct session *s)
 
 static void session_free(struct session *s)
 {
+	eventlog_free(s->log);
 	session_clear_processes(s);
 	strv_free(&s->argv);
 	history_destroy(&s->rss_history);
@@ -264,11 +275,62 @@ struct session *session_registry_find(const struct session_registry *reg, uint64
 	return NULL;
 }
 
-static void notify_applied(struct session_registry *reg, const struct session *s,
+static void notify_applied(struct session_registry *reg, struct session *s,
 			   const struct mevi_event *ev)
 {
+	if (s->log) {
+		int ret = eventlog_append(s->log, s, ev);
+
+		if (ret < 0) {
+			log_error("session %" PRIu64 ": history lost: %s", s->id, strerror(-ret));
+			eventlog_free(s->log);
+			s->log = NULL;
+			s->history_lost = true;
+		} else if (ret == 1 && reg->budget && reg->budget->used > reg->budget->limit) {
+			session_registry_enforce_budget(reg);
+		}
+	}
 	if (reg->obs && reg->obs->applied)
 		reg->obs->applied(reg->obs_ctx, s, ev);
+}
+
+void session_registry_enforce_budget(struct session_registry *reg)
+{
+	struct eventlog_budget *b = reg->budget;
+
+	if (!b)
+		return;
+	while (b->used > b->limit) {
+		struct session *victim = NULL;
+
+		for (struct session *s = reg->head; s; s = s->next)
+			if (!s->conn && s->log && (!victim || s->detach_seq < victim->detach_seq))
+				victim = s;
+		if (!victim)
+			break;
+		log_info("session %" PRIu64 ": history dropped (%zu bytes; over the history "
+			 "budget of %zu bytes)",
+			 victim->id, eventlog_mem_bytes(victim->log), b->limit);
+		eventlog_free(victim->log);
+		victim->log = NULL;
+		victim->history_lost = true;
+		b->evictions++;
+	}
+	for (struct session *s = reg->head; s && b->used > b->limit; s = s->next) {
+		int err;
+
+		if (!s->log || eventlog_spilled(s->log) || !s->conn)
+			continue;
+		err = eventlog_spill(s->log);
+		if (err)
+			log_warn("session %" PRIu64 ": cannot spill history to %s: %s (kept in "
+				 "memory)",
+				 s->id, b->spill_dir[0] ? b->spill_dir : "the state directory",
+				 strerror(-err));
+		else
+			log_info("session %" PRIu64 ": history over budget: spilled to %s", s->id,
+				 eventlog_spill_path(s->log));
+	}
 }
 
 static void notify_reshaped(struct session_registry *reg)
@@ -288,6 +350,51 @@ static void registry_drop(struct session_registry *reg, struct session *s)
 	session_free(s);
 }
 
+/* Allocates a session with a new id and links it at the tail. NULL on OOM. */
+static struct session *session_create(struct session_registry *reg, int32_t launcher_pid,
+				      uint64_t started_at)
+{
+	struct session *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->id = reg->next_id++;
+	s->launcher_pid = launcher_pid;
+	s->started_at = started_at;
+	history_init(&s->rss_history, SESSION_HISTORY_POINTS);
+	s->prev = reg->tail;
+	if (reg->tail)
+		reg->tail->next = s;
+	else
+		reg->head = s;
+	reg->tail = s;
+	reg->count++;
+	if (reg->budget) {
+		s->log = eventlog_new(reg->budget);
+		if (!s->log)
+			s->history_lost = true;
+	}
+	return s;
+}
+
+/* The common end of a (re)start: s takes argv (owned) and ev's fields. */
+static int session_begin(struct session_registry *reg, struct session *s,
+			 const struct mevi_event *ev, struct mevi_strv argv, void *conn)
+{
+	s->argv = argv;
+	s->mode = ev->session_start.mode;
+	s->alive = true;
+	s->has_exit_status = false;
+	s->exit_status = 0;
+	s->ended = false;
+	s->conn = conn;
+	s->last_ts = ev->ts;
+	if (history_add(&s->rss_history, ev->ts, 0))
+		return -ENOMEM;
+	notify_applied(reg, s, ev);
+	return 0;
+}
+
 int session_registry_start(struct session_registry *reg, const struct mevi_event *ev, void *conn,
 			   struct session **out, void **taken_over)
 {
@@ -302,7 +409,8 @@ int session_registry_start(struct session_registry *reg, const struct mevi_event
 		return -ENOMEM;
 
 	for (s = reg->head; s; s = s->next)
-		if (s->launcher_pid == ev->pid && s->started_at == ev->session_start.started_at)
+		if (s->launcher_pid == ev->pid && s->started_at == ev->session_start.started_at &&
+		    !s->recorded)
 			break;
 	if (s) {
 		if (s->conn && s->conn != conn)
@@ -311,43 +419,96 @@ int session_registry_start(struct session_registry *reg, const struct mevi_event
 			reg->detached--;
 		session_clear_processes(s);
 		strv_free(&s->argv);
-		log_info("session %" PRIu64 " resumed: launcher %d, " STRV0_FMT "%s", s->id,
+		LOG_LIFE(reg, "session %" PRIu64 " resumed: launcher %d, " STRV0_FMT "%s", s->id,
 			 (int)ev->pid, STRV0_ARG(argv),
 			 ev->session_start.resume ? "" : " (without the resume flag)");
 	} else {
-		s = calloc(1, sizeof(*s));
+		s = session_create(reg, ev->pid, ev->session_start.started_at);
 		if (!s) {
 			strv_free(&argv);
 			return -ENOMEM;
 		}
-		s->id = reg->next_id++;
-		s->launcher_pid = ev->pid;
-		s->started_at = ev->session_start.started_at;
-		history_init(&s->rss_history, SESSION_HISTORY_POINTS);
-		s->prev = reg->tail;
-		if (reg->tail)
-			reg->tail->next = s;
-		else
-			reg->head = s;
-		reg->tail = s;
-		reg->count++;
-		log_info("session %" PRIu64 " started: launcher %d, " STRV0_FMT " (%s%s)", s->id,
-			 (int)ev->pid, STRV0_ARG(argv),
+		LOG_LIFE(reg, "session %" PRIu64 " started: launcher %d, " STRV0_FMT " (%s%s)",
+			 s->id, (int)ev->pid, STRV0_ARG(argv),
 			 ev->session_start.mode == MEVI_MODE_SAMPLED ? "sampled" : "exact",
 			 ev->session_start.resume ? ", resumed after a daemon restart" : "");
 	}
-	s->argv = argv;
-	s->mode = ev->session_start.mode;
-	s->alive = true;
-	s->has_exit_status = false;
-	s->exit_status = 0;
-	s->ended = false;
-	s->conn = conn;
-	s->last_ts = ev->ts;
 	*out = s;
-	if (history_add(&s->rss_history, ev->ts, 0))
+	return session_begin(reg, s, ev, argv, conn);
+}
+
+int session_registry_start_new(struct session_registry *reg, const struct mevi_event *ev,
+			       void *conn, struct session **out)
+{
+	struct mevi_strv argv;
+	struct session *s;
+
+	*out = NULL;
+	if (ev->type != MEVI_EV_SESSION_START || !conn)
+		return -EINVAL;
+	if (strv_copy(&argv, &ev->session_start.argv))
 		return -ENOMEM;
-	notify_applied(reg, s, ev);
+	s = session_create(reg, ev->pid, ev->session_start.started_at);
+	if (!s) {
+		strv_free(&argv);
+		return -ENOMEM;
+	}
+	*out = s;
+	return session_begin(reg, s, ev, argv, conn);
+}
+
+int session_resume(struct session_registry *reg, struct session *s, const struct mevi_event *ev)
+{
+	struct mevi_strv argv;
+
+	if (ev->type != MEVI_EV_SESSION_START || ev->pid != s->launcher_pid ||
+	    ev->session_start.started_at != s->started_at)
+		return -EINVAL;
+	if (strv_copy(&argv, &ev->session_start.argv))
+		return -ENOMEM;
+	session_clear_processes(s);
+	strv_free(&s->argv);
+	return session_begin(reg, s, ev, argv, s->conn);
+}
+
+struct session *session_registry_restore(struct session_registry *reg, uint64_t id,
+					 int32_t launcher_pid, uint64_t started_at, uint8_t mode,
+					 const struct mevi_strv *argv, void *conn)
+{
+	struct eventlog_budget *budget = reg->budget;
+	struct session *s;
+
+	reg->budget = NULL; /* no log for a restored session */
+	s = session_create(reg, launcher_pid, started_at);
+	reg->budget = budget;
+	if (!s)
+		return NULL;
+	if (strv_copy(&s->argv, argv))
+		return NULL; /* s stays linked: the registry frees it */
+	s->id = id;
+	s->mode = mode;
+	s->conn = conn;
+	return s;
+}
+
+int session_restore_process(struct session *s, int32_t pid, int32_t ppid,
+			    const struct mevi_strv *cmdline, bool alive, bool has_exit_status,
+			    int32_t exit_status, struct memmap *map)
+{
+	struct process *p = session_add_process(s, pid, ppid, cmdline, NULL);
+
+	if (!p) {
+		memmap_free(map);
+		return -ENOMEM;
+	}
+	s->rss -= memmap_rss(p->map);
+	memmap_free(p->map);
+	p->map = map;
+	p->has_exit_status = has_exit_status;
+	p->exit_status = exit_status;
+	p->alive = alive;
+	if (alive)
+		s->rss += memmap_rss(map);
 	return 0;
 }
 
@@ -412,7 +573,7 @@ int session_apply(struct session_registry *reg, struct session *s, const struct 
 		s->ended = true;
 		s->has_exit_status = true;
 		s->exit_status = ev->session_end.status;
-		log_info("session %" PRIu64 " ended: status %d", s->id,
+		LOG_LIFE(reg, "session %" PRIu64 " ended: status %d", s->id,
 			 (int)ev->session_end.status);
 		notify_applied(reg, s, ev);
 		return 0;

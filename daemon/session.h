@@ -59,6 +59,9 @@
 #include "event.h"
 #include "history.h"
 
+struct eventlog;
+struct eventlog_budget;
+
 struct memmap;
 struct session;
 
@@ -118,6 +121,11 @@ struct session {
 	uint64_t rss;	       /* sum of live processes' rss */
 	uint64_t last_ts;
 	struct history rss_history;
+	/* History (daemon/eventlog.h): owned; NULL when the registry keeps none
+	 * or when it was evicted (history_lost then says why ?at fails). */
+	struct eventlog *log;
+	bool history_lost;
+	bool recorded; /* loaded from a recording file (daemon/loader.h) */
 };
 
 struct session_registry {
@@ -129,6 +137,11 @@ struct session_registry {
 	uint64_t next_detach_seq;
 	const struct session_observer *obs;
 	void *obs_ctx;
+	/* When set, every session keeps an event log charged to this budget,
+	 * which the registry enforces (see session_registry_enforce_budget).
+	 * Borrowed; must outlive the registry. NULL: no history (replays). */
+	struct eventlog_budget *budget;
+	bool quiet; /* log session life cycle at debug, not info (replays) */
 };
 
 /* Initialises an empty registry. obs may be NULL; it is not copied. */
@@ -173,6 +186,46 @@ void session_registry_detach(struct session_registry *reg, struct session *s);
  * still attached to it.
  */
 int session_registry_forget(struct session_registry *reg, uint64_t id);
+
+/*
+ * Like session_registry_start, but always creates a new session, whatever
+ * its key (a recording loaded twice gives two sessions). conn is non-NULL.
+ * Returns 0, -EINVAL or -ENOMEM (*out as in session_registry_start).
+ */
+int session_registry_start_new(struct session_registry *reg, const struct mevi_event *ev,
+			       void *conn, struct session **out);
+
+/*
+ * Applies a session_start to the known session s as a resume (processes
+ * cleared, revived) without looking its key up: a recording holding a
+ * launcher reconnect. Returns 0, -EINVAL (not a session_start, or its key
+ * differs from s's) or -ENOMEM.
+ */
+int session_resume(struct session_registry *reg, struct session *s, const struct mevi_event *ev);
+
+/*
+ * Checkpoint restore (daemon/eventlog.c): creates a session with the given
+ * identity, attached to conn, without processes and without notifying the
+ * observer or starting a log. NULL on out-of-memory.
+ */
+struct session *session_registry_restore(struct session_registry *reg, uint64_t id,
+					 int32_t launcher_pid, uint64_t started_at, uint8_t mode,
+					 const struct mevi_strv *argv, void *conn);
+
+/* Checkpoint restore: appends a process entry (taking map over, even on
+ * failure) and makes it its pid's current entry. Returns 0 or -ENOMEM. */
+int session_restore_process(struct session *s, int32_t pid, int32_t ppid,
+			    const struct mevi_strv *cmdline, bool alive, bool has_exit_status,
+			    int32_t exit_status, struct memmap *map);
+
+/*
+ * Brings the bytes of every log of reg back under the budget's limit: first
+ * drops the history of detached sessions, the one detached first first
+ * (their state stays visible); then spills the logs of attached sessions,
+ * oldest first, to files. Called by the registry when a log grows; exposed
+ * for tests.
+ */
+void session_registry_enforce_budget(struct session_registry *reg);
 
 /* The current entry of pid in s, or NULL. */
 struct process *session_find_process(struct session *s, int32_t pid);

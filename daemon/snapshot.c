@@ -2,7 +2,10 @@
 
 #include <errno.h>
 
+#include <string.h>
+
 #include "event.h"
+#include "eventlog.h"
 #include "memmap.h"
 #include "session.h"
 
@@ -86,5 +89,28 @@ int snapshot_encode(const struct session_registry *reg, uint64_t now, msgpack_sb
 	for (const struct session *s = reg->head; s; s = s->next)
 		if (pack_session(&pk, s))
 			return -ENOMEM;
+	return 0;
+}
+
+int snapshot_encode_moment(uint64_t session_id, uint64_t at, const struct session *s,
+			   const struct eventlog_pos *pos, const char *why, uint64_t now,
+			   msgpack_sbuffer *out)
+{
+	static const struct eventlog_pos zero;
+	msgpack_packer pk;
+
+	if (!s)
+		pos = &zero;
+	msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
+	if (msgpack_pack_array(&pk, 10) || msgpack_pack_uint8(&pk, 2) ||
+	    msgpack_pack_uint32(&pk, MEVI_PROTO_VERSION) || msgpack_pack_uint64(&pk, now) ||
+	    msgpack_pack_uint64(&pk, session_id) || msgpack_pack_uint64(&pk, at) ||
+	    msgpack_pack_uint64(&pk, pos->ts) || msgpack_pack_uint64(&pk, pos->prev_ts) ||
+	    msgpack_pack_uint64(&pk, pos->next_ts) || msgpack_pack_uint64(&pk, pos->end_ts))
+		return -ENOMEM;
+	if (s)
+		return pack_session(&pk, s);
+	if (msgpack_pack_str(&pk, strlen(why)) || msgpack_pack_str_body(&pk, why, strlen(why)))
+		return -ENOMEM;
 	return 0;
 }

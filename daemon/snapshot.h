@@ -17,10 +17,23 @@
 
 #include <msgpack.h>
 
+struct eventlog_pos;
+struct session;
 struct session_registry;
 
 /* Appends the snapshot of reg, stamped now (CLOCK_REALTIME ns), to out.
  * Returns 0 or -ENOMEM (out then holds a partial message: discard it). */
 int snapshot_encode(const struct session_registry *reg, uint64_t now, msgpack_sbuffer *out);
+
+/*
+ * Appends the reply to a tab's seek request (proto/PROTOCOL.md, "moment"):
+ *   [2, version, now, session_id, at, ts, prev_ts, next_ts, end_ts, session]
+ * where session is the snapshot's session array for s, the replayed state
+ * (pos says where it was found). With s NULL, session is the str why (the
+ * pos fields are then 0). Returns 0 or -ENOMEM.
+ */
+int snapshot_encode_moment(uint64_t session_id, uint64_t at, const struct session *s,
+			   const struct eventlog_pos *pos, const char *why, uint64_t now,
+			   msgpack_sbuffer *out);
 
 #endif /* MEVI_DAEMON_SNAPSHOT_H */

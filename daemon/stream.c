@@ -6,12 +6,16 @@
 #include <string.h>
 #include <time.h>
 
+#include <json-c/json.h>
 #include <libwebsockets.h>
 
+#include "eventlog.h"
 #include "log.h"
 #include "rcbuf.h"
 #include "snapshot.h"
 #include "ws_client.h"
+
+static void timer_cb(uv_timer_t *t);
 
 struct stream_pending {
 	uint64_t session_id;
@@ -220,6 +224,82 @@ void stream_tick(struct stream *st)
 	}
 	rcbuf_unref(delta);
 	rcbuf_unref(snap);
+}
+
+/* Reads a non-negative integer member of a request. */
+static bool req_u64(struct json_object *o, const char *key, uint64_t *out)
+{
+	struct json_object *v = json_object_object_get(o, key);
+
+	if (!v || !json_object_is_type(v, json_type_int))
+		return false;
+	if (json_object_get_int64(v) < 0)
+		return false;
+	*out = json_object_get_uint64(v);
+	return true;
+}
+
+static void tab_seek(struct stream *st, struct ws_client *tab, uint64_t sid, uint64_t at)
+{
+	struct session_registry tmp;
+	struct eventlog_pos pos;
+	struct session *live = session_registry_find(st->reg, sid), *s = NULL;
+	const char *why = "no such session";
+	msgpack_sbuffer sb;
+	struct rcbuf *b;
+	int ret = -ENOENT;
+
+	memset(&tmp, 0, sizeof(tmp));
+	if (live) {
+		ret = eventlog_state_at(live, at, &tmp, &s, &pos);
+		if (ret == -ENOENT)
+			why = "the history of this session was not kept (history budget)";
+		else if (ret)
+			why = "cannot read the session's history";
+	}
+	msgpack_sbuffer_init(&sb);
+	if (snapshot_encode_moment(sid, at, ret ? NULL : s, &pos, why, realtime_ns(), &sb)) {
+		log_error("tab %" PRIu64 ": out of memory answering a seek", tab->id);
+		goto out;
+	}
+	b = rcbuf_from_sbuffer(&sb);
+	if (b) {
+		ws_client_enqueue_reply(tab, b, uv_now(st->loop));
+		rcbuf_unref(b);
+	}
+out:
+	msgpack_sbuffer_destroy(&sb);
+	session_registry_destroy(&tmp);
+}
+
+void stream_tab_message(struct stream *st, struct ws_client *tab)
+{
+	struct json_tokener *tok = json_tokener_new();
+	struct json_object *o = NULL, *type;
+	uint64_t sid, at;
+
+	if (tok)
+		o = json_tokener_parse_ex(tok, tab->rx, (int)tab->rx_len);
+	tab->rx_len = 0;
+	if (!o || !json_object_is_type(o, json_type_object) ||
+	    !(type = json_object_object_get(o, "type")) ||
+	    !json_object_is_type(type, json_type_string)) {
+		log_debug("tab %" PRIu64 ": ignored a message that is not a request", tab->id);
+	} else if (strcmp(json_object_get_string(type), "seek") == 0) {
+		if (req_u64(o, "session", &sid) && req_u64(o, "at", &at))
+			tab_seek(st, tab, sid, at);
+		else
+			log_debug("tab %" PRIu64 ": ignored a seek without session/at", tab->id);
+	} else if (strcmp(json_object_get_string(type), "live") == 0) {
+		ws_client_resync(tab);
+		uv_timer_start(&st->timer, timer_cb, 0, st->interval_ms);
+		st->timer_active = true;
+	} else {
+		log_debug("tab %" PRIu64 ": ignored a request of unknown type", tab->id);
+	}
+	json_object_put(o);
+	if (tok)
+		json_tokener_free(tok);
 }
 
 static void timer_cb(uv_timer_t *t)

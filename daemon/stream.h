@@ -65,6 +65,15 @@ struct ws_client *stream_tab_open(struct stream *st, struct lws *wsi);
 /* A websocket closed: frees its tab. */
 void stream_tab_closed(struct stream *st, struct ws_client *tab);
 
+/*
+ * The tab has a complete text message in tab->rx (proto/PROTOCOL.md section
+ * 6, "Browser to mevid"): {"type":"seek","session":S,"at":T} is answered
+ * with a moment message (the state of S at T, rebuilt from its history);
+ * {"type":"live"} with a fresh snapshot. Anything else is ignored with a
+ * debug line. Live deltas keep flowing to the tab either way.
+ */
+void stream_tab_message(struct stream *st, struct ws_client *tab);
+
 /* Flushes pending deltas and snapshots now (the timer calls it too). */
 void stream_tick(struct stream *st);
 

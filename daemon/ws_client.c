@@ -186,11 +186,19 @@ int ws_client_writable(struct ws_client *c, uint64_t now_ms)
 	return 0;
 }
 
-int ws_client_receive(struct ws_client *c, size_t len, bool final)
+int ws_client_enqueue_reply(struct ws_client *c, struct rcbuf *b, uint64_t now_ms)
+{
+	if (c->closing)
+		return 1;
+	return queue_append(c, b, false, now_ms);
+}
+
+int ws_client_receive(struct ws_client *c, const void *in, size_t len, bool final, bool binary)
 {
 	log_trace("tab %" PRIu64 ": received %zu bytes%s", c->id, len, final ? " (final)" : "");
-	c->rx_len += len;
-	if (c->rx_len > WS_CLIENT_MAX_RX) {
+	if (c->rx_len == 0)
+		c->rx_binary = binary;
+	if (len > WS_CLIENT_MAX_RX - c->rx_len) {
 		static const char reason[] = "message too large";
 
 		log_info("tab %" PRIu64 ": sent a message over %d bytes: closing", c->id,
@@ -199,9 +207,16 @@ int ws_client_receive(struct ws_client *c, size_t len, bool final)
 				 (unsigned char *)reason, sizeof(reason) - 1);
 		return -1;
 	}
-	if (final)
+	if (len)
+		memcpy(c->rx + c->rx_len, in, len);
+	c->rx_len += len;
+	if (!final)
+		return 0;
+	if (c->rx_binary) {
 		c->rx_len = 0;
-	return 0;
+		return 0;
+	}
+	return 1;
 }
 
 void ws_client_shutdown(struct ws_client *c)

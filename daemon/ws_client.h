@@ -54,13 +54,15 @@ struct ws_client {
 	struct lws *wsi;
 	uint64_t id;
 	struct ws_msg *head, *tail;
-	size_t off;	      /* bytes of head already written */
-	size_t backlog;	      /* bytes of queued messages not started */
-	size_t queued;	      /* bytes still to write, in-flight message included */
-	bool want_snapshot;   /* resync pending: no deltas until a snapshot is queued */
-	bool closing;	      /* the next writable callback closes the connection */
-	uint64_t progress_ms; /* uv_now() of the last write (or of the queue filling up) */
-	size_t rx_len;	      /* size of the incoming message so far */
+	size_t off;		   /* bytes of head already written */
+	size_t backlog;		   /* bytes of queued messages not started */
+	size_t queued;		   /* bytes still to write, in-flight message included */
+	bool want_snapshot;	   /* resync pending: no deltas until a snapshot is queued */
+	bool closing;		   /* the next writable callback closes the connection */
+	uint64_t progress_ms;	   /* uv_now() of the last write (or of the queue filling up) */
+	size_t rx_len;		   /* size of the incoming message so far */
+	bool rx_binary;		   /* the incoming message is binary (ignored) */
+	char rx[WS_CLIENT_MAX_RX]; /* the incoming message (text requests) */
 	uint64_t resyncs;
 	uint64_t bytes_sent;
 };
@@ -95,11 +97,17 @@ void ws_client_resync(struct ws_client *c);
 int ws_client_writable(struct ws_client *c, uint64_t now_ms);
 
 /*
- * Accounts for len received bytes (LWS_CALLBACK_RECEIVE); final tells whether
- * they end a message. Returns 0, or -1 when the message is over
- * WS_CLIENT_MAX_RX (the close reason is set; the callback returns -1).
+ * Takes len received bytes (LWS_CALLBACK_RECEIVE); final tells whether they
+ * end a message, binary whether it is a binary one. Returns 0, 1 when a
+ * complete text message is in c->rx[0..c->rx_len) (valid until the next
+ * call), or -1 when the message is over WS_CLIENT_MAX_RX (the close reason
+ * is set; the callback returns -1).
  */
-int ws_client_receive(struct ws_client *c, size_t len, bool final);
+int ws_client_receive(struct ws_client *c, const void *in, size_t len, bool final, bool binary);
+
+/* Queues a reply to a request of this tab (not counted in the backlog, like
+ * a snapshot; does not end a resync). Returns 0, 1 if c is closing, -ENOMEM. */
+int ws_client_enqueue_reply(struct ws_client *c, struct rcbuf *b, uint64_t now_ms);
 
 /* Asks for a close frame with "going away" at the next writable callback. */
 void ws_client_shutdown(struct ws_client *c);

@@ -9,27 +9,37 @@
 
 #include "event.h"
 #include "log.h"
+#include "recording.h"
 
 int recorder_open(struct recorder *r, const char *path, uint64_t created_at_ns)
 {
+	struct mevi_recording_header h = {
+	    .format_version = MEVI_RECORDING_FORMAT,
+	    .proto_version = MEVI_PROTO_VERSION,
+	    .created_at = created_at_ns,
+	};
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
-	int err = 0;
+	int fd, err = 0;
 
 	memset(r, 0, sizeof(*r));
 	snprintf(r->path, sizeof(r->path), "%s", path);
-	r->f = fopen(path, "we");
-	if (!r->f)
+	/* Memory layouts and command lines: readable by the user only. */
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
 		return -errno;
+	r->f = fdopen(fd, "w");
+	if (!r->f) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	msgpack_pack_array(&pk, 3);
-	msgpack_pack_uint32(&pk, RECORDER_FORMAT_VERSION);
-	msgpack_pack_uint32(&pk, MEVI_PROTO_VERSION);
-	msgpack_pack_uint64(&pk, created_at_ns);
-	if (fwrite(RECORDER_MAGIC, 1, 8, r->f) != 8 || fwrite(sb.data, 1, sb.size, r->f) != sb.size)
-		err = -errno ? -errno : -EIO;
-	r->bytes = 8 + sb.size;
+	err = mevi_recording_header_pack(&pk, &h);
+	if (!err && fwrite(sb.data, 1, sb.size, r->f) != sb.size)
+		err = errno ? -errno : -EIO;
+	r->bytes = sb.size;
 	msgpack_sbuffer_destroy(&sb);
 	if (err) {
 		fclose(r->f);

@@ -2,9 +2,10 @@
  * recorder — writes a session to a .mevi recording file as it happens
  * (`mevi-run --record FILE`), with or without a daemon.
  *
- * The format is proto/PROTOCOL.md's "Recordings": the magic "MEVIREC\n", a
- * msgpack header [format_version, proto_version, created_at_ns], then the
- * launcher's batches exactly as they go to mevid. A write error (disk full)
+ * The format is proto/PROTOCOL.md's "Recordings" (header in
+ * proto/recording.h), then the launcher's batches exactly as they go to
+ * mevid. The file is created 0600: it holds memory layouts and command
+ * lines. A write error (disk full)
  * stops the recording with one log line; the program is never affected.
  */
 #ifndef MEVI_LAUNCHER_RECORDER_H
@@ -15,9 +16,6 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define RECORDER_MAGIC		"MEVIREC\n"
-#define RECORDER_FORMAT_VERSION 1
-
 struct recorder {
 	FILE *f; /* NULL when not recording (or after a write error) */
 	char path[4096];
@@ -25,7 +23,7 @@ struct recorder {
 	bool failed;
 };
 
-/* Creates (truncates) path and writes the header. Returns 0 or -errno. */
+/* Creates (truncates) path, mode 0600, and writes the header. 0 or -errno. */
 int recorder_open(struct recorder *r, const char *path, uint64_t created_at_ns);
 
 /* Appends one batch. Never fails loudly more than once. */

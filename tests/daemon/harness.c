@@ -499,10 +499,22 @@ const char *http_header(const struct http_reply *r, const char *name, char *buf,
 int http_request(int port, const char *method, const char *path, const char *extra_headers,
 		 struct http_reply *r)
 {
+	return http_request_body(port, method, path, extra_headers, NULL, 0, r);
+}
+
+int http_request_body(int port, const char *method, const char *path, const char *extra_headers,
+		      const void *body, size_t len, struct http_reply *r)
+{
 	uint64_t deadline = now_ms() + 10000;
-	char req[2048], val[64];
+	char req[2048], val[64], hdrs[1200];
 	int fd = tcp_connect(port, 0);
 	size_t cap, clen = (size_t)-1;
+
+	if (body) {
+		snprintf(hdrs, sizeof(hdrs), "%sContent-Length: %zu\r\n",
+			 extra_headers ? extra_headers : "", len);
+		extra_headers = hdrs;
+	}
 
 	memset(r, 0, sizeof(*r));
 	if (fd < 0)
@@ -516,6 +528,10 @@ int http_request(int port, const char *method, const char *path, const char *ext
 			 method, path, port, extra_headers ? extra_headers : "");
 	if (write_full(fd, req, strlen(req)))
 		goto err;
+	/* A server may answer (413) before reading the body: a failed write is
+	 * not an error when an answer follows. */
+	if (body && len)
+		write_full(fd, body, len);
 	r->headers = read_head(fd, deadline);
 	if (!r->headers || sscanf(r->headers, "HTTP/1.%*d %d", &r->status) != 1)
 		goto err;

@@ -96,6 +96,10 @@ int http_request(int port, const char *method, const char *path, const char *ext
 		 struct http_reply *r);
 void http_reply_free(struct http_reply *r);
 
+/* Like http_request, with a request body (Content-Length is added). */
+int http_request_body(int port, const char *method, const char *path, const char *extra_headers,
+		      const void *body, size_t len, struct http_reply *r);
+
 /* The value of header name (lower case) in r, copied to buf; NULL if absent. */
 const char *http_header(const struct http_reply *r, const char *name, char *buf, size_t len);
 
