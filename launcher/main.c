@@ -228,8 +228,10 @@ static int wait_exec(struct launcher *l, int err_fd, bool traced)
 				"mevi: cannot install the seccomp filter (%s); the program runs "
 				"with memory syscalls unobserved\n",
 				strerror(msg[1]));
-		else if (msg[0] == 'E')
+		else if (msg[0] == 'E') {
 			exec_err = msg[1];
+			break; /* the child is exiting; no need to wait for EOF */
+		}
 	}
 	return exec_err;
 }
