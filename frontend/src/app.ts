@@ -7,7 +7,7 @@
  * at most once a second otherwise, so blocks do not jump around at 30 Hz.
  */
 import { Connection, streamUrl, type LinkStatus } from './connection';
-import { decodeServerMessage, ProtocolError } from './protocol';
+import { decodeServerMessage, peekKind, ProtocolError, type MomentMessage } from './protocol';
 import { Store, processKey, type ProcessState, type SessionState } from './store';
 import { buildTree, type TreeRow } from './tree';
 import { parseViewState, serializeViewState, type ViewState } from './urlstate';
@@ -24,6 +24,11 @@ import { Tooltip } from './ui/tooltip';
 import { ProcessView } from './ui/processview';
 import { SessionView } from './ui/sessionview';
 import { StatusView } from './ui/statusview';
+import { TimelineView } from './ui/timeline';
+import { SeekCoalescer, seekRequest } from './seek';
+import { advance, mergeCurve, parseTimeline, stepSpeed, type TimelineData } from './timeline';
+import { diffStates, diffTotals, type DiffRange, type DiffTotals } from './diff';
+import { uploadRecording } from './upload';
 
 /** Queued bytes while paused before the queue is dropped in favour of a fresh snapshot. */
 const PAUSE_QUEUE_LIMIT = 64 * 1024 * 1024;
@@ -33,6 +38,17 @@ const SLOW_INTERVAL_MS = 200;
 /** Canvas redraws stop for this frame once this much time went by (ms). */
 const FRAME_BUDGET_MS = 8;
 const INDENT_PX = 18;
+/** How often the timeline (markers, RSS curve) of a running session is refetched. */
+const TIMELINE_REFRESH_MS = 2000;
+/** While dragging or replaying, the URL's `at` is rewritten at most this often. */
+const URL_THROTTLE_MS = 400;
+
+/** What the tab shows of the past: the last moment mevid sent for the selected session. */
+interface Moment {
+  msg: MomentMessage;
+  state: SessionState | null;
+  error: string | null;
+}
 
 export class App {
   readonly store = new Store();
@@ -66,6 +82,20 @@ export class App {
   private slowTimer: ReturnType<typeof setTimeout> | null = null;
   private mainWidth = 800;
 
+  private readonly timeline: TimelineView;
+  private readonly seeker: SeekCoalescer;
+  private moment: Moment | null = null;
+  private tl: { sessionId: number; data: TimelineData | null; error: string | null; fetchedAt: number; loading: boolean } | null = null;
+  private playing = false;
+  private speed = 1;
+  private playLast = 0;
+  private urlTimer: ReturnType<typeof setTimeout> | null = null;
+  private lastUrlAt = 0;
+  private diffMarks: { a: number | null; b: number | null } = { a: null, b: null };
+  private diff: { key: string; ranges: Map<number, DiffRange[]> | null; totals: DiffTotals | null; error: string | null } | null = null;
+  private readonly uploadStatus: HTMLElement;
+  private readonly fileInput: HTMLInputElement;
+
   constructor(private readonly root: HTMLElement) {
     this.view = parseViewState(location.search);
     this.url = streamUrl(location);
@@ -75,12 +105,45 @@ export class App {
       setFilter: (q) => this.setView({ q }, true),
       togglePause: () => this.togglePause(),
       toggleHelp: () => this.toggleHelp(),
+      openRecording: () => this.fileInput.click(),
+    });
+    this.timeline = new TimelineView({
+      scrub: (at, final) => {
+        this.playing = false;
+        this.seekTo(at, final);
+      },
+      stepPrev: () => this.step(-1),
+      stepNext: () => this.step(1),
+      live: () => this.goLive(),
+      togglePlay: () => this.togglePlay(),
+      setSpeed: (v) => {
+        this.speed = v;
+        this.forceSlow = true;
+        this.schedule();
+      },
+      markA: () => this.markDiff('a'),
+      markB: () => this.markDiff('b'),
+      clearDiff: () => {
+        this.diffMarks = { a: null, b: null };
+        this.setView({ diff: null });
+      },
+    });
+    this.seeker = new SeekCoalescer((t) => this.conn.send(seekRequest(t)));
+    this.uploadStatus = el('div', { className: 'upload-status', role: 'status' });
+    this.uploadStatus.hidden = true;
+    this.fileInput = el('input', { type: 'file', accept: '.mevi,application/octet-stream', className: 'file-input' });
+    this.fileInput.hidden = true;
+    this.fileInput.addEventListener('change', () => {
+      const f = this.fileInput.files?.[0];
+      if (f) void this.upload(f);
+      this.fileInput.value = '';
     });
     this.status = new StatusView((session) => this.setView({ session, zoom: null }));
     this.empty = this.status.empty;
     this.main = el('main', { className: 'main' }, this.empty);
     this.help = buildHelp(() => this.toggleHelp(false));
-    root.append(this.topbar.el, this.status.nav, this.status.banner, this.main, this.help);
+    root.append(this.topbar.el, this.status.nav, this.timeline.el, this.uploadStatus, this.status.banner, this.main, this.help, this.fileInput);
+    this.installDrop();
     this.tooltip = new Tooltip(document.body);
     this.topbar.setOptions(this.view.showGaps, this.view.showNonResident, this.view.q);
 
@@ -98,6 +161,7 @@ export class App {
     );
     new ResizeObserver(() => {
       this.mainWidth = this.main.clientWidth;
+      this.timeline.resize(this.mainWidth - 24);
       this.renderDirty = true;
       this.schedule();
     }).observe(this.main);
@@ -105,6 +169,9 @@ export class App {
     document.addEventListener('keydown', (ev) => this.onKey(ev));
     window.addEventListener('popstate', () => {
       this.view = parseViewState(location.search);
+      this.playing = false;
+      this.moment = null;
+      if (this.view.at !== null && this.view.session !== null) this.seeker.request(this.view.session, this.view.at);
       this.topbar.setOptions(this.view.showGaps, this.view.showNonResident, this.view.q);
       this.orderDirty = true;
       this.renderDirty = true;
@@ -121,7 +188,12 @@ export class App {
       onStatus: (status, detail) => {
         this.link = status;
         this.linkDetail = detail;
-        if (status === 'live') this.lastLiveAt = Date.now();
+        if (status === 'live') {
+          this.lastLiveAt = Date.now();
+          // A new connection: nothing is in flight; ask again for the moment shown.
+          this.seeker.reset();
+          if (this.view.at !== null && this.view.session !== null) this.seeker.request(this.view.session, this.view.at);
+        }
         if (status === 'offline' && this.store.synced) this.store.synced = false;
         this.renderDirty = true;
         this.forceSlow = true;
@@ -145,6 +217,11 @@ export class App {
   // ---- data -------------------------------------------------------------
 
   private onMessage(data: ArrayBuffer): void {
+    // Moments answer this tab's seeks: never held back by pause.
+    if (peekKind(data) === 2) {
+      this.onMoment(data);
+      return;
+    }
     // While paused, hold messages back; the first snapshot always applies so
     // that a page opened paused still has something to show.
     if (this.store.generation > 0 && this.pause.offer(data)) {
@@ -159,7 +236,7 @@ export class App {
     try {
       const msg = decodeServerMessage(data);
       if (msg.kind === 'snapshot') this.store.applySnapshot(msg);
-      else this.store.applyDelta(msg);
+      else if (msg.kind === 'delta') this.store.applyDelta(msg);
       this.receivedAt = performance.now();
     } catch (err) {
       const why = err instanceof ProtocolError ? err.message : String(err);
@@ -171,6 +248,320 @@ export class App {
     }
     this.renderDirty = true;
     this.schedule();
+  }
+
+  // ---- the past: seek, step, replay, live ---------------------------------
+
+  private onMoment(data: ArrayBuffer): void {
+    this.seeker.answered();
+    let msg: MomentMessage;
+    try {
+      const m = decodeServerMessage(data);
+      if (m.kind !== 'moment') return;
+      msg = m;
+    } catch (err) {
+      const why = err instanceof ProtocolError ? err.message : String(err);
+      this.store.errors++;
+      this.store.lastError = `bad moment from mevid: ${why}`;
+      console.error('mevi:', this.store.lastError);
+      return;
+    }
+    if (this.view.at === null || msg.sessionId !== this.view.session) return; // went live meanwhile
+    const state = typeof msg.session === 'string' ? null : this.store.buildSession(msg.session, msg.version);
+    this.moment = { msg, state, error: typeof msg.session === 'string' ? msg.session : null };
+    this.orderDirty = true;
+    this.renderDirty = true;
+    this.forceSlow = true;
+    this.schedule();
+  }
+
+  /** The past state shown for a session, when it is shown in the past. */
+  private pastState(sessionId: number): SessionState | null {
+    const m = this.moment;
+    if (this.view.at === null || this.view.session !== sessionId || !m || m.msg.sessionId !== sessionId) return null;
+    return m.state;
+  }
+
+  /** Right end of the timeline: the session's last event, or now while it runs. */
+  private timelineEnd(sessionId: number): number {
+    const live = this.store.sessions.get(sessionId);
+    let end = Math.max(this.tl?.sessionId === sessionId ? (this.tl.data?.endTs ?? 0) : 0, live?.lastTs ?? 0);
+    if (live?.alive) end = Math.max(end, this.elapsedNs(live));
+    if (this.moment?.msg.sessionId === sessionId) end = Math.max(end, this.moment.msg.endTs);
+    return Math.max(1, end);
+  }
+
+  /** Shows the selected session at `at` (ns since it began). */
+  private seekTo(at: number, final = true): void {
+    const session = this.view.session;
+    if (session === null) return;
+    at = Math.max(0, Math.min(Math.round(at), this.timelineEnd(session)));
+    const wasLive = this.view.at === null;
+    this.view = { ...this.view, at };
+    this.seeker.request(session, at);
+    this.syncUrl(final || wasLive);
+    if (wasLive) {
+      for (const v of this.processViews.values()) v.invalidate();
+      this.orderDirty = true;
+    }
+    this.renderDirty = true;
+    this.forceSlow = true;
+    this.schedule();
+  }
+
+  /** Rewrites the URL now (final) or soon (while dragging / replaying). */
+  private syncUrl(now: boolean): void {
+    const write = (): void => {
+      this.urlTimer = null;
+      this.lastUrlAt = performance.now();
+      const target = `${location.pathname}${serializeViewState(this.view)}`;
+      if (`${location.pathname}${location.search}` !== target) history.replaceState(null, '', target);
+    };
+    if (now || performance.now() - this.lastUrlAt > URL_THROTTLE_MS) {
+      if (this.urlTimer) clearTimeout(this.urlTimer);
+      write();
+    } else if (!this.urlTimer) {
+      this.urlTimer = setTimeout(write, URL_THROTTLE_MS);
+    }
+  }
+
+  private goLive(): void {
+    this.playing = false;
+    this.moment = null;
+    this.seeker.reset();
+    if (this.view.at === null) return;
+    this.setView({ at: null }, true);
+  }
+
+  private step(dir: 1 | -1): void {
+    const session = this.view.session;
+    if (session === null) return;
+    const m = this.moment && this.moment.msg.sessionId === session && this.view.at !== null ? this.moment.msg : null;
+    this.playing = false;
+    if (dir < 0) {
+      if (m) this.seekTo(m.prevTs);
+      else if (this.view.at === null) {
+        // From live: the state just before the last event.
+        const live = this.store.sessions.get(session);
+        const last = Math.max(live?.lastTs ?? 0, this.tl?.sessionId === session ? (this.tl.data?.endTs ?? 0) : 0);
+        if (last > 0) this.seekTo(last - 1);
+      }
+    } else if (m) {
+      if (m.nextTs > m.ts) this.seekTo(m.nextTs);
+      else if (this.store.sessions.get(session)?.alive) this.goLive();
+    }
+  }
+
+  private togglePlay(): void {
+    const session = this.view.session;
+    if (session === null) return;
+    if (this.playing) {
+      this.playing = false;
+      this.syncUrl(true);
+    } else {
+      this.playing = true;
+      const end = this.timelineEnd(session);
+      // From live or the end, a replay starts at the beginning.
+      if (this.view.at === null || this.view.at >= end) this.seekTo(0);
+      this.playLast = performance.now();
+      this.playTick();
+    }
+    this.forceSlow = true;
+    this.schedule();
+  }
+
+  private playTick(): void {
+    if (!this.playing) return;
+    requestAnimationFrame(() => {
+      if (!this.playing) return;
+      const session = this.view.session;
+      if (session === null || this.view.at === null) {
+        this.playing = false;
+        return;
+      }
+      const t = performance.now();
+      const dt = t - this.playLast;
+      this.playLast = t;
+      const end = this.timelineEnd(session);
+      const r = advance(this.view.at, dt, this.speed, end);
+      this.seekTo(r.at, r.done);
+      if (r.done) {
+        this.playing = false;
+        if (this.store.sessions.get(session)?.alive) this.goLive();
+      }
+      this.playTick();
+    });
+  }
+
+  private markDiff(which: 'a' | 'b'): void {
+    const session = this.view.session;
+    if (session === null) return;
+    const t = this.view.at ?? this.timelineEnd(session);
+    if (this.view.diff) this.diffMarks = { a: this.view.diff[0], b: this.view.diff[1] };
+    this.diffMarks[which] = t;
+    const { a, b } = this.diffMarks;
+    if (a !== null && b !== null) {
+      this.setView({ diff: [a, b] });
+      this.seekTo(b);
+    } else {
+      this.forceSlow = true;
+      this.schedule();
+    }
+  }
+
+  /** Fetches the two states of the diff when it changed. */
+  private refreshDiff(): void {
+    const session = this.view.session;
+    const d = this.view.diff;
+    if (session === null || !d) {
+      if (this.diff) {
+        this.diff = null;
+        for (const v of this.processViews.values()) v.invalidate();
+      }
+      return;
+    }
+    const key = `${session}:${d[0]}-${d[1]}`;
+    if (this.diff?.key === key) return;
+    this.diff = { key, ranges: null, totals: null, error: null };
+    const get = (at: number): Promise<unknown> =>
+      fetch(`api/state?session=${session}&at=${at}`).then(async (r) => {
+        const j = (await r.json()) as { error?: string };
+        if (!r.ok) throw new Error(j.error ?? `HTTP ${r.status}`);
+        return j;
+      });
+    void Promise.all([get(d[0]), get(d[1])])
+      .then(([a, b]) => {
+        if (this.diff?.key !== key) return;
+        const ranges = diffStates(a, b, session);
+        const all: DiffRange[] = [];
+        for (const r of ranges.values()) all.push(...r);
+        this.diff = { key, ranges, totals: diffTotals(all), error: null };
+      })
+      .catch((err: unknown) => {
+        if (this.diff?.key === key) this.diff = { key, ranges: new Map(), totals: null, error: String((err as Error).message ?? err) };
+      })
+      .finally(() => {
+        for (const v of this.processViews.values()) v.invalidate();
+        this.renderDirty = true;
+        this.forceSlow = true;
+        this.schedule();
+      });
+  }
+
+  /** Fetches the selected session's timeline when it changed or is stale. */
+  private refreshTimeline(): void {
+    const session = this.view.session;
+    if (session === null || !this.store.sessions.has(session)) return;
+    const live = this.store.sessions.get(session)!;
+    const cur = this.tl;
+    const now = performance.now();
+    if (cur && cur.sessionId === session && (cur.loading || !live.alive || now - cur.fetchedAt < TIMELINE_REFRESH_MS)) {
+      if (!(cur.data && !live.alive && cur.data.endTs < live.lastTs && now - cur.fetchedAt > TIMELINE_REFRESH_MS)) return;
+    }
+    const entry = { sessionId: session, data: cur?.sessionId === session ? cur.data : null, error: null as string | null, fetchedAt: now, loading: true };
+    this.tl = entry;
+    void fetch(`api/sessions/${session}/timeline`)
+      .then(async (r) => {
+        const j: unknown = await r.json();
+        if (!r.ok) throw new Error((j as { error?: string }).error ?? `HTTP ${r.status}`);
+        entry.data = parseTimeline(j);
+        entry.error = null;
+      })
+      .catch((err: unknown) => {
+        entry.error = String((err as Error).message ?? err);
+      })
+      .finally(() => {
+        entry.loading = false;
+        entry.fetchedAt = performance.now();
+        this.forceSlow = true;
+        this.renderDirty = true;
+        this.schedule();
+      });
+  }
+
+  private renderTimeline(): void {
+    const session = this.view.session;
+    const live = session === null ? undefined : this.store.sessions.get(session);
+    if (session === null || !live) {
+      this.timeline.render(null);
+      return;
+    }
+    this.refreshTimeline();
+    this.refreshDiff();
+    const tl = this.tl?.sessionId === session ? this.tl : null;
+    const m = this.moment?.msg.sessionId === session && this.view.at !== null ? this.moment : null;
+    let note: string | null = null;
+    if (tl?.error) note = tl.error;
+    else if (m?.error) note = m.error;
+    else if (this.diff?.error) note = `diff: ${this.diff.error}`;
+    else if (this.diffMarks.a !== null && this.diffMarks.b === null && !this.view.diff) note = 'diff: A is marked; move the playhead and mark B';
+    else if (this.diffMarks.b !== null && this.diffMarks.a === null && !this.view.diff) note = 'diff: B is marked; move the playhead and mark A';
+    this.timeline.render({
+      sessionId: session,
+      curve: mergeCurve(tl?.data ?? null, live.history),
+      markers: tl?.data?.markers ?? [],
+      end: this.timelineEnd(session),
+      pastAt: this.view.at,
+      shownTs: m ? m.msg.ts : null,
+      shownAt: m ? m.msg.at : null,
+      playing: this.playing,
+      speed: this.speed,
+      diff: this.view.diff,
+      diffTotals: this.diff?.totals ?? null,
+      diffPending: !!this.diff && this.diff.ranges === null,
+      note,
+    });
+  }
+
+  // ---- recordings -----------------------------------------------------------
+
+  private installDrop(): void {
+    let depth = 0;
+    const hasFiles = (ev: DragEvent): boolean => !!ev.dataTransfer && [...ev.dataTransfer.types].includes('Files');
+    document.addEventListener('dragenter', (ev) => {
+      if (!hasFiles(ev)) return;
+      depth++;
+      document.body.classList.add('drop-target');
+    });
+    document.addEventListener('dragleave', () => {
+      depth = Math.max(0, depth - 1);
+      if (depth === 0) document.body.classList.remove('drop-target');
+    });
+    document.addEventListener('dragover', (ev) => {
+      if (!hasFiles(ev)) return;
+      ev.preventDefault();
+      if (ev.dataTransfer) ev.dataTransfer.dropEffect = 'copy';
+    });
+    document.addEventListener('drop', (ev) => {
+      depth = 0;
+      document.body.classList.remove('drop-target');
+      const f = ev.dataTransfer?.files[0];
+      if (!f) return;
+      ev.preventDefault();
+      void this.upload(f);
+    });
+  }
+
+  private showUpload(kind: 'busy' | 'ok' | 'error', text: string): void {
+    this.uploadStatus.hidden = false;
+    this.uploadStatus.className = `upload-status ${kind}`;
+    this.uploadStatus.textContent = text;
+  }
+
+  private async upload(file: File): Promise<void> {
+    this.showUpload('busy', `Loading ${file.name}…`);
+    const r = await uploadRecording('api/recordings', file);
+    if (r.ok) {
+      this.showUpload('ok', `${file.name}: loaded as session #${r.id}`);
+      this.moment = null;
+      this.playing = false;
+      this.setView({ session: r.id, zoom: null, at: null, diff: null });
+      setTimeout(() => {
+        if (this.uploadStatus.classList.contains('ok')) this.uploadStatus.hidden = true;
+      }, 6000);
+    } else {
+      this.showUpload('error', `${file.name} was not loaded: ${r.error}`);
+    }
   }
 
   private togglePause(): void {
@@ -189,6 +580,12 @@ export class App {
   // ---- view state -------------------------------------------------------
 
   private setView(patch: Partial<ViewState>, replaceOnly = false): void {
+    if (patch.session !== undefined && patch.session !== this.view.session) {
+      patch = { at: null, diff: null, ...patch };
+      this.moment = null;
+      this.playing = false;
+      this.diffMarks = { a: null, b: null };
+    }
     this.view = { ...this.view, ...patch };
     const search = serializeViewState(this.view);
     const target = `${location.pathname}${search}`;
@@ -224,8 +621,30 @@ export class App {
       case 'help':
         this.toggleHelp();
         break;
+      case 'step-prev':
+        this.step(-1);
+        break;
+      case 'step-next':
+        this.step(1);
+        break;
+      case 'live':
+        this.goLive();
+        break;
+      case 'replay':
+        this.togglePlay();
+        break;
+      case 'slower':
+      case 'faster':
+        this.speed = stepSpeed(this.speed, action === 'faster' ? 1 : -1);
+        this.forceSlow = true;
+        this.schedule();
+        break;
+      case 'open':
+        this.fileInput.click();
+        break;
       case 'escape':
-        if (!this.help.hidden) this.toggleHelp(false);
+        if (!this.uploadStatus.hidden && this.uploadStatus.classList.contains('error')) this.uploadStatus.hidden = true;
+        else if (!this.help.hidden) this.toggleHelp(false);
         else if (this.view.zoom) this.setView({ zoom: null });
         else if (typing) {
           if (this.topbar.filter.value) {
@@ -296,6 +715,7 @@ export class App {
       this.lastSlowAt = t0;
       this.forceSlow = false;
       this.renderTopBar();
+      this.renderTimeline();
       const st = this.statusInput();
       this.status.renderNav([...this.store.sessions.values()], this.view.session);
       this.status.renderBanner(bannerFor(st));
@@ -310,6 +730,7 @@ export class App {
     }
 
     const opts = { showGaps: this.view.showGaps, showNonResident: this.view.showNonResident };
+    const diffs = this.diff?.ranges ?? null;
     const views: ProcessView[] = [];
     for (const { session, rows } of this.order) {
       const sv = this.sessionViews.get(session.id);
@@ -332,6 +753,7 @@ export class App {
             zoom,
             width: this.mainWidth - 24 - row.depth * INDENT_PX,
             nowTs: elapsed,
+            diff: diffs && session.id === this.view.session ? (diffs.get(row.proc.pid) ?? []) : null,
           },
           slow,
         );
@@ -363,6 +785,7 @@ export class App {
   private drawCursor = 0;
 
   private elapsedNs(s: SessionState): number {
+    if (this.moment && s === this.moment.state) return this.moment.msg.ts;
     if (!s.alive || s.startedAt === 0n || this.store.serverNow === 0n) return s.lastTs;
     const sinceStart = Number(this.store.serverNow - s.startedAt);
     const local = this.pause.paused ? 0 : (performance.now() - this.receivedAt) * 1e6;
@@ -372,7 +795,7 @@ export class App {
   private visibleSessions(): SessionState[] {
     const all = [...this.store.sessions.values()].sort((a, b) => (a.alive !== b.alive ? (a.alive ? -1 : 1) : b.id - a.id));
     if (this.view.session === null) return all;
-    return all.filter((s) => s.id === this.view.session);
+    return all.filter((s) => s.id === this.view.session).map((s) => this.pastState(s.id) ?? s);
   }
 
   private computeOrder(): void {
@@ -413,7 +836,8 @@ export class App {
         const key = processKey(session.id, row.proc.pid);
         wantProcs.add(key);
         let pv = this.processViews.get(key);
-        if (pv && pv.proc !== row.proc) {
+        const past = session === this.moment?.state;
+        if (pv && pv.proc !== row.proc && !(past && pv.proc.sessionId === row.proc.sessionId && pv.past)) {
           // Same pid, new process (pid reuse, exec after resume): start afresh.
           pv.destroy();
           this.observer.unobserve(pv.el);
@@ -426,6 +850,7 @@ export class App {
             click: (v, hit) => this.onClick(v, hit),
           });
           this.processViews.set(key, pv);
+          pv.past = past;
           this.observer.observe(pv.el);
         }
         const want: Element | null = prev ? prev.nextElementSibling : sv.list.firstElementChild;
@@ -454,6 +879,13 @@ export class App {
 
   private renderTopBar(): void {
     const t = this.store.totals();
+    const ps = this.view.session === null ? null : this.pastState(this.view.session);
+    if (ps) {
+      // The selected session as it was: its past totals instead of its live ones.
+      const live = this.store.sessions.get(ps.id);
+      for (const p of live?.processes.values() ?? []) if (p.alive) (t.rss -= p.map.rss), (t.vsz -= p.map.vsz);
+      for (const p of ps.processes.values()) if (p.alive) (t.rss += p.map.rss), (t.vsz += p.map.vsz);
+    }
     this.topbar.setTotals(t.rss, t.vsz);
     const text = this.link === 'live' ? 'LIVE' : this.link === 'connecting' ? 'CONNECTING' : 'OFFLINE';
     this.topbar.setLink(this.link, text);

@@ -59,6 +59,20 @@ export class Connection {
     ws?.close();
   }
 
+  /** Sends a text frame (a JSON request); false when not connected. */
+  send(text: string): boolean {
+    const ws = this.ws as (SocketLike & { send?: (d: string) => void }) | null;
+    if (!ws || !this.open_ || typeof ws.send !== 'function') return false;
+    try {
+      ws.send(text);
+    } catch {
+      return false;
+    }
+    return true;
+  }
+
+  private open_ = false;
+
   /** Drops the connection and reconnects at once (a fresh snapshot follows). */
   resync(): void {
     const ws = this.ws;
@@ -80,8 +94,10 @@ export class Connection {
     }
     ws.binaryType = 'arraybuffer';
     this.ws = ws;
+    this.open_ = false;
     ws.onopen = () => {
       if (this.ws !== ws) return;
+      this.open_ = true;
       this.attempt = 0;
       this.everConnected = true;
       this.handlers.onStatus('live', { attempt: 0, retryInMs: null, everConnected: true });

@@ -100,7 +100,24 @@ export interface DeltaMessage {
   batches: { sessionId: number; events: MeviEvent[] }[];
 }
 
-export type ServerMessage = SnapshotMessage | DeltaMessage;
+/** The answer to a websocket seek: one session's state at a past time (kind 2). */
+export interface MomentMessage {
+  kind: 'moment';
+  version: number;
+  now: bigint;
+  sessionId: number;
+  /** As requested, ns since the session began. */
+  at: number;
+  /** Time of the last event included. */
+  ts: number;
+  prevTs: number;
+  nextTs: number;
+  endTs: number;
+  /** The state, or why there is none. */
+  session: SessionSnapshot | string;
+}
+
+export type ServerMessage = SnapshotMessage | DeltaMessage | MomentMessage;
 
 export class ProtocolError extends Error {
   constructor(message: string) {
@@ -337,7 +354,26 @@ export function parseServerMessage(raw: unknown): ServerMessage {
       }),
     };
   }
-  fail('message[0]', 'a message kind (0 snapshot, 1 delta)', a[0]);
+  if (kind === 2) {
+    arr(raw, 'moment', 10);
+    const version = uint(a[1], 'moment.version');
+    const base = {
+      kind: 'moment' as const,
+      version,
+      now: bigUint(a[2], 'moment.now'),
+      sessionId: uint(a[3], 'moment.session_id'),
+      at: uint(a[4], 'moment.at'),
+      ts: uint(a[5], 'moment.ts'),
+      prevTs: uint(a[6], 'moment.prev_ts'),
+      nextTs: uint(a[7], 'moment.next_ts'),
+      endTs: uint(a[8], 'moment.end_ts'),
+    };
+    // A moment from another protocol version is not interpreted further.
+    if (version !== PROTOCOL_VERSION) return { ...base, session: `protocol version ${version}` };
+    const session = typeof a[9] === 'string' ? a[9] : parseSession(a[9], 'moment.session');
+    return { ...base, session };
+  }
+  fail('message[0]', 'a message kind (0 snapshot, 1 delta, 2 moment)', a[0]);
 }
 
 /** msgpack-decodes raw bytes (int64 as bigint). Throws ProtocolError on malformed msgpack. */
@@ -347,6 +383,21 @@ export function decodeMsgpack(bytes: Uint8Array | ArrayBuffer): unknown {
   } catch (err) {
     throw new ProtocolError(`malformed msgpack: ${(err as Error).message}`);
   }
+}
+
+/**
+ * The message kind of a raw frame without decoding it (the first element of
+ * the top-level array), or -1 when the bytes do not start that way.
+ */
+export function peekKind(bytes: ArrayBuffer | Uint8Array): number {
+  const b = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
+  let i: number;
+  if (b[0] !== undefined && b[0] >= 0x90 && b[0] <= 0x9f) i = 1;
+  else if (b[0] === 0xdc) i = 3;
+  else if (b[0] === 0xdd) i = 5;
+  else return -1;
+  const k = b[i];
+  return k !== undefined && k <= 0x7f ? k : -1;
 }
 
 /** Decodes and validates one binary /stream frame. */

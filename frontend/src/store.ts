@@ -13,7 +13,7 @@
  */
 import { MemMap } from './memmap';
 import { RssHistory } from './history';
-import { PROC_INHERIT_MAP, PROTOCOL_VERSION, type DeltaMessage, type MeviEvent, type SnapshotMessage } from './protocol';
+import { PROC_INHERIT_MAP, PROTOCOL_VERSION, type DeltaMessage, type MeviEvent, type SessionSnapshot, type SnapshotMessage } from './protocol';
 
 export interface ProcessState {
   readonly sessionId: number;
@@ -98,38 +98,43 @@ export class Store {
   applySnapshot(msg: SnapshotMessage): void {
     this.sessions.clear();
     for (const s of msg.sessions) {
-      const session = this.newSession(s.id);
-      session.argv = s.argv;
-      session.launcherPid = s.launcher_pid;
-      session.alive = s.alive;
-      session.exitStatus = s.exit_status;
-      session.mode = s.mode;
-      session.startedAt = s.started_at;
-      session.version = msg.version;
-      session.history = RssHistory.fromFlat(s.rss_history);
-      for (const p of s.processes) {
-        let map: MemMap;
-        try {
-          map = MemMap.fromFlat(p.ranges);
-        } catch (err) {
-          this.noteError(`snapshot: session ${s.id} pid ${p.pid}: ${(err as Error).message}`);
-          map = new MemMap();
-        }
-        const proc = this.newProcess(session, p.pid, p.ppid, p.cmdline, map);
-        proc.alive = p.alive;
-        proc.exitStatus = p.exit_status;
-        proc.history = RssHistory.fromFlat(p.rss_history);
-        const lastTs = p.rss_history.length >= 2 ? p.rss_history[p.rss_history.length - 2]! : 0;
-        proc.lastTs = lastTs;
-        session.lastTs = Math.max(session.lastTs, lastTs);
-      }
-      this.sessions.set(s.id, session);
+      this.sessions.set(s.id, this.buildSession(s, msg.version));
     }
     this.serverNow = msg.now;
     this.synced = true;
     this.structureDirty = true;
     for (const s of this.sessions.values()) for (const p of s.processes.values()) this.dirty.add(processKey(s.id, p.pid));
     this.generation++;
+  }
+
+  /** A session (with its processes) from its snapshot form; errors are noted, not thrown. */
+  buildSession(s: SessionSnapshot, version: number): SessionState {
+    const session = this.newSession(s.id);
+    session.argv = s.argv;
+    session.launcherPid = s.launcher_pid;
+    session.alive = s.alive;
+    session.exitStatus = s.exit_status;
+    session.mode = s.mode;
+    session.startedAt = s.started_at;
+    session.version = version;
+    session.history = RssHistory.fromFlat(s.rss_history);
+    for (const p of s.processes) {
+      let map: MemMap;
+      try {
+        map = MemMap.fromFlat(p.ranges);
+      } catch (err) {
+        this.noteError(`snapshot: session ${s.id} pid ${p.pid}: ${(err as Error).message}`);
+        map = new MemMap();
+      }
+      const proc = this.newProcess(session, p.pid, p.ppid, p.cmdline, map);
+      proc.alive = p.alive;
+      proc.exitStatus = p.exit_status;
+      proc.history = RssHistory.fromFlat(p.rss_history);
+      const lastTs = p.rss_history.length >= 2 ? p.rss_history[p.rss_history.length - 2]! : 0;
+      proc.lastTs = lastTs;
+      session.lastTs = Math.max(session.lastTs, lastTs);
+    }
+    return session;
   }
 
   applyDelta(msg: DeltaMessage): void {

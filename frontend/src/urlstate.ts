@@ -1,9 +1,11 @@
 /*
  * urlstate — what is selected, as a URL query, so a link reopens the same view.
  *
- *   ?session=2&q=cargo&zoom=2:4242:7f0000000000-7f0004000000&gaps=0&nonres=0&collapsed=2:4243,2:4250
+ *   ?session=2&q=cargo&zoom=2:4242:7f0000000000-7f0004000000&gaps=0&nonres=0&collapsed=2:4243,2:4250&at=1500000000&diff=0-1500000000
  *
- * Pausing is deliberately not part of it: a link shows live data.
+ * Pausing is deliberately not part of it. `at` (ns since the session began)
+ * shows the selected session at that past moment; `diff=A-B` highlights what
+ * changed between two moments. Both need `session`.
  */
 
 export interface Zoom {
@@ -23,10 +25,14 @@ export interface ViewState {
   showNonResident: boolean;
   /** Collapsed processes as "<session>:<pid>". */
   collapsed: Set<string>;
+  /** Past moment shown (ns since the session began), null for live. Needs session. */
+  at: number | null;
+  /** Diff between two moments (ns), null for none. Needs session. */
+  diff: [number, number] | null;
 }
 
 export function defaultViewState(): ViewState {
-  return { session: null, q: '', zoom: null, showGaps: true, showNonResident: true, collapsed: new Set() };
+  return { session: null, q: '', zoom: null, showGaps: true, showNonResident: true, collapsed: new Set(), at: null, diff: null };
 }
 
 function parseIntStrict(s: string | null, radix = 10): number | null {
@@ -60,6 +66,15 @@ export function parseViewState(search: string): ViewState {
   if (p.get('nonres') === '0') v.showNonResident = false;
   const c = p.get('collapsed');
   if (c) for (const k of c.split(',')) if (/^\d+:\d+$/.test(k)) v.collapsed.add(k);
+  if (v.session !== null) {
+    v.at = parseIntStrict(p.get('at'));
+    const d = /^(\d+)-(\d+)$/.exec(p.get('diff') ?? '');
+    if (d) {
+      const a = parseIntStrict(d[1]!);
+      const b = parseIntStrict(d[2]!);
+      if (a !== null && b !== null) v.diff = [a, b];
+    }
+  }
   return v;
 }
 
@@ -72,6 +87,8 @@ export function serializeViewState(v: ViewState): string {
   if (!v.showGaps) p.set('gaps', '0');
   if (!v.showNonResident) p.set('nonres', '0');
   if (v.collapsed.size) p.set('collapsed', [...v.collapsed].sort().join(','));
+  if (v.session !== null && v.at !== null) p.set('at', String(v.at));
+  if (v.session !== null && v.diff) p.set('diff', `${v.diff[0]}-${v.diff[1]}`);
   const s = p.toString().replace(/%3A/gi, ':').replace(/%2C/gi, ',');
   return s ? `?${s}` : '';
 }

@@ -14,6 +14,8 @@ describe('URL state', () => {
       showGaps: false,
       showNonResident: false,
       collapsed: new Set(['2:4243', '2:4250']),
+      at: null,
+      diff: null,
     };
     const s = serializeViewState(v);
     expect(s).toBe('?session=2&q=cargo+build&zoom=2:4242:7f0000000000-7f0004000000&gaps=0&nonres=0&collapsed=2:4243,2:4250');

@@ -16,14 +16,19 @@
  *   - killing mevid shows OFFLINE, restarting it shows LIVE and the same totals;
  *   - a real program (python3) under mevi-run ($MEVI_RUN, else the launcher/
  *     beside mevid's build) shows the RSS /api/state reports as it touches memory;
- *   - a 200,000-range map stays responsive (frame times are printed).
+ *   - a 200,000-range map stays responsive (frame times are printed);
+ *   - the timeline: scrubbing shows what /api/state?session=S&at=T reports,
+ *     ← / → step between events, replay, `l` back to live, diff A/B legend;
+ *   - recordings: one downloaded from mevid opens from the file picker, one
+ *     written by mevi-run --record opens by drag and drop, corrupt files show
+ *     the daemon's error.
  * Screenshots go to $E2E_ARTIFACTS (default build-frontend/e2e-artifacts/).
  *
  * Exit status 0 when every check passed, 1 otherwise, 77 when a prerequisite
  * (mevid, chromium, frontend/node_modules) is missing, saying which.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { artifactsDir, findMevid, freePort, frontendDir, importTs, launchBrowser, CHROMIUM, sleep, startLauncher, startMevid, tmpDir, waitFor } from './lib.mjs';
 
@@ -431,10 +436,174 @@ try {
     await shot('17-session-ended');
   });
 
+
+  // ---- history: timeline, scrub, step, live, recordings, diff -----------------
+
+  let histSession = null;
+  const apiAt = async (session, at) => {
+    const r = await fetch(`${base}/api/state?session=${session}&at=${at}`);
+    if (!r.ok) throw new Error(`/api/state?session=${session}&at=${at}: HTTP ${r.status}`);
+    return r.json();
+  };
+  const tlData = () => page.evaluate(() => ({ ...document.querySelector('.timeline').dataset, mode: document.querySelector('.time-mode')?.textContent }));
+  /** Waits until the timeline shows the moment it asked for; returns its data. */
+  const settled = (what = 'the timeline to show the moment asked for') =>
+    waitFor(what, async () => {
+      const d = await tlData();
+      return d.mode?.startsWith('PAST t=') && d.at !== '' && d.shownAt === d.at ? d : false;
+    });
+  /** Every process of the answer shows its RSS, and the top bar the alive total. */
+  async function viewMatches(api, session) {
+    const sess = api.sessions.find((x) => x.id === session);
+    if (!sess) throw new Error(`session ${session} not in the answer`);
+    for (const p of sess.processes) {
+      const shown = await procRss(page, p.pid).catch(() => null);
+      if (shown !== formatBytes(p.rss)) return false;
+    }
+    return sess;
+  }
+
+  await check('timeline: scrubbing shows the RSS /api/state?session=S&at=T reports', async () => {
+    const s = await apiState();
+    histSession = s.sessions.filter((x) => x.launcher_pid === 5000).sort((a, b) => b.id - a.id)[0]?.id;
+    if (!histSession) throw new Error('no session of launcher 5000');
+    await page.goto(`${base}/?session=${histSession}`);
+    await waitFor('the timeline', async () => page.locator('.timeline:not([hidden]) canvas.timeline-canvas').count());
+    await waitFor('LIVE on the timeline', async () => (await tlData()).mode === 'LIVE');
+    const box = await page.locator('canvas.timeline-canvas').boundingBox();
+    // Drag from 10 % to 30 % of the session: every move asks for a state; the last one must win.
+    await page.mouse.move(box.x + box.width * 0.1, box.y + box.height / 2);
+    await page.mouse.down();
+    for (let k = 1; k <= 10; k++) await page.mouse.move(box.x + box.width * (0.1 + 0.02 * k), box.y + box.height / 2);
+    await page.mouse.up();
+    const d = await settled();
+    const api = await apiAt(histSession, d.at);
+    if (Number(d.ts) !== api.at.ts) throw new Error(`timeline says ts ${d.ts}, /api/state ${api.at.ts}`);
+    const sess = await waitFor('the processes to show the RSS at T', () => viewMatches(api, histSession));
+    // The top bar counts every session's live processes: the others now, this one at T.
+    const totalAt = async () => {
+      let alive = 0;
+      for (const x of (await apiState()).sessions) if (x.id !== histSession) for (const p of x.processes) if (p.alive) alive += p.rss;
+      for (const p of sess.processes) if (p.alive) alive += p.rss;
+      return alive;
+    };
+    await waitFor('top-bar totals at T', async () => (await topRss(page)) === formatBytes(await totalAt()));
+    await waitFor('at= in the URL', async () => page.url().includes(`at=${d.at}`));
+    await shot('18-timeline-past');
+    return `${d.mode}: ${sess.processes.map((p) => `pid ${p.pid} ${formatBytes(p.rss)}`).join(', ')}`;
+  });
+
+  await check('timeline: → and ← step to the next / previous event', async () => {
+    const before = await tlData();
+    const api0 = await apiAt(histSession, before.at);
+    await page.keyboard.press('ArrowRight');
+    const d1 = await waitFor('a step forward', async () => {
+      const d = await settled();
+      return d.at !== before.at ? d : false;
+    });
+    if (Number(d1.at) !== api0.at.next_ts) throw new Error(`→ went to ${d1.at}, next_ts is ${api0.at.next_ts}`);
+    const api1 = await apiAt(histSession, d1.at);
+    await waitFor('the view at the next event', () => viewMatches(api1, histSession));
+    await page.keyboard.press('ArrowLeft');
+    const d2 = await waitFor('a step back', async () => {
+      const d = await settled();
+      return d.at !== d1.at ? d : false;
+    });
+    if (Number(d2.at) !== api1.at.prev_ts) throw new Error(`← went to ${d2.at}, prev_ts is ${api1.at.prev_ts}`);
+    await waitFor('the view at the previous event', async () => viewMatches(await apiAt(histSession, d2.at), histSession));
+    return `${before.at} → ${d1.at} → ${d2.at}`;
+  });
+
+  await check('timeline: replay plays forward; l jumps back to live', async () => {
+    const start = Number((await tlData()).at);
+    await page.locator('.tl-speed').selectOption('10');
+    await page.keyboard.press('p');
+    await waitFor('the replay to move on', async () => Number((await tlData()).at) > start, 5000);
+    await page.keyboard.press('p');
+    await page.keyboard.press('l');
+    await waitFor('LIVE', async () => (await tlData()).mode === 'LIVE');
+    await waitFor('at= to leave the URL', async () => !page.url().includes('at='));
+    for (const p of (await apiState()).sessions.find((x) => x.id === histSession).processes) await waitRssMatches(page, p.pid);
+    await shot('19-timeline-live');
+  });
+
+  await check('diff: marking A and B highlights what changed between them', async () => {
+    const end = Number((await tlData()).end);
+    const box = await page.locator('canvas.timeline-canvas').boundingBox();
+    await page.mouse.click(box.x + box.width * 0.05, box.y + box.height / 2);
+    const a = Number((await settled()).at);
+    await page.locator('.tl-a').click();
+    await page.mouse.click(box.x + box.width * 0.9, box.y + box.height / 2);
+    const b = Number((await settled()).at);
+    await page.locator('.tl-b').click();
+    await waitFor('diff in the URL', async () => page.url().includes(`diff=${a}-${b}`));
+    await waitFor('the diff legend', async () => page.locator('.diff-legend-resident').count());
+    const { diffStates, diffTotals } = await importTs('src/diff.ts');
+    const ranges = diffStates(await apiAt(histSession, a), await apiAt(histSession, b), histSession);
+    const all = [...ranges.values()].flat();
+    const t = diffTotals(all);
+    const shown = await page.locator('.diff-legend-resident').textContent();
+    if (shown !== `resident ${formatBytes(t.resident)}`) throw new Error(`legend says "${shown}", expected resident ${formatBytes(t.resident)}`);
+    await shot('20-diff');
+    await page.locator('.tl-clear').click();
+    await waitFor('diff to leave the URL', async () => !page.url().includes('diff='));
+    await page.keyboard.press('l');
+    return `A ${a} B ${b} of ${end}: ${JSON.stringify(t)}`;
+  });
+
+  await check('a recording opens from the file picker and its session is selected', async () => {
+    const file = join(dir, 'downloaded.mevi');
+    const r = await fetch(`${base}/api/sessions/${histSession}/recording`);
+    if (!r.ok) throw new Error(`download: HTTP ${r.status}`);
+    writeFileSync(file, Buffer.from(await r.arrayBuffer()));
+    const before = new Set((await apiState()).sessions.map((x) => x.id));
+    await page.locator('input.file-input').setInputFiles(file);
+    await waitFor('the upload to finish', async () => page.locator('.upload-status.ok').count(), 15000);
+    const added = (await apiState()).sessions.filter((x) => !before.has(x.id));
+    if (added.length !== 1 || !added[0].recorded) throw new Error(`new sessions: ${JSON.stringify(added.map((x) => [x.id, x.recorded]))}`);
+    const id = added[0].id;
+    await waitFor('the new session selected', async () => page.url().includes(`session=${id}`));
+    await waitFor('its chip', async () => page.locator('.session-chip.selected').filter({ hasText: `#${id}` }).count());
+    for (const p of added[0].processes) await waitRssMatches(page, p.pid);
+    await shot('21-recording-opened');
+    return `session #${id} (${added[0].processes.length} processes)`;
+  });
+
+  await check('a recording made by mevi-run --record opens by drag and drop', async () => {
+    if (!MEVI_RUN) return 'SKIPPED: no mevi-run binary';
+    const file = join(dir, 'recorded.mevi');
+    const code = await new Promise((res) => spawn(MEVI_RUN, ['--record', file, '--', '/bin/true'], { stdio: 'ignore', env: { ...process.env, MEVI_SOCKET: join(dir, 'none.sock') } }).once('exit', res));
+    if (code !== 0 || !existsSync(file)) throw new Error(`mevi-run --record exited ${code}`);
+    const before = new Set((await apiState()).sessions.map((x) => x.id));
+    const bytes = [...readFileSync(file)];
+    await page.evaluate((bytes) => {
+      const dt = new DataTransfer();
+      dt.items.add(new File([new Uint8Array(bytes)], 'recorded.mevi'));
+      for (const type of ['dragenter', 'dragover', 'drop']) document.body.dispatchEvent(new DragEvent(type, { dataTransfer: dt, bubbles: true, cancelable: true }));
+    }, bytes);
+    const id = await waitFor('the dropped recording as a new session', async () => (await apiState()).sessions.find((x) => !before.has(x.id) && x.recorded)?.id, 15000);
+    await waitFor('the new session selected', async () => page.url().includes(`session=${id}`));
+    return `session #${id}`;
+  });
+
+  await check('a corrupt recording shows the daemon\'s error', async () => {
+    const before = (await apiState()).sessions.length;
+    await page.locator('input.file-input').setInputFiles({ name: 'corrupt.mevi', mimeType: 'application/octet-stream', buffer: Buffer.from('MEVIREC\nthis is not msgpack at all') });
+    await waitFor('the error', async () => page.locator('.upload-status.error').count(), 15000);
+    const msg = await text(page, '.upload-status.error');
+    if (!/corrupt\.mevi was not loaded: .*(recording|batch)/.test(msg)) throw new Error(`the page says: ${msg}`);
+    await page.locator('input.file-input').setInputFiles({ name: 'junk.mevi', mimeType: 'application/octet-stream', buffer: Buffer.from('hello') });
+    await waitFor('the not-a-recording error', async () => /not a mevi recording/.test(await text(page, '.upload-status.error')));
+    if ((await apiState()).sessions.length !== before) throw new Error('a session was added');
+    await shot('22-recording-error');
+    return msg;
+  });
+
   await check('no request left 127.0.0.1 and the page logged no errors', async () => {
     const foreign = requests.filter((u) => !u.startsWith(`${base}/`) && !u.startsWith(`ws://127.0.0.1:${port}/`) && !u.startsWith('data:') && !u.startsWith('blob:'));
     if (foreign.length) throw new Error(`external requests: ${foreign.join(', ')}`);
-    const errors = pageErrors.filter((e) => !/WebSocket connection to .* failed/.test(e) && !/ERR_CONNECTION_REFUSED/.test(e));
+    // The refused uploads above answer 400: Chromium logs every failed resource load.
+    const errors = pageErrors.filter((e) => !/WebSocket connection to .* failed/.test(e) && !/ERR_CONNECTION_REFUSED/.test(e) && !/status of 400/.test(e));
     if (errors.length) throw new Error(`page errors: ${errors.join(' | ')}`);
     return `${requests.length} requests, all to ${base}`;
   });

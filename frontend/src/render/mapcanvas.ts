@@ -10,6 +10,8 @@
  * stack (resident at the bottom), with at least one pixel for any state
  * present, so a single resident page in a mostly empty region stays visible.
  */
+import type { DiffRange } from '../diff';
+import { DIFF_COLORS } from '../diffcolors';
 import { type MemMap, RESIDENT } from '../memmap';
 import { formatAddress, formatBytes } from '../format';
 import {
@@ -82,6 +84,8 @@ export class MapCanvas {
   private img: ImageData | null = null;
   private px: Uint32Array | null = null;
   private hidden = 0;
+  /** Diff ranges (A → B) to highlight over the bars, or null. Sorted by start. */
+  diff: DiffRange[] | null = null;
 
   constructor() {
     this.canvas = document.createElement('canvas');
@@ -208,6 +212,8 @@ export class MapCanvas {
     box.frac = r.frac;
     this.paintBar(r.frac, cols, Math.round(barX * dpr), Math.round(barY * dpr), Math.round(barH * dpr));
 
+    if (this.diff && this.diff.length) this.drawDiff(g.start, g.scale, barX, barY, barH);
+
     // Range separators and size labels on ranges wide enough to hold one.
     ctx.font = `12px ${MONO}`;
     for (let i = 0; i < r.wide.length; i += 4) {
@@ -220,6 +226,34 @@ export class MapCanvas {
         ctx.fillStyle = COLORS.text;
         ctx.fillText(label, x0 + 4, barY + barH / 2);
       }
+    }
+  }
+
+  /**
+   * Diff highlights over a bar: a band along the bottom and an outline per
+   * changed range, at least one pixel wide, so a single page still shows.
+   */
+  private drawDiff(start: number, scale: number, barX: number, barY: number, barH: number): void {
+    const diff = this.diff!;
+    const end = start + scale;
+    let lo = 0;
+    let hi = diff.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (diff[mid]!.end <= start) lo = mid + 1;
+      else hi = mid;
+    }
+    const ctx = this.ctx;
+    const band = Math.max(4, Math.round(barH / 3));
+    for (let i = lo; i < diff.length && diff[i]!.start < end; i++) {
+      const d = diff[i]!;
+      const x0 = barX + ((Math.max(d.start, start) - start) / scale) * this.barW;
+      const x1 = barX + ((Math.min(d.end, end) - start) / scale) * this.barW;
+      const w = Math.max(1, x1 - x0);
+      const color = DIFF_COLORS[d.kind]!;
+      ctx.fillStyle = color;
+      ctx.fillRect(x0, barY + barH - band, w, band);
+      ctx.fillRect(x0, barY, w, 2);
     }
   }
 

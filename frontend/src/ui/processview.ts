@@ -6,6 +6,8 @@ import type { ProcessState } from '../store';
 import { formatArg, formatBytes, formatExitStatus } from '../format';
 import { MapCanvas, type Hit, type ZoomWindow } from '../render/mapcanvas';
 import type { RowOptions } from '../layout';
+import type { DiffRange } from '../diff';
+import type { MemMap } from '../memmap';
 import { RssChart } from './chart';
 import { el } from './dom';
 
@@ -26,6 +28,8 @@ export interface ProcessRenderInput {
   width: number;
   /** Session time "now" (ns since session start), to extend the sparkline. */
   nowTs: number;
+  /** Diff ranges to highlight (A → B), or null when no diff is shown. */
+  diff?: DiffRange[] | null;
 }
 
 export class ProcessView {
@@ -42,6 +46,10 @@ export class ProcessView {
   private readonly body: HTMLElement;
   private readonly spark = new RssChart({ width: 160, height: 30, axes: false });
   private drawn = '';
+  private drawnMap: MemMap | null = null;
+  private drawnDiff: DiffRange[] | null = null;
+  /** Shows a past state (its process objects change with every moment). */
+  past = false;
   private textDone = false;
   private showBody = true;
   private input: ProcessRenderInput | null = null;
@@ -101,15 +109,19 @@ export class ProcessView {
 
   /** True when the canvas shows something older than the map, options, zoom or width. */
   get stale(): boolean {
-    return this.showBody && this.visible && this.signature() !== this.drawn;
+    const i = this.input;
+    return this.showBody && this.visible && (this.signature() !== this.drawn || i?.proc.map !== this.drawnMap || (i?.diff ?? null) !== this.drawnDiff);
   }
 
   /** Redraws the canvas. Returns the time spent in ms. */
   draw(): number {
     const input = this.input;
     if (!input) return 0;
+    this.canvas.diff = input.diff ?? null;
     this.lastDrawMs = this.canvas.draw(input.proc.map, input.width, input.opts, input.zoom);
     this.drawn = this.signature();
+    this.drawnMap = input.proc.map;
+    this.drawnDiff = input.diff ?? null;
     this.updateNote(input);
     return this.lastDrawMs;
   }
@@ -142,6 +154,7 @@ export class ProcessView {
   /** Forgets what was drawn so the next render redraws. */
   invalidate(): void {
     this.drawn = '';
+    this.drawnMap = null;
   }
 
   private updateNote(input: ProcessRenderInput): void {

@@ -12,6 +12,7 @@ export interface TopBarCallbacks {
   setFilter(q: string): void;
   togglePause(): void;
   toggleHelp(): void;
+  openRecording(): void;
 }
 
 export class TopBar {
@@ -37,6 +38,8 @@ export class TopBar {
     this.nonres.addEventListener('change', () => cb.setShowNonResident(this.nonres.checked));
     this.filter = el('input', { type: 'search', id: 'filter', placeholder: 'filter: pid or command   /', spellcheck: false, autocomplete: 'off' });
     this.filter.addEventListener('input', () => cb.setFilter(this.filter.value));
+    const open = el('button', { className: 'open-btn', title: 'Open a .mevi recording (o), or drop one on the page' }, '⇪ open .mevi');
+    open.addEventListener('click', () => cb.openRecording());
     const help = el('button', { className: 'help-btn', title: 'Keyboard shortcuts (?)' }, '?');
     help.addEventListener('click', () => cb.toggleHelp());
     this.el = el(
@@ -51,6 +54,7 @@ export class TopBar {
       el('label', { className: 'option' }, this.nonres, 'Show non-resident groups'),
       el('span', { className: 'spacer' }),
       this.filter,
+      open,
       help,
     );
   }
