@@ -24,6 +24,10 @@ import tempfile
 import time
 import urllib.request
 
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "accuracy"))
+import harness  # noqa: E402  (the accuracy suite's kernel truth and comparison)
+
 ARGS = None
 FAILURES = []
 
@@ -239,6 +243,24 @@ def test_reconnect(tmp):
     d = Daemon(sock, port)
     check("a restarted mevid gets the session back with its memory",
           wait_for(lambda: rss() >= 8 << 20, 10), str(rss()))
+    # Page for page: stop the program and compare with the kernel.
+    os.kill(pid, signal.SIGSTOP)
+    wait_for(lambda: proc_state(pid) in "Tt")
+    _, runs = harness.read_truth(pid)
+
+    def mismatches():
+        try:
+            procs = [q for s in d.state("?pid=%d" % pid)["sessions"] for q in s["processes"]
+                     if q["pid"] == pid and q["alive"]]
+        except OSError:
+            return None
+        if not procs:
+            return None
+        cmp = harness.Comparison(runs, [tuple(r[:3]) for r in procs[-1]["ranges"]])
+        return cmp.mismatched_pages + cmp.untracked
+    check("after the restart, mevid agrees with the kernel page for page",
+          wait_for(lambda: mismatches() == 0, 5), str(mismatches()))
+    os.kill(pid, signal.SIGCONT)
     p.stdin.write(b"\n")
     p.stdin.close()
     check("the program finishes normally", p.wait(30) == 0)
