@@ -459,16 +459,25 @@ static void test_slow_tabs(void **state)
 		assert_int_equal(fl_send(fd, &end, 1), 0);
 	}
 	sent_ms = mono_ms();
-	if (getenv("MEVID_TEST_WRAPPER"))
+	/* Under valgrind or a sanitizer the daemon cannot ingest 100k events/s
+	 * while serving tabs on a loaded 2-CPU machine: the healthy tab may then
+	 * fall behind and be resynced like the others, which is correct but makes
+	 * the exact counts below a measure of the machine, not of mevid. */
+#if defined(__SANITIZE_ADDRESS__)
+	const bool slow_daemon = true;
+#else
+	const bool slow_daemon = getenv("MEVID_TEST_WRAPPER") != NULL;
+#endif
+	if (slow_daemon)
 		shutdown(good.fd, SHUT_RD); /* it may have missed session_end in a resync */
 	pthread_join(th, NULL);
 	print_message("good tab: %d events, %d snapshot(s), session_end %llu ms after it was "
 		      "sent; mevid max RSS %ld KiB\n",
 		      good.events, good.kinds[0], (unsigned long long)(good.done_ms - sent_ms),
 		      rss_max);
-	/* The healthy tab got everything, without a resync, promptly; unless the
-	 * daemon runs under valgrind, which cannot ingest at that rate. */
-	if (!getenv("MEVID_TEST_WRAPPER")) {
+	/* The healthy tab got everything, without a resync, promptly. */
+	assert_true(good.kinds[1] > 0);
+	if (!slow_daemon) {
 		assert_int_equal(good.events, 2 + batches * per_batch + 1);
 		assert_int_equal(good.kinds[0], 1);
 		assert_true(good.done_ms - sent_ms < 1000);
