@@ -40,8 +40,9 @@ void arch_prepare_syscall(struct arch_regs *regs, uint64_t insn_addr, long nr,
 /* The return value of the syscall just executed, as the kernel stored it. */
 long arch_syscall_result(const struct arch_regs *regs);
 
-/* The instruction pointer. */
+/* The instruction pointer and the stack pointer. */
 uint64_t arch_regs_ip(const struct arch_regs *regs);
+uint64_t arch_regs_sp(const struct arch_regs *regs);
 
 /* Returns the offset of the first syscall instruction in buf, or -1. */
 long arch_find_syscall_insn(const uint8_t *buf, size_t len);

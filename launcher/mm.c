@@ -584,6 +584,59 @@ static void permission_hint(void)
 	    "or give your user access to /dev/userfaultfd");
 }
 
+/*
+ * The /dev/userfaultfd way (Linux 6.1+), for users who may open that device
+ * but not call userfaultfd() (vm.unprivileged_userfaultfd=0): the tracee
+ * opens the device and asks it for a userfaultfd. The path is written below
+ * the tracee's stack pointer, past the red zone, and the bytes it covered are
+ * put back. Returns 0 with the tracee's fd in *remote_fd (negative errno if
+ * the tracee could not), -ESRCH if the thread died, or another -errno.
+ */
+static int remote_uffd_via_dev(struct mm *mm, pid_t tid, uint64_t insn, long *remote_fd,
+			       int *death_status)
+{
+	static const char path[] = "/dev/userfaultfd";
+	struct arch_regs regs;
+	char saved[sizeof(path)];
+	uint64_t args[6] = {0};
+	long devfd = -1, ret;
+	int err;
+
+	err = arch_get_regs(tid, &regs);
+	if (err)
+		return err;
+	uint64_t where = (arch_regs_sp(&regs) - 512) & ~UINT64_C(15);
+	struct iovec local = {saved, sizeof(saved)};
+	struct iovec remote = {(void *)(uintptr_t)where, sizeof(path)};
+
+	if (process_vm_readv(mm->pid, &local, 1, &remote, 1, 0) != (ssize_t)sizeof(path))
+		return -errno;
+	local = (struct iovec){(void *)path, sizeof(path)};
+	if (process_vm_writev(mm->pid, &local, 1, &remote, 1, 0) != (ssize_t)sizeof(path))
+		return -errno;
+	args[0] = (uint64_t)AT_FDCWD;
+	args[1] = where;
+	args[2] = O_RDWR | O_CLOEXEC;
+	err = inject_syscall(mm->pid, tid, insn, SYS_openat, args, &devfd, death_status);
+	local = (struct iovec){saved, sizeof(saved)};
+	if (err != -ESRCH)
+		process_vm_writev(mm->pid, &local, 1, &remote, 1, 0);
+	if (err)
+		return err;
+	if (devfd < 0) {
+		*remote_fd = devfd;
+		return 0;
+	}
+	args[0] = (uint64_t)devfd;
+	args[1] = USERFAULTFD_IOC_NEW;
+	args[2] = O_CLOEXEC | O_NONBLOCK;
+	err = inject_syscall(mm->pid, tid, insn, SYS_ioctl, args, remote_fd, death_status);
+	if (err)
+		return err;
+	args[0] = (uint64_t)devfd;
+	return inject_syscall(mm->pid, tid, insn, SYS_close, args, &ret, death_status);
+}
+
 int mm_attach(struct mm *mm, pid_t tid, uint64_t insn, int *death_status)
 {
 	uint64_t args[6] = {O_CLOEXEC | O_NONBLOCK};
@@ -603,8 +656,16 @@ int mm_attach(struct mm *mm, pid_t tid, uint64_t insn, int *death_status)
 		log_warn("pid %d: injecting userfaultfd(): %s", mm->pid, strerror(-err));
 		goto fail;
 	}
+	if (remote_fd == -EPERM || remote_fd == -EACCES) {
+		/* Not allowed to call userfaultfd(): try the device. */
+		err = remote_uffd_via_dev(mm, tid, insn, &remote_fd, death_status);
+		if (err == -ESRCH)
+			return err;
+		if (err)
+			remote_fd = err;
+	}
 	if (remote_fd < 0) {
-		if (remote_fd == -EPERM || remote_fd == -EACCES)
+		if (remote_fd == -EPERM || remote_fd == -EACCES || remote_fd == -ENOENT)
 			permission_hint();
 		else
 			log_warn("pid %d: userfaultfd(): %s", mm->pid, strerror((int)-remote_fd));

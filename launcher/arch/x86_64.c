@@ -50,6 +50,11 @@ uint64_t arch_regs_ip(const struct arch_regs *regs)
 	return regs->r.rip;
 }
 
+uint64_t arch_regs_sp(const struct arch_regs *regs)
+{
+	return regs->r.rsp;
+}
+
 long arch_find_syscall_insn(const uint8_t *buf, size_t len)
 {
 	for (size_t i = 0; i + 1 < len; i++)
