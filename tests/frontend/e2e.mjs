@@ -599,6 +599,31 @@ try {
     return msg;
   });
 
+  await check('timeline: scrubbing a real program shows its past, not its present', async () => {
+    // The python3 session of the mevi-run check touched 32 MiB, waited, then
+    // 64 MiB: scrub into the first wait and the view must show the smaller
+    // RSS that /api/state?at=T reports, not the final one.
+    const sess = (await apiState()).sessions.filter((x) => x.argv[0] === '/usr/bin/python3').sort((a, b) => b.id - a.id)[0];
+    if (!sess) return 'SKIPPED: no python3 session (the mevi-run check was skipped)';
+    const tl = await (await fetch(`${base}/api/sessions/${sess.id}/timeline`)).json();
+    const half = tl.rss.filter(([, r]) => r >= 24 * MiB && r <= 48 * MiB).map(([t]) => t);
+    if (!half.length) throw new Error('the session never held between 24 and 48 MiB');
+    const target = (half[0] + half[half.length - 1]) / 2;
+    await page.goto(`${base}/?session=${sess.id}`);
+    await waitFor('the timeline', async () => page.locator('.timeline:not([hidden]) canvas.timeline-canvas').count());
+    const box = await page.locator('canvas.timeline-canvas').boundingBox();
+    const x = box.x + 6 + (target / Math.max(1, tl.end_ts)) * (box.width - 12);
+    await page.mouse.click(x, box.y + box.height / 2);
+    const d = await settled('the python session at the clicked moment');
+    const api = await apiAt(sess.id, d.at);
+    const p = api.sessions[0].processes.find((q) => q.cmdline[0] === '/usr/bin/python3');
+    if (!p) throw new Error('no python3 process at T');
+    if (p.rss >= 48 * MiB) throw new Error(`at T=${d.at} /api/state says ${formatBytes(p.rss)}: not the half-way moment`);
+    await waitFor('the view to show the RSS at T', () => viewMatches(api, sess.id));
+    await page.keyboard.press('l');
+    return `T=${d.at}: pid ${p.pid} ${formatBytes(p.rss)} (the live session peaked at 64 MiB)`;
+  });
+
   await check('no request left 127.0.0.1 and the page logged no errors', async () => {
     const foreign = requests.filter((u) => !u.startsWith(`${base}/`) && !u.startsWith(`ws://127.0.0.1:${port}/`) && !u.startsWith('data:') && !u.startsWith('blob:'));
     if (foreign.length) throw new Error(`external requests: ${foreign.join(', ')}`);
