@@ -26,6 +26,15 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
+# Vite 8 needs Node.js 20.19 or newer; Debian 12's own nodejs is 18.
+if command -v node >/dev/null 2>&1; then
+  if ! node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)'; then
+    echo "mevi: Node.js $(node --version) is too old for the frontend build (Vite needs 20.19+);" >&2
+    echo "mevi: install a newer nodejs, or configure with -DMEVI_FRONTEND=OFF" >&2
+    exit 1
+  fi
+fi
+
 # The frontend's npm dependencies, when a frontend exists.
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 if [ -f "$here/frontend/package-lock.json" ]; then
