@@ -17,6 +17,7 @@ mevi_require(LIBUV libuv libuv1-dev)
 mevi_require(LWS libwebsockets libwebsockets-dev)
 mevi_require(LIBEVENT libevent_core libevent-dev)
 mevi_require(SECCOMP libseccomp libseccomp-dev)
+mevi_require(LIBDW libdw "libdw-dev libelf-dev")
 mevi_require(JSONC json-c libjson-c-dev)
 mevi_require(CMOCKA cmocka libcmocka-dev)
 

@@ -12,6 +12,7 @@
 #include "eventlog.h"
 #include "memmap.h"
 #include "session.h"
+#include "tagmap.h"
 
 /* Length of the valid UTF-8 sequence at s (n bytes left), or 0. */
 static size_t utf8_seq_len(const unsigned char *s, size_t n)
@@ -152,6 +153,250 @@ static struct json_object *json_ranges(const struct memmap *m)
 	return j;
 }
 
+static int add(struct json_object *obj, const char *key, struct json_object *val, bool is_null);
+
+struct tags_json_ctx {
+	struct printbuf *pb;
+	bool first;
+};
+
+static int tags_walk_cb(const struct tagmap_range *r, void *arg)
+{
+	struct tags_json_ctx *ctx = arg;
+	char buf[96];
+	int n = snprintf(buf, sizeof(buf), "%s[%" PRIu64 ",%" PRIu64 ",%" PRIu32 "]",
+			 ctx->first ? "" : ",", r->start, r->end, r->value);
+
+	ctx->first = false;
+	return printbuf_memappend(ctx->pb, buf, n) < 0;
+}
+
+/* json-c serializer of an "origins" / "touches" placeholder: [[start, end,
+ * value], ...] straight from the tagmap, like "ranges". */
+static int tags_serialize(struct json_object *jso, struct printbuf *pb, int level, int flags)
+{
+	const struct tagmap *m = json_object_get_userdata(jso);
+	struct tags_json_ctx ctx = {.pb = pb, .first = true};
+
+	(void)level;
+	(void)flags;
+	if (printbuf_memappend(pb, "[", 1) < 0 || tagmap_walk(m, tags_walk_cb, &ctx) ||
+	    printbuf_memappend(pb, "]", 1) < 0)
+		return -1;
+	return 0;
+}
+
+static struct json_object *json_tags(const struct tagmap *m)
+{
+	struct json_object *j = json_object_new_array();
+
+	if (!j)
+		return NULL;
+	json_object_set_serializer(j, tags_serialize, (void *)m, NULL);
+	return j;
+}
+
+/* Appends val to arr, taking it. Returns 0 or -1 (val released). */
+static int push(struct json_object *arr, struct json_object *val)
+{
+	if (!val || json_object_array_add(arr, val)) {
+		json_object_put(val);
+		return -1;
+	}
+	return 0;
+}
+
+struct mappings_ctx {
+	struct json_object *arr;
+	const struct vmanames *names;
+};
+
+static int mappings_cb(const struct tagmap_range *r, void *arg)
+{
+	struct mappings_ctx *c = arg;
+	struct json_object *e = json_object_new_array_ext(4);
+	struct mevi_str name = {"", 0};
+	uint8_t kind = MEVI_KIND_ANON;
+
+	vmanames_get(c->names, r->value, &kind, &name);
+	if (!e || json_object_array_add(c->arr, e)) {
+		json_object_put(e);
+		return -1;
+	}
+	return push(e, json_object_new_uint64(r->start)) ||
+	       push(e, json_object_new_uint64(r->end)) ||
+	       push(e, json_object_new_string(mevi_kind_name(kind))) || push(e, json_bytes(&name));
+}
+
+/* "mappings": [[start, end, "kind", "name"], ...], the vma map. */
+static struct json_object *json_mappings(const struct session *s, const struct process *p)
+{
+	struct mappings_ctx c = {json_object_new_array_ext((int)tagmap_count(p->vmas)), &s->names};
+
+	if (!c.arr)
+		return NULL;
+	if (tagmap_walk(p->vmas, mappings_cb, &c)) {
+		json_object_put(c.arr);
+		return NULL;
+	}
+	return c.arr;
+}
+
+struct kind_ctx {
+	const struct process *p;
+	const struct vmanames *names;
+	uint64_t bytes[MEVI_KIND_COUNT];
+	uint64_t covered;
+};
+
+static int kind_vma_cb(const struct tagmap_range *r, void *arg)
+{
+	struct kind_ctx *c = arg;
+	struct mevi_str name;
+	uint8_t kind = MEVI_KIND_ANON;
+
+	vmanames_get(c->names, r->value, &kind, &name);
+	c->bytes[kind] += r->end - r->start;
+	c->covered += r->end - r->start;
+	return 0;
+}
+
+static int kind_range_cb(const struct memmap_range *r, void *arg)
+{
+	struct kind_ctx *c = arg;
+
+	if (r->state != MEVI_STATE_RESIDENT)
+		return 0;
+	c->covered = 0;
+	tagmap_walk_range(c->p->vmas, r->start, r->end, kind_vma_cb, c);
+	c->bytes[MEVI_KIND_ANON] += (r->end - r->start) - c->covered;
+	return 0;
+}
+
+/* "rss_by_kind": resident bytes per kind of the vma map; resident memory no
+ * vma annotation covers counts as anon, so the values add up to rss. */
+static struct json_object *json_rss_by_kind(const struct session *s, const struct process *p)
+{
+	struct kind_ctx c = {.p = p, .names = &s->names};
+	struct json_object *o = json_object_new_object();
+
+	if (!o)
+		return NULL;
+	memmap_walk(p->map, kind_range_cb, &c);
+	for (unsigned k = 0; k < MEVI_KIND_COUNT; k++) {
+		if (add(o, mevi_kind_name(k), json_object_new_uint64(c.bytes[k]), false)) {
+			json_object_put(o);
+			return NULL;
+		}
+	}
+	return o;
+}
+
+struct ids_ctx {
+	uint32_t *ids;
+	size_t n, cap;
+};
+
+static int ids_cb(const struct tagmap_range *r, void *arg)
+{
+	struct ids_ctx *c = arg;
+
+	if (c->n && c->ids[c->n - 1] == r->value)
+		return 0;
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 64;
+		uint32_t *ids = realloc(c->ids, cap * sizeof(*ids));
+
+		if (!ids)
+			return -1;
+		c->ids = ids;
+		c->cap = cap;
+	}
+	c->ids[c->n++] = r->value;
+	return 0;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static struct json_object *json_frames(const struct stack *st)
+{
+	struct json_object *a = json_object_new_array_ext((int)st->nframes);
+
+	if (!a)
+		return NULL;
+	for (uint32_t i = 0; i < st->nframes; i++) {
+		const struct mevi_frame *f = &st->frames[i];
+		struct json_object *o = json_object_new_object();
+
+		if (push(a, o) || add(o, "pc", json_object_new_uint64(f->pc), false) ||
+		    add(o, "func", json_bytes(&f->func), false) ||
+		    add(o, "module", json_bytes(&f->module), false) ||
+		    add(o, "source", f->source.ptr ? json_bytes(&f->source) : NULL,
+			!f->source.ptr)) {
+			json_object_put(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
+/* "stacks": {"<stack_id>": [frame, ...]} for the stacks p's origins name
+ * and the session knows, by ascending id. */
+static struct json_object *json_stacks(const struct session *s, const struct process *p)
+{
+	struct json_object *o = json_object_new_object();
+	struct ids_ctx c = {0};
+
+	if (!o || tagmap_walk(p->origins, ids_cb, &c))
+		goto err_put;
+	if (c.n)
+		qsort(c.ids, c.n, sizeof(*c.ids), cmp_u32);
+	for (size_t i = 0; i < c.n; i++) {
+		const struct stack *st;
+		char key[16];
+
+		if (i && c.ids[i] == c.ids[i - 1])
+			continue;
+		st = stacktab_get(&s->stacks, c.ids[i]);
+		if (!st)
+			continue;
+		snprintf(key, sizeof(key), "%" PRIu32, c.ids[i]);
+		if (add(o, key, json_frames(st), false))
+			goto err_put;
+	}
+	free(c.ids);
+	return o;
+
+err_put:
+	free(c.ids);
+	json_object_put(o);
+	return NULL;
+}
+
+/* "threads": {"<tid>": "name"}. */
+static struct json_object *json_threads(const struct process *p)
+{
+	struct json_object *o = json_object_new_object();
+
+	if (!o)
+		return NULL;
+	for (uint32_t i = 0; i < p->threads.n; i++) {
+		char key[16];
+
+		snprintf(key, sizeof(key), "%d", (int)p->threads.t[i].tid);
+		if (add(o, key, json_bytes(&p->threads.t[i].name), false)) {
+			json_object_put(o);
+			return NULL;
+		}
+	}
+	return o;
+}
+
 static struct json_object *json_exit_status(bool has, int32_t status)
 {
 	return has ? json_object_new_int(status) : NULL;
@@ -170,7 +415,7 @@ static int add(struct json_object *obj, const char *key, struct json_object *val
 	return 0;
 }
 
-static struct json_object *json_process(const struct process *p)
+static struct json_object *json_process(const struct session *s, const struct process *p)
 {
 	struct json_object *o = json_object_new_object();
 
@@ -184,7 +429,14 @@ static struct json_object *json_process(const struct process *p)
 		!p->has_exit_status) ||
 	    add(o, "rss", json_object_new_uint64(memmap_rss(p->map)), false) ||
 	    add(o, "vsz", json_object_new_uint64(memmap_vsz(p->map)), false) ||
-	    add(o, "ranges", json_ranges(p->map), false)) {
+	    add(o, "ranges", json_ranges(p->map), false) ||
+	    add(o, "swapped", json_object_new_uint64(process_swapped(p)), false) ||
+	    add(o, "rss_by_kind", json_rss_by_kind(s, p), false) ||
+	    add(o, "mappings", json_mappings(s, p), false) ||
+	    add(o, "origins", json_tags(p->origins), false) ||
+	    add(o, "stacks", json_stacks(s, p), false) ||
+	    add(o, "touches", json_tags(p->touches), false) ||
+	    add(o, "threads", json_threads(p), false)) {
 		json_object_put(o);
 		return NULL;
 	}
@@ -208,7 +460,7 @@ static struct json_object *json_session(const struct session *s, bool has_pid, i
 		if (has_pid && p->pid != pid)
 			continue;
 		*empty = false;
-		jp = json_process(p);
+		jp = json_process(s, p);
 		if (!jp || json_object_array_add(procs, jp)) {
 			json_object_put(jp);
 			goto err_put;
@@ -224,6 +476,7 @@ static struct json_object *json_session(const struct session *s, bool has_pid, i
 		json_object_new_string(s->mode == MEVI_MODE_SAMPLED ? "sampled" : "exact"),
 		false) ||
 	    add(o, "started_at", json_object_new_uint64(s->started_at), false) ||
+	    add(o, "sample_ms", json_object_new_uint64(s->sample_ms), false) ||
 	    add(o, "recorded", json_object_new_boolean(s->recorded), false) ||
 	    add(o, "history", json_object_new_boolean(s->log != NULL), false))
 		goto err_put;

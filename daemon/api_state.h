@@ -6,6 +6,15 @@
  *   process: "exit_status" (null while alive or when unknown)
  *   session: "recorded" (loaded from a .mevi file), "history" (its event log
  *   is kept: ?at=T and the recording download work)
+ *   session: "sample_ms" (0 in exact mode)
+ *   process: "swapped" (bytes in swapped ranges), "rss_by_kind" ({kind name:
+ *   resident bytes} for all 7 kinds; resident bytes no vma annotation covers
+ *   count as "anon", so the values add up to "rss"), "mappings" ([[start,
+ *   end, "kind", "name"], ...]: the vma map), "origins" ([[start, end,
+ *   stack_id], ...]), "stacks" ({"<stack_id>": [{"pc", "func", "module",
+ *   "source" (null without debug info)}, ...]} for the known stacks that
+ *   this process's origins name), "touches" ([[start, end, tid], ...]),
+ *   "threads" ({"<tid>": "name"})
  * Numbers are JSON integers; ranges are memmap's (sorted, merged).
  * ?pid=N keeps the sessions that have an entry for pid N, each with only
  * those entries (an exited one and its successor can share a pid). An unknown

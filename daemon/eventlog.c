@@ -12,13 +12,20 @@
 #include "log.h"
 #include "memmap.h"
 #include "session.h"
+#include "tagmap.h"
 
 /* Header byte of a record. */
 #define REC_TYPE_MASK	 0x0fu
 #define REC_PID		 0x10u /* the pid differs from the previous record's: varint follows */
 #define REC_SAME_TS	 0x80u /* the ts equals the previous record's: no delta follows */
 #define REC_STATE_SHIFT	 5     /* bits 5-6: page state of map / state records */
+#define REC_SAME_TID	 0x20u /* touch: the tid equals the previous touch's: none follows */
 #define CHUNK_MAX_EVENTS 65535u
+/* Strings of vma, thread and stack records are interned per chunk: a literal
+ * of at least SDICT_MIN_LEN bytes gets the chunk's next string index (while
+ * fewer than SDICT_MAX exist), and a repeat is a reference to it. */
+#define SDICT_MIN_LEN 4u
+#define SDICT_MAX     (1u << 20)
 
 /* Where a blob lives: in memory (mem != NULL) or in the spill file. */
 struct blob {
@@ -47,6 +54,20 @@ struct delta {
 	int32_t pid;
 	uint64_t ts;
 	uint64_t page; /* end of the previous record's range, in pages */
+	int32_t tid;   /* the previous touch record's tid */
+};
+
+/* The encoder's per-chunk string dictionary: strings are found by their
+ * bytes in the open chunk (off, len), through an open-addressing index. */
+struct sdict_entry {
+	uint32_t off, len, hash;
+};
+
+struct sdict {
+	struct sdict_entry *e;
+	uint32_t n, cap;
+	uint32_t *index; /* 1 + entry, 0 = free */
+	uint32_t index_cap;
 };
 
 struct eventlog {
@@ -60,6 +81,7 @@ struct eventlog {
 	size_t cur_len, cur_cap;
 	uint32_t cur_events;
 	struct delta enc;
+	struct sdict dict;
 	/* totals */
 	uint64_t events;
 	uint64_t max_ts, prev_distinct_ts;
@@ -157,6 +179,8 @@ void eventlog_free(struct eventlog *lg)
 	free(lg->chunks);
 	free(lg->ckpts);
 	free(lg->cur);
+	free(lg->dict.e);
+	free(lg->dict.index);
 	free(lg->markers);
 	if (lg->fd >= 0) {
 		close(lg->fd);
@@ -305,7 +329,19 @@ struct rbuf {
 	struct mevi_str *strs;
 	uint32_t nstrs, cap_strs;
 	bool nomem;
+	/* the chunk's interned strings (reset per chunk) */
+	struct mevi_str *dict;
+	uint32_t ndict, cap_dict;
+	/* frames of the stack record being decoded */
+	struct mevi_frame *frames;
 };
+
+static void rb_free(struct rbuf *r)
+{
+	free(r->strs);
+	free(r->dict);
+	free(r->frames);
+}
 
 static uint64_t rb_uv(struct rbuf *r)
 {
@@ -378,6 +414,144 @@ static void rb_strv(struct rbuf *r, struct mevi_strv *v)
 	v->items = r->strs;
 }
 
+/* --- interned strings -------------------------------------------------------- */
+
+static uint32_t str_hash(const char *p, uint32_t len)
+{
+	uint32_t h = 2166136261u;
+
+	for (uint32_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)p[i]) * 16777619u;
+	return h;
+}
+
+static size_t sdict_bytes(const struct sdict *d)
+{
+	return (size_t)d->cap * sizeof(*d->e) + (size_t)d->index_cap * sizeof(*d->index);
+}
+
+static void sdict_reset(struct sdict *d)
+{
+	d->n = 0;
+	if (d->index_cap)
+		memset(d->index, 0, d->index_cap * sizeof(*d->index));
+}
+
+/* Adds the string at off. Returns 0 or -ENOMEM (d unchanged). */
+static int sdict_add(struct sdict *d, uint32_t off, uint32_t len, uint32_t h)
+{
+	uint32_t j;
+
+	if ((d->n + 1) * 2 > d->index_cap) {
+		uint32_t cap = d->index_cap ? d->index_cap * 2 : 256;
+		uint32_t *index = calloc(cap, sizeof(*index));
+
+		if (!index)
+			return -ENOMEM;
+		for (uint32_t i = 0; i < d->n; i++) {
+			for (j = d->e[i].hash & (cap - 1); index[j]; j = (j + 1) & (cap - 1))
+				;
+			index[j] = i + 1;
+		}
+		free(d->index);
+		d->index = index;
+		d->index_cap = cap;
+	}
+	if (d->n == d->cap) {
+		uint32_t cap = d->cap ? d->cap * 2 : 128;
+		struct sdict_entry *e = realloc(d->e, cap * sizeof(*e));
+
+		if (!e)
+			return -ENOMEM;
+		d->e = e;
+		d->cap = cap;
+	}
+	d->e[d->n] = (struct sdict_entry){off, len, h};
+	for (j = h & (d->index_cap - 1); d->index[j]; j = (j + 1) & (d->index_cap - 1))
+		;
+	d->index[j] = ++d->n;
+	return 0;
+}
+
+/*
+ * Writes s: uv 0 for nil (only when nullable and s.ptr is NULL),
+ * (len + 1) << 1 and the bytes for a literal, (index << 1) | 1 for a string
+ * of the chunk's dictionary.
+ */
+static void wb_istr(struct wbuf *w, struct sdict *d, struct mevi_str s, bool nullable)
+{
+	uint32_t h = 0, off;
+
+	if (nullable && !s.ptr) {
+		wb_uv(w, 0);
+		return;
+	}
+	if (s.len >= SDICT_MIN_LEN) {
+		h = str_hash(s.ptr, s.len);
+		for (uint32_t j = d->index_cap ? h & (d->index_cap - 1) : 0;
+		     d->index_cap && d->index[j]; j = (j + 1) & (d->index_cap - 1)) {
+			const struct sdict_entry *e = &d->e[d->index[j] - 1];
+
+			if (e->hash == h && e->len == s.len && !w->failed &&
+			    memcmp(w->p + e->off, s.ptr, s.len) == 0) {
+				wb_uv(w, ((uint64_t)(d->index[j] - 1) << 1) | 1);
+				return;
+			}
+		}
+	}
+	wb_uv(w, ((uint64_t)s.len + 1) << 1);
+	off = (uint32_t)w->len;
+	wb_bytes(w, s.ptr, s.len);
+	if (w->failed || s.len < SDICT_MIN_LEN || d->n >= SDICT_MAX)
+		return;
+	if (sdict_add(d, off, s.len, h))
+		w->failed = true; /* the decoder would add it: the record cannot be kept */
+}
+
+/* Reads a string written by wb_istr; nil only when nullable. */
+static struct mevi_str rb_istr(struct rbuf *r, bool nullable)
+{
+	uint64_t x = rb_uv(r), len;
+	struct mevi_str s = {"", 0};
+
+	if (r->bad)
+		return s;
+	if (x == 0) {
+		if (!nullable)
+			r->bad = true;
+		return (struct mevi_str){NULL, 0};
+	}
+	if (x & 1) {
+		if ((x >> 1) >= r->ndict) {
+			r->bad = true;
+			return s;
+		}
+		return r->dict[x >> 1];
+	}
+	len = (x >> 1) - 1;
+	if (len > r->len - r->off || len > UINT32_MAX) {
+		r->bad = true;
+		return s;
+	}
+	s = (struct mevi_str){(const char *)r->p + r->off, (uint32_t)len};
+	r->off += len;
+	if (len < SDICT_MIN_LEN || r->ndict >= SDICT_MAX)
+		return s;
+	if (r->ndict == r->cap_dict) {
+		uint32_t cap = r->cap_dict ? r->cap_dict * 2 : 128;
+		struct mevi_str *dict = realloc(r->dict, cap * sizeof(*dict));
+
+		if (!dict) {
+			r->nomem = r->bad = true;
+			return s;
+		}
+		r->dict = dict;
+		r->cap_dict = cap;
+	}
+	r->dict[r->ndict++] = s;
+	return s;
+}
+
 /* --- records ---------------------------------------------------------------- */
 
 static void enc_range(struct wbuf *w, struct delta *d, struct mevi_range rg)
@@ -398,7 +572,8 @@ static struct mevi_range dec_range(struct rbuf *r, struct delta *d)
 	return (struct mevi_range){s * MEVI_PAGE_SIZE, e * MEVI_PAGE_SIZE};
 }
 
-static void enc_event(struct wbuf *w, struct delta *d, const struct mevi_event *ev)
+static void enc_event(struct wbuf *w, struct delta *d, struct sdict *dict,
+		      const struct mevi_event *ev)
 {
 	unsigned char h = ev->type & REC_TYPE_MASK;
 
@@ -410,6 +585,8 @@ static void enc_event(struct wbuf *w, struct delta *d, const struct mevi_event *
 		h |= (unsigned char)((ev->map.state & 3) << REC_STATE_SHIFT);
 	else if (ev->type == MEVI_EV_STATE)
 		h |= (unsigned char)((ev->state.state & 3) << REC_STATE_SHIFT);
+	else if (ev->type == MEVI_EV_TOUCH && ev->touch.tid == d->tid)
+		h |= REC_SAME_TID;
 	wb_byte(w, h);
 	if (h & REC_PID)
 		wb_uv(w, (uint32_t)ev->pid);
@@ -424,6 +601,7 @@ static void enc_event(struct wbuf *w, struct delta *d, const struct mevi_event *
 		wb_byte(w, ev->session_start.resume);
 		wb_uv(w, ev->session_start.started_at);
 		wb_strv(w, &ev->session_start.argv);
+		wb_uv(w, ev->session_start.sample_ms);
 		break;
 	case MEVI_EV_SESSION_END:
 		wb_sv(w, ev->session_end.status);
@@ -452,6 +630,44 @@ static void enc_event(struct wbuf *w, struct delta *d, const struct mevi_event *
 	case MEVI_EV_STATE:
 		enc_range(w, d, ev->state.range);
 		break;
+	case MEVI_EV_STACK: {
+		uint64_t pc = 0;
+
+		wb_uv(w, ev->stack.id);
+		wb_uv(w, ev->stack.nframes);
+		for (uint32_t i = 0; i < ev->stack.nframes; i++) {
+			const struct mevi_frame *f = &ev->stack.frames[i];
+
+			wb_sv(w, (int64_t)(f->pc - pc));
+			pc = f->pc;
+			wb_istr(w, dict, f->func, false);
+			wb_istr(w, dict, f->module, false);
+			wb_istr(w, dict, f->source, true);
+		}
+		break;
+	}
+	case MEVI_EV_ORIGIN:
+		enc_range(w, d, ev->origin.range);
+		wb_uv(w, ev->origin.stack_id);
+		break;
+	case MEVI_EV_VMA:
+		enc_range(w, d, ev->vma.range);
+		wb_byte(w, ev->vma.kind);
+		wb_istr(w, dict, ev->vma.name, false);
+		break;
+	case MEVI_EV_THREAD:
+		wb_uv(w, (uint32_t)ev->thread.tid);
+		wb_istr(w, dict, ev->thread.name, false);
+		break;
+	case MEVI_EV_TOUCH:
+		enc_range(w, d, ev->touch.range);
+		if (!(h & REC_SAME_TID))
+			wb_uv(w, (uint32_t)ev->touch.tid);
+		d->tid = ev->touch.tid;
+		break;
+	case MEVI_EV_SAMPLING:
+		wb_uv(w, ev->sampling.sample_ms);
+		break;
 	}
 }
 
@@ -473,6 +689,7 @@ static int dec_event(struct rbuf *r, struct delta *d, struct mevi_event *ev)
 		ev->session_start.resume = rb_byte(r) != 0;
 		ev->session_start.started_at = rb_uv(r);
 		rb_strv(r, &ev->session_start.argv);
+		ev->session_start.sample_ms = (uint32_t)rb_uv(r);
 		break;
 	case MEVI_EV_SESSION_END:
 		ev->session_end.status = (int32_t)rb_sv(r);
@@ -502,6 +719,58 @@ static int dec_event(struct rbuf *r, struct delta *d, struct mevi_event *ev)
 	case MEVI_EV_STATE:
 		ev->state.state = (h >> REC_STATE_SHIFT) & 3;
 		ev->state.range = dec_range(r, d);
+		break;
+	case MEVI_EV_STACK: {
+		uint64_t pc = 0, n;
+
+		ev->stack.id = (uint32_t)rb_uv(r);
+		n = rb_uv(r);
+		if (r->bad || n > MEVI_STACK_MAX_FRAMES) {
+			r->bad = true;
+			break;
+		}
+		if (!r->frames) {
+			r->frames = malloc(MEVI_STACK_MAX_FRAMES * sizeof(*r->frames));
+			if (!r->frames) {
+				r->nomem = r->bad = true;
+				break;
+			}
+		}
+		for (uint64_t i = 0; i < n && !r->bad; i++) {
+			struct mevi_frame *f = &r->frames[i];
+
+			pc += (uint64_t)rb_sv(r);
+			f->pc = pc;
+			f->func = rb_istr(r, false);
+			f->module = rb_istr(r, false);
+			f->source = rb_istr(r, true);
+		}
+		ev->stack.nframes = (uint32_t)n;
+		ev->stack.frames = r->frames;
+		break;
+	}
+	case MEVI_EV_ORIGIN:
+		ev->origin.range = dec_range(r, d);
+		ev->origin.stack_id = (uint32_t)rb_uv(r);
+		break;
+	case MEVI_EV_VMA:
+		ev->vma.range = dec_range(r, d);
+		ev->vma.kind = rb_byte(r);
+		ev->vma.name = rb_istr(r, false);
+		if (ev->vma.kind >= MEVI_KIND_COUNT)
+			r->bad = true;
+		break;
+	case MEVI_EV_THREAD:
+		ev->thread.tid = (int32_t)rb_uv(r);
+		ev->thread.name = rb_istr(r, false);
+		break;
+	case MEVI_EV_TOUCH:
+		ev->touch.range = dec_range(r, d);
+		ev->touch.tid = (h & REC_SAME_TID) ? d->tid : (int32_t)rb_uv(r);
+		d->tid = ev->touch.tid;
+		break;
+	case MEVI_EV_SAMPLING:
+		ev->sampling.sample_ms = (uint32_t)rb_uv(r);
 		break;
 	default:
 		r->bad = true;
@@ -702,6 +971,153 @@ static int ckpt_range_cb(const struct memmap_range *r, void *arg)
 	return c->w->failed;
 }
 
+static void wb_str(struct wbuf *w, struct mevi_str s)
+{
+	wb_uv(w, s.len);
+	wb_bytes(w, s.ptr, s.len);
+}
+
+static struct mevi_str rb_str(struct rbuf *r)
+{
+	uint64_t len = rb_uv(r);
+	struct mevi_str s = {"", 0};
+
+	if (r->bad || len > r->len - r->off) {
+		r->bad = true;
+		return s;
+	}
+	s = (struct mevi_str){(const char *)r->p + r->off, (uint32_t)len};
+	r->off += len;
+	return s;
+}
+
+struct tags_ctx {
+	struct wbuf *w;
+	uint64_t page;
+};
+
+static int ckpt_tag_cb(const struct tagmap_range *r, void *arg)
+{
+	struct tags_ctx *c = arg;
+	uint64_t s = r->start / MEVI_PAGE_SIZE, e = r->end / MEVI_PAGE_SIZE;
+
+	wb_uv(c->w, s - c->page);
+	wb_uv(c->w, e - s);
+	wb_uv(c->w, r->value);
+	c->page = e;
+	return c->w->failed;
+}
+
+static void ckpt_write_tags(struct wbuf *w, const struct tagmap *m)
+{
+	struct tags_ctx c = {.w = w};
+
+	wb_uv(w, tagmap_count(m));
+	tagmap_walk(m, ckpt_tag_cb, &c);
+}
+
+/* Reads what ckpt_write_tags wrote into m (empty). Returns 0, -ENOMEM or
+ * -EBADMSG. */
+static int ckpt_read_tags(struct rbuf *r, struct tagmap *m)
+{
+	uint64_t n = rb_uv(r), page = 0;
+	int err = 0;
+
+	for (uint64_t j = 0; j < n && !r->bad && !err; j++) {
+		uint64_t start = page + rb_uv(r), end = start + rb_uv(r), value = rb_uv(r);
+
+		page = end;
+		if (!r->bad && value <= UINT32_MAX)
+			err = tagmap_set(m, start * MEVI_PAGE_SIZE, end * MEVI_PAGE_SIZE,
+					 (uint32_t)value);
+		else
+			r->bad = true;
+	}
+	if (err == -ENOMEM || r->nomem)
+		return -ENOMEM;
+	return err || r->bad ? -EBADMSG : 0;
+}
+
+/* The session-wide annotation tables: vma names (in id order, so that
+ * interning them again gives the same ids) and stacks (in table order). */
+static void ckpt_write_tables(struct wbuf *w, const struct session *s)
+{
+	wb_uv(w, s->sample_ms);
+	wb_uv(w, s->names.count);
+	for (uint32_t i = 0; i < s->names.count; i++) {
+		wb_byte(w, s->names.names[i].kind);
+		wb_str(w, s->names.names[i].name);
+	}
+	wb_uv(w, s->stacks.count);
+	for (uint32_t i = 0; i < s->stacks.count; i++) {
+		const struct stack *st = s->stacks.stacks[i];
+
+		wb_uv(w, st->id);
+		wb_uv(w, st->nframes);
+		for (uint32_t k = 0; k < st->nframes; k++) {
+			wb_uv(w, st->frames[k].pc);
+			wb_str(w, st->frames[k].func);
+			wb_str(w, st->frames[k].module);
+			wb_byte(w, st->frames[k].source.ptr != NULL);
+			wb_str(w, st->frames[k].source);
+		}
+	}
+}
+
+static int ckpt_read_tables(struct rbuf *r, struct session *s)
+{
+	uint64_t n;
+
+	s->sample_ms = (uint32_t)rb_uv(r);
+	n = rb_uv(r);
+	for (uint64_t i = 0; i < n && !r->bad; i++) {
+		uint8_t kind = rb_byte(r);
+		struct mevi_str name = rb_str(r);
+		uint32_t id;
+		int err;
+
+		if (r->bad || kind >= MEVI_KIND_COUNT || !name.len)
+			return r->nomem ? -ENOMEM : -EBADMSG;
+		err = vmanames_intern(&s->names, kind, name, &id);
+		if (err < 0)
+			return err;
+		if (err || id != MEVI_KIND_COUNT + i)
+			return -EBADMSG;
+	}
+	n = rb_uv(r);
+	for (uint64_t i = 0; i < n && !r->bad; i++) {
+		uint32_t id = (uint32_t)rb_uv(r);
+		uint64_t nframes = rb_uv(r);
+		int err;
+
+		if (r->bad || nframes > MEVI_STACK_MAX_FRAMES)
+			return -EBADMSG;
+		if (!r->frames) {
+			r->frames = malloc(MEVI_STACK_MAX_FRAMES * sizeof(*r->frames));
+			if (!r->frames)
+				return -ENOMEM;
+		}
+		for (uint64_t k = 0; k < nframes; k++) {
+			struct mevi_frame *f = &r->frames[k];
+			bool has_source;
+
+			f->pc = rb_uv(r);
+			f->func = rb_str(r);
+			f->module = rb_str(r);
+			has_source = rb_byte(r);
+			f->source = rb_str(r);
+			if (!has_source)
+				f->source.ptr = NULL;
+		}
+		if (r->bad)
+			return -EBADMSG;
+		err = stacktab_put(&s->stacks, id, r->frames, (uint32_t)nframes);
+		if (err)
+			return err < 0 ? err : -EBADMSG;
+	}
+	return r->bad ? -EBADMSG : 0;
+}
+
 /* Serialises s's state. */
 static void ckpt_write(struct wbuf *w, const struct session *s)
 {
@@ -712,6 +1128,7 @@ static void ckpt_write(struct wbuf *w, const struct session *s)
 	wb_sv(w, s->exit_status);
 	wb_uv(w, s->last_ts);
 	wb_strv(w, &s->argv);
+	ckpt_write_tables(w, s);
 	wb_uv(w, s->nprocs);
 	for (const struct process *p = s->procs_head; p; p = p->next) {
 		struct ranges_ctx c = {.w = w};
@@ -723,6 +1140,14 @@ static void ckpt_write(struct wbuf *w, const struct session *s)
 		wb_strv(w, &p->cmdline);
 		wb_uv(w, memmap_count(p->map));
 		memmap_walk(p->map, ckpt_range_cb, &c);
+		ckpt_write_tags(w, p->vmas);
+		ckpt_write_tags(w, p->origins);
+		ckpt_write_tags(w, p->touches);
+		wb_uv(w, p->threads.n);
+		for (uint32_t i = 0; i < p->threads.n; i++) {
+			wb_uv(w, (uint32_t)p->threads.t[i].tid);
+			wb_str(w, p->threads.t[i].name);
+		}
 	}
 }
 
@@ -737,6 +1162,7 @@ static int ckpt_read(struct rbuf *r, uint64_t id, struct session_registry *tmp,
 	int32_t status = (int32_t)rb_sv(r);
 	uint64_t last_ts = rb_uv(r);
 	struct session *s;
+	int err;
 
 	rb_strv(r, &argv);
 	if (r->bad)
@@ -750,14 +1176,18 @@ static int ckpt_read(struct rbuf *r, uint64_t id, struct session_registry *tmp,
 	s->ended = (flags >> 2) & 1;
 	s->exit_status = status;
 	s->last_ts = last_ts;
+	if ((err = ckpt_read_tables(r, s)))
+		return err;
 	nprocs = rb_uv(r);
 	for (uint64_t i = 0; i < nprocs && !r->bad; i++) {
 		int32_t pid = (int32_t)rb_uv(r), ppid = (int32_t)rb_uv(r);
 		uint8_t pflags = rb_byte(r);
 		int32_t pstatus = (int32_t)rb_sv(r);
-		uint64_t nranges, page = 0;
+		uint64_t nranges, nthreads, page = 0;
+		struct process *p;
 		struct memmap *m;
-		int err = 0;
+
+		err = 0;
 
 		rb_strv(r, &cmdline);
 		nranges = rb_uv(r);
@@ -780,9 +1210,23 @@ static int ckpt_read(struct rbuf *r, uint64_t id, struct session_registry *tmp,
 			return err == -ENOMEM ? -ENOMEM : -EBADMSG;
 		}
 		err = session_restore_process(s, pid, ppid, &cmdline, pflags & 1, (pflags >> 1) & 1,
-					      pstatus, m);
+					      pstatus, m, &p);
 		if (err)
 			return err;
+		if ((err = ckpt_read_tags(r, p->vmas)) || (err = ckpt_read_tags(r, p->origins)) ||
+		    (err = ckpt_read_tags(r, p->touches)))
+			return err;
+		nthreads = rb_uv(r);
+		for (uint64_t k = 0; k < nthreads && !r->bad; k++) {
+			int32_t tid = (int32_t)rb_uv(r);
+			struct mevi_str name = rb_str(r);
+
+			if (r->bad)
+				break;
+			err = threadtab_set(&p->threads, tid, name);
+			if (err)
+				return err < 0 ? err : -EBADMSG;
+		}
 	}
 	if (r->bad)
 		return r->nomem ? -ENOMEM : -EBADMSG;
@@ -833,6 +1277,7 @@ static int chunk_close(struct eventlog *lg)
 	lg->cur_len = lg->cur_cap = 0;
 	lg->cur_events = 0;
 	memset(&lg->enc, 0, sizeof(lg->enc));
+	sdict_reset(&lg->dict);
 	return 0;
 }
 
@@ -881,13 +1326,14 @@ static void add_marker(struct eventlog *lg, const struct mevi_event *ev)
 int eventlog_append(struct eventlog *lg, const struct session *s, const struct mevi_event *ev)
 {
 	struct wbuf w = {.p = lg->cur, .len = lg->cur_len, .cap = lg->cur_cap};
-	size_t old_cap = lg->cur_cap;
+	size_t old_cap = lg->cur_cap, old_dict = sdict_bytes(&lg->dict);
 	int closed = 0;
 
-	enc_event(&w, &lg->enc, ev);
+	enc_event(&w, &lg->enc, &lg->dict, ev);
 	lg->cur = w.p;
 	lg->cur_cap = w.cap;
 	charge(lg, (ssize_t)(w.cap - old_cap));
+	charge(lg, (ssize_t)(sdict_bytes(&lg->dict) - old_dict));
 	if (w.failed)
 		return -ENOMEM;
 	lg->cur_len = w.len;
@@ -944,6 +1390,7 @@ static int walk_from(const struct eventlog *lg, uint32_t first, walk_fn fn, void
 			n = lg->cur_events;
 		}
 		r.off = 0;
+		r.ndict = 0;
 		for (uint32_t k = 0; k < n && !ret; k++) {
 			struct mevi_event ev;
 
@@ -953,7 +1400,7 @@ static int walk_from(const struct eventlog *lg, uint32_t first, walk_fn fn, void
 		}
 	}
 	free(scratch);
-	free(r.strs);
+	rb_free(&r);
 	return ret;
 }
 
@@ -1077,7 +1524,7 @@ int eventlog_replay(const struct eventlog *lg, uint64_t id, uint64_t at,
 			ret = ckpt_read(&r, id, tmp, &c.s);
 		}
 		free(scratch);
-		free(r.strs);
+		rb_free(&r);
 		if (ret)
 			return ret;
 		c.started = true;

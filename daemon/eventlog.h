@@ -12,8 +12,15 @@
  * addresses as page numbers, zigzag-delta-coded against the previous
  * record's range end. Chunks decode independently (the delta state resets
  * at each chunk). A state event is typically 4 to 8 bytes (29 on the wire).
+ * Version 2 records: a touch omits its tid when it repeats the previous
+ * touch's; the strings of vma, thread and stack records are interned per
+ * chunk (a literal of 4+ bytes gets the chunk's next index, a repeat is a
+ * reference), so a repeated path, module or function name costs 1-3 bytes.
  *
- * Checkpoints are taken at chunk boundaries, when at least ckpt_events
+ * Checkpoints hold the whole session state, annotations included (the
+ * three annotation maps and thread table of every process, the session's
+ * vma names in id order, its stacks and sample_ms). They are taken at chunk
+ * boundaries, when at least ckpt_events
  * events AND at least as many log bytes as the previous checkpoint's size
  * have been appended since the last one: checkpoints never take more memory
  * than the log itself, and a seek replays at most max(ckpt_events, the

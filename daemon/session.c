@@ -8,6 +8,7 @@
 #include "eventlog.h"
 #include "log.h"
 #include "memmap.h"
+#include "tagmap.h"
 
 /* Session life-cycle lines: info, or debug in a replay registry. */
 #define LOG_LIFE(reg, ...)                                                                         \
@@ -157,6 +158,10 @@ static void process_free(struct process *p)
 	if (!p)
 		return;
 	memmap_free(p->map);
+	tagmap_free(p->vmas);
+	tagmap_free(p->origins);
+	tagmap_free(p->touches);
+	threadtab_destroy(&p->threads);
 	strv_free(&p->cmdline);
 	history_destroy(&p->rss_history);
 	free(p);
@@ -181,8 +186,19 @@ static struct process *session_add_process(struct session *s, int32_t pid, int32
 	p->alive = true;
 	if (strv_copy(&p->cmdline, cmdline))
 		goto err_free;
-	p->map = inherit_from ? memmap_clone(inherit_from->map) : memmap_new();
-	if (!p->map)
+	threadtab_init(&p->threads);
+	if (inherit_from) {
+		p->map = memmap_clone(inherit_from->map);
+		p->vmas = tagmap_clone(inherit_from->vmas);
+		p->origins = tagmap_clone(inherit_from->origins);
+		p->touches = tagmap_clone(inherit_from->touches);
+	} else {
+		p->map = memmap_new();
+		p->vmas = tagmap_new();
+		p->origins = tagmap_new();
+		p->touches = tagmap_new();
+	}
+	if (!p->map || !p->vmas || !p->origins || !p->touches)
 		goto err_free;
 	if (pid_table_set(&s->pids, p))
 		goto err_free;
@@ -225,6 +241,8 @@ static void session_free(struct session *s)
 	session_clear_processes(s);
 	strv_free(&s->argv);
 	history_destroy(&s->rss_history);
+	vmanames_destroy(&s->names);
+	stacktab_destroy(&s->stacks);
 	free(s);
 }
 
@@ -362,6 +380,8 @@ static struct session *session_create(struct session_registry *reg, int32_t laun
 	s->launcher_pid = launcher_pid;
 	s->started_at = started_at;
 	history_init(&s->rss_history, SESSION_HISTORY_POINTS);
+	vmanames_init(&s->names);
+	stacktab_init(&s->stacks);
 	s->prev = reg->tail;
 	if (reg->tail)
 		reg->tail->next = s;
@@ -383,6 +403,7 @@ static int session_begin(struct session_registry *reg, struct session *s,
 {
 	s->argv = argv;
 	s->mode = ev->session_start.mode;
+	s->sample_ms = ev->session_start.sample_ms;
 	s->alive = true;
 	s->has_exit_status = false;
 	s->exit_status = 0;
@@ -493,10 +514,11 @@ struct session *session_registry_restore(struct session_registry *reg, uint64_t 
 
 int session_restore_process(struct session *s, int32_t pid, int32_t ppid,
 			    const struct mevi_strv *cmdline, bool alive, bool has_exit_status,
-			    int32_t exit_status, struct memmap *map)
+			    int32_t exit_status, struct memmap *map, struct process **out)
 {
 	struct process *p = session_add_process(s, pid, ppid, cmdline, NULL);
 
+	*out = p;
 	if (!p) {
 		memmap_free(map);
 		return -ENOMEM;
@@ -538,22 +560,123 @@ static int session_process_died(struct session *s, struct process *p, uint64_t t
 	return history_add(&s->rss_history, ts, s->rss);
 }
 
+struct swapped_ctx {
+	uint64_t bytes;
+};
+
+static int swapped_cb(const struct memmap_range *r, void *arg)
+{
+	struct swapped_ctx *c = arg;
+
+	if (r->state == MEVI_STATE_SWAPPED)
+		c->bytes += r->end - r->start;
+	return 0;
+}
+
+uint64_t process_swapped(const struct process *p)
+{
+	struct swapped_ctx c = {0};
+
+	memmap_walk(p->map, swapped_cb, &c);
+	return c.bytes;
+}
+
+/* unmap / remap of the three annotation maps. Returns 0 or -ENOMEM (the
+ * maps may then be partly updated: the caller drops the connection). */
+static int annot_remove(struct process *p, struct mevi_range r)
+{
+	int err = tagmap_remove(p->vmas, r.start, r.end);
+
+	if (!err)
+		err = tagmap_remove(p->origins, r.start, r.end);
+	if (!err)
+		err = tagmap_remove(p->touches, r.start, r.end);
+	return err;
+}
+
+static int annot_remap(struct process *p, struct mevi_range from, struct mevi_range to)
+{
+	int err = tagmap_remap(p->vmas, from.start, from.end, to.start, to.end);
+
+	if (!err)
+		err = tagmap_remap(p->origins, from.start, from.end, to.start, to.end);
+	if (!err)
+		err = tagmap_remap(p->touches, from.start, from.end, to.start, to.end);
+	return err;
+}
+
 static int apply_memory(struct process *p, const struct mevi_event *ev)
 {
+	int err;
+
 	switch (ev->type) {
 	case MEVI_EV_MAP:
 		return memmap_set(p->map, ev->map.range.start, ev->map.range.end, ev->map.state);
 	case MEVI_EV_UNMAP:
-		return memmap_remove(p->map, ev->unmap.range.start, ev->unmap.range.end);
+		err = memmap_remove(p->map, ev->unmap.range.start, ev->unmap.range.end);
+		return err ? err : annot_remove(p, ev->unmap.range);
 	case MEVI_EV_REMAP:
-		return memmap_remap(p->map, ev->remap.from.start, ev->remap.from.end,
-				    ev->remap.to.start, ev->remap.to.end);
+		err = memmap_remap(p->map, ev->remap.from.start, ev->remap.from.end,
+				   ev->remap.to.start, ev->remap.to.end);
+		return err ? err : annot_remap(p, ev->remap.from, ev->remap.to);
 	case MEVI_EV_STATE:
 		return memmap_update(p->map, ev->state.range.start, ev->state.range.end,
 				     ev->state.state);
 	default:
 		return -EINVAL;
 	}
+}
+
+/* vma / origin / touch / thread on the live process p: no rss sample. */
+static int apply_annotation(struct session_registry *reg, struct session *s, struct process *p,
+			    const struct mevi_event *ev)
+{
+	struct mevi_event named;
+	uint32_t id;
+	int err;
+
+	switch (ev->type) {
+	case MEVI_EV_VMA:
+		err = vmanames_intern(&s->names, ev->vma.kind, ev->vma.name, &id);
+		if (err < 0)
+			return err;
+		if (err == 1) {
+			if (!s->names.full_logged)
+				log_warn("session %" PRIu64 ": more than %u vma names or %u bytes "
+					 "of them: new names are dropped (the kind is kept)",
+					 s->id, VMANAMES_MAX_NAMES, VMANAMES_MAX_BYTES);
+			s->names.full_logged = true;
+			named = *ev;
+			named.vma.name = (struct mevi_str){"", 0};
+			ev = &named; /* forwarded and logged as applied */
+		}
+		err = tagmap_set(p->vmas, ev->vma.range.start, ev->vma.range.end, id);
+		break;
+	case MEVI_EV_ORIGIN:
+		err = tagmap_set(p->origins, ev->origin.range.start, ev->origin.range.end,
+				 ev->origin.stack_id);
+		break;
+	case MEVI_EV_TOUCH:
+		err = tagmap_set(p->touches, ev->touch.range.start, ev->touch.range.end,
+				 (uint32_t)ev->touch.tid);
+		break;
+	default: /* MEVI_EV_THREAD */
+		err = threadtab_set(&p->threads, ev->thread.tid, ev->thread.name);
+		if (err == 1) {
+			if (!p->threads.full_logged)
+				log_warn("session %" PRIu64 ": pid %d: more than %u threads or %u "
+					 "bytes of thread names: new names are dropped",
+					 s->id, (int)p->pid, THREADTAB_MAX_THREADS,
+					 THREADTAB_MAX_BYTES);
+			p->threads.full_logged = true;
+			return 1;
+		}
+		break;
+	}
+	if (err)
+		return err;
+	notify_applied(reg, s, ev);
+	return 0;
 }
 
 int session_apply(struct session_registry *reg, struct session *s, const struct mevi_event *ev)
@@ -575,6 +698,27 @@ int session_apply(struct session_registry *reg, struct session *s, const struct 
 		s->exit_status = ev->session_end.status;
 		LOG_LIFE(reg, "session %" PRIu64 " ended: status %d", s->id,
 			 (int)ev->session_end.status);
+		notify_applied(reg, s, ev);
+		return 0;
+	}
+
+	if (ev->type == MEVI_EV_SAMPLING) {
+		s->sample_ms = ev->sampling.sample_ms;
+		notify_applied(reg, s, ev);
+		return 0;
+	}
+	if (ev->type == MEVI_EV_STACK) {
+		err = stacktab_put(&s->stacks, ev->stack.id, ev->stack.frames, ev->stack.nframes);
+		if (err < 0)
+			return err;
+		if (err == 1) {
+			if (!s->stacks.full_logged)
+				log_warn("session %" PRIu64 ": more than %u stacks or %u bytes of "
+					 "stacks: new stacks are dropped",
+					 s->id, STACKTAB_MAX_STACKS, STACKTAB_MAX_BYTES);
+			s->stacks.full_logged = true;
+			return 1;
+		}
 		notify_applied(reg, s, ev);
 		return 0;
 	}
@@ -640,8 +784,16 @@ int session_apply(struct session_registry *reg, struct session *s, const struct 
 		strv_free(&p->cmdline);
 		p->cmdline = cmdline;
 		memmap_clear(p->map);
+		tagmap_clear(p->vmas);
+		tagmap_clear(p->origins);
+		tagmap_clear(p->touches);
 		break;
 	}
+	case MEVI_EV_VMA:
+	case MEVI_EV_ORIGIN:
+	case MEVI_EV_TOUCH:
+	case MEVI_EV_THREAD:
+		return apply_annotation(reg, s, p, ev);
 	case MEVI_EV_PROC_EXIT:
 		p->has_exit_status = true;
 		p->exit_status = ev->proc_exit.status;

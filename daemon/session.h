@@ -32,6 +32,21 @@
  *  - proc_exit sets alive = false and exit_status.
  *  - map / unmap / remap / state are memmap_set / memmap_remove /
  *    memmap_remap / memmap_update on the pid's current entry.
+ *  - Annotations (version 2, events 9..14; bounds in vmanames.h, stacktab.h,
+ *    threadtab.h): vma / origin / touch set [start, end) of the process's
+ *    vma map (value: an id interned in the session's vmanames) / origin map
+ *    (stack_id) / touch map (tid), replacing what was there; thread names a
+ *    tid in the process's thread table. stack defines a stack of the
+ *    session's table and sampling replaces its sample_ms (both
+ *    session-wide: they neither create nor need a live process). unmap
+ *    removes the range from the three maps, remap moves their contents
+ *    (proto/tagmap.h), proc_exec clears them (the thread table stays), a
+ *    fork copies the parent's three maps (not its threads), map leaves them
+ *    alone, and a resume clears them with the processes (stacks and names
+ *    stay: ids are session-wide and a resumed launcher re-sends its stacks).
+ *    Annotations never change rss, vsz or the rss history. A vma whose name
+ *    is over the bound is applied (and forwarded) with an empty name; a
+ *    stack or thread over the bound is dropped (return 1).
  *  - An event for a pid the session has never seen creates the process
  *    implicitly (ppid = the launcher's pid, empty cmdline, empty map; logged
  *    at debug) and the
@@ -58,12 +73,16 @@
 
 #include "event.h"
 #include "history.h"
+#include "stacktab.h"
+#include "threadtab.h"
+#include "vmanames.h"
 
 struct eventlog;
 struct eventlog_budget;
 
 struct memmap;
 struct session;
+struct tagmap;
 
 /* A process entry. Owned by its session; freed with it. */
 struct process {
@@ -76,6 +95,10 @@ struct process {
 	int32_t exit_status;
 	struct memmap *map;
 	struct history rss_history;
+	/* Annotation maps (proto/tagmap.h), owned: value = an id of the
+	 * session's vmanames, a stack_id, a tid. */
+	struct tagmap *vmas, *origins, *touches;
+	struct threadtab threads;
 };
 
 /*
@@ -107,6 +130,7 @@ struct session {
 	int32_t launcher_pid;
 	uint64_t started_at; /* CLOCK_REALTIME ns, from session_start */
 	uint8_t mode;	     /* enum mevi_mode */
+	uint32_t sample_ms;  /* session_start's, replaced by sampling; 0 in exact mode */
 	struct mevi_strv argv;
 	bool alive;
 	bool has_exit_status;
@@ -125,7 +149,9 @@ struct session {
 	 * or when it was evicted (history_lost then says why ?at fails). */
 	struct eventlog *log;
 	bool history_lost;
-	bool recorded; /* loaded from a recording file (daemon/loader.h) */
+	bool recorded;	       /* loaded from a recording file (daemon/loader.h) */
+	struct vmanames names; /* (kind, name) of every vma annotation */
+	struct stacktab stacks;
 };
 
 struct session_registry {
@@ -213,10 +239,11 @@ struct session *session_registry_restore(struct session_registry *reg, uint64_t 
 					 const struct mevi_strv *argv, void *conn);
 
 /* Checkpoint restore: appends a process entry (taking map over, even on
- * failure) and makes it its pid's current entry. Returns 0 or -ENOMEM. */
+ * failure; with empty annotation maps, which the caller may fill through
+ * *out) and makes it its pid's current entry. Returns 0 or -ENOMEM. */
 int session_restore_process(struct session *s, int32_t pid, int32_t ppid,
 			    const struct mevi_strv *cmdline, bool alive, bool has_exit_status,
-			    int32_t exit_status, struct memmap *map);
+			    int32_t exit_status, struct memmap *map, struct process **out);
 
 /*
  * Brings the bytes of every log of reg back under the budget's limit: first
@@ -226,6 +253,9 @@ int session_restore_process(struct session *s, int32_t pid, int32_t ppid,
  * for tests.
  */
 void session_registry_enforce_budget(struct session_registry *reg);
+
+/* Bytes of p's map in the swapped state (a walk of the map). */
+uint64_t process_swapped(const struct process *p);
 
 /* The current entry of pid in s, or NULL. */
 struct process *session_find_process(struct session *s, int32_t pid);

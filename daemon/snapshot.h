@@ -3,10 +3,16 @@
  *
  *   [0, version, now, sessions]
  *   session: [id, argv, launcher_pid, alive, exit_status|nil, mode, started_at,
- *             processes, rss_history]
- *   process: [pid, ppid, cmdline, alive, exit_status|nil, ranges, rss_history]
+ *             processes, rss_history, sample_ms, stacks]
+ *   process: [pid, ppid, cmdline, alive, exit_status|nil, ranges, rss_history,
+ *             vmas, origins, touches, threads]
  *   ranges:  [start0, end0, state0, ...] (memmap order: sorted, merged)
  *   rss_history: [ts0, rss0, ...] (daemon/history.h, oldest first)
+ *   vmas:    [start0, end0, kind0, name0, ...]; origins: [start0, end0,
+ *            stack_id0, ...]; touches: [start0, end0, tid0, ...] (tagmap
+ *            order); threads: [tid0, name0, ...] (by tid)
+ *   stacks:  [[stack_id, [[pc, func, module, source|nil], ...]], ...] in the
+ *            order the ids were first defined
  *
  * Every session and process the registry holds is included, exited ones too.
  */

@@ -47,4 +47,9 @@ uint64_t arch_regs_sp(const struct arch_regs *regs);
 /* Returns the offset of the first syscall instruction in buf, or -1. */
 long arch_find_syscall_insn(const uint8_t *buf, size_t len);
 
+/* The registers in DWARF numbering (0..16 on x86-64: rax rdx rcx rbx rsi rdi
+ * rbp rsp r8..r15, then the return address column, the pc), for unwinding.
+ * Writes at most max values into out and returns how many. */
+unsigned arch_dwarf_regs(const struct arch_regs *regs, uint64_t *out, unsigned max);
+
 #endif /* MEVI_LAUNCHER_ARCH_H */

@@ -45,7 +45,8 @@ int filter_build(struct sock_fprog *prog)
 		return -ENOMEM;
 	err = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_ALLOW);
 	for (size_t i = 0; !err && i < traced_syscalls_count; i++)
-		err = add_rules(ctx, &traced_syscalls[i]);
+		if (traced_syscall_active(&traced_syscalls[i]))
+			err = add_rules(ctx, &traced_syscalls[i]);
 	if (err)
 		goto out;
 	/* libseccomp 2.5 exports BPF only to a file descriptor. */

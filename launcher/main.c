@@ -23,12 +23,14 @@
 
 #include <event2/event.h>
 
+#include "backtrace.h"
 #include "event.h"
 #include "filter.h"
 #include "link.h"
 #include "log.h"
 #include "outbox.h"
 #include "recorder.h"
+#include "syscalls.h"
 #include "tracee.h"
 
 #define FLUSH_MS 4
@@ -45,8 +47,12 @@ struct launcher {
 	struct event *stop_self_ev;
 	bool stop_self_pending;
 	struct recorder rec;
-	bool to_link;	  /* batches go to the daemon link */
-	bool to_recorder; /* ... and to the recording */
+	bool to_link;	    /* batches go to the daemon link */
+	bool to_recorder;   /* ... and to the recording */
+	unsigned sample_ms; /* --sample: the interval; 0 in exact mode */
+	pid_t attach_pid;   /* --pid */
+	bool scan_layout;   /* --layout=scan: no filter, layouts re-read each tick */
+	bool detached;	    /* --pid: let go by Ctrl-C or --detach-after */
 };
 
 /* The outbox's sink: the daemon link and, with --record, the recording. */
@@ -60,11 +66,24 @@ static void send_batch(const void *batch, size_t len, void *arg)
 		recorder_write(&l->rec, batch, len);
 }
 
+/* Parses a decimal in [min, max]. Returns 0 or -EINVAL. */
+static int parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtoul(s, &end, 10);
+	if (errno || end == s || *end || *s == '-' || *out < min || *out > max)
+		return -EINVAL;
+	return 0;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(
 	    f,
-	    "usage: mevi-run [--socket PATH] [--no-spawn] [--record FILE] [--] PROGRAM [ARGS...]\n"
+	    "usage: mevi-run [--socket PATH] [--no-spawn] [--record FILE] [--backtraces MODE]\n"
+	    "                [--backtrace-depth N] [--] PROGRAM [ARGS...]\n"
 	    "\n"
 	    "Runs PROGRAM and shows how it and every process it spawns use memory,\n"
 	    "live, in the browser (mevid serves http://127.0.0.1:5001/ by default).\n"
@@ -74,6 +93,30 @@ static void usage(FILE *f)
 	    "  --no-spawn     do not start mevid when none is running\n"
 	    "  --record FILE  also write the session to FILE, a .mevi recording that\n"
 	    "                 `mevid --load FILE` or the browser opens (implies --no-spawn)\n"
+	    "  --backtraces MODE\n"
+	    "                 who mapped memory, and which thread first touched it:\n"
+	    "                 mmap (default): the call stack of every anonymous mmap,\n"
+	    "                 mremap and heap growth (brk) is recorded as the origin of\n"
+	    "                 the new range, and each page is tagged with the thread that\n"
+	    "                 first touched it; all: as mmap, and also the call stacks of\n"
+	    "                 madvise calls that drop pages (stacks only: origins stay\n"
+	    "                 those of the mapping calls); off: neither, at no cost\n"
+	    "  --backtrace-depth N\n"
+	    "                 frames kept per call stack, 1..256 (default 32)\n"
+	    "  --sample[=MS]  sampled mode: no userfaultfd; every kind of memory (files,\n"
+	    "                 shared memory, stacks) is shown, and residency is read\n"
+	    "                 every MS milliseconds (default 50; backs off when a scan\n"
+	    "                 costs more than 2%% of a core) instead of at each first touch\n"
+	    "  --layout=scan  with --sample: no syscall stops at all (no seccomp filter);\n"
+	    "                 layouts are re-read at each scan instead of at mmap/munmap\n"
+	    "                 (the default, --layout=stops, keeps them event-exact)\n"
+	    "  --pid PID      attach to the running process PID (sampled mode) instead of\n"
+	    "                 starting PROGRAM; Ctrl-C detaches and leaves it running\n"
+	    "  --exact        with --pid: exact mode instead: a userfaultfd is injected\n"
+	    "                 into the process (first touches are seen), but layout changes\n"
+	    "                 are found by re-reading it every 50 ms, not at syscalls\n"
+	    "  --detach-after S\n"
+	    "                 with --pid: detach after S seconds\n"
 	    "  --help         this text\n"
 	    "  --version      print the version\n"
 	    "\n"
@@ -103,7 +146,11 @@ static void emit_session_start(struct launcher *l, bool resume)
 		items[i].len = (uint32_t)strlen(l->argv[i]);
 	}
 	ev.session_start.version = MEVI_PROTO_VERSION;
-	ev.session_start.mode = MEVI_MODE_EXACT;
+	ev.session_start.mode = l->sample_ms ? MEVI_MODE_SAMPLED : MEVI_MODE_EXACT;
+	ev.session_start.sample_ms =
+	    l->sample_ms && l->tracees ? tracee_sample_ms(l->tracees) : l->sample_ms;
+	if (!ev.session_start.sample_ms)
+		ev.session_start.sample_ms = l->sample_ms;
 	ev.session_start.resume = resume;
 	ev.session_start.started_at = l->started_at;
 	ev.session_start.argv.count = n;
@@ -296,7 +343,8 @@ static int launch(struct launcher *l)
 	} else {
 		tracee_adopt(l->tracees, pid, l->self, l->argv);
 	}
-	(void)!write(go[1], traced ? "g" : "n", 1);
+	/* 'g': install the filter and exec; 'n': just exec. */
+	(void)!write(go[1], traced && !l->scan_layout ? "g" : "n", 1);
 	close(go[1]);
 	exec_err = wait_exec(l, errp[0], traced);
 	close(errp[0]);
@@ -305,6 +353,76 @@ static int launch(struct launcher *l)
 	if (!traced)
 		return run_untraced(pid);
 	return -1;
+}
+
+/* The command line of a running process as an argv array (one allocation,
+ * never freed: it lives as long as mevi-run). NULL with errno on failure. */
+static char **read_proc_argv(pid_t pid)
+{
+	char path[64], *buf;
+	size_t len = 0, n = 0, cap = 1 << 20;
+	ssize_t r;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	buf = malloc(cap + 1);
+	if (!buf) {
+		close(fd);
+		errno = ENOMEM;
+		return NULL;
+	}
+	while (len < cap && (r = read(fd, buf + len, cap - len)) > 0)
+		len += (size_t)r;
+	close(fd);
+	buf[len] = '\0';
+	for (size_t i = 0; i < len; i++)
+		n += buf[i] == '\0';
+	if (len && buf[len - 1] != '\0')
+		n++;
+	char **argv = calloc(n + 2, sizeof(*argv));
+	if (!argv) {
+		free(buf);
+		errno = ENOMEM;
+		return NULL;
+	}
+	n = 0;
+	for (size_t i = 0; i < len; i += strlen(buf + i) + 1)
+		argv[n++] = buf + i;
+	if (n == 0) /* a kernel thread or a zombie: name it by pid */
+		argv[n++] = "?";
+	return argv;
+}
+
+/* --pid: seize the running process. Returns -1 to run the loop, or an
+ * exit status. */
+static int attach(struct launcher *l)
+{
+	int err = tracee_attach(l->tracees, l->attach_pid, l->self);
+
+	if (err == -EPERM)
+		fprintf(stderr,
+			"mevi-run: cannot attach to %d: not permitted (run as root, as its owner "
+			"with kernel.yama.ptrace_scope=0, or it is already traced)\n",
+			(int)l->attach_pid);
+	else if (err)
+		fprintf(stderr, "mevi-run: cannot attach to %d: %s\n", (int)l->attach_pid,
+			strerror(-err));
+	return err ? 1 : -1;
+}
+
+/* Ctrl-C, SIGTERM or --detach-after with --pid: let the process go. */
+static void detach_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct launcher *l = arg;
+
+	outbox_flush(&l->out);
+	tracee_detach(l->tracees);
+	tracee_reap(l->tracees);
+	if (tracee_all_gone(l->tracees))
+		event_base_loopbreak(l->base);
 }
 
 /* Ctrl-Z: the program entered a terminal stop; stop mevi-run too, so the
@@ -321,15 +439,32 @@ static void stop_self_cb(evutil_socket_t fd, short what, void *arg)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"socket", required_argument, NULL, 's'}, {"no-spawn", no_argument, NULL, 'n'},
-	    {"record", required_argument, NULL, 'r'}, {"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0},
+	    {"socket", required_argument, NULL, 's'},
+	    {"no-spawn", no_argument, NULL, 'n'},
+	    {"record", required_argument, NULL, 'r'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {"backtraces", required_argument, NULL, 0x100},
+	    {"backtrace-depth", required_argument, NULL, 0x101},
+	    {"sample", optional_argument, NULL, 0x200},
+	    {"exact", no_argument, NULL, 0x203},
+	    {"layout", required_argument, NULL, 0x204},
+	    {"pid", required_argument, NULL, 0x201},
+	    {"detach-after", required_argument, NULL, 0x202},
+	    {NULL, 0, NULL, 0},
 	};
+	unsigned long num;
+	unsigned detach_after = 0;
+	bool exact = false;
+	int bt_mode = BACKTRACE_MMAP;
+	unsigned long bt_depth = BACKTRACE_DEFAULT_DEPTH;
+	char *num_end;
 	struct launcher l = {0};
 	char socket_path[108] = "";
 	bool may_spawn = true;
 	const char *record_path = NULL;
-	int opt, status;
+	int opt, status, end_status = -2;
+	struct event *detach_ev = NULL, *detach_timer = NULL;
 
 	log_init("mevi-run");
 	while ((opt = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
@@ -350,13 +485,84 @@ int main(int argc, char **argv)
 		case 'V':
 			printf("mevi-run %s (protocol %d)\n", MEVI_VERSION, MEVI_PROTO_VERSION);
 			return 0;
+		case 0x100: /* --backtraces */
+			bt_mode = backtrace_mode_parse(optarg);
+			if (bt_mode < 0) {
+				fprintf(stderr,
+					"mevi-run: --backtraces: %s is not off, mmap or all\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 0x200: /* --sample[=MS] */
+			l.sample_ms = 50;
+			if (optarg && parse_uint(optarg, 1, 3600 * 1000, &num) == 0)
+				l.sample_ms = (unsigned)num;
+			else if (optarg) {
+				fprintf(stderr, "mevi-run: --sample=%s: not 1..3600000 ms\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 0x204: /* --layout=stops|scan */
+			if (strcmp(optarg, "scan") && strcmp(optarg, "stops")) {
+				fprintf(stderr, "mevi-run: --layout: %s is not stops or scan\n",
+					optarg);
+				return 2;
+			}
+			l.scan_layout = !strcmp(optarg, "scan");
+			break;
+		case 0x203: /* --exact */
+			exact = true;
+			break;
+		case 0x201: /* --pid */
+			if (parse_uint(optarg, 1, INT32_MAX, &num)) {
+				fprintf(stderr, "mevi-run: --pid %s: not a process id\n", optarg);
+				return 2;
+			}
+			l.attach_pid = (pid_t)num;
+			break;
+		case 0x202: /* --detach-after */
+			if (parse_uint(optarg, 1, 365 * 86400, &num)) {
+				fprintf(stderr, "mevi-run: --detach-after %s: not 1..31536000 s\n",
+					optarg);
+				return 2;
+			}
+			detach_after = (unsigned)num;
+			break;
+		case 0x101: /* --backtrace-depth */
+			errno = 0;
+			bt_depth = strtoul(optarg, &num_end, 10);
+			if (errno || num_end == optarg || *num_end || bt_depth < 1 ||
+			    bt_depth > MEVI_STACK_MAX_FRAMES) {
+				fprintf(stderr, "mevi-run: --backtrace-depth: %s is not 1..%d\n",
+					optarg, MEVI_STACK_MAX_FRAMES);
+				return 2;
+			}
+			break;
 		default:
 			usage(stderr);
 			return 2;
 		}
 	}
-	if (optind >= argc) {
+	if (l.attach_pid && optind < argc) {
+		fprintf(stderr, "mevi-run: --pid attaches to a running process; no PROGRAM\n");
+		return 2;
+	}
+	if (optind >= argc && !l.attach_pid) {
 		usage(stderr);
+		return 2;
+	}
+	if (detach_after && !l.attach_pid) {
+		fprintf(stderr, "mevi-run: --detach-after needs --pid\n");
+		return 2;
+	}
+	if (l.scan_layout && !l.sample_ms) {
+		fprintf(stderr, "mevi-run: --layout=scan needs --sample\n");
+		return 2;
+	}
+	if (exact && l.sample_ms) {
+		fprintf(stderr, "mevi-run: --exact and --sample exclude each other\n");
 		return 2;
 	}
 	if (!socket_path[0] && link_default_socket(socket_path, sizeof(socket_path))) {
@@ -364,6 +570,20 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	l.argv = argv + optind;
+	if (l.attach_pid) {
+		l.argv = read_proc_argv(l.attach_pid);
+		if (!l.argv) {
+			fprintf(stderr, "mevi-run: --pid %d: %s\n", (int)l.attach_pid,
+				errno == ENOENT ? "no such process" : strerror(errno));
+			return 1;
+		}
+		if (!l.sample_ms && !exact)
+			l.sample_ms = 50; /* attaching is sampled unless --exact */
+	}
+	if (l.sample_ms) {
+		mm_set_sampled(true);
+		traced_syscalls_select(SYSCALLS_SAMPLED);
+	}
 	l.self = getpid();
 	l.started_at = realtime_ns();
 	l.base = event_base_new();
@@ -386,6 +606,7 @@ int main(int argc, char **argv)
 	link_init(&l.link, l.base, socket_path, may_spawn, on_snapshot, &l);
 	l.tracees = tracee_table_new(l.base, &l.out, on_tracee_notify, &l);
 	MEVI_ASSERT(l.tracees);
+	tracee_set_backtraces(l.tracees, bt_mode, (unsigned)bt_depth);
 
 	/* SIGCHLD must be caught before the first child can report a stop. */
 	struct event *chld_ev = evsignal_new(l.base, SIGCHLD, sigchld_cb, &l);
@@ -393,19 +614,36 @@ int main(int argc, char **argv)
 
 	link_start(&l.link, 3000);
 	emit_session_start(&l, false);
-	status = launch(&l);
+	status = l.attach_pid ? attach(&l) : launch(&l);
 	if (status >= 0)
 		goto done;
+	/* Sampled mode scans residency; an exact attach has no syscall stops and
+	 * re-reads layouts at the same pace. */
+	if ((l.sample_ms || l.attach_pid) &&
+	    tracee_start_sampling(l.tracees, l.sample_ms ? l.sample_ms : 50, l.self,
+				  l.sample_ms != 0, l.scan_layout || l.attach_pid))
+		log_warn("cannot start the sampler: out of memory");
 
 	/* The terminal's signals reach the program directly; mevi-run stays out
 	 * of their way, and forwards the polite requests to terminate. */
 	signal(SIGINT, SIG_IGN);
 	signal(SIGQUIT, SIG_IGN);
+	if (l.attach_pid) {
+		/* Attached: Ctrl-C, SIGTERM and --detach-after let the process go. */
+		struct timeval after = {detach_after, 0};
+
+		detach_ev = evsignal_new(l.base, SIGINT, detach_cb, &l);
+		event_add(detach_ev, NULL);
+		detach_timer = evtimer_new(l.base, detach_cb, &l);
+		if (detach_after)
+			evtimer_add(detach_timer, &after);
+	}
 	signal(SIGTSTP, SIG_IGN);
 	signal(SIGTTIN, SIG_IGN);
 	signal(SIGTTOU, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
-	struct event *term_ev = evsignal_new(l.base, SIGTERM, forward_cb, &l);
+	struct event *term_ev =
+	    evsignal_new(l.base, SIGTERM, l.attach_pid ? detach_cb : forward_cb, &l);
 	struct event *hup_ev = evsignal_new(l.base, SIGHUP, forward_cb, &l);
 	event_add(term_ev, NULL);
 	event_add(hup_ev, NULL);
@@ -419,8 +657,22 @@ int main(int argc, char **argv)
 		event_base_dispatch(l.base);
 
 	status = tracee_main_status(l.tracees);
-	if (status < 0)
+	if (l.attach_pid && tracee_detached(l.tracees)) {
+		fprintf(stderr, "mevi: detached from %d, which carries on\n", (int)l.attach_pid);
+		status = 0;
+		end_status = -1; /* still running: its exit status is not ours to know */
+	} else if (status < 0) {
 		status = 125;
+	}
+	if (l.sample_ms) {
+		uint64_t cpu_ns, ticks;
+
+		tracee_sampler_cost(l.tracees, &cpu_ns, &ticks);
+		log_info("sampler: %llu scans, %.3f ms of CPU each on average, last interval %u ms",
+			 (unsigned long long)ticks,
+			 ticks ? (double)cpu_ns / 1e6 / (double)ticks : 0.0,
+			 tracee_sample_ms(l.tracees));
+	}
 	{
 		const struct mm_stats *st = tracee_stats(l.tracees);
 
@@ -431,13 +683,18 @@ int main(int argc, char **argv)
 			  (unsigned long)l.out.events_total, l.link.bytes_sent);
 	}
 	event_free(term_ev);
+	if (detach_ev)
+		event_free(detach_ev);
+	if (detach_timer)
+		event_free(detach_timer);
 	event_free(hup_ev);
 	event_free(l.flush_ev);
 	event_free(l.stop_self_ev);
-done:;
+done:
+	tracee_finish(l.tracees); /* source lines still being looked up */
 	struct mevi_event end = {.type = MEVI_EV_SESSION_END, .pid = l.self};
 
-	end.session_end.status = status;
+	end.session_end.status = end_status == -2 ? status : end_status;
 	outbox_emit(&l.out, &end);
 	outbox_flush(&l.out);
 	link_finish(&l.link, 2000);

@@ -15,11 +15,13 @@
 #include <event2/event.h>
 
 #include "arch.h"
+#include "backtrace.h"
 #include "compat.h"
 #include "event.h"
 #include "inject.h"
 #include "log.h"
 #include "outbox.h"
+#include "tagmap.h"
 
 #define PAGE	     MEVI_PAGE_SIZE
 #define PAGE_UP(x)   (((x) + PAGE - 1) & ~(PAGE - 1))
@@ -29,6 +31,7 @@
 static uint8_t zero_page[4096] __attribute__((aligned(4096)));
 
 static bool permission_hint_given;
+static bool sampled_mode; /* see mm_set_sampled() */
 
 static void retry_cb(evutil_socket_t fd, short what, void *arg);
 static void due_cb(evutil_socket_t fd, short what, void *arg);
@@ -63,6 +66,18 @@ void mm_set_on_due(struct mm *mm, void (*on_due)(struct mm *, void *), void *ctx
 	arm_due(mm, mm->due_ns > now ? mm->due_ns - now : 0);
 }
 
+/* Sampled mode: a pending address space becomes sampled. Its layout is read
+ * now and once more at the next sampling tick (a layout syscall that began
+ * while it was pending made no exit stop). */
+static void start_sampling(struct mm *mm)
+{
+	mm->state = MM_SAMPLED;
+	mm->layout_stale = true;
+	if (mm->due_ev)
+		event_del(mm->due_ev);
+	mm_resync(mm, 0, MEVI_ADDR_LIMIT);
+}
+
 /* The attach delay expired and no stop came to attach at: ask for one, and
  * look again a little later in case the tracee could not stop yet. */
 static void due_cb(evutil_socket_t fd, short what, void *arg)
@@ -71,6 +86,11 @@ static void due_cb(evutil_socket_t fd, short what, void *arg)
 
 	if (mm->state != MM_PENDING || !mm->on_due)
 		return;
+	if (sampled_mode) {
+		/* Nothing to inject: start sampling without a stop. */
+		start_sampling(mm);
+		return;
+	}
 	arm_due(mm, 20 * 1000 * 1000);
 	mm->on_due(mm, mm->on_due_ctx);
 }
@@ -127,7 +147,8 @@ int mm_new(pid_t pid, const struct memmap *template, struct event_base *base, st
 	mm->out = out;
 	mm->stats = stats;
 	mm->map = template ? memmap_clone(template) : memmap_new();
-	if (!mm->map) {
+	mm->kinds = tagmap_new();
+	if (!mm->map || !mm->kinds) {
 		err = -ENOMEM;
 		goto err_free;
 	}
@@ -162,6 +183,7 @@ err_vmas:
 	vma_source_close(&mm->vmas);
 err_map:
 	memmap_free(mm->map);
+	tagmap_free(mm->kinds);
 err_free:
 	free(mm);
 	return err;
@@ -198,20 +220,23 @@ void mm_put(struct mm *mm)
 	pagemap_close(&mm->pm);
 	vma_source_close(&mm->vmas);
 	memmap_free(mm->map);
+	tagmap_free(mm->kinds);
+	free(mm->tstacks);
+	backtrace_mm_free(mm->bt);
 	free(mm);
 }
 
 /* ---- resynchronisation from the kernel ---- */
 
-struct run_vec {
-	uint64_t *v; /* start, end pairs */
-	size_t n, cap;
-};
-
-static int run_push(struct run_vec *rv, uint64_t s, uint64_t e)
+void mm_set_sampled(bool sampled)
 {
-	if (rv->n + 2 > rv->cap) {
-		size_t cap = rv->cap ? rv->cap * 2 : 64;
+	sampled_mode = sampled;
+}
+
+static int run_push3(struct run_vec *rv, uint64_t s, uint64_t e, uint64_t state)
+{
+	if (rv->n + 3 > rv->cap) {
+		size_t cap = rv->cap ? rv->cap * 2 : 96;
 		uint64_t *nv = realloc(rv->v, cap * sizeof(*nv));
 
 		if (!nv)
@@ -221,54 +246,157 @@ static int run_push(struct run_vec *rv, uint64_t s, uint64_t e)
 	}
 	rv->v[rv->n++] = s;
 	rv->v[rv->n++] = e;
+	rv->v[rv->n++] = state;
 	return 0;
 }
 
 static int present_cb(uint64_t s, uint64_t e, void *ctx)
 {
-	return run_push(ctx, s, e);
+	return run_push3(ctx, s, e, MEVI_STATE_RESIDENT);
+}
+
+static int states_cb(uint64_t s, uint64_t e, uint8_t state, void *ctx)
+{
+	return run_push3(ctx, s, e, state);
+}
+
+/* The kernel's page states of [s, e): runs of resident (and, in sampled
+ * mode, swapped) pages; everything else is not resident. */
+static int read_states(struct mm *mm, uint64_t s, uint64_t e, struct run_vec *runs)
+{
+	if (sampled_mode)
+		return pagemap_states(&mm->pm, s, e, states_cb, runs);
+	return pagemap_present(&mm->pm, s, e, present_cb, runs);
+}
+
+struct uniform_ctx {
+	uint64_t cursor;
+	uint8_t state;
+	bool uniform;
+};
+
+static int uniform_cb(const struct memmap_range *r, void *arg)
+{
+	struct uniform_ctx *u = arg;
+
+	if (r->start > u->cursor || r->state != u->state) {
+		u->uniform = false;
+		return 1;
+	}
+	u->cursor = r->end;
+	return 0;
+}
+
+/* True when the map holds [s, e) entirely, all of it in state. */
+static bool map_uniform(const struct memmap *map, uint64_t s, uint64_t e, uint8_t state)
+{
+	struct uniform_ctx u = {.cursor = s, .state = state, .uniform = true};
+
+	memmap_walk_range(map, s, e, uniform_cb, &u);
+	return u.uniform && u.cursor >= e;
+}
+
+/* Sets [s, e) to state, with one state event, unless it already is. */
+static void set_piece(struct mm *mm, uint64_t s, uint64_t e, uint8_t state)
+{
+	if (s >= e || map_uniform(mm->map, s, e, state))
+		return;
+	memmap_update(mm->map, s, e, state);
+	outbox_state(mm->out, mm->pid, s, e, state);
+}
+
+static int hole_cb(const struct memmap_range *r, void *arg)
+{
+	uint64_t *cursor = arg;
+
+	if (r->start > *cursor)
+		return 1;
+	*cursor = r->end;
+	return 0;
+}
+
+/* True when every page of [s, e) is in the map. */
+static bool map_covers(const struct memmap *map, uint64_t s, uint64_t e)
+{
+	uint64_t cursor = s;
+
+	return memmap_walk_range(map, s, e, hole_cb, &cursor) == 0 && cursor >= e;
 }
 
 struct cmp_ctx {
-	const struct run_vec *want; /* present runs */
-	uint64_t start, end;
-	uint64_t cursor; /* how far the existing map matched */
-	size_t idx;	 /* next present run */
+	const struct run_vec *runs;
+	size_t idx;	 /* next run */
+	uint64_t s, e;	 /* the range compared */
+	uint64_t cursor; /* how far the map matched */
 	bool equal;
 };
 
-/* Compares the existing map over [start, end) with "not resident except the
- * present runs", one existing range at a time. */
+/* Compares one range of the map (clipped to [s, e)) with the piece the runs
+ * say starts at the cursor: the run there, or the not-resident gap up to the
+ * next run. Both sides are maximal pieces, so equal maps compare piecewise. */
 static int cmp_cb(const struct memmap_range *r, void *arg)
 {
 	struct cmp_ctx *c = arg;
-	const struct run_vec *w = c->want;
+	const uint64_t *v = c->runs->v;
+	uint64_t rs = r->start > c->s ? r->start : c->s;
+	uint64_t re = r->end < c->e ? r->end : c->e;
 
-	if (r->start != c->cursor || r->state == MEVI_STATE_UNTRACKED)
+	if (rs != c->cursor)
 		goto differ;
-	if (r->state == MEVI_STATE_RESIDENT) {
-		if (c->idx >= w->n || w->v[c->idx] != r->start || w->v[c->idx + 1] != r->end)
+	if (c->idx < c->runs->n && v[c->idx] == rs) {
+		if (re != v[c->idx + 1] || r->state != v[c->idx + 2])
 			goto differ;
-		c->idx += 2;
+		c->idx += 3;
 	} else {
-		/* A not-resident range must end where the next present run starts
-		 * (or at the end), and contain no present run. */
-		uint64_t next = c->idx < w->n ? w->v[c->idx] : c->end;
+		uint64_t next = c->idx < c->runs->n ? v[c->idx] : c->e;
 
-		if (r->end != next)
+		if (re != next || r->state != MEVI_STATE_NOT_RESIDENT)
 			goto differ;
 	}
-	c->cursor = r->end;
+	c->cursor = re;
 	return 0;
 differ:
 	c->equal = false;
 	return 1;
 }
 
+/* True when the map of [s, e) is exactly what the runs say: one pass. */
+static bool map_equals(const struct memmap *map, uint64_t s, uint64_t e, const struct run_vec *runs)
+{
+	struct cmp_ctx c = {.runs = runs, .s = s, .e = e, .cursor = s, .equal = true};
+
+	memmap_walk_range(map, s, e, cmp_cb, &c);
+	return c.equal && c.cursor == e && c.idx == runs->n;
+}
+
+/*
+ * Makes the map of [s, e), a range the kernel has mapped, equal to the
+ * kernel's page states, with as few events as it takes: a map event if part
+ * of it was not in the map, then one state event per run that differs. The
+ * common case, nothing changed, costs one pass over the map.
+ */
+static void apply_states(struct mm *mm, uint64_t s, uint64_t e, const struct run_vec *runs)
+{
+	uint64_t cursor = s;
+
+	if (map_equals(mm->map, s, e, runs))
+		return;
+
+	if (!map_covers(mm->map, s, e)) {
+		memmap_set(mm->map, s, e, MEVI_STATE_NOT_RESIDENT);
+		emit_range(mm, MEVI_EV_MAP, s, e, MEVI_STATE_NOT_RESIDENT);
+	}
+	for (size_t i = 0; i < runs->n; i += 3) {
+		set_piece(mm, cursor, runs->v[i], MEVI_STATE_NOT_RESIDENT);
+		set_piece(mm, runs->v[i], runs->v[i + 1], (uint8_t)runs->v[i + 2]);
+		cursor = runs->v[i + 1];
+	}
+	set_piece(mm, cursor, e, MEVI_STATE_NOT_RESIDENT);
+}
+
 static void track_piece(struct mm *mm, uint64_t s, uint64_t e)
 {
 	struct run_vec runs = {0};
-	struct cmp_ctx cmp;
 	int err;
 
 	if (mm->uffd >= 0) {
@@ -289,29 +417,22 @@ static void track_piece(struct mm *mm, uint64_t s, uint64_t e)
 	} else if (mm->state == MM_FAILED) {
 		goto untracked;
 	}
-	/* Pending: no registration, the scan alone is the truth right now. */
+	/* Pending or sampled: no registration, the scan alone is the truth. */
 
-	err = pagemap_present(&mm->pm, s, e, present_cb, &runs);
+	err = read_states(mm, s, e, &runs);
 	if (err) {
 		if (err != -ESRCH)
 			log_debug("pid %d: pagemap [%#lx, %#lx): %s", mm->pid, (unsigned long)s,
 				  (unsigned long)e, strerror(-err));
 		goto out;
 	}
-	cmp = (struct cmp_ctx){.want = &runs, .start = s, .end = e, .cursor = s, .equal = true};
-	memmap_walk_range(mm->map, s, e, cmp_cb, &cmp);
-	if (cmp.equal && cmp.cursor == e && cmp.idx == runs.n)
-		goto out;
-	memmap_set(mm->map, s, e, MEVI_STATE_NOT_RESIDENT);
-	emit_range(mm, MEVI_EV_MAP, s, e, MEVI_STATE_NOT_RESIDENT);
-	for (size_t i = 0; i < runs.n; i += 2) {
-		memmap_set(mm->map, runs.v[i], runs.v[i + 1], MEVI_STATE_RESIDENT);
-		outbox_state(mm->out, mm->pid, runs.v[i], runs.v[i + 1], MEVI_STATE_RESIDENT);
-	}
+	apply_states(mm, s, e, &runs);
 	goto out;
 untracked:
-	memmap_set(mm->map, s, e, MEVI_STATE_UNTRACKED);
-	emit_range(mm, MEVI_EV_MAP, s, e, MEVI_STATE_UNTRACKED);
+	if (!map_uniform(mm->map, s, e, MEVI_STATE_UNTRACKED)) {
+		memmap_set(mm->map, s, e, MEVI_STATE_UNTRACKED);
+		emit_range(mm, MEVI_EV_MAP, s, e, MEVI_STATE_UNTRACKED);
+	}
 out:
 	free(runs.v);
 }
@@ -323,30 +444,127 @@ static int any_cb(const struct memmap_range *r, void *arg)
 
 static void drop_gap(struct mm *mm, uint64_t s, uint64_t e)
 {
-	if (s >= e || !memmap_walk_range(mm->map, s, e, any_cb, NULL))
+	if (s >= e)
+		return;
+	tagmap_remove(mm->kinds, s, e);
+	if (!memmap_walk_range(mm->map, s, e, any_cb, NULL))
 		return;
 	memmap_remove(mm->map, s, e);
 	emit_range(mm, MEVI_EV_UNMAP, s, e, 0);
 }
 
+/* ---- kinds ---- */
+
+void mm_note_thread_stack(struct mm *mm, pid_t tid, uint64_t sp)
+{
+	size_t i;
+
+	for (i = 0; i < mm->ntstacks; i++)
+		if (mm->tstacks[i].tid == tid)
+			break;
+	if (i == mm->ntstacks && mm->ntstacks == mm->tstacks_cap &&
+	    mm->tstacks_cap < MM_MAX_TSTACKS) {
+		size_t cap = mm->tstacks_cap ? mm->tstacks_cap * 2 : 16;
+		struct mm_tstack *nt = realloc(mm->tstacks, cap * sizeof(*nt));
+
+		if (!nt)
+			return;
+		mm->tstacks = nt;
+		mm->tstacks_cap = cap;
+	}
+	if (i == mm->ntstacks) {
+		if (mm->ntstacks == MM_MAX_TSTACKS) {
+			/* Forget the oldest. */
+			memmove(mm->tstacks, mm->tstacks + 1,
+				(MM_MAX_TSTACKS - 1) * sizeof(mm->tstacks[0]));
+			i = --mm->ntstacks;
+		}
+		mm->ntstacks++;
+	}
+	mm->tstacks[i].tid = tid;
+	mm->tstacks[i].sp = sp;
+	/* Re-read the mapping around the stack pointer: it is now a thread stack. */
+	mm_resync(mm, PAGE_DOWN(sp), PAGE_DOWN(sp) + PAGE);
+}
+
+/* FNV-1a of what a vma event says, the value of mm->kinds: equal values mean
+ * "already sent". */
+static uint32_t kind_hash(uint8_t kind, const char *name, size_t len)
+{
+	uint32_t h = 2166136261u ^ kind;
+
+	h *= 16777619u;
+	for (size_t i = 0; i < len; i++) {
+		h ^= (uint8_t)name[i];
+		h *= 16777619u;
+	}
+	return h;
+}
+
+/* Sends the kind and name of [s, e) (part of the VMA d) unless already sent. */
+static void annotate(struct mm *mm, const struct vma_desc *d, uint64_t s, uint64_t e)
+{
+	struct mevi_event ev = {.type = MEVI_EV_VMA, .pid = mm->pid};
+	struct tagmap_range tr;
+	char tidbuf[16];
+	uint8_t kind = d->kind;
+	const char *name = d->name;
+	size_t len = d->name_len;
+	uint32_t h;
+
+	if (kind == MEVI_KIND_ANON) {
+		/* The newest thread whose stack pointer lies in this VMA. */
+		for (size_t i = mm->ntstacks; i-- > 0;) {
+			if (mm->tstacks[i].sp >= d->start && mm->tstacks[i].sp < d->end) {
+				kind = MEVI_KIND_THREAD_STACK;
+				len = (size_t)snprintf(tidbuf, sizeof(tidbuf), "%d",
+						       (int)mm->tstacks[i].tid);
+				name = tidbuf;
+				break;
+			}
+		}
+	}
+	if (len > 4096)
+		len = 4096;
+	h = kind_hash(kind, name, len);
+	if (tagmap_lookup(mm->kinds, s, &tr) == 0 && tr.value == h && tr.end >= e)
+		return;
+	if (tagmap_set(mm->kinds, s, e, h))
+		return; /* out of memory: sent again next time */
+	ev.vma.range.start = s;
+	ev.vma.range.end = e;
+	ev.vma.kind = kind;
+	ev.vma.name.ptr = name;
+	ev.vma.name.len = (uint32_t)len;
+	outbox_emit(mm->out, &ev);
+}
+
 struct resync_ctx {
 	struct mm *mm;
+	uint64_t start, end;
 	uint64_t cursor;
 };
 
-static int resync_piece(uint64_t s, uint64_t e, void *arg)
+/* One VMA of a resync: tracked (private anonymous, or anything in sampled
+ * mode) or a gap. */
+static int resync_vma(const struct vma_desc *d, void *arg)
 {
 	struct resync_ctx *rc = arg;
+	uint64_t s = d->start > rc->start ? d->start : rc->start;
+	uint64_t e = d->end < rc->end ? d->end : rc->end;
 
+	if (s >= e || !(sampled_mode || d->private_anon))
+		return 0;
 	drop_gap(rc->mm, rc->cursor, s);
 	track_piece(rc->mm, s, e);
+	annotate(rc->mm, d, s, e);
 	rc->cursor = e;
 	return 0;
 }
 
 void mm_resync(struct mm *mm, uint64_t start, uint64_t end)
 {
-	struct resync_ctx rc = {.mm = mm, .cursor = start};
+	struct resync_ctx rc = {.mm = mm};
 	int err;
 
 	start = PAGE_DOWN(start);
@@ -355,9 +573,10 @@ void mm_resync(struct mm *mm, uint64_t start, uint64_t end)
 		end = MEVI_ADDR_LIMIT;
 	if (start >= end)
 		return;
-	rc.cursor = start;
+	rc.start = rc.cursor = start;
+	rc.end = end;
 	mm->stats->resyncs++;
-	err = vma_private_anon(&mm->vmas, start, end, resync_piece, &rc);
+	err = vma_each(&mm->vmas, start, end, resync_vma, &rc);
 	if (err) {
 		if (err != -ESRCH)
 			log_warn("pid %d: reading mappings: %s", mm->pid, strerror(-err));
@@ -366,12 +585,109 @@ void mm_resync(struct mm *mm, uint64_t start, uint64_t end)
 	drop_gap(mm, rc.cursor, end);
 }
 
+static int vma_end_cb(const struct vma_desc *d, void *arg)
+{
+	*(uint64_t *)arg = d->end;
+	return 1;
+}
+
+void mm_resync_mapping(struct mm *mm, uint64_t addr)
+{
+	struct memmap_range r;
+	uint64_t end = addr + PAGE;
+
+	addr = PAGE_DOWN(addr);
+	/* What the kernel maps there now, and what we had there. */
+	if (vma_each(&mm->vmas, addr, addr + PAGE, vma_end_cb, &end) < 0)
+		return;
+	if (memmap_lookup(mm->map, addr, &r) && r.end > end)
+		end = r.end;
+	mm_resync(mm, addr, end);
+}
+
+void mm_unmap_now(struct mm *mm, uint64_t addr, uint64_t len)
+{
+	uint64_t end = addr + PAGE_UP(len);
+
+	/* The kernel's own checks: EINVAL, nothing unmapped. */
+	if (addr % PAGE || len == 0 || end <= addr || end > MEVI_ADDR_LIMIT)
+		return;
+	if (mm->state == MM_SAMPLED) {
+		drop_gap(mm, addr, end);
+		/* A thread may map there before the munmap runs (MAP_FIXED
+		 * races): the next tick reads the range again. */
+		if (run_push3(&mm->recheck, addr, end, 0))
+			mm->layout_stale = true;
+	}
+}
+
+/* ---- sampling ---- */
+
+struct span_ctx {
+	struct mm *mm;
+	uint64_t start, end; /* the span being built */
+	int err;
+};
+
+/* Re-reads the page states of one mapped span. */
+static void sample_span(struct mm *mm, uint64_t s, uint64_t e)
+{
+	struct run_vec runs = {0};
+	int err = pagemap_states(&mm->pm, s, e, states_cb, &runs);
+
+	if (!err)
+		apply_states(mm, s, e, &runs);
+	else if (err != -ESRCH)
+		log_debug("pid %d: pagemap [%#lx, %#lx): %s", mm->pid, (unsigned long)s,
+			  (unsigned long)e, strerror(-err));
+	free(runs.v);
+}
+
+static int collect_span_cb(const struct memmap_range *r, void *arg)
+{
+	return run_push3(arg, r->start, r->end, r->state);
+}
+
+void mm_sample(struct mm *mm)
+{
+	struct run_vec ranges = {0};
+	size_t i = 0;
+
+	if (mm->state != MM_SAMPLED)
+		return; /* pending: read at its first stop or when due */
+	if (mm->layout_stale) {
+		mm->layout_stale = false;
+		mm->recheck.n = 0;
+		mm_resync(mm, 0, MEVI_ADDR_LIMIT);
+		mm->stats->samples++;
+		return;
+	}
+	for (size_t k = 0; k < mm->recheck.n; k += 3)
+		mm_resync(mm, mm->recheck.v[k], mm->recheck.v[k + 1]);
+	mm->recheck.n = 0;
+	/* Collect first: sampling changes the map being walked. */
+	if (memmap_walk(mm->map, collect_span_cb, &ranges) < 0)
+		goto out;
+	while (i < ranges.n) {
+		uint64_t s = ranges.v[i], e = ranges.v[i + 1];
+
+		for (i += 3; i < ranges.n && ranges.v[i] == e; i += 3)
+			e = ranges.v[i + 1];
+		sample_span(mm, s, e);
+	}
+	mm->stats->samples++;
+out:
+	free(ranges.v);
+}
+
 void mm_remap(struct mm *mm, uint64_t old_start, uint64_t old_len, uint64_t new_start,
 	      uint64_t new_len)
 {
 	uint64_t old_end = old_start + PAGE_UP(old_len);
 	uint64_t new_end = new_start + PAGE_UP(new_len);
 
+	if (old_len && new_len)
+		tagmap_remap(mm->kinds, old_start, old_end, new_start, new_end);
 	if (old_len && new_len &&
 	    memmap_remap(mm->map, old_start, old_end, new_start, new_end) == 0) {
 		struct mevi_event ev = {.type = MEVI_EV_REMAP, .pid = mm->pid};
@@ -409,11 +725,12 @@ static void resync_unknown(struct mm *mm, uint64_t page)
 }
 
 /*
- * Serves one missing-page fault. Returns -EAGAIN when the kernel refused
- * because a layout change (an UNMAP event) is in flight: the caller retries
- * after reading the pending events. Any other outcome is final.
+ * Serves one missing-page fault of thread tid (0: unknown, a retried fault).
+ * Returns -EAGAIN when the kernel refused because a layout change (an UNMAP
+ * event) is in flight: the caller retries after reading the pending events.
+ * Any other outcome is final.
  */
-static int serve_fault(struct mm *mm, uint64_t page, bool write)
+static int serve_fault(struct mm *mm, uint64_t page, bool write, pid_t tid)
 {
 	struct memmap_range r;
 	int ret;
@@ -461,7 +778,10 @@ static int serve_fault(struct mm *mm, uint64_t page, bool write)
 	if (r.state == MEVI_STATE_RESIDENT)
 		return 0;
 	memmap_update(mm->map, page, page + PAGE, MEVI_STATE_RESIDENT);
-	outbox_state(mm->out, mm->pid, page, page + PAGE, MEVI_STATE_RESIDENT);
+	if (mm->bt)
+		backtrace_fault(mm->bt, tid, page); /* state, then touch by tid */
+	else
+		outbox_state(mm->out, mm->pid, page, page + PAGE, MEVI_STATE_RESIDENT);
 	return 0;
 }
 
@@ -486,7 +806,7 @@ static void retry_faults(struct mm *mm)
 	for (size_t i = 0; i < mm->nretry; i++) {
 		uint64_t e = mm->retry[i];
 
-		if (mm->uffd >= 0 && serve_fault(mm, e & ~UINT64_C(1), e & 1) == -EAGAIN)
+		if (mm->uffd >= 0 && serve_fault(mm, e & ~UINT64_C(1), e & 1, 0) == -EAGAIN)
 			mm->retry[kept++] = e;
 	}
 	mm->nretry = kept;
@@ -509,7 +829,7 @@ static void handle_msg(struct mm *mm, const struct uffd_msg *msg)
 		uint64_t page = PAGE_DOWN(msg->arg.pagefault.address);
 		bool write = msg->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE;
 
-		if (serve_fault(mm, page, write) == -EAGAIN)
+		if (serve_fault(mm, page, write, (pid_t)msg->arg.pagefault.feat.ptid) == -EAGAIN)
 			retry_push(mm, page, write);
 		break;
 	}
@@ -645,6 +965,10 @@ int mm_attach(struct mm *mm, pid_t tid, uint64_t insn, int *death_status)
 	long remote_fd = -1, ret;
 	int pidfd = -1, err;
 
+	if (mm->state == MM_PENDING && sampled_mode) {
+		start_sampling(mm);
+		return 0;
+	}
 	if (!insn)
 		insn = mm->syscall_insn;
 	if (!insn || mm->state != MM_PENDING)
@@ -705,7 +1029,15 @@ fail:
 
 static int collect_cb(const struct memmap_range *r, void *arg)
 {
-	return run_push(arg, r->start, r->end);
+	return run_push3(arg, r->start, r->end, r->state);
+}
+
+void mm_release(struct mm *mm)
+{
+	close_uffd(mm);
+	if (mm->due_ev)
+		event_del(mm->due_ev);
+	mm->state = MM_FAILED;
 }
 
 void mm_give_up(struct mm *mm, const char *why)
@@ -720,7 +1052,7 @@ void mm_give_up(struct mm *mm, const char *why)
 	if (mm->due_ev)
 		event_del(mm->due_ev);
 	memmap_walk(mm->map, collect_cb, &all);
-	for (size_t i = 0; i < all.n; i += 2) {
+	for (size_t i = 0; i < all.n; i += 3) {
 		memmap_set(mm->map, all.v[i], all.v[i + 1], MEVI_STATE_UNTRACKED);
 		emit_range(mm, MEVI_EV_MAP, all.v[i], all.v[i + 1], MEVI_STATE_UNTRACKED);
 	}
@@ -751,4 +1083,8 @@ void mm_emit_snapshot(struct mm *mm, pid_t pid)
 	struct snap_ctx sc = {.mm = mm, .pid = pid};
 
 	memmap_walk(mm->map, snap_cb, &sc);
+	/* The kinds are re-read and sent again (the receiver starts over). */
+	tagmap_clear(mm->kinds);
+	if (mm->pid == pid)
+		mm_resync(mm, 0, MEVI_ADDR_LIMIT);
 }

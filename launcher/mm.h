@@ -33,8 +33,10 @@
 struct event_base;
 struct event;
 struct outbox;
+struct backtrace_mm;
 
 struct mm_stats {
+	uint64_t samples;   /* address spaces scanned by the sampler */
 	uint64_t faults;    /* page faults served */
 	uint64_t resyncs;   /* ranges re-synchronised */
 	uint64_t untracked; /* VMAs that could not be registered */
@@ -53,10 +55,27 @@ struct mm_stats {
 enum mm_state {
 	MM_PENDING,
 	MM_ATTACHED,
-	MM_FAILED, /* tracking given up; shown as untracked */
+	MM_FAILED,  /* tracking given up; shown as untracked */
+	MM_SAMPLED, /* sampled mode: no userfaultfd, residency read by mm_sample() */
 };
+/*
+ * In sampled mode an address space is PENDING for its first
+ * MM_ATTACH_DELAY_NS too (no stops for its layout syscalls, read in full at
+ * group-stops and exit), then becomes SAMPLED without a stop: there is nothing
+ * to inject, its layout is read from /proc. A fork child that execs at once,
+ * the common case, is never read twice.
+ */
+
+/* Thread stacks remembered per address space (the newest win). */
+#define MM_MAX_TSTACKS 4096
 
 #define MM_ATTACH_DELAY_NS (2 * 1000 * 1000)
+
+/* Runs of pages, (start, end, state) triples. */
+struct run_vec {
+	uint64_t *v;
+	size_t n, cap;
+};
 
 struct mm {
 	int refs;
@@ -64,11 +83,19 @@ struct mm {
 	int uffd;  /* ours; -1 when not tracking */
 	struct event *uffd_ev;
 	struct memmap *map;
+	struct tagmap *kinds; /* what vma events said of each range (a hash) */
+	struct mm_tstack {
+		pid_t tid;
+		uint64_t sp;
+	} * tstacks; /* threads' stack pointers when they started, oldest first */
+	size_t ntstacks, tstacks_cap;
 	struct vma_source vmas;
 	struct pagemap pm;
 	uint64_t syscall_insn; /* a syscall instruction in the vdso, 0 if none */
 	uint64_t brk_end;      /* page-aligned program break, 0 if not known yet */
 	enum mm_state state;
+	bool layout_stale;			  /* sampled: re-read the layout at the next tick */
+	struct run_vec recheck;			  /* sampled: ranges to re-read at the next tick */
 	uint64_t due_ns;			  /* CLOCK_MONOTONIC time from which to attach */
 	struct event *due_ev;			  /* fires at due_ns if still pending */
 	void (*on_due)(struct mm *mm, void *ctx); /* asks the tracer for a stop */
@@ -78,7 +105,8 @@ struct mm {
 	struct event *retry_ev;
 	struct event_base *base;
 	struct outbox *out;
-	struct mm_stats *stats; /* shared counters, owned by the caller */
+	struct mm_stats *stats;	 /* shared counters, owned by the caller */
+	struct backtrace_mm *bt; /* origins, touches (backtrace.h); owned; NULL when off */
 };
 
 /*
@@ -97,7 +125,8 @@ void mm_put(struct mm *mm);
 bool mm_attach_due(const struct mm *mm);
 
 /* Arms the timer that calls on_due(mm, ctx) when the attach delay expires
- * (and again every few milliseconds while it stays pending). */
+ * (and again every few milliseconds while it stays pending). In sampled mode
+ * the timer makes the mm SAMPLED itself (see above) and on_due is not used. */
 void mm_set_on_due(struct mm *mm, void (*on_due)(struct mm *, void *), void *ctx);
 
 /*
@@ -109,11 +138,40 @@ void mm_set_on_due(struct mm *mm, void (*on_due)(struct mm *, void *), void *ctx
  * On -ESRCH the thread died and *death_status is its wait status.
  * Any other failure leaves the mm untracked (its ranges marked "untracked")
  * and is logged once; returns 0 then, since the tracee must carry on.
+ * In sampled mode it injects nothing: the mm becomes SAMPLED.
  */
 int mm_attach(struct mm *mm, pid_t tid, uint64_t insn, int *death_status);
 
-/* Re-synchronises [start, end) from the kernel (see above). */
+/*
+ * Chooses the tracking mode of every mm created from now on: exact (the
+ * default: userfaultfd, private anonymous memory) or sampled (no
+ * userfaultfd; every mapping of every kind, residency read by mm_sample()).
+ */
+void mm_set_sampled(bool sampled);
+
+/* Re-synchronises [start, end) from the kernel (see above), and sends the
+ * kind and name of each tracked mapping (vma events) when they change. */
 void mm_resync(struct mm *mm, uint64_t start, uint64_t end);
+
+/* Re-synchronises the mapping at addr, as far as it extends in the kernel's
+ * layout or in the map (shmat, shmdt). */
+void mm_resync_mapping(struct mm *mm, uint64_t addr);
+
+/*
+ * Sampled mode: re-reads the page states (resident, swapped, not resident)
+ * of every mapped range with one pagemap scan and emits a state event for
+ * each run that changed since the previous scan. The layout is not re-read.
+ */
+void mm_sample(struct mm *mm);
+
+/* Sampled mode: munmap(addr, len) is about to run (its seccomp stop):
+ * applies it now if the kernel will accept it, and re-reads the range at the
+ * next tick. Exact mode needs nothing: UFFD_EVENT_UNMAP reports it. */
+void mm_unmap_now(struct mm *mm, uint64_t addr, uint64_t len);
+
+/* Thread tid of this address space started with stack pointer sp: the
+ * anonymous mapping holding sp is a thread stack (re-read and re-sent). */
+void mm_note_thread_stack(struct mm *mm, pid_t tid, uint64_t sp);
 
 /* Applies a successful mremap seen at its exit stop. */
 void mm_remap(struct mm *mm, uint64_t old_start, uint64_t old_len, uint64_t new_start,
@@ -122,6 +180,10 @@ void mm_remap(struct mm *mm, uint64_t old_start, uint64_t old_len, uint64_t new_
 /* Stops tracking: unregisters nothing (closing the userfaultfd wakes every
  * waiting fault and drops the registrations) and marks the map untracked. */
 void mm_give_up(struct mm *mm, const char *why);
+
+/* Detach: closes the userfaultfd (which drops every registration and wakes
+ * every waiting fault) and stops tracking, without events. */
+void mm_release(struct mm *mm);
 
 /* Emits the map as map events (for a snapshot). */
 void mm_emit_snapshot(struct mm *mm, pid_t pid);

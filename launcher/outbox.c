@@ -56,7 +56,16 @@ static int close_run(struct outbox *ob)
 	ev.state.range.start = ob->run_start;
 	ev.state.range.end = ob->run_end;
 	ev.state.state = ob->run_state;
-	return add(ob, &ev);
+	if (!ob->run_tid)
+		return add(ob, &ev);
+	int err = add(ob, &ev);
+	struct mevi_event touch = {.type = MEVI_EV_TOUCH, .pid = ob->run_pid, .ts = ev.ts};
+
+	if (err)
+		return err;
+	touch.touch.range = ev.state.range;
+	touch.touch.tid = ob->run_tid;
+	return add(ob, &touch);
 }
 
 int outbox_emit(struct outbox *ob, struct mevi_event *ev)
@@ -71,7 +80,13 @@ int outbox_emit(struct outbox *ob, struct mevi_event *ev)
 
 int outbox_state(struct outbox *ob, pid_t pid, uint64_t start, uint64_t end, uint8_t state)
 {
-	if (ob->run_open && ob->run_pid == pid && ob->run_state == state) {
+	return outbox_state_touch(ob, pid, start, end, state, 0);
+}
+
+int outbox_state_touch(struct outbox *ob, pid_t pid, uint64_t start, uint64_t end, uint8_t state,
+		       pid_t tid)
+{
+	if (ob->run_open && ob->run_pid == pid && ob->run_state == state && ob->run_tid == tid) {
 		if (start == ob->run_end) {
 			ob->run_end = end;
 			return 0;
@@ -90,6 +105,7 @@ int outbox_state(struct outbox *ob, pid_t pid, uint64_t start, uint64_t end, uin
 	ob->run_state = state;
 	ob->run_start = start;
 	ob->run_end = end;
+	ob->run_tid = tid;
 	return 0;
 }
 

@@ -27,6 +27,7 @@ struct outbox {
 	pid_t run_pid;
 	uint8_t run_state;
 	uint64_t run_start, run_end;
+	pid_t run_tid; /* > 0: the run's pages were first touched by this thread */
 	outbox_sink_fn sink;
 	void *sink_ctx;
 	uint64_t events_total; /* events emitted, after coalescing */
@@ -46,6 +47,14 @@ int outbox_emit(struct outbox *ob, struct mevi_event *ev);
  * one when it is adjacent (either side) and of the same pid and state.
  */
 int outbox_state(struct outbox *ob, pid_t pid, uint64_t start, uint64_t end, uint8_t state);
+
+/*
+ * Like outbox_state, for pages first touched (faulted in) by thread tid > 0:
+ * the run is merged only with pages of the same thread, and its touch event
+ * [13, pid, ts, start, end, tid] follows its state event.
+ */
+int outbox_state_touch(struct outbox *ob, pid_t pid, uint64_t start, uint64_t end, uint8_t state,
+		       pid_t tid);
 
 /* True when events are waiting to be flushed. */
 bool outbox_pending(const struct outbox *ob);

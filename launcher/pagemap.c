@@ -9,10 +9,19 @@
 
 #include "compat.h"
 #include "event.h"
+#include "memmap.h"
 #include "runs.h"
 
 #define SCAN_VEC   256
 #define PM_PRESENT (UINT64_C(1) << 63)
+#define PM_SWAPPED (UINT64_C(1) << 62)
+
+/* Where scan() and read_entries() deliver pages: [s, e) all in state
+ * (MEVI_STATE_RESIDENT or MEVI_STATE_SWAPPED), in address order. */
+struct sink {
+	int (*fn)(uint64_t s, uint64_t e, uint8_t state, void *ctx);
+	void *ctx;
+};
 
 int pagemap_open(struct pagemap *pm, pid_t pid)
 {
@@ -43,7 +52,8 @@ void pagemap_close(struct pagemap *pm)
  * resuming at walk_end would report pages twice, so every region is clipped
  * against the highest end seen so far.
  */
-static int scan_present(struct pagemap *pm, uint64_t start, uint64_t end, struct run_merger *acc)
+static int scan(struct pagemap *pm, uint64_t start, uint64_t end, uint64_t cats,
+		const struct sink *out)
 {
 	struct page_region vec[SCAN_VEC];
 	uint64_t cur = start, seen = start;
@@ -55,8 +65,8 @@ static int scan_present(struct pagemap *pm, uint64_t start, uint64_t end, struct
 		    .end = end,
 		    .vec = (uint64_t)(uintptr_t)vec,
 		    .vec_len = SCAN_VEC,
-		    .category_mask = PAGE_IS_PRESENT,
-		    .return_mask = PAGE_IS_PRESENT,
+		    .category_anyof_mask = cats,
+		    .return_mask = cats,
 		};
 		int n = ioctl(pm->fd, PAGEMAP_SCAN, &arg);
 		int err;
@@ -72,7 +82,10 @@ static int scan_present(struct pagemap *pm, uint64_t start, uint64_t end, struct
 
 			if (s >= e)
 				continue;
-			err = run_merger_add(acc, s, e);
+			err = out->fn(s, e,
+				      vec[i].categories & PAGE_IS_PRESENT ? MEVI_STATE_RESIDENT
+									  : MEVI_STATE_SWAPPED,
+				      out->ctx);
 			if (err)
 				return err;
 			seen = e;
@@ -85,8 +98,9 @@ static int scan_present(struct pagemap *pm, uint64_t start, uint64_t end, struct
 	return 0;
 }
 
-/* Plain pagemap: 8 bytes per page, bit 63 = present. */
-static int read_present(struct pagemap *pm, uint64_t start, uint64_t end, struct run_merger *acc)
+/* Plain pagemap: 8 bytes per page, bit 63 = present, bit 62 = swapped. */
+static int read_entries(struct pagemap *pm, uint64_t start, uint64_t end, uint64_t bits,
+			const struct sink *out)
 {
 	uint64_t ents[512];
 
@@ -108,9 +122,12 @@ static int read_present(struct pagemap *pm, uint64_t start, uint64_t end, struct
 			uint64_t a = addr + (uint64_t)i * MEVI_PAGE_SIZE;
 			int err;
 
-			if (!(ents[i] & PM_PRESENT))
+			if (!(ents[i] & bits))
 				continue;
-			err = run_merger_add(acc, a, a + MEVI_PAGE_SIZE);
+			err =
+			    out->fn(a, a + MEVI_PAGE_SIZE,
+				    ents[i] & PM_PRESENT ? MEVI_STATE_RESIDENT : MEVI_STATE_SWAPPED,
+				    out->ctx);
 			if (err)
 				return err;
 		}
@@ -119,13 +136,56 @@ static int read_present(struct pagemap *pm, uint64_t start, uint64_t end, struct
 	return 0;
 }
 
+static int to_merger(uint64_t s, uint64_t e, uint8_t state, void *ctx)
+{
+	return run_merger_add(ctx, s, e);
+}
+
 int pagemap_present(struct pagemap *pm, uint64_t start, uint64_t end, pagemap_run_fn fn, void *ctx)
 {
 	struct run_merger acc = {.fn = fn, .ctx = ctx};
-	int err =
-	    pm->use_scan ? scan_present(pm, start, end, &acc) : read_present(pm, start, end, &acc);
+	struct sink out = {to_merger, &acc};
+	int err = pm->use_scan ? scan(pm, start, end, PAGE_IS_PRESENT, &out)
+			       : read_entries(pm, start, end, PM_PRESENT, &out);
 
 	if (err)
 		return err;
 	return run_merger_finish(&acc);
+}
+
+/* Merges adjacent pages of equal state into one run. */
+struct state_merger {
+	uint64_t start, end;
+	uint8_t state;
+	pagemap_state_fn fn;
+	void *ctx;
+};
+
+static int state_add(uint64_t s, uint64_t e, uint8_t state, void *arg)
+{
+	struct state_merger *m = arg;
+	int err;
+
+	if (m->end == s && m->state == state && m->end > m->start) {
+		m->end = e;
+		return 0;
+	}
+	if (m->end > m->start && (err = m->fn(m->start, m->end, m->state, m->ctx)))
+		return err;
+	m->start = s;
+	m->end = e;
+	m->state = state;
+	return 0;
+}
+
+int pagemap_states(struct pagemap *pm, uint64_t start, uint64_t end, pagemap_state_fn fn, void *ctx)
+{
+	struct state_merger m = {.fn = fn, .ctx = ctx};
+	struct sink out = {state_add, &m};
+	int err = pm->use_scan ? scan(pm, start, end, PAGE_IS_PRESENT | PAGE_IS_SWAPPED, &out)
+			       : read_entries(pm, start, end, PM_PRESENT | PM_SWAPPED, &out);
+
+	if (err)
+		return err;
+	return m.end > m.start ? fn(m.start, m.end, m.state, ctx) : 0;
 }

@@ -30,4 +30,14 @@ void pagemap_close(struct pagemap *pm);
 typedef int (*pagemap_run_fn)(uint64_t start, uint64_t end, void *ctx);
 int pagemap_present(struct pagemap *pm, uint64_t start, uint64_t end, pagemap_run_fn fn, void *ctx);
 
+/*
+ * Sampled mode: calls fn(start, end, state, ctx) for every maximal run of
+ * pages of [start, end) that are present (MEVI_STATE_RESIDENT) or in swap
+ * (MEVI_STATE_SWAPPED), in address order; pages in neither state are not
+ * reported. Returns 0 or -errno.
+ */
+typedef int (*pagemap_state_fn)(uint64_t start, uint64_t end, uint8_t state, void *ctx);
+int pagemap_states(struct pagemap *pm, uint64_t start, uint64_t end, pagemap_state_fn fn,
+		   void *ctx);
+
 #endif /* MEVI_LAUNCHER_PAGEMAP_H */

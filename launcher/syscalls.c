@@ -18,28 +18,68 @@ static const uint32_t dropping_advice[] = {
     103, /* MADV_GUARD_REMOVE */
 };
 
+#define BOTH (SYSCALLS_EXACT | SYSCALLS_SAMPLED)
+
 const struct traced_syscall traced_syscalls[] = {
     {.nr = SYS_mmap,
      .name = "mmap",
      .kind = SYSCALL_MMAP,
+     .modes = SYSCALLS_EXACT,
      .cond_arg = 3,
      .any_bits = MAP_ANONYMOUS},
-    {.nr = SYS_mremap, .name = "mremap", .kind = SYSCALL_MREMAP, .cond_arg = -1},
-    {.nr = SYS_brk, .name = "brk", .kind = SYSCALL_BRK, .cond_arg = -1},
+    /* Sampled mode shows file and shared mappings too. */
+    {.nr = SYS_mmap,
+     .name = "mmap",
+     .kind = SYSCALL_MMAP,
+     .modes = SYSCALLS_SAMPLED,
+     .cond_arg = -1},
+    {.nr = SYS_mremap, .name = "mremap", .kind = SYSCALL_MREMAP, .modes = BOTH, .cond_arg = -1},
+    {.nr = SYS_brk, .name = "brk", .kind = SYSCALL_BRK, .modes = BOTH, .cond_arg = -1},
+    /* Only exact mode: sampled residency is read by the sampler anyway. */
     {.nr = SYS_madvise,
      .name = "madvise",
      .kind = SYSCALL_MADVISE,
+     .modes = SYSCALLS_EXACT,
      .cond_arg = 2,
      .values = dropping_advice,
      .nvalues = sizeof(dropping_advice) / sizeof(dropping_advice[0])},
+    /* Without a userfaultfd, unmaps are not reported by UFFD_EVENT_UNMAP.
+     * munmap is applied at its seccomp stop; it makes no exit stop. */
+    {.nr = SYS_munmap,
+     .name = "munmap",
+     .kind = SYSCALL_MUNMAP,
+     .modes = SYSCALLS_SAMPLED,
+     .cond_arg = -1},
+    {.nr = SYS_shmat,
+     .name = "shmat",
+     .kind = SYSCALL_SHMAT,
+     .modes = SYSCALLS_SAMPLED,
+     .cond_arg = -1},
+    {.nr = SYS_shmdt,
+     .name = "shmdt",
+     .kind = SYSCALL_SHMDT,
+     .modes = SYSCALLS_SAMPLED,
+     .cond_arg = -1},
 };
 
 const size_t traced_syscalls_count = sizeof(traced_syscalls) / sizeof(traced_syscalls[0]);
 
+static unsigned active_mode = SYSCALLS_EXACT;
+
+void traced_syscalls_select(unsigned mode)
+{
+	active_mode = mode;
+}
+
+bool traced_syscall_active(const struct traced_syscall *sc)
+{
+	return sc->modes & active_mode;
+}
+
 const struct traced_syscall *traced_syscall_lookup(long nr)
 {
 	for (size_t i = 0; i < traced_syscalls_count; i++)
-		if (traced_syscalls[i].nr == nr)
+		if (traced_syscalls[i].nr == nr && traced_syscall_active(&traced_syscalls[i]))
 			return &traced_syscalls[i];
 	return NULL;
 }

@@ -6,6 +6,11 @@
  * stop. Process creation and exec are followed with ptrace options
  * (PTRACE_O_TRACEFORK/VFORK/CLONE/EXEC), not through this table.
  *
+ * Sampled mode (no userfaultfd) also stops for file mmaps, munmap, shmat and
+ * shmdt, since it shows every kind of mapping and nothing else reports unmaps;
+ * munmap only at its entry (it cannot fail on page-aligned arguments, so it
+ * is applied there). It does not stop for madvise: its residency is sampled.
+ *
  * mprotect is deliberately absent: userfaultfd registration does not depend
  * on protection (a PROT_NONE reservation is registered when it is mapped and
  * the kernel keeps the registration on the pieces mprotect splits off), and
@@ -14,6 +19,7 @@
 #ifndef MEVI_LAUNCHER_SYSCALLS_H
 #define MEVI_LAUNCHER_SYSCALLS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,7 +28,14 @@ enum syscall_kind {
 	SYSCALL_MREMAP,	 /* (old, old_len, new_len, flags, new) -> addr */
 	SYSCALL_BRK,	 /* (addr) -> new break */
 	SYSCALL_MADVISE, /* (addr, len, advice): may drop pages */
+	SYSCALL_MUNMAP,	 /* (addr, len): sampled mode only */
+	SYSCALL_SHMAT,	 /* (id, addr, flags) -> addr: sampled mode only */
+	SYSCALL_SHMDT,	 /* (addr): sampled mode only */
 };
+
+/* Which tracking modes stop for an entry (a bit set). */
+#define SYSCALLS_EXACT	 0x1u
+#define SYSCALLS_SAMPLED 0x2u
 
 /*
  * When a syscall stops. With cond_arg < 0 it always does. Otherwise only when
@@ -40,6 +53,7 @@ struct traced_syscall {
 	int nr;
 	const char *name;
 	enum syscall_kind kind;
+	unsigned modes; /* SYSCALLS_* */
 	int cond_arg;
 	uint64_t any_bits;
 	const uint32_t *values;
@@ -49,7 +63,14 @@ struct traced_syscall {
 extern const struct traced_syscall traced_syscalls[];
 extern const size_t traced_syscalls_count;
 
-/* Returns the entry for a native syscall number, or NULL. */
+/* Chooses the mode (SYSCALLS_EXACT or SYSCALLS_SAMPLED) whose entries the
+ * filter and the lookup use; exact until called. */
+void traced_syscalls_select(unsigned mode);
+
+/* True when sc belongs to the selected mode. */
+bool traced_syscall_active(const struct traced_syscall *sc);
+
+/* Returns the selected mode's entry for a native syscall number, or NULL. */
 const struct traced_syscall *traced_syscall_lookup(long nr);
 
 #endif /* MEVI_LAUNCHER_SYSCALLS_H */

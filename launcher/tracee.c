@@ -1,5 +1,6 @@
 #include "tracee.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kcmp.h>
@@ -7,12 +8,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <event2/event.h>
+
 #include "arch.h"
+#include "backtrace.h"
 #include "event.h"
 #include "log.h"
 #include "outbox.h"
@@ -66,6 +72,17 @@ struct tracee_table {
 	pid_t main_pid;
 	int main_status;
 	struct mm_stats stats;
+	struct backtrace *bt; /* NULL: --backtraces=off */
+	/* Sampled mode (tracee_start_sampling). */
+	struct event *sample_ev;
+	unsigned sample_ms, sample_base_ms;
+	bool sample_layout;   /* attached: no syscall stops, re-read layouts too */
+	bool sample_announce; /* sampled mode: interval changes are sampling events */
+	uint64_t sample_cpu_ns, sample_ticks;
+	pid_t launcher_pid;
+	/* Attach (tracee_attach) and detach (tracee_detach). */
+	bool attached, detaching;
+	size_t nthreads_detached;
 };
 
 /* ---- tables ---- */
@@ -272,6 +289,8 @@ void tracee_table_free(struct tracee_table *t)
 {
 	if (!t)
 		return;
+	if (t->sample_ev)
+		event_free(t->sample_ev);
 	for (size_t i = 0; i < NBUCKETS; i++) {
 		struct thread *th = t->threads[i];
 
@@ -286,6 +305,7 @@ void tracee_table_free(struct tracee_table *t)
 		next = p->next;
 		proc_free(p);
 	}
+	backtrace_free(t->bt); /* after the mms, which add to its counters */
 	free(t);
 }
 
@@ -457,7 +477,12 @@ static void setup_child(struct tracee_table *t, struct thread *child, struct thr
 		return;
 	}
 	if (tgid == pp->pid) {
+		struct arch_regs regs;
+
 		child->proc = pp;
+		/* A new thread: the mapping its stack pointer is in is its stack. */
+		if (pp->mm && arch_get_regs(child->tid, &regs) == 0)
+			mm_note_thread_stack(pp->mm, child->tid, arch_regs_sp(&regs));
 		resume(child->tid, PTRACE_CONT, 0);
 		return;
 	}
@@ -485,6 +510,7 @@ static void setup_child(struct tracee_table *t, struct thread *child, struct thr
 		} else {
 			if (!p->mm->syscall_insn)
 				p->mm->syscall_insn = pp->mm->syscall_insn;
+			p->mm->bt = backtrace_mm_new(t->bt, p->pid, p->mm->map, pp->mm->bt);
 			mm_set_on_due(p->mm, on_mm_due, t);
 		}
 	}
@@ -538,8 +564,10 @@ static void on_exec_event(struct tracee_table *t, struct thread *th)
 	int err = mm_new(p->pid, NULL, t->base, t->out, &t->stats, &p->mm);
 	if (err)
 		log_warn("pid %d: cannot track after exec: %s", p->pid, strerror(-err));
-	else
+	else {
+		p->mm->bt = backtrace_mm_new(t->bt, p->pid, p->mm->map, NULL);
 		mm_set_on_due(p->mm, on_mm_due, t);
+	}
 }
 
 /* The seccomp stop of a traced syscall: note it, and stop again at its exit. */
@@ -559,9 +587,21 @@ static void on_seccomp_stop(struct tracee_table *t, struct thread *th)
 		return;
 	}
 	memcpy(th->args, info.seccomp.args, sizeof(th->args));
+	if (th->sc->kind == SYSCALL_MUNMAP) {
+		/* Sampled mode: munmap cannot fail on page-aligned arguments, so
+		 * it is applied now, without an exit stop (a tick re-reads it). */
+		mm_unmap_now(th->proc->mm, th->args[0], th->args[1]);
+		th->sc = NULL;
+		resume(th->tid, PTRACE_CONT, 0);
+		return;
+	}
 	/* A young address space is re-read in full when it is attached: its
-	 * layout changes until then need no exit stop. */
-	if (th->proc->mm->state == MM_PENDING && !mm_attach_due(th->proc->mm)) {
+	 * layout changes until then need no exit stop, unless for a backtrace
+	 * of anonymous memory (a young process's file mappings are the dynamic
+	 * loader's: not worth a stop each). */
+	if (th->proc->mm->state == MM_PENDING && !mm_attach_due(th->proc->mm) &&
+	    (!backtrace_wants_exit(t->bt, th->sc->kind) ||
+	     (th->sc->kind == SYSCALL_MMAP && !(th->args[3] & MAP_ANONYMOUS)))) {
 		th->sc = NULL;
 		resume(th->tid, PTRACE_CONT, 0);
 		return;
@@ -579,6 +619,15 @@ static void apply_syscall(struct mm *mm, const struct traced_syscall *sc, const 
 		break;
 	case SYSCALL_MADVISE:
 		mm_resync(mm, a[0], a[0] + PAGE_UP(a[1]));
+		break;
+	case SYSCALL_MUNMAP:
+		break; /* applied at its seccomp stop */
+	case SYSCALL_SHMAT:
+		if (!is_error)
+			mm_resync_mapping(mm, (uint64_t)rval);
+		break;
+	case SYSCALL_SHMDT:
+		mm_resync_mapping(mm, a[0]);
 		break;
 	case SYSCALL_MREMAP:
 		if (!is_error)
@@ -616,6 +665,13 @@ static void on_syscall_stop(struct tracee_table *t, struct thread *th)
 		const struct traced_syscall *sc = th->sc;
 
 		th->sc = NULL;
+		if (mm->state == MM_PENDING && !mm_attach_due(mm)) {
+			/* Stopped for the backtrace only (see on_seccomp_stop). */
+			backtrace_syscall_exit(mm->bt, th->tid, sc->kind, th->args, info.exit.rval,
+					       info.exit.is_error);
+			resume(th->tid, PTRACE_CONT, 0);
+			return;
+		}
 		if (mm->state == MM_PENDING) {
 			/* Without a vdso syscall instruction, use the one just run. */
 			uint64_t insn =
@@ -625,6 +681,8 @@ static void on_syscall_stop(struct tracee_table *t, struct thread *th)
 				return;
 		}
 		apply_syscall(mm, sc, th->args, info.exit.rval, info.exit.is_error);
+		backtrace_syscall_exit(mm->bt, th->tid, sc->kind, th->args, info.exit.rval,
+				       info.exit.is_error);
 	}
 	th->sc = NULL;
 	resume(th->tid, PTRACE_CONT, 0);
@@ -647,7 +705,8 @@ static void on_event_stop(struct tracee_table *t, struct thread *th, int sig)
 		/* Group-stop: stay stopped until SIGCONT, as without mevi. A
 		 * pending address space is read now, while it holds still. */
 		th->group_stopped = true;
-		if (mm && mm->state == MM_PENDING && th->tid == th->proc->pid)
+		if (mm && (mm->state == MM_PENDING || mm->state == MM_SAMPLED || t->attached) &&
+		    th->tid == th->proc->pid)
 			mm_resync(mm, 0, MEVI_ADDR_LIMIT);
 		t->notify(t->notify_ctx,
 			  sig != SIGSTOP && th->proc && th->proc->pid == t->main_pid);
@@ -665,11 +724,20 @@ static void on_event_stop(struct tracee_table *t, struct thread *th, int sig)
 	resume(th->tid, PTRACE_CONT, 0);
 }
 
+static void detach_thread(struct tracee_table *t, struct thread *th, int sig);
+
 static void handle_stop(struct tracee_table *t, pid_t tid, int status)
 {
 	struct thread *th = thread_find(t, tid);
 	int sig = WSTOPSIG(status);
 	int event = status >> 16;
+
+	if (t->detaching && th) {
+		/* A signal-delivery-stop passes its signal on; any other stop
+		 * (the interrupt asked for, an event) ends with nothing. */
+		detach_thread(t, th, event == 0 && sig != (SIGTRAP | 0x80) ? sig : 0);
+		return;
+	}
 
 	if (!th || th->state != THREAD_RUNNING) {
 		/* The initial stop of a new thread or process. */
@@ -701,7 +769,8 @@ static void handle_stop(struct tracee_table *t, pid_t tid, int status)
 	case PTRACE_EVENT_EXIT:
 		/* The leader of a process whose address space was never attached
 		 * is exiting: read its final state while the mm still exists. */
-		if (th->proc && th->proc->mm && th->proc->mm->state == MM_PENDING &&
+		if (th->proc && th->proc->mm &&
+		    (th->proc->mm->state == MM_PENDING || th->proc->mm->state == MM_SAMPLED) &&
 		    th->tid == th->proc->pid)
 			mm_resync(th->proc->mm, 0, MEVI_ADDR_LIMIT);
 		resume(tid, PTRACE_CONT, 0);
@@ -738,9 +807,271 @@ void tracee_reap(struct tracee_table *t)
 	}
 }
 
+static size_t thread_count(const struct tracee_table *t)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < NBUCKETS; i++)
+		for (struct thread *th = t->threads[i]; th; th = th->hnext)
+			n++;
+	return n;
+}
+
 bool tracee_all_gone(const struct tracee_table *t)
 {
+	if (t->detaching && thread_count(t) == 0)
+		return true;
 	return t->nalive == 0;
+}
+
+/* ---- sampled mode ---- */
+
+#define SAMPLE_BUDGET 0.02 /* of one core: the sampler backs off above it */
+#define SAMPLE_MAX_MS 10000
+
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void arm_sampler(struct tracee_table *t)
+{
+	struct timeval tv = {t->sample_ms / 1000, (t->sample_ms % 1000) * 1000};
+
+	evtimer_add(t->sample_ev, &tv);
+}
+
+static void set_interval(struct tracee_table *t, unsigned ms, uint64_t cost_ns)
+{
+	struct mevi_event ev = {.type = MEVI_EV_SAMPLING, .pid = t->launcher_pid};
+
+	if (ms == t->sample_ms)
+		return;
+	if (ms > t->sample_ms)
+		log_info("a scan takes %.2f ms of CPU, over %.0f%% of a core at %u ms: "
+			 "sampling every %u ms",
+			 (double)cost_ns / 1e6, SAMPLE_BUDGET * 100, t->sample_ms, ms);
+	else
+		log_info("scans got cheaper (%.2f ms): sampling every %u ms again",
+			 (double)cost_ns / 1e6, ms);
+	t->sample_ms = ms;
+	ev.sampling.sample_ms = ms;
+	if (t->sample_announce)
+		outbox_emit(t->out, &ev);
+}
+
+/* One sampling tick: re-read every live address space once, then adapt the
+ * interval to the CPU budget. */
+static void sample_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct tracee_table *t = arg;
+	uint64_t t0 = thread_cpu_ns(), cost, budget;
+
+	for (struct proc *p = t->first; p; p = p->next) {
+		if (!p->alive || !p->mm || p->mm->pid != p->pid)
+			continue; /* dead, or another process owns the address space */
+		if (t->sample_layout)
+			mm_resync(p->mm, 0, MEVI_ADDR_LIMIT);
+		else
+			mm_sample(p->mm);
+	}
+	cost = thread_cpu_ns() - t0;
+	t->sample_cpu_ns += cost;
+	t->sample_ticks++;
+	budget = (uint64_t)((double)t->sample_ms * 1e6 * SAMPLE_BUDGET);
+	if (cost > budget && t->sample_ms < SAMPLE_MAX_MS)
+		set_interval(t, t->sample_ms * 2 > SAMPLE_MAX_MS ? SAMPLE_MAX_MS : t->sample_ms * 2,
+			     cost);
+	else if (cost * 4 < budget && t->sample_ms > t->sample_base_ms)
+		set_interval(
+		    t, t->sample_ms / 2 < t->sample_base_ms ? t->sample_base_ms : t->sample_ms / 2,
+		    cost);
+	if (!t->detaching)
+		arm_sampler(t);
+}
+
+int tracee_start_sampling(struct tracee_table *t, unsigned ms, pid_t launcher_pid, bool announce,
+			  bool scan_layout)
+{
+	t->sample_announce = announce;
+	t->sample_ms = t->sample_base_ms = ms ? ms : 1;
+	t->launcher_pid = launcher_pid;
+	t->sample_layout = scan_layout;
+	t->sample_ev = evtimer_new(t->base, sample_cb, t);
+	if (!t->sample_ev)
+		return -ENOMEM;
+	arm_sampler(t);
+	return 0;
+}
+
+unsigned tracee_sample_ms(const struct tracee_table *t)
+{
+	return t->sample_ms;
+}
+
+void tracee_sampler_cost(const struct tracee_table *t, uint64_t *cpu_ns, uint64_t *ticks)
+{
+	*cpu_ns = t->sample_cpu_ns;
+	*ticks = t->sample_ticks;
+}
+
+/* ---- attach and detach ---- */
+
+/* The parent pid of pid, from /proc/PID/stat (the comm may hold spaces and
+ * parentheses: the fields resume after the last ')'). */
+static pid_t read_ppid(pid_t pid)
+{
+	char path[64], buf[1024];
+	int fd, ppid = 0;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -EIO;
+	buf[n] = '\0';
+	char *rp = strrchr(buf, ')');
+	if (!rp || sscanf(rp + 1, " %*c %d", &ppid) != 1)
+		return -EIO;
+	return ppid > 0 ? ppid : 1;
+}
+
+/* The stack pointer of a thread that is not stopped, from
+ * /proc/PID/task/TID/syscall ("nr args... sp pc", or "-1 sp pc" in user
+ * mode, or "running"). Returns 0 when unknown. */
+static uint64_t read_task_sp(pid_t pid, pid_t tid)
+{
+	char path[96], buf[512];
+	unsigned long long v[9];
+	int fd, n;
+	ssize_t len;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall", (int)pid, (int)tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	len = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (len <= 0)
+		return 0;
+	buf[len] = '\0';
+	n = sscanf(buf, "%lld %llx %llx %llx %llx %llx %llx %llx %llx", (long long *)&v[0], &v[1],
+		   &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8]);
+	if (n == 9)
+		return v[7];
+	if (n == 3) /* "-1 sp pc" */
+		return v[1];
+	return 0;
+}
+
+/* Seizes every thread of pid not in the table yet. Returns how many were
+ * new, or -errno. */
+static int seize_threads(struct tracee_table *t, struct proc *p)
+{
+	char path[64];
+	struct dirent *de;
+	DIR *d;
+	int added = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)p->pid);
+	d = opendir(path);
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		pid_t tid = (pid_t)atoi(de->d_name);
+		struct thread *th;
+
+		if (tid <= 0 || thread_find(t, tid))
+			continue;
+		if (ptrace(PTRACE_SEIZE, tid, NULL, (void *)(long)TRACEE_ATTACH_OPTIONS) < 0) {
+			if (errno == ESRCH)
+				continue; /* it exited meanwhile */
+			added = -errno;
+			break;
+		}
+		th = thread_add(t, tid);
+		th->proc = p;
+		th->state = THREAD_RUNNING;
+		added++;
+	}
+	closedir(d);
+	return added;
+}
+
+int tracee_attach(struct tracee_table *t, pid_t pid, pid_t launcher_pid)
+{
+	struct proc *p;
+	pid_t ppid = read_ppid(pid);
+	int n, err;
+
+	if (ppid < 0)
+		return ppid;
+	p = proc_add(t, pid, ppid);
+	t->main_pid = pid;
+	t->attached = true;
+	t->launcher_pid = launcher_pid;
+	/* Threads may be created while we seize: go round until none is new. */
+	while ((n = seize_threads(t, p)) > 0)
+		;
+	if (n < 0 && !thread_find(t, pid))
+		return n;
+	read_cmdline(p);
+	emit_cmdline_event(t, p, MEVI_EV_PROC_START, 0);
+	err = mm_new(pid, NULL, t->base, t->out, &t->stats, &p->mm);
+	if (err) {
+		log_warn("pid %d: cannot read its memory: %s", pid, strerror(-err));
+		return 0;
+	}
+	for (size_t i = 0; i < NBUCKETS; i++)
+		for (struct thread *th = t->threads[i]; th; th = th->hnext) {
+			uint64_t sp = th->tid != pid ? read_task_sp(pid, th->tid) : 0;
+
+			if (sp)
+				mm_note_thread_stack(p->mm, th->tid, sp);
+		}
+	mm_set_on_due(p->mm, on_mm_due, t);
+	return 0;
+}
+
+/* Lets a thread go, delivering the signal it was stopped with, if any. */
+static void detach_thread(struct tracee_table *t, struct thread *th, int sig)
+{
+	if (ptrace(PTRACE_DETACH, th->tid, NULL, (void *)(long)sig) < 0 && errno != ESRCH)
+		log_warn("tid %d: PTRACE_DETACH: %s", th->tid, strerror(errno));
+	t->nthreads_detached++;
+	thread_del(t, th);
+}
+
+void tracee_detach(struct tracee_table *t)
+{
+	if (t->detaching)
+		return;
+	t->detaching = true;
+	if (t->sample_ev)
+		event_del(t->sample_ev);
+	/* Exact mode: our userfaultfds hold registrations in the processes;
+	 * closing them is what leaves the processes as they were. */
+	for (struct proc *p = t->first; p; p = p->next)
+		if (p->mm && p->mm->pid == p->pid)
+			mm_release(p->mm);
+	/* Every thread must be in a ptrace stop to be detached: ask for one.
+	 * The stops arrive through tracee_reap(). */
+	for (size_t i = 0; i < NBUCKETS; i++)
+		for (struct thread *th = t->threads[i]; th; th = th->hnext)
+			if (ptrace(PTRACE_INTERRUPT, th->tid, NULL, NULL) < 0 && errno == ESRCH)
+				th->state = THREAD_RUNNING; /* its death report will come */
+}
+
+bool tracee_detached(const struct tracee_table *t)
+{
+	return t->detaching && thread_count(t) == 0;
 }
 
 int tracee_main_status(const struct tracee_table *t)
@@ -750,10 +1081,13 @@ int tracee_main_status(const struct tracee_table *t)
 
 void tracee_snapshot(struct tracee_table *t)
 {
+	backtrace_snapshot(t->bt); /* every stack, before the origins naming them */
 	for (struct proc *p = t->first; p; p = p->next) {
 		emit_cmdline_event(t, p, MEVI_EV_PROC_START, 0);
-		if (p->mm)
+		if (p->mm) {
 			mm_emit_snapshot(p->mm, p->pid);
+			backtrace_mm_snapshot(p->mm->bt, p->mm->map, p->pid);
+		}
 		if (!p->alive)
 			emit_exit(t, p);
 	}
@@ -768,4 +1102,15 @@ void tracee_forward_signal(struct tracee_table *t, int sig)
 const struct mm_stats *tracee_stats(const struct tracee_table *t)
 {
 	return &t->stats;
+}
+
+void tracee_set_backtraces(struct tracee_table *t, int mode, unsigned depth)
+{
+	backtrace_free(t->bt);
+	t->bt = backtrace_new(t->out, t->base, (enum backtrace_mode)mode, depth);
+}
+
+void tracee_finish(struct tracee_table *t)
+{
+	backtrace_finish(t->bt);
 }

@@ -16,6 +16,7 @@
 #define MEVI_LAUNCHER_TRACEE_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "mm.h"
@@ -28,6 +29,14 @@ struct tracee_table;
 #define TRACEE_PTRACE_OPTIONS                                                                      \
 	(PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACECLONE |  \
 	 PTRACE_O_TRACEEXEC | PTRACE_O_TRACESECCOMP | PTRACE_O_TRACEEXIT | PTRACE_O_EXITKILL)
+
+/* Options for tracee_attach(): no seccomp stops (no filter is installed in a
+ * running process: it could not be removed at detach, and a SECCOMP_RET_TRACE
+ * filter without a tracer fails the syscalls it names with ENOSYS), and no
+ * EXITKILL (the process must outlive mevi-run). */
+#define TRACEE_ATTACH_OPTIONS                                                                      \
+	(PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACECLONE |  \
+	 PTRACE_O_TRACEEXEC | PTRACE_O_TRACEEXIT)
 
 /* Called when a tracee enters a group-stop or a process exits, so that the
  * caller can flush what is queued. terminal_stop: the adopted program was
@@ -46,6 +55,41 @@ void tracee_table_free(struct tracee_table *t);
  */
 int tracee_adopt(struct tracee_table *t, pid_t pid, pid_t launcher_pid, char *const argv[]);
 
+/*
+ * Attaches to the running process pid: seizes all its threads (and, from
+ * then on, follows its children), emits its proc_start and reads its whole
+ * address space. In sampled mode that is all; in exact mode a userfaultfd is
+ * injected at the first stop it asks for (PTRACE_INTERRUPT after the attach
+ * delay). No syscall stops happen in an attached process, so the sampler
+ * re-reads layouts (tracee_start_sampling). Returns 0, or -errno when not
+ * even its main thread could be seized.
+ */
+int tracee_attach(struct tracee_table *t, pid_t pid, pid_t launcher_pid);
+
+/*
+ * Detaches from every traced thread, leaving the processes running as they
+ * were (a pending signal is delivered). Asynchronous: the threads are let go
+ * at their next stop, asked for with PTRACE_INTERRUPT; tracee_detached()
+ * and tracee_all_gone() say when it is done.
+ */
+void tracee_detach(struct tracee_table *t);
+bool tracee_detached(const struct tracee_table *t);
+
+/*
+ * Sampled mode: re-reads every address space each ms milliseconds
+ * (mm_sample(), or, with scan_layout, mm_resync() of everything: an attached
+ * process, or one run with --layout=scan, makes no syscall stops), doubling the interval while a
+ * tick costs more than 2% of a core and coming back when it is cheap again;
+ * each change is logged and, with announce (sampled mode), sent as a
+ * sampling event from launcher_pid. An exact-mode attach uses it only to
+ * re-read layouts (announce false).
+ * Returns 0 or -ENOMEM.
+ */
+int tracee_start_sampling(struct tracee_table *t, unsigned ms, pid_t launcher_pid, bool announce,
+			  bool scan_layout);
+unsigned tracee_sample_ms(const struct tracee_table *t);
+void tracee_sampler_cost(const struct tracee_table *t, uint64_t *cpu_ns, uint64_t *ticks);
+
 /* Reaps and handles every pending wait status (call on SIGCHLD). */
 void tracee_reap(struct tracee_table *t);
 
@@ -61,6 +105,17 @@ void tracee_snapshot(struct tracee_table *t);
 
 /* Sends sig to the adopted program (forwarding SIGTERM / SIGHUP). */
 void tracee_forward_signal(struct tracee_table *t, int sig);
+
+/*
+ * Chooses backtraces (enum backtrace_mode of backtrace.h, frames kept at most)
+ * for the address spaces created from now on: call it before tracee_adopt.
+ * Without a call, backtraces are off.
+ */
+void tracee_set_backtraces(struct tracee_table *t, int mode, unsigned depth);
+
+/* Before session_end: finishes what is still in flight (the source lines of
+ * call stacks, 2 s at most) so that it reaches the stream. */
+void tracee_finish(struct tracee_table *t);
 
 /* Counters for the closing log line. */
 const struct mm_stats *tracee_stats(const struct tracee_table *t);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "compat.h"
+#include "event.h"
 #include "log.h"
 #include "runs.h"
 
@@ -19,6 +20,10 @@ struct vma_info {
 	uint64_t end;
 	bool private_anon;
 	bool vdso;
+	bool shared;
+	bool has_inode;	  /* file-backed (or shmem) */
+	const char *name; /* the kernel's name, NUL-terminated; NULL if not read */
+	size_t name_len;
 };
 
 static bool name_is_anon(const char *name, size_t len)
@@ -87,7 +92,11 @@ static int iter_query(struct vma_source *src, uint64_t start, uint64_t end,
 			return 0;
 		bool candidate = !(q.vma_flags & PROCMAP_QUERY_VMA_SHARED) && q.inode == 0 &&
 				 q.dev_major == 0 && q.dev_minor == 0;
-		if (candidate) {
+		bool has_inode = q.inode != 0;
+		bool shared = q.vma_flags & PROCMAP_QUERY_VMA_SHARED;
+
+		src->name[0] = '\0';
+		if (candidate || src->want_names) {
 			q.query_flags = 0;
 			q.query_addr = q.vma_start;
 			q.vma_name_addr = (uint64_t)(uintptr_t)src->name;
@@ -102,10 +111,15 @@ static int iter_query(struct vma_source *src, uint64_t start, uint64_t end,
 			/* vma_name_size includes the NUL; 0 means no name. */
 			nlen = q.vma_name_size ? q.vma_name_size - 1 : 0;
 		}
+		src->name[nlen < sizeof(src->name) ? nlen : sizeof(src->name) - 1] = '\0';
 		vi.start = q.vma_start;
 		vi.end = q.vma_end;
 		vi.private_anon = candidate && name_is_anon(src->name, nlen);
 		vi.vdso = candidate && nlen == 6 && memcmp(src->name, "[vdso]", 6) == 0;
+		vi.shared = shared;
+		vi.has_inode = has_inode;
+		vi.name = src->name;
+		vi.name_len = nlen;
 		err = fn(&vi, ctx);
 		if (err)
 			return err;
@@ -179,6 +193,10 @@ static int iter_text(struct vma_source *src, uint64_t start, uint64_t end,
 		vi.private_anon = perms[3] == 'p' && inode == 0 && maj == 0 && min == 0 &&
 				  name_is_anon(name, nlen);
 		vi.vdso = strcmp(name, "[vdso]") == 0;
+		vi.shared = perms[3] == 's';
+		vi.has_inode = inode != 0;
+		vi.name = name;
+		vi.name_len = nlen;
 		err = fn(&vi, ctx);
 		if (err)
 			return err;
@@ -221,6 +239,81 @@ int vma_private_anon(struct vma_source *src, uint64_t start, uint64_t end, vma_p
 	if (err)
 		return err;
 	return run_merger_finish(&pc.merger);
+}
+
+static bool starts(const char *name, size_t len, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	return len >= n && memcmp(name, prefix, n) == 0;
+}
+
+/* The kind and name of a VMA, from what the kernel says of it. */
+static void classify(const struct vma_info *vi, struct vma_desc *d)
+{
+	const char *n = vi->name ? vi->name : "";
+	size_t len = vi->name ? vi->name_len : 0;
+
+	d->name = "";
+	d->name_len = 0;
+	if (starts(n, len, "[heap]")) {
+		d->kind = MEVI_KIND_HEAP;
+	} else if (starts(n, len, "[stack]")) {
+		d->kind = MEVI_KIND_STACK;
+	} else if (starts(n, len, "[anon:") || starts(n, len, "[anon_shmem:")) {
+		/* [anon:NAME] / [anon_shmem:NAME]: the name a program gave. */
+		size_t skip = n[5] == ':' ? 6 : 12;
+
+		d->kind = skip == 6 && !vi->shared ? MEVI_KIND_ANON : MEVI_KIND_SHMEM;
+		d->name = n + skip;
+		d->name_len = len > skip && n[len - 1] == ']' ? len - skip - 1 : len - skip;
+	} else if (len > 0 && n[0] == '[') {
+		d->kind = MEVI_KIND_SPECIAL;
+		d->name = n;
+		d->name_len = len;
+	} else if (!vi->has_inode) {
+		d->kind = vi->shared ? MEVI_KIND_SHMEM : MEVI_KIND_ANON;
+	} else if (vi->shared && !vi->private_anon &&
+		   (starts(n, len, "/dev/zero") || starts(n, len, "/SYSV"))) {
+		/* MAP_SHARED|MAP_ANONYMOUS and SysV segments are shmem files. */
+		d->kind = MEVI_KIND_SHMEM;
+		d->name = n;
+		d->name_len = len;
+	} else if (starts(n, len, "/memfd:") || starts(n, len, "/dev/shm/") ||
+		   starts(n, len, "/SYSV")) {
+		d->kind = MEVI_KIND_SHMEM;
+		d->name = n;
+		d->name_len = len;
+	} else {
+		d->kind = MEVI_KIND_FILE;
+		d->name = n;
+		d->name_len = len;
+	}
+}
+
+struct each_ctx {
+	vma_each_fn fn;
+	void *ctx;
+};
+
+static int each_cb(const struct vma_info *vi, void *arg)
+{
+	struct each_ctx *ec = arg;
+	struct vma_desc d = {.start = vi->start, .end = vi->end, .private_anon = vi->private_anon};
+
+	classify(vi, &d);
+	return ec->fn(&d, ec->ctx);
+}
+
+int vma_each(struct vma_source *src, uint64_t start, uint64_t end, vma_each_fn fn, void *ctx)
+{
+	struct each_ctx ec = {fn, ctx};
+	int err;
+
+	src->want_names = true;
+	err = iter(src, start, end, each_cb, &ec);
+	src->want_names = false;
+	return err;
 }
 
 /* The vdso's address from the auxiliary vector (AT_SYSINFO_EHDR). */

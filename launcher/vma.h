@@ -23,6 +23,16 @@ struct vma_source {
 	char *buf; /* text of maps for the fallback, owned */
 	size_t buf_cap;
 	char name[4096 + 64]; /* PROCMAP_QUERY's name buffer */
+	bool want_names;      /* during vma_each(): name every VMA */
+};
+
+/* One VMA as vma_each() reports it. */
+struct vma_desc {
+	uint64_t start, end;
+	uint8_t kind;	   /* enum mevi_kind (never MEVI_KIND_THREAD_STACK: see mm.c) */
+	bool private_anon; /* what exact mode tracks (see above) */
+	const char *name;  /* the vma event's name (not NUL-terminated), valid in the callback */
+	size_t name_len;
 };
 
 /* Opens /proc/PID/maps of pid. Returns 0 or -errno. */
@@ -38,6 +48,16 @@ void vma_source_close(struct vma_source *src);
 typedef int (*vma_piece_fn)(uint64_t start, uint64_t end, void *ctx);
 int vma_private_anon(struct vma_source *src, uint64_t start, uint64_t end, vma_piece_fn fn,
 		     void *ctx);
+
+/*
+ * Calls fn(desc, ctx) for every VMA intersecting [start, end), unclipped, in
+ * address order, with its kind and name: [heap], [stack], [anon:NAME] (anon,
+ * named), shared anonymous, memfd, /dev/shm and SysV memory (shmem), other
+ * [names] (special), files (file, with the path). Costs a name lookup per
+ * VMA. Returns 0, fn's error, or -errno (-ESRCH when the process is gone).
+ */
+typedef int (*vma_each_fn)(const struct vma_desc *d, void *ctx);
+int vma_each(struct vma_source *src, uint64_t start, uint64_t end, vma_each_fn fn, void *ctx);
 
 /* Finds the [vdso] mapping of pid (located through its auxiliary vector).
  * Returns 0 and fills start/end, or -ENOENT/-errno. */

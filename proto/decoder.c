@@ -77,21 +77,12 @@ const char *mevi_decode_error_name(enum mevi_decode_error err)
 	return decode_error_names[err];
 }
 
-/*
- * Elements of each event's wire array, [type, pid, ts] included. The same
- * table is in event.c; the round-trip tests keep them in agreement.
- */
-static const uint8_t event_arity[MEVI_EV_TYPE_COUNT] = {
-    [MEVI_EV_SESSION_START] = 8, [MEVI_EV_SESSION_END] = 4, [MEVI_EV_PROC_START] = 6,
-    [MEVI_EV_PROC_EXEC] = 4,	 [MEVI_EV_PROC_EXIT] = 4,   [MEVI_EV_MAP] = 6,
-    [MEVI_EV_UNMAP] = 5,	 [MEVI_EV_REMAP] = 7,	    [MEVI_EV_STATE] = 6,
-};
-
 /* ------------------------------------------------------------------------ */
 /* Structural pre-scan                                                      */
 /* ------------------------------------------------------------------------ */
 
-/* A batch nests three containers deep (batch, event, argv). msgpack-c gives
+/* A batch nests at most four containers deep (batch, stack event, frames,
+ * frame). msgpack-c gives
  * up at 32 with an error it also uses for out-of-memory; stopping well before
  * keeps the two apart. */
 #define MEVI_SCAN_MAX_DEPTH 16
@@ -573,13 +564,13 @@ static int get_strv(struct conv *c, const msgpack_object *o, const char *field,
 	return MEVI_DECODE_OK;
 }
 
-/* A page state 0..2. */
+/* A page state 0..3. */
 static int get_state(struct conv *c, const msgpack_object *o, uint8_t *out)
 {
 	if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
-		return wrong_type(c, "state", o, "an integer 0..2");
+		return wrong_type(c, "state", o, "an integer 0..3");
 	if (o->via.u64 >= MEVI_STATE_COUNT)
-		return conv_fail(c, MEVI_DECODE_BAD_STATE, "state %" PRIu64 " is not 0..2",
+		return conv_fail(c, MEVI_DECODE_BAD_STATE, "state %" PRIu64 " is not 0..3",
 				 o->via.u64);
 	*out = (uint8_t)o->via.u64;
 	return MEVI_DECODE_OK;
@@ -619,6 +610,82 @@ static int get_range(struct conv *c, const msgpack_object *o, const char *name,
 	return MEVI_DECODE_OK;
 }
 
+/* A str (or bin) within the string limit; nil too when nil_ok (ptr NULL).
+ * field names it in messages ("name", "frames[3] func"). */
+static int get_str(struct conv *c, const msgpack_object *o, const char *field, bool nil_ok,
+		   struct mevi_str *out)
+{
+	out->ptr = NULL;
+	out->len = 0;
+	if (nil_ok && o->type == MSGPACK_OBJECT_NIL)
+		return MEVI_DECODE_OK;
+	if (o->type != MSGPACK_OBJECT_STR && o->type != MSGPACK_OBJECT_BIN)
+		return wrong_type(c, field, o, nil_ok ? "a str or nil" : "a str");
+	if (o->via.str.size > c->lim->max_string_bytes)
+		return conv_fail(c, MEVI_DECODE_STRING_TOO_BIG,
+				 "%s is %" PRIu32 " bytes, over the limit of %" PRIu32, field,
+				 o->via.str.size, c->lim->max_string_bytes);
+	/* str and bin share a layout in msgpack_object's union; an empty
+	 * string keeps a non-NULL pointer so that it is not taken for nil. */
+	out->ptr = o->via.str.size ? o->via.str.ptr : "";
+	out->len = o->via.str.size;
+	return MEVI_DECODE_OK;
+}
+
+/* A stack's frames: an array of at most MEVI_STACK_MAX_FRAMES
+ * [pc, func, module, source|nil], in the zone. */
+static int get_frames(struct conv *c, const msgpack_object *o, uint32_t *nframes,
+		      struct mevi_frame **out)
+{
+	const msgpack_object_array *a = &o->via.array;
+	struct mevi_frame *fr = NULL;
+	char field[32];
+	int err;
+
+	if (o->type != MSGPACK_OBJECT_ARRAY)
+		return wrong_type(c, "frames", o, "an array of frames");
+	if (a->size > MEVI_STACK_MAX_FRAMES)
+		return conv_fail(c, MEVI_DECODE_FIELD_TYPE,
+				 "%" PRIu32 " frames, over the limit of %d", a->size,
+				 MEVI_STACK_MAX_FRAMES);
+	if (a->size > 0) {
+		MEVI_ASSERT(c->zone != NULL);
+		fr = msgpack_zone_malloc(c->zone, (size_t)a->size * sizeof(*fr));
+		if (!fr)
+			return CONV_NOMEM;
+	}
+	for (uint32_t i = 0; i < a->size; i++) {
+		const msgpack_object *it = &a->ptr[i], *e;
+
+		if (it->type != MSGPACK_OBJECT_ARRAY || it->via.array.size != 4)
+			return conv_fail(c, MEVI_DECODE_FIELD_TYPE,
+					 "frames[%" PRIu32 "] is not [pc, func, module, source]",
+					 i);
+		e = it->via.array.ptr;
+		snprintf(field, sizeof(field), "frames[%" PRIu32 "] pc", i);
+		if ((err = get_uint(c, &e[0], field, UINT64_MAX, &fr[i].pc)))
+			return err;
+		snprintf(field, sizeof(field), "frames[%" PRIu32 "] func", i);
+		if ((err = get_str(c, &e[1], field, false, &fr[i].func)))
+			return err;
+		snprintf(field, sizeof(field), "frames[%" PRIu32 "] module", i);
+		if ((err = get_str(c, &e[2], field, false, &fr[i].module)))
+			return err;
+		snprintf(field, sizeof(field), "frames[%" PRIu32 "] source", i);
+		if ((err = get_str(c, &e[3], field, true, &fr[i].source)))
+			return err;
+	}
+	*nframes = a->size;
+	*out = fr;
+	return MEVI_DECODE_OK;
+}
+
+/* A thread id 1..2^31-1 (the same range as a pid). */
+static int get_tid(struct conv *c, const msgpack_object *o, int32_t *out)
+{
+	return get_pid(c, o, "tid", out);
+}
+
 /* The per-type fields, elements 3.. of the event array (arity checked). */
 static int conv_fields(struct conv *c, const msgpack_object *f, struct mevi_event *ev)
 {
@@ -640,7 +707,11 @@ static int conv_fields(struct conv *c, const msgpack_object *f, struct mevi_even
 		if ((err = get_uint(c, &f[3], "started_at", UINT64_MAX, &v)))
 			break;
 		ev->session_start.started_at = v;
-		err = get_strv(c, &f[4], "argv", &ev->session_start.argv);
+		if ((err = get_strv(c, &f[4], "argv", &ev->session_start.argv)))
+			break;
+		if ((err = get_uint(c, &f[5], "sample_ms", UINT32_MAX, &v)))
+			break;
+		ev->session_start.sample_ms = (uint32_t)v;
 		break;
 	case MEVI_EV_SESSION_END:
 		err = get_status(c, &f[0], &ev->session_end.status);
@@ -682,6 +753,42 @@ static int conv_fields(struct conv *c, const msgpack_object *f, struct mevi_even
 		if ((err = get_range(c, &f[0], "range", "start", "end", &ev->state.range)))
 			break;
 		err = get_state(c, &f[2], &ev->state.state);
+		break;
+	case MEVI_EV_STACK:
+		if ((err = get_uint(c, &f[0], "stack_id", UINT32_MAX, &v)))
+			break;
+		ev->stack.id = (uint32_t)v;
+		err = get_frames(c, &f[1], &ev->stack.nframes, &ev->stack.frames);
+		break;
+	case MEVI_EV_ORIGIN:
+		if ((err = get_range(c, &f[0], "range", "start", "end", &ev->origin.range)))
+			break;
+		if ((err = get_uint(c, &f[2], "stack_id", UINT32_MAX, &v)))
+			break;
+		ev->origin.stack_id = (uint32_t)v;
+		break;
+	case MEVI_EV_VMA:
+		if ((err = get_range(c, &f[0], "range", "start", "end", &ev->vma.range)))
+			break;
+		if ((err = get_uint(c, &f[2], "kind", MEVI_KIND_COUNT - 1, &v)))
+			break;
+		ev->vma.kind = (uint8_t)v;
+		err = get_str(c, &f[3], "name", false, &ev->vma.name);
+		break;
+	case MEVI_EV_THREAD:
+		if ((err = get_tid(c, &f[0], &ev->thread.tid)))
+			break;
+		err = get_str(c, &f[1], "name", false, &ev->thread.name);
+		break;
+	case MEVI_EV_TOUCH:
+		if ((err = get_range(c, &f[0], "range", "start", "end", &ev->touch.range)))
+			break;
+		err = get_tid(c, &f[2], &ev->touch.tid);
+		break;
+	case MEVI_EV_SAMPLING:
+		if ((err = get_uint(c, &f[0], "sample_ms", UINT32_MAX, &v)))
+			break;
+		ev->sampling.sample_ms = (uint32_t)v;
 		break;
 	}
 	return err;
@@ -727,9 +834,9 @@ static int conv_event(struct conv *c, const msgpack_object *obj, struct mevi_eve
 				 "protocol version %" PRIu64 ", this side speaks version %d",
 				 e[3].via.u64, MEVI_PROTO_VERSION);
 	}
-	if (n != event_arity[type])
+	if (n != mevi_event_arity(type))
 		return conv_fail(c, MEVI_DECODE_ARITY, "%" PRIu32 " elements, expected %u", n,
-				 (unsigned)event_arity[type]);
+				 (unsigned)mevi_event_arity(type));
 	if (ev->type == MEVI_EV_SESSION_START && e[3].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
 		return wrong_type(c, "version", &e[3], "an unsigned integer");
 

@@ -23,7 +23,25 @@ static const char *const event_type_names[MEVI_EV_TYPE_COUNT] = {
     [MEVI_EV_UNMAP] = "unmap",
     [MEVI_EV_REMAP] = "remap",
     [MEVI_EV_STATE] = "state",
+    [MEVI_EV_STACK] = "stack",
+    [MEVI_EV_ORIGIN] = "origin",
+    [MEVI_EV_VMA] = "vma",
+    [MEVI_EV_THREAD] = "thread",
+    [MEVI_EV_TOUCH] = "touch",
+    [MEVI_EV_SAMPLING] = "sampling",
 };
+
+static const char *const kind_names[MEVI_KIND_COUNT] = {
+    [MEVI_KIND_ANON] = "anon",	     [MEVI_KIND_HEAP] = "heap",
+    [MEVI_KIND_STACK] = "stack",     [MEVI_KIND_THREAD_STACK] = "thread_stack",
+    [MEVI_KIND_FILE] = "file",	     [MEVI_KIND_SHMEM] = "shmem",
+    [MEVI_KIND_SPECIAL] = "special",
+};
+
+const char *mevi_kind_name(unsigned kind)
+{
+	return kind < MEVI_KIND_COUNT ? kind_names[kind] : NULL;
+}
 
 const char *mevi_event_type_name(unsigned type)
 {
@@ -53,6 +71,17 @@ static int pack_strv(msgpack_packer *pk, const struct mevi_strv *v)
 	return 0;
 }
 
+/* Packs one frame [pc, func, module, source|nil]. Returns 0 or -1. */
+static int pack_frame(msgpack_packer *pk, const struct mevi_frame *f)
+{
+	if (msgpack_pack_array(pk, 4) || msgpack_pack_uint64(pk, f->pc) ||
+	    pack_str(pk, f->func.ptr, f->func.len) || pack_str(pk, f->module.ptr, f->module.len))
+		return -1;
+	if (!f->source.ptr)
+		return msgpack_pack_nil(pk);
+	return pack_str(pk, f->source.ptr, f->source.len);
+}
+
 static int pack_range(msgpack_packer *pk, const struct mevi_range *r)
 {
 	if (msgpack_pack_uint64(pk, r->start))
@@ -66,10 +95,17 @@ static int pack_range(msgpack_packer *pk, const struct mevi_range *r)
  * round-trip tests keep the two in agreement.
  */
 static const uint8_t event_arity[MEVI_EV_TYPE_COUNT] = {
-    [MEVI_EV_SESSION_START] = 8, [MEVI_EV_SESSION_END] = 4, [MEVI_EV_PROC_START] = 6,
+    [MEVI_EV_SESSION_START] = 9, [MEVI_EV_SESSION_END] = 4, [MEVI_EV_PROC_START] = 6,
     [MEVI_EV_PROC_EXEC] = 4,	 [MEVI_EV_PROC_EXIT] = 4,   [MEVI_EV_MAP] = 6,
     [MEVI_EV_UNMAP] = 5,	 [MEVI_EV_REMAP] = 7,	    [MEVI_EV_STATE] = 6,
+    [MEVI_EV_STACK] = 5,	 [MEVI_EV_ORIGIN] = 6,	    [MEVI_EV_VMA] = 7,
+    [MEVI_EV_THREAD] = 5,	 [MEVI_EV_TOUCH] = 6,	    [MEVI_EV_SAMPLING] = 4,
 };
+
+unsigned mevi_event_arity(unsigned type)
+{
+	return type < MEVI_EV_TYPE_COUNT ? event_arity[type] : 0;
+}
 
 /*
  * Packs one event. The encoder trusts its caller: an event type outside the
@@ -90,7 +126,8 @@ int mevi_event_pack(msgpack_packer *pk, const struct mevi_event *ev)
 		    msgpack_pack_uint8(pk, ev->session_start.mode) ||
 		    (ev->session_start.resume ? msgpack_pack_true(pk) : msgpack_pack_false(pk)) ||
 		    msgpack_pack_uint64(pk, ev->session_start.started_at) ||
-		    pack_strv(pk, &ev->session_start.argv))
+		    pack_strv(pk, &ev->session_start.argv) ||
+		    msgpack_pack_uint32(pk, ev->session_start.sample_ms))
 			goto out;
 		break;
 	case MEVI_EV_SESSION_END:
@@ -125,6 +162,37 @@ int mevi_event_pack(msgpack_packer *pk, const struct mevi_event *ev)
 		break;
 	case MEVI_EV_STATE:
 		if (pack_range(pk, &ev->state.range) || msgpack_pack_uint8(pk, ev->state.state))
+			goto out;
+		break;
+	case MEVI_EV_STACK:
+		if (msgpack_pack_uint32(pk, ev->stack.id) ||
+		    msgpack_pack_array(pk, ev->stack.nframes))
+			goto out;
+		for (uint32_t i = 0; i < ev->stack.nframes; i++)
+			if (pack_frame(pk, &ev->stack.frames[i]))
+				goto out;
+		break;
+	case MEVI_EV_ORIGIN:
+		if (pack_range(pk, &ev->origin.range) ||
+		    msgpack_pack_uint32(pk, ev->origin.stack_id))
+			goto out;
+		break;
+	case MEVI_EV_VMA:
+		if (pack_range(pk, &ev->vma.range) || msgpack_pack_uint8(pk, ev->vma.kind) ||
+		    pack_str(pk, ev->vma.name.ptr, ev->vma.name.len))
+			goto out;
+		break;
+	case MEVI_EV_THREAD:
+		if (msgpack_pack_int32(pk, ev->thread.tid) ||
+		    pack_str(pk, ev->thread.name.ptr, ev->thread.name.len))
+			goto out;
+		break;
+	case MEVI_EV_TOUCH:
+		if (pack_range(pk, &ev->touch.range) || msgpack_pack_int32(pk, ev->touch.tid))
+			goto out;
+		break;
+	case MEVI_EV_SAMPLING:
+		if (msgpack_pack_uint32(pk, ev->sampling.sample_ms))
 			goto out;
 		break;
 	}

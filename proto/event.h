@@ -19,7 +19,7 @@
 #include <msgpack.h>
 
 /* Bumped on every incompatible change of the wire format. */
-#define MEVI_PROTO_VERSION 1
+#define MEVI_PROTO_VERSION 2
 
 /* Exclusive upper bound of user addresses we accept (x86-64 with 5-level
  * paging tops out at 2^56; 4-level at 2^47). */
@@ -36,11 +36,41 @@ enum mevi_event_type {
 	MEVI_EV_UNMAP = 6,
 	MEVI_EV_REMAP = 7,
 	MEVI_EV_STATE = 8,
+	/* Since version 2: annotations that do not change page states. */
+	MEVI_EV_STACK = 9,     /* a call stack, interned by id */
+	MEVI_EV_ORIGIN = 10,   /* who mapped a range: a stack id */
+	MEVI_EV_VMA = 11,      /* what a range is: kind and name */
+	MEVI_EV_THREAD = 12,   /* a thread's name */
+	MEVI_EV_TOUCH = 13,    /* which thread first touched a range */
+	MEVI_EV_SAMPLING = 14, /* the sampling interval changed */
 };
-#define MEVI_EV_TYPE_COUNT 9
+#define MEVI_EV_TYPE_COUNT 15
+
+/* Frames in one stack event at most (the decoder refuses more). */
+#define MEVI_STACK_MAX_FRAMES 256
+
+/* What kind of memory a mapping is (MEVI_EV_VMA). */
+enum mevi_kind {
+	MEVI_KIND_ANON = 0,	    /* private anonymous, no better name */
+	MEVI_KIND_HEAP = 1,	    /* [heap]: brk */
+	MEVI_KIND_STACK = 2,	    /* [stack]: the main thread's stack */
+	MEVI_KIND_THREAD_STACK = 3, /* a thread's stack (name: "TID") */
+	MEVI_KIND_FILE = 4,	    /* file-backed (name: the path) */
+	MEVI_KIND_SHMEM = 5,	    /* shared memory: MAP_SHARED anon, memfd, /dev/shm, SysV */
+	MEVI_KIND_SPECIAL = 6,	    /* [vdso], [vvar], [vsyscall], ... */
+};
+#define MEVI_KIND_COUNT 7
+
+/* Returns "anon", "heap", "stack", "thread_stack", "file", "shmem",
+ * "special", or NULL if out of range. */
+const char *mevi_kind_name(unsigned kind);
 
 /* Returns the event type's name ("map", "session_start", ...) or NULL. */
 const char *mevi_event_type_name(unsigned type);
+
+/* Returns the number of elements of the type's array on the wire
+ * ([type, pid, ts] included), or 0 for an unknown type. */
+unsigned mevi_event_arity(unsigned type);
 
 /* Tracking modes announced in session start. */
 enum mevi_mode {
@@ -68,6 +98,15 @@ struct mevi_range {
 	uint64_t end;
 };
 
+/* One frame of a call stack, innermost first. Strings are empty when unknown;
+ * source.ptr is NULL when there is no file:line (nil on the wire). */
+struct mevi_frame {
+	uint64_t pc;		/* the frame's program counter (a return address above frame 0) */
+	struct mevi_str func;	/* "function+0x1a" */
+	struct mevi_str module; /* "libc.so.6" */
+	struct mevi_str source; /* "file.c:42" */
+};
+
 struct mevi_event {
 	uint8_t type; /* enum mevi_event_type */
 	int32_t pid;  /* the process (tgid); the launcher's pid for session events */
@@ -79,6 +118,7 @@ struct mevi_event {
 			bool resume;	     /* reconnect: a full snapshot follows */
 			uint64_t started_at; /* CLOCK_REALTIME ns when the session began */
 			struct mevi_strv argv;
+			uint32_t sample_ms; /* sampled mode: the interval; 0 in exact mode */
 		} session_start;
 		struct {
 			int32_t status; /* exit code, or 128+N when killed by signal N */
@@ -109,6 +149,31 @@ struct mevi_event {
 			struct mevi_range range;
 			uint8_t state;
 		} state; /* memmap_update */
+		struct {
+			uint32_t id; /* unique within the session */
+			uint32_t nframes;
+			struct mevi_frame *frames;
+		} stack;
+		struct {
+			struct mevi_range range;
+			uint32_t stack_id;
+		} origin; /* [start, end) was mapped by the call stack stack_id */
+		struct {
+			struct mevi_range range;
+			uint8_t kind; /* enum mevi_kind */
+			struct mevi_str name;
+		} vma; /* the mappings in [start, end) are of this kind */
+		struct {
+			int32_t tid;
+			struct mevi_str name; /* /proc/PID/task/TID/comm */
+		} thread;
+		struct {
+			struct mevi_range range;
+			int32_t tid;
+		} touch; /* the pages of [start, end) were first touched by tid */
+		struct {
+			uint32_t sample_ms; /* the new interval */
+		} sampling;
 	};
 };
 

@@ -174,6 +174,7 @@ const char *mevi_state_name(unsigned state)
 	    [MEVI_STATE_NOT_RESIDENT] = "not_resident",
 	    [MEVI_STATE_RESIDENT] = "resident",
 	    [MEVI_STATE_UNTRACKED] = "untracked",
+	    [MEVI_STATE_SWAPPED] = "swapped",
 	};
 
 	return state < MEVI_STATE_COUNT ? names[state] : NULL;

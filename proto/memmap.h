@@ -35,10 +35,11 @@ enum mevi_state {
 	MEVI_STATE_NOT_RESIDENT = 0, /* mapped and tracked, no page behind it */
 	MEVI_STATE_RESIDENT = 1,     /* the kernel has a page there */
 	MEVI_STATE_UNTRACKED = 2,    /* mapped, but mevi cannot observe it */
+	MEVI_STATE_SWAPPED = 3,	     /* the page is in swap (sampled mode; since version 2) */
 };
-#define MEVI_STATE_COUNT 3
+#define MEVI_STATE_COUNT 4
 
-/* Returns "resident", "not_resident", "untracked", or NULL if out of range. */
+/* Returns "resident", "not_resident", "untracked", "swapped", or NULL if out of range. */
 const char *mevi_state_name(unsigned state);
 
 struct memmap;

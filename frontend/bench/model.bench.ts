@@ -5,8 +5,10 @@
 import { bench, describe } from 'vitest';
 import { MemMap, NOT_RESIDENT, RESIDENT } from '../src/memmap';
 import { decodeServerMessage, encodeWire, type MeviEvent } from '../src/protocol';
-import { layoutMap, rasterize } from '../src/layout';
-import { Store } from '../src/store';
+import { layoutMap, rasterize, rasterizeTags } from '../src/layout';
+import { Store, vmaValue } from '../src/store';
+import { TagMap } from '../src/tagmap';
+import { callSites, kindBreakdown } from '../src/annotate';
 
 const P = 4096;
 const N = 200_000;
@@ -60,8 +62,36 @@ describe('view work at 200k ranges', () => {
   });
 });
 
+describe('annotations at 200k ranges (protocol version 2)', () => {
+  const m = MemMap.fromFlat(flat);
+  // One vma per 64 pages, origins from 16 stacks in blocks of 1000 pages,
+  // touches alternating between two threads every page (the worst case).
+  const vmas = new TagMap();
+  const origins = new TagMap();
+  const tf: number[] = [];
+  for (let i = 0; i < N; i += 64) vmas.set(BASE + i * P, BASE + Math.min(N, i + 64) * P, vmaValue(i % 7, `v${i % 5}`));
+  for (let i = 0; i < N; i += 1000) origins.set(BASE + i * P, BASE + Math.min(N, i + 1000) * P, (i / 1000) % 16);
+  for (let i = 0; i < N; i++) tf.push(BASE + i * P, BASE + (i + 1) * P, 100 + (i % 2));
+  const touches = TagMap.fromFlat(tf);
+  bench('kindBreakdown (per-kind RSS)', () => {
+    kindBreakdown(m, vmas);
+  });
+  bench('callSites (call-site table)', () => {
+    callSites([{ pid: 1, alive: true, map: m, origins }]);
+  });
+  bench('rasterizeTags: origins of a 1 GiB group into 2400 columns', () => {
+    rasterizeTags(origins, BASE, 2 ** 30, 2400);
+  });
+  bench('1000 single-page touch events in a 200k-range touch map', () => {
+    for (let i = 0; i < 1000; i++) {
+      const a = BASE + Math.floor(rnd() * N) * P;
+      touches.set(a, a + P, 100 + (i % 3));
+    }
+  });
+});
+
 describe('wire', () => {
-  const snapshot = encodeWire([0, 1, 0n, [[1, ['load'], 1, true, null, 0, 0n, [[2, 1, ['w'], true, null, flat, []]], []]]]);
+  const snapshot = encodeWire([0, 2, 0n, [[1, ['load'], 1, true, null, 0, 0n, [[2, 1, ['w'], true, null, flat, [], [], [], [], []]], [], 0, []]]]);
   bench(`decode + validate a 200k-range snapshot (${(snapshot.length / 2 ** 20).toFixed(1)} MiB)`, () => {
     decodeServerMessage(snapshot);
   });
@@ -72,7 +102,7 @@ describe('wire', () => {
   }
   const delta = encodeWire([1, 0n, [[1, events]]]);
   const store = new Store();
-  store.applySnapshot({ kind: 'snapshot', version: 1, now: 0n, sessions: [{ id: 1, argv: [], launcher_pid: 1, alive: true, exit_status: null, mode: 0, started_at: 0n, processes: [{ pid: 2, ppid: 1, cmdline: [], alive: true, exit_status: null, ranges: flat, rss_history: [] }], rss_history: [] }] });
+  store.applySnapshot({ kind: 'snapshot', version: 2, now: 0n, sessions: [{ id: 1, argv: [], launcher_pid: 1, alive: true, exit_status: null, mode: 0, started_at: 0n, processes: [{ pid: 2, ppid: 1, cmdline: [], alive: true, exit_status: null, ranges: flat, rss_history: [], vmas: [], origins: [], touches: [], threads: [] }], rss_history: [], sample_ms: 0, stacks: [] }] });
   bench('decode + apply a delta of 2000 state events', () => {
     const msg = decodeServerMessage(delta);
     if (msg.kind === 'delta') for (const b of msg.batches) store.applyBatch(b.sessionId, b.events as MeviEvent[]);

@@ -12,7 +12,8 @@ import { Store, processKey, type ProcessState, type SessionState } from './store
 import { buildTree, type TreeRow } from './tree';
 import { parseViewState, serializeViewState, type ViewState } from './urlstate';
 import { keyAction } from './keyboard';
-import { describeHit } from './describe';
+import { describeHit, describeVma, formatThread, originLine, type AnnotationContext } from './describe';
+import { DetailPanel, type Details } from './ui/detailpanel';
 import { PAGE } from './layout';
 import type { Hit } from './render/mapcanvas';
 import { PauseQueue } from './pausequeue';
@@ -95,6 +96,9 @@ export class App {
   private diff: { key: string; ranges: Map<number, DiffRange[]> | null; totals: DiffTotals | null; error: string | null } | null = null;
   private readonly uploadStatus: HTMLElement;
   private readonly fileInput: HTMLInputElement;
+  private readonly details: DetailPanel;
+  /** The address the detail panel shows, to refresh it as the process changes. */
+  private detailsAt: { sessionId: number; pid: number; addr: number } | null = null;
 
   constructor(private readonly root: HTMLElement) {
     this.view = parseViewState(location.search);
@@ -102,6 +106,7 @@ export class App {
     this.topbar = new TopBar({
       setShowGaps: (v) => this.setView({ showGaps: v }),
       setShowNonResident: (v) => this.setView({ showNonResident: v }),
+      setBySite: (v) => this.setView({ bySite: v, site: v ? this.view.site : null }),
       setFilter: (q) => this.setView({ q }, true),
       togglePause: () => this.togglePause(),
       toggleHelp: () => this.toggleHelp(),
@@ -142,10 +147,14 @@ export class App {
     this.empty = this.status.empty;
     this.main = el('main', { className: 'main' }, this.empty);
     this.help = buildHelp(() => this.toggleHelp(false));
-    root.append(this.topbar.el, this.status.nav, this.timeline.el, this.uploadStatus, this.status.banner, this.main, this.help, this.fileInput);
+    this.details = new DetailPanel({
+      close: () => this.closeDetails(),
+      showSite: (id) => this.setView({ bySite: true, site: id }),
+    });
+    root.append(this.topbar.el, this.status.nav, this.timeline.el, this.uploadStatus, this.status.banner, this.main, this.details.el, this.help, this.fileInput);
     this.installDrop();
     this.tooltip = new Tooltip(document.body);
-    this.topbar.setOptions(this.view.showGaps, this.view.showNonResident, this.view.q);
+    this.topbar.setOptions(this.view.showGaps, this.view.showNonResident, this.view.q, this.view.bySite);
 
     this.observer = new IntersectionObserver(
       (entries) => {
@@ -172,7 +181,7 @@ export class App {
       this.playing = false;
       this.moment = null;
       if (this.view.at !== null && this.view.session !== null) this.seeker.request(this.view.session, this.view.at);
-      this.topbar.setOptions(this.view.showGaps, this.view.showNonResident, this.view.q);
+      this.topbar.setOptions(this.view.showGaps, this.view.showNonResident, this.view.q, this.view.bySite);
       this.orderDirty = true;
       this.renderDirty = true;
       this.schedule();
@@ -645,6 +654,7 @@ export class App {
       case 'escape':
         if (!this.uploadStatus.hidden && this.uploadStatus.classList.contains('error')) this.uploadStatus.hidden = true;
         else if (!this.help.hidden) this.toggleHelp(false);
+        else if (this.details.open) this.closeDetails();
         else if (this.view.zoom) this.setView({ zoom: null });
         else if (typing) {
           if (this.topbar.filter.value) {
@@ -666,14 +676,82 @@ export class App {
       return;
     }
     const layout = view.canvas.layoutOf(view.proc.map);
-    const lines = describeHit(view.proc.map, layout.extents, hit);
+    const lines = describeHit(view.proc.map, layout.extents, hit, this.annotated(view.proc) ? this.annotationContext(view.proc) : null);
     view.canvas.canvas.style.cursor = hit.kind === 'gap' ? 'default' : 'pointer';
     if (lines) this.tooltip.show([`pid ${view.proc.pid} · ${lines[0]}`, ...lines.slice(1)], ev.clientX, ev.clientY);
     else this.tooltip.hide();
   }
 
+  /** The session a process view shows (the past one when scrubbing). */
+  private sessionOf(proc: ProcessState): SessionState | null {
+    const m = this.moment?.state;
+    if (m && m.id === proc.sessionId && m.processes.get(proc.pid) === proc) return m;
+    return this.store.sessions.get(proc.sessionId) ?? null;
+  }
+
+  /** Whether a process has version 2 annotations (or its session has stacks) to show. */
+  private annotated(proc: ProcessState): boolean {
+    return proc.vmas.count + proc.origins.count + proc.touches.count > 0 || (this.sessionOf(proc)?.stacks.size ?? 0) > 0;
+  }
+
+  /** What the tooltip and the detail panel need to word a process's annotations. */
+  private annotationContext(proc: ProcessState): AnnotationContext {
+    const session = this.sessionOf(proc);
+    return {
+      vmas: proc.vmas,
+      origins: proc.origins,
+      touches: proc.touches,
+      stacks: session?.stacks ?? new Map(),
+      mode: session?.mode ?? 0,
+      threadName: (tid) => {
+        // The process's own table, then its ancestors' (a forked child's
+        // inherited touches name its parent's threads).
+        let p: ProcessState | undefined = proc;
+        for (let hops = 0; p && hops < 64; hops++) {
+          const n = p.threads.get(tid);
+          if (n !== undefined) return n;
+          p = session?.processes.get(p.ppid);
+        }
+        return null;
+      },
+    };
+  }
+
+  /** The detail panel's content for an address of a process. */
+  private detailsFor(proc: ProcessState, addr: number): Details {
+    const ctx = this.annotationContext(proc);
+    const session = this.sessionOf(proc);
+    const stackId = proc.origins.get(addr) ?? null;
+    const frames = stackId === null ? null : (ctx.stacks.get(stackId) ?? null);
+    let noStack: string | null = null;
+    if (stackId === null) {
+      noStack = ctx.stacks.size === 0 ? (originLine(addr, ctx) ?? 'no backtrace') : 'no backtrace for this range: mapped before mevi-run attached, by the kernel, or by the program loader';
+    }
+    let touch: string;
+    if ((session?.mode ?? 0) !== 0) touch = 'first touch is not tracked in sampled mode';
+    else {
+      const tid = proc.touches.get(addr);
+      touch = tid === undefined ? 'first touch: not recorded (not touched yet, or mapped before tracing)' : `first touched by ${formatThread(tid, ctx.threadName(tid))}`;
+    }
+    return { pid: proc.pid, addr, range: proc.map.lookup(addr), vma: describeVma(proc.vmas.get(addr), ctx), stackId, frames, noStack, touch };
+  }
+
+  private closeDetails(): void {
+    this.details.hide();
+    this.detailsAt = null;
+  }
+
   private onClick(view: ProcessView, hit: Hit): void {
     const { sessionId, pid } = view.proc;
+    // The detail panel opens when there is something to tell beyond the
+    // tooltip: annotations (protocol version 2) or the session's stacks.
+    if (this.annotated(view.proc) && (hit.kind === 'group' || hit.kind === 'zoom-cell')) {
+      const addr = Math.floor(hit.addr / PAGE) * PAGE;
+      if (hit.kind === 'zoom-cell' || hit.colStart !== hit.colEnd) {
+        this.detailsAt = { sessionId, pid, addr };
+        this.details.show(this.detailsFor(view.proc, addr));
+      }
+    }
     if (hit.kind === 'group') {
       const end = Math.ceil(hit.groupEnd / PAGE) * PAGE;
       this.setView({ zoom: { sessionId, pid, start: hit.groupStart, end } });
@@ -716,6 +794,7 @@ export class App {
       this.forceSlow = false;
       this.renderTopBar();
       this.renderTimeline();
+      this.refreshDetails();
       const st = this.statusInput();
       this.status.renderNav([...this.store.sessions.values()], this.view.session);
       this.status.renderBanner(bannerFor(st));
@@ -735,7 +814,7 @@ export class App {
     for (const { session, rows } of this.order) {
       const sv = this.sessionViews.get(session.id);
       const elapsed = this.elapsedNs(session);
-      if (slow) sv?.render(session, elapsed, rows.length, this.view.q.trim() !== '');
+      if (slow) sv?.render(session, elapsed, rows.length, this.view.q.trim() !== '', { bySite: this.view.bySite, highlight: this.view.site });
       for (const row of rows) {
         const key = processKey(session.id, row.proc.pid);
         const pv = this.processViews.get(key);
@@ -754,6 +833,7 @@ export class App {
             width: this.mainWidth - 24 - row.depth * INDENT_PX,
             nowTs: elapsed,
             diff: diffs && session.id === this.view.session ? (diffs.get(row.proc.pid) ?? []) : null,
+            paint: { bySite: this.view.bySite, highlight: this.view.bySite ? this.view.site : null },
           },
           slow,
         );
@@ -783,6 +863,16 @@ export class App {
   }
 
   private drawCursor = 0;
+
+  /** Keeps the open detail panel current (the range may have been paged in, unmapped, annotated). */
+  private refreshDetails(): void {
+    const at = this.detailsAt;
+    if (!at || !this.details.open) return;
+    const live = this.store.sessions.get(at.sessionId);
+    const past = this.moment?.state?.id === at.sessionId && this.view.at !== null ? this.moment.state : null;
+    const proc = (past ?? live)?.processes.get(at.pid);
+    if (proc) this.details.show(this.detailsFor(proc, at.addr));
+  }
 
   private elapsedNs(s: SessionState): number {
     if (this.moment && s === this.moment.state) return this.moment.msg.ts;
@@ -823,7 +913,7 @@ export class App {
     for (const { session, rows } of this.order) {
       let sv = this.sessionViews.get(session.id);
       if (!sv) {
-        sv = new SessionView(session.id);
+        sv = new SessionView(session.id, { highlight: (id) => this.setView({ site: id }, true) });
         this.sessionViews.set(session.id, sv);
       }
       sv.resizeChart(this.mainWidth);

@@ -4,6 +4,7 @@
  * state fractions. Pure functions, no DOM.
  */
 import { type MemMap, RESIDENT } from './memmap';
+import type { TagMap } from './tagmap';
 
 /** Ranges less than this far apart belong to the same group. */
 export const GROUP_GAP = 16 * 1024 * 1024;
@@ -111,16 +112,20 @@ export function buildRows(groups: readonly Group[], opts: RowOptions): Row[] {
   return rows;
 }
 
-/** Per-column byte fractions of the three states. */
+/** Slots of a raster cell, bottom-up: resident, swapped, not resident, untracked. */
+export const SLOTS = 4;
+
+/** Per-column byte fractions of the four states. */
 export interface Raster {
   width: number;
-  /** [resident, not resident, untracked] fractions per column: frac[x * 3 + state]. */
+  /** [resident, swapped, not resident, untracked] fractions per column: frac[x * SLOTS + slot]. */
   frac: Float32Array;
   /** Ranges at least `minLabelPx` wide: flat [x0, x1, state, bytes, ...] in columns. */
   wide: number[];
 }
 
-const STATE_SLOT = [1, 0, 2]; // state value -> slot: resident first
+/** State value -> slot: resident first (lowest), then swapped, not resident, untracked. */
+export const STATE_SLOT = [2, 0, 3, 1];
 
 /**
  * Rasterises [start, start + scale) of the map into `width` columns. Each
@@ -128,7 +133,7 @@ const STATE_SLOT = [1, 0, 2]; // state value -> slot: resident first
  * O(ranges in the window + width).
  */
 export function rasterize(map: MemMap, start: number, scale: number, width: number, minLabelPx = 24): Raster {
-  const frac = new Float32Array(width * 3);
+  const frac = new Float32Array(width * SLOTS);
   const wide: number[] = [];
   const colBytes = scale / width;
   const end = start + scale;
@@ -144,10 +149,10 @@ export function rasterize(map: MemMap, start: number, scale: number, width: numb
       const c0 = Math.floor(x0);
       const last = Math.min(width - 1, Math.ceil(x1) - 1);
       if (c0 === last) {
-        frac[c0 * 3 + slot]! += x1 - x0; // the common case: inside one column
+        frac[c0 * SLOTS + slot]! += x1 - x0; // the common case: inside one column
         continue;
       }
-      for (let c = c0; c <= last; c++) frac[c * 3 + slot]! += Math.min(x1, c + 1) - Math.max(x0, c);
+      for (let c = c0; c <= last; c++) frac[c * SLOTS + slot]! += Math.min(x1, c + 1) - Math.max(x0, c);
     }
   });
   return { width, frac, wide };
@@ -180,14 +185,41 @@ export function gridFor(start: number, end: number, cols: number, maxRows: numbe
 
 export function rasterizeGrid(map: MemMap, start: number, end: number, cols: number, maxRows: number): Grid {
   const g = gridFor(start, end, cols, maxRows);
-  const frac = new Float32Array(g.cells * 3);
+  const frac = new Float32Array(g.cells * SLOTS);
   const cellBytes = g.pagesPerCell * PAGE;
   map.forEachIn(start, end, (s, e, st) => {
     const slot = STATE_SLOT[st]!;
     const c0 = (s - start) / cellBytes;
     const c1 = (e - start) / cellBytes;
     const last = Math.min(g.cells - 1, Math.ceil(c1) - 1);
-    for (let c = Math.floor(c0); c <= last; c++) frac[c * 3 + slot]! += Math.min(c1, c + 1) - Math.max(c0, c);
+    for (let c = Math.floor(c0); c <= last; c++) frac[c * SLOTS + slot]! += Math.min(c1, c + 1) - Math.max(c0, c);
   });
   return { ...g, frac };
+}
+
+/**
+ * The dominant annotation of each of `width` columns covering
+ * [start, start + scale): the value of the longest annotated piece in the
+ * column, or -1 where nothing is annotated. One walk of the annotations in
+ * the window: O(annotated ranges in the window + width), never a lookup per
+ * range or per pixel.
+ */
+export function rasterizeTags(tags: TagMap, start: number, scale: number, width: number): Float64Array {
+  const best = new Float64Array(width).fill(-1);
+  const bestLen = new Float64Array(width);
+  const colBytes = scale / width;
+  tags.forEachIn(start, start + scale, (s, e, v) => {
+    const x0 = (s - start) / colBytes;
+    const x1 = (e - start) / colBytes;
+    const c0 = Math.floor(x0);
+    const last = Math.min(width - 1, Math.ceil(x1) - 1);
+    for (let c = c0; c <= last; c++) {
+      const len = Math.min(x1, c + 1) - Math.max(x0, c);
+      if (len > bestLen[c]!) {
+        bestLen[c] = len;
+        best[c] = v;
+      }
+    }
+  });
+  return best;
 }

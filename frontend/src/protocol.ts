@@ -15,7 +15,7 @@
 import { decode, encode } from '@msgpack/msgpack';
 import { isState, type PageState } from './memmap';
 
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 export const PAGE_SIZE = 4096;
 export const ADDR_LIMIT = 2 ** 56;
 
@@ -29,11 +29,37 @@ export const EVENT_TYPES = [
   'unmap',
   'remap',
   'state',
+  'stack',
+  'origin',
+  'vma',
+  'thread',
+  'touch',
+  'sampling',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
 /** Tracking modes announced by session_start. */
 export const MODE_NAMES = ['exact', 'sampled'] as const;
+
+/** Memory kinds of the vma event, by value (proto/PROTOCOL.md section 2). */
+export const KIND_NAMES = ['anon', 'heap', 'stack', 'thread_stack', 'file', 'shmem', 'special'] as const;
+export type KindName = (typeof KIND_NAMES)[number];
+export const KIND_COUNT = KIND_NAMES.length;
+
+/** Most frames a stack event may carry. */
+export const MAX_FRAMES = 256;
+
+/** One frame of a call stack, innermost first. */
+export interface Frame {
+  /** Program counter (frame 0) or return address. */
+  pc: number;
+  /** "function+0xoff", empty when unknown. */
+  func: string;
+  /** The ELF object's file name, empty when unknown. */
+  module: string;
+  /** "file.c:42", or null without debug information. */
+  source: string | null;
+}
 
 /** proc_start flag: the process starts with a copy of its parent's map (fork). */
 export const PROC_INHERIT_MAP = 1;
@@ -53,6 +79,8 @@ export type MeviEvent =
       resume: boolean;
       started_at: bigint;
       argv: string[];
+      /** Sampling interval in sampled mode, 0 in exact mode. */
+      sample_ms: number;
     })
   | (EventBase & { type: 'session_end'; status: number })
   | (EventBase & { type: 'proc_start'; ppid: number; flags: number; cmdline: string[] })
@@ -61,7 +89,13 @@ export type MeviEvent =
   | (EventBase & { type: 'map'; start: number; end: number; state: PageState })
   | (EventBase & { type: 'unmap'; start: number; end: number })
   | (EventBase & { type: 'remap'; from_start: number; from_end: number; to_start: number; to_end: number })
-  | (EventBase & { type: 'state'; start: number; end: number; state: PageState });
+  | (EventBase & { type: 'state'; start: number; end: number; state: PageState })
+  | (EventBase & { type: 'stack'; stack_id: number; frames: Frame[] })
+  | (EventBase & { type: 'origin'; start: number; end: number; stack_id: number })
+  | (EventBase & { type: 'vma'; start: number; end: number; kind: number; name: string })
+  | (EventBase & { type: 'thread'; tid: number; name: string })
+  | (EventBase & { type: 'touch'; start: number; end: number; tid: number })
+  | (EventBase & { type: 'sampling'; sample_ms: number });
 
 export interface ProcessSnapshot {
   pid: number;
@@ -73,6 +107,14 @@ export interface ProcessSnapshot {
   ranges: number[];
   /** Flat [ts0, rss0, ts1, rss1, ...], oldest first. */
   rss_history: number[];
+  /** The vma map: flat [start0, end0, kind0, name0, ...]. */
+  vmas: (number | string)[];
+  /** The origin map: flat [start0, end0, stack_id0, ...]. */
+  origins: number[];
+  /** The touch map: flat [start0, end0, tid0, ...]. */
+  touches: number[];
+  /** The thread table: flat [tid0, name0, ...]. */
+  threads: (number | string)[];
 }
 
 export interface SessionSnapshot {
@@ -85,6 +127,9 @@ export interface SessionSnapshot {
   started_at: bigint;
   processes: ProcessSnapshot[];
   rss_history: number[];
+  sample_ms: number;
+  /** The session's stack table: [stack_id, frames] pairs. */
+  stacks: [number, Frame[]][];
 }
 
 export interface SnapshotMessage {
@@ -185,8 +230,41 @@ function strs(v: unknown, path: string): string[] {
 
 function state(v: unknown, path: string): PageState {
   const n = uint(v, path);
-  if (!isState(n)) fail(path, 'a page state (0, 1 or 2)', v);
+  if (!isState(n)) fail(path, 'a page state (0..3)', v);
   return n;
+}
+
+function uint32(v: unknown, path: string): number {
+  const n = uint(v, path);
+  if (n > 0xffffffff) fail(path, 'a uint32', v);
+  return n;
+}
+
+function tid(v: unknown, path: string): number {
+  const n = uint(v, path);
+  if (n < 1 || n > 2 ** 31 - 1) fail(path, 'a thread id (1..2^31-1)', v);
+  return n;
+}
+
+function kind(v: unknown, path: string): number {
+  const n = uint(v, path);
+  if (n >= KIND_COUNT) fail(path, 'a memory kind (0..6)', v);
+  return n;
+}
+
+function frames(v: unknown, path: string): Frame[] {
+  const a = arr(v, path);
+  if (a.length > MAX_FRAMES) fail(path, `at most ${MAX_FRAMES} frames`, `${a.length} frames`);
+  return a.map((f, i) => {
+    const p = `${path}[${i}]`;
+    const x = arr(f, p, 4);
+    return {
+      pc: uint(x[0], `${p}.pc`),
+      func: str(x[1], `${p}.func`),
+      module: str(x[2], `${p}.module`),
+      source: x[3] === null || x[3] === undefined ? null : str(x[3], `${p}.source`),
+    };
+  });
 }
 
 function addrRange(s: unknown, e: unknown, path: string): [number, number] {
@@ -205,7 +283,7 @@ function nullableStatus(v: unknown, path: string): number | null {
 // ---- events -------------------------------------------------------------
 
 const ARITY: Record<EventType, number> = {
-  session_start: 8,
+  session_start: 9,
   session_end: 4,
   proc_start: 6,
   proc_exec: 4,
@@ -214,6 +292,12 @@ const ARITY: Record<EventType, number> = {
   unmap: 5,
   remap: 7,
   state: 6,
+  stack: 5,
+  origin: 6,
+  vma: 7,
+  thread: 5,
+  touch: 6,
+  sampling: 4,
 };
 
 /** Validates one wire event (an array) into a MeviEvent. */
@@ -222,7 +306,7 @@ export function parseEvent(raw: unknown, path = 'event'): MeviEvent {
   if (a.length < 3) fail(path, 'an event of at least 3 elements', a);
   const code = uint(a[0], `${path}[0]`);
   const type = EVENT_TYPES[code];
-  if (type === undefined) fail(`${path}[0]`, 'a known event type (0..8)', a[0]);
+  if (type === undefined) fail(`${path}[0]`, 'a known event type (0..14)', a[0]);
   if (a.length !== ARITY[type]) fail(path, `${ARITY[type]} elements for ${type}`, `${a.length} elements`);
   const pid = int32(a[1], `${path}.pid`);
   const ts = uint(a[2], `${path}.ts`);
@@ -237,6 +321,7 @@ export function parseEvent(raw: unknown, path = 'event'): MeviEvent {
         resume: bool(a[5], `${path}.resume`),
         started_at: bigUint(a[6], `${path}.started_at`),
         argv: strs(a[7], `${path}.argv`),
+        sample_ms: uint32(a[8], `${path}.sample_ms`),
       };
     case 'session_end':
       return { type, pid, ts, status: int32(a[3], `${path}.status`) };
@@ -267,6 +352,24 @@ export function parseEvent(raw: unknown, path = 'event'): MeviEvent {
       const [to_start, to_end] = addrRange(a[5], a[6], `${path}.to`);
       return { type, pid, ts, from_start, from_end, to_start, to_end };
     }
+    case 'stack':
+      return { type, pid, ts, stack_id: uint32(a[3], `${path}.stack_id`), frames: frames(a[4], `${path}.frames`) };
+    case 'origin': {
+      const [start, end] = addrRange(a[3], a[4], path);
+      return { type, pid, ts, start, end, stack_id: uint32(a[5], `${path}.stack_id`) };
+    }
+    case 'vma': {
+      const [start, end] = addrRange(a[3], a[4], path);
+      return { type, pid, ts, start, end, kind: kind(a[5], `${path}.kind`), name: str(a[6], `${path}.name`) };
+    }
+    case 'thread':
+      return { type, pid, ts, tid: tid(a[3], `${path}.tid`), name: str(a[4], `${path}.name`) };
+    case 'touch': {
+      const [start, end] = addrRange(a[3], a[4], path);
+      return { type, pid, ts, start, end, tid: tid(a[5], `${path}.tid`) };
+    }
+    case 'sampling':
+      return { type, pid, ts, sample_ms: uint32(a[3], `${path}.sample_ms`) };
   }
 }
 
@@ -293,6 +396,42 @@ function flatRanges(v: unknown, path: string): number[] {
   return out;
 }
 
+/**
+ * A flat annotation list [start, end, value, (name,) ...] with `stride`
+ * elements per range: sorted, non-overlapping, values checked by `value`
+ * (and names, for the vma map, as strings).
+ */
+function flatAnnotations<T extends number | string>(v: unknown, path: string, stride: 3 | 4, value: (x: unknown, p: string) => number): T[] {
+  const a = arr(v, path);
+  if (a.length % stride !== 0) fail(path, `a flat list (length a multiple of ${stride})`, `${a.length} elements`);
+  const out = new Array<number | string>(a.length);
+  let prevEnd = 0;
+  for (let i = 0; i < a.length; i += stride) {
+    const p = `${path}[${i / stride}]`;
+    const [s, e] = addrRange(a[i], a[i + 1], p);
+    if (s < prevEnd) fail(p, 'sorted, non-overlapping ranges', [s, e]);
+    prevEnd = e;
+    out[i] = s;
+    out[i + 1] = e;
+    out[i + 2] = value(a[i + 2], `${p}.value`);
+    if (stride === 4) out[i + 3] = str(a[i + 3], `${p}.name`);
+  }
+  return out as T[];
+}
+
+function threadList(v: unknown, path: string): (number | string)[] {
+  const a = arr(v, path);
+  if (a.length % 2 !== 0) fail(path, 'a flat [tid, name, ...] list', `${a.length} elements`);
+  return a.map((x, i) => (i % 2 ? str(x, `${path}[${i}]`) : tid(x, `${path}[${i}]`)));
+}
+
+function stackTable(v: unknown, path: string): [number, Frame[]][] {
+  return arr(v, path).map((x, i) => {
+    const pair = arr(x, `${path}[${i}]`, 2);
+    return [uint32(pair[0], `${path}[${i}].stack_id`), frames(pair[1], `${path}[${i}].frames`)];
+  });
+}
+
 function history(v: unknown, path: string): number[] {
   const a = arr(v, path);
   if (a.length % 2 !== 0) fail(path, 'a flat [ts, rss, ...] list', `${a.length} elements`);
@@ -300,7 +439,7 @@ function history(v: unknown, path: string): number[] {
 }
 
 function parseProcess(v: unknown, path: string): ProcessSnapshot {
-  const a = arr(v, path, 7);
+  const a = arr(v, path, 11);
   return {
     pid: int32(a[0], `${path}.pid`),
     ppid: int32(a[1], `${path}.ppid`),
@@ -309,11 +448,15 @@ function parseProcess(v: unknown, path: string): ProcessSnapshot {
     exit_status: nullableStatus(a[4], `${path}.exit_status`),
     ranges: flatRanges(a[5], `${path}.ranges`),
     rss_history: history(a[6], `${path}.rss_history`),
+    vmas: flatAnnotations<number | string>(a[7], `${path}.vmas`, 4, kind),
+    origins: flatAnnotations<number>(a[8], `${path}.origins`, 3, uint32),
+    touches: flatAnnotations<number>(a[9], `${path}.touches`, 3, tid),
+    threads: threadList(a[10], `${path}.threads`),
   };
 }
 
 function parseSession(v: unknown, path: string): SessionSnapshot {
-  const a = arr(v, path, 9);
+  const a = arr(v, path, 11);
   return {
     id: uint(a[0], `${path}.id`),
     argv: strs(a[1], `${path}.argv`),
@@ -324,6 +467,8 @@ function parseSession(v: unknown, path: string): SessionSnapshot {
     started_at: bigUint(a[6], `${path}.started_at`),
     processes: arr(a[7], `${path}.processes`).map((p, i) => parseProcess(p, `${path}.processes[${i}]`)),
     rss_history: history(a[8], `${path}.rss_history`),
+    sample_ms: uint32(a[9], `${path}.sample_ms`),
+    stacks: stackTable(a[10], `${path}.stacks`),
   };
 }
 
@@ -333,9 +478,13 @@ export function parseServerMessage(raw: unknown): ServerMessage {
   const kind = uint(a[0], 'message[0]');
   if (kind === 0) {
     arr(raw, 'snapshot', 4);
+    const version = uint(a[1], 'snapshot.version');
+    // A tab that outlived a daemon upgrade must not interpret another version's
+    // layout: it gets no sessions, and the store says why (reload the page).
+    if (version !== PROTOCOL_VERSION) return { kind: 'snapshot', version, now: 0n, sessions: [] };
     return {
       kind: 'snapshot',
-      version: uint(a[1], 'snapshot.version'),
+      version,
       now: bigUint(a[2], 'snapshot.now'),
       sessions: arr(a[3], 'snapshot.sessions').map((s, i) => parseSession(s, `snapshot.sessions[${i}]`)),
     };
@@ -417,7 +566,7 @@ export function eventToWire(ev: MeviEvent): unknown[] {
   const head = [EVENT_TYPES.indexOf(ev.type), ev.pid, ev.ts];
   switch (ev.type) {
     case 'session_start':
-      return [...head, ev.version, ev.mode, ev.resume, ev.started_at, ev.argv];
+      return [...head, ev.version, ev.mode, ev.resume, ev.started_at, ev.argv, ev.sample_ms];
     case 'session_end':
     case 'proc_exit':
       return [...head, ev.status];
@@ -432,7 +581,41 @@ export function eventToWire(ev: MeviEvent): unknown[] {
       return [...head, ev.start, ev.end];
     case 'remap':
       return [...head, ev.from_start, ev.from_end, ev.to_start, ev.to_end];
+    case 'stack':
+      return [...head, ev.stack_id, ev.frames.map(frameToWire)];
+    case 'origin':
+      return [...head, ev.start, ev.end, ev.stack_id];
+    case 'vma':
+      return [...head, ev.start, ev.end, ev.kind, ev.name];
+    case 'thread':
+      return [...head, ev.tid, ev.name];
+    case 'touch':
+      return [...head, ev.start, ev.end, ev.tid];
+    case 'sampling':
+      return [...head, ev.sample_ms];
   }
+}
+
+/** The wire array of one frame: [pc, func, module, source-or-nil]. */
+export function frameToWire(f: Frame): unknown[] {
+  return [f.pc, f.func, f.module, f.source];
+}
+
+/** The wire array of a session as snapshots and moments carry it (tests and tools). */
+export function sessionToWire(s: SessionSnapshot): unknown[] {
+  return [
+    s.id,
+    s.argv,
+    s.launcher_pid,
+    s.alive,
+    s.exit_status,
+    s.mode,
+    s.started_at,
+    s.processes.map((p) => [p.pid, p.ppid, p.cmdline, p.alive, p.exit_status, p.ranges, p.rss_history, p.vmas, p.origins, p.touches, p.threads]),
+    s.rss_history,
+    s.sample_ms,
+    s.stacks.map(([id, fr]) => [id, fr.map(frameToWire)]),
+  ];
 }
 
 /**

@@ -10,10 +10,56 @@
  *
  * Views ask `generation` whether anything changed and `takeDirty()` which
  * processes did.
+ *
+ * Protocol version 2 annotations (PROTOCOL.md section 3) live beside each
+ * process's map: the vma map (kind and name, interned into one uint32, see
+ * vmaValue), the origin map (stack id), the touch map (tid), all TagMaps
+ * that follow the memory map (unmap removes, remap moves, exec and resume
+ * clear, fork copies, map leaves them alone), and a thread table. Each
+ * session has its stack table and its current sampling interval.
  */
 import { MemMap } from './memmap';
 import { RssHistory } from './history';
-import { PROC_INHERIT_MAP, PROTOCOL_VERSION, type DeltaMessage, type MeviEvent, type SessionSnapshot, type SnapshotMessage } from './protocol';
+import { TagMap } from './tagmap';
+import {
+  KIND_COUNT,
+  PROC_INHERIT_MAP,
+  PROTOCOL_VERSION,
+  type DeltaMessage,
+  type Frame,
+  type MeviEvent,
+  type SessionSnapshot,
+  type SnapshotMessage,
+} from './protocol';
+
+/**
+ * Names of vma values: a vma map value is nameId * 8 + kind, so renderers
+ * read the kind with `v & 7` and never touch strings. Names are interned
+ * once per page load (a program has few distinct mapping names).
+ */
+const vmaNameIds = new Map<string, number>();
+const vmaNameList: string[] = [];
+
+/** The vma map value of (kind, name). */
+export function vmaValue(kind: number, name: string): number {
+  let id = vmaNameIds.get(name);
+  if (id === undefined) {
+    id = vmaNameList.length;
+    vmaNameList.push(name);
+    vmaNameIds.set(name, id);
+  }
+  return id * 8 + kind;
+}
+
+/** The kind (0..6) of a vma map value. */
+export function vmaKind(v: number): number {
+  return v & 7;
+}
+
+/** The name of a vma map value. */
+export function vmaName(v: number): string {
+  return vmaNameList[Math.floor(v / 8)] ?? '';
+}
 
 export interface ProcessState {
   readonly sessionId: number;
@@ -23,6 +69,14 @@ export interface ProcessState {
   alive: boolean;
   exitStatus: number | null;
   map: MemMap;
+  /** Kind and name per range (value: vmaValue(kind, name)). */
+  vmas: TagMap;
+  /** The call stack (id) that mapped each range. */
+  origins: TagMap;
+  /** The thread (tid) that first touched each range (exact mode). */
+  touches: TagMap;
+  /** Thread names by tid. */
+  threads: Map<number, string>;
   history: RssHistory;
   /** Timestamp of the last event about this process (ns since session start). */
   lastTs: number;
@@ -37,6 +91,10 @@ export interface SessionState {
   alive: boolean;
   exitStatus: number | null;
   mode: number;
+  /** Sampling interval in ms (sampled mode; 0 in exact mode), as last announced. */
+  sampleMs: number;
+  /** Call stacks by id, shared by the session's processes. */
+  stacks: Map<number, Frame[]>;
   /** CLOCK_REALTIME ns at session start. */
   startedAt: bigint;
   /** Protocol version announced by the launcher (0 when unknown). */
@@ -68,6 +126,8 @@ export class Store {
   serverNow = 0n;
   /** Whether a snapshot was received since the last connection. */
   synced = false;
+  /** The protocol version of mevid when it is not this page's (the page must be reloaded). */
+  incompatible: number | null = null;
 
   private dirty = new Set<string>();
   private structureDirty = true;
@@ -97,6 +157,8 @@ export class Store {
 
   applySnapshot(msg: SnapshotMessage): void {
     this.sessions.clear();
+    this.incompatible = msg.version === PROTOCOL_VERSION ? null : msg.version;
+    if (this.incompatible !== null) this.noteError(`mevid speaks protocol version ${msg.version}, this page version ${PROTOCOL_VERSION}: reload the page`);
     for (const s of msg.sessions) {
       this.sessions.set(s.id, this.buildSession(s, msg.version));
     }
@@ -115,6 +177,8 @@ export class Store {
     session.alive = s.alive;
     session.exitStatus = s.exit_status;
     session.mode = s.mode;
+    session.sampleMs = s.sample_ms;
+    for (const [id, frames] of s.stacks) session.stacks.set(id, frames);
     session.startedAt = s.started_at;
     session.version = version;
     session.history = RssHistory.fromFlat(s.rss_history);
@@ -130,6 +194,16 @@ export class Store {
       proc.alive = p.alive;
       proc.exitStatus = p.exit_status;
       proc.history = RssHistory.fromFlat(p.rss_history);
+      try {
+        const vf: number[] = [];
+        for (let i = 0; i + 3 < p.vmas.length; i += 4) vf.push(p.vmas[i] as number, p.vmas[i + 1] as number, vmaValue(p.vmas[i + 2] as number, p.vmas[i + 3] as string));
+        proc.vmas = TagMap.fromFlat(vf);
+        proc.origins = TagMap.fromFlat(p.origins);
+        proc.touches = TagMap.fromFlat(p.touches);
+      } catch (err) {
+        this.noteError(`snapshot: session ${s.id} pid ${p.pid} annotations: ${(err as Error).message}`);
+      }
+      for (let i = 0; i + 1 < p.threads.length; i += 2) proc.threads.set(p.threads[i] as number, p.threads[i + 1] as string);
       const lastTs = p.rss_history.length >= 2 ? p.rss_history[p.rss_history.length - 2]! : 0;
       proc.lastTs = lastTs;
       session.lastTs = Math.max(session.lastTs, lastTs);
@@ -138,6 +212,7 @@ export class Store {
   }
 
   applyDelta(msg: DeltaMessage): void {
+    if (this.incompatible !== null) return; // not this page's protocol: nothing is interpreted
     for (const { sessionId, events } of msg.batches) this.applyBatch(sessionId, events);
     this.serverNow = msg.now;
     this.generation++;
@@ -202,6 +277,7 @@ export class Store {
         session.argv = ev.argv;
         session.launcherPid = ev.pid;
         session.mode = ev.mode;
+        session.sampleMs = ev.sample_ms;
         session.startedAt = ev.started_at;
         session.version = ev.version;
         session.alive = true;
@@ -216,8 +292,15 @@ export class Store {
         return null;
       case 'proc_start': {
         const parent = session.processes.get(ev.ppid);
-        const map = ev.flags & PROC_INHERIT_MAP && parent ? parent.map.clone() : new MemMap();
+        const inherit = !!(ev.flags & PROC_INHERIT_MAP) && !!parent;
+        const map = inherit ? parent.map.clone() : new MemMap();
         const proc = this.newProcess(session, ev.pid, ev.ppid, ev.cmdline, map);
+        if (inherit) {
+          // A fork: the child starts with copies of its parent's annotation maps.
+          proc.vmas = parent.vmas.clone();
+          proc.origins = parent.origins.clone();
+          proc.touches = parent.touches.clone();
+        }
         const old = this.retired.get(ev.pid);
         if (old) {
           proc.history = old;
@@ -226,6 +309,13 @@ export class Store {
         proc.map.version++; // a new process: views must redraw even if the map looks the same
         return proc;
       }
+      case 'stack':
+        session.stacks.set(ev.stack_id, ev.frames);
+        this.stacksVersion++;
+        return null;
+      case 'sampling':
+        session.sampleMs = ev.sample_ms;
+        return null;
       default:
         break;
     }
@@ -233,6 +323,9 @@ export class Store {
     switch (ev.type) {
       case 'proc_exec':
         proc.map.clear();
+        proc.vmas.clear();
+        proc.origins.clear();
+        proc.touches.clear();
         proc.cmdline = ev.cmdline;
         proc.alive = true;
         proc.exitStatus = null;
@@ -247,16 +340,39 @@ export class Store {
         break;
       case 'unmap':
         proc.map.remove(ev.start, ev.end);
+        proc.vmas.remove(ev.start, ev.end);
+        proc.origins.remove(ev.start, ev.end);
+        proc.touches.remove(ev.start, ev.end);
         break;
       case 'remap':
         proc.map.remap(ev.from_start, ev.from_end, ev.to_start, ev.to_end);
+        proc.vmas.remap(ev.from_start, ev.from_end, ev.to_start, ev.to_end);
+        proc.origins.remap(ev.from_start, ev.from_end, ev.to_start, ev.to_end);
+        proc.touches.remap(ev.from_start, ev.from_end, ev.to_start, ev.to_end);
         break;
       case 'state':
         proc.map.update(ev.start, ev.end, ev.state);
         break;
+      case 'vma':
+        if (ev.kind >= KIND_COUNT) throw new Error(`kind ${ev.kind}`);
+        proc.vmas.set(ev.start, ev.end, vmaValue(ev.kind, ev.name));
+        break;
+      case 'origin':
+        proc.origins.set(ev.start, ev.end, ev.stack_id);
+        break;
+      case 'touch':
+        proc.touches.set(ev.start, ev.end, ev.tid);
+        break;
+      case 'thread':
+        proc.threads.set(ev.tid, ev.name);
+        this.stacksVersion++;
+        break;
     }
     return proc;
   }
+
+  /** Bumped when a stack or a thread name is (re)defined: tables derived from them refresh. */
+  stacksVersion = 0;
 
   /** Histories of processes dropped by a resume, until their proc_start comes back. */
   private retired = new Map<number, RssHistory>();
@@ -277,6 +393,8 @@ export class Store {
       alive: true,
       exitStatus: null,
       mode: 0,
+      sampleMs: 0,
+      stacks: new Map(),
       startedAt: 0n,
       version: 0,
       processes: new Map(),
@@ -294,6 +412,10 @@ export class Store {
       alive: true,
       exitStatus: null,
       map,
+      vmas: new TagMap(),
+      origins: new TagMap(),
+      touches: new TagMap(),
+      threads: new Map(),
       history: new RssHistory(),
       lastTs: session.lastTs,
       seq: this.seq++,

@@ -5,7 +5,8 @@
  *
  * Pausing is deliberately not part of it. `at` (ns since the session began)
  * shows the selected session at that past moment; `diff=A-B` highlights what
- * changed between two moments. Both need `session`.
+ * changed between two moments. Both need `session`. `by=site` colours the
+ * maps by call site; `site=ID` highlights the ranges one stack mapped.
  */
 
 export interface Zoom {
@@ -29,10 +30,14 @@ export interface ViewState {
   at: number | null;
   /** Diff between two moments (ns), null for none. Needs session. */
   diff: [number, number] | null;
+  /** Colour ranges by the call stack that mapped them. */
+  bySite: boolean;
+  /** The stack id highlighted (with bySite), or null. */
+  site: number | null;
 }
 
 export function defaultViewState(): ViewState {
-  return { session: null, q: '', zoom: null, showGaps: true, showNonResident: true, collapsed: new Set(), at: null, diff: null };
+  return { session: null, q: '', zoom: null, showGaps: true, showNonResident: true, collapsed: new Set(), at: null, diff: null, bySite: false, site: null };
 }
 
 function parseIntStrict(s: string | null, radix = 10): number | null {
@@ -64,6 +69,8 @@ export function parseViewState(search: string): ViewState {
   v.zoom = parseZoom(p.get('zoom'));
   if (p.get('gaps') === '0') v.showGaps = false;
   if (p.get('nonres') === '0') v.showNonResident = false;
+  v.bySite = p.get('by') === 'site';
+  v.site = parseIntStrict(p.get('site'));
   const c = p.get('collapsed');
   if (c) for (const k of c.split(',')) if (/^\d+:\d+$/.test(k)) v.collapsed.add(k);
   if (v.session !== null) {
@@ -89,6 +96,8 @@ export function serializeViewState(v: ViewState): string {
   if (v.collapsed.size) p.set('collapsed', [...v.collapsed].sort().join(','));
   if (v.session !== null && v.at !== null) p.set('at', String(v.at));
   if (v.session !== null && v.diff) p.set('diff', `${v.diff[0]}-${v.diff[1]}`);
+  if (v.bySite) p.set('by', 'site');
+  if (typeof v.site === 'number') p.set('site', String(v.site));
   const s = p.toString().replace(/%3A/gi, ':').replace(/%2C/gi, ',');
   return s ? `?${s}` : '';
 }

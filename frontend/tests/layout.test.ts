@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { MemMap, NOT_RESIDENT, RESIDENT, UNTRACKED } from '../src/memmap';
-import { buildRows, extentAt, gridFor, GROUP_GAP, layoutMap, MIN_SCALE, rasterize, rasterizeGrid, scaleFor } from '../src/layout';
+import { MemMap, NOT_RESIDENT, RESIDENT, SWAPPED, UNTRACKED } from '../src/memmap';
+import { TagMap } from '../src/tagmap';
+import { buildRows, extentAt, gridFor, GROUP_GAP, layoutMap, MIN_SCALE, rasterize, rasterizeGrid, rasterizeTags, scaleFor } from '../src/layout';
 
 const P = 4096;
 const MiB = 2 ** 20;
@@ -78,13 +79,24 @@ describe('rasterize', () => {
     m.set(6 * P, 7 * P, UNTRACKED);
     // 8 pages over 4 columns: 2 pages per column.
     const r = rasterize(m, 0, 8 * P, 4, 1000);
-    const cols = [0, 1, 2, 3].map((c) => Array.from(r.frac.subarray(c * 3, c * 3 + 3)));
+    // Slots: resident, swapped, not resident, untracked.
+    const cols = [0, 1, 2, 3].map((c) => Array.from(r.frac.subarray(c * 4, c * 4 + 4)));
     expect(cols).toEqual([
-      [1, 0, 0],
-      [1, 0, 0],
-      [0, 1, 0],
-      [0, 0, 0.5],
+      [1, 0, 0, 0],
+      [1, 0, 0, 0],
+      [0, 0, 1, 0],
+      [0, 0, 0, 0.5],
     ]);
+  });
+  it('gives swapped pages their own slot', () => {
+    const m = new MemMap();
+    m.set(0, 2 * P, RESIDENT);
+    m.set(2 * P, 4 * P, SWAPPED);
+    const r = rasterize(m, 0, 4 * P, 2, 1000);
+    expect(Array.from(r.frac)).toEqual([1, 0, 0, 0, 0, 1, 0, 0]);
+    expect(m.rss).toBe(2 * P);
+    expect(m.swap).toBe(2 * P);
+    expect(m.vsz).toBe(4 * P);
   });
   it('lists ranges wide enough for a label', () => {
     const m = new MemMap();
@@ -115,7 +127,22 @@ describe('zoom grid', () => {
     m.set(0, 16 * P, NOT_RESIDENT);
     m.update(5 * P, 6 * P, RESIDENT);
     const g = rasterizeGrid(m, 0, 16 * P, 8, 10);
-    expect(Array.from(g.frac.subarray(5 * 3, 6 * 3))).toEqual([1, 0, 0]);
-    expect(Array.from(g.frac.subarray(4 * 3, 5 * 3))).toEqual([0, 1, 0]);
+    expect(Array.from(g.frac.subarray(5 * 4, 6 * 4))).toEqual([1, 0, 0, 0]);
+    expect(Array.from(g.frac.subarray(4 * 4, 5 * 4))).toEqual([0, 0, 1, 0]);
+  });
+});
+
+describe('rasterizeTags', () => {
+  it('gives each column its dominant annotation, -1 where there is none', () => {
+    const t = new TagMap();
+    t.set(0, 3 * P, 7); // column 0 (pages 0-1) and half of column 1
+    t.set(3 * P, 4 * P, 9);
+    t.set(6 * P, 7 * P, 5);
+    expect(Array.from(rasterizeTags(t, 0, 8 * P, 4))).toEqual([7, 7, -1, 5]);
+  });
+  it('walks only the window', () => {
+    const t = new TagMap();
+    for (let i = 0; i < 10000; i++) t.set(i * 2 * P, (i * 2 + 1) * P, i % 5);
+    expect(Array.from(rasterizeTags(t, 100 * P, 4 * P, 4))).toEqual([0, -1, 1, -1]);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MemMap, MemMapError, NOT_RESIDENT, RESIDENT, UNTRACKED, parseState, type PageState } from '../src/memmap';
-import { fixturesDir, loadVectorFiles, sharedVectorsDir, type MemmapVector, type StateField, type VectorOp } from './shared';
+import { applyVectorOp, fixturesDir, loadVectorFiles, rng, sharedVectorsDir, type MemmapVector, type StateField, type VectorOp } from './shared';
 
 function st(v: StateField): PageState {
   const s = parseState(v);
@@ -9,18 +9,7 @@ function st(v: StateField): PageState {
 }
 
 function applyOp(m: MemMap, op: VectorOp): void {
-  switch (op.op) {
-    case 'set':
-      return m.set(op.start, op.end, st(op.state));
-    case 'update':
-      return m.update(op.start, op.end, st(op.state));
-    case 'remove':
-      return m.remove(op.start, op.end);
-    case 'remap':
-      return m.remap(op.from_start, op.from_end, op.to_start, op.to_end);
-    case 'clear':
-      return m.clear();
-  }
+  applyVectorOp(m, op, st);
 }
 
 function runVector(v: MemmapVector): void {
@@ -97,18 +86,6 @@ class PageModel {
     }
     return out;
   }
-}
-
-/** Small deterministic PRNG (mulberry32) so failures reproduce. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 describe('memmap: differential test against a page-level model', () => {

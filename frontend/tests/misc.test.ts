@@ -49,18 +49,18 @@ describe('tooltip text', () => {
   const { extents } = layoutMap(m);
 
   it('names the range, its size and state, and the mapping it belongs to', () => {
-    const lines = describeHit(m, extents, { kind: 'group', addr: 0x10000 + P + 7, colStart: 0x10000, colEnd: 0x10000 + P, groupStart: 0x10000, groupEnd: 0x10000 + 16 * P, frac: [1, 0, 0] })!;
+    const lines = describeHit(m, extents, { kind: 'group', addr: 0x10000 + P + 7, colStart: 0x10000, colEnd: 0x10000 + P, groupStart: 0x10000, groupEnd: 0x10000 + 16 * P, frac: [1, 0, 0, 0] })!;
     expect(lines[0]).toBe('[0x10000, 0x14000)');
     expect(lines[1]).toBe('16 KiB · resident');
     expect(lines[2]).toBe('mapping [0x10000, 0x20000) · 64 KiB, 16 KiB resident (25%)');
     expect(lines.at(-1)).toBe('click to zoom to pages');
   });
   it('describes mixed pixels', () => {
-    const lines = describeHit(m, extents, { kind: 'group', addr: 0x10000, colStart: 0x10000, colEnd: 0x10000 + 8 * P, groupStart: 0x10000, groupEnd: 0x20000, frac: [0.5, 0.5, 0] })!;
+    const lines = describeHit(m, extents, { kind: 'group', addr: 0x10000, colStart: 0x10000, colEnd: 0x10000 + 8 * P, groupStart: 0x10000, groupEnd: 0x20000, frac: [0.5, 0, 0.5, 0] })!;
     expect(lines).toContain('this pixel [0x10000, 0x18000): 50% resident · 50% not resident');
   });
   it('describes single pages when zoomed', () => {
-    const lines = describeHit(m, extents, { kind: 'zoom-cell', addr: 0x10000 + 5 * P, cellStart: 0x15000, cellEnd: 0x16000, rowStart: 0x10000, rowEnd: 0x20000, pagesPerCell: 1, frac: [0, 1, 0] })!;
+    const lines = describeHit(m, extents, { kind: 'zoom-cell', addr: 0x10000 + 5 * P, cellStart: 0x15000, cellEnd: 0x16000, rowStart: 0x10000, rowEnd: 0x20000, pagesPerCell: 1, frac: [0, 0, 1, 0] })!;
     expect(lines[0]).toBe('page 0x15000 · not resident');
     expect(lines[1]).toBe('in range [0x14000, 0x20000) · 48 KiB');
   });

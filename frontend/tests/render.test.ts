@@ -13,31 +13,44 @@ function px(hex: string): number {
 
 describe('column heights', () => {
   it('stacks proportions and keeps a lone page visible', () => {
-    expect(heights(new Float32Array([1, 0, 0]), 0, 28)).toEqual([28, 0, 0]);
-    expect(heights(new Float32Array([0.5, 0.5, 0]), 0, 28)).toEqual([14, 14, 0]);
+    // Slots: resident, swapped, not resident, untracked.
+    expect(heights(new Float32Array([1, 0, 0, 0]), 0, 28)).toEqual([28, 0, 0, 0]);
+    expect(heights(new Float32Array([0.5, 0, 0.5, 0]), 0, 28)).toEqual([14, 0, 14, 0]);
     // 1 page of 1000 resident: still one pixel.
-    expect(heights(new Float32Array([0.001, 0.999, 0]), 0, 28)).toEqual([1, 27, 0]);
+    expect(heights(new Float32Array([0.001, 0, 0.999, 0]), 0, 28)).toEqual([1, 0, 27, 0]);
+    // A lone swapped page too.
+    expect(heights(new Float32Array([0.5, 0.001, 0.499, 0]), 0, 28)).toEqual([13, 1, 14, 0]);
     // Nothing mapped: nothing drawn.
-    expect(heights(new Float32Array([0, 0, 0]), 0, 28)).toEqual([0, 0, 0]);
+    expect(heights(new Float32Array([0, 0, 0, 0]), 0, 28)).toEqual([0, 0, 0, 0]);
     // Rounding never overflows the column.
-    const h = heights(new Float32Array([0.34, 0.33, 0.33]), 0, 10);
-    expect(h[0] + h[1] + h[2]).toBe(10);
+    const h = heights(new Float32Array([0.25, 0.25, 0.25, 0.25]), 0, 10);
+    expect(h[0] + h[1] + h[2] + h[3]).toBe(10);
   });
 });
 
 describe('fillColumns', () => {
-  it('paints resident at the bottom, then not resident, untracked, background', () => {
-    const frac = new Float32Array([1, 0, 0, 0.5, 0.5, 0, 0, 0, 0.25]);
-    const out = new Uint32Array(3 * 4);
-    fillColumns(out, frac, 3, 4);
-    const col = (c: number) => [0, 1, 2, 3].map((y) => out[y * 3 + c]);
+  it('paints resident at the bottom, then swapped, not resident, untracked, background', () => {
+    const frac = new Float32Array([1, 0, 0, 0, 0.5, 0, 0.5, 0, 0, 0, 0, 0.25, 0.25, 0.25, 0.5, 0]);
+    const out = new Uint32Array(4 * 4);
+    fillColumns(out, frac, 4, 4);
+    const col = (c: number) => [0, 1, 2, 3].map((y) => out[y * 4 + c]);
     const R = px(COLORS.resident);
+    const S = px(COLORS.swapped);
     const N = px(COLORS.notResident);
     const U = px(COLORS.untracked);
     const B = px(COLORS.groupBg);
     expect(col(0)).toEqual([R, R, R, R]);
     expect(col(1)).toEqual([N, N, R, R]);
     expect(col(2)).toEqual([B, B, B, U]);
+    expect(col(3)).toEqual([N, N, S, R]);
+  });
+
+  it('takes per-column colours (group by call site)', () => {
+    const frac = new Float32Array([1, 0, 0, 0, 0, 0, 1, 0]);
+    const out = new Uint32Array(2 * 2);
+    const pal = Uint32Array.from([1, 2, 3, 4, 5, 6, 7, 8]);
+    fillColumns(out, frac, 2, 2, pal);
+    expect([...out]).toEqual([1, 7, 1, 7]);
   });
 });
 

@@ -1,4 +1,5 @@
-// Locates the shared test material in <repo>/tests/vectors (written by the C side).
+// Locates the shared test material in <repo>/tests/vectors (written by the C side),
+// loads vector files, and gives the tests one seeded PRNG.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,9 +10,9 @@ export const sharedVectorsDir = join(repoRoot, 'tests', 'vectors');
 export const sharedWireDir = join(sharedVectorsDir, 'wire');
 export const fixturesDir = join(here, 'fixtures');
 
-export interface VectorFile {
+export interface VectorFile<V = MemmapVector> {
   file: string;
-  vectors: MemmapVector[];
+  vectors: V[];
 }
 
 export type StateField = string | number;
@@ -33,13 +34,66 @@ export interface MemmapVector {
   vsz: number;
 }
 
-/** Every *.json directly in dir that holds a "vectors" array. */
-export function loadVectorFiles(dir: string): VectorFile[] {
+/** An op of a tagmap vector (tests/vectors/tagmap/*.json). */
+export type TagVectorOp =
+  | { op: 'set'; start: number; end: number; value: number }
+  | { op: 'remove'; start: number; end: number }
+  | { op: 'remap'; from_start: number; from_end: number; to_start: number; to_end: number }
+  | { op: 'clear' };
+
+export interface TagVector {
+  name: string;
+  description?: string;
+  initial: [number, number, number][];
+  ops: TagVectorOp[];
+  expected: [number, number, number][];
+}
+
+/** What a vector op is applied to: a MemMap or a TagMap. */
+export interface VectorTarget {
+  set(start: number, end: number, value: number): void;
+  update?(start: number, end: number, value: number): void;
+  remove(start: number, end: number): void;
+  remap(fromStart: number, fromEnd: number, toStart: number, toEnd: number): void;
+  clear(): void;
+}
+
+/** Applies a memmap or tagmap vector op to m; `value` reads a set or update op's state (or value). */
+export function applyVectorOp(m: VectorTarget, op: VectorOp | TagVectorOp, value: (v: StateField) => number = Number): void {
+  switch (op.op) {
+    case 'set':
+      return m.set(op.start, op.end, value('state' in op ? op.state : op.value));
+    case 'update':
+      if (!m.update) throw new Error('an update op on a map without update');
+      return m.update(op.start, op.end, value(op.state));
+    case 'remove':
+      return m.remove(op.start, op.end);
+    case 'remap':
+      return m.remap(op.from_start, op.from_end, op.to_start, op.to_end);
+    case 'clear':
+      return m.clear();
+  }
+}
+
+/** Every *.json directly in dir that holds a "vectors" array (memmap vectors unless told otherwise). */
+export function loadVectorFiles<V = MemmapVector>(dir: string): VectorFile<V>[] {
   if (!existsSync(dir)) return [];
   return readdirSync(dir)
     .filter((f) => f.endsWith('.json'))
     .sort()
-    .map((f) => ({ file: f, data: JSON.parse(readFileSync(join(dir, f), 'utf8')) as { vectors?: MemmapVector[] } }))
+    .map((f) => ({ file: f, data: JSON.parse(readFileSync(join(dir, f), 'utf8')) as { vectors?: V[] } }))
     .filter((x) => Array.isArray(x.data.vectors))
     .map((x) => ({ file: x.file, vectors: x.data.vectors! }));
+}
+
+/** Small deterministic PRNG (mulberry32) so failures reproduce: uniform in [0, 1). */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
 }

@@ -1,9 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
-import { Store, sessionRss } from '../src/store';
+import { Store, sessionRss, vmaKind, vmaName, vmaValue } from '../src/store';
 import { decodeBatch, type MeviEvent, type SnapshotMessage } from '../src/protocol';
-import { RESIDENT, NOT_RESIDENT } from '../src/memmap';
+import { RESIDENT, NOT_RESIDENT, SWAPPED } from '../src/memmap';
 import { sharedWireDir } from './shared';
 
 const P = 4096;
@@ -11,11 +11,12 @@ const start = (pid: number, argv: string[] = ['prog'], resume = false): MeviEven
   type: 'session_start',
   pid,
   ts: 0,
-  version: 1,
+  version: 2,
   mode: 0,
   resume,
   started_at: 1_700_000_000_000_000_000n,
   argv,
+  sample_ms: 0,
 });
 
 function quiet<T>(f: () => T): T {
@@ -135,7 +136,7 @@ describe('store: deltas', () => {
 });
 
 describe('store: snapshots', () => {
-  const snap = (sessions: SnapshotMessage['sessions']): SnapshotMessage => ({ kind: 'snapshot', version: 1, now: 5n, sessions });
+  const snap = (sessions: SnapshotMessage['sessions']): SnapshotMessage => ({ kind: 'snapshot', version: 2, now: 5n, sessions });
 
   it('replaces everything it knew', () => {
     const s = new Store();
@@ -150,8 +151,24 @@ describe('store: snapshots', () => {
           exit_status: 3,
           mode: 1,
           started_at: 7n,
-          processes: [{ pid: 51, ppid: 50, cmdline: ['x'], alive: false, exit_status: 3, ranges: [0, P, 1, P, 3 * P, 0], rss_history: [0, 0, 99, P] }],
+          processes: [
+            {
+              pid: 51,
+              ppid: 50,
+              cmdline: ['x'],
+              alive: false,
+              exit_status: 3,
+              ranges: [0, P, 1, P, 3 * P, 0],
+              rss_history: [0, 0, 99, P],
+              vmas: [0, P, 1, '[heap]', P, 3 * P, 4, '/usr/lib/libfoo.so'],
+              origins: [P, 3 * P, 9],
+              touches: [0, P, 52],
+              threads: [51, 'x', 52, 'worker-1'],
+            },
+          ],
           rss_history: [0, 0, 99, P],
+          sample_ms: 50,
+          stacks: [[9, [{ pc: 4096, func: 'alloc+0x1', module: 'prog', source: 'p.c:3' }]]],
         },
       ]),
     );
@@ -166,6 +183,163 @@ describe('store: snapshots', () => {
     expect(p.history.rss).toEqual([0, P]);
     expect(p.lastTs).toBe(99);
     expect(s.synced).toBe(true);
+    // Version 2 fields.
+    expect(sess.sampleMs).toBe(50);
+    expect(sess.mode).toBe(1);
+    expect(sess.stacks.get(9)![0]!.func).toBe('alloc+0x1');
+    expect(p.vmas.toArray().map(([a, b, v]) => [a, b, vmaKind(v), vmaName(v)])).toEqual([
+      [0, P, 1, '[heap]'],
+      [P, 3 * P, 4, '/usr/lib/libfoo.so'],
+    ]);
+    expect(p.origins.toArray()).toEqual([[P, 3 * P, 9]]);
+    expect(p.touches.toArray()).toEqual([[0, P, 52]]);
+    expect([...p.threads]).toEqual([
+      [51, 'x'],
+      [52, 'worker-1'],
+    ]);
+  });
+
+  it('a snapshot of another protocol version is not interpreted; deltas are ignored', () => {
+    const s = new Store();
+    quiet(() => s.applySnapshot({ kind: 'snapshot', version: 3, now: 0n, sessions: [] }));
+    expect(s.incompatible).toBe(3);
+    expect(s.lastError).toMatch(/protocol version 3.*reload/);
+    s.applyDelta({ kind: 'delta', now: 1n, batches: [{ sessionId: 1, events: [start(1)] }] });
+    expect(s.sessions.size).toBe(0);
+    s.applySnapshot(snap([]));
+    expect(s.incompatible).toBeNull();
+  });
+});
+
+describe('store: version 2 annotations (PROTOCOL.md section 3)', () => {
+  const ANON = 0;
+  const HEAP = 1;
+  const FILE = 4;
+  const frames = [{ pc: 0x1000, func: 'alloc_big_a+0x1c', module: 'prog', source: 'prog.c:31' }];
+  const setup = (): Store => {
+    const s = new Store();
+    s.applyBatch(1, [
+      start(100),
+      { type: 'proc_start', pid: 101, ts: 1, ppid: 100, flags: 0, cmdline: ['prog'] },
+      { type: 'map', pid: 101, ts: 2, start: 0, end: 16 * P, state: NOT_RESIDENT },
+      { type: 'vma', pid: 101, ts: 2, start: 0, end: 16 * P, kind: HEAP, name: '[heap]' },
+      { type: 'stack', pid: 101, ts: 2, stack_id: 5, frames },
+      { type: 'origin', pid: 101, ts: 2, start: 0, end: 16 * P, stack_id: 5 },
+      { type: 'state', pid: 101, ts: 3, start: 0, end: 4 * P, state: RESIDENT },
+      { type: 'thread', pid: 101, ts: 3, tid: 102, name: 'worker-1' },
+      { type: 'touch', pid: 101, ts: 3, start: 0, end: 4 * P, tid: 102 },
+    ]);
+    return s;
+  };
+  const proc = (s: Store, pid = 101) => s.sessions.get(1)!.processes.get(pid)!;
+
+  it('sets the three maps, the thread table and the stack table; never changes pages', () => {
+    const s = setup();
+    const p = proc(s);
+    expect(s.errors).toBe(0);
+    expect(p.map.rss).toBe(4 * P);
+    expect(p.vmas.toArray()).toEqual([[0, 16 * P, vmaValue(HEAP, '[heap]')]]);
+    expect(p.origins.toArray()).toEqual([[0, 16 * P, 5]]);
+    expect(p.touches.toArray()).toEqual([[0, 4 * P, 102]]);
+    expect(p.threads.get(102)).toBe('worker-1');
+    expect(s.sessions.get(1)!.stacks.get(5)).toEqual(frames);
+    // A later stack with a known id replaces it.
+    s.applyBatch(1, [{ type: 'stack', pid: 101, ts: 4, stack_id: 5, frames: [] }]);
+    expect(s.sessions.get(1)!.stacks.get(5)).toEqual([]);
+    // A vma event sets, replacing what was there; adjacent equal values merge.
+    s.applyBatch(1, [
+      { type: 'vma', pid: 101, ts: 5, start: 8 * P, end: 16 * P, kind: FILE, name: '/lib/x.so' },
+      { type: 'vma', pid: 101, ts: 5, start: 0, end: 8 * P, kind: FILE, name: '/lib/x.so' },
+    ]);
+    expect(p.vmas.toArray()).toEqual([[0, 16 * P, vmaValue(FILE, '/lib/x.so')]]);
+  });
+
+  it('map leaves annotations alone; unmap removes them from all three maps', () => {
+    const s = setup();
+    s.applyBatch(1, [
+      { type: 'map', pid: 101, ts: 5, start: 0, end: 16 * P, state: NOT_RESIDENT },
+      { type: 'unmap', pid: 101, ts: 6, start: 2 * P, end: 12 * P },
+    ]);
+    const p = proc(s);
+    expect(p.map.toArray()).toEqual([
+      [0, 2 * P, NOT_RESIDENT],
+      [12 * P, 16 * P, NOT_RESIDENT],
+    ]);
+    expect(p.vmas.toArray().map(([a, b]) => [a, b])).toEqual([
+      [0, 2 * P],
+      [12 * P, 16 * P],
+    ]);
+    expect(p.origins.toArray()).toEqual([
+      [0, 2 * P, 5],
+      [12 * P, 16 * P, 5],
+    ]);
+    expect(p.touches.toArray()).toEqual([[0, 2 * P, 102]]);
+  });
+
+  it('remap moves annotations like pages: a grown tail has none, a shrunk tail is dropped', () => {
+    const s = setup();
+    s.applyBatch(1, [{ type: 'remap', pid: 101, ts: 5, from_start: 0, from_end: 16 * P, to_start: 100 * P, to_end: 132 * P }]);
+    const p = proc(s);
+    expect(p.map.toArray()).toEqual([
+      [100 * P, 104 * P, RESIDENT],
+      [104 * P, 132 * P, NOT_RESIDENT],
+    ]);
+    expect(p.origins.toArray()).toEqual([[100 * P, 116 * P, 5]]);
+    expect(p.vmas.toArray().map(([a, b]) => [a, b])).toEqual([[100 * P, 116 * P]]);
+    expect(p.touches.toArray()).toEqual([[100 * P, 104 * P, 102]]);
+    s.applyBatch(1, [{ type: 'remap', pid: 101, ts: 6, from_start: 100 * P, from_end: 132 * P, to_start: 100 * P, to_end: 102 * P }]);
+    expect(p.origins.toArray()).toEqual([[100 * P, 102 * P, 5]]);
+    expect(p.touches.toArray()).toEqual([[100 * P, 102 * P, 102]]);
+  });
+
+  it('fork copies the maps (not shared), a plain start has none, exec clears them', () => {
+    const s = setup();
+    s.applyBatch(1, [
+      { type: 'proc_start', pid: 103, ts: 5, ppid: 101, flags: 1, cmdline: ['prog'] },
+      { type: 'proc_start', pid: 104, ts: 5, ppid: 101, flags: 0, cmdline: ['other'] },
+      { type: 'origin', pid: 103, ts: 6, start: 0, end: P, stack_id: 6 },
+    ]);
+    const child = proc(s, 103);
+    expect(child.vmas.toArray()).toEqual(proc(s).vmas.toArray());
+    expect(child.touches.toArray()).toEqual([[0, 4 * P, 102]]);
+    expect(child.origins.toArray()).toEqual([
+      [0, P, 6],
+      [P, 16 * P, 5],
+    ]);
+    expect(proc(s).origins.toArray()).toEqual([[0, 16 * P, 5]]); // the parent is untouched
+    expect(proc(s, 104).vmas.count + proc(s, 104).origins.count + proc(s, 104).touches.count).toBe(0);
+    s.applyBatch(1, [{ type: 'proc_exec', pid: 103, ts: 7, cmdline: ['/bin/sh'] }]);
+    expect(child.vmas.count + child.origins.count + child.touches.count).toBe(0);
+  });
+
+  it('resume clears the processes with their annotations; sampling changes sample_ms', () => {
+    const s = setup();
+    s.applyBatch(1, [
+      { ...start(100), ts: 10, resume: true, mode: 1, sample_ms: 50 } as MeviEvent,
+      { type: 'proc_start', pid: 101, ts: 10, ppid: 100, flags: 0, cmdline: ['prog'] },
+    ]);
+    const sess = s.sessions.get(1)!;
+    expect(sess.sampleMs).toBe(50);
+    expect(proc(s).vmas.count + proc(s).origins.count + proc(s).touches.count).toBe(0);
+    expect(proc(s).threads.size).toBe(0);
+    s.applyBatch(1, [{ type: 'sampling', pid: 100, ts: 11, sample_ms: 200 }]);
+    expect(sess.sampleMs).toBe(200);
+    expect(s.errors).toBe(0);
+  });
+
+  it('keeps annotations of unmapped addresses (they mean nothing until mapped)', () => {
+    const s = setup();
+    s.applyBatch(1, [{ type: 'origin', pid: 101, ts: 5, start: 64 * P, end: 65 * P, stack_id: 7 }]);
+    expect(proc(s).origins.get(64 * P)).toBe(7);
+    expect(proc(s).map.lookup(64 * P)).toBeNull();
+  });
+
+  it('interns vma names: the value carries the kind in its low bits', () => {
+    const v = vmaValue(3, '4321');
+    expect(vmaKind(v)).toBe(3);
+    expect(vmaName(v)).toBe('4321');
+    expect(vmaValue(3, '4321')).toBe(v);
+    expect(vmaValue(ANON, '4321')).not.toBe(v);
   });
 });
 
@@ -173,13 +347,31 @@ describe.skipIf(!existsSync(join(sharedWireDir, 'events.msgpack')))('store: the 
   it('applies the C encoder\'s batch without errors and ends in the expected state', () => {
     const events = decodeBatch(readFileSync(join(sharedWireDir, 'events.msgpack')));
     const s = new Store();
-    quiet(() => s.applyBatch(1, events));
+    s.applyBatch(1, events);
     const sess = s.sessions.get(1)!;
-    // The batch ends with a resume (which clears the session) and a session_end.
+    // The batch ends with a resume (which clears the session), a snapshot of one
+    // annotated process in sampled mode, and a session_end.
+    expect(s.errors).toBe(0);
     expect(sess.alive).toBe(false);
     expect(sess.exitStatus).toBe(0);
     expect(sess.mode).toBe(1);
-    expect(sess.processes.size).toBe(0);
+    expect(sess.sampleMs).toBe(200);
+    expect([...sess.processes.keys()]).toEqual([4243]);
+    const p = sess.processes.get(4243)!;
+    expect(p.map.toArray()).toEqual([[93824992256000, 93824992391168, SWAPPED]]);
+    expect(p.map.rss).toBe(0);
+    expect(p.map.swap).toBe(93824992391168 - 93824992256000);
+    expect(p.vmas.toArray().map(([a, b, v]) => [a, b, vmaKind(v), vmaName(v)])).toEqual([
+      [93824992256000, 93824992391168, 1, ''],
+      [140737320583168, 140737328971776, 3, '4245'],
+      [140737350991872, 140737351155712, 4, '/usr/lib/x86_64-linux-gnu/libc.so.6'],
+      [140737353879552, 140737353887744, 6, '[vdso]'],
+    ]);
+    expect(p.origins.toArray()).toEqual([[140737320583168, 140737328971776, 7]]);
+    expect(p.touches.toArray()).toEqual([[140737320583168, 140737320587264, 4245]]);
+    expect(p.threads.get(4245)).toBe('worker-1');
+    expect(sess.stacks.get(7)![0]).toEqual({ pc: 93824992235913, func: 'alloc_big_a+0x1c', module: 'prog', source: 'prog.c:31' });
+    expect(sess.stacks.get(4294967295)).toEqual([]);
   });
 
   it('applies it up to the resume and matches the expected maps', () => {

@@ -16,9 +16,11 @@ describe('URL state', () => {
       collapsed: new Set(['2:4243', '2:4250']),
       at: null,
       diff: null,
+      bySite: true,
+      site: 12,
     };
     const s = serializeViewState(v);
-    expect(s).toBe('?session=2&q=cargo+build&zoom=2:4242:7f0000000000-7f0004000000&gaps=0&nonres=0&collapsed=2:4243,2:4250');
+    expect(s).toBe('?session=2&q=cargo+build&zoom=2:4242:7f0000000000-7f0004000000&gaps=0&nonres=0&collapsed=2:4243,2:4250&by=site&site=12');
     expect(parseViewState(s)).toEqual(v);
   });
   it('ignores malformed values', () => {

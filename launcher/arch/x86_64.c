@@ -62,3 +62,15 @@ long arch_find_syscall_insn(const uint8_t *buf, size_t len)
 			return (long)i;
 	return -1;
 }
+
+unsigned arch_dwarf_regs(const struct arch_regs *regs, uint64_t *out, unsigned max)
+{
+	const struct user_regs_struct *r = &regs->r;
+	const uint64_t v[17] = {r->rax, r->rdx, r->rcx, r->rbx, r->rsi, r->rdi,
+				r->rbp, r->rsp, r->r8,	r->r9,	r->r10, r->r11,
+				r->r12, r->r13, r->r14, r->r15, r->rip};
+	unsigned n = max < 17 ? max : 17;
+
+	memcpy(out, v, n * sizeof(*out));
+	return n;
+}

@@ -5,6 +5,14 @@ reports in /api/state with the kernel's own answer (/proc/PID/pagemap).
     harness.py --mevid PATH --mevi-run PATH [options] -- SCENARIO [ARGS...]
     harness.py --native [options] -- SCENARIO [ARGS...]
 
+Sampled mode (--sample) runs `mevi-run --sample` instead and compares every mapping
+of every kind (files, shared memory, stacks) page for page, swap included; it also
+checks each mapping's kind and that the per-kind resident bytes add up to the
+kernel's VmRSS. Attach mode (--attach) starts the scenario without mevi, attaches
+`mevi-run --pid` at its first checkpoint, compares as in sampled mode, detaches
+after --detach-after-checkpoints checkpoints, and checks that the scenario then
+runs to its expected exit status (its syscalls keep working without mevi).
+
 Mevi mode starts a private mevid (temporary socket directory, free loopback port),
 runs the scenario under `mevi-run --socket S --no-spawn`, and at every checkpoint
 polls /api/state until mevi agrees with the kernel page for page (or a deadline
@@ -17,6 +25,7 @@ this file. Python 3 standard library only.
 """
 
 import argparse
+import array
 import errno
 import json
 import os
@@ -25,6 +34,7 @@ import select
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -35,7 +45,8 @@ import urllib.request
 PAGE = 4096
 # Special mappings that are private and have inode 0 but are not anonymous memory.
 SPECIAL = {"[vvar]", "[vdso]", "[vsyscall]", "[uprobes]", "[vvar_vclock]"}
-STATES = ("resident", "not_resident", "untracked")
+STATES = ("resident", "not_resident", "untracked", "swapped")
+SWAPPED = "swapped"  # the third value of a run's "present" field in sampled mode
 STOP_WAIT = 10.0  # seconds for a process to reach the stopped state
 RESUME_WAIT = 5.0  # seconds for a process to leave the stopped state after SIGCONT
 MAX_DIFF_LINES = 40
@@ -63,9 +74,10 @@ class Vma:
         self.start, self.end, self.line = start, end, line
 
 
-def read_anon_vmas(pid):
+def read_anon_vmas(pid, every_kind=False):
     """Returns the process's private anonymous mappings, sorted: lines of /proc/PID/maps
-    whose permissions have 'p' and whose inode is 0, except the special mappings."""
+    whose permissions have 'p' and whose inode is 0, except the special mappings.
+    With every_kind, every mapping."""
     vmas = []
     with open(f"/proc/{pid}/maps") as f:
         for line in f:
@@ -74,6 +86,12 @@ def read_anon_vmas(pid):
                 continue
             perms, inode = fields[1], fields[4]
             path = fields[5].strip() if len(fields) > 5 else ""
+            if every_kind:
+                lo, hi = (int(x, 16) for x in fields[0].split("-"))
+                # [vsyscall] lies above user space (2^56): no pagemap, not in VmRSS.
+                if hi <= 1 << 56:
+                    vmas.append(Vma(lo, hi, line.rstrip()))
+                continue
             if len(perms) < 4 or perms[3] != "p" or inode != "0":
                 continue
             if path in SPECIAL:
@@ -87,14 +105,18 @@ def read_anon_vmas(pid):
 
 
 # Maps each pagemap entry's top byte to b"1" when the present bit (63) is set. The
-# swapped bit (62) counts as not resident.
+# swapped bit (62) counts as not resident, except in sampled mode (b"2").
 _PRESENT = bytes(b"1"[0] if (i & 0x80) else b"0"[0] for i in range(256))
+_PRESENT_SWAPPED = bytes(b"1"[0] if (i & 0x80) else b"2"[0] if (i & 0x40) else b"0"[0] for i in range(256))
+_RUN_VALUE = {0x30: False, 0x31: True, 0x32: SWAPPED}
 
 
-def read_truth(pid):
+def read_truth(pid, every_kind=False):
     """Reads the kernel's view: returns (vmas, runs), runs being sorted
-    (start, end, present) tuples covering exactly the private anonymous mappings."""
-    vmas = read_anon_vmas(pid)
+    (start, end, present) tuples covering exactly the private anonymous mappings
+    (every mapping with every_kind, present then being True, False or SWAPPED)."""
+    vmas = read_anon_vmas(pid, every_kind)
+    table = _PRESENT_SWAPPED if every_kind else _PRESENT
     runs = []
     fd = os.open(f"/proc/{pid}/pagemap", os.O_RDONLY)
     try:
@@ -104,19 +126,93 @@ def read_truth(pid):
             data = os.pread(fd, want, (v.start // PAGE) * 8)
             if len(data) != want:
                 raise OSError(errno.EIO, f"short pagemap read for {v.line}: {len(data)} of {want} bytes")
-            bits = data[7::8].translate(_PRESENT)
-            for m in re.finditer(rb"1+|0+", bits):
-                runs.append((v.start + m.start() * PAGE, v.start + m.end() * PAGE, bits[m.start()] == 0x31))
+            bits = data[7::8].translate(table)
+            for m in re.finditer(rb"1+|0+|2+", bits):
+                runs.append((v.start + m.start() * PAGE, v.start + m.end() * PAGE, _RUN_VALUE[bits[m.start()]]))
     finally:
         os.close(fd)
     return vmas, runs
+
+
+def expected_kind(line):
+    """The kind mevi must give a line of /proc/PID/maps (thread stacks, which maps
+    cannot tell from other anonymous memory, are "anon" here)."""
+    fields = line.split(None, 5)
+    perms, inode = fields[1], fields[4]
+    path = fields[5].strip() if len(fields) > 5 else ""
+    shared = len(perms) > 3 and perms[3] == "s"
+    if path == "[heap]":
+        return "heap"
+    if path == "[stack]":
+        return "stack"
+    if path.startswith("[anon:"):
+        return "anon"
+    if path.startswith("[anon_shmem:"):
+        return "shmem"
+    if path.startswith("["):
+        return "special"
+    if inode == "0":
+        return "shmem" if shared else "anon"
+    if path.startswith(("/memfd:", "/dev/shm/", "/SYSV")) or (shared and path.startswith("/dev/zero")):
+        return "shmem"
+    return "file"
+
+
+def vm_rss(pid):
+    """VmRSS of /proc/PID/status in bytes."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise OSError(errno.ENOENT, f"no VmRSS in /proc/{pid}/status")
+
+
+def find_zero_pfn():
+    """The page frame of the kernel's shared zero page, as pagemap shows it to root
+    (a private anonymous page that was only read maps it), or None."""
+    import mmap
+
+    m = mmap.mmap(-1, PAGE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    try:
+        _ = m[0]
+        addr = ctypes_addr(m)
+        with open("/proc/self/pagemap", "rb") as f:
+            f.seek(addr // PAGE * 8)
+            entry = struct.unpack("<Q", f.read(8))[0]
+    finally:
+        m.close()
+    pfn = entry & ((1 << 55) - 1)
+    return pfn if entry >> 63 and pfn else None
+
+
+def ctypes_addr(m):
+    import ctypes
+
+    return ctypes.addressof(ctypes.c_char.from_buffer(m))
+
+
+def count_zero_pages(pid, vmas, zero_pfn):
+    """Present pages of pid that map the shared zero page (the kernel shows them
+    present in pagemap but does not count them in VmRSS)."""
+    n = 0
+    fd = os.open(f"/proc/{pid}/pagemap", os.O_RDONLY)
+    try:
+        for v in vmas:
+            data = os.pread(fd, (v.end - v.start) // PAGE * 8, (v.start // PAGE) * 8)
+            ents = array.array("Q", data)
+            want = (1 << 63) | zero_pfn
+            mask = (1 << 63) | ((1 << 55) - 1)
+            n += sum(1 for e in ents if e & mask == want)
+    finally:
+        os.close(fd)
+    return n
 
 
 def count_present(runs, start, end):
     """Number of present pages of runs within [start, end)."""
     n = 0
     for s, e, present in runs:
-        if present and e > start and s < end:
+        if present is True and e > start and s < end:
             n += (min(e, end) - max(s, start)) // PAGE
     return n
 
@@ -385,18 +481,23 @@ class Comparison:
 
     def __init__(self, runs, ranges):
         self.pages = sum((e - s) // PAGE for s, e, _ in runs)
-        self.present = sum((e - s) // PAGE for s, e, p in runs if p)
+        self.present = sum((e - s) // PAGE for s, e, p in runs if p is True)
+        self.swapped = sum((e - s) // PAGE for s, e, p in runs if p == SWAPPED)
         self.untracked = 0
         self.untracked_present = 0
         self.mismatches = []  # (start, end, kernel, mevi)
-        truth = [(s, e, "present" if p else "absent") for s, e, p in runs]
+        truth = [(s, e, SWAPPED if p == SWAPPED else "present" if p else "absent") for s, e, p in runs]
         for lo, hi, k, m in overlay(truth, ranges):
             if k is not None and m == "untracked":
                 self.untracked += (hi - lo) // PAGE
                 if k == "present":
                     self.untracked_present += (hi - lo) // PAGE
                 continue
-            ok = (k == "present" and m == "resident") or (k == "absent" and m == "not_resident")
+            ok = (
+                (k == "present" and m == "resident")
+                or (k == "absent" and m == "not_resident")
+                or (k == SWAPPED and m == "swapped")
+            )
             if not ok:
                 if self.mismatches and self.mismatches[-1][1] == lo and self.mismatches[-1][2:] == (k, m):
                     self.mismatches[-1] = (self.mismatches[-1][0], hi, k, m)
@@ -418,7 +519,7 @@ def vma_of(vmas, addr):
 def format_diff(cmp, vmas):
     lines = []
     for s, e, k, m in cmp.mismatches[:MAX_DIFF_LINES]:
-        kernel = {"present": "present", "absent": "not present", None: "no private anon mapping"}[k]
+        kernel = {"present": "present", "absent": "not present", SWAPPED: "swapped", None: "no mapping"}[k]
         mevi = m if m is not None else "no range"
         lines.append(
             f"    [{s:#x}, {e:#x}) {(e - s) // PAGE:8d} pages  kernel: {kernel:22s} mevi: {mevi:12s}  in {vma_of(vmas, s)}"
@@ -496,6 +597,12 @@ class Harness:
         self.mevi = None
         self.proc = None
         self.reader = None
+        self.sampled = args.sample or (args.attach and not args.exact)
+        self.attacher = None  # attach mode: the mevi-run --pid process
+        self.attach_out = None
+        self.compared = 0  # checkpoints compared with mevi
+        self.detached = False
+        self.zero_pfn = find_zero_pfn() if self.sampled else None
 
     # One checkpoint ----------------------------------------------------------------
 
@@ -511,16 +618,21 @@ class Harness:
                 self.fail_cp(f"{tag}: {err}")
                 return
             try:
-                vmas, runs = read_truth(pid)
+                vmas, runs = read_truth(pid, self.sampled)
             except OSError as e:
                 self.fail_cp(f"{tag}: cannot read /proc/{pid}/maps or pagemap: {e}")
                 return
             problems = check_expectations(expects, runs)
             self.stats.self_checks += len(expects)
-            if self.native:
+            if self.args.attach and self.attacher is None and self.compared == 0:
+                self.attach(pid)
+            if self.native or (self.args.attach and (self.attacher is None or self.detached)):
                 self.native_checks(tag, vmas, runs, problems, len(expects))
             else:
                 self.compare_with_mevi(tag, pid, problems)
+                self.compared += 1
+                if self.args.attach and self.compared >= self.args.detach_after_checkpoints:
+                    self.detach()
         finally:
             try:
                 os.kill(pid, signal.SIGCONT)
@@ -530,10 +642,74 @@ class Harness:
             if err:
                 self.fail_cp(f"{tag}: {err}")
 
+    # Attach mode ---------------------------------------------------------------------
+
+    def attach(self, pid):
+        cmd = interpreted(self.args.mevi_run) + ["--socket", self.mevi.socket, "--no-spawn", "--pid", str(pid)]
+        if self.args.exact:
+            cmd.append("--exact")
+        log(f"harness: attaching: {' '.join(cmd)}")
+        self.attach_out = open(os.path.join(self.workdir, "attach.output"), "wb")
+        self.attacher = subprocess.Popen(
+            cmd, stdin=subprocess.DEVNULL, stdout=self.attach_out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    def detach(self):
+        """Ctrl-C to mevi-run --pid: it must let go and exit 0 within a few seconds."""
+        log("harness: detaching (SIGINT to mevi-run --pid)")
+        self.attacher.send_signal(signal.SIGINT)
+        try:
+            rc = self.attacher.wait(10)
+        except subprocess.TimeoutExpired:
+            self.attacher.kill()
+            self.attacher.wait()
+            raise Failure("mevi-run --pid did not exit within 10 s of SIGINT")
+        if rc != 0:
+            self.errors.append(f"mevi-run --pid exited with status {describe_status(rc)} after SIGINT, expected 0")
+        else:
+            log("  mevi-run --pid detached and exited with status 0")
+        self.detached = True
+
+    # Sampled mode: kinds and VmRSS ---------------------------------------------------
+
+    def kind_checks(self, pid, proc, vmas, runs):
+        """Problems with the kinds mevi gives the mappings, and with its per-kind RSS
+        against the kernel's VmRSS."""
+        problems = []
+        mappings = proc.get("mappings")
+        by_kind = proc.get("rss_by_kind")
+        if not isinstance(mappings, list) or not isinstance(by_kind, dict):
+            return ["no 'mappings' list or 'rss_by_kind' object in /api/state"]
+        want = [(v.start, v.end, expected_kind(v.line)) for v in vmas]
+        got = [(m[0], m[1], m[2]) for m in mappings]
+        for lo, hi, k, m in overlay(want, got):
+            if k is None:
+                continue  # an annotation of unmapped space: meaningless, allowed
+            if m == k or (k == "anon" and m == "thread_stack"):
+                continue
+            problems.append(f"[{lo:#x}, {hi:#x}) is {m or 'without a kind'} in mevi, {k} in /proc/{pid}/maps")
+            if len(problems) > 10:
+                break
+        total = sum(by_kind.values())
+        if total != proc.get("rss"):
+            problems.append(f"rss_by_kind adds up to {total}, rss is {proc.get('rss')}")
+        try:
+            rss = vm_rss(pid)
+            zero = count_zero_pages(pid, vmas, self.zero_pfn) if self.zero_pfn else 0
+        except OSError as e:
+            return problems + [f"cannot read VmRSS or pagemap: {e}"]
+        # The kernel shows the shared zero page as present but does not count it.
+        diff = total - zero * PAGE - rss
+        tolerance = PAGE * len(vmas)
+        self.rss_note = f"VmRSS {rss} B, mevi {total} B ({zero} zero-page pages), off by {diff} B"
+        if abs(diff) > tolerance:
+            problems.append(f"per-kind RSS {total} B - {zero} zero pages != VmRSS {rss} B (off by {diff} B, more than one page per mapping)")
+        return problems
+
     def native_checks(self, tag, vmas, runs, problems, nexpects):
         st = self.stats
         pages = sum((e - s) // PAGE for s, e, _ in runs)
-        present = sum((e - s) // PAGE for s, e, p in runs if p)
+        present = sum((e - s) // PAGE for s, e, p in runs if p is True)
         stack = [v for v in vmas if v.line.endswith("[stack]")]
         if not stack:
             problems.append("no [stack] mapping found in /proc/PID/maps")
@@ -544,7 +720,7 @@ class Harness:
             self.fail_cp(f"{tag}: " + "; ".join(problems))
         else:
             log(
-                f"  {tag}: ok: {len(vmas)} private anonymous mappings, {pages} pages, {present} present, "
+                f"  {tag}: ok: {len(vmas)} {'' if self.sampled else 'private anonymous '}mappings, {pages} pages, {present} present, "
                 f"{nexpects} self-checks"
             )
 
@@ -562,7 +738,7 @@ class Harness:
         while True:
             polls += 1
             try:
-                vmas, runs = read_truth(pid)  # re-read: a stopped process may still change (THP, reclaim)
+                vmas, runs = read_truth(pid, self.sampled)  # re-read: a stopped process may still change (THP, reclaim)
             except OSError as e:
                 self.fail_cp(f"{tag}: cannot read /proc/{pid}/maps or pagemap: {e}")
                 return
@@ -575,6 +751,8 @@ class Harness:
             if proc is not None:
                 ranges, shape = check_ranges(proc)
                 cmp = Comparison(runs, ranges)
+                if not shape and not cmp.mismatches and self.sampled:
+                    shape = self.kind_checks(pid, proc, vmas, runs)
                 if not shape and not cmp.mismatches:
                     break
             if not self.mevi.alive():
@@ -592,6 +770,8 @@ class Harness:
             extra = ""
             if cmp.untracked:
                 extra = f", {cmp.untracked} untracked ({cmp.untracked_present} of them present)"
+            if self.sampled:
+                extra += f", {cmp.swapped} swapped; kinds agree, {self.rss_note}"
             log(f"  {tag}: agree after {took:.2f} s ({polls} polls): {cmp.pages} pages, {cmp.present} present{extra}")
             if cmp.untracked and self.args.fail_on_untracked:
                 self.fail_cp(f"{tag}: {cmp.untracked} untracked pages (--fail-on-untracked)")
@@ -642,14 +822,18 @@ class Harness:
             if not self.native:
                 self.mevi = Mevi(args.mevid, workdir)
                 self.mevi.wait_ready()
-                cmd = interpreted(args.mevi_run) + ["--socket", self.mevi.socket, "--no-spawn", "--"] + args.program
-            else:
+            if self.native or args.attach:
                 cmd = list(args.program)
+            else:
+                sample = ["--sample"] if args.sample else []
+                if args.layout_scan:
+                    sample.append("--layout=scan")
+                cmd = interpreted(args.mevi_run) + ["--socket", self.mevi.socket, "--no-spawn"] + sample + ["--"] + args.program
             rfd, wfd = os.pipe()
             env = dict(os.environ)
             env["MEVI_CHECKPOINT_FD"] = str(wfd)
             out = open(out_path, "wb")
-            log(f"harness: {'native' if self.native else 'mevi'} run: {' '.join(cmd)}")
+            log(f"harness: {self.mode_name()} run: {' '.join(cmd)}")
             self.started = time.monotonic()
             self.proc = subprocess.Popen(
                 cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env,
@@ -666,6 +850,11 @@ class Harness:
         finally:
             self.cleanup()
         return self.report(out_path)
+
+    def mode_name(self):
+        if self.native:
+            return "native"
+        return "attach" if self.args.attach else "sampled" if self.args.sample else "mevi"
 
     def loop(self):
         deadline = self.started + self.args.timeout
@@ -707,14 +896,21 @@ class Harness:
             self.proc_wait(self.started + args.timeout)
         rc = self.proc.returncode
         status = shell_status(rc)
-        who = "scenario" if self.native else "mevi-run"
+        who = "scenario" if self.native or args.attach else "mevi-run"
         if status != args.expect_exit:
             self.errors.append(f"{who} exit status {describe_status(rc)}, expected {args.expect_exit}")
         else:
             log(f"  {who} exited with status {status} as expected")
         if self.stats.checkpoints == 0:
             self.errors.append("the scenario reached no checkpoint (is MEVI_CHECKPOINT_FD passed through?)")
-        if not self.native:
+        if args.attach:
+            if self.attacher is None:
+                self.errors.append("mevi-run --pid never attached (no checkpoint reached?)")
+            elif not self.detached:
+                self.detach()
+            if self.compared == 0:
+                self.errors.append("no checkpoint was compared with mevi while attached")
+        elif not self.native:
             self.final_mevi_checks()
 
     def final_mevi_checks(self):
@@ -769,6 +965,11 @@ class Harness:
             log(f"  /api/state: session and processes ended, exit_status {self.args.expect_exit}")
 
     def cleanup(self):
+        if self.attacher is not None and self.attacher.poll() is None:
+            self.attacher.kill()
+            self.attacher.wait()
+        if self.attach_out is not None:
+            self.attach_out.close()
         if self.proc is not None and self.proc.poll() is None:
             # A hung run: kill the whole process group, and the scenario processes too in
             # case mevi-run moved them to another group.
@@ -792,12 +993,14 @@ class Harness:
     def report(self, out_path):
         st = self.stats
         ok = not self.errors
-        mode = "native" if self.native else "mevi"
+        mode = self.mode_name()
         if not ok:
             log("\nFAILURES:")
             for e in self.errors:
                 log("  " + e.replace("\n", "\n  "))
             show_tail("program output (stdout+stderr of " + ("the scenario" if self.native else "mevi-run and the scenario") + ")", out_path)
+            if self.attach_out is not None:
+                show_tail("mevi-run --pid output", os.path.join(self.workdir, "attach.output"))
             if self.mevi is not None:
                 show_tail(f"mevid stderr ({' '.join(self.mevi.cmd)})", self.mevi.err_path)
         log(
@@ -834,6 +1037,12 @@ def main():
                     help="after the scenario's MEVI_RUNNING line, SIGSTOP it K times (checkpoint, SIGCONT), then SIGUSR1")
     ap.add_argument("--deadline", type=float, default=5.0, help="seconds for mevi to agree at a checkpoint")
     ap.add_argument("--timeout", type=float, default=100.0, help="seconds for the whole run")
+    ap.add_argument("--sample", action="store_true", help="run mevi-run --sample: every kind of mapping, swap, VmRSS")
+    ap.add_argument("--layout-scan", action="store_true", help="with --sample: mevi-run --layout=scan (no syscall stops)")
+    ap.add_argument("--attach", action="store_true", help="attach mevi-run --pid at the first checkpoint (sampled)")
+    ap.add_argument("--exact", action="store_true", help="attach mode: mevi-run --pid --exact (userfaultfd injected)")
+    ap.add_argument("--detach-after-checkpoints", type=int, default=2, metavar="N",
+                    help="attach mode: detach after N compared checkpoints (default 2)")
     ap.add_argument("--fail-on-untracked", action="store_true", help="count untracked pages as failures")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory with the logs (kept anyway on failure)")
     ap.add_argument("--discard-logs", action="store_true", help="remove the temporary directory even on failure")

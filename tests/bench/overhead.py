@@ -3,6 +3,7 @@
 
     tests/bench/overhead.py [--build DIR] [--mevi-run PATH] [--mevid PATH]
                             [--runs N] [--only NAME[,NAME...]] [--socket PATH]
+                            [--compare-backtraces]
 
 For every workload it runs the native command and the same command under
 `mevi-run --no-spawn`, interleaved (native, mevi, native, mevi, ...) after one
@@ -29,6 +30,13 @@ Daemon measurements (need only mevid; skipped with --socket):
                  single-page state events, pre-encoded, sent as fast as the socket
                  takes them, timed until /api/state shows the last one applied
 
+With --compare-backtraces it compares mevi-run with itself instead: the same
+command under `mevi-run --backtraces=off` and `--backtraces=mmap` (the default),
+interleaved the same way, on malloc_1t, malloc_2t, gcc and python_dict (or
+--only), and reports the ratio mmap/off (target <= 1.15x) with the unwinds per
+run and the microseconds per unwind that mevi-run's closing debug line
+(MEVI_LOG=debug, on both sides) counts.
+
 Not a test: it prints numbers and exits 0 unless it cannot run at all.
 """
 
@@ -43,6 +51,7 @@ import sys
 import tempfile
 import time
 import json
+import re
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -52,6 +61,9 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "accuracy"))
 from mock_launcher import pack  # noqa: E402  (msgpack encoder of the wire protocol)
 PAGES_1G = 262144
 TARGETS = {"getppid": 1.05, "touch_1g": 5.0, "fork_exec": 1.5}
+SAMPLE_TARGET = 1.05  # sampled mode: the issue asks for <= 1.05x on every workload
+BACKTRACE_TARGET = 1.15
+BACKTRACE_DEFAULT = ["malloc_1t", "malloc_2t", "gcc", "python_dict"]
 
 
 def generate_c_file(path, functions=150):
@@ -160,7 +172,7 @@ class FakeLauncher:
             pass
         self.s.settimeout(None)
         self.ts = 0
-        self.send([[0, self.launcher, 0, 1, 0, False, time.time_ns(), [f"synthetic-{n}"]],
+        self.send([[0, self.launcher, 0, 2, 0, False, time.time_ns(), [f"synthetic-{n}"], 0],
                    [2, self.pid, 0, self.launcher, 0, [f"synthetic-{n}"]]])
 
     def tick(self):
@@ -271,6 +283,12 @@ def main():
     ap.add_argument("--socket", help="use the mevid already listening on this socket instead of starting one")
     ap.add_argument("--runs", type=int, default=5, help="timed runs of each side (default 5, at least 5 recommended)")
     ap.add_argument("--only", help="comma-separated workload names")
+    ap.add_argument("--sample", nargs="?", const="50", metavar="MS",
+                    help="measure mevi-run --sample[=MS] (sampled mode, target <= 1.05x everywhere) instead of exact mode")
+    ap.add_argument("--layout-scan", action="store_true",
+                    help="with --sample: mevi-run --layout=scan (no syscall stops; layouts re-read by the sampler)")
+    ap.add_argument("--compare-backtraces", action="store_true",
+                    help="mevi-run --backtraces=mmap against --backtraces=off instead of against native")
     args = ap.parse_args()
 
     # Absolute paths: the workloads run in a temporary directory.
@@ -305,6 +323,10 @@ def measure(args, mevi_run, mevid, wl, workdir):
         ("python_dict", "(e) python3, 2M-entry dict", [python, "-c", "d = {i: str(i) for i in range(2000000)}"]),
     ]
     daemon_measures = ["mevid_rss", "mevid_events"]
+    if args.compare_backtraces:
+        daemon_measures = []
+        if not args.only:
+            workloads = [w for w in workloads if w[0] in BACKTRACE_DEFAULT]
     if args.only:
         want = set(args.only.split(","))
         known = [w[0] for w in workloads] + daemon_measures
@@ -333,7 +355,9 @@ def measure(args, mevi_run, mevid, wl, workdir):
         else:
             daemon = Daemon(mevid, workdir)
             sock = daemon.socket
-        if workloads:
+        if workloads and args.compare_backtraces:
+            run_backtrace_comparison(args, workloads, mevi_run, sock, workdir)
+        elif workloads:
             run_workloads(args, workloads, mevi_run, sock, workdir)
     finally:
         if daemon:
@@ -349,7 +373,7 @@ def run_daemon_measures(mevid, measures, workdir):
     os.mkdir(ddir, 0o700)
     daemon = Daemon(mevid, ddir)
     try:
-        print("\nmevid measurements (a fresh mevid, synthetic launchers speaking protocol version 1):")
+        print("\nmevid measurements (a fresh mevid, synthetic launchers speaking protocol version 2):")
         if "mevid_rss" in measures:
             before, after, nranges = bench_daemon_rss(daemon)
             print(
@@ -372,11 +396,15 @@ def run_daemon_measures(mevid, measures, workdir):
 def run_workloads(args, workloads, mevi_run, sock, workdir):
     """The side-by-side runs and the table."""
     print(f"overhead: {args.runs} interleaved runs per side after one warm-up; medians of whole-process wall time")
-    print(f"overhead: mevi-run {mevi_run} --socket {sock} --no-spawn")
+    extra = (f" --sample={args.sample}" if args.sample else "") + (" --layout=scan" if args.layout_scan else "")
+    print(f"overhead: mevi-run {mevi_run} --socket {sock} --no-spawn{extra}")
     print("overhead: mevid was started before the measurements: its start-up is not included\n")
     rows = []
     for name, title, cmd in workloads:
-        mcmd = [mevi_run, "--socket", sock, "--no-spawn", "--"] + cmd
+        mode = ["--sample=" + args.sample] if args.sample else []
+        if args.layout_scan:
+            mode.append("--layout=scan")
+        mcmd = [mevi_run, "--socket", sock, "--no-spawn"] + mode + ["--"] + cmd
         native, mevi, errors = [], [], []
         for side, c in (("native", cmd), ("mevi", mcmd)):
             _, rc, err = timed(c, workdir)  # warm-up: page cache, dynamic loader, daemon session path
@@ -406,17 +434,80 @@ def run_workloads(args, workloads, mevi_run, sock, workdir):
     print("-" * len(header))
     for name, title, nm, mm, native, mevi, errors in rows:
         ratio = mm / nm
-        target = TARGETS.get(name)
+        target = SAMPLE_TARGET if args.sample else TARGETS.get(name)
         tcol = f"<={target:g}x" if target else ""
         notes = []
         if target:
             notes.append("met" if ratio <= target else "NOT met")
-        if name == "touch_1g":
+        if name == "touch_1g" and not args.sample:
             notes.append(f"{(mm - nm) / PAGES_1G * 1e6:.2f} us/fault extra ({nm / PAGES_1G * 1e6:.2f} native)")
         notes.append(f"spread native {min(native):.3f}..{max(native):.3f}, mevi {min(mevi):.3f}..{max(mevi):.3f}")
         if errors:
             notes.append(f"{len(errors)} FAILED runs")
         print(f"{title:36s} {nm:9.3f} {mm:9.3f} {mm - nm:+9.3f} {ratio:6.2f}x  {tcol:>7s}  {'; '.join(notes)}")
+
+
+BT_LINE = re.compile(r"backtraces: (\d+) unwinds \((\d+) without a stack\), ([\d.]+) us per unwind "
+                     r"\((\d+) unwinders opened in ([\d.]+) ms, not included\); (\d+) stacks, .*?, "
+                     r"([\d.]+) ms symbolising")
+
+
+def timed_log(cmd, cwd):
+    """Runs cmd with MEVI_LOG=debug; returns (wall seconds, exit status, stderr)."""
+    env = dict(os.environ, MEVI_LOG="debug")
+    t0 = time.perf_counter()
+    p = subprocess.run(cmd, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                       env=env)
+    dt = time.perf_counter() - t0
+    return dt, p.returncode, p.stderr.decode("utf-8", "replace")
+
+
+def run_backtrace_comparison(args, workloads, mevi_run, sock, workdir):
+    """mevi-run --backtraces=mmap against --backtraces=off, side by side."""
+    print(f"overhead: --compare-backtraces: {args.runs} interleaved runs per side after one warm-up; "
+          "medians of whole-process wall time")
+    print(f"overhead: mevi-run {mevi_run} --socket {sock} --no-spawn --backtraces=off|mmap (MEVI_LOG=debug)\n")
+    rows = []
+    for name, title, cmd in workloads:
+        base = [mevi_run, "--socket", sock, "--no-spawn"]
+        sides = (("off", base + ["--backtraces=off", "--"] + cmd), ("mmap", base + ["--backtraces=mmap", "--"] + cmd))
+        times = {"off": [], "mmap": []}
+        stats, errors = [], []
+        for side, c in sides:
+            _, rc, err = timed_log(c, workdir)
+            if rc != 0:
+                errors.append(f"{side} warm-up exit status {rc}: {err.strip()[-300:]}")
+        for i in range(args.runs):
+            for side, c in (sides if i % 2 == 0 else sides[::-1]):
+                dt, rc, err = timed_log(c, workdir)
+                if rc != 0:
+                    errors.append(f"{side} run {i + 1} exit status {rc}: {err.strip()[-300:]}")
+                times[side].append(dt)
+                m = BT_LINE.search(err) if side == "mmap" else None
+                if m:
+                    stats.append(tuple(float(x) for x in m.groups()))
+        off, on = statistics.median(times["off"]), statistics.median(times["mmap"])
+        rows.append((title, off, on, times, stats, errors))
+        print(f"  {title:34s} off {fmt_s(off):>9s}  mmap {fmt_s(on):>9s}  x{on / off:.3f}", flush=True)
+        if errors:
+            print(f"    ! {len(errors)} failed runs; first: {errors[0].splitlines()[0] if errors[0] else '?'}")
+    print()
+    header = (f"{'workload':36s} {'off':>8s} {'mmap':>8s} {'ratio':>7s} {'target':>7s}  "
+              f"{'unwinds':>8s} {'us/unwind':>9s} {'opens':>6s} {'open ms':>8s} {'stacks':>7s} {'symb. ms':>8s}  notes")
+    print("times in seconds (median); unwinds, us/unwind (unwinder set-up excluded), unwinders opened and their ms,")
+    print("stacks and (synchronous) symbolising ms: medians per mmap run")
+    print(header)
+    print("-" * len(header))
+    for title, off, on, times, stats, errors in rows:
+        ratio = on / off
+        med = (lambda k: statistics.median(s[k] for s in stats)) if stats else (lambda k: float("nan"))
+        notes = ["met" if ratio <= BACKTRACE_TARGET else "NOT met",
+                 f"spread off {min(times['off']):.3f}..{max(times['off']):.3f}, "
+                 f"mmap {min(times['mmap']):.3f}..{max(times['mmap']):.3f}"]
+        if errors:
+            notes.append(f"{len(errors)} FAILED runs")
+        print(f"{title:36s} {off:8.3f} {on:8.3f} {ratio:6.3f}x {'<=' + str(BACKTRACE_TARGET) + 'x':>7s}  "
+              f"{med(0):8.0f} {med(2):9.1f} {med(3):6.0f} {med(4):8.1f} {med(5):7.0f} {med(6):8.1f}  {'; '.join(notes)}")
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@
 
 #include "decoder.h"
 #include "event.h"
+#include "memmap.h"
 
 /* splitmix64: small, fast, and the same sequence on every machine. */
 static inline uint64_t rng_next(uint64_t *s)
@@ -207,6 +208,14 @@ static inline bool range_equal(const struct mevi_range *a, const struct mevi_ran
 	return a->start == b->start && a->end == b->end;
 }
 
+/* Frames are equal with equal strings; a nil source only equals nil. */
+static inline bool frame_equal(const struct mevi_frame *a, const struct mevi_frame *b)
+{
+	return a->pc == b->pc && str_equal(&a->func, &b->func) &&
+	       str_equal(&a->module, &b->module) && !a->source.ptr == !b->source.ptr &&
+	       str_equal(&a->source, &b->source);
+}
+
 /* Field-by-field equality of two events (strings by content). */
 static inline bool event_equal(const struct mevi_event *a, const struct mevi_event *b)
 {
@@ -218,7 +227,8 @@ static inline bool event_equal(const struct mevi_event *a, const struct mevi_eve
 		       a->session_start.mode == b->session_start.mode &&
 		       a->session_start.resume == b->session_start.resume &&
 		       a->session_start.started_at == b->session_start.started_at &&
-		       strv_equal(&a->session_start.argv, &b->session_start.argv);
+		       strv_equal(&a->session_start.argv, &b->session_start.argv) &&
+		       a->session_start.sample_ms == b->session_start.sample_ms;
 	case MEVI_EV_SESSION_END:
 		return a->session_end.status == b->session_end.status;
 	case MEVI_EV_PROC_START:
@@ -239,6 +249,27 @@ static inline bool event_equal(const struct mevi_event *a, const struct mevi_eve
 	case MEVI_EV_STATE:
 		return range_equal(&a->state.range, &b->state.range) &&
 		       a->state.state == b->state.state;
+	case MEVI_EV_STACK:
+		if (a->stack.id != b->stack.id || a->stack.nframes != b->stack.nframes)
+			return false;
+		for (uint32_t i = 0; i < a->stack.nframes; i++)
+			if (!frame_equal(&a->stack.frames[i], &b->stack.frames[i]))
+				return false;
+		return true;
+	case MEVI_EV_ORIGIN:
+		return range_equal(&a->origin.range, &b->origin.range) &&
+		       a->origin.stack_id == b->origin.stack_id;
+	case MEVI_EV_VMA:
+		return range_equal(&a->vma.range, &b->vma.range) && a->vma.kind == b->vma.kind &&
+		       str_equal(&a->vma.name, &b->vma.name);
+	case MEVI_EV_THREAD:
+		return a->thread.tid == b->thread.tid &&
+		       str_equal(&a->thread.name, &b->thread.name);
+	case MEVI_EV_TOUCH:
+		return range_equal(&a->touch.range, &b->touch.range) &&
+		       a->touch.tid == b->touch.tid;
+	case MEVI_EV_SAMPLING:
+		return a->sampling.sample_ms == b->sampling.sample_ms;
 	}
 	return false;
 }
@@ -348,7 +379,7 @@ static inline bool transcript_equal(const struct transcript *a, const struct tra
  * with free_arena()).
  */
 struct strv_arena {
-	struct mevi_str *items[4096];
+	void *items[4096];
 	unsigned used;
 };
 
@@ -359,14 +390,24 @@ static inline void free_arena(struct strv_arena *a)
 	a->used = 0;
 }
 
+static char random_pool[512];
+
+/* A random string of the pool (every byte value, NUL included). */
+static inline struct mevi_str random_str(uint64_t *rng)
+{
+	uint32_t len = (uint32_t)rng_below(rng, 300);
+	uint32_t at = (uint32_t)rng_below(rng, sizeof(random_pool) - len);
+
+	if (!random_pool[0])
+		for (size_t i = 0; i < sizeof(random_pool); i++)
+			random_pool[i] = (char)(i * 37 + 11); /* every byte value, NUL included */
+	return (struct mevi_str){.ptr = random_pool + at, .len = len};
+}
+
 static inline struct mevi_strv random_strv(uint64_t *rng, struct strv_arena *a)
 {
-	static char pool[512];
 	struct mevi_strv v = {0};
 
-	if (!pool[0])
-		for (size_t i = 0; i < sizeof(pool); i++)
-			pool[i] = (char)(i * 37 + 11); /* every byte value, NUL included */
 	v.count = (uint32_t)rng_below(rng, 5);
 	if (v.count == 0 || a->used == sizeof(a->items) / sizeof(a->items[0])) {
 		v.count = 0;
@@ -377,13 +418,37 @@ static inline struct mevi_strv random_strv(uint64_t *rng, struct strv_arena *a)
 		abort();
 	a->items[a->used++] = v.items;
 	for (uint32_t i = 0; i < v.count; i++) {
-		uint32_t len = (uint32_t)rng_below(rng, 300);
-		uint32_t at = (uint32_t)rng_below(rng, sizeof(pool) - len);
-
-		v.items[i].ptr = pool + at;
-		v.items[i].len = len;
+		v.items[i] = random_str(rng);
 	}
 	return v;
+}
+
+/* Random frames (at most 8), from *arena. */
+static inline void random_frames(uint64_t *rng, struct strv_arena *a, uint32_t *n,
+				 struct mevi_frame **out)
+{
+	struct mevi_frame *fr;
+
+	*n = (uint32_t)rng_below(rng, 9);
+	*out = NULL;
+	if (*n == 0 || a->used == sizeof(a->items) / sizeof(a->items[0])) {
+		*n = 0;
+		return;
+	}
+	fr = calloc(*n, sizeof(*fr));
+	if (!fr)
+		abort();
+	a->items[a->used++] = fr;
+	*out = fr;
+	for (uint32_t i = 0; i < *n; i++) {
+		fr[i].pc = rng_next(rng);
+		fr[i].func = random_str(rng);
+		fr[i].module = random_str(rng);
+		if (rng_below(rng, 2))
+			fr[i].source = random_str(rng);
+		if (fr[i].source.ptr && !fr[i].source.len)
+			fr[i].source.ptr = ""; /* empty, not nil */
+	}
 }
 
 static inline struct mevi_range random_range(uint64_t *rng)
@@ -416,6 +481,7 @@ static inline void random_event(uint64_t *rng, struct strv_arena *a, struct mevi
 		ev->session_start.resume = rng_below(rng, 2);
 		ev->session_start.started_at = rng_next(rng);
 		ev->session_start.argv = random_strv(rng, a);
+		ev->session_start.sample_ms = rng_below(rng, 2) ? (uint32_t)rng_next(rng) : 0;
 		break;
 	case MEVI_EV_SESSION_END:
 		ev->session_end.status = (int32_t)rng_below(rng, 257) - 1;
@@ -433,7 +499,7 @@ static inline void random_event(uint64_t *rng, struct strv_arena *a, struct mevi
 		break;
 	case MEVI_EV_MAP:
 		ev->map.range = random_range(rng);
-		ev->map.state = (uint8_t)rng_below(rng, 3);
+		ev->map.state = (uint8_t)rng_below(rng, MEVI_STATE_COUNT);
 		break;
 	case MEVI_EV_UNMAP:
 		ev->unmap.range = random_range(rng);
@@ -444,7 +510,31 @@ static inline void random_event(uint64_t *rng, struct strv_arena *a, struct mevi
 		break;
 	case MEVI_EV_STATE:
 		ev->state.range = random_range(rng);
-		ev->state.state = (uint8_t)rng_below(rng, 3);
+		ev->state.state = (uint8_t)rng_below(rng, MEVI_STATE_COUNT);
+		break;
+	case MEVI_EV_STACK:
+		ev->stack.id = (uint32_t)rng_next(rng);
+		random_frames(rng, a, &ev->stack.nframes, &ev->stack.frames);
+		break;
+	case MEVI_EV_ORIGIN:
+		ev->origin.range = random_range(rng);
+		ev->origin.stack_id = (uint32_t)rng_next(rng);
+		break;
+	case MEVI_EV_VMA:
+		ev->vma.range = random_range(rng);
+		ev->vma.kind = (uint8_t)rng_below(rng, MEVI_KIND_COUNT);
+		ev->vma.name = random_str(rng);
+		break;
+	case MEVI_EV_THREAD:
+		ev->thread.tid = 1 + (int32_t)rng_below(rng, INT32_MAX);
+		ev->thread.name = random_str(rng);
+		break;
+	case MEVI_EV_TOUCH:
+		ev->touch.range = random_range(rng);
+		ev->touch.tid = 1 + (int32_t)rng_below(rng, INT32_MAX);
+		break;
+	case MEVI_EV_SAMPLING:
+		ev->sampling.sample_ms = (uint32_t)rng_next(rng);
 		break;
 	}
 }

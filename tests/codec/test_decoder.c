@@ -90,7 +90,7 @@ static void test_valid_inputs(void **state)
 		  2);
 	/* bin is accepted where str is. */
 	expect_ok("[[3, 1, 0, [b\"raw\", \"str\", b\"\"]]]", 1);
-	expect_ok("[[0, 1, 0, 1, 0, false, 0, []]]", 1);
+	expect_ok("[[0, 1, 0, 2, 0, false, 0, [], 0]]", 1);
 	expect_ok("[[2, 1, 0, 1, 1, []]]", 1);
 	expect_ok("[[1, 1, 0, -1], [4, 1, 0, 255]]", 1);
 	expect_ok("[[8, 1, 0, 0x00fffffffffff000, 0x0100000000000000, 2]]", 1);
@@ -209,7 +209,7 @@ static void test_not_event(void **state)
 
 static void test_unknown_type(void **state)
 {
-	expect_error("[[9, 1, 0]]", MEVI_DECODE_UNKNOWN_TYPE, "event 0: unknown event type 9");
+	expect_error("[[15, 1, 0]]", MEVI_DECODE_UNKNOWN_TYPE, "event 0: unknown event type 15");
 	expect_error("[[6, 1, 0, 0, 4096], [0xffffffffffffffff, 1, 0, 1, 2, 3]]",
 		     MEVI_DECODE_UNKNOWN_TYPE, "event 1: unknown event type 18446744073709551615");
 	/* The type must be an unsigned integer. */
@@ -222,9 +222,9 @@ static void test_unknown_type(void **state)
 static void test_arity(void **state)
 {
 	static const char *const cases[][2] = {
-	    {"[[0, 1, 0, 1, 0, false, 0]]", "event 0: session_start: 7 elements, expected 8"},
-	    {"[[0, 1, 0, 1, 0, false, 0, [], 1]]",
-	     "event 0: session_start: 9 elements, expected 8"},
+	    {"[[0, 1, 0, 2, 0, false, 0, []]]", "event 0: session_start: 8 elements, expected 9"},
+	    {"[[0, 1, 0, 2, 0, false, 0, [], 0, 1]]",
+	     "event 0: session_start: 10 elements, expected 9"},
 	    {"[[1, 1, 0]]", "event 0: session_end: 3 elements, expected 4"},
 	    {"[[1, 1, 0, 0, 0]]", "event 0: session_end: 5 elements, expected 4"},
 	    {"[[2, 1, 0, 1, 0]]", "event 0: proc_start: 5 elements, expected 6"},
@@ -235,6 +235,12 @@ static void test_arity(void **state)
 	    {"[[6, 1, 0, 0, 4096, 1]]", "event 0: unmap: 6 elements, expected 5"},
 	    {"[[7, 1, 0, 0, 4096, 0]]", "event 0: remap: 6 elements, expected 7"},
 	    {"[[8, 1, 0, 0, 4096]]", "event 0: state: 5 elements, expected 6"},
+	    {"[[9, 1, 0, 1]]", "event 0: stack: 4 elements, expected 5"},
+	    {"[[10, 1, 0, 0, 4096]]", "event 0: origin: 5 elements, expected 6"},
+	    {"[[11, 1, 0, 0, 4096, 0]]", "event 0: vma: 6 elements, expected 7"},
+	    {"[[12, 1, 0, 1, \"a\", 1]]", "event 0: thread: 6 elements, expected 5"},
+	    {"[[13, 1, 0, 0, 4096]]", "event 0: touch: 5 elements, expected 6"},
+	    {"[[14, 1, 0]]", "event 0: sampling: 3 elements, expected 4"},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
@@ -271,23 +277,23 @@ static void test_field_type(void **state)
 	    {"[[7, 1, 0, 0, 4096, 0, b\"\"]]",
 	     "event 0: remap: to_end is a bin, expected an unsigned integer"},
 	    /* session_start */
-	    {"[[0, 1, 0, \"1\", 0, false, 0, []]]",
+	    {"[[0, 1, 0, \"1\", 0, false, 0, [], 0]]",
 	     "event 0: session_start: version is a str, expected an unsigned integer"},
-	    {"[[0, 1, 0, 1, 2, false, 0, []]]", "event 0: session_start: mode 2 is above 1"},
-	    {"[[0, 1, 0, 1, -1, false, 0, []]]",
+	    {"[[0, 1, 0, 2, 2, false, 0, [], 0]]", "event 0: session_start: mode 2 is above 1"},
+	    {"[[0, 1, 0, 2, -1, false, 0, [], 0]]",
 	     "event 0: session_start: mode is a negative integer, expected an unsigned integer"},
-	    {"[[0, 1, 0, 1, 0, 0, 0, []]]",
+	    {"[[0, 1, 0, 2, 0, 0, 0, [], 0]]",
 	     "event 0: session_start: resume is an unsigned integer, expected a bool"},
-	    {"[[0, 1, 0, 1, 0, nil, 0, []]]",
+	    {"[[0, 1, 0, 2, 0, nil, 0, [], 0]]",
 	     "event 0: session_start: resume is nil, expected a bool"},
-	    {"[[0, 1, 0, 1, 0, true, -5, []]]",
+	    {"[[0, 1, 0, 2, 0, true, -5, [], 0]]",
 	     "event 0: session_start: started_at is a negative integer, expected an unsigned "
 	     "integer"},
-	    {"[[0, 1, 0, 1, 0, true, 0, \"prog\"]]",
+	    {"[[0, 1, 0, 2, 0, true, 0, \"prog\", 0]]",
 	     "event 0: session_start: argv is a str, expected an array of str"},
-	    {"[[0, 1, 0, 1, 0, true, 0, [\"a\", 1]]]",
+	    {"[[0, 1, 0, 2, 0, true, 0, [\"a\", 1], 0]]",
 	     "event 0: session_start: argv[1] is an unsigned integer, expected a str"},
-	    {"[[0, 1, 0, 1, 0, true, 0, [[\"a\"]]]]",
+	    {"[[0, 1, 0, 2, 0, true, 0, [[\"a\"]], 0]]",
 	     "event 0: session_start: argv[0] is an array, expected a str"},
 	    /* proc_start flags: uint32, known bits only */
 	    {"[[2, 5, 0, 1, 2, []]]", "event 0: proc_start: flags 0x2 has unknown bits"},
@@ -306,9 +312,9 @@ static void test_field_type(void **state)
 	    {"[[4, 1, 0, -2147483649]]", "event 0: proc_exit: status -2147483649 is not -1..255"},
 	    /* state: an integer */
 	    {"[[5, 1, 0, 0, 4096, \"resident\"]]",
-	     "event 0: map: state is a str, expected an integer 0..2"},
+	     "event 0: map: state is a str, expected an integer 0..3"},
 	    {"[[8, 1, 0, 0, 4096, -1]]",
-	     "event 0: state: state is a negative integer, expected an integer 0..2"},
+	     "event 0: state: state is a negative integer, expected an integer 0..3"},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
@@ -347,10 +353,78 @@ static void test_ranges(void **state)
 
 static void test_bad_state(void **state)
 {
-	expect_error("[[5, 1, 0, 0, 4096, 3]]", MEVI_DECODE_BAD_STATE,
-		     "event 0: map: state 3 is not 0..2");
+	expect_ok("[[5, 1, 0, 0, 4096, 3]]", 1); /* swapped, since version 2 */
+	expect_error("[[5, 1, 0, 0, 4096, 4]]", MEVI_DECODE_BAD_STATE,
+		     "event 0: map: state 4 is not 0..3");
 	expect_error("[[8, 1, 0, 0, 4096, 255]]", MEVI_DECODE_BAD_STATE,
-		     "event 0: state: state 255 is not 0..2");
+		     "event 0: state: state 255 is not 0..3");
+}
+
+/* The fields of the version 2 events: every check has its message. */
+static void test_annotation_fields(void **state)
+{
+	static const struct {
+		const char *in;
+		enum mevi_decode_error code;
+		const char *msg;
+	} bad[] = {
+	    {"[[9, 1, 0, -1, []]]", MEVI_DECODE_FIELD_TYPE,
+	     "event 0: stack: stack_id is a negative integer, expected an unsigned integer"},
+	    {"[[9, 1, 0, 0x100000000, []]]", MEVI_DECODE_FIELD_TYPE,
+	     "event 0: stack: stack_id 4294967296 is above 4294967295"},
+	    {"[[9, 1, 0, 1, {}]]", MEVI_DECODE_FIELD_TYPE,
+	     "event 0: stack: frames is a map, expected an array of frames"},
+	    {"[[9, 1, 0, 1, [[1, \"f\", \"m\"]]]]", MEVI_DECODE_FIELD_TYPE,
+	     "event 0: stack: frames[0] is not [pc, func, module, source]"},
+	    {"[[9, 1, 0, 1, [1]]]", MEVI_DECODE_FIELD_TYPE,
+	     "event 0: stack: frames[0] is not [pc, func, module, source]"},
+	    {"[[9, 1, 0, 1, [[-1, \"f\", \"m\", nil]]]]", MEVI_DECODE_FIELD_TYPE,
+	     "event 0: stack: frames[0] pc is a negative integer, expected an unsigned integer"},
+	    {"[[9, 1, 0, 1, [[1, nil, \"m\", nil]]]]", MEVI_DECODE_FIELD_TYPE,
+	     "event 0: stack: frames[0] func is nil, expected a str"},
+	    {"[[9, 1, 0, 1, [[1, \"f\", 7, nil]]]]", MEVI_DECODE_FIELD_TYPE,
+	     "event 0: stack: frames[0] module is an unsigned integer, expected a str"},
+	    {"[[9, 1, 0, 1, [[1, \"f\", \"m\", nil], [1, \"f\", \"m\", 1]]]]",
+	     MEVI_DECODE_FIELD_TYPE,
+	     "event 0: stack: frames[1] source is an unsigned integer, expected a str or nil"},
+	    {"[[10, 1, 0, 4096, 0, 1]]", MEVI_DECODE_RANGE_INVERTED,
+	     "event 0: origin: range [0x1000, 0x0) is empty or inverted"},
+	    {"[[10, 1, 0, 0, 4096, \"1\"]]", MEVI_DECODE_FIELD_TYPE,
+	     "event 0: origin: stack_id is a str, expected an unsigned integer"},
+	    {"[[11, 1, 0, 0, 4096, 7, \"\"]]", MEVI_DECODE_FIELD_TYPE,
+	     "event 0: vma: kind 7 is above 6"},
+	    {"[[11, 1, 0, 0, 4096, 0, nil]]", MEVI_DECODE_FIELD_TYPE,
+	     "event 0: vma: name is nil, expected a str"},
+	    {"[[11, 1, 0, 0, 4095, 0, \"\"]]", MEVI_DECODE_RANGE_UNALIGNED,
+	     "event 0: vma: range [0x0, 0xfff) is not 4096-aligned"},
+	    {"[[12, 1, 0, 0, \"a\"]]", MEVI_DECODE_FIELD_TYPE,
+	     "event 0: thread: tid 0 is not 1..2147483647"},
+	    {"[[12, 1, 0, 1, [\"a\"]]]", MEVI_DECODE_FIELD_TYPE,
+	     "event 0: thread: name is an array, expected a str"},
+	    {"[[13, 1, 0, 0, 4096, 0x80000000]]", MEVI_DECODE_FIELD_TYPE,
+	     "event 0: touch: tid 2147483648 is not 1..2147483647"},
+	    {"[[14, 1, 0, 0x100000000]]", MEVI_DECODE_FIELD_TYPE,
+	     "event 0: sampling: sample_ms 4294967296 is above 4294967295"},
+	    {"[[0, 1, 0, 2, 1, false, 0, [], -1]]", MEVI_DECODE_FIELD_TYPE,
+	     "event 0: session_start: sample_ms is a negative integer, expected an unsigned integer"},
+	};
+	char frames[300 * 16 + 64], *p = frames;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		expect_error(bad[i].in, bad[i].code, bad[i].msg);
+	expect_ok(
+	    "[[9, 1, 0, 4294967295, []], [9, 1, 0, 1, [[0, \"\", \"\", nil], [18446744073709551615, "
+	    "\"f+0x1\", \"libc.so.6\", \"a.c:1\"]]], [10, 1, 0, 0, 4096, 4294967295], "
+	    "[11, 1, 0, 0, 4096, 6, \"[vdso]\"], [12, 1, 0, 2147483647, \"\"], "
+	    "[13, 1, 0, 0, 4096, 1], [14, 1, 0, 0]]",
+	    1);
+	/* 256 frames are fine, 257 are not. */
+	p += sprintf(p, "[[9, 1, 0, 1, [");
+	for (int i = 0; i < 257; i++)
+		p += sprintf(p, "%s[1, \"\", \"\", nil]", i ? ", " : "");
+	sprintf(p, "]]]");
+	expect_error(frames, MEVI_DECODE_FIELD_TYPE,
+		     "event 0: stack: 257 frames, over the limit of 256");
 }
 
 static void test_strings(void **state)
@@ -363,7 +437,7 @@ static void test_strings(void **state)
 			 "event 0: proc_exec: cmdline[1] is 5 bytes, over the limit of 4", 0);
 	expect_error_lim("[[3, 1, 0, [b\"abcde\"]]]", &lim, MEVI_DECODE_STRING_TOO_BIG,
 			 "event 0: proc_exec: cmdline[0] is 5 bytes, over the limit of 4", 0);
-	expect_error_lim("[[0, 1, 0, 1, 0, false, 0, [\"a\", \"b\", \"c\", \"d\"]]]", &lim,
+	expect_error_lim("[[0, 1, 0, 2, 0, false, 0, [\"a\", \"b\", \"c\", \"d\"], 0]]", &lim,
 			 MEVI_DECODE_STRING_TOO_BIG,
 			 "event 0: session_start: argv has 4 strings, over the limit of 3", 0);
 	expect_error_lim("[[2, 1, 0, 1, 0, [\"\", \"\", \"\", \"\"]]]", &lim,
@@ -412,16 +486,17 @@ static void test_string_default_limit(void **state)
 
 static void test_version(void **state)
 {
-	expect_error("[[0, 1, 0, 2, 0, false, 0, []]]", MEVI_DECODE_VERSION,
-		     "event 0: session_start: protocol version 2, this side speaks version 1");
+	/* A version 1 launcher is refused with both versions named. */
+	expect_error("[[0, 1, 0, 1, 0, false, 0, []]]", MEVI_DECODE_VERSION,
+		     "event 0: session_start: protocol version 1, this side speaks version 2");
 	/* Checked before the arity: a newer sender may have added fields. */
-	expect_error("[[0, 1, 0, 2, 0, false, 0, [], {}, 5]]", MEVI_DECODE_VERSION,
-		     "event 0: session_start: protocol version 2, this side speaks version 1");
+	expect_error("[[0, 1, 0, 3, 0, false, 0, [], 0, {}, 5]]", MEVI_DECODE_VERSION,
+		     "event 0: session_start: protocol version 3, this side speaks version 2");
 	expect_error("[[0, 1, 0, 0]]", MEVI_DECODE_VERSION,
-		     "event 0: session_start: protocol version 0, this side speaks version 1");
+		     "event 0: session_start: protocol version 0, this side speaks version 2");
 	expect_error("[[0, 1, 0, 0x100000001, 0, false, 0, []]]", MEVI_DECODE_VERSION,
 		     "event 0: session_start: protocol version 4294967297, this side speaks "
-		     "version 1");
+		     "version 2");
 }
 
 /* After an error, every call keeps failing with the same error. */
@@ -616,6 +691,7 @@ int main(void)
 	    cmocka_unit_test(test_field_type),
 	    cmocka_unit_test(test_ranges),
 	    cmocka_unit_test(test_bad_state),
+	    cmocka_unit_test(test_annotation_fields),
 	    cmocka_unit_test(test_strings),
 	    cmocka_unit_test(test_string_default_limit),
 	    cmocka_unit_test(test_version),

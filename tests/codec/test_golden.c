@@ -58,6 +58,12 @@ static const struct mevi_str cmd_prog[] = {STR("/usr/bin/prog"),
 static const struct mevi_str cmd_sh[] = {STR("/bin/sh"), STR("-c"), STR(S300)};
 static const struct mevi_str cmd_x[] = {STR("x")};
 
+/* A stack of two frames: with and without a source line. */
+static const struct mevi_frame golden_frames[] = {
+    {UINT64_C(0x555555555189), STR("alloc_big_a+0x1c"), STR("prog"), STR("prog.c:31")},
+    {UINT64_C(0x7ffff7df324a), STR("__libc_start_call_main+0x7a"), STR("libc.so.6"), {NULL, 0}},
+};
+
 /*
  * The golden events: every type, every state and mode, both resume values,
  * flags 0 and 1, empty and non-empty string lists (UTF-8, empty, str8 and
@@ -68,7 +74,8 @@ static const struct mevi_event golden_events[] = {
     {.type = MEVI_EV_SESSION_START,
      .pid = 4242,
      .ts = 0,
-     .session_start = {1, MEVI_MODE_EXACT, false, UINT64_C(1700000000000000), STRV(argv_prog)}},
+     .session_start = {MEVI_PROTO_VERSION, MEVI_MODE_EXACT, false, UINT64_C(1700000000000000),
+		       STRV(argv_prog), 0}},
     {.type = MEVI_EV_PROC_START, .pid = 4243, .ts = 200, .proc_start = {4242, 0, STRV(cmd_prog)}},
     {.type = MEVI_EV_MAP,
      .pid = 4243,
@@ -116,7 +123,50 @@ static const struct mevi_event golden_events[] = {
     {.type = MEVI_EV_SESSION_START,
      .pid = 4242,
      .ts = 10000000,
-     .session_start = {1, MEVI_MODE_SAMPLED, true, UINT64_C(1700000000000000), {0, NULL}}},
+     .session_start =
+	 {MEVI_PROTO_VERSION, MEVI_MODE_SAMPLED, true, UINT64_C(1700000000000000), {0, NULL}, 50}},
+    {.type = MEVI_EV_PROC_START, .pid = 4243, .ts = 10000000, .proc_start = {4242, 0, {0, NULL}}},
+    {.type = MEVI_EV_MAP,
+     .pid = 4243,
+     .ts = 10000000,
+     .map = {{UINT64_C(0x55555555a000), UINT64_C(0x55555557b000)}, 3}},
+    {.type = MEVI_EV_VMA,
+     .pid = 4243,
+     .ts = 10000000,
+     .vma = {{UINT64_C(0x55555555a000), UINT64_C(0x55555557b000)}, MEVI_KIND_HEAP, STR("")}},
+    {.type = MEVI_EV_VMA,
+     .pid = 4243,
+     .ts = 10000000,
+     .vma = {{UINT64_C(0x7ffff7d00000), UINT64_C(0x7ffff7d28000)},
+	     MEVI_KIND_FILE,
+	     STR("/usr/lib/x86_64-linux-gnu/libc.so.6")}},
+    {.type = MEVI_EV_VMA,
+     .pid = 4243,
+     .ts = 10000000,
+     .vma = {{UINT64_C(0x7ffff6000000), UINT64_C(0x7ffff6800000)},
+	     MEVI_KIND_THREAD_STACK,
+	     STR("4245")}},
+    {.type = MEVI_EV_VMA,
+     .pid = 4243,
+     .ts = 10000000,
+     .vma = {{UINT64_C(0x7ffff7fc1000), UINT64_C(0x7ffff7fc3000)},
+	     MEVI_KIND_SPECIAL,
+	     STR("[vdso]")}},
+    {.type = MEVI_EV_STACK,
+     .pid = 4243,
+     .ts = 10000001,
+     .stack = {7, 2, (struct mevi_frame *)golden_frames}},
+    {.type = MEVI_EV_ORIGIN,
+     .pid = 4243,
+     .ts = 10000001,
+     .origin = {{UINT64_C(0x7ffff6000000), UINT64_C(0x7ffff6800000)}, 7}},
+    {.type = MEVI_EV_STACK, .pid = 4243, .ts = 10000001, .stack = {UINT32_MAX, 0, NULL}},
+    {.type = MEVI_EV_THREAD, .pid = 4243, .ts = 10000002, .thread = {4245, STR("worker-1")}},
+    {.type = MEVI_EV_TOUCH,
+     .pid = 4243,
+     .ts = 10000002,
+     .touch = {{UINT64_C(0x7ffff6000000), UINT64_C(0x7ffff6001000)}, 4245}},
+    {.type = MEVI_EV_SAMPLING, .pid = 4242, .ts = 10000003, .sampling = {200}},
     {.type = MEVI_EV_SESSION_END, .pid = 4242, .ts = 10000001, .session_end = {0}},
 };
 #define GOLDEN_COUNT (sizeof(golden_events) / sizeof(golden_events[0]))
@@ -183,6 +233,7 @@ static void write_json(const char *path)
 				e->session_start.resume ? "true" : "false",
 				e->session_start.started_at);
 			json_strv(f, "argv", &e->session_start.argv);
+			fprintf(f, ", \"sample_ms\": %" PRIu32, e->session_start.sample_ms);
 			break;
 		case MEVI_EV_SESSION_END:
 			fprintf(f, ", \"status\": %" PRId32, e->session_end.status);
@@ -216,6 +267,48 @@ static void write_json(const char *path)
 		case MEVI_EV_STATE:
 			fprintf(f, ", \"start\": %" PRIu64 ", \"end\": %" PRIu64 ", \"state\": %u",
 				e->state.range.start, e->state.range.end, e->state.state);
+			break;
+		case MEVI_EV_STACK:
+			fprintf(f, ", \"stack_id\": %" PRIu32 ", \"frames\": [", e->stack.id);
+			for (uint32_t k = 0; k < e->stack.nframes; k++) {
+				const struct mevi_frame *fr = &e->stack.frames[k];
+
+				fprintf(f, "%s[%" PRIu64 ", ", k ? ", " : "", fr->pc);
+				json_str(f, &fr->func);
+				fputs(", ", f);
+				json_str(f, &fr->module);
+				fputs(", ", f);
+				if (fr->source.ptr)
+					json_str(f, &fr->source);
+				else
+					fputs("null", f);
+				fputc(']', f);
+			}
+			fputc(']', f);
+			break;
+		case MEVI_EV_ORIGIN:
+			fprintf(f,
+				", \"start\": %" PRIu64 ", \"end\": %" PRIu64
+				", \"stack_id\": %" PRIu32,
+				e->origin.range.start, e->origin.range.end, e->origin.stack_id);
+			break;
+		case MEVI_EV_VMA:
+			fprintf(f, ", \"start\": %" PRIu64 ", \"end\": %" PRIu64 ", \"kind\": %u",
+				e->vma.range.start, e->vma.range.end, e->vma.kind);
+			fputs(", \"name\": ", f);
+			json_str(f, &e->vma.name);
+			break;
+		case MEVI_EV_THREAD:
+			fprintf(f, ", \"tid\": %" PRId32 ", \"name\": ", e->thread.tid);
+			json_str(f, &e->thread.name);
+			break;
+		case MEVI_EV_TOUCH:
+			fprintf(f,
+				", \"start\": %" PRIu64 ", \"end\": %" PRIu64 ", \"tid\": %" PRId32,
+				e->touch.range.start, e->touch.range.end, e->touch.tid);
+			break;
+		case MEVI_EV_SAMPLING:
+			fprintf(f, ", \"sample_ms\": %" PRIu32, e->sampling.sample_ms);
 			break;
 		}
 		fprintf(f, "}%s\n", i + 1 < GOLDEN_COUNT ? "," : "");
@@ -339,6 +432,33 @@ static int64_t field_int(json_object *o, size_t i, const char *name)
 	return x;
 }
 
+/* The golden strings are NUL-free C literals, so string compares suffice. */
+static void field_frames(json_object *o, size_t i,
+			 const typeof(((struct mevi_event *)0)->stack) *want)
+{
+	json_object *a = field(o, i, "frames");
+
+	assert_true(json_object_is_type(a, json_type_array));
+	assert_int_equal(json_object_array_length(a), want->nframes);
+	for (uint32_t k = 0; k < want->nframes; k++) {
+		json_object *fr = json_object_array_get_idx(a, k);
+		json_object *src = json_object_array_get_idx(fr, 3);
+
+		assert_int_equal(json_object_array_length(fr), 4);
+		assert_int_equal(json_object_get_uint64(json_object_array_get_idx(fr, 0)),
+				 want->frames[k].pc);
+		assert_string_equal(json_object_get_string(json_object_array_get_idx(fr, 1)),
+				    want->frames[k].func.ptr);
+		assert_string_equal(json_object_get_string(json_object_array_get_idx(fr, 2)),
+				    want->frames[k].module.ptr);
+		if (want->frames[k].source.ptr)
+			assert_string_equal(json_object_get_string(src),
+					    want->frames[k].source.ptr);
+		else
+			assert_null(src);
+	}
+}
+
 static void field_strv(json_object *o, size_t i, const char *name, const struct mevi_strv *want)
 {
 	json_object *v = field(o, i, name);
@@ -363,9 +483,11 @@ static void field_strv(json_object *o, size_t i, const char *name, const struct 
 static void test_json_matches(void **state)
 {
 	static const size_t nkeys[MEVI_EV_TYPE_COUNT] = {
-	    [MEVI_EV_SESSION_START] = 8, [MEVI_EV_SESSION_END] = 4, [MEVI_EV_PROC_START] = 6,
+	    [MEVI_EV_SESSION_START] = 9, [MEVI_EV_SESSION_END] = 4, [MEVI_EV_PROC_START] = 6,
 	    [MEVI_EV_PROC_EXEC] = 4,	 [MEVI_EV_PROC_EXIT] = 4,   [MEVI_EV_MAP] = 6,
 	    [MEVI_EV_UNMAP] = 5,	 [MEVI_EV_REMAP] = 7,	    [MEVI_EV_STATE] = 6,
+	    [MEVI_EV_STACK] = 5,	 [MEVI_EV_ORIGIN] = 6,	    [MEVI_EV_VMA] = 7,
+	    [MEVI_EV_THREAD] = 5,	 [MEVI_EV_TOUCH] = 6,	    [MEVI_EV_SAMPLING] = 4,
 	};
 	json_object *root = json_object_from_file(json_path);
 
@@ -393,6 +515,7 @@ static void test_json_matches(void **state)
 			assert_int_equal(field_int(o, i, "started_at"),
 					 e->session_start.started_at);
 			field_strv(o, i, "argv", &e->session_start.argv);
+			assert_int_equal(field_int(o, i, "sample_ms"), e->session_start.sample_ms);
 			break;
 		case MEVI_EV_SESSION_END:
 			assert_int_equal(field_int(o, i, "status"), e->session_end.status);
@@ -427,6 +550,35 @@ static void test_json_matches(void **state)
 			assert_int_equal(field_int(o, i, "start"), e->state.range.start);
 			assert_int_equal(field_int(o, i, "end"), e->state.range.end);
 			assert_int_equal(field_int(o, i, "state"), e->state.state);
+			break;
+		case MEVI_EV_STACK:
+			assert_int_equal(field_int(o, i, "stack_id"), e->stack.id);
+			field_frames(o, i, &e->stack);
+			break;
+		case MEVI_EV_ORIGIN:
+			assert_int_equal(field_int(o, i, "start"), e->origin.range.start);
+			assert_int_equal(field_int(o, i, "end"), e->origin.range.end);
+			assert_int_equal(field_int(o, i, "stack_id"), e->origin.stack_id);
+			break;
+		case MEVI_EV_VMA:
+			assert_int_equal(field_int(o, i, "start"), e->vma.range.start);
+			assert_int_equal(field_int(o, i, "end"), e->vma.range.end);
+			assert_int_equal(field_int(o, i, "kind"), e->vma.kind);
+			assert_string_equal(json_object_get_string(field(o, i, "name")),
+					    e->vma.name.ptr);
+			break;
+		case MEVI_EV_THREAD:
+			assert_int_equal(field_int(o, i, "tid"), e->thread.tid);
+			assert_string_equal(json_object_get_string(field(o, i, "name")),
+					    e->thread.name.ptr);
+			break;
+		case MEVI_EV_TOUCH:
+			assert_int_equal(field_int(o, i, "start"), e->touch.range.start);
+			assert_int_equal(field_int(o, i, "end"), e->touch.range.end);
+			assert_int_equal(field_int(o, i, "tid"), e->touch.tid);
+			break;
+		case MEVI_EV_SAMPLING:
+			assert_int_equal(field_int(o, i, "sample_ms"), e->sampling.sample_ms);
 			break;
 		}
 	}

@@ -4,8 +4,11 @@
  *
  * Input: byte 0 picks where the stream is split in two feeds (fragmented
  * reads); the rest is the stream. Two connections take turns, so takeovers
- * and resumes are reached too. Every input must leave the registry
- * consistent and free everything.
+ * and resumes are reached too. Sessions keep a history with tiny chunks and
+ * checkpoints, so the event log's records (version 2 annotations included)
+ * are written for whatever the decoder accepted, and must replay. Every
+ * input must leave the registry consistent (annotation tables within their
+ * bounds) and free everything.
  *
  * With -DMEVI_FUZZ=ON (clang) this is a libFuzzer target:
  *   build-fuzz/tests/daemon/fuzz_ingest -max_total_time=60 tests/fuzz/corpus
@@ -20,6 +23,7 @@
 #include <string.h>
 
 #include "event.h"
+#include "eventlog.h"
 #include "ingest.h"
 #include "log.h"
 #include "memmap.h"
@@ -51,6 +55,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct session_registry reg;
+	struct eventlog_budget budget;
 	struct conn a, b;
 	size_t split;
 
@@ -63,6 +68,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (split > size)
 		split = size;
 	session_registry_init(&reg, 2, NULL, NULL);
+	eventlog_budget_init(&budget, SIZE_MAX);
+	budget.chunk_bytes = 256;
+	budget.ckpt_events = 8;
+	reg.budget = &budget;
+	reg.quiet = true;
 	if (ingest_init(&a.in, &reg, &a, NULL, takeover, NULL) ||
 	    ingest_init(&b.in, &reg, &b, NULL, takeover, NULL))
 		abort();
@@ -83,12 +93,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		if (rss != s->rss)
 			abort();
+		if (s->names.count > VMANAMES_MAX_NAMES || s->names.bytes > VMANAMES_MAX_BYTES ||
+		    s->stacks.count > STACKTAB_MAX_STACKS || s->stacks.bytes > STACKTAB_MAX_BYTES)
+			abort();
+		if (s->log) {
+			struct session_registry tmp;
+			struct eventlog_pos pos;
+			struct session *r;
+
+			/* Everything the log holds replays. */
+			if (eventlog_state_at(s, UINT64_MAX, &tmp, &r, &pos) || !r ||
+			    pos.applied != pos.events || r->nprocs != s->nprocs ||
+			    r->stacks.count != s->stacks.count || r->sample_ms != s->sample_ms)
+				abort();
+			session_registry_destroy(&tmp);
+		}
 	}
 	conn_end(&reg, &a);
 	conn_end(&reg, &b);
 	if (reg.detached != reg.count || reg.count > 2)
 		abort();
 	session_registry_destroy(&reg);
+	if (budget.used)
+		abort();
 	return 0;
 }
 
@@ -119,10 +146,18 @@ static void valid_stream(msgpack_sbuffer *out)
 		ev.session_start.resume = next_rand() % 2;
 		ev.session_start.started_at = next_rand() % 3;
 		ev.session_start.argv = argv;
+		ev.session_start.sample_ms = (uint32_t)(next_rand() % 3);
 		mevi_batch_encoder_add(&enc, &ev);
 	}
 	for (int i = 0; i < n; i++) {
-		struct mevi_event ev = {.type = (uint8_t)(1 + next_rand() % 8),
+		static struct mevi_frame frames[3] = {
+		    {0x401000, {"main+0x1", 8}, {"prog", 4}, {"a.c:1", 5}},
+		    {0x7f0000000000, {"", 0}, {"\xff\xfe\x00libc", 7}, {NULL, 0}},
+		    {UINT64_MAX, {"f", 1}, {"", 0}, {"", 0}},
+		};
+		static const char *const names[] = {"", "/lib/x.so", "[anon:a]", "\xc3\x28", "1"};
+		const char *name = names[next_rand() % 5];
+		struct mevi_event ev = {.type = (uint8_t)(1 + next_rand() % 14),
 					.pid = (int32_t)(11 + next_rand() % 4),
 					.ts = next_rand() % 1000};
 		uint64_t s = (next_rand() % 64) * 4096, e = s + (1 + next_rand() % 16) * 4096;
@@ -149,9 +184,35 @@ static void valid_stream(msgpack_sbuffer *out)
 			s = (next_rand() % 64) * 4096;
 			ev.remap.to = (struct mevi_range){s, s + (1 + next_rand() % 16) * 4096};
 			break;
+		case MEVI_EV_STACK:
+			ev.stack.id = (uint32_t)(next_rand() % 4);
+			ev.stack.nframes = (uint32_t)(next_rand() % 4);
+			ev.stack.frames = frames;
+			break;
+		case MEVI_EV_ORIGIN:
+			ev.origin.range = (struct mevi_range){s, e};
+			ev.origin.stack_id = (uint32_t)(next_rand() % 6); /* 4, 5: never defined */
+			break;
+		case MEVI_EV_VMA:
+			ev.vma.range = (struct mevi_range){s, e};
+			ev.vma.kind = (uint8_t)(next_rand() % MEVI_KIND_COUNT);
+			ev.vma.name = (struct mevi_str){name, (uint32_t)strlen(name)};
+			break;
+		case MEVI_EV_THREAD:
+			ev.thread.tid = (int32_t)(11 + next_rand() % 6);
+			ev.thread.name = (struct mevi_str){name, (uint32_t)strlen(name)};
+			break;
+		case MEVI_EV_TOUCH:
+			ev.touch.range = (struct mevi_range){s, e};
+			ev.touch.tid = (int32_t)(11 + next_rand() % 6); /* some never named */
+			break;
+		case MEVI_EV_SAMPLING:
+			ev.pid = 10;
+			ev.sampling.sample_ms = (uint32_t)(next_rand() % 1000);
+			break;
 		default:
 			ev.map.range = (struct mevi_range){s, e};
-			ev.map.state = (uint8_t)(next_rand() % 3);
+			ev.map.state = (uint8_t)(next_rand() % MEVI_STATE_COUNT);
 			break;
 		}
 		mevi_batch_encoder_add(&enc, &ev);

@@ -119,10 +119,18 @@ static void test_state_end_to_end(void **state)
 			     MEVI_STATE_NOT_RESIDENT),
 		    ev_range(MEVI_EV_STATE, 4243, 0x7f0000000000, 0x7f0000002000,
 			     MEVI_STATE_RESIDENT),
+		    {.type = MEVI_EV_VMA,
+		     .pid = 4243,
+		     .vma = {{0x7f0000000000, 0x7f0000001000},
+			     MEVI_KIND_THREAD_STACK,
+			     {"4245", 4}}},
+		    {.type = MEVI_EV_TOUCH,
+		     .pid = 4243,
+		     .touch = {{0x7f0000000000, 0x7f0000002000}, 4245}},
 		    ev_proc_start(4244, 4243, MEVI_PROC_INHERIT_MAP, prog_argv),
 		};
 
-		assert_int_equal(fl_send(fd, evs, 5), 0);
+		assert_int_equal(fl_send(fd, evs, 7), 0);
 	}
 	/* No sleep: /api/state first reads what the launcher already sent. */
 	j = get_json(m->port, "/api/state", NULL);
@@ -142,8 +150,23 @@ static void test_state_end_to_end(void **state)
 	assert_int_equal(json_object_get_int64(json_object_array_get_idx(r, 0)), 0x7f0000000000);
 	assert_int_equal(json_object_get_int64(json_object_array_get_idx(r, 1)), 0x7f0000002000);
 	assert_string_equal(json_object_get_string(json_object_array_get_idx(r, 2)), "resident");
-	p = jpath(s, "processes", 1); /* the fork child inherited the map */
+	/* Version 2 fields: one page of thread stack, the other resident page
+	 * has no vma annotation (anon). */
+	assert_int_equal(json_object_get_int(jpath(s, "sample_ms", -1)), 0);
+	assert_int_equal(json_object_get_int64(jpath(p, "swapped", -1)), 0);
+	assert_int_equal(
+	    json_object_get_int64(jpath(jpath(p, "rss_by_kind", -1), "thread_stack", -1)), PG);
+	assert_int_equal(json_object_get_int64(jpath(jpath(p, "rss_by_kind", -1), "anon", -1)), PG);
+	assert_string_equal(
+	    json_object_get_string(json_object_array_get_idx(jpath(p, "mappings", 0), 3)), "4245");
+	assert_int_equal(json_object_get_int(json_object_array_get_idx(jpath(p, "touches", 0), 2)),
+			 4245);
+	assert_int_equal(json_object_array_length(jpath(p, "origins", -1)), 0);
+	assert_int_equal(json_object_object_length(jpath(p, "stacks", -1)), 0);
+	assert_int_equal(json_object_object_length(jpath(p, "threads", -1)), 0);
+	p = jpath(s, "processes", 1); /* the fork child inherited the map and annotations */
 	assert_int_equal(json_object_get_int64(jpath(p, "rss", -1)), 2 * PG);
+	assert_int_equal(json_object_array_length(jpath(p, "touches", -1)), 1);
 	json_object_put(j);
 
 	{

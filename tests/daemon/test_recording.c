@@ -75,11 +75,19 @@ static uint64_t rss_at(int port, unsigned sid, uint64_t t)
 	return rss;
 }
 
-/* A session: pid 101 maps 64 pages at ts 1000, then page i becomes resident
- * at ts 2000 + i * 100, then the session ends at ts 100000. */
+static struct mevi_frame run_frames[] = {
+    {0x401000, {"main+0x10", 9}, {"prog", 4}, {"prog.c:42", 9}},
+    {0x7f0000001000, {"", 0}, {"libc.so.6", 9}, {NULL, 0}},
+};
+
+/* A session: pid 101 maps 64 pages at ts 1000 (a vma "/data" of kind file,
+ * mapped by stack 7, threads 101 "main" and 102 "worker" at 1500), then
+ * page i becomes resident at ts 2000 + i * 100, first touched by thread 101
+ * (i even) or 102 (i odd); the sampling interval becomes 250 at 3000; the
+ * session ends at ts 100000. */
 static void run_session(struct mevid_proc *m)
 {
-	struct mevi_event evs[70];
+	struct mevi_event evs[160];
 	size_t n = 0;
 	int fd = fl_connect(m->sock, NULL, 0);
 
@@ -89,9 +97,30 @@ static void run_session(struct mevid_proc *m)
 	evs[n++].ts = 500;
 	evs[n] = ev_range(MEVI_EV_MAP, 101, BASE, BASE + 64 * PG, 0);
 	evs[n++].ts = 1000;
+	evs[n++] =
+	    (struct mevi_event){.type = MEVI_EV_VMA,
+				.pid = 101,
+				.ts = 1000,
+				.vma = {{BASE, BASE + 64 * PG}, MEVI_KIND_FILE, {"/data", 5}}};
+	evs[n++] = (struct mevi_event){
+	    .type = MEVI_EV_STACK, .pid = 101, .ts = 1000, .stack = {7, 2, run_frames}};
+	evs[n++] = (struct mevi_event){
+	    .type = MEVI_EV_ORIGIN, .pid = 101, .ts = 1000, .origin = {{BASE, BASE + 64 * PG}, 7}};
+	evs[n++] = (struct mevi_event){
+	    .type = MEVI_EV_THREAD, .pid = 101, .ts = 1500, .thread = {101, {"main", 4}}};
+	evs[n++] = (struct mevi_event){
+	    .type = MEVI_EV_THREAD, .pid = 101, .ts = 1500, .thread = {102, {"worker", 6}}};
 	for (unsigned i = 0; i < 64; i++) {
 		evs[n] = ev_range(MEVI_EV_STATE, 101, BASE + i * PG, BASE + (i + 1) * PG, 1);
 		evs[n++].ts = 2000 + i * 100;
+		evs[n++] = (struct mevi_event){
+		    .type = MEVI_EV_TOUCH,
+		    .pid = 101,
+		    .ts = 2000 + i * 100,
+		    .touch = {{BASE + i * PG, BASE + (i + 1) * PG}, (int32_t)(101 + i % 2)}};
+		if (i == 10)
+			evs[n++] = (struct mevi_event){
+			    .type = MEVI_EV_SAMPLING, .pid = 100, .ts = 3000, .sampling = {250}};
 	}
 	assert_int_equal(fl_send(fd, evs, n), 0);
 	evs[0] = ev_simple(MEVI_EV_SESSION_END, 100, 0);
@@ -121,6 +150,40 @@ static void test_state_at(void **state)
 	assert_int_equal(json_object_get_int64(
 			     json_object_object_get(json_object_object_get(j, "at"), "next_ts")),
 			 2100);
+	json_object_put(j);
+
+	/* The annotations at T are those of T. */
+	{
+		char *p = procs_at(m.port, 1, 2150);
+
+		assert_non_null(strstr(
+		    p, "\"mappings\":[[139637976727552,139637976989696,\"file\",\"\\/data\"]]"));
+		assert_non_null(strstr(p, "\"origins\":[[139637976727552,139637976989696,7]]"));
+		assert_non_null(strstr(p, "\"touches\":[[139637976727552,139637976731648,101],"
+					  "[139637976731648,139637976735744,102]]"));
+		assert_non_null(strstr(p, "\"threads\":{\"101\":\"main\",\"102\":\"worker\"}"));
+		assert_non_null(strstr(p, "\"stacks\":{\"7\":[{\"pc\":4198400,\"func\":"
+					  "\"main+0x10\",\"module\":\"prog\",\"source\":"
+					  "\"prog.c:42\"},{\"pc\":139637976731648,"));
+		assert_non_null(strstr(p, "\"rss_by_kind\":{\"anon\":0,\"heap\":0,\"stack\":0,"
+					  "\"thread_stack\":0,\"file\":8192,"));
+		free(p);
+		p = procs_at(m.port, 1, 1200);
+		assert_non_null(strstr(p, "\"touches\":[]"));
+		assert_non_null(strstr(p, "\"threads\":{}"));
+		free(p);
+	}
+	j = get_json(m.port, "/api/state?session=1&at=2999", &status);
+	assert_int_equal(
+	    json_object_get_int64(json_object_object_get(
+		json_object_array_get_idx(json_object_object_get(j, "sessions"), 0), "sample_ms")),
+	    0);
+	json_object_put(j);
+	j = get_json(m.port, "/api/state?session=1&at=3000", &status);
+	assert_int_equal(
+	    json_object_get_int64(json_object_object_get(
+		json_object_array_get_idx(json_object_object_get(j, "sessions"), 0), "sample_ms")),
+	    250);
 	json_object_put(j);
 	/* Errors. */
 	j = get_json(m.port, "/api/state?session=9&at=1", &status);
@@ -311,7 +374,16 @@ static void test_ws_seek(void **state)
 	assert_int_equal(o.via.array.ptr[7].via.u64, 2200);
 	sess = o.via.array.ptr[9];
 	assert_int_equal(sess.type, MSGPACK_OBJECT_ARRAY);
+	assert_int_equal(sess.via.array.size, 11);
+	assert_int_equal(sess.via.array.ptr[9].via.u64, 0);	    /* sample_ms before 3000 */
+	assert_int_equal(sess.via.array.ptr[10].via.array.size, 1); /* stack 7 */
+	assert_int_equal(sess.via.array.ptr[10].via.array.ptr[0].via.array.ptr[0].via.u64, 7);
 	procs = sess.via.array.ptr[7];
+	assert_int_equal(procs.via.array.ptr[0].via.array.size, 11);
+	assert_int_equal(procs.via.array.ptr[0].via.array.ptr[7].via.array.size, 4);  /* vmas */
+	assert_int_equal(procs.via.array.ptr[0].via.array.ptr[8].via.array.size, 3);  /* origins */
+	assert_int_equal(procs.via.array.ptr[0].via.array.ptr[9].via.array.size, 6);  /* touches */
+	assert_int_equal(procs.via.array.ptr[0].via.array.ptr[10].via.array.size, 4); /* threads */
 	ranges = procs.via.array.ptr[0].via.array.ptr[5];
 	/* [BASE, BASE+2 pages) resident, the rest not resident */
 	assert_int_equal(ranges.via.array.size, 6);

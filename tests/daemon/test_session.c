@@ -22,6 +22,7 @@
 #include "options.h"
 #include "session.h"
 #include "snapshot.h"
+#include "tagmap.h"
 
 #define PG 4096u
 
@@ -490,7 +491,7 @@ static void test_snapshot(void **state)
 	assert_int_equal(root.via.array.ptr[2].via.u64, 99);
 	assert_int_equal(root.via.array.ptr[3].via.array.size, 1);
 	sess = root.via.array.ptr[3].via.array.ptr[0];
-	assert_int_equal(sess.via.array.size, 9);
+	assert_int_equal(sess.via.array.size, 11);
 	assert_int_equal(sess.via.array.ptr[0].via.u64, 1);
 	assert_int_equal(sess.via.array.ptr[2].via.u64, 100);
 	assert_true(sess.via.array.ptr[3].via.boolean);
@@ -499,7 +500,11 @@ static void test_snapshot(void **state)
 	assert_int_equal(sess.via.array.ptr[7].via.array.size, 1);
 	assert_int_equal(sess.via.array.ptr[8].via.array.size % 2, 0);
 	proc = sess.via.array.ptr[7].via.array.ptr[0];
-	assert_int_equal(proc.via.array.size, 7);
+	assert_int_equal(proc.via.array.size, 11);
+	for (int i = 7; i < 11; i++) /* no annotations: vmas, origins, touches, threads */
+		assert_int_equal(proc.via.array.ptr[i].via.array.size, 0);
+	assert_int_equal(sess.via.array.ptr[9].via.u64, 0);	    /* sample_ms */
+	assert_int_equal(sess.via.array.ptr[10].via.array.size, 0); /* stacks */
 	assert_int_equal(proc.via.array.ptr[0].via.u64, 101);
 	assert_false(proc.via.array.ptr[3].via.boolean);
 	assert_int_equal(proc.via.array.ptr[4].via.u64, 9);
@@ -509,6 +514,452 @@ static void test_snapshot(void **state)
 	assert_int_equal(ranges.via.array.ptr[1].via.u64, 0x3000);
 	assert_int_equal(ranges.via.array.ptr[2].via.u64, MEVI_STATE_RESIDENT);
 	assert_int_equal(ranges.via.array.ptr[5].via.u64, MEVI_STATE_UNTRACKED);
+	msgpack_unpacked_destroy(&up);
+	msgpack_sbuffer_destroy(&sb);
+	session_registry_destroy(&reg);
+}
+
+/* --- annotations (protocol version 2) ------------------------------------ */
+
+static struct mevi_event vmaev(int32_t pid, uint64_t s, uint64_t e, uint8_t kind, const char *name)
+{
+	struct mevi_event ev = {.type = MEVI_EV_VMA, .pid = pid, .ts = 21};
+
+	ev.vma.range = (struct mevi_range){s, e};
+	ev.vma.kind = kind;
+	ev.vma.name = (struct mevi_str){name, (uint32_t)strlen(name)};
+	return ev;
+}
+
+static struct mevi_event originev(int32_t pid, uint64_t s, uint64_t e, uint32_t id)
+{
+	struct mevi_event ev = {.type = MEVI_EV_ORIGIN, .pid = pid, .ts = 22};
+
+	ev.origin.range = (struct mevi_range){s, e};
+	ev.origin.stack_id = id;
+	return ev;
+}
+
+static struct mevi_event touchev(int32_t pid, uint64_t s, uint64_t e, int32_t tid)
+{
+	struct mevi_event ev = {.type = MEVI_EV_TOUCH, .pid = pid, .ts = 23};
+
+	ev.touch.range = (struct mevi_range){s, e};
+	ev.touch.tid = tid;
+	return ev;
+}
+
+static struct mevi_event threadev(int32_t pid, int32_t tid, const char *name)
+{
+	struct mevi_event ev = {.type = MEVI_EV_THREAD, .pid = pid, .ts = 24};
+
+	ev.thread.tid = tid;
+	ev.thread.name = (struct mevi_str){name, (uint32_t)strlen(name)};
+	return ev;
+}
+
+static struct mevi_frame test_frames[] = {
+    {0x401000, {"main+0x10", 9}, {"prog", 4}, {"prog.c:42", 9}},
+    {0x7f0000001000, {"", 0}, {"libc.so.6", 9}, {NULL, 0}},
+};
+
+static struct mevi_event stackev(int32_t pid, uint32_t id, uint32_t nframes)
+{
+	struct mevi_event ev = {.type = MEVI_EV_STACK, .pid = pid, .ts = 25};
+
+	ev.stack.id = id;
+	ev.stack.nframes = nframes;
+	ev.stack.frames = test_frames;
+	return ev;
+}
+
+/* The value of m at addr, or -1 when it has none. */
+static int64_t tag_at(const struct tagmap *m, uint64_t addr)
+{
+	struct tagmap_range r;
+
+	return tagmap_lookup(m, addr, &r) ? (int64_t)r.value : -1;
+}
+
+/* The (kind, name) of p's vma map at addr as "kind:name", or "-". */
+static const char *vma_at(const struct session *s, const struct process *p, uint64_t addr)
+{
+	static char buf[128];
+	struct tagmap_range r;
+	struct mevi_str name;
+	uint8_t kind;
+
+	if (!tagmap_lookup(p->vmas, addr, &r))
+		return "-";
+	assert_true(vmanames_get(&s->names, r.value, &kind, &name));
+	snprintf(buf, sizeof(buf), "%s:%.*s", mevi_kind_name(kind), (int)name.len, name.ptr);
+	return buf;
+}
+
+static void test_annotations_apply(void **state)
+{
+	struct session_registry reg;
+	struct recorder rec = {0};
+	struct session *s;
+	struct process *p, *c;
+	struct mevi_event ev;
+	int conn;
+
+	session_registry_init(&reg, 8, &rec_obs, &rec);
+	ev = start_ev(100, 7, false);
+	ev.session_start.mode = MEVI_MODE_SAMPLED;
+	ev.session_start.sample_ms = 50;
+	{
+		void *other = NULL;
+
+		assert_int_equal(session_registry_start(&reg, &ev, &conn, &s, &other), 0);
+	}
+	assert_int_equal(s->sample_ms, 50);
+	ev = (struct mevi_event){.type = MEVI_EV_SAMPLING, .pid = 100, .ts = 5};
+	ev.sampling.sample_ms = 200;
+	apply_ok(&reg, s, ev);
+	assert_int_equal(s->sample_ms, 200);
+
+	apply_ok(&reg, s, pstart(101, 100, 0));
+	p = session_find_process(s, 101);
+	apply_ok(&reg, s, mapev(MEVI_EV_MAP, 101, 16 * PG, 32 * PG, MEVI_STATE_NOT_RESIDENT));
+	apply_ok(&reg, s, vmaev(101, 16 * PG, 32 * PG, MEVI_KIND_FILE, "/lib/libc.so.6"));
+	apply_ok(&reg, s, vmaev(101, 24 * PG, 28 * PG, MEVI_KIND_ANON, "arena"));
+	apply_ok(&reg, s, vmaev(101, 40 * PG, 41 * PG, MEVI_KIND_HEAP, "")); /* unmapped: kept */
+	assert_string_equal(vma_at(s, p, 16 * PG), "file:/lib/libc.so.6");
+	assert_string_equal(vma_at(s, p, 25 * PG), "anon:arena");
+	assert_string_equal(vma_at(s, p, 40 * PG), "heap:");
+	assert_int_equal(s->names.count, 2); /* "" is never interned */
+	apply_ok(&reg, s, vmaev(101, 28 * PG, 32 * PG, MEVI_KIND_FILE, "/lib/libc.so.6"));
+	assert_int_equal(s->names.count, 2);
+	assert_int_equal(tagmap_count(p->vmas), 4);
+
+	/* Stacks are session-wide; an origin may name an unknown stack. */
+	apply_ok(&reg, s, stackev(101, 5, 2));
+	assert_non_null(stacktab_get(&s->stacks, 5));
+	assert_int_equal(stacktab_get(&s->stacks, 5)->nframes, 2);
+	assert_null(stacktab_get(&s->stacks, 5)->frames[1].source.ptr);
+	assert_memory_equal(stacktab_get(&s->stacks, 5)->frames[0].source.ptr, "prog.c:42", 9);
+	apply_ok(&reg, s, stackev(101, 5, 1)); /* replaces */
+	assert_int_equal(stacktab_get(&s->stacks, 5)->nframes, 1);
+	assert_int_equal(s->stacks.count, 1);
+	apply_ok(&reg, s, originev(101, 16 * PG, 24 * PG, 5));
+	apply_ok(&reg, s, originev(101, 24 * PG, 32 * PG, 999)); /* unknown stack: kept */
+	assert_int_equal(tag_at(p->origins, 30 * PG), 999);
+
+	/* Threads and touches; a touch may name an unknown thread. */
+	apply_ok(&reg, s, threadev(101, 101, "main"));
+	apply_ok(&reg, s, threadev(101, 102, "worker"));
+	apply_ok(&reg, s, threadev(101, 102, "renamed"));
+	assert_int_equal(p->threads.n, 2);
+	assert_memory_equal(threadtab_get(&p->threads, 102)->ptr, "renamed", 7);
+	apply_ok(&reg, s, mapev(MEVI_EV_STATE, 101, 16 * PG, 20 * PG, MEVI_STATE_RESIDENT));
+	apply_ok(&reg, s, touchev(101, 16 * PG, 18 * PG, 101));
+	apply_ok(&reg, s, touchev(101, 18 * PG, 20 * PG, 4242));
+	assert_int_equal(tag_at(p->touches, 19 * PG), 4242);
+	assert_int_equal(memmap_rss(p->map), 4 * PG);
+
+	/* Annotations never touch rss or its history. */
+	{
+		uint32_t n = p->rss_history.n;
+
+		apply_ok(&reg, s, touchev(101, 16 * PG, 17 * PG, 102));
+		assert_int_equal(p->rss_history.n, n);
+	}
+
+	/* map leaves annotations alone. */
+	apply_ok(&reg, s, mapev(MEVI_EV_MAP, 101, 16 * PG, 32 * PG, MEVI_STATE_NOT_RESIDENT));
+	assert_string_equal(vma_at(s, p, 16 * PG), "file:/lib/libc.so.6");
+	assert_int_equal(tag_at(p->origins, 16 * PG), 5);
+	assert_int_equal(tag_at(p->touches, 16 * PG), 102);
+
+	/* unmap removes from all three maps. */
+	apply_ok(&reg, s, mapev(MEVI_EV_UNMAP, 101, 16 * PG, 17 * PG, 0));
+	assert_string_equal(vma_at(s, p, 16 * PG), "-");
+	assert_int_equal(tag_at(p->origins, 16 * PG), -1);
+	assert_int_equal(tag_at(p->touches, 16 * PG), -1);
+	assert_int_equal(tag_at(p->touches, 17 * PG), 101);
+
+	/* remap moves all three; a grown tail has no annotation. */
+	ev = (struct mevi_event){.type = MEVI_EV_REMAP, .pid = 101, .ts = 40};
+	ev.remap.from = (struct mevi_range){17 * PG, 20 * PG};
+	ev.remap.to = (struct mevi_range){100 * PG, 104 * PG};
+	apply_ok(&reg, s, ev);
+	assert_string_equal(vma_at(s, p, 17 * PG), "-");
+	assert_string_equal(vma_at(s, p, 100 * PG), "file:/lib/libc.so.6");
+	assert_string_equal(vma_at(s, p, 103 * PG), "-");
+	assert_int_equal(tag_at(p->origins, 102 * PG), 5);
+	assert_int_equal(tag_at(p->origins, 103 * PG), -1);
+	assert_int_equal(tag_at(p->touches, 100 * PG), 101);
+	assert_int_equal(tag_at(p->touches, 101 * PG), 4242);
+	assert_int_equal(tag_at(p->touches, 17 * PG), -1);
+
+	/* fork copies the three maps (not the threads); without the flag, empty. */
+	apply_ok(&reg, s, pstart(103, 101, MEVI_PROC_INHERIT_MAP));
+	c = session_find_process(s, 103);
+	assert_string_equal(vma_at(s, c, 100 * PG), "file:/lib/libc.so.6");
+	assert_int_equal(tag_at(c->origins, 100 * PG), 5);
+	assert_int_equal(tag_at(c->touches, 100 * PG), 101);
+	assert_int_equal(c->threads.n, 0);
+	apply_ok(&reg, s, mapev(MEVI_EV_UNMAP, 103, 100 * PG, 104 * PG, 0));
+	assert_int_equal(tag_at(p->origins, 100 * PG), 5); /* the parent keeps its own */
+	apply_ok(&reg, s, pstart(104, 101, 0));
+	c = session_find_process(s, 104);
+	assert_int_equal(
+	    tagmap_count(c->vmas) + tagmap_count(c->origins) + tagmap_count(c->touches), 0);
+
+	/* exec clears the three maps, keeps the thread table. */
+	ev = (struct mevi_event){.type = MEVI_EV_PROC_EXEC, .pid = 101, .ts = 50};
+	ev.proc_exec.cmdline = prog_argv;
+	apply_ok(&reg, s, ev);
+	assert_int_equal(
+	    tagmap_count(p->vmas) + tagmap_count(p->origins) + tagmap_count(p->touches), 0);
+	assert_int_equal(p->threads.n, 2);
+
+	/* Annotations for an unknown pid create it; for an exited one, dropped. */
+	rec.n = 0;
+	apply_ok(&reg, s, touchev(200, 16 * PG, 17 * PG, 200));
+	assert_int_equal(rec.n, 2);
+	assert_int_equal(rec.types[0], MEVI_EV_PROC_START);
+	assert_int_equal(rec.types[1], MEVI_EV_TOUCH);
+	apply_ok(&reg, s, exitev(MEVI_EV_PROC_EXIT, 200, 0));
+	ev = vmaev(200, 16 * PG, 17 * PG, MEVI_KIND_ANON, "x");
+	assert_int_equal(session_apply(&reg, s, &ev), 1);
+	/* ...but a stack or sampling event for an exited pid is session-wide. */
+	ev = stackev(200, 6, 1);
+	assert_int_equal(session_apply(&reg, s, &ev), 0);
+	assert_non_null(stacktab_get(&s->stacks, 6));
+
+	/* A resume clears processes (and their annotations), keeps the stacks. */
+	{
+		struct session *s2;
+		void *other = NULL;
+
+		ev = start_ev(100, 7, true);
+		assert_int_equal(session_registry_start(&reg, &ev, &conn, &s2, &other), 0);
+		assert_ptr_equal(s2, s);
+		assert_int_equal(s->nprocs, 0);
+		assert_int_equal(s->sample_ms, 0);
+		assert_int_equal(s->stacks.count, 2);
+	}
+	session_registry_destroy(&reg);
+}
+
+/* Names of the last vma event the observer saw. */
+static char last_vma_name[64];
+
+static void vma_applied(void *ctx, const struct session *s, const struct mevi_event *ev)
+{
+	if (ev->type == MEVI_EV_VMA)
+		snprintf(last_vma_name, sizeof(last_vma_name), "%.*s", (int)ev->vma.name.len,
+			 ev->vma.name.ptr);
+}
+
+static const struct session_observer vma_obs = {vma_applied, NULL, NULL};
+
+static void test_annotation_bounds(void **state)
+{
+	struct session_registry reg;
+	struct session *s;
+	struct process *p;
+	struct mevi_event ev;
+	char name[32];
+	int conn;
+
+	session_registry_init(&reg, 8, &vma_obs, NULL);
+	s = start(&reg, &conn, 100, 7);
+	apply_ok(&reg, s, pstart(101, 100, 0));
+	p = session_find_process(s, 101);
+
+	/* vma names: beyond the bound the kind is kept, the name dropped, and the
+	 * event is forwarded as applied (with the empty name). */
+	for (uint32_t i = 0; i < VMANAMES_MAX_NAMES; i++) {
+		snprintf(name, sizeof(name), "name-%u", i);
+		apply_ok(&reg, s, vmaev(101, 16 * PG, 17 * PG, MEVI_KIND_FILE, name));
+	}
+	assert_string_equal(last_vma_name, "name-65535");
+	assert_int_equal(s->names.count, VMANAMES_MAX_NAMES);
+	apply_ok(&reg, s, vmaev(101, 16 * PG, 17 * PG, MEVI_KIND_SHMEM, "one too many"));
+	assert_string_equal(last_vma_name, "");
+	assert_string_equal(vma_at(s, p, 16 * PG), "shmem:");
+	apply_ok(&reg, s, vmaev(101, 16 * PG, 17 * PG, MEVI_KIND_FILE, "name-7")); /* known */
+	assert_string_equal(vma_at(s, p, 16 * PG), "file:name-7");
+
+	/* stacks: beyond the bound, new stacks are dropped (return 1). */
+	for (uint32_t i = 0; i < STACKTAB_MAX_STACKS; i++) {
+		ev = stackev(101, i, 0);
+		if (session_apply(&reg, s, &ev) != 0)
+			fail_msg("stack %u refused", i);
+	}
+	ev = stackev(101, STACKTAB_MAX_STACKS, 0);
+	assert_int_equal(session_apply(&reg, s, &ev), 1);
+	assert_null(stacktab_get(&s->stacks, STACKTAB_MAX_STACKS));
+	ev = stackev(101, 3, 2); /* replacing a known one still works */
+	assert_int_equal(session_apply(&reg, s, &ev), 0);
+	assert_int_equal(stacktab_get(&s->stacks, 3)->nframes, 2);
+	{
+		/* The byte bound: a big stack that does not fit is dropped. */
+		static struct mevi_frame big[MEVI_STACK_MAX_FRAMES];
+		static char func[40000];
+
+		memset(func, 'f', sizeof(func));
+		for (int i = 0; i < MEVI_STACK_MAX_FRAMES; i++)
+			big[i] = (struct mevi_frame){
+			    (uint64_t)i, {func, sizeof(func)}, {"m", 1}, {NULL, 0}};
+		ev = stackev(101, 3, MEVI_STACK_MAX_FRAMES);
+		ev.stack.frames = big;
+		assert_int_equal(session_apply(&reg, s, &ev), 1);
+		assert_int_equal(stacktab_get(&s->stacks, 3)->nframes, 2);
+		assert_true(s->stacks.bytes <= STACKTAB_MAX_BYTES);
+	}
+
+	/* threads: beyond the bound, new threads are dropped. */
+	for (int32_t tid = 1; tid <= (int32_t)THREADTAB_MAX_THREADS; tid++) {
+		ev = threadev(101, tid, "t");
+		if (session_apply(&reg, s, &ev) != 0)
+			fail_msg("thread %d refused", tid);
+	}
+	ev = threadev(101, THREADTAB_MAX_THREADS + 1, "t");
+	assert_int_equal(session_apply(&reg, s, &ev), 1);
+	ev = threadev(101, 7, "renamed"); /* a rename of a known thread still works */
+	assert_int_equal(session_apply(&reg, s, &ev), 0);
+	session_registry_destroy(&reg);
+}
+
+static struct json_object *jget(struct json_object *o, const char *key)
+{
+	struct json_object *v = NULL;
+
+	if (!json_object_object_get_ex(o, key, &v))
+		fail_msg("no \"%s\" in %s", key, json_object_to_json_string(o));
+	return v;
+}
+
+static void test_annotations_json_and_snapshot(void **state)
+{
+	struct session_registry reg;
+	struct session *s;
+	struct json_object *doc, *parsed, *proc, *sess, *v, *kinds;
+	struct mevi_event ev;
+	msgpack_sbuffer sb;
+	msgpack_unpacked up;
+	msgpack_object snap_s, snap_p, a;
+	size_t len, off = 0;
+	uint64_t sum = 0;
+	int conn;
+
+	session_registry_init(&reg, 8, NULL, NULL);
+	ev = start_ev(100, 7, false);
+	ev.session_start.mode = MEVI_MODE_SAMPLED;
+	ev.session_start.sample_ms = 100;
+	{
+		void *other = NULL;
+
+		assert_int_equal(session_registry_start(&reg, &ev, &conn, &s, &other), 0);
+	}
+	apply_ok(&reg, s, pstart(101, 100, 0));
+	apply_ok(&reg, s, mapev(MEVI_EV_MAP, 101, 16 * PG, 32 * PG, MEVI_STATE_RESIDENT));
+	apply_ok(&reg, s, mapev(MEVI_EV_MAP, 101, 40 * PG, 44 * PG, MEVI_STATE_SWAPPED));
+	apply_ok(&reg, s, mapev(MEVI_EV_MAP, 101, 50 * PG, 52 * PG, MEVI_STATE_RESIDENT));
+	apply_ok(&reg, s, vmaev(101, 16 * PG, 20 * PG, MEVI_KIND_HEAP, ""));
+	apply_ok(&reg, s, vmaev(101, 20 * PG, 30 * PG, MEVI_KIND_FILE, "/x\xff\"y"));
+	apply_ok(&reg, s, vmaev(101, 40 * PG, 44 * PG, MEVI_KIND_THREAD_STACK, "102"));
+	apply_ok(&reg, s, stackev(101, 5, 2));
+	apply_ok(&reg, s, stackev(101, 6, 1)); /* not referenced by any origin */
+	apply_ok(&reg, s, originev(101, 16 * PG, 20 * PG, 5));
+	apply_ok(&reg, s, originev(101, 20 * PG, 24 * PG, 77)); /* unknown stack */
+	apply_ok(&reg, s, threadev(101, 101, "main"));
+	apply_ok(&reg, s, touchev(101, 16 * PG, 18 * PG, 101));
+	ev = (struct mevi_event){.type = MEVI_EV_SAMPLING, .pid = 100, .ts = 30};
+	ev.sampling.sample_ms = 400;
+	apply_ok(&reg, s, ev);
+
+	doc = api_state_build(&reg, false, 0);
+	parsed = json_tokener_parse(api_json_string(doc, &len));
+	assert_non_null(parsed);
+	sess = json_object_array_get_idx(jget(parsed, "sessions"), 0);
+	assert_int_equal(json_object_get_int64(jget(sess, "sample_ms")), 400);
+	assert_string_equal(json_object_get_string(jget(sess, "mode")), "sampled");
+	proc = json_object_array_get_idx(jget(sess, "processes"), 0);
+	assert_int_equal(json_object_get_int64(jget(proc, "swapped")), 4 * PG);
+	assert_int_equal(json_object_get_int64(jget(proc, "rss")), 18 * PG);
+	kinds = jget(proc, "rss_by_kind");
+	assert_int_equal(json_object_object_length(kinds), MEVI_KIND_COUNT);
+	for (unsigned k = 0; k < MEVI_KIND_COUNT; k++)
+		sum += (uint64_t)json_object_get_int64(jget(kinds, mevi_kind_name(k)));
+	assert_int_equal(sum, 18 * PG);
+	assert_int_equal(json_object_get_int64(jget(kinds, "heap")), 4 * PG);
+	assert_int_equal(json_object_get_int64(jget(kinds, "file")), 10 * PG);
+	assert_int_equal(json_object_get_int64(jget(kinds, "anon")), 4 * PG);	 /* uncovered */
+	assert_int_equal(json_object_get_int64(jget(kinds, "thread_stack")), 0); /* swapped */
+	v = jget(proc, "mappings");
+	assert_int_equal(json_object_array_length(v), 3);
+	assert_string_equal(
+	    json_object_to_json_string_ext(json_object_array_get_idx(v, 1), JSON_C_TO_STRING_PLAIN),
+	    "[81920,122880,\"file\",\"\\/x\xef\xbf\xbd\\\"y\"]");
+	assert_string_equal(
+	    json_object_get_string(json_object_array_get_idx(json_object_array_get_idx(v, 0), 2)),
+	    "heap");
+	v = jget(proc, "origins");
+	assert_int_equal(json_object_array_length(v), 2);
+	assert_int_equal(
+	    json_object_get_int64(json_object_array_get_idx(json_object_array_get_idx(v, 1), 2)),
+	    77);
+	v = jget(proc, "stacks");
+	assert_int_equal(json_object_object_length(v), 1); /* 5 only: 6 unreferenced, 77 unknown */
+	v = jget(v, "5");
+	assert_int_equal(json_object_array_length(v), 2);
+	assert_int_equal(json_object_get_int64(jget(json_object_array_get_idx(v, 0), "pc")),
+			 0x401000);
+	assert_string_equal(json_object_get_string(jget(json_object_array_get_idx(v, 0), "func")),
+			    "main+0x10");
+	assert_string_equal(json_object_get_string(jget(json_object_array_get_idx(v, 1), "module")),
+			    "libc.so.6");
+	assert_null(jget(json_object_array_get_idx(v, 1), "source"));
+	assert_string_equal(json_object_get_string(jget(json_object_array_get_idx(v, 0), "source")),
+			    "prog.c:42");
+	v = jget(proc, "touches");
+	assert_int_equal(json_object_array_length(v), 1);
+	assert_string_equal(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN),
+			    "[[65536,73728,101]]");
+	assert_string_equal(json_object_get_string(jget(jget(proc, "threads"), "101")), "main");
+	json_object_put(parsed);
+	json_object_put(doc);
+
+	/* The websocket snapshot carries the same. */
+	msgpack_sbuffer_init(&sb);
+	assert_int_equal(snapshot_encode(&reg, 99, &sb), 0);
+	msgpack_unpacked_init(&up);
+	assert_int_equal(msgpack_unpack_next(&up, sb.data, sb.size, &off), MSGPACK_UNPACK_SUCCESS);
+	snap_s = up.data.via.array.ptr[3].via.array.ptr[0];
+	assert_int_equal(snap_s.via.array.size, 11);
+	assert_int_equal(snap_s.via.array.ptr[9].via.u64, 400);
+	a = snap_s.via.array.ptr[10]; /* stacks: [[5, frames], [6, frames]] */
+	assert_int_equal(a.via.array.size, 2);
+	assert_int_equal(a.via.array.ptr[0].via.array.ptr[0].via.u64, 5);
+	assert_int_equal(a.via.array.ptr[0].via.array.ptr[1].via.array.size, 2);
+	assert_int_equal(a.via.array.ptr[0].via.array.ptr[1].via.array.ptr[1].via.array.ptr[3].type,
+			 MSGPACK_OBJECT_NIL);
+	assert_int_equal(a.via.array.ptr[0].via.array.ptr[1].via.array.ptr[0].via.array.ptr[3].type,
+			 MSGPACK_OBJECT_STR);
+	snap_p = snap_s.via.array.ptr[7].via.array.ptr[0];
+	assert_int_equal(snap_p.via.array.size, 11);
+	a = snap_p.via.array.ptr[7]; /* vmas */
+	assert_int_equal(a.via.array.size, 12);
+	assert_int_equal(a.via.array.ptr[2].via.u64, MEVI_KIND_HEAP);
+	assert_int_equal(a.via.array.ptr[3].via.str.size, 0);
+	assert_int_equal(a.via.array.ptr[6].via.u64, MEVI_KIND_FILE);
+	assert_memory_equal(a.via.array.ptr[7].via.str.ptr, "/x\xff\"y", 5);
+	a = snap_p.via.array.ptr[8]; /* origins */
+	assert_int_equal(a.via.array.size, 6);
+	assert_int_equal(a.via.array.ptr[5].via.u64, 77);
+	a = snap_p.via.array.ptr[9]; /* touches */
+	assert_int_equal(a.via.array.size, 3);
+	assert_int_equal(a.via.array.ptr[2].via.u64, 101);
+	a = snap_p.via.array.ptr[10]; /* threads */
+	assert_int_equal(a.via.array.size, 2);
+	assert_int_equal(a.via.array.ptr[0].via.u64, 101);
+	assert_memory_equal(a.via.array.ptr[1].via.str.ptr, "main", 4);
 	msgpack_unpacked_destroy(&up);
 	msgpack_sbuffer_destroy(&sb);
 	session_registry_destroy(&reg);
@@ -592,6 +1043,9 @@ int main(void)
 	    cmocka_unit_test(test_utf8_sanitize),
 	    cmocka_unit_test(test_api_state_json),
 	    cmocka_unit_test(test_snapshot),
+	    cmocka_unit_test(test_annotations_apply),
+	    cmocka_unit_test(test_annotation_bounds),
+	    cmocka_unit_test(test_annotations_json_and_snapshot),
 	    cmocka_unit_test(test_options),
 	};
 

@@ -215,6 +215,75 @@ static void test_snapshot_then_deltas(void **state)
 	}
 	free(raw);
 
+	/* Annotations (version 2) are forwarded as deltas and in snapshots. */
+	{
+		static struct mevi_frame frames[] = {
+		    {0x401000, {"main", 4}, {"prog", 4}, {NULL, 0}}};
+		struct mevi_event evs[] = {
+		    {.type = MEVI_EV_STACK, .pid = 51, .ts = 30, .stack = {3, 1, frames}},
+		    {.type = MEVI_EV_VMA,
+		     .pid = 51,
+		     .ts = 30,
+		     .vma = {{0x10000, 0x30000}, MEVI_KIND_HEAP, {"", 0}}},
+		    {.type = MEVI_EV_ORIGIN,
+		     .pid = 51,
+		     .ts = 30,
+		     .origin = {{0x10000, 0x30000}, 3}},
+		    {.type = MEVI_EV_THREAD, .pid = 51, .ts = 31, .thread = {52, {"worker", 6}}},
+		    {.type = MEVI_EV_TOUCH, .pid = 51, .ts = 31, .touch = {{0x10000, 0x12000}, 52}},
+		    {.type = MEVI_EV_SAMPLING, .pid = 50, .ts = 32, .sampling = {75}},
+		};
+		const msgpack_object *sess, *proc, *a;
+		int tab3;
+
+		assert_int_equal(fl_send(fd, evs, 6), 0);
+		n = 0;
+		while (n < 6) {
+			assert_int_equal(read_msg(tab, &up, &raw, &len, 3000), 1);
+			n += delta_types(&up.data, 1, types + n, 16 - n);
+			free(raw);
+		}
+		assert_int_equal(n, 6);
+		for (int i = 0; i < 6; i++)
+			assert_int_equal(types[i], evs[i].type);
+		/* tab2 got them too (drain it so that the detach below is next). */
+		for (n = 0; n < 6;) {
+			assert_int_equal(read_msg(tab2, &up, &raw, &len, 3000), 1);
+			n += delta_types(&up.data, 1, types, 16);
+			free(raw);
+		}
+		tab3 = tab_open(m, 0);
+		assert_int_equal(read_msg(tab3, &up, &raw, &len, 3000), 0);
+		sess = &up.data.via.array.ptr[3].via.array.ptr[0];
+		assert_int_equal(sess->via.array.size, 11);
+		assert_int_equal(sess->via.array.ptr[9].via.u64, 75);
+		a = &sess->via.array.ptr[10]; /* [[3, [[0x401000, "main", "prog", nil]]]] */
+		assert_int_equal(a->via.array.size, 1);
+		assert_int_equal(a->via.array.ptr[0].via.array.ptr[0].via.u64, 3);
+		a = &a->via.array.ptr[0].via.array.ptr[1].via.array.ptr[0];
+		assert_int_equal(a->via.array.ptr[0].via.u64, 0x401000);
+		assert_int_equal(a->via.array.ptr[3].type, MSGPACK_OBJECT_NIL);
+		proc = &sess->via.array.ptr[7].via.array.ptr[0];
+		assert_int_equal(proc->via.array.size, 11);
+		a = &proc->via.array.ptr[7]; /* vmas */
+		assert_int_equal(a->via.array.size, 4);
+		assert_int_equal(a->via.array.ptr[2].via.u64, MEVI_KIND_HEAP);
+		assert_int_equal(a->via.array.ptr[3].type, MSGPACK_OBJECT_STR);
+		a = &proc->via.array.ptr[8]; /* origins */
+		assert_int_equal(a->via.array.size, 3);
+		assert_int_equal(a->via.array.ptr[2].via.u64, 3);
+		a = &proc->via.array.ptr[9]; /* touches */
+		assert_int_equal(a->via.array.size, 3);
+		assert_int_equal(a->via.array.ptr[1].via.u64, 0x12000);
+		assert_int_equal(a->via.array.ptr[2].via.u64, 52);
+		a = &proc->via.array.ptr[10]; /* threads */
+		assert_int_equal(a->via.array.size, 2);
+		assert_int_equal(a->via.array.ptr[0].via.u64, 52);
+		assert_int_equal(a->via.array.ptr[1].via.str.size, 6);
+		free(raw);
+		close(tab3);
+	}
+
 	/* A detach without session_end reaches the tabs as a fresh snapshot. */
 	close(fd);
 	assert_int_equal(read_msg(tab2, &up, &raw, &len, 3000), 0);

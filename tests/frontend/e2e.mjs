@@ -21,7 +21,12 @@
  *     ← / → step between events, replay, `l` back to live, diff A/B legend;
  *   - recordings: one downloaded from mevid opens from the file picker, one
  *     written by mevi-run --record opens by drag and drop, corrupt files show
- *     the daemon's error.
+ *     the daemon's error;
+ *   - protocol version 2: the kind legend and stripe, the per-kind breakdown
+ *     (adding up to /api/state's RSS), "exact" / "sampled every 50 ms" (live),
+ *     swapped pages, the hover's top frame and first-touch thread, the click's
+ *     stack panel, group by call site (table order, row highlight), the empty
+ *     state without backtraces, and 200k annotated ranges grouped by site.
  * Screenshots go to $E2E_ARTIFACTS (default build-frontend/e2e-artifacts/).
  *
  * Exit status 0 when every check passed, 1 otherwise, 77 when a prerequisite
@@ -366,6 +371,12 @@ try {
     await page.locator(`.process[data-pid="${pid}"]`).scrollIntoViewIfNeeded();
     const first = await waitRssMatches(page, pid);
     if (first.api < 32 * MiB) throw new Error(`/api/state RSS ${first.api} < the 32 MiB touched`);
+    // Protocol version 2: mevi-run's vma annotations give a per-kind breakdown adding up to RSS.
+    const kinds = await waitFor('the per-kind breakdown to add up to the RSS', async () => {
+      const segs = await page.locator(`.process[data-pid="${pid}"] .kind-seg`).evaluateAll((els) => els.map((e) => [e.dataset.kind, Number(e.dataset.bytes)]));
+      const api = await apiProcess(pid);
+      return segs.length && segs.reduce((a, [, b]) => a + b, 0) === api.rss ? segs : false;
+    });
     const before = await canvasHash(page, pid);
     await shot('14-mevi-run-half');
     child.stdin.write('\n');
@@ -380,7 +391,7 @@ try {
     const code = await exited;
     if (code !== 0) throw new Error(`mevi-run exited ${code}: ${err}`);
     await waitFor('the program to grey out', async () => page.locator(`.process[data-pid="${pid}"].exited`).count());
-    return `pid ${pid}: ${first.shown} then ${second.shown}, same as /api/state`;
+    return `pid ${pid}: ${first.shown} then ${second.shown}, same as /api/state; kinds ${kinds.map(([k, b]) => `${k} ${formatBytes(b)}`).join(', ')}`;
   });
 
   await check('a 200,000-range map stays responsive', async () => {
@@ -623,6 +634,219 @@ try {
     await page.keyboard.press('l');
     return `T=${d.at}: pid ${p.pid} ${formatBytes(p.rss)} (the live session peaked at 64 MiB)`;
   });
+
+  // ---- protocol version 2: kinds, swap, mode, backtraces, call sites ---------
+
+  const V2 = { H: 0x555555a00000, A: 0x7f1000000000, B: 0x7f2000000000, F: 0x7f3000000000 };
+  const KIND_HEAP = '#f08c2e';
+  let v2;
+  let v2Session = null;
+  /** The RGB of one CSS pixel of a process's canvas. */
+  const canvasPixel = (p, pid, x, y) =>
+    p.evaluate(
+      ([pid, x, y]) => {
+        const c = document.querySelector(`.process[data-pid="${pid}"] canvas.map-canvas`);
+        const dpr = window.devicePixelRatio || 1;
+        const d = c.getContext('2d').getImageData(Math.round(x * dpr), Math.round(y * dpr), 1, 1).data;
+        return `#${[d[0], d[1], d[2]].map((v) => v.toString(16).padStart(2, '0')).join('')}`;
+      },
+      [pid, x, y],
+    );
+  // Row geometry of mapcanvas.ts: rows start at y=4, group rows are 34 px, gap rows 20; bars start 3 px into a row, 150+10 px in.
+  const BAR_X = 160;
+  const groupBarY = (i) => 4 + i * (34 + 20) + 3;
+
+  await check('v2: memory kinds, the per-kind breakdown and the exact mode text', async () => {
+    await page.goto(`${base}/`);
+    v2 = startLauncher(['--socket', socket, '--scenario', 'stdin', '--pid', '7000', '--argv', 'prog --alloc', '--mode', 'exact', '--hold', '--quiet']);
+    cleanups.push(() => v2.stop());
+    await v2.next((e) => e.event === 'greeting');
+    const { H, A, B, F } = V2;
+    await v2.send(
+      'start 7001 7000 /usr/bin/prog --alloc',
+      'thread 7001 7001 prog',
+      'thread 7001 7005 worker-1',
+      'stack 7001 3 mmap64+0x20@libc.so.6@- alloc_big_a+0x1c@prog@prog.c:31 main+0x10@prog@prog.c:50',
+      'stack 7001 4 mmap64+0x20@libc.so.6@- alloc_small_b+0x8@prog@prog.c:44 main+0x20@prog@prog.c:52',
+      `map 7001 ${hex(H)} ${hex(H + 4 * MiB)} not_resident`,
+      `vma 7001 ${hex(H)} ${hex(H + 4 * MiB)} heap [heap]`,
+      `state 7001 ${hex(H)} ${hex(H + 1 * MiB)} resident`,
+      `map 7001 ${hex(A)} ${hex(A + 16 * MiB)} not_resident`,
+      `vma 7001 ${hex(A)} ${hex(A + 16 * MiB)} anon`,
+      `origin 7001 ${hex(A)} ${hex(A + 16 * MiB)} 3`,
+      `state 7001 ${hex(A)} ${hex(A + 8 * MiB)} resident`,
+      `touch 7001 ${hex(A)} ${hex(A + 8 * MiB)} 7005`,
+      `map 7001 ${hex(B)} ${hex(B + 4 * MiB)} not_resident`,
+      `vma 7001 ${hex(B)} ${hex(B + 4 * MiB)} thread_stack 7005`,
+      `origin 7001 ${hex(B)} ${hex(B + 4 * MiB)} 4`,
+      `state 7001 ${hex(B + 3 * MiB)} ${hex(B + 4 * MiB)} resident`,
+      `map 7001 ${hex(F)} ${hex(F + 2 * MiB)} resident`,
+      `vma 7001 ${hex(F)} ${hex(F + 2 * MiB)} file /usr/lib/libfoo.so`,
+    );
+    const { api } = await waitRssMatches(page, 7001);
+    if (api !== 12 * MiB) throw new Error(`/api/state says RSS ${api}, the launcher sent 12 MiB`);
+    v2Session = (await apiState()).sessions.find((x) => x.launcher_pid === 7000)?.id;
+    if (!v2Session) throw new Error('no session for launcher 7000');
+    await page.goto(`${base}/?session=${v2Session}`);
+    await waitRssMatches(page, 7001);
+    const mode = await text(page, `.session[data-session="${v2Session}"] .session-mode`);
+    if (mode !== 'exact') throw new Error(`mode shows ${JSON.stringify(mode)}`);
+    const legend = await page.locator('.legend-kinds .legend-kind').allTextContents();
+    if (legend.join(',') !== 'anon,heap,stack,thread stack,file,shmem,special') throw new Error(`kind legend: ${JSON.stringify(legend)}`);
+    if ((await page.locator('.legend-inline .swatch.swapped').count()) !== 1) throw new Error('no swapped swatch in the legend');
+    const segs = await waitFor('the per-kind breakdown', async () => {
+      const s = await page.locator('.process[data-pid="7001"] .kind-seg').evaluateAll((els) => els.map((e) => [e.dataset.kind, Number(e.dataset.bytes)]));
+      return s.length ? s : false;
+    });
+    const by = Object.fromEntries(segs);
+    const want = { anon: 8 * MiB, file: 2 * MiB, heap: 1 * MiB, thread_stack: 1 * MiB };
+    if (Object.keys(want).some((k) => by[k] !== want[k]) || segs.length !== 4) throw new Error(`breakdown ${JSON.stringify(by)}`);
+    const sum = segs.reduce((a, [, b]) => a + b, 0);
+    if (sum !== api) throw new Error(`breakdown sums to ${sum}, RSS is ${api}`);
+    // The kind stripe above the heap's bar is the heap colour.
+    const stripe = await canvasPixel(page, 7001, BAR_X + 5, groupBarY(0) + 1);
+    if (stripe !== KIND_HEAP) throw new Error(`kind stripe over the heap is ${stripe}, not ${KIND_HEAP}`);
+    await shot('23-v2-kinds');
+    return `mode "${mode}", breakdown ${segs.map(([k, b]) => `${k} ${formatBytes(b)}`).join(', ')} = RSS ${formatBytes(api)}`;
+  });
+
+  await check('v2: hover shows kind, the top frame of the origin and the first-touch thread', async () => {
+    const canvas = page.locator('.process[data-pid="7001"] canvas.map-canvas');
+    await canvas.scrollIntoViewIfNeeded();
+    const box = await canvas.boundingBox();
+    await page.mouse.move(box.x + BAR_X + 40, box.y + groupBarY(1) + 16);
+    const tip = await waitFor('the tooltip with the call site', async () => {
+      const t = await page.locator('.tooltip:not([hidden])').first().innerText({ timeout: 500 }).catch(() => '');
+      return t.includes('mapped by') ? t : false;
+    });
+    for (const want of ['mapped by alloc_big_a+0x1c (prog) prog.c:31', "first touched by thread 7005 'worker-1'", 'anon']) {
+      if (!tip.includes(want)) throw new Error(`tooltip lacks "${want}": ${tip}`);
+    }
+    await page.mouse.move(box.x + BAR_X + 600, box.y + groupBarY(2) + 16);
+    const tip2 = await waitFor('the thread stack tooltip', async () => {
+      const t = await page.locator('.tooltip:not([hidden])').first().innerText({ timeout: 500 }).catch(() => '');
+      return t.includes('thread stack') ? t : false;
+    });
+    if (!tip2.includes("thread stack of thread 7005 'worker-1'")) throw new Error(`thread stack tooltip: ${tip2}`);
+    await shot('24-v2-hover');
+    return tip.split('\n').find((l) => l.startsWith('mapped by'));
+  });
+
+  await check('v2: a click opens the side panel with the whole stack and the first-touch thread', async () => {
+    const canvas = page.locator('.process[data-pid="7001"] canvas.map-canvas');
+    const box = await canvas.boundingBox();
+    await page.mouse.click(box.x + BAR_X + 40, box.y + groupBarY(1) + 16);
+    await waitFor('the detail panel', async () => page.locator('.detail-panel:not([hidden])').count());
+    const frames = await page.locator('.detail-panel .frames tr').evaluateAll((rows) => rows.map((r) => [...r.cells].map((c) => c.textContent)));
+    const want = [
+      ['#0', 'mmap64+0x20', 'libc.so.6', '—'],
+      ['#1', 'alloc_big_a+0x1c', 'prog', 'prog.c:31'],
+      ['#2', 'main+0x10', 'prog', 'prog.c:50'],
+    ];
+    if (JSON.stringify(frames) !== JSON.stringify(want)) throw new Error(`frames ${JSON.stringify(frames)}`);
+    const site = await text(page, '.detail-panel .frames tr.call-site .frame-func');
+    if (site !== 'alloc_big_a+0x1c') throw new Error(`call-site frame marked: ${site}`);
+    const touch = await text(page, '.detail-panel .detail-touch');
+    if (touch !== "first touched by thread 7005 'worker-1'") throw new Error(`touch line: ${touch}`);
+    const kind = await text(page, '.detail-panel .detail-kind');
+    await shot('25-v2-panel');
+    await page.keyboard.press('Escape');
+    await waitFor('the panel to close', async () => (await page.locator('.detail-panel:not([hidden])').count()) === 0);
+    if (page.url().includes('zoom=')) {
+      await page.keyboard.press('Escape');
+      await waitFor('zoom to go away', async () => !page.url().includes('zoom='));
+    }
+    return `${frames.length} frames, kind "${kind}", ${touch}`;
+  });
+
+  await check('v2: group by call site: colours by stack, a table sorted by resident bytes, a row highlights its ranges', async () => {
+    const before = await canvasHash(page, 7001);
+    await page.locator('#opt-bysite').check();
+    await waitFor('by=site in the URL', async () => page.url().includes('by=site'));
+    const rows = await waitFor('the call-site table', async () => {
+      const r = await page.locator(`.session[data-session="${v2Session}"] .callsite-row`).evaluateAll((els) => els.map((e) => [Number(e.dataset.stack), Number(e.dataset.resident), e.querySelector('.site-label').textContent]));
+      return r.length >= 3 ? r : false;
+    });
+    const order = rows.map(([id, res]) => [id, res / MiB]);
+    if (JSON.stringify(order) !== JSON.stringify([[3, 8], [-1, 3], [4, 1]])) throw new Error(`call sites ${JSON.stringify(rows)}`);
+    if (rows[0][2] !== 'alloc_big_a+0x1c (prog) prog.c:31') throw new Error(`top row label: ${rows[0][2]}`);
+    await waitFor('the map recoloured', async () => (await canvasHash(page, 7001)) !== before);
+    const coloured = await canvasPixel(page, 7001, BAR_X + 40, groupBarY(1) + 20);
+    await shot('26-v2-by-site');
+    await page.locator(`.session[data-session="${v2Session}"] .callsite-row[data-stack="4"]`).click();
+    await waitFor('site=4 in the URL', async () => page.url().includes('site=4'));
+    await waitFor('the row selected', async () => page.locator('.callsite-row.selected[data-stack="4"]').count());
+    // Stack 3's resident memory is now dimmed; stack 4's keeps its colour.
+    const dimmed = await waitFor('stack 3 dimmed', async () => {
+      const c = await canvasPixel(page, 7001, BAR_X + 40, groupBarY(1) + 20);
+      return c !== coloured ? c : false;
+    });
+    const lit = await canvasPixel(page, 7001, BAR_X + 600, groupBarY(2) + 20);
+    if (lit === dimmed) throw new Error(`the highlighted stack is drawn like the dimmed one (${lit})`);
+    await shot('27-v2-highlight');
+    await page.locator(`.session[data-session="${v2Session}"] .callsite-row[data-stack="4"]`).click();
+    await waitFor('the highlight cleared', async () => !page.url().includes('site='));
+    return `rows ${order.map(([id, m]) => `${id < 0 ? 'unknown' : `#${id}`} ${m} MiB`).join(', ')}; stack 3 ${coloured} -> ${dimmed} while #4 is highlighted`;
+  });
+
+  await check('v2: sampled mode: "sampled every 50 ms" updates live, swapped pages, honest empty call-site table', async () => {
+    const s2 = startLauncher(['--socket', socket, '--scenario', 'stdin', '--pid', '8000', '--argv', 'sampled-prog', '--mode', 'sampled', '--sample-ms', '50', '--hold', '--quiet']);
+    cleanups.push(() => s2.stop());
+    await s2.next((e) => e.event === 'greeting');
+    const X = 0x7f5000000000;
+    await s2.send('start 8001 8000 sampled-prog', `map 8001 ${hex(X)} ${hex(X + 4 * MiB)} resident`, `state 8001 ${hex(X)} ${hex(X + 1 * MiB)} swapped`);
+    const id = await waitFor('the sampled session', async () => (await apiState()).sessions.find((x) => x.launcher_pid === 8000)?.id);
+    await page.goto(`${base}/?session=${id}&by=site`);
+    const { api } = await waitRssMatches(page, 8001);
+    if (api !== 3 * MiB) throw new Error(`/api/state RSS ${api}: swapped pages must not count`);
+    const sel = `.session[data-session="${id}"] .session-mode`;
+    await waitFor('"sampled every 50 ms"', async () => (await text(page, sel)) === 'sampled every 50 ms');
+    await s2.send('sampling 200');
+    await waitFor('"sampled every 200 ms"', async () => (await text(page, sel)) === 'sampled every 200 ms');
+    const swap = await text(page, '.process[data-pid="8001"] .mem-stats.swap .value');
+    if (swap !== '1 MiB') throw new Error(`swap shows ${swap}`);
+    const empty = await text(page, `.session[data-session="${id}"] .callsites-empty`);
+    if (empty !== 'no backtraces (run with --backtraces=mmap)') throw new Error(`empty call-site table says ${empty}`);
+    // The swapped quarter of the bar is drawn in the swapped colour, above resident.
+    await shot('28-v2-sampled');
+    await s2.send('end 0');
+    return `${await text(page, sel)}, swap ${swap}, "${empty}"`;
+  });
+
+  await check('v2: 200,000 ranges with annotations, grouped by call site, stay responsive', async () => {
+    const load = startLauncher(['--socket', socket, '--scenario', 'load', '--pid', '9000', '--ranges', '200000', '--annotate', '--churn', '2000', '--interval', '32', '--duration', '15000', '--quiet']);
+    cleanups.push(() => load.stop());
+    await load.next((e) => e.event === 'loaded', 60000);
+    const id = await waitFor('the load session', async () => (await apiState()).sessions.find((x) => x.launcher_pid === 9000)?.id, 30000);
+    await page.goto(`${base}/?session=${id}&by=site`);
+    await waitFor('the big process on the page', async () => page.locator('.process[data-pid="9001"]').count(), 30000);
+    await waitFor('its call sites', async () => (await page.locator(`.session[data-session="${id}"] .callsite-row`).count()) >= 16, 30000);
+    await page.locator('.process[data-pid="9001"]').scrollIntoViewIfNeeded();
+    await sleep(1500);
+    const frames = await page.evaluate(async () => {
+      const out = [];
+      let last = performance.now();
+      const end = last + 4000;
+      await new Promise((resolve) => {
+        const tick = (t) => {
+          out.push(t - last);
+          last = t;
+          if (t < end) requestAnimationFrame(tick);
+          else resolve();
+        };
+        requestAnimationFrame(tick);
+      });
+      return out.length;
+    });
+    const fps = (frames / 4).toFixed(1);
+    log(`200k annotated ranges, group by call site, 2000 flips / 32 ms: ${fps} fps`);
+    await shot('29-v2-200k-by-site');
+    await load.stop();
+    if (Number(fps) < 5) throw new Error(`only ${fps} fps`);
+    return `${fps} fps`;
+  });
+
+  await v2?.send('exit 7001 0', 'end 0').catch(() => undefined);
 
   await check('no request left 127.0.0.1 and the page logged no errors', async () => {
     const foreign = requests.filter((u) => !u.startsWith(`${base}/`) && !u.startsWith(`ws://127.0.0.1:${port}/`) && !u.startsWith('data:') && !u.startsWith('blob:'));

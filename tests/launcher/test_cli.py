@@ -101,6 +101,104 @@ def test_usage(sock):
     check("an unknown option is a usage error (2)", r.returncode == 2)
 
 
+def test_sampling_options(sock):
+    """Bad values of the sampling and attach options: a usage error, nothing runs."""
+    bad = [
+        (["--sample=0", "true"], 2, b"--sample=0"),
+        (["--sample=abc", "true"], 2, b"--sample=abc"),
+        (["--pid", "0"], 2, b"not a process id"),
+        (["--pid", "12x"], 2, b"not a process id"),
+        (["--pid", "1", "true"], 2, b"no PROGRAM"),
+        (["--detach-after", "3", "true"], 2, b"needs --pid"),
+        (["--exact", "--sample", "true"], 2, b"exclude each other"),
+        (["--pid", "2147483646"], 1, b"no such process"),
+    ]
+    for args, status, msg in bad:
+        r = run([ARGS.mevi_run, "--socket", sock, "--no-spawn"] + args)
+        check("mevi-run %s: status %d and says why" % (" ".join(args), status),
+              r.returncode == status and msg in r.stderr, "status %d, stderr %r" % (r.returncode, r.stderr[-300:]))
+    r = run([ARGS.mevi_run, "--socket", sock, "--no-spawn", "--sample", "--", "sh", "-c", "exit 3"])
+    check("--sample: the program's exit status passes through", r.returncode == 3, "status %d" % r.returncode)
+
+
+def test_sampling_backoff(sock, d):
+    """--sample=1 on a program whose scans cost more than 2% of 1 ms backs off, says
+    so, and mevid's /api/state shows the new interval."""
+    prog = ("import mmap, time, sys\n"
+            "m = mmap.mmap(-1, 256 << 20, flags=mmap.MAP_PRIVATE)\n"
+            "m.madvise(mmap.MADV_NOHUGEPAGE)\n"
+            "for i in range(0, 256 << 20, 8192): m[i] = 1\n"
+            "print('ready', flush=True)\n"
+            "time.sleep(1.5)\n")
+    p = subprocess.Popen([ARGS.mevi_run, "--socket", sock, "--no-spawn", "--sample=1", "--",
+                          sys.executable, "-c", prog], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p.stdout.readline()
+    time.sleep(0.5)
+    sessions = [x for x in d.state()["sessions"] if x.get("launcher_pid") == p.pid]
+    out, err = p.communicate(timeout=30)
+    ms = sessions[-1].get("sample_ms") if sessions else None
+    check("--sample=1 backs off under load: /api/state sample_ms > 1",
+          sessions and sessions[-1].get("mode") == "sampled" and isinstance(ms, int) and ms > 1,
+          "sessions %r" % [(x.get("mode"), x.get("sample_ms")) for x in sessions])
+    check("... and mevi-run says so", b"sampling every" in err, err[-400:].decode(errors="replace"))
+
+
+def test_attach(sock, d, tmp):
+    """--pid attaches to a running program, shows it, and Ctrl-C detaches: the program
+    keeps running and its memory syscalls keep working (no seccomp filter is left
+    behind to fail them with ENOSYS), and it finishes with its own exit status."""
+    prog = ("import mmap, sys, time\n"
+            "sys.stdin.readline()\n"                     # attached now
+            "for i in range(200):\n"
+            "    m = mmap.mmap(-1, 1 << 20, flags=mmap.MAP_PRIVATE); m[0] = 1; m.close()\n"
+            "sys.stdin.readline()\n"                     # detached now
+            "for i in range(200):\n"
+            "    m = mmap.mmap(-1, 1 << 20, flags=mmap.MAP_PRIVATE); m[0] = 1; m.close()\n"
+            "print('survived', flush=True)\n"
+            "sys.exit(9)\n")
+    for extra in ([], ["--exact"]):
+        what = "--pid" + (" --exact" if extra else "")
+        t = subprocess.Popen([sys.executable, "-c", prog], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        a = subprocess.Popen([ARGS.mevi_run, "--socket", sock, "--no-spawn", "--pid", str(t.pid)] + extra,
+                             stderr=subprocess.PIPE)
+        deadline = time.time() + 10
+        proc = None
+        while time.time() < deadline and proc is None:
+            for x in d.state("?pid=%d" % t.pid)["sessions"]:
+                for q in x["processes"]:
+                    if q["pid"] == t.pid and q["rss"] > 0:
+                        proc, sess = q, x
+            time.sleep(0.05)
+        check(what + ": the attached process shows in /api/state", proc is not None)
+        if proc is not None:
+            check(what + ": its session says how it is tracked",
+                  sess.get("mode") == ("exact" if extra else "sampled") and sess.get("alive") is True,
+                  "mode %r alive %r" % (sess.get("mode"), sess.get("alive")))
+        t.stdin.write(b"go\n")
+        t.stdin.flush()
+        time.sleep(0.3)
+        a.send_signal(signal.SIGINT)
+        try:
+            a.wait(10)
+        except subprocess.TimeoutExpired:
+            a.kill()
+        err = a.stderr.read()
+        check(what + ": Ctrl-C detaches, mevi-run exits 0", a.returncode == 0 and b"detached" in err,
+              "status %r, stderr %r" % (a.returncode, err[-300:]))
+        with open("/proc/%d/status" % t.pid) as f:
+            tracer = [ln for ln in f if ln.startswith("TracerPid:")]
+            seccomp = [ln for ln in open("/proc/%d/status" % t.pid) if ln.startswith("Seccomp:")]
+        check(what + ": the process is no longer traced and has no seccomp filter",
+              tracer == ["TracerPid:\t0\n"] and seccomp == ["Seccomp:\t0\n"], "%r %r" % (tracer, seccomp))
+        fds = [os.readlink("/proc/%d/fd/%s" % (t.pid, f)) for f in os.listdir("/proc/%d/fd" % t.pid)]
+        check(what + ": no userfaultfd is left in the process", not any("userfaultfd" in x for x in fds), "%r" % fds)
+        t.stdin.write(b"go\n")
+        t.stdin.flush()
+        out, _ = t.communicate(timeout=30)
+        check(what + ": after detach its mmaps work and it exits with its own status",
+              t.returncode == 9 and out == b"survived\n", "status %r, out %r" % (t.returncode, out))
+
+
 def test_statuses(sock, tmp):
     r = run(mevi(["mevi-no-such-command"], sock))
     check("command not found: 127 and a clear line", r.returncode == 127 and b"command not found" in r.stderr,
@@ -388,6 +486,9 @@ def main():
     d = Daemon(sock)
     try:
         test_usage(sock)
+        test_sampling_options(sock)
+        test_sampling_backoff(sock, d)
+        test_attach(sock, d, tmp)
         test_statuses(sock, tmp)
         test_passthrough(sock, tmp)
         test_signals(sock)

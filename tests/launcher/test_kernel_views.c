@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -20,6 +21,8 @@
 
 #include <cmocka.h>
 
+#include "event.h"
+#include "memmap.h"
 #include "pagemap.h"
 #include "vma.h"
 
@@ -161,6 +164,183 @@ static void test_private_anon_pieces(void **state)
 	munmap(base, 16 * PAGE);
 }
 
+struct kinds {
+	struct {
+		uint64_t start, end;
+		uint8_t kind;
+		char name[64];
+	} v[32];
+	size_t n;
+};
+
+static int kind_cb(const struct vma_desc *d, void *arg)
+{
+	struct kinds *k = arg;
+	size_t len = d->name_len < 63 ? d->name_len : 63;
+
+	if (k->n == 32)
+		return -ENOSPC;
+	k->v[k->n].start = d->start;
+	k->v[k->n].end = d->end;
+	k->v[k->n].kind = d->kind;
+	memcpy(k->v[k->n].name, d->name, len);
+	k->v[k->n].name[len] = '\0';
+	k->n++;
+	return 0;
+}
+
+/* Every kind of mapping, side by side, classified the same by PROCMAP_QUERY
+ * and by /proc/PID/maps: anonymous, shared anonymous, a file, a memfd, and
+ * the heap and stack of this process. */
+static void test_vma_kinds(void **state)
+{
+	uint8_t *base = mmap(NULL, 8 * PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int mfd = memfd_create("kinds-test", MFD_CLOEXEC);
+	int self = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	static struct kinds a, b;
+	char exe[256];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	int local;
+
+	assert_ptr_not_equal(base, MAP_FAILED);
+	assert_true(mfd >= 0 && self >= 0 && n > 0);
+	exe[n] = '\0';
+	assert_int_equal(ftruncate(mfd, 2 * PAGE), 0);
+	/* [0,2) anon, [2,4) shared anon, [4,6) the executable, [6,8) memfd. */
+	assert_ptr_equal(mmap(base + 2 * PAGE, 2 * PAGE, PROT_READ | PROT_WRITE,
+			      MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1, 0),
+			 base + 2 * PAGE);
+	assert_ptr_equal(
+	    mmap(base + 4 * PAGE, 2 * PAGE, PROT_READ, MAP_PRIVATE | MAP_FIXED, self, 0),
+	    base + 4 * PAGE);
+	assert_ptr_equal(mmap(base + 6 * PAGE, 2 * PAGE, PROT_READ, MAP_SHARED | MAP_FIXED, mfd, 0),
+			 base + 6 * PAGE);
+	for (int q = 0; q < 2; q++) {
+		struct kinds *r = q ? &a : &b;
+		struct vma_source src;
+
+		assert_int_equal(vma_source_open(&src, getpid()), 0);
+		if (q && !src.use_query)
+			skip(); /* kernel older than 6.11 */
+		src.use_query = q;
+		r->n = 0;
+		assert_int_equal(
+		    vma_each(&src, (uintptr_t)base, (uintptr_t)base + 8 * PAGE, kind_cb, r), 0);
+		assert_int_equal(r->n, 4);
+		assert_int_equal(r->v[0].kind, MEVI_KIND_ANON);
+		assert_string_equal(r->v[0].name, "");
+		assert_int_equal(r->v[1].kind, MEVI_KIND_SHMEM);
+		assert_int_equal(r->v[2].kind, MEVI_KIND_FILE);
+		assert_string_equal(r->v[2].name, exe);
+		assert_int_equal(r->v[3].kind, MEVI_KIND_SHMEM);
+		assert_true(strncmp(r->v[3].name, "/memfd:kinds-test", 17) == 0);
+		for (size_t i = 0; i < 4; i++) {
+			assert_int_equal(r->v[i].start, (uintptr_t)base + 2 * i * PAGE);
+			assert_int_equal(r->v[i].end, (uintptr_t)base + 2 * (i + 1) * PAGE);
+		}
+		/* The stack this function runs on is [stack]. */
+		r->n = 0;
+		assert_int_equal(
+		    vma_each(&src, (uintptr_t)&local, (uintptr_t)&local + 1, kind_cb, r), 0);
+		assert_int_equal(r->n, 1);
+		assert_int_equal(r->v[0].kind, MEVI_KIND_STACK);
+		vma_source_close(&src);
+	}
+	munmap(base, 8 * PAGE);
+	close(mfd);
+	close(self);
+}
+
+struct state_runs {
+	uint64_t v[3 * MAX_RUNS];
+	size_t n;
+};
+
+static int collect_state(uint64_t s, uint64_t e, uint8_t state, void *arg)
+{
+	struct state_runs *r = arg;
+
+	if (r->n + 3 > 3 * MAX_RUNS)
+		return -ENOSPC;
+	r->v[r->n++] = s;
+	r->v[r->n++] = e;
+	r->v[r->n++] = state;
+	return 0;
+}
+
+static void state_runs(bool use_scan, uint64_t start, uint64_t end, struct state_runs *out)
+{
+	struct pagemap pm;
+
+	assert_int_equal(pagemap_open(&pm, getpid()), 0);
+	if (use_scan && !pm.use_scan)
+		skip();
+	pm.use_scan = use_scan;
+	out->n = 0;
+	assert_int_equal(pagemap_states(&pm, start, end, collect_state, out), 0);
+	pagemap_close(&pm);
+}
+
+static bool swap_active(void)
+{
+	char line[256];
+	int lines = 0;
+	FILE *f = fopen("/proc/swaps", "r");
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		lines++;
+	fclose(f);
+	return lines > 1;
+}
+
+/* Sampled mode's view: present and swapped runs, more of them than the
+ * scan vector holds (the walk_end clipping again), the same through
+ * PAGEMAP_SCAN and through pagemap entries. Every third page is present; with
+ * swap, every third page from the second on is paged out first. */
+static void test_states_sparse(void **state)
+{
+	size_t npages = 1024;
+	uint8_t *p = mmap(NULL, npages * PAGE, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	static struct state_runs a, b;
+	bool swap = swap_active();
+	size_t swapped = 0, present = 0;
+
+	assert_ptr_not_equal(p, MAP_FAILED);
+	madvise(p, npages * PAGE, MADV_NOHUGEPAGE);
+	for (size_t i = 1; swap && i < npages; i += 3) {
+		p[i * PAGE] = 1;
+		madvise(p + i * PAGE, PAGE, 21 /* MADV_PAGEOUT */);
+	}
+	for (size_t i = 0; i < npages; i += 3)
+		p[i * PAGE] = 1;
+	state_runs(true, (uintptr_t)p, (uintptr_t)p + npages * PAGE, &a);
+	state_runs(false, (uintptr_t)p, (uintptr_t)p + npages * PAGE, &b);
+	assert_int_equal(b.n, a.n);
+	assert_memory_equal(a.v, b.v, a.n * sizeof(a.v[0]));
+	for (size_t i = 0; i < a.n; i += 3) {
+		uint64_t page = (a.v[i] - (uintptr_t)p) / PAGE;
+
+		assert_int_equal(a.v[i + 1] - a.v[i], PAGE);
+		if (a.v[i + 2] == MEVI_STATE_RESIDENT) {
+			assert_int_equal(page % 3, 0);
+			present++;
+		} else {
+			assert_int_equal(a.v[i + 2], MEVI_STATE_SWAPPED);
+			assert_int_equal(page % 3, 1);
+			swapped++;
+		}
+	}
+	assert_int_equal(present, 342);
+	if (swap)
+		assert_true(swapped > 300); /* the kernel may keep a few */
+	else
+		assert_int_equal(swapped, 0);
+	munmap(p, npages * PAGE);
+}
+
 static void test_vdso_found(void **state)
 {
 	struct vma_source src;
@@ -187,6 +367,8 @@ int main(void)
 	    cmocka_unit_test(test_present_sparse),
 	    cmocka_unit_test(test_present_merged_and_clipped),
 	    cmocka_unit_test(test_private_anon_pieces),
+	    cmocka_unit_test(test_vma_kinds),
+	    cmocka_unit_test(test_states_sparse),
 	    cmocka_unit_test(test_vdso_found),
 	    cmocka_unit_test(test_gone_process),
 	};

@@ -97,7 +97,7 @@ static void test_einval(void **state)
 	assert_int_equal(memmap_set(m, 16 * PAGE, 20 * PAGE, 255), -EINVAL);
 	assert_int_equal(memmap_update(m, 16 * PAGE, 16 * PAGE, R), -EINVAL);
 	assert_int_equal(memmap_update(m, 28 * PAGE, 24 * PAGE, R), -EINVAL);
-	assert_int_equal(memmap_update(m, 16 * PAGE, 28 * PAGE, 3), -EINVAL);
+	assert_int_equal(memmap_update(m, 16 * PAGE, 28 * PAGE, MEVI_STATE_COUNT), -EINVAL);
 	assert_int_equal(memmap_remove(m, 16 * PAGE, 16 * PAGE), -EINVAL);
 	assert_int_equal(memmap_remove(m, 20 * PAGE, 16 * PAGE), -EINVAL);
 	assert_int_equal(memmap_remap(m, 16 * PAGE, 16 * PAGE, 40 * PAGE, 44 * PAGE), -EINVAL);

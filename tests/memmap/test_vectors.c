@@ -14,19 +14,11 @@
  * other op must return 0. Then the range list, rss, vsz and count must match.
  * All failures of a file are reported before the test fails.
  */
-#include <dirent.h>
 #include <errno.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stdbool.h>
-#include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
-#include <cmocka.h>
-#include <json-c/json.h>
+#include "vector_runner.h"
 
 #include "memmap.h"
 
@@ -37,56 +29,6 @@
 #define PAGE	   UINT64_C(4096)
 #define ADDR_LIMIT (UINT64_C(1) << 53)
 #define BAD_STATE  0xff
-
-/* One vector's verdict: the first problem found, or "" when it passed. */
-struct verdict {
-	char msg[512];
-};
-
-static bool failed(const struct verdict *v)
-{
-	return v->msg[0] != '\0';
-}
-
-static void __attribute__((format(printf, 2, 3))) fail_with(struct verdict *v, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (failed(v))
-		return;
-	va_start(ap, fmt);
-	vsnprintf(v->msg, sizeof(v->msg), fmt, ap);
-	va_end(ap);
-}
-
-/* Every key of obj must be one of the NULL-terminated allowed names. */
-static void only_keys(struct verdict *v, struct json_object *obj, const char *what,
-		      const char *const *allowed)
-{
-	json_object_object_foreach(obj, key, val)
-	{
-		const char *const *a;
-
-		(void)val;
-		for (a = allowed; *a; a++)
-			if (strcmp(*a, key) == 0)
-				break;
-		if (!*a)
-			fail_with(v, "%s: unknown key \"%s\"", what, key);
-	}
-}
-
-static struct json_object *field(struct verdict *v, struct json_object *obj, const char *key,
-				 enum json_type type, const char *what)
-{
-	struct json_object *val;
-
-	if (!json_object_object_get_ex(obj, key, &val) || !json_object_is_type(val, type)) {
-		fail_with(v, "%s: \"%s\" missing or not a %s", what, key, json_type_to_name(type));
-		return NULL;
-	}
-	return val;
-}
 
 /* A page-aligned address below 2^53, or fails v and returns 0. */
 static uint64_t address(struct verdict *v, struct json_object *val, const char *what)
@@ -381,100 +323,8 @@ out:
 }
 
 /* The test of one file: every vector in it must pass. */
-static void test_file(void **state)
-{
-	const char *path = *state;
-	struct json_object *root = json_object_from_file(path), *vectors;
-	size_t n, bad = 0;
-
-	if (!root)
-		fail_msg("%s: cannot read or parse: %s", path, json_util_get_last_err());
-	if (!json_object_is_type(root, json_type_object) ||
-	    !json_object_object_get_ex(root, "vectors", &vectors) ||
-	    !json_object_is_type(vectors, json_type_array) ||
-	    json_object_object_length(root) != 1) {
-		json_object_put(root);
-		fail_msg("%s: must be {\"vectors\": [...]}", path);
-	}
-	n = json_object_array_length(vectors);
-	for (size_t i = 0; i < n; i++) {
-		struct json_object *vec = json_object_array_get_idx(vectors, i), *nm;
-		const char *name = "?";
-		struct verdict v = {{0}};
-
-		if (json_object_object_get_ex(vec, "name", &nm) &&
-		    json_object_is_type(nm, json_type_string))
-			name = json_object_get_string(nm);
-		else
-			fail_with(&v, "vector has no name");
-		if (!failed(&v))
-			run_vector(&v, vec, name);
-		if (failed(&v)) {
-			print_error("%s: %s: %s\n", path, name, v.msg);
-			bad++;
-		}
-	}
-	print_message("%s: %zu vectors, %zu failed\n", path, n, bad);
-	json_object_put(root);
-	if (n == 0)
-		fail_msg("%s: no vectors", path);
-	if (bad)
-		fail_msg("%zu of %zu vectors failed", bad, n);
-}
-
-static int by_name(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 int main(int argc, char **argv)
 {
-	const char *dir = argc > 1 ? argv[1] : MEVI_VECTOR_DIR;
-	struct CMUnitTest *tests = NULL;
-	char **paths = NULL;
-	size_t n = 0, cap = 0;
-	struct dirent *de;
-	DIR *d = opendir(dir);
-	int ret = 1;
-
-	if (!d) {
-		fprintf(stderr, "memmap_vectors: cannot open %s: %s\n", dir, strerror(errno));
-		return 1;
-	}
-	while ((de = readdir(d))) {
-		size_t len = strlen(de->d_name);
-
-		if (len < 6 || strcmp(de->d_name + len - 5, ".json") != 0)
-			continue;
-		if (n == cap) {
-			char **p = realloc(paths, (cap = cap ? 2 * cap : 16) * sizeof(*paths));
-
-			if (!p)
-				goto out;
-			paths = p;
-		}
-		if (asprintf(&paths[n], "%s/%s", dir, de->d_name) < 0)
-			goto out;
-		n++;
-	}
-	if (n == 0) {
-		fprintf(stderr, "memmap_vectors: no *.json in %s\n", dir);
-		goto out;
-	}
-	qsort(paths, n, sizeof(*paths), by_name);
-	tests = calloc(n, sizeof(*tests));
-	if (!tests)
-		goto out;
-	for (size_t i = 0; i < n; i++)
-		tests[i] = (struct CMUnitTest){strrchr(paths[i], '/') + 1, test_file, NULL, NULL,
-					       paths[i]};
-	ret = _cmocka_run_group_tests("memmap_vectors", tests, n, NULL, NULL);
-
-out:
-	closedir(d);
-	free(tests);
-	for (size_t i = 0; i < n; i++)
-		free(paths[i]);
-	free(paths);
-	return ret;
+	return vector_runner_main("memmap_vectors", argc > 1 ? argv[1] : MEVI_VECTOR_DIR,
+				  run_vector);
 }

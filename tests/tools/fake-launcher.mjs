@@ -30,10 +30,17 @@
  *   --reconnect       when mevid goes away, reconnect and send a snapshot
  *                     (session_start with resume=true, then proc_start/map events)
  *   --exit-status N   session_end status (default 0)
+ *   --mode M          exact (default) or sampled: the session_start's mode
+ *   --sample-ms N     sampled mode: the interval announced (default 50)
+ *   --annotate        load: also send vma and origin annotations (16 call sites)
  *   --quiet           no progress lines on stderr
  *
+ * It speaks protocol version 2: session_start has 9 elements (sample_ms last),
+ * and the demo sends the version 2 annotations (vma, stack, origin, thread,
+ * touch) of a program that maps memory from a few call sites.
+ *
  * stdin commands (addresses hex 0x... or decimal; STATE resident | not_resident
- * | untracked | 0 | 1 | 2):
+ * | untracked | swapped | 0 | 1 | 2 | 3):
  *   start PID PPID [fork] [CMDLINE...]   proc_start (fork: inherit the parent's map)
  *   exec PID CMDLINE...                  proc_exec
  *   map PID START END STATE              map
@@ -41,6 +48,13 @@
  *   unmap PID START END                  unmap
  *   remap PID FROM_START FROM_END TO_START TO_END
  *   exit PID STATUS                      proc_exit
+ *   vma PID START END KIND [NAME...]     vma (KIND anon | heap | stack | thread_stack | file | shmem | special | 0..6)
+ *   stack PID ID [FRAME...]              stack; FRAME is func@module@source (source "-" for none),
+ *                                        optionally @0xPC; spaces are not allowed inside a frame
+ *   origin PID START END STACK_ID        origin
+ *   thread PID TID NAME...               thread
+ *   touch PID START END TID              touch
+ *   sampling MS                          sampling (the session's interval changes)
  *   end STATUS                           session_end, close, exit 0
  *   flush                                send the pending batch now
  *   sleep MS
@@ -73,14 +87,27 @@ const frontend = join(here, '..', '..', 'frontend');
 const require = createRequire(join(frontend, 'package.json'));
 const { encode, decodeMultiStream } = await import(pathToFileURL(require.resolve('@msgpack/msgpack')).href);
 
-/** Loads frontend/src/memmap.ts (it has no imports) through TypeScript's transpiler. */
-async function loadMemMap() {
-  const ts = require('typescript');
-  const src = readFileSync(join(frontend, 'src', 'memmap.ts'), 'utf8');
-  const js = ts.transpileModule(src, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText;
-  return import(`data:text/javascript;base64,${Buffer.from(js).toString('base64')}`);
+const { MemMap } = await loadTs('memmap.ts');
+const { TagMap } = await loadTs('tagmap.ts');
+
+/**
+ * Loads a frontend module (frontend/src/NAME) through TypeScript's transpiler.
+ * A data: URL cannot resolve relative imports, so the module's own ('./x',
+ * as memmap.ts and tagmap.ts import intervalmap.ts) are loaded the same way
+ * and put in as data: URLs (the same text gives the same URL: one instance).
+ */
+function loadTs(name) {
+  return import(tsDataUrl(name));
 }
-const { MemMap } = await loadMemMap();
+
+function tsDataUrl(name) {
+  const ts = require('typescript');
+  const src = readFileSync(join(frontend, 'src', name), 'utf8');
+  const js = ts
+    .transpileModule(src, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } })
+    .outputText.replace(/(\bfrom\s*)(['"])\.\/([\w.-]+?)(\.ts)?\2/g, (_m, from, q, dep) => `${from}${q}${tsDataUrl(`${dep}.ts`)}${q}`);
+  return `data:text/javascript;base64,${Buffer.from(js).toString('base64')}`;
+}
 
 // ---- options -----------------------------------------------------------------
 
@@ -96,6 +123,7 @@ function parseArgs(argv) {
     scenario: 'demo', pid: process.pid, argv: null, interval: 16, speed: 1, loop: false,
     ranges: 200000, procs: 1, groups: 1, churn: 2000, duration: 10000,
     hold: false, reconnect: false, exitStatus: 0, quiet: false,
+    mode: 0, sampleMs: 50, annotate: false,
   };
   const num = (v, name) => {
     const n = Number(v);
@@ -122,6 +150,14 @@ function parseArgs(argv) {
       case '--reconnect': o.reconnect = true; break;
       case '--exit-status': o.exitStatus = num(v(), a); break;
       case '--quiet': o.quiet = true; break;
+      case '--mode': {
+        const m = v();
+        if (m !== 'exact' && m !== 'sampled') usage('--mode is exact or sampled');
+        o.mode = m === 'sampled' ? 1 : 0;
+        break;
+      }
+      case '--sample-ms': o.sampleMs = num(v(), a); break;
+      case '--annotate': o.annotate = true; break;
       case '-h': case '--help': usage(); break;
       default: usage(`unknown option ${a}`);
     }
@@ -138,8 +174,13 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // ---- wire ----------------------------------------------------------------------
 
 const P = 4096;
-const STATES = { not_resident: 0, resident: 1, untracked: 2 };
-const T = { session_start: 0, session_end: 1, proc_start: 2, proc_exec: 3, proc_exit: 4, map: 5, unmap: 6, remap: 7, state: 8 };
+const PROTO_VERSION = 2;
+const STATES = { not_resident: 0, resident: 1, untracked: 2, swapped: 3 };
+const KINDS = { anon: 0, heap: 1, stack: 2, thread_stack: 3, file: 4, shmem: 5, special: 6 };
+const T = {
+  session_start: 0, session_end: 1, proc_start: 2, proc_exec: 3, proc_exit: 4, map: 5, unmap: 6, remap: 7, state: 8,
+  stack: 9, origin: 10, vma: 11, thread: 12, touch: 13, sampling: 14,
+};
 const MAX_BATCH_EVENTS = 16384; // well under mevid's 65536
 
 /** Integers that need 64 bits must be bigint for @msgpack/msgpack to write them as msgpack-c does. */
@@ -157,7 +198,10 @@ class Session {
   constructor(sock) {
     this.sock = sock;
     this.pending = [];
-    this.procs = new Map(); // pid -> { ppid, cmdline, alive, status, map }
+    this.procs = new Map(); // pid -> { ppid, cmdline, alive, status, map, vmas, origins, touches, threads }
+    this.stacks = new Map(); // id -> [pid, frames on the wire]
+    this.vmaNames = []; // vma value (index) -> [kind, name]
+    this.sampleMs = opt.mode === 1 ? opt.sampleMs : 0;
     this.ended = false;
   }
 
@@ -184,14 +228,54 @@ class Session {
 
   sessionStart(resume) {
     const argv = opt.argv ?? { demo: ['demo-prog', '--grow', '64M'], load: ['load-prog', `--ranges=${opt.ranges}`], stdin: ['scripted'] }[opt.scenario];
-    this.emit([T.session_start, opt.pid, now(), 1, 0, resume, startedAt, argv]);
+    this.emit([T.session_start, opt.pid, now(), PROTO_VERSION, opt.mode, resume, startedAt, argv, this.sampleMs]);
   }
 
   start(pid, ppid, cmdline, fork = false) {
     const parent = this.procs.get(ppid);
-    const map = fork && parent ? parent.map.clone() : new MemMap();
-    this.procs.set(pid, { ppid, cmdline, alive: true, status: null, map });
+    const inherit = fork && parent;
+    const map = inherit ? parent.map.clone() : new MemMap();
+    this.procs.set(pid, {
+      ppid, cmdline, alive: true, status: null, map,
+      vmas: inherit ? parent.vmas.clone() : new TagMap(),
+      origins: inherit ? parent.origins.clone() : new TagMap(),
+      touches: inherit ? parent.touches.clone() : new TagMap(),
+      threads: new Map(),
+    });
     this.emit([T.proc_start, pid, now(), ppid, fork ? 1 : 0, cmdline]);
+  }
+
+  /** frames: [[pc, func, module, source|null], ...] */
+  stack(pid, id, frames) {
+    this.stacks.set(id, [pid, frames]);
+    this.emit([T.stack, pid, now(), id, frames]);
+  }
+
+  origin(pid, s, e, id) {
+    this.proc(pid).origins.set(s, e, id);
+    this.emit([T.origin, pid, now(), s, e, id]);
+  }
+
+  vma(pid, s, e, kind, name = '') {
+    let v = this.vmaNames.findIndex(([k, n]) => k === kind && n === name);
+    if (v < 0) v = this.vmaNames.push([kind, name]) - 1;
+    this.proc(pid).vmas.set(s, e, v);
+    this.emit([T.vma, pid, now(), s, e, kind, name]);
+  }
+
+  thread(pid, tid, name) {
+    this.proc(pid).threads.set(tid, name);
+    this.emit([T.thread, pid, now(), tid, name]);
+  }
+
+  touch(pid, s, e, tid) {
+    this.proc(pid).touches.set(s, e, tid);
+    this.emit([T.touch, pid, now(), s, e, tid]);
+  }
+
+  sampling(ms) {
+    this.sampleMs = ms;
+    this.emit([T.sampling, opt.pid, now(), ms]);
   }
 
   proc(pid) {
@@ -203,6 +287,9 @@ class Session {
   exec(pid, cmdline) {
     const p = this.proc(pid);
     p.map.clear();
+    p.vmas.clear();
+    p.origins.clear();
+    p.touches.clear();
     p.cmdline = cmdline;
     this.emit([T.proc_exec, pid, now(), cmdline]);
   }
@@ -218,12 +305,14 @@ class Session {
   }
 
   unmap(pid, s, e) {
-    this.proc(pid).map.remove(s, e);
+    const p = this.proc(pid);
+    for (const m of [p.map, p.vmas, p.origins, p.touches]) m.remove(s, e);
     this.emit([T.unmap, pid, now(), s, e]);
   }
 
   remap(pid, fs, fe, ts, te) {
-    this.proc(pid).map.remap(fs, fe, ts, te);
+    const p = this.proc(pid);
+    for (const m of [p.map, p.vmas, p.origins, p.touches]) m.remap(fs, fe, ts, te);
     this.emit([T.remap, pid, now(), fs, fe, ts, te]);
   }
 
@@ -242,11 +331,30 @@ class Session {
   /** After a reconnect: everything mevid needs to rebuild this session. */
   resendSnapshot() {
     this.sessionStart(true);
+    const resent = new Set();
     // Parents before children, so a fork's parent exists (order of first start).
     for (const [pid, p] of this.procs) {
       this.emit([T.proc_start, pid, now(), p.ppid, 0, p.cmdline]);
       p.map.forEach((s, e, st) => {
         this.emit([T.map, pid, now(), s, e, st]);
+      });
+      // Version 2: the annotations are cleared by the resume; send them again,
+      // each stack before the first origin naming it.
+      for (const [tid, name] of p.threads) this.emit([T.thread, pid, now(), tid, name]);
+      p.vmas.forEach((s, e, v) => {
+        const [kind, name] = this.vmaNames[v];
+        this.emit([T.vma, pid, now(), s, e, kind, name]);
+      });
+      p.origins.forEach((s, e, id) => {
+        const st = this.stacks.get(id);
+        if (st && !resent.has(id)) {
+          resent.add(id);
+          this.emit([T.stack, st[0], now(), id, st[1]]);
+        }
+        this.emit([T.origin, pid, now(), s, e, id]);
+      });
+      p.touches.forEach((s, e, tid) => {
+        this.emit([T.touch, pid, now(), s, e, tid]);
       });
       if (!p.alive) this.emit([T.proc_exit, pid, now(), p.status]);
     }
@@ -276,7 +384,7 @@ function connect() {
         const g = first.value;
         if (first.done || !Array.isArray(g) || g[0] !== 'mevid') throw new Error(`unexpected greeting ${JSON.stringify(g)}`);
         out({ event: 'greeting', version: Number(g[1]), url: String(g[2]) });
-        if (Number(g[1]) !== 1) log(`mevid speaks protocol ${g[1]}, this tool speaks 1`);
+        if (Number(g[1]) !== PROTO_VERSION) log(`mevid speaks protocol ${g[1]}, this tool speaks ${PROTO_VERSION}`);
         // Drain (and ignore) anything else mevid might send.
         (async () => {
           try {
@@ -364,20 +472,37 @@ async function demo(s) {
     const base = opt.pid + 1 + round * 10;
     const main = base;
     s.start(main, opt.pid, ['/usr/bin/python3', 'demo.py', '--grow', '64M']);
+    // Version 2 annotations: the call sites that map memory, thread names.
+    const libc = '/usr/lib/x86_64-linux-gnu/libc.so.6';
+    const site = (id, ...frames) => s.stack(main, id + round * 100, frames.map(([pc, f, m, src]) => [pc, f, m, src ?? null]));
+    site(1, [0x7ffff7e9a1b2, '__brk+0xb', libc], [0x7ffff7e21c4d, 'sysmalloc+0x2ad', libc], [0x555555555189, 'grow_heap+0x19', 'demo', 'demo.c:18'], [0x5555555552a0, 'main+0x40', 'demo', 'demo.c:77']);
+    site(2, [0x7ffff7ea4b10, 'mmap64+0x20', libc], [0x7ffff7e5d0ee, 'pthread_create@@GLIBC_2.34+0x4fe', libc], [0x555555555201, 'start_worker+0x21', 'demo', 'demo.c:41'], [0x5555555552b8, 'main+0x58', 'demo', 'demo.c:80']);
+    site(3, [0x7ffff7ea4b10, 'mmap64+0x20', libc], [0x555555555310, 'alloc_buffer+0x1c', 'demo', 'demo.c:31'], [0x5555555552d4, 'main+0x74', 'demo', 'demo.c:84']);
+    s.thread(main, main, 'python3');
+    s.thread(main, main + 5, 'worker-1');
     // The heap grows with brk and is touched as it grows.
     const heap = 0x555555a00000;
     s.map(main, heap, heap + 132 * 1024, STATES.not_resident);
+    s.vma(main, heap, heap + 132 * 1024, KINDS.heap, '[heap]');
+    s.origin(main, heap, heap + 132 * 1024, 1 + round * 100);
     s.state(main, heap, heap + 64 * 1024, STATES.resident);
+    s.touch(main, heap, heap + 64 * 1024, main);
     // A thread stack and its arena (reserved, grown later).
     const stack = 0x7ffff7000000;
     s.map(main, stack, stack + 8 * MiB, STATES.not_resident);
+    s.vma(main, stack, stack + 8 * MiB, KINDS.thread_stack, String(main + 5));
+    s.origin(main, stack, stack + 8 * MiB, 2 + round * 100);
     s.state(main, stack + 8 * MiB - 64 * 1024, stack + 8 * MiB, STATES.resident);
+    s.touch(main, stack + 8 * MiB - 64 * 1024, stack + 8 * MiB, main + 5);
     const arena = 0x7fffe8000000;
     s.map(main, arena, arena + 64 * MiB, STATES.untracked);
+    s.vma(main, arena, arena + 64 * MiB, KINDS.anon, 'arena');
     await wait(600);
     // A 64 MiB buffer, filled 1 MiB at a time.
     const buf = 0x7fffd0000000;
     s.map(main, buf, buf + 64 * MiB, STATES.not_resident);
+    s.vma(main, buf, buf + 64 * MiB, KINDS.anon, '');
+    s.origin(main, buf, buf + 64 * MiB, 3 + round * 100);
     for (let i = 0; i < 64; i += 2) {
       s.state(main, buf + i * MiB, buf + (i + 2) * MiB, STATES.resident);
       s.state(main, heap + 64 * 1024 + i * 4096, heap + 64 * 1024 + (i + 1) * 4096, STATES.resident);
@@ -454,6 +579,12 @@ async function load(s) {
       const base = 0x7f0000000000 + k * 0x10000000000 + g * 0x40000000;
       const n = Math.min(perGroup, per - sent);
       for (let i = 0; i < n; i++) s.map(pid, base + i * P, base + (i + 1) * P, i % 2);
+      if (opt.annotate) {
+        // One vma per region; origins in blocks of 1000 pages from 16 call sites.
+        s.vma(pid, base, base + n * P, (k + g) % 2 ? KINDS.heap : KINDS.anon, (k + g) % 2 ? '[heap]' : '');
+        for (let id = 0; id < 16 && k === 0 && g === 0; id++) s.stack(pid, id, [[0x7ffff7ea4b10, 'mmap64+0x20', 'libc.so.6', null], [0x401000 + id * 0x40, `site_${id}+0x1c`, 'load', `load.c:${10 + id}`]]);
+        for (let i = 0; i < n; i += 1000) s.origin(pid, base + i * P, base + Math.min(n, i + 1000) * P, ((i / 1000) * 7 + k) % 16);
+      }
       regions.push([base, n]);
       sent += n;
       await s.flush();
@@ -494,8 +625,17 @@ async function stdinScript(s) {
   };
   const st = (v) => {
     const x = v in STATES ? STATES[v] : Number(v);
-    if (![0, 1, 2].includes(x)) throw new Error(`bad state ${v}`);
+    if (![0, 1, 2, 3].includes(x)) throw new Error(`bad state ${v}`);
     return x;
+  };
+  const kind = (v) => {
+    const x = v in KINDS ? KINDS[v] : Number(v);
+    if (!Number.isInteger(x) || x < 0 || x > 6) throw new Error(`bad kind ${v}`);
+    return x;
+  };
+  const frame = (tok, i) => {
+    const [func = '', module = '', source = '-', pc] = tok.split('@');
+    return [pc ? addr(pc) : 0x401000 + i * 0x10, func, module, source === '-' ? null : source];
   };
   for await (const raw of rl) {
     n++;
@@ -515,6 +655,12 @@ async function stdinScript(s) {
         case 'unmap': s.unmap(Number(a[0]), addr(a[1]), addr(a[2])); break;
         case 'remap': s.remap(Number(a[0]), addr(a[1]), addr(a[2]), addr(a[3]), addr(a[4])); break;
         case 'exit': s.exit(Number(a[0]), Number(a[1])); break;
+        case 'vma': s.vma(Number(a[0]), addr(a[1]), addr(a[2]), kind(a[3]), a.slice(4).join(' ')); break;
+        case 'stack': s.stack(Number(a[0]), Number(a[1]), a.slice(2).map(frame)); break;
+        case 'origin': s.origin(Number(a[0]), addr(a[1]), addr(a[2]), Number(a[3])); break;
+        case 'thread': s.thread(Number(a[0]), Number(a[1]), a.slice(2).join(' ')); break;
+        case 'touch': s.touch(Number(a[0]), addr(a[1]), addr(a[2]), Number(a[3])); break;
+        case 'sampling': s.sampling(Number(a[0])); break;
         case 'end':
           opt.exitStatus = Number(a[0] ?? 0);
           opt.hold = false;

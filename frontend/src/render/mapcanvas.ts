@@ -9,16 +9,27 @@
  * columns become one fillRect. A column holding several states is drawn as a
  * stack (resident at the bottom), with at least one pixel for any state
  * present, so a single resident page in a mostly empty region stays visible.
+ *
+ * Annotations (protocol version 2): a thin stripe above each bar shows the
+ * memory kind of each column (from the vma map), and "group by call site"
+ * colours each column by the stack that mapped it (the origin map), resident
+ * bright, swapped mid, not resident dark. Both are rasterised by one walk of
+ * the annotation map per bar (layout.rasterizeTags), like the pages.
  */
 import type { DiffRange } from '../diff';
 import { DIFF_COLORS } from '../diffcolors';
 import { type MemMap, RESIDENT } from '../memmap';
+import type { TagMap } from '../tagmap';
+import { KIND_COLORS, stackRgb } from '../annotate';
+import { vmaKind } from '../store';
 import { formatAddress, formatBytes } from '../format';
 import {
   buildRows,
   layoutMap,
   rasterize,
   rasterizeGrid,
+  rasterizeTags,
+  SLOTS,
   type Grid,
   type MapLayout,
   type Row,
@@ -46,8 +57,28 @@ export function zoomColumns(barW: number): number {
   return cols;
 }
 
-/** Slot order in raster fractions: resident, not resident, untracked. */
-const SLOT_COLORS = [COLORS.resident, COLORS.notResident, COLORS.untracked];
+/** Slot order in raster fractions: resident, swapped, not resident, untracked. */
+const SLOT_COLORS = [COLORS.resident, COLORS.swapped, COLORS.notResident, COLORS.untracked];
+
+/** Device pixels of the kind stripe above a bar (the last one is a gap). */
+const STRIPE_PX = 4;
+
+/** Fractions of one column or cell, in slot order. */
+export type Frac = [resident: number, swapped: number, notResident: number, untracked: number];
+
+/** What a map canvas draws besides the page states. */
+export interface Annotations {
+  vmas: TagMap;
+  origins: TagMap;
+}
+
+/** How annotations are shown. */
+export interface PaintOptions {
+  /** Colour ranges by the stack that mapped them. */
+  bySite: boolean;
+  /** With bySite: the stack id whose ranges stand out (others are dimmed), or null. */
+  highlight: number | null;
+}
 
 export interface ZoomWindow {
   start: number;
@@ -56,9 +87,9 @@ export interface ZoomWindow {
 
 /** What a point on the canvas shows. */
 export type Hit =
-  | { kind: 'group'; addr: number; colStart: number; colEnd: number; groupStart: number; groupEnd: number; frac: [number, number, number] }
+  | { kind: 'group'; addr: number; colStart: number; colEnd: number; groupStart: number; groupEnd: number; frac: Frac }
   | { kind: 'gap'; bytes: number }
-  | { kind: 'zoom-cell'; addr: number; cellStart: number; cellEnd: number; rowStart: number; rowEnd: number; pagesPerCell: number; frac: [number, number, number] }
+  | { kind: 'zoom-cell'; addr: number; cellStart: number; cellEnd: number; rowStart: number; rowEnd: number; pagesPerCell: number; frac: Frac }
   | { kind: 'zoom-header' }
   | { kind: 'more' };
 
@@ -86,6 +117,9 @@ export class MapCanvas {
   private hidden = 0;
   /** Diff ranges (A → B) to highlight over the bars, or null. Sorted by start. */
   diff: DiffRange[] | null = null;
+  /** The annotations of the map drawn, or null (none: a version 1 view, a test). */
+  ann: Annotations | null = null;
+  paint: PaintOptions = { bySite: false, highlight: null };
 
   constructor() {
     this.canvas = document.createElement('canvas');
@@ -210,7 +244,10 @@ export class MapCanvas {
     const cols = Math.max(1, Math.round(this.barW * dpr));
     const r = rasterize(map, g.start, g.scale, cols, 24 * dpr);
     box.frac = r.frac;
-    this.paintBar(r.frac, cols, Math.round(barX * dpr), Math.round(barY * dpr), Math.round(barH * dpr));
+    const ann = this.ann;
+    const kinds = ann && ann.vmas.count > 0 ? rasterizeTags(ann.vmas, g.start, g.scale, cols) : null;
+    const sites = ann && this.paint.bySite ? rasterizeTags(ann.origins, g.start, g.scale, cols) : null;
+    this.paintBar(r.frac, cols, Math.round(barX * dpr), Math.round(barY * dpr), Math.round(barH * dpr), kinds, sites);
 
     if (this.diff && this.diff.length) this.drawDiff(g.start, g.scale, barX, barY, barH);
 
@@ -262,12 +299,19 @@ export class MapCanvas {
    * fillRects when neighbouring columns differ, as they do in striped maps).
    * Device-pixel coordinates; ignores the canvas transform.
    */
-  private paintBar(frac: Float32Array, cols: number, x0: number, y0: number, h: number): void {
+  private paintBar(frac: Float32Array, cols: number, x0: number, y0: number, h: number, kinds: Float64Array | null, sites: Float64Array | null): void {
     if (!this.img || this.img.width !== cols || this.img.height !== h) {
       this.img = this.ctx.createImageData(cols, h);
       this.px = new Uint32Array(this.img.data.buffer);
     }
-    fillColumns(this.px!, frac, cols, h);
+    const px = this.px!;
+    let top = 0;
+    if (kinds) {
+      top = Math.min(STRIPE_PX, h >> 2);
+      fillStripe(px, frac, kinds, cols, top);
+    }
+    const palette = sites ? sitePalette(sites, cols, this.paint.highlight) : null;
+    fillColumns(top ? px.subarray(top * cols) : px, frac, cols, h - top, palette);
     this.ctx.putImageData(this.img, x0, y0);
   }
 
@@ -298,15 +342,18 @@ export class MapCanvas {
     ctx.save();
     ctx.setTransform(1, 0, 0, 1, 0, 0);
     const ch = Math.max(1, Math.round((CELL_H - 1) * dpr));
+    const cellBytesAll = grid.pagesPerCell * PAGE;
+    const sites = this.ann && this.paint.bySite ? rasterizeTags(this.ann.origins, grid.start, grid.cells * cellBytesAll, grid.cells) : null;
     for (let r = 0; r < grid.rows; r++) {
       const n = Math.min(grid.cols, grid.cells - r * grid.cols);
-      const sub = grid.frac.subarray(r * grid.cols * 3, (r * grid.cols + n) * 3);
+      const sub = grid.frac.subarray(r * grid.cols * SLOTS, (r * grid.cols + n) * SLOTS);
       const y = Math.round((ZOOM_HEAD_H + r * CELL_H) * dpr);
       const x = Math.round(barX * dpr);
       const w = Math.round(n * cellW * dpr);
       ctx.fillStyle = COLORS.groupBg;
       ctx.fillRect(x, y, w, ch);
-      paintRuns(ctx, sub, n, x, y, cellW * dpr, ch);
+      const sl = sites ? sites.subarray(r * grid.cols, r * grid.cols + n) : null;
+      paintRuns(ctx, sub, n, x, y, cellW * dpr, ch, sl ? (c) => siteColors(sl[c]!, this.paint.highlight) : undefined);
     }
     // Cell separators, drawn once for the whole grid when cells are wide enough.
     if (cellW * dpr >= 4) {
@@ -340,7 +387,7 @@ export class MapCanvas {
         rowStart,
         rowEnd: Math.min(g.end, rowStart + g.cols * cellBytes),
         pagesPerCell: g.pagesPerCell,
-        frac: [g.frac[cell * 3]!, g.frac[cell * 3 + 1]!, g.frac[cell * 3 + 2]!],
+        frac: fracAt(g.frac, cell),
       };
     }
     const box = this.boxes.find((b) => y >= b.y && y < b.y + b.h);
@@ -348,9 +395,9 @@ export class MapCanvas {
     if (box.row.kind === 'gap') return box.row.bytes < 0 ? { kind: 'more' } : { kind: 'gap', bytes: box.row.bytes };
     const g = box.row.group;
     if (x < barX || x >= barX + this.barW) {
-      return x < barX ? { kind: 'group', addr: g.start, colStart: g.start, colEnd: g.start, groupStart: g.start, groupEnd: g.end, frac: [0, 0, 0] } : null;
+      return x < barX ? { kind: 'group', addr: g.start, colStart: g.start, colEnd: g.start, groupStart: g.start, groupEnd: g.end, frac: [0, 0, 0, 0] } : null;
     }
-    const cols = box.frac ? box.frac.length / 3 : 1;
+    const cols = box.frac ? box.frac.length / SLOTS : 1;
     const col = Math.min(cols - 1, Math.floor(((x - barX) / this.barW) * cols));
     const colBytes = g.scale / cols;
     const addr = g.start + Math.floor((col * colBytes) / PAGE) * PAGE;
@@ -362,15 +409,21 @@ export class MapCanvas {
       colEnd: g.start + (col + 1) * colBytes,
       groupStart: g.start,
       groupEnd: g.end,
-      frac: f ? [f[col * 3]!, f[col * 3 + 1]!, f[col * 3 + 2]!] : [0, 0, 0],
+      frac: f ? fracAt(f, col) : [0, 0, 0, 0],
     };
   }
+}
+
+function fracAt(f: Float32Array, c: number): Frac {
+  return [f[c * SLOTS]!, f[c * SLOTS + 1]!, f[c * SLOTS + 2]!, f[c * SLOTS + 3]!];
 }
 
 /**
  * Paints rasterised cells (fractions per slot, `n` cells of `cw` device
  * pixels from x0) as stacked bars, merging runs of identical cells into one
- * rectangle per state. Returns the number of rectangles drawn.
+ * rectangle per state. `colors(c)`, when given, is the slot colours of cell
+ * c (group by call site); the same array object for cells of one colour.
+ * Returns the number of rectangles drawn.
  */
 export function paintRuns(
   ctx: CanvasRenderingContext2D,
@@ -380,92 +433,155 @@ export function paintRuns(
   y0: number,
   cw: number,
   h: number,
+  colors?: (cell: number) => readonly string[],
 ): number {
   let rects = 0;
   let runStart = 0;
   let prev = heights(frac, 0, h);
+  let prevColors = colors ? colors(0) : SLOT_COLORS;
   for (let c = 1; c <= n; c++) {
-    const cur: Heights = c < n ? heights(frac, c, h) : [-1, -1, -1];
-    if (cur[0] === prev[0] && cur[1] === prev[1] && cur[2] === prev[2]) continue;
+    const cur: Heights = c < n ? heights(frac, c, h) : [-1, -1, -1, -1];
+    const curColors = c < n && colors ? colors(c) : SLOT_COLORS;
+    if (cur[0] === prev[0] && cur[1] === prev[1] && cur[2] === prev[2] && cur[3] === prev[3] && curColors === prevColors) continue;
     const xa = Math.round(x0 + runStart * cw);
     const xb = Math.round(x0 + c * cw);
     let y = y0 + h;
     prev.forEach((hs, s) => {
       if (hs <= 0) return;
       y -= hs;
-      ctx.fillStyle = SLOT_COLORS[s]!;
+      ctx.fillStyle = prevColors[s]!;
       ctx.fillRect(xa, y, xb - xa, hs);
       rects++;
     });
     runStart = c;
     prev = cur;
+    prevColors = curColors;
   }
   return rects;
 }
 
-type Heights = [number, number, number];
+type Heights = [number, number, number, number];
 
 /** ImageData pixels (RGBA bytes, read as little-endian uint32) of the slot colours and the bar background. */
 function rgba(hex: string): number {
   const v = parseInt(hex.slice(1), 16);
   return ((0xff << 24) | ((v & 0xff) << 16) | (v & 0xff00) | ((v >> 16) & 0xff)) >>> 0;
 }
-const SLOT_PIXELS = SLOT_COLORS.map(rgba);
+function rgbaOf([r, g, b]: readonly [number, number, number]): number {
+  return ((0xff << 24) | (b << 16) | (g << 8) | r) >>> 0;
+}
+const SLOT_PIXELS = Uint32Array.from(SLOT_COLORS.map(rgba));
 const BG_PIXEL = rgba(COLORS.groupBg);
+const KIND_PIXELS = KIND_COLORS.map(rgba);
+
+/** Slot colours of memory with no known origin, and of dimmed (not highlighted) memory. */
+const NO_SITE = ['#8d8d8d', '#6d5a80', '#3b3b3b', COLORS.untracked];
+const DIMMED = ['#3a3f46', '#2f2c38', '#1c2430', '#3a3520'];
+const siteColorCache = new Map<number, string[]>();
+
+/** Slot colours (resident, swapped, not resident, untracked) of a stack id under a highlight. */
+export function siteColors(id: number, highlight: number | null): readonly string[] {
+  if (highlight !== null && id !== highlight) return DIMMED;
+  if (id < 0) return NO_SITE;
+  let c = siteColorCache.get(id);
+  if (!c) {
+    const hex = (rgb: [number, number, number]): string => `#${rgb.map((x) => x.toString(16).padStart(2, '0')).join('')}`;
+    c = [hex(stackRgb(id, 0.58)), hex(stackRgb(id, 0.4)), hex(stackRgb(id, 0.2)), COLORS.untracked];
+    siteColorCache.set(id, c);
+  }
+  return c;
+}
+
+const sitePixelCache = new Map<number, Uint32Array>();
+const NO_SITE_PIXELS = Uint32Array.from(NO_SITE.map(rgba));
+const DIMMED_PIXELS = Uint32Array.from(DIMMED.map(rgba));
+
+function sitePixels(id: number, highlight: number | null): Uint32Array {
+  if (highlight !== null && id !== highlight) return DIMMED_PIXELS;
+  if (id < 0) return NO_SITE_PIXELS;
+  let p = sitePixelCache.get(id);
+  if (!p) {
+    p = Uint32Array.from([rgbaOf(stackRgb(id, 0.58)), rgbaOf(stackRgb(id, 0.4)), rgbaOf(stackRgb(id, 0.2)), SLOT_PIXELS[3]!]);
+    sitePixelCache.set(id, p);
+  }
+  return p;
+}
+
+/** Per-column slot pixels (cols x SLOTS) for group-by-call-site colouring. */
+export function sitePalette(sites: Float64Array, cols: number, highlight: number | null): Uint32Array {
+  const pal = new Uint32Array(cols * SLOTS);
+  for (let c = 0; c < cols; c++) pal.set(sitePixels(sites[c]!, highlight), c * SLOTS);
+  return pal;
+}
 
 /**
- * Fills a cols x h pixel buffer: per column the background, then the three
+ * The kind stripe: `rows` pixel rows at the top of a bar, the kind colour of
+ * each mapped column (background where nothing is mapped or annotated), the
+ * last row a gap.
+ */
+export function fillStripe(px: Uint32Array, frac: Float32Array, kinds: Float64Array, cols: number, rows: number): void {
+  for (let c = 0; c < cols; c++) {
+    const mapped = frac[c * SLOTS]! + frac[c * SLOTS + 1]! + frac[c * SLOTS + 2]! + frac[c * SLOTS + 3]! > 0.0005;
+    const k = kinds[c]!;
+    const color = mapped && k >= 0 ? KIND_PIXELS[vmaKind(k)]! : BG_PIXEL;
+    for (let y = 0; y < rows - 1; y++) px[y * cols + c] = color;
+    px[(rows - 1) * cols + c] = BG_PIXEL;
+  }
+}
+
+/**
+ * Fills a cols x h pixel buffer: per column the background, then the four
  * slots stacked from the bottom (resident lowest), as heights() sizes them.
+ * `palette` (cols x SLOTS pixels) gives each column its own slot colours.
  * Columns in a single state (the usual case) skip the stacking arithmetic.
  */
-export function fillColumns(px: Uint32Array, frac: Float32Array, cols: number, h: number): void {
-  const R = SLOT_PIXELS[0]!;
-  const N = SLOT_PIXELS[1]!;
-  const U = SLOT_PIXELS[2]!;
+export function fillColumns(px: Uint32Array, frac: Float32Array, cols: number, h: number, palette: Uint32Array | null = null): void {
+  let pal: Uint32Array = SLOT_PIXELS;
   for (let c = 0; c < cols; c++) {
-    const f0 = frac[c * 3]!;
-    const f1 = frac[c * 3 + 1]!;
-    const f2 = frac[c * 3 + 2]!;
+    if (palette) pal = palette.subarray(c * SLOTS, c * SLOTS + SLOTS);
+    const base = c * SLOTS;
+    let full = -1;
+    for (let k = 0; k < SLOTS; k++) if (frac[base + k]! >= 0.9995) full = k;
     let y = h;
-    if (f0 >= 0.9995 || f1 >= 0.9995 || f2 >= 0.9995) {
-      const color = f0 >= 0.9995 ? R : f1 >= 0.9995 ? N : U;
+    if (full >= 0) {
+      const color = pal[full]!;
       while (y > 0) px[--y * cols + c] = color;
       continue;
     }
     const hs = heights(frac, c, h);
-    for (let k = hs[0]; k > 0; k--) px[--y * cols + c] = R;
-    for (let k = hs[1]; k > 0; k--) px[--y * cols + c] = N;
-    for (let k = hs[2]; k > 0; k--) px[--y * cols + c] = U;
+    for (let k = 0; k < SLOTS; k++) {
+      const color = pal[k]!;
+      for (let n = hs[k]!; n > 0; n--) px[--y * cols + c] = color;
+    }
     while (y > 0) px[--y * cols + c] = BG_PIXEL;
   }
 }
 
 /**
- * Pixel heights of the three slots of one cell. The heights add up to the
+ * Pixel heights of the four slots of one cell. The heights add up to the
  * cell's mapped fraction of h (all of h when the cell is fully mapped, so no
  * false "unmapped" sliver appears), and any state present gets at least 1 px,
  * so a single resident page in a mostly empty region stays visible.
  */
 export function heights(frac: Float32Array, c: number, h: number): Heights {
-  const f0 = Math.min(1, Math.max(0, frac[c * 3] ?? 0));
-  const f1 = Math.min(1, Math.max(0, frac[c * 3 + 1] ?? 0));
-  const f2 = Math.min(1, Math.max(0, frac[c * 3 + 2] ?? 0));
+  const f: Heights = [0, 0, 0, 0];
+  for (let k = 0; k < SLOTS; k++) f[k] = Math.min(1, Math.max(0, frac[c * SLOTS + k] ?? 0));
   const px = (v: number): number => (v > 0.0005 ? Math.max(1, Math.round(v * h)) : 0);
-  const out: Heights = [px(f0), px(f1), px(f2)];
-  const mapped = f0 + f1 + f2;
+  const out: Heights = [px(f[0]), px(f[1]), px(f[2]), px(f[3])];
+  const mapped = f[0] + f[1] + f[2] + f[3];
   const target = mapped >= 0.9995 ? h : Math.min(h, Math.max(mapped > 0.0005 ? 1 : 0, Math.round(mapped * h)));
-  let total = out[0] + out[1] + out[2];
-  // Trim or grow the largest band until the total is right.
+  let total = out[0] + out[1] + out[2] + out[3];
+  // Trim the largest band, or grow the largest fraction, until the total is right.
   while (total > target) {
-    if (out[0] >= out[1] && out[0] >= out[2]) out[0]--;
-    else if (out[1] >= out[2]) out[1]--;
-    else out[2]--;
+    let m = 0;
+    for (let k = 1; k < SLOTS; k++) if (out[k]! > out[m]!) m = k;
+    out[m]!--;
     total--;
   }
   while (total < target) {
-    if (f0 >= f1 && f0 >= f2) out[0]++;
-    else if (f1 >= f2) out[1]++;
-    else out[2]++;
+    let m = 0;
+    for (let k = 1; k < SLOTS; k++) if (f[k]! > f[m]!) m = k;
+    out[m]!++;
     total++;
   }
   return out;

@@ -9,8 +9,12 @@ export function buildHelp(onClose: () => void): HTMLElement {
     { className: 'legend' },
     el('li', {}, el('span', { className: 'swatch resident' }), 'resident: the kernel has a page there'),
     el('li', {}, el('span', { className: 'swatch not-resident' }), 'not resident: mapped, never touched or dropped'),
+    el('li', {}, el('span', { className: 'swatch swapped' }), 'swapped: the page is in swap (sampled mode)'),
     el('li', {}, el('span', { className: 'swatch untracked' }), 'untracked: mapped, but mevi cannot observe it'),
     el('li', {}, el('span', { className: 'swatch unmapped' }), 'dark: nothing mapped (part of the bar scale only)'),
+    el('li', {}, 'the thin stripe above a bar: the memory kind (anon, heap, stack, thread stack, file, shmem, special; legend beside the session chips)'),
+    el('li', {}, '"Group by call site": each range in the colour of the call stack that mapped it (bright resident, dark not resident); the table under the session header ranks call sites by resident bytes, a click on a row highlights its ranges'),
+    el('li', {}, 'click a range: the side panel shows its kind, the whole backtrace that mapped it and, in exact mode, the thread that first touched it'),
   );
   const close = el('button', { className: 'close' }, 'close');
   close.addEventListener('click', onClose);

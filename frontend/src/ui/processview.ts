@@ -1,10 +1,13 @@
 /*
  * processview — one process block: header (caret, pid, RSS, virtual size,
- * status, cmdline chips, RSS sparkline) and the memory map canvas.
+ * status, cmdline chips, RSS sparkline, resident bytes per memory kind) and
+ * the memory map canvas.
  */
 import type { ProcessState } from '../store';
 import { formatArg, formatBytes, formatExitStatus } from '../format';
-import { MapCanvas, type Hit, type ZoomWindow } from '../render/mapcanvas';
+import { MapCanvas, type Hit, type PaintOptions, type ZoomWindow } from '../render/mapcanvas';
+import { KIND_COLORS, KIND_LABELS, kindBreakdown } from '../annotate';
+import { KIND_NAMES } from '../protocol';
 import type { RowOptions } from '../layout';
 import type { DiffRange } from '../diff';
 import type { MemMap } from '../memmap';
@@ -30,6 +33,8 @@ export interface ProcessRenderInput {
   nowTs: number;
   /** Diff ranges to highlight (A → B), or null when no diff is shown. */
   diff?: DiffRange[] | null;
+  /** Group by call site, and the highlighted stack. */
+  paint?: PaintOptions;
 }
 
 export class ProcessView {
@@ -40,6 +45,12 @@ export class ProcessView {
   private readonly caret: HTMLButtonElement;
   private readonly rss: HTMLElement;
   private readonly vsz: HTMLElement;
+  private readonly swap: HTMLElement;
+  private readonly kinds: HTMLElement;
+  private kindsKey = '';
+  /** When the breakdown was last computed and what it cost (ms): big maps refresh it once a second. */
+  private kindsAt = 0;
+  private kindsCost = 0;
   private readonly status: HTMLElement;
   private readonly args: HTMLElement;
   private readonly note: HTMLElement;
@@ -66,10 +77,14 @@ export class ProcessView {
     this.caret.addEventListener('click', () => cb.toggleCollapsed(this.key));
     this.rss = el('span', { className: 'mem-stats rss', title: 'resident set: bytes the kernel has pages for' });
     this.vsz = el('span', { className: 'mem-stats virt', title: 'virtual size: bytes mapped (private anonymous)' });
+    this.swap = el('span', { className: 'mem-stats swap', title: 'swapped: bytes whose pages are in swap (sampled mode)' });
+    this.swap.hidden = true;
+    this.kinds = el('span', { className: 'kinds' });
+    this.kinds.hidden = true;
     this.status = el('span', { className: 'proc-status' });
     this.args = el('span', { className: 'args' });
     const pid = el('span', { className: 'pid', title: `pid ${proc.pid}` }, String(proc.pid));
-    const info = el('div', { className: 'process-info' }, this.caret, pid, this.rss, this.vsz, this.status, this.args, this.spark.el);
+    const info = el('div', { className: 'process-info' }, this.caret, pid, this.rss, this.vsz, this.swap, this.kinds, this.status, this.args, this.spark.el);
     this.note = el('div', { className: 'empty-note' });
     this.body = el('div', { className: 'process-body' }, this.canvas.canvas, this.note);
     this.el = el('div', { className: 'process' }, info, this.body);
@@ -118,6 +133,10 @@ export class ProcessView {
     const input = this.input;
     if (!input) return 0;
     this.canvas.diff = input.diff ?? null;
+    this.canvas.ann = input.proc;
+    // Group by call site needs origins: without any, the page states keep their colours.
+    const paint = input.paint;
+    this.canvas.paint = paint && paint.bySite && input.proc.origins.count > 0 ? paint : { bySite: false, highlight: null };
     this.lastDrawMs = this.canvas.draw(input.proc.map, input.width, input.opts, input.zoom);
     this.drawn = this.signature();
     this.drawnMap = input.proc.map;
@@ -130,7 +149,9 @@ export class ProcessView {
     const i = this.input;
     if (!i) return '';
     const z = i.zoom;
-    return `${i.proc.map.version}|${i.width}|${i.opts.showGaps}|${i.opts.showNonResident}|${z ? `${z.start}-${z.end}` : ''}|${window.devicePixelRatio}`;
+    const p = i.paint;
+    const ann = `${i.proc.vmas.version}:${i.proc.vmas.count}|${p?.bySite ? `site:${p.highlight}:${i.proc.origins.version}:${i.proc.origins.count}` : ''}`;
+    return `${i.proc.map.version}|${ann}|${i.width}|${i.opts.showGaps}|${i.opts.showNonResident}|${z ? `${z.start}-${z.end}` : ''}|${window.devicePixelRatio}`;
   }
 
   /** Header text: sizes, status, command line, tree decorations. */
@@ -145,10 +166,45 @@ export class ProcessView {
 
     setStat(this.rss, 'RSS', formatBytes(proc.map.rss));
     setStat(this.vsz, 'Virt', formatBytes(proc.map.vsz));
+    this.swap.hidden = proc.map.swap === 0;
+    if (proc.map.swap > 0) setStat(this.swap, 'Swap', formatBytes(proc.map.swap));
+    this.renderKinds(proc);
     let status = proc.alive ? '' : proc.exitStatus === null ? 'exited' : formatExitStatus(proc.exitStatus);
     if (collapsed && input.descendants > 0) status += `${status ? ' · ' : ''}+${input.descendants} below`;
     if (this.status.textContent !== status) this.status.textContent = status;
     if (this.argsShown !== proc.cmdline) this.renderArgs(proc.cmdline);
+  }
+
+  /**
+   * The per-kind breakdown of the resident set: a small stacked bar (widths
+   * in proportion, adding up to RSS) and the two largest kinds in words;
+   * the title lists every kind. Shown once the process has vma annotations.
+   */
+  private renderKinds(proc: ProcessState): void {
+    const key = `${proc.map.version}:${proc.map.rss}|${proc.vmas.version}:${proc.vmas.count}`;
+    if (key === this.kindsKey) return;
+    const t0 = performance.now();
+    if (this.kindsKey && this.kindsCost > 2 && t0 - this.kindsAt < 1000) return;
+    this.kindsKey = key;
+    this.kindsAt = t0;
+    this.kinds.hidden = proc.vmas.count === 0;
+    if (this.kinds.hidden) return;
+    const bytes = kindBreakdown(proc.map, proc.vmas);
+    this.kindsCost = performance.now() - t0;
+    const total = proc.map.rss;
+    const order = bytes.map((b, k) => [k, b] as const).filter(([, b]) => b > 0).sort((a, b) => b[1] - a[1]);
+    const segs = order.map(([k, b]) => {
+      const seg = el('span', { className: 'kind-seg', title: `${KIND_LABELS[k]}: ${formatBytes(b)}` });
+      seg.style.width = `${(b / total) * 100}%`;
+      seg.style.background = KIND_COLORS[k]!;
+      seg.dataset.kind = KIND_NAMES[k]!;
+      seg.dataset.bytes = String(b);
+      return seg;
+    });
+    const bar = el('span', { className: 'kind-bar' }, ...segs);
+    const words = order.length ? order.slice(0, 2).map(([k, b]) => `${KIND_LABELS[k]} ${formatBytes(b)}`).join(' · ') : 'nothing resident';
+    this.kinds.replaceChildren(bar, el('span', { className: 'kind-text' }, words));
+    this.kinds.title = `resident by kind (adds up to RSS ${formatBytes(total)}):\n${bytes.map((b, k) => `${KIND_LABELS[k]}: ${formatBytes(b)}`).join('\n')}`;
   }
 
   /** Forgets what was drawn so the next render redraws. */

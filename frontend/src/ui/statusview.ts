@@ -5,6 +5,8 @@
 import type { SessionState } from '../store';
 import type { Banner, EmptyState } from '../status';
 import { el } from './dom';
+import { formatMode, KIND_COLORS, KIND_LABELS } from '../annotate';
+import { KIND_NAMES } from '../protocol';
 
 export class StatusView {
   readonly nav = el('nav', { className: 'sessions-nav' });
@@ -21,7 +23,7 @@ export class StatusView {
   /** One chip per session, newest first, plus "all sessions". */
   renderNav(sessions: readonly SessionState[], selected: number | null): void {
     const list = [...sessions].sort((a, b) => b.id - a.id);
-    const key = JSON.stringify([selected, list.map((s) => [s.id, s.alive, s.exitStatus, s.argv[0] ?? '', s.argv.length])]);
+    const key = JSON.stringify([selected, list.map((s) => [s.id, s.alive, s.exitStatus, s.argv[0] ?? '', s.argv.length, s.mode, s.sampleMs])]);
     if (key === this.navKey) return;
     this.navKey = key;
     this.nav.hidden = list.length === 0;
@@ -38,7 +40,10 @@ export class StatusView {
     for (const s of list) {
       const name = (s.argv[0] ?? '?').split('/').pop() || '?';
       const status = s.alive ? 'running' : s.exitStatus === null ? 'ended' : `exit ${s.exitStatus}`;
-      chips.push(chip(`#${s.id} ${name} · ${status}`, s.argv.join(' '), s.id, s.alive ? 'alive' : 'ended'));
+      const mode = formatMode(s.mode, s.sampleMs);
+      const c = chip(`#${s.id} ${name} · ${status}${s.mode === 1 ? ' · sampled' : ''}`, `${s.argv.join(' ')}\n${mode} tracking`, s.id, s.alive ? 'alive' : 'ended');
+      c.dataset.mode = mode;
+      chips.push(c);
     }
     const legend = el(
       'span',
@@ -47,10 +52,25 @@ export class StatusView {
       'resident',
       el('span', { className: 'swatch not-resident' }),
       'not resident',
+      el('span', { className: 'swatch swapped' }),
+      'swapped',
       el('span', { className: 'swatch untracked' }),
       'untracked',
     );
-    this.nav.replaceChildren(...chips, el('span', { className: 'spacer' }), legend);
+    // The kind stripe above each bar (protocol version 2 sessions).
+    const kinds = el(
+      'span',
+      { className: 'legend-inline legend-kinds', title: 'memory kind: the stripe above each bar' },
+      'kind:',
+      ...KIND_LABELS.flatMap((label, k) => {
+        const sw = el('span', { className: 'swatch kind-swatch' });
+        sw.style.background = KIND_COLORS[k]!;
+        const item = el('span', { className: 'legend-kind' }, sw, label);
+        item.dataset.kind = KIND_NAMES[k]!;
+        return [item];
+      }),
+    );
+    this.nav.replaceChildren(...chips, el('span', { className: 'spacer' }), legend, kinds);
   }
 
   renderBanner(b: Banner | null): void {

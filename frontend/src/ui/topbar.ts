@@ -9,6 +9,7 @@ import { el } from './dom';
 export interface TopBarCallbacks {
   setShowGaps(v: boolean): void;
   setShowNonResident(v: boolean): void;
+  setBySite(v: boolean): void;
   setFilter(q: string): void;
   togglePause(): void;
   toggleHelp(): void;
@@ -24,6 +25,7 @@ export class TopBar {
   private readonly pause: HTMLButtonElement;
   private readonly gaps: HTMLInputElement;
   private readonly nonres: HTMLInputElement;
+  private readonly bySite: HTMLInputElement;
 
   constructor(cb: TopBarCallbacks) {
     const brand = el('div', { className: 'brand', title: 'mevi: memory visualizer' }, el('span', {}, 'me'), el('span', { className: 'brand-rest' }, 'vi'));
@@ -36,6 +38,8 @@ export class TopBar {
     this.gaps.addEventListener('change', () => cb.setShowGaps(this.gaps.checked));
     this.nonres = el('input', { type: 'checkbox', id: 'opt-nonres' });
     this.nonres.addEventListener('change', () => cb.setShowNonResident(this.nonres.checked));
+    this.bySite = el('input', { type: 'checkbox', id: 'opt-bysite' });
+    this.bySite.addEventListener('change', () => cb.setBySite(this.bySite.checked));
     this.filter = el('input', { type: 'search', id: 'filter', placeholder: 'filter: pid or command   /', spellcheck: false, autocomplete: 'off' });
     this.filter.addEventListener('input', () => cb.setFilter(this.filter.value));
     const open = el('button', { className: 'open-btn', title: 'Open a .mevi recording (o), or drop one on the page' }, '⇪ open .mevi');
@@ -52,6 +56,7 @@ export class TopBar {
       this.pause,
       el('label', { className: 'option' }, this.gaps, 'Show gaps'),
       el('label', { className: 'option' }, this.nonres, 'Show non-resident groups'),
+      el('label', { className: 'option', title: 'Colour memory by the call stack that mapped it, with a table of call sites per session' }, this.bySite, 'By call site'),
       el('span', { className: 'spacer' }),
       this.filter,
       open,
@@ -78,7 +83,8 @@ export class TopBar {
     this.pause.title = paused ? 'The view is frozen; updates are queued. Resume (space)' : 'Pause the view (space)';
   }
 
-  setOptions(showGaps: boolean, showNonResident: boolean, q: string): void {
+  setOptions(showGaps: boolean, showNonResident: boolean, q: string, bySite = false): void {
+    this.bySite.checked = bySite;
     this.gaps.checked = showGaps;
     this.nonres.checked = showNonResident;
     if (this.filter.value !== q) this.filter.value = q;
