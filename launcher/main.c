@@ -355,9 +355,9 @@ static int launch(struct launcher *l)
 	return -1;
 }
 
-/* The command line of a running process as an argv array (one allocation,
- * never freed: it lives as long as mevi-run). NULL with errno on failure. */
-static char **read_proc_argv(pid_t pid)
+/* The command line of a running process as an argv array whose strings live
+ * in *text; the caller frees both. NULL with errno on failure. */
+static char **read_proc_argv(pid_t pid, char **text)
 {
 	char path[64], *buf;
 	size_t len = 0, n = 0, cap = 1 << 20;
@@ -378,6 +378,9 @@ static char **read_proc_argv(pid_t pid)
 		len += (size_t)r;
 	close(fd);
 	buf[len] = '\0';
+	char *fit = realloc(buf, len + 1); /* give back the rest of the megabyte */
+	if (fit)
+		buf = fit;
 	for (size_t i = 0; i < len; i++)
 		n += buf[i] == '\0';
 	if (len && buf[len - 1] != '\0')
@@ -391,8 +394,9 @@ static char **read_proc_argv(pid_t pid)
 	n = 0;
 	for (size_t i = 0; i < len; i += strlen(buf + i) + 1)
 		argv[n++] = buf + i;
-	if (n == 0) /* a kernel thread or a zombie: name it by pid */
+	if (n == 0) /* a kernel thread or a zombie: nameless */
 		argv[n++] = "?";
+	*text = buf;
 	return argv;
 }
 
@@ -464,6 +468,7 @@ int main(int argc, char **argv)
 	bool may_spawn = true;
 	const char *record_path = NULL;
 	int opt, status, end_status = -2;
+	char **attach_argv = NULL, *attach_text = NULL;
 	struct event *detach_ev = NULL, *detach_timer = NULL;
 
 	log_init("mevi-run");
@@ -571,7 +576,7 @@ int main(int argc, char **argv)
 	}
 	l.argv = argv + optind;
 	if (l.attach_pid) {
-		l.argv = read_proc_argv(l.attach_pid);
+		l.argv = attach_argv = read_proc_argv(l.attach_pid, &attach_text);
 		if (!l.argv) {
 			fprintf(stderr, "mevi-run: --pid %d: %s\n", (int)l.attach_pid,
 				errno == ENOENT ? "no such process" : strerror(errno));
@@ -712,5 +717,7 @@ done:
 	tracee_table_free(l.tracees);
 	outbox_destroy(&l.out);
 	event_base_free(l.base);
+	free(attach_argv);
+	free(attach_text);
 	return status;
 }

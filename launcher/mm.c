@@ -222,6 +222,7 @@ void mm_put(struct mm *mm)
 	memmap_free(mm->map);
 	tagmap_free(mm->kinds);
 	free(mm->tstacks);
+	free(mm->recheck.v);
 	backtrace_mm_free(mm->bt);
 	free(mm);
 }

@@ -168,12 +168,13 @@ uint32_t stacktab_module(struct stacktab *st, const char *name, uint32_t image)
 	return st->nmods;
 }
 
-/* Rebuilds an index of n entries with 2x room; next(i) is the chain link of
- * entry i (0-based), hash(i) its hash. */
+/* Makes room in an index of n entries for one more: rebuilds it with twice
+ * the buckets when it is full. link(i) is the chain link of entry i
+ * (0-based), hash(i) its hash; only entries 0..n-1 exist yet. */
 static int index_fit(struct index *ix, uint32_t n, uint32_t *(*link)(void *, uint32_t),
 		     uint32_t (*hash)(void *, uint32_t), void *arg)
 {
-	if (ix->heads && n < ix->mask)
+	if (ix->heads && n + 1 < ix->mask)
 		return 0;
 	uint32_t size = ix->heads ? (ix->mask + 1) * 2 : 1024;
 	uint32_t *heads = calloc(size, sizeof(*heads));
@@ -235,7 +236,7 @@ uint32_t stacktab_sym_add(struct stacktab *st, uint32_t module, uint64_t offset,
 
 	if (st->nsyms >= MAX_SYMS ||
 	    grow((void **)&st->syms, &st->capsyms, st->nsyms, sizeof(*st->syms)) ||
-	    index_fit(&st->sym_index, st->nsyms + 1, sym_link, sym_rehash, st))
+	    index_fit(&st->sym_index, st->nsyms, sym_link, sym_rehash, st))
 		return 0;
 	s.func = strdup(func);
 	s.source = source[0] ? strdup(source) : NULL;
@@ -281,7 +282,7 @@ uint32_t stacktab_add(struct stacktab *st, pid_t pid, uint32_t image, const uint
 		return 0;
 	}
 	if (grow((void **)&st->stacks, &st->capstacks, st->nstacks, sizeof(*st->stacks)) ||
-	    index_fit(&st->stack_index, st->nstacks + 1, stack_link, stack_rehash, st))
+	    index_fit(&st->stack_index, st->nstacks, stack_link, stack_rehash, st))
 		return 0;
 	s.pcs = malloc(n * sizeof(*s.pcs));
 	s.mods = malloc(n * sizeof(*s.mods));
