@@ -12,6 +12,7 @@
 #include "log.h"
 #include "memmap.h"
 #include "session.h"
+#include "slotindex.h"
 #include "tagmap.h"
 
 /* Header byte of a record. */
@@ -66,8 +67,7 @@ struct sdict_entry {
 struct sdict {
 	struct sdict_entry *e;
 	uint32_t n, cap;
-	uint32_t *index; /* 1 + entry, 0 = free */
-	uint32_t index_cap;
+	struct slotindex index; /* the entries by their bytes */
 };
 
 struct eventlog {
@@ -180,7 +180,7 @@ void eventlog_free(struct eventlog *lg)
 	free(lg->ckpts);
 	free(lg->cur);
 	free(lg->dict.e);
-	free(lg->dict.index);
+	slotindex_free(&lg->dict.index);
 	free(lg->markers);
 	if (lg->fd >= 0) {
 		close(lg->fd);
@@ -427,36 +427,41 @@ static uint32_t str_hash(const char *p, uint32_t len)
 
 static size_t sdict_bytes(const struct sdict *d)
 {
-	return (size_t)d->cap * sizeof(*d->e) + (size_t)d->index_cap * sizeof(*d->index);
+	return (size_t)d->cap * sizeof(*d->e) + (size_t)d->index.cap * sizeof(*d->index.slot);
 }
 
 static void sdict_reset(struct sdict *d)
 {
 	d->n = 0;
-	if (d->index_cap)
-		memset(d->index, 0, d->index_cap * sizeof(*d->index));
+	slotindex_clear(&d->index);
 }
 
 /* Adds the string at off. Returns 0 or -ENOMEM (d unchanged). */
+static uint32_t sdict_hash(const void *table, uint32_t pos)
+{
+	return ((const struct sdict *)table)->e[pos].hash;
+}
+
+/* A string looked up in the dictionary of the chunk being written at base. */
+struct sdict_key {
+	const uint8_t *base;
+	struct mevi_str s;
+	uint32_t hash;
+};
+
+static bool sdict_is(const void *table, uint32_t pos, const void *key)
+{
+	const struct sdict_entry *e = &((const struct sdict *)table)->e[pos];
+	const struct sdict_key *k = key;
+
+	return e->hash == k->hash && e->len == k->s.len &&
+	       memcmp(k->base + e->off, k->s.ptr, k->s.len) == 0;
+}
+
 static int sdict_add(struct sdict *d, uint32_t off, uint32_t len, uint32_t h)
 {
-	uint32_t j;
-
-	if ((d->n + 1) * 2 > d->index_cap) {
-		uint32_t cap = d->index_cap ? d->index_cap * 2 : 256;
-		uint32_t *index = calloc(cap, sizeof(*index));
-
-		if (!index)
-			return -ENOMEM;
-		for (uint32_t i = 0; i < d->n; i++) {
-			for (j = d->e[i].hash & (cap - 1); index[j]; j = (j + 1) & (cap - 1))
-				;
-			index[j] = i + 1;
-		}
-		free(d->index);
-		d->index = index;
-		d->index_cap = cap;
-	}
+	if (slotindex_reserve(&d->index, d->n, sdict_hash, d))
+		return -ENOMEM;
 	if (d->n == d->cap) {
 		uint32_t cap = d->cap ? d->cap * 2 : 128;
 		struct sdict_entry *e = realloc(d->e, cap * sizeof(*e));
@@ -467,9 +472,7 @@ static int sdict_add(struct sdict *d, uint32_t off, uint32_t len, uint32_t h)
 		d->cap = cap;
 	}
 	d->e[d->n] = (struct sdict_entry){off, len, h};
-	for (j = h & (d->index_cap - 1); d->index[j]; j = (j + 1) & (d->index_cap - 1))
-		;
-	d->index[j] = ++d->n;
+	slotindex_put(&d->index, h, d->n++);
 	return 0;
 }
 
@@ -486,17 +489,15 @@ static void wb_istr(struct wbuf *w, struct sdict *d, struct mevi_str s, bool nul
 		wb_uv(w, 0);
 		return;
 	}
-	if (s.len >= SDICT_MIN_LEN) {
-		h = str_hash(s.ptr, s.len);
-		for (uint32_t j = d->index_cap ? h & (d->index_cap - 1) : 0;
-		     d->index_cap && d->index[j]; j = (j + 1) & (d->index_cap - 1)) {
-			const struct sdict_entry *e = &d->e[d->index[j] - 1];
+	if (s.len >= SDICT_MIN_LEN && !w->failed) {
+		uint32_t pos;
 
-			if (e->hash == h && e->len == s.len && !w->failed &&
-			    memcmp(w->p + e->off, s.ptr, s.len) == 0) {
-				wb_uv(w, ((uint64_t)(d->index[j] - 1) << 1) | 1);
-				return;
-			}
+		h = str_hash(s.ptr, s.len);
+		pos = slotindex_find(&d->index, h, sdict_is, d,
+				     &(struct sdict_key){(const uint8_t *)w->p, s, h});
+		if (pos) {
+			wb_uv(w, ((uint64_t)(pos - 1) << 1) | 1);
+			return;
 		}
 	}
 	wb_uv(w, ((uint64_t)s.len + 1) << 1);
@@ -959,15 +960,23 @@ struct ranges_ctx {
 	uint64_t page;
 };
 
+/* A checkpoint range: its start as pages after the previous range's end
+ * (*page), its length in pages. The value follows. */
+static void wb_range(struct wbuf *w, uint64_t *page, uint64_t start, uint64_t end)
+{
+	uint64_t s = start / MEVI_PAGE_SIZE, e = end / MEVI_PAGE_SIZE;
+
+	wb_uv(w, s - *page);
+	wb_uv(w, e - s);
+	*page = e;
+}
+
 static int ckpt_range_cb(const struct memmap_range *r, void *arg)
 {
 	struct ranges_ctx *c = arg;
-	uint64_t s = r->start / MEVI_PAGE_SIZE, e = r->end / MEVI_PAGE_SIZE;
 
-	wb_uv(c->w, s - c->page);
-	wb_uv(c->w, e - s);
+	wb_range(c->w, &c->page, r->start, r->end);
 	wb_byte(c->w, r->state);
-	c->page = e;
 	return c->w->failed;
 }
 
@@ -999,12 +1008,9 @@ struct tags_ctx {
 static int ckpt_tag_cb(const struct tagmap_range *r, void *arg)
 {
 	struct tags_ctx *c = arg;
-	uint64_t s = r->start / MEVI_PAGE_SIZE, e = r->end / MEVI_PAGE_SIZE;
 
-	wb_uv(c->w, s - c->page);
-	wb_uv(c->w, e - s);
+	wb_range(c->w, &c->page, r->start, r->end);
 	wb_uv(c->w, r->value);
-	c->page = e;
 	return c->w->failed;
 }
 

@@ -19,40 +19,24 @@ void stacktab_destroy(struct stacktab *t)
 	for (uint32_t i = 0; i < t->count; i++)
 		free(t->stacks[i]);
 	free(t->stacks);
-	free(t->index);
+	slotindex_free(&t->index);
 	memset(t, 0, sizeof(*t));
+}
+
+static uint32_t stack_hash(const void *table, uint32_t pos)
+{
+	return id_hash(((const struct stacktab *)table)->stacks[pos]->id);
+}
+
+static bool stack_is(const void *table, uint32_t pos, const void *id)
+{
+	return ((const struct stacktab *)table)->stacks[pos]->id == *(const uint32_t *)id;
 }
 
 /* Position + 1 of id's stack in t->stacks, or 0. */
 static uint32_t find(const struct stacktab *t, uint32_t id)
 {
-	if (!t->index_cap)
-		return 0;
-	for (uint32_t j = id_hash(id) & (t->index_cap - 1); t->index[j];
-	     j = (j + 1) & (t->index_cap - 1))
-		if (t->stacks[t->index[j] - 1]->id == id)
-			return t->index[j];
-	return 0;
-}
-
-static int index_grow(struct stacktab *t)
-{
-	uint32_t cap = t->index_cap ? t->index_cap * 2 : 64;
-	uint32_t *index = calloc(cap, sizeof(*index));
-
-	if (!index)
-		return -ENOMEM;
-	for (uint32_t i = 0; i < t->count; i++) {
-		uint32_t j = id_hash(t->stacks[i]->id) & (cap - 1);
-
-		while (index[j])
-			j = (j + 1) & (cap - 1);
-		index[j] = i + 1;
-	}
-	free(t->index);
-	t->index = index;
-	t->index_cap = cap;
-	return 0;
+	return slotindex_find(&t->index, id_hash(id), stack_is, t, &id);
 }
 
 /* A copy of s after *p, advancing *p. */
@@ -82,7 +66,7 @@ int stacktab_put(struct stacktab *t, uint32_t id, const struct mevi_frame *frame
 	    t->bytes - freed + bytes > STACKTAB_MAX_BYTES)
 		return 1;
 	if (!pos) {
-		if ((t->count + 1) * 2 > t->index_cap && index_grow(t))
+		if (slotindex_reserve(&t->index, t->count, stack_hash, t))
 			return -ENOMEM;
 		if (t->count == t->cap) {
 			uint32_t cap = t->cap ? t->cap * 2 : 16;
@@ -118,13 +102,7 @@ int stacktab_put(struct stacktab *t, uint32_t id, const struct mevi_frame *frame
 		return 0;
 	}
 	t->stacks[t->count] = st;
-	{
-		uint32_t j = id_hash(id) & (t->index_cap - 1);
-
-		while (t->index[j])
-			j = (j + 1) & (t->index_cap - 1);
-		t->index[j] = t->count + 1;
-	}
+	slotindex_put(&t->index, id_hash(id), t->count);
 	t->count++;
 	return 0;
 }

@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "event.h"
+#include "slotindex.h"
 
 #define STACKTAB_MAX_STACKS 65536u
 #define STACKTAB_MAX_BYTES  (8u << 20)
@@ -37,8 +38,7 @@ struct stack {
 struct stacktab {
 	struct stack **stacks; /* in order of first definition */
 	uint32_t count, cap;
-	uint32_t *index; /* open addressing: 1 + position in stacks, 0 = free */
-	uint32_t index_cap;
+	struct slotindex index; /* the stacks by key */
 	size_t bytes;
 	bool full_logged; /* the caller's "once" flag for the bound */
 };

@@ -23,34 +23,33 @@ void vmanames_destroy(struct vmanames *t)
 	for (uint32_t i = 0; i < t->count; i++)
 		free((void *)t->names[i].name.ptr);
 	free(t->names);
-	free(t->index);
+	slotindex_free(&t->index);
 	memset(t, 0, sizeof(*t));
 }
 
-/* Doubles the index. Returns 0 or -ENOMEM (t unchanged). */
-static int index_grow(struct vmanames *t)
+static uint32_t name_at_hash(const void *table, uint32_t pos)
 {
-	uint32_t cap = t->index_cap ? t->index_cap * 2 : 64;
-	uint32_t *index = calloc(cap, sizeof(*index));
+	return ((const struct vmanames *)table)->names[pos].hash;
+}
 
-	if (!index)
-		return -ENOMEM;
-	for (uint32_t i = 0; i < t->count; i++) {
-		uint32_t j = t->names[i].hash & (cap - 1);
+struct name_key {
+	uint32_t hash;
+	uint8_t kind;
+	struct mevi_str name;
+};
 
-		while (index[j])
-			j = (j + 1) & (cap - 1);
-		index[j] = i + 1;
-	}
-	free(t->index);
-	t->index = index;
-	t->index_cap = cap;
-	return 0;
+static bool name_is(const void *table, uint32_t pos, const void *key)
+{
+	const struct vmaname *n = &((const struct vmanames *)table)->names[pos];
+	const struct name_key *k = key;
+
+	return n->hash == k->hash && n->kind == k->kind && n->name.len == k->name.len &&
+	       memcmp(n->name.ptr, k->name.ptr, k->name.len) == 0;
 }
 
 int vmanames_intern(struct vmanames *t, uint8_t kind, struct mevi_str name, uint32_t *id)
 {
-	uint32_t h, j;
+	uint32_t h, pos;
 	char *copy;
 
 	if (name.len == 0) {
@@ -58,22 +57,16 @@ int vmanames_intern(struct vmanames *t, uint8_t kind, struct mevi_str name, uint
 		return 0;
 	}
 	h = name_hash(kind, name);
-	if (t->index_cap) {
-		for (j = h & (t->index_cap - 1); t->index[j]; j = (j + 1) & (t->index_cap - 1)) {
-			const struct vmaname *n = &t->names[t->index[j] - 1];
-
-			if (n->hash == h && n->kind == kind && n->name.len == name.len &&
-			    memcmp(n->name.ptr, name.ptr, name.len) == 0) {
-				*id = MEVI_KIND_COUNT + t->index[j] - 1;
-				return 0;
-			}
-		}
+	pos = slotindex_find(&t->index, h, name_is, t, &(struct name_key){h, kind, name});
+	if (pos) {
+		*id = MEVI_KIND_COUNT + pos - 1;
+		return 0;
 	}
 	if (t->count >= VMANAMES_MAX_NAMES || name.len > VMANAMES_MAX_BYTES - t->bytes) {
 		*id = kind;
 		return 1;
 	}
-	if ((t->count + 1) * 2 > t->index_cap && index_grow(t))
+	if (slotindex_reserve(&t->index, t->count, name_at_hash, t))
 		return -ENOMEM;
 	if (t->count == t->cap) {
 		uint32_t cap = t->cap ? t->cap * 2 : 16;
@@ -89,9 +82,7 @@ int vmanames_intern(struct vmanames *t, uint8_t kind, struct mevi_str name, uint
 		return -ENOMEM;
 	memcpy(copy, name.ptr, name.len);
 	t->names[t->count] = (struct vmaname){{copy, name.len}, h, kind};
-	for (j = h & (t->index_cap - 1); t->index[j]; j = (j + 1) & (t->index_cap - 1))
-		;
-	t->index[j] = t->count + 1;
+	slotindex_put(&t->index, h, t->count);
 	*id = MEVI_KIND_COUNT + t->count;
 	t->count++;
 	t->bytes += name.len;

@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "event.h"
+#include "slotindex.h"
 
 #define VMANAMES_MAX_NAMES 65536u
 #define VMANAMES_MAX_BYTES (4u << 20)
@@ -38,8 +39,7 @@ struct vmaname {
 struct vmanames {
 	struct vmaname *names; /* names[i] has id MEVI_KIND_COUNT + i */
 	uint32_t count, cap;
-	uint32_t *index; /* open addressing: 1 + position in names, 0 = free */
-	uint32_t index_cap;
+	struct slotindex index; /* the names by key */
 	size_t bytes;
 	bool full_logged; /* the caller's "once" flag for the bound */
 };

@@ -132,10 +132,10 @@ void backtrace_free(struct backtrace *bt)
 
 bool backtrace_wants_exit(const struct backtrace *bt, int kind)
 {
-	if (!bt)
+	if (!bt || bt->mode != BACKTRACE_ALL)
 		return false;
 	return kind == SYSCALL_MMAP || kind == SYSCALL_MREMAP || kind == SYSCALL_BRK ||
-	       (kind == SYSCALL_MADVISE && bt->mode == BACKTRACE_ALL);
+	       kind == SYSCALL_MADVISE;
 }
 
 struct backtrace_mm *backtrace_mm_new(struct backtrace *bt, pid_t pid, const struct memmap *map,

@@ -305,12 +305,13 @@ static int each_cb(const struct vma_info *vi, void *arg)
 	return ec->fn(&d, ec->ctx);
 }
 
-int vma_each(struct vma_source *src, uint64_t start, uint64_t end, vma_each_fn fn, void *ctx)
+int vma_each(struct vma_source *src, uint64_t start, uint64_t end, bool every_name, vma_each_fn fn,
+	     void *ctx)
 {
 	struct each_ctx ec = {fn, ctx};
 	int err;
 
-	src->want_names = true;
+	src->want_names = every_name;
 	err = iter(src, start, end, each_cb, &ec);
 	src->want_names = false;
 	return err;

@@ -165,12 +165,18 @@ int main(int argc, char **argv)
 	const char *mode = argc > 1 ? argv[1] : "paths";
 	pthread_t t[3];
 
-	if (!strcmp(mode, "paths"))
+	/* paths: after the 2 ms in which a process is young (only
+	 * --backtraces=all unwinds then); paths-young: right away. */
+	if (!strcmp(mode, "paths")) {
+		usleep(10000);
+		return paths();
+	}
+	if (!strcmp(mode, "paths-young"))
 		return paths();
 	if (!strcmp(mode, "threads"))
 		return threads();
 	if (strcmp(mode, "exit") && strcmp(mode, "exec")) {
-		fprintf(stderr, "usage: backtrace_prog [paths|exit|exec|threads]\n");
+		fprintf(stderr, "usage: backtrace_prog [paths|paths-young|exit|exec|threads]\n");
 		return 2;
 	}
 	pthread_create(&t[0], NULL, churn, NULL);

@@ -95,10 +95,11 @@ def check_stack_order(name, events):
     check(name + ": stacks sent before their origins, replaced only by themselves", ok, detail)
 
 
-def test_paths(prog, workdir):
-    name = os.path.basename(prog)
-    debug = name.endswith("_g")
-    status, out, events = run([prog, "paths"], workdir)
+def test_paths(prog, workdir, mode="paths", extra=()):
+    base = os.path.basename(prog)
+    name = base + ("" if mode == "paths" else " " + mode + " " + " ".join(extra))
+    debug = os.path.basename(prog).endswith("_g")
+    status, out, events = run([prog, mode], workdir, extra=extra)
     if not check(name + ": exit status 0", status == 0, "status %d" % status):
         return
     m = re.search(r"a=(\d+) b=(\d+) c=(\d+):(\d+) d=(\d+):(\d+):(\d+)", out)
@@ -119,7 +120,7 @@ def test_paths(prog, workdir):
         check("%s: the origin of %s's range names it" % (name, func), bool(hit),
               json.dumps([f[1] for f in frames]))
         if hit:
-            check("%s: %s's frame is in module %s" % (name, func, name), hit[0][2] == name, hit[0][2])
+            check("%s: %s's frame is in module %s" % (name, func, base), hit[0][2] == base, hit[0][2])
         if hit and marker and debug:
             want = "backtrace_prog.c:%d" % marker_line(marker)
             check("%s: %s's frame is at %s" % (name, func, want), hit[0][3] == want, str(hit[0][3]))
@@ -214,6 +215,8 @@ def main():
     with tempfile.TemporaryDirectory(prefix="mevi-bt-") as workdir:
         for prog in ARGS.progs:
             test_paths(prog, workdir)
+        # In its first 2 ms a process is unwound only with --backtraces=all.
+        test_paths(ARGS.progs[0], workdir, "paths-young", ["--backtraces=all"])
         test_threads(ARGS.progs[0], workdir)
         test_off(ARGS.progs[0], workdir)
         for prog in ARGS.progs[:2]:
