@@ -42,8 +42,8 @@ struct backtrace_mm;
 enum backtrace_mode {
 	BACKTRACE_OFF,	/* no stack, origin, thread or touch events */
 	BACKTRACE_MMAP, /* mmap, mremap, brk (the default) */
-	BACKTRACE_ALL,	/* ... also in a process's first 2 ms, and madvise calls
-			 * that drop pages */
+	BACKTRACE_ALL,	/* ... also in the first 2 ms of an exec'd image, and
+			 * madvise calls that drop pages */
 };
 
 #define BACKTRACE_DEFAULT_DEPTH 32
@@ -69,8 +69,9 @@ void backtrace_free(struct backtrace *bt);
 /* True when an exit stop of a syscall of this kind (enum syscall_kind) is
  * wanted for a backtrace even where tracking would not need it (an address
  * space still pending: only with BACKTRACE_ALL, since a stop and an
- * unwinder per short-lived process cost a fork+exec-heavy program about a
- * quarter of its speed). bt may be NULL. */
+ * unwinder per short-lived program cost a fork+exec-heavy workload about a
+ * quarter of its speed; tracee.c also stops a young fork child). bt may be
+ * NULL. */
 bool backtrace_wants_exit(const struct backtrace *bt, int kind);
 
 /*

@@ -147,6 +147,7 @@ int mm_new(pid_t pid, const struct memmap *template, struct event_base *base, st
 	mm->out = out;
 	mm->stats = stats;
 	mm->map = template ? memmap_clone(template) : memmap_new();
+	mm->forked = template != NULL;
 	mm->kinds = tagmap_new();
 	if (!mm->map || !mm->kinds) {
 		err = -ENOMEM;

@@ -94,10 +94,11 @@ struct mm {
 	uint64_t syscall_insn; /* a syscall instruction in the vdso, 0 if none */
 	uint64_t brk_end;      /* page-aligned program break, 0 if not known yet */
 	enum mm_state state;
-	bool layout_stale;			  /* sampled: re-read the layout at the next tick */
-	struct run_vec recheck;			  /* sampled: ranges to re-read at the next tick */
-	uint64_t due_ns;			  /* CLOCK_MONOTONIC time from which to attach */
-	struct event *due_ev;			  /* fires at due_ns if still pending */
+	bool forked;		/* a fork child's copy of its parent's (not an exec'd image) */
+	bool layout_stale;	/* sampled: re-read the layout at the next tick */
+	struct run_vec recheck; /* sampled: ranges to re-read at the next tick */
+	uint64_t due_ns;	/* CLOCK_MONOTONIC time from which to attach */
+	struct event *due_ev;	/* fires at due_ns if still pending */
 	void (*on_due)(struct mm *mm, void *ctx); /* asks the tracer for a stop */
 	void *on_due_ctx;
 	uint64_t *retry; /* faults refused with EAGAIN, see mm.c */

@@ -570,6 +570,22 @@ static void on_exec_event(struct tracee_table *t, struct thread *th)
 	}
 }
 
+/*
+ * Whether a syscall of a young (pending) address space stops at its exit for
+ * a backtrace. A forked child that maps memory right away does real work and
+ * gets its origins; an image just exec'd spends its first 2 ms in the dynamic
+ * loader and libc's start-up, which only --backtraces=all unwinds (a stop and
+ * an unwinder per short-lived program would cost fork+exec-heavy workloads a
+ * quarter of their speed).
+ */
+static bool young_backtrace(const struct tracee_table *t, const struct mm *mm, int kind)
+{
+	if (backtrace_wants_exit(t->bt, kind))
+		return true;
+	return t->bt && mm->forked &&
+	       (kind == SYSCALL_MMAP || kind == SYSCALL_MREMAP || kind == SYSCALL_BRK);
+}
+
 /* The seccomp stop of a traced syscall: note it, and stop again at its exit. */
 static void on_seccomp_stop(struct tracee_table *t, struct thread *th)
 {
@@ -600,7 +616,7 @@ static void on_seccomp_stop(struct tracee_table *t, struct thread *th)
 	 * of anonymous memory (a young process's file mappings are the dynamic
 	 * loader's: not worth a stop each). */
 	if (th->proc->mm->state == MM_PENDING && !mm_attach_due(th->proc->mm) &&
-	    (!backtrace_wants_exit(t->bt, th->sc->kind) ||
+	    (!young_backtrace(t, th->proc->mm, th->sc->kind) ||
 	     (th->sc->kind == SYSCALL_MMAP && !(th->args[3] & MAP_ANONYMOUS)))) {
 		th->sc = NULL;
 		resume(th->tid, PTRACE_CONT, 0);

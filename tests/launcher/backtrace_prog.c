@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define MIB  (1024 * 1024)
@@ -173,10 +174,29 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(mode, "paths-young"))
 		return paths();
+	if (!strcmp(mode, "paths-fork")) {
+		/* A fork child that maps memory at once: young, but not an
+		 * exec'd image, so it is unwound by default. */
+		int status = 0;
+		pid_t child;
+
+		fflush(stdout);
+		child = fork();
+		if (child == 0) {
+			int ret = paths();
+
+			fflush(stdout);
+			_exit(ret);
+		}
+		if (child < 0 || waitpid(child, &status, 0) != child)
+			return 1;
+		return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+	}
 	if (!strcmp(mode, "threads"))
 		return threads();
 	if (strcmp(mode, "exit") && strcmp(mode, "exec")) {
-		fprintf(stderr, "usage: backtrace_prog [paths|paths-young|exit|exec|threads]\n");
+		fprintf(stderr,
+			"usage: backtrace_prog [paths|paths-young|paths-fork|exit|exec|threads]\n");
 		return 2;
 	}
 	pthread_create(&t[0], NULL, churn, NULL);

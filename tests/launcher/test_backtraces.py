@@ -215,8 +215,10 @@ def main():
     with tempfile.TemporaryDirectory(prefix="mevi-bt-") as workdir:
         for prog in ARGS.progs:
             test_paths(prog, workdir)
-        # In its first 2 ms a process is unwound only with --backtraces=all.
+        # In its first 2 ms an exec'd image is unwound only with --backtraces=all.
         test_paths(ARGS.progs[0], workdir, "paths-young", ["--backtraces=all"])
+        # A fork child mapping at once is unwound by default (it is not a loader).
+        test_paths(ARGS.progs[0], workdir, "paths-fork")
         test_threads(ARGS.progs[0], workdir)
         test_off(ARGS.progs[0], workdir)
         for prog in ARGS.progs[:2]:
