@@ -13,6 +13,7 @@ import type { DiffRange } from '../diff';
 import type { MemMap } from '../memmap';
 import { RssChart } from './chart';
 import { el } from './dom';
+import { Refresh } from './refresh';
 
 export interface ProcessViewCallbacks {
   toggleCollapsed(key: string): void;
@@ -47,10 +48,7 @@ export class ProcessView {
   private readonly vsz: HTMLElement;
   private readonly swap: HTMLElement;
   private readonly kinds: HTMLElement;
-  private kindsKey = '';
-  /** When the breakdown was last computed and what it cost (ms): big maps refresh it once a second. */
-  private kindsAt = 0;
-  private kindsCost = 0;
+  private readonly kindsRefresh = new Refresh();
   private readonly status: HTMLElement;
   private readonly args: HTMLElement;
   private readonly note: HTMLElement;
@@ -182,15 +180,11 @@ export class ProcessView {
    */
   private renderKinds(proc: ProcessState): void {
     const key = `${proc.map.version}:${proc.map.rss}|${proc.vmas.version}:${proc.vmas.count}`;
-    if (key === this.kindsKey) return;
-    const t0 = performance.now();
-    if (this.kindsKey && this.kindsCost > 2 && t0 - this.kindsAt < 1000) return;
-    this.kindsKey = key;
-    this.kindsAt = t0;
+    if (!this.kindsRefresh.due(key)) return;
     this.kinds.hidden = proc.vmas.count === 0;
     if (this.kinds.hidden) return;
     const bytes = kindBreakdown(proc.map, proc.vmas);
-    this.kindsCost = performance.now() - t0;
+    this.kindsRefresh.measured();
     const total = proc.map.rss;
     const order = bytes.map((b, k) => [k, b] as const).filter(([, b]) => b > 0).sort((a, b) => b[1] - a[1]);
     const segs = order.map(([k, b]) => {

@@ -9,6 +9,7 @@ import { formatArg, formatBytes, formatClock, formatDuration, formatExitStatus }
 import { callSiteFrame, callSites, formatFrame, formatMode, stackColor, type CallSite } from '../annotate';
 import { RssChart } from './chart';
 import { el } from './dom';
+import { Refresh } from './refresh';
 
 /** Rows of the call-site table at most; the rest is summed up in one line. */
 const MAX_SITE_ROWS = 40;
@@ -28,10 +29,7 @@ export class SessionView {
   private readonly note: HTMLElement;
   private readonly mode: HTMLElement;
   private readonly sites: HTMLElement;
-  private sitesKey = '';
-  /** When the table was last computed and what it cost (ms): big sessions refresh it once a second. */
-  private sitesAt = 0;
-  private sitesCost = 0;
+  private readonly sitesRefresh = new Refresh();
   private sitesHighlight: number | null = null;
   private readonly chart = new RssChart({ width: 520, height: 96, axes: true });
   private argvShown: readonly string[] | null = null;
@@ -100,22 +98,19 @@ export class SessionView {
   private renderSites(s: SessionState, on: boolean, highlight: number | null): void {
     this.sites.hidden = !on;
     if (!on) {
-      this.sitesKey = '';
+      this.sitesRefresh.reset();
       return;
     }
     let key = `${highlight}|${s.stacks.size}`;
     for (const p of s.processes.values()) key += `|${p.pid}:${p.alive}:${p.map.version}:${p.origins.version}:${p.origins.count}`;
-    if (key === this.sitesKey) return;
-    const t0 = performance.now();
-    if (this.sitesKey && highlight === this.sitesHighlight && this.sitesCost > 2 && t0 - this.sitesAt < 1000) return;
-    this.sitesKey = key;
-    this.sitesAt = t0;
+    // A new highlight is a click: shown at once.
+    if (!this.sitesRefresh.due(key, highlight !== this.sitesHighlight)) return;
     this.sitesHighlight = highlight;
     // Live processes; once none is left, the final sizes of the exited ones.
     const procs = [...s.processes.values()];
     const anyAlive = procs.some((p) => p.alive);
     const rows = callSites(anyAlive ? procs : procs.map((p) => ({ ...p, alive: true })));
-    this.sitesCost = performance.now() - t0;
+    this.sitesRefresh.measured();
     const known = rows.filter((r) => r.stackId >= 0);
     const whose = anyAlive ? 'the live processes' : 'the exited processes (final sizes)';
     const head = el('div', { className: 'callsites-head' }, el('b', {}, 'Call sites'), ` · who maps the memory of ${whose}, by resident bytes · click a row to highlight its ranges`);
