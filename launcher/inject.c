@@ -64,6 +64,16 @@ static int step_over_syscall(struct inject_ctx *ctx, uint64_t insn, struct arch_
 					 WSTOPSIG(status));
 			continue;
 		}
+		if ((status >> 16) == PTRACE_EVENT_EXIT) {
+			/* Killed meanwhile (a group exit, an exec by another
+			 * thread): let it die. Waiting for its death here would
+			 * deadlock when it is a leader, whose death is reported
+			 * only after every other thread's, and those may be
+			 * waiting in their own exit stops for us. */
+			ptrace(PTRACE_CONT, ctx->tid, NULL, NULL);
+			ctx->death_status = INJECT_EXITING;
+			return -ESRCH;
+		}
 		/* Group-stop or other event stop: carry on; job control re-requests
 		 * the stop when the thread next returns to user mode. */
 		log_debug("tid %d: stop 0x%x during injection", ctx->tid, status);

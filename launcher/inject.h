@@ -28,8 +28,12 @@
  *
  * Returns 0, or -ESRCH if the thread died meanwhile — then *death_status holds
  * the status waitpid() reported, which the caller must handle as if it had
- * reaped it itself — or another -errno from ptrace.
+ * reaped it itself, or INJECT_EXITING if the thread was found in its exit stop
+ * (it has been resumed into its death, which the caller's wait loop reaps
+ * later) — or another -errno from ptrace.
  */
+#define INJECT_EXITING (-1)
+
 int inject_syscall(pid_t tgid, pid_t tid, uint64_t insn, long nr, const uint64_t args[6],
 		   long *result, int *death_status);
 

@@ -20,6 +20,7 @@
 #include "arch.h"
 #include "backtrace.h"
 #include "event.h"
+#include "inject.h"
 #include "log.h"
 #include "outbox.h"
 #include "syscalls.h"
@@ -41,17 +42,16 @@ struct proc {
 	struct proc *prev, *next; /* creation order */
 };
 
-enum thread_state {
-	THREAD_RUNNING,
-	THREAD_NEW_PARKED,   /* initial stop seen, parent's clone event not yet */
-	THREAD_NEW_EXPECTED, /* parent's clone event seen, initial stop not yet */
-};
-
+/*
+ * A traced thread. Every thread in the table belongs to a process (proc is
+ * never NULL): a thread is adopted, with its process, the first time the
+ * kernel names it — at its creator's clone event or at its own first stop,
+ * whichever comes first (see adopt_thread()).
+ */
 struct thread {
 	pid_t tid;
-	enum thread_state state;
-	struct proc *proc;		 /* NULL while parked */
-	struct thread *parent;		 /* for NEW_EXPECTED: the thread that cloned it */
+	bool fresh;			 /* its initial ptrace stop is still to come */
+	struct proc *proc;		 /* the process it belongs to */
 	const struct traced_syscall *sc; /* awaiting the exit stop of this syscall */
 	uint64_t args[6];
 	bool group_stopped; /* parked with PTRACE_LISTEN */
@@ -124,6 +124,15 @@ static void proc_unhash(struct tracee_table *t, struct proc *p)
 		pp = &(*pp)->hnext;
 	if (*pp)
 		*pp = p->hnext;
+}
+
+/* The live process pid, or NULL. */
+static struct proc *proc_find(struct tracee_table *t, pid_t pid)
+{
+	for (struct proc *p = t->procs[pid % NBUCKETS]; p; p = p->hnext)
+		if (p->pid == pid)
+			return p;
+	return NULL;
 }
 
 static void proc_unlink(struct tracee_table *t, struct proc *p)
@@ -329,7 +338,6 @@ int tracee_adopt(struct tracee_table *t, pid_t pid, pid_t launcher_pid, char *co
 	}
 	p->cmdline_len = len;
 	th->proc = p;
-	th->state = THREAD_RUNNING;
 	t->main_pid = pid;
 	emit_cmdline_event(t, p, MEVI_EV_PROC_START, 0);
 	return 0;
@@ -383,16 +391,17 @@ static void process_exited(struct tracee_table *t, struct proc *p, int status)
 	t->notify(t->notify_ctx, false);
 }
 
+/* The death of thread tid was reaped. A leader's death ends its process,
+ * even when none of its stops was ever seen. Deaths of threads no longer in
+ * the table (the other threads of an exec) change nothing. */
 static void handle_death(struct tracee_table *t, pid_t tid, int status)
 {
 	struct thread *th = thread_find(t, tid);
+	struct proc *p = proc_find(t, tid);
 
-	if (!th)
-		return;
-	struct proc *p = th->proc;
-
-	thread_del(t, th);
-	if (p && p->pid == tid)
+	if (th)
+		thread_del(t, th);
+	if (p)
 		process_exited(t, p, status);
 }
 
@@ -410,30 +419,36 @@ static bool attach(struct tracee_table *t, struct thread *th, uint64_t insn)
 	pid_t tid = th->tid;
 
 	if (mm_attach(th->proc->mm, tid, insn, &death) == -ESRCH) {
-		handle_death(t, tid, death);
+		if (death != INJECT_EXITING)
+			handle_death(t, tid, death);
 		return false;
 	}
 	return true;
 }
 
-/* Reads Tgid from /proc/TID/status. */
-static pid_t read_tgid(pid_t tid)
+/* Reads Tgid and PPid from /proc/TID/status. Returns 0 or -errno (-ENOENT:
+ * the thread is gone). */
+static int read_ids(pid_t tid, pid_t *tgid, pid_t *ppid)
 {
-	char path[64], buf[512];
+	char path[64], buf[1024];
 	ssize_t n;
 	int fd;
 
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return -1;
+		return -errno;
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
 	if (n <= 0)
-		return -1;
+		return -ENOENT;
 	buf[n] = '\0';
-	char *s = strstr(buf, "\nTgid:");
-	return s ? (pid_t)atoi(s + 6) : -1;
+	char *tg = strstr(buf, "\nTgid:"), *pp = strstr(buf, "\nPPid:");
+	if (!tg || !pp)
+		return -EIO;
+	*tgid = (pid_t)atoi(tg + 6);
+	*ppid = (pid_t)atoi(pp + 6);
+	return 0;
 }
 
 /*
@@ -447,11 +462,11 @@ static void on_mm_due(struct mm *mm, void *ctx)
 	struct tracee_table *t = ctx;
 	struct thread *th = thread_find(t, mm->pid);
 
-	if (!th || th->state != THREAD_RUNNING || !th->proc || th->proc->mm != mm) {
+	if (!th || th->fresh || th->proc->mm != mm) {
 		th = NULL;
 		for (size_t i = 0; i < NBUCKETS && !th; i++)
 			for (struct thread *o = t->threads[i]; o && !th; o = o->hnext)
-				if (o->state == THREAD_RUNNING && o->proc && o->proc->mm == mm)
+				if (!o->fresh && o->proc->mm == mm)
 					th = o;
 	}
 	if (!th || th->group_stopped || th->sc || th->want_attach)
@@ -461,80 +476,101 @@ static void on_mm_due(struct mm *mm, void *ctx)
 }
 
 /*
- * A new thread or process whose parent's clone event and initial stop have
- * both been seen: set it up and let it run.
+ * A new process pid, created by process parent (NULL when unknown: the
+ * creator is gone, or is not traced): its proc, and its address space — the
+ * creator's while they share it (vfork, CLONE_VM), else a copy of the
+ * creator's map, which is exact since the creating thread has not run since
+ * the fork; in any case it is read in full from the kernel when attached.
  */
-static void setup_child(struct tracee_table *t, struct thread *child, struct thread *parent)
+static struct proc *new_process(struct tracee_table *t, pid_t pid, pid_t ppid, struct proc *parent)
 {
-	struct proc *pp = parent->proc;
-	pid_t tgid = read_tgid(child->tid);
+	struct proc *p = proc_add(t, pid, parent ? parent->pid : ppid);
 
-	child->state = THREAD_RUNNING;
-	child->parent = NULL;
-	if (tgid < 0) {
-		/* Gone already; its death report will follow. */
-		child->proc = pp;
-		return;
-	}
-	if (tgid == pp->pid) {
-		struct arch_regs regs;
-
-		child->proc = pp;
-		/* A new thread: the mapping its stack pointer is in is its stack. */
-		if (pp->mm && arch_get_regs(child->tid, &regs) == 0)
-			mm_note_thread_stack(pp->mm, child->tid, arch_regs_sp(&regs));
-		resume(child->tid, PTRACE_CONT, 0);
-		return;
-	}
-
-	struct proc *p = proc_add(t, child->tid, pp->pid);
-
-	child->proc = p;
-	if (pp->cmdline) {
-		p->cmdline = malloc(pp->cmdline_len);
+	if (parent && parent->cmdline) {
+		p->cmdline = malloc(parent->cmdline_len);
 		MEVI_ASSERT(p->cmdline);
-		memcpy(p->cmdline, pp->cmdline, pp->cmdline_len);
-		p->cmdline_len = pp->cmdline_len;
+		memcpy(p->cmdline, parent->cmdline, parent->cmdline_len);
+		p->cmdline_len = parent->cmdline_len;
+	} else {
+		read_cmdline(p);
 	}
-	emit_cmdline_event(t, p, MEVI_EV_PROC_START, pp->mm ? MEVI_PROC_INHERIT_MAP : 0);
-	if (pp->mm && syscall(SYS_kcmp, pp->pid, p->pid, KCMP_VM, 0, 0) == 0) {
-		/* vfork or CLONE_VM: the same address space until it execs. */
-		mm_get(pp->mm);
-		p->mm = pp->mm;
-	} else if (pp->mm) {
-		int err = mm_new(p->pid, pp->mm->map, t->base, t->out, &t->stats, &p->mm);
+	struct mm *pmm = parent ? parent->mm : NULL;
 
-		if (err) {
-			log_warn("pid %d: cannot track the forked child: %s", p->pid,
-				 strerror(-err));
-		} else {
-			if (!p->mm->syscall_insn)
-				p->mm->syscall_insn = pp->mm->syscall_insn;
-			p->mm->bt = backtrace_mm_new(t->bt, p->pid, p->mm->map, pp->mm->bt);
-			mm_set_on_due(p->mm, on_mm_due, t);
-		}
+	emit_cmdline_event(t, p, MEVI_EV_PROC_START, pmm ? MEVI_PROC_INHERIT_MAP : 0);
+	if (pmm && syscall(SYS_kcmp, parent->pid, p->pid, KCMP_VM, 0, 0) == 0) {
+		/* vfork or CLONE_VM: the same address space until it execs. */
+		mm_get(pmm);
+		p->mm = pmm;
+		return p;
 	}
-	resume(child->tid, PTRACE_CONT, 0);
+	if (!pmm && parent)
+		return p; /* the creator itself is not tracked (before its exec) */
+	int err = mm_new(p->pid, pmm ? pmm->map : NULL, t->base, t->out, &t->stats, &p->mm);
+
+	if (err) {
+		log_warn("pid %d: cannot track the new process: %s", p->pid, strerror(-err));
+		return p;
+	}
+	if (pmm && !p->mm->syscall_insn)
+		p->mm->syscall_insn = pmm->syscall_insn;
+	p->mm->bt = backtrace_mm_new(t->bt, p->pid, p->mm->map, pmm ? pmm->bt : NULL);
+	mm_set_on_due(p->mm, on_mm_due, t);
+	return p;
 }
 
+/*
+ * Adopts thread tid, which the kernel just named for the first time: at the
+ * clone event of its creator (creator is that thread's process), or at a stop
+ * of its own that came first (creator NULL: found from /proc). Its process is
+ * the live traced process of its Tgid, or a new one. Returns the thread, or
+ * NULL when it is already gone (its death report, if any, changes nothing).
+ *
+ * Every ordering the kernel allows ends here: the initial stop before or
+ * after the clone event, a creator already dead, a thread whose first report
+ * is its exit stop. Nothing waits for a second notification, so no thread can
+ * be left in a stop that nobody resumes.
+ */
+static struct thread *adopt_thread(struct tracee_table *t, pid_t tid, struct proc *creator)
+{
+	pid_t tgid, ppid;
+	struct proc *p;
+
+	if (read_ids(tid, &tgid, &ppid) < 0)
+		return NULL;
+	p = proc_find(t, tgid);
+	if (!p) {
+		if (!creator)
+			creator = proc_find(t, ppid);
+		p = new_process(t, tgid, ppid, creator);
+	}
+	struct thread *th = thread_add(t, tid);
+
+	th->proc = p;
+	th->fresh = true;
+	return th;
+}
+
+/* The initial stop of a thread: a new thread's stack is the mapping its stack
+ * pointer is in. */
+static void on_initial_stop(struct thread *th)
+{
+	struct arch_regs regs;
+
+	th->fresh = false;
+	if (th->tid != th->proc->pid && th->proc->mm && arch_get_regs(th->tid, &regs) == 0)
+		mm_note_thread_stack(th->proc->mm, th->tid, arch_regs_sp(&regs));
+}
+
+/* A fork, vfork or clone event: adopt the new thread now if its own stop
+ * has not done it already. */
 static void on_clone_event(struct tracee_table *t, struct thread *parent)
 {
 	unsigned long msg = 0;
-	pid_t ctid;
-	struct thread *child;
 
-	if (ptrace(PTRACE_GETEVENTMSG, parent->tid, NULL, &msg) < 0)
+	if (ptrace(PTRACE_GETEVENTMSG, parent->tid, NULL, &msg) < 0 || msg == 0)
 		return;
-	ctid = (pid_t)msg;
-	child = thread_find(t, ctid);
-	if (child && child->state == THREAD_NEW_PARKED) {
-		setup_child(t, child, parent);
-		return;
-	}
-	if (!child)
-		child = thread_add(t, ctid);
-	child->state = THREAD_NEW_EXPECTED;
-	child->parent = parent;
+	if (!thread_find(t, (pid_t)msg))
+		adopt_thread(t, (pid_t)msg, parent->proc);
 }
 
 static void on_exec_event(struct tracee_table *t, struct thread *th)
@@ -740,7 +776,7 @@ static void on_event_stop(struct tracee_table *t, struct thread *th, int sig)
 	resume(th->tid, PTRACE_CONT, 0);
 }
 
-static void detach_thread(struct tracee_table *t, struct thread *th, int sig);
+static void detach_tid(struct tracee_table *t, struct thread *th, pid_t tid, int sig);
 
 static void handle_stop(struct tracee_table *t, pid_t tid, int status)
 {
@@ -748,23 +784,22 @@ static void handle_stop(struct tracee_table *t, pid_t tid, int status)
 	int sig = WSTOPSIG(status);
 	int event = status >> 16;
 
-	if (t->detaching && th) {
+	if (t->detaching) {
 		/* A signal-delivery-stop passes its signal on; any other stop
-		 * (the interrupt asked for, an event) ends with nothing. */
-		detach_thread(t, th, event == 0 && sig != (SIGTRAP | 0x80) ? sig : 0);
+		 * (the interrupt asked for, an event, the first stop of a thread
+		 * born meanwhile) ends with nothing. */
+		detach_tid(t, th, tid, event == 0 && sig != (SIGTRAP | 0x80) ? sig : 0);
 		return;
 	}
-
-	if (!th || th->state != THREAD_RUNNING) {
-		/* The initial stop of a new thread or process. */
-		if (th && th->state == THREAD_NEW_EXPECTED) {
-			setup_child(t, th, th->parent);
-		} else if (!th) {
-			th = thread_add(t, tid);
-			th->state = THREAD_NEW_PARKED;
+	if (!th) {
+		th = adopt_thread(t, tid, NULL);
+		if (!th) {
+			resume(tid, PTRACE_CONT, 0); /* dying: let it finish */
+			return;
 		}
-		return;
 	}
+	if (th->fresh && event == PTRACE_EVENT_STOP)
+		on_initial_stop(th);
 	switch (event) {
 	case PTRACE_EVENT_FORK:
 	case PTRACE_EVENT_VFORK:
@@ -1014,7 +1049,6 @@ static int seize_threads(struct tracee_table *t, struct proc *p)
 		}
 		th = thread_add(t, tid);
 		th->proc = p;
-		th->state = THREAD_RUNNING;
 		added++;
 	}
 	closedir(d);
@@ -1056,13 +1090,15 @@ int tracee_attach(struct tracee_table *t, pid_t pid, pid_t launcher_pid)
 	return 0;
 }
 
-/* Lets a thread go, delivering the signal it was stopped with, if any. */
-static void detach_thread(struct tracee_table *t, struct thread *th, int sig)
+/* Lets thread tid go (th: its entry, or NULL for a thread born during the
+ * detach), delivering the signal it was stopped with, if any. */
+static void detach_tid(struct tracee_table *t, struct thread *th, pid_t tid, int sig)
 {
-	if (ptrace(PTRACE_DETACH, th->tid, NULL, (void *)(long)sig) < 0 && errno != ESRCH)
-		log_warn("tid %d: PTRACE_DETACH: %s", th->tid, strerror(errno));
+	if (ptrace(PTRACE_DETACH, tid, NULL, (void *)(long)sig) < 0 && errno != ESRCH)
+		log_warn("tid %d: PTRACE_DETACH: %s", tid, strerror(errno));
 	t->nthreads_detached++;
-	thread_del(t, th);
+	if (th)
+		thread_del(t, th);
 }
 
 void tracee_detach(struct tracee_table *t)
@@ -1081,8 +1117,8 @@ void tracee_detach(struct tracee_table *t)
 	 * The stops arrive through tracee_reap(). */
 	for (size_t i = 0; i < NBUCKETS; i++)
 		for (struct thread *th = t->threads[i]; th; th = th->hnext)
-			if (ptrace(PTRACE_INTERRUPT, th->tid, NULL, NULL) < 0 && errno == ESRCH)
-				th->state = THREAD_RUNNING; /* its death report will come */
+			ptrace(PTRACE_INTERRUPT, th->tid, NULL, NULL); /* ESRCH: its death
+									* report comes */
 }
 
 bool tracee_detached(const struct tracee_table *t)
