@@ -30,6 +30,7 @@
 #include "log.h"
 #include "outbox.h"
 #include "recorder.h"
+#include "spawn.h"
 #include "syscalls.h"
 #include "tracee.h"
 
@@ -44,9 +45,8 @@ struct launcher {
 	uint64_t started_at;
 	pid_t self;
 	struct event *flush_ev;
-	struct event *stop_self_ev;
-	bool stop_self_pending;
 	struct recorder rec;
+	struct spawn spawn; /* launched (not --pid): PROGRAM and its handshake */
 	bool to_link;	    /* batches go to the daemon link */
 	bool to_recorder;   /* ... and to the recording */
 	unsigned sample_ms; /* --sample: the interval; 0 in exact mode */
@@ -184,17 +184,30 @@ static void on_snapshot(bool resume, void *arg)
 	l->to_recorder = l->rec.f != NULL;
 }
 
-static void on_tracee_notify(void *arg, bool terminal_stop)
+static void on_tracee_notify(void *arg)
 {
 	struct launcher *l = arg;
 
 	outbox_flush(&l->out);
-	if (terminal_stop && l->stop_self_ev && !l->stop_self_pending) {
-		/* Let the other threads' group-stops be handled first. */
-		struct timeval tv = {0, 20000};
+}
 
-		l->stop_self_pending = true;
-		evtimer_add(l->stop_self_ev, &tv);
+/* PROGRAM ended, and its parent does not know yet (tracee_hold_main). */
+static void on_main_exit(void *arg, bool others_alive)
+{
+	struct launcher *l = arg;
+
+	outbox_flush(&l->out);
+	if (!others_alive)
+		return; /* the session ends now; main() finishes it */
+	/* Processes it started live on (daemons): the shell gets PROGRAM's
+	 * status now, and the tracer follows them on in the background, out
+	 * of the way of whatever reads the terminal or a pipe next. */
+	log_info("%s ended; following the processes it left running in the background", l->argv[0]);
+	int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+	if (devnull >= 0) {
+		dup2(devnull, STDERR_FILENO);
+		close(devnull);
 	}
 }
 
@@ -215,40 +228,11 @@ static void sigchld_cb(evutil_socket_t sig, short what, void *arg)
 		event_base_loopbreak(l->base);
 }
 
-static void forward_cb(evutil_socket_t sig, short what, void *arg)
-{
-	struct launcher *l = arg;
-
-	tracee_forward_signal(l->tracees, (int)sig);
-}
-
-/* Child side of the spawn: wait for the tracer, filter, exec. Never returns. */
-static void run_child(char **argv, int go_fd, int err_fd, const struct sock_fprog *prog)
-{
-	char go = 0;
-	int err;
-
-	while (read(go_fd, &go, 1) < 0 && errno == EINTR)
-		;
-	if (go == 'g') {
-		err = filter_load(prog);
-		if (err) {
-			char msg[2] = {'F', (char)-err};
-
-			(void)!write(err_fd, msg, 2);
-		}
-	}
-	execvp(argv[0], argv);
-	err = errno;
-	char msg[2] = {'E', (char)err};
-	(void)!write(err_fd, msg, 2);
-	_exit(err == ENOENT ? 127 : 126);
-}
-
 /*
- * Waits for the child to exec (the close-on-exec error pipe reaches EOF) or
- * to report why it could not. Stops that happen meanwhile are handled, so a
- * traced syscall before exec cannot deadlock us. Returns the exec errno, or 0.
+ * Waits for PROGRAM to exec (its end of the handshake socket, close-on-exec,
+ * reaches EOF) or to report why it could not (it says so itself). Stops that
+ * happen meanwhile are handled, so a traced syscall before exec cannot
+ * deadlock us. Returns the exec errno, or 0.
  */
 static int wait_exec(struct launcher *l, int err_fd, bool traced)
 {
@@ -276,12 +260,7 @@ static int wait_exec(struct launcher *l, int err_fd, bool traced)
 		if (got < 2)
 			continue;
 		got = 0;
-		if (msg[0] == 'F')
-			fprintf(stderr,
-				"mevi: cannot install the seccomp filter (%s); the program runs "
-				"with memory syscalls unobserved\n",
-				strerror(msg[1]));
-		else if (msg[0] == 'E') {
+		if (msg[0] == 'E') {
 			exec_err = msg[1];
 			break; /* the child is exiting; no need to wait for EOF */
 		}
@@ -289,75 +268,33 @@ static int wait_exec(struct launcher *l, int err_fd, bool traced)
 	return exec_err;
 }
 
-static void report_exec_error(const char *prog, int err)
-{
-	if (err == ENOENT)
-		fprintf(stderr, "mevi-run: %s: command not found\n", prog);
-	else
-		fprintf(stderr, "mevi-run: %s: %s\n", prog, strerror(err));
-}
-
-/* Runs the program without tracing (ptrace was refused) and returns its status. */
-static int run_untraced(pid_t pid)
-{
-	int status;
-
-	signal(SIGINT, SIG_IGN);
-	signal(SIGQUIT, SIG_IGN);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
+/*
+ * In the tracer: seizes PROGRAM (waiting for our word in spawn.c), lets it
+ * install the filter and exec. Returns -1 to run the loop, or 0 when PROGRAM
+ * runs untracked (ptrace refused: it has been told to go on alone).
+ */
 static int launch(struct launcher *l)
 {
-	struct sock_fprog prog = {0};
-	int go[2], errp[2], err, exec_err;
-	pid_t pid;
+	pid_t pid = l->spawn.program;
+	int exec_err;
 
-	err = filter_build(&prog);
-	if (err) {
-		fprintf(stderr, "mevi-run: cannot build the seccomp filter: %s\n", strerror(-err));
-		return 125;
-	}
-	if (pipe2(go, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
-		fprintf(stderr, "mevi-run: pipe: %s\n", strerror(errno));
-		return 125;
-	}
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0) {
-		fprintf(stderr, "mevi-run: fork: %s\n", strerror(errno));
-		return 125;
-	}
-	if (pid == 0) {
-		close(go[1]);
-		close(errp[0]);
-		run_child(l->argv, go[0], errp[1], &prog);
-	}
-	close(go[0]);
-	close(errp[1]);
-	filter_free(&prog);
-
-	bool traced = ptrace(PTRACE_SEIZE, pid, NULL, (void *)(long)TRACEE_PTRACE_OPTIONS) == 0;
-	if (!traced) {
+	if (ptrace(PTRACE_SEIZE, pid, NULL, (void *)(long)TRACEE_PTRACE_OPTIONS) < 0) {
 		fprintf(stderr,
 			"mevi: ptrace is not permitted here (%s), so the program runs untracked: "
-			"run mevi-run as root, or allow ptrace of children "
-			"(`sudo sysctl kernel.yama.ptrace_scope=1`)\n",
+			"run mevi-run as root, or allow ptrace (`sudo sysctl "
+			"kernel.yama.ptrace_scope=1`)\n",
 			strerror(errno));
-	} else {
-		tracee_adopt(l->tracees, pid, l->self, l->argv);
+		spawn_release(&l->spawn, false);
+		return 0;
 	}
-	/* 'g': install the filter and exec; 'n': just exec. */
-	(void)!write(go[1], traced && !l->scan_layout ? "g" : "n", 1);
-	close(go[1]);
-	exec_err = wait_exec(l, errp[0], traced);
-	close(errp[0]);
-	if (exec_err)
-		report_exec_error(l->argv[0], exec_err);
-	if (!traced)
-		return run_untraced(pid);
+	emit_session_start(l, false);
+	tracee_adopt(l->tracees, pid, l->spawn.program_parent, l->argv);
+	tracee_hold_main(l->tracees, on_main_exit, l);
+	spawn_release(&l->spawn, !l->scan_layout);
+	exec_err = wait_exec(l, l->spawn.fd, true);
+	close(l->spawn.fd);
+	l->spawn.fd = -1;
+	(void)exec_err; /* PROGRAM reported it, and exits 126 or 127 */
 	return -1;
 }
 
@@ -435,17 +372,6 @@ static void detach_cb(evutil_socket_t fd, short what, void *arg)
 		event_base_loopbreak(l->base);
 }
 
-/* Ctrl-Z: the program entered a terminal stop; stop mevi-run too, so the
- * shell sees the job stopped. SIGCONT to the job resumes both. */
-static void stop_self_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct launcher *l = arg;
-
-	l->stop_self_pending = false;
-	outbox_flush(&l->out);
-	kill(l->self, SIGSTOP);
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -475,7 +401,8 @@ int main(int argc, char **argv)
 	const char *record_path = NULL;
 	int opt, status, end_status = -2;
 	char **attach_argv = NULL, *attach_text = NULL;
-	struct event *detach_ev = NULL, *detach_timer = NULL;
+	struct event *detach_ev[3] = {NULL}, *detach_timer = NULL;
+	bool untracked = false;
 
 	log_init("mevi-run");
 	while ((opt = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
@@ -597,11 +524,6 @@ int main(int argc, char **argv)
 	}
 	l.self = getpid();
 	l.started_at = realtime_ns();
-	l.base = event_base_new();
-	if (!l.base) {
-		fprintf(stderr, "mevi-run: cannot create the event loop\n");
-		return 125;
-	}
 	if (record_path) {
 		int err = recorder_open(&l.rec, record_path, l.started_at);
 
@@ -610,6 +532,26 @@ int main(int argc, char **argv)
 				strerror(-err));
 			return 2;
 		}
+	}
+	if (!l.attach_pid) {
+		/* From here on this process is the tracer; the one the shell
+		 * started becomes PROGRAM (spawn.h). */
+		struct sock_fprog prog = {0};
+		int err = filter_build(&prog);
+
+		if (err) {
+			fprintf(stderr, "mevi-run: cannot build the seccomp filter: %s\n",
+				strerror(-err));
+			return 125;
+		}
+		spawn_tracer(&l.spawn, l.argv, &prog);
+		filter_free(&prog);
+		l.self = l.spawn.program;
+	}
+	l.base = event_base_new();
+	if (!l.base) {
+		fprintf(stderr, "mevi-run: cannot create the event loop\n");
+		return 125;
 	}
 	l.to_link = true;
 	l.to_recorder = l.rec.f != NULL;
@@ -624,8 +566,10 @@ int main(int argc, char **argv)
 	event_add(chld_ev, NULL);
 
 	link_start(&l.link, 3000);
-	emit_session_start(&l, false);
+	if (l.attach_pid)
+		emit_session_start(&l, false);
 	status = l.attach_pid ? attach(&l) : launch(&l);
+	untracked = !l.attach_pid && status == 0;
 	if (status >= 0)
 		goto done;
 	/* Sampled mode scans residency; an exact attach has no syscall stops and
@@ -635,33 +579,36 @@ int main(int argc, char **argv)
 				  l.sample_ms != 0, l.scan_layout || l.attach_pid))
 		log_warn("cannot start the sampler: out of memory");
 
-	/* The terminal's signals reach the program directly; mevi-run stays out
-	 * of their way, and forwards the polite requests to terminate. */
+	/* Launched, the tracer is in a session of its own and the program gets
+	 * every signal itself (spawn.h): the tracer ignores whatever is sent to
+	 * it, since it cannot leave a program whose filter needs it. Attached,
+	 * Ctrl-C, SIGTERM, SIGHUP and --detach-after let the process go. */
 	signal(SIGINT, SIG_IGN);
 	signal(SIGQUIT, SIG_IGN);
-	if (l.attach_pid) {
-		/* Attached: Ctrl-C, SIGTERM and --detach-after let the process go. */
-		struct timeval after = {detach_after, 0};
-
-		detach_ev = evsignal_new(l.base, SIGINT, detach_cb, &l);
-		event_add(detach_ev, NULL);
-		detach_timer = evtimer_new(l.base, detach_cb, &l);
-		if (detach_after)
-			evtimer_add(detach_timer, &after);
-	}
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
 	signal(SIGTSTP, SIG_IGN);
 	signal(SIGTTIN, SIG_IGN);
 	signal(SIGTTOU, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
-	struct event *term_ev =
-	    evsignal_new(l.base, SIGTERM, l.attach_pid ? detach_cb : forward_cb, &l);
-	struct event *hup_ev = evsignal_new(l.base, SIGHUP, forward_cb, &l);
-	event_add(term_ev, NULL);
-	event_add(hup_ev, NULL);
+	if (l.attach_pid) {
+		struct timeval after = {detach_after, 0};
+		static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+
+		for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+			detach_ev[i] = evsignal_new(l.base, sigs[i], detach_cb, &l);
+			MEVI_ASSERT(detach_ev[i]);
+			event_add(detach_ev[i], NULL);
+		}
+		detach_timer = evtimer_new(l.base, detach_cb, &l);
+		MEVI_ASSERT(detach_timer);
+		if (detach_after)
+			evtimer_add(detach_timer, &after);
+	}
 	struct timeval flush_tv = {0, FLUSH_MS * 1000};
 	l.flush_ev = event_new(l.base, -1, EV_PERSIST, flush_cb, &l);
+	MEVI_ASSERT(l.flush_ev);
 	event_add(l.flush_ev, &flush_tv);
-	l.stop_self_ev = evtimer_new(l.base, stop_self_cb, &l);
 
 	tracee_reap(l.tracees);
 	if (!tracee_all_gone(l.tracees))
@@ -693,20 +640,20 @@ int main(int argc, char **argv)
 			  (unsigned long)st->resyncs, (unsigned long)st->untracked,
 			  (unsigned long)l.out.events_total, l.link.bytes_sent);
 	}
-	event_free(term_ev);
-	if (detach_ev)
-		event_free(detach_ev);
+	for (size_t i = 0; i < 3; i++)
+		if (detach_ev[i])
+			event_free(detach_ev[i]);
 	if (detach_timer)
 		event_free(detach_timer);
-	event_free(hup_ev);
 	event_free(l.flush_ev);
-	event_free(l.stop_self_ev);
 done:
 	tracee_finish(l.tracees); /* source lines still being looked up */
-	struct mevi_event end = {.type = MEVI_EV_SESSION_END, .pid = l.self};
+	if (!untracked) {
+		struct mevi_event end = {.type = MEVI_EV_SESSION_END, .pid = l.self};
 
-	end.session_end.status = end_status == -2 ? status : end_status;
-	outbox_emit(&l.out, &end);
+		end.session_end.status = end_status == -2 ? status : end_status;
+		outbox_emit(&l.out, &end);
+	}
 	outbox_flush(&l.out);
 	link_finish(&l.link, 2000);
 	if (record_path) {
@@ -719,6 +666,8 @@ done:
 			fprintf(stderr, "mevi: recorded %llu bytes to %s\n",
 				(unsigned long long)l.rec.bytes, record_path);
 	}
+	/* Only now may PROGRAM's parent see it end (tracee_hold_main). */
+	tracee_release_main(l.tracees);
 	event_free(chld_ev);
 	tracee_table_free(l.tracees);
 	outbox_destroy(&l.out);

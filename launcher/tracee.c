@@ -80,6 +80,10 @@ struct tracee_table {
 	bool sample_announce; /* sampled mode: interval changes are sampling events */
 	uint64_t sample_cpu_ns, sample_ticks;
 	pid_t launcher_pid;
+	/* tracee_hold_main(): the adopted program's death is held. */
+	tracee_main_exit_fn on_main_exit;
+	void *main_exit_ctx;
+	bool main_held; /* its zombie waits for tracee_release_main() */
 	/* Attach (tracee_attach) and detach (tracee_detach). */
 	bool attached, detaching;
 	size_t nthreads_detached;
@@ -388,7 +392,7 @@ static void process_exited(struct tracee_table *t, struct proc *p, int status)
 		}
 	}
 	trim_exited(t);
-	t->notify(t->notify_ctx, false);
+	t->notify(t->notify_ctx);
 }
 
 /* The death of thread tid was reaped. A leader's death ends its process,
@@ -760,8 +764,7 @@ static void on_event_stop(struct tracee_table *t, struct thread *th, int sig)
 		if (mm && (mm->state == MM_PENDING || mm->state == MM_SAMPLED || t->attached) &&
 		    th->tid == th->proc->pid)
 			mm_resync(mm, 0, MEVI_ADDR_LIMIT);
-		t->notify(t->notify_ctx,
-			  sig != SIGSTOP && th->proc && th->proc->pid == t->main_pid);
+		t->notify(t->notify_ctx);
 		resume(th->tid, PTRACE_LISTEN, 0);
 		return;
 	}
@@ -840,22 +843,77 @@ static void handle_stop(struct tracee_table *t, pid_t tid, int status)
 	resume(tid, PTRACE_CONT, sig);
 }
 
+/* The wait status waitpid() would give for the exit waitid() reported. */
+static int exit_status_of(const siginfo_t *si)
+{
+	if (si->si_code == CLD_EXITED)
+		return (si->si_status & 0xff) << 8;
+	return (si->si_status & 0x7f) | (si->si_code == CLD_DUMPED ? 0x80 : 0);
+}
+
+/*
+ * The adopted program died (seen with WNOWAIT, so its parent does not know
+ * yet). Returns true when its zombie is to be held for
+ * tracee_release_main(): nothing else is traced, the session ends now.
+ */
+static bool main_died(struct tracee_table *t, const siginfo_t *si)
+{
+	handle_death(t, t->main_pid, exit_status_of(si));
+	t->on_main_exit(t->main_exit_ctx, t->nalive > 0);
+	if (t->nalive > 0)
+		return false;
+	t->main_held = true;
+	return true;
+}
+
 void tracee_reap(struct tracee_table *t)
 {
 	for (;;) {
+		siginfo_t si = {0};
 		int status;
-		pid_t tid = waitpid(-1, &status, __WALL | WNOHANG);
+		pid_t tid;
 
+		/* Look before reaping: the program's death must not reach its
+		 * parent before the session has it. */
+		if (waitid(P_ALL, 0, &si, WEXITED | WSTOPPED | WNOHANG | WNOWAIT | __WALL) < 0) {
+			if (errno == EINTR)
+				continue;
+			return;
+		}
+		if (si.si_pid == 0)
+			return;
+		if (si.si_pid == t->main_pid && t->on_main_exit && si.si_code != CLD_TRAPPED &&
+		    si.si_code != CLD_STOPPED && si.si_code != CLD_CONTINUED &&
+		    (t->main_held || main_died(t, &si)))
+			return;
+		tid = waitpid(si.si_pid, &status, __WALL | WNOHANG);
 		if (tid < 0 && errno == EINTR)
 			continue;
 		if (tid <= 0)
 			return;
+		if (tid == t->main_pid && t->on_main_exit && !WIFSTOPPED(status))
+			continue; /* handled by main_died() */
 		t->stats.stops++;
 		if (WIFEXITED(status) || WIFSIGNALED(status))
 			handle_death(t, tid, status);
 		else if (WIFSTOPPED(status))
 			handle_stop(t, tid, status);
 	}
+}
+
+void tracee_hold_main(struct tracee_table *t, tracee_main_exit_fn fn, void *ctx)
+{
+	t->on_main_exit = fn;
+	t->main_exit_ctx = ctx;
+}
+
+void tracee_release_main(struct tracee_table *t)
+{
+	if (!t->main_held)
+		return;
+	while (waitpid(t->main_pid, NULL, __WALL) < 0 && errno == EINTR)
+		;
+	t->main_held = false;
 }
 
 static size_t thread_count(const struct tracee_table *t)
@@ -1143,12 +1201,6 @@ void tracee_snapshot(struct tracee_table *t)
 		if (!p->alive)
 			emit_exit(t, p);
 	}
-}
-
-void tracee_forward_signal(struct tracee_table *t, int sig)
-{
-	if (t->main_pid > 0 && t->main_status < 0)
-		kill(t->main_pid, sig);
 }
 
 const struct mm_stats *tracee_stats(const struct tracee_table *t)

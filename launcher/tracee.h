@@ -39,9 +39,13 @@ struct tracee_table;
 	 PTRACE_O_TRACEEXEC | PTRACE_O_TRACEEXIT)
 
 /* Called when a tracee enters a group-stop or a process exits, so that the
- * caller can flush what is queued. terminal_stop: the adopted program was
- * stopped by SIGTSTP, SIGTTIN or SIGTTOU (job control from the terminal). */
-typedef void (*tracee_notify_fn)(void *ctx, bool terminal_stop);
+ * caller can flush what is queued. */
+typedef void (*tracee_notify_fn)(void *ctx);
+
+/* Called when the adopted program has died, before its parent can know
+ * (see tracee_hold_main); others_alive: processes it started are still
+ * traced, and the session goes on without it. */
+typedef void (*tracee_main_exit_fn)(void *ctx, bool others_alive);
 
 /* Allocates the table. Returns NULL on out-of-memory. */
 struct tracee_table *tracee_table_new(struct event_base *base, struct outbox *out,
@@ -90,8 +94,22 @@ int tracee_start_sampling(struct tracee_table *t, unsigned ms, pid_t launcher_pi
 unsigned tracee_sample_ms(const struct tracee_table *t);
 void tracee_sampler_cost(const struct tracee_table *t, uint64_t *cpu_ns, uint64_t *ticks);
 
-/* Reaps and handles every pending wait status (call on SIGCHLD). */
+/*
+ * Reaps and handles every pending wait status (call on SIGCHLD). Each status
+ * is looked at with WNOWAIT before it is reaped, so that the adopted
+ * program's death can be held (tracee_hold_main).
+ */
 void tracee_reap(struct tracee_table *t);
+
+/*
+ * Holds the adopted program's death: when it is reported, its proc_exit is
+ * emitted and fn called before the zombie is reaped — reaping it is what tells
+ * its parent (the shell: see spawn.h). If nothing else is traced then, the
+ * zombie stays until tracee_release_main(), so that the session can end first;
+ * otherwise it is reaped at once and the others are followed on.
+ */
+void tracee_hold_main(struct tracee_table *t, tracee_main_exit_fn fn, void *ctx);
+void tracee_release_main(struct tracee_table *t);
 
 /* True once every traced process has exited. */
 bool tracee_all_gone(const struct tracee_table *t);
@@ -102,9 +120,6 @@ int tracee_main_status(const struct tracee_table *t);
 
 /* Emits every known process (started, its map, exited) into the outbox. */
 void tracee_snapshot(struct tracee_table *t);
-
-/* Sends sig to the adopted program (forwarding SIGTERM / SIGHUP). */
-void tracee_forward_signal(struct tracee_table *t, int sig);
 
 /*
  * Chooses backtraces (enum backtrace_mode of backtrace.h, frames kept at most)

@@ -1,0 +1,158 @@
+#include "spawn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "filter.h"
+
+#ifndef PR_SET_PTRACER
+#define PR_SET_PTRACER 0x59616d61
+#endif
+
+/* Reads exactly len bytes; returns false on EOF or error. */
+static bool read_full(int fd, void *buf, size_t len)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = read(fd, (char *)buf + got, len - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return false;
+		got += (size_t)n;
+	}
+	return true;
+}
+
+static void write_full(int fd, const void *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		buf = (const char *)buf + n;
+		len -= (size_t)n;
+	}
+}
+
+static void report_exec_error(const char *prog, int err)
+{
+	if (err == ENOENT)
+		fprintf(stderr, "mevi-run: %s: command not found\n", prog);
+	else
+		fprintf(stderr, "mevi-run: %s: %s\n", prog, strerror(err));
+}
+
+/*
+ * The original process: lets the tracer in (Yama's ptrace_scope=1 allows a
+ * non-ancestor tracer only when named), waits for its word, installs the
+ * filter and becomes PROGRAM. A missing tracer (EOF) means untracked.
+ */
+static void become_program(int fd, char *const argv[], const struct sock_fprog *prog)
+{
+	char hello[1 + sizeof(pid_t)], go = 'n';
+	int err;
+
+	if (read_full(fd, hello, sizeof(hello)) && hello[0] == 'R') {
+		pid_t tracer;
+
+		memcpy(&tracer, hello + 1, sizeof(tracer));
+		prctl(PR_SET_PTRACER, (unsigned long)tracer, 0, 0, 0); /* EINVAL without Yama */
+		write_full(fd, "A", 1);
+		if (!read_full(fd, &go, 1))
+			go = 'n';
+	}
+	if (go == 'g') {
+		err = filter_load(prog);
+		if (err) {
+			char msg[2] = {'F', (char)-err};
+
+			fprintf(
+			    stderr,
+			    "mevi: cannot install the seccomp filter (%s); the program runs with "
+			    "memory syscalls unobserved\n",
+			    strerror(-err));
+			write_full(fd, msg, 2);
+		}
+	}
+	execvp(argv[0], argv);
+	err = errno;
+	char msg[2] = {'E', (char)err};
+
+	report_exec_error(argv[0], err);
+	write_full(fd, msg, 2);
+	_exit(err == ENOENT ? 127 : 126);
+}
+
+int spawn_tracer(struct spawn *sp, char *const argv[], const struct sock_fprog *prog)
+{
+	int sv[2];
+	pid_t self = getpid(), parent = getppid(), mid;
+
+	fflush(NULL);
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		goto untracked;
+	mid = fork();
+	if (mid < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		goto untracked;
+	}
+	if (mid == 0) {
+		/* The short-lived middle process: the tracer is its child, so
+		 * that PROGRAM never sees a child it did not create. */
+		close(sv[0]);
+		pid_t tracer = fork();
+
+		if (tracer != 0)
+			_exit(tracer < 0 ? 1 : 0);
+		setsid(); /* out of the job: no terminal signals, no group signals */
+		int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+		if (devnull >= 0) {
+			/* Pipes on PROGRAM's stdin and stdout see EOF when it ends. */
+			dup2(devnull, STDIN_FILENO);
+			dup2(devnull, STDOUT_FILENO);
+			close(devnull);
+		}
+		char hello[1 + sizeof(pid_t)] = {'R'}, ack;
+		pid_t me = getpid();
+
+		memcpy(hello + 1, &me, sizeof(me));
+		write_full(sv[1], hello, sizeof(hello));
+		if (!read_full(sv[1], &ack, 1) || ack != 'A')
+			_exit(0); /* PROGRAM went its own way */
+		sp->program = self;
+		sp->program_parent = parent;
+		sp->fd = sv[1];
+		return 0;
+	}
+	close(sv[1]);
+	while (waitpid(mid, NULL, 0) < 0 && errno == EINTR)
+		;
+	become_program(sv[0], argv, prog);
+	/* not reached */
+untracked:
+	fprintf(stderr, "mevi: cannot start the tracer (%s); the program runs untracked\n",
+		strerror(errno));
+	execvp(argv[0], argv);
+	report_exec_error(argv[0], errno);
+	_exit(errno == ENOENT ? 127 : 126);
+}
+
+void spawn_release(struct spawn *sp, bool traced)
+{
+	write_full(sp->fd, traced ? "g" : "n", 1);
+}

@@ -1,0 +1,50 @@
+/*
+ * spawn — starting PROGRAM so that mevi-run is invisible to it and to the
+ * shell: PROGRAM keeps the pid the shell started (mevi-run execs it), and the
+ * tracer is a hidden grandchild in a session of its own (as `strace -D`).
+ *
+ *   shell ── mevi-run (pid X) ──exec──> PROGRAM (still pid X, the shell's child)
+ *                 └─ fork ─ fork ─> tracer (setsid, reparented; ptrace-seizes X)
+ *
+ * What this buys, by construction rather than by forwarding:
+ *  - job control is native: the shell waits for PROGRAM itself, so a stop or
+ *    continue from any sender, to PROGRAM or to its group, acts as without
+ *    mevi (the kernel tells a traced process's real parent about its
+ *    group-stops and continues);
+ *  - each signal reaches PROGRAM once: the tracer is in no job's process group
+ *    and forwards nothing; the terminal's signals go to PROGRAM alone;
+ *  - the exit status is PROGRAM's own, seen by the shell when PROGRAM ends,
+ *    even while processes it left running (daemons) are still followed.
+ *
+ * The tracer holds PROGRAM's death (waitid WNOWAIT, see tracee.h) until the
+ * session has what it needs, so a script that queries mevid after mevi-run
+ * returns sees the ending.
+ */
+#ifndef MEVI_LAUNCHER_SPAWN_H
+#define MEVI_LAUNCHER_SPAWN_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+struct sock_fprog;
+
+struct spawn {
+	pid_t program;	      /* PROGRAM's pid (mevi-run's original one) */
+	pid_t program_parent; /* its parent: the shell */
+	int fd;		      /* the tracer's end of the handshake socket */
+};
+
+/*
+ * Splits mevi-run in two. Returns 0 in the tracer, with *sp filled in. The
+ * original process never returns: it waits for spawn_release(), installs
+ * prog (when released with traced) and execs argv, or exits 127 (not found)
+ * or 126 (not executable) after telling the tracer why. When the tracer
+ * cannot be created it says so and execs argv untracked.
+ */
+int spawn_tracer(struct spawn *sp, char *const argv[], const struct sock_fprog *prog);
+
+/* In the tracer: lets PROGRAM go on, traced (seized: the filter is
+ * installed) or not. */
+void spawn_release(struct spawn *sp, bool traced);
+
+#endif /* MEVI_LAUNCHER_SPAWN_H */
