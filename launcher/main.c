@@ -30,6 +30,7 @@
 #include "log.h"
 #include "outbox.h"
 #include "recorder.h"
+#include "sandbox.h"
 #include "spawn.h"
 #include "syscalls.h"
 #include "tracee.h"
@@ -545,6 +546,7 @@ int main(int argc, char **argv)
 			return 125;
 		}
 		spawn_tracer(&l.spawn, l.argv, &prog);
+		sandbox_set_own_filters(l.scan_layout ? 0 : 1);
 		filter_free(&prog);
 		l.self = l.spawn.program;
 	}

@@ -21,6 +21,7 @@
 #include "inject.h"
 #include "log.h"
 #include "outbox.h"
+#include "sandbox.h"
 #include "tagmap.h"
 
 #define PAGE	     MEVI_PAGE_SIZE
@@ -959,6 +960,31 @@ static int remote_uffd_via_dev(struct mm *mm, pid_t tid, uint64_t insn, long *re
 	return inject_syscall(mm->pid, tid, insn, SYS_close, args, &ret, death_status);
 }
 
+/*
+ * Whether thread tid's own seccomp filters let it run syscall nr(args) (and
+ * the close() of the descriptor that follows) at insn: injecting a syscall
+ * the program forbids itself would kill, signal or fail it (sandbox.h). The
+ * first refusal of a session is logged with its reason.
+ */
+static bool injection_allowed(struct mm *mm, pid_t tid, uint64_t insn, long nr,
+			      const uint64_t *args)
+{
+	static bool said;
+	struct sandbox_call calls[2] = {{.nr = (int)nr}, {.nr = SYS_close}};
+	const char *why = "";
+
+	memcpy(calls[0].args, args, sizeof(calls[0].args));
+	if (sandbox_check(tid, insn, calls, 2, &why) == 0)
+		return true;
+	if (!said)
+		log_warn("pid %d: not tracked, because %s; its pages are shown as untracked",
+			 mm->pid, why);
+	else
+		log_debug("pid %d: not tracked, because %s", mm->pid, why);
+	said = true;
+	return false;
+}
+
 int mm_attach(struct mm *mm, pid_t tid, uint64_t insn, int *death_status)
 {
 	uint64_t args[6] = {O_CLOEXEC | O_NONBLOCK};
@@ -975,6 +1001,8 @@ int mm_attach(struct mm *mm, pid_t tid, uint64_t insn, int *death_status)
 		insn = mm->syscall_insn;
 	if (!insn || mm->state != MM_PENDING)
 		return 0;
+	if (!injection_allowed(mm, tid, insn, SYS_userfaultfd, args))
+		goto fail_quiet;
 	err = inject_syscall(mm->pid, tid, insn, SYS_userfaultfd, args, &remote_fd, death_status);
 	if (err == -ESRCH)
 		return err;
@@ -982,7 +1010,9 @@ int mm_attach(struct mm *mm, pid_t tid, uint64_t insn, int *death_status)
 		log_warn("pid %d: injecting userfaultfd(): %s", mm->pid, strerror(-err));
 		goto fail;
 	}
-	if (remote_fd == -EPERM || remote_fd == -EACCES) {
+	if ((remote_fd == -EPERM || remote_fd == -EACCES) &&
+	    injection_allowed(mm, tid, insn, SYS_openat, (uint64_t[6]){(uint64_t)AT_FDCWD}) &&
+	    injection_allowed(mm, tid, insn, SYS_ioctl, (uint64_t[6]){0, USERFAULTFD_IOC_NEW})) {
 		/* Not allowed to call userfaultfd(): try the device. */
 		err = remote_uffd_via_dev(mm, tid, insn, &remote_fd, death_status);
 		if (err == -ESRCH)
@@ -1027,6 +1057,9 @@ int mm_attach(struct mm *mm, pid_t tid, uint64_t insn, int *death_status)
 fail:
 	mm_give_up(mm, "no userfaultfd");
 	return 0;
+fail_quiet:
+	mm_give_up(mm, NULL);
+	return 0;
 }
 
 static int collect_cb(const struct memmap_range *r, void *arg)
@@ -1046,7 +1079,7 @@ void mm_give_up(struct mm *mm, const char *why)
 {
 	struct run_vec all = {0};
 
-	if (mm->uffd >= 0)
+	if (mm->uffd >= 0 && why)
 		log_warn("pid %d: tracking stopped (%s); the program carries on untracked", mm->pid,
 			 why);
 	close_uffd(mm);

@@ -179,7 +179,8 @@ void mm_remap(struct mm *mm, uint64_t old_start, uint64_t old_len, uint64_t new_
 	      uint64_t new_len);
 
 /* Stops tracking: unregisters nothing (closing the userfaultfd wakes every
- * waiting fault and drops the registrations) and marks the map untracked. */
+ * waiting fault and drops the registrations) and marks the map untracked.
+ * why (NULL: already said) is logged if a userfaultfd was open. */
 void mm_give_up(struct mm *mm, const char *why);
 
 /* Detach: closes the userfaultfd (which drops every registration and wakes

@@ -23,6 +23,7 @@
 #include "inject.h"
 #include "log.h"
 #include "outbox.h"
+#include "sandbox.h"
 #include "syscalls.h"
 
 #define NBUCKETS   1024
@@ -473,7 +474,8 @@ static void on_mm_due(struct mm *mm, void *ctx)
 				if (!o->fresh && o->proc->mm == mm)
 					th = o;
 	}
-	if (!th || th->group_stopped || th->sc || th->want_attach)
+	if (!th || th->group_stopped || th->sc || th->want_attach ||
+	    sandbox_has_foreign_filters(mm->pid))
 		return;
 	if (ptrace(PTRACE_INTERRUPT, th->tid, NULL, NULL) == 0)
 		th->want_attach = true;
