@@ -939,9 +939,12 @@ class Harness:
                             f"session {sess.get('id')} exit_status={sess.get('exit_status')!r}, expected {self.args.expect_exit}"
                         )
                     procs = sess.get("processes") or []
-                    top = [p for p in procs if p.get("ppid") == launcher]
+                    # mevi-run execs the program, which keeps its pid (a mock
+                    # launcher is the program's parent instead).
+                    top = ([p for p in procs if p.get("pid") == launcher] or
+                           [p for p in procs if p.get("ppid") == launcher])
                     if not top:
-                        problems.append(f"no process with ppid {launcher} (the launcher) in the session")
+                        problems.append(f"no process with pid or ppid {launcher} (the launcher's) in the session")
                     else:
                         p = top[-1]
                         if p.get("alive") is not False:
