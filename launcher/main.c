@@ -3,10 +3,11 @@
  *
  *   mevi-run [--socket PATH] [--no-spawn] [--record FILE] [--] PROGRAM [ARGS...]
  *
- * Forks PROGRAM, seizes it with ptrace, installs the seccomp filter that
- * stops only memory syscalls, execs it, and from then on runs one libevent
- * loop over the tracees' wait statuses (SIGCHLD), their userfaultfds, the
- * daemon socket and a flush timer. Exits with PROGRAM's status.
+ * Splits in two (spawn.h): the process the shell started installs the
+ * seccomp filter that stops only memory syscalls and execs PROGRAM; a hidden
+ * grandchild seizes it with ptrace and from then on runs one libevent loop
+ * over the tracees' wait statuses (SIGCHLD), their userfaultfds, the daemon
+ * socket and a flush timer. With --pid, this process attaches and traces.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -128,7 +129,9 @@ static void usage(FILE *f)
 	    "  --version      print the version\n"
 	    "\n"
 	    "Environment: MEVI_LOG=error|warn|info|debug|trace (default info).\n"
-	    "Exit status: PROGRAM's (128+N if killed by signal N; 127 if not found).\n");
+	    "mevi-run becomes PROGRAM (same pid, same parent, same signals and exit status,\n"
+	    "a signal death included; 127 if not found, 126 if not executable); a hidden\n"
+	    "tracer process in a session of its own does the tracking.\n");
 }
 
 static uint64_t realtime_ns(void)
@@ -626,12 +629,14 @@ int main(int argc, char **argv)
 	}
 	if (l.sample_ms) {
 		uint64_t cpu_ns, ticks;
+		unsigned changes;
 
-		tracee_sampler_cost(l.tracees, &cpu_ns, &ticks);
-		log_info("sampler: %llu scans, %.3f ms of CPU each on average, last interval %u ms",
+		tracee_sampler_cost(l.tracees, &cpu_ns, &ticks, &changes);
+		log_info("sampler: %llu scans, %.3f ms of CPU each on average, last interval %u ms "
+			 "(changed %u times)",
 			 (unsigned long long)ticks,
 			 ticks ? (double)cpu_ns / 1e6 / (double)ticks : 0.0,
-			 tracee_sample_ms(l.tracees));
+			 tracee_sample_ms(l.tracees), changes);
 	}
 	{
 		const struct mm_stats *st = tracee_stats(l.tracees);

@@ -80,6 +80,9 @@ struct tracee_table {
 	bool sample_layout;   /* attached: no syscall stops, re-read layouts too */
 	bool sample_announce; /* sampled mode: interval changes are sampling events */
 	uint64_t sample_cpu_ns, sample_ticks;
+	uint64_t sample_ewma_ns;    /* smoothed cost of a tick */
+	uint64_t sample_changed_at; /* tick of the last interval change */
+	unsigned sample_changes;    /* interval changes, for the logs */
 	pid_t launcher_pid;
 	/* tracee_hold_main(): the adopted program's death is held. */
 	tracee_main_exit_fn on_main_exit;
@@ -939,6 +942,7 @@ bool tracee_all_gone(const struct tracee_table *t)
 
 #define SAMPLE_BUDGET 0.02 /* of one core: the sampler backs off above it */
 #define SAMPLE_MAX_MS 10000
+#define SAMPLE_SETTLE 20 /* ticks between two interval changes downwards */
 
 static uint64_t thread_cpu_ns(void)
 {
@@ -961,17 +965,40 @@ static void set_interval(struct tracee_table *t, unsigned ms, uint64_t cost_ns)
 
 	if (ms == t->sample_ms)
 		return;
-	if (ms > t->sample_ms)
+	/* The first change is news; later ones are in the closing line. */
+	if (t->sample_changes++ == 0 && ms > t->sample_ms)
 		log_info("a scan takes %.2f ms of CPU, over %.0f%% of a core at %u ms: "
 			 "sampling every %u ms",
 			 (double)cost_ns / 1e6, SAMPLE_BUDGET * 100, t->sample_ms, ms);
 	else
-		log_info("scans got cheaper (%.2f ms): sampling every %u ms again",
-			 (double)cost_ns / 1e6, ms);
+		log_debug("scans take %.2f ms: sampling every %u ms", (double)cost_ns / 1e6, ms);
 	t->sample_ms = ms;
+	t->sample_changed_at = t->sample_ticks;
 	ev.sampling.sample_ms = ms;
 	if (t->sample_announce)
 		outbox_emit(t->out, &ev);
+}
+
+/*
+ * Adapts the interval to the CPU budget, with hysteresis: it doubles as soon
+ * as a tick and the smoothed cost are both over budget, and halves only when
+ * the smoothed cost would still be under a quarter of the budget at half the
+ * interval, and SAMPLE_SETTLE ticks have passed since the last change. A cost
+ * near a boundary therefore does not flap between two intervals.
+ */
+static void adapt_interval(struct tracee_table *t, uint64_t cost)
+{
+	uint64_t budget = (uint64_t)((double)t->sample_ms * 1e6 * SAMPLE_BUDGET);
+
+	t->sample_ewma_ns = t->sample_ticks == 1 ? cost : (3 * t->sample_ewma_ns + cost) / 4;
+	if (cost > budget && t->sample_ewma_ns > budget && t->sample_ms < SAMPLE_MAX_MS)
+		set_interval(t, t->sample_ms * 2 > SAMPLE_MAX_MS ? SAMPLE_MAX_MS : t->sample_ms * 2,
+			     cost);
+	else if (t->sample_ewma_ns * 8 < budget && t->sample_ms > t->sample_base_ms &&
+		 t->sample_ticks - t->sample_changed_at >= SAMPLE_SETTLE)
+		set_interval(
+		    t, t->sample_ms / 2 < t->sample_base_ms ? t->sample_base_ms : t->sample_ms / 2,
+		    t->sample_ewma_ns);
 }
 
 /* One sampling tick: re-read every live address space once, then adapt the
@@ -979,7 +1006,7 @@ static void set_interval(struct tracee_table *t, unsigned ms, uint64_t cost_ns)
 static void sample_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct tracee_table *t = arg;
-	uint64_t t0 = thread_cpu_ns(), cost, budget;
+	uint64_t t0 = thread_cpu_ns(), cost;
 
 	for (struct proc *p = t->first; p; p = p->next) {
 		if (!p->alive || !p->mm || p->mm->pid != p->pid)
@@ -992,14 +1019,7 @@ static void sample_cb(evutil_socket_t fd, short what, void *arg)
 	cost = thread_cpu_ns() - t0;
 	t->sample_cpu_ns += cost;
 	t->sample_ticks++;
-	budget = (uint64_t)((double)t->sample_ms * 1e6 * SAMPLE_BUDGET);
-	if (cost > budget && t->sample_ms < SAMPLE_MAX_MS)
-		set_interval(t, t->sample_ms * 2 > SAMPLE_MAX_MS ? SAMPLE_MAX_MS : t->sample_ms * 2,
-			     cost);
-	else if (cost * 4 < budget && t->sample_ms > t->sample_base_ms)
-		set_interval(
-		    t, t->sample_ms / 2 < t->sample_base_ms ? t->sample_base_ms : t->sample_ms / 2,
-		    cost);
+	adapt_interval(t, cost);
 	if (!t->detaching)
 		arm_sampler(t);
 }
@@ -1023,10 +1043,12 @@ unsigned tracee_sample_ms(const struct tracee_table *t)
 	return t->sample_ms;
 }
 
-void tracee_sampler_cost(const struct tracee_table *t, uint64_t *cpu_ns, uint64_t *ticks)
+void tracee_sampler_cost(const struct tracee_table *t, uint64_t *cpu_ns, uint64_t *ticks,
+			 unsigned *changes)
 {
 	*cpu_ns = t->sample_cpu_ns;
 	*ticks = t->sample_ticks;
+	*changes = t->sample_changes;
 }
 
 /* ---- attach and detach ---- */

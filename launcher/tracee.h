@@ -83,8 +83,9 @@ bool tracee_detached(const struct tracee_table *t);
  * Sampled mode: re-reads every address space each ms milliseconds
  * (mm_sample(), or, with scan_layout, mm_resync() of everything: an attached
  * process, or one run with --layout=scan, makes no syscall stops), doubling the interval while a
- * tick costs more than 2% of a core and coming back when it is cheap again;
- * each change is logged and, with announce (sampled mode), sent as a
+ * tick costs more than 2% of a core and coming back, with hysteresis, when it
+ * is cheap again; the first change is logged, and each one, with announce
+ * (sampled mode), sent as a
  * sampling event from launcher_pid. An exact-mode attach uses it only to
  * re-read layouts (announce false).
  * Returns 0 or -ENOMEM.
@@ -92,7 +93,9 @@ bool tracee_detached(const struct tracee_table *t);
 int tracee_start_sampling(struct tracee_table *t, unsigned ms, pid_t launcher_pid, bool announce,
 			  bool scan_layout);
 unsigned tracee_sample_ms(const struct tracee_table *t);
-void tracee_sampler_cost(const struct tracee_table *t, uint64_t *cpu_ns, uint64_t *ticks);
+/* What sampling cost so far: CPU time, ticks, and changes of the interval. */
+void tracee_sampler_cost(const struct tracee_table *t, uint64_t *cpu_ns, uint64_t *ticks,
+			 unsigned *changes);
 
 /*
  * Reaps and handles every pending wait status (call on SIGCHLD). Each status

@@ -15,9 +15,9 @@
  *   child_kill   a forked child storms; the parent SIGKILLs it, waits   [0]
  *   exec_leader  thread storm, then main execs `storm done`             [0]
  *   exec_worker  thread storm, then a worker execs `storm done`         [0]
- *   fork_storm   three threads fork children that touch memory and exit [0]
+ *   fork_storm   three threads fork 8 children each, which touch 1 MiB  [0]
  *   spin         thread storm forever (attach/detach, stop/continue)    [-]
- *   sleeper      sleeps ARG ms while touching memory, then exit(0)     [0]
+ *   sleeper      sleeps ARG ms touching a page every 10 ms, exit(0)     [0]
  *   sandbox_kill|sandbox_errno|sandbox_trap
  *                installs a seccomp allow-list (default action KILL, ERRNO
  *                or TRAP, userfaultfd not allowed), then forks a child that
@@ -28,7 +28,6 @@
  *   daemon       setsid double-fork: the grandchild lives ARG ms; exit 0 [0]
  *   done         exits 0 (the exec target)                              [0]
  */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
 #include <seccomp.h>
@@ -149,7 +148,7 @@ static void *forker(void *arg)
 static int fork_storm(void)
 {
 	pthread_t t[3];
-	int n = 20;
+	int n = 8;
 
 	for (int i = 0; i < 3; i++)
 		pthread_create(&t[i], NULL, forker, &n);
@@ -324,8 +323,11 @@ int main(int argc, char **argv)
 	if (!strcmp(c, "daemon"))
 		return daemonize(arg ? arg : 3000);
 	if (!strcmp(c, "sleeper")) {
-		for (long t = 0; t < (arg ? arg : 1000); t += 10) {
-			touch_mib();
+		char *p =
+		    mmap(NULL, MIB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		for (long t = 0; t < (arg ? arg : 1000) && p != MAP_FAILED; t += 10) {
+			p[(t / 10 * 4096) % MIB] = 1; /* a page every 10 ms */
 			sleep_ms(10);
 		}
 		return 0;
