@@ -203,11 +203,23 @@ def program_of(p):
     return storm_pid()
 
 
+def stopped_seen_by_parent(pid):
+    """The parent (this test) sees the program group-stopped, as a shell would."""
+    try:
+        return os.waitid(os.P_PID, pid, os.WSTOPPED | os.WNOHANG | os.WNOWAIT) is not None
+    except ChildProcessError:
+        return False
+
+
 def run_jobctl(case):
-    """TSTP then CONT, to the program, to its tracer, or to the whole group."""
+    """TSTP then CONT, to the program, to its tracer, or to the whole group.
+
+    The run gets a process group of its own in this session (not a session:
+    the kernel discards SIGTSTP sent to an orphaned process group)."""
     marker = uuid.uuid4().hex
-    p = start(mevi_argv(["--", ARGS.storm, "sleeper", "300"]), marker,
-              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p = subprocess.Popen(mevi_argv(["--", ARGS.storm, "sleeper", "300"]), env=env_for(marker),
+                         process_group=0, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     prog = program_of(p)
     if prog is None:
         finish(case, p, marker, 0)
@@ -216,13 +228,21 @@ def run_jobctl(case):
     target = {"tstp_program": lambda s: os.kill(prog, s),
               "tstp_tracer": lambda s: os.kill(tracer_of(prog) or p.pid, s),
               "tstp_group": lambda s: os.killpg(p.pid, s)}[case]
+    problem = None
     try:
         target(signal.SIGTSTP)
-        if case != "tstp_tracer":
-            wait_for(lambda: proc_state(prog) in "Tt?", 5)
+        if case == "tstp_tracer":
+            time.sleep(0.05)
+            if stopped_seen_by_parent(prog):
+                problem = "SIGTSTP to the tracer stopped the program"
+        elif prog == p.pid and not wait_for(lambda: stopped_seen_by_parent(prog), 10):
+            problem = "the program never stopped (state %s)" % proc_state(prog)
         target(signal.SIGCONT)
     except OSError:
         pass
+    if problem:
+        record(case, False, problem)
+        RUNS[case] -= 1
     finish(case, p, marker, 0)
 
 
