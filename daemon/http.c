@@ -34,9 +34,9 @@
 #define WEB_ROOT_MAX_FILE (64u << 20)
 /* Uploads in flight at once; one more gets 503. */
 #define HTTP_MAX_UPLOADS 4
-/* An upload that sends nothing for this long is dropped, and one may take at
- * most UPLOAD_BASE_S plus a second per UPLOAD_MIN_RATE bytes in all. */
-#define UPLOAD_IDLE_S	30
+/* An upload may take at most UPLOAD_BASE_S plus a second per UPLOAD_MIN_RATE
+ * bytes in all; one that sends nothing for 5 s is dropped by libwebsockets
+ * itself (its PENDING_TIMEOUT_HTTP_CONTENT, re-armed at every read). */
 #define UPLOAD_BASE_S	60
 #define UPLOAD_MIN_RATE (64u << 10)
 
@@ -571,7 +571,6 @@ static int upload_begin(struct http_server *h, struct lws *wsi, struct http_pss 
 	pss->up.started_ms = uv_now(h->loop);
 	pss->uploading = true;
 	h->n_uploads++;
-	lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, UPLOAD_IDLE_S);
 	return 0;
 }
 
@@ -603,7 +602,6 @@ static int upload_body(struct http_server *h, struct lws *wsi, struct http_pss *
 		return respond_error_close(
 		    wsi, pss, ret == -EBADMSG || ret == -EPROTONOSUPPORT ? 400 : 500, err);
 	}
-	lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, UPLOAD_IDLE_S);
 	return 0;
 }
 
@@ -616,7 +614,6 @@ static int upload_done(struct http_server *h, struct lws *wsi, struct http_pss *
 
 	if (!pss->uploading)
 		return 0;
-	lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
 	ret = upload_finish(&pss->up, h->reg, &s, err, sizeof(err));
 	pss_upload_release(h, pss);
 	if (ret) {

@@ -38,8 +38,9 @@
  * other address everyone needs the token.
  * Uploads stream into a temporary file (daemon/upload.h): over max_upload
  * 413 before the body is read, more than HTTP_MAX_UPLOADS at once 503, the
- * recording header checked from the first bytes (400), 30 s without a byte or
- * a rate under 64 KiB/s (after the first minute) ends the upload.
+ * recording header checked from the first bytes (400); 5 s without a byte
+ * (libwebsockets' content timeout) or a rate under 64 KiB/s after the first
+ * minute ends the upload and frees its slot.
  * Incoming websocket messages are capped (WS_CLIENT_MAX_RX).
  *
  * Ownership: the server borrows the registry, the launcher server and the

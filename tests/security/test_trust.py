@@ -489,6 +489,7 @@ def test_uploads(bindir, tmp, header):
             for _ in range(63):
                 s.sendall(junk)
             socks.append(s)
+        stalled_at = time.time()
         time.sleep(1.0)
         peak = m.rss_kib()
         grew = (peak - before) / 1024
@@ -499,6 +500,18 @@ def test_uploads(bindir, tmp, header):
         check("four stalled uploads: mevid keeps serving", st == 200, str(st))
         st, body = http("127.0.0.1", m.port, "POST", "/api/recordings", body=header + b"x" * 100)
         check("a fifth upload at once -> 503", st == 503, "%d %r" % (st, body[:200]))
+        # Stalled uploads time out (libwebsockets drops a body silent for 5 s)
+        # and free their slots.
+        socks[0].settimeout(30)
+        try:
+            gone = socks[0].recv(100) == b""
+        except OSError:
+            gone = True
+        waited = time.time() - stalled_at
+        time.sleep(0.5)
+        st, body = http("127.0.0.1", m.port, "POST", "/api/recordings", body=header + b"x" * 100)
+        check("stalled uploads time out and free their slots", gone and st == 400, "%.1f s, then %d" % (waited, st))
+        print("#   a stalled upload is dropped after %.1f s; then a new upload is taken (%d)" % (waited, st))
     finally:
         for s in socks:
             s.close()
