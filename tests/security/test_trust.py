@@ -443,6 +443,27 @@ def test_network(bindir, tmp):
         run(["ip", "netns", "del", ns])
 
 
+def test_spawn_listen(bindir, tmp):
+    """mevi-run --listen reaches the mevid it starts; the URL it prints is that
+    mevid's, with the token."""
+    d = os.path.join(tmp, "spawnd")
+    os.mkdir(d, 0o700)
+    sock = os.path.join(d, "mevid.sock")
+    port = free_port()
+    r = run([os.path.join(bindir, "mevi-run"), "--socket", sock, "--listen", "127.0.0.1:%d" % port,
+             "--", "sh", "-c", "exit 4"])
+    try:
+        token = open(sock + ".token").read().strip()
+    except OSError:
+        token = "?"
+    check("mevi-run --listen: the spawned mevid listens there and the printed URL says so",
+          r.returncode == 4 and ("http://127.0.0.1:%d/?token=%s" % (port, token)).encode() in r.stderr,
+          repr(r.stderr[-300:]))
+    st, body = http("127.0.0.1", port, "GET", "/api/health")
+    if st == 200:
+        os.kill(json.loads(body)["pid"], 15)
+
+
 def test_uploads(bindir, tmp, header):
     d = os.path.join(tmp, "upd")
     os.mkdir(d, 0o700)
@@ -549,6 +570,7 @@ def main():
         rec = os.path.join(bindir, "rec.mevi")
         header = open(rec, "rb").read()[:64] if os.path.exists(rec) else b"MEVIREC\n"
         test_network(bindir, tmp)
+        test_spawn_listen(bindir, tmp)
         test_uploads(bindir, tmp, header[:40])
     finally:
         pass
