@@ -1157,6 +1157,11 @@ void http_server_destroy(struct http_server *h)
 		h->ctx = NULL;
 		h->vh = NULL;
 	}
+	if (h->access.lookups)
+		log_info("peer uid lookups: %" PRIu64 ", %.1f us each on average",
+			 h->access.lookups,
+			 (double)h->access.lookup_ns / (double)h->access.lookups / 1000.0);
+	h->access.lookups = 0;
 	access_destroy(&h->access);
 	strlist_free(&h->origins, &h->n_origins);
 	strlist_free(&h->hosts, &h->n_hosts);

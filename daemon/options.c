@@ -79,7 +79,7 @@ static void print_help(FILE *out)
 		"  --load FILE              load a .mevi recording as an ended session\n"
 		"                           (repeatable)\n"
 		"  --max-upload SIZE        largest recording POST /api/recordings takes,\n"
-		"                           K/M/G suffixes (default 256M)\n"
+		"                           K/M suffixes (default and at most 256M)\n"
 		"  --help                   show this help\n"
 		"  --version                show the version\n"
 		"\n"
@@ -268,11 +268,13 @@ int options_parse(struct mevid_options *o, int argc, char **argv, FILE *out, FIL
 			}
 			break;
 		case OPT_MAX_UPLOAD:
-			if (eventlog_parse_size(optarg, &o->max_upload) || o->max_upload == 0) {
-				fprintf(err,
-					"mevid: --max-upload %s: expected a size such as 256M or "
-					"1G\n",
-					optarg);
+			if (eventlog_parse_size(optarg, &o->max_upload) || o->max_upload == 0 ||
+			    o->max_upload > MEVID_DEFAULT_MAX_UPLOAD) {
+				fprintf(
+				    err,
+				    "mevid: --max-upload %s: expected a size from 1 to 256M (the "
+				    "largest recording mevid loads), such as 64M\n",
+				    optarg);
 				goto err_inval;
 			}
 			break;
