@@ -38,7 +38,7 @@
  * bytes in all; one that sends nothing for 5 s is dropped by libwebsockets
  * itself (its PENDING_TIMEOUT_HTTP_CONTENT, re-armed at every read). */
 #define UPLOAD_BASE_S	60
-#define UPLOAD_MIN_RATE (64u << 10)
+#define UPLOAD_MIN_RATE (256u << 10)
 
 /* Per connection (libwebsockets allocates and zeroes it). */
 struct http_pss {
@@ -718,9 +718,11 @@ static int http_request(struct http_server *h, struct lws *wsi, struct http_pss 
 		return respond_error(wsi, pss, 403, "forbidden host");
 	}
 	if (strcmp(path, "/api/access") == 0) {
+		static const struct header allow_access[] = {{"allow:", "GET, HEAD, POST"}};
+
 		if (m != M_GET && m != M_POST && m != M_HEAD)
 			return respond_text(wsi, pss, 405, "text/plain", "method not allowed\n",
-					    allow_get, 1, head_only);
+					    allow_access, 1, head_only);
 		if (!origin_allowed(h, wsi))
 			return respond_error(wsi, pss, 403,
 					     "forbidden origin: open the page at the address mevid "

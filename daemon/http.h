@@ -39,7 +39,7 @@
  * Uploads stream into a temporary file (daemon/upload.h): over max_upload
  * 413 before the body is read, more than HTTP_MAX_UPLOADS at once 503, the
  * recording header checked from the first bytes (400); 5 s without a byte
- * (libwebsockets' content timeout) or a rate under 64 KiB/s after the first
+ * (libwebsockets' content timeout) or a rate under 256 KiB/s after the first
  * minute ends the upload and frees its slot.
  * Incoming websocket messages are capped (WS_CLIENT_MAX_RX).
  *
