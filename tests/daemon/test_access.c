@@ -28,6 +28,7 @@
 #include <cmocka.h>
 
 #include "access.h"
+#include "sockpath.h"
 
 static void test_token_and_file(void **state)
 {
@@ -232,12 +233,76 @@ static void test_peer_uid_other_user(void **state)
 	close(p[1]);
 }
 
+/* The one socket-path rule both binaries use (proto/sockpath.h). */
+static void test_sockpath_rule(void **state)
+{
+	char buf[108], want[64], dir[] = "/tmp/mevi-sockpath-XXXXXX", path[96], err[512];
+	const char *old_x = getenv("XDG_RUNTIME_DIR"), *old_m = getenv("MEVI_SOCKET");
+	char *saved_x = old_x ? strdup(old_x) : NULL, *saved_m = old_m ? strdup(old_m) : NULL;
+
+	(void)state;
+	unsetenv("MEVI_SOCKET");
+	snprintf(want, sizeof(want), "/tmp/mevi-%u/mevid.sock", (unsigned)getuid());
+	setenv("XDG_RUNTIME_DIR", "relative/dir", 1); /* ignored, as the spec says */
+	assert_int_equal(sockpath_resolve(NULL, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, want);
+	setenv("XDG_RUNTIME_DIR", "/run/user/1234", 1);
+	assert_int_equal(sockpath_resolve(NULL, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "/run/user/1234/mevi/mevid.sock");
+	setenv("MEVI_SOCKET", "/x/env.sock", 1);
+	assert_int_equal(sockpath_resolve(NULL, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "/x/env.sock");
+	assert_int_equal(sockpath_resolve("/x/arg.sock", buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "/x/arg.sock");
+
+	/* Directory trust: private is fine, listable or writable by others is
+	 * not, traversable only (0711) is; missing says -ENOENT; a symlink and
+	 * another owner are refused. */
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/mevid.sock", dir);
+	assert_int_equal(sockpath_check_dir(path, err, sizeof(err)), 0);
+	assert_int_equal(chmod(dir, 0755), 0);
+	assert_int_equal(sockpath_check_dir(path, err, sizeof(err)), -EPERM);
+	assert_non_null(strstr(err, "open to other users"));
+	assert_int_equal(chmod(dir, 0711), 0);
+	assert_int_equal(sockpath_check_dir(path, err, sizeof(err)), 0);
+	assert_int_equal(chmod(dir, 0700), 0);
+	if (getuid() == 0) {
+		assert_int_equal(chown(dir, 65534, 65534), 0);
+		assert_int_equal(sockpath_check_dir(path, err, sizeof(err)), -EPERM);
+		assert_non_null(strstr(err, "belongs to uid 65534"));
+		assert_int_equal(chown(dir, 0, 0), 0);
+	}
+	{
+		char link[96], lpath[112];
+
+		snprintf(link, sizeof(link), "%s-link", dir);
+		assert_int_equal(symlink(dir, link), 0);
+		snprintf(lpath, sizeof(lpath), "%s/mevid.sock", link);
+		assert_int_not_equal(sockpath_check_dir(lpath, err, sizeof(err)), 0);
+		unlink(link);
+	}
+	rmdir(dir);
+	assert_int_equal(sockpath_check_dir(path, err, sizeof(err)), -ENOENT);
+
+	if (saved_x)
+		setenv("XDG_RUNTIME_DIR", saved_x, 1);
+	else
+		unsetenv("XDG_RUNTIME_DIR");
+	if (saved_m)
+		setenv("MEVI_SOCKET", saved_m, 1);
+	else
+		unsetenv("MEVI_SOCKET");
+	free(saved_x);
+	free(saved_m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_token_and_file),	cmocka_unit_test(test_cookie_value),
 	    cmocka_unit_test(test_peer_uid_ipv4),	cmocka_unit_test(test_peer_uid_ipv6),
-	    cmocka_unit_test(test_peer_uid_other_user),
+	    cmocka_unit_test(test_peer_uid_other_user), cmocka_unit_test(test_sockpath_rule),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
