@@ -2,8 +2,9 @@
  * test_access — daemon/access.c without a server: the token (randomness,
  * file mode, constant-time comparison), cookie parsing, and the peer-uid
  * lookup (sock_diag by exact 4-tuple over IPv4 and IPv6 loopback, and
- * SO_PEERCRED), including a peer of another uid when run as root. Prints the
- * cost of one lookup.
+ * SO_PEERCRED), including a peer of another uid when run as root; and the
+ * socket-path rule of proto/sockpath.h (a relative XDG_RUNTIME_DIR, directory
+ * trust). Prints the cost of one lookup.
  */
 #include <errno.h>
 #include <fcntl.h>
