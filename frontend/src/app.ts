@@ -218,6 +218,7 @@ export class App {
     // The token leaves the address bar before anything else happens, and is
     // traded for the cookie before the websocket opens.
     const token = takeToken(location, history);
+    this.token = token;
     this.schedule();
     void (token ? checkAccess(token) : Promise.resolve(null)).then((refusal) => {
       this.refusal = refusal;
@@ -227,12 +228,14 @@ export class App {
 
   private refusal: Refusal | null = null;
   private asking = false;
+  /** The URL's token, kept to trade again if mevid was away at the first try. */
+  private token: string | null = null;
 
   /** The websocket failed: asks mevid whether it refuses us, and why. */
   private askWhyRefused(): void {
     if (this.asking) return;
     this.asking = true;
-    void checkAccess(null).then((refusal) => {
+    void checkAccess(this.token).then((refusal) => {
       this.asking = false;
       this.refusal = refusal;
       this.renderDirty = true;
