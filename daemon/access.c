@@ -234,6 +234,12 @@ static int diag_lookup(int diag_fd, const struct sockaddr_storage *local,
 	    memcmp(m->id.idiag_src, req.r.id.idiag_src, sizeof(m->id.idiag_src)) ||
 	    memcmp(m->id.idiag_dst, req.r.id.idiag_dst, sizeof(m->id.idiag_dst)))
 		return -ENOENT;
+	/* A peer that closed its end may already be a timewait mini-socket
+	 * (an orphaned FIN_WAIT2 becomes one), which the kernel reports as uid
+	 * 0: a request sent just before close() would pass for root's. Only a
+	 * socket some process still holds (it has an inode) counts. */
+	if (m->idiag_inode == 0)
+		return -ENOENT;
 	*uid = m->idiag_uid;
 	return 0;
 }

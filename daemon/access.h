@@ -109,7 +109,9 @@ const char *access_cookie_value(const char *header, const char *name, size_t *le
  * The uid owning the socket at the other end of the connected socket fd:
  * SO_PEERCRED for a Unix socket, sock_diag by the exact 4-tuple for TCP over
  * IPv4 or IPv6 (diag_fd: a NETLINK_SOCK_DIAG socket). Returns 0, -ENOENT when
- * the peer socket is not on this host (or gone), or -errno.
+ * the peer socket is not on this host, or no process holds it any more (a
+ * closed peer, whose timewait mini-socket the kernel reports as uid 0), or
+ * -errno.
  */
 int access_peer_uid(int diag_fd, int fd, uid_t *uid);
 

@@ -234,6 +234,54 @@ static void test_peer_uid_other_user(void **state)
 	close(p[1]);
 }
 
+/* A peer that sends and closes at once: its socket turns into a timewait
+ * mini-socket that sock_diag reports as uid 0. It must not pass for root. */
+static void test_peer_closed_is_not_root(void **state)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	socklen_t len = sizeof(sa);
+	int diag, l, srv, ret;
+	uid_t uid = 12345;
+	pid_t pid;
+	char c;
+
+	(void)state;
+	if (getuid() != 0) {
+		skip();
+		return;
+	}
+	diag = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(l, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(l, 4), 0);
+	assert_int_equal(getsockname(l, (struct sockaddr *)&sa, &len), 0);
+	pid = fork();
+	if (pid == 0) {
+		int fd;
+
+		if (setgid(65534) || setuid(65534))
+			_exit(1);
+		fd = socket(AF_INET, SOCK_STREAM, 0);
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || write(fd, "x", 1) != 1)
+			_exit(2);
+		_exit(0); /* closes: FIN_WAIT -> timewait mini-socket */
+	}
+	srv = accept(l, NULL, NULL);
+	assert_true(srv >= 0);
+	waitpid(pid, NULL, 0);
+	assert_int_equal(read(srv, &c, 1), 1);
+	assert_int_equal(read(srv, &c, 1), 0); /* the peer's FIN */
+	usleep(20000);
+	ret = access_peer_uid(diag, srv, &uid);
+	printf("# closed peer: ret %d uid %u\n", ret, (unsigned)uid);
+	assert_true(ret != 0 || uid == 65534);
+	assert_false(ret == 0 && uid == 0);
+	close(srv);
+	close(l);
+	close(diag);
+}
+
 /* The one socket-path rule both binaries use (proto/sockpath.h). */
 static void test_sockpath_rule(void **state)
 {
@@ -301,9 +349,10 @@ static void test_sockpath_rule(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_token_and_file),	cmocka_unit_test(test_cookie_value),
-	    cmocka_unit_test(test_peer_uid_ipv4),	cmocka_unit_test(test_peer_uid_ipv6),
-	    cmocka_unit_test(test_peer_uid_other_user), cmocka_unit_test(test_sockpath_rule),
+	    cmocka_unit_test(test_token_and_file),	    cmocka_unit_test(test_cookie_value),
+	    cmocka_unit_test(test_peer_uid_ipv4),	    cmocka_unit_test(test_peer_uid_ipv6),
+	    cmocka_unit_test(test_peer_uid_other_user),	    cmocka_unit_test(test_sockpath_rule),
+	    cmocka_unit_test(test_peer_closed_is_not_root),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
