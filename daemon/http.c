@@ -17,6 +17,7 @@
 #include <json-c/json.h>
 #include <libwebsockets.h>
 
+#include "access.h"
 #include "api_state.h"
 #include "assets.h"
 #include "eventlog.h"
@@ -26,10 +27,18 @@
 #include "mimetype.h"
 #include "session.h"
 #include "stream.h"
+#include "upload.h"
 #include "ws_client.h"
 
 #define HTTP_CHUNK	  (256 * 1024)
 #define WEB_ROOT_MAX_FILE (64u << 20)
+/* Uploads in flight at once; one more gets 503. */
+#define HTTP_MAX_UPLOADS 4
+/* An upload may take at most UPLOAD_BASE_S plus a second per UPLOAD_MIN_RATE
+ * bytes in all; one that sends nothing for 5 s is dropped by libwebsockets
+ * itself (its PENDING_TIMEOUT_HTTP_CONTENT, re-armed at every read). */
+#define UPLOAD_BASE_S	60
+#define UPLOAD_MIN_RATE (256u << 10)
 
 /* Per connection (libwebsockets allocates and zeroes it). */
 struct http_pss {
@@ -39,22 +48,25 @@ struct http_pss {
 	struct json_object *jso;
 	char *owned;
 	struct ws_client *tab; /* after a websocket upgrade */
-	/* POST /api/recordings: the body being received (owned). */
-	char *up;
-	size_t up_len, up_cap;
+	/* POST /api/recordings: the body being received, in a temporary file
+	 * (valid while uploading: libwebsockets zeroes pss). */
+	struct upload up;
 	bool uploading;
-	bool up_refused; /* answered already; the rest of the body is ignored */
+	bool up_refused;	 /* answered already; the rest of the body is ignored */
+	struct access_peer peer; /* who is at the other end (daemon/access.h) */
 };
 
 /* One loop, one write at a time: one scratch buffer with LWS_PRE headroom. */
 static unsigned char http_scratch[LWS_PRE + HTTP_CHUNK];
 
-static void pss_upload_release(struct http_pss *pss)
+static void pss_upload_release(struct http_server *h, struct http_pss *pss)
 {
-	free(pss->up);
-	pss->up = NULL;
-	pss->up_len = pss->up_cap = 0;
+	if (!pss->uploading)
+		return;
+	upload_close(&pss->up);
 	pss->uploading = false;
+	MEVI_ASSERT(h->n_uploads > 0);
+	h->n_uploads--;
 }
 
 static void pss_release(struct http_pss *pss)
@@ -239,15 +251,26 @@ static int header_copy(struct lws *wsi, enum lws_token_indexes h, char *buf, int
 	return lws_hdr_copy(wsi, buf, len, h);
 }
 
+/*
+ * Same origin: the Origin of a browser request must be the request's own
+ * scheme://Host (mevid speaks plain http), or one given with --allow-origin
+ * (or a loopback origin on our port). A request without Origin comes from no
+ * browser page and is let through (the access rule still applies).
+ */
 static bool origin_allowed(const struct http_server *h, struct lws *wsi)
 {
-	char origin[300];
+	char origin[300], host[300], self[310];
 	int n = lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN);
 
 	if (n <= 0)
 		return true; /* no browser page behind this request */
 	if (header_copy(wsi, WSI_TOKEN_ORIGIN, origin, sizeof(origin)) < 0)
 		return false;
+	if (header_copy(wsi, WSI_TOKEN_HOST, host, sizeof(host)) > 0) {
+		snprintf(self, sizeof(self), "http://%s", host);
+		if (strcasecmp(origin, self) == 0)
+			return true;
+	}
 	for (size_t i = 0; i < h->n_origins; i++)
 		if (strcasecmp(origin, h->origins[i]) == 0)
 			return true;
@@ -502,44 +525,83 @@ static int serve_session_get(struct http_server *h, struct lws *wsi, struct http
 	return respond(wsi, pss, 200, "application/octet-stream", hdrs, 2, head_only);
 }
 
-/* POST /api/recordings, headers received: checks the length, then the body
- * comes through LWS_CALLBACK_HTTP_BODY. */
+/* Answers with an error and hangs up, leaving the rest of a request body
+ * unread. */
+static int respond_error_close(struct lws *wsi, struct http_pss *pss, unsigned status,
+			       const char *msg)
+{
+	pss->up_refused = true;
+	respond_error(wsi, pss, status, msg);
+	return -1;
+}
+
+/* POST /api/recordings, headers received: checks the length and the number of
+ * uploads in flight, then the body comes through LWS_CALLBACK_HTTP_BODY into
+ * a temporary file (daemon/upload.h). */
 static int upload_begin(struct http_server *h, struct lws *wsi, struct http_pss *pss)
 {
 	char val[32];
 	uint64_t len;
+	int ret;
 
-	pss_upload_release(pss);
+	pss_upload_release(h, pss);
 	if (header_copy(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, val, sizeof(val)) < 0 ||
-	    parse_u64(val, &len)) {
-		pss->up_refused = true;
-		return respond_error(wsi, pss, 411, "a Content-Length is required");
-	}
-	if (len > LOADER_MAX_BYTES) {
-		char msg[128];
+	    parse_u64(val, &len))
+		return respond_error_close(wsi, pss, 411, "a Content-Length is required");
+	if (len > h->max_upload) {
+		char msg[160];
 
 		snprintf(msg, sizeof(msg),
-			 "recording of %" PRIu64 " bytes is over the limit of %zu bytes", len,
-			 LOADER_MAX_BYTES);
-		pss->up_refused = true;
-		return respond_error(wsi, pss, 413, msg);
+			 "recording of %" PRIu64 " bytes is over the limit of %zu bytes "
+			 "(mevid --max-upload)",
+			 len, h->max_upload);
+		return respond_error_close(wsi, pss, 413, msg);
 	}
-	pss->up_cap = (size_t)len;
-	pss->up = malloc(pss->up_cap ? pss->up_cap : 1);
-	if (!pss->up)
-		return respond_error(wsi, pss, 500, "out of memory");
+	if (h->n_uploads >= HTTP_MAX_UPLOADS) {
+		log_info("upload refused: %u uploads are in flight already", h->n_uploads);
+		return respond_error_close(wsi, pss, 503,
+					   "too many uploads at once: try again when one is done");
+	}
+	upload_init(&pss->up);
+	ret = upload_open(&pss->up, len);
+	if (ret) {
+		log_error("upload: cannot make a temporary file: %s", strerror(-ret));
+		return respond_error_close(wsi, pss, 500, "cannot store the upload");
+	}
+	pss->up.started_ms = uv_now(h->loop);
 	pss->uploading = true;
+	h->n_uploads++;
 	return 0;
 }
 
-static int upload_body(struct http_pss *pss, const void *in, size_t len)
+static int upload_body(struct http_server *h, struct lws *wsi, struct http_pss *pss, const void *in,
+		       size_t len)
 {
+	char err[300];
+	uint64_t allowed;
+	int ret;
+
 	if (!pss->uploading)
 		return 0;
-	if (len > pss->up_cap - pss->up_len)
+	allowed = UPLOAD_BASE_S * 1000ull + pss->up.want * 1000 / UPLOAD_MIN_RATE;
+	if (uv_now(h->loop) - pss->up.started_ms > allowed) {
+		log_info("upload dropped: too slow (%" PRIu64 " of %" PRIu64 " bytes in %" PRIu64
+			 " ms)",
+			 pss->up.got, pss->up.want, uv_now(h->loop) - pss->up.started_ms);
+		pss_upload_release(h, pss);
+		return respond_error_close(wsi, pss, 408, "the upload was too slow");
+	}
+	ret = upload_write(&pss->up, in, len, err, sizeof(err));
+	if (ret == -EMSGSIZE) {
+		pss_upload_release(h, pss);
 		return -1; /* more than Content-Length: hang up */
-	memcpy(pss->up + pss->up_len, in, len);
-	pss->up_len += len;
+	}
+	if (ret) {
+		log_info("upload refused early: %s", err);
+		pss_upload_release(h, pss);
+		return respond_error_close(
+		    wsi, pss, ret == -EBADMSG || ret == -EPROTONOSUPPORT ? 400 : 500, err);
+	}
 	return 0;
 }
 
@@ -552,8 +614,8 @@ static int upload_done(struct http_server *h, struct lws *wsi, struct http_pss *
 
 	if (!pss->uploading)
 		return 0;
-	ret = loader_load(h->reg, pss->up, pss->up_len, &s, err, sizeof(err));
-	pss_upload_release(pss);
+	ret = upload_finish(&pss->up, h->reg, &s, err, sizeof(err));
+	pss_upload_release(h, pss);
 	if (ret) {
 		log_info("upload refused: %s", err);
 		return respond_error(wsi, pss,
@@ -607,9 +669,42 @@ static enum method method_of(struct lws *wsi)
 	return M_OTHER;
 }
 
+/* Routes that reveal or change nothing: the frontend's files and
+ * /api/health (which says more only to those admitted). */
+static bool route_is_open(const char *path)
+{
+	if (strcmp(path, "/api/health") == 0)
+		return true;
+	return strncmp(path, "/api/", 5) != 0 && strcmp(path, "/api") != 0 &&
+	       strcmp(path, "/stream") != 0;
+}
+
+/*
+ * GET or POST /api/access: what the page asks when its websocket is refused,
+ * and how it trades the token of its URL for a cookie. Same-origin only; 200
+ * {"access":"token"|"uid"} (with Set-Cookie when a valid token came along),
+ * else 401/403 with the sentence saying how to get in.
+ */
+static int serve_access(struct http_server *h, struct lws *wsi, struct http_pss *pss,
+			enum access_verdict v, const char *why)
+{
+	static const char by_token[] = "{\"access\":\"token\"}\n";
+	static const char by_uid[] = "{\"access\":\"uid\"}\n";
+	char cookie[160];
+	struct header hdrs[2] = {{"cache-control:", "no-store"}, {"set-cookie:", cookie}};
+
+	if (v == ACCESS_NO_TOKEN || v == ACCESS_BAD_TOKEN)
+		return respond_error(wsi, pss, access_status(v), why);
+	if (v == ACCESS_BY_TOKEN && access_cookie(&h->access, cookie, sizeof(cookie)) == 0)
+		return respond_text(wsi, pss, 200, "application/json", by_token, hdrs, 2, false);
+	return respond_text(wsi, pss, 200, "application/json", by_uid, hdrs, 1, false);
+}
+
 static int http_request(struct http_server *h, struct lws *wsi, struct http_pss *pss,
 			const char *path)
 {
+	enum access_verdict verdict = ACCESS_NO_TOKEN;
+	char why[400];
 	static const struct header allow_get[] = {{"allow:", "GET, HEAD"}};
 	static const struct header allow_delete[] = {{"allow:", "DELETE"}};
 	enum method m = method_of(wsi);
@@ -621,6 +716,29 @@ static int http_request(struct http_server *h, struct lws *wsi, struct http_pss 
 		log_info("http %s: refused a request for %s with a foreign Host header",
 			 peer_name(wsi, peer, sizeof(peer)), path);
 		return respond_error(wsi, pss, 403, "forbidden host");
+	}
+	if (strcmp(path, "/api/access") == 0) {
+		static const struct header allow_access[] = {{"allow:", "GET, HEAD, POST"}};
+
+		if (m != M_GET && m != M_POST && m != M_HEAD)
+			return respond_text(wsi, pss, 405, "text/plain", "method not allowed\n",
+					    allow_access, 1, head_only);
+		if (!origin_allowed(h, wsi))
+			return respond_error(wsi, pss, 403,
+					     "forbidden origin: open the page at the address mevid "
+					     "printed, or start mevid with --allow-origin");
+		verdict = access_check(&h->access, wsi, &pss->peer, why, sizeof(why));
+		return serve_access(h, wsi, pss, verdict, why);
+	}
+	if (!route_is_open(path) || strcmp(path, "/api/health") == 0)
+		verdict = access_check(&h->access, wsi, &pss->peer, why, sizeof(why));
+	if (!route_is_open(path) && (verdict == ACCESS_NO_TOKEN || verdict == ACCESS_BAD_TOKEN)) {
+		log_info("http %s: refused %s: %s", peer_name(wsi, peer, sizeof(peer)), path,
+			 verdict == ACCESS_NO_TOKEN ? "no token, and not mevid's uid"
+						    : "wrong token, and not mevid's uid");
+		if (m == M_POST)
+			return respond_error_close(wsi, pss, access_status(verdict), why);
+		return respond_error(wsi, pss, access_status(verdict), why);
 	}
 	if (strcmp(path, "/api/recordings") == 0) {
 		static const struct header allow_post[] = {{"allow:", "POST"}};
@@ -668,11 +786,20 @@ static int http_request(struct http_server *h, struct lws *wsi, struct http_pss 
 				    1, false);
 	if (strcmp(path, "/api/state") == 0)
 		return serve_state(h, wsi, pss, head_only);
-	if (strcmp(path, "/api/health") == 0)
-		return respond_json(wsi, pss,
-				    api_health_build(h->reg, h->launchers->nconns,
-						     h->stream ? h->stream->ntabs : 0),
-				    head_only);
+	if (strcmp(path, "/api/health") == 0) {
+		struct json_object *o;
+
+		if (verdict == ACCESS_BY_TOKEN || verdict == ACCESS_BY_UID)
+			return respond_json(wsi, pss,
+					    api_health_build(h->reg, h->launchers->nconns,
+							     h->stream ? h->stream->ntabs : 0),
+					    head_only);
+		/* Not admitted: alive, and nothing more. */
+		o = json_object_new_object();
+		if (o)
+			json_object_object_add(o, "status", json_object_new_string("ok"));
+		return respond_json(wsi, pss, o, head_only);
+	}
 	if (strncmp(path, "/api/", 5) == 0 || strcmp(path, "/api") == 0)
 		return respond_error(wsi, pss, 404, "not found");
 	if (strcmp(path, "/stream") == 0)
@@ -687,8 +814,14 @@ static int http_request(struct http_server *h, struct lws *wsi, struct http_pss 
  * the transaction when the callback returns > 0. */
 static int refuse_upgrade(struct lws *wsi, unsigned status, const char *msg)
 {
-	char body[128];
+	char body[HTTP_INLINE_BODY];
 	int n = snprintf(body, sizeof(body), "{\"error\":\"%s\"}\n", msg);
+
+	if (n < 0 || (size_t)n >= sizeof(body))
+		n = snprintf(body, sizeof(body), "{\"error\":\"refused\"}\n");
+	for (int i = 10; i < n - 3; i++)
+		if (body[i] == '"' || body[i] == '\\')
+			body[i] = '\'';
 
 	if (send_headers(wsi, status, "application/json", (size_t)n, NULL, 0, body))
 		return -1;
@@ -712,7 +845,25 @@ static int confirm_upgrade(struct http_server *h, struct lws *wsi, const char *p
 		log_warn(
 		    "http %s: refused a websocket from foreign origin '%s' (see --allow-origin)",
 		    peer_name(wsi, peer, sizeof(peer)), origin);
-		return refuse_upgrade(wsi, 403, "forbidden origin");
+		return refuse_upgrade(
+		    wsi, 403,
+		    "forbidden origin: open the page at the address mevid printed, "
+		    "or start mevid with --allow-origin");
+	}
+	{
+		struct http_pss *pss = lws_wsi_user(wsi);
+		struct access_peer tmp = {0};
+		char why[400];
+		enum access_verdict v =
+		    access_check(&h->access, wsi, pss ? &pss->peer : &tmp, why, sizeof(why));
+
+		if (v == ACCESS_NO_TOKEN || v == ACCESS_BAD_TOKEN) {
+			log_info("http %s: refused a websocket: %s",
+				 peer_name(wsi, peer, sizeof(peer)),
+				 v == ACCESS_NO_TOKEN ? "no token, and not mevid's uid"
+						      : "wrong token, and not mevid's uid");
+			return refuse_upgrade(wsi, access_status(v), why);
+		}
 	}
 	return 0;
 }
@@ -735,7 +886,7 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 	case LWS_CALLBACK_HTTP_BODY:
 		if (!pss || pss->up_refused)
 			return 0;
-		return upload_body(pss, in, len);
+		return upload_body(h, wsi, pss, in, len);
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
 		if (!pss)
 			return 0;
@@ -747,7 +898,7 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 	case LWS_CALLBACK_CLOSED_HTTP:
 		if (pss) {
 			pss_release(pss);
-			pss_upload_release(pss);
+			pss_upload_release(h, pss);
 		}
 		break;
 	case LWS_CALLBACK_ESTABLISHED: {
@@ -918,7 +1069,9 @@ int http_server_start(struct http_server *h, uv_loop_t *loop, const struct http_
 	int ret, lws_levels;
 
 	memset(h, 0, sizeof(*h));
+	h->access.diag_fd = -1;
 	h->loop = loop;
+	h->max_upload = cfg->max_upload ? cfg->max_upload : LOADER_MAX_BYTES;
 	h->reg = reg;
 	h->launchers = launchers;
 	h->stream = stream;
@@ -976,13 +1129,17 @@ int http_server_start(struct http_server *h, uv_loop_t *loop, const struct http_
 		goto err_destroy;
 	}
 	h->port = lws_get_vhost_listen_port(h->vh);
+	ret = access_init(&h->access, cfg->socket_path, !loopback, err, errlen);
+	if (ret)
+		goto err_destroy;
+	access_set_port(&h->access, h->port);
 	if (wildcard)
 		url_host = ipv6 ? "[::1]" : "127.0.0.1";
 	else
 		url_host = cfg->host;
 	brackets = strchr(url_host, ':') && url_host[0] != '[';
-	snprintf(h->url, sizeof(h->url), "http://%s%s%s:%d/", brackets ? "[" : "", url_host,
-		 brackets ? "]" : "", h->port);
+	snprintf(h->url, sizeof(h->url), "http://%s%s%s:%d/?token=%s", brackets ? "[" : "",
+		 url_host, brackets ? "]" : "", h->port, h->access.token);
 	ret = http_policy_init(h, cfg, loopback);
 	if (ret) {
 		snprintf(err, errlen, "out of memory");
@@ -1002,6 +1159,12 @@ void http_server_destroy(struct http_server *h)
 		h->ctx = NULL;
 		h->vh = NULL;
 	}
+	if (h->access.lookups)
+		log_info("peer uid lookups: %" PRIu64 ", %.1f us each on average",
+			 h->access.lookups,
+			 (double)h->access.lookup_ns / (double)h->access.lookups / 1000.0);
+	h->access.lookups = 0;
+	access_destroy(&h->access);
 	strlist_free(&h->origins, &h->n_origins);
 	strlist_free(&h->hosts, &h->n_hosts);
 	free(h->web_root);

@@ -21,14 +21,26 @@
  *   GET  /...                 the frontend (daemon/assets.h), or the files of
  *                             --web-root DIR
  *
- * Security (../shared/DESIGN.md): a websocket upgrade whose Origin is not
- * http://127.0.0.1:PORT, http://localhost:PORT, http://[::1]:PORT or one
- * given with --allow-origin is refused with 403 (a request without Origin
- * comes from no browser page and is accepted); DELETE and POST apply the
- * same rule.
- * No CORS headers are ever sent. While mevid listens on a loopback address,
- * requests whose Host is not a loopback name (or the host of an allowed
- * origin) are refused with 403: a DNS-rebinding page cannot read /api/state.
+ *   GET|POST /api/access      200 {"access":"token"|"uid"} when admitted (a
+ *                             valid token also sets the cookie), else 401/403
+ *                             with the sentence the page shows
+ *
+ * Security (../shared/DESIGN.md): every route but the frontend's files and
+ * /api/health is behind daemon/access.h (mevid's uid, or the token): 401 with
+ * no token, 403 with a wrong one, each with one sentence on how to get in;
+ * /api/health tells others only {"status":"ok"}. A websocket upgrade, DELETE
+ * and POST must come from the page's own origin (Origin = http://Host of the
+ * request) or one given with --allow-origin (a request without Origin comes
+ * from no browser page and is accepted). No CORS headers are ever sent.
+ * While mevid listens on a loopback address, requests whose Host is not a
+ * loopback name (or the host of an allowed origin) are refused with 403: a
+ * DNS-rebinding page cannot use the browser's uid to read /api/state; on any
+ * other address everyone needs the token.
+ * Uploads stream into a temporary file (daemon/upload.h): over max_upload
+ * 413 before the body is read, more than HTTP_MAX_UPLOADS at once 503, the
+ * recording header checked from the first bytes (400); 5 s without a byte
+ * (libwebsockets' content timeout) or a rate under 256 KiB/s after the first
+ * minute ends the upload and frees its slot.
  * Incoming websocket messages are capped (WS_CLIENT_MAX_RX).
  *
  * Ownership: the server borrows the registry, the launcher server and the
@@ -42,6 +54,8 @@
 
 #include <uv.h>
 
+#include "access.h"
+
 struct launcher_server;
 struct lws_context;
 struct lws_vhost;
@@ -54,6 +68,8 @@ struct http_config {
 	const char *web_root;
 	const char *const *allow_origins;
 	size_t n_allow_origins;
+	const char *socket_path; /* the token file goes beside it (NULL: none) */
+	size_t max_upload;	 /* largest upload body; 0: LOADER_MAX_BYTES */
 };
 
 struct http_server {
@@ -61,7 +77,7 @@ struct http_server {
 	struct lws_context *ctx;
 	struct lws_vhost *vh;
 	int port;      /* the port actually listened on */
-	char url[160]; /* "http://127.0.0.1:5001/" */
+	char url[200]; /* "http://127.0.0.1:5001/?token=T", what users open */
 	bool check_host;
 	char **origins; /* allowed websocket origins (owned) */
 	size_t n_origins;
@@ -71,6 +87,9 @@ struct http_server {
 	struct session_registry *reg;
 	struct launcher_server *launchers;
 	struct stream *stream;
+	struct access access; /* who may look (daemon/access.h) */
+	size_t max_upload;
+	unsigned n_uploads; /* uploads in flight */
 };
 
 /*

@@ -116,6 +116,8 @@ static int mevid_start(struct mevid *d, char *err, size_t errlen)
 	    .web_root = d->opts.web_root,
 	    .allow_origins = d->opts.allow_origins,
 	    .n_allow_origins = d->opts.n_allow_origins,
+	    .socket_path = d->opts.socket_path,
+	    .max_upload = d->opts.max_upload,
 	};
 	int ret;
 
@@ -171,8 +173,17 @@ static int mevid_start(struct mevid *d, char *err, size_t errlen)
 		return ret;
 	}
 	d->stream_init = true;
-	ret = http_server_start(&d->http, &d->loop, &hc, &d->reg, &d->launchers, &d->stream, err,
-				errlen);
+	/* Without --listen, a taken default port (another user's mevid) moves
+	 * us to the next free one; the greeting and the log carry the URL. */
+	for (int i = 0;; i++) {
+		ret = http_server_start(&d->http, &d->loop, &hc, &d->reg, &d->launchers, &d->stream,
+					err, errlen);
+		if (ret != -EADDRINUSE || d->opts.listen_given || hc.port == 0 ||
+		    i + 1 >= MEVID_PORT_TRIES || hc.port >= 65535)
+			break;
+		log_info("port %d is taken; trying %d", hc.port, hc.port + 1);
+		hc.port++;
+	}
 	if (ret)
 		return ret;
 	ret = launcher_server_init(&d->launchers, &d->loop, &d->reg, d->http.url);
@@ -230,8 +241,8 @@ int main(int argc, char **argv)
 
 	if (!options_host_is_loopback(d.opts.listen_host))
 		snprintf(notice, sizeof(notice),
-			 "mevid: warning: listening on %s:%d: memory maps and command lines of "
-			 "traced programs are visible to the network\n",
+			 "mevid: warning: listening on %s:%d, open to the network: only "
+			 "clients with the token (in the URL below) are admitted\n",
 			 d.opts.listen_host, d.http.port);
 	if (notice[0])
 		log_warn("%.*s", (int)strlen(notice) - 1, notice + 7);

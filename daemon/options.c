@@ -24,6 +24,7 @@ enum {
 	OPT_TAB_STALL_TIMEOUT,
 	OPT_HISTORY_BUDGET,
 	OPT_LOAD,
+	OPT_MAX_UPLOAD,
 };
 
 static const struct option long_options[] = {
@@ -37,6 +38,7 @@ static const struct option long_options[] = {
     {"tab-stall-timeout", required_argument, NULL, OPT_TAB_STALL_TIMEOUT},
     {"history-budget", required_argument, NULL, OPT_HISTORY_BUDGET},
     {"load", required_argument, NULL, OPT_LOAD},
+    {"max-upload", required_argument, NULL, OPT_MAX_UPLOAD},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -55,8 +57,10 @@ static void print_help(FILE *out)
 		"  --socket PATH            launcher socket (env MEVI_SOCKET; default\n"
 		"                           $XDG_RUNTIME_DIR/mevi/mevid.sock, else\n"
 		"                           /tmp/mevi-$UID/mevid.sock)\n"
-		"  --listen HOST:PORT       HTTP and websocket address (default %s:%d;\n"
-		"                           port 0 picks a free port)\n"
+		"  --listen HOST:PORT       HTTP and websocket address (default %s:%d, or\n"
+		"                           the next free port when it is taken; port 0\n"
+		"                           picks any free port); a non-loopback HOST\n"
+		"                           admits only clients with the token\n"
 		"  --foreground             stay in the foreground and log to stderr\n"
 		"  --max-ended-sessions N   ended sessions kept for viewing (default %d)\n"
 		"  --allow-origin ORIGIN    also accept websockets from this Origin, e.g.\n"
@@ -74,6 +78,8 @@ static void print_help(FILE *out)
 		"                           $XDG_STATE_HOME/mevi (else ~/.local/state/mevi)\n"
 		"  --load FILE              load a .mevi recording as an ended session\n"
 		"                           (repeatable)\n"
+		"  --max-upload SIZE        largest recording POST /api/recordings takes,\n"
+		"                           K/M suffixes (default and at most 256M)\n"
 		"  --help                   show this help\n"
 		"  --version                show the version\n"
 		"\n"
@@ -178,6 +184,7 @@ int options_parse(struct mevid_options *o, int argc, char **argv, FILE *out, FIL
 	o->tab_queue_limit = MEVID_DEFAULT_TAB_QUEUE_LIMIT;
 	o->tab_stall_timeout = MEVID_DEFAULT_TAB_STALL_TIMEOUT;
 	o->history_budget = EVENTLOG_DEFAULT_BUDGET;
+	o->max_upload = MEVID_DEFAULT_MAX_UPLOAD;
 
 	optind = 1;
 	opterr = 0;
@@ -194,6 +201,7 @@ int options_parse(struct mevid_options *o, int argc, char **argv, FILE *out, FIL
 				    optarg);
 				goto err_inval;
 			}
+			o->listen_given = true;
 			break;
 		case OPT_FOREGROUND:
 			o->foreground = true;
@@ -259,6 +267,17 @@ int options_parse(struct mevid_options *o, int argc, char **argv, FILE *out, FIL
 				goto err_inval;
 			}
 			break;
+		case OPT_MAX_UPLOAD:
+			if (eventlog_parse_size(optarg, &o->max_upload) || o->max_upload == 0 ||
+			    o->max_upload > MEVID_DEFAULT_MAX_UPLOAD) {
+				fprintf(
+				    err,
+				    "mevid: --max-upload %s: expected a size from 1 to 256M (the "
+				    "largest recording mevid loads), such as 64M\n",
+				    optarg);
+				goto err_inval;
+			}
+			break;
 		case OPT_LOAD: {
 			const char **a = realloc(o->loads, (o->n_loads + 1) * sizeof(*a));
 
@@ -303,20 +322,11 @@ int options_parse(struct mevid_options *o, int argc, char **argv, FILE *out, FIL
 		}
 		o->interval_ms = (unsigned)v;
 	}
-	if (!socket_arg) {
-		env = getenv("MEVI_SOCKET");
-		if (env && *env)
-			socket_arg = env;
-	}
-	if (socket_arg) {
-		if (strlen(socket_arg) >= sizeof(o->socket_path)) {
-			fprintf(err, "mevid: socket path %s is too long (at most %zu bytes)\n",
-				socket_arg, sizeof(o->socket_path) - 1);
-			goto err_inval;
-		}
-		strcpy(o->socket_path, socket_arg);
-	} else if (sockpath_default(o->socket_path, sizeof(o->socket_path))) {
-		fprintf(err, "mevid: the default socket path is too long; use --socket PATH\n");
+	if (sockpath_resolve(socket_arg, o->socket_path, sizeof(o->socket_path))) {
+		fprintf(
+		    err,
+		    "mevid: the socket path is too long (at most %zu bytes); use --socket PATH\n",
+		    sizeof(o->socket_path) - 1);
 		goto err_inval;
 	}
 	return 0;

@@ -4,7 +4,8 @@
  *   mevid [--socket PATH] [--listen HOST:PORT] [--foreground]
  *         [--max-ended-sessions N] [--allow-origin ORIGIN]... [--web-root DIR]
  *         [--tab-queue-limit BYTES] [--tab-stall-timeout MS]
- *         [--history-budget BYTES] [--load FILE]... [--help] [--version]
+ *         [--history-budget BYTES] [--load FILE]... [--max-upload SIZE]
+ *         [--help] [--version]
  *
  * Environment: MEVI_SOCKET (socket path, overridden by --socket),
  * MEVI_INTERVAL (websocket flush interval in ms, default 32), MEVI_LOG (log
@@ -18,8 +19,11 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define MEVID_DEFAULT_HOST		"127.0.0.1"
-#define MEVID_DEFAULT_PORT		5001
+#define MEVID_DEFAULT_HOST "127.0.0.1"
+#define MEVID_DEFAULT_PORT 5001
+/* Without --listen, the ports after the default tried when it is taken. */
+#define MEVID_PORT_TRIES		32
+#define MEVID_DEFAULT_MAX_UPLOAD	((size_t)256 << 20)
 #define MEVID_DEFAULT_INTERVAL_MS	32
 #define MEVID_DEFAULT_MAX_ENDED		64
 #define MEVID_DEFAULT_TAB_QUEUE_LIMIT	(8u << 20)
@@ -29,6 +33,8 @@ struct mevid_options {
 	char socket_path[108]; /* resolved: --socket, MEVI_SOCKET or the default */
 	char listen_host[64];  /* without brackets: "127.0.0.1", "::1", "0.0.0.0" */
 	int listen_port;       /* 0: any free port */
+	bool listen_given;     /* --listen was given: no other port is tried */
+	size_t max_upload;     /* --max-upload: largest POST /api/recordings body */
 	bool foreground;
 	unsigned interval_ms;
 	uint32_t max_ended_sessions;

@@ -19,6 +19,7 @@
 
 #include "decoder.h"
 #include "log.h"
+#include "sockpath.h"
 
 #define HARD_LIMIT     (32u << 20)
 #define BACKOFF_MIN_MS 100
@@ -34,17 +35,7 @@ static int64_t mono_ms(void)
 
 int link_default_socket(char *buf, size_t len)
 {
-	const char *env = getenv("MEVI_SOCKET");
-	const char *xdg = getenv("XDG_RUNTIME_DIR");
-	int n;
-
-	if (env && *env)
-		n = snprintf(buf, len, "%s", env);
-	else if (xdg && *xdg)
-		n = snprintf(buf, len, "%s/mevi/mevid.sock", xdg);
-	else
-		n = snprintf(buf, len, "/tmp/mevi-%u/mevid.sock", (unsigned)getuid());
-	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+	return sockpath_resolve(NULL, buf, len);
 }
 
 static void retry_cb(evutil_socket_t fd, short what, void *arg);
@@ -61,6 +52,71 @@ void link_init(struct link *l, struct event_base *base, const char *socket_path,
 	l->hard_limit = HARD_LIMIT;
 	l->backoff_ms = BACKOFF_MIN_MS;
 	l->retry_ev = evtimer_new(base, retry_cb, l);
+}
+
+void link_set_listen(struct link *l, const char *listen)
+{
+	snprintf(l->listen, sizeof(l->listen), "%s", listen ? listen : "");
+}
+
+/*
+ * Gives up on the daemon for good (nothing is ever sent): prints why, in one
+ * sentence, once.
+ */
+static void link_refuse(struct link *l, const char *why)
+{
+	l->refused = true;
+	fprintf(stderr, "mevi: %s; the program runs on, untracked\n", why);
+}
+
+/*
+ * The trust rule of proto/sockpath.h on a connected fd: the socket's directory
+ * and the peer's uid. Returns 0, or -EPERM after link_refuse().
+ */
+static int link_trust(struct link *l, int fd)
+{
+	char why[512], msg[800];
+	uid_t uid = 0;
+	int ret = sockpath_check_dir(l->socket_path, why, sizeof(why));
+
+	if (ret) {
+		snprintf(msg, sizeof(msg), "not talking to mevid at %s: %s", l->socket_path, why);
+		link_refuse(l, msg);
+		return -EPERM;
+	}
+	ret = sockpath_check_peer(fd, &uid, NULL);
+	if (ret) {
+		snprintf(msg, sizeof(msg),
+			 ret == -EPERM ? "not talking to the process at %s: it runs as uid %u, not "
+					 "as you (uid %u) or root; remove it or use --socket PATH"
+				       : "not talking to the process at %s: cannot read its "
+					 "credentials (uid %u/%u)",
+			 l->socket_path, (unsigned)uid, (unsigned)getuid());
+		link_refuse(l, msg);
+		return -EPERM;
+	}
+	return 0;
+}
+
+/*
+ * The daemon hung up before its greeting. mevid does that only to a launcher
+ * of another uid (daemon/launcher_conn.h): when the peer's uid is not ours,
+ * say so and stop retrying. Returns true when it was that.
+ */
+static bool link_refused_by_peer(struct link *l, int fd)
+{
+	uid_t uid = getuid();
+	char msg[512];
+
+	sockpath_check_peer(fd, &uid, NULL);
+	if (uid == getuid())
+		return false;
+	snprintf(msg, sizeof(msg),
+		 "mevid at %s runs as uid %u and takes launchers of its own uid only; start "
+		 "your own with mevi-run --socket PATH, or run mevi-run as uid %u",
+		 l->socket_path, (unsigned)uid, (unsigned)uid);
+	link_refuse(l, msg);
+	return true;
 }
 
 static int connect_socket(const char *path)
@@ -172,6 +228,10 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 	struct link *l = arg;
 
 	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+		if (!l->hello_seen && link_refused_by_peer(l, bufferevent_getfd(bev))) {
+			drop_connection(l, false);
+			return;
+		}
 		log_warn("lost mevid at %s; tracking carries on and will resend everything when "
 			 "it is back",
 			 l->socket_path);
@@ -201,6 +261,11 @@ static void retry_cb(evutil_socket_t unused, short what, void *arg)
 
 	if (fd < 0) {
 		drop_connection(l, true);
+		return;
+	}
+	if (link_trust(l, fd)) {
+		close(fd);
+		drop_connection(l, false);
 		return;
 	}
 	if (attach_fd(l, fd))
@@ -255,7 +320,11 @@ static void spawn_mevid(struct link *l)
 
 		if (devnull >= 0)
 			dup2(devnull, STDIN_FILENO);
-		execlp(path, "mevid", "--socket", l->socket_path, (char *)NULL);
+		if (l->listen[0])
+			execlp(path, "mevid", "--socket", l->socket_path, "--listen", l->listen,
+			       (char *)NULL);
+		else
+			execlp(path, "mevid", "--socket", l->socket_path, (char *)NULL);
 		fprintf(stderr, "mevi: cannot run %s: %s\n", path, strerror(errno));
 		_exit(127);
 	}
@@ -269,8 +338,17 @@ void link_start(struct link *l, int timeout_ms)
 	bool spawned = false;
 	char buf[1024];
 	size_t len = 0;
-	int fd;
+	char why[512], msg[800];
+	int fd, ret;
 
+	/* A directory someone else controls is refused before anything is
+	 * started or connected; a missing one is mevid's to create. */
+	ret = sockpath_check_dir(l->socket_path, why, sizeof(why));
+	if (ret && ret != -ENOENT) {
+		snprintf(msg, sizeof(msg), "not talking to mevid at %s: %s", l->socket_path, why);
+		link_refuse(l, msg);
+		return;
+	}
 	for (;;) {
 		fd = connect_socket(l->socket_path);
 		if (fd >= 0)
@@ -290,6 +368,10 @@ void link_start(struct link *l, int timeout_ms)
 		}
 		usleep(20000);
 	}
+	if (link_trust(l, fd)) {
+		close(fd);
+		return;
+	}
 	/* The greeting comes first; wait for it briefly to print the address. */
 	while (len < sizeof(buf)) {
 		struct pollfd p = {.fd = fd, .events = POLLIN};
@@ -301,6 +383,10 @@ void link_start(struct link *l, int timeout_ms)
 		if (poll(&p, 1, (int)left) <= 0)
 			break;
 		n = read(fd, buf + len, sizeof(buf) - len);
+		if (n <= 0 && len == 0 && link_refused_by_peer(l, fd)) {
+			close(fd);
+			return;
+		}
 		if (n <= 0)
 			break;
 		len += (size_t)n;

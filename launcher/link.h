@@ -9,6 +9,12 @@
  * callback re-emits the whole session (session_start with resume, every
  * process and its map), so nothing is lost: the daemon ends up with the
  * launcher's own state.
+ *
+ * Trust (proto/sockpath.h): before a byte is sent, the socket's directory
+ * must belong to us or root and be closed to others, and the peer must run as
+ * our uid or root. Otherwise, and when mevid hangs up before its greeting
+ * because we are of another uid, the link prints one sentence, gives up for
+ * good (refused) and the program runs on untracked.
  */
 #ifndef MEVI_LAUNCHER_LINK_H
 #define MEVI_LAUNCHER_LINK_H
@@ -27,6 +33,7 @@ struct link {
 	struct event_base *base;
 	char socket_path[108];
 	bool may_spawn;
+	char listen[80]; /* --listen for a spawned mevid, or "" */
 	struct bufferevent *bev;
 	bool up;
 	bool ever_up;
@@ -43,11 +50,14 @@ struct link {
 	unsigned drops;
 };
 
-/* Resolves the socket path: explicit, else $MEVI_SOCKET, else the default. */
+/* Resolves the socket path: $MEVI_SOCKET, else the default (proto/sockpath.h). */
 int link_default_socket(char *buf, size_t len);
 
 void link_init(struct link *l, struct event_base *base, const char *socket_path, bool may_spawn,
 	       link_snapshot_fn snapshot, void *ctx);
+
+/* Sets the --listen HOST:PORT a spawned mevid is given ("" or NULL: none). */
+void link_set_listen(struct link *l, const char *listen);
 
 /*
  * Connects once, synchronously, before the program starts: spawns mevid when

@@ -95,6 +95,9 @@ static void usage(FILE *f)
 	    "  --socket PATH  mevid's socket (default: $MEVI_SOCKET, else\n"
 	    "                 $XDG_RUNTIME_DIR/mevi/mevid.sock, else /tmp/mevi-$UID/mevid.sock)\n"
 	    "  --no-spawn     do not start mevid when none is running\n"
+	    "  --listen HOST:PORT\n"
+	    "                 where a mevid this starts serves HTTP (default 127.0.0.1:5001,\n"
+	    "                 or the next free port when that one is taken)\n"
 	    "  --record FILE  also write the session to FILE, a .mevi recording that\n"
 	    "                 `mevid --load FILE` or the browser opens (implies --no-spawn)\n"
 	    "  --backtraces MODE\n"
@@ -381,6 +384,7 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 	    {"socket", required_argument, NULL, 's'},
 	    {"no-spawn", no_argument, NULL, 'n'},
+	    {"listen", required_argument, NULL, 0x300},
 	    {"record", required_argument, NULL, 'r'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
@@ -403,6 +407,7 @@ int main(int argc, char **argv)
 	char socket_path[108] = "";
 	bool may_spawn = true;
 	const char *record_path = NULL;
+	const char *listen_addr = NULL;
 	int opt, status, end_status = -2;
 	char **attach_argv = NULL, *attach_text = NULL;
 	struct event *detach_ev[3] = {NULL}, *detach_timer = NULL;
@@ -416,6 +421,9 @@ int main(int argc, char **argv)
 			break;
 		case 'n':
 			may_spawn = false;
+			break;
+		case 0x300: /* --listen, for a spawned mevid */
+			listen_addr = optarg;
 			break;
 		case 'r':
 			record_path = optarg;
@@ -562,6 +570,7 @@ int main(int argc, char **argv)
 	l.to_recorder = l.rec.f != NULL;
 	outbox_init(&l.out, send_batch, &l);
 	link_init(&l.link, l.base, socket_path, may_spawn, on_snapshot, &l);
+	link_set_listen(&l.link, listen_addr);
 	l.tracees = tracee_table_new(l.base, &l.out, on_tracee_notify, &l);
 	MEVI_ASSERT(l.tracees);
 	tracee_set_backtraces(l.tracees, bt_mode, (unsigned)bt_depth);

@@ -18,6 +18,7 @@ import { PAGE } from './layout';
 import type { Hit } from './render/mapcanvas';
 import { PauseQueue } from './pausequeue';
 import { bannerFor, emptyStateFor, type StatusInput } from './status';
+import { checkAccess, takeToken, type Refusal } from './access';
 import { el } from './ui/dom';
 import { TopBar } from './ui/topbar';
 import { buildHelp } from './ui/help';
@@ -204,6 +205,8 @@ export class App {
           if (this.view.at !== null && this.view.session !== null) this.seeker.request(this.view.session, this.view.at);
         }
         if (status === 'offline' && this.store.synced) this.store.synced = false;
+        if (status === 'live') this.refusal = null;
+        if (status === 'offline') this.askWhyRefused();
         this.renderDirty = true;
         this.forceSlow = true;
         this.schedule();
@@ -212,8 +215,32 @@ export class App {
   }
 
   start(): void {
-    this.conn.start();
+    // The token leaves the address bar before anything else happens, and is
+    // traded for the cookie before the websocket opens.
+    const token = takeToken(location, history);
+    this.token = token;
     this.schedule();
+    void (token ? checkAccess(token) : Promise.resolve(null)).then((refusal) => {
+      this.refusal = refusal;
+      this.conn.start();
+    });
+  }
+
+  private refusal: Refusal | null = null;
+  private asking = false;
+  /** The URL's token, kept to trade again if mevid was away at the first try. */
+  private token: string | null = null;
+
+  /** The websocket failed: asks mevid whether it refuses us, and why. */
+  private askWhyRefused(): void {
+    if (this.asking) return;
+    this.asking = true;
+    void checkAccess(this.token).then((refusal) => {
+      this.asking = false;
+      this.refusal = refusal;
+      this.renderDirty = true;
+      this.schedule();
+    });
   }
 
   /** Redraws every canvas (after the fonts arrive, text widths change). */
@@ -998,6 +1025,7 @@ export class App {
       sessions: this.store.sessions.size,
       selectedSession: this.view.session,
       selectedKnown: this.view.session !== null && this.store.sessions.has(this.view.session),
+      refusal: this.refusal,
     };
   }
 }

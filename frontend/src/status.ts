@@ -24,6 +24,8 @@ export interface StatusInput {
   /** The session picked in the URL, and whether mevid knows it. */
   selectedSession: number | null;
   selectedKnown: boolean;
+  /** Why mevid refuses this page (from api/access), when it does. */
+  refusal?: { status: number; message: string } | null;
 }
 
 export type BannerKind = 'offline' | 'paused' | 'warning';
@@ -34,6 +36,9 @@ export interface Banner {
 
 /** The banner, or null. Offline beats paused beats warnings. */
 export function bannerFor(i: StatusInput): Banner | null {
+  if (i.link !== 'live' && i.everConnected && i.refusal) {
+    return { kind: 'offline', text: `mevid refuses this page (${i.refusal.status}): ${i.refusal.message}` };
+  }
   if (i.link !== 'live' && i.everConnected) {
     const retry = i.retryInMs !== null ? ` Retrying in ${(i.retryInMs / 1000).toFixed(1)} s.` : ' Connecting…';
     return { kind: 'offline', text: `mevid went away at ${formatClock(BigInt(i.lastLiveAt) * 1_000_000n)}: showing the last state received.${retry}` };
@@ -60,6 +65,12 @@ export interface EmptyState {
 
 export function emptyStateFor(i: StatusInput): EmptyState | null {
   if (!i.hasData || (!i.everConnected && i.sessions === 0)) {
+    if (i.link === 'offline' && i.refusal) {
+      return {
+        title: i.refusal.status === 401 ? 'mevid wants its token' : 'Refused by mevid',
+        detail: `mevid answers at ${i.url} but refuses this page (${i.refusal.status}): ${i.refusal.message}`,
+      };
+    }
     if (i.link === 'offline') {
       return {
         title: 'No daemon',

@@ -12,6 +12,10 @@
  *   - a process appears with the RSS /api/state reports (same number, formatted),
  *     its bars update as pages are touched, two tabs show the same thing;
  *   - a forked child appears under its parent and greys out with its exit status;
+ *   - the printed URL (with the token) through a forwarded port shows live data
+ *     and the token leaves the address bar (an HttpOnly, SameSite=Strict cookie
+ *     takes its place); a mevid on 0.0.0.0 opened without the token says so
+ *     ("mevid wants its token") instead of "No daemon";
  *   - tooltip, click-to-zoom, filter, pause, help and URL state work;
  *   - killing mevid shows OFFLINE, restarting it shows LIVE and the same totals;
  *   - a real program (python3) under mevi-run ($MEVI_RUN, else the launcher/
@@ -33,6 +37,7 @@
  * (mevid, chromium, frontend/node_modules) is missing, saying which.
  */
 import { spawn } from 'node:child_process';
+import net from 'node:net';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { artifactsDir, findMevid, freePort, frontendDir, importTs, launchBrowser, CHROMIUM, sleep, startLauncher, startMevid, tmpDir, waitFor } from './lib.mjs';
@@ -238,6 +243,56 @@ try {
     if ((await canvasHash(page, 5001)) !== (await canvasHash(page2, 5001))) throw new Error('the two tabs drew different bars');
     await shot('04-second-tab', page2);
     await page2.close();
+  });
+
+  let fwdBase = null;
+  await check('the printed URL through a forwarded port: live, and the token leaves the address bar', async () => {
+    const token = readFileSync(`${socket}.token`, 'utf8').trim();
+    // A port forward, as `ssh -L` makes one: another port, another Host.
+    const fwd = net.createServer((c) => {
+      const up = net.connect(port, '127.0.0.1');
+      c.pipe(up).pipe(c);
+      c.on('error', () => up.destroy());
+      up.on('error', () => c.destroy());
+    });
+    await new Promise((r) => fwd.listen(0, '127.0.0.1', r));
+    cleanups.push(() => fwd.close());
+    fwdBase = `http://localhost:${fwd.address().port}`;
+    const p = await ctx.newPage();
+    watchPage(p);
+    await p.goto(`${fwdBase}/?token=${token}`);
+    await waitFor('the token to leave the address bar', async () => !p.url().includes('token='));
+    await waitFor('LIVE through the forward', async () => (await text(p, '.live-indicator')) === 'LIVE', 15000);
+    await waitRssMatches(p, 5001);
+    const cookie = (await ctx.cookies(fwdBase)).find((c) => c.name === `mevi_token_${port}`);
+    if (!cookie || !cookie.httpOnly || cookie.sameSite !== 'Strict') throw new Error(`cookie: ${JSON.stringify(cookie)}`);
+    if (await p.evaluate(() => document.cookie.includes('mevi_token'))) throw new Error('the page script can read the token cookie');
+    await shot('04b-forwarded-port', p);
+    await p.close();
+    return p.url();
+  });
+
+  await check('a mevid open to the network asks for its token instead of saying "No daemon"', async () => {
+    const dir2 = tmpDir();
+    const port2 = await freePort();
+    const exposed = await startMevid(MEVID, { socket: join(dir2, 'mevid.sock'), port: port2, args: ['--listen', `0.0.0.0:${port2}`] });
+    cleanups.push(() => exposed.stop());
+    const base2 = `http://127.0.0.1:${port2}`;
+    const p = await ctx.newPage();
+    watchPage(p);
+    await p.goto(`${base2}/`);
+    await waitFor('the refusal', async () => (await text(p, '.empty-state h1')) === 'mevid wants its token', 15000);
+    const detail = await text(p, '.empty-state');
+    if (!/token/.test(detail)) throw new Error(`the page says: ${detail}`);
+    await shot('04c-token-wanted', p);
+    const token = readFileSync(join(dir2, 'mevid.sock.token'), 'utf8').trim();
+    await p.goto(`${base2}/?token=${token}`);
+    await waitFor('LIVE with the token', async () => (await text(p, '.live-indicator')) === 'LIVE', 15000);
+    if (p.url().includes('token=')) throw new Error(`token still in ${p.url()}`);
+    await p.close();
+    await exposed.stop();
+    requests.splice(0, requests.length, ...requests.filter((u) => !u.includes(`:${port2}/`)));
+    return detail.slice(0, 80);
   });
 
   await check('a forked child appears under its parent and greys out when it exits', async () => {
@@ -849,10 +904,13 @@ try {
   await v2?.send('exit 7001 0', 'end 0').catch(() => undefined);
 
   await check('no request left 127.0.0.1 and the page logged no errors', async () => {
-    const foreign = requests.filter((u) => !u.startsWith(`${base}/`) && !u.startsWith(`ws://127.0.0.1:${port}/`) && !u.startsWith('data:') && !u.startsWith('blob:'));
+    const fwdWs = fwdBase?.replace('http:', 'ws:');
+    const foreign = requests.filter(
+      (u) => !u.startsWith(`${base}/`) && !u.startsWith(`ws://127.0.0.1:${port}/`) && !(fwdBase && (u.startsWith(`${fwdBase}/`) || u.startsWith(`${fwdWs}/`))) && !u.startsWith('data:') && !u.startsWith('blob:'),
+    );
     if (foreign.length) throw new Error(`external requests: ${foreign.join(', ')}`);
     // The refused uploads above answer 400: Chromium logs every failed resource load.
-    const errors = pageErrors.filter((e) => !/WebSocket connection to .* failed/.test(e) && !/ERR_CONNECTION_REFUSED/.test(e) && !/status of 400/.test(e));
+    const errors = pageErrors.filter((e) => !/WebSocket connection to .* failed/.test(e) && !/ERR_CONNECTION_REFUSED/.test(e) && !/status of 400/.test(e) && !/status of 401/.test(e));
     if (errors.length) throw new Error(`page errors: ${errors.join(' | ')}`);
     return `${requests.length} requests, all to ${base}`;
   });

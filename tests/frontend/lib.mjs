@@ -84,7 +84,7 @@ export async function startMevid(bin, { socket, port, env = {}, args = [] }) {
   const exited = new Promise((r) => child.once('exit', (code, sig) => r({ code, sig })));
   await waitFor('mevid to listen', async () => {
     if (child.exitCode !== null) throw new Error(`mevid exited (${child.exitCode}): ${stderr}`);
-    const r = await fetch(`http://127.0.0.1:${port}/api/state`).catch(() => null);
+    const r = await fetch(`http://127.0.0.1:${port}/api/health`).catch(() => null);
     return r?.ok;
   });
   return {

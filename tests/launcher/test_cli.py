@@ -372,10 +372,10 @@ def test_reconnect(tmp):
     d.stop()
 
 
-def test_record_roundtrip(tmp):
+def test_record_roundtrip(tmp, sockdir):
     """--record writes what mevid saw: loaded into a fresh mevid, the
     recording gives the live session's states at every moment."""
-    sock = os.path.join(tmp, "rec.sock")
+    sock = os.path.join(sockdir, "rec.sock")
     rec = os.path.join(tmp, "run.mevi")
     d = Daemon(sock)
     prog = ("import mmap, os, time\n"
@@ -396,7 +396,7 @@ def test_record_roundtrip(tmp):
     live = [s for s in d.state()["sessions"] if s["launcher_pid"] > 0][-1]
     port = free_port()
     log = open(rec + ".log", "ab")
-    loaded_proc = subprocess.Popen([ARGS.mevid, "--foreground", "--socket", os.path.join(tmp, "load.sock"),
+    loaded_proc = subprocess.Popen([ARGS.mevid, "--foreground", "--socket", os.path.join(sockdir, "load.sock"),
                                     "--listen", "127.0.0.1:%d" % port, "--load", rec], stdout=log, stderr=log)
     try:
         def get(url):
@@ -444,7 +444,10 @@ def test_permission_hint(tmp):
                 return
     except OSError:
         pass
-    sock = os.path.join(tmp, "unpriv.sock")
+    nobody_dir = os.path.join(tmp, "nobody")
+    os.mkdir(nobody_dir, 0o700)
+    os.chown(nobody_dir, 65534, 65534)
+    sock = os.path.join(nobody_dir, "unpriv.sock")
     r = run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--",
              ARGS.mevi_run, "--socket", sock, "--no-spawn", "--", "sh", "-c", "sleep 0.2; exit 5"])
     check("unprivileged: the program still runs (status 5)", r.returncode == 5, str(r.returncode))
@@ -485,7 +488,11 @@ def main():
     ARGS.mevid = os.path.abspath(ARGS.mevid)
     tmp = tempfile.mkdtemp(prefix="mevi-cli-")
     os.chmod(tmp, 0o755)
-    sock = os.path.join(tmp, "mevid.sock")
+    # Sockets live in a directory closed to others (proto/sockpath.h): mevi-run
+    # talks through no other.
+    sockdir = os.path.join(tmp, "sock")
+    os.mkdir(sockdir, 0o700)
+    sock = os.path.join(sockdir, "mevid.sock")
     d = Daemon(sock)
     try:
         test_usage(sock)
@@ -497,9 +504,9 @@ def main():
         test_signals(sock)
     finally:
         d.stop()
-    test_no_daemon(tmp)
-    test_reconnect(tmp)
-    test_record_roundtrip(tmp)
+    test_no_daemon(sockdir)
+    test_reconnect(sockdir)
+    test_record_roundtrip(tmp, sockdir)
     test_permission_hint(tmp)
     if FAILURES:
         print("%d failed: %s (logs in %s)" % (len(FAILURES), ", ".join(FAILURES), tmp))

@@ -28,6 +28,91 @@ int sockpath_default(char *buf, size_t len)
 	return 0;
 }
 
+int sockpath_resolve(const char *explicit_path, char *buf, size_t len)
+{
+	const char *env = getenv("MEVI_SOCKET");
+	const char *p = explicit_path && *explicit_path ? explicit_path : env && *env ? env : NULL;
+	int n;
+
+	if (!p)
+		return sockpath_default(buf, len);
+	n = snprintf(buf, len, "%s", p);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+int sockpath_dir(const char *path, char *dir, size_t dirlen)
+{
+	const char *slash = strrchr(path, '/');
+	int n;
+
+	if (!slash)
+		n = snprintf(dir, dirlen, ".");
+	else if (slash == path)
+		n = snprintf(dir, dirlen, "/");
+	else
+		n = snprintf(dir, dirlen, "%.*s", (int)(slash - path), path);
+	return n < 0 || (size_t)n >= dirlen ? -ENAMETOOLONG : 0;
+}
+
+/* The trust rule on an existing directory's stat (see the header). */
+static int dir_trusted(const char *dir, const struct stat *st, char *err, size_t errlen)
+{
+	uid_t me = getuid();
+
+	if (!S_ISDIR(st->st_mode)) {
+		snprintf(err, errlen, "socket directory %s is not a directory", dir);
+		return -ENOTDIR;
+	}
+	if (st->st_uid != me && st->st_uid != 0) {
+		snprintf(err, errlen,
+			 "socket directory %s belongs to uid %u, not to you (uid %u) or root: "
+			 "someone else may be listening there; remove it or use --socket PATH",
+			 dir, (unsigned)st->st_uid, (unsigned)me);
+		return -EPERM;
+	}
+	if (st->st_mode & (S_IRGRP | S_IWGRP | S_IROTH | S_IWOTH)) {
+		snprintf(err, errlen,
+			 "socket directory %s is open to other users (mode %04o); "
+			 "make it private with chmod 700 %s",
+			 dir, (unsigned)(st->st_mode & 07777), dir);
+		return -EPERM;
+	}
+	return 0;
+}
+
+int sockpath_check_dir(const char *path, char *err, size_t errlen)
+{
+	char dir[PATH_MAX];
+	struct stat st;
+	int ret;
+
+	if (sockpath_dir(path, dir, sizeof(dir))) {
+		snprintf(err, errlen, "socket path %s is too long", path);
+		return -ENAMETOOLONG;
+	}
+	/* lstat: a symlink planted in place of the directory is refused. */
+	if (lstat(dir, &st) < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot use socket directory %s: %s", dir, strerror(-ret));
+		return ret;
+	}
+	return dir_trusted(dir, &st, err, errlen);
+}
+
+int sockpath_check_peer(int fd, uid_t *uid, pid_t *pid)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return -errno;
+	if (uid)
+		*uid = cred.uid;
+	if (pid)
+		*pid = cred.pid;
+	return cred.uid == getuid() || cred.uid == 0 ? 0 : -EPERM;
+}
+
 /* mkdir -p with mode 0700 for every directory it creates. */
 static int mkdir_parents(char *dir)
 {
@@ -82,29 +167,12 @@ int sockpath_prepare_dir(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot create socket directory %s: %s", dir, strerror(-ret));
 		return ret;
 	}
-	if (stat(dir, &st) < 0) {
+	if (lstat(dir, &st) < 0) {
 		ret = -errno;
 		snprintf(err, errlen, "cannot use socket directory %s: %s", dir, strerror(-ret));
 		return ret;
 	}
-	if (!S_ISDIR(st.st_mode)) {
-		snprintf(err, errlen, "socket directory %s is not a directory", dir);
-		return -ENOTDIR;
-	}
-	if (st.st_uid != getuid() && st.st_uid != 0) {
-		snprintf(err, errlen,
-			 "refusing socket directory %s: it belongs to uid %u, not to us (uid %u)",
-			 dir, (unsigned)st.st_uid, (unsigned)getuid());
-		return -EPERM;
-	}
-	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-		snprintf(err, errlen,
-			 "refusing socket directory %s: others can write to it (mode %04o); "
-			 "use a directory only you can write (chmod 700)",
-			 dir, (unsigned)(st.st_mode & 07777));
-		return -EPERM;
-	}
-	return 0;
+	return dir_trusted(dir, &st, err, errlen);
 }
 
 int sockpath_lock(const char *path)
