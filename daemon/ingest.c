@@ -41,6 +41,8 @@ static int ingest_event(struct ingest *in, const struct mevi_event *ev)
 		}
 		err = session_registry_start(in->reg, ev, in->owner, &s, &other);
 		in->session = s;
+		if (s)
+			s->launcher_host_pid = in->peer_pid;
 		if (other && in->takeover)
 			in->takeover(in->takeover_ctx, other);
 		if (err) {
