@@ -31,6 +31,7 @@
 #include "outbox.h"
 #include "recorder.h"
 #include "syscalls.h"
+#include "target.h"
 #include "tracee.h"
 
 #define FLUSH_MS 4
@@ -53,6 +54,11 @@ struct launcher {
 	pid_t attach_pid;   /* --pid */
 	bool scan_layout;   /* --layout=scan: no filter, layouts re-read each tick */
 	bool detached;	    /* --pid: let go by Ctrl-C or --detach-after */
+	/* No session yet: the program has not exec'd (or the attach not
+	 * succeeded). Nothing leaves the launcher until session_begin(), so a
+	 * launch that fails creates no session and no recording. */
+	bool held;
+	bool exec_failed; /* the program could not be executed */
 };
 
 /* The outbox's sink: the daemon link and, with --record, the recording. */
@@ -60,6 +66,8 @@ static void send_batch(const void *batch, size_t len, void *arg)
 {
 	struct launcher *l = arg;
 
+	if (l->held)
+		return;
 	if (l->to_link)
 		link_send(batch, len, &l->link);
 	if (l->to_recorder)
@@ -170,6 +178,8 @@ static void on_snapshot(bool resume, void *arg)
 {
 	struct launcher *l = arg;
 
+	if (l->held)
+		return; /* session_begin() sends it all */
 	/* What is queued belongs to the recording, not to the new connection,
 	 * which must start with session_start; the snapshot is for the daemon
 	 * only (the recording already has all of it). */
@@ -182,6 +192,36 @@ static void on_snapshot(bool resume, void *arg)
 		tracee_snapshot(l->tracees);
 	outbox_flush(&l->out);
 	l->to_recorder = l->rec.f != NULL;
+}
+
+/*
+ * The program runs (exec succeeded) or is attached: the session starts, with
+ * a snapshot of what the tracees are now, to the daemon and the recording.
+ */
+static void session_begin(struct launcher *l)
+{
+	l->held = false;
+	outbox_discard(&l->out);
+	l->to_link = true;
+	l->to_recorder = l->rec.f != NULL;
+	emit_session_start(l, false);
+	if (l->tracees)
+		tracee_snapshot(l->tracees);
+	outbox_flush(&l->out);
+	/* The address waited for the session (see main). */
+	if (l->link.url[0])
+		fprintf(stderr, "mevi: watching at %s\n", l->link.url);
+	else
+		l->link.url_printed = false;
+}
+
+/* One line saying what is wrong with the command line, and where to look. */
+static int usage_error(const char *fmt, const char *arg)
+{
+	fputs("mevi-run: ", stderr);
+	fprintf(stderr, fmt, arg);
+	fputs("\ntry 'mevi-run --help' for more information\n", stderr);
+	return 2;
 }
 
 static void on_tracee_notify(void *arg, bool terminal_stop)
@@ -291,10 +331,12 @@ static int wait_exec(struct launcher *l, int err_fd, bool traced)
 
 static void report_exec_error(const char *prog, int err)
 {
-	if (err == ENOENT)
-		fprintf(stderr, "mevi-run: %s: command not found\n", prog);
-	else
-		fprintf(stderr, "mevi-run: %s: %s\n", prog, strerror(err));
+	/* The file is there (it was resolved): its interpreter is not. */
+	if (err == ENOENT && strchr(prog, '/') && access(prog, F_OK) == 0) {
+		fprintf(stderr, "mevi-run: %s: bad interpreter: %s\n", prog, strerror(err));
+		return;
+	}
+	target_report(prog, -err);
 }
 
 /* Runs the program without tracing (ptrace was refused) and returns its status. */
@@ -358,6 +400,9 @@ static int launch(struct launcher *l)
 		report_exec_error(l->argv[0], exec_err);
 	if (!traced)
 		return run_untraced(pid);
+	/* On an exec failure the child exits 127/126; the loop reaps it, and no
+	 * session is begun. */
+	l->exec_failed = exec_err != 0;
 	return -1;
 }
 
@@ -478,7 +523,8 @@ int main(int argc, char **argv)
 	struct event *detach_ev = NULL, *detach_timer = NULL;
 
 	log_init("mevi-run");
-	while ((opt = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+	opterr = 0; /* our own one-line messages */
+	while ((opt = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 's':
 			snprintf(socket_path, sizeof(socket_path), "%s", optarg);
@@ -551,25 +597,36 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case ':':
+			return usage_error("%s needs a value", argv[optind - 1]);
 		default:
-			usage(stderr);
-			return 2;
+			if (strncmp(argv[optind - 1], "--", 2) && optopt && optopt < 0x100) {
+				char o[3] = {'-', (char)optopt, '\0'};
+
+				return usage_error("unknown option '%s'", o);
+			}
+			return usage_error("unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (l.attach_pid && optind < argc) {
 		fprintf(stderr, "mevi-run: --pid attaches to a running process; no PROGRAM\n");
 		return 2;
 	}
-	if (optind >= argc && !l.attach_pid) {
-		usage(stderr);
-		return 2;
-	}
+	if (optind >= argc && !l.attach_pid)
+		return usage_error("%s",
+				   "no PROGRAM to run (usage: mevi-run [OPTIONS] [--] PROGRAM "
+				   "[ARGS...], or mevi-run [OPTIONS] --pid PID)");
 	if (detach_after && !l.attach_pid) {
 		fprintf(stderr, "mevi-run: --detach-after needs --pid\n");
 		return 2;
 	}
 	if (l.scan_layout && !l.sample_ms) {
 		fprintf(stderr, "mevi-run: --layout=scan needs --sample\n");
+		return 2;
+	}
+	if (exact && !l.attach_pid) {
+		/* A program mevi-run starts is tracked exactly already. */
+		fprintf(stderr, "mevi-run: --exact needs --pid\n");
 		return 2;
 	}
 	if (exact && l.sample_ms) {
@@ -581,6 +638,25 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	l.argv = argv + optind;
+	l.self = getpid();
+	if (!l.attach_pid) {
+		int err = target_resolve(l.argv[0]);
+
+		if (err)
+			return target_report(l.argv[0], err);
+	} else {
+		char why[200];
+		int err = target_check_pid(l.attach_pid, l.self, why, sizeof(why));
+
+		if (err == -EPERM) {
+			fprintf(stderr, "mevi-run: --pid %d: %s\n", (int)l.attach_pid, why);
+			return 1;
+		}
+		if (err == -ENOENT) {
+			fprintf(stderr, "mevi-run: --pid %d: no such process\n", (int)l.attach_pid);
+			return 1;
+		}
+	}
 	if (l.attach_pid) {
 		l.argv = attach_argv = read_proc_argv(l.attach_pid, &attach_text);
 		if (!l.argv) {
@@ -595,7 +671,6 @@ int main(int argc, char **argv)
 		mm_set_sampled(true);
 		traced_syscalls_select(SYSCALLS_SAMPLED);
 	}
-	l.self = getpid();
 	l.started_at = realtime_ns();
 	l.base = event_base_new();
 	if (!l.base) {
@@ -623,11 +698,16 @@ int main(int argc, char **argv)
 	struct event *chld_ev = evsignal_new(l.base, SIGCHLD, sigchld_cb, &l);
 	event_add(chld_ev, NULL);
 
+	/* The address is printed when the session begins, not for a program
+	 * that turns out not to start. */
+	l.held = true;
+	l.link.url_printed = true;
 	link_start(&l.link, 3000);
-	emit_session_start(&l, false);
 	status = l.attach_pid ? attach(&l) : launch(&l);
 	if (status >= 0)
 		goto done;
+	if (!l.exec_failed)
+		session_begin(&l);
 	/* Sampled mode scans residency; an exact attach has no syscall stops and
 	 * re-reads layouts at the same pace. */
 	if ((l.sample_ms || l.attach_pid) &&
@@ -706,10 +786,16 @@ done:
 	struct mevi_event end = {.type = MEVI_EV_SESSION_END, .pid = l.self};
 
 	end.session_end.status = end_status == -2 ? status : end_status;
-	outbox_emit(&l.out, &end);
-	outbox_flush(&l.out);
+	if (!l.held) {
+		outbox_emit(&l.out, &end);
+		outbox_flush(&l.out);
+	}
 	link_finish(&l.link, 2000);
-	if (record_path) {
+	if (record_path && l.held) {
+		/* Nothing ran: no recording (it would hold only a header). */
+		recorder_close(&l.rec);
+		unlink(record_path);
+	} else if (record_path) {
 		int err = recorder_close(&l.rec);
 
 		if (err)
