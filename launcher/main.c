@@ -624,13 +624,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "mevi-run: --layout=scan needs --sample\n");
 		return 2;
 	}
+	if (exact && l.sample_ms) {
+		fprintf(stderr, "mevi-run: --exact and --sample exclude each other\n");
+		return 2;
+	}
 	if (exact && !l.attach_pid) {
 		/* A program mevi-run starts is tracked exactly already. */
 		fprintf(stderr, "mevi-run: --exact needs --pid\n");
-		return 2;
-	}
-	if (exact && l.sample_ms) {
-		fprintf(stderr, "mevi-run: --exact and --sample exclude each other\n");
 		return 2;
 	}
 	if (!socket_path[0] && link_default_socket(socket_path, sizeof(socket_path))) {
