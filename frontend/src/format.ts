@@ -102,14 +102,14 @@ export function formatArg(arg: string): string {
 
 /**
  * How a session ended, in words (mevid's /api/state "end"): "exit 0",
- * "killed by SIGKILL (137)", "detached: runs on untracked" (session_end -1),
+ * "killed by SIGKILL (137)", "detached" (session_end -1: it runs on, untracked),
  * "launcher lost" (the connection closed without a session end: mevi-run was
  * killed, or a recording was cut short).
  */
 export function formatSessionEnd(alive: boolean, exitStatus: number | null): string {
   if (alive) return 'running';
   if (exitStatus === null) return 'launcher lost';
-  if (exitStatus === -1) return 'detached: runs on untracked';
+  if (exitStatus === -1) return 'detached';
   return formatExitStatus(exitStatus);
 }
 

@@ -35,7 +35,7 @@ describe('endings', () => {
     const p = sess.processes.get(101)!;
     expect(p.alive).toBe(false);
     expect(s.totals()).toEqual({ rss: 0, vsz: 0, processes: 0 });
-    expect(formatSessionEnd(sess.alive, sess.exitStatus)).toBe('detached: runs on untracked');
+    expect(formatSessionEnd(sess.alive, sess.exitStatus)).toBe('detached');
     expect(formatProcessEnd(p.alive, p.exitStatus, sess)).toBe('detached');
     expect(s.errors).toBe(0);
   });

@@ -64,6 +64,13 @@ export class SessionView {
     const badge = s.alive ? 'running' : `ended · ${formatSessionEnd(s.alive, s.exitStatus)}`;
     setText(this.badge, badge);
     this.badge.className = `session-badge ${s.alive ? 'running' : 'ended'}`;
+    this.badge.title = s.alive
+      ? 'the launcher is tracking it'
+      : s.exitStatus === -1
+        ? 'detached: mevi-run let the program go; it runs on, untracked'
+        : s.exitStatus === null
+          ? 'launcher lost: mevi-run went away without ending the session (killed, or a recording cut short); its processes are no longer tracked'
+          : 'the program ended';
 
     let alive = 0;
     for (const p of s.processes.values()) if (p.alive) alive++;
