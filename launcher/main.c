@@ -456,8 +456,14 @@ static char **read_proc_argv(pid_t pid, char **text)
 static int attach(struct launcher *l)
 {
 	int err = tracee_attach(l->tracees, l->attach_pid, l->self);
+	char tracer_name[32];
+	pid_t tracer =
+	    err == -EPERM ? target_tracer(l->attach_pid, tracer_name, sizeof(tracer_name)) : 0;
 
-	if (err == -EPERM)
+	if (tracer > 0)
+		fprintf(stderr, "mevi-run: cannot attach to %d: it is already traced by %d (%s)\n",
+			(int)l->attach_pid, (int)tracer, tracer_name[0] ? tracer_name : "?");
+	else if (err == -EPERM)
 		fprintf(stderr,
 			"mevi-run: cannot attach to %d: not permitted (run as root, as its owner "
 			"with kernel.yama.ptrace_scope=0, or it is already traced)\n",

@@ -108,3 +108,37 @@ int target_check_pid(pid_t pid, pid_t self, char *why, size_t len)
 	}
 	return 0;
 }
+
+pid_t target_tracer(pid_t pid, char *name, size_t len)
+{
+	char path[64], buf[4096], *p;
+	long tracer = 0;
+	ssize_t n;
+	int fd;
+
+	name[0] = '\0';
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	p = strstr(buf, "\nTracerPid:");
+	if (p)
+		tracer = strtol(p + 11, NULL, 10);
+	if (tracer <= 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%ld/comm", tracer);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = read(fd, name, len - 1);
+		close(fd);
+		if (n > 0 && name[n - 1] == '\n')
+			n--;
+		name[n > 0 ? n : 0] = '\0';
+	}
+	return (pid_t)tracer;
+}

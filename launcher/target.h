@@ -38,4 +38,11 @@ int target_report(const char *name, int err);
  */
 int target_check_pid(pid_t pid, pid_t self, char *why, size_t len);
 
+/*
+ * The pid of pid's tracer (TracerPid of /proc/PID/status), 0 when it is not
+ * traced or that cannot be read. name (len bytes) gets the tracer's comm, or
+ * "".
+ */
+pid_t target_tracer(pid_t pid, char *name, size_t len);
+
 #endif /* MEVI_LAUNCHER_TARGET_H */

@@ -191,7 +191,7 @@ def test_failed_launches(sock, d, tmp):
     n = len(d.sessions())
     r = run(mevi(sock, "--pid", str(t.pid)))
     check("a refused --pid (already traced): status 1, a line, no session",
-          r.returncode == 1 and b"cannot attach" in r.stderr and len(d.sessions()) == n,
+          r.returncode == 1 and (b"it is already traced by %d (mevi-run)" % a.pid) in r.stderr and len(d.sessions()) == n,
           "status %d, stderr %r, sessions %d -> %d" % (r.returncode, r.stderr[-200:], n, len(d.sessions())))
     a.send_signal(signal.SIGINT)
     a.wait(10)
