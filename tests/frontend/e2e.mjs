@@ -824,7 +824,7 @@ try {
 
   await check('endings: a vanished launcher is "launcher lost", its processes not alive nor in the totals; a detach is "detached"', async () => {
     const gone = startLauncher(['--socket', socket, '--scenario', 'stdin', '--pid', '8500', '--argv', 'vanishing-prog', '--hold', '--quiet']);
-    await gone.next((e) => e.event === 'greeting');
+    await gone.next((e) => e.event === 'greeting', 30000);
     const X = 0x7f6000000000;
     await gone.send('start 8501 8500 vanishing-prog', `map 8501 ${hex(X)} ${hex(X + 8 * MiB)} resident`);
     const id = await waitFor('the session', async () => (await apiState()).sessions.find((x) => x.launcher_pid === 8500)?.id);
@@ -842,7 +842,7 @@ try {
 
     const det = startLauncher(['--socket', socket, '--scenario', 'stdin', '--pid', '8600', '--argv', 'attached-prog', '--mode', 'sampled', '--sample-ms', '50', '--hold', '--quiet']);
     cleanups.push(() => det.stop());
-    await det.next((e) => e.event === 'greeting');
+    await det.next((e) => e.event === 'greeting', 30000);
     await det.send('start 8601 8600 attached-prog', `map 8601 ${hex(X)} ${hex(X + 4 * MiB)} resident`);
     const id2 = await waitFor('the attached session', async () => (await apiState()).sessions.find((x) => x.launcher_pid === 8600)?.id);
     await page.goto(`${base}/?session=${id2}`);
