@@ -9,6 +9,7 @@
 #include <json-c/json.h>
 #include <json-c/printbuf.h>
 
+#include "ending.h"
 #include "eventlog.h"
 #include "memmap.h"
 #include "session.h"
@@ -415,8 +416,62 @@ static int add(struct json_object *obj, const char *key, struct json_object *val
 	return 0;
 }
 
+/*
+ * "end": null while going, else {"how": name} plus what the way says:
+ * "status" (exited; killed: the wire's 128+N), "signal" (killed), "running"
+ * (a process that ended without an exit: does the kernel still run it? null
+ * when not known), "offset" (recording_cut: where the loaded file stops).
+ */
+static struct json_object *json_end(uint8_t how, bool has_status, int32_t status,
+				    const struct process *p, const struct session *s)
+{
+	struct json_object *o;
+
+	if (how == ENDING_NONE)
+		return NULL;
+	o = json_object_new_object();
+	if (!o)
+		return NULL;
+	if (add(o, "how", json_object_new_string(ending_name(how)), false))
+		goto err_put;
+	if ((how == ENDING_EXITED || how == ENDING_KILLED) && has_status &&
+	    add(o, "status", json_object_new_int(status), false))
+		goto err_put;
+	if (how == ENDING_KILLED && add(o, "signal", json_object_new_int(status - 128), false))
+		goto err_put;
+	if (p && !p->has_exit_status && how != ENDING_REPLACED &&
+	    add(o, "running", p->running < 0 ? NULL : json_object_new_boolean(p->running),
+		p->running < 0))
+		goto err_put;
+	if (!p && how == ENDING_RECORDING_CUT &&
+	    add(o, "offset", json_object_new_uint64(s->cut_at), false))
+		goto err_put;
+	return o;
+
+err_put:
+	json_object_put(o);
+	return NULL;
+}
+
+/* A process's ending; one restored from a history checkpoint carries only
+ * alive and exit_status, which say enough. */
+static uint8_t process_end_how(const struct process *p)
+{
+	if (p->alive)
+		return ENDING_NONE;
+	if (p->end_how != ENDING_NONE)
+		return p->end_how;
+	return p->has_exit_status ? ending_from_status(p->exit_status) : ENDING_UNTRACKED;
+}
+
+static struct json_object *json_pid_or_null(int32_t pid)
+{
+	return pid > 0 ? json_object_new_int(pid) : NULL;
+}
+
 static struct json_object *json_process(const struct session *s, const struct process *p)
 {
+	uint8_t how = process_end_how(p);
 	struct json_object *o = json_object_new_object();
 
 	if (!o)
@@ -427,6 +482,9 @@ static struct json_object *json_process(const struct session *s, const struct pr
 	    add(o, "alive", json_object_new_boolean(p->alive), false) ||
 	    add(o, "exit_status", json_exit_status(p->has_exit_status, p->exit_status),
 		!p->has_exit_status) ||
+	    add(o, "end", json_end(how, p->has_exit_status, p->exit_status, p, s),
+		how == ENDING_NONE) ||
+	    add(o, "host_pid", json_pid_or_null(p->host_pid), p->host_pid <= 0) ||
 	    add(o, "rss", json_object_new_uint64(memmap_rss(p->map)), false) ||
 	    add(o, "vsz", json_object_new_uint64(memmap_vsz(p->map)), false) ||
 	    add(o, "ranges", json_ranges(p->map), false) ||
@@ -478,6 +536,11 @@ static struct json_object *json_session(const struct session *s, bool has_pid, i
 	    add(o, "started_at", json_object_new_uint64(s->started_at), false) ||
 	    add(o, "sample_ms", json_object_new_uint64(s->sample_ms), false) ||
 	    add(o, "recorded", json_object_new_boolean(s->recorded), false) ||
+	    add(o, "end", json_end(s->end_how, s->has_exit_status, s->exit_status, NULL, s),
+		s->end_how == ENDING_NONE) ||
+	    add(o, "cut_at", s->cut ? json_object_new_uint64(s->cut_at) : NULL, !s->cut) ||
+	    add(o, "launcher_host_pid", json_pid_or_null(s->launcher_host_pid),
+		s->launcher_host_pid <= 0) ||
 	    add(o, "history", json_object_new_boolean(s->log != NULL), false))
 		goto err_put;
 	if (add(o, "processes", procs, false)) {
@@ -618,6 +681,11 @@ struct json_object *api_timeline_build(const struct session *s)
 	    add(o, "history_bytes", json_object_new_uint64(eventlog_total_bytes(s->log)), false) ||
 	    add(o, "spilled", json_object_new_boolean(eventlog_spilled(s->log)), false) ||
 	    add(o, "recorded", json_object_new_boolean(s->recorded), false) ||
+	    add(o, "end", json_end(s->end_how, s->has_exit_status, s->exit_status, NULL, s),
+		s->end_how == ENDING_NONE) ||
+	    add(o, "cut_at", s->cut ? json_object_new_uint64(s->cut_at) : NULL, !s->cut) ||
+	    add(o, "launcher_host_pid", json_pid_or_null(s->launcher_host_pid),
+		s->launcher_host_pid <= 0) ||
 	    add(o, "markers_truncated", json_object_new_boolean(truncated), false))
 		goto err_put;
 	if (add(o, "markers", markers, false)) {

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "event.h"
+#include "procfs.h"
 #include "session.h"
 
 int ingest_init(struct ingest *in, struct session_registry *reg, void *owner,
@@ -41,6 +42,10 @@ static int ingest_event(struct ingest *in, const struct mevi_event *ev)
 		}
 		err = session_registry_start(in->reg, ev, in->owner, &s, &other);
 		in->session = s;
+		if (s) {
+			s->launcher_host_pid = in->peer_pid;
+			s->launcher_same_pidns = procfs_same_pidns(in->peer_pid);
+		}
 		if (other && in->takeover)
 			in->takeover(in->takeover_ctx, other);
 		if (err) {

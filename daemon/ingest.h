@@ -33,7 +33,8 @@ struct ingest {
 	void *owner;		 /* the connection, as the registry knows it */
 	ingest_takeover_fn takeover;
 	void *takeover_ctx;
-	char why[200]; /* why ingest_feed() failed */
+	int32_t peer_pid; /* the launcher's pid (SO_PEERCRED) in mevid's namespace; 0: unknown */
+	char why[200];	  /* why ingest_feed() failed */
 	uint64_t events;
 };
 

@@ -43,7 +43,17 @@ int launcher_server_init(struct launcher_server *srv, uv_loop_t *loop, struct se
 	srv->url = strdup(url);
 	if (!srv->url)
 		return -ENOMEM;
+	/* Launchers report live processes: their endings are checked with the
+	 * kernel (daemon/procfs.h). */
+	reg->probe_kernel = true;
 	return 0;
+}
+
+static void recheck_cb(uv_timer_t *t)
+{
+	struct launcher_server *srv = t->data;
+
+	session_registry_recheck(srv->reg);
 }
 
 /* For log lines: "launcher 3 (session 5)" / "launcher 3 (no session yet)". */
@@ -244,6 +254,7 @@ static void listener_cb(uv_stream_t *server, int status)
 		goto err_close;
 	}
 	log_debug("launcher %" PRIu64 ": connected (pid %d)", c->id, (int)peer.pid);
+	c->in.peer_pid = (int32_t)peer.pid;
 	err = conn_greet(c);
 	if (!err)
 		err = uv_read_start((uv_stream_t *)&c->pipe, conn_alloc_cb, conn_read_cb);
@@ -270,6 +281,13 @@ int launcher_server_listen(struct launcher_server *srv, const char *path)
 		return err;
 	srv->listener.data = srv;
 	srv->listening = true;
+	if (!srv->recheck_init) {
+		uv_timer_init(srv->loop, &srv->recheck);
+		srv->recheck.data = srv;
+		srv->recheck_init = true;
+		uv_timer_start(&srv->recheck, recheck_cb, LAUNCHER_RECHECK_MS, LAUNCHER_RECHECK_MS);
+		uv_unref((uv_handle_t *)&srv->recheck); /* never keeps the loop alive */
+	}
 	/* The socket file gets its mode from the umask: only we may connect. */
 	old_mask = umask(0077);
 	err = uv_pipe_bind(&srv->listener, path);
@@ -307,6 +325,10 @@ void launcher_server_close(struct launcher_server *srv)
 	if (srv->listening) {
 		uv_close((uv_handle_t *)&srv->listener, NULL);
 		srv->listening = false;
+	}
+	if (srv->recheck_init) {
+		uv_close((uv_handle_t *)&srv->recheck, NULL);
+		srv->recheck_init = false;
 	}
 	if (srv->path) {
 		unlink(srv->path);

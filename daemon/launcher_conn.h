@@ -42,7 +42,13 @@ struct launcher_server {
 	uint32_t nconns;
 	uint64_t next_conn_id;
 	uint64_t events; /* events applied since start (statistics) */
+	/* Rechecks the processes of lost or detached sessions that still ran
+	 * (session_registry_recheck) every LAUNCHER_RECHECK_MS. */
+	uv_timer_t recheck;
+	bool recheck_init;
 };
+
+#define LAUNCHER_RECHECK_MS 500
 
 /*
  * Initialises srv. url is copied. Nothing listens until

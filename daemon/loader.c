@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "decoder.h"
+#include "ending.h"
 #include "eventlog.h"
 #include "log.h"
 #include "recording.h"
@@ -155,6 +156,7 @@ int loader_load(struct session_registry *reg, const void *buf, size_t len, struc
 	struct mevi_decoder dec;
 	struct session *s = NULL;
 	uint64_t batches = 0, events = 0;
+	bool quiet = reg->quiet, cut = false, no_end;
 	size_t off;
 	int ret;
 
@@ -176,14 +178,21 @@ int loader_load(struct session_registry *reg, const void *buf, size_t len, struc
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	/* No per-event deltas for tabs: they get one snapshot at the end. */
+	/* No per-event deltas for tabs: they get one snapshot at the end; no
+	 * life-cycle lines for what is only a file being read. */
 	reg->obs = NULL;
+	reg->quiet = true;
 	while (off < len) {
 		const struct mevi_event *evs;
 		uint32_t count;
 		size_t blen;
 
 		ret = msgpack_measure(p + off, len - off, &blen);
+		if (ret == -ENODATA && s) {
+			/* The writer died mid-batch: keep every complete batch. */
+			cut = true;
+			break;
+		}
 		if (ret == -ENODATA) {
 			snprintf(err, errlen,
 				 "truncated recording: the batch at byte offset %zu is incomplete "
@@ -224,6 +233,8 @@ int loader_load(struct session_registry *reg, const void *buf, size_t len, struc
 					goto err_drop;
 				}
 				ret = session_registry_start_new(reg, ev, &loader_conn, &s);
+				if (s)
+					s->recorded = true; /* never probed: pids of the past */
 			} else if (ev->type == MEVI_EV_SESSION_START) {
 				ret = session_resume(reg, s, ev);
 				if (ret == -EINVAL) {
@@ -262,12 +273,29 @@ int loader_load(struct session_registry *reg, const void *buf, size_t len, struc
 	}
 	mevi_decoder_destroy(&dec);
 	reg->obs = obs;
+	reg->quiet = quiet;
 	s->recorded = true;
-	session_registry_detach(reg, s);
+	/* A recording that stops before its session_end was cut, on a batch
+	 * boundary or not. */
+	s->cut = cut || !s->ended;
+	s->cut_at = s->cut ? off : 0;
+	no_end = !cut && s->cut;
+	session_registry_detach_how(reg, s, ENDING_RECORDING_CUT);
 	if (obs && obs->reshaped)
 		obs->reshaped(reg->obs_ctx); /* tabs get a snapshot with it */
-	log_info("loaded a recording: %" PRIu64 " events in %" PRIu64 " batches (%zu bytes)",
-		 events, batches, len);
+	if (no_end)
+		log_warn("recording cut short: it stops at byte offset %zu, after %" PRIu64
+			 " complete batches (%" PRIu64 " events), without the session's end",
+			 off, batches, events);
+	else if (cut)
+		log_warn("recording cut short: loaded the %" PRIu64 " complete batches (%" PRIu64
+			 " events) before byte offset %zu; the %zu bytes after it are a "
+			 "partial batch (its writer died) and were dropped",
+			 batches, events, off, len - off);
+	else
+		log_info("loaded a recording: %" PRIu64 " events in %" PRIu64
+			 " batches (%zu bytes)",
+			 events, batches, len);
 	/* detach may have evicted it already when max-ended-sessions is 0 */
 	*out = NULL;
 	for (struct session *t = reg->head; t; t = t->next)
@@ -277,13 +305,10 @@ int loader_load(struct session_registry *reg, const void *buf, size_t len, struc
 
 err_drop:
 	mevi_decoder_destroy(&dec);
-	if (s) {
-		uint64_t id = s->id;
-
-		session_registry_detach(reg, s);
-		session_registry_forget(reg, id);
-	}
+	if (s)
+		session_registry_discard(reg, s);
 	reg->obs = obs;
+	reg->quiet = quiet;
 	return ret;
 }
 

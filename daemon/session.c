@@ -5,9 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ending.h"
 #include "eventlog.h"
 #include "log.h"
 #include "memmap.h"
+#include "procfs.h"
 #include "tagmap.h"
 
 /* Session life-cycle lines: info, or debug in a replay registry. */
@@ -184,6 +186,7 @@ static struct process *session_add_process(struct session *s, int32_t pid, int32
 	p->pid = pid;
 	p->ppid = ppid;
 	p->alive = true;
+	p->running = -1;
 	if (strv_copy(&p->cmdline, cmdline))
 		goto err_free;
 	threadtab_init(&p->threads);
@@ -217,12 +220,22 @@ err_free:
 	return NULL;
 }
 
-static void session_clear_processes(struct session *s)
+/* Forgets that p runs on (it is about to be freed or was found gone). */
+static void process_unrun(struct session_registry *reg, struct process *p)
+{
+	if (p->running == 1 && reg && reg->running_lost)
+		reg->running_lost--;
+	p->running = p->running == 1 ? 0 : p->running;
+}
+
+static void session_clear_processes(struct session_registry *reg, struct session *s)
 {
 	struct process *p = s->procs_head;
 
 	while (p) {
 		struct process *next = p->next;
+
+		process_unrun(reg, p);
 
 		process_free(p);
 		p = next;
@@ -235,10 +248,10 @@ static void session_clear_processes(struct session *s)
 	history_reset(&s->rss_history);
 }
 
-static void session_free(struct session *s)
+static void session_free(struct session_registry *reg, struct session *s)
 {
 	eventlog_free(s->log);
-	session_clear_processes(s);
+	session_clear_processes(reg, s);
 	strv_free(&s->argv);
 	history_destroy(&s->rss_history);
 	vmanames_destroy(&s->names);
@@ -277,7 +290,7 @@ void session_registry_destroy(struct session_registry *reg)
 	while (s) {
 		struct session *next = s->next;
 
-		session_free(s);
+		session_free(reg, s);
 		s = next;
 	}
 	reg->head = reg->tail = NULL;
@@ -365,7 +378,7 @@ static void registry_drop(struct session_registry *reg, struct session *s)
 		reg->obs->freeing(reg->obs_ctx, s);
 	registry_unlink(reg, s);
 	reg->detached--;
-	session_free(s);
+	session_free(reg, s);
 }
 
 /* Allocates a session with a new id and links it at the tail. NULL on OOM. */
@@ -408,6 +421,7 @@ static int session_begin(struct session_registry *reg, struct session *s,
 	s->has_exit_status = false;
 	s->exit_status = 0;
 	s->ended = false;
+	s->end_how = ENDING_NONE;
 	s->conn = conn;
 	s->last_ts = ev->ts;
 	if (history_add(&s->rss_history, ev->ts, 0))
@@ -438,7 +452,7 @@ int session_registry_start(struct session_registry *reg, const struct mevi_event
 			*taken_over = s->conn;
 		else if (!s->conn)
 			reg->detached--;
-		session_clear_processes(s);
+		session_clear_processes(reg, s);
 		strv_free(&s->argv);
 		LOG_LIFE(reg, "session %" PRIu64 " resumed: launcher %d, " STRV0_FMT "%s", s->id,
 			 (int)ev->pid, STRV0_ARG(argv),
@@ -487,7 +501,7 @@ int session_resume(struct session_registry *reg, struct session *s, const struct
 		return -EINVAL;
 	if (strv_copy(&argv, &ev->session_start.argv))
 		return -ENOMEM;
-	session_clear_processes(s);
+	session_clear_processes(reg, s);
 	strv_free(&s->argv);
 	return session_begin(reg, s, ev, argv, s->conn);
 }
@@ -558,6 +572,77 @@ static int session_process_died(struct session *s, struct process *p, uint64_t t
 	p->alive = false;
 	s->rss -= memmap_rss(p->map);
 	return history_add(&s->rss_history, ts, s->rss);
+}
+
+/* Live registry: names p by (host pid, start time) while it surely runs. */
+static void process_probe_start(struct session_registry *reg, struct session *s, struct process *p)
+{
+	char state;
+
+	if (!reg->probe_kernel || s->recorded)
+		return;
+	if (!s->launcher_host_pid || s->launcher_same_pidns ||
+	    s->launcher_host_pid == s->launcher_pid)
+		p->host_pid = p->pid;
+	else
+		p->host_pid = procfs_host_pid(s->launcher_host_pid, p->pid);
+	if (p->host_pid && procfs_stat(p->host_pid, &state, &p->start_time))
+		p->start_time = 0;
+}
+
+/* Asks the kernel whether p, which ended without an exit, still runs. */
+static void process_probe_running(struct session_registry *reg, struct session *s,
+				  struct process *p)
+{
+	int r;
+
+	p->running = -1;
+	if (!reg->probe_kernel || s->recorded || !p->host_pid || !p->start_time)
+		return;
+	r = procfs_running(p->host_pid, p->start_time);
+	p->running = r < 0 ? -1 : (int8_t)r;
+	if (r == 1)
+		reg->running_lost++;
+}
+
+/* The session ended (how: its end_how): every process still alive stops
+ * being tracked. Returns how many were, or -ENOMEM. */
+static int session_end_processes(struct session_registry *reg, struct session *s, uint8_t how,
+				 uint64_t ts, uint32_t *still_running)
+{
+	int n = 0;
+
+	*still_running = 0;
+	for (struct process *p = s->procs_head; p; p = p->next) {
+		if (!p->alive)
+			continue;
+		if (session_process_died(s, p, ts))
+			return -ENOMEM;
+		p->end_how = how == ENDING_DETACHED || how == ENDING_LAUNCHER_LOST ||
+				     how == ENDING_RECORDING_CUT
+				 ? how
+				 : ENDING_UNTRACKED;
+		process_probe_running(reg, s, p);
+		*still_running += p->running == 1;
+		n++;
+	}
+	return n;
+}
+
+uint32_t session_registry_recheck(struct session_registry *reg)
+{
+	if (!reg->running_lost)
+		return 0;
+	for (struct session *s = reg->head; s && reg->running_lost; s = s->next) {
+		for (struct process *p = s->procs_head; p; p = p->next) {
+			if (p->running != 1 || procfs_running(p->host_pid, p->start_time) == 1)
+				continue;
+			log_debug("session %" PRIu64 ": pid %d (untracked) is gone", s->id,
+				  (int)p->pid);
+			process_unrun(reg, p);
+		}
+	}
+	return reg->running_lost;
 }
 
 struct swapped_ctx {
@@ -692,12 +777,26 @@ int session_apply(struct session_registry *reg, struct session *s, const struct 
 		s->last_ts = ev->ts;
 
 	if (ev->type == MEVI_EV_SESSION_END) {
+		uint32_t running;
+		int n;
+
 		s->alive = false;
 		s->ended = true;
 		s->has_exit_status = true;
 		s->exit_status = ev->session_end.status;
-		LOG_LIFE(reg, "session %" PRIu64 " ended: status %d", s->id,
-			 (int)ev->session_end.status);
+		s->end_how = ending_from_status(ev->session_end.status);
+		n = session_end_processes(reg, s, s->end_how, ev->ts, &running);
+		if (n < 0)
+			return n;
+		if (s->end_how == ENDING_DETACHED)
+			LOG_LIFE(reg,
+				 "session %" PRIu64
+				 " ended: detached (%d processes left untracked, "
+				 "%u still running)",
+				 s->id, n, running);
+		else
+			LOG_LIFE(reg, "session %" PRIu64 " ended: %s, status %d", s->id,
+				 ending_name(s->end_how), (int)ev->session_end.status);
 		notify_applied(reg, s, ev);
 		return 0;
 	}
@@ -733,6 +832,7 @@ int session_apply(struct session_registry *reg, struct session *s, const struct 
 				  s->id, (int)ev->pid);
 			if ((err = session_process_died(s, p, ev->ts)))
 				return err;
+			p->end_how = ENDING_REPLACED;
 		}
 		if (ev->proc_start.flags & MEVI_PROC_INHERIT_MAP) {
 			parent = session_find_process(s, ev->proc_start.ppid);
@@ -745,6 +845,7 @@ int session_apply(struct session_registry *reg, struct session *s, const struct 
 					parent);
 		if (!p)
 			return -ENOMEM;
+		process_probe_start(reg, s, p);
 		/* session_add_process() counted the inherited rss already. */
 		if ((err = session_sample(s, p, ev->ts, memmap_rss(p->map))))
 			return err;
@@ -767,6 +868,7 @@ int session_apply(struct session_registry *reg, struct session *s, const struct 
 		p = session_add_process(s, ev->pid, s->launcher_pid, &no_cmdline, NULL);
 		if (!p)
 			return -ENOMEM;
+		process_probe_start(reg, s, p);
 		notify_applied(reg, s, &start);
 	} else if (!p->alive) {
 		log_debug("session %" PRIu64 ": %s for exited pid %d dropped", s->id,
@@ -797,6 +899,7 @@ int session_apply(struct session_registry *reg, struct session *s, const struct 
 	case MEVI_EV_PROC_EXIT:
 		p->has_exit_status = true;
 		p->exit_status = ev->proc_exit.status;
+		p->end_how = ending_from_status(ev->proc_exit.status);
 		if ((err = session_process_died(s, p, ev->ts)))
 			return err;
 		notify_applied(reg, s, ev);
@@ -831,6 +934,11 @@ static void registry_evict(struct session_registry *reg)
 
 void session_registry_detach(struct session_registry *reg, struct session *s)
 {
+	session_registry_detach_how(reg, s, ENDING_LAUNCHER_LOST);
+}
+
+void session_registry_detach_how(struct session_registry *reg, struct session *s, uint8_t how)
+{
 	bool silent = s->ended;
 	uint32_t before = reg->count;
 
@@ -839,13 +947,31 @@ void session_registry_detach(struct session_registry *reg, struct session *s)
 	s->detach_seq = reg->next_detach_seq++;
 	reg->detached++;
 	if (!s->ended) {
+		uint32_t running = 0;
+		int n;
+
 		s->alive = false;
-		log_info("session %" PRIu64 ": launcher disconnected without ending the session",
-			 s->id);
+		s->end_how = how;
+		/* Out of memory for a history point: the marks are still made. */
+		n = session_end_processes(reg, s, how, s->last_ts, &running);
+		if (!s->recorded && !reg->quiet)
+			log_info("session %" PRIu64 ": launcher lost (its connection closed "
+				 "without a session end): %d processes no longer tracked, %u of "
+				 "them still running",
+				 s->id, n < 0 ? 0 : n, running);
 	}
 	registry_evict(reg);
 	if (!silent || reg->count != before)
 		notify_reshaped(reg);
+}
+
+void session_registry_discard(struct session_registry *reg, struct session *s)
+{
+	MEVI_ASSERT(s->conn);
+	registry_unlink(reg, s);
+	if (s->id + 1 == reg->next_id)
+		reg->next_id--;
+	session_free(reg, s);
 }
 
 int session_registry_forget(struct session_registry *reg, uint64_t id)

@@ -18,9 +18,15 @@
  *    If that session is still attached to another connection, the other
  *    connection is taken over (the caller closes it). An unknown key creates a
  *    new session, whatever resume says (the daemon may have restarted).
- *  - session_end sets alive = false and exit_status.
+ *  - session_end sets alive = false and exit_status, and end_how from the
+ *    status (daemon/ending.h). Every process still alive then is marked
+ *    alive = false without an exit status, end_how detached (status -1) or
+ *    untracked.
  *  - A connection that closes without session_end leaves its session
- *    alive = false, exit_status = null; a later resume revives it.
+ *    alive = false, exit_status = null, end_how launcher_lost, and every
+ *    process still alive alive = false, end_how launcher_lost; a later
+ *    resume revives it. Whether such processes still run is asked of the
+ *    kernel (probe_kernel; running), never assumed: alive means tracked.
  *  - proc_start always adds a new process entry, in arrival order. If the pid
  *    already has a live entry, that entry is marked alive = false (exit_status
  *    stays null): the pid was reused without us seeing the exit. A pid whose
@@ -99,6 +105,14 @@ struct process {
 	 * session's vmanames, a stack_id, a tid. */
 	struct tagmap *vmas, *origins, *touches;
 	struct threadtab threads;
+	/* How it ended (daemon/ending.h); ENDING_NONE while alive. */
+	uint8_t end_how;
+	/* For a process that ended without an exit seen (detached, launcher
+	 * lost, untracked): 1 the kernel still runs it, 0 it is gone, -1 not
+	 * known. Checked at the end and again every second while 1. */
+	int8_t running;
+	int32_t host_pid;    /* its pid in mevid's pid namespace; 0: not known */
+	uint64_t start_time; /* /proc/PID/stat field 22 when first seen; 0: not known */
 };
 
 /*
@@ -149,8 +163,13 @@ struct session {
 	 * or when it was evicted (history_lost then says why ?at fails). */
 	struct eventlog *log;
 	bool history_lost;
-	bool recorded;	       /* loaded from a recording file (daemon/loader.h) */
-	struct vmanames names; /* (kind, name) of every vma annotation */
+	bool recorded;		   /* loaded from a recording file (daemon/loader.h) */
+	uint8_t end_how;	   /* daemon/ending.h; ENDING_NONE while alive */
+	int32_t launcher_host_pid; /* the launcher's pid in mevid's namespace; 0: not known */
+	bool launcher_same_pidns;  /* the launcher's pids are mevid's (no pid namespace) */
+	bool cut;		   /* a recording cut short: loaded up to cut_at */
+	uint64_t cut_at;	   /* the byte offset where the loaded recording stops */
+	struct vmanames names;	   /* (kind, name) of every vma annotation */
 	struct stacktab stacks;
 };
 
@@ -168,6 +187,11 @@ struct session_registry {
 	 * Borrowed; must outlive the registry. NULL: no history (replays). */
 	struct eventlog_budget *budget;
 	bool quiet; /* log session life cycle at debug, not info (replays) */
+	/* Live registry: read each new process's start time (and host pid)
+	 * from /proc, and check with the kernel whether the processes of a
+	 * session that ends without their exit still run (daemon/procfs.h). */
+	bool probe_kernel;
+	uint32_t running_lost; /* processes with running == 1 */
 };
 
 /* Initialises an empty registry. obs may be NULL; it is not copied. */
@@ -206,6 +230,27 @@ int session_apply(struct session_registry *reg, struct session *s, const struct 
  * afterwards.
  */
 void session_registry_detach(struct session_registry *reg, struct session *s);
+
+/*
+ * As session_registry_detach, saying how s ended when no session_end did
+ * (ENDING_LAUNCHER_LOST or ENDING_RECORDING_CUT). Recorded sessions are
+ * detached without a log line.
+ */
+void session_registry_detach_how(struct session_registry *reg, struct session *s, uint8_t how);
+
+/*
+ * Drops s, still attached, as if it had never been created: no observer
+ * call, no log line, and its id is given back when it was the newest (a
+ * recording that failed to load uses up no id).
+ */
+void session_registry_discard(struct session_registry *reg, struct session *s);
+
+/*
+ * Checks again with the kernel every process that ended without an exit and
+ * was still running: those now gone get running = 0. Returns how many still
+ * run. Cheap when none does.
+ */
+uint32_t session_registry_recheck(struct session_registry *reg);
 
 /*
  * Forgets session id. Returns 0, -ENOENT if unknown, -EBUSY if a launcher is

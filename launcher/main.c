@@ -34,6 +34,7 @@
 #include "sandbox.h"
 #include "spawn.h"
 #include "syscalls.h"
+#include "target.h"
 #include "tracee.h"
 
 #define FLUSH_MS 4
@@ -55,6 +56,11 @@ struct launcher {
 	pid_t attach_pid;   /* --pid */
 	bool scan_layout;   /* --layout=scan: no filter, layouts re-read each tick */
 	bool detached;	    /* --pid: let go by Ctrl-C or --detach-after */
+	/* No session yet: the program has not exec'd (or the attach not
+	 * succeeded). Nothing leaves the launcher until session_begin(), so a
+	 * launch that fails creates no session and no recording. */
+	bool held;
+	bool exec_failed; /* the program could not be executed */
 };
 
 /* The outbox's sink: the daemon link and, with --record, the recording. */
@@ -62,6 +68,8 @@ static void send_batch(const void *batch, size_t len, void *arg)
 {
 	struct launcher *l = arg;
 
+	if (l->held)
+		return;
 	if (l->to_link)
 		link_send(batch, len, &l->link);
 	if (l->to_recorder)
@@ -177,6 +185,8 @@ static void on_snapshot(bool resume, void *arg)
 {
 	struct launcher *l = arg;
 
+	if (l->held)
+		return; /* session_begin() sends it all */
 	/* What is queued belongs to the recording, not to the new connection,
 	 * which must start with session_start; the snapshot is for the daemon
 	 * only (the recording already has all of it). */
@@ -189,6 +199,36 @@ static void on_snapshot(bool resume, void *arg)
 		tracee_snapshot(l->tracees);
 	outbox_flush(&l->out);
 	l->to_recorder = l->rec.f != NULL;
+}
+
+/*
+ * The program runs (exec succeeded) or is attached: the session starts, with
+ * a snapshot of what the tracees are now, to the daemon and the recording.
+ */
+static void session_begin(struct launcher *l)
+{
+	l->held = false;
+	outbox_discard(&l->out);
+	l->to_link = true;
+	l->to_recorder = l->rec.f != NULL;
+	emit_session_start(l, false);
+	if (l->tracees)
+		tracee_snapshot(l->tracees);
+	outbox_flush(&l->out);
+	/* The address waited for the session (see main). */
+	if (l->link.url[0])
+		fprintf(stderr, "mevi: watching at %s\n", l->link.url);
+	else
+		l->link.url_printed = false;
+}
+
+/* One line saying what is wrong with the command line, and where to look. */
+static int usage_error(const char *fmt, const char *arg)
+{
+	fputs("mevi-run: ", stderr);
+	fprintf(stderr, fmt, arg);
+	fputs("\ntry 'mevi-run --help' for more information\n", stderr);
+	return 2;
 }
 
 static void on_tracee_notify(void *arg)
@@ -294,14 +334,15 @@ static int launch(struct launcher *l)
 		spawn_release(&l->spawn, false);
 		return 0;
 	}
-	emit_session_start(l, false);
 	tracee_adopt(l->tracees, pid, l->spawn.program_parent, l->argv);
 	tracee_hold_main(l->tracees, on_main_exit, l);
 	spawn_release(&l->spawn, !l->scan_layout);
 	exec_err = wait_exec(l, l->spawn.fd, true);
 	close(l->spawn.fd);
 	l->spawn.fd = -1;
-	(void)exec_err; /* PROGRAM reported it, and exits 126 or 127 */
+	/* On an exec failure PROGRAM said why and exits 127/126; the loop
+	 * reaps it, and no session is begun. */
+	l->exec_failed = exec_err != 0;
 	return -1;
 }
 
@@ -355,8 +396,14 @@ static char **read_proc_argv(pid_t pid, char **text)
 static int attach(struct launcher *l)
 {
 	int err = tracee_attach(l->tracees, l->attach_pid, l->self);
+	char tracer_name[32];
+	pid_t tracer =
+	    err == -EPERM ? target_tracer(l->attach_pid, tracer_name, sizeof(tracer_name)) : 0;
 
-	if (err == -EPERM)
+	if (tracer > 0)
+		fprintf(stderr, "mevi-run: cannot attach to %d: it is already traced by %d (%s)\n",
+			(int)l->attach_pid, (int)tracer, tracer_name[0] ? tracer_name : "?");
+	else if (err == -EPERM)
 		fprintf(stderr,
 			"mevi-run: cannot attach to %d: not permitted (run as root, as its owner "
 			"with kernel.yama.ptrace_scope=0, or it is already traced)\n",
@@ -411,10 +458,10 @@ int main(int argc, char **argv)
 	int opt, status, end_status = -2;
 	char **attach_argv = NULL, *attach_text = NULL;
 	struct event *detach_ev[3] = {NULL}, *detach_timer = NULL;
-	bool untracked = false;
 
 	log_init("mevi-run");
-	while ((opt = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+	opterr = 0; /* our own one-line messages */
+	while ((opt = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 's':
 			snprintf(socket_path, sizeof(socket_path), "%s", optarg);
@@ -490,19 +537,25 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case ':':
+			return usage_error("%s needs a value", argv[optind - 1]);
 		default:
-			usage(stderr);
-			return 2;
+			if (strncmp(argv[optind - 1], "--", 2) && optopt && optopt < 0x100) {
+				char o[3] = {'-', (char)optopt, '\0'};
+
+				return usage_error("unknown option '%s'", o);
+			}
+			return usage_error("unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (l.attach_pid && optind < argc) {
 		fprintf(stderr, "mevi-run: --pid attaches to a running process; no PROGRAM\n");
 		return 2;
 	}
-	if (optind >= argc && !l.attach_pid) {
-		usage(stderr);
-		return 2;
-	}
+	if (optind >= argc && !l.attach_pid)
+		return usage_error("%s",
+				   "no PROGRAM to run (usage: mevi-run [OPTIONS] [--] PROGRAM "
+				   "[ARGS...], or mevi-run [OPTIONS] --pid PID)");
 	if (detach_after && !l.attach_pid) {
 		fprintf(stderr, "mevi-run: --detach-after needs --pid\n");
 		return 2;
@@ -515,11 +568,35 @@ int main(int argc, char **argv)
 		fprintf(stderr, "mevi-run: --exact and --sample exclude each other\n");
 		return 2;
 	}
+	if (exact && !l.attach_pid) {
+		/* A program mevi-run starts is tracked exactly already. */
+		fprintf(stderr, "mevi-run: --exact needs --pid\n");
+		return 2;
+	}
 	if (!socket_path[0] && link_default_socket(socket_path, sizeof(socket_path))) {
 		fprintf(stderr, "mevi-run: socket path too long\n");
 		return 2;
 	}
 	l.argv = argv + optind;
+	l.self = getpid();
+	if (!l.attach_pid) {
+		int err = target_resolve(l.argv[0]);
+
+		if (err)
+			return target_report(l.argv[0], err);
+	} else {
+		char why[200];
+		int err = target_check_pid(l.attach_pid, l.self, why, sizeof(why));
+
+		if (err == -EPERM) {
+			fprintf(stderr, "mevi-run: --pid %d: %s\n", (int)l.attach_pid, why);
+			return 1;
+		}
+		if (err == -ENOENT) {
+			fprintf(stderr, "mevi-run: --pid %d: no such process\n", (int)l.attach_pid);
+			return 1;
+		}
+	}
 	if (l.attach_pid) {
 		l.argv = attach_argv = read_proc_argv(l.attach_pid, &attach_text);
 		if (!l.argv) {
@@ -534,7 +611,6 @@ int main(int argc, char **argv)
 		mm_set_sampled(true);
 		traced_syscalls_select(SYSCALLS_SAMPLED);
 	}
-	l.self = getpid();
 	l.started_at = realtime_ns();
 	if (record_path) {
 		int err = recorder_open(&l.rec, record_path, l.started_at);
@@ -579,13 +655,16 @@ int main(int argc, char **argv)
 	struct event *chld_ev = evsignal_new(l.base, SIGCHLD, sigchld_cb, &l);
 	event_add(chld_ev, NULL);
 
+	/* The address is printed when the session begins, not for a program
+	 * that turns out not to start. */
+	l.held = true;
+	l.link.url_printed = true;
 	link_start(&l.link, 3000);
-	if (l.attach_pid)
-		emit_session_start(&l, false);
 	status = l.attach_pid ? attach(&l) : launch(&l);
-	untracked = !l.attach_pid && status == 0;
 	if (status >= 0)
 		goto done;
+	if (!l.exec_failed)
+		session_begin(&l);
 	/* Sampled mode scans residency; an exact attach has no syscall stops and
 	 * re-reads layouts at the same pace. */
 	if ((l.sample_ms || l.attach_pid) &&
@@ -664,15 +743,19 @@ int main(int argc, char **argv)
 	event_free(l.flush_ev);
 done:
 	tracee_finish(l.tracees); /* source lines still being looked up */
-	if (!untracked) {
+	if (!l.held) {
 		struct mevi_event end = {.type = MEVI_EV_SESSION_END, .pid = l.self};
 
 		end.session_end.status = end_status == -2 ? status : end_status;
 		outbox_emit(&l.out, &end);
+		outbox_flush(&l.out);
 	}
-	outbox_flush(&l.out);
 	link_finish(&l.link, 2000);
-	if (record_path) {
+	if (record_path && l.held) {
+		/* Nothing ran: no recording (it would hold only a header). */
+		recorder_close(&l.rec);
+		unlink(record_path);
+	} else if (record_path) {
 		int err = recorder_close(&l.rec);
 
 		if (err)

@@ -7,6 +7,14 @@
  * mevid. The file is created 0600: it holds memory layouts and command
  * lines. A write error (disk full)
  * stops the recording with one log line; the program is never affected.
+ *
+ * Durability: every batch goes to the file with write(2) as soon as the
+ * outbox cuts it (every few milliseconds, FLUSH_MS of launcher/main.c), with
+ * no buffering in the launcher. A mevi-run killed by SIGKILL therefore loses
+ * only what its outbox had not yet flushed, and at most the one batch being
+ * written is left partial; `mevid --load` keeps every complete batch before
+ * it. The file is fsync'd at the end only (a crash of the whole machine may
+ * lose what the page cache held).
  */
 #ifndef MEVI_LAUNCHER_RECORDER_H
 #define MEVI_LAUNCHER_RECORDER_H
@@ -17,7 +25,8 @@
 #include <stdio.h>
 
 struct recorder {
-	FILE *f; /* NULL when not recording (or after a write error) */
+	FILE *f; /* non-NULL while recording (a handle on fd; never written through) */
+	int fd;
 	char path[4096];
 	uint64_t bytes;
 	bool failed;

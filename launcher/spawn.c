@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "filter.h"
+#include "target.h"
 
 #ifndef PR_SET_PTRACER
 #define PR_SET_PTRACER 0x59616d61
@@ -47,12 +48,15 @@ static void write_full(int fd, const void *buf, size_t len)
 	}
 }
 
-static void report_exec_error(const char *prog, int err)
+/* Says why exec failed, in a shell's words (target.h); returns 127 or 126. */
+static int report_exec_error(const char *prog, int err)
 {
-	if (err == ENOENT)
-		fprintf(stderr, "mevi-run: %s: command not found\n", prog);
-	else
-		fprintf(stderr, "mevi-run: %s: %s\n", prog, strerror(err));
+	/* The file is there (it was resolved): its interpreter is not. */
+	if (err == ENOENT && strchr(prog, '/') && access(prog, F_OK) == 0) {
+		fprintf(stderr, "mevi-run: %s: bad interpreter: %s\n", prog, strerror(err));
+		return 127; /* as a shell */
+	}
+	return target_report(prog, -err);
 }
 
 /*
@@ -91,9 +95,10 @@ static void become_program(int fd, char *const argv[], const struct sock_fprog *
 	err = errno;
 	char msg[2] = {'E', (char)err};
 
-	report_exec_error(argv[0], err);
+	int code = report_exec_error(argv[0], err);
+
 	write_full(fd, msg, 2);
-	_exit(err == ENOENT ? 127 : 126);
+	_exit(code);
 }
 
 int spawn_tracer(struct spawn *sp, char *const argv[], const struct sock_fprog *prog)
@@ -148,8 +153,7 @@ untracked:
 	fprintf(stderr, "mevi: cannot start the tracer (%s); the program runs untracked\n",
 		strerror(errno));
 	execvp(argv[0], argv);
-	report_exec_error(argv[0], errno);
-	_exit(errno == ENOENT ? 127 : 126);
+	_exit(report_exec_error(argv[0], errno));
 }
 
 void spawn_release(struct spawn *sp, bool traced)

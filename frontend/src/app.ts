@@ -859,6 +859,7 @@ export class App {
             zoom,
             width: this.mainWidth - 24 - row.depth * INDENT_PX,
             nowTs: elapsed,
+            session,
             diff: diffs && session.id === this.view.session ? (diffs.get(row.proc.pid) ?? []) : null,
             paint: { bySite: this.view.bySite, highlight: this.view.bySite ? this.view.site : null },
           },

@@ -58,8 +58,9 @@ export function formatDuration(ns: number): string {
   return `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, '0')} min`;
 }
 
-/** Exit status as users read it: "exit 0", "exit 3", "killed by SIGKILL (137)". */
+/** Exit status as users read it: "exit 0", "exit 3", "killed by SIGKILL (137)", "detached" (-1). */
 export function formatExitStatus(status: number): string {
+  if (status === -1) return 'detached';
   if (status > 128 && status < 128 + 65) {
     const sig = status - 128;
     const name = SIGNALS[sig];
@@ -97,4 +98,32 @@ export function formatSecondsTicks(ticks: readonly number[]): string[] {
 export function formatArg(arg: string): string {
   const one = arg.replace(/\s+/g, ' ');
   return one.length > 80 ? `${one.slice(0, 77)}…` : one;
+}
+
+/**
+ * How a session ended, in words (mevid's /api/state "end"): "exit 0",
+ * "killed by SIGKILL (137)", "detached" (session_end -1: it runs on, untracked),
+ * "launcher lost" (the connection closed without a session end: mevi-run was
+ * killed, or a recording was cut short).
+ */
+export function formatSessionEnd(alive: boolean, exitStatus: number | null): string {
+  if (alive) return 'running';
+  if (exitStatus === null) return 'launcher lost';
+  if (exitStatus === -1) return 'detached';
+  return formatExitStatus(exitStatus);
+}
+
+/**
+ * How a process ended: its own exit status when one was seen; otherwise what
+ * ended its session ("detached", "launcher lost", "untracked" when the session
+ * ended normally while it was still tracked, "gone" when its pid started
+ * again). '' while it is alive.
+ */
+export function formatProcessEnd(alive: boolean, exitStatus: number | null, session: { alive: boolean; exitStatus: number | null }): string {
+  if (alive) return '';
+  if (exitStatus !== null) return formatExitStatus(exitStatus);
+  if (session.alive) return 'gone';
+  if (session.exitStatus === null) return 'launcher lost';
+  if (session.exitStatus === -1) return 'detached';
+  return 'untracked';
 }

@@ -288,6 +288,9 @@ export class Store {
       case 'session_end':
         session.alive = false;
         session.exitStatus = ev.status;
+        // As mevid: no process of an ended session is alive (a detach
+        // leaves them running, untracked; they no longer count as live).
+        for (const p of session.processes.values()) p.alive = false;
         this.structureDirty = true;
         return null;
       case 'proc_start': {

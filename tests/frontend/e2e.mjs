@@ -31,6 +31,10 @@
  *     swapped pages, the hover's top frame and first-touch thread, the click's
  *     stack panel, group by call site (table order, row highlight), the empty
  *     state without backtraces, and 200k annotated ranges grouped by site.
+ *   - layout at 760 and 1400 px: the session header keeps its command line and
+ *     no table overflows its box (screenshots 30-layout-*px.png);
+ *   - endings: a launcher killed -9 shows "launcher lost" and leaves the totals,
+ *     a detach shows "detached", never "exit -1".
  * Screenshots go to $E2E_ARTIFACTS (default build-frontend/e2e-artifacts/).
  *
  * Exit status 0 when every check passed, 1 otherwise, 77 when a prerequisite
@@ -842,6 +846,69 @@ try {
     await page.locator(`.session[data-session="${v2Session}"] .callsite-row[data-stack="4"]`).click();
     await waitFor('the highlight cleared', async () => !page.url().includes('site='));
     return `rows ${order.map(([id, m]) => `${id < 0 ? 'unknown' : `#${id}`} ${m} MiB`).join(', ')}; stack 3 ${coloured} -> ${dimmed} while #4 is highlighted`;
+  });
+
+  await check('layout at 760 and 1400 px: the header keeps its command line, no table overflows its box', async () => {
+    const notes = [];
+    for (const width of [760, 1400]) {
+      await page.setViewportSize({ width, height: 900 });
+      await page.goto(`${base}/?session=${v2Session}&by=site`);
+      await waitFor('the call-site table', async () => page.locator(`.session[data-session="${v2Session}"] .callsite-row`).count());
+      const m = await page.evaluate((sid) => {
+        const sess = document.querySelector(`.session[data-session="${sid}"]`);
+        const argv = sess.querySelector('.session-argv');
+        const r = argv.getBoundingClientRect();
+        const first = argv.querySelector('.arg');
+        const tables = [...document.querySelectorAll('table')].map((t) => {
+          const box = t.parentElement;
+          return { over: t.scrollWidth - box.clientWidth, tw: t.getBoundingClientRect().width, bw: box.getBoundingClientRect().width };
+        });
+        return { argvW: r.width, argvH: r.height, argvFull: argv.scrollWidth <= argv.clientWidth + 1, firstW: first ? first.getBoundingClientRect().width : 0, tables, docOver: document.documentElement.scrollWidth - window.innerWidth };
+      }, v2Session);
+      await shot(`30-layout-${width}px`);
+      // The whole command line shows, or it keeps at least 300 px (long ones are cut with an ellipsis per argument).
+      if (m.argvH === 0 || m.firstW === 0 || (!m.argvFull && m.argvW < 300)) throw new Error(`${width} px: the command line is squeezed to ${m.argvW} px (${JSON.stringify(m)})`);
+      const bad = m.tables.filter((t) => t.over > 1);
+      if (bad.length) throw new Error(`${width} px: a table overflows its box: ${JSON.stringify(bad)}`);
+      if (m.docOver > 1) throw new Error(`${width} px: the page scrolls sideways by ${m.docOver} px`);
+      notes.push(`${width} px: command line ${Math.round(m.argvW)} px${m.argvFull ? ' (whole)' : ''}, ${m.tables.length} tables fit`);
+    }
+    await page.setViewportSize({ width: 1400, height: 900 });
+    return notes.join('; ');
+  });
+
+  await check('endings: a vanished launcher is "launcher lost", its processes not alive nor in the totals; a detach is "detached"', async () => {
+    const gone = startLauncher(['--socket', socket, '--scenario', 'stdin', '--pid', '8500', '--argv', 'vanishing-prog', '--hold', '--quiet']);
+    await gone.next((e) => e.event === 'greeting', 30000);
+    const X = 0x7f6000000000;
+    await gone.send('start 8501 8500 vanishing-prog', `map 8501 ${hex(X)} ${hex(X + 8 * MiB)} resident`);
+    const id = await waitFor('the session', async () => (await apiState()).sessions.find((x) => x.launcher_pid === 8500)?.id);
+    await page.goto(`${base}/?session=${id}`);
+    await waitRssMatches(page, 8501);
+    gone.child.kill('SIGKILL'); // hangs up without a session end, as mevi-run killed -9
+    await gone.exited;
+    const badge = `.session[data-session="${id}"] .session-badge`;
+    await waitFor('"launcher lost"', async () => (await text(page, badge)) === 'ended · launcher lost');
+    await waitFor('the process greyed out, "launcher lost"', async () => (await text(page, '.process[data-pid="8501"] .proc-status').catch(() => null)) === 'launcher lost' && page.locator('.process[data-pid="8501"].exited').count());
+    const api = (await apiState()).sessions.find((x) => x.id === id);
+    if (api.end?.how !== 'launcher_lost' || api.processes.some((p) => p.alive)) throw new Error(`/api/state: ${JSON.stringify(api.end)} ${JSON.stringify(api.processes.map((p) => [p.alive, p.end]))}`);
+    await waitFor('the totals without it', async () => (await topRss(page)) === formatBytes((await apiTotals()).rss));
+    await shot('31-launcher-lost');
+
+    const det = startLauncher(['--socket', socket, '--scenario', 'stdin', '--pid', '8600', '--argv', 'attached-prog', '--mode', 'sampled', '--sample-ms', '50', '--hold', '--quiet']);
+    cleanups.push(() => det.stop());
+    await det.next((e) => e.event === 'greeting', 30000);
+    await det.send('start 8601 8600 attached-prog', `map 8601 ${hex(X)} ${hex(X + 4 * MiB)} resident`);
+    const id2 = await waitFor('the attached session', async () => (await apiState()).sessions.find((x) => x.launcher_pid === 8600)?.id);
+    await page.goto(`${base}/?session=${id2}`);
+    await waitRssMatches(page, 8601);
+    await det.send('end -1');
+    await waitFor('"detached"', async () => (await text(page, `.session[data-session="${id2}"] .session-badge`)) === 'ended · detached');
+    await waitFor('the process not counted', async () => (await topRss(page)) === formatBytes((await apiTotals()).rss));
+    const help = await page.evaluate(() => document.body.innerText.includes('exit -1'));
+    if (help) throw new Error('the page says "exit -1"');
+    await shot('32-detached');
+    return 'launcher lost, detached';
   });
 
   await check('v2: sampled mode: "sampled every 50 ms" updates live, swapped pages, honest empty call-site table', async () => {

@@ -94,7 +94,9 @@ export class RssChart {
         cursor: { show: axes, drag: { x: false, y: false }, points: { show: false } },
         select: { show: false, left: 0, top: 0, width: 0, height: 0 },
         padding: axes ? [6, 8, 0, 0] : [2, 0, 2, 0],
-        scales: { x: { time: false }, y: { range: (_u, _min, max) => [0, Math.max(max, 4096)] } },
+        // A zero-length session (one point) gets a one-second axis, not
+        // ticks that all read "0.000 s".
+        scales: { x: { time: false, range: (_u, min, max) => (min != null && max != null && max > min ? [min, max] : [min ?? 0, (min ?? 0) + 1]) }, y: { range: (_u, _min, max) => [0, Math.max(max, 4096)] } },
         axes: axes
           ? [
               { ...axis, size: 22, values: (_u, ticks) => formatSecondsTicks(ticks) },

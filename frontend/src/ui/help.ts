@@ -28,7 +28,7 @@ export function buildHelp(onClose: () => void): HTMLElement {
     el(
       'p',
       {},
-      'Each bar is a group of ranges close together in the address space. Its width stands for the power of two written under its start address; the gaps between groups are labelled with their size. A pixel that covers several states is split top to bottom in proportion, so a lone resident page still shows. Only private anonymous memory (heap, mmap, thread stacks) is tracked.',
+      'Each bar is a group of ranges close together in the address space. Its width stands for the power of two written under its start address; the gaps between groups are labelled with their size. A pixel that covers several states is split top to bottom in proportion, so a lone resident page still shows. Exact sessions track private anonymous memory (heap, mmap, thread stacks); sampled sessions (mevi-run --sample, or --pid) show every mapping — files, shared memory, stacks — with its kind in the stripe above each bar.',
     ),
     close,
   );

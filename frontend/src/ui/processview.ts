@@ -4,7 +4,7 @@
  * the memory map canvas.
  */
 import type { ProcessState } from '../store';
-import { formatArg, formatBytes, formatExitStatus } from '../format';
+import { formatArg, formatBytes, formatProcessEnd } from '../format';
 import { MapCanvas, type Hit, type PaintOptions, type ZoomWindow } from '../render/mapcanvas';
 import { KIND_COLORS, KIND_LABELS, kindBreakdown } from '../annotate';
 import { KIND_NAMES } from '../protocol';
@@ -32,6 +32,8 @@ export interface ProcessRenderInput {
   width: number;
   /** Session time "now" (ns since session start), to extend the sparkline. */
   nowTs: number;
+  /** Its session, to say how a process ended without an exit of its own. */
+  session?: { alive: boolean; exitStatus: number | null };
   /** Diff ranges to highlight (A → B), or null when no diff is shown. */
   diff?: DiffRange[] | null;
   /** Group by call site, and the highlighted stack. */
@@ -167,7 +169,7 @@ export class ProcessView {
     this.swap.hidden = proc.map.swap === 0;
     if (proc.map.swap > 0) setStat(this.swap, 'Swap', formatBytes(proc.map.swap));
     this.renderKinds(proc);
-    let status = proc.alive ? '' : proc.exitStatus === null ? 'exited' : formatExitStatus(proc.exitStatus);
+    let status = formatProcessEnd(proc.alive, proc.exitStatus, input.session ?? { alive: true, exitStatus: null });
     if (collapsed && input.descendants > 0) status += `${status ? ' · ' : ''}+${input.descendants} below`;
     if (this.status.textContent !== status) this.status.textContent = status;
     if (this.argsShown !== proc.cmdline) this.renderArgs(proc.cmdline);

@@ -5,7 +5,7 @@
  * above the list of its process blocks.
  */
 import { type SessionState, sessionRss, sessionVsz } from '../store';
-import { formatArg, formatBytes, formatClock, formatDuration, formatExitStatus } from '../format';
+import { formatArg, formatBytes, formatClock, formatDuration, formatSessionEnd } from '../format';
 import { callSiteFrame, callSites, formatFrame, formatMode, stackColor, type CallSite } from '../annotate';
 import { RssChart } from './chart';
 import { el } from './dom';
@@ -61,9 +61,16 @@ export class SessionView {
       this.title.title = s.argv.join(' ');
     }
     this.el.classList.toggle('ended', !s.alive);
-    const badge = s.alive ? 'running' : `ended · ${s.exitStatus === null ? 'status unknown' : formatExitStatus(s.exitStatus)}`;
+    const badge = s.alive ? 'running' : `ended · ${formatSessionEnd(s.alive, s.exitStatus)}`;
     setText(this.badge, badge);
     this.badge.className = `session-badge ${s.alive ? 'running' : 'ended'}`;
+    this.badge.title = s.alive
+      ? 'the launcher is tracking it'
+      : s.exitStatus === -1
+        ? 'detached: mevi-run let the program go; it runs on, untracked'
+        : s.exitStatus === null
+          ? 'launcher lost: mevi-run went away without ending the session (killed, or a recording cut short); its processes are no longer tracked'
+          : 'the program ended';
 
     let alive = 0;
     for (const p of s.processes.values()) if (p.alive) alive++;
@@ -77,7 +84,7 @@ export class SessionView {
         : 'sampled tracking: residency read from /proc/PID/pagemap at this interval (mevi-run backs off when a scan costs too much)';
     const parts = [
       `launcher pid ${s.launcherPid}`,
-      `${mode} tracking`,
+      `tracking: ${mode}`,
       `started ${formatClock(s.startedAt)}`,
       dur,
       `${s.processes.size} process${s.processes.size === 1 ? '' : 'es'} (${alive} alive)`,
@@ -137,7 +144,7 @@ export class SessionView {
         el('td', { className: 'num site-resident' }, formatBytes(r.resident)),
         el('td', { className: 'num' }, formatBytes(r.mapped)),
         el('td', { className: 'num' }, String(r.ranges)),
-        el('td', { className: 'site-pids' }, r.pids.join(' ')),
+        el('td', { className: 'site-pids', title: r.pids.join(' ') }, r.pids.length > 6 ? `${r.pids.slice(0, 6).join(' ')} +${r.pids.length - 6}` : r.pids.join(' ')),
       );
       row.dataset.stack = String(r.stackId);
       row.dataset.resident = String(r.resident);
