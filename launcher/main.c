@@ -30,6 +30,7 @@
 #include "log.h"
 #include "outbox.h"
 #include "recorder.h"
+#include "summary.h"
 #include "syscalls.h"
 #include "tracee.h"
 
@@ -47,12 +48,13 @@ struct launcher {
 	struct event *stop_self_ev;
 	bool stop_self_pending;
 	struct recorder rec;
-	bool to_link;	    /* batches go to the daemon link */
-	bool to_recorder;   /* ... and to the recording */
-	unsigned sample_ms; /* --sample: the interval; 0 in exact mode */
-	pid_t attach_pid;   /* --pid */
-	bool scan_layout;   /* --layout=scan: no filter, layouts re-read each tick */
-	bool detached;	    /* --pid: let go by Ctrl-C or --detach-after */
+	bool to_link;		 /* batches go to the daemon link */
+	bool to_recorder;	 /* ... and to the recording */
+	unsigned sample_ms;	 /* --sample: the interval; 0 in exact mode */
+	pid_t attach_pid;	 /* --pid */
+	bool scan_layout;	 /* --layout=scan: no filter, layouts re-read each tick */
+	bool detached;		 /* --pid: let go by Ctrl-C or --detach-after */
+	struct summary *summary; /* --summary: fed every batch (proto/summary.h) */
 };
 
 /* The outbox's sink: the daemon link and, with --record, the recording. */
@@ -64,6 +66,8 @@ static void send_batch(const void *batch, size_t len, void *arg)
 		link_send(batch, len, &l->link);
 	if (l->to_recorder)
 		recorder_write(&l->rec, batch, len);
+	if (l->summary)
+		summary_feed_batch(l->summary, batch, len);
 }
 
 /* Parses a decimal in [min, max]. Returns 0 or -EINVAL. */
@@ -123,6 +127,11 @@ static void usage(FILE *f)
 	    "                 are found by re-reading it every 50 ms, not at syscalls\n"
 	    "  --detach-after S\n"
 	    "                 with --pid: detach after S seconds\n"
+	    "  --summary[=FILE]\n"
+	    "                 at the end, print a summary (peak RSS, top call sites,\n"
+	    "                 what was still resident) to stderr, or to FILE\n"
+	    "  --summary-format=text|json\n"
+	    "                 the summary's format (default text)\n"
 	    "  --help         this text\n"
 	    "  --version      print the version\n"
 	    "\n"
@@ -437,6 +446,42 @@ static void detach_cb(evutil_socket_t fd, short what, void *arg)
 
 /* Ctrl-Z: the program entered a terminal stop; stop mevi-run too, so the
  * shell sees the job stopped. SIGCONT to the job resumes both. */
+/*
+ * --summary: hands the summary (fed every batch by send_batch) the launcher's
+ * own cost figures and the URL, writes it to path (or stderr: never the
+ * program's stdout) and frees it. A file that cannot be written is reported
+ * in one sentence; the exit status stays the program's.
+ */
+static void launcher_summary(struct launcher *l, const char *path, int fmt)
+{
+	const struct mm_stats *st = tracee_stats(l->tracees);
+	struct summary_overhead oh = {
+	    .wall_ns = outbox_now(&l->out),
+	    .events = l->out.events_total,
+	    .bytes_sent = l->link.bytes_sent,
+	    .stops = st->stops,
+	    .faults = st->faults,
+	    .samples = st->samples,
+	    .untracked = st->untracked,
+	};
+	uint64_t ticks;
+	FILE *f = stderr;
+
+	if (l->sample_ms)
+		tracee_sampler_cost(l->tracees, &oh.sampler_ns, &ticks);
+	summary_set_overhead(l->summary, &oh);
+	summary_set_url(l->summary, l->link.url);
+	if (path && !(f = fopen(path, "w")))
+		fprintf(stderr, "mevi: cannot write the summary to %s: %s\n", path,
+			strerror(errno));
+	else if (summary_write(l->summary, f, fmt))
+		fprintf(stderr, "mevi: cannot write the summary to %s\n", path ? path : "stderr");
+	if (f && f != stderr)
+		fclose(f);
+	summary_free(l->summary);
+	l->summary = NULL;
+}
+
 static void stop_self_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct launcher *l = arg;
@@ -461,6 +506,8 @@ int main(int argc, char **argv)
 	    {"layout", required_argument, NULL, 0x204},
 	    {"pid", required_argument, NULL, 0x201},
 	    {"detach-after", required_argument, NULL, 0x202},
+	    {"summary", optional_argument, NULL, 0x300},
+	    {"summary-format", required_argument, NULL, 0x301},
 	    {NULL, 0, NULL, 0},
 	};
 	unsigned long num;
@@ -476,6 +523,9 @@ int main(int argc, char **argv)
 	int opt, status, end_status = -2;
 	char **attach_argv = NULL, *attach_text = NULL;
 	struct event *detach_ev = NULL, *detach_timer = NULL;
+	const char *summary_path = NULL;
+	bool want_summary = false;
+	int summary_fmt = SUMMARY_TEXT;
 
 	log_init("mevi-run");
 	while ((opt = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
@@ -540,6 +590,19 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			detach_after = (unsigned)num;
+			break;
+		case 0x300: /* --summary[=FILE] */
+			want_summary = true;
+			summary_path = optarg;
+			break;
+		case 0x301: /* --summary-format=text|json */
+			summary_fmt = summary_format_parse(optarg);
+			if (summary_fmt < 0) {
+				fprintf(stderr,
+					"mevi-run: --summary-format: %s is not text or json\n",
+					optarg);
+				return 2;
+			}
 			break;
 		case 0x101: /* --backtrace-depth */
 			errno = 0;
@@ -611,6 +674,8 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (want_summary)
+		l.summary = summary_new();
 	l.to_link = true;
 	l.to_recorder = l.rec.f != NULL;
 	outbox_init(&l.out, send_batch, &l);
@@ -709,6 +774,8 @@ done:
 	outbox_emit(&l.out, &end);
 	outbox_flush(&l.out);
 	link_finish(&l.link, 2000);
+	if (l.summary)
+		launcher_summary(&l, summary_path, summary_fmt);
 	if (record_path) {
 		int err = recorder_close(&l.rec);
 
