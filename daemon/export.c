@@ -214,7 +214,8 @@ static int write_folded(const struct session *s, const struct export_request *rq
 		struct mevi_str comm = comm_of(p);
 		size_t k = 0;
 
-		if (!p->alive || (rq->has_pid && p->pid != rq->pid))
+		/* An ended session shows what each process held when it exited. */
+		if ((!p->alive && s->alive) || (rq->has_pid && p->pid != rq->pid))
 			continue;
 		c.p = p;
 		c.n = 0;
@@ -538,7 +539,8 @@ static int trace_event_cb(void *arg, const struct mevi_event *ev)
 	if (c->s && c->rq->has_at && t > c->rq->at)
 		return 1;
 	c->max_ts = t;
-	if (ev->type != MEVI_EV_STACK)
+	/* The launcher sends a mapping's vma, stack and origin right after it. */
+	if (ev->type != MEVI_EV_STACK && ev->type != MEVI_EV_VMA && ev->type != MEVI_EV_THREAD)
 		flush_map(c, ev);
 	if (ev->type == MEVI_EV_SESSION_START) {
 		void *other;
@@ -568,7 +570,7 @@ static int trace_event_cb(void *arg, const struct mevi_event *ev)
 	if (!c->rq->has_pid && changes_memory(ev->type))
 		track_before(c, &c->session_track, t);
 	if (ev->type == MEVI_EV_UNMAP && p && p->alive)
-		had_origin = tagmap_lookup(p->origins, ev->unmap.range.start, &org) == 0;
+		had_origin = tagmap_lookup(p->origins, ev->unmap.range.start, &org) == 1;
 	err = session_apply(&c->reg, c->s, ev);
 	if (err < 0 && err != -EPROTO && err != -EINVAL)
 		return c->err = err, 1;
@@ -582,8 +584,22 @@ static int trace_event_cb(void *arg, const struct mevi_event *ev)
 		p = session_find_process(c->s, ev->pid);
 		if (p) {
 			write_name(c, p);
-			if (ev->type == MEVI_EV_PROC_EXEC)
-				write_instant(c, "exec", ev->pid, t, 0, 0, false, 0);
+			if (ev->type == MEVI_EV_PROC_EXEC) {
+				sep(c);
+				fprintf(c->f,
+					"{\"name\":\"exec\",\"ph\":\"i\",\"s\":\"p\",\"ts\":");
+				ts_us(c->f, t);
+				fprintf(c->f,
+					",\"pid\":%" PRId32 ",\"tid\":%" PRId32
+					",\"args\":{\"cmdline\":[",
+					p->pid, p->pid);
+				for (uint32_t i = 0; i < p->cmdline.count; i++) {
+					if (i)
+						fputc(',', c->f);
+					json_mstr(c->f, &p->cmdline.items[i]);
+				}
+				fprintf(c->f, "]}}");
+			}
 			tr = track_of(c, p);
 		}
 		break;
@@ -751,4 +767,67 @@ int export_summary_file(const char *path, bool json, FILE *out, char *err, size_
 	}
 	session_registry_destroy(&reg);
 	return ret;
+}
+
+/* Parses a decimal uint64 (no sign, no junk). Returns 0 or -EINVAL. */
+static int parse_u64(const char *v, uint64_t *out)
+{
+	char *end;
+	unsigned long long x;
+
+	if (!v || *v < '0' || *v > '9')
+		return -EINVAL;
+	errno = 0;
+	x = strtoull(v, &end, 10);
+	if (errno || *end)
+		return -EINVAL;
+	*out = x;
+	return 0;
+}
+
+static void fail(struct export_response *r, unsigned status, const char *msg)
+{
+	r->status = status;
+	r->error = msg;
+}
+
+void export_respond(const struct session *s, const char *format, const char *pid, const char *at,
+		    struct export_response *r)
+{
+	struct export_request rq = {0};
+	uint64_t v = 0;
+	FILE *f;
+	int ret = format ? export_format_parse(format) : -EINVAL;
+
+	memset(r, 0, sizeof(*r));
+	if (ret < 0)
+		return fail(r, 400, "format must be trace-event, folded, summary or summary-json");
+	rq.format = (enum export_format)ret;
+	if (pid && (parse_u64(pid, &v) || v > INT32_MAX))
+		return fail(r, 400, "pid must be a process id");
+	rq.has_pid = pid != NULL;
+	rq.pid = (int32_t)v;
+	if (at && parse_u64(at, &rq.at))
+		return fail(r, 400, "at must be a time in ns since the session began");
+	rq.has_at = at != NULL;
+	f = open_memstream(&r->body, &r->len);
+	if (!f)
+		return fail(r, 500, "out of memory");
+	ret = export_write(s, &rq, f);
+	if (fclose(f) && !ret)
+		ret = -EIO;
+	if (ret) {
+		free(r->body);
+		r->body = NULL;
+		if (ret == -ENOENT)
+			return fail(r, 410,
+				    "the history of this session was not kept (history budget)");
+		log_error("session %" PRIu64 ": cannot export it: %s", s->id, strerror(-ret));
+		return fail(r, 500, "cannot export the session");
+	}
+	r->status = 200;
+	r->ctype = export_content_type(rq.format);
+	snprintf(r->disposition, sizeof(r->disposition),
+		 "attachment; filename=\"mevi-session-%" PRIu64 "%s\"", s->id,
+		 export_file_suffix(rq.format));
 }

@@ -18,7 +18,9 @@
  *    mapped them (speedscope, flamegraph.pl, inferno): one line per
  *    (process, stack), "prog (pid);outermost;...;innermost BYTES", functions
  *    without their +0x offsets; ';' in a name becomes ':'. Resident memory
- *    no origin covers is "[unknown origin]".
+ *    no origin covers is "[unknown origin]". Live processes only, except
+ *    in an ended session (or at= after its end), where each process's last
+ *    map counts: what it held when it exited.
  *  - "summary" / "summary-json": the end-of-run report of proto/summary.h.
  *
  * pid= narrows to one process; at= (ns since the session began) takes the
@@ -68,6 +70,24 @@ const char *export_file_suffix(enum export_format f);
  * history.
  */
 int export_write(const struct session *s, const struct export_request *rq, FILE *f);
+
+/* An HTTP answer built by a module, sent by daemon/http.c. */
+struct export_response {
+	unsigned status;   /* 200, or an error status with error set */
+	const char *error; /* static sentence */
+	char *body;	   /* malloc'd (the caller frees or takes it), NULL on error */
+	size_t len;
+	const char *ctype;     /* static */
+	char disposition[128]; /* Content-Disposition, or "" */
+};
+
+/*
+ * GET /api/sessions/S/export?format=F[&pid=N][&at=T]: the query arguments as
+ * given (NULL when absent) -> *r: 200 with an attachment, 400 bad arguments,
+ * 410 history not kept, 500.
+ */
+void export_respond(const struct session *s, const char *format, const char *pid, const char *at,
+		    struct export_response *r);
 
 /*
  * `mevid --summary FILE.mevi`: loads the recording (daemon/loader.h) into a
