@@ -268,6 +268,7 @@ struct trace_ctx {
 	const struct export_request *rq;
 	struct session_registry reg;
 	struct session *s;
+	const struct session *live; /* its stacks are the latest (symbolised) ones */
 	uint64_t max_ts;
 	bool first; /* no event written yet */
 	struct track *tracks;
@@ -418,7 +419,7 @@ static void track_before(struct trace_ctx *c, struct track *t, uint64_t ts)
 /* "alloc_big_a+0x1c (prog) prog.c:31" of the call site of stack id. */
 static void write_call_site(struct trace_ctx *c, uint32_t id)
 {
-	const struct stack *st = stacktab_get(&c->s->stacks, id);
+	const struct stack *st = stacktab_get(&c->live->stacks, id);
 	static const char *const plumbing[] = {"libc.", "libc-",     "ld-linux",    "libpthread",
 					       "libdl", "libstdc++", "libjemalloc", "libtcmalloc"};
 	const struct mevi_frame *fr = NULL;
@@ -634,7 +635,7 @@ session_counter:
 
 static int write_trace_event(const struct session *s, const struct export_request *rq, FILE *f)
 {
-	struct trace_ctx c = {.f = f, .rq = rq, .first = true};
+	struct trace_ctx c = {.f = f, .rq = rq, .first = true, .live = s};
 	int ret;
 
 	if (!s->log)
