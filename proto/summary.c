@@ -79,6 +79,7 @@ struct summary {
 	uint64_t rss, peak, peak_ts;
 	bool peak_dirty;  /* a new maximum not counted yet */
 	uint64_t counted; /* the maximum the last count was taken at */
+	uint64_t walked;  /* ranges visited by counts so far (their cost) */
 	uint64_t counted_ts;
 	struct breakdown at_peak, at_exit;
 	struct u64tab exit_acc; /* id -> bytes resident at exit, all processes */
@@ -350,6 +351,8 @@ static void count_peak(struct summary *sm)
 	struct u64tab acc = {0};
 
 	for (uint32_t i = 0; i < sm->nprocs; i++) {
+		if (sm->procs[i]->alive)
+			sm->walked += memmap_count(sm->procs[i]->map) + 1;
 		if (sm->procs[i]->alive && count_proc(sm->procs[i], &acc)) {
 			u64tab_free(&acc);
 			return; /* out of memory: keep the last count */
@@ -369,8 +372,10 @@ static void before_decrease(struct summary *sm)
 
 	if (!sm->peak_dirty || sm->rss != sm->peak)
 		return;
+	/* Exact while the counts cost at most 64 range visits per event (plus
+	 * a million), else only per 1 % of growth. */
 	step = sm->counted / 100;
-	if (sm->counted && sm->peak < sm->counted + step)
+	if (sm->walked > sm->events * 64 + 1000000 && sm->counted && sm->peak < sm->counted + step)
 		return;
 	count_peak(sm);
 }

@@ -17,11 +17,13 @@
  *
  * The session's RSS is the sum over its live processes. "At the peak": the
  * call sites are counted just before the first event that could lower the
- * RSS after a new maximum (so the breakdown is the state at the peak), but a
- * new count is only taken when the maximum grew by at least 1 %
- * since the last count: a program oscillating near its peak costs a walk of
- * its maps per 1 % of growth, not per event. The breakdown is therefore of a
- * state within 1 % of the peak; `peak.rss` itself is exact.
+ * RSS after a new maximum, so the breakdown is the state at the peak. Each
+ * count walks the live maps; while all counts together have visited at most
+ * 64 ranges per event fed (plus a million), every new maximum is counted;
+ * beyond that budget, only a maximum at least 1 % above the last counted one
+ * is: a program oscillating near a peak over a huge map then costs a walk per
+ * 1 % of growth, not per event, and its breakdown is of a state within 1 %
+ * of the peak. `peak.rss` itself is always exact.
  *
  * Output goes to a FILE the caller owns; the text form is for people, the
  * JSON form (one object, documented in the top-level README) for scripts.

@@ -31,8 +31,7 @@
 #define A   UINT64_C(0x7f0000000000)
 #define B   UINT64_C(0x7f0000800000)
 
-static struct mevi_str S(const char *s)
-{
+static struct mevi_str S(const char *s) {
 	struct mevi_str m = {s, (uint32_t)strlen(s)};
 	return m;
 }
@@ -41,7 +40,8 @@ static struct mevi_str S(const char *s)
  * resident, maps 2 MiB at B (stack 2: alloc_b), all resident (peak 5 MiB at
  * t=4ms), forks 101 (inherits), 100 unmaps B, 101 touches nothing and exits,
  * 100 drops 1 MiB of A, session ends. */
-static void build(msgpack_sbuffer *out, bool end)
+static void
+build(msgpack_sbuffer *out, bool end)
 {
 	struct mevi_batch_encoder enc;
 	struct mevi_str argv[] = {S("/usr/bin/prog"), S("--big")};
@@ -77,12 +77,14 @@ static void build(msgpack_sbuffer *out, bool end)
 		e->proc_start.cmdline.items = argv;
 	}
 	EV(MEVI_EV_MAP, 100, 2000000)->map = (typeof(evs[0].map)){{A, A + 4 * MIB}, 0};
-	EV(MEVI_EV_VMA, 100, 2000000)->vma = (typeof(evs[0].vma)){{A, A + 4 * MIB}, MEVI_KIND_ANON, {"", 0}};
+	EV(MEVI_EV_VMA, 100, 2000000)->vma =
+	    (typeof(evs[0].vma)){{A, A + 4 * MIB}, MEVI_KIND_ANON, {"", 0}};
 	EV(MEVI_EV_STACK, 100, 2000000)->stack = (typeof(evs[0].stack)){1, 3, fa};
 	EV(MEVI_EV_ORIGIN, 100, 2000000)->origin = (typeof(evs[0].origin)){{A, A + 4 * MIB}, 1};
 	EV(MEVI_EV_STATE, 100, 3000000)->state = (typeof(evs[0].state)){{A, A + 3 * MIB}, 1};
 	EV(MEVI_EV_MAP, 100, 3500000)->map = (typeof(evs[0].map)){{B, B + 2 * MIB}, 0};
-	EV(MEVI_EV_VMA, 100, 3500000)->vma = (typeof(evs[0].vma)){{B, B + 2 * MIB}, MEVI_KIND_HEAP, {"", 0}};
+	EV(MEVI_EV_VMA, 100, 3500000)->vma =
+	    (typeof(evs[0].vma)){{B, B + 2 * MIB}, MEVI_KIND_HEAP, {"", 0}};
 	EV(MEVI_EV_STACK, 100, 3500000)->stack = (typeof(evs[0].stack)){2, 3, fb};
 	EV(MEVI_EV_ORIGIN, 100, 3500000)->origin = (typeof(evs[0].origin)){{B, B + 2 * MIB}, 2};
 	EV(MEVI_EV_STATE, 100, 4000000)->state = (typeof(evs[0].state)){{B, B + 2 * MIB}, 1};
@@ -133,7 +135,8 @@ static void check_golden(const char *name, const char *got, size_t len)
 	}
 	f = fopen(golden_path(name), "rb");
 	if (!f)
-		fail_msg("missing golden file %s (MEVI_UPDATE_GOLDEN=1 writes it)", golden_path(name));
+		fail_msg("missing golden file %s (MEVI_UPDATE_GOLDEN=1 writes it)",
+			 golden_path(name));
 	fseek(f, 0, SEEK_END);
 	wlen = ftell(f);
 	fseek(f, 0, SEEK_SET);
@@ -238,8 +241,8 @@ static void test_metrics(void **state)
 	struct session_registry reg;
 	struct eventlog_budget b;
 	struct session *s = load(&reg, &b, false);
-	struct metrics_daemon d = {.launchers = 1, .tabs = 2, .events_ingested = 17,
-				   .tab_resyncs = 3, .tabs_dropped = 1};
+	struct metrics_daemon d = {
+	    .launchers = 1, .tabs = 2, .events_ingested = 17, .tab_resyncs = 3, .tabs_dropped = 1};
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f;
