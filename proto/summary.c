@@ -372,10 +372,10 @@ static void before_decrease(struct summary *sm)
 
 	if (!sm->peak_dirty || sm->rss != sm->peak)
 		return;
-	/* Exact while the counts cost at most 64 range visits per event (plus
-	 * a million), else only per 1 % of growth. */
+	/* Exact while the counts cost at most 8 range visits per event (plus
+	 * 100,000), else only per 1 % of growth. */
 	step = sm->counted / 100;
-	if (sm->walked > sm->events * 64 + 1000000 && sm->counted && sm->peak < sm->counted + step)
+	if (sm->walked > sm->events * 8 + 100000 && sm->counted && sm->peak < sm->counted + step)
 		return;
 	count_peak(sm);
 }

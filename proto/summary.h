@@ -19,7 +19,7 @@
  * call sites are counted just before the first event that could lower the
  * RSS after a new maximum, so the breakdown is the state at the peak. Each
  * count walks the live maps; while all counts together have visited at most
- * 64 ranges per event fed (plus a million), every new maximum is counted;
+ * 8 ranges per event fed (plus 100,000), every new maximum is counted;
  * beyond that budget, only a maximum at least 1 % above the last counted one
  * is: a program oscillating near a peak over a huge map then costs a walk per
  * 1 % of growth, not per event, and its breakdown is of a state within 1 %
