@@ -26,9 +26,21 @@ export interface FlameNode {
   value: number;
   /** For a diff: bytes at A. */
   before: number;
-  /** The stack ids whose paths go through this frame (what a click filters on). */
+  /** The stack ids whose paths end at this frame (stacksOf() gathers the
+   * ones under it: what a click filters on). */
   stacks: number[];
   children: Map<string, FlameNode>;
+}
+
+/** The stack ids whose paths go through n. */
+export function stacksOf(n: FlameNode): number[] {
+  const out: number[] = [];
+  const walk = (x: FlameNode): void => {
+    for (const id of x.stacks) out.push(id);
+    for (const k of x.children.values()) walk(k);
+  };
+  walk(n);
+  return out;
 }
 
 export const UNKNOWN_ORIGIN = '[unknown origin]';
@@ -41,13 +53,21 @@ export function frameName(f: Frame): string {
   return mod ? `${mod}+${pc}` : pc;
 }
 
+/** Paths by frames array: stacks are immutable once received, and a tree is
+ * rebuilt every time the memory changes. */
+const pathCache = new WeakMap<readonly Frame[], string[]>();
+
 /** The path of a stack, outermost frame first. */
 export function stackPath(id: number, stacks: ReadonlyMap<number, readonly Frame[]>): string[] {
   if (id < 0) return [UNKNOWN_ORIGIN];
   const frames = stacks.get(id);
   if (!frames || frames.length === 0) return [`[stack ${id}]`];
-  const out: string[] = [];
-  for (let i = frames.length - 1; i >= 0; i--) out.push(frameName(frames[i]!));
+  let out = pathCache.get(frames);
+  if (!out) {
+    out = [];
+    for (let i = frames.length - 1; i >= 0; i--) out.push(frameName(frames[i]!));
+    pathCache.set(frames, out);
+  }
   return out;
 }
 
@@ -76,7 +96,6 @@ export function buildFlame(
     let node = root;
     node.value += a;
     node.before += b;
-    node.stacks.push(id);
     for (const name of stackPath(id, stacks)) {
       let child = node.children.get(name);
       if (!child) {
@@ -85,9 +104,9 @@ export function buildFlame(
       }
       child.value += a;
       child.before += b;
-      child.stacks.push(id);
       node = child;
     }
+    node.stacks.push(id);
   }
   return root;
 }
@@ -227,7 +246,7 @@ export function describeFrame(n: FlameNode, total: number, diff: boolean): strin
     const d = n.value - n.before;
     lines.push(`A ${formatBytes(n.before)} → B ${formatBytes(n.value)} (${d >= 0 ? '+' : '−'}${formatBytes(Math.abs(d))})`);
   }
-  lines.push(`${n.stacks.length} stack${n.stacks.length === 1 ? '' : 's'} · click to show only their ranges`);
+  lines.push('click to show only the ranges its stacks mapped');
   return lines;
 }
 
@@ -249,7 +268,8 @@ export function topFrames(root: FlameNode, n: number): FlameNode[] {
         }
         f.value += k.value;
         f.before += k.before;
-        f.stacks.push(...k.stacks);
+        // The frames of this name: their stacks are gathered on a click.
+        f.children.set(String(f.children.size), k);
         above.add(k.name);
       }
       walk(k, above);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MemMap, NOT_RESIDENT, RESIDENT } from '../src/memmap';
 import { TagMap } from '../src/tagmap';
-import { buildFlame, bytesByStack, bytesFromState, frameName, stackPath, toChart, topFrames, UNKNOWN_ORIGIN } from '../src/flame';
+import { buildFlame, bytesByStack, bytesFromState, frameName, stackPath, stacksOf, toChart, topFrames, UNKNOWN_ORIGIN } from '../src/flame';
 import type { Frame } from '../src/protocol';
 
 const P = 4096;
@@ -37,8 +37,9 @@ describe('flame', () => {
     const main = root.children.get('main')!;
     expect(main.value).toBe(6 * P);
     expect(main.children.get('alloc_a')!.value).toBe(4 * P);
-    expect(main.children.get('alloc_a')!.stacks).toEqual([1]);
-    expect(main.stacks.sort()).toEqual([1, 2]);
+    expect(stacksOf(main.children.get('alloc_a')!)).toEqual([1]);
+    expect(stacksOf(main).sort()).toEqual([1, 2]);
+    expect(stacksOf(topFrames(buildFlame(res, stacks), 10).find((n) => n.name === '__mmap')!).sort()).toEqual([1, 2]);
     expect(buildFlame(bytesByStack([proc()], 'mapped'), stacks).children.get('main')!.children.get('alloc_a')!.value).toBe(8 * P);
   });
 

@@ -19,6 +19,7 @@ import {
   bytesFromState,
   countFrames,
   describeFrame,
+  stacksOf,
   toChart,
   topFrames,
   type ChartNode,
@@ -200,7 +201,7 @@ export class FlameView {
     this.el.dataset.total = String(root.value);
     this.status.textContent = diff
       ? `A ${formatBytes(root.before)} → B ${formatBytes(root.value)} · red grew, blue shrank`
-      : `${formatBytes(root.value)} ${this.value()} · ${root.stacks.length} stacks`;
+      : `${formatBytes(root.value)} ${this.value()}`;
     if (total === 0) {
       this.status.textContent += ' · nothing to show (no memory, or no backtraces: mevi-run --backtraces=mmap)';
     }
@@ -245,7 +246,7 @@ export class FlameView {
       return;
     }
     const cur = this.input?.filter;
-    const next = new StackSet(n.stacks, n.name);
+    const next = new StackSet(stacksOf(n), n.name);
     this.cb.filter(cur && cur.toString() === next.toString() ? null : next);
   }
 
@@ -254,7 +255,7 @@ export class FlameView {
       const d = n.value - n.before;
       const row = el(
         'div',
-        { className: 'flame-row', title: `${n.stacks.length} stack(s) · click to show only their ranges` },
+        { className: 'flame-row', title: 'click to show only the ranges its stacks mapped' },
         el('span', { className: 'flame-row-bytes' }, formatBytes(n.value)),
         diff ? el('span', { className: `flame-row-delta ${d > 0 ? 'grew' : d < 0 ? 'shrank' : ''}` }, `${d >= 0 ? '+' : '−'}${formatBytes(Math.abs(d))}`) : '',
         el('span', { className: 'flame-row-name' }, n.name),
