@@ -80,6 +80,7 @@ export class FlameView {
   private readonly refresh = new Refresh();
   private open = false;
   private input: FlameInput | null = null;
+  private sessionId: number | null = null;
   private root: FlameNode | null = null;
   private isDiff = false;
   private diffCache: { key: string; root: FlameNode | null; error: string | null } | null = null;
@@ -133,6 +134,11 @@ export class FlameView {
     this.input = input;
     const s = input.session;
     this.el.hidden = !s;
+    // A filter names stacks of one session: another session drops it.
+    if ((s?.id ?? null) !== this.sessionId) {
+      this.sessionId = s?.id ?? null;
+      if (input.filter) this.cb.filter(null);
+    }
     if (!s) return;
     this.renderLinks(s, input.at);
     this.renderFilter(input.filter);
