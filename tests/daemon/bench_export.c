@@ -164,11 +164,12 @@ int main(int argc, char **argv)
 		}
 		apply(&reg, s, &ev);
 	}
-	printf("session: %llu events over %.1f s of session time, built in %.1f s CPU; %zu ranges in "
-	       "process 100; history %.1f MiB\n",
-	       (unsigned long long)eventlog_events(s->log), (double)ts / 1e9, now_s() - t0,
-	       memmap_count(session_find_process(s, 100)->map),
-	       (double)eventlog_total_bytes(s->log) / 1048576.0);
+	printf(
+	    "session: %llu events over %.1f s of session time, built in %.1f s CPU; %zu ranges in "
+	    "process 100; history %.1f MiB\n",
+	    (unsigned long long)eventlog_events(s->log), (double)ts / 1e9, now_s() - t0,
+	    memmap_count(session_find_process(s, 100)->map),
+	    (double)eventlog_total_bytes(s->log) / 1048576.0);
 	{
 		struct export_request rq = {.format = EXPORT_TRACE_EVENT};
 
