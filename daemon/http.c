@@ -22,7 +22,9 @@
 #include "assets.h"
 #include "eventlog.h"
 #include "launcher_conn.h"
+#include "export.h"
 #include "loader.h"
+#include "metrics.h"
 #include "log.h"
 #include "mimetype.h"
 #include "session.h"
@@ -486,6 +488,55 @@ static int serve_state_at(struct http_server *h, struct lws *wsi, struct http_ps
 	return ret;
 }
 
+/* GET /api/sessions/S/export (daemon/export.h) and /metrics (daemon/metrics.h):
+ * bodies built by those modules, answered here. */
+static int serve_built(struct lws *wsi, struct http_pss *pss, struct export_response *r,
+		       bool head_only)
+{
+	struct header hdrs[2] = {{"cache-control:", "no-store"},
+				 {"content-disposition:", r->disposition}};
+
+	if (r->status != 200) {
+		free(r->body);
+		return respond_error(wsi, pss, r->status, r->error);
+	}
+	pss_release(pss);
+	pss->owned = r->body;
+	pss->body = r->body;
+	pss->len = r->len;
+	return respond(wsi, pss, 200, r->ctype, hdrs, r->disposition[0] ? 2 : 1, head_only);
+}
+
+static int serve_export(struct lws *wsi, struct http_pss *pss, const struct session *s,
+			bool head_only)
+{
+	char farg[32], parg[32], aarg[32];
+	struct export_response r;
+
+	export_respond(s, lws_get_urlarg_by_name(wsi, "format=", farg, sizeof(farg)),
+		       lws_get_urlarg_by_name(wsi, "pid=", parg, sizeof(parg)),
+		       lws_get_urlarg_by_name(wsi, "at=", aarg, sizeof(aarg)), &r);
+	return serve_built(wsi, pss, &r, head_only);
+}
+
+static int serve_metrics(struct http_server *h, struct lws *wsi, struct http_pss *pss,
+			 bool head_only)
+{
+	struct metrics_daemon d = {0};
+	struct export_response r;
+
+	launcher_server_drain(h->launchers);
+	d.launchers = h->launchers->nconns;
+	d.events_ingested = h->launchers->events;
+	if (h->stream) {
+		d.tabs = h->stream->ntabs;
+		d.tab_resyncs = h->stream->resyncs;
+		d.tabs_dropped = h->stream->stalled;
+	}
+	metrics_respond(h->reg, &d, &r);
+	return serve_built(wsi, pss, &r, head_only);
+}
+
 /* GET /api/sessions/S/recording and /timeline. */
 static int serve_session_get(struct http_server *h, struct lws *wsi, struct http_pss *pss,
 			     uint64_t id, const char *what, bool head_only)
@@ -501,6 +552,8 @@ static int serve_session_get(struct http_server *h, struct lws *wsi, struct http
 	s = session_registry_find(h->reg, id);
 	if (!s)
 		return respond_error(wsi, pss, 404, "no such session");
+	if (strcmp(what, "export") == 0)
+		return serve_export(wsi, pss, s, head_only);
 	if (!s->log)
 		return respond_error(wsi, pss, 410,
 				     "the history of this session was not kept (history budget)");
@@ -766,7 +819,8 @@ static int http_request(struct http_server *h, struct lws *wsi, struct http_pss 
 		idbuf[slash - path - 14] = '\0';
 		if (parse_u64(idbuf, &id))
 			return respond_error(wsi, pss, 400, "bad session id");
-		if (strcmp(slash + 1, "recording") != 0 && strcmp(slash + 1, "timeline") != 0)
+		if (strcmp(slash + 1, "recording") != 0 && strcmp(slash + 1, "timeline") != 0 &&
+		    strcmp(slash + 1, "export") != 0)
 			return respond_error(wsi, pss, 404, "not found");
 		return serve_session_get(h, wsi, pss, id, slash + 1, head_only);
 	}
@@ -800,6 +854,8 @@ static int http_request(struct http_server *h, struct lws *wsi, struct http_pss 
 			json_object_object_add(o, "status", json_object_new_string("ok"));
 		return respond_json(wsi, pss, o, head_only);
 	}
+	if (strcmp(path, "/metrics") == 0)
+		return serve_metrics(h, wsi, pss, head_only);
 	if (strncmp(path, "/api/", 5) == 0 || strcmp(path, "/api") == 0)
 		return respond_error(wsi, pss, 404, "not found");
 	if (strcmp(path, "/stream") == 0)

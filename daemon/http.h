@@ -11,6 +11,9 @@
  *                             404 unknown session, 410 history not kept
  *   GET  /api/sessions/S/recording  the session as a .mevi file (attachment)
  *   GET  /api/sessions/S/timeline   markers and RSS curve (api_state.h)
+ *   GET  /api/sessions/S/export?format=trace-event|folded|summary|summary-json
+ *                             [&pid=N][&at=T]  (daemon/export.h; attachment)
+ *   GET  /metrics             Prometheus text format (daemon/metrics.h)
  *   POST /api/recordings      body = a .mevi file (Content-Length required,
  *                             at most 256 MiB): 201 {"id":N}, 400 refused
  *                             with {"error":...}, 411, 413

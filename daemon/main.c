@@ -29,6 +29,7 @@
 #include "eventlog.h"
 #include "http.h"
 #include "launcher_conn.h"
+#include "export.h"
 #include "loader.h"
 #include "log.h"
 #include "options.h"
@@ -221,6 +222,16 @@ int main(int argc, char **argv)
 	ret = options_parse(&d.opts, argc, argv, stdout, stderr);
 	if (ret)
 		return ret > 0 ? 0 : 2;
+	if (d.opts.summary) {
+		char why[320];
+
+		ret = export_summary_file(d.opts.summary, d.opts.summary_json, stdout, why,
+					  sizeof(why));
+		if (ret)
+			fprintf(stderr, "mevid: --summary: %s\n", why);
+		options_destroy(&d.opts);
+		return ret ? 1 : 0;
+	}
 	d.lock_fd = -1;
 	signal(SIGPIPE, SIG_IGN);
 

@@ -25,6 +25,8 @@ enum {
 	OPT_HISTORY_BUDGET,
 	OPT_LOAD,
 	OPT_MAX_UPLOAD,
+	OPT_SUMMARY,
+	OPT_SUMMARY_FORMAT,
 };
 
 static const struct option long_options[] = {
@@ -39,6 +41,8 @@ static const struct option long_options[] = {
     {"history-budget", required_argument, NULL, OPT_HISTORY_BUDGET},
     {"load", required_argument, NULL, OPT_LOAD},
     {"max-upload", required_argument, NULL, OPT_MAX_UPLOAD},
+    {"summary", required_argument, NULL, OPT_SUMMARY},
+    {"summary-format", required_argument, NULL, OPT_SUMMARY_FORMAT},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -77,6 +81,9 @@ static void print_help(FILE *out)
 		"                           first, running ones spill it to\n"
 		"                           $XDG_STATE_HOME/mevi (else ~/.local/state/mevi)\n"
 		"  --load FILE              load a .mevi recording as an ended session\n"
+		"  --summary FILE           print the end-of-run summary of the recording\n"
+		"                           FILE to stdout and exit (no daemon)\n"
+		"  --summary-format text|json  the summary's format (default text)\n"
 		"                           (repeatable)\n"
 		"  --max-upload SIZE        largest recording POST /api/recordings takes,\n"
 		"                           K/M suffixes (default and at most 256M)\n"
@@ -289,6 +296,17 @@ int options_parse(struct mevid_options *o, int argc, char **argv, FILE *out, FIL
 			o->loads = a;
 			break;
 		}
+		case OPT_SUMMARY:
+			o->summary = optarg;
+			break;
+		case OPT_SUMMARY_FORMAT:
+			if (strcmp(optarg, "text") && strcmp(optarg, "json")) {
+				fprintf(err, "mevid: --summary-format %s: expected text or json\n",
+					optarg);
+				goto err_inval;
+			}
+			o->summary_json = strcmp(optarg, "json") == 0;
+			break;
 		case OPT_HELP:
 			print_help(out);
 			goto done_exit;

@@ -6,6 +6,7 @@
  *         [--tab-queue-limit BYTES] [--tab-stall-timeout MS]
  *         [--history-budget BYTES] [--load FILE]... [--max-upload SIZE]
  *         [--help] [--version]
+ *   mevid --summary FILE.mevi [--summary-format text|json]
  *
  * Environment: MEVI_SOCKET (socket path, overridden by --socket),
  * MEVI_INTERVAL (websocket flush interval in ms, default 32), MEVI_LOG (log
@@ -46,6 +47,8 @@ struct mevid_options {
 	size_t history_budget;	    /* bytes of session history kept in memory */
 	const char **loads;	    /* owned array; strings point into argv */
 	size_t n_loads;
+	const char *summary; /* --summary FILE: summarise the recording and exit */
+	bool summary_json;   /* --summary-format json */
 };
 
 /*

@@ -177,6 +177,7 @@ static void stream_check_stalls(struct stream *st, uint64_t now_ms)
 			 "closing it",
 			 c->id, st->stall_ms, c->queued);
 		c->closing = true;
+		st->stalled++;
 		ws_client_destroy(c);
 		/* The socket is not writable, so the close cannot wait for a
 		 * writable callback: lws closes it from its own timer. */

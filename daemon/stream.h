@@ -50,6 +50,7 @@ struct stream {
 	bool stopping;
 	/* statistics */
 	uint64_t deltas, snapshots, delta_bytes, snapshot_bytes, resyncs;
+	uint64_t stalled; /* tabs closed by the stall timeout */
 };
 
 /* The observer to give session_registry_init(), with the stream as ctx. */

@@ -33,6 +33,7 @@
 #include "recorder.h"
 #include "sandbox.h"
 #include "spawn.h"
+#include "summary.h"
 #include "syscalls.h"
 #include "target.h"
 #include "tracee.h"
@@ -60,7 +61,8 @@ struct launcher {
 	 * succeeded). Nothing leaves the launcher until session_begin(), so a
 	 * launch that fails creates no session and no recording. */
 	bool held;
-	bool exec_failed; /* the program could not be executed */
+	bool exec_failed;	 /* the program could not be executed */
+	struct summary *summary; /* --summary: fed every batch (proto/summary.h) */
 };
 
 /* The outbox's sink: the daemon link and, with --record, the recording. */
@@ -74,6 +76,8 @@ static void send_batch(const void *batch, size_t len, void *arg)
 		link_send(batch, len, &l->link);
 	if (l->to_recorder)
 		recorder_write(&l->rec, batch, len);
+	if (l->summary)
+		summary_feed_batch(l->summary, batch, len);
 }
 
 /* Parses a decimal in [min, max]. Returns 0 or -EINVAL. */
@@ -136,6 +140,11 @@ static void usage(FILE *f)
 	    "                 are found by re-reading it every 50 ms, not at syscalls\n"
 	    "  --detach-after S\n"
 	    "                 with --pid: detach after S seconds\n"
+	    "  --summary[=FILE]\n"
+	    "                 at the end, print a summary (peak RSS, top call sites,\n"
+	    "                 what was still resident) to stderr, or to FILE\n"
+	    "  --summary-format=text|json\n"
+	    "                 the summary's format (default text)\n"
 	    "  --help         this text\n"
 	    "  --version      print the version\n"
 	    "\n"
@@ -426,6 +435,43 @@ static void detach_cb(evutil_socket_t fd, short what, void *arg)
 		event_base_loopbreak(l->base);
 }
 
+/*
+ * --summary: hands the summary (fed every batch by send_batch) the launcher's
+ * own cost figures and the URL, writes it to path (or stderr: never the
+ * program's stdout) and frees it. A file that cannot be written is reported
+ * in one sentence; the exit status stays the program's.
+ */
+static void launcher_summary(struct launcher *l, const char *path, int fmt)
+{
+	const struct mm_stats *st = tracee_stats(l->tracees);
+	struct summary_overhead oh = {
+	    .wall_ns = outbox_now(&l->out),
+	    .events = l->out.events_total,
+	    .bytes_sent = l->link.bytes_sent,
+	    .stops = st->stops,
+	    .faults = st->faults,
+	    .samples = st->samples,
+	    .untracked = st->untracked,
+	};
+	uint64_t ticks;
+	unsigned changes;
+	FILE *f = stderr;
+
+	if (l->sample_ms)
+		tracee_sampler_cost(l->tracees, &oh.sampler_ns, &ticks, &changes);
+	summary_set_overhead(l->summary, &oh);
+	summary_set_url(l->summary, l->link.url);
+	if (path && !(f = fopen(path, "w")))
+		fprintf(stderr, "mevi: cannot write the summary to %s: %s\n", path,
+			strerror(errno));
+	else if (summary_write(l->summary, f, fmt))
+		fprintf(stderr, "mevi: cannot write the summary to %s\n", path ? path : "stderr");
+	if (f && f != stderr)
+		fclose(f);
+	summary_free(l->summary);
+	l->summary = NULL;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -442,6 +488,8 @@ int main(int argc, char **argv)
 	    {"layout", required_argument, NULL, 0x204},
 	    {"pid", required_argument, NULL, 0x201},
 	    {"detach-after", required_argument, NULL, 0x202},
+	    {"summary", optional_argument, NULL, 0x310},
+	    {"summary-format", required_argument, NULL, 0x311},
 	    {NULL, 0, NULL, 0},
 	};
 	unsigned long num;
@@ -458,6 +506,9 @@ int main(int argc, char **argv)
 	int opt, status, end_status = -2;
 	char **attach_argv = NULL, *attach_text = NULL;
 	struct event *detach_ev[3] = {NULL}, *detach_timer = NULL;
+	const char *summary_path = NULL;
+	bool want_summary = false;
+	int summary_fmt = SUMMARY_TEXT;
 
 	log_init("mevi-run");
 	opterr = 0; /* our own one-line messages */
@@ -526,6 +577,19 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			detach_after = (unsigned)num;
+			break;
+		case 0x310: /* --summary[=FILE] */
+			want_summary = true;
+			summary_path = optarg;
+			break;
+		case 0x311: /* --summary-format=text|json */
+			summary_fmt = summary_format_parse(optarg);
+			if (summary_fmt < 0) {
+				fprintf(stderr,
+					"mevi-run: --summary-format: %s is not text or json\n",
+					optarg);
+				return 2;
+			}
 			break;
 		case 0x101: /* --backtrace-depth */
 			errno = 0;
@@ -642,6 +706,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "mevi-run: cannot create the event loop\n");
 		return 125;
 	}
+	if (want_summary)
+		l.summary = summary_new();
 	l.to_link = true;
 	l.to_recorder = l.rec.f != NULL;
 	outbox_init(&l.out, send_batch, &l);
@@ -751,6 +817,8 @@ done:
 		outbox_flush(&l.out);
 	}
 	link_finish(&l.link, 2000);
+	if (l.summary && !l.held)
+		launcher_summary(&l, summary_path, summary_fmt);
 	if (record_path && l.held) {
 		/* Nothing ran: no recording (it would hold only a header). */
 		recorder_close(&l.rec);

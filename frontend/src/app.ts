@@ -31,6 +31,7 @@ import { SeekCoalescer, seekRequest } from './seek';
 import { advance, mergeCurve, parseTimeline, stepSpeed, type TimelineData } from './timeline';
 import { diffStates, diffTotals, type DiffRange, type DiffTotals } from './diff';
 import { uploadRecording } from './upload';
+import { FlameView, type StackSet } from './ui/flameview';
 
 /** Queued bytes while paused before the queue is dropped in favour of a fresh snapshot. */
 const PAUSE_QUEUE_LIMIT = 64 * 1024 * 1024;
@@ -98,6 +99,9 @@ export class App {
   private readonly uploadStatus: HTMLElement;
   private readonly fileInput: HTMLInputElement;
   private readonly details: DetailPanel;
+  /** The flame graph panel, and the frame whose ranges it filters the view to. */
+  private readonly flame: FlameView;
+  private flameFilter: StackSet | null = null;
   /** The address the detail panel shows, to refresh it as the process changes. */
   private detailsAt: { sessionId: number; pid: number; addr: number } | null = null;
 
@@ -152,7 +156,16 @@ export class App {
       close: () => this.closeDetails(),
       showSite: (id) => this.setView({ bySite: true, site: id }),
     });
-    root.append(this.topbar.el, this.status.nav, this.timeline.el, this.uploadStatus, this.status.banner, this.main, this.details.el, this.help, this.fileInput);
+    this.flame = new FlameView({
+      filter: (f) => {
+        this.flameFilter = f;
+        for (const v of this.processViews.values()) v.invalidate();
+        this.renderDirty = true;
+        this.forceSlow = true;
+        this.schedule();
+      },
+    });
+    root.append(this.topbar.el, this.status.nav, this.timeline.el, this.flame.el, this.uploadStatus, this.status.banner, this.main, this.details.el, this.help, this.fileInput);
     this.installDrop();
     this.tooltip = new Tooltip(document.body);
     this.topbar.setOptions(this.view.showGaps, this.view.showNonResident, this.view.q, this.view.bySite);
@@ -822,6 +835,7 @@ export class App {
       this.renderTopBar();
       this.renderTimeline();
       this.refreshDetails();
+      this.flame.update(this.flameInput());
       const st = this.statusInput();
       this.status.renderNav([...this.store.sessions.values()], this.view.session);
       this.status.renderBanner(bannerFor(st));
@@ -861,7 +875,7 @@ export class App {
             nowTs: elapsed,
             session,
             diff: diffs && session.id === this.view.session ? (diffs.get(row.proc.pid) ?? []) : null,
-            paint: { bySite: this.view.bySite, highlight: this.view.bySite ? this.view.site : null },
+            paint: { bySite: this.view.bySite || this.flameFilter !== null, highlight: this.flameFilter ?? (this.view.bySite ? this.view.site : null) },
           },
           slow,
         );
@@ -891,6 +905,14 @@ export class App {
   }
 
   private drawCursor = 0;
+
+  /** What the flame graph shows: the selected (or only) session, live or at the scrubbed moment. */
+  private flameInput(): Parameters<FlameView['update']>[0] {
+    const id = this.view.session ?? (this.store.sessions.size === 1 ? [...this.store.sessions.keys()][0]! : null);
+    const past = id !== null && this.view.at !== null && this.moment?.state?.id === id ? this.moment.state : null;
+    const session = id === null ? null : (past ?? this.store.sessions.get(id) ?? null);
+    return { session, at: id === this.view.session ? this.view.at : null, diff: id === this.view.session ? this.view.diff : null, filter: this.flameFilter };
+  }
 
   /** Keeps the open detail panel current (the range may have been paged in, unmapped, annotated). */
   private refreshDetails(): void {

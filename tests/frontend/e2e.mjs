@@ -30,11 +30,13 @@
  *     (adding up to /api/state's RSS), "exact" / "sampled every 50 ms" (live),
  *     swapped pages, the hover's top frame and first-touch thread, the click's
  *     stack panel, group by call site (table order, row highlight), the empty
- *     state without backtraces, and 200k annotated ranges grouped by site.
+ *     state without backtraces, and 200k annotated ranges grouped by site;
  *   - layout at 760 and 1400 px: the session header keeps its command line and
  *     no table overflows its box (screenshots 30-layout-*px.png);
  *   - endings: a launcher killed -9 shows "launcher lost" and leaves the totals,
- *     a detach shows "detached", never "exit -1".
+ *     a detach shows "detached", never "exit -1";
+ *   - the flame graph panel (flame_checks.mjs): backtrace_prog's call paths
+ *     with the right bytes, click-to-filter, the A/B diff, the export links.
  * Screenshots go to $E2E_ARTIFACTS (default build-frontend/e2e-artifacts/).
  *
  * Exit status 0 when every check passed, 1 otherwise, 77 when a prerequisite
@@ -44,6 +46,7 @@ import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { flameChecks } from './flame_checks.mjs';
 import { artifactsDir, findMevid, freePort, frontendDir, importTs, launchBrowser, CHROMIUM, sleep, startLauncher, startMevid, tmpDir, waitFor } from './lib.mjs';
 
 const SKIP = 77;
@@ -969,6 +972,9 @@ try {
   });
 
   await v2?.send('exit 7001 0', 'end 0').catch(() => undefined);
+
+  // ---- the flame graph panel and the exports (tests/frontend/flame_checks.mjs) ----
+  await flameChecks({ check, page, base, socket, MEVID, MEVI_RUN, apiState, canvasHash, shot });
 
   await check('no request left 127.0.0.1 and the page logged no errors', async () => {
     const fwdWs = fwdBase?.replace('http:', 'ws:');

@@ -76,8 +76,17 @@ export interface Annotations {
 export interface PaintOptions {
   /** Colour ranges by the stack that mapped them. */
   bySite: boolean;
-  /** With bySite: the stack id whose ranges stand out (others are dimmed), or null. */
-  highlight: number | null;
+  /** With bySite: the stack id (or ids: a flame graph frame) whose ranges stand out (others are dimmed), or null. */
+  highlight: Highlight;
+}
+
+/** One stack id, a set of them, or none. */
+export type Highlight = number | ReadonlySet<number> | null;
+
+/** Whether memory of stack id is dimmed under a highlight. */
+function dimmed(id: number, highlight: Highlight): boolean {
+  if (highlight === null) return false;
+  return typeof highlight === 'number' ? id !== highlight : !highlight.has(id);
 }
 
 export interface ZoomWindow {
@@ -480,8 +489,8 @@ const DIMMED = ['#3a3f46', '#2f2c38', '#1c2430', '#3a3520'];
 const siteColorCache = new Map<number, string[]>();
 
 /** Slot colours (resident, swapped, not resident, untracked) of a stack id under a highlight. */
-export function siteColors(id: number, highlight: number | null): readonly string[] {
-  if (highlight !== null && id !== highlight) return DIMMED;
+export function siteColors(id: number, highlight: Highlight): readonly string[] {
+  if (dimmed(id, highlight)) return DIMMED;
   if (id < 0) return NO_SITE;
   let c = siteColorCache.get(id);
   if (!c) {
@@ -496,8 +505,8 @@ const sitePixelCache = new Map<number, Uint32Array>();
 const NO_SITE_PIXELS = Uint32Array.from(NO_SITE.map(rgba));
 const DIMMED_PIXELS = Uint32Array.from(DIMMED.map(rgba));
 
-function sitePixels(id: number, highlight: number | null): Uint32Array {
-  if (highlight !== null && id !== highlight) return DIMMED_PIXELS;
+function sitePixels(id: number, highlight: Highlight): Uint32Array {
+  if (dimmed(id, highlight)) return DIMMED_PIXELS;
   if (id < 0) return NO_SITE_PIXELS;
   let p = sitePixelCache.get(id);
   if (!p) {
@@ -508,7 +517,7 @@ function sitePixels(id: number, highlight: number | null): Uint32Array {
 }
 
 /** Per-column slot pixels (cols x SLOTS) for group-by-call-site colouring. */
-export function sitePalette(sites: Float64Array, cols: number, highlight: number | null): Uint32Array {
+export function sitePalette(sites: Float64Array, cols: number, highlight: Highlight): Uint32Array {
   const pal = new Uint32Array(cols * SLOTS);
   for (let c = 0; c < cols; c++) pal.set(sitePixels(sites[c]!, highlight), c * SLOTS);
   return pal;

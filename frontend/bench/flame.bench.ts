@@ -1,0 +1,55 @@
+/*
+ * Flame graph benchmarks (not tests): building the tree of 20,000 call
+ * stacks (5 frames each, 42,000 frames) from one process's map and origins,
+ * laying it out for the chart, and the function list. Run with
+ * `npm run bench:model` (vitest bench). The in-browser figures (with the
+ * canvas) come from tests/frontend/flame_bench.mjs.
+ */
+import { bench, describe } from 'vitest';
+import { MemMap, NOT_RESIDENT, RESIDENT } from '../src/memmap';
+import { TagMap } from '../src/tagmap';
+import { buildFlame, bytesByStack, toChart, topFrames } from '../src/flame';
+import type { Frame } from '../src/protocol';
+
+const N = 20_000;
+const R = 65536;
+const A = 0x7f0000000000;
+const flat: number[] = [];
+const origins = new TagMap();
+const stacks = new Map<number, Frame[]>();
+for (let k = 0; k < N; k++) {
+  const s = A + k * R;
+  flat.push(s, s + R / 2, RESIDENT, s + R / 2, s + R, NOT_RESIDENT);
+  origins.set(s, s + R, k + 1);
+  stacks.set(k + 1, [
+    { pc: 1, func: '__mmap+0x13', module: 'libc.so.6', source: null },
+    { pc: 2, func: `leaf_${k}+0x1c`, module: 'bench', source: null },
+    { pc: 3, func: `sub_${k % 2000}+0x8`, module: 'bench', source: null },
+    { pc: 4, func: `mid_${k % 200}+0x8`, module: 'bench', source: null },
+    { pc: 5, func: 'main+0x10', module: 'bench', source: null },
+  ]);
+}
+const map = MemMap.fromFlat(flat);
+const procs = [{ pid: 1, alive: true, map, origins }];
+const bytes = bytesByStack(procs, 'resident');
+const root = buildFlame(bytes, stacks);
+
+describe('flame graph, 20,000 stacks', () => {
+  bench('bytes by stack (callSites walk)', () => {
+    bytesByStack(procs, 'resident');
+  });
+  bench('build the tree', () => {
+    buildFlame(bytes, stacks);
+  });
+  bench('lay it out for the chart', () => {
+    toChart(root, false);
+  });
+  bench('function list (top 200)', () => {
+    topFrames(root, 200);
+  });
+  bench('all of it (what a refresh costs)', () => {
+    const r = buildFlame(bytesByStack(procs, 'resident'), stacks);
+    toChart(r, false);
+    topFrames(r, 200);
+  });
+});

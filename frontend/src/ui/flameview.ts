@@ -1,0 +1,315 @@
+/*
+ * flameview — the flame graph panel of the selected session: resident (or
+ * mapped) bytes by the call stack that mapped them, for the whole session or
+ * one process, live or at the scrubbed moment, and the A → B diff (growth
+ * red, shrink blue) when a diff is marked. Drawn on a canvas by
+ * flame-chart-js (bundled; see frontend/README.md for why that library).
+ *
+ * A click on a frame (or on a row of the list under the chart) filters the
+ * address-space view to the ranges mapped by the stacks through that frame:
+ * the App dims every other range. A second click, or "show all", clears it.
+ * The panel also carries the session's export links (Trace Event JSON for
+ * Perfetto, folded stacks for speedscope / flamegraph.pl, the summary).
+ */
+import { FlameChartContainer, FlameChartPlugin } from 'flame-chart-js';
+import type { SessionState } from '../store';
+import {
+  buildFlame,
+  bytesByStack,
+  bytesFromState,
+  countFrames,
+  describeFrame,
+  stacksOf,
+  toChart,
+  topFrames,
+  type ChartNode,
+  type FlameNode,
+  type FlameValue,
+} from '../flame';
+import { formatBytes } from '../format';
+import { el } from './dom';
+import { Refresh } from './refresh';
+
+/** Rows of the function list under the chart (it scrolls). */
+const LIST_ROWS = 200;
+const CHART_HEIGHT = 320;
+
+/** A set of stack ids whose `${}` is a stable key (processview.ts signs its
+ * paint options with a template string). */
+export class StackSet extends Set<number> {
+  constructor(
+    ids: Iterable<number>,
+    readonly label: string,
+  ) {
+    super(ids);
+  }
+  override toString(): string {
+    return `flame:${this.label}:${[...this].join(',')}`;
+  }
+}
+
+export interface FlameCallbacks {
+  /** Show only the ranges of these stacks (null: all). */
+  filter(stacks: StackSet | null): void;
+}
+
+export interface FlameInput {
+  /** The session shown: live, or the state at the scrubbed moment. */
+  session: SessionState | null;
+  /** Scrubbed moment (ns), or null for live. */
+  at: number | null;
+  /** Marked A and B (ns), or null. */
+  diff: readonly [number, number] | null;
+  /** The current filter, to show it. */
+  filter: StackSet | null;
+}
+
+export class FlameView {
+  readonly el: HTMLElement;
+  private readonly body: HTMLElement;
+  private readonly canvas: HTMLCanvasElement;
+  private readonly toggle: HTMLButtonElement;
+  private readonly pidSelect: HTMLSelectElement;
+  private readonly valueSelect: HTMLSelectElement;
+  private readonly status: HTMLElement;
+  private readonly list: HTMLElement;
+  private readonly filterNote: HTMLElement;
+  private readonly links: HTMLElement;
+  private chart: FlameChartContainer | null = null;
+  private plugin: FlameChartPlugin | null = null;
+  private readonly refresh = new Refresh();
+  private open = false;
+  private input: FlameInput | null = null;
+  private sessionId: number | null = null;
+  private root: FlameNode | null = null;
+  private isDiff = false;
+  private diffCache: { key: string; root: FlameNode | null; error: string | null } | null = null;
+  /** Build time of the last tree + layout (ms), for the bench. */
+  lastBuildMs = 0;
+
+  constructor(private readonly cb: FlameCallbacks) {
+    this.toggle = el('button', { className: 'flame-toggle', type: 'button', title: 'Resident memory by the call stack that mapped it' }, '▸ Flame graph');
+    this.toggle.addEventListener('click', () => this.setOpen(!this.open));
+    this.pidSelect = el('select', { className: 'flame-pid', title: 'Whose memory' });
+    this.pidSelect.addEventListener('change', () => this.invalidate());
+    this.valueSelect = el('select', { className: 'flame-value', title: 'What the widths are' }, el('option', { value: 'resident' }, 'resident bytes'), el('option', { value: 'mapped' }, 'mapped bytes'));
+    this.valueSelect.addEventListener('change', () => this.invalidate());
+    this.status = el('span', { className: 'flame-status' });
+    this.links = el('span', { className: 'flame-exports' });
+    const head = el('div', { className: 'flame-head' }, this.toggle, this.links);
+    this.filterNote = el('div', { className: 'flame-filter' });
+    this.filterNote.hidden = true;
+    this.canvas = el('canvas', { className: 'flame-canvas' });
+    this.list = el('div', { className: 'flame-list' });
+    this.body = el('div', { className: 'flame-body' }, el('div', { className: 'flame-controls' }, this.pidSelect, this.valueSelect, this.status), this.filterNote, this.canvas, this.list);
+    this.body.hidden = true;
+    this.el = el('section', { className: 'flame' }, head, this.body);
+    this.el.hidden = true;
+  }
+
+  private setOpen(open: boolean): void {
+    this.open = open;
+    this.body.hidden = !open;
+    this.toggle.textContent = `${open ? '▾' : '▸'} Flame graph`;
+    if (!open && this.input?.filter) this.cb.filter(null);
+    this.invalidate();
+  }
+
+  private invalidate(): void {
+    this.refresh.reset();
+    if (this.input) this.update(this.input, true);
+  }
+
+  private value(): FlameValue {
+    return this.valueSelect.value === 'mapped' ? 'mapped' : 'resident';
+  }
+
+  private pid(): number | null {
+    const v = this.pidSelect.value;
+    return v === '' ? null : Number(v);
+  }
+
+  /** Called at the App's text cadence. force: recompute now. */
+  update(input: FlameInput, force = false): void {
+    this.input = input;
+    const s = input.session;
+    this.el.hidden = !s;
+    // A filter names stacks of one session: another session drops it.
+    if ((s?.id ?? null) !== this.sessionId) {
+      this.sessionId = s?.id ?? null;
+      if (input.filter) this.cb.filter(null);
+    }
+    if (!s) return;
+    this.renderLinks(s, input.at);
+    this.renderFilter(input.filter);
+    if (!this.open) return;
+    this.renderPidOptions(s);
+    if (input.diff) {
+      this.updateDiff(s, input.diff);
+      return;
+    }
+    // The key: what the tree depends on; costly trees at most once a second.
+    let ver = `${s.id}|${input.at}|${this.pid()}|${this.value()}|${s.stacks.size}`;
+    for (const p of s.processes.values()) ver += `|${p.pid}:${p.alive ? 1 : 0}:${p.map.version}:${p.origins.version}`;
+    if (!this.refresh.due(ver, force)) return;
+    const t0 = performance.now();
+    const pid = this.pid();
+    // An ended session shows what each process held when it exited.
+    const procs = [...s.processes.values()].filter((p) => pid === null || p.pid === pid).map((p) => ({ pid: p.pid, alive: p.alive || !s.alive, map: p.map, origins: p.origins }));
+    const root = buildFlame(bytesByStack(procs, this.value()), s.stacks, null, pid === null ? `session ${s.id}` : `pid ${pid}`);
+    this.show(root, false, t0);
+    this.refresh.measured();
+  }
+
+  private updateDiff(s: SessionState, d: readonly [number, number]): void {
+    const pid = this.pid();
+    const value = this.value();
+    const key = `${s.id}:${d[0]}-${d[1]}:${pid}:${value}`;
+    if (this.diffCache?.key === key) {
+      if (this.diffCache.root && this.root !== this.diffCache.root) this.show(this.diffCache.root, true, performance.now());
+      this.status.textContent = this.diffCache.error ? `diff: ${this.diffCache.error}` : this.status.textContent;
+      return;
+    }
+    this.diffCache = { key, root: null, error: null };
+    this.status.textContent = 'diff: loading A and B…';
+    const get = (at: number): Promise<unknown> =>
+      fetch(`api/state?session=${s.id}&at=${at}`).then(async (r) => {
+        const j = (await r.json()) as { error?: string };
+        if (!r.ok) throw new Error(j.error ?? `HTTP ${r.status}`);
+        return j;
+      });
+    void Promise.all([get(d[0]), get(d[1])])
+      .then(([a, b]) => {
+        if (this.diffCache?.key !== key) return;
+        const t0 = performance.now();
+        const A = bytesFromState(a, s.id, pid, value);
+        const B = bytesFromState(b, s.id, pid, value);
+        for (const [id, f] of A.stacks) if (!B.stacks.has(id)) B.stacks.set(id, f);
+        const root = buildFlame(B.bytes, B.stacks, A.bytes, `A → B${pid === null ? '' : ` · pid ${pid}`}`);
+        this.diffCache = { key, root, error: null };
+        this.show(root, true, t0);
+      })
+      .catch((err: unknown) => {
+        if (this.diffCache?.key === key) this.diffCache = { key, root: null, error: String((err as Error).message ?? err) };
+        this.status.textContent = `diff: ${String((err as Error).message ?? err)}`;
+      });
+  }
+
+  /** Draws a tree (and the list under it). */
+  private show(root: FlameNode, diff: boolean, t0: number): void {
+    this.root = root;
+    this.isDiff = diff;
+    const data = toChart(root, diff);
+    this.lastBuildMs = performance.now() - t0;
+    this.el.dataset.buildMs = this.lastBuildMs.toFixed(1);
+    const total = diff ? Math.max(root.value, root.before) : root.value;
+    this.el.dataset.frames = String(countFrames(root));
+    this.el.dataset.total = String(root.value);
+    this.status.textContent = diff
+      ? `A ${formatBytes(root.before)} → B ${formatBytes(root.value)} · red grew, blue shrank`
+      : `${formatBytes(root.value)} ${this.value()}`;
+    if (total === 0) {
+      this.status.textContent += ' · nothing to show (no memory, or no backtraces: mevi-run --backtraces=mmap)';
+    }
+    this.draw(data, total);
+    this.renderList(root, diff);
+  }
+
+  private draw(data: ChartNode, total: number): void {
+    const width = Math.max(200, this.body.clientWidth || 800);
+    this.canvas.width = width;
+    this.canvas.height = CHART_HEIGHT;
+    this.canvas.style.width = `${width}px`;
+    this.canvas.style.height = `${CHART_HEIGHT}px`;
+    if (!this.chart || !this.plugin) {
+      this.plugin = new FlameChartPlugin({ data: [data], name: 'flame' });
+      this.chart = new FlameChartContainer({
+        canvas: this.canvas,
+        plugins: [this.plugin],
+        settings: {
+          options: {
+            timeUnits: 'B',
+            tooltip: (region: { data?: { source?: ChartNode } } | null, engine: { renderTooltipFromData(f: { text: string }[], m: unknown): void }, mouse: unknown) => {
+              const n = region?.data?.source?.flame;
+              if (n) engine.renderTooltipFromData(describeFrame(n, total, this.isDiff).map((text) => ({ text })), mouse);
+            },
+          },
+          styles: { main: { blockHeight: 18, font: '11px Iosevka, monospace', backgroundColor: '#14181e', fontColor: '#101010' } },
+        },
+      });
+      this.plugin.on('select', (ev: { node: { source?: ChartNode } | null }) => this.select(ev.node?.source?.flame ?? null));
+    } else {
+      this.plugin.setData([data]);
+      this.chart.resize(width, CHART_HEIGHT);
+    }
+    this.chart.setZoom(0, Math.max(1, data.duration));
+    this.chart.render();
+  }
+
+  private select(n: FlameNode | null): void {
+    if (!n || !this.root || n === this.root) {
+      this.cb.filter(null);
+      return;
+    }
+    const cur = this.input?.filter;
+    const next = new StackSet(stacksOf(n), n.name);
+    this.cb.filter(cur && cur.toString() === next.toString() ? null : next);
+  }
+
+  private renderList(root: FlameNode, diff: boolean): void {
+    const rows = topFrames(root, LIST_ROWS).map((n) => {
+      const d = n.value - n.before;
+      const row = el(
+        'div',
+        { className: 'flame-row', title: 'click to show only the ranges its stacks mapped' },
+        el('span', { className: 'flame-row-bytes' }, formatBytes(n.value)),
+        diff ? el('span', { className: `flame-row-delta ${d > 0 ? 'grew' : d < 0 ? 'shrank' : ''}` }, `${d >= 0 ? '+' : '−'}${formatBytes(Math.abs(d))}`) : '',
+        el('span', { className: 'flame-row-name' }, n.name),
+      );
+      row.dataset.frame = n.name;
+      row.dataset.bytes = String(n.value);
+      row.dataset.delta = String(d);
+      row.addEventListener('click', () => this.select(n));
+      return row;
+    });
+    this.list.replaceChildren(...rows);
+  }
+
+  private renderPidOptions(s: SessionState): void {
+    const want = ['', ...[...s.processes.values()].filter((p) => p.alive || !s.alive).map((p) => String(p.pid))];
+    const have = [...this.pidSelect.options].map((o) => o.value);
+    if (want.join(',') === have.join(',')) return;
+    const cur = this.pidSelect.value;
+    this.pidSelect.replaceChildren(
+      el('option', { value: '' }, 'all processes'),
+      ...[...s.processes.values()]
+        .filter((p) => p.alive || !s.alive)
+        .map((p) => el('option', { value: String(p.pid) }, `pid ${p.pid} ${(p.cmdline[0] ?? '').split('/').pop() ?? ''}`)),
+    );
+    this.pidSelect.value = want.includes(cur) ? cur : '';
+  }
+
+  private renderFilter(f: StackSet | null): void {
+    this.filterNote.hidden = !f;
+    if (!f) return;
+    const clear = el('button', { type: 'button', className: 'flame-clear' }, '✕ show all');
+    clear.addEventListener('click', () => this.cb.filter(null));
+    this.filterNote.replaceChildren(`Showing only the ranges mapped through ${f.label} (${f.size} stack${f.size === 1 ? '' : 's'}) `, clear);
+  }
+
+  private renderLinks(s: SessionState, at: number | null): void {
+    const pid = this.open ? this.pid() : null;
+    const q = `${pid !== null ? `&pid=${pid}` : ''}${at !== null ? `&at=${at}` : ''}`;
+    const key = `${s.id}|${q}`;
+    if (this.links.dataset.key === key) return;
+    this.links.dataset.key = key;
+    const link = (format: string, label: string, title: string, extra = q): HTMLAnchorElement =>
+      el('a', { className: 'flame-export', href: `api/sessions/${s.id}/export?format=${format}${extra}`, download: '', title }, label);
+    this.links.replaceChildren(
+      'Export: ',
+      link('trace-event', 'Perfetto trace', 'Trace Event JSON: RSS counters per process and kind, mmap/munmap/exec events; opens in ui.perfetto.dev and chrome://tracing', pid !== null ? `&pid=${pid}` : ''),
+      link('folded', 'folded stacks', 'Collapsed stacks of resident bytes: speedscope, flamegraph.pl, inferno'),
+      link('summary', 'summary', 'The end-of-run summary (as mevi-run --summary)', ''),
+    );
+  }
+}
