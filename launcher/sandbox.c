@@ -1,7 +1,6 @@
 #include "sandbox.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <linux/audit.h>
 #include <linux/seccomp.h>
 #include <stdbool.h>
@@ -12,6 +11,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "procstatus.h"
 
 #ifndef PTRACE_SECCOMP_GET_FILTER
 #define PTRACE_SECCOMP_GET_FILTER 0x420c
@@ -171,23 +171,18 @@ uint32_t sandbox_run(const struct sock_filter *prog, size_t len, const void *dat
 /* Seccomp mode and filter count from /proc/TID/status. */
 static int read_seccomp(pid_t tid, int *mode, unsigned *nfilters)
 {
-	char path[64], buf[4096];
-	ssize_t n;
-	int fd;
+	char buf[4096];
+	long m = 0, n = 0;
+	int err = procstatus_read(tid, buf, sizeof(buf));
 
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -ESRCH;
-	buf[n] = '\0';
-	char *m = strstr(buf, "\nSeccomp:"), *f = strstr(buf, "\nSeccomp_filters:");
-
-	*mode = m ? atoi(m + 9) : 0;
-	*nfilters = f ? (unsigned)atoi(f + 17) : (*mode == 2 ? MAX_FILTERS : 0);
+	if (err)
+		return err;
+	procstatus_field(buf, "Seccomp", &m);
+	*mode = (int)m;
+	/* Seccomp_filters: Linux 5.9+; without it, assume the worst. */
+	if (!procstatus_field(buf, "Seccomp_filters", &n))
+		n = m == SECCOMP_MODE_FILTER ? MAX_FILTERS : 0;
+	*nfilters = (unsigned)n;
 	return 0;
 }
 

@@ -23,6 +23,7 @@
 #include "inject.h"
 #include "log.h"
 #include "outbox.h"
+#include "procstatus.h"
 #include "sandbox.h"
 #include "syscalls.h"
 
@@ -438,24 +439,16 @@ static bool attach(struct tracee_table *t, struct thread *th, uint64_t insn)
  * the thread is gone). */
 static int read_ids(pid_t tid, pid_t *tgid, pid_t *ppid)
 {
-	char path[64], buf[1024];
-	ssize_t n;
-	int fd;
+	char buf[1024];
+	long tg, pp;
+	int err = procstatus_read(tid, buf, sizeof(buf));
 
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -ENOENT;
-	buf[n] = '\0';
-	char *tg = strstr(buf, "\nTgid:"), *pp = strstr(buf, "\nPPid:");
-	if (!tg || !pp)
+	if (err)
+		return err;
+	if (!procstatus_field(buf, "Tgid", &tg) || !procstatus_field(buf, "PPid", &pp))
 		return -EIO;
-	*tgid = (pid_t)atoi(tg + 6);
-	*ppid = (pid_t)atoi(pp + 6);
+	*tgid = (pid_t)tg;
+	*ppid = (pid_t)pp;
 	return 0;
 }
 
