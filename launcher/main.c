@@ -24,6 +24,7 @@
 #include <event2/event.h>
 
 #include "backtrace.h"
+#include "ebpf.h"
 #include "event.h"
 #include "filter.h"
 #include "link.h"
@@ -53,6 +54,7 @@ struct launcher {
 	pid_t attach_pid;   /* --pid */
 	bool scan_layout;   /* --layout=scan: no filter, layouts re-read each tick */
 	bool detached;	    /* --pid: let go by Ctrl-C or --detach-after */
+	struct ebpf *bpf;   /* the eBPF engine, when it runs the program (else tracees) */
 };
 
 /* The outbox's sink: the daemon link and, with --record, the recording. */
@@ -83,7 +85,8 @@ static void usage(FILE *f)
 	fprintf(
 	    f,
 	    "usage: mevi-run [--socket PATH] [--no-spawn] [--record FILE] [--backtraces MODE]\n"
-	    "                [--backtrace-depth N] [--sample[=MS] [--layout=scan]] [--] PROGRAM [ARGS...]\n"
+	    "                [--backtrace-depth N] [--sample[=MS] [--layout=scan]]\n"
+	    "                [--engine=auto|ebpf|ptrace] [--] PROGRAM [ARGS...]\n"
 	    "       mevi-run [--socket PATH] [--no-spawn] [--record FILE] --pid PID [--exact]\n"
 	    "                [--detach-after S]\n"
 	    "\n"
@@ -123,6 +126,12 @@ static void usage(FILE *f)
 	    "                 are found by re-reading it every 50 ms, not at syscalls\n"
 	    "  --detach-after S\n"
 	    "                 with --pid: detach after S seconds\n"
+	    "  --engine=auto|ebpf|ptrace\n"
+	    "                 how memory is observed. ebpf: kernel tracepoints (root, or\n"
+	    "                 CAP_BPF + CAP_PERFMON; no ptrace, near native speed; no\n"
+	    "                 backtraces and no --pid yet: those use ptrace); ptrace:\n"
+	    "                 ptrace + userfaultfd (works unprivileged); auto (default):\n"
+	    "                 ebpf when it loads, else ptrace, saying which and why\n"
 	    "  --help         this text\n"
 	    "  --version      print the version\n"
 	    "\n"
@@ -178,7 +187,9 @@ static void on_snapshot(bool resume, void *arg)
 	l->to_link = true;
 	l->to_recorder = false;
 	emit_session_start(l, resume);
-	if (l->tracees)
+	if (l->bpf)
+		ebpf_snapshot(l->bpf);
+	else if (l->tracees)
 		tracee_snapshot(l->tracees);
 	outbox_flush(&l->out);
 	l->to_recorder = l->rec.f != NULL;
@@ -210,16 +221,32 @@ static void sigchld_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct launcher *l = arg;
 
+	if (l->bpf) {
+		ebpf_reap(l->bpf);
+		if (ebpf_all_gone(l->bpf))
+			event_base_loopbreak(l->base);
+		return;
+	}
 	tracee_reap(l->tracees);
 	if (tracee_all_gone(l->tracees))
 		event_base_loopbreak(l->base);
+}
+
+static void ebpf_done_cb(void *arg)
+{
+	struct launcher *l = arg;
+
+	event_base_loopbreak(l->base);
 }
 
 static void forward_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct launcher *l = arg;
 
-	tracee_forward_signal(l->tracees, (int)sig);
+	if (l->bpf)
+		ebpf_forward_signal(l->bpf, (int)sig);
+	else
+		tracee_forward_signal(l->tracees, (int)sig);
 }
 
 /* Child side of the spawn: wait for the tracer, filter, exec. Never returns. */
@@ -461,12 +488,15 @@ int main(int argc, char **argv)
 	    {"layout", required_argument, NULL, 0x204},
 	    {"pid", required_argument, NULL, 0x201},
 	    {"detach-after", required_argument, NULL, 0x202},
+	    {"engine", required_argument, NULL, 0x300},
 	    {NULL, 0, NULL, 0},
 	};
 	unsigned long num;
 	unsigned detach_after = 0;
 	bool exact = false;
 	int bt_mode = BACKTRACE_MMAP;
+	bool bt_given = false;
+	const char *engine = "auto";
 	unsigned long bt_depth = BACKTRACE_DEFAULT_DEPTH;
 	char *num_end;
 	struct launcher l = {0};
@@ -498,6 +528,7 @@ int main(int argc, char **argv)
 			return 0;
 		case 0x100: /* --backtraces */
 			bt_mode = backtrace_mode_parse(optarg);
+			bt_given = true;
 			if (bt_mode < 0) {
 				fprintf(stderr,
 					"mevi-run: --backtraces: %s is not off, mmap or all\n",
@@ -540,6 +571,15 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			detach_after = (unsigned)num;
+			break;
+		case 0x300: /* --engine */
+			if (strcmp(optarg, "auto") && strcmp(optarg, "ebpf") &&
+			    strcmp(optarg, "ptrace")) {
+				fprintf(stderr, "mevi-run: --engine: %s is not auto, ebpf or ptrace\n",
+					optarg);
+				return 2;
+			}
+			engine = optarg;
 			break;
 		case 0x101: /* --backtrace-depth */
 			errno = 0;
@@ -596,8 +636,43 @@ int main(int argc, char **argv)
 		traced_syscalls_select(SYSCALLS_SAMPLED);
 	}
 	l.self = getpid();
+	if (strcmp(engine, "ptrace")) {
+		/* The eBPF engine when it loads (see ebpf.h); what it lacks yet
+		 * (--pid, backtraces asked for) stays with ptrace. */
+		char why[EBPF_WHY_LEN] = "";
+		bool forced = !strcmp(engine, "ebpf");
+
+		if (l.attach_pid)
+			snprintf(why, sizeof(why), "--pid attaches with ptrace only, for now");
+		else if (bt_given && bt_mode != BACKTRACE_OFF)
+			snprintf(why, sizeof(why), "backtraces need ptrace stops, for now");
+		if (why[0]) {
+			fprintf(stderr, "mevi: engine ptrace: %s\n", why);
+		} else {
+			struct ebpf_config bc = {.out = &l.out, .self = l.self,
+						 .sample_ms = l.sample_ms, .on_done = ebpf_done_cb,
+						 .ctx = &l};
+
+			l.base = event_base_new();
+			if (!l.base) {
+				fprintf(stderr, "mevi-run: cannot create the event loop\n");
+				return 125;
+			}
+			bc.base = l.base;
+			if (ebpf_open(&bc, &l.bpf, why) == 0) {
+				log_info("engine ebpf: tracepoints on faults, memory syscalls and the "
+					 "process tree; no ptrace");
+			} else if (forced) {
+				fprintf(stderr, "mevi-run: --engine=ebpf: %s\n", why);
+				return 125;
+			} else {
+				fprintf(stderr, "mevi: engine ptrace: %s\n", why);
+			}
+		}
+	}
 	l.started_at = realtime_ns();
-	l.base = event_base_new();
+	if (!l.base)
+		l.base = event_base_new();
 	if (!l.base) {
 		fprintf(stderr, "mevi-run: cannot create the event loop\n");
 		return 125;
@@ -625,12 +700,15 @@ int main(int argc, char **argv)
 
 	link_start(&l.link, 3000);
 	emit_session_start(&l, false);
-	status = l.attach_pid ? attach(&l) : launch(&l);
+	if (l.bpf)
+		status = ebpf_launch(l.bpf, l.argv) ?: -1;
+	else
+		status = l.attach_pid ? attach(&l) : launch(&l);
 	if (status >= 0)
 		goto done;
 	/* Sampled mode scans residency; an exact attach has no syscall stops and
 	 * re-reads layouts at the same pace. */
-	if ((l.sample_ms || l.attach_pid) &&
+	if (!l.bpf && (l.sample_ms || l.attach_pid) &&
 	    tracee_start_sampling(l.tracees, l.sample_ms ? l.sample_ms : 50, l.self,
 				  l.sample_ms != 0, l.scan_layout || l.attach_pid))
 		log_warn("cannot start the sampler: out of memory");
@@ -649,7 +727,8 @@ int main(int argc, char **argv)
 		if (detach_after)
 			evtimer_add(detach_timer, &after);
 	}
-	signal(SIGTSTP, SIG_IGN);
+	if (!l.bpf) /* the eBPF engine: Ctrl-Z stops mevi-run with its program */
+		signal(SIGTSTP, SIG_IGN);
 	signal(SIGTTIN, SIG_IGN);
 	signal(SIGTTOU, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
@@ -663,11 +742,18 @@ int main(int argc, char **argv)
 	event_add(l.flush_ev, &flush_tv);
 	l.stop_self_ev = evtimer_new(l.base, stop_self_cb, &l);
 
-	tracee_reap(l.tracees);
-	if (!tracee_all_gone(l.tracees))
-		event_base_dispatch(l.base);
+	if (l.bpf) {
+		ebpf_reap(l.bpf);
+		if (!ebpf_all_gone(l.bpf))
+			event_base_dispatch(l.base);
+		ebpf_drain(l.bpf);
+	} else {
+		tracee_reap(l.tracees);
+		if (!tracee_all_gone(l.tracees))
+			event_base_dispatch(l.base);
+	}
 
-	status = tracee_main_status(l.tracees);
+	status = l.bpf ? ebpf_main_status(l.bpf) : tracee_main_status(l.tracees);
 	if (l.attach_pid && tracee_detached(l.tracees)) {
 		fprintf(stderr, "mevi: detached from %d, which carries on\n", (int)l.attach_pid);
 		status = 0;
@@ -675,7 +761,16 @@ int main(int argc, char **argv)
 	} else if (status < 0) {
 		status = 125;
 	}
-	if (l.sample_ms) {
+	if (l.bpf) {
+		const struct ebpf_stats *bs = ebpf_stats(l.bpf);
+
+		log_info("engine ebpf: %llu records, %llu first touches, %llu re-reads, %llu lost "
+			 "(%llu rescans), %llu reconcile passes, %llu pages corrected, %llu stale faults",
+			 (unsigned long long)bs->records, (unsigned long long)bs->faults,
+			 (unsigned long long)bs->resyncs, (unsigned long long)bs->drops,
+			 (unsigned long long)bs->rescans, (unsigned long long)bs->reconciles,
+			 (unsigned long long)bs->corrections, (unsigned long long)bs->stale);
+	} else if (l.sample_ms) {
 		uint64_t cpu_ns, ticks;
 
 		tracee_sampler_cost(l.tracees, &cpu_ns, &ticks);
@@ -720,6 +815,7 @@ done:
 				(unsigned long long)l.rec.bytes, record_path);
 	}
 	event_free(chld_ev);
+	ebpf_close(l.bpf);
 	tracee_table_free(l.tracees);
 	outbox_destroy(&l.out);
 	event_base_free(l.base);

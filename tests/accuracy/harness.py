@@ -828,6 +828,8 @@ class Harness:
                 sample = ["--sample"] if args.sample else []
                 if args.layout_scan:
                     sample.append("--layout=scan")
+                if args.engine:
+                    sample.append("--engine=" + args.engine)
                 cmd = interpreted(args.mevi_run) + ["--socket", self.mevi.socket, "--no-spawn"] + sample + ["--"] + args.program
             rfd, wfd = os.pipe()
             env = dict(os.environ)
@@ -1039,6 +1041,9 @@ def main():
     ap.add_argument("--timeout", type=float, default=100.0, help="seconds for the whole run")
     ap.add_argument("--sample", action="store_true", help="run mevi-run --sample: every kind of mapping, swap, VmRSS")
     ap.add_argument("--layout-scan", action="store_true", help="with --sample: mevi-run --layout=scan (no syscall stops)")
+    ap.add_argument("--engine", choices=["auto", "ebpf", "ptrace"],
+                    help="mevi-run --engine=ENGINE; with ebpf, the session must say engine ebpf and "
+                         "0 reconcile corrections at the end")
     ap.add_argument("--attach", action="store_true", help="attach mevi-run --pid at the first checkpoint (sampled)")
     ap.add_argument("--exact", action="store_true", help="attach mode: mevi-run --pid --exact (userfaultfd injected)")
     ap.add_argument("--detach-after-checkpoints", type=int, default=2, metavar="N",
