@@ -74,6 +74,8 @@ struct ebpf {
 	bool collect_late;
 	uint64_t *late;
 	size_t nlate;
+	struct recheck *late_ranges; /* ... and layout records: the ranges they re-read */
+	size_t nlate_ranges;
 	struct mm_stats mm_stats;
 	struct ebpf_stats st;
 };
@@ -329,6 +331,14 @@ static void recheck_push(struct ebpf *e, pid_t pid, uint64_t s, uint64_t end)
 	e->rc[e->nrc++] = (struct recheck){pid, s, end};
 }
 
+/* Reconcile: a layout record drained while a correction is verified. */
+static void late_range(struct ebpf *e, pid_t pid, uint64_t s, uint64_t end)
+{
+	if (!e->collect_late || e->nlate_ranges >= MAX_LATE)
+		return;
+	e->late_ranges[e->nlate_ranges++] = (struct recheck){pid, PAGE_DOWN(s), PAGE_UP(end)};
+}
+
 static void on_fault(struct ebpf *e, const struct mevi_bpf_fault *r)
 {
 	struct eproc *p = proc_find(e, (pid_t)r->h.pid);
@@ -374,6 +384,7 @@ static void on_fork(struct ebpf *e, const struct mevi_bpf_rec *r)
 
 	if (!pp)
 		return;
+	late_range(e, pp->pid, 0, MEVI_ADDR_LIMIT);
 	if (r->h.flags & MEVI_BPF_F_THREAD) {
 		/* The mapping the new thread's stack pointer is in is its stack. */
 		if (pp->mm && r->ret)
@@ -386,7 +397,9 @@ static void on_fork(struct ebpf *e, const struct mevi_bpf_rec *r)
 	if (pp->cmdline)
 		set_cmdline(c, pp->cmdline, pp->cmdline_len);
 	emit_cmdline(e, c, MEVI_EV_PROC_START, pp->mm ? MEVI_PROC_INHERIT_MAP : 0);
-	c->seq = r->h.seq;
+	/* The child's own sequence starts at 0 in the kernel (a vfork child
+	 * shares the mm, but its parent waits while it runs). */
+	c->seq = 0;
 	if (!pp->mm)
 		return;
 	if (r->h.flags & MEVI_BPF_F_SAMEVM) {
@@ -404,6 +417,7 @@ static void on_exec(struct ebpf *e, const struct mevi_bpf_rec *r)
 {
 	struct eproc *p = proc_find(e, (pid_t)r->h.pid);
 
+	late_range(e, (pid_t)r->h.pid, 0, MEVI_ADDR_LIMIT);
 	if (!p) {
 		proc_lazy(e, (pid_t)r->h.pid); /* read in full, after the exec */
 		return;
@@ -439,17 +453,24 @@ static void on_syscall(struct ebpf *e, const struct mevi_bpf_rec *r)
 	if (r->h.seq > p->seq)
 		p->seq = r->h.seq;
 	e->st.resyncs++;
+	log_trace("pid %d: syscall %u (%#llx, %#llx, %#llx, %#llx) = %#llx", p->pid, r->nr,
+		  (unsigned long long)a[0], (unsigned long long)a[1], (unsigned long long)a[2],
+		  (unsigned long long)a[3], (unsigned long long)ret);
 	switch (r->nr) {
 	case MEVI_BPF_SC_MMAP:
+		late_range(e, mm->pid, ret, ret + PAGE_UP(a[1]));
 		mm_resync(mm, ret, ret + PAGE_UP(a[1]));
 		break;
 	case MEVI_BPF_SC_MUNMAP:
 	case MEVI_BPF_SC_MADVISE:
 	case MEVI_BPF_SC_MLOCK:
+		late_range(e, mm->pid, a[0], a[0] + PAGE_UP(a[1]));
 		mm_resync(mm, a[0], a[0] + PAGE_UP(a[1]));
 		break;
 	case MEVI_BPF_SC_MREMAP:
 		/* Keeps the page states of what moved, then re-reads both. */
+		late_range(e, mm->pid, a[0], a[0] + PAGE_UP(a[1]));
+		late_range(e, mm->pid, ret, ret + PAGE_UP(a[2]));
 		mm_remap(mm, a[0], a[1], ret, a[2]);
 		break;
 	case MEVI_BPF_SC_BRK: {
@@ -458,6 +479,7 @@ static void on_syscall(struct ebpf *e, const struct mevi_bpf_rec *r)
 
 		if (!before)
 			before = now > window ? now - window : now;
+		late_range(e, mm->pid, (before < now ? before : now) - PAGE, before < now ? now : before);
 		if (before != now)
 			mm_resync(mm, before < now ? before : now, before < now ? now : before);
 		else
@@ -466,12 +488,15 @@ static void on_syscall(struct ebpf *e, const struct mevi_bpf_rec *r)
 		break;
 	}
 	case MEVI_BPF_SC_MLOCKALL:
+		late_range(e, mm->pid, 0, MEVI_ADDR_LIMIT);
 		mm_resync(mm, 0, MEVI_ADDR_LIMIT);
 		break;
 	case MEVI_BPF_SC_SHMAT:
+		late_range(e, mm->pid, 0, MEVI_ADDR_LIMIT);
 		mm_resync_mapping(mm, ret);
 		break;
 	case MEVI_BPF_SC_SHMDT:
+		late_range(e, mm->pid, 0, MEVI_ADDR_LIMIT);
 		mm_resync_mapping(mm, a[0]);
 		break;
 	}
@@ -618,9 +643,20 @@ static int u64_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* Whether a fault of page drained late explains it. */
 static bool is_late(const struct ebpf *e, uint64_t page)
 {
 	return bsearch(&page, e->late, e->nlate, sizeof(page), u64_cmp) != NULL;
+}
+
+/* Whether a layout record of pid drained late covers page. */
+static bool in_late_range(const struct ebpf *e, pid_t pid, uint64_t page)
+{
+	for (size_t i = 0; i < e->nlate_ranges; i++)
+		if (e->late_ranges[i].pid == pid && page >= e->late_ranges[i].s &&
+		    page < e->late_ranges[i].e)
+			return true;
+	return false;
 }
 
 /*
@@ -628,7 +664,7 @@ static bool is_late(const struct ebpf *e, uint64_t page)
  * counts too), except pages that a = "before" had not resident, b has
  * resident, and whose fault record arrived late (drained during the check).
  */
-static uint64_t diff_pages(const struct ebpf *e, const struct range_vec *a,
+static uint64_t diff_pages(const struct ebpf *e, pid_t pid, const struct range_vec *a,
 			   const struct range_vec *b, uint64_t *first)
 {
 	size_t i = 0, j = 0;
@@ -656,9 +692,13 @@ static uint64_t diff_pages(const struct ebpf *e, const struct range_vec *a,
 		else if (y && ys < end)
 			end = ys;
 		if (sx != sy) {
+			log_debug("reconcile: [%#llx, %#llx) was %s, is %s", (unsigned long long)s,
+				  (unsigned long long)end, sx < 0 ? "unmapped" : mevi_state_name((unsigned)sx),
+				  sy < 0 ? "unmapped" : mevi_state_name((unsigned)sy));
 			for (uint64_t pg = s; pg < end; pg += PAGE) {
-				if (sx == MEVI_STATE_NOT_RESIDENT && sy == MEVI_STATE_RESIDENT &&
-				    is_late(e, pg))
+				if ((sx == MEVI_STATE_NOT_RESIDENT && sy == MEVI_STATE_RESIDENT &&
+				     is_late(e, pg)) ||
+				    in_late_range(e, pid, pg))
 					continue;
 				if (!n && first)
 					*first = pg;
@@ -709,11 +749,11 @@ static void reconcile_cb(evutil_socket_t fd, short what, void *arg)
 			goto next;
 		/* Late faults: drain, and do not count what they explain. */
 		e->collect_late = true;
-		e->nlate = 0;
+		e->nlate = e->nlate_ranges = 0;
 		ring_buffer__consume(e->rb);
 		e->collect_late = false;
 		qsort(e->late, e->nlate, sizeof(*e->late), u64_cmp);
-		n = diff_pages(e, &before, &after, &first);
+		n = diff_pages(e, p->pid, &before, &after, &first);
 		if (n) {
 			total += n;
 			log_info("pid %d: reconcile corrected %llu pages (first at %#llx)", p->pid,
@@ -805,7 +845,8 @@ int ebpf_open(const struct ebpf_config *cfg, struct ebpf **out, char *why)
 	e->cfg = *cfg;
 	e->main_status = -1;
 	e->late = malloc(MAX_LATE * sizeof(*e->late));
-	MEVI_ASSERT(e->late);
+	e->late_ranges = malloc(MAX_LATE * sizeof(*e->late_ranges));
+	MEVI_ASSERT(e->late && e->late_ranges);
 	libbpf_set_print(libbpf_log);
 	e->skel = mevi_bpf__open();
 	if (!e->skel) {
@@ -866,6 +907,7 @@ err_skel:
 	mevi_bpf__destroy(e->skel);
 err_free:
 	free(e->late);
+	free(e->late_ranges);
 	free(e);
 	return err;
 }
@@ -890,6 +932,7 @@ void ebpf_close(struct ebpf *e)
 	}
 	free(e->rc);
 	free(e->late);
+	free(e->late_ranges);
 	free(e);
 }
 
