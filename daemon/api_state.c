@@ -478,7 +478,11 @@ static struct json_object *json_session(const struct session *s, bool has_pid, i
 	    add(o, "started_at", json_object_new_uint64(s->started_at), false) ||
 	    add(o, "sample_ms", json_object_new_uint64(s->sample_ms), false) ||
 	    add(o, "recorded", json_object_new_boolean(s->recorded), false) ||
-	    add(o, "history", json_object_new_boolean(s->log != NULL), false))
+	    add(o, "history", json_object_new_boolean(s->log != NULL), false) ||
+	    add(o, "engine", s->engine[0] ? json_object_new_string(s->engine) : NULL,
+		!s->engine[0]) ||
+	    add(o, "reconcile_corrections", json_object_new_uint64(s->engine_corrections), false) ||
+	    add(o, "ring_drops", json_object_new_uint64(s->engine_drops), false))
 		goto err_put;
 	if (add(o, "processes", procs, false)) {
 		procs = NULL;

@@ -35,17 +35,16 @@
 #define DRAIN_MS      4
 #define RECONCILE_MS  1000
 #define RINGBUF_BYTES (4u << 20)
-#define MAX_LATE      65536
 
 /* One process of the traced tree. */
 struct eproc {
 	pid_t pid, ppid;
 	bool alive;
-	int status;	/* exit status once !alive */
-	char *cmdline;	/* NUL-separated, as /proc/PID/cmdline */
+	int status;    /* exit status once !alive */
+	char *cmdline; /* NUL-separated, as /proc/PID/cmdline */
 	size_t cmdline_len;
-	struct mm *mm;	/* NULL before the first exec of the launched program */
-	uint64_t seq;	/* the newest layout record applied (see mevi_bpf.h) */
+	struct mm *mm; /* NULL before the first exec of the launched program */
+	uint64_t seq;  /* the newest layout record applied (see mevi_bpf.h) */
 	uint64_t brk_end;
 	struct eproc *hnext, *next;
 };
@@ -53,6 +52,14 @@ struct eproc {
 /* A range to re-read at the end of the drain; s == e: the mapping at s. */
 struct recheck {
 	pid_t pid;
+	uint64_t s, e;
+};
+
+/* A range a reconcile pass changed. fault_ok: it became resident, which a
+ * fault record can explain; otherwise only a layout record can. */
+struct suspect {
+	pid_t pid;
+	bool fault_ok;
 	uint64_t s, e;
 };
 
@@ -70,12 +77,9 @@ struct ebpf {
 	uint64_t seen_drops;
 	struct recheck *rc;
 	size_t nrc, rc_cap;
-	/* Reconcile: faults drained while a correction is being verified. */
-	bool collect_late;
-	uint64_t *late;
-	size_t nlate;
-	struct recheck *late_ranges; /* ... and layout records: the ranges they re-read */
-	size_t nlate_ranges;
+	/* Reconcile: what the last pass changed, until a record explains it. */
+	struct suspect *sus;
+	size_t nsus, sus_cap;
 	struct mm_stats mm_stats;
 	struct ebpf_stats st;
 };
@@ -228,10 +232,23 @@ static int wait_code(int status)
 	return -1;
 }
 
+void ebpf_emit_engine(struct ebpf *e)
+{
+	struct mevi_event ev = {.type = MEVI_EV_ENGINE, .pid = e->cfg.self};
+
+	ev.engine.name = (struct mevi_str){"ebpf", 4};
+	ev.engine.corrections = e->st.corrections;
+	ev.engine.drops = e->st.drops;
+	outbox_emit(e->cfg.out, &ev);
+}
+
+static void settle_suspects(struct ebpf *e);
+
 static void check_done(struct ebpf *e)
 {
 	if (!e->done && e->main_reaped && e->nalive == 0) {
 		e->done = true;
+		settle_suspects(e);
 		if (e->cfg.on_done)
 			e->cfg.on_done(e->cfg.ctx);
 	}
@@ -331,13 +348,24 @@ static void recheck_push(struct ebpf *e, pid_t pid, uint64_t s, uint64_t end)
 	e->rc[e->nrc++] = (struct recheck){pid, s, end};
 }
 
-/* Reconcile: a layout record drained while a correction is verified. */
-static void late_range(struct ebpf *e, pid_t pid, uint64_t s, uint64_t end)
+/*
+ * A record of pid covering [s, end) arrived: what the last reconcile pass
+ * changed there was not a correction but the record's own effect, seen
+ * before the record (a syscall still running, or not yet drained).
+ */
+static void explain(struct ebpf *e, pid_t pid, uint64_t s, uint64_t end, bool fault)
 {
-	if (!e->collect_late || e->nlate_ranges >= MAX_LATE)
-		return;
-	e->late_ranges[e->nlate_ranges++] = (struct recheck){pid, PAGE_DOWN(s), PAGE_UP(end)};
+	for (size_t i = 0; i < e->nsus;) {
+		struct suspect *u = &e->sus[i];
+
+		if (u->pid == pid && u->s < end && s < u->e && (!fault || u->fault_ok))
+			*u = e->sus[--e->nsus];
+		else
+			i++;
+	}
 }
+
+#define late_range(e, pid, s, end) explain(e, pid, PAGE_DOWN(s), PAGE_UP(end), false)
 
 static void on_fault(struct ebpf *e, const struct mevi_bpf_fault *r)
 {
@@ -349,8 +377,8 @@ static void on_fault(struct ebpf *e, const struct mevi_bpf_fault *r)
 	if (!p || !p->mm)
 		return;
 	mm = p->mm;
-	if (e->collect_late && e->nlate < MAX_LATE)
-		e->late[e->nlate++] = page;
+	if (e->nsus)
+		explain(e, mm->pid, page, page + PAGE, true);
 	if (r->h.flags & MEVI_BPF_F_THP) {
 		/* A huge page may fill the whole aligned 2 MiB: read it once
 		 * the fault is surely over (after this drain). */
@@ -479,7 +507,8 @@ static void on_syscall(struct ebpf *e, const struct mevi_bpf_rec *r)
 
 		if (!before)
 			before = now > window ? now - window : now;
-		late_range(e, mm->pid, (before < now ? before : now) - PAGE, before < now ? now : before);
+		late_range(e, mm->pid, (before < now ? before : now) - PAGE,
+			   before < now ? now : before);
 		if (before != now)
 			mm_resync(mm, before < now ? before : now, before < now ? now : before);
 		else
@@ -594,6 +623,7 @@ void ebpf_drain(struct ebpf *e)
 		e->st.drops = drops;
 		e->nrc = 0;
 		rescan_all(e);
+		ebpf_emit_engine(e);
 	}
 	run_rechecks(e);
 	check_done(e);
@@ -636,36 +666,25 @@ static int collect_cb(const struct memmap_range *r, void *arg)
 	return 0;
 }
 
-static int u64_cmp(const void *a, const void *b)
+static void suspect_push(struct ebpf *e, pid_t pid, uint64_t s, uint64_t end, bool fault_ok)
 {
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	if (e->nsus == e->sus_cap) {
+		size_t cap = e->sus_cap ? e->sus_cap * 2 : 64;
+		struct suspect *n = realloc(e->sus, cap * sizeof(*n));
 
-	return x < y ? -1 : x > y;
-}
-
-/* Whether a fault of page drained late explains it. */
-static bool is_late(const struct ebpf *e, uint64_t page)
-{
-	return bsearch(&page, e->late, e->nlate, sizeof(page), u64_cmp) != NULL;
-}
-
-/* Whether a layout record of pid drained late covers page. */
-static bool in_late_range(const struct ebpf *e, pid_t pid, uint64_t page)
-{
-	for (size_t i = 0; i < e->nlate_ranges; i++)
-		if (e->late_ranges[i].pid == pid && page >= e->late_ranges[i].s &&
-		    page < e->late_ranges[i].e)
-			return true;
-	return false;
+		MEVI_ASSERT(n);
+		e->sus = n;
+		e->sus_cap = cap;
+	}
+	e->sus[e->nsus++] = (struct suspect){pid, fault_ok, s, end};
 }
 
 /*
- * Pages whose state differs between two maps (a page in one map only
- * counts too), except pages that a = "before" had not resident, b has
- * resident, and whose fault record arrived late (drained during the check).
+ * Every piece where two maps of pid differ (a page in one map only differs
+ * too) becomes a suspect. Returns the pages that differ.
  */
-static uint64_t diff_pages(const struct ebpf *e, pid_t pid, const struct range_vec *a,
-			   const struct range_vec *b, uint64_t *first)
+static uint64_t diff_maps(struct ebpf *e, pid_t pid, const struct range_vec *a,
+			  const struct range_vec *b)
 {
 	size_t i = 0, j = 0;
 	uint64_t pos = 0, n = 0;
@@ -692,18 +711,13 @@ static uint64_t diff_pages(const struct ebpf *e, pid_t pid, const struct range_v
 		else if (y && ys < end)
 			end = ys;
 		if (sx != sy) {
-			log_debug("reconcile: [%#llx, %#llx) was %s, is %s", (unsigned long long)s,
-				  (unsigned long long)end, sx < 0 ? "unmapped" : mevi_state_name((unsigned)sx),
+			log_debug("pid %d: reconcile: [%#llx, %#llx) was %s, is %s", pid,
+				  (unsigned long long)s, (unsigned long long)end,
+				  sx < 0 ? "unmapped" : mevi_state_name((unsigned)sx),
 				  sy < 0 ? "unmapped" : mevi_state_name((unsigned)sy));
-			for (uint64_t pg = s; pg < end; pg += PAGE) {
-				if ((sx == MEVI_STATE_NOT_RESIDENT && sy == MEVI_STATE_RESIDENT &&
-				     is_late(e, pg)) ||
-				    in_late_range(e, pid, pg))
-					continue;
-				if (!n && first)
-					*first = pg;
-				n++;
-			}
+			suspect_push(e, pid, s, end,
+				     sx == MEVI_STATE_NOT_RESIDENT && sy == MEVI_STATE_RESIDENT);
+			n += (end - s) / PAGE;
 		}
 		pos = end;
 		if (x && x->end <= pos)
@@ -714,19 +728,40 @@ static uint64_t diff_pages(const struct ebpf *e, pid_t pid, const struct range_v
 	return n;
 }
 
+/* What the previous pass changed and no record has explained since: those
+ * are the corrections, counted, logged and announced. */
+static void settle_suspects(struct ebpf *e)
+{
+	uint64_t total = 0;
+
+	for (size_t i = 0; i < e->nsus; i++) {
+		uint64_t n = (e->sus[i].e - e->sus[i].s) / PAGE;
+
+		log_info("pid %d: reconcile corrected %llu pages at [%#llx, %#llx)", e->sus[i].pid,
+			 (unsigned long long)n, (unsigned long long)e->sus[i].s,
+			 (unsigned long long)e->sus[i].e);
+		total += n;
+	}
+	e->nsus = 0;
+	if (total) {
+		e->st.corrections += total;
+		ebpf_emit_engine(e);
+	}
+}
+
 /*
  * Once a second: every address space is compared with the kernel (the same
- * re-read a layout record gets, over everything). Whatever it changes is a
- * correction: counted, logged, and sent. Faults not yet drained would look
- * like corrections, so the ring is drained before, and the faults drained
- * right after are not counted.
+ * re-read a layout record gets, over everything). What that changes is kept
+ * as suspect until the next pass: a layout syscall still running (its exit
+ * record not yet made) or a record not yet drained explains it when it
+ * arrives; what is left unexplained then was a correction.
  */
 static void reconcile_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct ebpf *e = arg;
-	uint64_t total = 0;
 
 	ebpf_drain(e);
+	settle_suspects(e);
 	e->st.reconciles++;
 	for (struct eproc *p = e->first; p; p = p->next)
 		if (p->alive && p->pid != e->main_pid && kill(p->pid, 0) < 0 && errno == ESRCH)
@@ -735,7 +770,6 @@ static void reconcile_cb(evutil_socket_t fd, short what, void *arg)
 		goto out; /* the sampler re-reads everything anyway */
 	for (struct eproc *p = e->first; p; p = p->next) {
 		struct range_vec before = {0}, after = {0};
-		uint64_t n, first = 0;
 
 		if (!p->alive || !p->mm || p->mm->pid != p->pid)
 			continue;
@@ -744,26 +778,12 @@ static void reconcile_cb(evutil_socket_t fd, short what, void *arg)
 		mm_resync(p->mm, 0, MEVI_ADDR_LIMIT);
 		if (memmap_walk(p->mm->map, collect_cb, &after) < 0)
 			goto next;
-		if (after.n == before.n &&
-		    !memcmp(after.v, before.v, after.n * sizeof(*after.v)))
-			goto next;
-		/* Late faults: drain, and do not count what they explain. */
-		e->collect_late = true;
-		e->nlate = e->nlate_ranges = 0;
-		ring_buffer__consume(e->rb);
-		e->collect_late = false;
-		qsort(e->late, e->nlate, sizeof(*e->late), u64_cmp);
-		n = diff_pages(e, p->pid, &before, &after, &first);
-		if (n) {
-			total += n;
-			log_info("pid %d: reconcile corrected %llu pages (first at %#llx)", p->pid,
-				 (unsigned long long)n, (unsigned long long)first);
-		}
+		if (after.n != before.n || memcmp(after.v, before.v, after.n * sizeof(*after.v)))
+			diff_maps(e, p->pid, &before, &after);
 	next:
 		free(before.v);
 		free(after.v);
 	}
-	e->st.corrections += total;
 	run_rechecks(e);
 out:
 	check_done(e);
@@ -844,9 +864,6 @@ int ebpf_open(const struct ebpf_config *cfg, struct ebpf **out, char *why)
 		return -ENOMEM;
 	e->cfg = *cfg;
 	e->main_status = -1;
-	e->late = malloc(MAX_LATE * sizeof(*e->late));
-	e->late_ranges = malloc(MAX_LATE * sizeof(*e->late_ranges));
-	MEVI_ASSERT(e->late && e->late_ranges);
 	libbpf_set_print(libbpf_log);
 	e->skel = mevi_bpf__open();
 	if (!e->skel) {
@@ -888,8 +905,8 @@ int ebpf_open(const struct ebpf_config *cfg, struct ebpf **out, char *why)
 		snprintf(why, EBPF_WHY_LEN, "cannot map the eBPF ring buffer: %s", strerror(-err));
 		goto err_skel;
 	}
-	e->rb_ev = event_new(cfg->base, ring_buffer__epoll_fd(e->rb), EV_READ | EV_PERSIST, rb_cb,
-			     e);
+	e->rb_ev =
+	    event_new(cfg->base, ring_buffer__epoll_fd(e->rb), EV_READ | EV_PERSIST, rb_cb, e);
 	e->drain_ev = event_new(cfg->base, -1, EV_PERSIST, drain_cb, e);
 	e->reconcile_ev = event_new(cfg->base, -1, EV_PERSIST, reconcile_cb, e);
 	MEVI_ASSERT(e->rb_ev && e->drain_ev && e->reconcile_ev);
@@ -906,8 +923,6 @@ int ebpf_open(const struct ebpf_config *cfg, struct ebpf **out, char *why)
 err_skel:
 	mevi_bpf__destroy(e->skel);
 err_free:
-	free(e->late);
-	free(e->late_ranges);
 	free(e);
 	return err;
 }
@@ -931,8 +946,7 @@ void ebpf_close(struct ebpf *e)
 		proc_free(p);
 	}
 	free(e->rc);
-	free(e->late);
-	free(e->late_ranges);
+	free(e->sus);
 	free(e);
 }
 
@@ -1145,6 +1159,10 @@ void ebpf_snapshot(struct ebpf *e)
 }
 
 void ebpf_drain(struct ebpf *e)
+{
+}
+
+void ebpf_emit_engine(struct ebpf *e)
 {
 }
 

@@ -84,6 +84,10 @@ void ebpf_forward_signal(struct ebpf *e, int sig);
 /* Emits every known process (started, its map, exited) into the outbox. */
 void ebpf_snapshot(struct ebpf *e);
 
+/* Emits the engine event: "ebpf", reconcile corrections and lost records
+ * (after session_start; the engine sends it again when a count changes). */
+void ebpf_emit_engine(struct ebpf *e);
+
 /* Drains the ring buffer now (e.g. before session_end). */
 void ebpf_drain(struct ebpf *e);
 

@@ -172,6 +172,14 @@ static void emit_session_start(struct launcher *l, bool resume)
 	ev.session_start.argv.items = items;
 	outbox_emit(&l->out, &ev);
 	free(items);
+	if (l->bpf) {
+		ebpf_emit_engine(l->bpf);
+	} else {
+		struct mevi_event eng = {.type = MEVI_EV_ENGINE, .pid = l->self};
+
+		eng.engine.name = (struct mevi_str){"ptrace", 6};
+		outbox_emit(&l->out, &eng);
+	}
 }
 
 /* The link (re)connected: replay the whole session. */
@@ -575,7 +583,8 @@ int main(int argc, char **argv)
 		case 0x300: /* --engine */
 			if (strcmp(optarg, "auto") && strcmp(optarg, "ebpf") &&
 			    strcmp(optarg, "ptrace")) {
-				fprintf(stderr, "mevi-run: --engine: %s is not auto, ebpf or ptrace\n",
+				fprintf(stderr,
+					"mevi-run: --engine: %s is not auto, ebpf or ptrace\n",
 					optarg);
 				return 2;
 			}
@@ -649,8 +658,10 @@ int main(int argc, char **argv)
 		if (why[0]) {
 			fprintf(stderr, "mevi: engine ptrace: %s\n", why);
 		} else {
-			struct ebpf_config bc = {.out = &l.out, .self = l.self,
-						 .sample_ms = l.sample_ms, .on_done = ebpf_done_cb,
+			struct ebpf_config bc = {.out = &l.out,
+						 .self = l.self,
+						 .sample_ms = l.sample_ms,
+						 .on_done = ebpf_done_cb,
 						 .ctx = &l};
 
 			l.base = event_base_new();
@@ -660,8 +671,9 @@ int main(int argc, char **argv)
 			}
 			bc.base = l.base;
 			if (ebpf_open(&bc, &l.bpf, why) == 0) {
-				log_info("engine ebpf: tracepoints on faults, memory syscalls and the "
-					 "process tree; no ptrace");
+				log_info(
+				    "engine ebpf: tracepoints on faults, memory syscalls and the "
+				    "process tree; no ptrace");
 			} else if (forced) {
 				fprintf(stderr, "mevi-run: --engine=ebpf: %s\n", why);
 				return 125;
@@ -764,12 +776,13 @@ int main(int argc, char **argv)
 	if (l.bpf) {
 		const struct ebpf_stats *bs = ebpf_stats(l.bpf);
 
-		log_info("engine ebpf: %llu records, %llu first touches, %llu re-reads, %llu lost "
-			 "(%llu rescans), %llu reconcile passes, %llu pages corrected, %llu stale faults",
-			 (unsigned long long)bs->records, (unsigned long long)bs->faults,
-			 (unsigned long long)bs->resyncs, (unsigned long long)bs->drops,
-			 (unsigned long long)bs->rescans, (unsigned long long)bs->reconciles,
-			 (unsigned long long)bs->corrections, (unsigned long long)bs->stale);
+		log_info(
+		    "engine ebpf: %llu records, %llu first touches, %llu re-reads, %llu lost "
+		    "(%llu rescans), %llu reconcile passes, %llu pages corrected, %llu stale faults",
+		    (unsigned long long)bs->records, (unsigned long long)bs->faults,
+		    (unsigned long long)bs->resyncs, (unsigned long long)bs->drops,
+		    (unsigned long long)bs->rescans, (unsigned long long)bs->reconciles,
+		    (unsigned long long)bs->corrections, (unsigned long long)bs->stale);
 	} else if (l.sample_ms) {
 		uint64_t cpu_ns, ticks;
 

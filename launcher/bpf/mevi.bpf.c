@@ -37,8 +37,8 @@
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
 /* Set by user space before loading. */
-const volatile bool exact_mode = true;	/* track private anonymous memory only */
-const volatile bool thp_always = false; /* THP "always": every VMA may fill 2 MiB */
+const volatile bool exact_mode = true;	  /* track private anonymous memory only */
+const volatile bool thp_always = false;	  /* THP "always": every VMA may fill 2 MiB */
 const volatile __u64 wake_mark = 1 << 20; /* force a wake-up past this much unread data */
 
 /* Records that did not fit in the ring (user space rescans when it grows). */
@@ -56,21 +56,21 @@ struct {
 	__type(value, struct mevi_bpf_proc);
 } tracked SEC(".maps");
 
-#define VM_READ	       0x00000001UL
-#define VM_WRITE       0x00000002UL
-#define VM_EXEC	       0x00000004UL
-#define VM_SHARED      0x00000008UL
-#define VM_HUGEPAGE    0x20000000UL
-#define VM_NOHUGEPAGE  0x40000000UL
-#define PF_PROT	       0x1UL
-#define PF_WRITE       0x2UL
-#define USER_ADDR_END  (1UL << 56)
-#define MAX_ERRNO      4095
+#define VM_READ	      0x00000001UL
+#define VM_WRITE      0x00000002UL
+#define VM_EXEC	      0x00000004UL
+#define VM_SHARED     0x00000008UL
+#define VM_HUGEPAGE   0x20000000UL
+#define VM_NOHUGEPAGE 0x40000000UL
+#define PF_PROT	      0x1UL
+#define PF_WRITE      0x2UL
+#define USER_ADDR_END (1UL << 56)
+#define MAX_ERRNO     4095
 
 static __always_inline __u64 rb_flags(void)
 {
 	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wake_mark ? BPF_RB_FORCE_WAKEUP
-									   : BPF_RB_NO_WAKEUP;
+									  : BPF_RB_NO_WAKEUP;
 }
 
 static __always_inline void *reserve(__u64 size)
@@ -97,7 +97,8 @@ static long vma_cb(struct task_struct *task, struct vm_area_struct *vma, void *d
 		v->skip = true; /* not private anonymous: not tracked */
 		return 0;
 	}
-	if (!(fl & (VM_READ | VM_WRITE | VM_EXEC)) || ((v->flags & MEVI_BPF_F_WRITE) && !(fl & VM_WRITE))) {
+	if (!(fl & (VM_READ | VM_WRITE | VM_EXEC)) ||
+	    ((v->flags & MEVI_BPF_F_WRITE) && !(fl & VM_WRITE))) {
 		v->skip = true; /* the fault ends in SIGSEGV, no page */
 		return 0;
 	}
@@ -251,9 +252,9 @@ static __always_inline bool advice_is_noop(__u64 a)
 	return a <= 2 || (a >= 10 && a <= 20 && a != 12 && a != 13);
 }
 
-#define MAP_SHARED     0x01
-#define MAP_FIXED      0x10
-#define MAP_ANONYMOUS  0x20
+#define MAP_SHARED    0x01
+#define MAP_FIXED     0x10
+#define MAP_ANONYMOUS 0x20
 
 /*
  * raw_syscalls:sys_exit as tp_btf: one program for every syscall, which

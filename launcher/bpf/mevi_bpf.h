@@ -53,10 +53,10 @@ struct mevi_bpf_fault {
 
 struct mevi_bpf_rec {
 	struct mevi_bpf_hdr h;
-	__u32 nr;	/* SYSCALL: enum mevi_bpf_sc; FORK: child tgid; EXIT: wait status */
-	__u32 aux;	/* FORK: child tid */
-	__u64 ret;	/* SYSCALL: its return value; FORK: the child thread's stack pointer */
-	__u64 arg[4];	/* SYSCALL: its first arguments */
+	__u32 nr;     /* SYSCALL: enum mevi_bpf_sc; FORK: child tgid; EXIT: wait status */
+	__u32 aux;    /* FORK: child tid */
+	__u64 ret;    /* SYSCALL: its return value; FORK: the child thread's stack pointer */
+	__u64 arg[4]; /* SYSCALL: its first arguments */
 };
 
 /* Values of the tracked map: one per traced process (tgid). */

@@ -940,6 +940,14 @@ class Harness:
                         problems.append(
                             f"session {sess.get('id')} exit_status={sess.get('exit_status')!r}, expected {self.args.expect_exit}"
                         )
+                    if self.args.engine == "ebpf":
+                        if sess.get("engine") != "ebpf":
+                            problems.append(f"session {sess.get('id')} engine={sess.get('engine')!r}, expected 'ebpf'")
+                        if sess.get("reconcile_corrections") != 0:
+                            problems.append(
+                                f"session {sess.get('id')} reconcile_corrections={sess.get('reconcile_corrections')!r}, "
+                                "expected 0 (the engine's events missed something its 1 Hz reconcile pass found)"
+                            )
                     procs = sess.get("processes") or []
                     top = [p for p in procs if p.get("ppid") == launcher]
                     if not top:
@@ -965,6 +973,8 @@ class Harness:
             self.errors.append("end of run: " + "; ".join(problems))
         else:
             log(f"  /api/state: session and processes ended, exit_status {self.args.expect_exit}")
+            if self.args.engine == "ebpf":
+                log("  /api/state: engine ebpf, 0 reconcile corrections")
 
     def cleanup(self):
         if self.attacher is not None and self.attacher.poll() is None:
