@@ -943,6 +943,8 @@ class Harness:
                     if self.args.engine == "ebpf":
                         if sess.get("engine") != "ebpf":
                             problems.append(f"session {sess.get('id')} engine={sess.get('engine')!r}, expected 'ebpf'")
+                        if self.args.expect_drops and not sess.get("ring_drops"):
+                            problems.append(f"session {sess.get('id')} ring_drops={sess.get('ring_drops')!r}, expected > 0")
                         if sess.get("reconcile_corrections") != 0:
                             problems.append(
                                 f"session {sess.get('id')} reconcile_corrections={sess.get('reconcile_corrections')!r}, "
@@ -1051,6 +1053,9 @@ def main():
     ap.add_argument("--timeout", type=float, default=100.0, help="seconds for the whole run")
     ap.add_argument("--sample", action="store_true", help="run mevi-run --sample: every kind of mapping, swap, VmRSS")
     ap.add_argument("--layout-scan", action="store_true", help="with --sample: mevi-run --layout=scan (no syscall stops)")
+    ap.add_argument("--expect-drops", action="store_true",
+                    help="with --engine ebpf: the session must report ring buffer drops (a tiny ring, "
+                         "MEVI_BPF_RINGBUF) and still agree page for page")
     ap.add_argument("--engine", choices=["auto", "ebpf", "ptrace"],
                     help="mevi-run --engine=ENGINE; with ebpf, the session must say engine ebpf and "
                          "0 reconcile corrections at the end")
