@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -43,8 +44,9 @@ struct eproc {
 	int status;    /* exit status once !alive */
 	char *cmdline; /* NUL-separated, as /proc/PID/cmdline */
 	size_t cmdline_len;
-	struct mm *mm; /* NULL before the first exec of the launched program */
-	uint64_t seq;  /* the newest layout record applied (see mevi_bpf.h) */
+	struct mm *mm;	    /* NULL before the first exec of the launched program */
+	uint64_t seq;	    /* the newest layout record applied (see mevi_bpf.h) */
+	uint64_t young_due; /* != 0: mm not read yet; read it at this CLOCK_MONOTONIC ns */
 	uint64_t brk_end;
 	struct eproc *hnext, *next;
 };
@@ -77,6 +79,8 @@ struct ebpf {
 	uint64_t seen_drops;
 	struct recheck *rc;
 	size_t nrc, rc_cap;
+	pid_t *young; /* processes whose young_due is set */
+	size_t nyoung, young_cap;
 	/* Reconcile: what the last pass changed, until a record explains it. */
 	struct suspect *sus;
 	size_t nsus, sus_cap;
@@ -271,9 +275,24 @@ static void on_due_noop(struct mm *mm, void *ctx)
 {
 }
 
-/* A new address space for p, copied from template (a fork) or empty (exec),
- * then read in full from the kernel. */
-static void proc_new_mm(struct ebpf *e, struct eproc *p, const struct memmap *template)
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * A new address space for p, copied from template (a fork) or empty (exec),
+ * then read in full from the kernel: now, or with young, MM_ATTACH_DELAY_NS
+ * later. Most fork children exec at once, and most exec'd images of a build or
+ * a shell script are gone in a millisecond: reading each of them twice cost
+ * more than the program itself. Until it is read, a young mm takes faults on
+ * what it knows (a fork child: its parent's copy) and skips layout re-reads
+ * (the full read covers them).
+ */
+static void proc_new_mm(struct ebpf *e, struct eproc *p, const struct memmap *template, bool young)
 {
 	int err = mm_new(p->pid, template, e->cfg.base, e->cfg.out, &e->mm_stats, &p->mm);
 
@@ -285,8 +304,48 @@ static void proc_new_mm(struct ebpf *e, struct eproc *p, const struct memmap *te
 	}
 	if (sampled(e))
 		mm_set_on_due(p->mm, on_due_noop, NULL); /* becomes SAMPLED when due */
+	if (young) {
+		if (!p->young_due) {
+			if (e->nyoung == e->young_cap) {
+				size_t cap = e->young_cap ? e->young_cap * 2 : 64;
+				pid_t *n = realloc(e->young, cap * sizeof(*n));
+
+				MEVI_ASSERT(n);
+				e->young = n;
+				e->young_cap = cap;
+			}
+			e->young[e->nyoung++] = p->pid;
+		}
+		p->young_due = mono_ns() + MM_ATTACH_DELAY_NS;
+		return;
+	}
+	p->young_due = 0;
 	mm_resync(p->mm, 0, MEVI_ADDR_LIMIT);
 	e->st.resyncs++;
+}
+
+/* Reads the young address spaces whose time has come (see proc_new_mm). */
+static void run_young(struct ebpf *e)
+{
+	uint64_t now = mono_ns();
+	size_t k = 0;
+
+	for (size_t i = 0; i < e->nyoung; i++) {
+		struct eproc *p = proc_find(e, e->young[i]);
+
+		if (!p || !p->young_due)
+			continue;
+		if (now < p->young_due) {
+			e->young[k++] = p->pid;
+			continue;
+		}
+		p->young_due = 0;
+		if (p->mm) {
+			mm_resync(p->mm, 0, MEVI_ADDR_LIMIT);
+			e->st.resyncs++;
+		}
+	}
+	e->nyoung = k;
 }
 
 /* Reads the parent pid of pid from /proc. Returns it, or 1. */
@@ -325,7 +384,7 @@ static struct eproc *proc_lazy(struct ebpf *e, pid_t pid)
 	p = proc_add(e, pid, read_ppid(pid));
 	read_cmdline(p);
 	emit_cmdline(e, p, MEVI_EV_PROC_START, 0);
-	proc_new_mm(e, p, NULL);
+	proc_new_mm(e, p, NULL, false);
 	log_debug("pid %d: learnt from /proc (a record was lost)", pid);
 	return p;
 }
@@ -379,6 +438,16 @@ static void on_fault(struct ebpf *e, const struct mevi_bpf_fault *r)
 	mm = p->mm;
 	if (e->nsus)
 		explain(e, mm->pid, page, page + PAGE, true);
+	if (p->young_due) {
+		/* Not read yet: the full read comes; apply what the map knows. */
+		if (memmap_lookup(mm->map, page, &mr) && mr.state == MEVI_STATE_NOT_RESIDENT &&
+		    r->h.seq >= p->seq) {
+			memmap_update(mm->map, page, page + PAGE, MEVI_STATE_RESIDENT);
+			outbox_state(e->cfg.out, mm->pid, page, page + PAGE, MEVI_STATE_RESIDENT);
+			e->st.faults++;
+		}
+		return;
+	}
 	if (r->h.flags & MEVI_BPF_F_THP) {
 		/* A huge page may fill the whole aligned 2 MiB: read it once
 		 * the fault is surely over (after this drain). */
@@ -438,7 +507,7 @@ static void on_fork(struct ebpf *e, const struct mevi_bpf_rec *r)
 	}
 	/* The child's copy is re-read: MADV_DONTFORK and MADV_WIPEONFORK ranges
 	 * differ from the parent's, and faults raced with the fork. */
-	proc_new_mm(e, c, pp->mm->map);
+	proc_new_mm(e, c, pp->mm->map, true);
 }
 
 static void on_exec(struct ebpf *e, const struct mevi_bpf_rec *r)
@@ -456,7 +525,7 @@ static void on_exec(struct ebpf *e, const struct mevi_bpf_rec *r)
 	p->seq = r->h.seq;
 	read_cmdline(p);
 	emit_cmdline(e, p, MEVI_EV_PROC_EXEC, 0);
-	proc_new_mm(e, p, NULL);
+	proc_new_mm(e, p, NULL, true);
 }
 
 static void on_proc_exit(struct ebpf *e, const struct mevi_bpf_rec *r)
@@ -466,6 +535,26 @@ static void on_proc_exit(struct ebpf *e, const struct mevi_bpf_rec *r)
 	if (p)
 		proc_exited(e, p, wait_code((int)r->nr));
 	check_done(e);
+}
+
+static int extent_cb(const struct memmap_range *r, void *arg)
+{
+	uint64_t *end = arg;
+
+	if (r->start != *end)
+		return 1;
+	*end = r->end;
+	return 0;
+}
+
+/* The end of the contiguous mapped span of map starting at addr (at least one
+ * page past addr). */
+static uint64_t map_extent(const struct memmap *map, uint64_t addr)
+{
+	uint64_t end = addr;
+
+	memmap_walk_range(map, addr, MEVI_ADDR_LIMIT, extent_cb, &end);
+	return end > addr ? end : addr + PAGE;
 }
 
 static void on_syscall(struct ebpf *e, const struct mevi_bpf_rec *r)
@@ -480,6 +569,12 @@ static void on_syscall(struct ebpf *e, const struct mevi_bpf_rec *r)
 	mm = p->mm;
 	if (r->h.seq > p->seq)
 		p->seq = r->h.seq;
+	if (p->young_due ||
+	    (mm->pid != p->pid && proc_find(e, mm->pid) && proc_find(e, mm->pid)->young_due)) {
+		if (r->nr == MEVI_BPF_SC_BRK)
+			p->brk_end = PAGE_UP(ret);
+		return; /* the full read, soon, covers it */
+	}
 	e->st.resyncs++;
 	log_trace("pid %d: syscall %u (%#llx, %#llx, %#llx, %#llx) = %#llx", p->pid, r->nr,
 		  (unsigned long long)a[0], (unsigned long long)a[1], (unsigned long long)a[2],
@@ -525,8 +620,11 @@ static void on_syscall(struct ebpf *e, const struct mevi_bpf_rec *r)
 		mm_resync_mapping(mm, ret);
 		break;
 	case MEVI_BPF_SC_SHMDT:
+		/* The segment's size is not in the arguments: re-read as far as
+		 * the map is contiguous from its address (page states split it
+		 * into several ranges, so mm_resync_mapping would stop early). */
 		late_range(e, mm->pid, 0, MEVI_ADDR_LIMIT);
-		mm_resync_mapping(mm, a[0]);
+		mm_resync(mm, a[0], map_extent(mm->map, PAGE_DOWN(a[0])));
 		break;
 	}
 }
@@ -601,7 +699,7 @@ static void rescan_all(struct ebpf *e)
 		if (!p->alive || !old || old->pid != p->pid)
 			continue;
 		p->mm = NULL;
-		proc_new_mm(e, p, old->map);
+		proc_new_mm(e, p, old->map, false);
 		mm_put(old);
 	}
 	/* Processes that exited meanwhile: their exit records may be lost too. */
@@ -622,10 +720,12 @@ void ebpf_drain(struct ebpf *e)
 		e->seen_drops = drops;
 		e->st.drops = drops;
 		e->nrc = 0;
+		e->nsus = 0; /* what a lost record would have explained: counted as drops */
 		rescan_all(e);
 		ebpf_emit_engine(e);
 	}
 	run_rechecks(e);
+	run_young(e);
 	check_done(e);
 }
 
@@ -771,8 +871,8 @@ static void reconcile_cb(evutil_socket_t fd, short what, void *arg)
 	for (struct eproc *p = e->first; p; p = p->next) {
 		struct range_vec before = {0}, after = {0};
 
-		if (!p->alive || !p->mm || p->mm->pid != p->pid)
-			continue;
+		if (!p->alive || !p->mm || p->mm->pid != p->pid || p->young_due)
+			continue; /* a young mm is read in full in a moment anyway */
 		if (memmap_walk(p->mm->map, collect_cb, &before) < 0)
 			goto next;
 		mm_resync(p->mm, 0, MEVI_ADDR_LIMIT);
@@ -947,6 +1047,7 @@ void ebpf_close(struct ebpf *e)
 	}
 	free(e->rc);
 	free(e->sus);
+	free(e->young);
 	free(e);
 }
 

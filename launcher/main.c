@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -775,6 +776,12 @@ int main(int argc, char **argv)
 	}
 	if (l.bpf) {
 		const struct ebpf_stats *bs = ebpf_stats(l.bpf);
+		struct rusage ru;
+
+		getrusage(RUSAGE_SELF, &ru);
+		log_debug("engine ebpf: mevi-run used %.1f ms of CPU",
+			  (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+			      (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3);
 
 		log_info(
 		    "engine ebpf: %llu records, %llu first touches, %llu re-reads, %llu lost "
