@@ -268,7 +268,7 @@ static void proc_exited(struct ebpf *e, struct eproc *p, int status)
 	emit_exit(e, p);
 	mm_put(p->mm);
 	p->mm = NULL;
-	trim_exited(e);
+	/* Trimmed at the end of the drain, not here: callers walk the list. */
 }
 
 static void on_due_noop(struct mm *mm, void *ctx)
@@ -726,6 +726,7 @@ void ebpf_drain(struct ebpf *e)
 	}
 	run_rechecks(e);
 	run_young(e);
+	trim_exited(e);
 	check_done(e);
 }
 
