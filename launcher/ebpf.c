@@ -47,6 +47,12 @@ struct eproc {
 	struct mm *mm;	    /* NULL before the first exec of the launched program */
 	uint64_t seq;	    /* the newest layout record applied (see mevi_bpf.h) */
 	uint64_t young_due; /* != 0: mm not read yet; read it at this CLOCK_MONOTONIC ns */
+	/* Faults the map cannot place: ranges known not to be tracked (file,
+	 * shared), and 2 MiB blocks already re-read for a huge page. Both are
+	 * forgotten where a layout record says the layout changed. */
+	struct memmap *untracked;
+	struct memmap *huge_seen;
+	struct memmap *thp; /* ranges given MADV_HUGEPAGE */
 	uint64_t brk_end;
 	struct eproc *hnext, *next;
 };
@@ -76,6 +82,7 @@ struct ebpf {
 	pid_t main_pid;
 	int main_status;
 	bool main_reaped, done;
+	bool thp_always; /* THP "always": any anonymous VMA may fill 2 MiB at once */
 	uint64_t seen_drops;
 	struct recheck *rc;
 	size_t nrc, rc_cap;
@@ -135,6 +142,9 @@ static struct eproc *proc_add(struct ebpf *e, pid_t pid, pid_t ppid)
 
 static void proc_free(struct eproc *p)
 {
+	memmap_free(p->untracked);
+	memmap_free(p->huge_seen);
+	memmap_free(p->thp);
 	mm_put(p->mm);
 	free(p->cmdline);
 	free(p);
@@ -426,6 +436,29 @@ static void explain(struct ebpf *e, pid_t pid, uint64_t s, uint64_t end, bool fa
 
 #define late_range(e, pid, s, end) explain(e, pid, PAGE_DOWN(s), PAGE_UP(end), false)
 
+static int first_vma_cb(const struct vma_desc *d, void *arg)
+{
+	*(struct vma_desc *)arg = *d;
+	return 1;
+}
+
+/* A layout record of p covers [s, end): forget what the fault caches said
+ * there (whole 2 MiB blocks for huge_seen). */
+static void forget_caches(struct eproc *p, uint64_t s, uint64_t end)
+{
+	s = PAGE_DOWN(s);
+	end = PAGE_UP(end);
+	if (end > MEVI_ADDR_LIMIT)
+		end = MEVI_ADDR_LIMIT;
+	if (s >= end)
+		return;
+	if (p->untracked)
+		memmap_remove(p->untracked, s, end);
+	if (p->huge_seen)
+		memmap_remove(p->huge_seen, s & ~(HUGE - 1),
+			      end + HUGE - 1 < end ? end : (end + HUGE - 1) & ~(HUGE - 1));
+}
+
 static void on_fault(struct ebpf *e, const struct mevi_bpf_fault *r)
 {
 	struct eproc *p = proc_find(e, (pid_t)r->h.pid);
@@ -448,12 +481,19 @@ static void on_fault(struct ebpf *e, const struct mevi_bpf_fault *r)
 		}
 		return;
 	}
-	if (r->h.flags & MEVI_BPF_F_THP) {
+	if (p->untracked && memmap_lookup(p->untracked, page, NULL))
+		return; /* a file or shared mapping (exact mode tracks neither) */
+	if (e->thp_always || (p->thp && memmap_lookup(p->thp, page, NULL))) {
 		/* A huge page may fill the whole aligned 2 MiB: read it once
 		 * the fault is surely over (after this drain). */
-		uint64_t b = r->addr & ~(HUGE - 1);
+		uint64_t b = page & ~(HUGE - 1);
 
-		recheck_push(e, mm->pid, b, b + HUGE);
+		if (!p->huge_seen)
+			p->huge_seen = memmap_new();
+		if (p->huge_seen && !memmap_lookup(p->huge_seen, page, NULL)) {
+			memmap_set(p->huge_seen, b, b + HUGE, MEVI_STATE_UNTRACKED);
+			recheck_push(e, mm->pid, b, b + HUGE);
+		}
 	}
 	if (r->h.seq < p->seq) {
 		/* A layout change on another CPU overtook this fault: its
@@ -463,7 +503,19 @@ static void on_fault(struct ebpf *e, const struct mevi_bpf_fault *r)
 		return;
 	}
 	if (!memmap_lookup(mm->map, page, &mr)) {
-		/* The stack grew, or a mapping not seen yet. */
+		struct vma_desc d = {0};
+
+		/* Not private anonymous (remembered, so that its next faults
+		 * cost a lookup), or the stack grew, or a mapping not seen yet. */
+		if (!sampled(e) &&
+		    vma_each(&mm->vmas, page, page + PAGE, false, first_vma_cb, &d) >= 0 &&
+		    d.end > d.start && !d.private_anon && d.start <= page) {
+			if (!p->untracked)
+				p->untracked = memmap_new();
+			if (p->untracked)
+				memmap_set(p->untracked, d.start, d.end, MEVI_STATE_UNTRACKED);
+			return;
+		}
 		recheck_push(e, mm->pid, page, page);
 		return;
 	}
@@ -522,6 +574,10 @@ static void on_exec(struct ebpf *e, const struct mevi_bpf_rec *r)
 	mm_put(p->mm);
 	p->mm = NULL;
 	p->brk_end = 0;
+	memmap_free(p->untracked);
+	memmap_free(p->huge_seen);
+	memmap_free(p->thp);
+	p->untracked = p->huge_seen = p->thp = NULL;
 	p->seq = r->h.seq;
 	read_cmdline(p);
 	emit_cmdline(e, p, MEVI_EV_PROC_EXEC, 0);
@@ -581,17 +637,28 @@ static void on_syscall(struct ebpf *e, const struct mevi_bpf_rec *r)
 		  (unsigned long long)a[3], (unsigned long long)ret);
 	switch (r->nr) {
 	case MEVI_BPF_SC_MMAP:
+		forget_caches(p, ret, ret + PAGE_UP(a[1]));
 		late_range(e, mm->pid, ret, ret + PAGE_UP(a[1]));
 		mm_resync(mm, ret, ret + PAGE_UP(a[1]));
 		break;
 	case MEVI_BPF_SC_MUNMAP:
 	case MEVI_BPF_SC_MADVISE:
 	case MEVI_BPF_SC_MLOCK:
+		forget_caches(p, a[0], a[0] + PAGE_UP(a[1]));
+		if (r->nr == MEVI_BPF_SC_MADVISE && a[2] == 14 /* MADV_HUGEPAGE */) {
+			if (!p->thp)
+				p->thp = memmap_new();
+			if (p->thp && a[1])
+				memmap_set(p->thp, PAGE_DOWN(a[0]), a[0] + PAGE_UP(a[1]),
+					   MEVI_STATE_UNTRACKED);
+		}
 		late_range(e, mm->pid, a[0], a[0] + PAGE_UP(a[1]));
 		mm_resync(mm, a[0], a[0] + PAGE_UP(a[1]));
 		break;
 	case MEVI_BPF_SC_MREMAP:
 		/* Keeps the page states of what moved, then re-reads both. */
+		forget_caches(p, a[0], a[0] + PAGE_UP(a[1]));
+		forget_caches(p, ret, ret + PAGE_UP(a[2]));
 		late_range(e, mm->pid, a[0], a[0] + PAGE_UP(a[1]));
 		late_range(e, mm->pid, ret, ret + PAGE_UP(a[2]));
 		mm_remap(mm, a[0], a[1], ret, a[2]);
@@ -612,10 +679,12 @@ static void on_syscall(struct ebpf *e, const struct mevi_bpf_rec *r)
 		break;
 	}
 	case MEVI_BPF_SC_MLOCKALL:
+		forget_caches(p, 0, MEVI_ADDR_LIMIT);
 		late_range(e, mm->pid, 0, MEVI_ADDR_LIMIT);
 		mm_resync(mm, 0, MEVI_ADDR_LIMIT);
 		break;
 	case MEVI_BPF_SC_SHMAT:
+		forget_caches(p, 0, MEVI_ADDR_LIMIT);
 		late_range(e, mm->pid, 0, MEVI_ADDR_LIMIT);
 		mm_resync_mapping(mm, ret);
 		break;
@@ -973,7 +1042,8 @@ int ebpf_open(const struct ebpf_config *cfg, struct ebpf **out, char *why)
 		goto err_free;
 	}
 	e->skel->rodata->exact_mode = !sampled(e);
-	e->skel->rodata->thp_always = thp_always();
+	e->thp_always = thp_always();
+	e->skel->rodata->thp_always = e->thp_always;
 	e->skel->rodata->wake_mark = rb_bytes / 4;
 	bpf_map__set_max_entries(e->skel->maps.events, rb_bytes);
 	if (sampled(e)) {

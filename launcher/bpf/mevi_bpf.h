@@ -17,7 +17,6 @@ enum mevi_bpf_rec_type {
 /* MEVI_BPF_FAULT flags. */
 #define MEVI_BPF_F_WRITE  0x1u /* a write fault */
 #define MEVI_BPF_F_KERNEL 0x2u /* the kernel touched user memory (copy_to_user...) */
-#define MEVI_BPF_F_THP	  0x4u /* the VMA may be filled 2 MiB at a time */
 
 /* MEVI_BPF_FORK flags. */
 #define MEVI_BPF_F_THREAD 0x1u /* a thread of the same process */
