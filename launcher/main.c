@@ -677,6 +677,7 @@ int main(int argc, char **argv)
 				    "process tree; no ptrace");
 			} else if (forced) {
 				fprintf(stderr, "mevi-run: --engine=ebpf: %s\n", why);
+				event_base_free(l.base);
 				return 125;
 			} else {
 				fprintf(stderr, "mevi: engine ptrace: %s\n", why);

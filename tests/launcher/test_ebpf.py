@@ -89,7 +89,19 @@ def main():
     check("death by SIGKILL is 137", r.returncode == 137, repr(r.returncode))
     p = subprocess.Popen([ARGS.mevi_run, "--no-spawn", "--socket", ARGS.sock, "--engine=ebpf", "--",
                           "sleep", "30"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(1.0)
+    # Until the program runs (loading the programs takes a moment, longer
+    # under a sanitizer).
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            with open("/proc/%d/task/%d/children" % (p.pid, p.pid)) as f:
+                kids = f.read().split()
+            if kids and open("/proc/%s/comm" % kids[0]).read().strip() == "sleep":
+                break
+        except OSError:
+            pass
+        time.sleep(0.05)
+    time.sleep(0.2)
     held = bpf_progs_of(p.pid)
     loaded = all_progs()
     check("mevi-run holds its BPF programs while it runs", len(held) >= 5, repr(held))
