@@ -136,7 +136,8 @@ static void usage(FILE *f)
 	    "  --help         this text\n"
 	    "  --version      print the version\n"
 	    "\n"
-	    "Environment: MEVI_LOG=error|warn|info|debug|trace (default info).\n"
+	    "Environment: MEVI_LOG=error|warn|info|debug|trace (default info);\n"
+	    "MEVI_ENGINE=auto|ebpf|ptrace (the default of --engine).\n"
 	    "Exit status: PROGRAM's (128+N if killed by signal N; 127 if not found).\n");
 }
 
@@ -505,7 +506,7 @@ int main(int argc, char **argv)
 	bool exact = false;
 	int bt_mode = BACKTRACE_MMAP;
 	bool bt_given = false;
-	const char *engine = "auto";
+	const char *engine = getenv("MEVI_ENGINE"); /* --engine's default */
 	unsigned long bt_depth = BACKTRACE_DEFAULT_DEPTH;
 	char *num_end;
 	struct launcher l = {0};
@@ -517,6 +518,12 @@ int main(int argc, char **argv)
 	struct event *detach_ev = NULL, *detach_timer = NULL;
 
 	log_init("mevi-run");
+	if (!engine || !*engine)
+		engine = "auto";
+	else if (strcmp(engine, "auto") && strcmp(engine, "ebpf") && strcmp(engine, "ptrace")) {
+		fprintf(stderr, "mevi-run: MEVI_ENGINE=%s is not auto, ebpf or ptrace\n", engine);
+		return 2;
+	}
 	while ((opt = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 's':
