@@ -82,6 +82,7 @@ struct ebpf {
 	pid_t main_pid;
 	int main_status;
 	bool main_reaped, done;
+	uint64_t sample_ticks;
 	bool thp_always; /* THP "always": any anonymous VMA may fill 2 MiB at once */
 	uint64_t seen_drops;
 	struct recheck *rc;
@@ -964,9 +965,16 @@ static void sample_cb(evutil_socket_t fd, short what, void *arg)
 	struct ebpf *e = arg;
 
 	ebpf_drain(e);
-	for (struct eproc *p = e->first; p; p = p->next)
-		if (p->alive && p->mm && p->mm->pid == p->pid)
-			mm_sample(p->mm);
+	/* Every tenth scan re-reads layouts too: a stack grows without a
+	 * syscall, and sampled mode loads no fault programs to see it. */
+	e->sample_ticks++;
+	for (struct eproc *p = e->first; p; p = p->next) {
+		if (!p->alive || !p->mm || p->mm->pid != p->pid)
+			continue;
+		if (e->sample_ticks % 10 == 0)
+			p->mm->layout_stale = true;
+		mm_sample(p->mm);
+	}
 }
 
 /* ---- set-up ---- */
