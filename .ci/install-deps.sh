@@ -9,6 +9,7 @@ PKGS=(
   libuv1-dev libwebsockets-dev libwebsockets-evlib-uv
   libevent-dev libmsgpack-dev libseccomp-dev libjson-c-dev libdw-dev libelf-dev
   libcmocka-dev valgrind curl python3 nodejs chromium
+  libbpf-dev bpftool strace gdb
 )
 
 missing=()

@@ -541,7 +541,11 @@ static struct json_object *json_session(const struct session *s, bool has_pid, i
 	    add(o, "cut_at", s->cut ? json_object_new_uint64(s->cut_at) : NULL, !s->cut) ||
 	    add(o, "launcher_host_pid", json_pid_or_null(s->launcher_host_pid),
 		s->launcher_host_pid <= 0) ||
-	    add(o, "history", json_object_new_boolean(s->log != NULL), false))
+	    add(o, "history", json_object_new_boolean(s->log != NULL), false) ||
+	    add(o, "engine", s->engine[0] ? json_object_new_string(s->engine) : NULL,
+		!s->engine[0]) ||
+	    add(o, "reconcile_corrections", json_object_new_uint64(s->engine_corrections), false) ||
+	    add(o, "ring_drops", json_object_new_uint64(s->engine_drops), false))
 		goto err_put;
 	if (add(o, "processes", procs, false)) {
 		procs = NULL;

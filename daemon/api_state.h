@@ -7,6 +7,9 @@
  *   session: "recorded" (loaded from a .mevi file), "history" (its event log
  *   is kept: ?at=T and the recording download work)
  *   session: "sample_ms" (0 in exact mode)
+ *   session (version 3): "engine" (the launcher's, "ptrace" | "ebpf"; null
+ *   until it says), "reconcile_corrections" and "ring_drops" (the eBPF
+ *   engine's counters, from its newest engine event; 0 otherwise)
  *   process: "swapped" (bytes in swapped ranges), "rss_by_kind" ({kind name:
  *   resident bytes} for all 7 kinds; resident bytes no vma annotation covers
  *   count as "anon", so the values add up to "rss"), "mappings" ([[start,

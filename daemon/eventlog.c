@@ -573,6 +573,9 @@ static struct mevi_range dec_range(struct rbuf *r, struct delta *d)
 	return (struct mevi_range){s * MEVI_PAGE_SIZE, e * MEVI_PAGE_SIZE};
 }
 
+static void wb_str(struct wbuf *w, struct mevi_str s);
+static struct mevi_str rb_str(struct rbuf *r);
+
 static void enc_event(struct wbuf *w, struct delta *d, struct sdict *dict,
 		      const struct mevi_event *ev)
 {
@@ -668,6 +671,11 @@ static void enc_event(struct wbuf *w, struct delta *d, struct sdict *dict,
 		break;
 	case MEVI_EV_SAMPLING:
 		wb_uv(w, ev->sampling.sample_ms);
+		break;
+	case MEVI_EV_ENGINE:
+		wb_str(w, ev->engine.name);
+		wb_uv(w, ev->engine.corrections);
+		wb_uv(w, ev->engine.drops);
 		break;
 	}
 }
@@ -772,6 +780,11 @@ static int dec_event(struct rbuf *r, struct delta *d, struct mevi_event *ev)
 		break;
 	case MEVI_EV_SAMPLING:
 		ev->sampling.sample_ms = (uint32_t)rb_uv(r);
+		break;
+	case MEVI_EV_ENGINE:
+		ev->engine.name = rb_str(r);
+		ev->engine.corrections = rb_uv(r);
+		ev->engine.drops = rb_uv(r);
 		break;
 	default:
 		r->bad = true;

@@ -806,6 +806,18 @@ int session_apply(struct session_registry *reg, struct session *s, const struct 
 		notify_applied(reg, s, ev);
 		return 0;
 	}
+	if (ev->type == MEVI_EV_ENGINE) {
+		uint32_t n = ev->engine.name.len;
+
+		if (n > MEVI_ENGINE_NAME_MAX)
+			n = MEVI_ENGINE_NAME_MAX;
+		memcpy(s->engine, ev->engine.name.ptr, n);
+		s->engine[n] = '\0';
+		s->engine_corrections = ev->engine.corrections;
+		s->engine_drops = ev->engine.drops;
+		notify_applied(reg, s, ev);
+		return 0;
+	}
 	if (ev->type == MEVI_EV_STACK) {
 		err = stacktab_put(&s->stacks, ev->stack.id, ev->stack.frames, ev->stack.nframes);
 		if (err < 0)

@@ -145,6 +145,10 @@ struct session {
 	uint64_t started_at; /* CLOCK_REALTIME ns, from session_start */
 	uint8_t mode;	     /* enum mevi_mode */
 	uint32_t sample_ms;  /* session_start's, replaced by sampling; 0 in exact mode */
+	/* The launcher's engine ("ptrace", "ebpf"; "" until said) and its counters,
+	 * from the newest engine event. */
+	char engine[MEVI_ENGINE_NAME_MAX + 1];
+	uint64_t engine_corrections, engine_drops;
 	struct mevi_strv argv;
 	bool alive;
 	bool has_exit_status;

@@ -143,7 +143,7 @@ static int pack_process(msgpack_packer *pk, const struct session *s, const struc
 
 static int pack_session(msgpack_packer *pk, const struct session *s)
 {
-	if (msgpack_pack_array(pk, 11) || msgpack_pack_uint64(pk, s->id) ||
+	if (msgpack_pack_array(pk, 12) || msgpack_pack_uint64(pk, s->id) ||
 	    pack_strv(pk, &s->argv) || msgpack_pack_int32(pk, s->launcher_pid) ||
 	    (s->alive ? msgpack_pack_true(pk) : msgpack_pack_false(pk)) ||
 	    pack_exit(pk, s->has_exit_status, s->exit_status) || msgpack_pack_uint8(pk, s->mode) ||
@@ -153,7 +153,8 @@ static int pack_session(msgpack_packer *pk, const struct session *s)
 		if (pack_process(pk, s, p))
 			return -ENOMEM;
 	if (pack_history(pk, &s->rss_history) || msgpack_pack_uint32(pk, s->sample_ms) ||
-	    pack_stacks(pk, &s->stacks))
+	    pack_stacks(pk, &s->stacks) || msgpack_pack_str(pk, strlen(s->engine)) ||
+	    msgpack_pack_str_body(pk, s->engine, strlen(s->engine)))
 		return -ENOMEM;
 	return 0;
 }

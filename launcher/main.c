@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,6 +26,7 @@
 #include <event2/event.h>
 
 #include "backtrace.h"
+#include "ebpf.h"
 #include "event.h"
 #include "filter.h"
 #include "link.h"
@@ -63,6 +65,7 @@ struct launcher {
 	bool held;
 	bool exec_failed;	 /* the program could not be executed */
 	struct summary *summary; /* --summary: fed every batch (proto/summary.h) */
+	struct ebpf *bpf;	 /* the eBPF engine, when it runs the program (else tracees) */
 };
 
 /* The outbox's sink: the daemon link and, with --record, the recording. */
@@ -97,7 +100,8 @@ static void usage(FILE *f)
 	fprintf(
 	    f,
 	    "usage: mevi-run [--socket PATH] [--no-spawn] [--record FILE] [--backtraces MODE]\n"
-	    "                [--backtrace-depth N] [--sample[=MS] [--layout=scan]] [--] PROGRAM [ARGS...]\n"
+	    "                [--backtrace-depth N] [--sample[=MS] [--layout=scan]]\n"
+	    "                [--engine=auto|ebpf|ptrace] [--] PROGRAM [ARGS...]\n"
 	    "       mevi-run [--socket PATH] [--no-spawn] [--record FILE] --pid PID [--exact]\n"
 	    "                [--detach-after S]\n"
 	    "\n"
@@ -140,6 +144,12 @@ static void usage(FILE *f)
 	    "                 are found by re-reading it every 50 ms, not at syscalls\n"
 	    "  --detach-after S\n"
 	    "                 with --pid: detach after S seconds\n"
+	    "  --engine=auto|ebpf|ptrace\n"
+	    "                 how memory is observed. ebpf: kernel tracepoints (root, or\n"
+	    "                 CAP_BPF + CAP_PERFMON; no ptrace, near native speed; no\n"
+	    "                 backtraces and no --pid yet: those use ptrace); ptrace\n"
+	    "                 (default): ptrace + userfaultfd (works unprivileged); auto:\n"
+	    "                 ebpf when it loads, else ptrace, saying which and why\n"
 	    "  --summary[=FILE]\n"
 	    "                 at the end, print a summary (peak RSS, top call sites,\n"
 	    "                 what was still resident) to stderr, or to FILE\n"
@@ -148,10 +158,12 @@ static void usage(FILE *f)
 	    "  --help         this text\n"
 	    "  --version      print the version\n"
 	    "\n"
-	    "Environment: MEVI_LOG=error|warn|info|debug|trace (default info).\n"
+	    "Environment: MEVI_LOG=error|warn|info|debug|trace (default info);\n"
+	    "MEVI_ENGINE=auto|ebpf|ptrace (the default of --engine).\n"
 	    "mevi-run becomes PROGRAM (same pid, same parent, same signals and exit status,\n"
 	    "a signal death included; 127 if not found, 126 if not executable); a hidden\n"
-	    "tracer process in a session of its own does the tracking.\n");
+	    "tracer process in a session of its own does the tracking. With --engine=ebpf\n"
+	    "it stays PROGRAM's parent instead and forwards SIGTERM and SIGHUP to it.\n");
 }
 
 static uint64_t realtime_ns(void)
@@ -187,6 +199,14 @@ static void emit_session_start(struct launcher *l, bool resume)
 	ev.session_start.argv.items = items;
 	outbox_emit(&l->out, &ev);
 	free(items);
+	if (l->bpf) {
+		ebpf_emit_engine(l->bpf);
+	} else {
+		struct mevi_event eng = {.type = MEVI_EV_ENGINE, .pid = l->self};
+
+		eng.engine.name = (struct mevi_str){"ptrace", 6};
+		outbox_emit(&l->out, &eng);
+	}
 }
 
 /* The link (re)connected: replay the whole session. */
@@ -204,7 +224,9 @@ static void on_snapshot(bool resume, void *arg)
 	l->to_link = true;
 	l->to_recorder = false;
 	emit_session_start(l, resume);
-	if (l->tracees)
+	if (l->bpf)
+		ebpf_snapshot(l->bpf);
+	else if (l->tracees)
 		tracee_snapshot(l->tracees);
 	outbox_flush(&l->out);
 	l->to_recorder = l->rec.f != NULL;
@@ -279,9 +301,31 @@ static void sigchld_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct launcher *l = arg;
 
+	if (l->bpf) {
+		ebpf_reap(l->bpf);
+		if (ebpf_all_gone(l->bpf))
+			event_base_loopbreak(l->base);
+		return;
+	}
 	tracee_reap(l->tracees);
 	if (tracee_all_gone(l->tracees))
 		event_base_loopbreak(l->base);
+}
+
+static void ebpf_done_cb(void *arg)
+{
+	struct launcher *l = arg;
+
+	event_base_loopbreak(l->base);
+}
+
+/* The eBPF engine: mevi-run is PROGRAM's parent and passes SIGTERM and
+ * SIGHUP on. */
+static void forward_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct launcher *l = arg;
+
+	ebpf_forward_signal(l->bpf, (int)sig);
 }
 
 /*
@@ -490,12 +534,15 @@ int main(int argc, char **argv)
 	    {"detach-after", required_argument, NULL, 0x202},
 	    {"summary", optional_argument, NULL, 0x310},
 	    {"summary-format", required_argument, NULL, 0x311},
+	    {"engine", required_argument, NULL, 0x320},
 	    {NULL, 0, NULL, 0},
 	};
 	unsigned long num;
 	unsigned detach_after = 0;
 	bool exact = false;
 	int bt_mode = BACKTRACE_MMAP;
+	bool bt_given = false;
+	const char *engine = getenv("MEVI_ENGINE"); /* --engine's default */
 	unsigned long bt_depth = BACKTRACE_DEFAULT_DEPTH;
 	char *num_end;
 	struct launcher l = {0};
@@ -505,12 +552,18 @@ int main(int argc, char **argv)
 	const char *listen_addr = NULL;
 	int opt, status, end_status = -2;
 	char **attach_argv = NULL, *attach_text = NULL;
-	struct event *detach_ev[3] = {NULL}, *detach_timer = NULL;
+	struct event *detach_ev[3] = {NULL}, *detach_timer = NULL, *forward_ev[2] = {NULL};
 	const char *summary_path = NULL;
 	bool want_summary = false;
 	int summary_fmt = SUMMARY_TEXT;
 
 	log_init("mevi-run");
+	if (!engine || !*engine)
+		engine = "ptrace";
+	else if (strcmp(engine, "auto") && strcmp(engine, "ebpf") && strcmp(engine, "ptrace")) {
+		fprintf(stderr, "mevi-run: MEVI_ENGINE=%s is not auto, ebpf or ptrace\n", engine);
+		return 2;
+	}
 	opterr = 0; /* our own one-line messages */
 	while ((opt = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
 		switch (opt) {
@@ -535,6 +588,7 @@ int main(int argc, char **argv)
 			return 0;
 		case 0x100: /* --backtraces */
 			bt_mode = backtrace_mode_parse(optarg);
+			bt_given = true;
 			if (bt_mode < 0) {
 				fprintf(stderr,
 					"mevi-run: --backtraces: %s is not off, mmap or all\n",
@@ -590,6 +644,16 @@ int main(int argc, char **argv)
 					optarg);
 				return 2;
 			}
+			break;
+		case 0x320: /* --engine */
+			if (strcmp(optarg, "auto") && strcmp(optarg, "ebpf") &&
+			    strcmp(optarg, "ptrace")) {
+				fprintf(stderr,
+					"mevi-run: --engine: %s is not auto, ebpf or ptrace\n",
+					optarg);
+				return 2;
+			}
+			engine = optarg;
 			break;
 		case 0x101: /* --backtrace-depth */
 			errno = 0;
@@ -675,6 +739,44 @@ int main(int argc, char **argv)
 		mm_set_sampled(true);
 		traced_syscalls_select(SYSCALLS_SAMPLED);
 	}
+	if (strcmp(engine, "ptrace")) {
+		/* The eBPF engine when it loads (see ebpf.h); what it lacks yet
+		 * (--pid, backtraces asked for) stays with ptrace. */
+		char why[EBPF_WHY_LEN] = "";
+		bool forced = !strcmp(engine, "ebpf");
+
+		if (l.attach_pid)
+			snprintf(why, sizeof(why), "--pid attaches with ptrace only, for now");
+		else if (bt_given && bt_mode != BACKTRACE_OFF)
+			snprintf(why, sizeof(why), "backtraces need ptrace stops, for now");
+		if (why[0]) {
+			fprintf(stderr, "mevi: engine ptrace: %s\n", why);
+		} else {
+			struct ebpf_config bc = {.out = &l.out,
+						 .self = l.self,
+						 .sample_ms = l.sample_ms,
+						 .on_done = ebpf_done_cb,
+						 .ctx = &l};
+
+			l.base = event_base_new();
+			if (!l.base) {
+				fprintf(stderr, "mevi-run: cannot create the event loop\n");
+				return 125;
+			}
+			bc.base = l.base;
+			if (ebpf_open(&bc, &l.bpf, why) == 0) {
+				log_info(
+				    "engine ebpf: tracepoints on faults, memory syscalls and the "
+				    "process tree; no ptrace");
+			} else if (forced) {
+				fprintf(stderr, "mevi-run: --engine=ebpf: %s\n", why);
+				event_base_free(l.base);
+				return 125;
+			} else {
+				fprintf(stderr, "mevi: engine ptrace: %s\n", why);
+			}
+		}
+	}
 	l.started_at = realtime_ns();
 	if (record_path) {
 		int err = recorder_open(&l.rec, record_path, l.started_at);
@@ -685,7 +787,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!l.attach_pid) {
+	if (!l.attach_pid && !l.bpf) {
 		/* From here on this process is the tracer; the one the shell
 		 * started becomes PROGRAM (spawn.h). */
 		struct sock_fprog prog = {0};
@@ -701,7 +803,8 @@ int main(int argc, char **argv)
 		filter_free(&prog);
 		l.self = l.spawn.program;
 	}
-	l.base = event_base_new();
+	if (!l.base)
+		l.base = event_base_new();
 	if (!l.base) {
 		fprintf(stderr, "mevi-run: cannot create the event loop\n");
 		return 125;
@@ -726,14 +829,23 @@ int main(int argc, char **argv)
 	l.held = true;
 	l.link.url_printed = true;
 	link_start(&l.link, 3000);
-	status = l.attach_pid ? attach(&l) : launch(&l);
+	if (l.bpf) {
+		/* No ptrace, no held session: the engine reports as it goes. */
+		l.held = false;
+		emit_session_start(&l, false);
+		if (l.link.url[0])
+			fprintf(stderr, "mevi: watching at %s\n", l.link.url);
+		status = ebpf_launch(l.bpf, l.argv) ?: -1;
+	} else {
+		status = l.attach_pid ? attach(&l) : launch(&l);
+	}
 	if (status >= 0)
 		goto done;
 	if (!l.exec_failed)
 		session_begin(&l);
 	/* Sampled mode scans residency; an exact attach has no syscall stops and
 	 * re-reads layouts at the same pace. */
-	if ((l.sample_ms || l.attach_pid) &&
+	if (!l.bpf && (l.sample_ms || l.attach_pid) &&
 	    tracee_start_sampling(l.tracees, l.sample_ms ? l.sample_ms : 50, l.self,
 				  l.sample_ms != 0, l.scan_layout || l.attach_pid))
 		log_warn("cannot start the sampler: out of memory");
@@ -744,9 +856,21 @@ int main(int argc, char **argv)
 	 * Ctrl-C, SIGTERM, SIGHUP and --detach-after let the process go. */
 	signal(SIGINT, SIG_IGN);
 	signal(SIGQUIT, SIG_IGN);
-	signal(SIGTERM, SIG_IGN);
-	signal(SIGHUP, SIG_IGN);
-	signal(SIGTSTP, SIG_IGN);
+	if (!l.bpf) {
+		signal(SIGTERM, SIG_IGN);
+		signal(SIGHUP, SIG_IGN);
+		signal(SIGTSTP, SIG_IGN);
+	} else {
+		/* The eBPF engine: mevi-run stays PROGRAM's parent; Ctrl-Z stops
+		 * it with its program, SIGTERM and SIGHUP are passed on. */
+		static const int fwd[] = {SIGTERM, SIGHUP};
+
+		for (size_t i = 0; i < 2; i++) {
+			forward_ev[i] = evsignal_new(l.base, fwd[i], forward_cb, &l);
+			MEVI_ASSERT(forward_ev[i]);
+			event_add(forward_ev[i], NULL);
+		}
+	}
 	signal(SIGTTIN, SIG_IGN);
 	signal(SIGTTOU, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
@@ -769,11 +893,18 @@ int main(int argc, char **argv)
 	MEVI_ASSERT(l.flush_ev);
 	event_add(l.flush_ev, &flush_tv);
 
-	tracee_reap(l.tracees);
-	if (!tracee_all_gone(l.tracees))
-		event_base_dispatch(l.base);
+	if (l.bpf) {
+		ebpf_reap(l.bpf);
+		if (!ebpf_all_gone(l.bpf))
+			event_base_dispatch(l.base);
+		ebpf_drain(l.bpf);
+	} else {
+		tracee_reap(l.tracees);
+		if (!tracee_all_gone(l.tracees))
+			event_base_dispatch(l.base);
+	}
 
-	status = tracee_main_status(l.tracees);
+	status = l.bpf ? ebpf_main_status(l.bpf) : tracee_main_status(l.tracees);
 	if (l.attach_pid && tracee_detached(l.tracees)) {
 		fprintf(stderr, "mevi: detached from %d, which carries on\n", (int)l.attach_pid);
 		status = 0;
@@ -781,7 +912,23 @@ int main(int argc, char **argv)
 	} else if (status < 0) {
 		status = 125;
 	}
-	if (l.sample_ms) {
+	if (l.bpf) {
+		const struct ebpf_stats *bs = ebpf_stats(l.bpf);
+		struct rusage ru;
+
+		getrusage(RUSAGE_SELF, &ru);
+		log_debug("engine ebpf: mevi-run used %.1f ms of CPU",
+			  (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+			      (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3);
+
+		log_info(
+		    "engine ebpf: %llu records, %llu first touches, %llu re-reads, %llu lost "
+		    "(%llu rescans), %llu reconcile passes, %llu pages corrected, %llu stale faults",
+		    (unsigned long long)bs->records, (unsigned long long)bs->faults,
+		    (unsigned long long)bs->resyncs, (unsigned long long)bs->drops,
+		    (unsigned long long)bs->rescans, (unsigned long long)bs->reconciles,
+		    (unsigned long long)bs->corrections, (unsigned long long)bs->stale);
+	} else if (l.sample_ms) {
 		uint64_t cpu_ns, ticks;
 		unsigned changes;
 
@@ -804,6 +951,9 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < 3; i++)
 		if (detach_ev[i])
 			event_free(detach_ev[i]);
+	for (size_t i = 0; i < 2; i++)
+		if (forward_ev[i])
+			event_free(forward_ev[i]);
 	if (detach_timer)
 		event_free(detach_timer);
 	event_free(l.flush_ev);
@@ -836,6 +986,7 @@ done:
 	/* Only now may PROGRAM's parent see it end (tracee_hold_main). */
 	tracee_release_main(l.tracees);
 	event_free(chld_ev);
+	ebpf_close(l.bpf);
 	tracee_table_free(l.tracees);
 	outbox_destroy(&l.out);
 	event_base_free(l.base);

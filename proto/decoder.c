@@ -790,6 +790,22 @@ static int conv_fields(struct conv *c, const msgpack_object *f, struct mevi_even
 			break;
 		ev->sampling.sample_ms = (uint32_t)v;
 		break;
+	case MEVI_EV_ENGINE:
+		if ((err = get_str(c, &f[0], "name", false, &ev->engine.name)))
+			break;
+		if (ev->engine.name.len > MEVI_ENGINE_NAME_MAX) {
+			err = conv_fail(c, MEVI_DECODE_FIELD_TYPE,
+					"name is %" PRIu32 " bytes, over %d", ev->engine.name.len,
+					MEVI_ENGINE_NAME_MAX);
+			break;
+		}
+		if ((err = get_uint(c, &f[1], "corrections", UINT64_MAX, &v)))
+			break;
+		ev->engine.corrections = v;
+		if ((err = get_uint(c, &f[2], "drops", UINT64_MAX, &v)))
+			break;
+		ev->engine.drops = v;
+		break;
 	}
 	return err;
 }

@@ -15,7 +15,7 @@
 import { decode, encode } from '@msgpack/msgpack';
 import { isState, type PageState } from './memmap';
 
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 export const PAGE_SIZE = 4096;
 export const ADDR_LIMIT = 2 ** 56;
 
@@ -35,6 +35,7 @@ export const EVENT_TYPES = [
   'thread',
   'touch',
   'sampling',
+  'engine',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
@@ -95,7 +96,9 @@ export type MeviEvent =
   | (EventBase & { type: 'vma'; start: number; end: number; kind: number; name: string })
   | (EventBase & { type: 'thread'; tid: number; name: string })
   | (EventBase & { type: 'touch'; start: number; end: number; tid: number })
-  | (EventBase & { type: 'sampling'; sample_ms: number });
+  | (EventBase & { type: 'sampling'; sample_ms: number })
+  /** Since version 3: how the launcher observes memory ("ptrace", "ebpf") and its counters. */
+  | (EventBase & { type: 'engine'; name: string; corrections: number; drops: number });
 
 export interface ProcessSnapshot {
   pid: number;
@@ -130,6 +133,8 @@ export interface SessionSnapshot {
   sample_ms: number;
   /** The session's stack table: [stack_id, frames] pairs. */
   stacks: [number, Frame[]][];
+  /** Since version 3: the launcher's engine ("ptrace", "ebpf"; "" when unknown). */
+  engine?: string;
 }
 
 export interface SnapshotMessage {
@@ -298,6 +303,7 @@ const ARITY: Record<EventType, number> = {
   thread: 5,
   touch: 6,
   sampling: 4,
+  engine: 6,
 };
 
 /** Validates one wire event (an array) into a MeviEvent. */
@@ -306,7 +312,7 @@ export function parseEvent(raw: unknown, path = 'event'): MeviEvent {
   if (a.length < 3) fail(path, 'an event of at least 3 elements', a);
   const code = uint(a[0], `${path}[0]`);
   const type = EVENT_TYPES[code];
-  if (type === undefined) fail(`${path}[0]`, 'a known event type (0..14)', a[0]);
+  if (type === undefined) fail(`${path}[0]`, 'a known event type (0..15)', a[0]);
   if (a.length !== ARITY[type]) fail(path, `${ARITY[type]} elements for ${type}`, `${a.length} elements`);
   const pid = int32(a[1], `${path}.pid`);
   const ts = uint(a[2], `${path}.ts`);
@@ -370,6 +376,15 @@ export function parseEvent(raw: unknown, path = 'event'): MeviEvent {
     }
     case 'sampling':
       return { type, pid, ts, sample_ms: uint32(a[3], `${path}.sample_ms`) };
+    case 'engine':
+      return {
+        type,
+        pid,
+        ts,
+        name: str(a[3], `${path}.name`),
+        corrections: uint(a[4], `${path}.corrections`),
+        drops: uint(a[5], `${path}.drops`),
+      };
   }
 }
 
@@ -456,7 +471,8 @@ function parseProcess(v: unknown, path: string): ProcessSnapshot {
 }
 
 function parseSession(v: unknown, path: string): SessionSnapshot {
-  const a = arr(v, path, 11);
+  const a = arr(v, path);
+  if (a.length !== 11 && a.length !== 12) fail(path, 'an array of 11 or 12 elements', `${a.length} elements`);
   return {
     id: uint(a[0], `${path}.id`),
     argv: strs(a[1], `${path}.argv`),
@@ -469,6 +485,7 @@ function parseSession(v: unknown, path: string): SessionSnapshot {
     rss_history: history(a[8], `${path}.rss_history`),
     sample_ms: uint32(a[9], `${path}.sample_ms`),
     stacks: stackTable(a[10], `${path}.stacks`),
+    ...(a.length > 11 ? { engine: str(a[11], `${path}.engine`) } : {}),
   };
 }
 
@@ -593,6 +610,8 @@ export function eventToWire(ev: MeviEvent): unknown[] {
       return [...head, ev.start, ev.end, ev.tid];
     case 'sampling':
       return [...head, ev.sample_ms];
+    case 'engine':
+      return [...head, ev.name, ev.corrections, ev.drops];
   }
 }
 
@@ -615,6 +634,7 @@ export function sessionToWire(s: SessionSnapshot): unknown[] {
     s.rss_history,
     s.sample_ms,
     s.stacks.map(([id, fr]) => [id, fr.map(frameToWire)]),
+    ...(s.engine === undefined ? [] : [s.engine]),
   ];
 }
 

@@ -93,6 +93,9 @@ export interface SessionState {
   mode: number;
   /** Sampling interval in ms (sampled mode; 0 in exact mode), as last announced. */
   sampleMs: number;
+  /** The launcher's engine ("ptrace", "ebpf"; "" until announced) and its reconcile corrections. */
+  engine: string;
+  corrections: number;
   /** Call stacks by id, shared by the session's processes. */
   stacks: Map<number, Frame[]>;
   /** CLOCK_REALTIME ns at session start. */
@@ -178,6 +181,7 @@ export class Store {
     session.exitStatus = s.exit_status;
     session.mode = s.mode;
     session.sampleMs = s.sample_ms;
+    session.engine = s.engine ?? '';
     for (const [id, frames] of s.stacks) session.stacks.set(id, frames);
     session.startedAt = s.started_at;
     session.version = version;
@@ -319,6 +323,10 @@ export class Store {
       case 'sampling':
         session.sampleMs = ev.sample_ms;
         return null;
+      case 'engine':
+        session.engine = ev.name;
+        session.corrections = ev.corrections;
+        return null;
       default:
         break;
     }
@@ -397,6 +405,8 @@ export class Store {
       exitStatus: null,
       mode: 0,
       sampleMs: 0,
+      engine: '',
+      corrections: 0,
       stacks: new Map(),
       startedAt: 0n,
       version: 0,

@@ -101,7 +101,7 @@ describe('server messages', () => {
   const started = 1_700_000_000_123_456_789n; // beyond 2^53: must stay exact
   const snapshot = [
     0,
-    2,
+    3,
     started + 5_000_000_000n,
     [
       [
@@ -130,6 +130,7 @@ describe('server messages', () => {
         [0, 0, 1000, 16384],
         50,
         [[3, [[0x7f0000001234, 'mmap64+0x1c', 'libc.so.6', null], [0x555555555555, 'alloc_big_a+0x1c', '/tmp/prog', 'prog.c:31']]]],
+        'ebpf',
       ],
     ],
   ];
@@ -168,19 +169,21 @@ describe('server messages', () => {
 
   it('matches the annotated example of PROTOCOL.md section 6 byte for byte', () => {
     const hex =
-      '940002cf17979cfe71c4ca00919b0192a26c73a22d6ccd1092c3c000cf17979cfe3d85cd15919bcd1093cd109292a26c73a22d6cc3c096cf000055d4e8a00000cf000055d4e8a0300001cf000055d4e8a03000cf000055d4e8a2100000' +
+      '940003cf17979cfe71c4ca00919c0192a26c73a22d6ccd1092c3c000cf17979cfe3d85cd15919bcd1093cd109292a26c73a22d6cc3c096cf000055d4e8a00000cf000055d4e8a0300001cf000055d4e8a03000cf000055d4e8a2100000' +
       '92ce00029810cd300090909090' +
-      '92ce00029810cd30000090';
+      '92ce00029810cd30000090a6707472616365';
     const bytes = Uint8Array.from(hex.match(/../g)!.map((b) => parseInt(b, 16)));
-    // Version 1's 111 bytes + four empty annotation lists + sample_ms + stacks.
-    expect(bytes.length).toBe(117);
+    // Version 1's 111 bytes + four empty annotation lists + sample_ms + stacks,
+    // + the engine (version 3).
+    expect(bytes.length).toBe(124);
     const m = decodeServerMessage(bytes);
     if (m.kind !== 'snapshot') throw new Error('not a snapshot');
-    expect(m.version).toBe(2);
+    expect(m.version).toBe(3);
     const sess = m.sessions[0]!;
     expect([sess.id, sess.launcher_pid, sess.sample_ms, sess.stacks]).toEqual([1, 4242, 0, []]);
     expect(sess.processes[0]!.ranges).toEqual([0x55d4e8a00000, 0x55d4e8a03000, 1, 0x55d4e8a03000, 0x55d4e8a21000, 0]);
-    expect(Buffer.from(encodeWire([0, 2, m.now, [sessionToWire(sess)]])).toString('hex')).toBe(hex);
+    expect(sess.engine).toBe('ptrace');
+    expect(Buffer.from(encodeWire([0, 3, m.now, [sessionToWire(sess)]])).toString('hex')).toBe(hex);
   });
 
   it('rejects malformed annotation lists in snapshots', () => {
@@ -199,9 +202,9 @@ describe('server messages', () => {
 
   it('gives a snapshot of another protocol version no sessions', () => {
     const other = structuredClone(snapshot) as unknown[];
-    other[1] = 3;
+    other[1] = 4;
     const m = decodeServerMessage(encodeWire(other));
-    expect(m).toEqual({ kind: 'snapshot', version: 3, now: 0n, sessions: [] });
+    expect(m).toEqual({ kind: 'snapshot', version: 4, now: 0n, sessions: [] });
   });
 
   it('decodes a delta', () => {
@@ -250,6 +253,7 @@ describe('server messages', () => {
       { type: 'thread', pid: 2, ts: 10, tid: 2 ** 31 - 1, name: 'worker-1' },
       { type: 'touch', pid: 2, ts: 11, start: 4096, end: 8192, tid: 3 },
       { type: 'sampling', pid: 1, ts: 12, sample_ms: 200 },
+      { type: 'engine', pid: 1, ts: 13, name: 'ebpf', corrections: 0, drops: 70000 },
     ];
     expect(decodeBatch(encodeBatch(events))).toEqual(events);
   });

@@ -828,6 +828,8 @@ class Harness:
                 sample = ["--sample"] if args.sample else []
                 if args.layout_scan:
                     sample.append("--layout=scan")
+                if args.engine:
+                    sample.append("--engine=" + args.engine)
                 cmd = interpreted(args.mevi_run) + ["--socket", self.mevi.socket, "--no-spawn"] + sample + ["--"] + args.program
             rfd, wfd = os.pipe()
             env = dict(os.environ)
@@ -938,6 +940,16 @@ class Harness:
                         problems.append(
                             f"session {sess.get('id')} exit_status={sess.get('exit_status')!r}, expected {self.args.expect_exit}"
                         )
+                    if self.args.engine == "ebpf":
+                        if sess.get("engine") != "ebpf":
+                            problems.append(f"session {sess.get('id')} engine={sess.get('engine')!r}, expected 'ebpf'")
+                        if self.args.expect_drops and not sess.get("ring_drops"):
+                            problems.append(f"session {sess.get('id')} ring_drops={sess.get('ring_drops')!r}, expected > 0")
+                        if sess.get("reconcile_corrections") != 0:
+                            problems.append(
+                                f"session {sess.get('id')} reconcile_corrections={sess.get('reconcile_corrections')!r}, "
+                                "expected 0 (the engine's events missed something its 1 Hz reconcile pass found)"
+                            )
                     procs = sess.get("processes") or []
                     # mevi-run execs the program, which keeps its pid (a mock
                     # launcher is the program's parent instead).
@@ -966,6 +978,8 @@ class Harness:
             self.errors.append("end of run: " + "; ".join(problems))
         else:
             log(f"  /api/state: session and processes ended, exit_status {self.args.expect_exit}")
+            if self.args.engine == "ebpf":
+                log("  /api/state: engine ebpf, 0 reconcile corrections")
 
     def cleanup(self):
         if self.attacher is not None and self.attacher.poll() is None:
@@ -1042,6 +1056,12 @@ def main():
     ap.add_argument("--timeout", type=float, default=100.0, help="seconds for the whole run")
     ap.add_argument("--sample", action="store_true", help="run mevi-run --sample: every kind of mapping, swap, VmRSS")
     ap.add_argument("--layout-scan", action="store_true", help="with --sample: mevi-run --layout=scan (no syscall stops)")
+    ap.add_argument("--expect-drops", action="store_true",
+                    help="with --engine ebpf: the session must report ring buffer drops (a tiny ring, "
+                         "MEVI_BPF_RINGBUF) and still agree page for page")
+    ap.add_argument("--engine", choices=["auto", "ebpf", "ptrace"],
+                    help="mevi-run --engine=ENGINE; with ebpf, the session must say engine ebpf and "
+                         "0 reconcile corrections at the end")
     ap.add_argument("--attach", action="store_true", help="attach mevi-run --pid at the first checkpoint (sampled)")
     ap.add_argument("--exact", action="store_true", help="attach mode: mevi-run --pid --exact (userfaultfd injected)")
     ap.add_argument("--detach-after-checkpoints", type=int, default=2, metavar="N",

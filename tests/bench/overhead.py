@@ -37,6 +37,12 @@ interleaved the same way, on malloc_1t, malloc_2t, gcc and python_dict (or
 run and the microseconds per unwind that mevi-run's closing debug line
 (MEVI_LOG=debug, on both sides) counts.
 
+With --engines ptrace,ebpf it measures both engines of mevi-run (--engine=, issue
+17) side by side with the native program: native and each engine interleaved in
+a rotating order, --runs times (7 or more recommended), one table with each
+engine's ratio to native, and for touch_1g the microseconds per first touch each
+engine adds (and a native first touch costs: it differs a lot between machines).
+
 Not a test: it prints numbers and exits 0 unless it cannot run at all.
 """
 
@@ -289,6 +295,8 @@ def main():
                     help="with --sample: mevi-run --layout=scan (no syscall stops; layouts re-read by the sampler)")
     ap.add_argument("--compare-backtraces", action="store_true",
                     help="mevi-run --backtraces=mmap against --backtraces=off instead of against native")
+    ap.add_argument("--engines", metavar="E1,E2",
+                    help="compare mevi-run --engine=E for each E (ptrace, ebpf) with native, in one table")
     args = ap.parse_args()
 
     # Absolute paths: the workloads run in a temporary directory.
@@ -355,7 +363,9 @@ def measure(args, mevi_run, mevid, wl, workdir):
         else:
             daemon = Daemon(mevid, workdir)
             sock = daemon.socket
-        if workloads and args.compare_backtraces:
+        if workloads and args.engines:
+            run_engine_comparison(args, workloads, mevi_run, sock, workdir)
+        elif workloads and args.compare_backtraces:
             run_backtrace_comparison(args, workloads, mevi_run, sock, workdir)
         elif workloads:
             run_workloads(args, workloads, mevi_run, sock, workdir)
@@ -445,6 +455,60 @@ def run_workloads(args, workloads, mevi_run, sock, workdir):
         if errors:
             notes.append(f"{len(errors)} FAILED runs")
         print(f"{title:36s} {nm:9.3f} {mm:9.3f} {mm - nm:+9.3f} {ratio:6.2f}x  {tcol:>7s}  {'; '.join(notes)}")
+
+
+def run_engine_comparison(args, workloads, mevi_run, sock, workdir):
+    """Native and mevi-run under each engine, interleaved in a rotating order."""
+    engines = [e for e in args.engines.split(",") if e]
+    for e in engines:
+        if e not in ("ptrace", "ebpf"):
+            sys.exit(f"overhead: --engines: {e} is not ptrace or ebpf")
+    mode = (["--sample=" + args.sample] if args.sample else []) + (["--layout=scan"] if args.layout_scan else [])
+    print(f"overhead: engines {', '.join(engines)}; {args.runs} rounds, each native and every engine once, "
+          "in a rotating order, after one warm-up each; medians of whole-process wall time")
+    print(f"overhead: mevi-run {mevi_run} --socket {sock} --no-spawn {' '.join(mode)} --engine=E\n")
+    results = []
+    for name, title, cmd in workloads:
+        sides = [("native", cmd)] + [
+            (e, [mevi_run, "--socket", sock, "--no-spawn", "--engine=" + e] + mode + ["--"] + cmd) for e in engines
+        ]
+        times = {side: [] for side, _ in sides}
+        errors = []
+        for side, c in sides:
+            _, rc, err = timed(c, workdir)
+            if rc != 0:
+                errors.append(f"{side} warm-up exit status {rc}: {err.strip()}")
+        for i in range(args.runs):
+            k = i % len(sides)
+            for side, c in sides[k:] + sides[:k]:
+                dt, rc, err = timed(c, workdir)
+                if rc != 0:
+                    errors.append(f"{side} run {i + 1} exit status {rc}: {err.strip()}")
+                times[side].append(dt)
+        med = {side: statistics.median(t) for side, t in times.items()}
+        results.append((name, title, med, times, errors))
+        line = "  ".join(f"{side} {fmt_s(med[side])} (x{med[side] / med['native']:.2f})" for side, _ in sides[1:])
+        print(f"  {title:34s} native {fmt_s(med['native'])}  {line}", flush=True)
+        if errors:
+            print(f"    ! {len(errors)} failed runs; first: {errors[0].strip().splitlines()[0]}")
+    print()
+    cols = "".join(f" {e + ' x':>10s}" for e in engines)
+    header = f"{'workload':36s} {'native s':>9s}{cols}  notes"
+    print("ratios to native of the medians; notes: microseconds per first touch added (touch_1g), spreads")
+    print(header)
+    print("-" * len(header))
+    for name, title, med, times, errors in results:
+        nm = med["native"]
+        notes = []
+        if name == "touch_1g":
+            notes.append(f"native {nm / PAGES_1G * 1e6:.2f} us/fault")
+            for e in engines:
+                notes.append(f"{e} +{(med[e] - nm) / PAGES_1G * 1e6:.2f} us/fault")
+        notes.append("spread " + ", ".join(f"{side} {min(t):.3f}..{max(t):.3f}" for side, t in times.items()))
+        if errors:
+            notes.append(f"{len(errors)} FAILED runs")
+        ratios = "".join(f" {med[e] / nm:9.2f}x" for e in engines)
+        print(f"{title:36s} {nm:9.3f}{ratios}  {'; '.join(notes)}")
 
 
 BT_LINE = re.compile(r"backtraces: (\d+) unwinds \((\d+) without a stack\), ([\d.]+) us per unwind "

@@ -270,6 +270,10 @@ static inline bool event_equal(const struct mevi_event *a, const struct mevi_eve
 		       a->touch.tid == b->touch.tid;
 	case MEVI_EV_SAMPLING:
 		return a->sampling.sample_ms == b->sampling.sample_ms;
+	case MEVI_EV_ENGINE:
+		return str_equal(&a->engine.name, &b->engine.name) &&
+		       a->engine.corrections == b->engine.corrections &&
+		       a->engine.drops == b->engine.drops;
 	}
 	return false;
 }
@@ -535,6 +539,12 @@ static inline void random_event(uint64_t *rng, struct strv_arena *a, struct mevi
 		break;
 	case MEVI_EV_SAMPLING:
 		ev->sampling.sample_ms = (uint32_t)rng_next(rng);
+		break;
+	case MEVI_EV_ENGINE:
+		ev->engine.name = rng_next(rng) & 1 ? (struct mevi_str){"ebpf", 4}
+						    : (struct mevi_str){"ptrace", 6};
+		ev->engine.corrections = rng_next(rng);
+		ev->engine.drops = rng_next(rng) & 0xffff;
 		break;
 	}
 }

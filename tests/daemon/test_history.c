@@ -225,7 +225,7 @@ static char *with_snapshot(char *json, const struct session_registry *reg)
 	for (uint32_t i = 0; i < sessions.via.array.size; i++) {
 		msgpack_object s = sessions.via.array.ptr[i], procs;
 
-		assert_int_equal(s.via.array.size, 11);
+		assert_int_equal(s.via.array.size, 12);
 		msgpack_pack_object(&pk, s.via.array.ptr[9]);
 		msgpack_pack_object(&pk, s.via.array.ptr[10]);
 		procs = s.via.array.ptr[7];

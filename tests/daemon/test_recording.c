@@ -374,7 +374,7 @@ static void test_ws_seek(void **state)
 	assert_int_equal(o.via.array.ptr[7].via.u64, 2200);
 	sess = o.via.array.ptr[9];
 	assert_int_equal(sess.type, MSGPACK_OBJECT_ARRAY);
-	assert_int_equal(sess.via.array.size, 11);
+	assert_int_equal(sess.via.array.size, 12);
 	assert_int_equal(sess.via.array.ptr[9].via.u64, 0);	    /* sample_ms before 3000 */
 	assert_int_equal(sess.via.array.ptr[10].via.array.size, 1); /* stack 7 */
 	assert_int_equal(sess.via.array.ptr[10].via.array.ptr[0].via.array.ptr[0].via.u64, 7);

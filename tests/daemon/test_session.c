@@ -426,6 +426,11 @@ static void test_api_state_json(void **state)
 	assert_string_equal(json_object_get_string(json_object_object_get(js, "mode")), "exact");
 	assert_int_equal(json_object_get_uint64(json_object_object_get(js, "started_at")),
 			 1234567890123456789ull);
+	/* No engine event yet: engine null, counters 0. */
+	assert_true(json_object_object_get_ex(js, "engine", &v));
+	assert_null(v);
+	assert_int_equal(
+	    json_object_get_uint64(json_object_object_get(js, "reconcile_corrections")), 0);
 	procs = json_object_object_get(js, "processes");
 	assert_int_equal(json_object_array_length(procs), 2);
 	jp = json_object_array_get_idx(procs, 0);
@@ -491,7 +496,7 @@ static void test_snapshot(void **state)
 	assert_int_equal(root.via.array.ptr[2].via.u64, 99);
 	assert_int_equal(root.via.array.ptr[3].via.array.size, 1);
 	sess = root.via.array.ptr[3].via.array.ptr[0];
-	assert_int_equal(sess.via.array.size, 11);
+	assert_int_equal(sess.via.array.size, 12);
 	assert_int_equal(sess.via.array.ptr[0].via.u64, 1);
 	assert_int_equal(sess.via.array.ptr[2].via.u64, 100);
 	assert_true(sess.via.array.ptr[3].via.boolean);
@@ -835,6 +840,37 @@ static struct json_object *jget(struct json_object *o, const char *key)
 	return v;
 }
 
+/* The engine event (version 3): the newest one names the engine and its
+ * counters in /api/state; an over-long name is clipped, never trusted. */
+static void test_engine(void **state)
+{
+	struct session_registry reg;
+	struct session *s;
+	struct mevi_event ev;
+	struct json_object *doc, *js;
+	int conn;
+
+	session_registry_init(&reg, 8, NULL, NULL);
+	s = start(&reg, &conn, 100, 1);
+	ev = (struct mevi_event){.type = MEVI_EV_ENGINE, .pid = 100, .ts = 2};
+	ev.engine.name = (struct mevi_str){"ebpf", 4};
+	apply_ok(&reg, s, ev);
+	ev.ts = 3;
+	ev.engine.corrections = 7;
+	ev.engine.drops = 123456789012ull;
+	apply_ok(&reg, s, ev);
+	doc = api_state_build(&reg, false, 0);
+	js = json_object_array_get_idx(jget(doc, "sessions"), 0);
+	assert_string_equal(json_object_get_string(jget(js, "engine")), "ebpf");
+	assert_int_equal(json_object_get_uint64(jget(js, "reconcile_corrections")), 7);
+	assert_int_equal(json_object_get_uint64(jget(js, "ring_drops")), 123456789012ull);
+	json_object_put(doc);
+	ev.engine.name = (struct mevi_str){"0123456789012345678901234567890123456789", 40};
+	apply_ok(&reg, s, ev);
+	assert_int_equal(strlen(s->engine), MEVI_ENGINE_NAME_MAX);
+	session_registry_destroy(&reg);
+}
+
 static void test_annotations_json_and_snapshot(void **state)
 {
 	struct session_registry reg;
@@ -932,7 +968,7 @@ static void test_annotations_json_and_snapshot(void **state)
 	msgpack_unpacked_init(&up);
 	assert_int_equal(msgpack_unpack_next(&up, sb.data, sb.size, &off), MSGPACK_UNPACK_SUCCESS);
 	snap_s = up.data.via.array.ptr[3].via.array.ptr[0];
-	assert_int_equal(snap_s.via.array.size, 11);
+	assert_int_equal(snap_s.via.array.size, 12);
 	assert_int_equal(snap_s.via.array.ptr[9].via.u64, 400);
 	a = snap_s.via.array.ptr[10]; /* stacks: [[5, frames], [6, frames]] */
 	assert_int_equal(a.via.array.size, 2);
@@ -1046,6 +1082,7 @@ int main(void)
 	    cmocka_unit_test(test_annotations_apply),
 	    cmocka_unit_test(test_annotation_bounds),
 	    cmocka_unit_test(test_annotations_json_and_snapshot),
+	    cmocka_unit_test(test_engine),
 	    cmocka_unit_test(test_options),
 	};
 

@@ -255,7 +255,7 @@ static void test_snapshot_then_deltas(void **state)
 		tab3 = tab_open(m, 0);
 		assert_int_equal(read_msg(tab3, &up, &raw, &len, 3000), 0);
 		sess = &up.data.via.array.ptr[3].via.array.ptr[0];
-		assert_int_equal(sess->via.array.size, 11);
+		assert_int_equal(sess->via.array.size, 12);
 		assert_int_equal(sess->via.array.ptr[9].via.u64, 75);
 		a = &sess->via.array.ptr[10]; /* [[3, [[0x401000, "main", "prog", nil]]]] */
 		assert_int_equal(a->via.array.size, 1);

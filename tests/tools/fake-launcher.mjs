@@ -35,7 +35,7 @@
  *   --annotate        load: also send vma and origin annotations (16 call sites)
  *   --quiet           no progress lines on stderr
  *
- * It speaks protocol version 2: session_start has 9 elements (sample_ms last),
+ * It speaks protocol version 3: session_start has 9 elements (sample_ms last),
  * and the demo sends the version 2 annotations (vma, stack, origin, thread,
  * touch) of a program that maps memory from a few call sites.
  *
@@ -174,7 +174,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // ---- wire ----------------------------------------------------------------------
 
 const P = 4096;
-const PROTO_VERSION = 2;
+const PROTO_VERSION = 3;
 const STATES = { not_resident: 0, resident: 1, untracked: 2, swapped: 3 };
 const KINDS = { anon: 0, heap: 1, stack: 2, thread_stack: 3, file: 4, shmem: 5, special: 6 };
 const T = {

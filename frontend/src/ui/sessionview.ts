@@ -75,13 +75,18 @@ export class SessionView {
     let alive = 0;
     for (const p of s.processes.values()) if (p.alive) alive++;
     const dur = s.alive ? `running for ${formatDuration(elapsedNs)}` : `ran ${formatDuration(s.lastTs)}`;
-    const mode = formatMode(s.mode, s.sampleMs);
+    const mode = formatMode(s.mode, s.sampleMs) + (s.engine ? ` · ${s.engine}` : '');
     setText(this.mode, mode);
     this.mode.className = `session-mode ${s.mode === 0 ? 'exact' : 'sampled'}`;
     this.mode.title =
       s.mode === 0
         ? 'exact tracking: userfaultfd sees every first touch'
         : 'sampled tracking: residency read from /proc/PID/pagemap at this interval (mevi-run backs off when a scan costs too much)';
+    if (s.engine === 'ebpf')
+      this.mode.title =
+        (s.mode === 0 ? 'exact tracking with the eBPF engine: kernel tracepoints see every first touch and memory syscall, no ptrace' : this.mode.title) +
+        `\nreconcile corrections: ${s.corrections}`;
+    else if (s.engine === 'ptrace') this.mode.title += '\nengine: ptrace' + (s.mode === 0 ? ' + userfaultfd' : '');
     const parts = [
       `launcher pid ${s.launcherPid}`,
       `tracking: ${mode}`,

@@ -1,0 +1,307 @@
+// SPDX-License-Identifier: (MIT OR Apache-2.0)
+/*
+ * mevi.bpf.c — the kernel half of mevi-run's eBPF engine (launcher/ebpf.c is
+ * the other half).
+ *
+ * Only tracepoints: kernels under lockdown (this project's CI VM among them)
+ * refuse fentry/fexit and kprobes, while tp_btf and classic tracepoints load.
+ *
+ *  - The tracked set (map `tracked`, keyed by tgid) holds the traced program
+ *    and, added here at sched_process_fork before the child can run, every
+ *    process it spawns: no fork race, no ptrace.
+ *  - exceptions:page_fault_user / page_fault_kernel report first touches:
+ *    faults whose error code says the page was present (copy-on-write,
+ *    protection) are dropped, and so are faults the VMA cannot satisfy
+ *    (PROT_NONE, a write to read-only memory, file or shared memory in exact
+ *    mode). A kernel fault under pagefault_disable() (a probe read) fills
+ *    nothing and is dropped too.
+ *  - raw_syscalls:sys_exit, for the layout syscalls, reports what user space must
+ *    re-read from the kernel (the range, from the syscall's arguments).
+ *  - sched_process_exec/exit report the rest of the lifecycle.
+ *
+ * Records go to one ring buffer, which orders them across CPUs as they were
+ * reserved. They are submitted without a wake-up (a wake-up per record costs
+ * the traced program 2-3x on a VM); user space drains the ring on a timer, and
+ * a record is submitted with a forced wake-up only when the ring is filling up.
+ * A record that does not fit is counted in `drops`; user space answers a
+ * growing count with a rescan, so nothing is ever silently lost.
+ */
+#include "vmlinux.h"
+
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "mevi_bpf.h"
+
+char LICENSE[] SEC("license") = "Dual MIT/GPL";
+
+/* Set by user space before loading. */
+const volatile bool exact_mode = true;	  /* track private anonymous memory only */
+const volatile bool thp_always = false;	  /* THP "always": every VMA may fill 2 MiB */
+const volatile __u64 wake_mark = 1 << 20; /* force a wake-up past this much unread data */
+
+/* Records that did not fit in the ring (user space rescans when it grows). */
+__u64 drops = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 << 20);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, struct mevi_bpf_proc);
+} tracked SEC(".maps");
+
+#define VM_READ	      0x00000001UL
+#define VM_WRITE      0x00000002UL
+#define VM_EXEC	      0x00000004UL
+#define VM_SHARED     0x00000008UL
+#define VM_HUGEPAGE   0x20000000UL
+#define VM_NOHUGEPAGE 0x40000000UL
+#define PF_PROT	      0x1UL
+#define PF_WRITE      0x2UL
+#define USER_ADDR_END (1UL << 56)
+#define MAX_ERRNO     4095
+
+static __always_inline __u64 rb_flags(void)
+{
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wake_mark ? BPF_RB_FORCE_WAKEUP
+									  : BPF_RB_NO_WAKEUP;
+}
+
+static __always_inline void *reserve(__u64 size)
+{
+	void *r = bpf_ringbuf_reserve(&events, size, 0);
+
+	if (!r)
+		__sync_fetch_and_add(&drops, 1);
+	return r;
+}
+
+static __always_inline int on_fault(unsigned long address, unsigned long error_code, __u32 flags)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+	struct mevi_bpf_proc *p;
+	struct mevi_bpf_fault *r;
+
+	/*
+	 * No look at the VMA here: bpf_find_vma() at this tracepoint (interrupts
+	 * still disabled) defers its mmap_lock unlock to an irq_work, a
+	 * self-interrupt that cost 9-17 us per fault on this project's VM.
+	 * User space knows which ranges it tracks, and which it learnt are not.
+	 */
+	p = bpf_map_lookup_elem(&tracked, &tgid);
+	if (!p || (error_code & PF_PROT))
+		return 0;
+	r = reserve(sizeof(*r));
+	if (!r)
+		return 0;
+	r->h.type = MEVI_BPF_FAULT;
+	r->h.pid = tgid;
+	r->h.tid = (__u32)id;
+	r->h.flags = flags | ((error_code & PF_WRITE) ? MEVI_BPF_F_WRITE : 0);
+	r->h.seq = p->seq;
+	r->addr = address;
+	bpf_ringbuf_submit(r, rb_flags());
+	return 0;
+}
+
+SEC("tp_btf/page_fault_user")
+int BPF_PROG(fault_user, unsigned long address, struct pt_regs *regs, unsigned long error_code)
+{
+	return on_fault(address, error_code, 0);
+}
+
+SEC("tp_btf/page_fault_kernel")
+int BPF_PROG(fault_kernel, unsigned long address, struct pt_regs *regs, unsigned long error_code)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+
+	if (address >= USER_ADDR_END || t->pagefault_disabled)
+		return 0;
+	return on_fault(address, error_code, MEVI_BPF_F_KERNEL);
+}
+
+static __always_inline struct mevi_bpf_rec *rec_new(__u32 type, __u32 tgid, __u32 tid, __u64 seq)
+{
+	struct mevi_bpf_rec *r = reserve(sizeof(*r));
+
+	if (!r)
+		return NULL;
+	__builtin_memset(r, 0, sizeof(*r));
+	r->h.type = type;
+	r->h.pid = tgid;
+	r->h.tid = tid;
+	r->h.seq = seq;
+	return r;
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(proc_fork, struct task_struct *parent, struct task_struct *child)
+{
+	__u32 ptgid = parent->tgid, ctgid = child->tgid;
+	struct mevi_bpf_proc *p = bpf_map_lookup_elem(&tracked, &ptgid);
+	struct mevi_bpf_rec *r;
+	__u32 flags = 0;
+
+	if (!p)
+		return 0;
+	if (ctgid == ptgid) {
+		flags = MEVI_BPF_F_THREAD;
+	} else {
+		struct mevi_bpf_proc np = {0};
+
+		bpf_map_update_elem(&tracked, &ctgid, &np, BPF_ANY);
+		if (child->mm == parent->mm)
+			flags = MEVI_BPF_F_SAMEVM;
+	}
+	r = rec_new(MEVI_BPF_FORK, ptgid, (__u32)bpf_get_current_pid_tgid(), p->seq);
+	if (!r)
+		return 0;
+	r->h.flags = flags;
+	r->nr = ctgid;
+	r->aux = child->pid;
+	if (flags & MEVI_BPF_F_THREAD) {
+		struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(child);
+
+		r->ret = BPF_CORE_READ(regs, sp);
+	}
+	bpf_ringbuf_submit(r, rb_flags());
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(proc_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
+{
+	__u32 tgid = task->tgid;
+	struct mevi_bpf_proc *p = bpf_map_lookup_elem(&tracked, &tgid);
+	struct mevi_bpf_rec *r;
+
+	if (!p)
+		return 0;
+	__sync_fetch_and_add(&p->seq, 1);
+	r = rec_new(MEVI_BPF_EXEC, tgid, (__u32)old_pid, p->seq);
+	if (r)
+		bpf_ringbuf_submit(r, BPF_RB_FORCE_WAKEUP);
+	return 0;
+}
+
+#define SIGNAL_GROUP_EXIT 0x00000004
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(proc_exit, struct task_struct *task, bool group_dead)
+{
+	__u32 tgid = task->tgid;
+	struct mevi_bpf_proc *p;
+	struct mevi_bpf_rec *r;
+	__u32 code;
+
+	if (!group_dead)
+		return 0;
+	p = bpf_map_lookup_elem(&tracked, &tgid);
+	if (!p)
+		return 0;
+	if (task->signal->flags & SIGNAL_GROUP_EXIT)
+		code = (__u32)task->signal->group_exit_code;
+	else
+		code = (__u32)task->exit_code;
+	r = rec_new(MEVI_BPF_EXIT, tgid, task->pid, p->seq);
+	if (r) {
+		r->nr = code;
+		bpf_ringbuf_submit(r, BPF_RB_FORCE_WAKEUP);
+	}
+	bpf_map_delete_elem(&tracked, &tgid);
+	return 0;
+}
+
+/* madvise advice that changes no page and no layout (MADV_HUGEPAGE, 14, is
+ * reported: user space then watches the range for 2 MiB faults). */
+static __always_inline bool advice_is_noop(__u64 a)
+{
+	return a <= 2 || (a >= 10 && a <= 20 && a != 12 && a != 13 && a != 14);
+}
+
+#define MAP_SHARED    0x01
+#define MAP_FIXED     0x10
+#define MAP_ANONYMOUS 0x20
+
+/*
+ * raw_syscalls:sys_exit as tp_btf: one program for every syscall, which
+ * returns after one compare for the syscalls that do not matter. (Classic
+ * syscalls:sys_exit_* tracepoints would run only for those that do, but
+ * attaching them needs tracefs mounted, which containers and minimal VMs often
+ * lack; both kinds put every task on the same slow syscall-exit path.)
+ */
+SEC("tp_btf/sys_exit")
+int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
+{
+	long sysno = regs->orig_ax;
+	__u64 id, a[4];
+	__u32 tgid, nr;
+	struct mevi_bpf_proc *p;
+	struct mevi_bpf_rec *r;
+
+	switch (sysno) {
+	case 9:
+		nr = MEVI_BPF_SC_MMAP;
+		break;
+	case 11:
+		nr = MEVI_BPF_SC_MUNMAP;
+		break;
+	case 25:
+		nr = MEVI_BPF_SC_MREMAP;
+		break;
+	case 12:
+		nr = MEVI_BPF_SC_BRK;
+		break;
+	case 28:
+		nr = MEVI_BPF_SC_MADVISE;
+		break;
+	case 149: /* mlock */
+	case 325: /* mlock2 */
+		nr = MEVI_BPF_SC_MLOCK;
+		break;
+	case 151:
+		nr = MEVI_BPF_SC_MLOCKALL;
+		break;
+	case 30:
+		nr = MEVI_BPF_SC_SHMAT;
+		break;
+	case 67:
+		nr = MEVI_BPF_SC_SHMDT;
+		break;
+	default:
+		return 0;
+	}
+	id = bpf_get_current_pid_tgid();
+	tgid = id >> 32;
+	p = bpf_map_lookup_elem(&tracked, &tgid);
+	if (!p || (ret < 0 && ret >= -MAX_ERRNO && nr != MEVI_BPF_SC_BRK))
+		return 0;
+	a[0] = regs->di;
+	a[1] = regs->si;
+	a[2] = regs->dx;
+	a[3] = regs->r10;
+	if (nr == MEVI_BPF_SC_MMAP && exact_mode && !(a[3] & MAP_FIXED) &&
+	    (!(a[3] & MAP_ANONYMOUS) || (a[3] & MAP_SHARED)))
+		return 0; /* cannot create or replace private anonymous memory */
+	if (nr == MEVI_BPF_SC_MADVISE && advice_is_noop(a[2]))
+		return 0;
+	__sync_fetch_and_add(&p->seq, 1);
+	r = rec_new(MEVI_BPF_SYSCALL, tgid, (__u32)id, p->seq);
+	if (!r)
+		return 0;
+	r->nr = nr;
+	r->ret = (__u64)ret;
+	r->arg[0] = a[0];
+	r->arg[1] = a[1];
+	r->arg[2] = a[2];
+	r->arg[3] = a[3];
+	bpf_ringbuf_submit(r, rb_flags());
+	return 0;
+}

@@ -1,0 +1,66 @@
+/*
+ * mevi_bpf.h — the records the eBPF engine's kernel programs (mevi.bpf.c) put
+ * in their ring buffer, read by launcher/ebpf.c. Shared by both sides: plain
+ * fixed-size integers only, no pointers, the same layout on both.
+ */
+#ifndef MEVI_LAUNCHER_BPF_MEVI_BPF_H
+#define MEVI_LAUNCHER_BPF_MEVI_BPF_H
+
+enum mevi_bpf_rec_type {
+	MEVI_BPF_FAULT = 1,   /* a first touch: struct mevi_bpf_fault */
+	MEVI_BPF_FORK = 2,    /* a new process or thread: struct mevi_bpf_rec */
+	MEVI_BPF_EXEC = 3,    /* an exec: struct mevi_bpf_rec */
+	MEVI_BPF_EXIT = 4,    /* the last thread of a process exited */
+	MEVI_BPF_SYSCALL = 5, /* a layout syscall returned: struct mevi_bpf_rec */
+};
+
+/* MEVI_BPF_FAULT flags. */
+#define MEVI_BPF_F_WRITE  0x1u /* a write fault */
+#define MEVI_BPF_F_KERNEL 0x2u /* the kernel touched user memory (copy_to_user...) */
+
+/* MEVI_BPF_FORK flags. */
+#define MEVI_BPF_F_THREAD 0x1u /* a thread of the same process */
+#define MEVI_BPF_F_SAMEVM 0x2u /* a process sharing its parent's mm (vfork, CLONE_VM) */
+
+/* The syscalls whose exits are reported (MEVI_BPF_SYSCALL's nr). */
+enum mevi_bpf_sc {
+	MEVI_BPF_SC_MMAP = 1,
+	MEVI_BPF_SC_MUNMAP,
+	MEVI_BPF_SC_MREMAP,
+	MEVI_BPF_SC_BRK,
+	MEVI_BPF_SC_MADVISE,
+	MEVI_BPF_SC_MPROTECT,
+	MEVI_BPF_SC_MLOCK,
+	MEVI_BPF_SC_MLOCKALL,
+	MEVI_BPF_SC_SHMAT,
+	MEVI_BPF_SC_SHMDT,
+};
+
+/* Every record starts with this header. */
+struct mevi_bpf_hdr {
+	__u32 type; /* enum mevi_bpf_rec_type */
+	__u32 pid;  /* tgid */
+	__u32 tid;
+	__u32 flags;
+	__u64 seq; /* the process's layout sequence when the record was made */
+};
+
+struct mevi_bpf_fault {
+	struct mevi_bpf_hdr h;
+	__u64 addr;
+};
+
+struct mevi_bpf_rec {
+	struct mevi_bpf_hdr h;
+	__u32 nr;     /* SYSCALL: enum mevi_bpf_sc; FORK: child tgid; EXIT: wait status */
+	__u32 aux;    /* FORK: child tid */
+	__u64 ret;    /* SYSCALL: its return value; FORK: the child thread's stack pointer */
+	__u64 arg[4]; /* SYSCALL: its first arguments */
+};
+
+/* Values of the tracked map: one per traced process (tgid). */
+struct mevi_bpf_proc {
+	__u64 seq; /* bumped by every layout syscall's exit */
+};
+
+#endif /* MEVI_LAUNCHER_BPF_MEVI_BPF_H */

@@ -1,0 +1,1354 @@
+#include "ebpf.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "event.h"
+#include "log.h"
+#include "memmap.h"
+#include "mm.h"
+#include "outbox.h"
+
+#ifdef MEVI_HAVE_EBPF
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/types.h>
+
+#include "bpf/mevi_bpf.h"
+#include "mevi.skel.h"
+
+#define PAGE	      MEVI_PAGE_SIZE
+#define PAGE_UP(x)    (((x) + PAGE - 1) & ~(PAGE - 1))
+#define PAGE_DOWN(x)  ((x) & ~(PAGE - 1))
+#define HUGE	      (UINT64_C(2) << 20)
+#define NBUCKETS      1024
+#define MAX_EXITED    4096
+#define DRAIN_MS      4
+#define RECONCILE_MS  1000
+#define RINGBUF_BYTES (4u << 20)
+
+/* One process of the traced tree. */
+struct eproc {
+	pid_t pid, ppid;
+	bool alive;
+	int status;    /* exit status once !alive */
+	char *cmdline; /* NUL-separated, as /proc/PID/cmdline */
+	size_t cmdline_len;
+	struct mm *mm;	    /* NULL before the first exec of the launched program */
+	uint64_t seq;	    /* the newest layout record applied (see mevi_bpf.h) */
+	uint64_t young_due; /* != 0: mm not read yet; read it at this CLOCK_MONOTONIC ns */
+	/* Faults the map cannot place: ranges known not to be tracked (file,
+	 * shared), and 2 MiB blocks already re-read for a huge page. Both are
+	 * forgotten where a layout record says the layout changed. */
+	struct memmap *untracked;
+	struct memmap *huge_seen;
+	struct memmap *thp; /* ranges given MADV_HUGEPAGE */
+	uint64_t brk_end;
+	struct eproc *hnext, *next;
+};
+
+/* A range to re-read at the end of the drain; s == e: the mapping at s. */
+struct recheck {
+	pid_t pid;
+	uint64_t s, e;
+};
+
+/* A range a reconcile pass changed. fault_ok: it became resident, which a
+ * fault record can explain; otherwise only a layout record can. */
+struct suspect {
+	pid_t pid;
+	bool fault_ok;
+	uint64_t s, e;
+};
+
+struct ebpf {
+	struct ebpf_config cfg;
+	struct mevi_bpf *skel;
+	struct ring_buffer *rb;
+	struct event *rb_ev, *drain_ev, *reconcile_ev, *sample_ev;
+	struct eproc *procs[NBUCKETS];
+	struct eproc *first, *last;
+	size_t nalive, nexited;
+	pid_t main_pid;
+	int main_status;
+	bool main_reaped, done;
+	uint64_t sample_ticks;
+	bool thp_always; /* THP "always": any anonymous VMA may fill 2 MiB at once */
+	uint64_t seen_drops;
+	struct recheck *rc;
+	size_t nrc, rc_cap;
+	pid_t *young; /* processes whose young_due is set */
+	size_t nyoung, young_cap;
+	/* Reconcile: what the last pass changed, until a record explains it. */
+	struct suspect *sus;
+	size_t nsus, sus_cap;
+	struct mm_stats mm_stats;
+	struct ebpf_stats st;
+};
+
+static bool sampled(const struct ebpf *e)
+{
+	return e->cfg.sample_ms != 0;
+}
+
+/* ---- processes ---- */
+
+static struct eproc *proc_find(struct ebpf *e, pid_t pid)
+{
+	for (struct eproc *p = e->procs[(unsigned)pid % NBUCKETS]; p; p = p->hnext)
+		if (p->pid == pid && p->alive)
+			return p;
+	return NULL;
+}
+
+static void proc_unhash(struct ebpf *e, struct eproc *p)
+{
+	struct eproc **pp = &e->procs[(unsigned)p->pid % NBUCKETS];
+
+	while (*pp && *pp != p)
+		pp = &(*pp)->hnext;
+	if (*pp)
+		*pp = p->hnext;
+}
+
+static struct eproc *proc_add(struct ebpf *e, pid_t pid, pid_t ppid)
+{
+	struct eproc *p = calloc(1, sizeof(*p));
+
+	MEVI_ASSERT(p);
+	p->pid = pid;
+	p->ppid = ppid;
+	p->alive = true;
+	p->status = -1;
+	p->hnext = e->procs[(unsigned)pid % NBUCKETS];
+	e->procs[(unsigned)pid % NBUCKETS] = p;
+	if (e->last)
+		e->last->next = p;
+	else
+		e->first = p;
+	e->last = p;
+	e->nalive++;
+	return p;
+}
+
+static void proc_free(struct eproc *p)
+{
+	memmap_free(p->untracked);
+	memmap_free(p->huge_seen);
+	memmap_free(p->thp);
+	mm_put(p->mm);
+	free(p->cmdline);
+	free(p);
+}
+
+/* Forgets the oldest exited processes once too many are remembered. */
+static void trim_exited(struct ebpf *e)
+{
+	struct eproc **pp = &e->first, *prev = NULL;
+
+	while (*pp && e->nexited > MAX_EXITED) {
+		struct eproc *p = *pp;
+
+		if (p->alive) {
+			prev = p;
+			pp = &p->next;
+			continue;
+		}
+		*pp = p->next;
+		if (e->last == p)
+			e->last = prev;
+		proc_free(p);
+		e->nexited--;
+	}
+}
+
+static void set_cmdline(struct eproc *p, const char *buf, size_t len)
+{
+	char *c = malloc(len ? len : 1);
+
+	MEVI_ASSERT(c);
+	memcpy(c, buf, len);
+	free(p->cmdline);
+	p->cmdline = c;
+	p->cmdline_len = len;
+}
+
+/* Reads /proc/PID/cmdline into p; keeps the old one if it cannot be read. */
+static void read_cmdline(struct eproc *p)
+{
+	char path[64], buf[65536];
+	size_t len = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)p->pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	while (len < sizeof(buf) && (n = read(fd, buf + len, sizeof(buf) - len)) > 0)
+		len += (size_t)n;
+	close(fd);
+	if (len)
+		set_cmdline(p, buf, len);
+}
+
+static void emit_cmdline(struct ebpf *e, struct eproc *p, uint8_t type, uint32_t flags)
+{
+	struct mevi_event ev = {.type = type, .pid = p->pid};
+	uint32_t n = 0, max = 1;
+	struct mevi_str *items;
+
+	for (size_t i = 0; i < p->cmdline_len; i++)
+		max += p->cmdline[i] == '\0';
+	items = calloc(max, sizeof(*items));
+	MEVI_ASSERT(items);
+	for (size_t i = 0; i < p->cmdline_len && n < max;) {
+		size_t l = strnlen(p->cmdline + i, p->cmdline_len - i);
+
+		items[n].ptr = p->cmdline + i;
+		items[n++].len = (uint32_t)l;
+		i += l + 1;
+	}
+	if (type == MEVI_EV_PROC_START) {
+		ev.proc_start.ppid = p->ppid > 0 ? p->ppid : 1;
+		ev.proc_start.flags = flags;
+		ev.proc_start.cmdline = (struct mevi_strv){n, items};
+	} else {
+		ev.proc_exec.cmdline = (struct mevi_strv){n, items};
+	}
+	outbox_emit(e->cfg.out, &ev);
+	free(items);
+}
+
+static void emit_exit(struct ebpf *e, struct eproc *p)
+{
+	struct mevi_event ev = {.type = MEVI_EV_PROC_EXIT, .pid = p->pid};
+
+	ev.proc_exit.status = p->status;
+	outbox_emit(e->cfg.out, &ev);
+}
+
+static int wait_code(int status)
+{
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return -1;
+}
+
+void ebpf_emit_engine(struct ebpf *e)
+{
+	struct mevi_event ev = {.type = MEVI_EV_ENGINE, .pid = e->cfg.self};
+
+	ev.engine.name = (struct mevi_str){"ebpf", 4};
+	ev.engine.corrections = e->st.corrections;
+	ev.engine.drops = e->st.drops;
+	outbox_emit(e->cfg.out, &ev);
+}
+
+static void settle_suspects(struct ebpf *e);
+
+static void check_done(struct ebpf *e)
+{
+	if (!e->done && e->main_reaped && e->nalive == 0) {
+		e->done = true;
+		settle_suspects(e);
+		if (e->cfg.on_done)
+			e->cfg.on_done(e->cfg.ctx);
+	}
+}
+
+static void proc_exited(struct ebpf *e, struct eproc *p, int status)
+{
+	p->status = status;
+	p->alive = false;
+	proc_unhash(e, p);
+	e->nalive--;
+	e->nexited++;
+	emit_exit(e, p);
+	mm_put(p->mm);
+	p->mm = NULL;
+	/* Trimmed at the end of the drain, not here: callers walk the list. */
+}
+
+static void on_due_noop(struct mm *mm, void *ctx)
+{
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * A new address space for p, copied from template (a fork) or empty (exec),
+ * then read in full from the kernel: now, or with young, MM_ATTACH_DELAY_NS
+ * later. Most fork children exec at once, and most exec'd images of a build or
+ * a shell script are gone in a millisecond: reading each of them twice cost
+ * more than the program itself. Until it is read, a young mm takes faults on
+ * what it knows (a fork child: its parent's copy) and skips layout re-reads
+ * (the full read covers them).
+ */
+static void proc_new_mm(struct ebpf *e, struct eproc *p, const struct memmap *template, bool young)
+{
+	int err = mm_new(p->pid, template, e->cfg.base, e->cfg.out, &e->mm_stats, &p->mm);
+
+	if (err) {
+		if (err != -ESRCH && err != -ENOENT)
+			log_warn("pid %d: cannot track its memory: %s", p->pid, strerror(-err));
+		p->mm = NULL;
+		return;
+	}
+	if (sampled(e))
+		mm_set_on_due(p->mm, on_due_noop, NULL); /* becomes SAMPLED when due */
+	if (young) {
+		if (!p->young_due) {
+			if (e->nyoung == e->young_cap) {
+				size_t cap = e->young_cap ? e->young_cap * 2 : 64;
+				pid_t *n = realloc(e->young, cap * sizeof(*n));
+
+				MEVI_ASSERT(n);
+				e->young = n;
+				e->young_cap = cap;
+			}
+			e->young[e->nyoung++] = p->pid;
+		}
+		p->young_due = mono_ns() + MM_ATTACH_DELAY_NS;
+		return;
+	}
+	p->young_due = 0;
+	mm_resync(p->mm, 0, MEVI_ADDR_LIMIT);
+	e->st.resyncs++;
+}
+
+/* Reads the young address spaces whose time has come (see proc_new_mm). */
+static void run_young(struct ebpf *e)
+{
+	uint64_t now = mono_ns();
+	size_t k = 0;
+
+	for (size_t i = 0; i < e->nyoung; i++) {
+		struct eproc *p = proc_find(e, e->young[i]);
+
+		if (!p || !p->young_due)
+			continue;
+		if (now < p->young_due) {
+			e->young[k++] = p->pid;
+			continue;
+		}
+		p->young_due = 0;
+		if (p->mm) {
+			mm_resync(p->mm, 0, MEVI_ADDR_LIMIT);
+			e->st.resyncs++;
+		}
+	}
+	e->nyoung = k;
+}
+
+/* Reads the parent pid of pid from /proc. Returns it, or 1. */
+static pid_t read_ppid(pid_t pid)
+{
+	char path[64], buf[4096];
+	ssize_t n;
+	int fd;
+	char *s;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 1;
+	buf[n] = '\0';
+	s = strstr(buf, "\nPPid:");
+	return s ? (pid_t)atoi(s + 6) : 1;
+}
+
+/*
+ * A record names a process we have no entry for: its fork record was lost
+ * (the ring buffer was full). Learn it from /proc and read it in full.
+ */
+static struct eproc *proc_lazy(struct ebpf *e, pid_t pid)
+{
+	struct eproc *p = proc_find(e, pid);
+
+	if (p)
+		return p;
+	if (kill(pid, 0) < 0 && errno == ESRCH)
+		return NULL;
+	p = proc_add(e, pid, read_ppid(pid));
+	read_cmdline(p);
+	emit_cmdline(e, p, MEVI_EV_PROC_START, 0);
+	proc_new_mm(e, p, NULL, false);
+	log_debug("pid %d: learnt from /proc (a record was lost)", pid);
+	return p;
+}
+
+/* ---- records ---- */
+
+static void recheck_push(struct ebpf *e, pid_t pid, uint64_t s, uint64_t end)
+{
+	if (e->nrc && e->rc[e->nrc - 1].pid == pid && e->rc[e->nrc - 1].s == s &&
+	    e->rc[e->nrc - 1].e == end)
+		return;
+	if (e->nrc == e->rc_cap) {
+		size_t cap = e->rc_cap ? e->rc_cap * 2 : 64;
+		struct recheck *n = realloc(e->rc, cap * sizeof(*n));
+
+		MEVI_ASSERT(n);
+		e->rc = n;
+		e->rc_cap = cap;
+	}
+	e->rc[e->nrc++] = (struct recheck){pid, s, end};
+}
+
+/*
+ * A record of pid covering [s, end) arrived: what the last reconcile pass
+ * changed there was not a correction but the record's own effect, seen
+ * before the record (a syscall still running, or not yet drained).
+ */
+static void explain(struct ebpf *e, pid_t pid, uint64_t s, uint64_t end, bool fault)
+{
+	for (size_t i = 0; i < e->nsus;) {
+		struct suspect *u = &e->sus[i];
+
+		if (u->pid == pid && u->s < end && s < u->e && (!fault || u->fault_ok))
+			*u = e->sus[--e->nsus];
+		else
+			i++;
+	}
+}
+
+#define late_range(e, pid, s, end) explain(e, pid, PAGE_DOWN(s), PAGE_UP(end), false)
+
+static int first_vma_cb(const struct vma_desc *d, void *arg)
+{
+	*(struct vma_desc *)arg = *d;
+	return 1;
+}
+
+/* A layout record of p covers [s, end): forget what the fault caches said
+ * there (whole 2 MiB blocks for huge_seen). */
+static void forget_caches(struct eproc *p, uint64_t s, uint64_t end)
+{
+	s = PAGE_DOWN(s);
+	end = PAGE_UP(end);
+	if (end > MEVI_ADDR_LIMIT)
+		end = MEVI_ADDR_LIMIT;
+	if (s >= end)
+		return;
+	if (p->untracked)
+		memmap_remove(p->untracked, s, end);
+	if (p->huge_seen)
+		memmap_remove(p->huge_seen, s & ~(HUGE - 1),
+			      end + HUGE - 1 < end ? end : (end + HUGE - 1) & ~(HUGE - 1));
+}
+
+static void on_fault(struct ebpf *e, const struct mevi_bpf_fault *r)
+{
+	struct eproc *p = proc_find(e, (pid_t)r->h.pid);
+	uint64_t page = PAGE_DOWN(r->addr);
+	struct memmap_range mr;
+	struct mm *mm;
+
+	if (!p || !p->mm)
+		return;
+	mm = p->mm;
+	if (e->nsus)
+		explain(e, mm->pid, page, page + PAGE, true);
+	if (p->young_due) {
+		/* Not read yet: the full read comes; apply what the map knows. */
+		if (memmap_lookup(mm->map, page, &mr) && mr.state == MEVI_STATE_NOT_RESIDENT &&
+		    r->h.seq >= p->seq) {
+			memmap_update(mm->map, page, page + PAGE, MEVI_STATE_RESIDENT);
+			outbox_state(e->cfg.out, mm->pid, page, page + PAGE, MEVI_STATE_RESIDENT);
+			e->st.faults++;
+		}
+		return;
+	}
+	if (p->untracked && memmap_lookup(p->untracked, page, NULL))
+		return; /* a file or shared mapping (exact mode tracks neither) */
+	if (e->thp_always || (p->thp && memmap_lookup(p->thp, page, NULL))) {
+		/* A huge page may fill the whole aligned 2 MiB: read it once
+		 * the fault is surely over (after this drain). */
+		uint64_t b = page & ~(HUGE - 1);
+
+		if (!p->huge_seen)
+			p->huge_seen = memmap_new();
+		if (p->huge_seen && !memmap_lookup(p->huge_seen, page, NULL)) {
+			memmap_set(p->huge_seen, b, b + HUGE, MEVI_STATE_UNTRACKED);
+			recheck_push(e, mm->pid, b, b + HUGE);
+		}
+	}
+	if (r->h.seq < p->seq) {
+		/* A layout change on another CPU overtook this fault: its
+		 * range may be gone or mapped anew. Ask the kernel. */
+		e->st.stale++;
+		recheck_push(e, mm->pid, page, page + PAGE);
+		return;
+	}
+	if (!memmap_lookup(mm->map, page, &mr)) {
+		struct vma_desc d = {0};
+
+		/* Not private anonymous (remembered, so that its next faults
+		 * cost a lookup), or the stack grew, or a mapping not seen yet. */
+		if (!sampled(e) &&
+		    vma_each(&mm->vmas, page, page + PAGE, false, first_vma_cb, &d) >= 0 &&
+		    d.end > d.start && !d.private_anon && d.start <= page) {
+			if (!p->untracked)
+				p->untracked = memmap_new();
+			if (p->untracked)
+				memmap_set(p->untracked, d.start, d.end, MEVI_STATE_UNTRACKED);
+			return;
+		}
+		recheck_push(e, mm->pid, page, page);
+		return;
+	}
+	if (mr.state != MEVI_STATE_NOT_RESIDENT)
+		return;
+	memmap_update(mm->map, page, page + PAGE, MEVI_STATE_RESIDENT);
+	outbox_state(e->cfg.out, mm->pid, page, page + PAGE, MEVI_STATE_RESIDENT);
+	e->st.faults++;
+}
+
+static void on_fork(struct ebpf *e, const struct mevi_bpf_rec *r)
+{
+	struct eproc *pp = proc_lazy(e, (pid_t)r->h.pid), *c;
+	pid_t child = (pid_t)r->nr;
+
+	if (!pp)
+		return;
+	late_range(e, pp->pid, 0, MEVI_ADDR_LIMIT);
+	if (r->h.flags & MEVI_BPF_F_THREAD) {
+		/* The mapping the new thread's stack pointer is in is its stack. */
+		if (pp->mm && r->ret)
+			mm_note_thread_stack(pp->mm, (pid_t)r->aux, r->ret);
+		return;
+	}
+	if (proc_find(e, child))
+		return; /* learnt already (proc_lazy) */
+	c = proc_add(e, child, pp->pid);
+	if (pp->cmdline)
+		set_cmdline(c, pp->cmdline, pp->cmdline_len);
+	emit_cmdline(e, c, MEVI_EV_PROC_START, pp->mm ? MEVI_PROC_INHERIT_MAP : 0);
+	/* The child's own sequence starts at 0 in the kernel (a vfork child
+	 * shares the mm, but its parent waits while it runs). */
+	c->seq = 0;
+	if (!pp->mm)
+		return;
+	if (r->h.flags & MEVI_BPF_F_SAMEVM) {
+		/* vfork or CLONE_VM: the same address space until it execs. */
+		mm_get(pp->mm);
+		c->mm = pp->mm;
+		return;
+	}
+	/* The child's copy is re-read: MADV_DONTFORK and MADV_WIPEONFORK ranges
+	 * differ from the parent's, and faults raced with the fork. */
+	proc_new_mm(e, c, pp->mm->map, true);
+}
+
+static void on_exec(struct ebpf *e, const struct mevi_bpf_rec *r)
+{
+	struct eproc *p = proc_find(e, (pid_t)r->h.pid);
+
+	late_range(e, (pid_t)r->h.pid, 0, MEVI_ADDR_LIMIT);
+	if (!p) {
+		proc_lazy(e, (pid_t)r->h.pid); /* read in full, after the exec */
+		return;
+	}
+	mm_put(p->mm);
+	p->mm = NULL;
+	p->brk_end = 0;
+	memmap_free(p->untracked);
+	memmap_free(p->huge_seen);
+	memmap_free(p->thp);
+	p->untracked = p->huge_seen = p->thp = NULL;
+	p->seq = r->h.seq;
+	read_cmdline(p);
+	emit_cmdline(e, p, MEVI_EV_PROC_EXEC, 0);
+	proc_new_mm(e, p, NULL, true);
+}
+
+static void on_proc_exit(struct ebpf *e, const struct mevi_bpf_rec *r)
+{
+	struct eproc *p = proc_find(e, (pid_t)r->h.pid);
+
+	if (p)
+		proc_exited(e, p, wait_code((int)r->nr));
+	check_done(e);
+}
+
+static int extent_cb(const struct memmap_range *r, void *arg)
+{
+	uint64_t *end = arg;
+
+	if (r->start != *end)
+		return 1;
+	*end = r->end;
+	return 0;
+}
+
+/* The end of the contiguous mapped span of map starting at addr (at least one
+ * page past addr). */
+static uint64_t map_extent(const struct memmap *map, uint64_t addr)
+{
+	uint64_t end = addr;
+
+	memmap_walk_range(map, addr, MEVI_ADDR_LIMIT, extent_cb, &end);
+	return end > addr ? end : addr + PAGE;
+}
+
+static void on_syscall(struct ebpf *e, const struct mevi_bpf_rec *r)
+{
+	struct eproc *p = proc_lazy(e, (pid_t)r->h.pid);
+	const __u64 *a = r->arg;
+	uint64_t ret = r->ret;
+	struct mm *mm;
+
+	if (!p || !p->mm)
+		return;
+	mm = p->mm;
+	if (r->h.seq > p->seq)
+		p->seq = r->h.seq;
+	if (p->young_due ||
+	    (mm->pid != p->pid && proc_find(e, mm->pid) && proc_find(e, mm->pid)->young_due)) {
+		if (r->nr == MEVI_BPF_SC_BRK)
+			p->brk_end = PAGE_UP(ret);
+		return; /* the full read, soon, covers it */
+	}
+	e->st.resyncs++;
+	log_trace("pid %d: syscall %u (%#llx, %#llx, %#llx, %#llx) = %#llx", p->pid, r->nr,
+		  (unsigned long long)a[0], (unsigned long long)a[1], (unsigned long long)a[2],
+		  (unsigned long long)a[3], (unsigned long long)ret);
+	switch (r->nr) {
+	case MEVI_BPF_SC_MMAP:
+		forget_caches(p, ret, ret + PAGE_UP(a[1]));
+		late_range(e, mm->pid, ret, ret + PAGE_UP(a[1]));
+		mm_resync(mm, ret, ret + PAGE_UP(a[1]));
+		break;
+	case MEVI_BPF_SC_MUNMAP:
+	case MEVI_BPF_SC_MADVISE:
+	case MEVI_BPF_SC_MLOCK:
+		forget_caches(p, a[0], a[0] + PAGE_UP(a[1]));
+		if (r->nr == MEVI_BPF_SC_MADVISE && a[2] == 14 /* MADV_HUGEPAGE */) {
+			if (!p->thp)
+				p->thp = memmap_new();
+			if (p->thp && a[1])
+				memmap_set(p->thp, PAGE_DOWN(a[0]), a[0] + PAGE_UP(a[1]),
+					   MEVI_STATE_UNTRACKED);
+		}
+		late_range(e, mm->pid, a[0], a[0] + PAGE_UP(a[1]));
+		mm_resync(mm, a[0], a[0] + PAGE_UP(a[1]));
+		break;
+	case MEVI_BPF_SC_MREMAP:
+		/* Keeps the page states of what moved, then re-reads both. */
+		forget_caches(p, a[0], a[0] + PAGE_UP(a[1]));
+		forget_caches(p, ret, ret + PAGE_UP(a[2]));
+		late_range(e, mm->pid, a[0], a[0] + PAGE_UP(a[1]));
+		late_range(e, mm->pid, ret, ret + PAGE_UP(a[2]));
+		mm_remap(mm, a[0], a[1], ret, a[2]);
+		break;
+	case MEVI_BPF_SC_BRK: {
+		const uint64_t window = UINT64_C(256) << 20;
+		uint64_t now = PAGE_UP(ret), before = p->brk_end;
+
+		if (!before)
+			before = now > window ? now - window : now;
+		late_range(e, mm->pid, (before < now ? before : now) - PAGE,
+			   before < now ? now : before);
+		if (before != now)
+			mm_resync(mm, before < now ? before : now, before < now ? now : before);
+		else
+			mm_resync_mapping(mm, now - 1);
+		p->brk_end = now;
+		break;
+	}
+	case MEVI_BPF_SC_MLOCKALL:
+		forget_caches(p, 0, MEVI_ADDR_LIMIT);
+		late_range(e, mm->pid, 0, MEVI_ADDR_LIMIT);
+		mm_resync(mm, 0, MEVI_ADDR_LIMIT);
+		break;
+	case MEVI_BPF_SC_SHMAT:
+		forget_caches(p, 0, MEVI_ADDR_LIMIT);
+		late_range(e, mm->pid, 0, MEVI_ADDR_LIMIT);
+		mm_resync_mapping(mm, ret);
+		break;
+	case MEVI_BPF_SC_SHMDT:
+		/* The segment's size is not in the arguments: re-read as far as
+		 * the map is contiguous from its address (page states split it
+		 * into several ranges, so mm_resync_mapping would stop early). */
+		late_range(e, mm->pid, 0, MEVI_ADDR_LIMIT);
+		mm_resync(mm, a[0], map_extent(mm->map, PAGE_DOWN(a[0])));
+		break;
+	}
+}
+
+static int on_record(void *ctx, void *data, size_t size)
+{
+	struct ebpf *e = ctx;
+	const struct mevi_bpf_hdr *h = data;
+
+	if (size < sizeof(*h))
+		return 0;
+	e->st.records++;
+	switch (h->type) {
+	case MEVI_BPF_FAULT:
+		if (size >= sizeof(struct mevi_bpf_fault))
+			on_fault(e, data);
+		break;
+	case MEVI_BPF_FORK:
+	case MEVI_BPF_EXEC:
+	case MEVI_BPF_EXIT:
+	case MEVI_BPF_SYSCALL:
+		if (size < sizeof(struct mevi_bpf_rec))
+			break;
+		if (h->type == MEVI_BPF_FORK)
+			on_fork(e, data);
+		else if (h->type == MEVI_BPF_EXEC)
+			on_exec(e, data);
+		else if (h->type == MEVI_BPF_EXIT)
+			on_proc_exit(e, data);
+		else
+			on_syscall(e, data);
+		break;
+	}
+	return 0;
+}
+
+static void run_rechecks(struct ebpf *e)
+{
+	for (size_t i = 0; i < e->nrc; i++) {
+		struct eproc *p = proc_find(e, e->rc[i].pid);
+
+		if (!p || !p->mm)
+			continue;
+		if (e->rc[i].s == e->rc[i].e)
+			mm_resync_mapping(p->mm, e->rc[i].s);
+		else
+			mm_resync(p->mm, e->rc[i].s, e->rc[i].e);
+		e->st.resyncs++;
+	}
+	e->nrc = 0;
+}
+
+/*
+ * The ring buffer could not hold everything: some records are lost. Every
+ * process the kernel tracks that we do not know is learnt from /proc; every
+ * known one gets a fresh address space read in full (its exec may be among
+ * the lost records, and its /proc files would then name the old one).
+ */
+static void rescan_all(struct ebpf *e)
+{
+	__u32 key, next, *prev = NULL;
+
+	e->st.rescans++;
+	while (bpf_map__get_next_key(e->skel->maps.tracked, prev, &next, sizeof(next)) == 0) {
+		key = next;
+		prev = &key;
+		proc_lazy(e, (pid_t)key);
+	}
+	for (struct eproc *p = e->first; p; p = p->next) {
+		struct mm *old = p->mm;
+
+		if (!p->alive || !old || old->pid != p->pid)
+			continue;
+		p->mm = NULL;
+		proc_new_mm(e, p, old->map, false);
+		mm_put(old);
+	}
+	/* Processes that exited meanwhile: their exit records may be lost too. */
+	for (struct eproc *p = e->first; p; p = p->next)
+		if (p->alive && p->pid != e->main_pid && kill(p->pid, 0) < 0 && errno == ESRCH)
+			proc_exited(e, p, -1);
+}
+
+void ebpf_drain(struct ebpf *e)
+{
+	uint64_t drops;
+
+	ring_buffer__consume(e->rb);
+	drops = __atomic_load_n(&e->skel->bss->drops, __ATOMIC_RELAXED);
+	if (drops != e->seen_drops) {
+		log_info("eBPF: %llu records lost (ring buffer full); rescanning every process",
+			 (unsigned long long)(drops - e->seen_drops));
+		e->seen_drops = drops;
+		e->st.drops = drops;
+		e->nrc = 0;
+		e->nsus = 0; /* what a lost record would have explained: counted as drops */
+		rescan_all(e);
+		ebpf_emit_engine(e);
+	}
+	run_rechecks(e);
+	run_young(e);
+	trim_exited(e);
+	check_done(e);
+}
+
+static void drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+	ebpf_drain(arg);
+}
+
+static void rb_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct ebpf *e = arg;
+
+	ring_buffer__poll(e->rb, 0); /* clears the epoll readiness */
+	ebpf_drain(e);
+}
+
+/* ---- reconcile ---- */
+
+struct range_vec {
+	struct memmap_range *v;
+	size_t n, cap;
+};
+
+static int collect_cb(const struct memmap_range *r, void *arg)
+{
+	struct range_vec *rv = arg;
+
+	if (rv->n == rv->cap) {
+		size_t cap = rv->cap ? rv->cap * 2 : 64;
+		struct memmap_range *n = realloc(rv->v, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		rv->v = n;
+		rv->cap = cap;
+	}
+	rv->v[rv->n++] = *r;
+	return 0;
+}
+
+static void suspect_push(struct ebpf *e, pid_t pid, uint64_t s, uint64_t end, bool fault_ok)
+{
+	if (e->nsus == e->sus_cap) {
+		size_t cap = e->sus_cap ? e->sus_cap * 2 : 64;
+		struct suspect *n = realloc(e->sus, cap * sizeof(*n));
+
+		MEVI_ASSERT(n);
+		e->sus = n;
+		e->sus_cap = cap;
+	}
+	e->sus[e->nsus++] = (struct suspect){pid, fault_ok, s, end};
+}
+
+/*
+ * Every piece where two maps of pid differ (a page in one map only differs
+ * too) becomes a suspect. Returns the pages that differ.
+ */
+static uint64_t diff_maps(struct ebpf *e, pid_t pid, const struct range_vec *a,
+			  const struct range_vec *b)
+{
+	size_t i = 0, j = 0;
+	uint64_t pos = 0, n = 0;
+
+	while (i < a->n || j < b->n) {
+		const struct memmap_range *x = i < a->n ? &a->v[i] : NULL;
+		const struct memmap_range *y = j < b->n ? &b->v[j] : NULL;
+		uint64_t xs = x ? (x->start > pos ? x->start : pos) : UINT64_MAX;
+		uint64_t ys = y ? (y->start > pos ? y->start : pos) : UINT64_MAX;
+		uint64_t s = xs < ys ? xs : ys, end;
+		int sx = -1, sy = -1;
+
+		if (x && xs == s)
+			sx = x->state;
+		if (y && ys == s)
+			sy = y->state;
+		end = UINT64_MAX;
+		if (sx >= 0)
+			end = x->end;
+		else if (x)
+			end = xs;
+		if (sy >= 0)
+			end = end < y->end ? end : y->end;
+		else if (y && ys < end)
+			end = ys;
+		if (sx != sy) {
+			log_debug("pid %d: reconcile: [%#llx, %#llx) was %s, is %s", pid,
+				  (unsigned long long)s, (unsigned long long)end,
+				  sx < 0 ? "unmapped" : mevi_state_name((unsigned)sx),
+				  sy < 0 ? "unmapped" : mevi_state_name((unsigned)sy));
+			suspect_push(e, pid, s, end,
+				     sx == MEVI_STATE_NOT_RESIDENT && sy == MEVI_STATE_RESIDENT);
+			n += (end - s) / PAGE;
+		}
+		pos = end;
+		if (x && x->end <= pos)
+			i++;
+		if (y && y->end <= pos)
+			j++;
+	}
+	return n;
+}
+
+/* What the previous pass changed and no record has explained since: those
+ * are the corrections, counted, logged and announced. */
+static void settle_suspects(struct ebpf *e)
+{
+	uint64_t total = 0;
+
+	for (size_t i = 0; i < e->nsus; i++) {
+		uint64_t n = (e->sus[i].e - e->sus[i].s) / PAGE;
+
+		log_info("pid %d: reconcile corrected %llu pages at [%#llx, %#llx)", e->sus[i].pid,
+			 (unsigned long long)n, (unsigned long long)e->sus[i].s,
+			 (unsigned long long)e->sus[i].e);
+		total += n;
+	}
+	e->nsus = 0;
+	if (total) {
+		e->st.corrections += total;
+		ebpf_emit_engine(e);
+	}
+}
+
+/*
+ * Once a second: every address space is compared with the kernel (the same
+ * re-read a layout record gets, over everything). What that changes is kept
+ * as suspect until the next pass: a layout syscall still running (its exit
+ * record not yet made) or a record not yet drained explains it when it
+ * arrives; what is left unexplained then was a correction.
+ */
+static void reconcile_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct ebpf *e = arg;
+
+	ebpf_drain(e);
+	settle_suspects(e);
+	e->st.reconciles++;
+	for (struct eproc *p = e->first; p; p = p->next)
+		if (p->alive && p->pid != e->main_pid && kill(p->pid, 0) < 0 && errno == ESRCH)
+			proc_exited(e, p, -1); /* its exit record was lost */
+	if (sampled(e))
+		goto out; /* the sampler re-reads everything anyway */
+	for (struct eproc *p = e->first; p; p = p->next) {
+		struct range_vec before = {0}, after = {0};
+
+		if (!p->alive || !p->mm || p->mm->pid != p->pid || p->young_due)
+			continue; /* a young mm is read in full in a moment anyway */
+		if (memmap_walk(p->mm->map, collect_cb, &before) < 0)
+			goto next;
+		mm_resync(p->mm, 0, MEVI_ADDR_LIMIT);
+		if (memmap_walk(p->mm->map, collect_cb, &after) < 0)
+			goto next;
+		if (after.n != before.n || memcmp(after.v, before.v, after.n * sizeof(*after.v)))
+			diff_maps(e, p->pid, &before, &after);
+	next:
+		free(before.v);
+		free(after.v);
+	}
+	run_rechecks(e);
+out:
+	check_done(e);
+}
+
+static void sample_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct ebpf *e = arg;
+
+	ebpf_drain(e);
+	/* Every tenth scan re-reads layouts too: a stack grows without a
+	 * syscall, and sampled mode loads no fault programs to see it. */
+	e->sample_ticks++;
+	for (struct eproc *p = e->first; p; p = p->next) {
+		if (!p->alive || !p->mm || p->mm->pid != p->pid)
+			continue;
+		if (e->sample_ticks % 10 == 0)
+			p->mm->layout_stale = true;
+		mm_sample(p->mm);
+	}
+}
+
+/* ---- set-up ---- */
+
+static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	char buf[1024];
+	size_t len;
+
+	/* Even libbpf's warnings are debug output: ebpf_open says why in one
+	 * sentence when loading fails. */
+	if ((int)LOG_LEVEL_DEBUG > log_threshold || level == LIBBPF_DEBUG)
+		return 0;
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	len = strlen(buf);
+	while (len && buf[len - 1] == '\n')
+		buf[--len] = '\0';
+	log_debug("libbpf: %s", buf);
+	return 0;
+}
+
+/* THP "always" (globally, or for a size a 4 KiB fault could be filled
+ * with): every VMA may be filled more than a page at a time. */
+static bool thp_always(void)
+{
+	char buf[128] = "";
+	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "re");
+
+	if (!f)
+		return false;
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = '\0';
+	fclose(f);
+	return strstr(buf, "[always]") != NULL;
+}
+
+bool ebpf_built_in(void)
+{
+	return true;
+}
+
+static unsigned ringbuf_bytes(void)
+{
+	const char *s = getenv("MEVI_BPF_RINGBUF");
+	unsigned long v;
+
+	if (!s || !*s)
+		return RINGBUF_BYTES;
+	v = strtoul(s, NULL, 0);
+	if (v < 4096 || v > (1ul << 30) || (v & (v - 1))) {
+		log_warn("MEVI_BPF_RINGBUF=%s: not a power of two in 4096..2^30; using %u", s,
+			 RINGBUF_BYTES);
+		return RINGBUF_BYTES;
+	}
+	return (unsigned)v;
+}
+
+int ebpf_open(const struct ebpf_config *cfg, struct ebpf **out, char *why)
+{
+	struct ebpf *e = calloc(1, sizeof(*e));
+	unsigned rb_bytes = ringbuf_bytes();
+	int err;
+
+	if (!e)
+		return -ENOMEM;
+	e->cfg = *cfg;
+	e->main_status = -1;
+	libbpf_set_print(libbpf_log);
+	e->skel = mevi_bpf__open();
+	if (!e->skel) {
+		err = -errno;
+		snprintf(why, EBPF_WHY_LEN, "cannot open the eBPF programs: %s", strerror(-err));
+		goto err_free;
+	}
+	e->skel->rodata->exact_mode = !sampled(e);
+	e->thp_always = thp_always();
+	e->skel->rodata->thp_always = e->thp_always;
+	e->skel->rodata->wake_mark = rb_bytes / 4;
+	bpf_map__set_max_entries(e->skel->maps.events, rb_bytes);
+	if (sampled(e)) {
+		/* Sampled mode reads residency with PAGEMAP_SCAN: no faults. */
+		bpf_program__set_autoload(e->skel->progs.fault_user, false);
+		bpf_program__set_autoload(e->skel->progs.fault_kernel, false);
+	}
+	err = mevi_bpf__load(e->skel);
+	if (err) {
+		err = err < 0 ? err : -errno;
+		if (err == -EPERM || err == -EACCES)
+			snprintf(why, EBPF_WHY_LEN,
+				 "loading eBPF programs is not permitted (run as root, or give "
+				 "mevi-run CAP_BPF and CAP_PERFMON)");
+		else
+			snprintf(why, EBPF_WHY_LEN, "the kernel refused the eBPF programs: %s",
+				 strerror(-err));
+		goto err_skel;
+	}
+	err = mevi_bpf__attach(e->skel);
+	if (err) {
+		err = err < 0 ? err : -errno;
+		snprintf(why, EBPF_WHY_LEN, "cannot attach the eBPF programs to tracepoints: %s",
+			 strerror(-err));
+		goto err_skel;
+	}
+	e->rb = ring_buffer__new(bpf_map__fd(e->skel->maps.events), on_record, e, NULL);
+	if (!e->rb) {
+		err = -errno;
+		snprintf(why, EBPF_WHY_LEN, "cannot map the eBPF ring buffer: %s", strerror(-err));
+		goto err_skel;
+	}
+	e->rb_ev =
+	    event_new(cfg->base, ring_buffer__epoll_fd(e->rb), EV_READ | EV_PERSIST, rb_cb, e);
+	e->drain_ev = event_new(cfg->base, -1, EV_PERSIST, drain_cb, e);
+	e->reconcile_ev = event_new(cfg->base, -1, EV_PERSIST, reconcile_cb, e);
+	MEVI_ASSERT(e->rb_ev && e->drain_ev && e->reconcile_ev);
+	if (sampled(e)) {
+		mm_set_sampled(true);
+		e->sample_ev = event_new(cfg->base, -1, EV_PERSIST, sample_cb, e);
+		MEVI_ASSERT(e->sample_ev);
+	}
+	log_debug("eBPF engine loaded (ring buffer %u bytes, THP always %s)", rb_bytes,
+		  e->skel->rodata->thp_always ? "yes" : "no");
+	*out = e;
+	return 0;
+
+err_skel:
+	mevi_bpf__destroy(e->skel);
+err_free:
+	free(e);
+	return err;
+}
+
+void ebpf_close(struct ebpf *e)
+{
+	if (!e)
+		return;
+	if (e->rb_ev)
+		event_free(e->rb_ev);
+	if (e->drain_ev)
+		event_free(e->drain_ev);
+	if (e->reconcile_ev)
+		event_free(e->reconcile_ev);
+	if (e->sample_ev)
+		event_free(e->sample_ev);
+	ring_buffer__free(e->rb);
+	mevi_bpf__destroy(e->skel);
+	for (struct eproc *p = e->first, *next; p; p = next) {
+		next = p->next;
+		proc_free(p);
+	}
+	free(e->rc);
+	free(e->sus);
+	free(e->young);
+	free(e);
+}
+
+static void start_timers(struct ebpf *e)
+{
+	struct timeval drain = {0, DRAIN_MS * 1000}, rec = {RECONCILE_MS / 1000, 0};
+
+	event_add(e->rb_ev, NULL);
+	event_add(e->drain_ev, &drain);
+	event_add(e->reconcile_ev, &rec);
+	if (e->sample_ev) {
+		struct timeval s = {e->cfg.sample_ms / 1000, (e->cfg.sample_ms % 1000) * 1000};
+
+		event_add(e->sample_ev, &s);
+	}
+}
+
+int ebpf_launch(struct ebpf *e, char *const argv[])
+{
+	struct mevi_bpf_proc val = {0};
+	int go[2], errp[2], exec_err = 0;
+	char msg[2];
+	size_t got = 0, len = 0;
+	struct eproc *p;
+	pid_t pid;
+	__u32 key;
+
+	if (pipe2(go, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
+		fprintf(stderr, "mevi-run: pipe: %s\n", strerror(errno));
+		return 125;
+	}
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		fprintf(stderr, "mevi-run: fork: %s\n", strerror(errno));
+		return 125;
+	}
+	if (pid == 0) {
+		char c = 0;
+		int err;
+
+		close(go[1]);
+		close(errp[0]);
+		/* Wait until the kernel programs track us, then become PROGRAM. */
+		while (read(go[0], &c, 1) < 0 && errno == EINTR)
+			;
+		execvp(argv[0], argv);
+		err = errno;
+		msg[0] = 'E';
+		msg[1] = (char)err;
+		(void)!write(errp[1], msg, 2);
+		_exit(err == ENOENT ? 127 : 126);
+	}
+	close(go[0]);
+	close(errp[1]);
+	key = (__u32)pid;
+	if (bpf_map__update_elem(e->skel->maps.tracked, &key, sizeof(key), &val, sizeof(val),
+				 BPF_ANY))
+		log_warn("pid %d: cannot add it to the tracked set: %s", pid, strerror(errno));
+	e->main_pid = pid;
+	p = proc_add(e, pid, e->cfg.self);
+	for (size_t i = 0; argv[i]; i++)
+		len += strlen(argv[i]) + 1;
+	p->cmdline = malloc(len ? len : 1);
+	MEVI_ASSERT(p->cmdline);
+	len = 0;
+	for (size_t i = 0; argv[i]; i++) {
+		size_t n = strlen(argv[i]) + 1;
+
+		memcpy(p->cmdline + len, argv[i], n);
+		len += n;
+	}
+	p->cmdline_len = len;
+	emit_cmdline(e, p, MEVI_EV_PROC_START, 0);
+	start_timers(e);
+	(void)!write(go[1], "g", 1);
+	close(go[1]);
+	/* exec happened when the close-on-exec pipe reaches EOF. */
+	for (;;) {
+		ssize_t r = read(errp[0], msg + got, sizeof(msg) - got);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+		if (got == 2) {
+			exec_err = msg[1];
+			break;
+		}
+	}
+	close(errp[0]);
+	if (exec_err) {
+		int status;
+
+		if (exec_err == ENOENT)
+			fprintf(stderr, "mevi-run: %s: command not found\n", argv[0]);
+		else
+			fprintf(stderr, "mevi-run: %s: %s\n", argv[0], strerror(exec_err));
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+		e->main_reaped = true;
+		e->main_status = wait_code(status);
+		ebpf_drain(e);
+		return e->main_status;
+	}
+	return 0;
+}
+
+void ebpf_reap(struct ebpf *e)
+{
+	int status;
+	pid_t r;
+
+	if (e->main_reaped || e->main_pid <= 0)
+		return;
+	r = waitpid(e->main_pid, &status, WNOHANG);
+	if (r != e->main_pid)
+		return;
+	e->main_reaped = true;
+	e->main_status = wait_code(status);
+	ebpf_drain(e); /* its exit record is in the ring by now */
+	struct eproc *p = proc_find(e, e->main_pid);
+
+	if (p)
+		proc_exited(e, p, e->main_status); /* its exit record was lost */
+	check_done(e);
+}
+
+bool ebpf_all_gone(const struct ebpf *e)
+{
+	return e->main_reaped && e->nalive == 0;
+}
+
+int ebpf_main_status(const struct ebpf *e)
+{
+	return e->main_status;
+}
+
+void ebpf_forward_signal(struct ebpf *e, int sig)
+{
+	if (e->main_pid > 0 && !e->main_reaped)
+		kill(e->main_pid, sig);
+}
+
+void ebpf_snapshot(struct ebpf *e)
+{
+	for (struct eproc *p = e->first; p; p = p->next) {
+		emit_cmdline(e, p, MEVI_EV_PROC_START, 0);
+		if (p->mm)
+			mm_emit_snapshot(p->mm, p->pid);
+		if (!p->alive)
+			emit_exit(e, p);
+	}
+}
+
+const struct ebpf_stats *ebpf_stats(const struct ebpf *e)
+{
+	return &e->st;
+}
+
+#else /* !MEVI_HAVE_EBPF */
+
+struct ebpf {
+	struct ebpf_stats st;
+};
+
+bool ebpf_built_in(void)
+{
+	return false;
+}
+
+int ebpf_open(const struct ebpf_config *cfg, struct ebpf **out, char *why)
+{
+	snprintf(why, EBPF_WHY_LEN,
+		 "this mevi-run was built without the eBPF engine (libbpf, bpftool or clang "
+		 "were missing at configure time)");
+	return -ENOSYS;
+}
+
+void ebpf_close(struct ebpf *e)
+{
+}
+
+int ebpf_launch(struct ebpf *e, char *const argv[])
+{
+	return 125;
+}
+
+void ebpf_reap(struct ebpf *e)
+{
+}
+
+bool ebpf_all_gone(const struct ebpf *e)
+{
+	return true;
+}
+
+int ebpf_main_status(const struct ebpf *e)
+{
+	return -1;
+}
+
+void ebpf_forward_signal(struct ebpf *e, int sig)
+{
+}
+
+void ebpf_snapshot(struct ebpf *e)
+{
+}
+
+void ebpf_drain(struct ebpf *e)
+{
+}
+
+void ebpf_emit_engine(struct ebpf *e)
+{
+}
+
+const struct ebpf_stats *ebpf_stats(const struct ebpf *e)
+{
+	return &e->st;
+}
+
+#endif /* MEVI_HAVE_EBPF */

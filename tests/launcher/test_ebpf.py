@@ -1,0 +1,172 @@
+#!/usr/bin/env python3
+"""mevi-run --engine=ebpf as a user sees it (launcher/ebpf.c).
+
+    test_ebpf.py --mevi-run PATH
+
+- the program comes first: exit statuses (exit code, death by signal),
+  SIGTERM forwarded, stdio untouched;
+- programs that ptrace themselves run normally under it (strace -f, gdb), since
+  the engine uses no ptrace at all;
+- an unprivileged user asking for --engine=ebpf gets one clear sentence and
+  mevi-run refuses (exit 125); --engine=auto says it falls back to ptrace and
+  the program runs;
+- when mevi-run ends, none of the BPF programs it loaded is left in the kernel.
+Python 3 standard library only; needs root (exits 77, skipped, otherwise).
+"""
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+ARGS = None
+FAILURES = []
+
+
+def check(name, cond, detail=""):
+    print(("ok   " if cond else "FAIL ") + name + ("" if cond else ": " + detail), flush=True)
+    if not cond:
+        FAILURES.append(name)
+
+
+def mevi(args, engine="ebpf", **kw):
+    """Runs mevi-run with no daemon (--no-spawn on a socket nobody serves)."""
+    cmd = [ARGS.mevi_run, "--no-spawn", "--socket", ARGS.sock, "--engine=" + engine, "--"] + args
+    return subprocess.run(cmd, capture_output=True, timeout=120, **kw)
+
+
+def bpf_progs_of(pid):
+    """Ids of the BPF programs process pid holds: the prog_id lines of its
+    descriptors' fdinfo (program and link descriptors both have one)."""
+    ids = set()
+    fddir = "/proc/%d/fdinfo" % pid
+    for fd in os.listdir(fddir):
+        try:
+            with open(os.path.join(fddir, fd)) as f:
+                for line in f:
+                    if line.startswith("prog_id:"):
+                        ids.add(int(line.split()[1]))
+        except OSError:
+            pass
+    return ids
+
+
+def all_progs():
+    out = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, timeout=30)
+    try:
+        return {q["id"] for q in json.loads(out.stdout or b"[]")}
+    except ValueError:
+        return set()
+
+
+def main():
+    global ARGS
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--mevi-run", required=True)
+    ARGS = ap.parse_args()
+    if os.geteuid() != 0:
+        print("SKIP: needs root (loading eBPF programs)")
+        return 77
+    tmp = tempfile.mkdtemp(prefix="mevi-ebpf-")
+    os.chmod(tmp, 0o755)
+    ARGS.sock = os.path.join(tmp, "nobody-here.sock")
+    probe = mevi(["true"])
+    if probe.returncode == 125 and b"not permitted" in probe.stderr:
+        print("SKIP: this kernel does not let root load the eBPF programs: " + probe.stderr.decode(errors="replace"))
+        return 77
+
+    # The program comes first.
+    r = mevi(["sh", "-c", "echo out; echo err >&2; exit 7"])
+    check("exit code 7 passes through", r.returncode == 7, repr(r.returncode))
+    check("stdout untouched", r.stdout == b"out\n", repr(r.stdout))
+    check("stderr carries the program's line", b"err\n" in r.stderr, repr(r.stderr))
+    r = mevi(["sh", "-c", "kill -9 $$"])
+    check("death by SIGKILL is 137", r.returncode == 137, repr(r.returncode))
+    p = subprocess.Popen([ARGS.mevi_run, "--no-spawn", "--socket", ARGS.sock, "--engine=ebpf", "--",
+                          "sleep", "30"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # Until the program runs (loading the programs takes a moment, longer
+    # under a sanitizer).
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            with open("/proc/%d/task/%d/children" % (p.pid, p.pid)) as f:
+                kids = f.read().split()
+            if kids and open("/proc/%s/comm" % kids[0]).read().strip() == "sleep":
+                break
+        except OSError:
+            pass
+        time.sleep(0.05)
+    time.sleep(0.2)
+    held = bpf_progs_of(p.pid)
+    loaded = all_progs()
+    check("mevi-run holds its BPF programs while it runs", len(held) >= 5, repr(held))
+    p.send_signal(signal.SIGTERM)
+    rc = p.wait(30)
+    check("SIGTERM is forwarded: sleep dies of it (143)", rc == 143, repr(rc))
+    check("bpftool lists them while they are loaded", held <= loaded, repr((held, loaded)))
+    # The kernel frees programs after an RCU grace period: give it a moment.
+    deadline = time.time() + 10
+    left = all_progs() & held
+    while left and time.time() < deadline:
+        time.sleep(0.1)
+        left = all_progs() & held
+    check("no BPF program of mevi-run is left after it ends", not left, repr(left))
+
+    # Programs that ptrace themselves.
+    if shutil.which("strace"):
+        r = mevi(["strace", "-f", "-o", "/dev/null", "sh", "-c", "true | cat; exit 3"])
+        check("strace -f runs under mevi-run (exit 3 through strace)", r.returncode == 3,
+              repr((r.returncode, r.stderr[-300:])))
+    else:
+        print("skip strace: not installed")
+    if shutil.which("gdb"):
+        r = mevi(["gdb", "-nx", "-batch", "-ex", "run", "/bin/true"])
+        check("gdb -batch -ex run /bin/true runs under mevi-run",
+              r.returncode == 0 and b"exited normally" in r.stdout,
+              repr((r.returncode, r.stdout[-300:], r.stderr[-300:])))
+    else:
+        print("skip gdb: not installed")
+
+    # Unprivileged.
+    setpriv = shutil.which("setpriv")
+    exe = os.path.join(tmp, "mevi-run")
+    shutil.copy(ARGS.mevi_run, exe)
+    os.chmod(exe, 0o755)
+    if setpriv:
+        drop = [setpriv, "--reuid", "nobody", "--regid", "nogroup", "--clear-groups", "--inh-caps=-all",
+                "--bounding-set=-all"]
+        base = [exe, "--no-spawn", "--socket", ARGS.sock]
+        r = subprocess.run(drop + base + ["--engine=ebpf", "--", "true"], capture_output=True, timeout=60, cwd=tmp)
+        check("unprivileged --engine=ebpf refuses with 125", r.returncode == 125, repr((r.returncode, r.stderr)))
+        check("... saying why in one sentence",
+              b"--engine=ebpf: loading eBPF programs is not permitted (run as root, or give mevi-run "
+              b"CAP_BPF and CAP_PERFMON)" in r.stderr, repr(r.stderr))
+        r = subprocess.run(drop + base + ["--engine=auto", "--", "sh", "-c", "exit 5"], capture_output=True, timeout=60, cwd=tmp)
+        check("unprivileged --engine=auto falls back to ptrace and runs the program",
+              r.returncode == 5 and b"mevi: engine ptrace: loading eBPF programs is not permitted" in r.stderr,
+              repr((r.returncode, r.stderr)))
+    else:
+        print("skip unprivileged checks: no setpriv")
+
+    # What auto says as root.
+    r = mevi(["true"], engine="auto")
+    check("--engine=auto picks ebpf as root and says so", r.returncode == 0 and b"engine ebpf" in r.stderr,
+          repr(r.stderr))
+    r = mevi(["true"], engine="ptrace")
+    check("--engine=ptrace still works", r.returncode == 0, repr(r.stderr))
+    r = subprocess.run([ARGS.mevi_run, "--no-spawn", "--socket", ARGS.sock, "--engine=ebpf", "--backtraces=all",
+                        "--", "true"], capture_output=True, timeout=60)
+    check("--engine=ebpf with backtraces asked for falls back to ptrace, saying so",
+          r.returncode == 0 and b"mevi: engine ptrace: backtraces need ptrace stops" in r.stderr, repr(r.stderr))
+    shutil.rmtree(tmp, ignore_errors=True)
+    print("test_ebpf: %d failures" % len(FAILURES))
+    return 1 if FAILURES else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
