@@ -585,6 +585,7 @@ int summary_feed(struct summary *sm, const struct mevi_event *ev)
 	case MEVI_EV_SAMPLING:
 		sm->sample_ms = ev->sampling.sample_ms;
 		return 0;
+	case MEVI_EV_ENGINE: /* the session's, from the launcher's pid: no process */
 	case MEVI_EV_VMA:
 	case MEVI_EV_THREAD:
 	case MEVI_EV_TOUCH:
