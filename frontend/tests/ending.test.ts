@@ -13,7 +13,7 @@ const start = (pid: number): MeviEvent => ({
   type: 'session_start',
   pid,
   ts: 0,
-  version: 2,
+  version: 3,
   mode: 1,
   resume: false,
   started_at: 1_700_000_000_000_000_000n,
