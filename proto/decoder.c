@@ -790,6 +790,13 @@ static int conv_fields(struct conv *c, const msgpack_object *f, struct mevi_even
 			break;
 		ev->sampling.sample_ms = (uint32_t)v;
 		break;
+	case MEVI_EV_WRITTEN:
+		if ((err = get_range(c, &f[0], "range", "start", "end", &ev->written.range)))
+			break;
+		if ((err = get_uint(c, &f[2], "t", UINT64_MAX, &v)))
+			break;
+		ev->written.t = v;
+		break;
 	}
 	return err;
 }

@@ -29,6 +29,7 @@ static const char *const event_type_names[MEVI_EV_TYPE_COUNT] = {
     [MEVI_EV_THREAD] = "thread",
     [MEVI_EV_TOUCH] = "touch",
     [MEVI_EV_SAMPLING] = "sampling",
+    [MEVI_EV_WRITTEN] = "written",
 };
 
 static const char *const kind_names[MEVI_KIND_COUNT] = {
@@ -100,6 +101,7 @@ static const uint8_t event_arity[MEVI_EV_TYPE_COUNT] = {
     [MEVI_EV_UNMAP] = 5,	 [MEVI_EV_REMAP] = 7,	    [MEVI_EV_STATE] = 6,
     [MEVI_EV_STACK] = 5,	 [MEVI_EV_ORIGIN] = 6,	    [MEVI_EV_VMA] = 7,
     [MEVI_EV_THREAD] = 5,	 [MEVI_EV_TOUCH] = 6,	    [MEVI_EV_SAMPLING] = 4,
+    [MEVI_EV_WRITTEN] = 6,
 };
 
 unsigned mevi_event_arity(unsigned type)
@@ -193,6 +195,10 @@ int mevi_event_pack(msgpack_packer *pk, const struct mevi_event *ev)
 		break;
 	case MEVI_EV_SAMPLING:
 		if (msgpack_pack_uint32(pk, ev->sampling.sample_ms))
+			goto out;
+		break;
+	case MEVI_EV_WRITTEN:
+		if (pack_range(pk, &ev->written.range) || msgpack_pack_uint64(pk, ev->written.t))
 			goto out;
 		break;
 	}

@@ -19,7 +19,7 @@
 #include <msgpack.h>
 
 /* Bumped on every incompatible change of the wire format. */
-#define MEVI_PROTO_VERSION 2
+#define MEVI_PROTO_VERSION 3
 
 /* Exclusive upper bound of user addresses we accept (x86-64 with 5-level
  * paging tops out at 2^56; 4-level at 2^47). */
@@ -43,8 +43,10 @@ enum mevi_event_type {
 	MEVI_EV_THREAD = 12,   /* a thread's name */
 	MEVI_EV_TOUCH = 13,    /* which thread first touched a range */
 	MEVI_EV_SAMPLING = 14, /* the sampling interval changed */
+	/* Since version 3. */
+	MEVI_EV_WRITTEN = 15, /* heat: when a range was last seen written */
 };
-#define MEVI_EV_TYPE_COUNT 15
+#define MEVI_EV_TYPE_COUNT 16
 
 /* Frames in one stack event at most (the decoder refuses more). */
 #define MEVI_STACK_MAX_FRAMES 256
@@ -174,6 +176,10 @@ struct mevi_event {
 		struct {
 			uint32_t sample_ms; /* the new interval */
 		} sampling;
+		struct {
+			struct mevi_range range;
+			uint64_t t; /* ns since the session began: the scan that saw the write */
+		} written; /* the pages of [start, end) were last seen written at t */
 	};
 };
 

@@ -270,6 +270,9 @@ static inline bool event_equal(const struct mevi_event *a, const struct mevi_eve
 		       a->touch.tid == b->touch.tid;
 	case MEVI_EV_SAMPLING:
 		return a->sampling.sample_ms == b->sampling.sample_ms;
+	case MEVI_EV_WRITTEN:
+		return range_equal(&a->written.range, &b->written.range) &&
+		       a->written.t == b->written.t;
 	}
 	return false;
 }
@@ -535,6 +538,10 @@ static inline void random_event(uint64_t *rng, struct strv_arena *a, struct mevi
 		break;
 	case MEVI_EV_SAMPLING:
 		ev->sampling.sample_ms = (uint32_t)rng_next(rng);
+		break;
+	case MEVI_EV_WRITTEN:
+		ev->written.range = random_range(rng);
+		ev->written.t = rng_below(rng, 2) ? rng_below(rng, 1u << 30) : rng_next(rng);
 		break;
 	}
 }

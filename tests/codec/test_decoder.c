@@ -90,7 +90,7 @@ static void test_valid_inputs(void **state)
 		  2);
 	/* bin is accepted where str is. */
 	expect_ok("[[3, 1, 0, [b\"raw\", \"str\", b\"\"]]]", 1);
-	expect_ok("[[0, 1, 0, 2, 0, false, 0, [], 0]]", 1);
+	expect_ok("[[0, 1, 0, 3, 0, false, 0, [], 0]]", 1);
 	expect_ok("[[2, 1, 0, 1, 1, []]]", 1);
 	expect_ok("[[1, 1, 0, -1], [4, 1, 0, 255]]", 1);
 	expect_ok("[[8, 1, 0, 0x00fffffffffff000, 0x0100000000000000, 2]]", 1);
@@ -209,7 +209,7 @@ static void test_not_event(void **state)
 
 static void test_unknown_type(void **state)
 {
-	expect_error("[[15, 1, 0]]", MEVI_DECODE_UNKNOWN_TYPE, "event 0: unknown event type 15");
+	expect_error("[[16, 1, 0]]", MEVI_DECODE_UNKNOWN_TYPE, "event 0: unknown event type 16");
 	expect_error("[[6, 1, 0, 0, 4096], [0xffffffffffffffff, 1, 0, 1, 2, 3]]",
 		     MEVI_DECODE_UNKNOWN_TYPE, "event 1: unknown event type 18446744073709551615");
 	/* The type must be an unsigned integer. */
@@ -222,8 +222,8 @@ static void test_unknown_type(void **state)
 static void test_arity(void **state)
 {
 	static const char *const cases[][2] = {
-	    {"[[0, 1, 0, 2, 0, false, 0, []]]", "event 0: session_start: 8 elements, expected 9"},
-	    {"[[0, 1, 0, 2, 0, false, 0, [], 0, 1]]",
+	    {"[[0, 1, 0, 3, 0, false, 0, []]]", "event 0: session_start: 8 elements, expected 9"},
+	    {"[[0, 1, 0, 3, 0, false, 0, [], 0, 1]]",
 	     "event 0: session_start: 10 elements, expected 9"},
 	    {"[[1, 1, 0]]", "event 0: session_end: 3 elements, expected 4"},
 	    {"[[1, 1, 0, 0, 0]]", "event 0: session_end: 5 elements, expected 4"},
@@ -241,6 +241,7 @@ static void test_arity(void **state)
 	    {"[[12, 1, 0, 1, \"a\", 1]]", "event 0: thread: 6 elements, expected 5"},
 	    {"[[13, 1, 0, 0, 4096]]", "event 0: touch: 5 elements, expected 6"},
 	    {"[[14, 1, 0]]", "event 0: sampling: 3 elements, expected 4"},
+	    {"[[15, 1, 0, 0, 4096]]", "event 0: written: 5 elements, expected 6"},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
@@ -279,21 +280,21 @@ static void test_field_type(void **state)
 	    /* session_start */
 	    {"[[0, 1, 0, \"1\", 0, false, 0, [], 0]]",
 	     "event 0: session_start: version is a str, expected an unsigned integer"},
-	    {"[[0, 1, 0, 2, 2, false, 0, [], 0]]", "event 0: session_start: mode 2 is above 1"},
-	    {"[[0, 1, 0, 2, -1, false, 0, [], 0]]",
+	    {"[[0, 1, 0, 3, 2, false, 0, [], 0]]", "event 0: session_start: mode 2 is above 1"},
+	    {"[[0, 1, 0, 3, -1, false, 0, [], 0]]",
 	     "event 0: session_start: mode is a negative integer, expected an unsigned integer"},
-	    {"[[0, 1, 0, 2, 0, 0, 0, [], 0]]",
+	    {"[[0, 1, 0, 3, 0, 0, 0, [], 0]]",
 	     "event 0: session_start: resume is an unsigned integer, expected a bool"},
-	    {"[[0, 1, 0, 2, 0, nil, 0, [], 0]]",
+	    {"[[0, 1, 0, 3, 0, nil, 0, [], 0]]",
 	     "event 0: session_start: resume is nil, expected a bool"},
-	    {"[[0, 1, 0, 2, 0, true, -5, [], 0]]",
+	    {"[[0, 1, 0, 3, 0, true, -5, [], 0]]",
 	     "event 0: session_start: started_at is a negative integer, expected an unsigned "
 	     "integer"},
-	    {"[[0, 1, 0, 2, 0, true, 0, \"prog\", 0]]",
+	    {"[[0, 1, 0, 3, 0, true, 0, \"prog\", 0]]",
 	     "event 0: session_start: argv is a str, expected an array of str"},
-	    {"[[0, 1, 0, 2, 0, true, 0, [\"a\", 1], 0]]",
+	    {"[[0, 1, 0, 3, 0, true, 0, [\"a\", 1], 0]]",
 	     "event 0: session_start: argv[1] is an unsigned integer, expected a str"},
-	    {"[[0, 1, 0, 2, 0, true, 0, [[\"a\"]], 0]]",
+	    {"[[0, 1, 0, 3, 0, true, 0, [[\"a\"]], 0]]",
 	     "event 0: session_start: argv[0] is an array, expected a str"},
 	    /* proc_start flags: uint32, known bits only */
 	    {"[[2, 5, 0, 1, 2, []]]", "event 0: proc_start: flags 0x2 has unknown bits"},
@@ -403,9 +404,13 @@ static void test_annotation_fields(void **state)
 	     "event 0: thread: name is an array, expected a str"},
 	    {"[[13, 1, 0, 0, 4096, 0x80000000]]", MEVI_DECODE_FIELD_TYPE,
 	     "event 0: touch: tid 2147483648 is not 1..2147483647"},
+	    {"[[15, 1, 0, 0, 4096, -1]]", MEVI_DECODE_FIELD_TYPE,
+	     "event 0: written: t is a negative integer, expected an unsigned integer"},
+	    {"[[15, 1, 0, 4096, 4096, 1]]", MEVI_DECODE_RANGE_INVERTED,
+	     "event 0: written: range [0x1000, 0x1000) is empty or inverted"},
 	    {"[[14, 1, 0, 0x100000000]]", MEVI_DECODE_FIELD_TYPE,
 	     "event 0: sampling: sample_ms 4294967296 is above 4294967295"},
-	    {"[[0, 1, 0, 2, 1, false, 0, [], -1]]", MEVI_DECODE_FIELD_TYPE,
+	    {"[[0, 1, 0, 3, 1, false, 0, [], -1]]", MEVI_DECODE_FIELD_TYPE,
 	     "event 0: session_start: sample_ms is a negative integer, expected an unsigned integer"},
 	};
 	char frames[300 * 16 + 64], *p = frames;
@@ -416,7 +421,7 @@ static void test_annotation_fields(void **state)
 	    "[[9, 1, 0, 4294967295, []], [9, 1, 0, 1, [[0, \"\", \"\", nil], [18446744073709551615, "
 	    "\"f+0x1\", \"libc.so.6\", \"a.c:1\"]]], [10, 1, 0, 0, 4096, 4294967295], "
 	    "[11, 1, 0, 0, 4096, 6, \"[vdso]\"], [12, 1, 0, 2147483647, \"\"], "
-	    "[13, 1, 0, 0, 4096, 1], [14, 1, 0, 0]]",
+	    "[13, 1, 0, 0, 4096, 1], [14, 1, 0, 0], [15, 1, 0, 0, 4096, 18446744073709551615]]",
 	    1);
 	/* 256 frames are fine, 257 are not. */
 	p += sprintf(p, "[[9, 1, 0, 1, [");
@@ -437,7 +442,7 @@ static void test_strings(void **state)
 			 "event 0: proc_exec: cmdline[1] is 5 bytes, over the limit of 4", 0);
 	expect_error_lim("[[3, 1, 0, [b\"abcde\"]]]", &lim, MEVI_DECODE_STRING_TOO_BIG,
 			 "event 0: proc_exec: cmdline[0] is 5 bytes, over the limit of 4", 0);
-	expect_error_lim("[[0, 1, 0, 2, 0, false, 0, [\"a\", \"b\", \"c\", \"d\"], 0]]", &lim,
+	expect_error_lim("[[0, 1, 0, 3, 0, false, 0, [\"a\", \"b\", \"c\", \"d\"], 0]]", &lim,
 			 MEVI_DECODE_STRING_TOO_BIG,
 			 "event 0: session_start: argv has 4 strings, over the limit of 3", 0);
 	expect_error_lim("[[2, 1, 0, 1, 0, [\"\", \"\", \"\", \"\"]]]", &lim,
@@ -488,15 +493,17 @@ static void test_version(void **state)
 {
 	/* A version 1 launcher is refused with both versions named. */
 	expect_error("[[0, 1, 0, 1, 0, false, 0, []]]", MEVI_DECODE_VERSION,
-		     "event 0: session_start: protocol version 1, this side speaks version 2");
+		     "event 0: session_start: protocol version 1, this side speaks version 3");
 	/* Checked before the arity: a newer sender may have added fields. */
-	expect_error("[[0, 1, 0, 3, 0, false, 0, [], 0, {}, 5]]", MEVI_DECODE_VERSION,
-		     "event 0: session_start: protocol version 3, this side speaks version 2");
+	expect_error("[[0, 1, 0, 2, 0, false, 0, []]]", MEVI_DECODE_VERSION,
+		     "event 0: session_start: protocol version 2, this side speaks version 3");
+	expect_error("[[0, 1, 0, 4, 0, false, 0, [], 0, {}, 5]]", MEVI_DECODE_VERSION,
+		     "event 0: session_start: protocol version 4, this side speaks version 3");
 	expect_error("[[0, 1, 0, 0]]", MEVI_DECODE_VERSION,
-		     "event 0: session_start: protocol version 0, this side speaks version 2");
+		     "event 0: session_start: protocol version 0, this side speaks version 3");
 	expect_error("[[0, 1, 0, 0x100000001, 0, false, 0, []]]", MEVI_DECODE_VERSION,
 		     "event 0: session_start: protocol version 4294967297, this side speaks "
-		     "version 2");
+		     "version 3");
 }
 
 /* After an error, every call keeps failing with the same error. */

@@ -69,6 +69,7 @@ static void test_type_names(void **state)
 	    "session_start", "session_end", "proc_start", "proc_exec", "proc_exit",
 	    "map",	     "unmap",	    "remap",	  "state",     "stack",
 	    "origin",	     "vma",	    "thread",	  "touch",     "sampling",
+	    "written",
 	};
 
 	for (unsigned i = 0; i < MEVI_EV_TYPE_COUNT; i++)
@@ -373,7 +374,7 @@ static enum mevi_decode_error hello_roundtrip(const char *notation, struct mevi_
 static void test_hello(void **state)
 {
 	static const char url[] = "http://127.0.0.1:5001/";
-	static const uint8_t want[] = {0x93, 0xa5, 'm', 'e', 'v', 'i', 'd', 0x02, 0xb6};
+	static const uint8_t want[] = {0x93, 0xa5, 'm', 'e', 'v', 'i', 'd', 0x03, 0xb6};
 	struct mevi_hello h = {MEVI_PROTO_VERSION, STR(url)};
 	struct mevi_hello got;
 	msgpack_sbuffer sb;
@@ -406,21 +407,21 @@ static void test_hello(void **state)
 	assert_int_equal(got.version, UINT32_MAX);
 
 	/* Not a greeting. */
-	assert_int_equal(hello_roundtrip("{\"mevid\": 2}", &got, &up, &sb), MEVI_DECODE_FIELD_TYPE);
+	assert_int_equal(hello_roundtrip("{\"mevid\": 3}", &got, &up, &sb), MEVI_DECODE_FIELD_TYPE);
 	assert_int_equal(hello_roundtrip("[\"mevid\"]", &got, &up, &sb), MEVI_DECODE_ARITY);
-	assert_int_equal(hello_roundtrip("[\"mevid\", 2]", &got, &up, &sb), MEVI_DECODE_ARITY);
-	assert_int_equal(hello_roundtrip("[\"mevid\", 2, \"u\", 4]", &got, &up, &sb),
+	assert_int_equal(hello_roundtrip("[\"mevid\", 3]", &got, &up, &sb), MEVI_DECODE_ARITY);
+	assert_int_equal(hello_roundtrip("[\"mevid\", 3, \"u\", 4]", &got, &up, &sb),
 			 MEVI_DECODE_ARITY);
-	assert_int_equal(hello_roundtrip("[\"mevix\", 2, \"u\"]", &got, &up, &sb),
+	assert_int_equal(hello_roundtrip("[\"mevix\", 3, \"u\"]", &got, &up, &sb),
 			 MEVI_DECODE_FIELD_TYPE);
-	assert_int_equal(hello_roundtrip("[b\"mevid\", 2, \"u\"]", &got, &up, &sb),
+	assert_int_equal(hello_roundtrip("[b\"mevid\", 3, \"u\"]", &got, &up, &sb),
 			 MEVI_DECODE_FIELD_TYPE);
 	assert_int_equal(hello_roundtrip("[\"mevid\", -1, \"u\"]", &got, &up, &sb),
 			 MEVI_DECODE_FIELD_TYPE);
-	assert_int_equal(hello_roundtrip("[\"mevid\", 2, 5]", &got, &up, &sb),
+	assert_int_equal(hello_roundtrip("[\"mevid\", 3, 5]", &got, &up, &sb),
 			 MEVI_DECODE_FIELD_TYPE);
 	assert_int_equal(hello_roundtrip("5", &got, &up, &sb), MEVI_DECODE_FIELD_TYPE);
-	assert_int_equal(hello_roundtrip("[\"mevid\", 2, \"\"]", &got, &up, &sb), MEVI_DECODE_OK);
+	assert_int_equal(hello_roundtrip("[\"mevid\", 3, \"\"]", &got, &up, &sb), MEVI_DECODE_OK);
 	assert_int_equal(got.url.len, 0);
 
 	msgpack_unpacked_destroy(&up);

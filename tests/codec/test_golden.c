@@ -167,6 +167,10 @@ static const struct mevi_event golden_events[] = {
      .ts = 10000002,
      .touch = {{UINT64_C(0x7ffff6000000), UINT64_C(0x7ffff6001000)}, 4245}},
     {.type = MEVI_EV_SAMPLING, .pid = 4242, .ts = 10000003, .sampling = {200}},
+    {.type = MEVI_EV_WRITTEN,
+     .pid = 4243,
+     .ts = 1000300000,
+     .written = {{UINT64_C(0x7ffff6000000), UINT64_C(0x7ffff6003000)}, 1000000000}},
     {.type = MEVI_EV_SESSION_END, .pid = 4242, .ts = 10000001, .session_end = {0}},
 };
 #define GOLDEN_COUNT (sizeof(golden_events) / sizeof(golden_events[0]))
@@ -309,6 +313,11 @@ static void write_json(const char *path)
 			break;
 		case MEVI_EV_SAMPLING:
 			fprintf(f, ", \"sample_ms\": %" PRIu32, e->sampling.sample_ms);
+			break;
+		case MEVI_EV_WRITTEN:
+			fprintf(f,
+				", \"start\": %" PRIu64 ", \"end\": %" PRIu64 ", \"t\": %" PRIu64,
+				e->written.range.start, e->written.range.end, e->written.t);
 			break;
 		}
 		fprintf(f, "}%s\n", i + 1 < GOLDEN_COUNT ? "," : "");
@@ -488,6 +497,7 @@ static void test_json_matches(void **state)
 	    [MEVI_EV_UNMAP] = 5,	 [MEVI_EV_REMAP] = 7,	    [MEVI_EV_STATE] = 6,
 	    [MEVI_EV_STACK] = 5,	 [MEVI_EV_ORIGIN] = 6,	    [MEVI_EV_VMA] = 7,
 	    [MEVI_EV_THREAD] = 5,	 [MEVI_EV_TOUCH] = 6,	    [MEVI_EV_SAMPLING] = 4,
+	    [MEVI_EV_WRITTEN] = 6,
 	};
 	json_object *root = json_object_from_file(json_path);
 
@@ -579,6 +589,11 @@ static void test_json_matches(void **state)
 			break;
 		case MEVI_EV_SAMPLING:
 			assert_int_equal(field_int(o, i, "sample_ms"), e->sampling.sample_ms);
+			break;
+		case MEVI_EV_WRITTEN:
+			assert_int_equal(field_int(o, i, "start"), e->written.range.start);
+			assert_int_equal(field_int(o, i, "end"), e->written.range.end);
+			assert_int_equal(field_int(o, i, "t"), e->written.t);
 			break;
 		}
 	}
