@@ -669,6 +669,10 @@ static void enc_event(struct wbuf *w, struct delta *d, struct sdict *dict,
 	case MEVI_EV_SAMPLING:
 		wb_uv(w, ev->sampling.sample_ms);
 		break;
+	case MEVI_EV_WRITTEN:
+		enc_range(w, d, ev->written.range);
+		wb_sv(w, (int64_t)(ev->written.t - ev->ts));
+		break;
 	}
 }
 
@@ -772,6 +776,10 @@ static int dec_event(struct rbuf *r, struct delta *d, struct mevi_event *ev)
 		break;
 	case MEVI_EV_SAMPLING:
 		ev->sampling.sample_ms = (uint32_t)rb_uv(r);
+		break;
+	case MEVI_EV_WRITTEN:
+		ev->written.range = dec_range(r, d);
+		ev->written.t = ev->ts + (uint64_t)rb_sv(r);
 		break;
 	default:
 		r->bad = true;
@@ -1149,6 +1157,7 @@ static void ckpt_write(struct wbuf *w, const struct session *s)
 		ckpt_write_tags(w, p->vmas);
 		ckpt_write_tags(w, p->origins);
 		ckpt_write_tags(w, p->touches);
+		ckpt_write_tags(w, p->written);
 		wb_uv(w, p->threads.n);
 		for (uint32_t i = 0; i < p->threads.n; i++) {
 			wb_uv(w, (uint32_t)p->threads.t[i].tid);
@@ -1220,7 +1229,7 @@ static int ckpt_read(struct rbuf *r, uint64_t id, struct session_registry *tmp,
 		if (err)
 			return err;
 		if ((err = ckpt_read_tags(r, p->vmas)) || (err = ckpt_read_tags(r, p->origins)) ||
-		    (err = ckpt_read_tags(r, p->touches)))
+		    (err = ckpt_read_tags(r, p->touches)) || (err = ckpt_read_tags(r, p->written)))
 			return err;
 		nthreads = rb_uv(r);
 		for (uint64_t k = 0; k < nthreads && !r->bad; k++) {

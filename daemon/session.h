@@ -99,6 +99,9 @@ struct process {
 	 * session's vmanames, a stack_id, a tid. */
 	struct tagmap *vmas, *origins, *touches;
 	struct threadtab threads;
+	/* Version 3: last-write times (heatmap.h), owned; same rules as the
+	 * annotation maps above. */
+	struct tagmap *written;
 };
 
 /*

@@ -20,6 +20,7 @@
 #include "arch.h"
 #include "backtrace.h"
 #include "event.h"
+#include "heat.h"
 #include "log.h"
 #include "outbox.h"
 #include "syscalls.h"
@@ -410,6 +411,11 @@ static bool attach(struct tracee_table *t, struct thread *th, uint64_t insn)
 	pid_t tid = th->tid;
 
 	if (mm_attach(th->proc->mm, tid, insn, &death) == -ESRCH) {
+		handle_death(t, tid, death);
+		return false;
+	}
+	/* heat hook: sampled mode injects its write-protect userfaultfd here */
+	if (heat_mm_attach(th->proc->mm->heat, tid, insn, &death) == -ESRCH) {
 		handle_death(t, tid, death);
 		return false;
 	}

@@ -179,7 +179,7 @@ struct mevi_event {
 		struct {
 			struct mevi_range range;
 			uint64_t t; /* ns since the session began: the scan that saw the write */
-		} written; /* the pages of [start, end) were last seen written at t */
+		} written;	    /* the pages of [start, end) were last seen written at t */
 	};
 };
 

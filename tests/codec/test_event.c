@@ -66,10 +66,9 @@ static void decode_expect(const void *buf, size_t len, const struct mevi_decoder
 static void test_type_names(void **state)
 {
 	static const char *const names[MEVI_EV_TYPE_COUNT] = {
-	    "session_start", "session_end", "proc_start", "proc_exec", "proc_exit",
-	    "map",	     "unmap",	    "remap",	  "state",     "stack",
-	    "origin",	     "vma",	    "thread",	  "touch",     "sampling",
-	    "written",
+	    "session_start", "session_end", "proc_start", "proc_exec", "proc_exit", "map",
+	    "unmap",	     "remap",	    "state",	  "stack",     "origin",    "vma",
+	    "thread",	     "touch",	    "sampling",	  "written",
 	};
 
 	for (unsigned i = 0; i < MEVI_EV_TYPE_COUNT; i++)
