@@ -35,6 +35,7 @@ struct heat_mm {
 	int uffd;		/* our own (sampled mode), else -1 */
 	bool gave_up;		/* sampled: no userfaultfd for this address space */
 	bool released;		/* detached: never again */
+	bool asked;		/* sampled: a stop was asked for since the last tick */
 	struct tagmap *watched; /* registered and protected once (value 0) */
 	struct tagmap *last;	/* last seen written: ms since the session began */
 };
