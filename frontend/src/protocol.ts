@@ -15,7 +15,7 @@
 import { decode, encode } from '@msgpack/msgpack';
 import { isState, type PageState } from './memmap';
 
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 export const PAGE_SIZE = 4096;
 export const ADDR_LIMIT = 2 ** 56;
 
@@ -35,6 +35,7 @@ export const EVENT_TYPES = [
   'thread',
   'touch',
   'sampling',
+  'written',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
@@ -95,7 +96,9 @@ export type MeviEvent =
   | (EventBase & { type: 'vma'; start: number; end: number; kind: number; name: string })
   | (EventBase & { type: 'thread'; tid: number; name: string })
   | (EventBase & { type: 'touch'; start: number; end: number; tid: number })
-  | (EventBase & { type: 'sampling'; sample_ms: number });
+  | (EventBase & { type: 'sampling'; sample_ms: number })
+  /** Version 3 (mevi-run --heat): the pages of [start, end) were last seen written at t (ns since the session began). */
+  | (EventBase & { type: 'written'; start: number; end: number; t: number });
 
 export interface ProcessSnapshot {
   pid: number;
@@ -115,6 +118,8 @@ export interface ProcessSnapshot {
   touches: number[];
   /** The thread table: flat [tid0, name0, ...]. */
   threads: (number | string)[];
+  /** Version 3: last-write times, flat [start0, end0, t_ms0, ...] (ms since the session began). */
+  written: number[];
 }
 
 export interface SessionSnapshot {
@@ -298,6 +303,7 @@ const ARITY: Record<EventType, number> = {
   thread: 5,
   touch: 6,
   sampling: 4,
+  written: 6,
 };
 
 /** Validates one wire event (an array) into a MeviEvent. */
@@ -306,7 +312,7 @@ export function parseEvent(raw: unknown, path = 'event'): MeviEvent {
   if (a.length < 3) fail(path, 'an event of at least 3 elements', a);
   const code = uint(a[0], `${path}[0]`);
   const type = EVENT_TYPES[code];
-  if (type === undefined) fail(`${path}[0]`, 'a known event type (0..14)', a[0]);
+  if (type === undefined) fail(`${path}[0]`, 'a known event type (0..15)', a[0]);
   if (a.length !== ARITY[type]) fail(path, `${ARITY[type]} elements for ${type}`, `${a.length} elements`);
   const pid = int32(a[1], `${path}.pid`);
   const ts = uint(a[2], `${path}.ts`);
@@ -370,6 +376,10 @@ export function parseEvent(raw: unknown, path = 'event'): MeviEvent {
     }
     case 'sampling':
       return { type, pid, ts, sample_ms: uint32(a[3], `${path}.sample_ms`) };
+    case 'written': {
+      const [start, end] = addrRange(a[3], a[4], path);
+      return { type, pid, ts, start, end, t: uint(a[5], `${path}.t`) };
+    }
   }
 }
 
@@ -439,7 +449,9 @@ function history(v: unknown, path: string): number[] {
 }
 
 function parseProcess(v: unknown, path: string): ProcessSnapshot {
-  const a = arr(v, path, 11);
+  const a = arr(v, path);
+  // 11 elements before version 3 (recordings and moments without heat), 12 since.
+  if (a.length !== 11 && a.length !== 12) fail(path, 'an array of 11 or 12 elements', `${a.length} elements`);
   return {
     pid: int32(a[0], `${path}.pid`),
     ppid: int32(a[1], `${path}.ppid`),
@@ -452,6 +464,7 @@ function parseProcess(v: unknown, path: string): ProcessSnapshot {
     origins: flatAnnotations<number>(a[8], `${path}.origins`, 3, uint32),
     touches: flatAnnotations<number>(a[9], `${path}.touches`, 3, tid),
     threads: threadList(a[10], `${path}.threads`),
+    written: a.length > 11 ? flatAnnotations<number>(a[11], `${path}.written`, 3, uint32) : [],
   };
 }
 
@@ -593,6 +606,8 @@ export function eventToWire(ev: MeviEvent): unknown[] {
       return [...head, ev.start, ev.end, ev.tid];
     case 'sampling':
       return [...head, ev.sample_ms];
+    case 'written':
+      return [...head, ev.start, ev.end, ev.t];
   }
 }
 
@@ -611,7 +626,7 @@ export function sessionToWire(s: SessionSnapshot): unknown[] {
     s.exit_status,
     s.mode,
     s.started_at,
-    s.processes.map((p) => [p.pid, p.ppid, p.cmdline, p.alive, p.exit_status, p.ranges, p.rss_history, p.vmas, p.origins, p.touches, p.threads]),
+    s.processes.map((p) => [p.pid, p.ppid, p.cmdline, p.alive, p.exit_status, p.ranges, p.rss_history, p.vmas, p.origins, p.touches, p.threads, p.written]),
     s.rss_history,
     s.sample_ms,
     s.stacks.map(([id, fr]) => [id, fr.map(frameToWire)]),

@@ -230,7 +230,7 @@ describe('keyboard: timeline keys', () => {
 describe('moment messages', () => {
   const session = [1, ['prog'], 7000, true, null, 0, 1700000000000000000n, [[7001, 7000, ['prog'], true, null, [0x7f0000000000, 0x7f0000100000, 1], [10, MiB], [], [], [], []]], [10, MiB], 0, []];
   it('peeks the kind and decodes a moment', () => {
-    const bytes = encodeWire([2, 2, 1700000001000000000n, 1, 50, 40, 30, 60, 90, session]);
+    const bytes = encodeWire([2, 3, 1700000001000000000n, 1, 50, 40, 30, 60, 90, session]);
     expect(peekKind(bytes)).toBe(2);
     const m = decodeServerMessage(bytes);
     expect(m.kind).toBe('moment');
@@ -239,7 +239,7 @@ describe('moment messages', () => {
     expect(m.session.processes[0]!.ranges).toEqual([0x7f0000000000, 0x7f0000100000, 1]);
   });
   it('carries the reason when there is no state', () => {
-    const m = decodeServerMessage(encodeWire([2, 2, 1n, 9, 5, 0, 0, 0, 0, 'no such session']));
+    const m = decodeServerMessage(encodeWire([2, 3, 1n, 9, 5, 0, 0, 0, 0, 'no such session']));
     expect(m.kind === 'moment' && m.session).toBe('no such session');
     expect(() => decodeServerMessage(encodeWire([2, 1, 1n, 9, 5, 0, 0, 0]))).toThrow();
   });

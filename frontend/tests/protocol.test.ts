@@ -101,7 +101,7 @@ describe('server messages', () => {
   const started = 1_700_000_000_123_456_789n; // beyond 2^53: must stay exact
   const snapshot = [
     0,
-    2,
+    3,
     started + 5_000_000_000n,
     [
       [
@@ -125,6 +125,7 @@ describe('server messages', () => {
             [0x7f0000000000, 0x7f0000004000, 3],
             [0x7f0000000000, 0x7f0000002000, 4243, 0x7f0000002000, 0x7f0000004000, 4250],
             [4243, 'prog', 4250, 'worker-1'],
+            [0x7f0000000000, 0x7f0000001000, 1200],
           ],
         ],
         [0, 0, 1000, 16384],
@@ -168,19 +169,19 @@ describe('server messages', () => {
 
   it('matches the annotated example of PROTOCOL.md section 6 byte for byte', () => {
     const hex =
-      '940002cf17979cfe71c4ca00919b0192a26c73a22d6ccd1092c3c000cf17979cfe3d85cd15919bcd1093cd109292a26c73a22d6cc3c096cf000055d4e8a00000cf000055d4e8a0300001cf000055d4e8a03000cf000055d4e8a2100000' +
-      '92ce00029810cd300090909090' +
+      '940003cf17979cfe71c4ca00919b0192a26c73a22d6ccd1092c3c000cf17979cfe3d85cd15919ccd1093cd109292a26c73a22d6cc3c096cf000055d4e8a00000cf000055d4e8a0300001cf000055d4e8a03000cf000055d4e8a2100000' +
+      '92ce00029810cd30009090909090' +
       '92ce00029810cd30000090';
     const bytes = Uint8Array.from(hex.match(/../g)!.map((b) => parseInt(b, 16)));
     // Version 1's 111 bytes + four empty annotation lists + sample_ms + stacks.
-    expect(bytes.length).toBe(117);
+    expect(bytes.length).toBe(118);
     const m = decodeServerMessage(bytes);
     if (m.kind !== 'snapshot') throw new Error('not a snapshot');
-    expect(m.version).toBe(2);
+    expect(m.version).toBe(3);
     const sess = m.sessions[0]!;
     expect([sess.id, sess.launcher_pid, sess.sample_ms, sess.stacks]).toEqual([1, 4242, 0, []]);
     expect(sess.processes[0]!.ranges).toEqual([0x55d4e8a00000, 0x55d4e8a03000, 1, 0x55d4e8a03000, 0x55d4e8a21000, 0]);
-    expect(Buffer.from(encodeWire([0, 2, m.now, [sessionToWire(sess)]])).toString('hex')).toBe(hex);
+    expect(Buffer.from(encodeWire([0, 3, m.now, [sessionToWire(sess)]])).toString('hex')).toBe(hex);
   });
 
   it('rejects malformed annotation lists in snapshots', () => {
@@ -194,14 +195,21 @@ describe('server messages', () => {
     expect(() => decodeServerMessage(bad((p) => (p[8] = [8192, 12288, 1, 0, 4096, 1])))).toThrow(/sorted/);
     expect(() => decodeServerMessage(bad((p) => (p[9] = [0, 4096, 0])))).toThrow(/thread id/);
     expect(() => decodeServerMessage(bad((p) => (p[10] = [5])))).toThrow(/tid, name/);
-    expect(() => decodeServerMessage(bad((p) => p.pop()))).toThrow(/11 elements/);
+    expect(() =>
+      decodeServerMessage(
+        bad((p) => {
+          p.pop();
+          p.pop();
+        }),
+      ),
+    ).toThrow(/11 or 12 elements/);
   });
 
   it('gives a snapshot of another protocol version no sessions', () => {
     const other = structuredClone(snapshot) as unknown[];
-    other[1] = 3;
+    other[1] = 4;
     const m = decodeServerMessage(encodeWire(other));
-    expect(m).toEqual({ kind: 'snapshot', version: 3, now: 0n, sessions: [] });
+    expect(m).toEqual({ kind: 'snapshot', version: 4, now: 0n, sessions: [] });
   });
 
   it('decodes a delta', () => {

@@ -11,7 +11,7 @@ const start = (pid: number, argv: string[] = ['prog'], resume = false): MeviEven
   type: 'session_start',
   pid,
   ts: 0,
-  version: 2,
+  version: 3,
   mode: 0,
   resume,
   started_at: 1_700_000_000_000_000_000n,
@@ -136,7 +136,7 @@ describe('store: deltas', () => {
 });
 
 describe('store: snapshots', () => {
-  const snap = (sessions: SnapshotMessage['sessions']): SnapshotMessage => ({ kind: 'snapshot', version: 2, now: 5n, sessions });
+  const snap = (sessions: SnapshotMessage['sessions']): SnapshotMessage => ({ kind: 'snapshot', version: 3, now: 5n, sessions });
 
   it('replaces everything it knew', () => {
     const s = new Store();
@@ -164,6 +164,7 @@ describe('store: snapshots', () => {
               origins: [P, 3 * P, 9],
               touches: [0, P, 52],
               threads: [51, 'x', 52, 'worker-1'],
+              written: [0, P, 1200],
             },
           ],
           rss_history: [0, 0, 99, P],
@@ -201,9 +202,9 @@ describe('store: snapshots', () => {
 
   it('a snapshot of another protocol version is not interpreted; deltas are ignored', () => {
     const s = new Store();
-    quiet(() => s.applySnapshot({ kind: 'snapshot', version: 3, now: 0n, sessions: [] }));
-    expect(s.incompatible).toBe(3);
-    expect(s.lastError).toMatch(/protocol version 3.*reload/);
+    quiet(() => s.applySnapshot({ kind: 'snapshot', version: 4, now: 0n, sessions: [] }));
+    expect(s.incompatible).toBe(4);
+    expect(s.lastError).toMatch(/protocol version 4.*reload/);
     s.applyDelta({ kind: 'delta', now: 1n, batches: [{ sessionId: 1, events: [start(1)] }] });
     expect(s.sessions.size).toBe(0);
     s.applySnapshot(snap([]));

@@ -148,7 +148,7 @@ def main(argv):
         if batch:
             s.sendall(pack(batch))
 
-    send([[0, me, ts(), 2, 1, False, time.time_ns(), program, 20]])  # protocol 2, sampled every 20 ms
+    send([[0, me, ts(), 3, 1, False, time.time_ns(), program, 20]])  # protocol 3, sampled every 20 ms
     pid = os.fork()
     if pid == 0:
         try:

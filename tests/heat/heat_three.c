@@ -6,7 +6,7 @@
  *   hot:   every page written every 100 ms, until the end;
  *   once:  every page written once at the start, then left alone;
  *   never: MAP_POPULATE'd (resident), then never written.
- * Prints "HEAT <pid> <hot> <once> <never> <pages>\n" (hex addresses) on
+ * After 300 ms (for mevi-run to start watching), prints "HEAT <pid> <hot> <once> <never> <pages>\n" (hex addresses) on
  * stdout once everything is in place, then runs for SECONDS (argv[1],
  * default 3) and exits 0. With argv[2] == "fork", a child does the same
  * pattern on its own copies after the parent's line (its own "HEAT" line).
@@ -53,7 +53,11 @@ static void run(double seconds)
 	char *hot = map(0), *once = map(0), *never = map(MAP_POPULATE);
 	double end;
 	unsigned n = 0;
+	struct timespec settle = {0, 300 * 1000 * 1000};
 
+	/* Time for mevi-run to watch the new mappings (sampled mode and
+	 * --pid inject their userfaultfd at a stop they ask for). */
+	nanosleep(&settle, NULL);
 	memset(once, 1, PAGES * PAGE);
 	memset(hot, 1, PAGES * PAGE);
 	printf("HEAT %d %lx %lx %lx %lu\n", (int)getpid(), (unsigned long)hot,

@@ -174,7 +174,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // ---- wire ----------------------------------------------------------------------
 
 const P = 4096;
-const PROTO_VERSION = 2;
+const PROTO_VERSION = 3;
 const STATES = { not_resident: 0, resident: 1, untracked: 2, swapped: 3 };
 const KINDS = { anon: 0, heap: 1, stack: 2, thread_stack: 3, file: 4, shmem: 5, special: 6 };
 const T = {
