@@ -172,7 +172,7 @@ class FakeLauncher:
             pass
         self.s.settimeout(None)
         self.ts = 0
-        self.send([[0, self.launcher, 0, 2, 0, False, time.time_ns(), [f"synthetic-{n}"], 0],
+        self.send([[0, self.launcher, 0, 3, 0, False, time.time_ns(), [f"synthetic-{n}"], 0],
                    [2, self.pid, 0, self.launcher, 0, [f"synthetic-{n}"]]])
 
     def tick(self):
@@ -373,7 +373,7 @@ def run_daemon_measures(mevid, measures, workdir):
     os.mkdir(ddir, 0o700)
     daemon = Daemon(mevid, ddir)
     try:
-        print("\nmevid measurements (a fresh mevid, synthetic launchers speaking protocol version 2):")
+        print("\nmevid measurements (a fresh mevid, synthetic launchers speaking protocol version 3):")
         if "mevid_rss" in measures:
             before, after, nranges = bench_daemon_rss(daemon)
             print(
