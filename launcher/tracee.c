@@ -403,6 +403,19 @@ static void resume(pid_t tid, enum __ptrace_request req, int sig)
 		log_warn("tid %d: ptrace resume: %s", tid, strerror(errno));
 }
 
+/* heat hook: sampled mode's write-protect userfaultfd (heat.h), at a stop
+ * at a user-mode boundary. Returns false if the thread died. */
+static bool attach_heat(struct tracee_table *t, struct thread *th)
+{
+	int death = 0;
+
+	if (heat_mm_attach(th->proc->mm->heat, th->tid, 0, &death) == -ESRCH) {
+		handle_death(t, th->tid, death);
+		return false;
+	}
+	return true;
+}
+
 /* Attaches a userfaultfd, handling the thread dying meanwhile. Returns false
  * if the thread died (its death has been handled). */
 static bool attach(struct tracee_table *t, struct thread *th, uint64_t insn)
@@ -414,12 +427,7 @@ static bool attach(struct tracee_table *t, struct thread *th, uint64_t insn)
 		handle_death(t, tid, death);
 		return false;
 	}
-	/* heat hook: sampled mode injects its write-protect userfaultfd here */
-	if (heat_mm_attach(th->proc->mm->heat, tid, insn, &death) == -ESRCH) {
-		handle_death(t, tid, death);
-		return false;
-	}
-	return true;
+	return attach_heat(t, th); /* heat hook */
 }
 
 /* Reads Tgid from /proc/TID/status. */
@@ -705,6 +713,9 @@ static void on_syscall_stop(struct tracee_table *t, struct thread *th)
 		apply_syscall(mm, sc, th->args, info.exit.rval, info.exit.is_error);
 		backtrace_syscall_exit(mm->bt, th->tid, sc->kind, th->args, info.exit.rval,
 				       info.exit.is_error);
+		/* heat hook: sampled mode injects at the first exit stop it gets */
+		if (!attach_heat(t, th))
+			return;
 	}
 	th->sc = NULL;
 	resume(th->tid, PTRACE_CONT, 0);

@@ -10,6 +10,7 @@
  * stdout once everything is in place, then runs for SECONDS (argv[1],
  * default 3) and exits 0. With argv[2] == "fork", a child does the same
  * pattern on its own copies after the parent's line (its own "HEAT" line).
+ * argv[3]: the settle time in ms (default 300; longer for --pid).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -48,20 +49,22 @@ static char *map(int extra)
 	return p;
 }
 
+static long settle_ms = 300;
+
 static void run(double seconds)
 {
 	char *hot = map(0), *once = map(0), *never = map(MAP_POPULATE);
 	double end;
 	unsigned n = 0;
-	struct timespec settle = {0, 300 * 1000 * 1000};
+	struct timespec settle = {settle_ms / 1000, settle_ms % 1000 * 1000 * 1000};
 
 	/* Time for mevi-run to watch the new mappings (sampled mode and
 	 * --pid inject their userfaultfd at a stop they ask for). */
 	nanosleep(&settle, NULL);
 	memset(once, 1, PAGES * PAGE);
 	memset(hot, 1, PAGES * PAGE);
-	printf("HEAT %d %lx %lx %lx %lu\n", (int)getpid(), (unsigned long)hot,
-	       (unsigned long)once, (unsigned long)never, PAGES);
+	printf("HEAT %d %lx %lx %lx %lu\n", (int)getpid(), (unsigned long)hot, (unsigned long)once,
+	       (unsigned long)never, PAGES);
 	fflush(stdout);
 	end = now() + seconds;
 	while (now() < end) {
@@ -81,6 +84,9 @@ static void run(double seconds)
 int main(int argc, char **argv)
 {
 	double seconds = argc > 1 ? atof(argv[1]) : 3.0;
+
+	if (argc > 3)
+		settle_ms = atol(argv[3]);
 
 	if (argc > 2 && !strcmp(argv[2], "fork")) {
 		pid_t pid;
