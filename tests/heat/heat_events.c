@@ -13,7 +13,6 @@
  * region after it was populated and after one more byte was written into it
  * (a write to a write-protected huge page splits it).
  */
-#define _GNU_SOURCE
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
