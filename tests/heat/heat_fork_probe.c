@@ -39,8 +39,8 @@ static int report(const char *who, char *p)
 		wp += !!(ent[i] & (1ULL << 57));
 	printf("%s: %d regions:", who, n);
 	for (int i = 0; i < n; i++)
-		printf(" [+%lu..+%lu %s%s%s]", (v[i].start - (uint64_t)p) / 4096,
-		       (v[i].end - (uint64_t)p) / 4096,
+		printf(" [+%lu..+%lu %s%s%s]", (unsigned long)((v[i].start - (uint64_t)p) / 4096),
+		       (unsigned long)((v[i].end - (uint64_t)p) / 4096),
 		       v[i].categories & PAGE_IS_WPALLOWED ? "WPALLOWED " : "",
 		       v[i].categories & PAGE_IS_WRITTEN ? "WRITTEN " : "",
 		       v[i].categories & PAGE_IS_PRESENT ? "PRESENT" : "");
