@@ -287,6 +287,11 @@ def main():
                     help="measure mevi-run --sample[=MS] (sampled mode, target <= 1.05x everywhere) instead of exact mode")
     ap.add_argument("--layout-scan", action="store_true",
                     help="with --sample: mevi-run --layout=scan (no syscall stops; layouts re-read by the sampler)")
+    ap.add_argument("--heat", metavar="MS",
+                    help="issue 13: run mevi-run with --heat=MS; with --heat-vs-mevi the other side is the same "
+                         "mevi-run without --heat (the cost of heat alone)")
+    ap.add_argument("--heat-vs-mevi", action="store_true",
+                    help="with --heat: compare against mevi-run without --heat instead of native")
     ap.add_argument("--compare-backtraces", action="store_true",
                     help="mevi-run --backtraces=mmap against --backtraces=off instead of against native")
     args = ap.parse_args()
@@ -321,6 +326,7 @@ def measure(args, mevi_run, mevid, wl, workdir):
         ("fork_exec", "(d) 200x fork+exec /bin/true", [os.path.join(wl, "fork_exec")]),
         ("gcc", "(e) gcc -O2 -c, generated file", [gcc, "-O2", "-c", src, "-o", os.path.join(workdir, "gen.o")]),
         ("python_dict", "(e) python3, 2M-entry dict", [python, "-c", "d = {i: str(i) for i in range(2000000)}"]),
+        ("write_loop", "(heat) 1 GiB written, 100 passes", [os.path.join(wl, "write_loop"), "1024", "100"]),
     ]
     daemon_measures = ["mevid_rss", "mevid_events"]
     if args.compare_backtraces:
@@ -397,6 +403,8 @@ def run_workloads(args, workloads, mevi_run, sock, workdir):
     """The side-by-side runs and the table."""
     print(f"overhead: {args.runs} interleaved runs per side after one warm-up; medians of whole-process wall time")
     extra = (f" --sample={args.sample}" if args.sample else "") + (" --layout=scan" if args.layout_scan else "")
+    if args.heat:
+        extra += f" --heat={args.heat}" + (" (other side: the same without --heat)" if args.heat_vs_mevi else "")
     print(f"overhead: mevi-run {mevi_run} --socket {sock} --no-spawn{extra}")
     print("overhead: mevid was started before the measurements: its start-up is not included\n")
     rows = []
@@ -405,6 +413,10 @@ def run_workloads(args, workloads, mevi_run, sock, workdir):
         if args.layout_scan:
             mode.append("--layout=scan")
         mcmd = [mevi_run, "--socket", sock, "--no-spawn"] + mode + ["--"] + cmd
+        if args.heat:
+            base = mcmd if args.heat_vs_mevi else cmd
+            mcmd = [mevi_run, "--socket", sock, "--no-spawn", "--heat=" + args.heat] + mode + ["--"] + cmd
+            cmd = base
         native, mevi, errors = [], [], []
         for side, c in (("native", cmd), ("mevi", mcmd)):
             _, rc, err = timed(c, workdir)  # warm-up: page cache, dynamic loader, daemon session path
