@@ -14,7 +14,7 @@
  * the heat of that moment). The on/off state and N live here, with a
  * listener for the app to redraw; the control is ui/heatbar.ts.
  */
-import type { ProcessState } from './store';
+import { vmaKind, type ProcessState } from './store';
 import { RESIDENT } from './memmap';
 
 /** Age (ms) up to which memory counts as "written this interval" (brightest). */
@@ -81,11 +81,15 @@ export function pixelOf([r, g, b]: Rgb): number {
  * the column's last-write time (rasterizeTags of the heat map, -1 where
  * never written), the other slots keep `base`.
  */
-export function heatPalette(written: Float64Array, cols: number, nowMs: number, base: Uint32Array, coldS: number | null): Uint32Array {
+export function heatPalette(written: Float64Array, cols: number, nowMs: number, base: Uint32Array, coldS: number | null, kinds: Float64Array | null = null): Uint32Array {
   const pal = new Uint32Array(cols * 4);
   const cache = new Map<number, number>();
   for (let c = 0; c < cols; c++) {
     const t = written[c]!;
+    if (kinds && !heatTracked(kinds[c]!)) {
+      pal.set(base, c * 4); // file, shared, special: heat does not watch them
+      continue;
+    }
     let px = cache.get(t);
     if (px === undefined) {
       px = pixelOf(heatRgb(t, nowMs, coldS));
@@ -98,6 +102,14 @@ export function heatPalette(written: Float64Array, cols: number, nowMs: number, 
   }
   return pal;
 }
+
+/** Whether memory of this vma value (store.ts vmaValue, -1: none) is watched by heat: private anonymous kinds only. */
+export function heatTracked(vma: number): boolean {
+  return vma < 0 || vmaKind(vma) < FIRST_UNWATCHED_KIND;
+}
+
+/** Kinds from file (4) on (file, shmem, special) are never write-protected by mevi-run --heat. */
+const FIRST_UNWATCHED_KIND = 4;
 
 export interface ColdTotals {
   /** Resident bytes not written for more than coldS seconds (never written included). */
@@ -127,8 +139,21 @@ export function coldTotals(p: ProcessState, nowMs: number, coldS: number): ColdT
     });
     if (cur < e) out.bySite.set(-1, (out.bySite.get(-1) ?? 0) + (e - cur));
   };
-  p.map.forEachIn(0, 2 ** 56, (s, e, st) => {
-    if (st !== RESIDENT) return;
+  const watched = (s: number, e: number, fn: (s: number, e: number) => void): void => {
+    let cur = s;
+    p.vmas.forEachIn(s, e, (vs, ve, v) => {
+      if (vs > cur) fn(cur, vs);
+      if (heatTracked(v)) fn(vs, ve);
+      cur = ve;
+    });
+    if (cur < e) fn(cur, e);
+  };
+  p.map.forEachIn(0, 2 ** 56, (rs, re, st) => {
+    if (st === RESIDENT) watched(rs, re, (s, e) => coldRun(s, e));
+  });
+  return out;
+
+  function coldRun(s: number, e: number): void {
     let cur = s;
     p.written.forEachIn(s, e, (ws, we, t) => {
       if (ws > cur) add(cur, ws, true);
@@ -136,8 +161,7 @@ export function coldTotals(p: ProcessState, nowMs: number, coldS: number): ColdT
       cur = we;
     });
     if (cur < e) add(cur, e, true);
-  });
-  return out;
+  }
 }
 
 /** The session's "now" for heat, in ms since it began: its latest event time. */

@@ -65,3 +65,17 @@ describe('heat (protocol version 3)', () => {
     expect([...pal.subarray(1, 4)]).toEqual([2, 3, 4]);
   });
 });
+
+describe('heat: only what mevi-run watches', () => {
+  it('file, shared and special memory is neither cold nor coloured', () => {
+    const s = session();
+    s.applyBatch(1, [{ type: 'vma', pid: 101, ts: 11 * S, start: 32 * P, end: 48 * P, kind: 4, name: '/lib/x.so' }]);
+    const p = s.sessions.get(1)!.processes.get(101)!;
+    const t = coldTotals(p, 10000, 5);
+    expect(t.cold).toBe(16 * P); // the once buffer only: the file pages are not watched
+    expect(t.never).toBe(0);
+    const base = Uint32Array.from([1, 2, 3, 4]);
+    const pal = heatPalette(Float64Array.from([-1]), 1, 10000, base, null, Float64Array.from([p.vmas.get(40 * P)!]));
+    expect([...pal]).toEqual([1, 2, 3, 4]);
+  });
+});

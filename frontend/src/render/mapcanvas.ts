@@ -317,7 +317,7 @@ export class MapCanvas {
       fillStripe(px, frac, kinds, cols, top);
     }
     const hp = this.paint.heat;
-    const palette = heat && hp ? heatPalette(heat, cols, hp.nowMs, SLOT_PIXELS, hp.coldS) : sites ? sitePalette(sites, cols, this.paint.highlight) : null;
+    const palette = heat && hp ? heatPalette(heat, cols, hp.nowMs, SLOT_PIXELS, hp.coldS, kinds) : sites ? sitePalette(sites, cols, this.paint.highlight) : null;
     fillColumns(top ? px.subarray(top * cols) : px, frac, cols, h - top, palette);
     this.ctx.putImageData(this.img, x0, y0);
   }

@@ -27,7 +27,8 @@ export class HeatBar {
       'span',
       { className: 'heat-options' },
       el('label', { className: 'option', title: 'mevi-run --heat: resident memory by its last write (bright: written in the last interval, fading with age; blue: never seen written)' }, this.toggle, 'Heat'),
-      el('label', { className: 'option', title: 'Leak suspects: resident memory not written for more than N seconds (others dimmed), with totals per process and call site' }, 'cold >', this.cold, 's'),
+      el('label', { className: 'option heat-cold-label', title: 'Leak suspects: resident memory not written for more than N seconds (others dimmed), with totals per process and call site' }, 'cold >', this.cold, 's'),
     );
+    (this.el.lastElementChild as HTMLElement).style.marginLeft = '0.8em';
   }
 }
