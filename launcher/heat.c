@@ -558,6 +558,18 @@ void heat_mm_snapshot(struct heat_mm *hm, pid_t pid)
 		tagmap_walk(hm->last, snap_cb, &sc);
 }
 
+void heat_mm_program_uffd(struct heat_mm *hm)
+{
+	if (!hm || hm->gave_up || hm->released || !H.sampled)
+		return;
+	log_warn("pid %d: the program uses userfaultfd itself: no heat for it (mevi-run "
+		 "leaves its memory alone)",
+		 hm->mm->pid);
+	close_own(hm);
+	hm->gave_up = true;
+	tagmap_clear(hm->watched);
+}
+
 /* ---- injection (sampled mode) ---- */
 
 /* True when the process holds a userfaultfd of its own. */

@@ -104,7 +104,13 @@ void heat_mm_release(struct heat_mm *hm);
 /* Emits the last-write map as written events (reconnect snapshot). */
 void heat_mm_snapshot(struct heat_mm *hm, pid_t pid);
 
-/* ---- hook for tracee.c ---- */
+/* ---- hooks for tracee.c ---- */
+
+/* The program is about to create a userfaultfd of its own (the seccomp stop
+ * of userfaultfd(), sampled mode): heat steps aside for good in this address
+ * space (our userfaultfd is closed, which unregisters everything), so that
+ * the program's own registrations do not fail with EBUSY. Said once. */
+void heat_mm_program_uffd(struct heat_mm *hm);
 
 /*
  * Sampled mode: thread tid of the address space is in a ptrace stop at a

@@ -617,6 +617,12 @@ static void on_seccomp_stop(struct tracee_table *t, struct thread *th)
 		return;
 	}
 	memcpy(th->args, info.seccomp.args, sizeof(th->args));
+	if (th->sc->kind == SYSCALL_USERFAULTFD) { /* heat hook */
+		heat_mm_program_uffd(th->proc->mm->heat);
+		th->sc = NULL;
+		resume(th->tid, PTRACE_CONT, 0);
+		return;
+	}
 	if (th->sc->kind == SYSCALL_MUNMAP) {
 		/* Sampled mode: munmap cannot fail on page-aligned arguments, so
 		 * it is applied now, without an exit stop (a tick re-reads it). */
@@ -651,6 +657,7 @@ static void apply_syscall(struct mm *mm, const struct traced_syscall *sc, const 
 		mm_resync(mm, a[0], a[0] + PAGE_UP(a[1]));
 		break;
 	case SYSCALL_MUNMAP:
+	case SYSCALL_USERFAULTFD:
 		break; /* applied at its seccomp stop */
 	case SYSCALL_SHMAT:
 		if (!is_error)

@@ -198,6 +198,18 @@ class Test:
         pp = per_page(proc["written"], s, e)
         self.check(len(pp) == 8, f"{mode}: the exec'd child's buffer is seen written ({len(pp)}/8)")
 
+    # ---- a program with a userfaultfd of its own ---------------------------------
+
+    def own_uffd(self, mode):
+        extra = ["--heat=100"] + (["--sample"] if mode == "sampled" else [])
+        r = subprocess.run(self.run_cmd(extra, [self.args.program]), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
+        if r.returncode == 77:
+            print("SKIP: no asynchronous write-protect userfaultfd here")
+            raise SystemExit(77)
+        self.check(r.returncode == 0, f"{mode}: the program's own registrations all worked (exit {r.returncode}) {r.stderr.strip()[-300:]}")
+        if mode == "sampled":
+            self.check("uses userfaultfd itself" in r.stderr, f"{mode}: mevi-run says heat is off for it")
+
     # ---- detach ----------------------------------------------------------------
 
     def detach(self):
@@ -238,6 +250,7 @@ def main():
     ap.add_argument("--three")
     ap.add_argument("--events")
     ap.add_argument("--detach", action="store_true")
+    ap.add_argument("--own-uffd")
     ap.add_argument("program")
     args = ap.parse_args()
     t = Test(args)
@@ -248,6 +261,8 @@ def main():
             t.events(args.events)
         if args.detach:
             t.detach()
+        if args.own_uffd:
+            t.own_uffd(args.own_uffd)
     except Exception as e:  # a crash of the test is a failure with its reason
         t.errors.append(f"{type(e).__name__}: {e}")
         print(f"FAIL {type(e).__name__}: {e}", flush=True)
