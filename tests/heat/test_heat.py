@@ -186,8 +186,8 @@ class Test:
         pp = per_page(w, s, e)
         self.check(len(pp) == 512, f"{mode}: every page of the 2 MiB region seen written ({len(pp)}/512)")
         third = s + 3 * PAGE
-        later = [a for a, t in pp.items() if t > pp.get(s, 0)]
-        self.check(later == [third], f"{mode}: only the page written again later has a later time ({[hex(a) for a in later]})")
+        others = max((t for a, t in pp.items() if a != third), default=0)
+        self.check(pp.get(third, 0) > others, f"{mode}: the page written again later has the latest time ({pp.get(third, 0) / 1e9:.3f} s, others at most {others / 1e9:.3f} s)")
         pid, s, e = got["MOVED"]
         pp = per_page(w, s, e)
         self.check(s in pp, f"{mode}: the moved buffer's rewritten first page is seen at its new address")
