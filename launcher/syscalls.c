@@ -65,7 +65,7 @@ const struct traced_syscall traced_syscalls[] = {
      * no exit stop. */
     {.nr = SYS_userfaultfd,
      .name = "userfaultfd",
-     .kind = SYSCALL_USERFAULTFD,
+     .kind = SYSCALL_UFFD,
      .modes = SYSCALLS_SAMPLED,
      .cond_arg = -1},
 };

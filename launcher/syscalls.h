@@ -24,14 +24,14 @@
 #include <stdint.h>
 
 enum syscall_kind {
-	SYSCALL_MMAP,	     /* (addr, len, ...) -> addr: a new mapping */
-	SYSCALL_MREMAP,	     /* (old, old_len, new_len, flags, new) -> addr */
-	SYSCALL_BRK,	     /* (addr) -> new break */
-	SYSCALL_MADVISE,     /* (addr, len, advice): may drop pages */
-	SYSCALL_MUNMAP,	     /* (addr, len): sampled mode only */
-	SYSCALL_SHMAT,	     /* (id, addr, flags) -> addr: sampled mode only */
-	SYSCALL_SHMDT,	     /* (addr): sampled mode only */
-	SYSCALL_USERFAULTFD, /* (flags): sampled mode only; heat steps aside (heat.h) */
+	SYSCALL_MMAP,	 /* (addr, len, ...) -> addr: a new mapping */
+	SYSCALL_MREMAP,	 /* (old, old_len, new_len, flags, new) -> addr */
+	SYSCALL_BRK,	 /* (addr) -> new break */
+	SYSCALL_MADVISE, /* (addr, len, advice): may drop pages */
+	SYSCALL_MUNMAP,	 /* (addr, len): sampled mode only */
+	SYSCALL_SHMAT,	 /* (id, addr, flags) -> addr: sampled mode only */
+	SYSCALL_SHMDT,	 /* (addr): sampled mode only */
+	SYSCALL_UFFD,	 /* userfaultfd(): sampled mode only; --heat steps aside (heat.h) */
 };
 
 /* Which tracking modes stop for an entry (a bit set). */

@@ -617,7 +617,7 @@ static void on_seccomp_stop(struct tracee_table *t, struct thread *th)
 		return;
 	}
 	memcpy(th->args, info.seccomp.args, sizeof(th->args));
-	if (th->sc->kind == SYSCALL_USERFAULTFD) { /* heat hook */
+	if (th->sc->kind == SYSCALL_UFFD) { /* heat hook */
 		heat_mm_program_uffd(th->proc->mm->heat);
 		th->sc = NULL;
 		resume(th->tid, PTRACE_CONT, 0);
@@ -657,7 +657,7 @@ static void apply_syscall(struct mm *mm, const struct traced_syscall *sc, const 
 		mm_resync(mm, a[0], a[0] + PAGE_UP(a[1]));
 		break;
 	case SYSCALL_MUNMAP:
-	case SYSCALL_USERFAULTFD:
+	case SYSCALL_UFFD:
 		break; /* applied at its seccomp stop */
 	case SYSCALL_SHMAT:
 		if (!is_error)
