@@ -34,7 +34,22 @@ static double now(void)
 
 static char *map(int extra)
 {
-	char *p = mmap(NULL, (PAGES + 2) * PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *p;
+
+	if (extra & MAP_POPULATE) {
+		/* A plain new mapping: populated before mevi-run registers it.
+		 * (MAP_FIXED over memory exact mode has registered would be
+		 * populated through its userfaultfd: write faults, seen as
+		 * writes; launcher/README.md.) */
+		p = mmap(NULL, PAGES * PAGE, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+		if (p == MAP_FAILED) {
+			perror("mmap");
+			exit(2);
+		}
+		return p;
+	}
+	p = mmap(NULL, (PAGES + 2) * PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 	if (p == MAP_FAILED) {
 		perror("mmap");
