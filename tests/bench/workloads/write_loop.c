@@ -23,8 +23,8 @@ int main(int argc, char **argv)
 	size_t passes = argc > 2 ? strtoul(argv[2], NULL, 10) : 20;
 	size_t len = mib << 20;
 	double t0;
-	volatile char *p =
-	    mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	volatile char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 
 	if (p == MAP_FAILED) {
 		perror("write_loop: mmap");
