@@ -11,6 +11,7 @@
 
 #include "ending.h"
 #include "eventlog.h"
+#include "heatmap.h"
 #include "memmap.h"
 #include "session.h"
 #include "tagmap.h"
@@ -494,6 +495,7 @@ static struct json_object *json_process(const struct session *s, const struct pr
 	    add(o, "origins", json_tags(p->origins), false) ||
 	    add(o, "stacks", json_stacks(s, p), false) ||
 	    add(o, "touches", json_tags(p->touches), false) ||
+	    add(o, "written", heatmap_json(p->written), false) ||
 	    add(o, "threads", json_threads(p), false)) {
 		json_object_put(o);
 		return NULL;

@@ -17,6 +17,7 @@
 
 /* Header byte of a record. */
 #define REC_TYPE_MASK	 0x0fu
+#define REC_TYPE_ESCAPE	 0x0fu /* types 15 and up: the type follows as a byte */
 #define REC_PID		 0x10u /* the pid differs from the previous record's: varint follows */
 #define REC_SAME_TS	 0x80u /* the ts equals the previous record's: no delta follows */
 #define REC_STATE_SHIFT	 5     /* bits 5-6: page state of map / state records */
@@ -579,7 +580,7 @@ static struct mevi_str rb_str(struct rbuf *r);
 static void enc_event(struct wbuf *w, struct delta *d, struct sdict *dict,
 		      const struct mevi_event *ev)
 {
-	unsigned char h = ev->type & REC_TYPE_MASK;
+	unsigned char h = ev->type < REC_TYPE_ESCAPE ? ev->type : REC_TYPE_ESCAPE;
 
 	if (ev->pid != d->pid)
 		h |= REC_PID;
@@ -592,6 +593,8 @@ static void enc_event(struct wbuf *w, struct delta *d, struct sdict *dict,
 	else if (ev->type == MEVI_EV_TOUCH && ev->touch.tid == d->tid)
 		h |= REC_SAME_TID;
 	wb_byte(w, h);
+	if ((h & REC_TYPE_MASK) == REC_TYPE_ESCAPE)
+		wb_byte(w, ev->type);
 	if (h & REC_PID)
 		wb_uv(w, (uint32_t)ev->pid);
 	if (!(h & REC_SAME_TS))
@@ -677,6 +680,10 @@ static void enc_event(struct wbuf *w, struct delta *d, struct sdict *dict,
 		wb_uv(w, ev->engine.corrections);
 		wb_uv(w, ev->engine.drops);
 		break;
+	case MEVI_EV_WRITTEN:
+		enc_range(w, d, ev->written.range);
+		wb_sv(w, (int64_t)(ev->written.t - ev->ts));
+		break;
 	}
 }
 
@@ -687,6 +694,8 @@ static int dec_event(struct rbuf *r, struct delta *d, struct mevi_event *ev)
 
 	memset(ev, 0, sizeof(*ev));
 	ev->type = h & REC_TYPE_MASK;
+	if (ev->type == REC_TYPE_ESCAPE)
+		ev->type = rb_byte(r);
 	ev->pid = (h & REC_PID) ? (int32_t)rb_uv(r) : d->pid;
 	ev->ts = (h & REC_SAME_TS) ? d->ts : d->ts + (uint64_t)rb_sv(r);
 	d->pid = ev->pid;
@@ -785,6 +794,10 @@ static int dec_event(struct rbuf *r, struct delta *d, struct mevi_event *ev)
 		ev->engine.name = rb_str(r);
 		ev->engine.corrections = rb_uv(r);
 		ev->engine.drops = rb_uv(r);
+		break;
+	case MEVI_EV_WRITTEN:
+		ev->written.range = dec_range(r, d);
+		ev->written.t = ev->ts + (uint64_t)rb_sv(r);
 		break;
 	default:
 		r->bad = true;
@@ -1162,6 +1175,7 @@ static void ckpt_write(struct wbuf *w, const struct session *s)
 		ckpt_write_tags(w, p->vmas);
 		ckpt_write_tags(w, p->origins);
 		ckpt_write_tags(w, p->touches);
+		ckpt_write_tags(w, p->written);
 		wb_uv(w, p->threads.n);
 		for (uint32_t i = 0; i < p->threads.n; i++) {
 			wb_uv(w, (uint32_t)p->threads.t[i].tid);
@@ -1233,7 +1247,7 @@ static int ckpt_read(struct rbuf *r, uint64_t id, struct session_registry *tmp,
 		if (err)
 			return err;
 		if ((err = ckpt_read_tags(r, p->vmas)) || (err = ckpt_read_tags(r, p->origins)) ||
-		    (err = ckpt_read_tags(r, p->touches)))
+		    (err = ckpt_read_tags(r, p->touches)) || (err = ckpt_read_tags(r, p->written)))
 			return err;
 		nthreads = rb_uv(r);
 		for (uint64_t k = 0; k < nthreads && !r->bad; k++) {

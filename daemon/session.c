@@ -7,6 +7,7 @@
 
 #include "ending.h"
 #include "eventlog.h"
+#include "heatmap.h"
 #include "log.h"
 #include "memmap.h"
 #include "procfs.h"
@@ -163,6 +164,7 @@ static void process_free(struct process *p)
 	tagmap_free(p->vmas);
 	tagmap_free(p->origins);
 	tagmap_free(p->touches);
+	tagmap_free(p->written);
 	threadtab_destroy(&p->threads);
 	strv_free(&p->cmdline);
 	history_destroy(&p->rss_history);
@@ -195,13 +197,15 @@ static struct process *session_add_process(struct session *s, int32_t pid, int32
 		p->vmas = tagmap_clone(inherit_from->vmas);
 		p->origins = tagmap_clone(inherit_from->origins);
 		p->touches = tagmap_clone(inherit_from->touches);
+		p->written = tagmap_clone(inherit_from->written);
 	} else {
 		p->map = memmap_new();
 		p->vmas = tagmap_new();
 		p->origins = tagmap_new();
 		p->touches = tagmap_new();
+		p->written = tagmap_new();
 	}
-	if (!p->map || !p->vmas || !p->origins || !p->touches)
+	if (!p->map || !p->vmas || !p->origins || !p->touches || !p->written)
 		goto err_free;
 	if (pid_table_set(&s->pids, p))
 		goto err_free;
@@ -676,6 +680,8 @@ static int annot_remove(struct process *p, struct mevi_range r)
 		err = tagmap_remove(p->origins, r.start, r.end);
 	if (!err)
 		err = tagmap_remove(p->touches, r.start, r.end);
+	if (!err)
+		err = tagmap_remove(p->written, r.start, r.end);
 	return err;
 }
 
@@ -687,6 +693,8 @@ static int annot_remap(struct process *p, struct mevi_range from, struct mevi_ra
 		err = tagmap_remap(p->origins, from.start, from.end, to.start, to.end);
 	if (!err)
 		err = tagmap_remap(p->touches, from.start, from.end, to.start, to.end);
+	if (!err)
+		err = tagmap_remap(p->written, from.start, from.end, to.start, to.end);
 	return err;
 }
 
@@ -744,6 +752,9 @@ static int apply_annotation(struct session_registry *reg, struct session *s, str
 	case MEVI_EV_TOUCH:
 		err = tagmap_set(p->touches, ev->touch.range.start, ev->touch.range.end,
 				 (uint32_t)ev->touch.tid);
+		break;
+	case MEVI_EV_WRITTEN:
+		err = heatmap_apply(p->written, ev);
 		break;
 	default: /* MEVI_EV_THREAD */
 		err = threadtab_set(&p->threads, ev->thread.tid, ev->thread.name);
@@ -901,8 +912,10 @@ int session_apply(struct session_registry *reg, struct session *s, const struct 
 		tagmap_clear(p->vmas);
 		tagmap_clear(p->origins);
 		tagmap_clear(p->touches);
+		tagmap_clear(p->written);
 		break;
 	}
+	case MEVI_EV_WRITTEN:
 	case MEVI_EV_VMA:
 	case MEVI_EV_ORIGIN:
 	case MEVI_EV_TOUCH:

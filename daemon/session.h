@@ -113,6 +113,9 @@ struct process {
 	int8_t running;
 	int32_t host_pid;    /* its pid in mevid's pid namespace; 0: not known */
 	uint64_t start_time; /* /proc/PID/stat field 22 when first seen; 0: not known */
+	/* Version 3: last-write times (heatmap.h), owned; same rules as the
+	 * annotation maps above. */
+	struct tagmap *written;
 };
 
 /*

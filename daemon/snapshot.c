@@ -126,7 +126,7 @@ static int pack_process(msgpack_packer *pk, const struct session *s, const struc
 {
 	size_t n = memmap_count(p->map);
 
-	if (msgpack_pack_array(pk, 11) || msgpack_pack_int32(pk, p->pid) ||
+	if (msgpack_pack_array(pk, 12) || msgpack_pack_int32(pk, p->pid) ||
 	    msgpack_pack_int32(pk, p->ppid) || pack_strv(pk, &p->cmdline) ||
 	    (p->alive ? msgpack_pack_true(pk) : msgpack_pack_false(pk)) ||
 	    pack_exit(pk, p->has_exit_status, p->exit_status) ||
@@ -136,7 +136,8 @@ static int pack_process(msgpack_packer *pk, const struct session *s, const struc
 		return -ENOMEM;
 	if (pack_history(pk, &p->rss_history) || pack_tags(pk, p->vmas, &s->names) ||
 	    pack_tags(pk, p->origins, NULL) || pack_tags(pk, p->touches, NULL) ||
-	    pack_threads(pk, &p->threads))
+	    pack_threads(pk, &p->threads) ||
+	    pack_tags(pk, p->written, NULL)) /* version 3: t in ms (heatmap.h) */
 		return -ENOMEM;
 	return 0;
 }

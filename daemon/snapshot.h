@@ -5,12 +5,13 @@
  *   session: [id, argv, launcher_pid, alive, exit_status|nil, mode, started_at,
  *             processes, rss_history, sample_ms, stacks]
  *   process: [pid, ppid, cmdline, alive, exit_status|nil, ranges, rss_history,
- *             vmas, origins, touches, threads]
+ *             vmas, origins, touches, threads, written]
  *   ranges:  [start0, end0, state0, ...] (memmap order: sorted, merged)
  *   rss_history: [ts0, rss0, ...] (daemon/history.h, oldest first)
  *   vmas:    [start0, end0, kind0, name0, ...]; origins: [start0, end0,
  *            stack_id0, ...]; touches: [start0, end0, tid0, ...] (tagmap
- *            order); threads: [tid0, name0, ...] (by tid)
+ *            order); threads: [tid0, name0, ...] (by tid); written (version
+ *            3): [start0, end0, t_ms0, ...] (daemon/heatmap.h)
  *   stacks:  [[stack_id, [[pc, func, module, source|nil], ...]], ...] in the
  *            order the ids were first defined
  *

@@ -46,6 +46,23 @@ struct pm_scan_arg {
 #define PAGEMAP_SCAN _IOWR('f', 16, struct pm_scan_arg)
 #endif
 
+/* PAGEMAP_SCAN flags (Linux 6.7+). */
+#ifndef PM_SCAN_WP_MATCHING
+#define PM_SCAN_WP_MATCHING   (1 << 0)
+#define PM_SCAN_CHECK_WPASYNC (1 << 1)
+#endif
+
+/* userfaultfd features newer than Linux 6.1's headers. */
+#ifndef UFFD_FEATURE_WP_UNPOPULATED
+#define UFFD_FEATURE_WP_UNPOPULATED (1 << 13) /* Linux 6.4 */
+#endif
+#ifndef UFFD_FEATURE_WP_ASYNC
+#define UFFD_FEATURE_WP_ASYNC (1 << 15) /* Linux 6.7 */
+#endif
+#ifndef UFFD_USER_MODE_ONLY
+#define UFFD_USER_MODE_ONLY 1 /* Linux 5.11 */
+#endif
+
 /* PROCMAP_QUERY: ioctl on /proc/PID/maps, Linux 6.11+. */
 #ifndef PROCMAP_QUERY
 #define PROCMAP_QUERY_VMA_READABLE	   0x01

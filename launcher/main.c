@@ -29,6 +29,7 @@
 #include "ebpf.h"
 #include "event.h"
 #include "filter.h"
+#include "heat.h"
 #include "link.h"
 #include "log.h"
 #include "outbox.h"
@@ -104,6 +105,7 @@ static void usage(FILE *f)
 	    "                [--engine=auto|ebpf|ptrace] [--] PROGRAM [ARGS...]\n"
 	    "       mevi-run [--socket PATH] [--no-spawn] [--record FILE] --pid PID [--exact]\n"
 	    "                [--detach-after S]\n"
+	    "       (both forms also take --heat[=MS])\n"
 	    "\n"
 	    "Runs PROGRAM and shows how it and every process it spawns use memory,\n"
 	    "live, in the browser (mevid serves http://127.0.0.1:5001/ by default).\n"
@@ -155,6 +157,11 @@ static void usage(FILE *f)
 	    "                 what was still resident) to stderr, or to FILE\n"
 	    "  --summary-format=text|json\n"
 	    "                 the summary's format (default text)\n"
+	    "  --heat[=MS]    hot and cold memory: every MS milliseconds (default 1000)\n"
+	    "                 the pages written since the previous scan are found\n"
+	    "                 (asynchronous userfaultfd write-protect + PAGEMAP_SCAN,\n"
+	    "                 Linux 6.7+; a written page costs one in-kernel fault per\n"
+	    "                 interval); backs off when a scan costs more than 2%% of a core\n"
 	    "  --help         this text\n"
 	    "  --version      print the version\n"
 	    "\n"
@@ -535,11 +542,13 @@ int main(int argc, char **argv)
 	    {"summary", optional_argument, NULL, 0x310},
 	    {"summary-format", required_argument, NULL, 0x311},
 	    {"engine", required_argument, NULL, 0x320},
+	    {"heat", optional_argument, NULL, 0x330},
 	    {NULL, 0, NULL, 0},
 	};
 	unsigned long num;
 	unsigned detach_after = 0;
 	bool exact = false;
+	unsigned heat_ms = 0; /* --heat: the interval; 0 when off */
 	int bt_mode = BACKTRACE_MMAP;
 	bool bt_given = false;
 	const char *engine = getenv("MEVI_ENGINE"); /* --engine's default */
@@ -613,6 +622,16 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			l.scan_layout = !strcmp(optarg, "scan");
+			break;
+		case 0x330: /* --heat[=MS] */
+			heat_ms = 1000;
+			if (optarg && parse_uint(optarg, 10, 3600 * 1000, &num) == 0)
+				heat_ms = (unsigned)num;
+			else if (optarg) {
+				fprintf(stderr, "mevi-run: --heat=%s: not 10..3600000 ms\n",
+					optarg);
+				return 2;
+			}
 			break;
 		case 0x203: /* --exact */
 			exact = true;
@@ -819,6 +838,14 @@ int main(int argc, char **argv)
 	l.tracees = tracee_table_new(l.base, &l.out, on_tracee_notify, &l);
 	MEVI_ASSERT(l.tracees);
 	tracee_set_backtraces(l.tracees, bt_mode, (unsigned)bt_depth);
+	if (heat_ms) {
+		char why[256];
+
+		if (heat_probe(why, sizeof(why)))
+			fprintf(stderr, "mevi-run: %s; carrying on without it\n", why);
+		else if (heat_start(l.base, &l.out, heat_ms, l.sample_ms != 0))
+			log_warn("cannot start --heat: out of memory");
+	}
 
 	/* SIGCHLD must be caught before the first child can report a stop. */
 	struct event *chld_ev = evsignal_new(l.base, SIGCHLD, sigchld_cb, &l);
@@ -987,6 +1014,7 @@ done:
 	tracee_release_main(l.tracees);
 	event_free(chld_ev);
 	ebpf_close(l.bpf);
+	heat_stop();
 	tracee_table_free(l.tracees);
 	outbox_destroy(&l.out);
 	event_base_free(l.base);

@@ -18,6 +18,7 @@
 #include "backtrace.h"
 #include "compat.h"
 #include "event.h"
+#include "heat.h"
 #include "inject.h"
 #include "log.h"
 #include "outbox.h"
@@ -169,6 +170,7 @@ int mm_new(pid_t pid, const struct memmap *template, struct event_base *base, st
 		goto err_pm;
 	}
 	mm->syscall_insn = find_vdso_syscall(mm);
+	mm->heat = heat_mm_new(mm); /* heat hook */
 	log_debug("pid %d: new mm (PROCMAP_QUERY %s, PAGEMAP_SCAN %s, vdso syscall %#lx)", pid,
 		  mm->vmas.use_query ? "yes" : "no", mm->pm.use_scan ? "yes" : "no",
 		  (unsigned long)mm->syscall_insn);
@@ -226,6 +228,7 @@ void mm_put(struct mm *mm)
 	free(mm->tstacks);
 	free(mm->recheck.v);
 	backtrace_mm_free(mm->bt);
+	heat_mm_free(mm->heat); /* heat hook */
 	free(mm);
 }
 
@@ -405,7 +408,8 @@ static void track_piece(struct mm *mm, uint64_t s, uint64_t e)
 	if (mm->uffd >= 0) {
 		struct uffdio_register reg = {
 		    .range = {.start = s, .len = e - s},
-		    .mode = UFFDIO_REGISTER_MODE_MISSING,
+		    .mode =
+			UFFDIO_REGISTER_MODE_MISSING | heat_register_mode(mm->heat), /* heat hook */
 		};
 
 		if (ioctl(mm->uffd, UFFDIO_REGISTER, &reg) < 0) {
@@ -449,6 +453,7 @@ static void drop_gap(struct mm *mm, uint64_t s, uint64_t e)
 {
 	if (s >= e)
 		return;
+	heat_mm_gone(mm->heat, s, e); /* heat hook */
 	tagmap_remove(mm->kinds, s, e);
 	if (!memmap_walk_range(mm->map, s, e, any_cb, NULL))
 		return;
@@ -560,6 +565,7 @@ static int resync_vma(const struct vma_desc *d, void *arg)
 		return 0;
 	drop_gap(rc->mm, rc->cursor, s);
 	track_piece(rc->mm, s, e);
+	heat_mm_vma(rc->mm->heat, d, s, e); /* heat hook */
 	annotate(rc->mm, d, s, e);
 	rc->cursor = e;
 	return 0;
@@ -689,8 +695,10 @@ void mm_remap(struct mm *mm, uint64_t old_start, uint64_t old_len, uint64_t new_
 	uint64_t old_end = old_start + PAGE_UP(old_len);
 	uint64_t new_end = new_start + PAGE_UP(new_len);
 
-	if (old_len && new_len)
+	if (old_len && new_len) {
 		tagmap_remap(mm->kinds, old_start, old_end, new_start, new_end);
+		heat_mm_remap(mm->heat, old_start, old_end, new_start, new_end); /* heat hook */
+	}
 	if (old_len && new_len &&
 	    memmap_remap(mm->map, old_start, old_end, new_start, new_end) == 0) {
 		struct mevi_event ev = {.type = MEVI_EV_REMAP, .pid = mm->pid};
@@ -840,6 +848,7 @@ static void handle_msg(struct mm *mm, const struct uffd_msg *msg)
 		/* munmap, or a mapping placed over registered memory: whatever
 		 * is there now is the truth (another thread may have mapped the
 		 * range again already). */
+		heat_mm_gone(mm->heat, msg->arg.remove.start, msg->arg.remove.end); /* heat hook */
 		mm_resync(mm, msg->arg.remove.start, msg->arg.remove.end);
 		break;
 	default:
@@ -1040,6 +1049,7 @@ int mm_attach(struct mm *mm, pid_t tid, uint64_t insn, int *death_status)
 		return err;
 	if (mm->uffd < 0)
 		goto fail;
+	api.features |= heat_uffd_features(mm->heat); /* heat hook */
 	if (ioctl(mm->uffd, UFFDIO_API, &api) < 0) {
 		log_warn("pid %d: UFFDIO_API: %s", mm->pid, strerror(errno));
 		goto fail;
@@ -1069,6 +1079,7 @@ static int collect_cb(const struct memmap_range *r, void *arg)
 
 void mm_release(struct mm *mm)
 {
+	heat_mm_release(mm->heat); /* heat hook */
 	close_uffd(mm);
 	if (mm->due_ev)
 		event_del(mm->due_ev);
@@ -1122,4 +1133,5 @@ void mm_emit_snapshot(struct mm *mm, pid_t pid)
 	tagmap_clear(mm->kinds);
 	if (mm->pid == pid)
 		mm_resync(mm, 0, MEVI_ADDR_LIMIT);
+	heat_mm_snapshot(mm->heat, pid); /* heat hook */
 }

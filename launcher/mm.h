@@ -34,6 +34,7 @@ struct event_base;
 struct event;
 struct outbox;
 struct backtrace_mm;
+struct heat_mm;
 
 struct mm_stats {
 	uint64_t samples;   /* address spaces scanned by the sampler */
@@ -108,6 +109,7 @@ struct mm {
 	struct outbox *out;
 	struct mm_stats *stats;	 /* shared counters, owned by the caller */
 	struct backtrace_mm *bt; /* origins, touches (backtrace.h); owned; NULL when off */
+	struct heat_mm *heat;	 /* --heat (heat.h); owned; NULL when off */
 };
 
 /*

@@ -60,6 +60,14 @@ const struct traced_syscall traced_syscalls[] = {
      .kind = SYSCALL_SHMDT,
      .modes = SYSCALLS_SAMPLED,
      .cond_arg = -1},
+    /* --heat: a program creating a userfaultfd of its own gets its memory
+     * back (ours is closed at the seccomp stop, before its registrations);
+     * no exit stop. */
+    {.nr = SYS_userfaultfd,
+     .name = "userfaultfd",
+     .kind = SYSCALL_UFFD,
+     .modes = SYSCALLS_SAMPLED,
+     .cond_arg = -1},
 };
 
 const size_t traced_syscalls_count = sizeof(traced_syscalls) / sizeof(traced_syscalls[0]);

@@ -31,6 +31,7 @@ enum syscall_kind {
 	SYSCALL_MUNMAP,	 /* (addr, len): sampled mode only */
 	SYSCALL_SHMAT,	 /* (id, addr, flags) -> addr: sampled mode only */
 	SYSCALL_SHMDT,	 /* (addr): sampled mode only */
+	SYSCALL_UFFD,	 /* userfaultfd(): sampled mode only; --heat steps aside (heat.h) */
 };
 
 /* Which tracking modes stop for an entry (a bit set). */

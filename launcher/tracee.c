@@ -20,6 +20,7 @@
 #include "arch.h"
 #include "backtrace.h"
 #include "event.h"
+#include "heat.h"
 #include "inject.h"
 #include "log.h"
 #include "outbox.h"
@@ -420,6 +421,19 @@ static void resume(pid_t tid, enum __ptrace_request req, int sig)
 		log_warn("tid %d: ptrace resume: %s", tid, strerror(errno));
 }
 
+/* heat hook: sampled mode's write-protect userfaultfd (heat.h), at a stop
+ * at a user-mode boundary. Returns false if the thread died. */
+static bool attach_heat(struct tracee_table *t, struct thread *th)
+{
+	int death = 0;
+
+	if (heat_mm_attach(th->proc->mm->heat, th->tid, 0, &death) == -ESRCH) {
+		handle_death(t, th->tid, death);
+		return false;
+	}
+	return true;
+}
+
 /* Attaches a userfaultfd, handling the thread dying meanwhile. Returns false
  * if the thread died (its death has been handled). */
 static bool attach(struct tracee_table *t, struct thread *th, uint64_t insn)
@@ -432,7 +446,7 @@ static bool attach(struct tracee_table *t, struct thread *th, uint64_t insn)
 			handle_death(t, tid, death);
 		return false;
 	}
-	return true;
+	return attach_heat(t, th); /* heat hook */
 }
 
 /* Reads Tgid and PPid from /proc/TID/status. Returns 0 or -errno (-ENOENT:
@@ -641,6 +655,12 @@ static void on_seccomp_stop(struct tracee_table *t, struct thread *th)
 		return;
 	}
 	memcpy(th->args, info.seccomp.args, sizeof(th->args));
+	if (th->sc->kind == SYSCALL_UFFD) { /* heat hook */
+		heat_mm_program_uffd(th->proc->mm->heat);
+		th->sc = NULL;
+		resume(th->tid, PTRACE_CONT, 0);
+		return;
+	}
 	if (th->sc->kind == SYSCALL_MUNMAP) {
 		/* Sampled mode: munmap cannot fail on page-aligned arguments, so
 		 * it is applied now, without an exit stop (a tick re-reads it). */
@@ -675,6 +695,7 @@ static void apply_syscall(struct mm *mm, const struct traced_syscall *sc, const 
 		mm_resync(mm, a[0], a[0] + PAGE_UP(a[1]));
 		break;
 	case SYSCALL_MUNMAP:
+	case SYSCALL_UFFD:
 		break; /* applied at its seccomp stop */
 	case SYSCALL_SHMAT:
 		if (!is_error)
@@ -737,6 +758,9 @@ static void on_syscall_stop(struct tracee_table *t, struct thread *th)
 		apply_syscall(mm, sc, th->args, info.exit.rval, info.exit.is_error);
 		backtrace_syscall_exit(mm->bt, th->tid, sc->kind, th->args, info.exit.rval,
 				       info.exit.is_error);
+		/* heat hook: sampled mode injects at the first exit stop it gets */
+		if (!attach_heat(t, th))
+			return;
 	}
 	th->sc = NULL;
 	resume(th->tid, PTRACE_CONT, 0);

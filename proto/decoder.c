@@ -806,6 +806,13 @@ static int conv_fields(struct conv *c, const msgpack_object *f, struct mevi_even
 			break;
 		ev->engine.drops = v;
 		break;
+	case MEVI_EV_WRITTEN:
+		if ((err = get_range(c, &f[0], "range", "start", "end", &ev->written.range)))
+			break;
+		if ((err = get_uint(c, &f[2], "t", UINT64_MAX, &v)))
+			break;
+		ev->written.t = v;
+		break;
 	}
 	return err;
 }

@@ -30,6 +30,7 @@ static const char *const event_type_names[MEVI_EV_TYPE_COUNT] = {
     [MEVI_EV_TOUCH] = "touch",
     [MEVI_EV_SAMPLING] = "sampling",
     [MEVI_EV_ENGINE] = "engine",
+    [MEVI_EV_WRITTEN] = "written",
 };
 
 static const char *const kind_names[MEVI_KIND_COUNT] = {
@@ -102,6 +103,7 @@ static const uint8_t event_arity[MEVI_EV_TYPE_COUNT] = {
     [MEVI_EV_STACK] = 5,	 [MEVI_EV_ORIGIN] = 6,	    [MEVI_EV_VMA] = 7,
     [MEVI_EV_THREAD] = 5,	 [MEVI_EV_TOUCH] = 6,	    [MEVI_EV_SAMPLING] = 4,
     [MEVI_EV_ENGINE] = 6,
+    [MEVI_EV_WRITTEN] = 6,
 };
 
 unsigned mevi_event_arity(unsigned type)
@@ -201,6 +203,10 @@ int mevi_event_pack(msgpack_packer *pk, const struct mevi_event *ev)
 		if (pack_str(pk, ev->engine.name.ptr, ev->engine.name.len) ||
 		    msgpack_pack_uint64(pk, ev->engine.corrections) ||
 		    msgpack_pack_uint64(pk, ev->engine.drops))
+			goto out;
+		break;
+	case MEVI_EV_WRITTEN:
+		if (pack_range(pk, &ev->written.range) || msgpack_pack_uint64(pk, ev->written.t))
 			goto out;
 		break;
 	}

@@ -44,9 +44,10 @@ enum mevi_event_type {
 	MEVI_EV_TOUCH = 13,    /* which thread first touched a range */
 	MEVI_EV_SAMPLING = 14, /* the sampling interval changed */
 	/* Since version 3. */
-	MEVI_EV_ENGINE = 15, /* how the launcher observes memory, and its counters */
+	MEVI_EV_ENGINE = 15,  /* how the launcher observes memory, and its counters */
+	MEVI_EV_WRITTEN = 16, /* heat: when a range was last seen written */
 };
-#define MEVI_EV_TYPE_COUNT 16
+#define MEVI_EV_TYPE_COUNT 17
 
 /* The longest engine name (MEVI_EV_ENGINE) the decoder accepts. */
 #define MEVI_ENGINE_NAME_MAX 32
@@ -184,6 +185,10 @@ struct mevi_event {
 			uint64_t corrections; /* pages the engine's reconcile pass corrected */
 			uint64_t drops; /* records lost by the engine (each answered by a rescan) */
 		} engine; /* sent after session_start, and again when a counter changes */
+		struct {
+			struct mevi_range range;
+			uint64_t t; /* ns since the session began: the scan that saw the write */
+		} written;	    /* the pages of [start, end) were last seen written at t */
 	};
 };
 

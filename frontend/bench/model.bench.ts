@@ -102,7 +102,7 @@ describe('wire', () => {
   }
   const delta = encodeWire([1, 0n, [[1, events]]]);
   const store = new Store();
-  store.applySnapshot({ kind: 'snapshot', version: 2, now: 0n, sessions: [{ id: 1, argv: [], launcher_pid: 1, alive: true, exit_status: null, mode: 0, started_at: 0n, processes: [{ pid: 2, ppid: 1, cmdline: [], alive: true, exit_status: null, ranges: flat, rss_history: [], vmas: [], origins: [], touches: [], threads: [] }], rss_history: [], sample_ms: 0, stacks: [] }] });
+  store.applySnapshot({ kind: 'snapshot', version: 2, now: 0n, sessions: [{ id: 1, argv: [], launcher_pid: 1, alive: true, exit_status: null, mode: 0, started_at: 0n, processes: [{ pid: 2, ppid: 1, cmdline: [], alive: true, exit_status: null, ranges: flat, rss_history: [], vmas: [], origins: [], touches: [], threads: [], written: [] }], rss_history: [], sample_ms: 0, stacks: [] }] });
   bench('decode + apply a delta of 2000 state events', () => {
     const msg = decodeServerMessage(delta);
     if (msg.kind === 'delta') for (const b of msg.batches) store.applyBatch(b.sessionId, b.events as MeviEvent[]);

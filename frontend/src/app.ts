@@ -32,6 +32,8 @@ import { advance, mergeCurve, parseTimeline, stepSpeed, type TimelineData } from
 import { diffStates, diffTotals, type DiffRange, type DiffTotals } from './diff';
 import { uploadRecording } from './upload';
 import { FlameView, type StackSet } from './ui/flameview';
+import { HeatBar } from './ui/heatbar';
+import { onHeatChange, setHeatSiteNamer } from './heat';
 
 /** Queued bytes while paused before the queue is dropped in favour of a fresh snapshot. */
 const PAUSE_QUEUE_LIMIT = 64 * 1024 * 1024;
@@ -169,6 +171,13 @@ export class App {
     this.installDrop();
     this.tooltip = new Tooltip(document.body);
     this.topbar.setOptions(this.view.showGaps, this.view.showNonResident, this.view.q, this.view.bySite);
+    // Heat (issue 13): its controls, its redraws, and how to name a call site.
+    this.topbar.el.insertBefore(new HeatBar().el, this.topbar.filter.previousSibling);
+    onHeatChange(() => this.setView({}));
+    setHeatSiteNamer((sid, id) => {
+      const frames = this.store.sessions.get(sid)?.stacks.get(id) ?? [];
+      return (frames.find((f) => f.func && !/libc\.so/.test(f.module)) ?? frames[0])?.func || `stack ${id}`;
+    });
 
     this.observer = new IntersectionObserver(
       (entries) => {

@@ -36,6 +36,7 @@ export const EVENT_TYPES = [
   'touch',
   'sampling',
   'engine',
+  'written',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
@@ -98,7 +99,9 @@ export type MeviEvent =
   | (EventBase & { type: 'touch'; start: number; end: number; tid: number })
   | (EventBase & { type: 'sampling'; sample_ms: number })
   /** Since version 3: how the launcher observes memory ("ptrace", "ebpf") and its counters. */
-  | (EventBase & { type: 'engine'; name: string; corrections: number; drops: number });
+  | (EventBase & { type: 'engine'; name: string; corrections: number; drops: number })
+  /** Version 3 (mevi-run --heat): the pages of [start, end) were last seen written at t (ns since the session began). */
+  | (EventBase & { type: 'written'; start: number; end: number; t: number });
 
 export interface ProcessSnapshot {
   pid: number;
@@ -118,6 +121,8 @@ export interface ProcessSnapshot {
   touches: number[];
   /** The thread table: flat [tid0, name0, ...]. */
   threads: (number | string)[];
+  /** Version 3: last-write times, flat [start0, end0, t_ms0, ...] (ms since the session began). */
+  written: number[];
 }
 
 export interface SessionSnapshot {
@@ -304,6 +309,7 @@ const ARITY: Record<EventType, number> = {
   touch: 6,
   sampling: 4,
   engine: 6,
+  written: 6,
 };
 
 /** Validates one wire event (an array) into a MeviEvent. */
@@ -385,6 +391,10 @@ export function parseEvent(raw: unknown, path = 'event'): MeviEvent {
         corrections: uint(a[4], `${path}.corrections`),
         drops: uint(a[5], `${path}.drops`),
       };
+    case 'written': {
+      const [start, end] = addrRange(a[3], a[4], path);
+      return { type, pid, ts, start, end, t: uint(a[5], `${path}.t`) };
+    }
   }
 }
 
@@ -454,7 +464,9 @@ function history(v: unknown, path: string): number[] {
 }
 
 function parseProcess(v: unknown, path: string): ProcessSnapshot {
-  const a = arr(v, path, 11);
+  const a = arr(v, path);
+  // 11 elements before version 3 (recordings and moments without heat), 12 since.
+  if (a.length !== 11 && a.length !== 12) fail(path, 'an array of 11 or 12 elements', `${a.length} elements`);
   return {
     pid: int32(a[0], `${path}.pid`),
     ppid: int32(a[1], `${path}.ppid`),
@@ -467,6 +479,7 @@ function parseProcess(v: unknown, path: string): ProcessSnapshot {
     origins: flatAnnotations<number>(a[8], `${path}.origins`, 3, uint32),
     touches: flatAnnotations<number>(a[9], `${path}.touches`, 3, tid),
     threads: threadList(a[10], `${path}.threads`),
+    written: a.length > 11 ? flatAnnotations<number>(a[11], `${path}.written`, 3, uint32) : [],
   };
 }
 
@@ -612,6 +625,8 @@ export function eventToWire(ev: MeviEvent): unknown[] {
       return [...head, ev.sample_ms];
     case 'engine':
       return [...head, ev.name, ev.corrections, ev.drops];
+    case 'written':
+      return [...head, ev.start, ev.end, ev.t];
   }
 }
 
@@ -630,7 +645,7 @@ export function sessionToWire(s: SessionSnapshot): unknown[] {
     s.exit_status,
     s.mode,
     s.started_at,
-    s.processes.map((p) => [p.pid, p.ppid, p.cmdline, p.alive, p.exit_status, p.ranges, p.rss_history, p.vmas, p.origins, p.touches, p.threads]),
+    s.processes.map((p) => [p.pid, p.ppid, p.cmdline, p.alive, p.exit_status, p.ranges, p.rss_history, p.vmas, p.origins, p.touches, p.threads, p.written]),
     s.rss_history,
     s.sample_ms,
     s.stacks.map(([id, fr]) => [id, fr.map(frameToWire)]),

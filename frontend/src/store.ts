@@ -77,6 +77,8 @@ export interface ProcessState {
   touches: TagMap;
   /** Thread names by tid. */
   threads: Map<number, string>;
+  /** Heat (--heat): when each range was last seen written, ms since the session began (heat.ts). */
+  written: TagMap;
   history: RssHistory;
   /** Timestamp of the last event about this process (ns since session start). */
   lastTs: number;
@@ -204,6 +206,7 @@ export class Store {
         proc.vmas = TagMap.fromFlat(vf);
         proc.origins = TagMap.fromFlat(p.origins);
         proc.touches = TagMap.fromFlat(p.touches);
+        proc.written = TagMap.fromFlat(p.written);
       } catch (err) {
         this.noteError(`snapshot: session ${s.id} pid ${p.pid} annotations: ${(err as Error).message}`);
       }
@@ -307,6 +310,7 @@ export class Store {
           proc.vmas = parent.vmas.clone();
           proc.origins = parent.origins.clone();
           proc.touches = parent.touches.clone();
+          proc.written = parent.written.clone();
         }
         const old = this.retired.get(ev.pid);
         if (old) {
@@ -337,6 +341,7 @@ export class Store {
         proc.vmas.clear();
         proc.origins.clear();
         proc.touches.clear();
+        proc.written.clear();
         proc.cmdline = ev.cmdline;
         proc.alive = true;
         proc.exitStatus = null;
@@ -354,12 +359,14 @@ export class Store {
         proc.vmas.remove(ev.start, ev.end);
         proc.origins.remove(ev.start, ev.end);
         proc.touches.remove(ev.start, ev.end);
+        proc.written.remove(ev.start, ev.end);
         break;
       case 'remap':
         proc.map.remap(ev.from_start, ev.from_end, ev.to_start, ev.to_end);
         proc.vmas.remap(ev.from_start, ev.from_end, ev.to_start, ev.to_end);
         proc.origins.remap(ev.from_start, ev.from_end, ev.to_start, ev.to_end);
         proc.touches.remap(ev.from_start, ev.from_end, ev.to_start, ev.to_end);
+        proc.written.remap(ev.from_start, ev.from_end, ev.to_start, ev.to_end);
         break;
       case 'state':
         proc.map.update(ev.start, ev.end, ev.state);
@@ -373,6 +380,9 @@ export class Store {
         break;
       case 'touch':
         proc.touches.set(ev.start, ev.end, ev.tid);
+        break;
+      case 'written':
+        proc.written.set(ev.start, ev.end, Math.floor(ev.t / 1e6));
         break;
       case 'thread':
         proc.threads.set(ev.tid, ev.name);
@@ -429,6 +439,7 @@ export class Store {
       origins: new TagMap(),
       touches: new TagMap(),
       threads: new Map(),
+      written: new TagMap(),
       history: new RssHistory(),
       lastTs: session.lastTs,
       seq: this.seq++,

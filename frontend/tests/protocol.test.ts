@@ -125,6 +125,7 @@ describe('server messages', () => {
             [0x7f0000000000, 0x7f0000004000, 3],
             [0x7f0000000000, 0x7f0000002000, 4243, 0x7f0000002000, 0x7f0000004000, 4250],
             [4243, 'prog', 4250, 'worker-1'],
+            [0x7f0000000000, 0x7f0000001000, 1200],
           ],
         ],
         [0, 0, 1000, 16384],
@@ -169,13 +170,13 @@ describe('server messages', () => {
 
   it('matches the annotated example of PROTOCOL.md section 6 byte for byte', () => {
     const hex =
-      '940003cf17979cfe71c4ca00919c0192a26c73a22d6ccd1092c3c000cf17979cfe3d85cd15919bcd1093cd109292a26c73a22d6cc3c096cf000055d4e8a00000cf000055d4e8a0300001cf000055d4e8a03000cf000055d4e8a2100000' +
-      '92ce00029810cd300090909090' +
+      '940003cf17979cfe71c4ca00919c0192a26c73a22d6ccd1092c3c000cf17979cfe3d85cd15919ccd1093cd109292a26c73a22d6cc3c096cf000055d4e8a00000cf000055d4e8a0300001cf000055d4e8a03000cf000055d4e8a2100000' +
+      '92ce00029810cd30009090909090' +
       '92ce00029810cd30000090a6707472616365';
     const bytes = Uint8Array.from(hex.match(/../g)!.map((b) => parseInt(b, 16)));
     // Version 1's 111 bytes + four empty annotation lists + sample_ms + stacks,
-    // + the engine (version 3).
-    expect(bytes.length).toBe(124);
+    // + the engine (version 3), + written (version 3).
+    expect(bytes.length).toBe(125);
     const m = decodeServerMessage(bytes);
     if (m.kind !== 'snapshot') throw new Error('not a snapshot');
     expect(m.version).toBe(3);
@@ -197,7 +198,14 @@ describe('server messages', () => {
     expect(() => decodeServerMessage(bad((p) => (p[8] = [8192, 12288, 1, 0, 4096, 1])))).toThrow(/sorted/);
     expect(() => decodeServerMessage(bad((p) => (p[9] = [0, 4096, 0])))).toThrow(/thread id/);
     expect(() => decodeServerMessage(bad((p) => (p[10] = [5])))).toThrow(/tid, name/);
-    expect(() => decodeServerMessage(bad((p) => p.pop()))).toThrow(/11 elements/);
+    expect(() =>
+      decodeServerMessage(
+        bad((p) => {
+          p.pop();
+          p.pop();
+        }),
+      ),
+    ).toThrow(/11 or 12 elements/);
   });
 
   it('gives a snapshot of another protocol version no sessions', () => {

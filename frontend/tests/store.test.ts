@@ -164,6 +164,7 @@ describe('store: snapshots', () => {
               origins: [P, 3 * P, 9],
               touches: [0, P, 52],
               threads: [51, 'x', 52, 'worker-1'],
+              written: [0, P, 1200],
             },
           ],
           rss_history: [0, 0, 99, P],

@@ -178,7 +178,7 @@ class FakeLauncher:
             pass
         self.s.settimeout(None)
         self.ts = 0
-        self.send([[0, self.launcher, 0, 2, 0, False, time.time_ns(), [f"synthetic-{n}"], 0],
+        self.send([[0, self.launcher, 0, 3, 0, False, time.time_ns(), [f"synthetic-{n}"], 0],
                    [2, self.pid, 0, self.launcher, 0, [f"synthetic-{n}"]]])
 
     def tick(self):
@@ -293,6 +293,11 @@ def main():
                     help="measure mevi-run --sample[=MS] (sampled mode, target <= 1.05x everywhere) instead of exact mode")
     ap.add_argument("--layout-scan", action="store_true",
                     help="with --sample: mevi-run --layout=scan (no syscall stops; layouts re-read by the sampler)")
+    ap.add_argument("--heat", metavar="MS",
+                    help="issue 13: run mevi-run with --heat=MS; with --heat-vs-mevi the other side is the same "
+                         "mevi-run without --heat (the cost of heat alone)")
+    ap.add_argument("--heat-vs-mevi", action="store_true",
+                    help="with --heat: compare against mevi-run without --heat instead of native")
     ap.add_argument("--compare-backtraces", action="store_true",
                     help="mevi-run --backtraces=mmap against --backtraces=off instead of against native")
     ap.add_argument("--engines", metavar="E1,E2",
@@ -329,6 +334,7 @@ def measure(args, mevi_run, mevid, wl, workdir):
         ("fork_exec", "(d) 200x fork+exec /bin/true", [os.path.join(wl, "fork_exec")]),
         ("gcc", "(e) gcc -O2 -c, generated file", [gcc, "-O2", "-c", src, "-o", os.path.join(workdir, "gen.o")]),
         ("python_dict", "(e) python3, 2M-entry dict", [python, "-c", "d = {i: str(i) for i in range(2000000)}"]),
+        ("write_loop", "(heat) 1 GiB written, 100 passes", [os.path.join(wl, "write_loop"), "1024", "100"]),
     ]
     daemon_measures = ["mevid_rss", "mevid_events"]
     if args.compare_backtraces:
@@ -383,7 +389,7 @@ def run_daemon_measures(mevid, measures, workdir):
     os.mkdir(ddir, 0o700)
     daemon = Daemon(mevid, ddir)
     try:
-        print("\nmevid measurements (a fresh mevid, synthetic launchers speaking protocol version 2):")
+        print("\nmevid measurements (a fresh mevid, synthetic launchers speaking protocol version 3):")
         if "mevid_rss" in measures:
             before, after, nranges = bench_daemon_rss(daemon)
             print(
@@ -407,6 +413,8 @@ def run_workloads(args, workloads, mevi_run, sock, workdir):
     """The side-by-side runs and the table."""
     print(f"overhead: {args.runs} interleaved runs per side after one warm-up; medians of whole-process wall time")
     extra = (f" --sample={args.sample}" if args.sample else "") + (" --layout=scan" if args.layout_scan else "")
+    if args.heat:
+        extra += f" --heat={args.heat}" + (" (other side: the same without --heat)" if args.heat_vs_mevi else "")
     print(f"overhead: mevi-run {mevi_run} --socket {sock} --no-spawn{extra}")
     print("overhead: mevid was started before the measurements: its start-up is not included\n")
     rows = []
@@ -415,6 +423,10 @@ def run_workloads(args, workloads, mevi_run, sock, workdir):
         if args.layout_scan:
             mode.append("--layout=scan")
         mcmd = [mevi_run, "--socket", sock, "--no-spawn"] + mode + ["--"] + cmd
+        if args.heat:
+            base = mcmd if args.heat_vs_mevi else cmd
+            mcmd = [mevi_run, "--socket", sock, "--no-spawn", "--heat=" + args.heat] + mode + ["--"] + cmd
+            cmd = base
         native, mevi, errors = [], [], []
         for side, c in (("native", cmd), ("mevi", mcmd)):
             _, rc, err = timed(c, workdir)  # warm-up: page cache, dynamic loader, daemon session path

@@ -274,6 +274,9 @@ static inline bool event_equal(const struct mevi_event *a, const struct mevi_eve
 		return str_equal(&a->engine.name, &b->engine.name) &&
 		       a->engine.corrections == b->engine.corrections &&
 		       a->engine.drops == b->engine.drops;
+	case MEVI_EV_WRITTEN:
+		return range_equal(&a->written.range, &b->written.range) &&
+		       a->written.t == b->written.t;
 	}
 	return false;
 }
@@ -545,6 +548,10 @@ static inline void random_event(uint64_t *rng, struct strv_arena *a, struct mevi
 						    : (struct mevi_str){"ptrace", 6};
 		ev->engine.corrections = rng_next(rng);
 		ev->engine.drops = rng_next(rng) & 0xffff;
+		break;
+	case MEVI_EV_WRITTEN:
+		ev->written.range = random_range(rng);
+		ev->written.t = rng_below(rng, 2) ? rng_below(rng, 1u << 30) : rng_next(rng);
 		break;
 	}
 }

@@ -209,7 +209,7 @@ static void test_not_event(void **state)
 
 static void test_unknown_type(void **state)
 {
-	expect_error("[[16, 1, 0]]", MEVI_DECODE_UNKNOWN_TYPE, "event 0: unknown event type 16");
+	expect_error("[[17, 1, 0]]", MEVI_DECODE_UNKNOWN_TYPE, "event 0: unknown event type 17");
 	expect_error("[[6, 1, 0, 0, 4096], [0xffffffffffffffff, 1, 0, 1, 2, 3]]",
 		     MEVI_DECODE_UNKNOWN_TYPE, "event 1: unknown event type 18446744073709551615");
 	/* The type must be an unsigned integer. */
@@ -241,6 +241,7 @@ static void test_arity(void **state)
 	    {"[[12, 1, 0, 1, \"a\", 1]]", "event 0: thread: 6 elements, expected 5"},
 	    {"[[13, 1, 0, 0, 4096]]", "event 0: touch: 5 elements, expected 6"},
 	    {"[[14, 1, 0]]", "event 0: sampling: 3 elements, expected 4"},
+	    {"[[16, 1, 0, 0, 4096]]", "event 0: written: 5 elements, expected 6"},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
@@ -403,6 +404,10 @@ static void test_annotation_fields(void **state)
 	     "event 0: thread: name is an array, expected a str"},
 	    {"[[13, 1, 0, 0, 4096, 0x80000000]]", MEVI_DECODE_FIELD_TYPE,
 	     "event 0: touch: tid 2147483648 is not 1..2147483647"},
+	    {"[[16, 1, 0, 0, 4096, -1]]", MEVI_DECODE_FIELD_TYPE,
+	     "event 0: written: t is a negative integer, expected an unsigned integer"},
+	    {"[[16, 1, 0, 4096, 4096, 1]]", MEVI_DECODE_RANGE_INVERTED,
+	     "event 0: written: range [0x1000, 0x1000) is empty or inverted"},
 	    {"[[14, 1, 0, 0x100000000]]", MEVI_DECODE_FIELD_TYPE,
 	     "event 0: sampling: sample_ms 4294967296 is above 4294967295"},
 	    {"[[0, 1, 0, 3, 1, false, 0, [], -1]]", MEVI_DECODE_FIELD_TYPE,
@@ -416,7 +421,7 @@ static void test_annotation_fields(void **state)
 	    "[[9, 1, 0, 4294967295, []], [9, 1, 0, 1, [[0, \"\", \"\", nil], [18446744073709551615, "
 	    "\"f+0x1\", \"libc.so.6\", \"a.c:1\"]]], [10, 1, 0, 0, 4096, 4294967295], "
 	    "[11, 1, 0, 0, 4096, 6, \"[vdso]\"], [12, 1, 0, 2147483647, \"\"], "
-	    "[13, 1, 0, 0, 4096, 1], [14, 1, 0, 0]]",
+	    "[13, 1, 0, 0, 4096, 1], [14, 1, 0, 0], [16, 1, 0, 0, 4096, 18446744073709551615]]",
 	    1);
 	/* 256 frames are fine, 257 are not. */
 	p += sprintf(p, "[[9, 1, 0, 1, [");
@@ -490,6 +495,8 @@ static void test_version(void **state)
 	expect_error("[[0, 1, 0, 1, 0, false, 0, []]]", MEVI_DECODE_VERSION,
 		     "event 0: session_start: protocol version 1, this side speaks version 3");
 	/* Checked before the arity: a newer sender may have added fields. */
+	expect_error("[[0, 1, 0, 2, 0, false, 0, []]]", MEVI_DECODE_VERSION,
+		     "event 0: session_start: protocol version 2, this side speaks version 3");
 	expect_error("[[0, 1, 0, 4, 0, false, 0, [], 0, {}, 5]]", MEVI_DECODE_VERSION,
 		     "event 0: session_start: protocol version 4, this side speaks version 3");
 	expect_error("[[0, 1, 0, 0]]", MEVI_DECODE_VERSION,

@@ -69,6 +69,7 @@ static void test_type_names(void **state)
 	    "session_start", "session_end", "proc_start", "proc_exec", "proc_exit", "map",
 	    "unmap",	     "remap",	    "state",	  "stack",     "origin",    "vma",
 	    "thread",	     "touch",	    "sampling",	  "engine",
+	    "written",
 	};
 
 	for (unsigned i = 0; i < MEVI_EV_TYPE_COUNT; i++)
@@ -406,7 +407,7 @@ static void test_hello(void **state)
 	assert_int_equal(got.version, UINT32_MAX);
 
 	/* Not a greeting. */
-	assert_int_equal(hello_roundtrip("{\"mevid\": 2}", &got, &up, &sb), MEVI_DECODE_FIELD_TYPE);
+	assert_int_equal(hello_roundtrip("{\"mevid\": 3}", &got, &up, &sb), MEVI_DECODE_FIELD_TYPE);
 	assert_int_equal(hello_roundtrip("[\"mevid\"]", &got, &up, &sb), MEVI_DECODE_ARITY);
 	assert_int_equal(hello_roundtrip("[\"mevid\", 3]", &got, &up, &sb), MEVI_DECODE_ARITY);
 	assert_int_equal(hello_roundtrip("[\"mevid\", 3, \"u\", 4]", &got, &up, &sb),

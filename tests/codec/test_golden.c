@@ -168,6 +168,10 @@ static const struct mevi_event golden_events[] = {
      .touch = {{UINT64_C(0x7ffff6000000), UINT64_C(0x7ffff6001000)}, 4245}},
     {.type = MEVI_EV_SAMPLING, .pid = 4242, .ts = 10000003, .sampling = {200}},
     {.type = MEVI_EV_ENGINE, .pid = 4242, .ts = 10000004, .engine = {STR("ebpf"), 3, 70000}},
+    {.type = MEVI_EV_WRITTEN,
+     .pid = 4243,
+     .ts = 1000300000,
+     .written = {{UINT64_C(0x7ffff6000000), UINT64_C(0x7ffff6003000)}, 1000000000}},
     {.type = MEVI_EV_SESSION_END, .pid = 4242, .ts = 10000001, .session_end = {0}},
 };
 #define GOLDEN_COUNT (sizeof(golden_events) / sizeof(golden_events[0]))
@@ -316,6 +320,11 @@ static void write_json(const char *path)
 			json_str(f, &e->engine.name);
 			fprintf(f, ", \"corrections\": %" PRIu64 ", \"drops\": %" PRIu64,
 				e->engine.corrections, e->engine.drops);
+			break;
+		case MEVI_EV_WRITTEN:
+			fprintf(f,
+				", \"start\": %" PRIu64 ", \"end\": %" PRIu64 ", \"t\": %" PRIu64,
+				e->written.range.start, e->written.range.end, e->written.t);
 			break;
 		}
 		fprintf(f, "}%s\n", i + 1 < GOLDEN_COUNT ? "," : "");
@@ -496,6 +505,7 @@ static void test_json_matches(void **state)
 	    [MEVI_EV_STACK] = 5,	 [MEVI_EV_ORIGIN] = 6,	    [MEVI_EV_VMA] = 7,
 	    [MEVI_EV_THREAD] = 5,	 [MEVI_EV_TOUCH] = 6,	    [MEVI_EV_SAMPLING] = 4,
 	    [MEVI_EV_ENGINE] = 6,
+	    [MEVI_EV_WRITTEN] = 6,
 	};
 	json_object *root = json_object_from_file(json_path);
 
@@ -593,6 +603,11 @@ static void test_json_matches(void **state)
 					    e->engine.name.ptr);
 			assert_int_equal(field_int(o, i, "corrections"), e->engine.corrections);
 			assert_int_equal(field_int(o, i, "drops"), e->engine.drops);
+			break;
+		case MEVI_EV_WRITTEN:
+			assert_int_equal(field_int(o, i, "start"), e->written.range.start);
+			assert_int_equal(field_int(o, i, "end"), e->written.range.end);
+			assert_int_equal(field_int(o, i, "t"), e->written.t);
 			break;
 		}
 	}

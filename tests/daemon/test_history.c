@@ -163,6 +163,10 @@ static void gen_events(struct mevi_event *evs, size_t n, bool end)
 			e->type = MEVI_EV_SAMPLING;
 			e->pid = 999;
 			e->sampling.sample_ms = (uint32_t)(1 + rnd() % 1000);
+		} else if (r < 70) {
+			e->type = MEVI_EV_WRITTEN; /* version 3: heat */
+			e->written.range = rnd_range();
+			e->written.t = ts * 1000 + rnd() % 3000000; /* ms resolution kept */
 		} else {
 			e->type = MEVI_EV_STATE;
 			e->state.range = rnd_range();
@@ -204,7 +208,7 @@ static char *session_json(struct json_object *root)
 /* json + "\n" + the hex of the annotation fields of reg's websocket
  * snapshot: per session sample_ms and stacks (all of them, also those no
  * origin names, which the JSON leaves out), per process vmas, origins,
- * touches and threads. (The snapshot's rss_history is not compared: a
+ * touches, threads and written. (The snapshot's rss_history is not compared: a
  * replay from a checkpoint starts its rss history there.) Takes json. */
 static char *with_snapshot(char *json, const struct session_registry *reg)
 {
@@ -230,8 +234,8 @@ static char *with_snapshot(char *json, const struct session_registry *reg)
 		msgpack_pack_object(&pk, s.via.array.ptr[10]);
 		procs = s.via.array.ptr[7];
 		for (uint32_t j = 0; j < procs.via.array.size; j++) {
-			assert_int_equal(procs.via.array.ptr[j].via.array.size, 11);
-			for (uint32_t k = 7; k < 11; k++)
+			assert_int_equal(procs.via.array.ptr[j].via.array.size, 12);
+			for (uint32_t k = 7; k < 12; k++) /* annotations, threads, written */
 				msgpack_pack_object(&pk, procs.via.array.ptr[j].via.array.ptr[k]);
 		}
 	}

@@ -379,7 +379,7 @@ static void test_ws_seek(void **state)
 	assert_int_equal(sess.via.array.ptr[10].via.array.size, 1); /* stack 7 */
 	assert_int_equal(sess.via.array.ptr[10].via.array.ptr[0].via.array.ptr[0].via.u64, 7);
 	procs = sess.via.array.ptr[7];
-	assert_int_equal(procs.via.array.ptr[0].via.array.size, 11);
+	assert_int_equal(procs.via.array.ptr[0].via.array.size, 12);
 	assert_int_equal(procs.via.array.ptr[0].via.array.ptr[7].via.array.size, 4);  /* vmas */
 	assert_int_equal(procs.via.array.ptr[0].via.array.ptr[8].via.array.size, 3);  /* origins */
 	assert_int_equal(procs.via.array.ptr[0].via.array.ptr[9].via.array.size, 6);  /* touches */

@@ -505,8 +505,8 @@ static void test_snapshot(void **state)
 	assert_int_equal(sess.via.array.ptr[7].via.array.size, 1);
 	assert_int_equal(sess.via.array.ptr[8].via.array.size % 2, 0);
 	proc = sess.via.array.ptr[7].via.array.ptr[0];
-	assert_int_equal(proc.via.array.size, 11);
-	for (int i = 7; i < 11; i++) /* no annotations: vmas, origins, touches, threads */
+	assert_int_equal(proc.via.array.size, 12); /* version 3: written */
+	for (int i = 7; i < 12; i++) /* no annotations: vmas, origins, touches, threads, written */
 		assert_int_equal(proc.via.array.ptr[i].via.array.size, 0);
 	assert_int_equal(sess.via.array.ptr[9].via.u64, 0);	    /* sample_ms */
 	assert_int_equal(sess.via.array.ptr[10].via.array.size, 0); /* stacks */
@@ -979,7 +979,7 @@ static void test_annotations_json_and_snapshot(void **state)
 	assert_int_equal(a.via.array.ptr[0].via.array.ptr[1].via.array.ptr[0].via.array.ptr[3].type,
 			 MSGPACK_OBJECT_STR);
 	snap_p = snap_s.via.array.ptr[7].via.array.ptr[0];
-	assert_int_equal(snap_p.via.array.size, 11);
+	assert_int_equal(snap_p.via.array.size, 12);
 	a = snap_p.via.array.ptr[7]; /* vmas */
 	assert_int_equal(a.via.array.size, 12);
 	assert_int_equal(a.via.array.ptr[2].via.u64, MEVI_KIND_HEAP);
@@ -1066,6 +1066,89 @@ static void test_options(void **state)
 	assert_int_equal(parse((const char *const[]){"--version", NULL}, &o), 1);
 }
 
+static struct mevi_event writtenev(int32_t pid, uint64_t s, uint64_t e, uint64_t t)
+{
+	struct mevi_event ev = {.type = MEVI_EV_WRITTEN, .pid = pid, .ts = t + 5};
+
+	ev.written.range = (struct mevi_range){s, e};
+	ev.written.t = t;
+	return ev;
+}
+
+/* The "written" list of pid as a compact JSON string. */
+static char *written_json(struct session_registry *reg, int32_t pid)
+{
+	struct json_object *doc = api_state_build(reg, false, 0), *parsed, *sess, *procs;
+	size_t len;
+	char *out = NULL;
+
+	parsed = json_tokener_parse(api_json_string(doc, &len));
+	assert_non_null(parsed);
+	sess = json_object_array_get_idx(jget(parsed, "sessions"), 0);
+	procs = jget(sess, "processes");
+	for (size_t i = 0; i < json_object_array_length(procs); i++) {
+		struct json_object *p = json_object_array_get_idx(procs, i);
+
+		if (json_object_get_int(jget(p, "pid")) == pid && !out)
+			out = strdup(json_object_to_json_string_ext(jget(p, "written"),
+								    JSON_C_TO_STRING_PLAIN));
+	}
+	json_object_put(parsed);
+	json_object_put(doc);
+	assert_non_null(out);
+	return out;
+}
+
+#define ASSERT_WRITTEN(reg, pid, want)                                                             \
+	do {                                                                                       \
+		char *got_ = written_json((reg), (pid));                                           \
+		assert_string_equal(got_, (want));                                                 \
+		free(got_);                                                                        \
+	} while (0)
+
+/* Version 3: the heat map follows the memory map (unmap, remap, fork, exec),
+ * merges equal t, keeps ms resolution, and never changes rss. */
+static void test_written(void **state)
+{
+	struct session_registry reg;
+	struct session *s;
+	struct mevi_event ev = start_ev(100, 9, false);
+	void *other = NULL;
+	int conn;
+
+	session_registry_init(&reg, 8, NULL, NULL);
+	assert_int_equal(session_registry_start(&reg, &ev, &conn, &s, &other), 0);
+	apply_ok(&reg, s, pstart(101, 100, 0));
+	apply_ok(&reg, s, mapev(MEVI_EV_MAP, 101, 16 * PG, 32 * PG, MEVI_STATE_RESIDENT));
+	ASSERT_WRITTEN(&reg, 101, "[]");
+	apply_ok(&reg, s, writtenev(101, 16 * PG, 18 * PG, 1000000000));
+	apply_ok(&reg, s, writtenev(101, 18 * PG, 20 * PG, 1000000000)); /* merges */
+	apply_ok(&reg, s, writtenev(101, 24 * PG, 26 * PG, 2000999999)); /* ms kept */
+	ASSERT_WRITTEN(&reg, 101, "[[65536,81920,1000000000],[98304,106496,2000000000]]");
+	assert_int_equal(memmap_rss(session_find_process(s, 101)->map), 16 * PG);
+	apply_ok(&reg, s, writtenev(101, 17 * PG, 18 * PG, 3000000000)); /* a newer write */
+	ASSERT_WRITTEN(
+	    &reg, 101,
+	    "[[65536,69632,1000000000],[69632,73728,3000000000],[73728,81920,1000000000],"
+	    "[98304,106496,2000000000]]");
+	apply_ok(&reg, s, mapev(MEVI_EV_UNMAP, 101, 16 * PG, 17 * PG, 0));
+	ev = (struct mevi_event){.type = MEVI_EV_REMAP, .pid = 101, .ts = 4000000000};
+	ev.remap.from = (struct mevi_range){24 * PG, 26 * PG};
+	ev.remap.to = (struct mevi_range){40 * PG, 44 * PG};
+	apply_ok(&reg, s, ev);
+	ASSERT_WRITTEN(
+	    &reg, 101,
+	    "[[69632,73728,3000000000],[73728,81920,1000000000],[163840,172032,2000000000]]");
+	apply_ok(&reg, s, pstart(102, 101, MEVI_PROC_INHERIT_MAP)); /* fork copies */
+	ASSERT_WRITTEN(
+	    &reg, 102,
+	    "[[69632,73728,3000000000],[73728,81920,1000000000],[163840,172032,2000000000]]");
+	ev = (struct mevi_event){.type = MEVI_EV_PROC_EXEC, .pid = 102, .ts = 5000000000};
+	apply_ok(&reg, s, ev); /* exec clears */
+	ASSERT_WRITTEN(&reg, 102, "[]");
+	session_registry_destroy(&reg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1083,6 +1166,7 @@ int main(void)
 	    cmocka_unit_test(test_annotation_bounds),
 	    cmocka_unit_test(test_annotations_json_and_snapshot),
 	    cmocka_unit_test(test_engine),
+	    cmocka_unit_test(test_written),
 	    cmocka_unit_test(test_options),
 	};
 

@@ -264,8 +264,8 @@ static void test_snapshot_then_deltas(void **state)
 		assert_int_equal(a->via.array.ptr[0].via.u64, 0x401000);
 		assert_int_equal(a->via.array.ptr[3].type, MSGPACK_OBJECT_NIL);
 		proc = &sess->via.array.ptr[7].via.array.ptr[0];
-		assert_int_equal(proc->via.array.size, 11);
-		a = &proc->via.array.ptr[7]; /* vmas */
+		assert_int_equal(proc->via.array.size, 12); /* version 3: written */
+		a = &proc->via.array.ptr[7];		    /* vmas */
 		assert_int_equal(a->via.array.size, 4);
 		assert_int_equal(a->via.array.ptr[2].via.u64, MEVI_KIND_HEAP);
 		assert_int_equal(a->via.array.ptr[3].type, MSGPACK_OBJECT_STR);

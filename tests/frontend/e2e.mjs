@@ -975,6 +975,70 @@ try {
 
   // ---- the flame graph panel and the exports (tests/frontend/flame_checks.mjs) ----
   await flameChecks({ check, page, base, socket, MEVID, MEVI_RUN, apiState, canvasHash, shot });
+  await check('heat (mevi-run --heat): the overlay shows hot memory, the cold filter finds the idle buffer', async () => {
+    if (!MEVI_RUN) return 'SKIPPED: no mevi-run binary';
+    if (!existsSync('/usr/bin/python3')) return 'SKIPPED: /usr/bin/python3 missing';
+    // A hot buffer written every 100 ms and a cold one written once, 4 MiB each.
+    const prog = [
+      'import mmap, select, sys, time',
+      'f = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS',
+      'hot = mmap.mmap(-1, 4 << 20, flags=f)',
+      'cold = mmap.mmap(-1, 4 << 20, flags=f)',
+      'time.sleep(0.5)',
+      'for i in range(0, 4 << 20, 4096): cold[i] = 1',
+      "print('ready', flush=True)",
+      'while not select.select([sys.stdin], [], [], 0.1)[0]:',
+      '    for i in range(0, 4 << 20, 4096): hot[i] = (hot[i] + 1) & 255',
+    ].join('\n');
+    const child = spawn(MEVI_RUN, ['--socket', socket, '--no-spawn', '--sample', '--heat=100', '--', '/usr/bin/python3', '-c', prog], { stdio: ['pipe', 'pipe', 'pipe'] });
+    cleanups.push(() => child.kill('SIGKILL'));
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    const exited = new Promise((r) => child.once('exit', (code) => r(code)));
+    await waitFor(`the heat program to print ready${err ? ` (stderr: ${err.trim()})` : ''}`, () => out.includes('ready'), 20000);
+    if (/unavailable/.test(err)) {
+      child.stdin.end();
+      await exited;
+      return `SKIPPED: ${err.trim()}`;
+    }
+    const [sid, pid] = await waitFor('the heat program with written ranges in /api/state', async () => {
+      const s = await apiState();
+      for (const sess of s.sessions) for (const p of sess.processes) if (p.alive && p.cmdline[2] === prog && p.written && p.written.length) return [sess.id, p.pid];
+      return null;
+    });
+    await page.goto(`${base}/?session=${sid}`);
+    await page.locator(`.process[data-pid="${pid}"]`).scrollIntoViewIfNeeded();
+    const before = await canvasHash(page, pid);
+    await page.locator('#opt-heat').check();
+    const hotPixels = await waitFor('bright (hot) pixels on the map', async () => {
+      const n = await page.evaluate((pid) => {
+        const c = document.querySelector(`.process[data-pid="${pid}"] canvas.map-canvas`);
+        if (!c) return 0;
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let hot = 0;
+        for (let i = 0; i < d.length; i += 4) if (d[i] === 255 && d[i + 1] === 92 && d[i + 2] === 36) hot++;
+        return hot;
+      }, pid);
+      return n > 0 ? n : false;
+    });
+    if ((await canvasHash(page, pid)) === before) throw new Error('the overlay did not change the map');
+    await shot('30-heat-overlay');
+    await page.locator('#opt-cold').fill('1');
+    const cold = await waitFor('the cold total to count the idle 4 MiB buffer', async () => {
+      const v = await page.locator(`.process[data-pid="${pid}"] .heat-stat`).getAttribute('data-cold', { timeout: 2000 }).catch(() => null);
+      return v !== null && Number(v) >= 4 * MiB ? Number(v) : false;
+    }, 20000);
+    const label = await text(page, `.process[data-pid="${pid}"] .heat-stat`);
+    await shot('31-heat-cold-filter');
+    await page.locator('#opt-cold').fill('');
+    await page.locator('#opt-heat').uncheck();
+    child.stdin.end();
+    const code = await exited;
+    if (code !== 0) throw new Error(`mevi-run exited ${code}: ${err}`);
+    return `pid ${pid}: ${hotPixels} hot pixels; "${label}" (${formatBytes(cold)} resident not written for 1 s)`;
+  });
 
   await check('no request left 127.0.0.1 and the page logged no errors', async () => {
     const fwdWs = fwdBase?.replace('http:', 'ws:');

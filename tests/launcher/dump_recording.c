@@ -127,6 +127,10 @@ static void dump(const struct mevi_event *ev)
 		put_range("start", "end", ev->touch.range);
 		printf(",\"tid\":%d", ev->touch.tid);
 		break;
+	case MEVI_EV_WRITTEN:
+		put_range("start", "end", ev->written.range);
+		printf(",\"t\":%llu", (unsigned long long)ev->written.t);
+		break;
 	case MEVI_EV_SAMPLING:
 		printf(",\"sample_ms\":%u", ev->sampling.sample_ms);
 		break;

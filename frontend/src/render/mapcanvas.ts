@@ -21,6 +21,7 @@ import { DIFF_COLORS } from '../diffcolors';
 import { type MemMap, RESIDENT } from '../memmap';
 import type { TagMap } from '../tagmap';
 import { KIND_COLORS, stackRgb } from '../annotate';
+import { heatPalette } from '../heat';
 import { vmaKind } from '../store';
 import { formatAddress, formatBytes } from '../format';
 import {
@@ -70,6 +71,8 @@ export type Frac = [resident: number, swapped: number, notResident: number, untr
 export interface Annotations {
   vmas: TagMap;
   origins: TagMap;
+  /** Version 3: last-write times in ms (heat.ts), when the process has them. */
+  written?: TagMap;
 }
 
 /** How annotations are shown. */
@@ -78,6 +81,8 @@ export interface PaintOptions {
   bySite: boolean;
   /** With bySite: the stack id (or ids: a flame graph frame) whose ranges stand out (others are dimmed), or null. */
   highlight: Highlight;
+  /** The heat overlay (heat.ts): resident memory coloured by its last write, or null. */
+  heat?: { nowMs: number; coldS: number | null } | null;
 }
 
 /** One stack id, a set of them, or none. */
@@ -256,7 +261,8 @@ export class MapCanvas {
     const ann = this.ann;
     const kinds = ann && ann.vmas.count > 0 ? rasterizeTags(ann.vmas, g.start, g.scale, cols) : null;
     const sites = ann && this.paint.bySite ? rasterizeTags(ann.origins, g.start, g.scale, cols) : null;
-    this.paintBar(r.frac, cols, Math.round(barX * dpr), Math.round(barY * dpr), Math.round(barH * dpr), kinds, sites);
+    const heat = ann?.written && this.paint.heat ? rasterizeTags(ann.written, g.start, g.scale, cols) : null; // heat overlay
+    this.paintBar(r.frac, cols, Math.round(barX * dpr), Math.round(barY * dpr), Math.round(barH * dpr), kinds, sites, heat);
 
     if (this.diff && this.diff.length) this.drawDiff(g.start, g.scale, barX, barY, barH);
 
@@ -308,7 +314,7 @@ export class MapCanvas {
    * fillRects when neighbouring columns differ, as they do in striped maps).
    * Device-pixel coordinates; ignores the canvas transform.
    */
-  private paintBar(frac: Float32Array, cols: number, x0: number, y0: number, h: number, kinds: Float64Array | null, sites: Float64Array | null): void {
+  private paintBar(frac: Float32Array, cols: number, x0: number, y0: number, h: number, kinds: Float64Array | null, sites: Float64Array | null, heat: Float64Array | null = null): void {
     if (!this.img || this.img.width !== cols || this.img.height !== h) {
       this.img = this.ctx.createImageData(cols, h);
       this.px = new Uint32Array(this.img.data.buffer);
@@ -319,7 +325,8 @@ export class MapCanvas {
       top = Math.min(STRIPE_PX, h >> 2);
       fillStripe(px, frac, kinds, cols, top);
     }
-    const palette = sites ? sitePalette(sites, cols, this.paint.highlight) : null;
+    const hp = this.paint.heat;
+    const palette = heat && hp ? heatPalette(heat, cols, hp.nowMs, SLOT_PIXELS, hp.coldS, kinds) : sites ? sitePalette(sites, cols, this.paint.highlight) : null;
     fillColumns(top ? px.subarray(top * cols) : px, frac, cols, h - top, palette);
     this.ctx.putImageData(this.img, x0, y0);
   }

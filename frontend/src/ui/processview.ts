@@ -14,6 +14,7 @@ import type { MemMap } from '../memmap';
 import { RssChart } from './chart';
 import { el } from './dom';
 import { Refresh } from './refresh';
+import { coldTotals, heat, heatNowMs, heatSiteName } from '../heat';
 
 export interface ProcessViewCallbacks {
   toggleCollapsed(key: string): void;
@@ -52,6 +53,7 @@ export class ProcessView {
   private readonly kinds: HTMLElement;
   private readonly kindsRefresh = new Refresh();
   private readonly status: HTMLElement;
+  private readonly heatStat: HTMLElement;
   private readonly args: HTMLElement;
   private readonly note: HTMLElement;
   private readonly body: HTMLElement;
@@ -82,9 +84,11 @@ export class ProcessView {
     this.kinds = el('span', { className: 'kinds' });
     this.kinds.hidden = true;
     this.status = el('span', { className: 'proc-status' });
+    this.heatStat = el('span', { className: 'mem-stats heat-stat' });
+    this.heatStat.hidden = true;
     this.args = el('span', { className: 'args' });
     const pid = el('span', { className: 'pid', title: `pid ${proc.pid}` }, String(proc.pid));
-    const info = el('div', { className: 'process-info' }, this.caret, pid, this.rss, this.vsz, this.swap, this.kinds, this.status, this.args, this.spark.el);
+    const info = el('div', { className: 'process-info' }, this.caret, pid, this.rss, this.vsz, this.swap, this.kinds, this.heatStat, this.status, this.args, this.spark.el);
     this.note = el('div', { className: 'empty-note' });
     this.body = el('div', { className: 'process-body' }, this.canvas.canvas, this.note);
     this.el = el('div', { className: 'process' }, info, this.body);
@@ -137,6 +141,7 @@ export class ProcessView {
     // Group by call site needs origins: without any, the page states keep their colours.
     const paint = input.paint;
     this.canvas.paint = paint && paint.bySite && input.proc.origins.count > 0 ? paint : { bySite: false, highlight: null };
+    if (heat.on || heat.coldS !== null) this.canvas.paint = { ...this.canvas.paint, heat: { nowMs: heatNowMs(input.nowTs), coldS: heat.coldS } };
     this.lastDrawMs = this.canvas.draw(input.proc.map, input.width, input.opts, input.zoom);
     this.drawn = this.signature();
     this.drawnMap = input.proc.map;
@@ -151,7 +156,22 @@ export class ProcessView {
     const z = i.zoom;
     const p = i.paint;
     const ann = `${i.proc.vmas.version}:${i.proc.vmas.count}|${p?.bySite ? `site:${p.highlight}:${i.proc.origins.version}:${i.proc.origins.count}` : ''}`;
-    return `${i.proc.map.version}|${ann}|${i.width}|${i.opts.showGaps}|${i.opts.showNonResident}|${z ? `${z.start}-${z.end}` : ''}|${window.devicePixelRatio}`;
+    const h = heat.on || heat.coldS !== null ? `heat:${heat.coldS}:${i.proc.written.version}:${Math.floor(i.nowTs / 5e8)}` : '';
+    return `${i.proc.map.version}|${ann}|${h}|${i.width}|${i.opts.showGaps}|${i.opts.showNonResident}|${z ? `${z.start}-${z.end}` : ''}|${window.devicePixelRatio}`;
+  }
+
+  /** Heat totals: resident memory not written for more than N s, and its top call sites. */
+  private renderHeat(input: ProcessRenderInput): void {
+    const s = heat.coldS;
+    this.heatStat.hidden = s === null;
+    if (s === null) return;
+    const t = coldTotals(input.proc, heatNowMs(input.nowTs), s);
+    const sites = [...t.bySite.entries()].sort((a, b) => b[1] - a[1]).slice(0, 5);
+    this.heatStat.dataset.cold = String(t.cold);
+    this.heatStat.dataset.never = String(t.never);
+    const text = `Cold >${s}s ${formatBytes(t.cold)}${t.never ? ` (never written ${formatBytes(t.never)})` : ''}`;
+    if (this.heatStat.textContent !== text) this.heatStat.textContent = text;
+    this.heatStat.title = `resident, not written for more than ${s} s (leak suspects), by call site:\n${sites.map(([id, b]) => `${formatBytes(b)}  ${heatSiteName(input.proc.sessionId, id)}`).join('\n')}`;
   }
 
   /** Header text: sizes, status, command line, tree decorations. */
@@ -169,6 +189,7 @@ export class ProcessView {
     this.swap.hidden = proc.map.swap === 0;
     if (proc.map.swap > 0) setStat(this.swap, 'Swap', formatBytes(proc.map.swap));
     this.renderKinds(proc);
+    this.renderHeat(input);
     let status = formatProcessEnd(proc.alive, proc.exitStatus, input.session ?? { alive: true, exitStatus: null });
     if (collapsed && input.descendants > 0) status += `${status ? ' · ' : ''}+${input.descendants} below`;
     if (this.status.textContent !== status) this.status.textContent = status;
