@@ -102,8 +102,7 @@ static const uint8_t event_arity[MEVI_EV_TYPE_COUNT] = {
     [MEVI_EV_UNMAP] = 5,	 [MEVI_EV_REMAP] = 7,	    [MEVI_EV_STATE] = 6,
     [MEVI_EV_STACK] = 5,	 [MEVI_EV_ORIGIN] = 6,	    [MEVI_EV_VMA] = 7,
     [MEVI_EV_THREAD] = 5,	 [MEVI_EV_TOUCH] = 6,	    [MEVI_EV_SAMPLING] = 4,
-    [MEVI_EV_ENGINE] = 6,
-    [MEVI_EV_WRITTEN] = 6,
+    [MEVI_EV_ENGINE] = 6,	 [MEVI_EV_WRITTEN] = 6,
 };
 
 unsigned mevi_event_arity(unsigned type)

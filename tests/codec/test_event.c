@@ -68,8 +68,7 @@ static void test_type_names(void **state)
 	static const char *const names[MEVI_EV_TYPE_COUNT] = {
 	    "session_start", "session_end", "proc_start", "proc_exec", "proc_exit", "map",
 	    "unmap",	     "remap",	    "state",	  "stack",     "origin",    "vma",
-	    "thread",	     "touch",	    "sampling",	  "engine",
-	    "written",
+	    "thread",	     "touch",	    "sampling",	  "engine",    "written",
 	};
 
 	for (unsigned i = 0; i < MEVI_EV_TYPE_COUNT; i++)

@@ -504,8 +504,7 @@ static void test_json_matches(void **state)
 	    [MEVI_EV_UNMAP] = 5,	 [MEVI_EV_REMAP] = 7,	    [MEVI_EV_STATE] = 6,
 	    [MEVI_EV_STACK] = 5,	 [MEVI_EV_ORIGIN] = 6,	    [MEVI_EV_VMA] = 7,
 	    [MEVI_EV_THREAD] = 5,	 [MEVI_EV_TOUCH] = 6,	    [MEVI_EV_SAMPLING] = 4,
-	    [MEVI_EV_ENGINE] = 6,
-	    [MEVI_EV_WRITTEN] = 6,
+	    [MEVI_EV_ENGINE] = 6,	 [MEVI_EV_WRITTEN] = 6,
 	};
 	json_object *root = json_object_from_file(json_path);
 
