@@ -287,7 +287,14 @@ static void on_main_exit(void *arg, bool others_alive)
 	/* Processes it started live on (daemons): the shell gets PROGRAM's
 	 * status now, and the tracer follows them on in the background, out
 	 * of the way of whatever reads the terminal or a pipe next. */
-	log_info("%s ended; following the processes it left running in the background", l->argv[0]);
+	pid_t pids[8];
+	size_t n = tracee_alive(l->tracees, pids, 8);
+	char list[8 * 12] = "";
+
+	for (size_t i = 0, off = 0; i < n && i < 8; i++)
+		off += (size_t)snprintf(list + off, sizeof(list) - off, " %d", (int)pids[i]);
+	log_info("%s ended; following the %zu processes it left running (%s%s) in the background",
+		 l->argv[0], n, list + 1, n > 8 ? " ..." : "");
 	int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
 
 	if (devnull >= 0) {

@@ -449,21 +449,51 @@ static bool attach(struct tracee_table *t, struct thread *th, uint64_t insn)
 	return attach_heat(t, th); /* heat hook */
 }
 
-/* Reads Tgid and PPid from /proc/TID/status. Returns 0 or -errno (-ENOENT:
- * the thread is gone). */
-static int read_ids(pid_t tid, pid_t *tgid, pid_t *ppid)
+/* Reads Tgid and PPid from /proc/TID/status, and whether the thread is dead
+ * already (a zombie, the last of its process's threads). Returns 0 or -errno
+ * (-ENOENT: the thread is gone). */
+static int read_ids(pid_t tid, pid_t *tgid, pid_t *ppid, bool *dead)
 {
 	char buf[1024];
-	long tg, pp;
+	long tg, pp, nthreads = 1;
 	int err = procstatus_read(tid, buf, sizeof(buf));
 
 	if (err)
 		return err;
 	if (!procstatus_field(buf, "Tgid", &tg) || !procstatus_field(buf, "PPid", &pp))
 		return -EIO;
+	procstatus_field(buf, "Threads", &nthreads);
+	const char *st = strstr(buf, "\nState:");
+
+	*dead =
+	    st && (st[8] == 'Z' || st[8] == 'X' || st[9] == 'Z' || st[9] == 'X') && nthreads <= 1;
 	*tgid = (pid_t)tg;
 	*ppid = (pid_t)pp;
 	return 0;
+}
+
+/* The wait status of a zombie, from /proc/PID/stat's exit_code (field 52). */
+static int zombie_status(pid_t pid)
+{
+	char path[64], buf[2048];
+	ssize_t n;
+	int fd, code = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')');
+	for (int field = 2; p && field < 52; field++)
+		p = strchr(p + 1, ' ');
+	if (p)
+		code = atoi(p + 1);
+	return code;
 }
 
 /*
@@ -498,7 +528,8 @@ static void on_mm_due(struct mm *mm, void *ctx)
  * creator's map, which is exact since the creating thread has not run since
  * the fork; in any case it is read in full from the kernel when attached.
  */
-static struct proc *new_process(struct tracee_table *t, pid_t pid, pid_t ppid, struct proc *parent)
+static struct proc *new_process(struct tracee_table *t, pid_t pid, pid_t ppid, struct proc *parent,
+				bool dead)
 {
 	struct proc *p = proc_add(t, pid, parent ? parent->pid : ppid);
 
@@ -512,15 +543,15 @@ static struct proc *new_process(struct tracee_table *t, pid_t pid, pid_t ppid, s
 	}
 	struct mm *pmm = parent ? parent->mm : NULL;
 
-	emit_cmdline_event(t, p, MEVI_EV_PROC_START, pmm ? MEVI_PROC_INHERIT_MAP : 0);
+	emit_cmdline_event(t, p, MEVI_EV_PROC_START, pmm && !dead ? MEVI_PROC_INHERIT_MAP : 0);
 	if (pmm && syscall(SYS_kcmp, parent->pid, p->pid, KCMP_VM, 0, 0) == 0) {
 		/* vfork or CLONE_VM: the same address space until it execs. */
 		mm_get(pmm);
 		p->mm = pmm;
 		return p;
 	}
-	if (!pmm && parent)
-		return p; /* the creator itself is not tracked (before its exec) */
+	if ((!pmm && parent) || dead)
+		return p; /* the creator itself is not tracked (before its exec), or it is gone */
 	int err = mm_new(p->pid, pmm ? pmm->map : NULL, t->base, t->out, &t->stats, &p->mm);
 
 	if (err) {
@@ -550,14 +581,26 @@ static struct thread *adopt_thread(struct tracee_table *t, pid_t tid, struct pro
 {
 	pid_t tgid, ppid;
 	struct proc *p;
+	bool dead = false;
 
-	if (read_ids(tid, &tgid, &ppid) < 0)
+	if (read_ids(tid, &tgid, &ppid, &dead) < 0)
 		return NULL;
 	p = proc_find(t, tgid);
+	if (dead) {
+		/* Its death may have been reaped already: a tracer that is not
+		 * the parent leaves a zombie for the parent. A new process is
+		 * shown, and ended now; a thread is not adopted. */
+		if (!p && tgid == tid) {
+			p = new_process(t, tgid, ppid, creator ? creator : proc_find(t, ppid),
+					true);
+			process_exited(t, p, zombie_status(tid));
+		}
+		return NULL;
+	}
 	if (!p) {
 		if (!creator)
 			creator = proc_find(t, ppid);
-		p = new_process(t, tgid, ppid, creator);
+		p = new_process(t, tgid, ppid, creator, false);
 	}
 	struct thread *th = thread_add(t, tid);
 
@@ -946,6 +989,16 @@ static size_t thread_count(const struct tracee_table *t)
 		for (struct thread *th = t->threads[i]; th; th = th->hnext)
 			n++;
 	return n;
+}
+
+size_t tracee_alive(const struct tracee_table *t, pid_t *pids, size_t max)
+{
+	size_t n = 0;
+
+	for (const struct proc *p = t->first; p; p = p->next)
+		if (p->alive && n < max)
+			pids[n++] = p->pid;
+	return t->nalive;
 }
 
 bool tracee_all_gone(const struct tracee_table *t)

@@ -114,6 +114,10 @@ void tracee_reap(struct tracee_table *t);
 void tracee_hold_main(struct tracee_table *t, tracee_main_exit_fn fn, void *ctx);
 void tracee_release_main(struct tracee_table *t);
 
+/* How many traced processes are alive; the first max of their pids (in
+ * creation order) go to pids. */
+size_t tracee_alive(const struct tracee_table *t, pid_t *pids, size_t max);
+
 /* True once every traced process has exited. */
 bool tracee_all_gone(const struct tracee_table *t);
 

@@ -70,6 +70,18 @@ def proc_state(pid):
         return "?"
 
 
+def describe(pid):
+    """What a process left behind is: its command line and where it sleeps."""
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            cmd = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+        with open("/proc/%d/wchan" % pid) as f:
+            wchan = f.read().strip()
+        return "[%s in %s]" % (cmd[:80], wchan)
+    except OSError:
+        return ""
+
+
 def tracer_of(pid):
     try:
         with open("/proc/%d/status" % pid) as f:
@@ -146,7 +158,8 @@ def finish(case, p, marker, expect, out_check=None):
             detail.append(msg)
     if not wait_for(lambda: not procs_with_marker(marker), 10):
         left = procs_with_marker(marker)
-        detail.append("left behind: %s" % ", ".join("%d:%s tracer %d" % (q, proc_state(q), tracer_of(q))
+        detail.append("stderr %r" % (err or b"")[-300:])
+        detail.append("left behind: %s" % ", ".join("%d:%s tracer %d %s" % (q, proc_state(q), tracer_of(q), describe(q))
                                                     for q in left))
         kill_marked(marker)
     record(case, not detail, "; ".join(detail))
