@@ -1,6 +1,6 @@
 /*
  * access — who may look at and change what mevid holds over HTTP and the
- * websocket (../shared/DESIGN.md, "Security posture").
+ * websocket (README.md, "Security").
  *
  * Admitted, on every route that reveals or changes state (/stream, /api/...
  * but /api/health, recordings, uploads, deletes):

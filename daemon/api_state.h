@@ -1,7 +1,7 @@
 /*
  * api_state — the JSON documents of mevid's HTTP API (json-c).
  *
- * GET /api/state is the shape ../shared/DESIGN.md fixes, with added fields:
+ * GET /api/state is the shape README.md fixes ("Using it"), with added fields:
  *   session: "mode" ("exact" | "sampled"), "started_at" (CLOCK_REALTIME ns)
  *   process: "exit_status" (null while alive or when unknown)
  *   session: "recorded" (loaded from a .mevi file), "history" (its event log

@@ -28,7 +28,7 @@
  *                             valid token also sets the cookie), else 401/403
  *                             with the sentence the page shows
  *
- * Security (../shared/DESIGN.md): every route but the frontend's files and
+ * Security (README.md, "Security"): every route but the frontend's files and
  * /api/health is behind daemon/access.h (mevid's uid, or the token): 401 with
  * no token, 403 with a wrong one, each with one sentence on how to get in;
  * /api/health tells others only {"status":"ok"}. A websocket upgrade, DELETE
