@@ -80,7 +80,8 @@ def main():
           json.dumps(s["overhead"]))
 
     # Text to stderr.
-    r = subprocess.run([a.mevi_run, "--socket", sock, "--backtraces=mmap", "--summary", "--", a.prog],
+    r = subprocess.run([a.mevi_run, "--socket", sock, "--no-spawn", "--backtraces=mmap", "--summary",
+                        "--", a.prog],
                        capture_output=True, text=True, env=env, timeout=60)
     check("text: stdout untouched", r.stdout == "summary_prog done\n", repr(r.stdout))
     t = r.stderr
