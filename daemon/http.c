@@ -23,6 +23,7 @@
 #include "eventlog.h"
 #include "launcher_conn.h"
 #include "export.h"
+#include "http_accept.h"
 #include "loader.h"
 #include "metrics.h"
 #include "log.h"
@@ -1019,12 +1020,13 @@ static void lws_log_emit(int level, const char *line)
 }
 
 /*
- * Resolves host:port to a numeric address in num and checks that it can be
- * bound (libwebsockets only logs why a listen failed). Returns 0 or -errno
- * with a sentence in err.
+ * Resolves host:port to a numeric address in num and makes the listening
+ * socket (non-blocking, close-on-exec), so that the error says why
+ * (libwebsockets only logs why a listen failed). Returns the socket, or
+ * -errno with a sentence in err.
  */
-static int probe_listen(const char *host, int port, char *num, size_t numlen, bool *ipv6, char *err,
-			size_t errlen)
+static int listen_socket(const char *host, int port, char *num, size_t numlen, bool *ipv6,
+			 char *err, size_t errlen)
 {
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
 	struct addrinfo *ai = NULL;
@@ -1039,7 +1041,7 @@ static int probe_listen(const char *host, int port, char *num, size_t numlen, bo
 	}
 	*ipv6 = ai->ai_family == AF_INET6;
 	getnameinfo(ai->ai_addr, ai->ai_addrlen, num, (socklen_t)numlen, NULL, 0, NI_NUMERICHOST);
-	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
 		ret = -errno;
 		goto out;
@@ -1047,16 +1049,33 @@ static int probe_listen(const char *host, int port, char *num, size_t numlen, bo
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (*ipv6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	ret = bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 ? -errno : 0;
-	close(fd);
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, SOMAXCONN) < 0) {
+		ret = -errno;
+		close(fd);
+	} else {
+		ret = fd;
+	}
 out:
-	if (ret)
+	if (ret < 0)
 		snprintf(
 		    err, errlen, "cannot listen on %s%s%s:%d: %s%s", strchr(host, ':') ? "[" : "",
 		    host, strchr(host, ':') ? "]" : "", port, strerror(-ret),
 		    ret == -EADDRINUSE ? " (use --listen HOST:PORT to pick another port)" : "");
 	freeaddrinfo(ai);
 	return ret;
+}
+
+/* The port fd is bound to, or -errno. */
+static int bound_port(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+		return -errno;
+	if (ss.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
 }
 
 static int strlist_add(char ***list, size_t *n, const char *fmt, ...)
@@ -1122,10 +1141,11 @@ int http_server_start(struct http_server *h, uv_loop_t *loop, const struct http_
 	char num[INET6_ADDRSTRLEN + 8];
 	bool ipv6 = false, wildcard, loopback, brackets;
 	const char *url_host;
-	int ret, lws_levels;
+	int ret, lws_levels, fd;
 
 	memset(h, 0, sizeof(*h));
 	h->access.diag_fd = -1;
+	h->accept.fd = -1;
 	h->loop = loop;
 	h->max_upload = cfg->max_upload ? cfg->max_upload : LOADER_MAX_BYTES;
 	h->reg = reg;
@@ -1139,9 +1159,12 @@ int http_server_start(struct http_server *h, uv_loop_t *loop, const struct http_
 			goto err_destroy;
 		}
 	}
-	ret = probe_listen(cfg->host, cfg->port, num, sizeof(num), &ipv6, err, errlen);
-	if (ret)
+	fd = listen_socket(cfg->host, cfg->port, num, sizeof(num), &ipv6, err, errlen);
+	if (fd < 0) {
+		ret = fd;
 		goto err_destroy;
+	}
+	h->port = bound_port(fd);
 	wildcard = strcmp(num, "0.0.0.0") == 0 || strcmp(num, "::") == 0;
 	loopback = strncmp(num, "127.", 4) == 0 || strcmp(num, "::1") == 0;
 
@@ -1158,8 +1181,11 @@ int http_server_start(struct http_server *h, uv_loop_t *loop, const struct http_
 	info.port = CONTEXT_PORT_NO_LISTEN;
 	info.gid = -1;
 	info.uid = -1;
+	/* The header table holds any head daemon/http_accept.h lets through. */
+	info.max_http_header_data2 = http_accept_lws_header_room();
 	h->ctx = lws_create_context(&info);
 	if (!h->ctx) {
+		close(fd);
 		snprintf(err, errlen,
 			 "cannot start the HTTP server (libwebsockets); is libwebsockets-evlib-uv "
 			 "installed?");
@@ -1169,22 +1195,28 @@ int http_server_start(struct http_server *h, uv_loop_t *loop, const struct http_
 
 	memset(&info, 0, sizeof(info));
 	info.vhost_name = "mevid";
-	info.port = cfg->port;
-	info.iface = wildcard ? NULL : num;
+	/* mevid accepts connections itself (daemon/http_accept.h). */
+	info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
 	info.protocols = http_protocols;
 	info.options =
 	    ipv6 ? LWS_SERVER_OPTION_IPV6_V6ONLY_MODIFY | LWS_SERVER_OPTION_IPV6_V6ONLY_VALUE
 		 : LWS_SERVER_OPTION_DISABLE_IPV6;
 	info.user = h;
 	info.server_string = "mevid/" MEVI_VERSION;
-	info.max_http_header_data = 8192;
 	h->vh = lws_create_vhost(h->ctx, &info);
 	if (!h->vh) {
-		snprintf(err, errlen, "cannot listen on %s:%d (see the log)", cfg->host, cfg->port);
-		ret = -EADDRINUSE;
+		close(fd);
+		snprintf(err, errlen, "cannot start the HTTP server (libwebsockets vhost)");
+		ret = -EIO;
 		goto err_destroy;
 	}
-	h->port = lws_get_vhost_listen_port(h->vh);
+	ret = http_accept_start(&h->accept, loop, fd, h->vh);
+	if (ret) {
+		snprintf(err, errlen, "cannot listen on %s:%d: %s", cfg->host, h->port,
+			 uv_strerror(ret));
+		ret = -EIO;
+		goto err_destroy;
+	}
 	ret = access_init(&h->access, cfg->socket_path, !loopback, err, errlen);
 	if (ret)
 		goto err_destroy;
@@ -1210,6 +1242,7 @@ err_destroy:
 
 void http_server_destroy(struct http_server *h)
 {
+	http_accept_close(&h->accept);
 	if (h->ctx) {
 		lws_context_destroy(h->ctx);
 		h->ctx = NULL;

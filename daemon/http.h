@@ -58,6 +58,7 @@
 #include <uv.h>
 
 #include "access.h"
+#include "http_accept.h"
 
 struct launcher_server;
 struct lws_context;
@@ -90,7 +91,8 @@ struct http_server {
 	struct session_registry *reg;
 	struct launcher_server *launchers;
 	struct stream *stream;
-	struct access access; /* who may look (daemon/access.h) */
+	struct access access;	   /* who may look (daemon/access.h) */
+	struct http_accept accept; /* the listener (daemon/http_accept.h) */
 	size_t max_upload;
 	unsigned n_uploads; /* uploads in flight */
 };
