@@ -19,6 +19,16 @@ test_trust — the attacks of issue 15, replayed as root against real users
              RSS grows < 32 MiB and it keeps serving; a fifth gets 503; an
              over-cap upload gets 413 before its body; a random body is refused
              from its first bytes.
+  headers    a 100 KiB header -> 431 with a one-sentence body (not a dropped
+             connection); 65 header lines -> 431; a head just under the limit
+             and keep-alive requests served; a head that never ends -> 408
+             after 10 s; 80 such connections at once do not keep mevid from
+             serving once they time out.
+  ports      root's auto-spawned mevid holds the first free port from 5001;
+             nobody's auto-spawned mevid takes another (the next free one) and
+             the URL nobody's mevi-run prints is that port, with the token of
+             nobody's mevid, serving nobody's session; root's mevid does not
+             see it, and refuses nobody without the token.
 
 The binaries nobody runs are copied into a world-readable temporary directory
 (a clone under /root is mode 0700). Prints what each attack gets and the cost
@@ -510,8 +520,13 @@ def test_uploads(bindir, tmp, header):
             for _ in range(63):
                 s.sendall(junk)
             socks.append(s)
-        stalled_at = time.time()
         time.sleep(1.0)
+        # Sending 4 x 64 MiB can take seconds on a loaded machine, longer than
+        # libwebsockets' 5 s content timeout for the first one: a few more
+        # bytes each keep all four in flight for the checks below.
+        for s in socks:
+            s.sendall(b"\0" * 16)
+        stalled_at = time.time()
         peak = m.rss_kib()
         grew = (peak - before) / 1024
         print("#   mevid RSS: %.1f MiB before, %.1f MiB with 4 uploads stalled after 64 MiB each (+%.1f MiB)"
@@ -537,6 +552,180 @@ def test_uploads(bindir, tmp, header):
         for s in socks:
             s.close()
         m.stop()
+
+
+def raw_exchange(port, data, timeout=20):
+    """Sends data on a fresh connection and reads until mevid closes it."""
+    s = socket.create_connection(("127.0.0.1", port))
+    s.settimeout(timeout)
+    try:
+        s.sendall(data)
+    except OSError:
+        pass
+    got = b""
+    while True:
+        try:
+            c = s.recv(65536)
+        except (ConnectionResetError, socket.timeout):
+            break
+        if not c:
+            break
+        got += c
+    s.close()
+    return got
+
+
+def test_headers(bindir, tmp):
+    """Issue 15: headers over the limit get 431, not a dropped connection."""
+    d = os.path.join(tmp, "hdrd")
+    os.mkdir(d, 0o700)
+    m = Mevid(bindir, d)
+    try:
+        host = "Host: 127.0.0.1:%d\r\n" % m.port
+        big = ("GET /api/state HTTP/1.1\r\n%sX-Big: %s\r\n\r\n" % (host, "a" * (100 << 10))).encode()
+        got = raw_exchange(m.port, big)
+        head, _, body = got.partition(b"\r\n\r\n")
+        print("#   100 KiB header: %r" % got.split(b"\r\n")[0])
+        check("a 100 KiB header -> 431", got.startswith(b"HTTP/1.1 431 Request Header Fields Too Large"), repr(got[:200]))
+        try:
+            sentence = json.loads(body)["error"]
+        except (ValueError, KeyError):
+            sentence = ""
+        check("the 431 has a one-sentence body", "headers" in sentence and b"content-length: %d" % len(body)
+              in head.lower(), repr(got[:400]))
+        many = ("GET /api/health HTTP/1.1\r\n%s%s\r\n" % (host, "".join("X-H%d: v\r\n" % i for i in range(65)))).encode()
+        got = raw_exchange(m.port, many)
+        check("65 header lines -> 431", got.startswith(b"HTTP/1.1 431"), repr(got[:100]))
+        # Just under the limit, in many small unknown headers (the costliest
+        # for libwebsockets' header table) and one big cookie: served.
+        small = "".join("X-%d: %s\r\n" % (i, "v" * 100) for i in range(60))
+        ok_head = ("GET /api/state HTTP/1.1\r\n%sConnection: close\r\nCookie: c=%s\r\n%s\r\n"
+                   % (host, "c" * (16000 - len(small) - 200), small)).encode()
+        got = raw_exchange(m.port, ok_head)
+        check("a %d-byte head within the limit is served (200)" % len(ok_head), got.startswith(b"HTTP/1.1 200"),
+              repr(got[:100]))
+        two = ("GET /api/health HTTP/1.1\r\n%s\r\nGET /api/state HTTP/1.1\r\n%sConnection: close\r\n\r\n"
+               % (host, host)).encode()
+        got = raw_exchange(m.port, two)
+        check("keep-alive: two requests on one connection, both served",
+              got.count(b"HTTP/1.1 200") == 2, repr(got[:300]))
+        # Slowloris: heads that never end. Each gets 408 after 10 s; 80 of
+        # them (over the bound of 64 waited on at once) do not keep a normal
+        # request from being served once they have timed out.
+        t0 = time.time()
+        slow = []
+        for _ in range(80):
+            s = socket.create_connection(("127.0.0.1", m.port))
+            s.sendall(b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+            slow.append(s)
+        st, _ = http("127.0.0.1", m.port, "GET", "/api/health", timeout=30)
+        served = time.time() - t0
+        check("80 stalled heads: a normal request is still served (within 25 s)", st == 200 and served < 25,
+              "%d after %.1f s" % (st, served))
+        slow[0].settimeout(15)
+        try:
+            first = slow[0].recv(200)
+        except OSError:
+            first = b""
+        timed = time.time() - t0
+        check("a head that never ends gets 408 after about 10 s", first.startswith(b"HTTP/1.1 408") and 9 < timed < 14,
+              "%r after %.1f s" % (first[:40], timed))
+        print("#   slowloris: 408 after %.1f s; a request behind 80 stalled heads served after %.1f s" % (timed, served))
+        for s in slow:
+            s.close()
+        st, _ = http("127.0.0.1", m.port, "GET", "/api/health")
+        check("after the stalled heads: mevid serves at once", st == 200, str(st))
+    finally:
+        m.stop()
+
+
+def url_of(stderr):
+    """The URL mevi-run printed ("mevi: watching at URL"), or None."""
+    for line in stderr.decode(errors="replace").splitlines():
+        if "watching at http://" in line:
+            return line.split("watching at ", 1)[1].strip()
+    return None
+
+
+def daemon_of(port, token):
+    """(pid, uid) of the mevid answering on port, or (None, None)."""
+    st, body = http("127.0.0.1", port, "GET", "/api/health", {"Authorization": "Bearer " + token})
+    if st != 200:
+        return None, None
+    pid = json.loads(body)["pid"]
+    for line in open("/proc/%d/status" % pid):
+        if line.startswith("Uid:"):
+            return pid, int(line.split()[1])
+    return pid, None
+
+
+def test_second_user_port(bindir, tmp):
+    """Issue 15: each user's auto-spawned mevid gets its own port when the
+    default one is taken, and the printed URL is the right one for that user.
+    There is no option for the base port (5001), so this uses the real range
+    5001-5032 but needs none of it free in particular; sockets, HOME and
+    XDG_RUNTIME_DIR are private."""
+    users = {}
+    pids = []
+    try:
+        for who, uid in (("root", 0), ("nobody", NOBODY)):
+            home, run_dir = os.path.join(tmp, who + "-home"), os.path.join(tmp, who + "-run")
+            for dd in (home, run_dir):
+                os.mkdir(dd, 0o700)
+                os.chown(dd, uid, uid)
+            env = {"PATH": "/usr/bin:/bin", "HOME": home, "XDG_RUNTIME_DIR": run_dir, "MEVI_ENGINE": "ptrace"}
+            argv = [os.path.join(bindir, "mevi-run"), "--sample", "--", "sh", "-c", "exit 0", "sh",
+                    "MARKER-PORT-" + who.upper()]
+            r = run(as_nobody(argv) if uid else argv, env=env)
+            url = url_of(r.stderr)
+            if uid == 0 and url is None and b"is taken" in r.stderr:
+                print("skip ports: 5001-5032 are all taken on this machine")
+                return
+            check("%s: mevi-run auto-spawns a mevid and prints its URL" % who, r.returncode == 0 and url,
+                  repr(r.stderr[-400:]))
+            if not url:
+                return
+            port = int(url.split("://127.0.0.1:", 1)[1].split("/", 1)[0])
+            token = url.split("token=", 1)[1]
+            pid, duid = daemon_of(port, token)
+            if pid:
+                pids.append(pid)
+            users[who] = {"port": port, "token": token, "uid": duid, "home": home,
+                          "file": open(os.path.join(run_dir, "mevi", "mevid.sock.token")).read().strip()}
+        root, nob = users["root"], users["nobody"]
+        print("#   root's mevid on %d, nobody's on %d" % (root["port"], nob["port"]))
+        check("root's mevid took a port from 5001 on", 5001 <= root["port"] <= 5032 and root["uid"] == 0,
+              repr(root))
+        check("nobody's mevid took another port (5001-5032), and runs as nobody",
+              nob["port"] != root["port"] and 5001 <= nob["port"] <= 5032 and nob["uid"] == NOBODY, repr(nob))
+        log = ""
+        try:
+            log = open(os.path.join(nob["home"], ".local", "state", "mevi", "mevid.log")).read()
+        except OSError:
+            pass
+        if nob["port"] > root["port"]:
+            check("nobody's mevid says root's port was taken and moved on",
+                  "port %d is taken" % root["port"] in log, log[-400:])
+        check("the URL nobody's mevi-run printed carries nobody's mevid's token", nob["token"] == nob["file"])
+        st, body = http("127.0.0.1", nob["port"], "GET", "/api/state?token=" + nob["token"])
+        check("the printed URL serves nobody's session",
+              st == 200 and b"MARKER-PORT-NOBODY" in body and b"MARKER-PORT-ROOT" not in body, "%d %r" % (st, body[:200]))
+        st, body = http("127.0.0.1", root["port"], "GET", "/api/state")
+        check("root's mevid does not see nobody's session",
+              st == 200 and b"MARKER-PORT-ROOT" in body and b"MARKER-PORT-NOBODY" not in body, "%d %r" % (st, body[:200]))
+        probe = ("import sys; sys.path.insert(0, %r); import test_trust as t; "
+                 "print(t.http('127.0.0.1', %d, 'GET', '/api/state')[0], t.http('127.0.0.1', %d, 'GET', '/api/state')[0])"
+                 % (bindir, root["port"], nob["port"]))
+        r = run(as_nobody(["/usr/bin/python3", "-c", probe]))
+        got = r.stdout.decode().split()
+        check("nobody without a token: root's mevid 401, its own mevid 200 (by uid)", got == ["401", "200"],
+              repr(got) + repr(r.stderr[-200:]))
+    finally:
+        for pid in pids:
+            try:
+                os.kill(pid, 15)
+            except OSError:
+                pass
 
 
 def main():
@@ -572,6 +761,8 @@ def main():
         test_network(bindir, tmp)
         test_spawn_listen(bindir, tmp)
         test_uploads(bindir, tmp, header[:40])
+        test_headers(bindir, tmp)
+        test_second_user_port(bindir, tmp)
     finally:
         pass
     if FAILURES:
