@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
 #include <libwebsockets.h>
 
 #include "log.h"
@@ -137,8 +138,18 @@ static void conn_too_large(struct http_accept_conn *c, const char *what)
 {
 	char sentence[200];
 
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char peer[INET6_ADDRSTRLEN] = "?";
+
+	if (getpeername(c->fd, (struct sockaddr *)&ss, &sl) == 0)
+		inet_ntop(ss.ss_family,
+			  ss.ss_family == AF_INET6
+			      ? (void *)&((struct sockaddr_in6 *)&ss)->sin6_addr
+			      : (void *)&((struct sockaddr_in *)&ss)->sin_addr,
+			  peer, sizeof(peer));
 	c->a->too_large++;
-	log_info("http: request headers over the limit (%s): 431", what);
+	log_info("http %s: request headers over the limit (%s): 431", peer, what);
 	snprintf(sentence, sizeof(sentence),
 		 "the request's headers are larger than mevid takes (%u bytes, %u lines): "
 		 "send fewer or smaller headers (cookies)",
