@@ -514,16 +514,15 @@ def test_uploads(bindir, tmp, header):
             s.sendall(("POST /api/recordings HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Length: %d\r\n\r\n"
                        % (m.port, 256 << 20)).encode())
             s.sendall(chunk)
-            for _ in range(63):
-                s.sendall(junk)
             socks.append(s)
-        time.sleep(1.0)
-        # Sending 4 x 64 MiB can take seconds on a loaded machine, longer than
-        # libwebsockets' 5 s content timeout for the first one: a few more
-        # bytes each keep all four in flight for the checks below.
-        for s in socks:
-            s.sendall(b"\0" * 16)
+        # In turns, so that none of the four is silent for long: sending
+        # 4 x 64 MiB can take longer on a loaded machine than libwebsockets'
+        # 5 s content timeout, which would end the first before the checks.
+        for _ in range(63):
+            for s in socks:
+                s.sendall(junk)
         stalled_at = time.time()
+        time.sleep(1.0)
         peak = m.rss_kib()
         grew = (peak - before) / 1024
         print("#   mevid RSS: %.1f MiB before, %.1f MiB with 4 uploads stalled after 64 MiB each (+%.1f MiB)"
