@@ -45,6 +45,9 @@
  * (libwebsockets' content timeout) or a rate under 256 KiB/s after the first
  * minute ends the upload and frees its slot.
  * Incoming websocket messages are capped (WS_CLIENT_MAX_RX).
+ * Connections are accepted by daemon/http_accept.h, which answers a first
+ * request head over 16 KiB (or 64 lines) with 431 and one that takes over
+ * 10 s with 408, and hands the others to libwebsockets.
  *
  * Ownership: the server borrows the registry, the launcher server and the
  * stream, which must outlive it.
