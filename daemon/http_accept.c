@@ -12,6 +12,9 @@
 #include <unistd.h>
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
 #include <libwebsockets.h>
 
 #include "log.h"
@@ -206,9 +209,14 @@ static void conn_head_timer(uv_timer_t *t)
 
 	if (uv_now(c->a->loop) >= c->deadline) {
 		c->a->timed_out++;
-		log_debug("http: no complete request head in %d ms: 408", HTTP_ACCEPT_TIMEOUT_MS);
-		conn_answer(c, 408, "Request Timeout",
-			    "the request's headers did not arrive in time");
+		log_debug("http: no complete request head in %d ms%s", HTTP_ACCEPT_TIMEOUT_MS,
+			  c->len ? ": 408" : "");
+		/* A connection that sent nothing (a browser's preconnect) is
+		 * closed silently: a 408 there could be read as the answer to a
+		 * request sent just then. */
+		if (c->len)
+			conn_answer(c, 408, "Request Timeout",
+				    "the request's headers did not arrive in time");
 		conn_release(c, false);
 		return;
 	}
@@ -286,6 +294,7 @@ static void conn_readable(uv_poll_t *p, int status, int events)
 static int conn_open(struct http_accept *a, int fd)
 {
 	struct http_accept_conn *c = malloc(sizeof(*c));
+	int one = 1;
 
 	if (!c) {
 		close(fd);
@@ -294,6 +303,10 @@ static int conn_open(struct http_accept *a, int fd)
 	memset(c, 0, offsetof(struct http_accept_conn, buf));
 	c->a = a;
 	c->fd = fd;
+	/* What libwebsockets' own listener does to each accepted socket
+	 * (lws_plat_set_socket_options): no Nagle delay, so that small
+	 * answers and websocket fragments leave at once. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (uv_poll_init_socket(a->loop, &c->poll, fd)) {
 		close(fd);
 		free(c);

@@ -18,7 +18,8 @@
  *     HTTP_ACCEPT_DRAIN_MS) before it is closed, so that the client reads the
  *     answer instead of a reset.
  *   - No complete head within HTTP_ACCEPT_TIMEOUT_MS of the accept (slowloris):
- *     "408 Request Timeout" and close. A head that arrives in parts is looked
+ *     "408 Request Timeout" and close (a connection that sent nothing at all
+ *     is closed without a word). A head that arrives in parts is looked
  *     at again every 20 ms while more has come (the socket stays readable).
  *   - At most HTTP_ACCEPT_MAX_PENDING connections are being looked at once;
  *     beyond, accepting pauses (new connections wait in the kernel's listen

@@ -20,6 +20,7 @@
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,31 +136,42 @@ out:
 	return ret;
 }
 
-/* Median round trip (µs) of a fresh-connection GET path, with headers. */
-static int request_us(int port, const char *path, const char *hdrs, uint64_t *out)
+/* Times one fresh-connection "GET path" with extra headers hdrs, reading
+ * in big reads until the end of the answer's head (websocket) or until mevid
+ * closes (Connection: close): the harness reads heads a byte at a time,
+ * which would drown the lookup. expect: the status line's start. */
+static int request_us(int port, const char *path, const char *hdrs, const char *expect,
+		      uint64_t *out)
 {
-	struct http_reply r;
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	char req[512], buf[65536];
 	uint64_t t0 = now_ns();
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), n, len;
+	bool ws = strstr(hdrs, "Upgrade:") != NULL;
+	size_t got = 0;
 
-	if (http_request(port, "GET", path, hdrs, &r))
-		return -1;
-	*out = now_ns() - t0;
-	http_reply_free(&r);
-	return r.status == 200 ? 0 : -1;
-}
-
-static int ws_us(int port, const char *path, uint64_t *out)
-{
-	int status = 0;
-	uint64_t t0 = now_ns();
-	int fd = ws_connect(port, path, NULL, &status, 0);
-
-	*out = now_ns() - t0;
-	if (fd < 0) {
-		fprintf(stderr, "websocket %s: status %d\n", path, status);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	len = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n%s\r\n", path,
+		       port, hdrs);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    write(fd, req, (size_t)len) != len) {
+		if (fd >= 0)
+			close(fd);
 		return -1;
 	}
+	while ((n = (int)read(fd, buf + got, sizeof(buf) - 1 - got)) > 0) {
+		got += (size_t)n;
+		buf[got] = '\0';
+		if (ws && strstr(buf, "\r\n\r\n"))
+			break;
+	}
+	*out = now_ns() - t0;
 	close(fd);
+	buf[got] = '\0';
+	if (strncmp(buf, expect, strlen(expect)) != 0) {
+		fprintf(stderr, "GET %s: %.40s\n", path, buf);
+		return -1;
+	}
 	return 0;
 }
 
@@ -174,10 +186,14 @@ static void print_pair(const char *name, const char *what, uint64_t *a, uint64_t
 	printf("  -> the lookup per %-20s         %+7.1f us\n", what, uid - tok);
 }
 
+#define WS_HEADERS                                                                                 \
+	"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"               \
+	"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+
 static int bench_mevid(size_t n)
 {
 	struct mevid_proc m = {0};
-	char token[ACCESS_TOKEN_LEN + 1] = "", path[256], bearer[128], tpath[128];
+	char token[ACCESS_TOKEN_LEN + 1] = "", path[256], close_bearer[160], ws_bearer[320];
 	uint64_t *a = calloc(n, sizeof(*a)), *b = calloc(n, sizeof(*b));
 	int fd, ret = -1;
 	ssize_t got;
@@ -195,16 +211,19 @@ static int bench_mevid(size_t n)
 		fprintf(stderr, "bench_peer_uid: cannot read %s\n", path);
 		goto out_stop;
 	}
-	snprintf(bearer, sizeof(bearer), "Authorization: Bearer %s\r\n", token);
-	snprintf(tpath, sizeof(tpath), "/stream?token=%s", token);
+	snprintf(close_bearer, sizeof(close_bearer),
+		 "Connection: close\r\nAuthorization: Bearer %s\r\n", token);
+	snprintf(ws_bearer, sizeof(ws_bearer), "%sAuthorization: Bearer %s\r\n", WS_HEADERS, token);
 	printf("in mevid (fresh connection each, %zu of each, interleaved):\n", n);
 	for (size_t i = 0; i < n; i++)
-		if (request_us(m.port, "/api/state", NULL, &a[i]) ||
-		    request_us(m.port, "/api/state", bearer, &b[i]))
+		if (request_us(m.port, "/api/state", "Connection: close\r\n", "HTTP/1.1 200",
+			       &a[i]) ||
+		    request_us(m.port, "/api/state", close_bearer, "HTTP/1.1 200", &b[i]))
 			goto out_stop;
 	print_pair("GET /api/state", "HTTP request", a, b, n);
 	for (size_t i = 0; i < n; i++)
-		if (ws_us(m.port, "/stream", &a[i]) || ws_us(m.port, tpath, &b[i]))
+		if (request_us(m.port, "/stream", WS_HEADERS, "HTTP/1.1 101", &a[i]) ||
+		    request_us(m.port, "/stream", ws_bearer, "HTTP/1.1 101", &b[i]))
 			goto out_stop;
 	print_pair("websocket connect", "websocket connect", a, b, n);
 	ret = 0;
