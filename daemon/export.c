@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "checkpoint.h"
 #include "eventlog.h"
 #include "loader.h"
 #include "log.h"
@@ -722,7 +723,7 @@ int export_write(const struct session *s, const struct export_request *rq, FILE 
 			struct eventlog_pos pos;
 			struct session *at;
 
-			ret = eventlog_state_at(s, rq->at, &tmp, &at, &pos);
+			ret = checkpoint_state_at(s, rq->at, &tmp, &at, &pos);
 			if (!ret)
 				ret = write_folded(at, rq, f);
 			session_registry_destroy(&tmp);
@@ -753,7 +754,7 @@ int export_summary_file(const char *path, bool json, FILE *out, char *err, size_
 
 	eventlog_budget_init(&budget, SIZE_MAX);
 	session_registry_init(&reg, UINT32_MAX, NULL, NULL);
-	reg.budget = &budget;
+	checkpoint_keep_history(&reg, &budget);
 	reg.quiet = true;
 	ret = loader_load_file(&reg, path, &s, err, errlen);
 	if (!ret && !s) {

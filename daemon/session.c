@@ -32,6 +32,13 @@ struct pid_slot {
 	struct process *proc; /* NULL: free slot */
 };
 
+/* Whether s is held: by a launcher connection, or pinned by a load or a
+ * replay. Sessions not held are detached: subject to eviction. */
+static bool attached(const struct session *s)
+{
+	return s->conn || s->pinned;
+}
+
 /* Copies src into one allocation (items, then the bytes they point to). */
 static int strv_copy(struct mevi_strv *dst, const struct mevi_strv *src)
 {
@@ -314,14 +321,20 @@ static void notify_applied(struct session_registry *reg, struct session *s,
 			   const struct mevi_event *ev)
 {
 	if (s->log) {
-		int ret = eventlog_append(s->log, s, ev);
+		int ret = eventlog_append(s->log, ev);
 
+		if (ret > 0 && (ret & EVENTLOG_CKPT_DUE) && reg->checkpoint) {
+			int err = reg->checkpoint(s->log, s);
+
+			ret = err ? err : ret;
+		}
 		if (ret < 0) {
 			log_error("session %" PRIu64 ": history lost: %s", s->id, strerror(-ret));
 			eventlog_free(s->log);
 			s->log = NULL;
 			s->history_lost = true;
-		} else if (ret == 1 && reg->budget && reg->budget->used > reg->budget->limit) {
+		} else if ((ret & EVENTLOG_CHUNK_CLOSED) && reg->budget &&
+			   reg->budget->used > reg->budget->limit) {
 			session_registry_enforce_budget(reg);
 		}
 	}
@@ -339,7 +352,8 @@ void session_registry_enforce_budget(struct session_registry *reg)
 		struct session *victim = NULL;
 
 		for (struct session *s = reg->head; s; s = s->next)
-			if (!s->conn && s->log && (!victim || s->detach_seq < victim->detach_seq))
+			if (!attached(s) && s->log &&
+			    (!victim || s->detach_seq < victim->detach_seq))
 				victim = s;
 		if (!victim)
 			break;
@@ -354,7 +368,7 @@ void session_registry_enforce_budget(struct session_registry *reg)
 	for (struct session *s = reg->head; s && b->used > b->limit; s = s->next) {
 		int err;
 
-		if (!s->log || eventlog_spilled(s->log) || !s->conn)
+		if (!s->log || eventlog_spilled(s->log) || !attached(s))
 			continue;
 		err = eventlog_spill(s->log);
 		if (err)
@@ -377,7 +391,7 @@ static void notify_reshaped(struct session_registry *reg)
 /* Unlinks and frees s, a detached session. */
 static void registry_drop(struct session_registry *reg, struct session *s)
 {
-	MEVI_ASSERT(!s->conn);
+	MEVI_ASSERT(!attached(s));
 	if (reg->obs && reg->obs->freeing)
 		reg->obs->freeing(reg->obs_ctx, s);
 	registry_unlink(reg, s);
@@ -454,7 +468,7 @@ int session_registry_start(struct session_registry *reg, const struct mevi_event
 	if (s) {
 		if (s->conn && s->conn != conn)
 			*taken_over = s->conn;
-		else if (!s->conn)
+		else if (!attached(s))
 			reg->detached--;
 		session_clear_processes(reg, s);
 		strv_free(&s->argv);
@@ -476,14 +490,14 @@ int session_registry_start(struct session_registry *reg, const struct mevi_event
 	return session_begin(reg, s, ev, argv, conn);
 }
 
-int session_registry_start_new(struct session_registry *reg, const struct mevi_event *ev,
-			       void *conn, struct session **out)
+int session_registry_start_pinned(struct session_registry *reg, const struct mevi_event *ev,
+				  struct session **out)
 {
 	struct mevi_strv argv;
 	struct session *s;
 
 	*out = NULL;
-	if (ev->type != MEVI_EV_SESSION_START || !conn)
+	if (ev->type != MEVI_EV_SESSION_START)
 		return -EINVAL;
 	if (strv_copy(&argv, &ev->session_start.argv))
 		return -ENOMEM;
@@ -492,8 +506,9 @@ int session_registry_start_new(struct session_registry *reg, const struct mevi_e
 		strv_free(&argv);
 		return -ENOMEM;
 	}
+	s->pinned = true;
 	*out = s;
-	return session_begin(reg, s, ev, argv, conn);
+	return session_begin(reg, s, ev, argv, NULL);
 }
 
 int session_resume(struct session_registry *reg, struct session *s, const struct mevi_event *ev)
@@ -512,7 +527,7 @@ int session_resume(struct session_registry *reg, struct session *s, const struct
 
 struct session *session_registry_restore(struct session_registry *reg, uint64_t id,
 					 int32_t launcher_pid, uint64_t started_at, uint8_t mode,
-					 const struct mevi_strv *argv, void *conn)
+					 const struct mevi_strv *argv)
 {
 	struct eventlog_budget *budget = reg->budget;
 	struct session *s;
@@ -526,7 +541,7 @@ struct session *session_registry_restore(struct session_registry *reg, uint64_t 
 		return NULL; /* s stays linked: the registry frees it */
 	s->id = id;
 	s->mode = mode;
-	s->conn = conn;
+	s->pinned = true;
 	return s;
 }
 
@@ -948,7 +963,7 @@ static void registry_evict(struct session_registry *reg)
 		struct session *victim = NULL;
 
 		for (struct session *s = reg->head; s; s = s->next)
-			if (!s->conn && (!victim || s->detach_seq < victim->detach_seq))
+			if (!attached(s) && (!victim || s->detach_seq < victim->detach_seq))
 				victim = s;
 		MEVI_ASSERT(victim);
 		log_info("session %" PRIu64 " evicted (more than %u ended sessions)", victim->id,
@@ -967,8 +982,9 @@ void session_registry_detach_how(struct session_registry *reg, struct session *s
 	bool silent = s->ended;
 	uint32_t before = reg->count;
 
-	MEVI_ASSERT(s->conn);
+	MEVI_ASSERT(attached(s));
 	s->conn = NULL;
+	s->pinned = false;
 	s->detach_seq = reg->next_detach_seq++;
 	reg->detached++;
 	if (!s->ended) {
@@ -992,7 +1008,7 @@ void session_registry_detach_how(struct session_registry *reg, struct session *s
 
 void session_registry_discard(struct session_registry *reg, struct session *s)
 {
-	MEVI_ASSERT(s->conn);
+	MEVI_ASSERT(attached(s));
 	registry_unlink(reg, s);
 	if (s->id + 1 == reg->next_id)
 		reg->next_id--;
@@ -1005,7 +1021,7 @@ int session_registry_forget(struct session_registry *reg, uint64_t id)
 
 	if (!s)
 		return -ENOENT;
-	if (s->conn)
+	if (attached(s))
 		return -EBUSY;
 	log_info("session %" PRIu64 " forgotten on request", s->id);
 	registry_drop(reg, s);
