@@ -81,11 +81,15 @@ static int ckpt_read_tags(struct rbuf *r, struct tagmap *m)
 	return err || r->bad ? -EBADMSG : 0;
 }
 
-/* The session-wide annotation tables: vma names (in id order, so that
- * interning them again gives the same ids) and stacks (in table order). */
+/* The session-wide tables: sample_ms, the engine and its counters, vma names
+ * (in id order, so that interning them again gives the same ids) and stacks
+ * (in table order). */
 static void ckpt_write_tables(struct wbuf *w, const struct session *s)
 {
 	wb_uv(w, s->sample_ms);
+	wb_str(w, (struct mevi_str){s->engine, (uint32_t)strlen(s->engine)});
+	wb_uv(w, s->engine_corrections);
+	wb_uv(w, s->engine_drops);
 	wb_uv(w, s->names.count);
 	for (uint32_t i = 0; i < s->names.count; i++) {
 		wb_byte(w, s->names.names[i].kind);
@@ -111,9 +115,17 @@ static void ckpt_write_tables(struct wbuf *w, const struct session *s)
  * MEVI_STACK_MAX_FRAMES frames. Returns 0, -ENOMEM or -EBADMSG. */
 static int ckpt_read_tables(struct rbuf *r, struct session *s, struct mevi_frame *frames)
 {
+	struct mevi_str engine;
 	uint64_t n;
 
 	s->sample_ms = (uint32_t)rb_uv(r);
+	engine = rb_str(r);
+	s->engine_corrections = rb_uv(r);
+	s->engine_drops = rb_uv(r);
+	if (r->bad || engine.len > MEVI_ENGINE_NAME_MAX)
+		return r->nomem ? -ENOMEM : -EBADMSG;
+	memcpy(s->engine, engine.ptr, engine.len);
+	s->engine[engine.len] = '\0';
 	n = rb_uv(r);
 	for (uint64_t i = 0; i < n && !r->bad; i++) {
 		uint8_t kind = rb_byte(r);

@@ -11,6 +11,7 @@
 
 #include "checkpoint.h"
 #include "eventlog.h"
+#include "ingest.h"
 #include "loader.h"
 #include "log.h"
 #include "memmap.h"
@@ -268,6 +269,7 @@ struct trace_ctx {
 	FILE *f;
 	const struct export_request *rq;
 	struct session_registry reg;
+	struct ingest in; /* INGEST_REPLAY into reg */
 	struct session *s;
 	const struct session *live; /* its stacks are the latest (symbolised) ones */
 	uint64_t max_ts;
@@ -282,8 +284,6 @@ struct trace_ctx {
 	uint8_t map_state;
 	int err;
 };
-
-static int trace_conn; /* the dummy connection of the replayed session */
 
 static void sep(struct trace_ctx *c)
 {
@@ -545,12 +545,8 @@ static int trace_event_cb(void *arg, const struct mevi_event *ev)
 	if (ev->type != MEVI_EV_STACK && ev->type != MEVI_EV_VMA && ev->type != MEVI_EV_THREAD)
 		flush_map(c, ev);
 	if (ev->type == MEVI_EV_SESSION_START) {
-		void *other;
-
-		if (c->s)
-			err = session_resume(&c->reg, c->s, ev);
-		else
-			err = session_registry_start(&c->reg, ev, &trace_conn, &c->s, &other);
+		err = ingest_event(&c->in, ev);
+		c->s = c->in.session;
 		if (c->s) {
 			c->session_track.pid = c->s->launcher_pid;
 			if (!c->rq->has_pid)
@@ -573,8 +569,8 @@ static int trace_event_cb(void *arg, const struct mevi_event *ev)
 		track_before(c, &c->session_track, t);
 	if (ev->type == MEVI_EV_UNMAP && p && p->alive)
 		had_origin = tagmap_lookup(p->origins, ev->unmap.range.start, &org) == 1;
-	err = session_apply(&c->reg, c->s, ev);
-	if (err < 0 && err != -EPROTO && err != -EINVAL)
+	err = ingest_event(&c->in, ev);
+	if (err < 0)
 		return c->err = err, 1;
 	if (err)
 		return 0; /* dropped or refused, as the live session did */
@@ -643,6 +639,8 @@ static int write_trace_event(const struct session *s, const struct export_reques
 		return -ENOENT;
 	session_registry_init(&c.reg, 0, NULL, NULL);
 	c.reg.quiet = true;
+	ingest_start(&c.in, &c.reg, INGEST_REPLAY);
+	c.in.replay_id = s->id;
 	fprintf(f, "{\"displayTimeUnit\":\"ms\",\"otherData\":{\"session\":%" PRIu64 ",\"argv\":[",
 		s->id);
 	for (uint32_t i = 0; i < s->argv.count; i++) {
