@@ -1,3 +1,4 @@
+/* loader — .mevi recordings into the registry (through the ingest driver) and out of a history. */
 #include "loader.h"
 
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* session — mevid's registry of sessions, processes and their maps; how each event changes them. */
 #include "session.h"
 
 #include <errno.h>
@@ -790,49 +791,43 @@ static int apply_annotation(struct session_registry *reg, struct session *s, str
 	return 0;
 }
 
-int session_apply(struct session_registry *reg, struct session *s, const struct mevi_event *ev)
+/* session_end: the session and every process still alive stop. */
+static int apply_session_end(struct session_registry *reg, struct session *s,
+			     const struct mevi_event *ev)
 {
-	static const struct mevi_strv no_cmdline = {0, NULL};
-	struct process *p;
-	uint64_t old_rss;
+	uint32_t running;
+	int n;
+
+	s->alive = false;
+	s->ended = true;
+	s->has_exit_status = true;
+	s->exit_status = ev->session_end.status;
+	s->end_how = ending_from_status(ev->session_end.status);
+	n = session_end_processes(reg, s, s->end_how, ev->ts, &running);
+	if (n < 0)
+		return n;
+	if (s->end_how == ENDING_DETACHED)
+		LOG_LIFE(reg,
+			 "session %" PRIu64 " ended: detached (%d processes left untracked, "
+			 "%u still running)",
+			 s->id, n, running);
+	else
+		LOG_LIFE(reg, "session %" PRIu64 " ended: %s, status %d", s->id,
+			 ending_name(s->end_how), (int)ev->session_end.status);
+	notify_applied(reg, s, ev);
+	return 0;
+}
+
+/* sampling / engine / stack: session-wide, no process involved. Returns
+ * as session_apply. */
+static int apply_session_wide(struct session_registry *reg, struct session *s,
+			      const struct mevi_event *ev)
+{
 	int err;
-
-	if (ev->type == MEVI_EV_SESSION_START || s->ended)
-		return -EPROTO;
-	if (ev->ts > s->last_ts)
-		s->last_ts = ev->ts;
-
-	if (ev->type == MEVI_EV_SESSION_END) {
-		uint32_t running;
-		int n;
-
-		s->alive = false;
-		s->ended = true;
-		s->has_exit_status = true;
-		s->exit_status = ev->session_end.status;
-		s->end_how = ending_from_status(ev->session_end.status);
-		n = session_end_processes(reg, s, s->end_how, ev->ts, &running);
-		if (n < 0)
-			return n;
-		if (s->end_how == ENDING_DETACHED)
-			LOG_LIFE(reg,
-				 "session %" PRIu64
-				 " ended: detached (%d processes left untracked, "
-				 "%u still running)",
-				 s->id, n, running);
-		else
-			LOG_LIFE(reg, "session %" PRIu64 " ended: %s, status %d", s->id,
-				 ending_name(s->end_how), (int)ev->session_end.status);
-		notify_applied(reg, s, ev);
-		return 0;
-	}
 
 	if (ev->type == MEVI_EV_SAMPLING) {
 		s->sample_ms = ev->sampling.sample_ms;
-		notify_applied(reg, s, ev);
-		return 0;
-	}
-	if (ev->type == MEVI_EV_ENGINE) {
+	} else if (ev->type == MEVI_EV_ENGINE) {
 		uint32_t n = ev->engine.name.len;
 
 		if (n > MEVI_ENGINE_NAME_MAX)
@@ -841,10 +836,7 @@ int session_apply(struct session_registry *reg, struct session *s, const struct 
 		s->engine[n] = '\0';
 		s->engine_corrections = ev->engine.corrections;
 		s->engine_drops = ev->engine.drops;
-		notify_applied(reg, s, ev);
-		return 0;
-	}
-	if (ev->type == MEVI_EV_STACK) {
+	} else { /* MEVI_EV_STACK */
 		err = stacktab_put(&s->stacks, ev->stack.id, ev->stack.frames, ev->stack.nframes);
 		if (err < 0)
 			return err;
@@ -856,42 +848,63 @@ int session_apply(struct session_registry *reg, struct session *s, const struct 
 			s->stacks.full_logged = true;
 			return 1;
 		}
-		notify_applied(reg, s, ev);
-		return 0;
 	}
+	notify_applied(reg, s, ev);
+	return 0;
+}
 
-	if (ev->type == MEVI_EV_PROC_START) {
-		const struct process *parent = NULL;
+/* proc_start: a new entry for the pid (the old one, if alive, was reused). */
+static int apply_proc_start(struct session_registry *reg, struct session *s,
+			    const struct mevi_event *ev)
+{
+	const struct process *parent = NULL;
+	struct process *p = session_find_process(s, ev->pid);
+	int err;
 
-		p = session_find_process(s, ev->pid);
-		if (p && p->alive) {
-			log_debug("session %" PRIu64 ": proc_start for live pid %d: the old entry "
-				  "is marked exited",
-				  s->id, (int)ev->pid);
-			if ((err = session_process_died(s, p, ev->ts)))
-				return err;
-			p->end_how = ENDING_REPLACED;
-		}
-		if (ev->proc_start.flags & MEVI_PROC_INHERIT_MAP) {
-			parent = session_find_process(s, ev->proc_start.ppid);
-			if (!parent)
-				log_debug("session %" PRIu64 ": pid %d inherits from unknown "
-					  "parent %d: empty map",
-					  s->id, (int)ev->pid, (int)ev->proc_start.ppid);
-		}
-		p = session_add_process(s, ev->pid, ev->proc_start.ppid, &ev->proc_start.cmdline,
-					parent);
-		if (!p)
-			return -ENOMEM;
-		process_probe_start(reg, s, p);
-		/* session_add_process() counted the inherited rss already. */
-		if ((err = session_sample(s, p, ev->ts, memmap_rss(p->map))))
+	if (p && p->alive) {
+		log_debug("session %" PRIu64 ": proc_start for live pid %d: the old entry "
+			  "is marked exited",
+			  s->id, (int)ev->pid);
+		if ((err = session_process_died(s, p, ev->ts)))
 			return err;
-		notify_applied(reg, s, ev);
-		return 0;
+		p->end_how = ENDING_REPLACED;
 	}
+	if (ev->proc_start.flags & MEVI_PROC_INHERIT_MAP) {
+		parent = session_find_process(s, ev->proc_start.ppid);
+		if (!parent)
+			log_debug("session %" PRIu64 ": pid %d inherits from unknown "
+				  "parent %d: empty map",
+				  s->id, (int)ev->pid, (int)ev->proc_start.ppid);
+	}
+	p = session_add_process(s, ev->pid, ev->proc_start.ppid, &ev->proc_start.cmdline, parent);
+	if (!p)
+		return -ENOMEM;
+	process_probe_start(reg, s, p);
+	/* session_add_process() counted the inherited rss already. */
+	if ((err = session_sample(s, p, ev->ts, memmap_rss(p->map))))
+		return err;
+	notify_applied(reg, s, ev);
+	return 0;
+}
 
-	p = session_find_process(s, ev->pid);
+/*
+ * The live process an event for ev->pid applies to: created implicitly
+ * (told to the observer as a proc_start) when the pid is unknown. Returns 0
+ * with *out, 1 when the pid's process has exited (the event is dropped), or
+ * -ENOMEM.
+ */
+static int event_process(struct session_registry *reg, struct session *s,
+			 const struct mevi_event *ev, struct process **out)
+{
+	static const struct mevi_strv no_cmdline = {0, NULL};
+	struct process *p = session_find_process(s, ev->pid);
+
+	*out = p;
+	if (p && !p->alive) {
+		log_debug("session %" PRIu64 ": %s for exited pid %d dropped", s->id,
+			  mevi_event_type_name(ev->type), (int)ev->pid);
+		return 1;
+	}
 	if (!p) {
 		/* The wire wants a real ppid: the launcher is an ancestor. */
 		struct mevi_event start = {
@@ -908,12 +921,37 @@ int session_apply(struct session_registry *reg, struct session *s, const struct 
 			return -ENOMEM;
 		process_probe_start(reg, s, p);
 		notify_applied(reg, s, &start);
-	} else if (!p->alive) {
-		log_debug("session %" PRIu64 ": %s for exited pid %d dropped", s->id,
-			  mevi_event_type_name(ev->type), (int)ev->pid);
-		return 1;
+		*out = p;
+	}
+	return 0;
+}
+
+int session_apply(struct session_registry *reg, struct session *s, const struct mevi_event *ev)
+{
+	struct process *p;
+	uint64_t old_rss;
+	int err;
+
+	if (ev->type == MEVI_EV_SESSION_START || s->ended)
+		return -EPROTO;
+	if (ev->ts > s->last_ts)
+		s->last_ts = ev->ts;
+	switch (ev->type) {
+	case MEVI_EV_SESSION_END:
+		return apply_session_end(reg, s, ev);
+	case MEVI_EV_SAMPLING:
+	case MEVI_EV_ENGINE:
+	case MEVI_EV_STACK:
+		return apply_session_wide(reg, s, ev);
+	case MEVI_EV_PROC_START:
+		return apply_proc_start(reg, s, ev);
+	default:
+		break;
 	}
 
+	err = event_process(reg, s, ev, &p);
+	if (err)
+		return err;
 	old_rss = memmap_rss(p->map);
 	switch (ev->type) {
 	case MEVI_EV_PROC_EXEC: {
