@@ -1,9 +1,10 @@
 /*
  * eventlog — one session's history: every event applied to it, in order,
  * with its timestamp, stored compactly, plus periodic checkpoints of the
- * session's whole state, so that the state at any time T is rebuilt by
- * restoring the last checkpoint at or before T and replaying what follows
- * (the cost is bounded by the checkpoint interval, not the session's length).
+ * session's whole state (opaque here), so that daemon/checkpoint.h rebuilds
+ * the state at any time T by restoring the last checkpoint at or before T
+ * and replaying what follows (the cost is bounded by the checkpoint
+ * interval, not the session's length).
  *
  * Storage: events are appended to chunks (at most EVENTLOG chunk_bytes or
  * 65535 events each) as records (daemon/eventrec.h: a state event is

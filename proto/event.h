@@ -5,7 +5,8 @@
  * tabs, is a struct mevi_event. On the wire an event is a msgpack array whose
  * first three elements are always [type, pid, ts]; the rest depends on the
  * type. A batch is a msgpack array of events. proto/PROTOCOL.md documents the
- * bytes; this header is the C view of the same thing.
+ * bytes; this header is the C view of the same thing, generated from
+ * proto/events.def (one line per event type: its number, name and fields).
  *
  * Encoding appends to a msgpack_sbuffer. Decoding is in proto/decoder.h.
  */
