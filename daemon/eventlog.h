@@ -1,30 +1,22 @@
 /*
  * eventlog — one session's history: every event applied to it, in order,
  * with its timestamp, stored compactly, plus periodic checkpoints of the
- * session's whole state, so that the state at any time T is rebuilt by
- * restoring the last checkpoint at or before T and replaying what follows
- * (the cost is bounded by the checkpoint interval, not the session's length).
+ * session's whole state (opaque here), so that daemon/checkpoint.h rebuilds
+ * the state at any time T by restoring the last checkpoint at or before T
+ * and replaying what follows (the cost is bounded by the checkpoint
+ * interval, not the session's length).
  *
  * Storage: events are appended to chunks (at most EVENTLOG chunk_bytes or
- * 65535 events each). Inside a chunk each event is one record of varints:
- * a header byte (type, "pid changed", "ts unchanged", page state), then the
- * pid when it changed, the zigzag ts delta when it changed, and the fields,
- * addresses as page numbers, zigzag-delta-coded against the previous
- * record's range end. Chunks decode independently (the delta state resets
- * at each chunk). A state event is typically 4 to 8 bytes (29 on the wire).
- * Version 2 records: a touch omits its tid when it repeats the previous
- * touch's; the strings of vma, thread and stack records are interned per
- * chunk (a literal of 4+ bytes gets the chunk's next index, a repeat is a
- * reference), so a repeated path, module or function name costs 1-3 bytes.
+ * 65535 events each) as records (daemon/eventrec.h: a state event is
+ * typically 4 to 8 bytes, 29 on the wire). Chunks decode independently.
  *
- * Checkpoints hold the whole session state, annotations included (the
- * three annotation maps and thread table of every process, the session's
- * vma names in id order, its stacks and sample_ms). They are taken at chunk
- * boundaries, when at least ckpt_events
- * events AND at least as many log bytes as the previous checkpoint's size
- * have been appended since the last one: checkpoints never take more memory
- * than the log itself, and a seek replays at most max(ckpt_events, the
- * events of one checkpoint's size) events.
+ * Checkpoints are opaque blobs here (daemon/checkpoint.h writes and reads
+ * them: the whole session state). eventlog_append() says when one is due:
+ * at a chunk boundary, when at least ckpt_events events AND at least as many
+ * log bytes as the previous checkpoint's size have been appended since the
+ * last one: checkpoints never take more memory than the log itself, and a
+ * seek replays at most max(ckpt_events, the events of one checkpoint's size)
+ * events. The log knows events only; it never looks at a session.
  *
  * Time: the time of an event is the running maximum of the ts values up to
  * it, in log order (a ts lower than an earlier one counts as equal to it).
@@ -49,9 +41,6 @@
 #include <stdint.h>
 
 #include "event.h"
-
-struct session;
-struct session_registry;
 
 #define EVENTLOG_DEFAULT_BUDGET	     (512u << 20)
 #define EVENTLOG_DEFAULT_CHUNK_BYTES (64u << 10)
@@ -90,13 +79,24 @@ struct eventlog *eventlog_new(struct eventlog_budget *budget);
 /* Frees lg, its memory and its spill file (unlinked). NULL is allowed. */
 void eventlog_free(struct eventlog *lg);
 
+/* What eventlog_append() reports besides success (a bit set). */
+#define EVENTLOG_CHUNK_CLOSED 1 /* the caller may enforce the budget */
+#define EVENTLOG_CKPT_DUE     2 /* the caller adds a checkpoint now */
+
 /*
- * Appends ev, which has just been applied to s (s's state now includes it),
- * and takes a checkpoint of s when one is due. Returns 0, 1 when a chunk was
- * closed (the caller may then enforce the budget), or -ENOMEM / -EIO (the
- * log is then unusable: the caller frees it).
+ * Appends ev (as applied to its session). Returns 0, a set of
+ * EVENTLOG_CHUNK_CLOSED and EVENTLOG_CKPT_DUE, or -ENOMEM / -EIO (the log is
+ * then unusable: the caller frees it).
  */
-int eventlog_append(struct eventlog *lg, const struct session *s, const struct mevi_event *ev);
+int eventlog_append(struct eventlog *lg, const struct mevi_event *ev);
+
+/*
+ * Adds a checkpoint: p[0..len) (taken over, freed on failure) holds the
+ * session's state after every event appended so far. Only at a chunk
+ * boundary, i.e. right after an append that said EVENTLOG_CKPT_DUE.
+ * Returns 0 or -ENOMEM.
+ */
+int eventlog_add_checkpoint(struct eventlog *lg, unsigned char *p, size_t len);
 
 /* Statistics. */
 uint64_t eventlog_events(const struct eventlog *lg);
@@ -125,25 +125,29 @@ struct eventlog_pos {
 	uint32_t replayed; /* events replayed after the checkpoint */
 };
 
-/*
- * Rebuilds the state at time at into tmp, a registry the caller initialised
- * (no observer, no budget) and destroys: on success *out is its one session,
- * with id (the live session's id), attached to a dummy connection. Returns 0,
- * -ENOMEM, or -EIO / -EBADMSG when the stored history cannot be read.
- */
-int eventlog_replay(const struct eventlog *lg, uint64_t id, uint64_t at,
-		    struct session_registry *tmp, struct session **out, struct eventlog_pos *pos);
+/* A checkpoint as eventlog_checkpoint_at() finds it. */
+struct eventlog_ckpt_info {
+	uint64_t events;  /* events applied when it was taken */
+	uint64_t ts;	  /* time of the last of them */
+	uint64_t prev_ts; /* the latest event time < ts, or ts */
+	uint32_t chunk;	  /* the first chunk to replay after it */
+};
+
+struct eventlog_ckpt_view {
+	struct eventlog_ckpt_info info;
+	const unsigned char *p; /* its bytes: in the log, or in scratch */
+	size_t len;
+	unsigned char *scratch; /* owned: eventlog_ckpt_view_free() */
+	size_t scratch_cap;
+};
 
 /*
- * The state of the live session s at time at: initialises *tmp (no observer,
- * no budget, quiet) and replays into it; the caller destroys *tmp with
- * session_registry_destroy() in every case. When every event is applied (at
- * at or beyond the end) the session's alive / exit status are the live
- * session's (a launcher that vanished leaves alive = false without an event).
- * Returns 0, -ENOENT when s keeps no history, or as eventlog_replay().
+ * Finds the last checkpoint whose time is <= at and its bytes (read from the
+ * spill file into v->scratch when spilled). Returns 1 with *v filled, 0 when
+ * there is none, or -ENOMEM / -EIO. v must be zeroed before the first use.
  */
-int eventlog_state_at(const struct session *s, uint64_t at, struct session_registry *tmp,
-		      struct session **out, struct eventlog_pos *pos);
+int eventlog_checkpoint_at(const struct eventlog *lg, uint64_t at, struct eventlog_ckpt_view *v);
+void eventlog_ckpt_view_free(struct eventlog_ckpt_view *v);
 
 /*
  * Calls fn for every event of the log in order, the first max_events at
@@ -153,5 +157,9 @@ int eventlog_state_at(const struct session *s, uint64_t at, struct session_regis
  */
 typedef int (*eventlog_event_fn)(void *ctx, const struct mevi_event *ev);
 int eventlog_walk(const struct eventlog *lg, uint64_t max_events, eventlog_event_fn fn, void *ctx);
+
+/* As eventlog_walk, from the first event of chunk `first` (a checkpoint's
+ * info.chunk) to the end. */
+int eventlog_walk_from(const struct eventlog *lg, uint32_t first, eventlog_event_fn fn, void *ctx);
 
 #endif /* MEVI_DAEMON_EVENTLOG_H */

@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "checkpoint.h"
 #include "eventlog.h"
+#include "ingest.h"
 #include "loader.h"
 #include "log.h"
 #include "memmap.h"
@@ -267,6 +269,7 @@ struct trace_ctx {
 	FILE *f;
 	const struct export_request *rq;
 	struct session_registry reg;
+	struct ingest in; /* INGEST_REPLAY into reg */
 	struct session *s;
 	const struct session *live; /* its stacks are the latest (symbolised) ones */
 	uint64_t max_ts;
@@ -281,8 +284,6 @@ struct trace_ctx {
 	uint8_t map_state;
 	int err;
 };
-
-static int trace_conn; /* the dummy connection of the replayed session */
 
 static void sep(struct trace_ctx *c)
 {
@@ -544,12 +545,8 @@ static int trace_event_cb(void *arg, const struct mevi_event *ev)
 	if (ev->type != MEVI_EV_STACK && ev->type != MEVI_EV_VMA && ev->type != MEVI_EV_THREAD)
 		flush_map(c, ev);
 	if (ev->type == MEVI_EV_SESSION_START) {
-		void *other;
-
-		if (c->s)
-			err = session_resume(&c->reg, c->s, ev);
-		else
-			err = session_registry_start(&c->reg, ev, &trace_conn, &c->s, &other);
+		err = ingest_event(&c->in, ev);
+		c->s = c->in.session;
 		if (c->s) {
 			c->session_track.pid = c->s->launcher_pid;
 			if (!c->rq->has_pid)
@@ -572,8 +569,8 @@ static int trace_event_cb(void *arg, const struct mevi_event *ev)
 		track_before(c, &c->session_track, t);
 	if (ev->type == MEVI_EV_UNMAP && p && p->alive)
 		had_origin = tagmap_lookup(p->origins, ev->unmap.range.start, &org) == 1;
-	err = session_apply(&c->reg, c->s, ev);
-	if (err < 0 && err != -EPROTO && err != -EINVAL)
+	err = ingest_event(&c->in, ev);
+	if (err < 0)
 		return c->err = err, 1;
 	if (err)
 		return 0; /* dropped or refused, as the live session did */
@@ -642,6 +639,8 @@ static int write_trace_event(const struct session *s, const struct export_reques
 		return -ENOENT;
 	session_registry_init(&c.reg, 0, NULL, NULL);
 	c.reg.quiet = true;
+	ingest_start(&c.in, &c.reg, INGEST_REPLAY);
+	c.in.replay_id = s->id;
 	fprintf(f, "{\"displayTimeUnit\":\"ms\",\"otherData\":{\"session\":%" PRIu64 ",\"argv\":[",
 		s->id);
 	for (uint32_t i = 0; i < s->argv.count; i++) {
@@ -722,7 +721,7 @@ int export_write(const struct session *s, const struct export_request *rq, FILE 
 			struct eventlog_pos pos;
 			struct session *at;
 
-			ret = eventlog_state_at(s, rq->at, &tmp, &at, &pos);
+			ret = checkpoint_state_at(s, rq->at, &tmp, &at, &pos);
 			if (!ret)
 				ret = write_folded(at, rq, f);
 			session_registry_destroy(&tmp);
@@ -753,7 +752,7 @@ int export_summary_file(const char *path, bool json, FILE *out, char *err, size_
 
 	eventlog_budget_init(&budget, SIZE_MAX);
 	session_registry_init(&reg, UINT32_MAX, NULL, NULL);
-	reg.budget = &budget;
+	checkpoint_keep_history(&reg, &budget);
 	reg.quiet = true;
 	ret = loader_load_file(&reg, path, &s, err, errlen);
 	if (!ret && !s) {

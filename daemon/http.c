@@ -20,6 +20,7 @@
 #include "access.h"
 #include "api_state.h"
 #include "assets.h"
+#include "checkpoint.h"
 #include "eventlog.h"
 #include "launcher_conn.h"
 #include "export.h"
@@ -472,7 +473,7 @@ static int serve_state_at(struct http_server *h, struct lws *wsi, struct http_ps
 	live = session_registry_find(h->reg, id);
 	if (!live)
 		return respond_error(wsi, pss, 404, "no such session");
-	ret = eventlog_state_at(live, t, &tmp, &s, &pos);
+	ret = checkpoint_state_at(live, t, &tmp, &s, &pos);
 	if (ret == -ENOENT) {
 		session_registry_destroy(&tmp);
 		return respond_error(wsi, pss, 410,

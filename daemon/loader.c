@@ -1,3 +1,4 @@
+/* loader — .mevi recordings into the registry (through the ingest driver) and out of a history. */
 #include "loader.h"
 
 #include <errno.h>
@@ -12,150 +13,81 @@
 #include "decoder.h"
 #include "ending.h"
 #include "eventlog.h"
+#include "ingest.h"
 #include "log.h"
 #include "recording.h"
 #include "session.h"
 
 /*
- * Measures the msgpack object at p[0..len) without allocating anything.
- * Returns 0 with *objlen, -ENODATA when it does not end within len, or
- * -EBADMSG on the never-valid byte 0xc1.
+ * Feeds the batches of p[off..len) to a LOAD ingest. Returns 0 with *off at
+ * the end of the last complete batch (*cut when a partial batch follows it),
+ * or -errno with one sentence in err.
  */
-static int msgpack_measure(const unsigned char *p, size_t len, size_t *objlen)
+static int load_batches(struct ingest *in, struct mevi_decoder *dec, const unsigned char *p,
+			size_t len, size_t *off, bool *cut, uint64_t *batches, char *err,
+			size_t errlen)
 {
-	uint64_t pending = 1;
-	size_t off = 0;
+	while (*off < len) {
+		const struct mevi_event *evs;
+		uint32_t count;
+		size_t blen;
+		int ret = mevi_msgpack_measure(p + *off, len - *off, &blen);
 
-	while (pending) {
-		unsigned char b;
-		uint64_t n = 0, payload = 0, children = 0;
-		size_t trail = 0;
-
-		/* Every pending item needs at least one byte. */
-		if (pending > len - off)
+		if (ret == -ENODATA && in->session) {
+			/* The writer died mid-batch: keep every complete batch. */
+			*cut = true;
+			return 0;
+		}
+		if (ret == -ENODATA) {
+			snprintf(err, errlen,
+				 "truncated recording: the batch at byte offset %zu is incomplete "
+				 "(%zu bytes present); nothing was loaded",
+				 *off, len - *off);
 			return -ENODATA;
-		b = p[off++];
-		pending--;
-		if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3)
-			continue;
-		if (b >= 0x80 && b <= 0x8f) {
-			children = 2u * (b & 0x0f);
-		} else if (b >= 0x90 && b <= 0x9f) {
-			children = b & 0x0f;
-		} else if (b >= 0xa0 && b <= 0xbf) {
-			payload = b & 0x1f;
-		} else {
-			switch (b) {
-			case 0xc1:
-				return -EBADMSG;
-			case 0xc4:
-			case 0xd9:
-				trail = 1;
-				break;
-			case 0xc5:
-			case 0xda:
-				trail = 2;
-				break;
-			case 0xc6:
-			case 0xdb:
-				trail = 4;
-				break;
-			case 0xc7:
-				trail = 1;
-				payload = 1;
-				break;
-			case 0xc8:
-				trail = 2;
-				payload = 1;
-				break;
-			case 0xc9:
-				trail = 4;
-				payload = 1;
-				break;
-			case 0xca:
-				payload = 4;
-				break;
-			case 0xcb:
-				payload = 8;
-				break;
-			case 0xcc:
-			case 0xd0:
-				payload = 1;
-				break;
-			case 0xcd:
-			case 0xd1:
-				payload = 2;
-				break;
-			case 0xce:
-			case 0xd2:
-				payload = 4;
-				break;
-			case 0xcf:
-			case 0xd3:
-				payload = 8;
-				break;
-			case 0xd4:
-				payload = 2;
-				break;
-			case 0xd5:
-				payload = 3;
-				break;
-			case 0xd6:
-				payload = 5;
-				break;
-			case 0xd7:
-				payload = 9;
-				break;
-			case 0xd8:
-				payload = 17;
-				break;
-			case 0xdc:
-				trail = 2;
-				break;
-			case 0xdd:
-				trail = 4;
-				break;
-			case 0xde:
-				trail = 2;
-				break;
-			case 0xdf:
-				trail = 4;
-				break;
+		}
+		if (ret)
+			blen = len - *off; /* the decoder names the bad byte */
+		ret = mevi_decoder_feed(dec, p + *off, blen);
+		if (!ret)
+			ret = mevi_decoder_next(dec, &evs, &count);
+		if (ret == 0) {
+			snprintf(err, errlen, "bad batch at byte offset %zu", *off);
+			return -EBADMSG;
+		}
+		if (ret == -EBADMSG) {
+			snprintf(err, errlen, "bad batch at byte offset %zu: %s (%s)", *off,
+				 mevi_decoder_errmsg(dec),
+				 mevi_decode_error_name(mevi_decoder_error(dec)));
+			return ret;
+		}
+		if (ret < 0) {
+			snprintf(err, errlen, "out of memory");
+			return ret;
+		}
+		for (uint32_t i = 0; i < count; i++) {
+			ret = ingest_event(in, &evs[i]);
+			if (ret < 0) {
+				snprintf(err, errlen,
+					 "batch at byte offset %zu, event %" PRIu32 ": %s", *off, i,
+					 in->why);
+				return ret;
 			}
 		}
-		if (trail) {
-			if (len - off < trail)
-				return -ENODATA;
-			for (size_t i = 0; i < trail; i++)
-				n = (n << 8) | p[off++];
-			if (b == 0xdc || b == 0xdd)
-				children = n;
-			else if (b == 0xde || b == 0xdf)
-				children = 2 * n;
-			else
-				payload += n; /* str/bin length; ext: type byte + length */
-		}
-		if (payload > len - off)
-			return -ENODATA;
-		off += payload;
-		pending += children;
+		(*batches)++;
+		*off += blen;
 	}
-	*objlen = off;
 	return 0;
 }
-
-/* A dummy connection for the loaded session while it is being applied. */
-static char loader_conn;
 
 int loader_load(struct session_registry *reg, const void *buf, size_t len, struct session **out,
 		char *err, size_t errlen)
 {
-	const unsigned char *p = buf;
 	const struct session_observer *obs = reg->obs;
 	struct mevi_recording_header h;
 	struct mevi_decoder dec;
-	struct session *s = NULL;
-	uint64_t batches = 0, events = 0;
+	struct ingest in;
+	struct session *s;
+	uint64_t batches = 0;
 	bool quiet = reg->quiet, cut = false, no_end;
 	size_t off;
 	int ret;
@@ -182,99 +114,21 @@ int loader_load(struct session_registry *reg, const void *buf, size_t len, struc
 	 * life-cycle lines for what is only a file being read. */
 	reg->obs = NULL;
 	reg->quiet = true;
-	while (off < len) {
-		const struct mevi_event *evs;
-		uint32_t count;
-		size_t blen;
-
-		ret = msgpack_measure(p + off, len - off, &blen);
-		if (ret == -ENODATA && s) {
-			/* The writer died mid-batch: keep every complete batch. */
-			cut = true;
-			break;
-		}
-		if (ret == -ENODATA) {
-			snprintf(err, errlen,
-				 "truncated recording: the batch at byte offset %zu is incomplete "
-				 "(%zu bytes present); nothing was loaded",
-				 off, len - off);
-			goto err_drop;
-		}
-		if (ret)
-			blen = len - off; /* the decoder names the bad byte */
-		ret = mevi_decoder_feed(&dec, p + off, blen);
-		if (!ret)
-			ret = mevi_decoder_next(&dec, &evs, &count);
-		if (ret == 0) {
-			ret = -EBADMSG;
-			snprintf(err, errlen, "bad batch at byte offset %zu", off);
-			goto err_drop;
-		}
-		if (ret < 0) {
-			if (ret == -EBADMSG)
-				snprintf(err, errlen, "bad batch at byte offset %zu: %s (%s)", off,
-					 mevi_decoder_errmsg(&dec),
-					 mevi_decode_error_name(mevi_decoder_error(&dec)));
-			else
-				snprintf(err, errlen, "out of memory");
-			goto err_drop;
-		}
-		for (uint32_t i = 0; i < count; i++) {
-			const struct mevi_event *ev = &evs[i];
-
-			if (!s) {
-				if (ev->type != MEVI_EV_SESSION_START) {
-					snprintf(
-					    err, errlen,
-					    "batch at byte offset %zu: the first event must be "
-					    "session_start, not %s",
-					    off, mevi_event_type_name(ev->type));
-					ret = -EBADMSG;
-					goto err_drop;
-				}
-				ret = session_registry_start_new(reg, ev, &loader_conn, &s);
-				if (s)
-					s->recorded = true; /* never probed: pids of the past */
-			} else if (ev->type == MEVI_EV_SESSION_START) {
-				ret = session_resume(reg, s, ev);
-				if (ret == -EINVAL) {
-					snprintf(err, errlen,
-						 "batch at byte offset %zu, event %" PRIu32
-						 ": a session_start of another session",
-						 off, i);
-					ret = -EBADMSG;
-					goto err_drop;
-				}
-			} else {
-				ret = session_apply(reg, s, ev);
-				if (ret == -EPROTO) {
-					snprintf(err, errlen,
-						 "batch at byte offset %zu, event %" PRIu32
-						 ": %s after session_end",
-						 off, i, mevi_event_type_name(ev->type));
-					ret = -EBADMSG;
-					goto err_drop;
-				}
-			}
-			if (ret < 0) {
-				snprintf(err, errlen,
-					 "batch at byte offset %zu, event %" PRIu32
-					 ": %s for pid %d: %s",
-					 off, i, mevi_event_type_name(ev->type), (int)ev->pid,
-					 strerror(-ret));
-				if (ret != -ENOMEM)
-					ret = -EBADMSG;
-				goto err_drop;
-			}
-			events++;
-		}
-		batches++;
-		off += blen;
-	}
+	ingest_start(&in, reg, INGEST_LOAD);
+	ret = load_batches(&in, &dec, buf, len, &off, &cut, &batches, err, errlen);
 	mevi_decoder_destroy(&dec);
 	reg->obs = obs;
 	reg->quiet = quiet;
-	s->recorded = true;
+	s = in.session;
+	if (!ret && !s) {
+		snprintf(err, errlen, "no session_start in the recording");
+		ret = -EBADMSG;
+	}
+	if (ret) {
+		if (s)
+			session_registry_discard(reg, s);
+		return ret;
+	}
 	/* A recording that stops before its session_end was cut, on a batch
 	 * boundary or not. */
 	s->cut = cut || !s->ended;
@@ -286,30 +140,21 @@ int loader_load(struct session_registry *reg, const void *buf, size_t len, struc
 	if (no_end)
 		log_warn("recording cut short: it stops at byte offset %zu, after %" PRIu64
 			 " complete batches (%" PRIu64 " events), without the session's end",
-			 off, batches, events);
+			 off, batches, in.events);
 	else if (cut)
 		log_warn("recording cut short: loaded the %" PRIu64 " complete batches (%" PRIu64
 			 " events) before byte offset %zu; the %zu bytes after it are a "
 			 "partial batch (its writer died) and were dropped",
-			 batches, events, off, len - off);
+			 batches, in.events, off, len - off);
 	else
 		log_info("loaded a recording: %" PRIu64 " events in %" PRIu64
 			 " batches (%zu bytes)",
-			 events, batches, len);
+			 in.events, batches, len);
 	/* detach may have evicted it already when max-ended-sessions is 0 */
-	*out = NULL;
 	for (struct session *t = reg->head; t; t = t->next)
 		if (t == s)
 			*out = s;
 	return 0;
-
-err_drop:
-	mevi_decoder_destroy(&dec);
-	if (s)
-		session_registry_discard(reg, s);
-	reg->obs = obs;
-	reg->quiet = quiet;
-	return ret;
 }
 
 int loader_load_file(struct session_registry *reg, const char *path, struct session **out,

@@ -25,6 +25,7 @@
 
 #include <uv.h>
 
+#include "checkpoint.h"
 #include "detach.h"
 #include "eventlog.h"
 #include "http.h"
@@ -155,7 +156,7 @@ static int mevid_start(struct mevid *d, char *err, size_t errlen)
 	d->loop_init = true;
 	session_registry_init(&d->reg, d->opts.max_ended_sessions, &stream_observer, &d->stream);
 	eventlog_budget_init(&d->budget, d->opts.history_budget);
-	d->reg.budget = &d->budget;
+	checkpoint_keep_history(&d->reg, &d->budget);
 	for (size_t i = 0; i < d->opts.n_loads; i++) {
 		struct session *s;
 		char why[320];

@@ -1,3 +1,4 @@
+/* session — mevid's registry of sessions, processes and their maps; how each event changes them. */
 #include "session.h"
 
 #include <errno.h>
@@ -31,6 +32,13 @@ struct pid_slot {
 	int32_t pid;
 	struct process *proc; /* NULL: free slot */
 };
+
+/* Whether s is held: by a launcher connection, or pinned by a load or a
+ * replay. Sessions not held are detached: subject to eviction. */
+static bool attached(const struct session *s)
+{
+	return s->conn || s->pinned;
+}
 
 /* Copies src into one allocation (items, then the bytes they point to). */
 static int strv_copy(struct mevi_strv *dst, const struct mevi_strv *src)
@@ -314,14 +322,20 @@ static void notify_applied(struct session_registry *reg, struct session *s,
 			   const struct mevi_event *ev)
 {
 	if (s->log) {
-		int ret = eventlog_append(s->log, s, ev);
+		int ret = eventlog_append(s->log, ev);
 
+		if (ret > 0 && (ret & EVENTLOG_CKPT_DUE) && reg->checkpoint) {
+			int err = reg->checkpoint(s->log, s);
+
+			ret = err ? err : ret;
+		}
 		if (ret < 0) {
 			log_error("session %" PRIu64 ": history lost: %s", s->id, strerror(-ret));
 			eventlog_free(s->log);
 			s->log = NULL;
 			s->history_lost = true;
-		} else if (ret == 1 && reg->budget && reg->budget->used > reg->budget->limit) {
+		} else if ((ret & EVENTLOG_CHUNK_CLOSED) && reg->budget &&
+			   reg->budget->used > reg->budget->limit) {
 			session_registry_enforce_budget(reg);
 		}
 	}
@@ -339,7 +353,8 @@ void session_registry_enforce_budget(struct session_registry *reg)
 		struct session *victim = NULL;
 
 		for (struct session *s = reg->head; s; s = s->next)
-			if (!s->conn && s->log && (!victim || s->detach_seq < victim->detach_seq))
+			if (!attached(s) && s->log &&
+			    (!victim || s->detach_seq < victim->detach_seq))
 				victim = s;
 		if (!victim)
 			break;
@@ -354,7 +369,7 @@ void session_registry_enforce_budget(struct session_registry *reg)
 	for (struct session *s = reg->head; s && b->used > b->limit; s = s->next) {
 		int err;
 
-		if (!s->log || eventlog_spilled(s->log) || !s->conn)
+		if (!s->log || eventlog_spilled(s->log) || !attached(s))
 			continue;
 		err = eventlog_spill(s->log);
 		if (err)
@@ -377,7 +392,7 @@ static void notify_reshaped(struct session_registry *reg)
 /* Unlinks and frees s, a detached session. */
 static void registry_drop(struct session_registry *reg, struct session *s)
 {
-	MEVI_ASSERT(!s->conn);
+	MEVI_ASSERT(!attached(s));
 	if (reg->obs && reg->obs->freeing)
 		reg->obs->freeing(reg->obs_ctx, s);
 	registry_unlink(reg, s);
@@ -454,7 +469,7 @@ int session_registry_start(struct session_registry *reg, const struct mevi_event
 	if (s) {
 		if (s->conn && s->conn != conn)
 			*taken_over = s->conn;
-		else if (!s->conn)
+		else if (!attached(s))
 			reg->detached--;
 		session_clear_processes(reg, s);
 		strv_free(&s->argv);
@@ -476,14 +491,14 @@ int session_registry_start(struct session_registry *reg, const struct mevi_event
 	return session_begin(reg, s, ev, argv, conn);
 }
 
-int session_registry_start_new(struct session_registry *reg, const struct mevi_event *ev,
-			       void *conn, struct session **out)
+int session_registry_start_pinned(struct session_registry *reg, const struct mevi_event *ev,
+				  struct session **out)
 {
 	struct mevi_strv argv;
 	struct session *s;
 
 	*out = NULL;
-	if (ev->type != MEVI_EV_SESSION_START || !conn)
+	if (ev->type != MEVI_EV_SESSION_START)
 		return -EINVAL;
 	if (strv_copy(&argv, &ev->session_start.argv))
 		return -ENOMEM;
@@ -492,8 +507,9 @@ int session_registry_start_new(struct session_registry *reg, const struct mevi_e
 		strv_free(&argv);
 		return -ENOMEM;
 	}
+	s->pinned = true;
 	*out = s;
-	return session_begin(reg, s, ev, argv, conn);
+	return session_begin(reg, s, ev, argv, NULL);
 }
 
 int session_resume(struct session_registry *reg, struct session *s, const struct mevi_event *ev)
@@ -512,7 +528,7 @@ int session_resume(struct session_registry *reg, struct session *s, const struct
 
 struct session *session_registry_restore(struct session_registry *reg, uint64_t id,
 					 int32_t launcher_pid, uint64_t started_at, uint8_t mode,
-					 const struct mevi_strv *argv, void *conn)
+					 const struct mevi_strv *argv)
 {
 	struct eventlog_budget *budget = reg->budget;
 	struct session *s;
@@ -526,7 +542,7 @@ struct session *session_registry_restore(struct session_registry *reg, uint64_t 
 		return NULL; /* s stays linked: the registry frees it */
 	s->id = id;
 	s->mode = mode;
-	s->conn = conn;
+	s->pinned = true;
 	return s;
 }
 
@@ -775,49 +791,43 @@ static int apply_annotation(struct session_registry *reg, struct session *s, str
 	return 0;
 }
 
-int session_apply(struct session_registry *reg, struct session *s, const struct mevi_event *ev)
+/* session_end: the session and every process still alive stop. */
+static int apply_session_end(struct session_registry *reg, struct session *s,
+			     const struct mevi_event *ev)
 {
-	static const struct mevi_strv no_cmdline = {0, NULL};
-	struct process *p;
-	uint64_t old_rss;
+	uint32_t running;
+	int n;
+
+	s->alive = false;
+	s->ended = true;
+	s->has_exit_status = true;
+	s->exit_status = ev->session_end.status;
+	s->end_how = ending_from_status(ev->session_end.status);
+	n = session_end_processes(reg, s, s->end_how, ev->ts, &running);
+	if (n < 0)
+		return n;
+	if (s->end_how == ENDING_DETACHED)
+		LOG_LIFE(reg,
+			 "session %" PRIu64 " ended: detached (%d processes left untracked, "
+			 "%u still running)",
+			 s->id, n, running);
+	else
+		LOG_LIFE(reg, "session %" PRIu64 " ended: %s, status %d", s->id,
+			 ending_name(s->end_how), (int)ev->session_end.status);
+	notify_applied(reg, s, ev);
+	return 0;
+}
+
+/* sampling / engine / stack: session-wide, no process involved. Returns
+ * as session_apply. */
+static int apply_session_wide(struct session_registry *reg, struct session *s,
+			      const struct mevi_event *ev)
+{
 	int err;
-
-	if (ev->type == MEVI_EV_SESSION_START || s->ended)
-		return -EPROTO;
-	if (ev->ts > s->last_ts)
-		s->last_ts = ev->ts;
-
-	if (ev->type == MEVI_EV_SESSION_END) {
-		uint32_t running;
-		int n;
-
-		s->alive = false;
-		s->ended = true;
-		s->has_exit_status = true;
-		s->exit_status = ev->session_end.status;
-		s->end_how = ending_from_status(ev->session_end.status);
-		n = session_end_processes(reg, s, s->end_how, ev->ts, &running);
-		if (n < 0)
-			return n;
-		if (s->end_how == ENDING_DETACHED)
-			LOG_LIFE(reg,
-				 "session %" PRIu64
-				 " ended: detached (%d processes left untracked, "
-				 "%u still running)",
-				 s->id, n, running);
-		else
-			LOG_LIFE(reg, "session %" PRIu64 " ended: %s, status %d", s->id,
-				 ending_name(s->end_how), (int)ev->session_end.status);
-		notify_applied(reg, s, ev);
-		return 0;
-	}
 
 	if (ev->type == MEVI_EV_SAMPLING) {
 		s->sample_ms = ev->sampling.sample_ms;
-		notify_applied(reg, s, ev);
-		return 0;
-	}
-	if (ev->type == MEVI_EV_ENGINE) {
+	} else if (ev->type == MEVI_EV_ENGINE) {
 		uint32_t n = ev->engine.name.len;
 
 		if (n > MEVI_ENGINE_NAME_MAX)
@@ -826,10 +836,7 @@ int session_apply(struct session_registry *reg, struct session *s, const struct 
 		s->engine[n] = '\0';
 		s->engine_corrections = ev->engine.corrections;
 		s->engine_drops = ev->engine.drops;
-		notify_applied(reg, s, ev);
-		return 0;
-	}
-	if (ev->type == MEVI_EV_STACK) {
+	} else { /* MEVI_EV_STACK */
 		err = stacktab_put(&s->stacks, ev->stack.id, ev->stack.frames, ev->stack.nframes);
 		if (err < 0)
 			return err;
@@ -841,42 +848,63 @@ int session_apply(struct session_registry *reg, struct session *s, const struct 
 			s->stacks.full_logged = true;
 			return 1;
 		}
-		notify_applied(reg, s, ev);
-		return 0;
 	}
+	notify_applied(reg, s, ev);
+	return 0;
+}
 
-	if (ev->type == MEVI_EV_PROC_START) {
-		const struct process *parent = NULL;
+/* proc_start: a new entry for the pid (the old one, if alive, was reused). */
+static int apply_proc_start(struct session_registry *reg, struct session *s,
+			    const struct mevi_event *ev)
+{
+	const struct process *parent = NULL;
+	struct process *p = session_find_process(s, ev->pid);
+	int err;
 
-		p = session_find_process(s, ev->pid);
-		if (p && p->alive) {
-			log_debug("session %" PRIu64 ": proc_start for live pid %d: the old entry "
-				  "is marked exited",
-				  s->id, (int)ev->pid);
-			if ((err = session_process_died(s, p, ev->ts)))
-				return err;
-			p->end_how = ENDING_REPLACED;
-		}
-		if (ev->proc_start.flags & MEVI_PROC_INHERIT_MAP) {
-			parent = session_find_process(s, ev->proc_start.ppid);
-			if (!parent)
-				log_debug("session %" PRIu64 ": pid %d inherits from unknown "
-					  "parent %d: empty map",
-					  s->id, (int)ev->pid, (int)ev->proc_start.ppid);
-		}
-		p = session_add_process(s, ev->pid, ev->proc_start.ppid, &ev->proc_start.cmdline,
-					parent);
-		if (!p)
-			return -ENOMEM;
-		process_probe_start(reg, s, p);
-		/* session_add_process() counted the inherited rss already. */
-		if ((err = session_sample(s, p, ev->ts, memmap_rss(p->map))))
+	if (p && p->alive) {
+		log_debug("session %" PRIu64 ": proc_start for live pid %d: the old entry "
+			  "is marked exited",
+			  s->id, (int)ev->pid);
+		if ((err = session_process_died(s, p, ev->ts)))
 			return err;
-		notify_applied(reg, s, ev);
-		return 0;
+		p->end_how = ENDING_REPLACED;
 	}
+	if (ev->proc_start.flags & MEVI_PROC_INHERIT_MAP) {
+		parent = session_find_process(s, ev->proc_start.ppid);
+		if (!parent)
+			log_debug("session %" PRIu64 ": pid %d inherits from unknown "
+				  "parent %d: empty map",
+				  s->id, (int)ev->pid, (int)ev->proc_start.ppid);
+	}
+	p = session_add_process(s, ev->pid, ev->proc_start.ppid, &ev->proc_start.cmdline, parent);
+	if (!p)
+		return -ENOMEM;
+	process_probe_start(reg, s, p);
+	/* session_add_process() counted the inherited rss already. */
+	if ((err = session_sample(s, p, ev->ts, memmap_rss(p->map))))
+		return err;
+	notify_applied(reg, s, ev);
+	return 0;
+}
 
-	p = session_find_process(s, ev->pid);
+/*
+ * The live process an event for ev->pid applies to: created implicitly
+ * (told to the observer as a proc_start) when the pid is unknown. Returns 0
+ * with *out, 1 when the pid's process has exited (the event is dropped), or
+ * -ENOMEM.
+ */
+static int event_process(struct session_registry *reg, struct session *s,
+			 const struct mevi_event *ev, struct process **out)
+{
+	static const struct mevi_strv no_cmdline = {0, NULL};
+	struct process *p = session_find_process(s, ev->pid);
+
+	*out = p;
+	if (p && !p->alive) {
+		log_debug("session %" PRIu64 ": %s for exited pid %d dropped", s->id,
+			  mevi_event_type_name(ev->type), (int)ev->pid);
+		return 1;
+	}
 	if (!p) {
 		/* The wire wants a real ppid: the launcher is an ancestor. */
 		struct mevi_event start = {
@@ -893,12 +921,37 @@ int session_apply(struct session_registry *reg, struct session *s, const struct 
 			return -ENOMEM;
 		process_probe_start(reg, s, p);
 		notify_applied(reg, s, &start);
-	} else if (!p->alive) {
-		log_debug("session %" PRIu64 ": %s for exited pid %d dropped", s->id,
-			  mevi_event_type_name(ev->type), (int)ev->pid);
-		return 1;
+		*out = p;
+	}
+	return 0;
+}
+
+int session_apply(struct session_registry *reg, struct session *s, const struct mevi_event *ev)
+{
+	struct process *p;
+	uint64_t old_rss;
+	int err;
+
+	if (ev->type == MEVI_EV_SESSION_START || s->ended)
+		return -EPROTO;
+	if (ev->ts > s->last_ts)
+		s->last_ts = ev->ts;
+	switch (ev->type) {
+	case MEVI_EV_SESSION_END:
+		return apply_session_end(reg, s, ev);
+	case MEVI_EV_SAMPLING:
+	case MEVI_EV_ENGINE:
+	case MEVI_EV_STACK:
+		return apply_session_wide(reg, s, ev);
+	case MEVI_EV_PROC_START:
+		return apply_proc_start(reg, s, ev);
+	default:
+		break;
 	}
 
+	err = event_process(reg, s, ev, &p);
+	if (err)
+		return err;
 	old_rss = memmap_rss(p->map);
 	switch (ev->type) {
 	case MEVI_EV_PROC_EXEC: {
@@ -948,7 +1001,7 @@ static void registry_evict(struct session_registry *reg)
 		struct session *victim = NULL;
 
 		for (struct session *s = reg->head; s; s = s->next)
-			if (!s->conn && (!victim || s->detach_seq < victim->detach_seq))
+			if (!attached(s) && (!victim || s->detach_seq < victim->detach_seq))
 				victim = s;
 		MEVI_ASSERT(victim);
 		log_info("session %" PRIu64 " evicted (more than %u ended sessions)", victim->id,
@@ -967,8 +1020,9 @@ void session_registry_detach_how(struct session_registry *reg, struct session *s
 	bool silent = s->ended;
 	uint32_t before = reg->count;
 
-	MEVI_ASSERT(s->conn);
+	MEVI_ASSERT(attached(s));
 	s->conn = NULL;
+	s->pinned = false;
 	s->detach_seq = reg->next_detach_seq++;
 	reg->detached++;
 	if (!s->ended) {
@@ -992,7 +1046,7 @@ void session_registry_detach_how(struct session_registry *reg, struct session *s
 
 void session_registry_discard(struct session_registry *reg, struct session *s)
 {
-	MEVI_ASSERT(s->conn);
+	MEVI_ASSERT(attached(s));
 	registry_unlink(reg, s);
 	if (s->id + 1 == reg->next_id)
 		reg->next_id--;
@@ -1005,7 +1059,7 @@ int session_registry_forget(struct session_registry *reg, uint64_t id)
 
 	if (!s)
 		return -ENOENT;
-	if (s->conn)
+	if (attached(s))
 		return -EBUSY;
 	log_info("session %" PRIu64 " forgotten on request", s->id);
 	registry_drop(reg, s);

@@ -158,6 +158,7 @@ struct session {
 	int32_t exit_status;
 	bool ended;	     /* session_end seen since the last (re)start */
 	void *conn;	     /* the attached launcher connection (opaque), or NULL */
+	bool pinned;	     /* held by a load or a replay: attached without a connection */
 	uint64_t detach_seq; /* eviction order of detached sessions */
 	struct process *procs_head, *procs_tail;
 	uint32_t nprocs;
@@ -183,7 +184,7 @@ struct session {
 struct session_registry {
 	struct session *head, *tail;
 	uint32_t count;
-	uint32_t detached; /* sessions with conn == NULL */
+	uint32_t detached; /* sessions neither attached to a connection nor pinned */
 	uint32_t max_detached;
 	uint64_t next_id;
 	uint64_t next_detach_seq;
@@ -193,6 +194,10 @@ struct session_registry {
 	 * which the registry enforces (see session_registry_enforce_budget).
 	 * Borrowed; must outlive the registry. NULL: no history (replays). */
 	struct eventlog_budget *budget;
+	/* With a budget: takes a checkpoint of s into its log when the log says
+	 * one is due (daemon/checkpoint.h sets it with the budget). Returns 0 or
+	 * -ENOMEM. */
+	int (*checkpoint)(struct eventlog *lg, const struct session *s);
 	bool quiet; /* log session life cycle at debug, not info (replays) */
 	/* Live registry: read each new process's start time (and host pid)
 	 * from /proc, and check with the kernel whether the processes of a
@@ -240,8 +245,8 @@ void session_registry_detach(struct session_registry *reg, struct session *s);
 
 /*
  * As session_registry_detach, saying how s ended when no session_end did
- * (ENDING_LAUNCHER_LOST or ENDING_RECORDING_CUT). Recorded sessions are
- * detached without a log line.
+ * (ENDING_LAUNCHER_LOST or ENDING_RECORDING_CUT); also unpins a pinned
+ * session. Recorded sessions are detached without a log line.
  */
 void session_registry_detach_how(struct session_registry *reg, struct session *s, uint8_t how);
 
@@ -267,11 +272,13 @@ int session_registry_forget(struct session_registry *reg, uint64_t id);
 
 /*
  * Like session_registry_start, but always creates a new session, whatever
- * its key (a recording loaded twice gives two sessions). conn is non-NULL.
- * Returns 0, -EINVAL or -ENOMEM (*out as in session_registry_start).
+ * its key (a recording loaded twice gives two sessions), pinned: attached
+ * without a connection (never evicted, not counted as detached) until
+ * session_registry_detach_how() or session_registry_discard(). Returns 0,
+ * -EINVAL or -ENOMEM (*out as in session_registry_start).
  */
-int session_registry_start_new(struct session_registry *reg, const struct mevi_event *ev,
-			       void *conn, struct session **out);
+int session_registry_start_pinned(struct session_registry *reg, const struct mevi_event *ev,
+				  struct session **out);
 
 /*
  * Applies a session_start to the known session s as a resume (processes
@@ -282,13 +289,13 @@ int session_registry_start_new(struct session_registry *reg, const struct mevi_e
 int session_resume(struct session_registry *reg, struct session *s, const struct mevi_event *ev);
 
 /*
- * Checkpoint restore (daemon/eventlog.c): creates a session with the given
- * identity, attached to conn, without processes and without notifying the
- * observer or starting a log. NULL on out-of-memory.
+ * Checkpoint restore (daemon/checkpoint.c): creates a pinned session with the
+ * given identity, without processes and without notifying the observer or
+ * starting a log. NULL on out-of-memory.
  */
 struct session *session_registry_restore(struct session_registry *reg, uint64_t id,
 					 int32_t launcher_pid, uint64_t started_at, uint8_t mode,
-					 const struct mevi_strv *argv, void *conn);
+					 const struct mevi_strv *argv);
 
 /* Checkpoint restore: appends a process entry (taking map over, even on
  * failure; with empty annotation maps, which the caller may fill through

@@ -9,6 +9,7 @@
 #include <json-c/json.h>
 #include <libwebsockets.h>
 
+#include "checkpoint.h"
 #include "eventlog.h"
 #include "log.h"
 #include "rcbuf.h"
@@ -252,7 +253,7 @@ static void tab_seek(struct stream *st, struct ws_client *tab, uint64_t sid, uin
 
 	memset(&tmp, 0, sizeof(tmp));
 	if (live) {
-		ret = eventlog_state_at(live, at, &tmp, &s, &pos);
+		ret = checkpoint_state_at(live, at, &tmp, &s, &pos);
 		if (ret == -ENOENT)
 			why = "the history of this session was not kept (history budget)";
 		else if (ret)

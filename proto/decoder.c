@@ -160,6 +160,63 @@ static const struct scan_tok scan_toks[256] = {
     [0xe0 ... 0xff] = {SK_SCALAR, 0, 0},
 };
 
+int mevi_msgpack_measure(const void *buf, size_t len, size_t *objlen)
+{
+	const unsigned char *p = buf;
+	uint64_t pending = 1; /* values still to begin */
+	size_t off = 0;
+
+	while (pending) {
+		struct scan_tok tok;
+		uint64_t n = 0, payload = 0, children = 0;
+		unsigned char b;
+
+		/* Every pending value needs at least one byte. */
+		if (pending > len - off)
+			return -ENODATA;
+		b = p[off++];
+		pending--;
+		tok = scan_toks[b];
+		switch ((enum scan_kind)tok.kind) {
+		case SK_SCALAR:
+			break;
+		case SK_SKIP:
+			payload = tok.arg;
+			break;
+		case SK_FIXSTR:
+			payload = b & 0x1f;
+			break;
+		case SK_FIXARRAY:
+			children = b & 0x0f;
+			break;
+		case SK_FIXMAP:
+			children = 2u * (b & 0x0f);
+			break;
+		case SK_TRAIL:
+			if (len - off < tok.arg)
+				return -ENODATA;
+			for (unsigned i = 0; i < tok.arg; i++)
+				n = (n << 8) | p[off++];
+			if (tok.then == THEN_ARRAY)
+				children = n;
+			else if (tok.then == THEN_MAP)
+				children = 2 * n;
+			else
+				payload = n + (tok.then == THEN_EXT); /* ext: a type byte first */
+			break;
+		case SK_BAD:
+		default:
+			return -EBADMSG;
+		}
+		if (payload > len - off)
+			return -ENODATA;
+		off += (size_t)payload;
+		pending += children;
+	}
+	*objlen = off;
+	return 0;
+}
+
 struct mevi_decoder_scan {
 	uint64_t offset;      /* stream offset of the next byte to scan */
 	uint64_t obj_start;   /* stream offset where the current top-level object began */
@@ -680,139 +737,101 @@ static int get_frames(struct conv *c, const msgpack_object *o, uint32_t *nframes
 	return MEVI_DECODE_OK;
 }
 
-/* A thread id 1..2^31-1 (the same range as a pid). */
-static int get_tid(struct conv *c, const msgpack_object *o, int32_t *out)
+/* An unsigned integer that fits in a uint32_t. */
+static int get_u32(struct conv *c, const msgpack_object *o, const char *field, uint32_t *out)
 {
-	return get_pid(c, o, "tid", out);
+	uint64_t v = 0;
+	int err = get_uint(c, o, field, UINT32_MAX, &v);
+
+	if (!err)
+		*out = (uint32_t)v;
+	return err;
 }
 
-/* The per-type fields, elements 3.. of the event array (arity checked). */
-static int conv_fields(struct conv *c, const msgpack_object *f, struct mevi_event *ev)
+/* An unsigned integer no greater than max (< 256). */
+static int get_u8max(struct conv *c, const msgpack_object *o, const char *field, uint64_t max,
+		     uint8_t *out)
 {
-	uint64_t v;
+	uint64_t v = 0;
+	int err = get_uint(c, o, field, max, &v);
+
+	if (!err)
+		*out = (uint8_t)v;
+	return err;
+}
+
+static int get_bool(struct conv *c, const msgpack_object *o, const char *field, bool *out)
+{
+	if (o->type != MSGPACK_OBJECT_BOOLEAN)
+		return wrong_type(c, field, o, "a bool");
+	*out = o->via.boolean;
+	return MEVI_DECODE_OK;
+}
+
+/* A uint32 bit set with no bit outside mask. */
+static int get_flags(struct conv *c, const msgpack_object *o, const char *field, uint32_t mask,
+		     uint32_t *out)
+{
+	uint64_t v = 0;
+	int err = get_uint(c, o, field, UINT32_MAX, &v);
+
+	if (err)
+		return err;
+	if (v & ~(uint64_t)mask)
+		return conv_fail(c, MEVI_DECODE_FIELD_TYPE, "%s 0x%" PRIx64 " has unknown bits",
+				 field, v);
+	*out = (uint32_t)v;
+	return MEVI_DECODE_OK;
+}
+
+/* A str of at most max bytes (0: only the decoder's string limit). */
+static int get_str_max(struct conv *c, const msgpack_object *o, const char *field, uint32_t max,
+		       struct mevi_str *out)
+{
+	int err = get_str(c, o, field, false, out);
+
+	if (!err && max && out->len > max)
+		return conv_fail(c, MEVI_DECODE_FIELD_TYPE,
+				 "%s is %" PRIu32 " bytes, over %" PRIu32, field, out->len, max);
+	return err;
+}
+
+/*
+ * How each field kind of proto/events.def is converted: o points at the
+ * field's first element and is advanced past it; f is the event's union
+ * member. Each evaluates to MEVI_DECODE_OK or an error.
+ */
+#define RANGE_NAMES(start, end)	       start, end
+#define CONV_version(c, o, w, a, f, m) ((f)->m = MEVI_PROTO_VERSION, o++, MEVI_DECODE_OK)
+#define CONV_u8max(c, o, w, a, f, m)   get_u8max(c, o++, w, a, &(f)->m)
+#define CONV_bool(c, o, w, a, f, m)    get_bool(c, o++, w, &(f)->m)
+#define CONV_u32(c, o, w, a, f, m)     get_u32(c, o++, w, &(f)->m)
+#define CONV_u64(c, o, w, a, f, m)     get_uint(c, o++, w, UINT64_MAX, &(f)->m)
+#define CONV_tsrel(c, o, w, a, f, m)   get_uint(c, o++, w, UINT64_MAX, &(f)->m)
+#define CONV_flags(c, o, w, a, f, m)   get_flags(c, o++, w, a, &(f)->m)
+#define CONV_status(c, o, w, a, f, m)  get_status(c, o++, &(f)->m)
+#define CONV_pid(c, o, w, a, f, m)     get_pid(c, o++, w, &(f)->m)
+#define CONV_tidrep(c, o, w, a, f, m)  get_pid(c, o++, w, &(f)->m)
+#define CONV_range(c, o, w, a, f, m)   get_range(c, (o += 2) - 2, w, RANGE_NAMES a, &(f)->m)
+#define CONV_state(c, o, w, a, f, m)   get_state(c, o++, &(f)->m)
+#define CONV_str(c, o, w, a, f, m)     get_str_max(c, o++, w, a, &(f)->m)
+#define CONV_strv(c, o, w, a, f, m)    get_strv(c, o++, w, &(f)->m)
+#define CONV_frames(c, o, w, a, f, m)  get_frames(c, o++, &(f)->n##m, &(f)->m)
+
+/* The per-type fields, elements 3.. of the event array (arity checked), in
+ * the order proto/events.def lists them. */
+static int conv_fields(struct conv *c, const msgpack_object *o, struct mevi_event *ev)
+{
 	int err = MEVI_DECODE_OK;
 
 	switch ((enum mevi_event_type)ev->type) {
-	case MEVI_EV_SESSION_START:
-		/* The version was checked by the caller. */
-		ev->session_start.version = MEVI_PROTO_VERSION;
-		if ((err = get_uint(c, &f[1], "mode", MEVI_MODE_SAMPLED, &v)))
-			break;
-		ev->session_start.mode = (uint8_t)v;
-		if (f[2].type != MSGPACK_OBJECT_BOOLEAN) {
-			err = wrong_type(c, "resume", &f[2], "a bool");
-			break;
-		}
-		ev->session_start.resume = f[2].via.boolean;
-		if ((err = get_uint(c, &f[3], "started_at", UINT64_MAX, &v)))
-			break;
-		ev->session_start.started_at = v;
-		if ((err = get_strv(c, &f[4], "argv", &ev->session_start.argv)))
-			break;
-		if ((err = get_uint(c, &f[5], "sample_ms", UINT32_MAX, &v)))
-			break;
-		ev->session_start.sample_ms = (uint32_t)v;
+#define MEVI_F(kind, member, wire, arg)                                                            \
+	if ((err = CONV_##kind(c, o, wire, arg, f, member)))                                       \
 		break;
-	case MEVI_EV_SESSION_END:
-		err = get_status(c, &f[0], &ev->session_end.status);
-		break;
-	case MEVI_EV_PROC_START:
-		if ((err = get_pid(c, &f[0], "ppid", &ev->proc_start.ppid)))
-			break;
-		if ((err = get_uint(c, &f[1], "flags", UINT32_MAX, &v)))
-			break;
-		if (v & ~(uint64_t)MEVI_PROC_INHERIT_MAP) {
-			err = conv_fail(c, MEVI_DECODE_FIELD_TYPE,
-					"flags 0x%" PRIx64 " has unknown bits", v);
-			break;
-		}
-		ev->proc_start.flags = (uint32_t)v;
-		err = get_strv(c, &f[2], "cmdline", &ev->proc_start.cmdline);
-		break;
-	case MEVI_EV_PROC_EXEC:
-		err = get_strv(c, &f[0], "cmdline", &ev->proc_exec.cmdline);
-		break;
-	case MEVI_EV_PROC_EXIT:
-		err = get_status(c, &f[0], &ev->proc_exit.status);
-		break;
-	case MEVI_EV_MAP:
-		if ((err = get_range(c, &f[0], "range", "start", "end", &ev->map.range)))
-			break;
-		err = get_state(c, &f[2], &ev->map.state);
-		break;
-	case MEVI_EV_UNMAP:
-		err = get_range(c, &f[0], "range", "start", "end", &ev->unmap.range);
-		break;
-	case MEVI_EV_REMAP:
-		if ((err = get_range(c, &f[0], "from range", "from_start", "from_end",
-				     &ev->remap.from)))
-			break;
-		err = get_range(c, &f[2], "to range", "to_start", "to_end", &ev->remap.to);
-		break;
-	case MEVI_EV_STATE:
-		if ((err = get_range(c, &f[0], "range", "start", "end", &ev->state.range)))
-			break;
-		err = get_state(c, &f[2], &ev->state.state);
-		break;
-	case MEVI_EV_STACK:
-		if ((err = get_uint(c, &f[0], "stack_id", UINT32_MAX, &v)))
-			break;
-		ev->stack.id = (uint32_t)v;
-		err = get_frames(c, &f[1], &ev->stack.nframes, &ev->stack.frames);
-		break;
-	case MEVI_EV_ORIGIN:
-		if ((err = get_range(c, &f[0], "range", "start", "end", &ev->origin.range)))
-			break;
-		if ((err = get_uint(c, &f[2], "stack_id", UINT32_MAX, &v)))
-			break;
-		ev->origin.stack_id = (uint32_t)v;
-		break;
-	case MEVI_EV_VMA:
-		if ((err = get_range(c, &f[0], "range", "start", "end", &ev->vma.range)))
-			break;
-		if ((err = get_uint(c, &f[2], "kind", MEVI_KIND_COUNT - 1, &v)))
-			break;
-		ev->vma.kind = (uint8_t)v;
-		err = get_str(c, &f[3], "name", false, &ev->vma.name);
-		break;
-	case MEVI_EV_THREAD:
-		if ((err = get_tid(c, &f[0], &ev->thread.tid)))
-			break;
-		err = get_str(c, &f[1], "name", false, &ev->thread.name);
-		break;
-	case MEVI_EV_TOUCH:
-		if ((err = get_range(c, &f[0], "range", "start", "end", &ev->touch.range)))
-			break;
-		err = get_tid(c, &f[2], &ev->touch.tid);
-		break;
-	case MEVI_EV_SAMPLING:
-		if ((err = get_uint(c, &f[0], "sample_ms", UINT32_MAX, &v)))
-			break;
-		ev->sampling.sample_ms = (uint32_t)v;
-		break;
-	case MEVI_EV_ENGINE:
-		if ((err = get_str(c, &f[0], "name", false, &ev->engine.name)))
-			break;
-		if (ev->engine.name.len > MEVI_ENGINE_NAME_MAX) {
-			err = conv_fail(c, MEVI_DECODE_FIELD_TYPE,
-					"name is %" PRIu32 " bytes, over %d", ev->engine.name.len,
-					MEVI_ENGINE_NAME_MAX);
-			break;
-		}
-		if ((err = get_uint(c, &f[1], "corrections", UINT64_MAX, &v)))
-			break;
-		ev->engine.corrections = v;
-		if ((err = get_uint(c, &f[2], "drops", UINT64_MAX, &v)))
-			break;
-		ev->engine.drops = v;
-		break;
-	case MEVI_EV_WRITTEN:
-		if ((err = get_range(c, &f[0], "range", "start", "end", &ev->written.range)))
-			break;
-		if ((err = get_uint(c, &f[2], "t", UINT64_MAX, &v)))
-			break;
-		ev->written.t = v;
-		break;
+#define MEVI_EVENT(NAME, name, type, fields) MEVI_EVENT_CASE(ev, NAME, name, fields)
+#include "events.def"
+#undef MEVI_EVENT
+#undef MEVI_F
 	}
 	return err;
 }

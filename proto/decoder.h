@@ -125,4 +125,13 @@ enum mevi_decode_error mevi_event_from_object(const msgpack_object *obj, msgpack
  */
 enum mevi_decode_error mevi_hello_from_object(const msgpack_object *obj, struct mevi_hello *h);
 
+/*
+ * Measures the msgpack object at buf[0..len) with the decoder's table of
+ * msgpack headers, without allocating or validating anything else (a file
+ * of batches is cut into batches with it). Returns 0 with *objlen, -ENODATA
+ * when the object does not end within len, or -EBADMSG on the never-valid
+ * byte 0xc1.
+ */
+int mevi_msgpack_measure(const void *buf, size_t len, size_t *objlen);
+
 #endif /* MEVI_PROTO_DECODER_H */

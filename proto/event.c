@@ -14,23 +14,9 @@
 #include "log.h"
 
 static const char *const event_type_names[MEVI_EV_TYPE_COUNT] = {
-    [MEVI_EV_SESSION_START] = "session_start",
-    [MEVI_EV_SESSION_END] = "session_end",
-    [MEVI_EV_PROC_START] = "proc_start",
-    [MEVI_EV_PROC_EXEC] = "proc_exec",
-    [MEVI_EV_PROC_EXIT] = "proc_exit",
-    [MEVI_EV_MAP] = "map",
-    [MEVI_EV_UNMAP] = "unmap",
-    [MEVI_EV_REMAP] = "remap",
-    [MEVI_EV_STATE] = "state",
-    [MEVI_EV_STACK] = "stack",
-    [MEVI_EV_ORIGIN] = "origin",
-    [MEVI_EV_VMA] = "vma",
-    [MEVI_EV_THREAD] = "thread",
-    [MEVI_EV_TOUCH] = "touch",
-    [MEVI_EV_SAMPLING] = "sampling",
-    [MEVI_EV_ENGINE] = "engine",
-    [MEVI_EV_WRITTEN] = "written",
+#define MEVI_EVENT(NAME, name, type, fields) [MEVI_EV_##NAME] = #name,
+#include "events.def"
+#undef MEVI_EVENT
 };
 
 static const char *const kind_names[MEVI_KIND_COUNT] = {
@@ -84,6 +70,17 @@ static int pack_frame(msgpack_packer *pk, const struct mevi_frame *f)
 	return pack_str(pk, f->source.ptr, f->source.len);
 }
 
+/* Packs a stack's frames as an array. Returns 0 or -1. */
+static int pack_frames(msgpack_packer *pk, uint32_t n, const struct mevi_frame *frames)
+{
+	if (msgpack_pack_array(pk, n))
+		return -1;
+	for (uint32_t i = 0; i < n; i++)
+		if (pack_frame(pk, &frames[i]))
+			return -1;
+	return 0;
+}
+
 static int pack_range(msgpack_packer *pk, const struct mevi_range *r)
 {
 	if (msgpack_pack_uint64(pk, r->start))
@@ -91,18 +88,31 @@ static int pack_range(msgpack_packer *pk, const struct mevi_range *r)
 	return msgpack_pack_uint64(pk, r->end);
 }
 
-/*
- * The number of elements of the wire array of each event type, [type, pid,
- * ts] included (PROTOCOL.md, "Events"). decoder.c has the same table; the
- * round-trip tests keep the two in agreement.
- */
+/* The wire elements each field kind of events.def takes. */
+#define WIDTH_version 1
+#define WIDTH_u8max   1
+#define WIDTH_bool    1
+#define WIDTH_u32     1
+#define WIDTH_u64     1
+#define WIDTH_tsrel   1
+#define WIDTH_flags   1
+#define WIDTH_status  1
+#define WIDTH_pid     1
+#define WIDTH_tidrep  1
+#define WIDTH_range   2
+#define WIDTH_state   1
+#define WIDTH_str     1
+#define WIDTH_strv    1
+#define WIDTH_frames  1
+
+/* The number of elements of the wire array of each event type, [type, pid,
+ * ts] included (PROTOCOL.md, "Events"). */
 static const uint8_t event_arity[MEVI_EV_TYPE_COUNT] = {
-    [MEVI_EV_SESSION_START] = 9, [MEVI_EV_SESSION_END] = 4, [MEVI_EV_PROC_START] = 6,
-    [MEVI_EV_PROC_EXEC] = 4,	 [MEVI_EV_PROC_EXIT] = 4,   [MEVI_EV_MAP] = 6,
-    [MEVI_EV_UNMAP] = 5,	 [MEVI_EV_REMAP] = 7,	    [MEVI_EV_STATE] = 6,
-    [MEVI_EV_STACK] = 5,	 [MEVI_EV_ORIGIN] = 6,	    [MEVI_EV_VMA] = 7,
-    [MEVI_EV_THREAD] = 5,	 [MEVI_EV_TOUCH] = 6,	    [MEVI_EV_SAMPLING] = 4,
-    [MEVI_EV_ENGINE] = 6,	 [MEVI_EV_WRITTEN] = 6,
+#define MEVI_F(kind, member, wire, arg)	     +WIDTH_##kind
+#define MEVI_EVENT(NAME, name, type, fields) [MEVI_EV_##NAME] = 3 fields,
+#include "events.def"
+#undef MEVI_EVENT
+#undef MEVI_F
 };
 
 unsigned mevi_event_arity(unsigned type)
@@ -110,8 +120,27 @@ unsigned mevi_event_arity(unsigned type)
 	return type < MEVI_EV_TYPE_COUNT ? event_arity[type] : 0;
 }
 
+/* How each field kind of events.def is packed (f: the event's union member).
+ * Each is 0 or -1, the packer's convention. */
+#define PACK_version(pk, f, m) msgpack_pack_uint32(pk, (f)->m)
+#define PACK_u8max(pk, f, m)   msgpack_pack_uint8(pk, (f)->m)
+#define PACK_bool(pk, f, m)    ((f)->m ? msgpack_pack_true(pk) : msgpack_pack_false(pk))
+#define PACK_u32(pk, f, m)     msgpack_pack_uint32(pk, (f)->m)
+#define PACK_u64(pk, f, m)     msgpack_pack_uint64(pk, (f)->m)
+#define PACK_tsrel(pk, f, m)   msgpack_pack_uint64(pk, (f)->m)
+#define PACK_flags(pk, f, m)   msgpack_pack_uint32(pk, (f)->m)
+#define PACK_status(pk, f, m)  msgpack_pack_int32(pk, (f)->m)
+#define PACK_pid(pk, f, m)     msgpack_pack_int32(pk, (f)->m)
+#define PACK_tidrep(pk, f, m)  msgpack_pack_int32(pk, (f)->m)
+#define PACK_range(pk, f, m)   pack_range(pk, &(f)->m)
+#define PACK_state(pk, f, m)   msgpack_pack_uint8(pk, (f)->m)
+#define PACK_str(pk, f, m)     pack_str(pk, (f)->m.ptr, (f)->m.len)
+#define PACK_strv(pk, f, m)    pack_strv(pk, &(f)->m)
+#define PACK_frames(pk, f, m)  pack_frames(pk, (f)->n##m, (f)->m)
+
 /*
- * Packs one event. The encoder trusts its caller: an event type outside the
+ * Packs one event: the array header, [type, pid, ts], then the fields
+ * events.def lists. The encoder trusts its caller: an event type outside the
  * enum is a broken invariant, not bad input, and aborts.
  */
 int mevi_event_pack(msgpack_packer *pk, const struct mevi_event *ev)
@@ -124,90 +153,13 @@ int mevi_event_pack(msgpack_packer *pk, const struct mevi_event *ev)
 		goto out;
 
 	switch ((enum mevi_event_type)ev->type) {
-	case MEVI_EV_SESSION_START:
-		if (msgpack_pack_uint32(pk, ev->session_start.version) ||
-		    msgpack_pack_uint8(pk, ev->session_start.mode) ||
-		    (ev->session_start.resume ? msgpack_pack_true(pk) : msgpack_pack_false(pk)) ||
-		    msgpack_pack_uint64(pk, ev->session_start.started_at) ||
-		    pack_strv(pk, &ev->session_start.argv) ||
-		    msgpack_pack_uint32(pk, ev->session_start.sample_ms))
-			goto out;
-		break;
-	case MEVI_EV_SESSION_END:
-		if (msgpack_pack_int32(pk, ev->session_end.status))
-			goto out;
-		break;
-	case MEVI_EV_PROC_START:
-		if (msgpack_pack_int32(pk, ev->proc_start.ppid) ||
-		    msgpack_pack_uint32(pk, ev->proc_start.flags) ||
-		    pack_strv(pk, &ev->proc_start.cmdline))
-			goto out;
-		break;
-	case MEVI_EV_PROC_EXEC:
-		if (pack_strv(pk, &ev->proc_exec.cmdline))
-			goto out;
-		break;
-	case MEVI_EV_PROC_EXIT:
-		if (msgpack_pack_int32(pk, ev->proc_exit.status))
-			goto out;
-		break;
-	case MEVI_EV_MAP:
-		if (pack_range(pk, &ev->map.range) || msgpack_pack_uint8(pk, ev->map.state))
-			goto out;
-		break;
-	case MEVI_EV_UNMAP:
-		if (pack_range(pk, &ev->unmap.range))
-			goto out;
-		break;
-	case MEVI_EV_REMAP:
-		if (pack_range(pk, &ev->remap.from) || pack_range(pk, &ev->remap.to))
-			goto out;
-		break;
-	case MEVI_EV_STATE:
-		if (pack_range(pk, &ev->state.range) || msgpack_pack_uint8(pk, ev->state.state))
-			goto out;
-		break;
-	case MEVI_EV_STACK:
-		if (msgpack_pack_uint32(pk, ev->stack.id) ||
-		    msgpack_pack_array(pk, ev->stack.nframes))
-			goto out;
-		for (uint32_t i = 0; i < ev->stack.nframes; i++)
-			if (pack_frame(pk, &ev->stack.frames[i]))
-				goto out;
-		break;
-	case MEVI_EV_ORIGIN:
-		if (pack_range(pk, &ev->origin.range) ||
-		    msgpack_pack_uint32(pk, ev->origin.stack_id))
-			goto out;
-		break;
-	case MEVI_EV_VMA:
-		if (pack_range(pk, &ev->vma.range) || msgpack_pack_uint8(pk, ev->vma.kind) ||
-		    pack_str(pk, ev->vma.name.ptr, ev->vma.name.len))
-			goto out;
-		break;
-	case MEVI_EV_THREAD:
-		if (msgpack_pack_int32(pk, ev->thread.tid) ||
-		    pack_str(pk, ev->thread.name.ptr, ev->thread.name.len))
-			goto out;
-		break;
-	case MEVI_EV_TOUCH:
-		if (pack_range(pk, &ev->touch.range) || msgpack_pack_int32(pk, ev->touch.tid))
-			goto out;
-		break;
-	case MEVI_EV_SAMPLING:
-		if (msgpack_pack_uint32(pk, ev->sampling.sample_ms))
-			goto out;
-		break;
-	case MEVI_EV_ENGINE:
-		if (pack_str(pk, ev->engine.name.ptr, ev->engine.name.len) ||
-		    msgpack_pack_uint64(pk, ev->engine.corrections) ||
-		    msgpack_pack_uint64(pk, ev->engine.drops))
-			goto out;
-		break;
-	case MEVI_EV_WRITTEN:
-		if (pack_range(pk, &ev->written.range) || msgpack_pack_uint64(pk, ev->written.t))
-			goto out;
-		break;
+#define MEVI_F(kind, member, wire, arg)                                                            \
+	if (PACK_##kind(pk, f, member))                                                            \
+		goto out;
+#define MEVI_EVENT(NAME, name, type, fields) MEVI_EVENT_CASE(ev, NAME, name, fields)
+#include "events.def"
+#undef MEVI_EVENT
+#undef MEVI_F
 	}
 	ret = 0;
 out:

@@ -5,7 +5,8 @@
  * tabs, is a struct mevi_event. On the wire an event is a msgpack array whose
  * first three elements are always [type, pid, ts]; the rest depends on the
  * type. A batch is a msgpack array of events. proto/PROTOCOL.md documents the
- * bytes; this header is the C view of the same thing.
+ * bytes; this header is the C view of the same thing, generated from
+ * proto/events.def (one line per event type: its number, name and fields).
  *
  * Encoding appends to a msgpack_sbuffer. Decoding is in proto/decoder.h.
  */
@@ -26,28 +27,15 @@
 #define MEVI_ADDR_LIMIT (UINT64_C(1) << 56)
 #define MEVI_PAGE_SIZE	UINT64_C(4096)
 
+/* Event types: MEVI_EV_SESSION_START = 0, MEVI_EV_SESSION_END, ... as
+ * proto/events.def numbers them. */
 enum mevi_event_type {
-	MEVI_EV_SESSION_START = 0,
-	MEVI_EV_SESSION_END = 1,
-	MEVI_EV_PROC_START = 2,
-	MEVI_EV_PROC_EXEC = 3,
-	MEVI_EV_PROC_EXIT = 4,
-	MEVI_EV_MAP = 5,
-	MEVI_EV_UNMAP = 6,
-	MEVI_EV_REMAP = 7,
-	MEVI_EV_STATE = 8,
-	/* Since version 2: annotations that do not change page states. */
-	MEVI_EV_STACK = 9,     /* a call stack, interned by id */
-	MEVI_EV_ORIGIN = 10,   /* who mapped a range: a stack id */
-	MEVI_EV_VMA = 11,      /* what a range is: kind and name */
-	MEVI_EV_THREAD = 12,   /* a thread's name */
-	MEVI_EV_TOUCH = 13,    /* which thread first touched a range */
-	MEVI_EV_SAMPLING = 14, /* the sampling interval changed */
-	/* Since version 3. */
-	MEVI_EV_ENGINE = 15,  /* how the launcher observes memory, and its counters */
-	MEVI_EV_WRITTEN = 16, /* heat: when a range was last seen written */
+#define MEVI_EVENT(NAME, name, type, fields) MEVI_EV_##NAME = type,
+#include "events.def"
+#undef MEVI_EVENT
 };
-#define MEVI_EV_TYPE_COUNT 17
+/* One more than the highest type. */
+#define MEVI_EV_TYPE_COUNT (MEVI_EV_WRITTEN + 1)
 
 /* The longest engine name (MEVI_EV_ENGINE) the decoder accepts. */
 #define MEVI_ENGINE_NAME_MAX 32
@@ -113,84 +101,58 @@ struct mevi_frame {
 	struct mevi_str source; /* "file.c:42" */
 };
 
+/* The C type of each field kind of proto/events.def. */
+#define MEVI_CTYPE_version(m) uint32_t m
+#define MEVI_CTYPE_u8max(m)   uint8_t m
+#define MEVI_CTYPE_bool(m)    bool m
+#define MEVI_CTYPE_u32(m)     uint32_t m
+#define MEVI_CTYPE_u64(m)     uint64_t m
+#define MEVI_CTYPE_tsrel(m)   uint64_t m
+#define MEVI_CTYPE_flags(m)   uint32_t m
+#define MEVI_CTYPE_status(m)  int32_t m
+#define MEVI_CTYPE_pid(m)     int32_t m
+#define MEVI_CTYPE_tidrep(m)  int32_t m
+#define MEVI_CTYPE_range(m)   struct mevi_range m
+#define MEVI_CTYPE_state(m)   uint8_t m
+#define MEVI_CTYPE_str(m)     struct mevi_str m
+#define MEVI_CTYPE_strv(m)    struct mevi_strv m
+#define MEVI_CTYPE_frames(m)                                                                       \
+	uint32_t n##m;                                                                             \
+	struct mevi_frame *m
+
+/*
+ * One event: [type, pid, ts] and, in the union member named after its type,
+ * the fields proto/events.def lists, in wire order ("map": range, state;
+ * "stack": id, nframes + frames; ...). Their meaning: PROTOCOL.md section 3.
+ */
 struct mevi_event {
 	uint8_t type; /* enum mevi_event_type */
 	int32_t pid;  /* the process (tgid); the launcher's pid for session events */
 	uint64_t ts;  /* ns since the session began */
 	union {
-		struct {
-			uint32_t version;    /* MEVI_PROTO_VERSION of the sender */
-			uint8_t mode;	     /* enum mevi_mode */
-			bool resume;	     /* reconnect: a full snapshot follows */
-			uint64_t started_at; /* CLOCK_REALTIME ns when the session began */
-			struct mevi_strv argv;
-			uint32_t sample_ms; /* sampled mode: the interval; 0 in exact mode */
-		} session_start;
-		struct {
-			int32_t status; /* exit code, or 128+N when killed by signal N */
-		} session_end;
-		struct {
-			int32_t ppid;
-			uint32_t flags; /* MEVI_PROC_* */
-			struct mevi_strv cmdline;
-		} proc_start;
-		struct {
-			struct mevi_strv cmdline;
-		} proc_exec; /* clears the process's map */
-		struct {
-			int32_t status; /* as session_end */
-		} proc_exit;
-		struct {
-			struct mevi_range range;
-			uint8_t state; /* enum mevi_state */
-		} map;		       /* memmap_set */
-		struct {
-			struct mevi_range range;
-		} unmap; /* memmap_remove */
-		struct {
-			struct mevi_range from;
-			struct mevi_range to;
-		} remap; /* memmap_remap */
-		struct {
-			struct mevi_range range;
-			uint8_t state;
-		} state; /* memmap_update */
-		struct {
-			uint32_t id; /* unique within the session */
-			uint32_t nframes;
-			struct mevi_frame *frames;
-		} stack;
-		struct {
-			struct mevi_range range;
-			uint32_t stack_id;
-		} origin; /* [start, end) was mapped by the call stack stack_id */
-		struct {
-			struct mevi_range range;
-			uint8_t kind; /* enum mevi_kind */
-			struct mevi_str name;
-		} vma; /* the mappings in [start, end) are of this kind */
-		struct {
-			int32_t tid;
-			struct mevi_str name; /* /proc/PID/task/TID/comm */
-		} thread;
-		struct {
-			struct mevi_range range;
-			int32_t tid;
-		} touch; /* the pages of [start, end) were first touched by tid */
-		struct {
-			uint32_t sample_ms; /* the new interval */
-		} sampling;
-		struct {
-			struct mevi_str name; /* "ptrace", "ebpf" */
-			uint64_t corrections; /* pages the engine's reconcile pass corrected */
-			uint64_t drops; /* records lost by the engine (each answered by a rescan) */
-		} engine; /* sent after session_start, and again when a counter changes */
-		struct {
-			struct mevi_range range;
-			uint64_t t; /* ns since the session began: the scan that saw the write */
-		} written;	    /* the pages of [start, end) were last seen written at t */
+#define MEVI_F(kind, member, wire, arg) MEVI_CTYPE_##kind(member);
+#define MEVI_EVENT(NAME, name, type, fields)                                                       \
+	struct {                                                                                   \
+		fields                                                                             \
+	} name;
+#include "events.def"
+#undef MEVI_EVENT
+#undef MEVI_F
 	};
 };
+
+/*
+ * For the generators of proto/events.def: one switch case per event type,
+ * with f pointing at ev's union member of that type (const when ev is), then
+ * the fields' code. Use as
+ *   #define MEVI_EVENT(NAME, name, type, fields) MEVI_EVENT_CASE(ev, NAME, name, fields)
+ */
+#define MEVI_EVENT_CASE(ev, NAME, name, fields)                                                    \
+	case MEVI_EV_##NAME: {                                                                     \
+		__typeof__(&(ev)->name) f = &(ev)->name;                                           \
+		(void)f;                                                                           \
+		fields break;                                                                      \
+	}
 
 /*
  * Appends one event, as a msgpack array, to pk. The event is not validated

@@ -684,6 +684,76 @@ static void test_lifetime_across_buffers(void **state)
 	free(s);
 }
 
+/* mevi_msgpack_measure: every msgpack header, every prefix short, 0xc1. */
+static void test_measure(void **state)
+{
+	(void)state;
+	static const char big[70000];
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	size_t n = 0;
+	uint64_t rng = 16;
+	struct strv_arena arena = {0};
+	struct mevi_batch_encoder enc;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_array(&pk, 20);
+	msgpack_pack_nil(&pk);
+	msgpack_pack_true(&pk);
+	msgpack_pack_int8(&pk, -3);
+	msgpack_pack_int64(&pk, INT64_MIN);
+	msgpack_pack_uint16(&pk, 300);
+	msgpack_pack_uint64(&pk, UINT64_MAX);
+	msgpack_pack_float(&pk, 1.5f);
+	msgpack_pack_double(&pk, 2.5);
+	msgpack_pack_str_with_body(&pk, "abc", 3);
+	msgpack_pack_str_with_body(&pk, big, 200);
+	msgpack_pack_str_with_body(&pk, big, 1000);
+	msgpack_pack_str_with_body(&pk, big, sizeof(big));
+	msgpack_pack_bin_with_body(&pk, big, 10);
+	msgpack_pack_ext_with_body(&pk, big, 4, 1);    /* fixext 4 */
+	msgpack_pack_ext_with_body(&pk, big, 100, 2);  /* ext 8 */
+	msgpack_pack_ext_with_body(&pk, big, 1000, 3); /* ext 16 */
+	msgpack_pack_map(&pk, 1);
+	msgpack_pack_uint8(&pk, 1);
+	msgpack_pack_array(&pk, 0);
+	msgpack_pack_map(&pk, 20);
+	for (int i = 0; i < 20; i++) {
+		msgpack_pack_int32(&pk, i);
+		msgpack_pack_int32(&pk, -i);
+	}
+	msgpack_pack_array(&pk, 16);
+	for (int i = 0; i < 16; i++)
+		msgpack_pack_array(&pk, 0);
+	msgpack_pack_array(&pk, 0);
+	msgpack_sbuffer_write(&sb, "\x01", 1); /* a trailing object, not measured */
+
+	assert_int_equal(mevi_msgpack_measure(sb.data, sb.size, &n), 0);
+	assert_int_equal(n, sb.size - 1);
+	for (size_t len = 0; len < sb.size - 1; len += len < 64 ? 1 : 997)
+		assert_int_equal(mevi_msgpack_measure(sb.data, len, &n), -ENODATA);
+	assert_int_equal(mevi_msgpack_measure("\x92\x01\xc1", 3, &n), -EBADMSG);
+	assert_int_equal(mevi_msgpack_measure("\xdd\xff\xff\xff\xff", 5, &n), -ENODATA);
+	msgpack_sbuffer_clear(&sb);
+
+	/* Batches of every event type measure as long as they are. */
+	mevi_batch_encoder_init(&enc);
+	for (int k = 0; k < 200; k++) {
+		struct mevi_event ev;
+
+		random_event(&rng, &arena, &ev);
+		assert_int_equal(mevi_batch_encoder_add(&enc, &ev), 0);
+		assert_int_equal(mevi_batch_encoder_finish(&enc, &sb), 0);
+		assert_int_equal(mevi_msgpack_measure(sb.data, sb.size, &n), 0);
+		assert_int_equal(n, sb.size);
+		msgpack_sbuffer_clear(&sb);
+		free_arena(&arena);
+	}
+	mevi_batch_encoder_destroy(&enc);
+	msgpack_sbuffer_destroy(&sb);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -706,6 +776,7 @@ int main(void)
 	    cmocka_unit_test(test_first_error_wins),
 	    cmocka_unit_test(test_splits_random_stream),
 	    cmocka_unit_test(test_lifetime_across_buffers),
+	    cmocka_unit_test(test_measure),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

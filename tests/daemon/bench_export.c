@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "checkpoint.h"
 #include "eventlog.h"
 #include "export.h"
 #include "memmap.h"
@@ -101,7 +102,7 @@ int main(int argc, char **argv)
 
 	eventlog_budget_init(&budget, SIZE_MAX);
 	session_registry_init(&reg, 10, NULL, NULL);
-	reg.budget = &budget;
+	checkpoint_keep_history(&reg, &budget);
 	reg.quiet = true;
 	session_registry_start(&reg, &ev, &conn, &s, &other);
 	for (uint32_t id = 1; id <= 4 * MAPS; id++) {

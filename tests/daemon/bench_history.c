@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "api_state.h"
+#include "checkpoint.h"
 #include "eventlog.h"
 #include "memmap.h"
 #include "session.h"
@@ -66,7 +67,7 @@ int main(int argc, char **argv)
 
 	eventlog_budget_init(&budget, SIZE_MAX);
 	session_registry_init(&reg, 10, NULL, NULL);
-	reg.budget = &budget;
+	checkpoint_keep_history(&reg, &budget);
 	reg.quiet = true;
 	session_registry_start(&reg, &ev, &conn, &s, &other);
 	for (int p = 0; p < 4; p++) {
@@ -124,7 +125,7 @@ int main(int argc, char **argv)
 		uint64_t t = rnd() % (ts + 1);
 		double a = now_s();
 
-		eventlog_state_at(s, t, &tmp, &at, &pos);
+		checkpoint_state_at(s, t, &tmp, &at, &pos);
 		lat[i] = (now_s() - a) * 1e3;
 		session_registry_destroy(&tmp);
 	}
@@ -140,7 +141,7 @@ int main(int argc, char **argv)
 		size_t len;
 		double a = now_s();
 
-		eventlog_state_at(s, ts / 2, &tmp, &at, &pos);
+		checkpoint_state_at(s, ts / 2, &tmp, &at, &pos);
 		j = api_state_build_at(at, &pos);
 		api_json_string(j, &len);
 		printf("seek + /api/state JSON at T/2: %.2f ms (%zu bytes of JSON, %u events "

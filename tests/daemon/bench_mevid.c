@@ -8,7 +8,8 @@
  *  - mevid's RSS with 10 concurrent sessions, and with 32 tabs of which 3
  *    are stalled (never read).
  *
- * Prints numbers; never fails on timing. Usage: bench_mevid [EVENTS]
+ * Prints numbers; never fails on timing. Usage: bench_mevid [EVENTS]; the
+ * environment variable BENCH_MEVID names another mevid to measure.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -175,6 +176,9 @@ int main(int argc, char **argv)
 	int32_t lpid = 1000;
 
 	signal(SIGPIPE, SIG_IGN);
+	/* BENCH_MEVID=PATH measures another build's mevid (before/after runs). */
+	if (getenv("BENCH_MEVID"))
+		harness_mevid = getenv("BENCH_MEVID");
 	if (mevid_spawn(&m, args)) {
 		fprintf(stderr, "bench_mevid: cannot start %s\n", harness_mevid);
 		return 1;

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "checkpoint.h"
 #include "event.h"
 #include "eventlog.h"
 #include "ingest.h"
@@ -71,7 +72,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	eventlog_budget_init(&budget, SIZE_MAX);
 	budget.chunk_bytes = 256;
 	budget.ckpt_events = 8;
-	reg.budget = &budget;
+	checkpoint_keep_history(&reg, &budget);
 	reg.quiet = true;
 	if (ingest_init(&a.in, &reg, &a, NULL, takeover, NULL) ||
 	    ingest_init(&b.in, &reg, &b, NULL, takeover, NULL))
@@ -102,7 +103,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			struct session *r;
 
 			/* Everything the log holds replays. */
-			if (eventlog_state_at(s, UINT64_MAX, &tmp, &r, &pos) || !r ||
+			if (checkpoint_state_at(s, UINT64_MAX, &tmp, &r, &pos) || !r ||
 			    pos.applied != pos.events || r->nprocs != s->nprocs ||
 			    r->stacks.count != s->stacks.count || r->sample_ms != s->sample_ms)
 				abort();

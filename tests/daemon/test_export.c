@@ -19,6 +19,7 @@
 
 #include <cmocka.h>
 
+#include "checkpoint.h"
 #include "eventlog.h"
 #include "export.h"
 #include "loader.h"
@@ -171,7 +172,7 @@ static struct session *load(struct session_registry *reg, struct eventlog_budget
 	}
 	eventlog_budget_init(b, 64u << 20);
 	session_registry_init(reg, 16, NULL, NULL);
-	reg->budget = b;
+	checkpoint_keep_history(reg, b);
 	reg->quiet = true;
 	assert_int_equal(loader_load(reg, sb.data, sb.size, &s, err, sizeof(err)), 0);
 	msgpack_sbuffer_destroy(&sb);

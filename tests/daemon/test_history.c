@@ -21,6 +21,7 @@
 #include <msgpack.h>
 
 #include "api_state.h"
+#include "checkpoint.h"
 #include "eventlog.h"
 #include "loader.h"
 #include "memmap.h"
@@ -307,7 +308,7 @@ static char *replayed_at(const struct session *live, uint64_t at, struct eventlo
 	struct session *s;
 	char *json;
 
-	assert_int_equal(eventlog_state_at(live, at, &tmp, &s, pos ? pos : &p), 0);
+	assert_int_equal(checkpoint_state_at(live, at, &tmp, &s, pos ? pos : &p), 0);
 	json = session_json(api_state_build_at(s, pos ? pos : &p));
 	s->id = 1;
 	json = with_snapshot(json, &tmp);
@@ -370,7 +371,7 @@ static void test_replay_matches_naive(void **state)
 		budget.ckpt_events = round == 2 ? 1 : 20;
 		session_registry_init(&reg, 100, NULL, NULL);
 		reg.quiet = true;
-		reg.budget = &budget;
+		checkpoint_keep_history(&reg, &budget);
 		gen_events(evs, N, round != 1);
 		s = apply_all(&reg, evs, N, &conn_a);
 		assert_non_null(s->log);
@@ -401,7 +402,7 @@ static void test_positions(void **state)
 	    .type = MEVI_EV_STATE, .pid = 7, .ts = 300, .state = {{BASE + PG, BASE + 2 * PG}, 1}};
 	eventlog_budget_init(&budget, SIZE_MAX);
 	session_registry_init(&reg, 100, NULL, NULL);
-	reg.budget = &budget;
+	checkpoint_keep_history(&reg, &budget);
 	s = apply_all(&reg, evs, 4, &conn_a);
 	free(replayed_at(s, 250, &pos));
 	assert_int_equal(pos.ts, 200);
@@ -456,7 +457,7 @@ static void test_budget_evict_and_spill(void **state)
 	snprintf(budget.spill_dir, sizeof(budget.spill_dir), "%s/state/mevi", dir);
 	session_registry_init(&reg, 100, NULL, NULL);
 	reg.quiet = true;
-	reg.budget = &budget;
+	checkpoint_keep_history(&reg, &budget);
 
 	gen_events(evs, 200, true);
 	evs[0].session_start.started_at = 1;
@@ -509,7 +510,7 @@ static void test_recording_round_trip(void **state)
 	budget.ckpt_events = 100;
 	session_registry_init(&reg, 100, NULL, NULL);
 	reg.quiet = true;
-	reg.budget = &budget;
+	checkpoint_keep_history(&reg, &budget);
 	gen_events(evs, N, true);
 	s = apply_all(&reg, evs, N, &conn_a);
 	msgpack_sbuffer_init(&sb);
@@ -519,7 +520,7 @@ static void test_recording_round_trip(void **state)
 	eventlog_budget_init(&budget2, SIZE_MAX);
 	session_registry_init(&reg2, 100, NULL, NULL);
 	reg2.quiet = true;
-	reg2.budget = &budget2;
+	checkpoint_keep_history(&reg2, &budget2);
 	assert_int_equal(loader_load(&reg2, sb.data, sb.size, &loaded, err, sizeof(err)), 0);
 	assert_non_null(loaded);
 	assert_true(loaded->recorded);
@@ -550,7 +551,7 @@ static int load_err(const void *buf, size_t len, char *err, size_t errlen)
 	eventlog_budget_init(&budget, SIZE_MAX);
 	session_registry_init(&reg, 100, NULL, NULL);
 	reg.quiet = true;
-	reg.budget = &budget;
+	checkpoint_keep_history(&reg, &budget);
 	ret = loader_load(&reg, buf, len, &s, err, errlen);
 	if (ret)
 		assert_int_equal(reg.count, 0);
@@ -576,7 +577,7 @@ static void test_bad_recordings(void **state)
 	eventlog_budget_init(&budget, SIZE_MAX);
 	session_registry_init(&reg, 100, NULL, NULL);
 	reg.quiet = true;
-	reg.budget = &budget;
+	checkpoint_keep_history(&reg, &budget);
 	s = apply_all(&reg, evs, 50, &conn_a);
 	msgpack_sbuffer_init(&sb);
 	assert_int_equal(loader_encode(s, &sb), 0);
