@@ -10,6 +10,7 @@ PKGS=(
   libevent-dev libmsgpack-dev libseccomp-dev libjson-c-dev libdw-dev libelf-dev
   libcmocka-dev valgrind curl python3 nodejs chromium
   libbpf-dev bpftool strace gdb
+  debootstrap
 )
 
 missing=()

@@ -15,6 +15,7 @@
 #include "memmap.h"
 #include "session.h"
 #include "tagmap.h"
+#include "version.h"
 
 /* Length of the valid UTF-8 sequence at s (n bytes left), or 0. */
 static size_t utf8_seq_len(const unsigned char *s, size_t n)
@@ -721,7 +722,7 @@ struct json_object *api_health_build(const struct session_registry *reg, uint32_
 		return NULL;
 	if (add(o, "status", json_object_new_string("ok"), false) ||
 	    add(o, "sessions", json_object_new_int64(reg->count), false) ||
-	    add(o, "version", json_object_new_string(MEVI_VERSION), false) ||
+	    add(o, "version", json_object_new_string(mevi_version), false) ||
 	    add(o, "pid", json_object_new_int((int)getpid()), false) ||
 	    add(o, "launchers", json_object_new_int64(launchers), false) ||
 	    add(o, "tabs", json_object_new_int64(tabs), false)) {

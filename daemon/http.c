@@ -32,6 +32,7 @@
 #include "session.h"
 #include "stream.h"
 #include "upload.h"
+#include "version.h"
 #include "ws_client.h"
 
 #define HTTP_CHUNK	  (256 * 1024)
@@ -1203,7 +1204,10 @@ int http_server_start(struct http_server *h, uv_loop_t *loop, const struct http_
 	    ipv6 ? LWS_SERVER_OPTION_IPV6_V6ONLY_MODIFY | LWS_SERVER_OPTION_IPV6_V6ONLY_VALUE
 		 : LWS_SERVER_OPTION_DISABLE_IPV6;
 	info.user = h;
-	info.server_string = "mevid/" MEVI_VERSION;
+	static char server[64];
+
+	snprintf(server, sizeof(server), "mevid/%s", mevi_version);
+	info.server_string = server;
 	h->vh = lws_create_vhost(h->ctx, &info);
 	if (!h->vh) {
 		close(fd);

@@ -18,6 +18,7 @@
 #include <libwebsockets.h>
 
 #include "log.h"
+#include "version.h"
 
 /* After EMFILE/ENFILE, accepting resumes this much later (the listener is
  * level-triggered: polling on would spin). */
@@ -103,7 +104,7 @@ static void conn_answer(struct http_accept_conn *c, unsigned status, const char 
 		return;
 	n = snprintf(msg, sizeof(msg),
 		     "HTTP/1.1 %u %s\r\n"
-		     "Server: mevid/" MEVI_VERSION "\r\n"
+		     "Server: mevid/%s\r\n"
 		     "Content-Type: application/json\r\n"
 		     "Content-Length: %d\r\n"
 		     "Cache-Control: no-store\r\n"
@@ -112,7 +113,7 @@ static void conn_answer(struct http_accept_conn *c, unsigned status, const char 
 		     "X-Frame-Options: DENY\r\n"
 		     "Connection: close\r\n"
 		     "\r\n%s",
-		     status, reason, blen, body);
+		     status, reason, mevi_version, blen, body);
 	if (n < 0 || (size_t)n >= sizeof(msg))
 		return;
 	if (send(c->fd, msg, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)

@@ -37,6 +37,7 @@
 #include "session.h"
 #include "sockpath.h"
 #include "stream.h"
+#include "version.h"
 
 /* Time the tabs get to receive their close frames before the HTTP server is
  * torn down. */
@@ -258,7 +259,7 @@ int main(int argc, char **argv)
 			 d.opts.listen_host, d.http.port);
 	if (notice[0])
 		log_warn("%.*s", (int)strlen(notice) - 1, notice + 7);
-	log_info("mevid %s ready: %s, socket %s", MEVI_VERSION, d.http.url, d.opts.socket_path);
+	log_info("mevid %s ready: %s, socket %s", mevi_version, d.http.url, d.opts.socket_path);
 	if (!d.opts.foreground)
 		detach_ready(&d.detach, notice);
 

@@ -10,6 +10,7 @@
 #include "event.h"
 #include "eventlog.h"
 #include "sockpath.h"
+#include "version.h"
 
 enum {
 	OPT_SOCKET = 's',
@@ -311,7 +312,7 @@ int options_parse(struct mevid_options *o, int argc, char **argv, FILE *out, FIL
 			print_help(out);
 			goto done_exit;
 		case OPT_VERSION:
-			fprintf(out, "mevid %s (mevi protocol %d)\n", MEVI_VERSION,
+			fprintf(out, "mevid %s (mevi protocol %d)\n", mevi_version,
 				MEVI_PROTO_VERSION);
 			goto done_exit;
 		default:

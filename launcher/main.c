@@ -40,6 +40,7 @@
 #include "syscalls.h"
 #include "target.h"
 #include "tracee.h"
+#include "version.h"
 
 #define FLUSH_MS 4
 
@@ -600,7 +601,7 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		case 'V':
-			printf("mevi-run %s (protocol %d)\n", MEVI_VERSION, MEVI_PROTO_VERSION);
+			printf("mevi-run %s (protocol %d)\n", mevi_version, MEVI_PROTO_VERSION);
 			return 0;
 		case 0x100: /* --backtraces */
 			bt_mode = backtrace_mode_parse(optarg);

@@ -177,7 +177,7 @@ const char *mevi_state_name(unsigned state)
 	    [MEVI_STATE_SWAPPED] = "swapped",
 	};
 
-	return state < MEVI_STATE_COUNT ? names[state] : NULL;
+	return state < MEVI_STATE_COUNT ? names[state] : "?";
 }
 
 /* ---- node pool --------------------------------------------------------- */

@@ -39,7 +39,8 @@ enum mevi_state {
 };
 #define MEVI_STATE_COUNT 4
 
-/* Returns "resident", "not_resident", "untracked", "swapped", or NULL if out of range. */
+/* Returns "resident", "not_resident", "untracked", "swapped", or "?" if out of range
+ * (never NULL, so that it can always be printed). */
 const char *mevi_state_name(unsigned state);
 
 struct memmap;

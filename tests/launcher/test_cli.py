@@ -448,8 +448,13 @@ def test_permission_hint(tmp):
     os.mkdir(nobody_dir, 0o700)
     os.chown(nobody_dir, 65534, 65534)
     sock = os.path.join(nobody_dir, "unpriv.sock")
+    # nobody may not reach the build tree (a clone in /root is 0700): run a
+    # copy from tmp (0755), and from there as the working directory.
+    exe = os.path.join(tmp, "mevi-run")
+    shutil.copy(ARGS.mevi_run, exe)
+    os.chmod(exe, 0o755)
     r = run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--",
-             ARGS.mevi_run, "--socket", sock, "--no-spawn", "--", "sh", "-c", "sleep 0.2; exit 5"])
+             exe, "--socket", sock, "--no-spawn", "--", "sh", "-c", "sleep 0.2; exit 5"], cwd=tmp)
     check("unprivileged: the program still runs (status 5)", r.returncode == 5, str(r.returncode))
     check("unprivileged: one sentence names the fix",
           b"userfaultfd is not permitted" in r.stderr and b"vm.unprivileged_userfaultfd=1" in r.stderr,
@@ -467,8 +472,8 @@ def test_permission_hint(tmp):
     try:
         os.chmod(dev, 0o666)
         r = run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--", "env", "MEVI_LOG=debug",
-                 ARGS.mevi_run, "--socket", sock, "--no-spawn", "--", py, "-c",
-                 "import time; time.sleep(0.05); b = bytearray(4 << 20)"])
+                 exe, "--socket", sock, "--no-spawn", "--", py, "-c",
+                 "import time; time.sleep(0.05); b = bytearray(4 << 20)"], cwd=tmp)
     finally:
         os.chmod(dev, mode)
     served = [int(w) for line in r.stderr.splitlines() if b"faults served" in line

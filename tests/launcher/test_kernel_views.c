@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -168,7 +169,7 @@ struct kinds {
 	struct {
 		uint64_t start, end;
 		uint8_t kind;
-		char name[64];
+		char name[PATH_MAX]; /* a mapped file's path: the build dir can be deep */
 	} v[32];
 	size_t n;
 };
@@ -176,7 +177,8 @@ struct kinds {
 static int kind_cb(const struct vma_desc *d, void *arg)
 {
 	struct kinds *k = arg;
-	size_t len = d->name_len < 63 ? d->name_len : 63;
+	size_t max = sizeof(k->v[0].name) - 1;
+	size_t len = d->name_len < max ? d->name_len : max;
 
 	if (k->n == 32)
 		return -ENOSPC;
@@ -198,7 +200,7 @@ static void test_vma_kinds(void **state)
 	int mfd = memfd_create("kinds-test", MFD_CLOEXEC);
 	int self = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
 	static struct kinds a, b;
-	char exe[256];
+	char exe[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	int local;
 
