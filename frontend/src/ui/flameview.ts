@@ -27,6 +27,7 @@ import {
   type FlameValue,
 } from '../flame';
 import { FlameDrawPlugin } from './flameplugin';
+import { procPidText } from '../endings';
 import { formatBytes } from '../format';
 import { el } from './dom';
 import { Refresh } from './refresh';
@@ -317,13 +318,15 @@ export class FlameView {
   private renderPidOptions(s: SessionState): void {
     const want = ['', ...[...s.processes.values()].filter((p) => p.alive || !s.alive).map((p) => String(p.pid))];
     const have = [...this.pidSelect.options].map((o) => o.value);
-    if (want.join(',') === have.join(',')) return;
+    const labels = want.map((p) => (p === '' ? '' : procPidText(s.id, Number(p)))).join(',');
+    if (want.join(',') === have.join(',') && this.pidSelect.dataset.labels === labels) return;
+    this.pidSelect.dataset.labels = labels;
     const cur = this.pidSelect.value;
     this.pidSelect.replaceChildren(
       el('option', { value: '' }, 'all processes'),
       ...[...s.processes.values()]
         .filter((p) => p.alive || !s.alive)
-        .map((p) => el('option', { value: String(p.pid) }, `pid ${p.pid} ${(p.cmdline[0] ?? '').split('/').pop() ?? ''}`)),
+        .map((p) => el('option', { value: String(p.pid) }, `pid ${procPidText(s.id, p.pid)} ${(p.cmdline[0] ?? '').split('/').pop() ?? ''}`)),
     );
     this.pidSelect.value = want.includes(cur) ? cur : '';
   }

@@ -1,4 +1,4 @@
-import { formatSessionEnd } from '../format';
+import { sessionEndText } from '../endings';
 /*
  * statusview — the DOM for the session chips (with the colour legend), the
  * banner and the empty state. Each updates the DOM only when its content changed.
@@ -40,7 +40,7 @@ export class StatusView {
     const chips = [chip(`all sessions (${list.length})`, 'Show every session', null, '')];
     for (const s of list) {
       const name = (s.argv[0] ?? '?').split('/').pop() || '?';
-      const status = formatSessionEnd(s.alive, s.exitStatus);
+      const status = sessionEndText(s);
       const mode = formatMode(s.mode, s.sampleMs);
       const c = chip(`#${s.id} ${name} · ${status}${s.mode === 1 ? ' · sampled' : ''}`, `${s.argv.join(' ')}\ntracking: ${mode}`, s.id, s.alive ? 'alive' : 'ended');
       c.dataset.mode = mode;
