@@ -201,8 +201,8 @@ try {
   const load = (await import('node:os')).loadavg();
   console.log(`load average ${load.map((x) => x.toFixed(2)).join(' ')} (a shared 2-core machine: other jobs move these numbers)`);
 } finally {
-  launcher.child.stdin.end(); // --hold: the session ends when stdin closes
-  await launcher.stop();
+  launcher.child.kill('SIGKILL'); // --hold would keep it (and this bench) waiting
+  await launcher.exited;
   await ctx.close();
   await mevid.stop();
 }

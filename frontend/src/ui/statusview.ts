@@ -1,4 +1,3 @@
-import { sessionEndText } from '../endings';
 /*
  * statusview — the DOM for the session chips (with the colour legend), the
  * banner and the empty state. Each updates the DOM only when its content changed.
@@ -6,6 +5,7 @@ import { sessionEndText } from '../endings';
 import type { SessionState } from '../store';
 import type { Banner, EmptyState } from '../status';
 import { el } from './dom';
+import { sessionEndText } from '../endings';
 import { formatMode, KIND_COLORS, KIND_LABELS } from '../annotate';
 import { KIND_NAMES } from '../protocol';
 
@@ -24,7 +24,7 @@ export class StatusView {
   /** One chip per session, newest first, plus "all sessions". */
   renderNav(sessions: readonly SessionState[], selected: number | null): void {
     const list = [...sessions].sort((a, b) => b.id - a.id);
-    const key = JSON.stringify([selected, list.map((s) => [s.id, s.alive, s.exitStatus, s.argv[0] ?? '', s.argv.length, s.mode, s.sampleMs])]);
+    const key = JSON.stringify([selected, list.map((s) => [s.id, sessionEndText(s), s.argv[0] ?? '', s.argv.length, s.mode, s.sampleMs])]);
     if (key === this.navKey) return;
     this.navKey = key;
     this.nav.hidden = list.length === 0;
