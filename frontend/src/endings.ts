@@ -7,14 +7,19 @@
  *    /api/sessions/S/timeline, the same object as in /api/state):
  *    "recording cut at byte N" rather than "launcher lost" for a recording
  *    whose writer died, "killed by SIGKILL (137)", "detached", ...;
- *  - the host pids of a session whose launcher runs in another pid namespace
- *    (`launcher_host_pid` of the timeline differs from the launcher pid): then
+ *  - the host pids of a session whose launcher runs in another pid namespace:
  *    each process's `host_pid`, from /api/state?pid=P, so that the page says
- *    "pid 3 (host 41213)" and the numbers match the user's `ps`.
+ *    "pid 3 (host 41213)" and the numbers match the user's `ps`. Whether a
+ *    session is in another namespace is not said anywhere cheap
+ *    (`launcher_host_pid` is the pid of mevi-run's tracing helper, which
+ *    differs from the launcher pid in any namespace), so one process of each
+ *    session, the one with the fewest ranges, is asked first: when its
+ *    host_pid differs from its pid, the others are asked too.
  *
  * One request at a time, each asked once: a session's timeline when it is
- * first seen and again when it ends; a process's host pid once per process
- * of a namespaced session. The views read facts (below) as they draw.
+ * first seen and again when it ends; the probe process once per session; the
+ * other processes of a namespaced session once each. The views read facts
+ * (below) as they draw.
  */
 import { formatExitStatus, formatProcessEnd, formatSessionEnd } from './format';
 
@@ -33,6 +38,8 @@ export interface SessionFacts {
   end: DaemonEnd | null;
   /** The launcher's pid in mevid's pid namespace, or null when not known. */
   launcherHostPid: number | null;
+  /** Its processes are in another pid namespace: null until probed. */
+  namespaced: boolean | null;
 }
 
 /** A session ending in words (the badge and chip say "ended · " before it). */
@@ -95,7 +102,7 @@ interface SessionLike {
   id: number;
   alive: boolean;
   launcherPid: number;
-  processes: Map<number, { pid: number }>;
+  processes: Map<number, { pid: number; map?: { count: number } }>;
 }
 
 type GetJson = (url: string) => Promise<{ ok: boolean; json: unknown }>;
@@ -128,8 +135,17 @@ export class DaemonFacts {
     return this.hostPids.get(`${sessionId}:${pid}`) ?? null;
   }
 
-  launcherHostPid(sessionId: number): number | null {
-    return this.sessions.get(sessionId)?.launcherHostPid ?? null;
+  /**
+   * The host pid of the launcher pid when the session is in another pid
+   * namespace, else null. mevi-run becomes its program, so the launcher pid
+   * is that process's pid and its host_pid is the one `ps` shows; mevid's
+   * launcher_host_pid (the tracing helper's pid) only when that process is
+   * not in the session (an attach).
+   */
+  launcherHostPid(sessionId: number, launcherPid: number): number | null {
+    const f = this.sessions.get(sessionId);
+    if (!f?.namespaced) return null;
+    return this.hostPids.get(`${sessionId}:${launcherPid}`) ?? f.launcherHostPid;
   }
 
   /** Forgets sessions no longer listed. */
@@ -152,7 +168,23 @@ export class DaemonFacts {
         return;
       }
       const f = this.sessions.get(s.id);
-      if (!f?.launcherHostPid || f.launcherHostPid === s.launcherPid) continue;
+      if (!f || f.namespaced === false) continue;
+      if (f.namespaced === null) {
+        // The probe: the process with the fewest ranges (the smallest answer).
+        let probe: { pid: number; map?: { count: number } } | null = null;
+        for (const p of s.processes.values()) if (!probe || (p.map?.count ?? 0) < (probe.map?.count ?? 0)) probe = p;
+        if (!probe) continue;
+        const pid = probe.pid;
+        this.hostPids.set(`${s.id}:${pid}`, null);
+        f.namespaced = false; // until the answer says otherwise (asked once)
+        this.run(`api/state?pid=${pid}`, (j) => {
+          this.takeState(s.id, j);
+          const host = this.hostPids.get(`${s.id}:${pid}`);
+          const cur = this.sessions.get(s.id);
+          if (cur) cur.namespaced = !!host && host !== pid;
+        });
+        return;
+      }
       for (const p of s.processes.values()) {
         const key = `${s.id}:${p.pid}`;
         if (this.hostPids.has(key)) continue;
@@ -179,7 +211,8 @@ export class DaemonFacts {
 
   private takeTimeline(id: number, j: unknown): void {
     const t = j as { end?: DaemonEnd | null; launcher_host_pid?: number | null };
-    this.sessions.set(id, { end: t.end ?? null, launcherHostPid: t.launcher_host_pid ?? null });
+    const namespaced = this.sessions.get(id)?.namespaced ?? null;
+    this.sessions.set(id, { end: t.end ?? null, launcherHostPid: t.launcher_host_pid ?? null, namespaced });
   }
 
   private takeState(id: number, j: unknown): void {

@@ -89,11 +89,13 @@ describe('endings in mevid\'s words (/api/state "end") and host pids', () => {
     expect(pidText(7, null)).toBe('7');
   });
 
-  it('asks mevid once per session state, and host pids only for a namespaced session', async () => {
+  it('asks mevid once per session state; host pids only for a session found in another pid namespace', async () => {
     const { DaemonFacts } = await import('../src/endings');
     const asked: string[] = [];
     const answers: Record<string, unknown> = {
-      'api/sessions/1/timeline': { end: { how: 'recording_cut', offset: 4242 }, launcher_host_pid: null },
+      'api/sessions/1/timeline': { end: { how: 'recording_cut', offset: 4242 }, launcher_host_pid: 555 },
+      'api/state?pid=101': { sessions: [{ id: 1, processes: [{ pid: 101, host_pid: 101 }] }] },
+      'api/state?pid=4': { sessions: [{ id: 2, processes: [{ pid: 4, host_pid: 41214 }] }] },
       'api/sessions/2/timeline': { end: null, launcher_host_pid: 41210 },
       'api/state?pid=3': { sessions: [{ id: 9, processes: [{ pid: 3, host_pid: 999 }] }, { id: 2, processes: [{ pid: 3, host_pid: 41213 }] }] },
     };
@@ -106,20 +108,25 @@ describe('endings in mevid\'s words (/api/state "end") and host pids', () => {
       () => changes++,
     );
     const sessions = [
-      { id: 1, alive: false, launcherPid: 100, processes: new Map([[101, { pid: 101 }]]) },
-      { id: 2, alive: true, launcherPid: 1, processes: new Map([[3, { pid: 3 }]]) },
+      { id: 1, alive: false, launcherPid: 100, processes: new Map([[101, { pid: 101 }], [102, { pid: 102, map: { count: 5 } }]]) },
+      { id: 2, alive: true, launcherPid: 1, processes: new Map([[4, { pid: 4, map: { count: 9 } }], [3, { pid: 3, map: { count: 1 } }]]) },
     ];
     const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 0));
-    for (let i = 0; i < 6; i++) {
+    for (let i = 0; i < 8; i++) {
       f.poll(sessions);
       await settle();
     }
-    expect(asked).toEqual(['api/sessions/1/timeline', 'api/sessions/2/timeline', 'api/state?pid=3']);
+    // Session 1: its smallest process says host pid = pid: the same namespace,
+    // nothing more asked. Session 2: its probe differs: the others are asked.
+    expect(asked).toEqual(['api/sessions/1/timeline', 'api/state?pid=101', 'api/sessions/2/timeline', 'api/state?pid=3', 'api/state?pid=4']);
     expect(f.end(1)).toEqual({ how: 'recording_cut', offset: 4242 });
     expect(f.hostPid(2, 3)).toBe(41213);
-    expect(f.hostPid(1, 101)).toBeNull(); // same namespace: not asked
-    expect(f.launcherHostPid(2)).toBe(41210);
-    expect(changes).toBe(3);
+    expect(f.hostPid(2, 4)).toBe(41214);
+    expect(f.hostPid(1, 102)).toBeNull();
+    expect(f.launcherHostPid(1, 100)).toBeNull(); // not namespaced: the helper's pid is not shown
+    expect(f.launcherHostPid(2, 3)).toBe(41213); // the launcher became process 3
+    expect(f.launcherHostPid(2, 1)).toBe(41210); // not a process of the session: mevid's launcher_host_pid
+    expect(changes).toBe(5);
     // The session ends: asked again, once.
     sessions[1]!.alive = false;
     answers['api/sessions/2/timeline'] = { end: { how: 'killed', status: 137, signal: 9 }, launcher_host_pid: 41210 };
@@ -127,7 +134,7 @@ describe('endings in mevid\'s words (/api/state "end") and host pids', () => {
       f.poll(sessions);
       await settle();
     }
-    expect(asked.length).toBe(4);
+    expect(asked.length).toBe(6);
     expect(f.end(2)).toEqual({ how: 'killed', status: 137, signal: 9 });
   });
 });

@@ -1019,7 +1019,7 @@ try {
     if (!chip.includes(`recording cut at byte ${cut.end.offset}`)) throw new Error(`the session chip says ${chip}`);
     await waitFor('its process "recording cut"', async () => (await text(page, `.session[data-session="${cut.id}"] .process[data-pid="8701"] .proc-status`).catch(() => null)) === 'recording cut');
     if (await page.evaluate((id) => document.querySelector(`.session[data-session="${id}"]`)?.innerText.includes('launcher lost'), cut.id)) throw new Error('the cut recording is worded "launcher lost"');
-    await shot('33-recording-cut');
+    await shot('35-recording-cut');
     return `killed: ${JSON.stringify(killed)}; cut: ${JSON.stringify(cut.end)} -> "${want}"`;
   });
 
@@ -1045,9 +1045,13 @@ try {
     await page.goto(`${base}/?session=${s.id}`);
     const want = `${ns} (host ${p.host_pid})`;
     await waitFor(`the process's pid to read "${want}"`, async () => (await text(page, `.session[data-session="${s.id}"] .process[data-pid="${ns}"] .pid`).catch(() => null)) === want, 15000);
-    const meta = await text(page, `.session[data-session="${s.id}"] .session-meta`);
-    if (!meta.includes(`launcher pid ${s.launcher_pid} (host ${s.launcher_host_pid})`)) throw new Error(`session meta: ${meta}`);
-    await shot('34-pid-namespace');
+    // mevi-run became the program: the launcher pid's host pid is that process's.
+    const launcherHost = s.processes.find((q) => q.pid === s.launcher_pid)?.host_pid ?? s.launcher_host_pid;
+    const meta = await waitFor('the launcher pid with its host pid', async () => {
+      const m = await text(page, `.session[data-session="${s.id}"] .session-meta`);
+      return m.includes(`launcher pid ${s.launcher_pid} (host ${launcherHost})`) ? m : false;
+    });
+    await shot('36-pid-namespace');
     child.stdin.end();
     await exited;
     return `pid ${want}; ${meta.split(' · ')[0]}`;
@@ -1137,14 +1141,14 @@ try {
       const n = await gridPixels();
       return n && n.hot === 0 && n.resident === 0 && n.other > 0 ? n : false;
     }, 15000);
-    await shot('32-heat-zoom-live');
+    await shot('37-heat-zoom-live');
     await page.goto(`${base}/?session=${sid}&zoom=${zoom}&at=${writtenAt + 100e6}`);
     await page.locator('#opt-heat').check();
     const pastGrid = await waitFor('the zoomed grid scrubbed to the write: the cold buffer hot', async () => {
       const n = await gridPixels();
       return n && n.hot > 1000 && n.resident === 0 ? n : false;
     }, 20000);
-    await shot('33-heat-zoom-scrubbed');
+    await shot('38-heat-zoom-scrubbed');
     await page.locator('#opt-heat').uncheck();
     child.stdin.end();
     const code = await exited;

@@ -83,7 +83,7 @@ export class SessionView {
         `\nreconcile corrections: ${s.corrections}`;
     else if (s.engine === 'ptrace') this.mode.title += '\nengine: ptrace' + (s.mode === 0 ? ' + userfaultfd' : '');
     const parts = [
-      `launcher pid ${pidText(s.launcherPid, facts.launcherHostPid(s.id))}`,
+      `launcher pid ${pidText(s.launcherPid, facts.launcherHostPid(s.id, s.launcherPid))}`,
       `tracking: ${mode}`,
       `started ${formatClock(s.startedAt)}`,
       dur,
