@@ -215,7 +215,7 @@ try {
 
   await check('a process appears with the RSS /api/state reports', async () => {
     launcher = startLauncher(['--socket', socket, '--scenario', 'stdin', '--pid', '5000', '--argv', 'prog --work hard', '--reconnect', '--hold', '--quiet']);
-    await launcher.next((e) => e.event === 'greeting');
+    await launcher.next((e) => e.event === 'greeting', 30000); // node + TypeScript start-up: 12 s seen on a loaded 2-core machine
     await launcher.send(
       'start 5001 5000 /usr/bin/prog --work hard',
       `map 5001 ${hex(H)} ${hex(H + 4 * MiB)} not_resident`,
@@ -733,7 +733,7 @@ try {
     await page.goto(`${base}/`);
     v2 = startLauncher(['--socket', socket, '--scenario', 'stdin', '--pid', '7000', '--argv', 'prog --alloc', '--mode', 'exact', '--hold', '--quiet']);
     cleanups.push(() => v2.stop());
-    await v2.next((e) => e.event === 'greeting');
+    await v2.next((e) => e.event === 'greeting', 30000); // node + TypeScript start-up: 12 s seen on a loaded 2-core machine
     const { H, A, B, F } = V2;
     await v2.send(
       'start 7001 7000 /usr/bin/prog --alloc',
@@ -928,7 +928,7 @@ try {
   await check('v2: sampled mode: "sampled every 50 ms" updates live, swapped pages, honest empty call-site table', async () => {
     const s2 = startLauncher(['--socket', socket, '--scenario', 'stdin', '--pid', '8000', '--argv', 'sampled-prog', '--mode', 'sampled', '--sample-ms', '50', '--hold', '--quiet']);
     cleanups.push(() => s2.stop());
-    await s2.next((e) => e.event === 'greeting');
+    await s2.next((e) => e.event === 'greeting', 30000); // node + TypeScript start-up: 12 s seen on a loaded 2-core machine
     const X = 0x7f5000000000;
     await s2.send('start 8001 8000 sampled-prog', `map 8001 ${hex(X)} ${hex(X + 4 * MiB)} resident`, `state 8001 ${hex(X)} ${hex(X + 1 * MiB)} swapped`);
     const id = await waitFor('the sampled session', async () => (await apiState()).sessions.find((x) => x.launcher_pid === 8000)?.id);
