@@ -8,7 +8,7 @@
 import { bench, describe } from 'vitest';
 import { MemMap, NOT_RESIDENT, RESIDENT } from '../src/memmap';
 import { TagMap } from '../src/tagmap';
-import { buildFlame, bytesByStack, toChart, topFrames } from '../src/flame';
+import { buildFlame, bytesByStack, FlameLayout, FlameTree, topFrames } from '../src/flame';
 import type { Frame } from '../src/protocol';
 
 const N = 20_000;
@@ -42,14 +42,28 @@ describe('flame graph, 20,000 stacks', () => {
     buildFlame(bytes, stacks);
   });
   bench('lay it out for the chart', () => {
-    toChart(root, false);
+    new FlameLayout(root, false);
+  });
+  const live = new FlameTree('all', stacks);
+  live.update(bytes);
+  const liveLayout = new FlameLayout(live.root, false);
+  let flip = 0;
+  bench('live update: 200 stacks changed, tree by differences + layout in place', () => {
+    const next = new Map(bytes);
+    for (let j = 0; j < 200; j++) {
+      const id = 1 + ((flip * 7919 + j * 104729) % N);
+      next.set(id, flip % 2 ? R / 2 : R / 4);
+    }
+    flip++;
+    live.update(next);
+    liveLayout.relayout(false);
   });
   bench('function list (top 200)', () => {
     topFrames(root, 200);
   });
   bench('all of it (what a refresh costs)', () => {
     const r = buildFlame(bytesByStack(procs, 'resident'), stacks);
-    toChart(r, false);
+    new FlameLayout(r, false);
     topFrames(r, 200);
   });
 });

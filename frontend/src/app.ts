@@ -34,6 +34,7 @@ import { uploadRecording } from './upload';
 import { FlameView, type StackSet } from './ui/flameview';
 import { HeatBar } from './ui/heatbar';
 import { onHeatChange, setHeatSiteNamer } from './heat';
+import { facts, onFacts, procPidText } from './endings';
 
 /** Queued bytes while paused before the queue is dropped in favour of a fresh snapshot. */
 const PAUSE_QUEUE_LIMIT = 64 * 1024 * 1024;
@@ -174,6 +175,11 @@ export class App {
     // Heat (issue 13): its controls, its redraws, and how to name a call site.
     this.topbar.el.insertBefore(new HeatBar().el, this.topbar.filter.previousSibling);
     onHeatChange(() => this.setView({}));
+    // What mevid says and the stream does not (endings.ts): redraw when it arrives.
+    onFacts(() => {
+      this.forceSlow = true;
+      this.setView({});
+    });
     setHeatSiteNamer((sid, id) => {
       const frames = this.store.sessions.get(sid)?.stacks.get(id) ?? [];
       return (frames.find((f) => f.func && !/libc\.so/.test(f.module)) ?? frames[0])?.func || `stack ${id}`;
@@ -727,7 +733,7 @@ export class App {
     const layout = view.canvas.layoutOf(view.proc.map);
     const lines = describeHit(view.proc.map, layout.extents, hit, this.annotated(view.proc) ? this.annotationContext(view.proc) : null);
     view.canvas.canvas.style.cursor = hit.kind === 'gap' ? 'default' : 'pointer';
-    if (lines) this.tooltip.show([`pid ${view.proc.pid} · ${lines[0]}`, ...lines.slice(1)], ev.clientX, ev.clientY);
+    if (lines) this.tooltip.show([`pid ${procPidText(view.proc.sessionId, view.proc.pid)} · ${lines[0]}`, ...lines.slice(1)], ev.clientX, ev.clientY);
     else this.tooltip.hide();
   }
 
@@ -782,7 +788,7 @@ export class App {
       const tid = proc.touches.get(addr);
       touch = tid === undefined ? 'first touch: not recorded (not touched yet, or mapped before tracing)' : `first touched by ${formatThread(tid, ctx.threadName(tid))}`;
     }
-    return { pid: proc.pid, addr, range: proc.map.lookup(addr), vma: describeVma(proc.vmas.get(addr), ctx), stackId, frames, noStack, touch };
+    return { pid: proc.pid, pidText: procPidText(proc.sessionId, proc.pid), addr, range: proc.map.lookup(addr), vma: describeVma(proc.vmas.get(addr), ctx), stackId, frames, noStack, touch };
   }
 
   private closeDetails(): void {
@@ -841,6 +847,7 @@ export class App {
     if (slow) {
       this.lastSlowAt = t0;
       this.forceSlow = false;
+      facts.poll(this.store.sessions.values());
       this.renderTopBar();
       this.renderTimeline();
       this.refreshDetails();

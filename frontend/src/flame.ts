@@ -13,9 +13,10 @@
  * else "module+0xPC", else "0xPC". Memory no origin covers is one frame,
  * "[unknown origin]"; a stack the session does not know is "[stack N]".
  */
-import { callSites, type AnnotatedProcess } from './annotate';
+import { overlay, type AnnotatedProcess } from './annotate';
 import type { Frame } from './protocol';
 import { formatBytes } from './format';
+import { RESIDENT } from './memmap';
 
 export type FlameValue = 'resident' | 'mapped';
 
@@ -30,6 +31,9 @@ export interface FlameNode {
    * ones under it: what a click filters on). */
   stacks: number[];
   children: Map<string, FlameNode>;
+  /** Layout (FlameLayout): the children in drawing order, and the colour. */
+  sorted?: FlameNode[];
+  color?: string;
 }
 
 /** The stack ids whose paths go through n. */
@@ -111,14 +115,187 @@ export function buildFlame(
   return root;
 }
 
-/** Bytes per stack id (-1: unknown origin) over the live processes given. */
+/** Bytes per stack id (-1: unknown origin) over the live processes given:
+ * the same walk as the call-site table (annotate.callSites), without its rows. */
 export function bytesByStack(procs: Iterable<AnnotatedProcess>, value: FlameValue): Map<number, number> {
   const out = new Map<number, number>();
-  for (const row of callSites(procs)) {
-    const v = value === 'resident' ? row.resident : row.mapped;
-    if (v > 0) out.set(row.stackId, v);
+  const resident = value === 'resident';
+  for (const p of procs) {
+    if (!p.alive) continue;
+    overlay(p.map, p.origins, 0, Infinity, (s, e, st, v) => {
+      if (resident && st !== RESIDENT) return;
+      out.set(v, (out.get(v) ?? 0) + (e - s));
+    });
   }
   return out;
+}
+
+/**
+ * A live tree kept up to date by differences: update() adds to each frame on
+ * a stack's path what that stack's bytes changed by, creating the frames of
+ * a new path. A frame left with nothing stays, zero wide (it is not drawn or
+ * listed), so that memory coming and going moves no frame: a refresh of a
+ * live 20,000-stack graph where 200 stacks changed costs 200 paths, not a new
+ * tree, and keeps the layout's order. It also keeps the function list's sums
+ * (top()) by the same differences. A new stack table calls for a new tree
+ * (the view keys it by the table's size).
+ */
+export class FlameTree {
+  readonly root: FlameNode;
+  /** Frames in the tree (root included; zero-wide ones too). */
+  frames = 1;
+  private bytes = new Map<number, number>();
+  /** Per function name, as topFrames() gives them: bytes over the paths
+   * through it (a recursive frame once per path) and its frames. */
+  private readonly byName = new Map<string, FlameNode>();
+
+  constructor(
+    rootName: string,
+    private readonly stacks: ReadonlyMap<number, readonly Frame[]>,
+  ) {
+    this.root = newNode(rootName);
+  }
+
+  /**
+   * Brings the tree to `after` (bytes per stack id, as bytesByStack gives).
+   * Returns 'none' when nothing changed, 'values' when only bytes did (the
+   * frames are the same: a layout in the same order stays valid), and
+   * 'structure' when frames were added.
+   */
+  update(after: ReadonlyMap<number, number>): 'none' | 'values' | 'structure' {
+    let changed = false;
+    let structure = false;
+    const seen: string[] = [];
+    const apply = (id: number, old: number, now: number): void => {
+      changed = true;
+      const d = now - old;
+      const path = stackPath(id, this.stacks);
+      let node = this.root;
+      node.value += d;
+      seen.length = 0;
+      for (const name of path) {
+        let child = node.children.get(name);
+        if (!child) {
+          child = newNode(name);
+          node.children.set(name, child);
+          this.frames++;
+          structure = true;
+          let f = this.byName.get(name);
+          if (!f) {
+            f = newNode(name);
+            this.byName.set(name, f);
+          }
+          f.children.set(String(f.children.size), child);
+        }
+        child.value += d;
+        if (!seen.includes(name)) {
+          seen.push(name);
+          this.byName.get(name)!.value += d;
+        }
+        node = child;
+      }
+      if (old === 0) node.stacks.push(id);
+      if (now === 0) node.stacks.splice(node.stacks.indexOf(id), 1);
+    };
+    for (const [id, now] of after) {
+      const old = this.bytes.get(id) ?? 0;
+      if (now !== old) apply(id, old, now);
+    }
+    for (const [id, old] of this.bytes) if (!after.has(id)) apply(id, old, 0);
+    this.bytes = new Map();
+    for (const [id, v] of after) if (v !== 0) this.bytes.set(id, v);
+    return structure ? 'structure' : changed ? 'values' : 'none';
+  }
+
+  /** The n functions with the most bytes, as topFrames(root, n) (without
+   * its walk of every frame). */
+  top(n: number): FlameNode[] {
+    const out: FlameNode[] = [];
+    for (const f of this.byName.values()) if (f.value !== 0) out.push(f);
+    return out.sort(byBytes).slice(0, n);
+  }
+}
+
+/** One depth of a laid-out tree: its frames left to right, with where each
+ * starts and how wide it is (in bytes). */
+export interface FlameRow {
+  nodes: FlameNode[];
+  x: Float64Array;
+  w: Float64Array;
+}
+
+/**
+ * The tree laid out for drawing: per depth, the frames in order of their
+ * start (children side by side from their parent's start, each as wide as
+ * its bytes; for a diff the larger of A and B, so that what shrank to
+ * nothing still shows). relayout(true) sorts siblings largest first;
+ * relayout(false) keeps the order of the last sort and only moves and resizes
+ * (a live graph whose frames keep their places while their bytes change),
+ * allocating nothing. Both are O(frames).
+ */
+export class FlameLayout {
+  rows: FlameRow[] = [];
+  /** Width of the root: what the chart spans. */
+  total = 0;
+
+  constructor(
+    readonly root: FlameNode,
+    readonly diff: boolean,
+  ) {
+    this.relayout(true);
+  }
+
+  private width(n: FlameNode): number {
+    return this.diff ? Math.max(n.value, n.before) : n.value;
+  }
+
+  relayout(full: boolean): void {
+    const width = (n: FlameNode): number => this.width(n);
+    if (full) {
+      const lists: FlameNode[][] = [];
+      const sortKids = (n: FlameNode, depth: number): void => {
+        (lists[depth] ??= []).push(n);
+        n.color ??= this.diff ? diffColor(n) : nameColor(n.name);
+        if (this.diff) n.color = diffColor(n);
+        if (n.children.size === 0) {
+          n.sorted = undefined;
+          return;
+        }
+        const kids = [...n.children.values()].sort((a, b) => width(b) - width(a) || (a.name < b.name ? -1 : 1));
+        n.sorted = kids;
+        for (const k of kids) sortKids(k, depth + 1);
+      };
+      sortKids(this.root, 0);
+      this.rows = lists.map((nodes) => ({ nodes, x: new Float64Array(nodes.length), w: new Float64Array(nodes.length) }));
+    }
+    const at = new Array<number>(this.rows.length).fill(0);
+    const rows = this.rows;
+    const place = (n: FlameNode, depth: number, x: number): number => {
+      const row = rows[depth]!;
+      const i = at[depth]!++;
+      const w = width(n);
+      row.x[i] = x;
+      row.w[i] = w;
+      if (n.sorted) {
+        let cx = x;
+        for (const k of n.sorted) cx += place(k, depth + 1, cx);
+      }
+      return w;
+    };
+    this.total = place(this.root, 0, 0);
+  }
+
+  /** The first index of row whose frame ends after x (binary search). */
+  static firstAfter(row: FlameRow, x: number): number {
+    let lo = 0;
+    let hi = row.nodes.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (row.x[mid]! + row.w[mid]! <= x) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
 }
 
 /** What /api/state (?session=S&at=T) says of a process, the parts used here. */
@@ -177,17 +354,6 @@ export function bytesFromState(
   return { bytes, stacks };
 }
 
-/** The node chart library's shape (flame-chart-js FlameChartNode) plus ours. */
-export interface ChartNode {
-  name: string;
-  start: number;
-  duration: number;
-  color?: string;
-  children?: ChartNode[];
-  /** Ours: the tree node it draws. */
-  flame: FlameNode;
-}
-
 /** Colour of a diff frame: red for growth, blue for shrinking, grey when equal. */
 export function diffColor(n: FlameNode): string {
   const max = Math.max(n.value, n.before, 1);
@@ -206,29 +372,6 @@ export function nameColor(name: string): string {
   const g = 80 + ((h >>> 8) % 130);
   const b = 40 + ((h >>> 16) % 50);
   return `rgb(${r},${g},${b})`;
-}
-
-/**
- * Lays the tree out for the chart: children side by side from their parent's
- * start, largest first, each as wide as its bytes (for a diff, the larger of
- * A and B, so that what shrank to nothing still shows). O(frames).
- */
-export function toChart(root: FlameNode, diff: boolean): ChartNode {
-  const width = (n: FlameNode): number => (diff ? Math.max(n.value, n.before) : n.value);
-  const lay = (n: FlameNode, start: number): ChartNode => {
-    const out: ChartNode = { name: n.name, start, duration: width(n), color: diff ? diffColor(n) : nameColor(n.name), flame: n };
-    if (n.children.size) {
-      const kids = [...n.children.values()].sort((a, b) => width(b) - width(a) || (a.name < b.name ? -1 : 1));
-      let x = start;
-      out.children = kids.map((k) => {
-        const c = lay(k, x);
-        x += c.duration;
-        return c;
-      });
-    }
-    return out;
-  };
-  return lay(root, 0);
 }
 
 /** Frames in the tree (root included). */
@@ -277,7 +420,10 @@ export function topFrames(root: FlameNode, n: number): FlameNode[] {
     }
   };
   walk(root, new Set());
-  return [...by.values()]
-    .sort((a, b) => b.value - a.value || Math.abs(b.value - b.before) - Math.abs(a.value - a.before) || (a.name < b.name ? -1 : 1))
-    .slice(0, n);
+  return [...by.values()].sort(byBytes).slice(0, n);
+}
+
+/** Largest first, then the largest change, then by name. */
+function byBytes(a: FlameNode, b: FlameNode): number {
+  return b.value - a.value || Math.abs(b.value - b.before) - Math.abs(a.value - a.before) || (a.name < b.name ? -1 : 1);
 }

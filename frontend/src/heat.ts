@@ -103,6 +103,28 @@ export function heatPalette(written: Float64Array, cols: number, nowMs: number, 
   return pal;
 }
 
+const slotColorCache = new Map<number, string[]>();
+
+/**
+ * Slot colours (resident, swapped, not resident, untracked) of a zoom-grid
+ * cell under the heat overlay: the resident slot in the heat colour of the
+ * cell's last-write time tMs (< 0: never written), the others as `base`
+ * (the page-state colours); memory heat does not watch (vma of kind file and
+ * up) keeps `base`. The same colour gives the same array (the grid painter
+ * merges runs of identical arrays).
+ */
+export function heatSlotColors(tMs: number, nowMs: number, coldS: number | null, base: readonly string[], vma = -1): readonly string[] {
+  if (!heatTracked(vma)) return base;
+  const px = pixelOf(heatRgb(tMs, nowMs, coldS));
+  let c = slotColorCache.get(px);
+  if (!c) {
+    const hex = (v: number): string => v.toString(16).padStart(2, '0');
+    c = [`#${hex(px & 255)}${hex((px >>> 8) & 255)}${hex((px >>> 16) & 255)}`, base[1]!, base[2]!, base[3]!];
+    slotColorCache.set(px, c);
+  }
+  return c;
+}
+
 /** Whether memory of this vma value (store.ts vmaValue, -1: none) is watched by heat: private anonymous kinds only. */
 export function heatTracked(vma: number): boolean {
   return vma < 0 || vmaKind(vma) < FIRST_UNWATCHED_KIND;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MemMap, NOT_RESIDENT, RESIDENT } from '../src/memmap';
 import { TagMap } from '../src/tagmap';
-import { buildFlame, bytesByStack, bytesFromState, frameName, stackPath, stacksOf, toChart, topFrames, UNKNOWN_ORIGIN } from '../src/flame';
+import { buildFlame, bytesByStack, bytesFromState, countFrames, FlameLayout, FlameTree, frameName, stackPath, stacksOf, topFrames, UNKNOWN_ORIGIN, type FlameNode } from '../src/flame';
 import type { Frame } from '../src/protocol';
 
 const P = 4096;
@@ -43,13 +43,57 @@ describe('flame', () => {
     expect(buildFlame(bytesByStack([proc()], 'mapped'), stacks).children.get('main')!.children.get('alloc_a')!.value).toBe(8 * P);
   });
 
+  // [name, start, width] of a row of a layout.
+  const row = (l: FlameLayout, depth: number): [string, number, number][] => {
+    const r = l.rows[depth]!;
+    return r.nodes.map((n, i) => [n.name, r.x[i]!, r.w[i]!]);
+  };
+
   it('lays children out side by side, largest first', () => {
-    const chart = toChart(buildFlame(bytesByStack([proc()], 'resident'), stacks), false);
-    const main = chart.children!.find((c) => c.name === 'main')!;
-    expect(main.children!.map((c) => [c.name, c.start, c.duration])).toEqual([
-      ['alloc_a', main.start, 4 * P],
-      ['alloc_b', main.start + 4 * P, 2 * P],
-    ]);
+    const l = new FlameLayout(buildFlame(bytesByStack([proc()], 'resident'), stacks), false);
+    expect(l.total).toBe(7 * P);
+    expect(row(l, 1)).toEqual([['main', 0, 6 * P], [UNKNOWN_ORIGIN, 6 * P, P]]);
+    expect(row(l, 2)).toEqual([['alloc_a', 0, 4 * P], ['alloc_b', 4 * P, 2 * P]]);
+    expect(FlameLayout.firstAfter(l.rows[2]!, 4 * P - 1)).toBe(0);
+    expect(FlameLayout.firstAfter(l.rows[2]!, 4 * P)).toBe(1);
+    expect(FlameLayout.firstAfter(l.rows[2]!, 6 * P)).toBe(2);
+  });
+
+  it('keeps a live tree up to date by differences, frames in place', () => {
+    const t = new FlameTree('all', stacks);
+    expect(t.update(new Map([[1, 4 * P], [2, 2 * P]]))).toBe('structure');
+    const l = new FlameLayout(t.root, false);
+    expect(t.frames).toBe(countFrames(t.root));
+    expect(t.update(new Map([[1, 4 * P], [2, 2 * P]]))).toBe('none');
+    // alloc_b grows past alloc_a: the same frames, so the order is kept.
+    expect(t.update(new Map([[1, 4 * P], [2, 9 * P]]))).toBe('values');
+    l.relayout(false);
+    expect(row(l, 2)).toEqual([['alloc_a', 0, 4 * P], ['alloc_b', 4 * P, 9 * P]]);
+    expect(t.root.value).toBe(13 * P);
+    // The same as a tree built from scratch, frame for frame (frames left
+    // with nothing stay, zero wide: memory coming back moves nothing).
+    const same = (a: FlameNode, b: FlameNode | undefined): void => {
+      if (a.value === 0 && !b) return;
+      expect([a.name, a.value, [...a.stacks].sort()]).toEqual([b!.name, b!.value, [...b!.stacks].sort()]);
+      expect([...a.children.values()].filter((c) => c.value !== 0).map((c) => c.name).sort()).toEqual([...b!.children.keys()].sort());
+      for (const [k, c] of a.children) same(c, b!.children.get(k));
+    };
+    same(t.root, buildFlame(new Map([[1, 4 * P], [2, 9 * P]]), stacks));
+    expect(t.top(10).map((n) => [n.name, n.value])).toEqual(topFrames(t.root, 10).map((n) => [n.name, n.value]));
+    // A stack gone: its frames stay, zero wide (the order holds); a new one comes.
+    expect(t.update(new Map([[2, 9 * P], [-1, P]]))).toBe('structure');
+    same(t.root, buildFlame(new Map([[2, 9 * P], [-1, P]]), stacks));
+    expect(t.frames).toBe(countFrames(t.root));
+    l.relayout(true);
+    expect(row(l, 1)).toEqual([['main', 0, 9 * P], [UNKNOWN_ORIGIN, 9 * P, P]]);
+    expect(row(l, 2)).toEqual([['alloc_b', 0, 9 * P], ['alloc_a', 9 * P, 0]]);
+    expect(t.top(10).map((n) => n.name)).not.toContain('alloc_a');
+    expect(stacksOf(t.top(10).find((n) => n.name === 'main')!)).toEqual([2]);
+    // It comes back: only values change.
+    expect(t.update(new Map([[1, P], [2, 9 * P], [-1, P]]))).toBe('values');
+    expect(t.update(new Map())).toBe('values');
+    expect(t.root.value).toBe(0);
+    expect(t.top(10)).toEqual([]);
   });
 
   it('diffs two moments: growth and shrinking per frame', () => {
@@ -59,10 +103,9 @@ describe('flame', () => {
     const main = root.children.get('main')!;
     expect(main.children.get('alloc_b')!.value - main.children.get('alloc_b')!.before).toBe(4 * P);
     expect(main.children.get('alloc_a')!.value - main.children.get('alloc_a')!.before).toBe(-3 * P);
-    const chart = toChart(root, true);
-    const kids = chart.children![0]!.children!;
-    expect(kids.find((c) => c.name === 'alloc_b')!.color).toMatch(/^rgb\(2\d\d,/); // red
-    expect(kids.find((c) => c.name === 'alloc_a')!.duration).toBe(4 * P); // max(A, B)
+    const l = new FlameLayout(root, true);
+    expect(main.children.get('alloc_b')!.color).toMatch(/^rgb\(2\d\d,/); // red
+    expect(row(l, 2).find(([n]) => n === 'alloc_a')![2]).toBe(4 * P); // max(A, B)
     expect(topFrames(root, 3).map((n) => [n.name, n.value, n.before])).toEqual([['__mmap', 7 * P, 6 * P], ['main', 7 * P, 6 * P], ['alloc_b', 6 * P, 2 * P]]);
   });
 

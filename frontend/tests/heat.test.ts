@@ -2,12 +2,15 @@ import { describe, expect, it } from 'vitest';
 import { Store } from '../src/store';
 import { type MeviEvent } from '../src/protocol';
 import { RESIDENT, NOT_RESIDENT } from '../src/memmap';
-import { coldTotals, heatPalette, heatRgb, pixelOf, HOT_MS } from '../src/heat';
+import { coldTotals, heatPalette, heatRgb, heatSlotColors, pixelOf, HOT_MS } from '../src/heat';
+import { paintRuns } from '../src/render/mapcanvas';
+import { rasterizeTags } from '../src/layout';
+import { COLORS } from '../src/theme';
 
 const P = 4096;
 const S = 1e9;
 
-function session(): Store {
+function session(untilNs = Infinity): Store {
   const s = new Store();
   const evs: MeviEvent[] = [
     { type: 'session_start', pid: 100, ts: 0, version: 3, mode: 1, resume: false, started_at: 1n, argv: ['p'], sample_ms: 50 },
@@ -21,7 +24,7 @@ function session(): Store {
     // written but no longer resident: not a suspect.
     { type: 'written', pid: 101, ts: 10 * S, start: 48 * P, end: 50 * P, t: 2 * S },
   ];
-  s.applyBatch(1, evs);
+  s.applyBatch(1, evs.filter((e) => e.ts <= untilNs));
   return s;
 }
 
@@ -77,5 +80,58 @@ describe('heat: only what mevi-run watches', () => {
     const base = Uint32Array.from([1, 2, 3, 4]);
     const pal = heatPalette(Float64Array.from([-1]), 1, 10000, base, null, Float64Array.from([p.vmas.get(40 * P)!]));
     expect([...pal]).toEqual([1, 2, 3, 4]);
+  });
+});
+
+describe('heat on the zoomed page grid', () => {
+  const BASE = [COLORS.resident, COLORS.swapped, COLORS.notResident, COLORS.untracked];
+  const hex = ([r, g, b]: readonly [number, number, number]): string => `#${[r, g, b].map((v) => Math.round(v).toString(16).padStart(2, '0')).join('')}`;
+
+  it('cells take the heat colour of their last write, never-written its own tone, unwatched kinds the page colours', () => {
+    const hot = heatSlotColors(9000, 10000, null, BASE);
+    expect(hot[0]).toBe(hex(heatRgb(9000, 10000)));
+    expect(hot.slice(1)).toEqual(BASE.slice(1));
+    expect(heatSlotColors(9500, 10000, null, BASE)).toBe(hot); // same colour, same array: runs merge
+    expect(heatSlotColors(-1, 10000, null, BASE)[0]).toBe(hex(heatRgb(-1, 10000)));
+    expect(heatSlotColors(-1, 10000, 5, BASE)[0]).toBe(hex(heatRgb(-1, 10000, 5)));
+    // A file mapping (kind 4): not watched, so the page-state colours.
+    const s = session();
+    s.applyBatch(1, [{ type: 'vma', pid: 101, ts: 11 * S, start: 32 * P, end: 48 * P, kind: 4, name: '/lib/x.so' }]);
+    const vma = s.sessions.get(1)!.processes.get(101)!.vmas.get(40 * P)!;
+    expect(heatSlotColors(-1, 10000, null, BASE, vma)).toBe(BASE);
+  });
+
+  it('one cell per page: hot, once-written and never-written pages in their colours, as of the moment shown', () => {
+    // 48 resident pages, one cell each.
+    let written = rasterizeTags(session().sessions.get(1)!.processes.get(101)!.written, 0, 48 * P, 48);
+    const frac = new Float32Array(48 * 4);
+    for (let c = 0; c < 48; c++) frac[c * 4] = 1;
+    const fills: [string, number][] = [];
+    const fake = {
+      fillStyle: '',
+      fillRect(x: number): void {
+        fills.push([fake.fillStyle, x]);
+      },
+    };
+    const ctx = fake as unknown as CanvasRenderingContext2D;
+    const paint = (nowMs: number): [string, number][] => {
+      fills.length = 0;
+      paintRuns(ctx, frac, 48, 0, 0, 1, 10, (c) => heatSlotColors(written[c]!, nowMs, null, BASE));
+      return [...fills];
+    };
+    // At 10 s: pages 0..16 hot, 16..32 written 9 s ago (faded), 32..48 never.
+    expect(paint(10000)).toEqual([
+      [hex(heatRgb(10000, 10000)), 0],
+      [hex(heatRgb(1000, 10000)), 16],
+      [hex(heatRgb(-1, 10000)), 32],
+    ]);
+    // Scrubbed back to 2 s (the session as it was then, "now" then): the
+    // once-written pages were hot and the hot buffer not yet written.
+    written = rasterizeTags(session(2 * S).sessions.get(1)!.processes.get(101)!.written, 0, 48 * P, 48);
+    expect(paint(2000)).toEqual([
+      [hex(heatRgb(-1, 2000)), 0],
+      [hex(heatRgb(2000, 2000)), 16],
+      [hex(heatRgb(-1, 2000)), 32],
+    ]);
   });
 });

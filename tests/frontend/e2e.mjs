@@ -59,8 +59,19 @@ function log(msg) {
   process.stdout.write(`# ${msg}\n`);
 }
 
+// E2E_ONLY=REGEX runs only the checks whose names match (the others are
+// reported skipped): for working on a few checks. Later checks may rely on
+// state earlier ones made.
+const only = process.env.E2E_ONLY ? new RegExp(process.env.E2E_ONLY) : null;
+
 async function check(name, fn) {
   const start = Date.now();
+  if (only && !only.test(name)) {
+    results.push(name);
+    skipped++;
+    process.stdout.write(`ok ${results.length} - ${name} # SKIP not in E2E_ONLY\n`);
+    return;
+  }
   try {
     const note = await fn();
     results.push(name);
@@ -204,7 +215,7 @@ try {
 
   await check('a process appears with the RSS /api/state reports', async () => {
     launcher = startLauncher(['--socket', socket, '--scenario', 'stdin', '--pid', '5000', '--argv', 'prog --work hard', '--reconnect', '--hold', '--quiet']);
-    await launcher.next((e) => e.event === 'greeting');
+    await launcher.next((e) => e.event === 'greeting', 30000); // node + TypeScript start-up: 12 s seen on a loaded 2-core machine
     await launcher.send(
       'start 5001 5000 /usr/bin/prog --work hard',
       `map 5001 ${hex(H)} ${hex(H + 4 * MiB)} not_resident`,
@@ -722,7 +733,7 @@ try {
     await page.goto(`${base}/`);
     v2 = startLauncher(['--socket', socket, '--scenario', 'stdin', '--pid', '7000', '--argv', 'prog --alloc', '--mode', 'exact', '--hold', '--quiet']);
     cleanups.push(() => v2.stop());
-    await v2.next((e) => e.event === 'greeting');
+    await v2.next((e) => e.event === 'greeting', 30000); // node + TypeScript start-up: 12 s seen on a loaded 2-core machine
     const { H, A, B, F } = V2;
     await v2.send(
       'start 7001 7000 /usr/bin/prog --alloc',
@@ -917,7 +928,7 @@ try {
   await check('v2: sampled mode: "sampled every 50 ms" updates live, swapped pages, honest empty call-site table', async () => {
     const s2 = startLauncher(['--socket', socket, '--scenario', 'stdin', '--pid', '8000', '--argv', 'sampled-prog', '--mode', 'sampled', '--sample-ms', '50', '--hold', '--quiet']);
     cleanups.push(() => s2.stop());
-    await s2.next((e) => e.event === 'greeting');
+    await s2.next((e) => e.event === 'greeting', 30000); // node + TypeScript start-up: 12 s seen on a loaded 2-core machine
     const X = 0x7f5000000000;
     await s2.send('start 8001 8000 sampled-prog', `map 8001 ${hex(X)} ${hex(X + 4 * MiB)} resident`, `state 8001 ${hex(X)} ${hex(X + 1 * MiB)} swapped`);
     const id = await waitFor('the sampled session', async () => (await apiState()).sessions.find((x) => x.launcher_pid === 8000)?.id);
@@ -975,6 +986,77 @@ try {
 
   // ---- the flame graph panel and the exports (tests/frontend/flame_checks.mjs) ----
   await flameChecks({ check, page, base, socket, MEVID, MEVI_RUN, apiState, canvasHash, shot });
+  await check('endings in mevid\'s words: "killed by SIGKILL (137)", and a recording cut short is "recording cut at byte N" (not "launcher lost")', async () => {
+    const l = startLauncher(['--socket', socket, '--scenario', 'stdin', '--pid', '8700', '--argv', 'cut-prog', '--hold', '--quiet']);
+    cleanups.push(() => l.stop());
+    await l.next((e) => e.event === 'greeting', 30000);
+    const X = 0x7f7000000000;
+    // Over 4096 events, so that the recording mevid writes back has two
+    // batches (daemon/loader.h LOADER_BATCH_EVENTS) and a cut in the second
+    // leaves the first.
+    await l.send('start 8701 8700 cut-prog', `map 8701 ${hex(X)} ${hex(X + 8 * MiB)} not_resident`);
+    const flips = [];
+    for (let i = 0; i < 5000; i++) flips.push(`state 8701 ${hex(X + (i % 2048) * 4096)} ${hex(X + ((i % 2048) + 1) * 4096)} ${i < 2048 ? 'resident' : i % 2 ? 'resident' : 'not_resident'}`);
+    await l.send(...flips);
+    const id = await waitFor('the session', async () => (await apiState()).sessions.find((x) => x.launcher_pid === 8700)?.id);
+    await l.send('end 137');
+    await l.exited;
+    const killed = await waitFor('its end in /api/state', async () => (await apiState()).sessions.find((x) => x.id === id)?.end);
+    if (killed.how !== 'killed' || killed.signal !== 9) throw new Error(`/api/state end: ${JSON.stringify(killed)}`);
+    await page.goto(`${base}/?session=${id}`);
+    await waitFor('"killed by SIGKILL (137)"', async () => (await text(page, `.session[data-session="${id}"] .session-badge`)) === 'ended · killed by SIGKILL (137)');
+    // Its recording, cut inside its last batch (the session_end), as a writer killed mid-write leaves it.
+    const r = await fetch(`${base}/api/sessions/${id}/recording`);
+    if (!r.ok) throw new Error(`download: HTTP ${r.status}`);
+    const whole = Buffer.from(await r.arrayBuffer());
+    const before = new Set((await apiState()).sessions.map((x) => x.id));
+    await page.locator('input.file-input').setInputFiles({ name: 'cut.mevi', mimeType: 'application/octet-stream', buffer: whole.subarray(0, whole.length - 3) });
+    const cut = await waitFor('the cut recording loaded as a session', async () => (await apiState()).sessions.find((x) => !before.has(x.id)), 15000);
+    if (cut.end?.how !== 'recording_cut' || !(cut.end.offset > 0) || cut.end.offset >= whole.length) throw new Error(`/api/state end of the cut recording: ${JSON.stringify(cut.end)} (file ${whole.length - 3} bytes)`);
+    const want = `ended · recording cut at byte ${cut.end.offset}`;
+    await waitFor(`the page to say "${want}"`, async () => (await text(page, `.session[data-session="${cut.id}"] .session-badge`).catch(() => null)) === want, 15000);
+    const chip = await text(page, '.session-chip.selected');
+    if (!chip.includes(`recording cut at byte ${cut.end.offset}`)) throw new Error(`the session chip says ${chip}`);
+    await waitFor('its process "recording cut"', async () => (await text(page, `.session[data-session="${cut.id}"] .process[data-pid="8701"] .proc-status`).catch(() => null)) === 'recording cut');
+    if (await page.evaluate((id) => document.querySelector(`.session[data-session="${id}"]`)?.innerText.includes('launcher lost'), cut.id)) throw new Error('the cut recording is worded "launcher lost"');
+    await shot('35-recording-cut');
+    return `killed: ${JSON.stringify(killed)}; cut: ${JSON.stringify(cut.end)} -> "${want}"`;
+  });
+
+  await check('pid namespaces: a process run under unshare --pid shows its host pid ("pid 3 (host 41213)"), as /api/state says', async () => {
+    if (!MEVI_RUN) return 'SKIPPED: no mevi-run binary';
+    if (!existsSync('/usr/bin/unshare') || !existsSync('/usr/bin/python3')) return 'SKIPPED: needs /usr/bin/unshare and /usr/bin/python3';
+    const probe = await new Promise((res) => spawn('/usr/bin/unshare', ['--pid', '--fork', '--mount-proc', 'true'], { stdio: 'ignore' }).once('exit', res));
+    if (probe !== 0) return `SKIPPED: unshare --pid refused (exit ${probe}; needs root)`;
+    const prog = 'import os, sys\nprint(os.getpid(), flush=True)\nsys.stdin.readline()\n';
+    const child = spawn('/usr/bin/unshare', ['--pid', '--fork', '--mount-proc', MEVI_RUN, '--socket', socket, '--no-spawn', '--', '/usr/bin/python3', '-c', prog], { stdio: ['pipe', 'pipe', 'pipe'] });
+    cleanups.push(() => child.kill('SIGKILL'));
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    const exited = new Promise((r) => child.once('exit', (code) => r(code)));
+    const ns = Number(await waitFor(`the program's pid in its namespace${err ? ` (stderr: ${err.trim()})` : ''}`, () => /^\d+\n/.exec(out)?.[0], 20000));
+    const [s, p] = await waitFor('the session with host pids in /api/state', async () => {
+      for (const x of (await apiState()).sessions) for (const q of x.processes) if (x.alive && q.pid === ns && q.host_pid && x.launcher_host_pid && x.launcher_host_pid !== x.launcher_pid) return [x, q];
+      return null;
+    }, 20000);
+    if (p.host_pid === ns) throw new Error(`host pid ${p.host_pid} equals the namespace pid`);
+    await page.goto(`${base}/?session=${s.id}`);
+    const want = `${ns} (host ${p.host_pid})`;
+    await waitFor(`the process's pid to read "${want}"`, async () => (await text(page, `.session[data-session="${s.id}"] .process[data-pid="${ns}"] .pid`).catch(() => null)) === want, 15000);
+    // mevi-run became the program: the launcher pid's host pid is that process's.
+    const launcherHost = s.processes.find((q) => q.pid === s.launcher_pid)?.host_pid ?? s.launcher_host_pid;
+    const meta = await waitFor('the launcher pid with its host pid', async () => {
+      const m = await text(page, `.session[data-session="${s.id}"] .session-meta`);
+      return m.includes(`launcher pid ${s.launcher_pid} (host ${launcherHost})`) ? m : false;
+    });
+    await shot('36-pid-namespace');
+    child.stdin.end();
+    await exited;
+    return `pid ${want}; ${meta.split(' · ')[0]}`;
+  });
+
   await check('heat (mevi-run --heat): the overlay shows hot memory, the cold filter finds the idle buffer', async () => {
     if (!MEVI_RUN) return 'SKIPPED: no mevi-run binary';
     if (!existsSync('/usr/bin/python3')) return 'SKIPPED: /usr/bin/python3 missing';
@@ -986,7 +1068,8 @@ try {
       'cold = mmap.mmap(-1, 4 << 20, flags=f)',
       'time.sleep(0.5)',
       'for i in range(0, 4 << 20, 4096): cold[i] = 1',
-      "print('ready', flush=True)",
+      'import ctypes',
+      "print('ready', ctypes.addressof(ctypes.c_char.from_buffer(cold)), flush=True)",
       'while not select.select([sys.stdin], [], [], 0.1)[0]:',
       '    for i in range(0, 4 << 20, 4096): hot[i] = (hot[i] + 1) & 255',
     ].join('\n');
@@ -1033,11 +1116,44 @@ try {
     const label = await text(page, `.process[data-pid="${pid}"] .heat-stat`);
     await shot('31-heat-cold-filter');
     await page.locator('#opt-cold').fill('');
+    // The zoomed page grid has the overlay too: the cold buffer, page by page,
+    // faded now, and hot when scrubbed back to when it was written.
+    const coldAt = Number(/ready (\d+)/.exec(out)[1]);
+    const zoom = `${sid}:${pid}:${coldAt.toString(16)}-${(coldAt + 4 * MiB).toString(16)}`;
+    const gridPixels = () =>
+      page.evaluate((pid) => {
+        const c = document.querySelector(`.process[data-pid="${pid}"] canvas.map-canvas`);
+        if (!c) return null;
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        const n = { hot: 0, resident: 0, other: 0 };
+        for (let i = 0; i < d.length; i += 4) {
+          if (d[i] === 255 && d[i + 1] === 92 && d[i + 2] === 36) n.hot++;
+          else if (d[i] === 0xcb && d[i + 1] === 0x1f && d[i + 2] === 0x5f) n.resident++;
+          else n.other++;
+        }
+        return n;
+      }, pid);
+    const writtenAt = (await apiState()).sessions.find((x) => x.id === sid).processes.find((q) => q.pid === pid).written.find(([ws, we]) => ws <= coldAt && we > coldAt)?.[2];
+    if (writtenAt === undefined) throw new Error(`/api/state has no write time for the cold buffer at ${hex(coldAt)}`);
+    await page.goto(`${base}/?session=${sid}&zoom=${zoom}`);
+    await page.locator('#opt-heat').check();
+    const liveGrid = await waitFor('the zoomed grid with the cold buffer faded (heat colours, none hot)', async () => {
+      const n = await gridPixels();
+      return n && n.hot === 0 && n.resident === 0 && n.other > 0 ? n : false;
+    }, 15000);
+    await shot('37-heat-zoom-live');
+    await page.goto(`${base}/?session=${sid}&zoom=${zoom}&at=${writtenAt + 100e6}`);
+    await page.locator('#opt-heat').check();
+    const pastGrid = await waitFor('the zoomed grid scrubbed to the write: the cold buffer hot', async () => {
+      const n = await gridPixels();
+      return n && n.hot > 1000 && n.resident === 0 ? n : false;
+    }, 20000);
+    await shot('38-heat-zoom-scrubbed');
     await page.locator('#opt-heat').uncheck();
     child.stdin.end();
     const code = await exited;
     if (code !== 0) throw new Error(`mevi-run exited ${code}: ${err}`);
-    return `pid ${pid}: ${hotPixels} hot pixels; "${label}" (${formatBytes(cold)} resident not written for 1 s)`;
+    return `pid ${pid}: ${hotPixels} hot pixels; "${label}" (${formatBytes(cold)} resident not written for 1 s); zoomed cold buffer: live ${JSON.stringify(liveGrid)}, at its write ${JSON.stringify(pastGrid)}`;
   });
 
   await check('no request left 127.0.0.1 and the page logged no errors', async () => {

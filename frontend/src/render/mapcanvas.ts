@@ -21,7 +21,7 @@ import { DIFF_COLORS } from '../diffcolors';
 import { type MemMap, RESIDENT } from '../memmap';
 import type { TagMap } from '../tagmap';
 import { KIND_COLORS, stackRgb } from '../annotate';
-import { heatPalette } from '../heat';
+import { heatPalette, heatSlotColors } from '../heat';
 import { vmaKind } from '../store';
 import { formatAddress, formatBytes } from '../format';
 import {
@@ -359,7 +359,13 @@ export class MapCanvas {
     ctx.setTransform(1, 0, 0, 1, 0, 0);
     const ch = Math.max(1, Math.round((CELL_H - 1) * dpr));
     const cellBytesAll = grid.pagesPerCell * PAGE;
-    const sites = this.ann && this.paint.bySite ? rasterizeTags(this.ann.origins, grid.start, grid.cells * cellBytesAll, grid.cells) : null;
+    const span = grid.cells * cellBytesAll;
+    const sites = this.ann && this.paint.bySite ? rasterizeTags(this.ann.origins, grid.start, span, grid.cells) : null;
+    // The heat overlay (heat.ts), as on the bars: each cell's resident part in
+    // the colour of its last write; it takes precedence over call sites.
+    const hp = this.paint.heat;
+    const written = this.ann?.written && hp ? rasterizeTags(this.ann.written, grid.start, span, grid.cells) : null;
+    const vmas = written && this.ann!.vmas.count > 0 ? rasterizeTags(this.ann!.vmas, grid.start, span, grid.cells) : null;
     for (let r = 0; r < grid.rows; r++) {
       const n = Math.min(grid.cols, grid.cells - r * grid.cols);
       const sub = grid.frac.subarray(r * grid.cols * SLOTS, (r * grid.cols + n) * SLOTS);
@@ -368,8 +374,15 @@ export class MapCanvas {
       const w = Math.round(n * cellW * dpr);
       ctx.fillStyle = COLORS.groupBg;
       ctx.fillRect(x, y, w, ch);
-      const sl = sites ? sites.subarray(r * grid.cols, r * grid.cols + n) : null;
-      paintRuns(ctx, sub, n, x, y, cellW * dpr, ch, sl ? (c) => siteColors(sl[c]!, this.paint.highlight) : undefined);
+      const off = r * grid.cols;
+      const sl = sites ? sites.subarray(off, off + n) : null;
+      const colors =
+        written && hp
+          ? (c: number) => heatSlotColors(written[off + c]!, hp.nowMs, hp.coldS, SLOT_COLORS, vmas ? vmas[off + c]! : -1)
+          : sl
+            ? (c: number) => siteColors(sl[c]!, this.paint.highlight)
+            : undefined;
+      paintRuns(ctx, sub, n, x, y, cellW * dpr, ch, colors);
     }
     // Cell separators, drawn once for the whole grid when cells are wide enough.
     if (cellW * dpr >= 4) {

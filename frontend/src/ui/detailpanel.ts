@@ -14,6 +14,8 @@ import { el } from './dom';
 /** What the panel shows; built by the app from the store (see App.details). */
 export interface Details {
   pid: number;
+  /** The pid as shown: "3 (host 41213)" in a pid namespace (endings.ts). */
+  pidText?: string;
   addr: number;
   /** The range under the pointer and its state, or null when unmapped. */
   range: [number, number, number] | null;
@@ -56,7 +58,7 @@ export class DetailPanel {
     if (key === this.key && !this.el.hidden) return; // unchanged: keep the DOM (selection, hover)
     this.key = key;
     const parts: (Node | string)[] = [];
-    parts.push(el('h2', {}, `pid ${d.pid} · ${formatAddress(d.addr)}`));
+    parts.push(el('h2', {}, `pid ${d.pidText ?? d.pid} · ${formatAddress(d.addr)}`));
     if (d.range) {
       const [s, e, st] = d.range;
       parts.push(el('div', { className: 'detail-line' }, `${formatRange(s, e)} · ${formatBytes(e - s)} · ${STATE_LABELS[st] ?? `state ${st}`}`));

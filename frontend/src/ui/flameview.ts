@@ -11,7 +11,7 @@
  * The panel also carries the session's export links (Trace Event JSON for
  * Perfetto, folded stacks for speedscope / flamegraph.pl, the summary).
  */
-import { FlameChartContainer, FlameChartPlugin } from 'flame-chart-js';
+import { FlameChartContainer } from 'flame-chart-js';
 import type { SessionState } from '../store';
 import {
   buildFlame,
@@ -19,13 +19,15 @@ import {
   bytesFromState,
   countFrames,
   describeFrame,
+  FlameLayout,
+  FlameTree,
   stacksOf,
-  toChart,
   topFrames,
-  type ChartNode,
   type FlameNode,
   type FlameValue,
 } from '../flame';
+import { FlameDrawPlugin } from './flameplugin';
+import { procPidText } from '../endings';
 import { formatBytes } from '../format';
 import { el } from './dom';
 import { Refresh } from './refresh';
@@ -33,6 +35,8 @@ import { Refresh } from './refresh';
 /** Rows of the function list under the chart (it scrolls). */
 const LIST_ROWS = 200;
 const CHART_HEIGHT = 320;
+/** How often the function list follows a live graph (ms). */
+const LIST_EVERY_MS = 3000;
 
 /** A set of stack ids whose `${}` is a stable key (processview.ts signs its
  * paint options with a template string). */
@@ -76,8 +80,15 @@ export class FlameView {
   private readonly filterNote: HTMLElement;
   private readonly links: HTMLElement;
   private chart: FlameChartContainer | null = null;
-  private plugin: FlameChartPlugin | null = null;
+  private plugin: FlameDrawPlugin | null = null;
   private readonly refresh = new Refresh();
+  /** The live tree, kept by differences while its key holds (session, pid,
+   * value, stack table). */
+  private live: { key: string; stacks: unknown; tree: FlameTree; layout: FlameLayout } | null = null;
+  /** When the function list was last rebuilt (ms), and what it showed. */
+  private listAt = 0;
+  private listKey = '';
+  private total = 0;
   private open = false;
   private input: FlameInput | null = null;
   private sessionId: number | null = null;
@@ -86,6 +97,8 @@ export class FlameView {
   private diffCache: { key: string; root: FlameNode | null; error: string | null } | null = null;
   /** Build time of the last tree + layout (ms), for the bench. */
   lastBuildMs = 0;
+  /** Tree updates shown, for the bench. */
+  private builds = 0;
 
   constructor(private readonly cb: FlameCallbacks) {
     this.toggle = el('button', { className: 'flame-toggle', type: 'button', title: 'Resident memory by the call stack that mapped it' }, '▸ Flame graph');
@@ -156,8 +169,25 @@ export class FlameView {
     const pid = this.pid();
     // An ended session shows what each process held when it exited.
     const procs = [...s.processes.values()].filter((p) => pid === null || p.pid === pid).map((p) => ({ pid: p.pid, alive: p.alive || !s.alive, map: p.map, origins: p.origins }));
-    const root = buildFlame(bytesByStack(procs, this.value()), s.stacks, null, pid === null ? `session ${s.id}` : `pid ${pid}`);
-    this.show(root, false, t0);
+    const bytes = bytesByStack(procs, this.value());
+    const key = `${s.id}|${input.at}|${pid}|${this.value()}|${s.stacks.size}`;
+    let fresh = false;
+    if (!this.live || this.live.key !== key || this.live.stacks !== s.stacks || this.isDiff) {
+      const tree = new FlameTree(pid === null ? `session ${s.id}` : `pid ${pid}`, s.stacks);
+      tree.update(bytes);
+      this.live = { key, stacks: s.stacks, tree, layout: new FlameLayout(tree.root, false) };
+      fresh = true;
+    } else {
+      const what = this.live.tree.update(bytes);
+      if (what === 'none') {
+        this.refresh.measured();
+        return;
+      }
+      // The same frames keep their places; new or gone frames re-sort.
+      this.live.layout.relayout(what === 'structure');
+    }
+    const tree = this.live.tree;
+    this.show(this.live.layout, false, t0, fresh, tree.frames, force, () => tree.top(LIST_ROWS));
     this.refresh.measured();
   }
 
@@ -166,7 +196,8 @@ export class FlameView {
     const value = this.value();
     const key = `${s.id}:${d[0]}-${d[1]}:${pid}:${value}`;
     if (this.diffCache?.key === key) {
-      if (this.diffCache.root && this.root !== this.diffCache.root) this.show(this.diffCache.root, true, performance.now());
+      const r = this.diffCache.root;
+      if (r && this.root !== r) this.show(new FlameLayout(r, true), true, performance.now(), true, countFrames(r), true);
       this.status.textContent = this.diffCache.error ? `diff: ${this.diffCache.error}` : this.status.textContent;
       return;
     }
@@ -187,7 +218,7 @@ export class FlameView {
         for (const [id, f] of A.stacks) if (!B.stacks.has(id)) B.stacks.set(id, f);
         const root = buildFlame(B.bytes, B.stacks, A.bytes, `A → B${pid === null ? '' : ` · pid ${pid}`}`);
         this.diffCache = { key, root, error: null };
-        this.show(root, true, t0);
+        this.show(new FlameLayout(root, true), true, t0, true, countFrames(root), true);
       })
       .catch((err: unknown) => {
         if (this.diffCache?.key === key) this.diffCache = { key, root: null, error: String((err as Error).message ?? err) };
@@ -195,55 +226,60 @@ export class FlameView {
       });
   }
 
-  /** Draws a tree (and the list under it). */
-  private show(root: FlameNode, diff: boolean, t0: number): void {
+  /**
+   * Draws a laid-out tree (and the list under it). fresh: another tree than
+   * the one shown (the view resets); else the same frames with new bytes (the
+   * zoom and position stay). The function list (200 DOM rows) is redone at
+   * most every LIST_EVERY_MS while live, unless now.
+   */
+  private show(layout: FlameLayout, diff: boolean, t0: number, fresh: boolean, frames: number, now: boolean, top: () => FlameNode[] = () => topFrames(layout.root, LIST_ROWS)): void {
+    const root = layout.root;
     this.root = root;
     this.isDiff = diff;
-    const data = toChart(root, diff);
     this.lastBuildMs = performance.now() - t0;
+    this.builds++;
     this.el.dataset.buildMs = this.lastBuildMs.toFixed(1);
-    const total = diff ? Math.max(root.value, root.before) : root.value;
-    this.el.dataset.frames = String(countFrames(root));
+    this.el.dataset.builds = String(this.builds);
+    this.total = diff ? Math.max(root.value, root.before) : root.value;
+    this.el.dataset.frames = String(frames);
     this.el.dataset.total = String(root.value);
     this.status.textContent = diff
       ? `A ${formatBytes(root.before)} → B ${formatBytes(root.value)} · red grew, blue shrank`
       : `${formatBytes(root.value)} ${this.value()}`;
-    if (total === 0) {
+    if (this.total === 0) {
       this.status.textContent += ' · nothing to show (no memory, or no backtraces: mevi-run --backtraces=mmap)';
     }
-    this.draw(data, total);
-    this.renderList(root, diff);
+    this.draw(layout, fresh);
+    const t = performance.now();
+    if (fresh || now || t - this.listAt >= LIST_EVERY_MS) {
+      this.listAt = t;
+      this.renderList(top(), diff);
+    }
   }
 
-  private draw(data: ChartNode, total: number): void {
+  private draw(layout: FlameLayout, fresh: boolean): void {
     const width = Math.max(200, this.body.clientWidth || 800);
-    this.canvas.width = width;
-    this.canvas.height = CHART_HEIGHT;
-    this.canvas.style.width = `${width}px`;
-    this.canvas.style.height = `${CHART_HEIGHT}px`;
     if (!this.chart || !this.plugin) {
-      this.plugin = new FlameChartPlugin({ data: [data], name: 'flame' });
+      this.canvas.width = width;
+      this.canvas.height = CHART_HEIGHT;
+      this.canvas.style.width = `${width}px`;
+      this.canvas.style.height = `${CHART_HEIGHT}px`;
+      this.plugin = new FlameDrawPlugin((n) => describeFrame(n, this.total, this.isDiff));
+      this.plugin.setLayout(layout, true);
       this.chart = new FlameChartContainer({
         canvas: this.canvas,
         plugins: [this.plugin],
         settings: {
-          options: {
-            timeUnits: 'B',
-            tooltip: (region: { data?: { source?: ChartNode } } | null, engine: { renderTooltipFromData(f: { text: string }[], m: unknown): void }, mouse: unknown) => {
-              const n = region?.data?.source?.flame;
-              if (n) engine.renderTooltipFromData(describeFrame(n, total, this.isDiff).map((text) => ({ text })), mouse);
-            },
-          },
+          options: { timeUnits: 'B' },
           styles: { main: { blockHeight: 18, font: '11px Iosevka, monospace', backgroundColor: '#14181e', fontColor: '#101010' } },
         },
       });
-      this.plugin.on('select', (ev: { node: { source?: ChartNode } | null }) => this.select(ev.node?.source?.flame ?? null));
-    } else {
-      this.plugin.setData([data]);
-      this.chart.resize(width, CHART_HEIGHT);
+      this.plugin.on('select', (ev: { node: FlameNode | null }) => this.select(ev.node));
+      this.chart.render();
+      return;
     }
-    this.chart.setZoom(0, Math.max(1, data.duration));
-    this.chart.render();
+    if (this.canvas.width !== width) this.chart.resize(width, CHART_HEIGHT);
+    this.plugin.setLayout(layout, fresh);
   }
 
   private select(n: FlameNode | null): void {
@@ -256,8 +292,12 @@ export class FlameView {
     this.cb.filter(cur && cur.toString() === next.toString() ? null : next);
   }
 
-  private renderList(root: FlameNode, diff: boolean): void {
-    const rows = topFrames(root, LIST_ROWS).map((n) => {
+  private renderList(top: FlameNode[], diff: boolean): void {
+    // Unchanged rows are left alone (no DOM work).
+    const key = `${diff}|${top.map((n) => `${n.name}:${n.value}:${n.before}`).join('|')}`;
+    if (key === this.listKey) return;
+    this.listKey = key;
+    const rows = top.map((n) => {
       const d = n.value - n.before;
       const row = el(
         'div',
@@ -278,13 +318,15 @@ export class FlameView {
   private renderPidOptions(s: SessionState): void {
     const want = ['', ...[...s.processes.values()].filter((p) => p.alive || !s.alive).map((p) => String(p.pid))];
     const have = [...this.pidSelect.options].map((o) => o.value);
-    if (want.join(',') === have.join(',')) return;
+    const labels = want.map((p) => (p === '' ? '' : procPidText(s.id, Number(p)))).join(',');
+    if (want.join(',') === have.join(',') && this.pidSelect.dataset.labels === labels) return;
+    this.pidSelect.dataset.labels = labels;
     const cur = this.pidSelect.value;
     this.pidSelect.replaceChildren(
       el('option', { value: '' }, 'all processes'),
       ...[...s.processes.values()]
         .filter((p) => p.alive || !s.alive)
-        .map((p) => el('option', { value: String(p.pid) }, `pid ${p.pid} ${(p.cmdline[0] ?? '').split('/').pop() ?? ''}`)),
+        .map((p) => el('option', { value: String(p.pid) }, `pid ${procPidText(s.id, p.pid)} ${(p.cmdline[0] ?? '').split('/').pop() ?? ''}`)),
     );
     this.pidSelect.value = want.includes(cur) ? cur : '';
   }

@@ -4,7 +4,8 @@
  * the memory map canvas.
  */
 import type { ProcessState } from '../store';
-import { formatArg, formatBytes, formatProcessEnd } from '../format';
+import { formatArg, formatBytes } from '../format';
+import { processEndText, procPidText } from '../endings';
 import { MapCanvas, type Hit, type PaintOptions, type ZoomWindow } from '../render/mapcanvas';
 import { KIND_COLORS, KIND_LABELS, kindBreakdown } from '../annotate';
 import { KIND_NAMES } from '../protocol';
@@ -54,6 +55,7 @@ export class ProcessView {
   private readonly kindsRefresh = new Refresh();
   private readonly status: HTMLElement;
   private readonly heatStat: HTMLElement;
+  private readonly pidEl: HTMLElement;
   private readonly args: HTMLElement;
   private readonly note: HTMLElement;
   private readonly body: HTMLElement;
@@ -87,8 +89,8 @@ export class ProcessView {
     this.heatStat = el('span', { className: 'mem-stats heat-stat' });
     this.heatStat.hidden = true;
     this.args = el('span', { className: 'args' });
-    const pid = el('span', { className: 'pid', title: `pid ${proc.pid}` }, String(proc.pid));
-    const info = el('div', { className: 'process-info' }, this.caret, pid, this.rss, this.vsz, this.swap, this.kinds, this.heatStat, this.status, this.args, this.spark.el);
+    this.pidEl = el('span', { className: 'pid', title: `pid ${proc.pid}` }, String(proc.pid));
+    const info = el('div', { className: 'process-info' }, this.caret, this.pidEl, this.rss, this.vsz, this.swap, this.kinds, this.heatStat, this.status, this.args, this.spark.el);
     this.note = el('div', { className: 'empty-note' });
     this.body = el('div', { className: 'process-body' }, this.canvas.canvas, this.note);
     this.el = el('div', { className: 'process' }, info, this.body);
@@ -190,7 +192,12 @@ export class ProcessView {
     if (proc.map.swap > 0) setStat(this.swap, 'Swap', formatBytes(proc.map.swap));
     this.renderKinds(proc);
     this.renderHeat(input);
-    let status = formatProcessEnd(proc.alive, proc.exitStatus, input.session ?? { alive: true, exitStatus: null });
+    let status = processEndText(proc, input.session ? { id: proc.sessionId, ...input.session } : null);
+    const pidShown = procPidText(proc.sessionId, proc.pid);
+    if (this.pidEl.textContent !== pidShown) {
+      this.pidEl.textContent = pidShown;
+      this.pidEl.title = pidShown === String(proc.pid) ? `pid ${proc.pid}` : `pid ${proc.pid} in its pid namespace, ${pidShown.replace(/^\d+ \(host (\d+)\)$/, '$1')} as the host (ps) sees it`;
+    }
     if (collapsed && input.descendants > 0) status += `${status ? ' · ' : ''}+${input.descendants} below`;
     if (this.status.textContent !== status) this.status.textContent = status;
     if (this.argsShown !== proc.cmdline) this.renderArgs(proc.cmdline);

@@ -5,7 +5,8 @@
  * above the list of its process blocks.
  */
 import { type SessionState, sessionRss, sessionVsz } from '../store';
-import { formatArg, formatBytes, formatClock, formatDuration, formatSessionEnd } from '../format';
+import { formatArg, formatBytes, formatClock, formatDuration } from '../format';
+import { describeEnd, facts, pidText, procPidText, sessionEndText } from '../endings';
 import { callSiteFrame, callSites, formatFrame, formatMode, stackColor, type CallSite } from '../annotate';
 import { RssChart } from './chart';
 import { el } from './dom';
@@ -61,16 +62,10 @@ export class SessionView {
       this.title.title = s.argv.join(' ');
     }
     this.el.classList.toggle('ended', !s.alive);
-    const badge = s.alive ? 'running' : `ended · ${formatSessionEnd(s.alive, s.exitStatus)}`;
+    const badge = s.alive ? 'running' : `ended · ${sessionEndText(s)}`;
     setText(this.badge, badge);
     this.badge.className = `session-badge ${s.alive ? 'running' : 'ended'}`;
-    this.badge.title = s.alive
-      ? 'the launcher is tracking it'
-      : s.exitStatus === -1
-        ? 'detached: mevi-run let the program go; it runs on, untracked'
-        : s.exitStatus === null
-          ? 'launcher lost: mevi-run went away without ending the session (killed, or a recording cut short); its processes are no longer tracked'
-          : 'the program ended';
+    this.badge.title = s.alive ? 'the launcher is tracking it' : describeEnd(facts.end(s.id), s.exitStatus);
 
     let alive = 0;
     for (const p of s.processes.values()) if (p.alive) alive++;
@@ -88,7 +83,7 @@ export class SessionView {
         `\nreconcile corrections: ${s.corrections}`;
     else if (s.engine === 'ptrace') this.mode.title += '\nengine: ptrace' + (s.mode === 0 ? ' + userfaultfd' : '');
     const parts = [
-      `launcher pid ${s.launcherPid}`,
+      `launcher pid ${pidText(s.launcherPid, facts.launcherHostPid(s.id, s.launcherPid))}`,
       `tracking: ${mode}`,
       `started ${formatClock(s.startedAt)}`,
       dur,
@@ -135,6 +130,7 @@ export class SessionView {
       return;
     }
     const tr = (r: CallSite): HTMLElement => {
+      const pids = r.pids.map((p) => procPidText(s.id, p));
       const frames = r.stackId >= 0 ? s.stacks.get(r.stackId) : undefined;
       const f = frames ? callSiteFrame(frames) : null;
       const label = r.stackId < 0 ? 'no known origin (mapped before tracing, or by the kernel)' : f ? formatFrame(f) : `stack #${r.stackId} (frames not received)`;
@@ -149,7 +145,7 @@ export class SessionView {
         el('td', { className: 'num site-resident' }, formatBytes(r.resident)),
         el('td', { className: 'num' }, formatBytes(r.mapped)),
         el('td', { className: 'num' }, String(r.ranges)),
-        el('td', { className: 'site-pids', title: r.pids.join(' ') }, r.pids.length > 6 ? `${r.pids.slice(0, 6).join(' ')} +${r.pids.length - 6}` : r.pids.join(' ')),
+        el('td', { className: 'site-pids', title: pids.join(' ') }, pids.length > 6 ? `${pids.slice(0, 6).join(' ')} +${pids.length - 6}` : pids.join(' ')),
       );
       row.dataset.stack = String(r.stackId);
       row.dataset.resident = String(r.resident);

@@ -1,4 +1,3 @@
-import { formatSessionEnd } from '../format';
 /*
  * statusview — the DOM for the session chips (with the colour legend), the
  * banner and the empty state. Each updates the DOM only when its content changed.
@@ -6,6 +5,7 @@ import { formatSessionEnd } from '../format';
 import type { SessionState } from '../store';
 import type { Banner, EmptyState } from '../status';
 import { el } from './dom';
+import { sessionEndText } from '../endings';
 import { formatMode, KIND_COLORS, KIND_LABELS } from '../annotate';
 import { KIND_NAMES } from '../protocol';
 
@@ -24,7 +24,7 @@ export class StatusView {
   /** One chip per session, newest first, plus "all sessions". */
   renderNav(sessions: readonly SessionState[], selected: number | null): void {
     const list = [...sessions].sort((a, b) => b.id - a.id);
-    const key = JSON.stringify([selected, list.map((s) => [s.id, s.alive, s.exitStatus, s.argv[0] ?? '', s.argv.length, s.mode, s.sampleMs])]);
+    const key = JSON.stringify([selected, list.map((s) => [s.id, sessionEndText(s), s.argv[0] ?? '', s.argv.length, s.mode, s.sampleMs])]);
     if (key === this.navKey) return;
     this.navKey = key;
     this.nav.hidden = list.length === 0;
@@ -40,7 +40,7 @@ export class StatusView {
     const chips = [chip(`all sessions (${list.length})`, 'Show every session', null, '')];
     for (const s of list) {
       const name = (s.argv[0] ?? '?').split('/').pop() || '?';
-      const status = formatSessionEnd(s.alive, s.exitStatus);
+      const status = sessionEndText(s);
       const mode = formatMode(s.mode, s.sampleMs);
       const c = chip(`#${s.id} ${name} · ${status}${s.mode === 1 ? ' · sampled' : ''}`, `${s.argv.join(' ')}\ntracking: ${mode}`, s.id, s.alive ? 'alive' : 'ended');
       c.dataset.mode = mode;
