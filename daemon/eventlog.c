@@ -9,7 +9,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fnv.h"
 #include "log.h"
+#include "mkdirp.h"
 #include "memmap.h"
 #include "session.h"
 #include "slotindex.h"
@@ -419,11 +421,7 @@ static void rb_strv(struct rbuf *r, struct mevi_strv *v)
 
 static uint32_t str_hash(const char *p, uint32_t len)
 {
-	uint32_t h = 2166136261u;
-
-	for (uint32_t i = 0; i < len; i++)
-		h = (h ^ (unsigned char)p[i]) * 16777619u;
-	return h;
+	return fnv1a32(FNV1A32_BASIS, p, len);
 }
 
 static size_t sdict_bytes(const struct sdict *d)
@@ -809,28 +807,6 @@ static int dec_event(struct rbuf *r, struct delta *d, struct mevi_event *ev)
 
 /* --- blobs and the spill file ----------------------------------------------- */
 
-/* mkdir -p with mode 0700 for what it creates. Returns 0 or -errno. */
-static int mkdir_p(const char *path)
-{
-	char tmp[256];
-	size_t n = strlen(path);
-
-	if (n >= sizeof(tmp))
-		return -ENAMETOOLONG;
-	memcpy(tmp, path, n + 1);
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 /* The spill directory: $XDG_STATE_HOME/mevi, else ~/.local/state/mevi,
  * created 0700; an existing one we own is made 0700. Returns 0 or -errno. */
 static int spill_dir(struct eventlog_budget *b)
@@ -854,7 +830,7 @@ static int spill_dir(struct eventlog_budget *b)
 			return -ENAMETOOLONG;
 		}
 	}
-	err = mkdir_p(b->spill_dir);
+	err = mkdirp(b->spill_dir, 0700);
 	if (err)
 		return err;
 	if (lstat(b->spill_dir, &st) < 0)

@@ -426,11 +426,6 @@ void link_send(const void *data, size_t len, void *ctx)
 		l->bytes_sent += len;
 }
 
-bool link_is_up(const struct link *l)
-{
-	return l->up;
-}
-
 void link_finish(struct link *l, int timeout_ms)
 {
 	int64_t deadline = mono_ms() + timeout_ms;

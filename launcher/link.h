@@ -61,18 +61,18 @@ void link_set_listen(struct link *l, const char *listen);
 
 /*
  * Connects once, synchronously, before the program starts: spawns mevid when
- * nothing answers (unless may_spawn is false), waits up to timeout_ms for it,
- * reads the greeting and prints "mevi: watching at URL". On failure prints
- * one line saying tracking continues and the link retries in the background.
- * Does not call the snapshot callback (the caller starts the session).
+ * nothing answers (unless may_spawn is false), waits up to timeout_ms for it
+ * and reads the greeting, which fills url. "mevi: watching at URL" is printed
+ * here only while url_printed is false: mevi-run sets it first and prints the
+ * URL itself when the session begins (not for a program that fails to start).
+ * On failure prints one line saying tracking continues and the link retries
+ * in the background. Does not call the snapshot callback (the caller starts
+ * the session).
  */
 void link_start(struct link *l, int timeout_ms);
 
 /* Sends a finished batch (the outbox sink). Dropped while the link is down. */
 void link_send(const void *data, size_t len, void *ctx);
-
-/* True if batches are currently delivered. */
-bool link_is_up(const struct link *l);
 
 /* Writes out what is queued (waiting at most timeout_ms) and closes. */
 void link_finish(struct link *l, int timeout_ms);

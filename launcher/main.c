@@ -33,6 +33,7 @@
 #include "link.h"
 #include "log.h"
 #include "outbox.h"
+#include "parse.h"
 #include "recorder.h"
 #include "sandbox.h"
 #include "spawn.h"
@@ -82,18 +83,6 @@ static void send_batch(const void *batch, size_t len, void *arg)
 		recorder_write(&l->rec, batch, len);
 	if (l->summary)
 		summary_feed_batch(l->summary, batch, len);
-}
-
-/* Parses a decimal in [min, max]. Returns 0 or -EINVAL. */
-static int parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out)
-{
-	char *end;
-
-	errno = 0;
-	*out = strtoul(s, &end, 10);
-	if (errno || end == s || *end || *s == '-' || *out < min || *out > max)
-		return -EINVAL;
-	return 0;
 }
 
 static void usage(FILE *f)
@@ -552,7 +541,7 @@ int main(int argc, char **argv)
 	    {"heat", optional_argument, NULL, 0x330},
 	    {NULL, 0, NULL, 0},
 	};
-	unsigned long num;
+	unsigned long long num;
 	unsigned detach_after = 0;
 	bool exact = false;
 	unsigned heat_ms = 0; /* --heat: the interval; 0 when off */

@@ -18,6 +18,7 @@
 #include "backtrace.h"
 #include "compat.h"
 #include "event.h"
+#include "fnv.h"
 #include "heat.h"
 #include "inject.h"
 #include "log.h"
@@ -499,14 +500,7 @@ void mm_note_thread_stack(struct mm *mm, pid_t tid, uint64_t sp)
  * "already sent". */
 static uint32_t kind_hash(uint8_t kind, const char *name, size_t len)
 {
-	uint32_t h = 2166136261u ^ kind;
-
-	h *= 16777619u;
-	for (size_t i = 0; i < len; i++) {
-		h ^= (uint8_t)name[i];
-		h *= 16777619u;
-	}
-	return h;
+	return fnv1a32(fnv1a32(FNV1A32_BASIS, &kind, 1), name, len);
 }
 
 /* Sends the kind and name of [s, e) (part of the VMA d) unless already sent. */

@@ -44,11 +44,12 @@ enum syscall_kind {
  * equal one of values[]: mmap stops only for anonymous mappings, and madvise
  * only for advice that can drop pages.
  *
- * munmap does not stop at all: unmapping registered memory (by munmap, or by
- * a file mapping placed over it with MAP_FIXED) is reported by the
- * userfaultfd as UFFD_EVENT_UNMAP, at the cost of one wake-up instead of two
- * ptrace stops; unregistered memory is not tracked, so its unmapping does not
- * matter.
+ * In exact mode munmap does not stop at all: unmapping registered memory (by
+ * munmap, or by a file mapping placed over it with MAP_FIXED) is reported by
+ * the userfaultfd as UFFD_EVENT_UNMAP, at the cost of one wake-up instead of
+ * two ptrace stops; unregistered memory is not tracked, so its unmapping does
+ * not matter. Sampled mode has no userfaultfd and stops at munmap's entry
+ * (see above).
  */
 struct traced_syscall {
 	int nr;
