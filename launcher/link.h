@@ -53,8 +53,10 @@ struct link {
 /* Resolves the socket path: $MEVI_SOCKET, else the default (proto/sockpath.h). */
 int link_default_socket(char *buf, size_t len);
 
-void link_init(struct link *l, struct event_base *base, const char *socket_path, bool may_spawn,
-	       link_snapshot_fn snapshot, void *ctx);
+/* Sets up l (nothing is connected yet). Returns 0, or -ENOMEM when its
+ * retry timer cannot be allocated. */
+int link_init(struct link *l, struct event_base *base, const char *socket_path, bool may_spawn,
+	      link_snapshot_fn snapshot, void *ctx);
 
 /* Sets the --listen HOST:PORT a spawned mevid is given ("" or NULL: none). */
 void link_set_listen(struct link *l, const char *listen);

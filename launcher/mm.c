@@ -977,7 +977,7 @@ static bool injection_allowed(struct mm *mm, pid_t tid, uint64_t insn, long nr,
 	const char *why = "";
 
 	memcpy(calls[0].args, args, sizeof(calls[0].args));
-	if (sandbox_check(tid, insn, calls, 2, &why) == 0)
+	if (sandbox_check(tid, mm->own_filters, insn, calls, 2, &why) == 0)
 		return true;
 	if (!said)
 		log_warn("pid %d: not tracked, because %s; its pages are shown as untracked",

@@ -80,8 +80,9 @@ struct run_vec {
 
 struct mm {
 	int refs;
-	pid_t pid; /* owner tgid: /proc files and events */
-	int uffd;  /* ours; -1 when not tracking */
+	pid_t pid;	      /* owner tgid: /proc files and events */
+	unsigned own_filters; /* seccomp filters of mevi-run's own (trace_mode); 0 when new */
+	int uffd;	      /* ours; -1 when not tracking */
 	struct event *uffd_ev;
 	struct memmap *map;
 	struct tagmap *kinds; /* what vma events said of each range (a hash) */

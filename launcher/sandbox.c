@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "procstatus.h"
+#include "procfs.h"
 
 #ifndef PTRACE_SECCOMP_GET_FILTER
 #define PTRACE_SECCOMP_GET_FILTER 0x420c
@@ -31,13 +31,6 @@
 
 #define MAX_FILTERS	     64 /* the kernel allows 32k instructions in all */
 #define BPF_MEMWORDS_SECCOMP 16 /* BPF_MEMWORDS */
-
-static unsigned own_filters;
-
-void sandbox_set_own_filters(unsigned n)
-{
-	own_filters = n;
-}
 
 uint32_t sandbox_run(const struct sock_filter *prog, size_t len, const void *data)
 {
@@ -173,26 +166,26 @@ static int read_seccomp(pid_t tid, int *mode, unsigned *nfilters)
 {
 	char buf[4096];
 	long m = 0, n = 0;
-	int err = procstatus_read(tid, buf, sizeof(buf));
+	int err = procfs_status_read(tid, buf, sizeof(buf));
 
 	if (err)
 		return err;
-	procstatus_field(buf, "Seccomp", &m);
+	procfs_status_field(buf, "Seccomp", &m);
 	*mode = (int)m;
 	/* Seccomp_filters: Linux 5.9+; without it, assume the worst. */
-	if (!procstatus_field(buf, "Seccomp_filters", &n))
+	if (!procfs_status_field(buf, "Seccomp_filters", &n))
 		n = m == SECCOMP_MODE_FILTER ? MAX_FILTERS : 0;
 	*nfilters = (unsigned)n;
 	return 0;
 }
 
-bool sandbox_has_foreign_filters(pid_t pid)
+bool sandbox_has_foreign_filters(pid_t pid, unsigned own)
 {
 	unsigned n = 0;
 	int mode = 0;
 
 	return read_seccomp(pid, &mode, &n) == 0 &&
-	       (mode == SECCOMP_MODE_STRICT || (mode == SECCOMP_MODE_FILTER && n > own_filters));
+	       (mode == SECCOMP_MODE_STRICT || (mode == SECCOMP_MODE_FILTER && n > own));
 }
 
 /* Higher precedence first, as the kernel orders actions. */
@@ -221,7 +214,7 @@ static const char *action_name(uint32_t ret)
 	}
 }
 
-int sandbox_check(pid_t tid, uint64_t ip, const struct sandbox_call *calls, size_t n,
+int sandbox_check(pid_t tid, unsigned own, uint64_t ip, const struct sandbox_call *calls, size_t n,
 		  const char **why)
 {
 	static char reason[160];
@@ -237,7 +230,7 @@ int sandbox_check(pid_t tid, uint64_t ip, const struct sandbox_call *calls, size
 		*why = "it runs in strict seccomp mode";
 		return -EPERM;
 	}
-	if (mode != SECCOMP_MODE_FILTER || nfilters <= own_filters)
+	if (mode != SECCOMP_MODE_FILTER || nfilters <= own)
 		return 0;
 	if (nfilters > MAX_FILTERS)
 		nfilters = MAX_FILTERS;

@@ -65,14 +65,10 @@ struct traced_syscall {
 extern const struct traced_syscall traced_syscalls[];
 extern const size_t traced_syscalls_count;
 
-/* Chooses the mode (SYSCALLS_EXACT or SYSCALLS_SAMPLED) whose entries the
- * filter and the lookup use; exact until called. */
-void traced_syscalls_select(unsigned mode);
+/* True when sc stops in mode (SYSCALLS_EXACT or SYSCALLS_SAMPLED). */
+bool traced_syscall_active(const struct traced_syscall *sc, unsigned mode);
 
-/* True when sc belongs to the selected mode. */
-bool traced_syscall_active(const struct traced_syscall *sc);
-
-/* Returns the selected mode's entry for a native syscall number, or NULL. */
-const struct traced_syscall *traced_syscall_lookup(long nr);
+/* Returns mode's entry for a native syscall number, or NULL. */
+const struct traced_syscall *traced_syscall_lookup(unsigned mode, long nr);
 
 #endif /* MEVI_LAUNCHER_SYSCALLS_H */

@@ -24,7 +24,7 @@
 #include "inject.h"
 #include "log.h"
 #include "outbox.h"
-#include "procstatus.h"
+#include "procfs.h"
 #include "sandbox.h"
 #include "syscalls.h"
 
@@ -65,6 +65,7 @@ struct thread {
 struct tracee_table {
 	struct event_base *base;
 	struct outbox *out;
+	struct trace_mode mode;
 	tracee_notify_fn notify;
 	void *notify_ctx;
 	struct thread *threads[NBUCKETS];
@@ -222,33 +223,11 @@ static uint32_t count_args(const char *buf, size_t len)
 /* Reads /proc/PID/cmdline into p. Keeps the old one if it cannot be read. */
 static void read_cmdline(struct proc *p)
 {
-	char path[64], *buf = NULL;
-	size_t cap = 0, len = 0;
-	int fd;
+	char *buf;
+	size_t len;
 
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)p->pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (procfs_cmdline(p->pid, &buf, &len))
 		return;
-	for (;;) {
-		ssize_t n;
-
-		if (cap - len < 4096) {
-			char *nb = realloc(buf, cap + 65536);
-
-			if (!nb)
-				break;
-			buf = nb;
-			cap += 65536;
-		}
-		n = read(fd, buf + len, cap - len);
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-		if (len > (1u << 20))
-			break; /* the protocol caps strings; a megabyte is plenty */
-	}
-	close(fd);
 	if (len == 0) {
 		free(buf);
 		return;
@@ -289,8 +268,19 @@ static void emit_exit(struct tracee_table *t, struct proc *p)
 
 /* ---- lifecycle ---- */
 
+/* mm_new for a process of t: the address space learns the mode's filters. */
+static int new_mm(struct tracee_table *t, pid_t pid, const struct memmap *template, struct mm **out)
+{
+	int err = mm_new(pid, template, t->base, t->out, &t->stats, out);
+
+	if (!err)
+		(*out)->own_filters = t->mode.own_filters;
+	return err;
+}
+
 struct tracee_table *tracee_table_new(struct event_base *base, struct outbox *out,
-				      tracee_notify_fn notify, void *notify_ctx)
+				      const struct trace_mode *mode, tracee_notify_fn notify,
+				      void *notify_ctx)
 {
 	struct tracee_table *t = calloc(1, sizeof(*t));
 
@@ -298,6 +288,7 @@ struct tracee_table *tracee_table_new(struct event_base *base, struct outbox *ou
 		return NULL;
 	t->base = base;
 	t->out = out;
+	t->mode = *mode;
 	t->notify = notify;
 	t->notify_ctx = notify_ctx;
 	t->main_status = -1;
@@ -456,13 +447,13 @@ static int read_ids(pid_t tid, pid_t *tgid, pid_t *ppid, bool *dead)
 {
 	char buf[1024];
 	long tg, pp, nthreads = 1;
-	int err = procstatus_read(tid, buf, sizeof(buf));
+	int err = procfs_status_read(tid, buf, sizeof(buf));
 
 	if (err)
 		return err;
-	if (!procstatus_field(buf, "Tgid", &tg) || !procstatus_field(buf, "PPid", &pp))
+	if (!procfs_status_field(buf, "Tgid", &tg) || !procfs_status_field(buf, "PPid", &pp))
 		return -EIO;
-	procstatus_field(buf, "Threads", &nthreads);
+	procfs_status_field(buf, "Threads", &nthreads);
 	const char *st = strstr(buf, "\nState:");
 
 	*dead =
@@ -475,25 +466,9 @@ static int read_ids(pid_t tid, pid_t *tgid, pid_t *ppid, bool *dead)
 /* The wait status of a zombie, from /proc/PID/stat's exit_code (field 52). */
 static int zombie_status(pid_t pid)
 {
-	char path[64], buf[2048];
-	ssize_t n;
-	int fd, code = 0;
+	unsigned long long code;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	char *p = strrchr(buf, ')');
-	for (int field = 2; p && field < 52; field++)
-		p = strchr(p + 1, ' ');
-	if (p)
-		code = atoi(p + 1);
-	return code;
+	return procfs_stat_field(pid, 52, &code, NULL, 0) ? 0 : (int)code;
 }
 
 /*
@@ -515,7 +490,7 @@ static void on_mm_due(struct mm *mm, void *ctx)
 					th = o;
 	}
 	if (!th || th->group_stopped || th->sc || th->want_attach ||
-	    sandbox_has_foreign_filters(mm->pid))
+	    sandbox_has_foreign_filters(mm->pid, t->mode.own_filters))
 		return;
 	if (ptrace(PTRACE_INTERRUPT, th->tid, NULL, NULL) == 0)
 		th->want_attach = true;
@@ -552,7 +527,7 @@ static struct proc *new_process(struct tracee_table *t, pid_t pid, pid_t ppid, s
 	}
 	if ((!pmm && parent) || dead)
 		return p; /* the creator itself is not tracked (before its exec), or it is gone */
-	int err = mm_new(p->pid, pmm ? pmm->map : NULL, t->base, t->out, &t->stats, &p->mm);
+	int err = new_mm(t, p->pid, pmm ? pmm->map : NULL, &p->mm);
 
 	if (err) {
 		log_warn("pid %d: cannot track the new process: %s", p->pid, strerror(-err));
@@ -656,7 +631,7 @@ static void on_exec_event(struct tracee_table *t, struct thread *th)
 	p->mm = NULL;
 	read_cmdline(p);
 	emit_cmdline_event(t, p, MEVI_EV_PROC_EXEC, 0);
-	int err = mm_new(p->pid, NULL, t->base, t->out, &t->stats, &p->mm);
+	int err = new_mm(t, p->pid, NULL, &p->mm);
 	if (err)
 		log_warn("pid %d: cannot track after exec: %s", p->pid, strerror(-err));
 	else {
@@ -692,7 +667,7 @@ static void on_seccomp_stop(struct tracee_table *t, struct thread *th)
 		resume(th->tid, PTRACE_CONT, 0);
 		return;
 	}
-	th->sc = traced_syscall_lookup((long)info.seccomp.nr);
+	th->sc = traced_syscall_lookup(t->mode.syscalls, (long)info.seccomp.nr);
 	if (!th->sc) {
 		resume(th->tid, PTRACE_CONT, 0);
 		return;
@@ -1123,27 +1098,16 @@ void tracee_sampler_cost(const struct tracee_table *t, uint64_t *cpu_ns, uint64_
 
 /* ---- attach and detach ---- */
 
-/* The parent pid of pid, from /proc/PID/stat (the comm may hold spaces and
- * parentheses: the fields resume after the last ')'). */
+/* The parent pid of pid, from /proc/PID/stat; 1 for none. Returns -errno
+ * when it cannot be read. */
 static pid_t read_ppid(pid_t pid)
 {
-	char path[64], buf[1024];
-	int fd, ppid = 0;
-	ssize_t n;
+	unsigned long long ppid;
+	int err = procfs_stat_field(pid, 4, &ppid, NULL, 0);
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -EIO;
-	buf[n] = '\0';
-	char *rp = strrchr(buf, ')');
-	if (!rp || sscanf(rp + 1, " %*c %d", &ppid) != 1)
-		return -EIO;
-	return ppid > 0 ? ppid : 1;
+	if (err)
+		return err;
+	return ppid > 0 ? (pid_t)ppid : 1;
 }
 
 /* The stack pointer of a thread that is not stopped, from
@@ -1226,7 +1190,7 @@ int tracee_attach(struct tracee_table *t, pid_t pid, pid_t launcher_pid)
 		return n;
 	read_cmdline(p);
 	emit_cmdline_event(t, p, MEVI_EV_PROC_START, 0);
-	err = mm_new(pid, NULL, t->base, t->out, &t->stats, &p->mm);
+	err = new_mm(t, pid, NULL, &p->mm);
 	if (err) {
 		log_warn("pid %d: cannot read its memory: %s", pid, strerror(-err));
 		return 0;
