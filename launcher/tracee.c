@@ -25,6 +25,7 @@
 #include "log.h"
 #include "outbox.h"
 #include "procfs.h"
+#include "sampler.h"
 #include "sandbox.h"
 #include "syscalls.h"
 
@@ -78,14 +79,8 @@ struct tracee_table {
 	struct mm_stats stats;
 	struct backtrace *bt; /* NULL: --backtraces=off */
 	/* Sampled mode (tracee_start_sampling). */
-	struct event *sample_ev;
-	unsigned sample_ms, sample_base_ms;
-	bool sample_layout;   /* attached: no syscall stops, re-read layouts too */
-	bool sample_announce; /* sampled mode: interval changes are sampling events */
-	uint64_t sample_cpu_ns, sample_ticks;
-	uint64_t sample_ewma_ns;    /* smoothed cost of a tick */
-	uint64_t sample_changed_at; /* tick of the last interval change */
-	unsigned sample_changes;    /* interval changes, for the logs */
+	struct sampler *sampler; /* sampled mode, or an exact attach; else NULL */
+	bool sample_layout;	 /* attached: no syscall stops, re-read layouts too */
 	pid_t launcher_pid;
 	/* tracee_hold_main(): the adopted program's death is held. */
 	tracee_main_exit_fn on_main_exit;
@@ -299,8 +294,7 @@ void tracee_table_free(struct tracee_table *t)
 {
 	if (!t)
 		return;
-	if (t->sample_ev)
-		event_free(t->sample_ev);
+	sampler_free(t->sampler);
 	for (size_t i = 0; i < NBUCKETS; i++) {
 		struct thread *th = t->threads[i];
 
@@ -983,75 +977,12 @@ bool tracee_all_gone(const struct tracee_table *t)
 	return t->nalive == 0;
 }
 
-/* ---- sampled mode ---- */
+/* ---- sampled mode (the timer and its backoff: sampler.h) ---- */
 
-#define SAMPLE_BUDGET 0.02 /* of one core: the sampler backs off above it */
-#define SAMPLE_MAX_MS 10000
-#define SAMPLE_SETTLE 20 /* ticks between two interval changes downwards */
-
-static uint64_t thread_cpu_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void arm_sampler(struct tracee_table *t)
-{
-	struct timeval tv = {t->sample_ms / 1000, (t->sample_ms % 1000) * 1000};
-
-	evtimer_add(t->sample_ev, &tv);
-}
-
-static void set_interval(struct tracee_table *t, unsigned ms, uint64_t cost_ns)
-{
-	struct mevi_event ev = {.type = MEVI_EV_SAMPLING, .pid = t->launcher_pid};
-
-	if (ms == t->sample_ms)
-		return;
-	/* The first change is news; later ones are in the closing line. */
-	if (t->sample_changes++ == 0 && ms > t->sample_ms)
-		log_info("a scan takes %.2f ms of CPU, over %.0f%% of a core at %u ms: "
-			 "sampling every %u ms",
-			 (double)cost_ns / 1e6, SAMPLE_BUDGET * 100, t->sample_ms, ms);
-	else
-		log_debug("scans take %.2f ms: sampling every %u ms", (double)cost_ns / 1e6, ms);
-	t->sample_ms = ms;
-	t->sample_changed_at = t->sample_ticks;
-	ev.sampling.sample_ms = ms;
-	if (t->sample_announce)
-		outbox_emit(t->out, &ev);
-}
-
-/*
- * Adapts the interval to the CPU budget, with hysteresis: it doubles as soon
- * as a tick and the smoothed cost are both over budget, and halves only when
- * the smoothed cost would still be under a quarter of the budget at half the
- * interval, and SAMPLE_SETTLE ticks have passed since the last change. A cost
- * near a boundary therefore does not flap between two intervals.
- */
-static void adapt_interval(struct tracee_table *t, uint64_t cost)
-{
-	uint64_t budget = (uint64_t)((double)t->sample_ms * 1e6 * SAMPLE_BUDGET);
-
-	t->sample_ewma_ns = t->sample_ticks == 1 ? cost : (3 * t->sample_ewma_ns + cost) / 4;
-	if (cost > budget && t->sample_ewma_ns > budget && t->sample_ms < SAMPLE_MAX_MS)
-		set_interval(t, t->sample_ms * 2 > SAMPLE_MAX_MS ? SAMPLE_MAX_MS : t->sample_ms * 2,
-			     cost);
-	else if (t->sample_ewma_ns * 8 < budget && t->sample_ms > t->sample_base_ms &&
-		 t->sample_ticks - t->sample_changed_at >= SAMPLE_SETTLE)
-		set_interval(
-		    t, t->sample_ms / 2 < t->sample_base_ms ? t->sample_base_ms : t->sample_ms / 2,
-		    t->sample_ewma_ns);
-}
-
-/* One sampling tick: re-read every live address space once, then adapt the
- * interval to the CPU budget. */
-static void sample_cb(evutil_socket_t fd, short what, void *arg)
+/* One sampling tick: re-read every live address space once. */
+static void sample_tick(void *arg)
 {
 	struct tracee_table *t = arg;
-	uint64_t t0 = thread_cpu_ns(), cost;
 
 	for (struct proc *p = t->first; p; p = p->next) {
 		if (!p->alive || !p->mm || p->mm->pid != p->pid)
@@ -1061,39 +992,29 @@ static void sample_cb(evutil_socket_t fd, short what, void *arg)
 		else
 			mm_sample(p->mm);
 	}
-	cost = thread_cpu_ns() - t0;
-	t->sample_cpu_ns += cost;
-	t->sample_ticks++;
-	adapt_interval(t, cost);
-	if (!t->detaching)
-		arm_sampler(t);
 }
 
 int tracee_start_sampling(struct tracee_table *t, unsigned ms, pid_t launcher_pid, bool announce,
 			  bool scan_layout)
 {
-	t->sample_announce = announce;
-	t->sample_ms = t->sample_base_ms = ms ? ms : 1;
 	t->launcher_pid = launcher_pid;
 	t->sample_layout = scan_layout;
-	t->sample_ev = evtimer_new(t->base, sample_cb, t);
-	if (!t->sample_ev)
-		return -ENOMEM;
-	arm_sampler(t);
-	return 0;
+	t->sampler = sampler_new(t->base, t->out, ms, launcher_pid, announce, sample_tick, t);
+	return t->sampler ? 0 : -ENOMEM;
 }
 
 unsigned tracee_sample_ms(const struct tracee_table *t)
 {
-	return t->sample_ms;
+	return t->sampler ? sampler_interval(t->sampler) : 0;
 }
 
 void tracee_sampler_cost(const struct tracee_table *t, uint64_t *cpu_ns, uint64_t *ticks,
 			 unsigned *changes)
 {
-	*cpu_ns = t->sample_cpu_ns;
-	*ticks = t->sample_ticks;
-	*changes = t->sample_changes;
+	*cpu_ns = *ticks = 0;
+	*changes = 0;
+	if (t->sampler)
+		sampler_cost(t->sampler, cpu_ns, ticks, changes);
 }
 
 /* ---- attach and detach ---- */
@@ -1222,8 +1143,8 @@ void tracee_detach(struct tracee_table *t)
 	if (t->detaching)
 		return;
 	t->detaching = true;
-	if (t->sample_ev)
-		event_del(t->sample_ev);
+	if (t->sampler)
+		sampler_stop(t->sampler);
 	/* Exact mode: our userfaultfds hold registrations in the processes;
 	 * closing them is what leaves the processes as they were. */
 	for (struct proc *p = t->first; p; p = p->next)
