@@ -1,3 +1,4 @@
+/* backtrace — origins of new mappings, first-touch threads and thread names. */
 #include "backtrace.h"
 
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* filter — the seccomp filter built with libseccomp from the syscall table. */
 #include "filter.h"
 
 #include <errno.h>

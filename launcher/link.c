@@ -1,3 +1,4 @@
+/* link — the connection to mevid: trust, greeting, bounded queue, reconnects. */
 #include "link.h"
 
 #include <errno.h>

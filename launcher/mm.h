@@ -186,6 +186,10 @@ void mm_remap(struct mm *mm, uint64_t old_start, uint64_t old_len, uint64_t new_
  * why (NULL: already said) is logged if a userfaultfd was open. */
 void mm_give_up(struct mm *mm, const char *why);
 
+/* Closes the userfaultfd (uffd.h) and its event, if open, and forgets the
+ * faults waiting to be retried: the kernel wakes every waiting fault. */
+void mm_close_uffd(struct mm *mm);
+
 /* Detach: closes the userfaultfd (which drops every registration and wakes
  * every waiting fault) and stops tracking, without events. */
 void mm_release(struct mm *mm);

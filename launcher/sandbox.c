@@ -1,3 +1,4 @@
+/* sandbox — the tracee's own seccomp filters, run on a syscall before injecting it. */
 #include "sandbox.h"
 
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* target — checking PROGRAM or --pid before anything starts. */
 #include "target.h"
 
 #include <errno.h>

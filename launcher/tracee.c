@@ -1,3 +1,4 @@
+/* tracee — every traced thread and process: the ptrace stop machine, attach, detach. */
 #include "tracee.h"
 
 #include <dirent.h>
