@@ -33,6 +33,55 @@
 #define MAX_FILTERS	     64 /* the kernel allows 32k instructions in all */
 #define BPF_MEMWORDS_SECCOMP 16 /* BPF_MEMWORDS */
 
+/* Applies the ALU operation op to *a with operand src. Returns true to go
+ * on, or false with the verdict that ends the program in *verdict: 0 for a
+ * division by zero (as the kernel's interpreter), kill for an unknown op. */
+static bool alu(uint32_t op, uint32_t *a, uint32_t src, uint32_t *verdict)
+{
+	*verdict = 0;
+	switch (op) {
+	case BPF_ADD:
+		*a += src;
+		return true;
+	case BPF_SUB:
+		*a -= src;
+		return true;
+	case BPF_MUL:
+		*a *= src;
+		return true;
+	case BPF_DIV:
+		if (!src)
+			return false;
+		*a /= src;
+		return true;
+	case BPF_MOD:
+		if (!src)
+			return false;
+		*a %= src;
+		return true;
+	case BPF_OR:
+		*a |= src;
+		return true;
+	case BPF_AND:
+		*a &= src;
+		return true;
+	case BPF_XOR:
+		*a ^= src;
+		return true;
+	case BPF_LSH:
+		*a = src < 32 ? *a << src : 0;
+		return true;
+	case BPF_RSH:
+		*a = src < 32 ? *a >> src : 0;
+		return true;
+	case BPF_NEG:
+		*a = -*a;
+		return true;
+	}
+	*verdict = SECCOMP_RET_KILL_THREAD;
+	return false;
+}
+
 uint32_t sandbox_run(const struct sock_filter *prog, size_t len, const void *data)
 {
 	uint32_t a = 0, x = 0, mem[BPF_MEMWORDS_SECCOMP] = {0};
@@ -79,49 +128,13 @@ uint32_t sandbox_run(const struct sock_filter *prog, size_t len, const void *dat
 				return SECCOMP_RET_KILL_THREAD;
 			mem[k] = BPF_CLASS(f->code) == BPF_ST ? a : x;
 			break;
-		case BPF_ALU:
-			switch (BPF_OP(f->code)) {
-			case BPF_ADD:
-				a += src;
-				break;
-			case BPF_SUB:
-				a -= src;
-				break;
-			case BPF_MUL:
-				a *= src;
-				break;
-			case BPF_DIV:
-				if (!src)
-					return 0;
-				a /= src;
-				break;
-			case BPF_MOD:
-				if (!src)
-					return 0;
-				a %= src;
-				break;
-			case BPF_OR:
-				a |= src;
-				break;
-			case BPF_AND:
-				a &= src;
-				break;
-			case BPF_XOR:
-				a ^= src;
-				break;
-			case BPF_LSH:
-				a = src < 32 ? a << src : 0;
-				break;
-			case BPF_RSH:
-				a = src < 32 ? a >> src : 0;
-				break;
-			case BPF_NEG:
-				a = -a;
-				break;
-			default:
-				return SECCOMP_RET_KILL_THREAD;
-			}
+		case BPF_ALU: {
+			uint32_t verdict;
+
+			if (!alu(BPF_OP(f->code), &a, src, &verdict))
+				return verdict;
 			break;
+		}
 		case BPF_JMP: {
 			bool cond;
 
