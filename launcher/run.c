@@ -167,7 +167,7 @@ static void session_begin(struct launcher *l)
 	if (l->tracees)
 		tracee_snapshot(l->tracees);
 	outbox_flush(&l->out);
-	/* The address waited for the session (see main). */
+	/* The address waited for the session (see start()). */
 	if (l->link.url[0])
 		fprintf(stderr, "mevi: watching at %s\n", l->link.url);
 	else
@@ -189,7 +189,7 @@ static void on_main_exit(void *arg, bool others_alive)
 
 	outbox_flush(&l->out);
 	if (!others_alive)
-		return; /* the session ends now; main() finishes it */
+		return; /* the session ends now; launcher_run() finishes it */
 	/* Processes it started live on (daemons): the shell gets PROGRAM's
 	 * status now, and the tracer follows them on in the background, out
 	 * of the way of whatever reads the terminal or a pipe next. */
