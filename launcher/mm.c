@@ -27,8 +27,8 @@
 #define PAGE_UP(x)   (((x) + PAGE - 1) & ~(PAGE - 1))
 #define PAGE_DOWN(x) ((x) & ~(PAGE - 1))
 
-/* Process-wide only because the eBPF engine (ebpf.c) sets it with
- * mm_set_sampled(); the ptrace engine's mode is in struct trace_mode. */
+/* The mode of mms created from now on (mm_set_sampled, which the eBPF engine
+ * calls); the ptrace engine sets each mm's own from struct trace_mode. */
 static bool sampled_mode;
 
 static void due_cb(evutil_socket_t fd, short what, void *arg);
@@ -83,7 +83,7 @@ static void due_cb(evutil_socket_t fd, short what, void *arg)
 
 	if (mm->state != MM_PENDING || !mm->on_due)
 		return;
-	if (sampled_mode) {
+	if (mm->sampled) {
 		/* Nothing to inject: start sampling without a stop. */
 		start_sampling(mm);
 		return;
@@ -139,6 +139,7 @@ int mm_new(pid_t pid, const struct memmap *template, struct event_base *base, st
 		return -ENOMEM;
 	mm->refs = 1;
 	mm->pid = pid;
+	mm->sampled = sampled_mode;
 	mm->uffd = -1;
 	mm->base = base;
 	mm->out = out;
@@ -265,7 +266,7 @@ static int states_cb(uint64_t s, uint64_t e, uint8_t state, void *ctx)
  * mode, swapped) pages; everything else is not resident. */
 static int read_states(struct mm *mm, uint64_t s, uint64_t e, struct run_vec *runs)
 {
-	if (sampled_mode)
+	if (mm->sampled)
 		return pagemap_states(&mm->pm, s, e, states_cb, runs);
 	return pagemap_present(&mm->pm, s, e, present_cb, runs);
 }
@@ -549,7 +550,7 @@ static int resync_vma(const struct vma_desc *d, void *arg)
 	uint64_t s = d->start > rc->start ? d->start : rc->start;
 	uint64_t e = d->end < rc->end ? d->end : rc->end;
 
-	if (s >= e || !(sampled_mode || d->private_anon))
+	if (s >= e || !(rc->mm->sampled || d->private_anon))
 		return 0;
 	drop_gap(rc->mm, rc->cursor, s);
 	track_piece(rc->mm, s, e);
@@ -573,7 +574,7 @@ void mm_resync(struct mm *mm, uint64_t start, uint64_t end)
 	rc.start = rc.cursor = start;
 	rc.end = end;
 	mm->stats->resyncs++;
-	err = vma_each(&mm->vmas, start, end, sampled_mode, resync_vma, &rc);
+	err = vma_each(&mm->vmas, start, end, mm->sampled, resync_vma, &rc);
 	if (err) {
 		if (err != -ESRCH)
 			log_warn("pid %d: reading mappings: %s", mm->pid, strerror(-err));
@@ -709,7 +710,7 @@ int mm_attach(struct mm *mm, pid_t tid, uint64_t insn, int *death_status)
 {
 	int fd;
 
-	if (mm->state == MM_PENDING && sampled_mode) {
+	if (mm->state == MM_PENDING && mm->sampled) {
 		start_sampling(mm);
 		return 0;
 	}

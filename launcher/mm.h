@@ -82,6 +82,7 @@ struct mm {
 	int refs;
 	pid_t pid;	      /* owner tgid: /proc files and events */
 	unsigned own_filters; /* seccomp filters of mevi-run's own (trace_mode); 0 when new */
+	bool sampled;	      /* sampled mode: no userfaultfd, every kind of mapping */
 	int uffd;	      /* ours; -1 when not tracking */
 	struct event *uffd_ev;
 	struct memmap *map;
@@ -147,9 +148,11 @@ void mm_set_on_due(struct mm *mm, void (*on_due)(struct mm *, void *), void *ctx
 int mm_attach(struct mm *mm, pid_t tid, uint64_t insn, int *death_status);
 
 /*
- * Chooses the tracking mode of every mm created from now on: exact (the
- * default: userfaultfd, private anonymous memory) or sampled (no
+ * Chooses the tracking mode (mm->sampled) of every mm created from now on:
+ * exact (the default: userfaultfd, private anonymous memory) or sampled (no
  * userfaultfd; every mapping of every kind, residency read by mm_sample()).
+ * For the eBPF engine; the ptrace engine sets mm->sampled from its
+ * struct trace_mode (tracee.h) instead.
  */
 void mm_set_sampled(bool sampled);
 

@@ -736,8 +736,6 @@ int launcher_run(const struct launcher_options *o)
 	l.mode.syscalls = o->sample_ms ? SYSCALLS_SAMPLED : SYSCALLS_EXACT;
 	l.mode.own_filters = !o->attach_pid && !o->scan_layout ? 1 : 0;
 	status = check_target(&l);
-	if (status < 0 && o->sample_ms)
-		mm_set_sampled(true); /* the eBPF engine reads it too (ebpf.c) */
 	if (status < 0)
 		status = open_ebpf(&l);
 	l.started_at = realtime_ns();

@@ -264,13 +264,16 @@ static void emit_exit(struct tracee_table *t, struct proc *p)
 
 /* ---- lifecycle ---- */
 
-/* mm_new for a process of t: the address space learns the mode's filters. */
+/* mm_new for a process of t: the address space learns the mode (sampled or
+ * exact, and how many seccomp filters are ours). */
 static int new_mm(struct tracee_table *t, pid_t pid, const struct memmap *template, struct mm **out)
 {
 	int err = mm_new(pid, template, t->base, t->out, &t->stats, out);
 
-	if (!err)
+	if (!err) {
 		(*out)->own_filters = t->mode.own_filters;
+		(*out)->sampled = t->mode.sampled;
+	}
 	return err;
 }
 
