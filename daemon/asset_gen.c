@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../proto/fnv.h" /* header-only: this build tool links no proto library */
 #include "mimetype.h"
 
 struct file {
@@ -119,17 +120,6 @@ static ssize_t gzip_file(const char *path, unsigned char **out)
 		return -1;
 	}
 	return n;
-}
-
-static uint64_t fnv1a(const unsigned char *p, size_t n)
-{
-	uint64_t h = UINT64_C(14695981039346656037);
-
-	for (size_t i = 0; i < n; i++) {
-		h ^= p[i];
-		h *= UINT64_C(1099511628211);
-	}
-	return h;
 }
 
 static void emit_bytes(FILE *out, const char *name, const unsigned char *p, size_t n)
@@ -240,7 +230,7 @@ int main(int argc, char **argv)
 			gz_len = -1;
 		}
 		fprintf(out, "static const char asset_%zu_etag[] = \"\\\"%016llx\\\"\";\n\n", i,
-			(unsigned long long)fnv1a(data, (size_t)len));
+			(unsigned long long)fnv1a64(FNV1A64_BASIS, data, (size_t)len));
 		files[i].len = len;
 		files[i].gz_len = gz_len;
 		free(data);

@@ -12,6 +12,7 @@
 
 #include "eventrec.h"
 #include "log.h"
+#include "mkdirp.h"
 #include "varbuf.h"
 
 #define CHUNK_MAX_EVENTS 65535u
@@ -208,28 +209,6 @@ const struct eventlog_marker *eventlog_markers(const struct eventlog *lg, uint32
 
 /* --- blobs and the spill file ----------------------------------------------- */
 
-/* mkdir -p with mode 0700 for what it creates. Returns 0 or -errno. */
-static int mkdir_p(const char *path)
-{
-	char tmp[256];
-	size_t n = strlen(path);
-
-	if (n >= sizeof(tmp))
-		return -ENAMETOOLONG;
-	memcpy(tmp, path, n + 1);
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 /* The spill directory: $XDG_STATE_HOME/mevi, else ~/.local/state/mevi,
  * created 0700; an existing one we own is made 0700. Returns 0 or -errno. */
 static int spill_dir(struct eventlog_budget *b)
@@ -253,7 +232,7 @@ static int spill_dir(struct eventlog_budget *b)
 			return -ENAMETOOLONG;
 		}
 	}
-	err = mkdir_p(b->spill_dir);
+	err = mkdirp(b->spill_dir, 0700);
 	if (err)
 		return err;
 	if (lstat(b->spill_dir, &st) < 0)

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fnv.h"
 #include "memmap.h"
 
 /* Header byte of a record. */
@@ -49,11 +50,7 @@ size_t eventrec_enc_mem(const struct eventrec_enc *enc)
 /* FNV-1a of the string's bytes. */
 static uint32_t str_hash(const char *p, uint32_t len)
 {
-	uint32_t h = 2166136261u;
-
-	for (uint32_t i = 0; i < len; i++)
-		h = (h ^ (unsigned char)p[i]) * 16777619u;
-	return h;
+	return fnv1a32(FNV1A32_BASIS, p, len);
 }
 
 /* The hash of dictionary entry pos (slotindex_hash_fn). */

@@ -9,6 +9,7 @@
 
 #include "event.h"
 #include "eventlog.h"
+#include "parse.h"
 #include "sockpath.h"
 #include "version.h"
 
@@ -98,23 +99,6 @@ static void print_help(FILE *out)
 		MEVID_DEFAULT_HOST, MEVID_DEFAULT_PORT, MEVID_DEFAULT_MAX_ENDED,
 		MEVID_DEFAULT_TAB_QUEUE_LIMIT, MEVID_DEFAULT_TAB_STALL_TIMEOUT,
 		MEVID_DEFAULT_INTERVAL_MS);
-}
-
-/* Parses a decimal unsigned number in [min, max]. Returns 0 or -EINVAL. */
-static int parse_uint(const char *s, unsigned long long min, unsigned long long max,
-		      unsigned long long *out)
-{
-	char *end;
-	unsigned long long v;
-
-	if (!s || !*s || *s == '-' || *s == '+')
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || *end || v < min || v > max)
-		return -EINVAL;
-	*out = v;
-	return 0;
 }
 
 /* "HOST:PORT", "[V6]:PORT" or ":PORT". */

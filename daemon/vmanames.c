@@ -4,13 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fnv.h"
+
 static uint32_t name_hash(uint8_t kind, struct mevi_str s)
 {
-	uint32_t h = 2166136261u ^ kind;
-
-	for (uint32_t i = 0; i < s.len; i++)
-		h = (h ^ (unsigned char)s.ptr[i]) * 16777619u;
-	return h;
+	return fnv1a32(FNV1A32_BASIS ^ kind, s.ptr, s.len);
 }
 
 void vmanames_init(struct vmanames *t)

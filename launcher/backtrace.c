@@ -1,3 +1,4 @@
+/* backtrace — origins of new mappings, first-touch threads and thread names. */
 #include "backtrace.h"
 
 #include <errno.h>
@@ -13,7 +14,7 @@
 #include "memmap.h"
 #include "outbox.h"
 #include "srcline.h"
-#include "stacktab.h"
+#include "stackintern.h"
 #include "syscalls.h"
 #include "tagmap.h"
 #include "unwind.h"
@@ -29,7 +30,7 @@ struct backtrace {
 	struct outbox *out;
 	enum backtrace_mode mode;
 	unsigned depth;
-	struct stacktab *stacks;
+	struct stackintern *stacks;
 	struct srcline *src; /* file:line lookups, off the loop thread */
 	uint32_t next_image;
 	/* Statistics. */
@@ -83,7 +84,7 @@ static void symbol_found(void *ctx, uint32_t sym, const char *func, const char *
 {
 	struct backtrace *bt = ctx;
 
-	stacktab_sym_resolved(bt->stacks, sym, func, source, bt->out);
+	stackintern_sym_resolved(bt->stacks, sym, func, source, bt->out);
 }
 
 struct backtrace *backtrace_new(struct outbox *out, struct event_base *base,
@@ -94,10 +95,10 @@ struct backtrace *backtrace_new(struct outbox *out, struct event_base *base,
 	if (mode == BACKTRACE_OFF)
 		return NULL;
 	bt = calloc(1, sizeof(*bt));
-	if (!bt || !(bt->stacks = stacktab_new()) ||
+	if (!bt || !(bt->stacks = stackintern_new()) ||
 	    !(bt->src = srcline_new(base, symbol_found, bt))) {
 		if (bt)
-			stacktab_free(bt->stacks);
+			stackintern_free(bt->stacks);
 		free(bt);
 		log_warn("out of memory: no backtraces");
 		return NULL;
@@ -110,12 +111,12 @@ struct backtrace *backtrace_new(struct outbox *out, struct event_base *base,
 
 void backtrace_free(struct backtrace *bt)
 {
-	struct stacktab_counts c;
+	struct stackintern_counts c;
 
 	if (!bt)
 		return;
 	srcline_free(bt->src);
-	stacktab_counts(bt->stacks, &c);
+	stackintern_counts(bt->stacks, &c);
 	log_debug("backtraces: %lu unwinds (%lu without a stack), %.1f us per unwind "
 		  "(%lu unwinders opened in %.1f ms, not included); %lu stacks, %lu symbols of "
 		  "%lu modules, %.1f ms symbolising, %lu symbol lookups in the background; "
@@ -126,7 +127,7 @@ void backtrace_free(struct backtrace *bt)
 		  (unsigned long)c.syms, (unsigned long)c.modules, (double)bt->symbolize_ns / 1e6,
 		  (unsigned long)bt->src_lookups, (unsigned long)bt->origins,
 		  (unsigned long)bt->threads, bt->reports);
-	stacktab_free(bt->stacks);
+	stackintern_free(bt->stacks);
 	free(bt);
 }
 
@@ -190,7 +191,7 @@ void backtrace_mm_free(struct backtrace_mm *b)
 static void resolve(struct backtrace_mm *b, uint64_t pc, unsigned depth, uint32_t *mod,
 		    uint32_t *sym)
 {
-	struct stacktab *st = b->bt->stacks;
+	struct stackintern *st = b->bt->stacks;
 	const char *name;
 	uint64_t offset, vaddr;
 	void **slot;
@@ -203,12 +204,12 @@ static void resolve(struct backtrace_mm *b, uint64_t pc, unsigned depth, uint32_
 		return;
 	*mod = (uint32_t)(uintptr_t)*slot;
 	if (!*mod) {
-		*mod = stacktab_module(st, name, b->image);
+		*mod = stackintern_module(st, name, b->image);
 		*slot = (void *)(uintptr_t)*mod;
 		if (!*mod)
 			return;
 	}
-	*sym = stacktab_sym_find(st, *mod, offset, depth > 0);
+	*sym = stackintern_sym_find(st, *mod, offset, depth > 0);
 	if (*sym)
 		return;
 	/* A file's symbols are looked up in the background (srcline.h); the
@@ -217,12 +218,12 @@ static void resolve(struct backtrace_mm *b, uint64_t pc, unsigned depth, uint32_
 	func[0] = '\0';
 	if (!want_source)
 		unwind_symbolize(b->uw, pc, depth, func, sizeof(func), NULL, 0);
-	*sym = stacktab_sym_add(st, *mod, offset, depth > 0, func, "", want_source);
+	*sym = stackintern_sym_add(st, *mod, offset, depth > 0, func, "", want_source);
 	if (!*sym || !want_source)
 		return;
 	b->bt->src_lookups++;
 	if (srcline_request(b->bt->src, name, vaddr, depth > 0, *sym))
-		stacktab_sym_resolved(st, *sym, "", "", b->bt->out); /* no waiters yet */
+		stackintern_sym_resolved(st, *sym, "", "", b->bt->out); /* no waiters yet */
 }
 
 /* Unwinds thread tid and interns its stack, emitting it when new. Returns
@@ -255,14 +256,14 @@ static uint32_t capture(struct backtrace_mm *b, pid_t tid)
 		bt->failures++;
 		return 0;
 	}
-	id = stacktab_find(bt->stacks, b->image, pcs, (unsigned)n);
+	id = stackintern_find(bt->stacks, b->image, pcs, (unsigned)n);
 	if (id)
 		return id;
 	for (int i = 0; i < n; i++)
 		resolve(b, pcs[i], (unsigned)i, &mods[i], &syms[i]);
-	id = stacktab_add(bt->stacks, b->pid, b->image, pcs, mods, syms, (unsigned)n);
+	id = stackintern_add(bt->stacks, b->pid, b->image, pcs, mods, syms, (unsigned)n);
 	if (id) {
-		stacktab_emit(bt->stacks, bt->out, id);
+		stackintern_emit(bt->stacks, bt->out, id);
 		bt->new_stacks++;
 	}
 	bt->symbolize_ns += mono_ns() - t1;
@@ -473,7 +474,7 @@ void backtrace_finish(struct backtrace *bt)
 void backtrace_snapshot(struct backtrace *bt)
 {
 	if (bt)
-		stacktab_emit_all(bt->stacks, bt->out);
+		stackintern_emit_all(bt->stacks, bt->out);
 }
 
 struct snap_ctx {

@@ -4,7 +4,7 @@
  *
  * At the exit stops of anonymous mmap, mremap and brk (and, in mode "all",
  * of the madvise calls that drop pages) the calling thread's user stack is
- * unwound (unwind.h), interned in the session's stack table (stacktab.h) and
+ * unwound (unwind.h), interned in the session's stack table (stackintern.h) and
  * the newly mapped range gets an origin event naming it: for mmap the
  * returned [addr, addr + len), for brk the growth [old end, new end), for
  * mremap the whole new range when it moved, else its grown tail. A stack is

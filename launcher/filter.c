@@ -1,3 +1,4 @@
+/* filter — the seccomp filter built with libseccomp from the syscall table. */
 #include "filter.h"
 
 #include <errno.h>
@@ -34,7 +35,7 @@ static int add_rules(scmp_filter_ctx ctx, const struct traced_syscall *sc)
 	return err;
 }
 
-int filter_build(struct sock_fprog *prog)
+int filter_build(struct sock_fprog *prog, unsigned mode)
 {
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
 	struct stat st;
@@ -45,7 +46,7 @@ int filter_build(struct sock_fprog *prog)
 		return -ENOMEM;
 	err = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_ALLOW);
 	for (size_t i = 0; !err && i < traced_syscalls_count; i++)
-		if (traced_syscall_active(&traced_syscalls[i]))
+		if (traced_syscall_active(&traced_syscalls[i], mode))
 			err = add_rules(ctx, &traced_syscalls[i]);
 	if (err)
 		goto out;

@@ -13,9 +13,10 @@
 
 #include <linux/filter.h>
 
-/* Compiles the filter into *prog (prog->filter is malloc'ed; free it with
+/* Compiles the filter for mode (SYSCALLS_EXACT or SYSCALLS_SAMPLED, see
+ * syscalls.h) into *prog (prog->filter is malloc'ed; free it with
  * filter_free). Returns 0 or -errno. */
-int filter_build(struct sock_fprog *prog);
+int filter_build(struct sock_fprog *prog, unsigned mode);
 void filter_free(struct sock_fprog *prog);
 
 /*

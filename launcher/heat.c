@@ -1,3 +1,4 @@
+/* heat — --heat: write-protect registration, the PAGEMAP_SCAN tick, last-write times. */
 #include "heat.h"
 
 #include <dirent.h>

@@ -1,3 +1,4 @@
+/* inject — running one syscall inside a stopped thread. */
 #include "inject.h"
 
 #include <errno.h>

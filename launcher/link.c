@@ -1,3 +1,4 @@
+/* link — the connection to mevid: trust, greeting, bounded queue, reconnects. */
 #include "link.h"
 
 #include <errno.h>
@@ -40,8 +41,8 @@ int link_default_socket(char *buf, size_t len)
 
 static void retry_cb(evutil_socket_t fd, short what, void *arg);
 
-void link_init(struct link *l, struct event_base *base, const char *socket_path, bool may_spawn,
-	       link_snapshot_fn snapshot, void *ctx)
+int link_init(struct link *l, struct event_base *base, const char *socket_path, bool may_spawn,
+	      link_snapshot_fn snapshot, void *ctx)
 {
 	memset(l, 0, sizeof(*l));
 	l->base = base;
@@ -52,6 +53,7 @@ void link_init(struct link *l, struct event_base *base, const char *socket_path,
 	l->hard_limit = HARD_LIMIT;
 	l->backoff_ms = BACKOFF_MIN_MS;
 	l->retry_ev = evtimer_new(base, retry_cb, l);
+	return l->retry_ev ? 0 : -ENOMEM;
 }
 
 void link_set_listen(struct link *l, const char *listen)
@@ -424,11 +426,6 @@ void link_send(const void *data, size_t len, void *ctx)
 	}
 	if (bufferevent_write(l->bev, data, len) == 0)
 		l->bytes_sent += len;
-}
-
-bool link_is_up(const struct link *l)
-{
-	return l->up;
 }
 
 void link_finish(struct link *l, int timeout_ms)

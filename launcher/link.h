@@ -53,26 +53,28 @@ struct link {
 /* Resolves the socket path: $MEVI_SOCKET, else the default (proto/sockpath.h). */
 int link_default_socket(char *buf, size_t len);
 
-void link_init(struct link *l, struct event_base *base, const char *socket_path, bool may_spawn,
-	       link_snapshot_fn snapshot, void *ctx);
+/* Sets up l (nothing is connected yet). Returns 0, or -ENOMEM when its
+ * retry timer cannot be allocated. */
+int link_init(struct link *l, struct event_base *base, const char *socket_path, bool may_spawn,
+	      link_snapshot_fn snapshot, void *ctx);
 
 /* Sets the --listen HOST:PORT a spawned mevid is given ("" or NULL: none). */
 void link_set_listen(struct link *l, const char *listen);
 
 /*
  * Connects once, synchronously, before the program starts: spawns mevid when
- * nothing answers (unless may_spawn is false), waits up to timeout_ms for it,
- * reads the greeting and prints "mevi: watching at URL". On failure prints
- * one line saying tracking continues and the link retries in the background.
- * Does not call the snapshot callback (the caller starts the session).
+ * nothing answers (unless may_spawn is false), waits up to timeout_ms for it
+ * and reads the greeting, which fills url. "mevi: watching at URL" is printed
+ * here only while url_printed is false: mevi-run sets it first and prints the
+ * URL itself when the session begins (not for a program that fails to start).
+ * On failure prints one line saying tracking continues and the link retries
+ * in the background. Does not call the snapshot callback (the caller starts
+ * the session).
  */
 void link_start(struct link *l, int timeout_ms);
 
 /* Sends a finished batch (the outbox sink). Dropped while the link is down. */
 void link_send(const void *data, size_t len, void *ctx);
-
-/* True if batches are currently delivered. */
-bool link_is_up(const struct link *l);
 
 /* Writes out what is queued (waiting at most timeout_ms) and closes. */
 void link_finish(struct link *l, int timeout_ms);

@@ -80,8 +80,10 @@ struct run_vec {
 
 struct mm {
 	int refs;
-	pid_t pid; /* owner tgid: /proc files and events */
-	int uffd;  /* ours; -1 when not tracking */
+	pid_t pid;	      /* owner tgid: /proc files and events */
+	unsigned own_filters; /* seccomp filters of mevi-run's own (trace_mode); 0 when new */
+	bool sampled;	      /* sampled mode: no userfaultfd, every kind of mapping */
+	int uffd;	      /* ours; -1 when not tracking */
 	struct event *uffd_ev;
 	struct memmap *map;
 	struct tagmap *kinds; /* what vma events said of each range (a hash) */
@@ -146,9 +148,11 @@ void mm_set_on_due(struct mm *mm, void (*on_due)(struct mm *, void *), void *ctx
 int mm_attach(struct mm *mm, pid_t tid, uint64_t insn, int *death_status);
 
 /*
- * Chooses the tracking mode of every mm created from now on: exact (the
- * default: userfaultfd, private anonymous memory) or sampled (no
+ * Chooses the tracking mode (mm->sampled) of every mm created from now on:
+ * exact (the default: userfaultfd, private anonymous memory) or sampled (no
  * userfaultfd; every mapping of every kind, residency read by mm_sample()).
+ * For the eBPF engine; the ptrace engine sets mm->sampled from its
+ * struct trace_mode (tracee.h) instead.
  */
 void mm_set_sampled(bool sampled);
 
@@ -184,6 +188,10 @@ void mm_remap(struct mm *mm, uint64_t old_start, uint64_t old_len, uint64_t new_
  * waiting fault and drops the registrations) and marks the map untracked.
  * why (NULL: already said) is logged if a userfaultfd was open. */
 void mm_give_up(struct mm *mm, const char *why);
+
+/* Closes the userfaultfd (uffd.h) and its event, if open, and forgets the
+ * faults waiting to be retried: the kernel wakes every waiting fault. */
+void mm_close_uffd(struct mm *mm);
 
 /* Detach: closes the userfaultfd (which drops every registration and wakes
  * every waiting fault) and stops tracking, without events. */

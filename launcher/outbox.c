@@ -1,3 +1,4 @@
+/* outbox — timestamping, coalescing and batching the launcher's events. */
 #include "outbox.h"
 
 #include <errno.h>

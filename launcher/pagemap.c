@@ -1,3 +1,4 @@
+/* pagemap — which pages are present or swapped (PAGEMAP_SCAN or pagemap). */
 #include "pagemap.h"
 
 #include <errno.h>

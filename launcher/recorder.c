@@ -1,3 +1,4 @@
+/* recorder — --record FILE: writing the session as a .mevi recording. */
 #include "recorder.h"
 
 #include <errno.h>

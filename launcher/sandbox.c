@@ -1,3 +1,4 @@
+/* sandbox — the tracee's own seccomp filters, run on a syscall before injecting it. */
 #include "sandbox.h"
 
 #include <errno.h>
@@ -11,7 +12,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "procstatus.h"
+#include "procfs.h"
 
 #ifndef PTRACE_SECCOMP_GET_FILTER
 #define PTRACE_SECCOMP_GET_FILTER 0x420c
@@ -32,11 +33,53 @@
 #define MAX_FILTERS	     64 /* the kernel allows 32k instructions in all */
 #define BPF_MEMWORDS_SECCOMP 16 /* BPF_MEMWORDS */
 
-static unsigned own_filters;
-
-void sandbox_set_own_filters(unsigned n)
+/* Applies the ALU operation op to *a with operand src. Returns true to go
+ * on, or false with the verdict that ends the program in *verdict: 0 for a
+ * division by zero (as the kernel's interpreter), kill for an unknown op. */
+static bool alu(uint32_t op, uint32_t *a, uint32_t src, uint32_t *verdict)
 {
-	own_filters = n;
+	*verdict = 0;
+	switch (op) {
+	case BPF_ADD:
+		*a += src;
+		return true;
+	case BPF_SUB:
+		*a -= src;
+		return true;
+	case BPF_MUL:
+		*a *= src;
+		return true;
+	case BPF_DIV:
+		if (!src)
+			return false;
+		*a /= src;
+		return true;
+	case BPF_MOD:
+		if (!src)
+			return false;
+		*a %= src;
+		return true;
+	case BPF_OR:
+		*a |= src;
+		return true;
+	case BPF_AND:
+		*a &= src;
+		return true;
+	case BPF_XOR:
+		*a ^= src;
+		return true;
+	case BPF_LSH:
+		*a = src < 32 ? *a << src : 0;
+		return true;
+	case BPF_RSH:
+		*a = src < 32 ? *a >> src : 0;
+		return true;
+	case BPF_NEG:
+		*a = -*a;
+		return true;
+	}
+	*verdict = SECCOMP_RET_KILL_THREAD;
+	return false;
 }
 
 uint32_t sandbox_run(const struct sock_filter *prog, size_t len, const void *data)
@@ -85,49 +128,13 @@ uint32_t sandbox_run(const struct sock_filter *prog, size_t len, const void *dat
 				return SECCOMP_RET_KILL_THREAD;
 			mem[k] = BPF_CLASS(f->code) == BPF_ST ? a : x;
 			break;
-		case BPF_ALU:
-			switch (BPF_OP(f->code)) {
-			case BPF_ADD:
-				a += src;
-				break;
-			case BPF_SUB:
-				a -= src;
-				break;
-			case BPF_MUL:
-				a *= src;
-				break;
-			case BPF_DIV:
-				if (!src)
-					return 0;
-				a /= src;
-				break;
-			case BPF_MOD:
-				if (!src)
-					return 0;
-				a %= src;
-				break;
-			case BPF_OR:
-				a |= src;
-				break;
-			case BPF_AND:
-				a &= src;
-				break;
-			case BPF_XOR:
-				a ^= src;
-				break;
-			case BPF_LSH:
-				a = src < 32 ? a << src : 0;
-				break;
-			case BPF_RSH:
-				a = src < 32 ? a >> src : 0;
-				break;
-			case BPF_NEG:
-				a = -a;
-				break;
-			default:
-				return SECCOMP_RET_KILL_THREAD;
-			}
+		case BPF_ALU: {
+			uint32_t verdict;
+
+			if (!alu(BPF_OP(f->code), &a, src, &verdict))
+				return verdict;
 			break;
+		}
 		case BPF_JMP: {
 			bool cond;
 
@@ -173,26 +180,26 @@ static int read_seccomp(pid_t tid, int *mode, unsigned *nfilters)
 {
 	char buf[4096];
 	long m = 0, n = 0;
-	int err = procstatus_read(tid, buf, sizeof(buf));
+	int err = procfs_status_read(tid, buf, sizeof(buf));
 
 	if (err)
 		return err;
-	procstatus_field(buf, "Seccomp", &m);
+	procfs_status_field(buf, "Seccomp", &m);
 	*mode = (int)m;
 	/* Seccomp_filters: Linux 5.9+; without it, assume the worst. */
-	if (!procstatus_field(buf, "Seccomp_filters", &n))
+	if (!procfs_status_field(buf, "Seccomp_filters", &n))
 		n = m == SECCOMP_MODE_FILTER ? MAX_FILTERS : 0;
 	*nfilters = (unsigned)n;
 	return 0;
 }
 
-bool sandbox_has_foreign_filters(pid_t pid)
+bool sandbox_has_foreign_filters(pid_t pid, unsigned own)
 {
 	unsigned n = 0;
 	int mode = 0;
 
 	return read_seccomp(pid, &mode, &n) == 0 &&
-	       (mode == SECCOMP_MODE_STRICT || (mode == SECCOMP_MODE_FILTER && n > own_filters));
+	       (mode == SECCOMP_MODE_STRICT || (mode == SECCOMP_MODE_FILTER && n > own));
 }
 
 /* Higher precedence first, as the kernel orders actions. */
@@ -221,7 +228,7 @@ static const char *action_name(uint32_t ret)
 	}
 }
 
-int sandbox_check(pid_t tid, uint64_t ip, const struct sandbox_call *calls, size_t n,
+int sandbox_check(pid_t tid, unsigned own, uint64_t ip, const struct sandbox_call *calls, size_t n,
 		  const char **why)
 {
 	static char reason[160];
@@ -237,7 +244,7 @@ int sandbox_check(pid_t tid, uint64_t ip, const struct sandbox_call *calls, size
 		*why = "it runs in strict seccomp mode";
 		return -EPERM;
 	}
-	if (mode != SECCOMP_MODE_FILTER || nfilters <= own_filters)
+	if (mode != SECCOMP_MODE_FILTER || nfilters <= own)
 		return 0;
 	if (nfilters > MAX_FILTERS)
 		nfilters = MAX_FILTERS;

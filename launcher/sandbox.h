@@ -27,20 +27,15 @@ struct sandbox_call {
 };
 
 /*
- * The number of filters every tracee carries from mevi-run itself (1 when
- * it installed its own, 0 when attached or with --layout=scan). Process-wide;
- * call once before tracing.
- */
-void sandbox_set_own_filters(unsigned n);
-
-/*
  * Whether thread tid (stopped) may run each of the n calls at instruction
  * address ip without its seccomp filters stopping it. Returns 0 when all are
  * allowed, -EPERM when a filter forbids one (*why then names the syscall and
  * the action, in a static buffer), -EACCES when filters that are not
- * mevi-run's cannot be read, or another -errno.
+ * mevi-run's cannot be read, or another -errno. own: how many of the
+ * thread's filters are mevi-run's own (struct trace_mode, tracee.h), the
+ * first ones installed: those are not checked.
  */
-int sandbox_check(pid_t tid, uint64_t ip, const struct sandbox_call *calls, size_t n,
+int sandbox_check(pid_t tid, unsigned own, uint64_t ip, const struct sandbox_call *calls, size_t n,
 		  const char **why);
 
 /*
@@ -49,7 +44,7 @@ int sandbox_check(pid_t tid, uint64_t ip, const struct sandbox_call *calls, size
  * sleeping thread call restart_syscall, which a strict allow-list may punish):
  * it is attached at a traced syscall's stop, if its filters allow it.
  */
-bool sandbox_has_foreign_filters(pid_t pid);
+bool sandbox_has_foreign_filters(pid_t pid, unsigned own);
 
 /*
  * Runs the classic BPF seccomp program prog (len instructions) on data (a

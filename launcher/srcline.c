@@ -1,3 +1,4 @@
+/* srcline — function names and file:line, looked up in a background thread. */
 #include "srcline.h"
 
 #include <elfutils/libdwfl.h>

@@ -1,3 +1,4 @@
+/* syscalls — the table of traced syscalls and its lookup by mode. */
 #include "syscalls.h"
 
 #include <sys/mman.h>
@@ -72,22 +73,15 @@ const struct traced_syscall traced_syscalls[] = {
 
 const size_t traced_syscalls_count = sizeof(traced_syscalls) / sizeof(traced_syscalls[0]);
 
-static unsigned active_mode = SYSCALLS_EXACT;
-
-void traced_syscalls_select(unsigned mode)
+bool traced_syscall_active(const struct traced_syscall *sc, unsigned mode)
 {
-	active_mode = mode;
+	return sc->modes & mode;
 }
 
-bool traced_syscall_active(const struct traced_syscall *sc)
-{
-	return sc->modes & active_mode;
-}
-
-const struct traced_syscall *traced_syscall_lookup(long nr)
+const struct traced_syscall *traced_syscall_lookup(unsigned mode, long nr)
 {
 	for (size_t i = 0; i < traced_syscalls_count; i++)
-		if (traced_syscalls[i].nr == nr && traced_syscall_active(&traced_syscalls[i]))
+		if (traced_syscalls[i].nr == nr && traced_syscall_active(&traced_syscalls[i], mode))
 			return &traced_syscalls[i];
 	return NULL;
 }

@@ -44,11 +44,12 @@ enum syscall_kind {
  * equal one of values[]: mmap stops only for anonymous mappings, and madvise
  * only for advice that can drop pages.
  *
- * munmap does not stop at all: unmapping registered memory (by munmap, or by
- * a file mapping placed over it with MAP_FIXED) is reported by the
- * userfaultfd as UFFD_EVENT_UNMAP, at the cost of one wake-up instead of two
- * ptrace stops; unregistered memory is not tracked, so its unmapping does not
- * matter.
+ * In exact mode munmap does not stop at all: unmapping registered memory (by
+ * munmap, or by a file mapping placed over it with MAP_FIXED) is reported by
+ * the userfaultfd as UFFD_EVENT_UNMAP, at the cost of one wake-up instead of
+ * two ptrace stops; unregistered memory is not tracked, so its unmapping does
+ * not matter. Sampled mode has no userfaultfd and stops at munmap's entry
+ * (see above).
  */
 struct traced_syscall {
 	int nr;
@@ -64,14 +65,10 @@ struct traced_syscall {
 extern const struct traced_syscall traced_syscalls[];
 extern const size_t traced_syscalls_count;
 
-/* Chooses the mode (SYSCALLS_EXACT or SYSCALLS_SAMPLED) whose entries the
- * filter and the lookup use; exact until called. */
-void traced_syscalls_select(unsigned mode);
+/* True when sc stops in mode (SYSCALLS_EXACT or SYSCALLS_SAMPLED). */
+bool traced_syscall_active(const struct traced_syscall *sc, unsigned mode);
 
-/* True when sc belongs to the selected mode. */
-bool traced_syscall_active(const struct traced_syscall *sc);
-
-/* Returns the selected mode's entry for a native syscall number, or NULL. */
-const struct traced_syscall *traced_syscall_lookup(long nr);
+/* Returns mode's entry for a native syscall number, or NULL. */
+const struct traced_syscall *traced_syscall_lookup(unsigned mode, long nr);
 
 #endif /* MEVI_LAUNCHER_SYSCALLS_H */

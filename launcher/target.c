@@ -1,3 +1,4 @@
+/* target — checking PROGRAM or --pid before anything starts. */
 #include "target.h"
 
 #include <errno.h>
@@ -9,6 +10,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "procfs.h"
 
 /* PF_KTHREAD of include/linux/sched.h: field 9 (flags) of /proc/PID/stat. */
 #define TARGET_PF_KTHREAD 0x00200000UL
@@ -72,38 +75,21 @@ int target_report(const char *name, int err)
 
 int target_check_pid(pid_t pid, pid_t self, char *why, size_t len)
 {
-	char path[64], buf[1024], *p;
-	unsigned long flags = 0;
-	ssize_t n;
-	int fd;
+	unsigned long long flags;
+	char comm[64];
+	int err;
 
 	if (pid == self) {
 		snprintf(why, len, "that is mevi-run itself");
 		return -EPERM;
 	}
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return n < 0 ? -errno : -ENOENT;
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	if (!p)
-		return 0;
-	/* Fields 3 (state) .. 9 (flags): flags is the 7th token after ')'. */
-	for (int field = 2; field < 9 && p; field++)
-		p = strchr(p + 1, ' ');
-	if (p)
-		flags = strtoul(p + 1, NULL, 10);
+	err = procfs_stat_field(pid, 9, &flags, comm, sizeof(comm));
+	if (err == -EIO)
+		return 0; /* unreadable flags: let the attach itself say */
+	if (err)
+		return err;
 	if (flags & TARGET_PF_KTHREAD) {
-		char *comm = strchr(buf, '(');
-		char *end = strrchr(buf, ')');
-
-		snprintf(why, len, "%.*s is a kernel thread: it has no user memory to watch",
-			 comm && end > comm ? (int)(end - comm - 1) : 1, comm ? comm + 1 : "?");
+		snprintf(why, len, "%s is a kernel thread: it has no user memory to watch", comm);
 		return -EPERM;
 	}
 	return 0;
@@ -111,34 +97,15 @@ int target_check_pid(pid_t pid, pid_t self, char *why, size_t len)
 
 pid_t target_tracer(pid_t pid, char *name, size_t len)
 {
-	char path[64], buf[4096], *p;
+	char buf[4096];
 	long tracer = 0;
-	ssize_t n;
-	int fd;
+	unsigned long long state;
 
 	name[0] = '\0';
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (procfs_status_read(pid, buf, sizeof(buf)) ||
+	    !procfs_status_field(buf, "TracerPid", &tracer) || tracer <= 0)
 		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	p = strstr(buf, "\nTracerPid:");
-	if (p)
-		tracer = strtol(p + 11, NULL, 10);
-	if (tracer <= 0)
-		return 0;
-	snprintf(path, sizeof(path), "/proc/%ld/comm", tracer);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		n = read(fd, name, len - 1);
-		close(fd);
-		if (n > 0 && name[n - 1] == '\n')
-			n--;
-		name[n > 0 ? n : 0] = '\0';
-	}
+	if (procfs_stat_field((pid_t)tracer, 3, &state, name, len))
+		name[0] = '\0';
 	return (pid_t)tracer;
 }

@@ -1,3 +1,4 @@
+/* tracee — every traced thread and process: the ptrace stop machine, attach, detach. */
 #include "tracee.h"
 
 #include <dirent.h>
@@ -24,7 +25,8 @@
 #include "inject.h"
 #include "log.h"
 #include "outbox.h"
-#include "procstatus.h"
+#include "procfs.h"
+#include "sampler.h"
 #include "sandbox.h"
 #include "syscalls.h"
 
@@ -65,6 +67,7 @@ struct thread {
 struct tracee_table {
 	struct event_base *base;
 	struct outbox *out;
+	struct trace_mode mode;
 	tracee_notify_fn notify;
 	void *notify_ctx;
 	struct thread *threads[NBUCKETS];
@@ -77,14 +80,8 @@ struct tracee_table {
 	struct mm_stats stats;
 	struct backtrace *bt; /* NULL: --backtraces=off */
 	/* Sampled mode (tracee_start_sampling). */
-	struct event *sample_ev;
-	unsigned sample_ms, sample_base_ms;
-	bool sample_layout;   /* attached: no syscall stops, re-read layouts too */
-	bool sample_announce; /* sampled mode: interval changes are sampling events */
-	uint64_t sample_cpu_ns, sample_ticks;
-	uint64_t sample_ewma_ns;    /* smoothed cost of a tick */
-	uint64_t sample_changed_at; /* tick of the last interval change */
-	unsigned sample_changes;    /* interval changes, for the logs */
+	struct sampler *sampler; /* sampled mode, or an exact attach; else NULL */
+	bool sample_layout;	 /* attached: no syscall stops, re-read layouts too */
 	pid_t launcher_pid;
 	/* tracee_hold_main(): the adopted program's death is held. */
 	tracee_main_exit_fn on_main_exit;
@@ -222,33 +219,11 @@ static uint32_t count_args(const char *buf, size_t len)
 /* Reads /proc/PID/cmdline into p. Keeps the old one if it cannot be read. */
 static void read_cmdline(struct proc *p)
 {
-	char path[64], *buf = NULL;
-	size_t cap = 0, len = 0;
-	int fd;
+	char *buf;
+	size_t len;
 
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)p->pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (procfs_cmdline(p->pid, &buf, &len))
 		return;
-	for (;;) {
-		ssize_t n;
-
-		if (cap - len < 4096) {
-			char *nb = realloc(buf, cap + 65536);
-
-			if (!nb)
-				break;
-			buf = nb;
-			cap += 65536;
-		}
-		n = read(fd, buf + len, cap - len);
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-		if (len > (1u << 20))
-			break; /* the protocol caps strings; a megabyte is plenty */
-	}
-	close(fd);
 	if (len == 0) {
 		free(buf);
 		return;
@@ -289,8 +264,22 @@ static void emit_exit(struct tracee_table *t, struct proc *p)
 
 /* ---- lifecycle ---- */
 
+/* mm_new for a process of t: the address space learns the mode (sampled or
+ * exact, and how many seccomp filters are ours). */
+static int new_mm(struct tracee_table *t, pid_t pid, const struct memmap *template, struct mm **out)
+{
+	int err = mm_new(pid, template, t->base, t->out, &t->stats, out);
+
+	if (!err) {
+		(*out)->own_filters = t->mode.own_filters;
+		(*out)->sampled = t->mode.sampled;
+	}
+	return err;
+}
+
 struct tracee_table *tracee_table_new(struct event_base *base, struct outbox *out,
-				      tracee_notify_fn notify, void *notify_ctx)
+				      const struct trace_mode *mode, tracee_notify_fn notify,
+				      void *notify_ctx)
 {
 	struct tracee_table *t = calloc(1, sizeof(*t));
 
@@ -298,6 +287,7 @@ struct tracee_table *tracee_table_new(struct event_base *base, struct outbox *ou
 		return NULL;
 	t->base = base;
 	t->out = out;
+	t->mode = *mode;
 	t->notify = notify;
 	t->notify_ctx = notify_ctx;
 	t->main_status = -1;
@@ -308,8 +298,7 @@ void tracee_table_free(struct tracee_table *t)
 {
 	if (!t)
 		return;
-	if (t->sample_ev)
-		event_free(t->sample_ev);
+	sampler_free(t->sampler);
 	for (size_t i = 0; i < NBUCKETS; i++) {
 		struct thread *th = t->threads[i];
 
@@ -456,13 +445,13 @@ static int read_ids(pid_t tid, pid_t *tgid, pid_t *ppid, bool *dead)
 {
 	char buf[1024];
 	long tg, pp, nthreads = 1;
-	int err = procstatus_read(tid, buf, sizeof(buf));
+	int err = procfs_status_read(tid, buf, sizeof(buf));
 
 	if (err)
 		return err;
-	if (!procstatus_field(buf, "Tgid", &tg) || !procstatus_field(buf, "PPid", &pp))
+	if (!procfs_status_field(buf, "Tgid", &tg) || !procfs_status_field(buf, "PPid", &pp))
 		return -EIO;
-	procstatus_field(buf, "Threads", &nthreads);
+	procfs_status_field(buf, "Threads", &nthreads);
 	const char *st = strstr(buf, "\nState:");
 
 	*dead =
@@ -475,25 +464,9 @@ static int read_ids(pid_t tid, pid_t *tgid, pid_t *ppid, bool *dead)
 /* The wait status of a zombie, from /proc/PID/stat's exit_code (field 52). */
 static int zombie_status(pid_t pid)
 {
-	char path[64], buf[2048];
-	ssize_t n;
-	int fd, code = 0;
+	unsigned long long code;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	char *p = strrchr(buf, ')');
-	for (int field = 2; p && field < 52; field++)
-		p = strchr(p + 1, ' ');
-	if (p)
-		code = atoi(p + 1);
-	return code;
+	return procfs_stat_field(pid, 52, &code, NULL, 0) ? 0 : (int)code;
 }
 
 /*
@@ -515,7 +488,7 @@ static void on_mm_due(struct mm *mm, void *ctx)
 					th = o;
 	}
 	if (!th || th->group_stopped || th->sc || th->want_attach ||
-	    sandbox_has_foreign_filters(mm->pid))
+	    sandbox_has_foreign_filters(mm->pid, t->mode.own_filters))
 		return;
 	if (ptrace(PTRACE_INTERRUPT, th->tid, NULL, NULL) == 0)
 		th->want_attach = true;
@@ -552,7 +525,7 @@ static struct proc *new_process(struct tracee_table *t, pid_t pid, pid_t ppid, s
 	}
 	if ((!pmm && parent) || dead)
 		return p; /* the creator itself is not tracked (before its exec), or it is gone */
-	int err = mm_new(p->pid, pmm ? pmm->map : NULL, t->base, t->out, &t->stats, &p->mm);
+	int err = new_mm(t, p->pid, pmm ? pmm->map : NULL, &p->mm);
 
 	if (err) {
 		log_warn("pid %d: cannot track the new process: %s", p->pid, strerror(-err));
@@ -656,7 +629,7 @@ static void on_exec_event(struct tracee_table *t, struct thread *th)
 	p->mm = NULL;
 	read_cmdline(p);
 	emit_cmdline_event(t, p, MEVI_EV_PROC_EXEC, 0);
-	int err = mm_new(p->pid, NULL, t->base, t->out, &t->stats, &p->mm);
+	int err = new_mm(t, p->pid, NULL, &p->mm);
 	if (err)
 		log_warn("pid %d: cannot track after exec: %s", p->pid, strerror(-err));
 	else {
@@ -692,7 +665,7 @@ static void on_seccomp_stop(struct tracee_table *t, struct thread *th)
 		resume(th->tid, PTRACE_CONT, 0);
 		return;
 	}
-	th->sc = traced_syscall_lookup((long)info.seccomp.nr);
+	th->sc = traced_syscall_lookup(t->mode.syscalls, (long)info.seccomp.nr);
 	if (!th->sc) {
 		resume(th->tid, PTRACE_CONT, 0);
 		return;
@@ -1008,75 +981,12 @@ bool tracee_all_gone(const struct tracee_table *t)
 	return t->nalive == 0;
 }
 
-/* ---- sampled mode ---- */
+/* ---- sampled mode (the timer and its backoff: sampler.h) ---- */
 
-#define SAMPLE_BUDGET 0.02 /* of one core: the sampler backs off above it */
-#define SAMPLE_MAX_MS 10000
-#define SAMPLE_SETTLE 20 /* ticks between two interval changes downwards */
-
-static uint64_t thread_cpu_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void arm_sampler(struct tracee_table *t)
-{
-	struct timeval tv = {t->sample_ms / 1000, (t->sample_ms % 1000) * 1000};
-
-	evtimer_add(t->sample_ev, &tv);
-}
-
-static void set_interval(struct tracee_table *t, unsigned ms, uint64_t cost_ns)
-{
-	struct mevi_event ev = {.type = MEVI_EV_SAMPLING, .pid = t->launcher_pid};
-
-	if (ms == t->sample_ms)
-		return;
-	/* The first change is news; later ones are in the closing line. */
-	if (t->sample_changes++ == 0 && ms > t->sample_ms)
-		log_info("a scan takes %.2f ms of CPU, over %.0f%% of a core at %u ms: "
-			 "sampling every %u ms",
-			 (double)cost_ns / 1e6, SAMPLE_BUDGET * 100, t->sample_ms, ms);
-	else
-		log_debug("scans take %.2f ms: sampling every %u ms", (double)cost_ns / 1e6, ms);
-	t->sample_ms = ms;
-	t->sample_changed_at = t->sample_ticks;
-	ev.sampling.sample_ms = ms;
-	if (t->sample_announce)
-		outbox_emit(t->out, &ev);
-}
-
-/*
- * Adapts the interval to the CPU budget, with hysteresis: it doubles as soon
- * as a tick and the smoothed cost are both over budget, and halves only when
- * the smoothed cost would still be under a quarter of the budget at half the
- * interval, and SAMPLE_SETTLE ticks have passed since the last change. A cost
- * near a boundary therefore does not flap between two intervals.
- */
-static void adapt_interval(struct tracee_table *t, uint64_t cost)
-{
-	uint64_t budget = (uint64_t)((double)t->sample_ms * 1e6 * SAMPLE_BUDGET);
-
-	t->sample_ewma_ns = t->sample_ticks == 1 ? cost : (3 * t->sample_ewma_ns + cost) / 4;
-	if (cost > budget && t->sample_ewma_ns > budget && t->sample_ms < SAMPLE_MAX_MS)
-		set_interval(t, t->sample_ms * 2 > SAMPLE_MAX_MS ? SAMPLE_MAX_MS : t->sample_ms * 2,
-			     cost);
-	else if (t->sample_ewma_ns * 8 < budget && t->sample_ms > t->sample_base_ms &&
-		 t->sample_ticks - t->sample_changed_at >= SAMPLE_SETTLE)
-		set_interval(
-		    t, t->sample_ms / 2 < t->sample_base_ms ? t->sample_base_ms : t->sample_ms / 2,
-		    t->sample_ewma_ns);
-}
-
-/* One sampling tick: re-read every live address space once, then adapt the
- * interval to the CPU budget. */
-static void sample_cb(evutil_socket_t fd, short what, void *arg)
+/* One sampling tick: re-read every live address space once. */
+static void sample_tick(void *arg)
 {
 	struct tracee_table *t = arg;
-	uint64_t t0 = thread_cpu_ns(), cost;
 
 	for (struct proc *p = t->first; p; p = p->next) {
 		if (!p->alive || !p->mm || p->mm->pid != p->pid)
@@ -1086,64 +996,43 @@ static void sample_cb(evutil_socket_t fd, short what, void *arg)
 		else
 			mm_sample(p->mm);
 	}
-	cost = thread_cpu_ns() - t0;
-	t->sample_cpu_ns += cost;
-	t->sample_ticks++;
-	adapt_interval(t, cost);
-	if (!t->detaching)
-		arm_sampler(t);
 }
 
 int tracee_start_sampling(struct tracee_table *t, unsigned ms, pid_t launcher_pid, bool announce,
 			  bool scan_layout)
 {
-	t->sample_announce = announce;
-	t->sample_ms = t->sample_base_ms = ms ? ms : 1;
 	t->launcher_pid = launcher_pid;
 	t->sample_layout = scan_layout;
-	t->sample_ev = evtimer_new(t->base, sample_cb, t);
-	if (!t->sample_ev)
-		return -ENOMEM;
-	arm_sampler(t);
-	return 0;
+	t->sampler = sampler_new(t->base, t->out, ms, launcher_pid, announce, sample_tick, t);
+	return t->sampler ? 0 : -ENOMEM;
 }
 
 unsigned tracee_sample_ms(const struct tracee_table *t)
 {
-	return t->sample_ms;
+	return t->sampler ? sampler_interval(t->sampler) : 0;
 }
 
 void tracee_sampler_cost(const struct tracee_table *t, uint64_t *cpu_ns, uint64_t *ticks,
 			 unsigned *changes)
 {
-	*cpu_ns = t->sample_cpu_ns;
-	*ticks = t->sample_ticks;
-	*changes = t->sample_changes;
+	*cpu_ns = *ticks = 0;
+	*changes = 0;
+	if (t->sampler)
+		sampler_cost(t->sampler, cpu_ns, ticks, changes);
 }
 
 /* ---- attach and detach ---- */
 
-/* The parent pid of pid, from /proc/PID/stat (the comm may hold spaces and
- * parentheses: the fields resume after the last ')'). */
+/* The parent pid of pid, from /proc/PID/stat; 1 for none. Returns -errno
+ * when it cannot be read. */
 static pid_t read_ppid(pid_t pid)
 {
-	char path[64], buf[1024];
-	int fd, ppid = 0;
-	ssize_t n;
+	unsigned long long ppid;
+	int err = procfs_stat_field(pid, 4, &ppid, NULL, 0);
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -EIO;
-	buf[n] = '\0';
-	char *rp = strrchr(buf, ')');
-	if (!rp || sscanf(rp + 1, " %*c %d", &ppid) != 1)
-		return -EIO;
-	return ppid > 0 ? ppid : 1;
+	if (err)
+		return err;
+	return ppid > 0 ? (pid_t)ppid : 1;
 }
 
 /* The stack pointer of a thread that is not stopped, from
@@ -1226,7 +1115,7 @@ int tracee_attach(struct tracee_table *t, pid_t pid, pid_t launcher_pid)
 		return n;
 	read_cmdline(p);
 	emit_cmdline_event(t, p, MEVI_EV_PROC_START, 0);
-	err = mm_new(pid, NULL, t->base, t->out, &t->stats, &p->mm);
+	err = new_mm(t, pid, NULL, &p->mm);
 	if (err) {
 		log_warn("pid %d: cannot read its memory: %s", pid, strerror(-err));
 		return 0;
@@ -1258,8 +1147,8 @@ void tracee_detach(struct tracee_table *t)
 	if (t->detaching)
 		return;
 	t->detaching = true;
-	if (t->sample_ev)
-		event_del(t->sample_ev);
+	if (t->sampler)
+		sampler_stop(t->sampler);
 	/* Exact mode: our userfaultfds hold registrations in the processes;
 	 * closing them is what leaves the processes as they were. */
 	for (struct proc *p = t->first; p; p = p->next)

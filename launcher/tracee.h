@@ -47,9 +47,19 @@ typedef void (*tracee_notify_fn)(void *ctx);
  * traced, and the session goes on without it. */
 typedef void (*tracee_main_exit_fn)(void *ctx, bool others_alive);
 
-/* Allocates the table. Returns NULL on out-of-memory. */
+/* How the session traces, decided once by the command line and handed down
+ * to each tracee, its filter and its address space (no process-wide state). */
+struct trace_mode {
+	bool sampled;	      /* no userfaultfd: residency is sampled */
+	unsigned syscalls;    /* SYSCALLS_EXACT or SYSCALLS_SAMPLED (syscalls.h) */
+	unsigned own_filters; /* seccomp filters of ours each tracee carries (sandbox.h) */
+};
+
+/* Allocates the table, tracing as mode says (copied). Returns NULL on
+ * out-of-memory. */
 struct tracee_table *tracee_table_new(struct event_base *base, struct outbox *out,
-				      tracee_notify_fn notify, void *notify_ctx);
+				      const struct trace_mode *mode, tracee_notify_fn notify,
+				      void *notify_ctx);
 void tracee_table_free(struct tracee_table *t);
 
 /*

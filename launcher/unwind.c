@@ -1,3 +1,4 @@
+/* unwind — unwinding a stopped thread with libdwfl, reading its memory safely. */
 #include "unwind.h"
 
 #include <elfutils/libdwfl.h>

@@ -1,3 +1,4 @@
+/* vma — the VMAs of a range with their kind and name. */
 #include "vma.h"
 
 #include <errno.h>

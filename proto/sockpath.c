@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "mkdirp.h"
 
 int sockpath_default(char *buf, size_t len)
 {
@@ -113,32 +114,6 @@ int sockpath_check_peer(int fd, uid_t *uid, pid_t *pid)
 	return cred.uid == getuid() || cred.uid == 0 ? 0 : -EPERM;
 }
 
-/* mkdir -p with mode 0700 for every directory it creates. */
-static int mkdir_parents(char *dir)
-{
-	struct stat st;
-
-	if (stat(dir, &st) == 0)
-		return 0;
-	if (errno != ENOENT)
-		return -errno;
-	for (char *p = dir + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-			int err = -errno;
-
-			*p = '/';
-			return err;
-		}
-		*p = '/';
-	}
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 int sockpath_prepare_dir(const char *path, char *err, size_t errlen)
 {
 	struct sockaddr_un sun;
@@ -162,7 +137,7 @@ int sockpath_prepare_dir(const char *path, char *err, size_t errlen)
 	} else {
 		*slash = '\0';
 	}
-	ret = mkdir_parents(dir);
+	ret = mkdirp(dir, 0700);
 	if (ret) {
 		snprintf(err, errlen, "cannot create socket directory %s: %s", dir, strerror(-ret));
 		return ret;

@@ -163,16 +163,14 @@ static void test_check_traced_child(void **state)
 	struct sandbox_call uffd = {.nr = SYS_userfaultfd}, rd = {.nr = SYS_read};
 	const char *why = NULL;
 
-	sandbox_set_own_filters(0);
-	assert_true(sandbox_has_foreign_filters(pid));
-	assert_int_equal(sandbox_check(pid, 0, &rd, 1, &why), 0);
-	assert_int_equal(sandbox_check(pid, 0, &uffd, 1, &why), -EPERM);
+	assert_true(sandbox_has_foreign_filters(pid, 0));
+	assert_int_equal(sandbox_check(pid, 0, 0, &rd, 1, &why), 0);
+	assert_int_equal(sandbox_check(pid, 0, 0, &uffd, 1, &why), -EPERM);
 	assert_non_null(strstr(why, "kills the process"));
 	/* Its one filter counted as mevi-run's own: not even read. */
-	sandbox_set_own_filters(1);
-	assert_false(sandbox_has_foreign_filters(pid));
-	assert_int_equal(sandbox_check(pid, 0, &uffd, 1, &why), 0);
-	assert_false(sandbox_has_foreign_filters(getpid()));
+	assert_false(sandbox_has_foreign_filters(pid, 1));
+	assert_int_equal(sandbox_check(pid, 1, 0, &uffd, 1, &why), 0);
+	assert_false(sandbox_has_foreign_filters(getpid(), 1));
 	kill(pid, SIGKILL);
 	waitpid(pid, &status, 0);
 }

@@ -1,4 +1,5 @@
-#include "stacktab.h"
+/* stackintern — interning call stacks to session ids, and caching their symbols. */
+#include "stackintern.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -55,7 +56,7 @@ struct index {
 	uint32_t mask;
 };
 
-struct stacktab {
+struct stackintern {
 	struct module *mods;
 	uint32_t nmods, capmods;
 	struct sym *syms;
@@ -90,12 +91,12 @@ static uint32_t stack_hash(uint32_t image, const uint64_t *pcs, unsigned n)
 	return h;
 }
 
-struct stacktab *stacktab_new(void)
+struct stackintern *stackintern_new(void)
 {
-	return calloc(1, sizeof(struct stacktab));
+	return calloc(1, sizeof(struct stackintern));
 }
 
-void stacktab_free(struct stacktab *st)
+void stackintern_free(struct stackintern *st)
 {
 	if (!st)
 		return;
@@ -134,7 +135,7 @@ static int grow(void **arr, uint32_t *cap, uint32_t n, size_t sz)
 	return 0;
 }
 
-uint32_t stacktab_module(struct stacktab *st, const char *name, uint32_t image)
+uint32_t stackintern_module(struct stackintern *st, const char *name, uint32_t image)
 {
 	struct module m = {0};
 	struct stat sb;
@@ -195,27 +196,27 @@ static int index_fit(struct index *ix, uint32_t n, uint32_t *(*link)(void *, uin
 
 static uint32_t *sym_link(void *arg, uint32_t i)
 {
-	return &((struct stacktab *)arg)->syms[i].hnext;
+	return &((struct stackintern *)arg)->syms[i].hnext;
 }
 
 static uint32_t sym_rehash(void *arg, uint32_t i)
 {
-	const struct sym *s = &((struct stacktab *)arg)->syms[i];
+	const struct sym *s = &((struct stackintern *)arg)->syms[i];
 
 	return sym_hash(s->module, s->offset, s->ret);
 }
 
 static uint32_t *stack_link(void *arg, uint32_t i)
 {
-	return &((struct stacktab *)arg)->stacks[i].hnext;
+	return &((struct stackintern *)arg)->stacks[i].hnext;
 }
 
 static uint32_t stack_rehash(void *arg, uint32_t i)
 {
-	return ((struct stacktab *)arg)->stacks[i].hash;
+	return ((struct stackintern *)arg)->stacks[i].hash;
 }
 
-uint32_t stacktab_sym_find(struct stacktab *st, uint32_t module, uint64_t offset, bool ret)
+uint32_t stackintern_sym_find(struct stackintern *st, uint32_t module, uint64_t offset, bool ret)
 {
 	if (!st->sym_index.heads)
 		return 0;
@@ -229,8 +230,8 @@ uint32_t stacktab_sym_find(struct stacktab *st, uint32_t module, uint64_t offset
 	return 0;
 }
 
-uint32_t stacktab_sym_add(struct stacktab *st, uint32_t module, uint64_t offset, bool ret,
-			  const char *func, const char *source, bool pending)
+uint32_t stackintern_sym_add(struct stackintern *st, uint32_t module, uint64_t offset, bool ret,
+			     const char *func, const char *source, bool pending)
 {
 	struct sym s = {.module = module, .ret = ret, .offset = offset, .pending = pending};
 
@@ -253,7 +254,7 @@ uint32_t stacktab_sym_add(struct stacktab *st, uint32_t module, uint64_t offset,
 	return st->nsyms;
 }
 
-uint32_t stacktab_find(struct stacktab *st, uint32_t image, const uint64_t *pcs, unsigned n)
+uint32_t stackintern_find(struct stackintern *st, uint32_t image, const uint64_t *pcs, unsigned n)
 {
 	uint32_t h = stack_hash(image, pcs, n);
 
@@ -270,8 +271,8 @@ uint32_t stacktab_find(struct stacktab *st, uint32_t image, const uint64_t *pcs,
 	return 0;
 }
 
-uint32_t stacktab_add(struct stacktab *st, pid_t pid, uint32_t image, const uint64_t *pcs,
-		      const uint32_t *mods, const uint32_t *syms, unsigned n)
+uint32_t stackintern_add(struct stackintern *st, pid_t pid, uint32_t image, const uint64_t *pcs,
+			 const uint32_t *mods, const uint32_t *syms, unsigned n)
 {
 	struct stack s = {.pid = pid, .image = image, .n = n, .hash = stack_hash(image, pcs, n)};
 
@@ -313,8 +314,8 @@ uint32_t stacktab_add(struct stacktab *st, pid_t pid, uint32_t image, const uint
 	return st->nstacks;
 }
 
-void stacktab_sym_resolved(struct stacktab *st, uint32_t sym, const char *func, const char *source,
-			   struct outbox *out)
+void stackintern_sym_resolved(struct stackintern *st, uint32_t sym, const char *func,
+			      const char *source, struct outbox *out)
 {
 	struct sym *sy;
 	char *nf;
@@ -338,7 +339,7 @@ void stacktab_sym_resolved(struct stacktab *st, uint32_t sym, const char *func, 
 		/* Sent again only when a lookup found something: otherwise the
 		 * stack already sent is the complete one. */
 		if (s->pending && --s->pending == 0 && s->gained)
-			stacktab_emit(st, out, id);
+			stackintern_emit(st, out, id);
 	}
 	free(sy->waiters);
 	sy->waiters = NULL;
@@ -350,7 +351,7 @@ static struct mevi_str str_of(const char *s)
 	return (struct mevi_str){s, (uint32_t)strlen(s)};
 }
 
-int stacktab_emit(struct stacktab *st, struct outbox *out, uint32_t id)
+int stackintern_emit(struct stackintern *st, struct outbox *out, uint32_t id)
 {
 	struct mevi_frame frames[MEVI_STACK_MAX_FRAMES];
 	struct mevi_event ev = {.type = MEVI_EV_STACK};
@@ -375,13 +376,13 @@ int stacktab_emit(struct stacktab *st, struct outbox *out, uint32_t id)
 	return outbox_emit(out, &ev);
 }
 
-void stacktab_emit_all(struct stacktab *st, struct outbox *out)
+void stackintern_emit_all(struct stackintern *st, struct outbox *out)
 {
 	for (uint32_t id = 1; id <= st->nstacks; id++)
-		stacktab_emit(st, out, id);
+		stackintern_emit(st, out, id);
 }
 
-void stacktab_counts(const struct stacktab *st, struct stacktab_counts *c)
+void stackintern_counts(const struct stackintern *st, struct stackintern_counts *c)
 {
 	c->stacks = st->nstacks;
 	c->syms = st->nsyms;

@@ -1,0 +1,141 @@
+/* procfs — reading /proc/PID/cmdline, status and stat for the launcher. */
+#include "procfs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Reads /proc/PID/what into buf, NUL-terminated. Returns the length, or
+ * -errno (-ENOENT when it reads empty). */
+static ssize_t read_small(pid_t pid, const char *what, char *buf, size_t len)
+{
+	char path[64];
+	ssize_t n;
+	int fd, err;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, what);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	err = errno;
+	close(fd);
+	if (n < 0)
+		return err == ESRCH ? -ENOENT : -err;
+	if (n == 0)
+		return -ENOENT; /* a thread between exit and reaping reads empty */
+	buf[n] = '\0';
+	return n;
+}
+
+int procfs_cmdline(pid_t pid, char **out, size_t *outlen)
+{
+	char path[64], *buf = NULL;
+	size_t cap = 0, len = 0;
+	int fd, err = 0;
+
+	*out = NULL;
+	*outlen = 0;
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	while (len < PROCFS_CMDLINE_MAX) {
+		if (cap - len < 4096) {
+			char *nb = realloc(buf, cap + 65536 + 1);
+
+			if (!nb) {
+				err = -ENOMEM;
+				break;
+			}
+			buf = nb;
+			cap += 65536;
+		}
+		ssize_t n = read(fd, buf + len, cap - len);
+
+		if (n < 0)
+			err = -errno;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	if (!err && !buf && !(buf = malloc(1)))
+		err = -ENOMEM;
+	if (err) {
+		free(buf);
+		return err;
+	}
+	buf[len] = '\0';
+	*out = buf;
+	*outlen = len;
+	return 0;
+}
+
+char **procfs_cmdline_argv(char *buf, size_t len)
+{
+	size_t n = 0;
+	char **argv;
+
+	for (size_t i = 0; i < len; i += strlen(buf + i) + 1)
+		n++;
+	argv = calloc(n + 2, sizeof(*argv));
+	if (!argv)
+		return NULL;
+	n = 0;
+	for (size_t i = 0; i < len; i += strlen(buf + i) + 1)
+		argv[n++] = buf + i;
+	if (n == 0) /* a kernel thread or a zombie: nameless */
+		argv[n++] = "?";
+	return argv;
+}
+
+int procfs_status_read(pid_t tid, char *buf, size_t len)
+{
+	ssize_t n = read_small(tid, "status", buf, len);
+
+	return n < 0 ? (int)n : 0;
+}
+
+bool procfs_status_field(const char *buf, const char *name, long *value)
+{
+	size_t nlen = strlen(name);
+
+	for (const char *p = buf; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		if (strncmp(p, name, nlen) == 0 && p[nlen] == ':') {
+			*value = strtol(p + nlen + 1, NULL, 10);
+			return true;
+		}
+	}
+	return false;
+}
+
+int procfs_stat_field(pid_t pid, int field, unsigned long long *value, char *comm, size_t commlen)
+{
+	char buf[2048];
+	ssize_t n = read_small(pid, "stat", buf, sizeof(buf));
+	char *open_paren, *p;
+
+	if (n < 0)
+		return (int)n;
+	open_paren = strchr(buf, '(');
+	p = strrchr(buf, ')'); /* the comm may hold ')': fields resume after the last */
+	if (!open_paren || !p || field < 3)
+		return -EIO;
+	if (comm)
+		snprintf(comm, commlen, "%.*s", (int)(p - open_paren - 1), open_paren + 1);
+	/* p is at field 2's end; each space starts the next field. */
+	for (int f = 2; f < field && p; f++)
+		p = strchr(p + 1, ' ');
+	if (!p || !p[1])
+		return -EIO;
+	if (field == 3) {
+		*value = (unsigned char)p[1];
+		return 0;
+	}
+	*value = strtoull(p + 1, NULL, 10);
+	return 0;
+}

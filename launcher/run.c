@@ -1,0 +1,788 @@
+/*
+ * run — one run of mevi-run, from a parsed command line to the exit status:
+ * checking the target, choosing the engine, splitting off the tracer
+ * (spawn.h) or attaching, the libevent loop, and the session's end.
+ */
+#include "run.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "backtrace.h"
+#include "ebpf.h"
+#include "event.h"
+#include "filter.h"
+#include "heat.h"
+#include "link.h"
+#include "log.h"
+#include "mm.h"
+#include "options.h"
+#include "outbox.h"
+#include "procfs.h"
+#include "recorder.h"
+#include "spawn.h"
+#include "summary.h"
+#include "syscalls.h"
+#include "target.h"
+#include "tracee.h"
+
+#define FLUSH_MS 4
+
+struct launcher {
+	const struct launcher_options *opt;
+	struct trace_mode mode; /* what tracees, their filter and mm know of the mode */
+	struct event_base *base;
+	struct outbox out;
+	bool out_ready; /* out was initialised */
+	struct link link;
+	bool link_ready; /* link was initialised */
+	struct tracee_table *tracees;
+	char **argv;	    /* PROGRAM ARGS... */
+	char **attach_argv; /* --pid: argv, pointing into attach_text */
+	char *attach_text;
+	uint64_t started_at;
+	pid_t self;
+	struct event *events[8]; /* signals and timers of the loop (add_event) */
+	size_t nevents;
+	struct recorder rec;
+	struct spawn spawn; /* launched (not --pid): PROGRAM and its handshake */
+	bool spawned;	    /* spawn_tracer() split us: this is the tracer */
+	bool to_link;	    /* batches go to the daemon link */
+	bool to_recorder;   /* ... and to the recording */
+	unsigned sample_ms; /* --sample: the interval; 0 in exact mode */
+	pid_t attach_pid;   /* --pid */
+	bool scan_layout;   /* --layout=scan: no filter, layouts re-read each tick */
+	/* No session yet: the program has not exec'd (or the attach not
+	 * succeeded). Nothing leaves the launcher until session_begin(), so a
+	 * launch that fails creates no session and no recording. */
+	bool held;
+	bool exec_failed;	 /* the program could not be executed */
+	struct summary *summary; /* --summary: fed every batch (proto/summary.h) */
+	struct ebpf *bpf;	 /* the eBPF engine, when it runs the program (else tracees) */
+};
+
+static void send_batch(const void *batch, size_t len, void *arg)
+{
+	struct launcher *l = arg;
+
+	if (l->held)
+		return;
+	if (l->to_link)
+		link_send(batch, len, &l->link);
+	if (l->to_recorder)
+		recorder_write(&l->rec, batch, len);
+	if (l->summary)
+		summary_feed_batch(l->summary, batch, len);
+}
+
+static uint64_t realtime_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void emit_session_start(struct launcher *l, bool resume)
+{
+	struct mevi_event ev = {.type = MEVI_EV_SESSION_START, .pid = l->self};
+	uint32_t n = 0;
+
+	while (l->argv[n])
+		n++;
+	struct mevi_str *items = calloc(n ? n : 1, sizeof(*items));
+	MEVI_ASSERT(items);
+	for (uint32_t i = 0; i < n; i++) {
+		items[i].ptr = l->argv[i];
+		items[i].len = (uint32_t)strlen(l->argv[i]);
+	}
+	ev.session_start.version = MEVI_PROTO_VERSION;
+	ev.session_start.mode = l->sample_ms ? MEVI_MODE_SAMPLED : MEVI_MODE_EXACT;
+	ev.session_start.sample_ms =
+	    l->sample_ms && l->tracees ? tracee_sample_ms(l->tracees) : l->sample_ms;
+	if (!ev.session_start.sample_ms)
+		ev.session_start.sample_ms = l->sample_ms;
+	ev.session_start.resume = resume;
+	ev.session_start.started_at = l->started_at;
+	ev.session_start.argv.count = n;
+	ev.session_start.argv.items = items;
+	outbox_emit(&l->out, &ev);
+	free(items);
+	if (l->bpf) {
+		ebpf_emit_engine(l->bpf);
+	} else {
+		struct mevi_event eng = {.type = MEVI_EV_ENGINE, .pid = l->self};
+
+		eng.engine.name = (struct mevi_str){"ptrace", 6};
+		outbox_emit(&l->out, &eng);
+	}
+}
+
+/* The link (re)connected: replay the whole session. */
+static void on_snapshot(bool resume, void *arg)
+{
+	struct launcher *l = arg;
+
+	if (l->held)
+		return; /* session_begin() sends it all */
+	/* What is queued belongs to the recording, not to the new connection,
+	 * which must start with session_start; the snapshot is for the daemon
+	 * only (the recording already has all of it). */
+	l->to_link = false;
+	outbox_flush(&l->out);
+	l->to_link = true;
+	l->to_recorder = false;
+	emit_session_start(l, resume);
+	if (l->bpf)
+		ebpf_snapshot(l->bpf);
+	else if (l->tracees)
+		tracee_snapshot(l->tracees);
+	outbox_flush(&l->out);
+	l->to_recorder = l->rec.f != NULL;
+}
+
+/*
+ * The program runs (exec succeeded) or is attached: the session starts, with
+ * a snapshot of what the tracees are now, to the daemon and the recording.
+ */
+static void session_begin(struct launcher *l)
+{
+	l->held = false;
+	outbox_discard(&l->out);
+	l->to_link = true;
+	l->to_recorder = l->rec.f != NULL;
+	emit_session_start(l, false);
+	if (l->tracees)
+		tracee_snapshot(l->tracees);
+	outbox_flush(&l->out);
+	/* The address waited for the session (see start()). */
+	if (l->link.url[0])
+		fprintf(stderr, "mevi: watching at %s\n", l->link.url);
+	else
+		l->link.url_printed = false;
+}
+
+/* One line saying what is wrong with the command line, and where to look. */
+static void on_tracee_notify(void *arg)
+{
+	struct launcher *l = arg;
+
+	outbox_flush(&l->out);
+}
+
+/* PROGRAM ended, and its parent does not know yet (tracee_hold_main). */
+static void on_main_exit(void *arg, bool others_alive)
+{
+	struct launcher *l = arg;
+
+	outbox_flush(&l->out);
+	if (!others_alive)
+		return; /* the session ends now; launcher_run() finishes it */
+	/* Processes it started live on (daemons): the shell gets PROGRAM's
+	 * status now, and the tracer follows them on in the background, out
+	 * of the way of whatever reads the terminal or a pipe next. */
+	pid_t pids[8];
+	size_t n = tracee_alive(l->tracees, pids, 8);
+	char list[8 * 12] = "";
+
+	for (size_t i = 0, off = 0; i < n && i < 8; i++)
+		off += (size_t)snprintf(list + off, sizeof(list) - off, " %d", (int)pids[i]);
+	log_info("%s ended; following the %zu processes it left running (%s%s) in the background",
+		 l->argv[0], n, list + 1, n > 8 ? " ..." : "");
+	int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+	if (devnull >= 0) {
+		dup2(devnull, STDERR_FILENO);
+		close(devnull);
+	}
+}
+
+static void flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct launcher *l = arg;
+
+	if (outbox_pending(&l->out))
+		outbox_flush(&l->out);
+}
+
+static void sigchld_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct launcher *l = arg;
+
+	if (l->bpf) {
+		ebpf_reap(l->bpf);
+		if (ebpf_all_gone(l->bpf))
+			event_base_loopbreak(l->base);
+		return;
+	}
+	tracee_reap(l->tracees);
+	if (tracee_all_gone(l->tracees))
+		event_base_loopbreak(l->base);
+}
+
+static void ebpf_done_cb(void *arg)
+{
+	struct launcher *l = arg;
+
+	event_base_loopbreak(l->base);
+}
+
+/* The eBPF engine: mevi-run is PROGRAM's parent and passes SIGTERM and
+ * SIGHUP on. */
+static void forward_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct launcher *l = arg;
+
+	ebpf_forward_signal(l->bpf, (int)sig);
+}
+
+/*
+ * Waits for PROGRAM to exec (its end of the handshake socket, close-on-exec,
+ * reaches EOF) or to report why it could not (it says so itself). Stops that
+ * happen meanwhile are handled, so a traced syscall before exec cannot
+ * deadlock us. Returns the exec errno, or 0.
+ */
+static int wait_exec(struct launcher *l, int err_fd, bool traced)
+{
+	int exec_err = 0;
+	char msg[2];
+	size_t got = 0;
+
+	for (;;) {
+		struct pollfd p = {.fd = err_fd, .events = POLLIN};
+		int n = poll(&p, 1, 50);
+
+		if (n == 0) {
+			if (traced)
+				tracee_reap(l->tracees);
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		ssize_t r = read(err_fd, msg + got, sizeof(msg) - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+		if (got < 2)
+			continue;
+		got = 0;
+		if (msg[0] == 'E') {
+			exec_err = msg[1];
+			break; /* the child is exiting; no need to wait for EOF */
+		}
+	}
+	return exec_err;
+}
+
+/*
+ * In the tracer: seizes PROGRAM (waiting for our word in spawn.c), lets it
+ * install the filter and exec. Returns -1 to run the loop, or 0 when PROGRAM
+ * runs untracked (ptrace refused: it has been told to go on alone).
+ */
+static int launch(struct launcher *l)
+{
+	pid_t pid = l->spawn.program;
+	int exec_err;
+
+	if (ptrace(PTRACE_SEIZE, pid, NULL, (void *)(long)TRACEE_PTRACE_OPTIONS) < 0) {
+		fprintf(stderr,
+			"mevi: ptrace is not permitted here (%s), so the program runs untracked: "
+			"run mevi-run as root, or allow ptrace (`sudo sysctl "
+			"kernel.yama.ptrace_scope=1`)\n",
+			strerror(errno));
+		spawn_release(&l->spawn, false);
+		return 0;
+	}
+	tracee_adopt(l->tracees, pid, l->spawn.program_parent, l->argv);
+	tracee_hold_main(l->tracees, on_main_exit, l);
+	spawn_release(&l->spawn, !l->scan_layout);
+	exec_err = wait_exec(l, l->spawn.fd, true);
+	close(l->spawn.fd);
+	l->spawn.fd = -1;
+	/* On an exec failure PROGRAM said why and exits 127/126; the loop
+	 * reaps it, and no session is begun. */
+	l->exec_failed = exec_err != 0;
+	return -1;
+}
+
+/* --pid: seize the running process. Returns -1 to run the loop, or an
+ * exit status. */
+static int attach(struct launcher *l)
+{
+	int err = tracee_attach(l->tracees, l->attach_pid, l->self);
+	char tracer_name[32];
+	pid_t tracer =
+	    err == -EPERM ? target_tracer(l->attach_pid, tracer_name, sizeof(tracer_name)) : 0;
+
+	if (tracer > 0)
+		fprintf(stderr, "mevi-run: cannot attach to %d: it is already traced by %d (%s)\n",
+			(int)l->attach_pid, (int)tracer, tracer_name[0] ? tracer_name : "?");
+	else if (err == -EPERM)
+		fprintf(stderr,
+			"mevi-run: cannot attach to %d: not permitted (run as root, as its owner "
+			"with kernel.yama.ptrace_scope=0, or it is already traced)\n",
+			(int)l->attach_pid);
+	else if (err)
+		fprintf(stderr, "mevi-run: cannot attach to %d: %s\n", (int)l->attach_pid,
+			strerror(-err));
+	return err ? 1 : -1;
+}
+
+/* Ctrl-C, SIGTERM or --detach-after with --pid: let the process go. */
+static void detach_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct launcher *l = arg;
+
+	outbox_flush(&l->out);
+	tracee_detach(l->tracees);
+	tracee_reap(l->tracees);
+	if (tracee_all_gone(l->tracees))
+		event_base_loopbreak(l->base);
+}
+
+/*
+ * --summary: hands the summary (fed every batch by send_batch) the launcher's
+ * own cost figures and the URL, writes it to path (or stderr: never the
+ * program's stdout) and frees it. A file that cannot be written is reported
+ * in one sentence; the exit status stays the program's.
+ */
+static void launcher_summary(struct launcher *l, const char *path, int fmt)
+{
+	const struct mm_stats *st = tracee_stats(l->tracees);
+	struct summary_overhead oh = {
+	    .wall_ns = outbox_now(&l->out),
+	    .events = l->out.events_total,
+	    .bytes_sent = l->link.bytes_sent,
+	    .stops = st->stops,
+	    .faults = st->faults,
+	    .samples = st->samples,
+	    .untracked = st->untracked,
+	};
+	uint64_t ticks;
+	unsigned changes;
+	FILE *f = stderr;
+
+	if (l->sample_ms)
+		tracee_sampler_cost(l->tracees, &oh.sampler_ns, &ticks, &changes);
+	summary_set_overhead(l->summary, &oh);
+	summary_set_url(l->summary, l->link.url);
+	if (path && !(f = fopen(path, "w")))
+		fprintf(stderr, "mevi: cannot write the summary to %s: %s\n", path,
+			strerror(errno));
+	else if (summary_write(l->summary, f, fmt))
+		fprintf(stderr, "mevi: cannot write the summary to %s\n", path ? path : "stderr");
+	if (f && f != stderr)
+		fclose(f);
+	summary_free(l->summary);
+	l->summary = NULL;
+}
+
+/* The program to run exists, or the process to attach to can be traced and
+ * its command line read. Returns -1 to go on, or an exit status after saying
+ * why not. */
+static int check_target(struct launcher *l)
+{
+	char why[200];
+	int err;
+
+	if (!l->attach_pid) {
+		err = target_resolve(l->argv[0]);
+		return err ? target_report(l->argv[0], err) : -1;
+	}
+	err = target_check_pid(l->attach_pid, l->self, why, sizeof(why));
+	if (err == -EPERM) {
+		fprintf(stderr, "mevi-run: --pid %d: %s\n", (int)l->attach_pid, why);
+		return 1;
+	}
+	if (err == -ENOENT) {
+		fprintf(stderr, "mevi-run: --pid %d: no such process\n", (int)l->attach_pid);
+		return 1;
+	}
+	size_t len;
+
+	err = procfs_cmdline(l->attach_pid, &l->attach_text, &len);
+	if (!err && !(l->attach_argv = procfs_cmdline_argv(l->attach_text, len)))
+		err = -ENOMEM;
+	if (err) {
+		fprintf(stderr, "mevi-run: --pid %d: %s\n", (int)l->attach_pid,
+			err == -ENOENT ? "no such process" : strerror(-err));
+		return 1;
+	}
+	l->argv = l->attach_argv;
+	return -1;
+}
+
+/*
+ * --engine=auto|ebpf: opens the eBPF engine when it loads (see ebpf.h); what
+ * it lacks yet (--pid, backtraces asked for) stays with ptrace. Returns -1 to
+ * go on (l->bpf set or not), or an exit status.
+ */
+static int open_ebpf(struct launcher *l)
+{
+	const struct launcher_options *o = l->opt;
+	char why[EBPF_WHY_LEN] = "";
+	bool forced = o->engine == ENGINE_EBPF;
+
+	if (o->engine == ENGINE_PTRACE)
+		return -1;
+	if (l->attach_pid)
+		snprintf(why, sizeof(why), "--pid attaches with ptrace only, for now");
+	else if (o->bt_given && o->bt_mode != BACKTRACE_OFF)
+		snprintf(why, sizeof(why), "backtraces need ptrace stops, for now");
+	if (why[0]) {
+		fprintf(stderr, "mevi: engine ptrace: %s\n", why);
+		return -1;
+	}
+	struct ebpf_config bc = {.out = &l->out,
+				 .self = l->self,
+				 .sample_ms = l->sample_ms,
+				 .on_done = ebpf_done_cb,
+				 .ctx = l};
+
+	l->base = event_base_new();
+	if (!l->base) {
+		fprintf(stderr, "mevi-run: cannot create the event loop\n");
+		return 125;
+	}
+	bc.base = l->base;
+	if (ebpf_open(&bc, &l->bpf, why) == 0) {
+		log_info("engine ebpf: tracepoints on faults, memory syscalls and the "
+			 "process tree; no ptrace");
+	} else if (forced) {
+		fprintf(stderr, "mevi-run: --engine=ebpf: %s\n", why);
+		return 125;
+	} else {
+		fprintf(stderr, "mevi: engine ptrace: %s\n", why);
+	}
+	return -1;
+}
+
+/* From here on this process is the tracer; the one the shell started becomes
+ * PROGRAM (spawn.h). Returns -1 to go on, or an exit status. */
+static int become_tracer(struct launcher *l)
+{
+	struct sock_fprog prog = {0};
+	int err = filter_build(&prog, l->mode.syscalls);
+
+	if (err) {
+		fprintf(stderr, "mevi-run: cannot build the seccomp filter: %s\n", strerror(-err));
+		return 125;
+	}
+	spawn_tracer(&l->spawn, l->argv, &prog);
+	l->spawned = true;
+	filter_free(&prog);
+	l->self = l->spawn.program;
+	return -1;
+}
+
+/* Creates, adds and remembers one event of the loop; l->events owns it. */
+static int add_event(struct launcher *l, evutil_socket_t fd, short what, event_callback_fn cb,
+		     const struct timeval *tv)
+{
+	struct event *ev;
+
+	if (l->nevents == sizeof(l->events) / sizeof(l->events[0]))
+		return -ENOSPC;
+	ev = event_new(l->base, fd, what, cb, l);
+	if (!ev)
+		return -ENOMEM;
+	if (event_add(ev, tv) < 0) {
+		event_free(ev);
+		return -ENOMEM;
+	}
+	l->events[l->nevents++] = ev;
+	return 0;
+}
+
+/* The libevent loop, the outbox, the link and the tracee table, and SIGCHLD
+ * (caught before the first child can report a stop). Returns 0 or -ENOMEM. */
+static int setup_loop(struct launcher *l)
+{
+	const struct launcher_options *o = l->opt;
+
+	if (!l->base)
+		l->base = event_base_new();
+	if (!l->base)
+		return -ENOMEM;
+	if (o->summary && !(l->summary = summary_new()))
+		return -ENOMEM;
+	l->to_link = true;
+	l->to_recorder = l->rec.f != NULL;
+	outbox_init(&l->out, send_batch, l);
+	l->out_ready = true;
+	if (link_init(&l->link, l->base, o->socket_path, o->may_spawn, on_snapshot, l))
+		return -ENOMEM;
+	l->link_ready = true;
+	link_set_listen(&l->link, o->listen);
+	l->tracees = tracee_table_new(l->base, &l->out, &l->mode, on_tracee_notify, l);
+	if (!l->tracees)
+		return -ENOMEM;
+	tracee_set_backtraces(l->tracees, o->bt_mode, o->bt_depth);
+	if (o->heat_ms) {
+		char why[256];
+
+		if (heat_probe(why, sizeof(why)))
+			fprintf(stderr, "mevi-run: %s; carrying on without it\n", why);
+		else if (heat_start(l->base, &l->out, o->heat_ms, l->sample_ms != 0))
+			log_warn("cannot start --heat: out of memory");
+	}
+	return add_event(l, SIGCHLD, EV_SIGNAL | EV_PERSIST, sigchld_cb, NULL);
+}
+
+/*
+ * Launched, the tracer is in a session of its own and the program gets every
+ * signal itself (spawn.h): the tracer ignores whatever is sent to it, since it
+ * cannot leave a program whose filter needs it. Attached, Ctrl-C, SIGTERM,
+ * SIGHUP and --detach-after let the process go. With the eBPF engine,
+ * mevi-run stays PROGRAM's parent; Ctrl-Z stops it with its program, SIGTERM
+ * and SIGHUP are passed on. Returns 0 or -ENOMEM.
+ */
+static int setup_signals(struct launcher *l)
+{
+	static const int fwd[] = {SIGTERM, SIGHUP}, detach[] = {SIGINT, SIGTERM, SIGHUP};
+	struct timeval after = {l->opt->detach_after, 0}, flush_tv = {0, FLUSH_MS * 1000};
+	int err = 0;
+
+	signal(SIGINT, SIG_IGN);
+	signal(SIGQUIT, SIG_IGN);
+	if (!l->bpf) {
+		signal(SIGTERM, SIG_IGN);
+		signal(SIGHUP, SIG_IGN);
+		signal(SIGTSTP, SIG_IGN);
+	}
+	for (size_t i = 0; l->bpf && !err && i < 2; i++)
+		err = add_event(l, fwd[i], EV_SIGNAL | EV_PERSIST, forward_cb, NULL);
+	signal(SIGTTIN, SIG_IGN);
+	signal(SIGTTOU, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+	for (size_t i = 0; l->attach_pid && !err && i < 3; i++)
+		err = add_event(l, detach[i], EV_SIGNAL | EV_PERSIST, detach_cb, NULL);
+	if (!err && l->attach_pid && l->opt->detach_after)
+		err = add_event(l, -1, 0, detach_cb, &after);
+	if (!err)
+		err = add_event(l, -1, EV_PERSIST, flush_cb, &flush_tv);
+	return err;
+}
+
+/* Starts PROGRAM (or attaches, or hands it to the eBPF engine). Returns -1
+ * when the loop is to run, or an exit status. */
+static int start(struct launcher *l)
+{
+	int status;
+
+	/* The address is printed when the session begins, not for a program
+	 * that turns out not to start. */
+	l->held = true;
+	l->link.url_printed = true;
+	link_start(&l->link, 3000);
+	if (l->bpf) {
+		/* No ptrace, no held session: the engine reports as it goes. */
+		l->held = false;
+		emit_session_start(l, false);
+		if (l->link.url[0])
+			fprintf(stderr, "mevi: watching at %s\n", l->link.url);
+		status = ebpf_launch(l->bpf, l->argv) ?: -1;
+	} else {
+		status = l->attach_pid ? attach(l) : launch(l);
+	}
+	if (status >= 0)
+		return status;
+	if (!l->exec_failed)
+		session_begin(l);
+	/* Sampled mode scans residency; an exact attach has no syscall stops and
+	 * re-reads layouts at the same pace. */
+	if (!l->bpf && (l->sample_ms || l->attach_pid) &&
+	    tracee_start_sampling(l->tracees, l->sample_ms ? l->sample_ms : 50, l->self,
+				  l->sample_ms != 0, l->scan_layout || l->attach_pid))
+		log_warn("cannot start the sampler: out of memory");
+	return -1;
+}
+
+/* Runs the loop until every tracee is gone (or detached). */
+static void run_loop(struct launcher *l)
+{
+	if (l->bpf) {
+		ebpf_reap(l->bpf);
+		if (!ebpf_all_gone(l->bpf))
+			event_base_dispatch(l->base);
+		ebpf_drain(l->bpf);
+	} else {
+		tracee_reap(l->tracees);
+		if (!tracee_all_gone(l->tracees))
+			event_base_dispatch(l->base);
+	}
+}
+
+/* The launcher's own cost, at debug level (and the sampler's at info). */
+static void log_costs(struct launcher *l)
+{
+	if (l->bpf) {
+		const struct ebpf_stats *bs = ebpf_stats(l->bpf);
+		struct rusage ru;
+
+		getrusage(RUSAGE_SELF, &ru);
+		log_debug("engine ebpf: mevi-run used %.1f ms of CPU",
+			  (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+			      (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3);
+
+		log_info(
+		    "engine ebpf: %llu records, %llu first touches, %llu re-reads, %llu lost "
+		    "(%llu rescans), %llu reconcile passes, %llu pages corrected, %llu stale faults",
+		    (unsigned long long)bs->records, (unsigned long long)bs->faults,
+		    (unsigned long long)bs->resyncs, (unsigned long long)bs->drops,
+		    (unsigned long long)bs->rescans, (unsigned long long)bs->reconciles,
+		    (unsigned long long)bs->corrections, (unsigned long long)bs->stale);
+	} else if (l->sample_ms) {
+		uint64_t cpu_ns, ticks;
+		unsigned changes;
+
+		tracee_sampler_cost(l->tracees, &cpu_ns, &ticks, &changes);
+		log_info("sampler: %llu scans, %.3f ms of CPU each on average, last interval %u ms "
+			 "(changed %u times)",
+			 (unsigned long long)ticks,
+			 ticks ? (double)cpu_ns / 1e6 / (double)ticks : 0.0,
+			 tracee_sample_ms(l->tracees), changes);
+	}
+	const struct mm_stats *st = tracee_stats(l->tracees);
+
+	log_debug("stops %lu, faults served %lu, resyncs %lu, untracked VMAs %lu, "
+		  "events %lu, bytes sent %lu",
+		  (unsigned long)st->stops, (unsigned long)st->faults, (unsigned long)st->resyncs,
+		  (unsigned long)st->untracked, (unsigned long)l->out.events_total,
+		  l->link.bytes_sent);
+}
+
+/* The session's end, the summary, the recording's last words. */
+static void finish_session(struct launcher *l, int status)
+{
+	const char *record = l->opt->record;
+
+	if (l->tracees)
+		tracee_finish(l->tracees); /* source lines still being looked up */
+	if (!l->held && l->out_ready) {
+		struct mevi_event end = {.type = MEVI_EV_SESSION_END, .pid = l->self};
+
+		end.session_end.status = status;
+		outbox_emit(&l->out, &end);
+		outbox_flush(&l->out);
+	}
+	if (l->link_ready)
+		link_finish(&l->link, 2000);
+	if (l->summary && !l->held)
+		launcher_summary(l, l->opt->summary_path, l->opt->summary_fmt);
+	if (record && l->held) {
+		/* Nothing ran: no recording (it would hold only a header). */
+		recorder_close(&l->rec);
+		unlink(record);
+	} else if (record) {
+		int err = recorder_close(&l->rec);
+
+		if (err)
+			fprintf(stderr, "mevi: the recording %s is incomplete: %s\n", record,
+				strerror(-err));
+		else
+			fprintf(stderr, "mevi: recorded %llu bytes to %s\n",
+				(unsigned long long)l->rec.bytes, record);
+	}
+}
+
+/* Frees everything l holds, in reverse order of creation. */
+static void teardown(struct launcher *l)
+{
+	/* Only now may PROGRAM's parent see it end (tracee_hold_main). */
+	if (l->tracees)
+		tracee_release_main(l->tracees);
+	for (size_t i = l->nevents; i-- > 0;)
+		event_free(l->events[i]);
+	ebpf_close(l->bpf);
+	heat_stop();
+	tracee_table_free(l->tracees);
+	summary_free(l->summary);
+	if (l->out_ready)
+		outbox_destroy(&l->out);
+	if (l->base)
+		event_base_free(l->base);
+	free(l->attach_argv);
+	free(l->attach_text);
+}
+
+int launcher_run(const struct launcher_options *o)
+{
+	struct launcher l = {.opt = o,
+			     .argv = o->argv,
+			     .self = getpid(),
+			     .sample_ms = o->sample_ms,
+			     .attach_pid = o->attach_pid,
+			     .scan_layout = o->scan_layout};
+	int status, end_status;
+
+	/* Launched, each tracee carries our seccomp filter (none with
+	 * --layout=scan); attached, none. */
+	l.mode.sampled = o->sample_ms != 0;
+	l.mode.syscalls = o->sample_ms ? SYSCALLS_SAMPLED : SYSCALLS_EXACT;
+	l.mode.own_filters = !o->attach_pid && !o->scan_layout ? 1 : 0;
+	status = check_target(&l);
+	if (status < 0)
+		status = open_ebpf(&l);
+	l.started_at = realtime_ns();
+	if (status < 0 && o->record) {
+		int err = recorder_open(&l.rec, o->record, l.started_at);
+
+		if (err) {
+			fprintf(stderr, "mevi-run: cannot record to %s: %s\n", o->record,
+				strerror(-err));
+			status = 2;
+		}
+	}
+	if (status < 0 && !l.attach_pid && !l.bpf)
+		status = become_tracer(&l);
+	if (status >= 0) {
+		teardown(&l);
+		return status;
+	}
+	if (setup_loop(&l)) {
+		fprintf(stderr, "mevi-run: cannot create the event loop: out of memory\n");
+		if (l.spawned)
+			spawn_release(&l.spawn, false); /* PROGRAM runs on, untracked */
+		l.held = true;
+		finish_session(&l, 125);
+		teardown(&l);
+		return 125;
+	}
+	status = start(&l);
+	end_status = status;
+	if (status < 0) {
+		if (setup_signals(&l))
+			log_error(
+			    "cannot watch signals and timers: out of memory; tracking goes on");
+		run_loop(&l);
+		status = l.bpf ? ebpf_main_status(l.bpf) : tracee_main_status(l.tracees);
+		end_status = status;
+		if (l.attach_pid && tracee_detached(l.tracees)) {
+			fprintf(stderr, "mevi: detached from %d, which carries on\n",
+				(int)l.attach_pid);
+			status = 0;
+			end_status = -1; /* still running: its exit status is not ours */
+		} else if (status < 0) {
+			status = end_status = 125;
+		}
+		log_costs(&l);
+	}
+	finish_session(&l, end_status);
+	teardown(&l);
+	return status;
+}

@@ -1,0 +1,167 @@
+/*
+ * The outbox's coalescing (launcher/outbox.h): neighbouring page-state
+ * changes of one process and state become one range, either side; a change
+ * of pid, state or first-touching thread starts a new one; each touched run
+ * is followed by its touch event; discard drops what was not flushed.
+ * Batches are decoded with the daemon's own decoder.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "decoder.h"
+#include "memmap.h"
+#include "outbox.h"
+
+#define P 4096u
+
+struct seen {
+	struct mevi_event ev[64];
+	uint32_t n;
+	unsigned batches;
+};
+
+/* The sink: decodes each batch and keeps its events (no strings needed). */
+static void sink(const void *batch, size_t len, void *arg)
+{
+	struct seen *s = arg;
+	struct mevi_decoder d;
+	const struct mevi_event *evs;
+	uint32_t n;
+
+	assert_int_equal(mevi_decoder_init(&d, NULL), 0);
+	assert_int_equal(mevi_decoder_feed(&d, batch, len), 0);
+	assert_int_equal(mevi_decoder_next(&d, &evs, &n), 1);
+	for (uint32_t i = 0; i < n; i++) {
+		assert_true(s->n < 64);
+		s->ev[s->n++] = evs[i];
+	}
+	s->batches++;
+	mevi_decoder_destroy(&d);
+}
+
+static void assert_state(const struct mevi_event *ev, int pid, uint64_t s, uint64_t e,
+			 uint8_t state)
+{
+	assert_int_equal(ev->type, MEVI_EV_STATE);
+	assert_int_equal(ev->pid, pid);
+	assert_int_equal(ev->state.range.start, s);
+	assert_int_equal(ev->state.range.end, e);
+	assert_int_equal(ev->state.state, state);
+}
+
+static void adjacent_pages_merge_either_side(void **unused)
+{
+	struct seen s = {0};
+	struct outbox ob;
+
+	outbox_init(&ob, sink, &s);
+	outbox_state(&ob, 7, 4 * P, 5 * P, MEVI_STATE_RESIDENT);
+	outbox_state(&ob, 7, 5 * P, 6 * P, MEVI_STATE_RESIDENT); /* after */
+	outbox_state(&ob, 7, 3 * P, 4 * P, MEVI_STATE_RESIDENT); /* before */
+	assert_true(outbox_pending(&ob));
+	outbox_flush(&ob);
+	assert_int_equal(s.batches, 1);
+	assert_int_equal(s.n, 1);
+	assert_state(&s.ev[0], 7, 3 * P, 6 * P, MEVI_STATE_RESIDENT);
+	assert_int_equal(ob.events_total, 1);
+	assert_false(outbox_pending(&ob));
+	outbox_destroy(&ob);
+}
+
+static void pid_state_or_gap_break_the_run(void **unused)
+{
+	struct seen s = {0};
+	struct outbox ob;
+
+	outbox_init(&ob, sink, &s);
+	outbox_state(&ob, 7, 0, P, MEVI_STATE_RESIDENT);
+	outbox_state(&ob, 8, P, 2 * P, MEVI_STATE_RESIDENT);	      /* other pid */
+	outbox_state(&ob, 8, 2 * P, 3 * P, MEVI_STATE_NOT_RESIDENT);  /* other state */
+	outbox_state(&ob, 8, 9 * P, 10 * P, MEVI_STATE_NOT_RESIDENT); /* a gap */
+	outbox_flush(&ob);
+	assert_int_equal(s.n, 4);
+	assert_state(&s.ev[0], 7, 0, P, MEVI_STATE_RESIDENT);
+	assert_state(&s.ev[1], 8, P, 2 * P, MEVI_STATE_RESIDENT);
+	assert_state(&s.ev[2], 8, 2 * P, 3 * P, MEVI_STATE_NOT_RESIDENT);
+	assert_state(&s.ev[3], 8, 9 * P, 10 * P, MEVI_STATE_NOT_RESIDENT);
+	outbox_destroy(&ob);
+}
+
+static void touches_merge_per_thread_and_follow_their_state(void **unused)
+{
+	struct seen s = {0};
+	struct outbox ob;
+
+	outbox_init(&ob, sink, &s);
+	outbox_state_touch(&ob, 7, 0, P, MEVI_STATE_RESIDENT, 100);
+	outbox_state_touch(&ob, 7, P, 2 * P, MEVI_STATE_RESIDENT, 100);
+	outbox_state_touch(&ob, 7, 2 * P, 3 * P, MEVI_STATE_RESIDENT, 101); /* other thread */
+	outbox_state(&ob, 7, 3 * P, 4 * P, MEVI_STATE_RESIDENT);	    /* no thread */
+	outbox_flush(&ob);
+	assert_int_equal(s.n, 5);
+	assert_state(&s.ev[0], 7, 0, 2 * P, MEVI_STATE_RESIDENT);
+	assert_int_equal(s.ev[1].type, MEVI_EV_TOUCH);
+	assert_int_equal(s.ev[1].touch.range.start, 0);
+	assert_int_equal(s.ev[1].touch.range.end, 2 * P);
+	assert_int_equal(s.ev[1].touch.tid, 100);
+	assert_state(&s.ev[2], 7, 2 * P, 3 * P, MEVI_STATE_RESIDENT);
+	assert_int_equal(s.ev[3].type, MEVI_EV_TOUCH);
+	assert_int_equal(s.ev[3].touch.tid, 101);
+	assert_state(&s.ev[4], 7, 3 * P, 4 * P, MEVI_STATE_RESIDENT);
+	outbox_destroy(&ob);
+}
+
+static void other_events_close_the_run_in_order(void **unused)
+{
+	struct seen s = {0};
+	struct outbox ob;
+	struct mevi_event ex = {.type = MEVI_EV_PROC_EXIT, .pid = 7};
+
+	outbox_init(&ob, sink, &s);
+	outbox_state(&ob, 7, 0, P, MEVI_STATE_RESIDENT);
+	outbox_emit(&ob, &ex);
+	outbox_state(&ob, 7, P, 2 * P, MEVI_STATE_RESIDENT); /* adjacent, but after */
+	outbox_flush(&ob);
+	assert_int_equal(s.n, 3);
+	assert_state(&s.ev[0], 7, 0, P, MEVI_STATE_RESIDENT);
+	assert_int_equal(s.ev[1].type, MEVI_EV_PROC_EXIT);
+	assert_state(&s.ev[2], 7, P, 2 * P, MEVI_STATE_RESIDENT);
+	outbox_destroy(&ob);
+}
+
+static void discard_drops_what_was_not_flushed(void **unused)
+{
+	struct seen s = {0};
+	struct outbox ob;
+
+	outbox_init(&ob, sink, &s);
+	outbox_state(&ob, 7, 0, P, MEVI_STATE_RESIDENT);
+	outbox_discard(&ob);
+	assert_false(outbox_pending(&ob));
+	outbox_flush(&ob);
+	assert_int_equal(s.batches, 0);
+	outbox_state(&ob, 7, P, 2 * P, MEVI_STATE_RESIDENT);
+	outbox_flush(&ob);
+	assert_int_equal(s.n, 1);
+	assert_state(&s.ev[0], 7, P, 2 * P, MEVI_STATE_RESIDENT);
+	outbox_destroy(&ob);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(adjacent_pages_merge_either_side),
+	    cmocka_unit_test(pid_state_or_gap_break_the_run),
+	    cmocka_unit_test(touches_merge_per_thread_and_follow_their_state),
+	    cmocka_unit_test(other_events_close_the_run_in_order),
+	    cmocka_unit_test(discard_drops_what_was_not_flushed),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
