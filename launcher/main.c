@@ -169,8 +169,7 @@ static void usage(FILE *f)
 	    "MEVI_ENGINE=auto|ebpf|ptrace (the default of --engine).\n"
 	    "mevi-run becomes PROGRAM (same pid, same parent, same signals and exit status,\n"
 	    "a signal death included; 127 if not found, 126 if not executable); a hidden\n"
-	    "tracer process in a session of its own does the tracking. With --engine=ebpf\n"
-	    "it stays PROGRAM's parent instead and forwards SIGTERM and SIGHUP to it.\n");
+	    "tracer process in a session of its own does the tracking (both engines).\n");
 }
 
 static uint64_t realtime_ns(void)
@@ -287,20 +286,11 @@ static void on_main_exit(void *arg, bool others_alive)
 	/* Processes it started live on (daemons): the shell gets PROGRAM's
 	 * status now, and the tracer follows them on in the background, out
 	 * of the way of whatever reads the terminal or a pipe next. */
-	pid_t pids[8];
-	size_t n = tracee_alive(l->tracees, pids, 8);
-	char list[8 * 12] = "";
+	pid_t pids[SPAWN_NAMED];
+	size_t n = l->bpf ? ebpf_alive(l->bpf, pids, SPAWN_NAMED)
+			  : tracee_alive(l->tracees, pids, SPAWN_NAMED);
 
-	for (size_t i = 0, off = 0; i < n && i < 8; i++)
-		off += (size_t)snprintf(list + off, sizeof(list) - off, " %d", (int)pids[i]);
-	log_info("%s ended; following the %zu processes it left running (%s%s) in the background",
-		 l->argv[0], n, list + 1, n > 8 ? " ..." : "");
-	int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
-
-	if (devnull >= 0) {
-		dup2(devnull, STDERR_FILENO);
-		close(devnull);
-	}
+	spawn_background(l->argv[0], pids, n);
 }
 
 static void flush_cb(evutil_socket_t fd, short what, void *arg)
@@ -331,15 +321,6 @@ static void ebpf_done_cb(void *arg)
 	struct launcher *l = arg;
 
 	event_base_loopbreak(l->base);
-}
-
-/* The eBPF engine: mevi-run is PROGRAM's parent and passes SIGTERM and
- * SIGHUP on. */
-static void forward_cb(evutil_socket_t sig, short what, void *arg)
-{
-	struct launcher *l = arg;
-
-	ebpf_forward_signal(l->bpf, (int)sig);
 }
 
 /*
@@ -568,7 +549,7 @@ int main(int argc, char **argv)
 	const char *listen_addr = NULL;
 	int opt, status, end_status = -2;
 	char **attach_argv = NULL, *attach_text = NULL;
-	struct event *detach_ev[3] = {NULL}, *detach_timer = NULL, *forward_ev[2] = {NULL};
+	struct event *detach_ev[3] = {NULL}, *detach_timer = NULL;
 	const char *summary_path = NULL;
 	bool want_summary = false;
 	int summary_fmt = SUMMARY_TEXT;
@@ -782,6 +763,7 @@ int main(int argc, char **argv)
 						 .self = l.self,
 						 .sample_ms = l.sample_ms,
 						 .on_done = ebpf_done_cb,
+						 .on_main_exit = on_main_exit,
 						 .ctx = &l};
 
 			l.base = event_base_new();
@@ -813,7 +795,11 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!l.attach_pid && !l.bpf) {
+	if (!l.attach_pid && l.bpf) {
+		/* The same split, with no filter and no ptrace (ebpf.h). */
+		spawn_tracer(&l.spawn, l.argv, NULL);
+		l.self = l.spawn.program;
+	} else if (!l.attach_pid) {
 		/* From here on this process is the tracer; the one the shell
 		 * started becomes PROGRAM (spawn.h). */
 		struct sock_fprog prog = {0};
@@ -869,7 +855,7 @@ int main(int argc, char **argv)
 		emit_session_start(&l, false);
 		if (l.link.url[0])
 			fprintf(stderr, "mevi: watching at %s\n", l.link.url);
-		status = ebpf_launch(l.bpf, l.argv) ?: -1;
+		status = ebpf_launch(l.bpf, &l.spawn, l.argv) ?: -1;
 	} else {
 		status = l.attach_pid ? attach(&l) : launch(&l);
 	}
@@ -890,21 +876,9 @@ int main(int argc, char **argv)
 	 * Ctrl-C, SIGTERM, SIGHUP and --detach-after let the process go. */
 	signal(SIGINT, SIG_IGN);
 	signal(SIGQUIT, SIG_IGN);
-	if (!l.bpf) {
-		signal(SIGTERM, SIG_IGN);
-		signal(SIGHUP, SIG_IGN);
-		signal(SIGTSTP, SIG_IGN);
-	} else {
-		/* The eBPF engine: mevi-run stays PROGRAM's parent; Ctrl-Z stops
-		 * it with its program, SIGTERM and SIGHUP are passed on. */
-		static const int fwd[] = {SIGTERM, SIGHUP};
-
-		for (size_t i = 0; i < 2; i++) {
-			forward_ev[i] = evsignal_new(l.base, fwd[i], forward_cb, &l);
-			MEVI_ASSERT(forward_ev[i]);
-			event_add(forward_ev[i], NULL);
-		}
-	}
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGTSTP, SIG_IGN);
 	signal(SIGTTIN, SIG_IGN);
 	signal(SIGTTOU, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
@@ -985,9 +959,6 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < 3; i++)
 		if (detach_ev[i])
 			event_free(detach_ev[i]);
-	for (size_t i = 0; i < 2; i++)
-		if (forward_ev[i])
-			event_free(forward_ev[i]);
 	if (detach_timer)
 		event_free(detach_timer);
 	event_free(l.flush_ev);
