@@ -1194,7 +1194,7 @@ int ebpf_launch(struct ebpf *e, struct spawn *sp, char *const argv[])
 			strerror(errno));
 		spawn_release(sp, false);
 		spawn_wait_exec(sp, NULL, NULL);
-		return 0;
+		return 125; /* no session: nothing is tracked */
 	}
 	e->main_pid = pid;
 	p = proc_add(e, pid, sp->program_parent);
@@ -1214,12 +1214,8 @@ int ebpf_launch(struct ebpf *e, struct spawn *sp, char *const argv[])
 	start_timers(e);
 	spawn_release(sp, true);
 	exec_err = spawn_wait_exec(sp, NULL, NULL);
-	if (exec_err) {
-		/* PROGRAM said why and exits 127 or 126: its exit record ends
-		 * the session with that status. */
-		ebpf_drain(e);
+	if (exec_err) /* PROGRAM said why and exits 127 or 126 */
 		return exec_err == ENOENT ? 127 : 126;
-	}
 	return 0;
 }
 

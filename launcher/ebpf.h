@@ -75,8 +75,10 @@ void ebpf_close(struct ebpf *e);
  * In the tracker spawn_tracer() made (sp, with a NULL filter): adds PROGRAM
  * (sp->program) to the tracked set, emits its proc_start, lets it exec
  * (spawn_release) and waits until it has. Returns 0, or PROGRAM's exit
- * status when it could not exec (126/127: PROGRAM said why) or could not be
- * tracked (it then runs untracked, said on stderr; 0).
+ * status when it could not exec (126/127: PROGRAM said why; the caller begins
+ * no session), or 125 when it could not be tracked (it runs untracked, said
+ * on stderr; no session either). What is emitted before the exec is emitted again by
+ * ebpf_snapshot() when the session begins.
  */
 int ebpf_launch(struct ebpf *e, struct spawn *sp, char *const argv[]);
 

@@ -249,7 +249,9 @@ static void session_begin(struct launcher *l)
 	l->to_link = true;
 	l->to_recorder = l->rec.f != NULL;
 	emit_session_start(l, false);
-	if (l->tracees)
+	if (l->bpf)
+		ebpf_snapshot(l->bpf);
+	else if (l->tracees)
 		tracee_snapshot(l->tracees);
 	outbox_flush(&l->out);
 	/* The address waited for the session (see main). */
@@ -850,11 +852,6 @@ int main(int argc, char **argv)
 	l.link.url_printed = true;
 	link_start(&l.link, 3000);
 	if (l.bpf) {
-		/* No ptrace, no held session: the engine reports as it goes. */
-		l.held = false;
-		emit_session_start(&l, false);
-		if (l.link.url[0])
-			fprintf(stderr, "mevi: watching at %s\n", l.link.url);
 		status = ebpf_launch(l.bpf, &l.spawn, l.argv) ?: -1;
 	} else {
 		status = l.attach_pid ? attach(&l) : launch(&l);
