@@ -149,9 +149,10 @@ static void usage(FILE *f)
 	    "  --engine=auto|ebpf|ptrace\n"
 	    "                 how memory is observed. ebpf: kernel tracepoints (root, or\n"
 	    "                 CAP_BPF + CAP_PERFMON; no ptrace, near native speed; no\n"
-	    "                 backtraces and no --pid yet: those use ptrace); ptrace\n"
-	    "                 (default): ptrace + userfaultfd (works unprivileged); auto:\n"
-	    "                 ebpf when it loads, else ptrace, saying which and why\n"
+	    "                 backtraces, --pid and --heat yet: those use ptrace);\n"
+	    "                 ptrace: ptrace + userfaultfd (works unprivileged); auto\n"
+	    "                 (default): ebpf when it loads, else ptrace, saying which\n"
+	    "                 and why\n"
 	    "  --summary[=FILE]\n"
 	    "                 at the end, print a summary (peak RSS, top call sites,\n"
 	    "                 what was still resident) to stderr, or to FILE\n"
@@ -558,7 +559,7 @@ int main(int argc, char **argv)
 
 	log_init("mevi-run");
 	if (!engine || !*engine)
-		engine = "ptrace";
+		engine = "auto";
 	else if (strcmp(engine, "auto") && strcmp(engine, "ebpf") && strcmp(engine, "ptrace")) {
 		fprintf(stderr, "mevi-run: MEVI_ENGINE=%s is not auto, ebpf or ptrace\n", engine);
 		return 2;
@@ -758,6 +759,9 @@ int main(int argc, char **argv)
 			snprintf(why, sizeof(why), "--pid attaches with ptrace only, for now");
 		else if (bt_given && bt_mode != BACKTRACE_OFF)
 			snprintf(why, sizeof(why), "backtraces need ptrace stops, for now");
+		else if (heat_ms)
+			snprintf(why, sizeof(why),
+				 "--heat needs a userfaultfd in the program, for now");
 		if (why[0]) {
 			fprintf(stderr, "mevi: engine ptrace: %s\n", why);
 		} else {

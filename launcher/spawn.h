@@ -16,9 +16,11 @@
  *  - the exit status is PROGRAM's own, seen by the shell when PROGRAM ends,
  *    even while processes it left running (daemons) are still followed.
  *
- * The tracer holds PROGRAM's death (waitid WNOWAIT, see tracee.h) until the
- * session has what it needs, so a script that queries mevid after mevi-run
- * returns sees the ending.
+ * The ptrace engine's tracer holds PROGRAM's death (waitid WNOWAIT, see
+ * tracee.h) until the session has what it needs, so a script that queries
+ * mevid after mevi-run returns sees the ending. The eBPF engine's tracker
+ * (ebpf.h) is the same grandchild without ptrace: it cannot hold the death,
+ * and keeps its stderr open until the session has ended instead.
  */
 #ifndef MEVI_LAUNCHER_SPAWN_H
 #define MEVI_LAUNCHER_SPAWN_H
