@@ -17,6 +17,7 @@
 #include "memmap.h"
 #include "mm.h"
 #include "outbox.h"
+#include "spawn.h"
 
 #ifdef MEVI_HAVE_EBPF
 
@@ -585,11 +586,32 @@ static void on_exec(struct ebpf *e, const struct mevi_bpf_rec *r)
 	proc_new_mm(e, p, NULL, true);
 }
 
+/*
+ * PROGRAM has ended (its exit record, or the status the kernel program kept
+ * for it when the record was lost): its exit, once, then the launcher is
+ * told whether anything it started lives on.
+ */
+static void main_ended(struct ebpf *e, int status)
+{
+	struct eproc *p = proc_find(e, e->main_pid);
+
+	if (e->main_reaped)
+		return;
+	e->main_reaped = true;
+	e->main_status = status;
+	if (p)
+		proc_exited(e, p, status);
+	if (e->cfg.on_main_exit)
+		e->cfg.on_main_exit(e->cfg.ctx, e->nalive > 0);
+}
+
 static void on_proc_exit(struct ebpf *e, const struct mevi_bpf_rec *r)
 {
 	struct eproc *p = proc_find(e, (pid_t)r->h.pid);
 
-	if (p)
+	if (r->h.pid == (__u32)e->main_pid && e->main_pid > 0)
+		main_ended(e, wait_code((int)r->nr));
+	else if (p)
 		proc_exited(e, p, wait_code((int)r->nr));
 	check_done(e);
 }
@@ -783,6 +805,12 @@ void ebpf_drain(struct ebpf *e)
 	uint64_t drops;
 
 	ring_buffer__consume(e->rb);
+	if (!e->main_reaped && __atomic_load_n(&e->skel->bss->main_ended, __ATOMIC_ACQUIRE)) {
+		/* Its record was lost, or comes in the next drain (the kernel
+		 * program sets the status first): the status is the same. */
+		ring_buffer__consume(e->rb);
+		main_ended(e, wait_code((int)e->skel->bss->main_status));
+	}
 	drops = __atomic_load_n(&e->skel->bss->drops, __ATOMIC_RELAXED);
 	if (drops != e->seen_drops) {
 		log_info("eBPF: %llu records lost (ring buffer full); rescanning every process",
@@ -1144,50 +1172,32 @@ static void start_timers(struct ebpf *e)
 	}
 }
 
-int ebpf_launch(struct ebpf *e, char *const argv[])
+int ebpf_launch(struct ebpf *e, struct spawn *sp, char *const argv[])
 {
 	struct mevi_bpf_proc val = {0};
-	int go[2], errp[2], exec_err = 0;
-	char msg[2];
-	size_t got = 0, len = 0;
+	pid_t pid = sp->program;
+	size_t len = 0;
 	struct eproc *p;
-	pid_t pid;
-	__u32 key;
+	int exec_err;
+	__u32 key = (__u32)pid;
 
-	if (pipe2(go, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
-		fprintf(stderr, "mevi-run: pipe: %s\n", strerror(errno));
-		return 125;
-	}
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0) {
-		fprintf(stderr, "mevi-run: fork: %s\n", strerror(errno));
-		return 125;
-	}
-	if (pid == 0) {
-		char c = 0;
-		int err;
-
-		close(go[1]);
-		close(errp[0]);
-		/* Wait until the kernel programs track us, then become PROGRAM. */
-		while (read(go[0], &c, 1) < 0 && errno == EINTR)
-			;
-		execvp(argv[0], argv);
-		err = errno;
-		msg[0] = 'E';
-		msg[1] = (char)err;
-		(void)!write(errp[1], msg, 2);
-		_exit(err == ENOENT ? 127 : 126);
-	}
-	close(go[0]);
-	close(errp[1]);
-	key = (__u32)pid;
+	/* The loop's base was made before the split (spawn_tracer forks):
+	 * this process alone uses it from now on. */
+	if (event_reinit(e->cfg.base) < 0)
+		log_warn("cannot re-initialise the event loop after the split");
+	e->skel->bss->main_tgid = key;
 	if (bpf_map__update_elem(e->skel->maps.tracked, &key, sizeof(key), &val, sizeof(val),
-				 BPF_ANY))
-		log_warn("pid %d: cannot add it to the tracked set: %s", pid, strerror(errno));
+				 BPF_ANY)) {
+		fprintf(stderr,
+			"mevi: cannot add the program to the eBPF engine's tracked set (%s); it "
+			"runs untracked\n",
+			strerror(errno));
+		spawn_release(sp, false);
+		spawn_wait_exec(sp, NULL, NULL);
+		return 125; /* no session: nothing is tracked */
+	}
 	e->main_pid = pid;
-	p = proc_add(e, pid, e->cfg.self);
+	p = proc_add(e, pid, sp->program_parent);
 	for (size_t i = 0; argv[i]; i++)
 		len += strlen(argv[i]) + 1;
 	p->cmdline = malloc(len ? len : 1);
@@ -1202,58 +1212,17 @@ int ebpf_launch(struct ebpf *e, char *const argv[])
 	p->cmdline_len = len;
 	emit_cmdline(e, p, MEVI_EV_PROC_START, 0);
 	start_timers(e);
-	(void)!write(go[1], "g", 1);
-	close(go[1]);
-	/* exec happened when the close-on-exec pipe reaches EOF. */
-	for (;;) {
-		ssize_t r = read(errp[0], msg + got, sizeof(msg) - got);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		got += (size_t)r;
-		if (got == 2) {
-			exec_err = msg[1];
-			break;
-		}
-	}
-	close(errp[0]);
-	if (exec_err) {
-		int status;
-
-		if (exec_err == ENOENT)
-			fprintf(stderr, "mevi-run: %s: command not found\n", argv[0]);
-		else
-			fprintf(stderr, "mevi-run: %s: %s\n", argv[0], strerror(exec_err));
-		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-			;
-		e->main_reaped = true;
-		e->main_status = wait_code(status);
-		ebpf_drain(e);
-		return e->main_status;
-	}
+	spawn_release(sp, true);
+	exec_err = spawn_wait_exec(sp, NULL, NULL);
+	if (exec_err) /* PROGRAM said why and exits 127 or 126 */
+		return exec_err == ENOENT ? 127 : 126;
 	return 0;
 }
 
 void ebpf_reap(struct ebpf *e)
 {
-	int status;
-	pid_t r;
-
-	if (e->main_reaped || e->main_pid <= 0)
-		return;
-	r = waitpid(e->main_pid, &status, WNOHANG);
-	if (r != e->main_pid)
-		return;
-	e->main_reaped = true;
-	e->main_status = wait_code(status);
-	ebpf_drain(e); /* its exit record is in the ring by now */
-	struct eproc *p = proc_find(e, e->main_pid);
-
-	if (p)
-		proc_exited(e, p, e->main_status); /* its exit record was lost */
-	check_done(e);
+	if (!e->main_reaped && e->main_pid > 0)
+		ebpf_drain(e);
 }
 
 bool ebpf_all_gone(const struct ebpf *e)
@@ -1266,10 +1235,14 @@ int ebpf_main_status(const struct ebpf *e)
 	return e->main_status;
 }
 
-void ebpf_forward_signal(struct ebpf *e, int sig)
+size_t ebpf_alive(const struct ebpf *e, pid_t *pids, size_t max)
 {
-	if (e->main_pid > 0 && !e->main_reaped)
-		kill(e->main_pid, sig);
+	size_t n = 0;
+
+	for (const struct eproc *p = e->first; p; p = p->next)
+		if (p->alive && n < max)
+			pids[n++] = p->pid;
+	return e->nalive;
 }
 
 void ebpf_snapshot(struct ebpf *e)
@@ -1311,7 +1284,7 @@ void ebpf_close(struct ebpf *e)
 {
 }
 
-int ebpf_launch(struct ebpf *e, char *const argv[])
+int ebpf_launch(struct ebpf *e, struct spawn *sp, char *const argv[])
 {
 	return 125;
 }
@@ -1330,8 +1303,9 @@ int ebpf_main_status(const struct ebpf *e)
 	return -1;
 }
 
-void ebpf_forward_signal(struct ebpf *e, int sig)
+size_t ebpf_alive(const struct ebpf *e, pid_t *pids, size_t max)
 {
+	return 0;
 }
 
 void ebpf_snapshot(struct ebpf *e)

@@ -17,9 +17,15 @@
  * records the ring buffer could not hold are counted in the kernel and
  * answered by a rescan of everything.
  *
- * The program is never stopped, traced or injected into: it is forked, waits
- * on a pipe until its pid is in the tracked set, and execs. mevi-run waits for
- * it like any parent, so exit status, signals and the terminal are untouched.
+ * The program is never stopped, traced or injected into. It is started as
+ * the ptrace engine starts it (spawn.h): mevi-run itself becomes PROGRAM (same
+ * pid, same parent: the shell waits for it, job control and signals are the
+ * kernel's), and the hidden grandchild that runs this engine puts PROGRAM's
+ * pid in the tracked set before letting it exec. The grandchild is not
+ * PROGRAM's parent: PROGRAM's wait status comes from the kernel program
+ * (sched_process_exit), and the session ends when PROGRAM and every process
+ * it started have ended; processes left running are followed in the
+ * background (spawn_background).
  *
  * Everything runs on the launcher's libevent loop and feeds the same outbox
  * (the same events, daemon and page) as the ptrace engine.
@@ -35,6 +41,7 @@
 struct event_base;
 struct outbox;
 struct ebpf;
+struct spawn;
 
 /* Why the engine could not be used, for the one line auto prints. */
 #define EBPF_WHY_LEN 256
@@ -42,10 +49,13 @@ struct ebpf;
 struct ebpf_config {
 	struct event_base *base;
 	struct outbox *out; /* where events go; not owned */
-	pid_t self;	    /* mevi-run's pid: the launched program's ppid */
+	pid_t self;	    /* the session's launcher pid: PROGRAM's (spawn.h) */
 	unsigned sample_ms; /* sampled mode: residency scans every sample_ms; 0: exact */
 	/* Notified after the last process has gone (the loop may end). */
 	void (*on_done)(void *ctx);
+	/* Notified once when PROGRAM has ended (its exit is in the outbox),
+	 * with whether processes it started are still alive. May be NULL. */
+	void (*on_main_exit)(void *ctx, bool others_alive);
 	void *ctx;
 };
 
@@ -62,24 +72,30 @@ int ebpf_open(const struct ebpf_config *cfg, struct ebpf **out, char *why);
 void ebpf_close(struct ebpf *e);
 
 /*
- * Forks argv, adds the child to the tracked set, lets it exec. Emits its
- * proc_start. Returns 0, or an exit status for mevi-run (125: could not
- * fork; 126/127: could not exec, said on stderr).
+ * In the tracker spawn_tracer() made (sp, with a NULL filter): adds PROGRAM
+ * (sp->program) to the tracked set, emits its proc_start, lets it exec
+ * (spawn_release) and waits until it has. Returns 0, or PROGRAM's exit
+ * status when it could not exec (126/127: PROGRAM said why; the caller begins
+ * no session), or 125 when it could not be tracked (it runs untracked, said
+ * on stderr; no session either). What is emitted before the exec is emitted again by
+ * ebpf_snapshot() when the session begins.
  */
-int ebpf_launch(struct ebpf *e, char *const argv[]);
+int ebpf_launch(struct ebpf *e, struct spawn *sp, char *const argv[]);
 
-/* Call on SIGCHLD: reaps the launched program. */
+/* Notes PROGRAM's end when the kernel has reported it (the tracker is not its
+ * parent: nothing is reaped). Call before the loop and on SIGCHLD. */
 void ebpf_reap(struct ebpf *e);
 
-/* True once the launched program has been reaped and every process it
- * spawned has exited. */
+/* True once the launched program has ended and every process it spawned
+ * has exited. */
 bool ebpf_all_gone(const struct ebpf *e);
 
 /* The launched program's exit status (0..255, 128+N for signal N), or -1. */
 int ebpf_main_status(const struct ebpf *e);
 
-/* Sends sig to the launched program (SIGTERM, SIGHUP forwarded). */
-void ebpf_forward_signal(struct ebpf *e, int sig);
+/* The pids of the processes alive (up to max of them); returns how many are
+ * alive in all. */
+size_t ebpf_alive(const struct ebpf *e, pid_t *pids, size_t max);
 
 /* Emits every known process (started, its map, exited) into the outbox. */
 void ebpf_snapshot(struct ebpf *e);

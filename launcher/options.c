@@ -69,9 +69,11 @@ static void usage(FILE *f)
 	    "  --engine=auto|ebpf|ptrace\n"
 	    "                 how memory is observed. ebpf: kernel tracepoints (root, or\n"
 	    "                 CAP_BPF + CAP_PERFMON; no ptrace, near native speed; no\n"
-	    "                 backtraces and no --pid yet: those use ptrace); ptrace\n"
-	    "                 (default): ptrace + userfaultfd (works unprivileged); auto:\n"
-	    "                 ebpf when it loads, else ptrace, saying which and why\n"
+	    "                 backtraces, --pid or --heat yet); ptrace: ptrace +\n"
+	    "                 userfaultfd (works unprivileged); auto (default): ebpf when\n"
+	    "                 it loads and the run asks for nothing it lacks (backtraces\n"
+	    "                 are on unless --backtraces=off; --pid, --heat, --record and\n"
+	    "                 --summary=FILE too), else ptrace, saying which and why\n"
 	    "  --summary[=FILE]\n"
 	    "                 at the end, print a summary (peak RSS, top call sites,\n"
 	    "                 what was still resident) to stderr, or to FILE\n"
@@ -89,8 +91,7 @@ static void usage(FILE *f)
 	    "MEVI_ENGINE=auto|ebpf|ptrace (the default of --engine).\n"
 	    "mevi-run becomes PROGRAM (same pid, same parent, same signals and exit status,\n"
 	    "a signal death included; 127 if not found, 126 if not executable); a hidden\n"
-	    "tracer process in a session of its own does the tracking. With --engine=ebpf\n"
-	    "it stays PROGRAM's parent instead and forwards SIGTERM and SIGHUP to it.\n");
+	    "tracer process in a session of its own does the tracking (both engines).\n");
 }
 
 /* One line saying what is wrong with the command line, and where to look. */

@@ -41,8 +41,8 @@ enum launcher_opt {
 
 /* Which engine observes memory (--engine, MEVI_ENGINE). */
 enum launcher_engine {
-	ENGINE_PTRACE = 0, /* the default */
-	ENGINE_AUTO,	   /* ebpf when it loads, else ptrace */
+	ENGINE_AUTO = 0, /* the default: ebpf when it loads and can do the run, else ptrace */
+	ENGINE_PTRACE,
 	ENGINE_EBPF,	   /* ebpf or nothing */
 };
 

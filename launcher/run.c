@@ -164,7 +164,9 @@ static void session_begin(struct launcher *l)
 	l->to_link = true;
 	l->to_recorder = l->rec.f != NULL;
 	emit_session_start(l, false);
-	if (l->tracees)
+	if (l->bpf)
+		ebpf_snapshot(l->bpf);
+	else if (l->tracees)
 		tracee_snapshot(l->tracees);
 	outbox_flush(&l->out);
 	/* The address waited for the session (see start()). */
@@ -193,20 +195,11 @@ static void on_main_exit(void *arg, bool others_alive)
 	/* Processes it started live on (daemons): the shell gets PROGRAM's
 	 * status now, and the tracer follows them on in the background, out
 	 * of the way of whatever reads the terminal or a pipe next. */
-	pid_t pids[8];
-	size_t n = tracee_alive(l->tracees, pids, 8);
-	char list[8 * 12] = "";
+	pid_t pids[SPAWN_NAMED];
+	size_t n = l->bpf ? ebpf_alive(l->bpf, pids, SPAWN_NAMED)
+			  : tracee_alive(l->tracees, pids, SPAWN_NAMED);
 
-	for (size_t i = 0, off = 0; i < n && i < 8; i++)
-		off += (size_t)snprintf(list + off, sizeof(list) - off, " %d", (int)pids[i]);
-	log_info("%s ended; following the %zu processes it left running (%s%s) in the background",
-		 l->argv[0], n, list + 1, n > 8 ? " ..." : "");
-	int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
-
-	if (devnull >= 0) {
-		dup2(devnull, STDERR_FILENO);
-		close(devnull);
-	}
+	spawn_background(l->argv[0], pids, n);
 }
 
 static void flush_cb(evutil_socket_t fd, short what, void *arg)
@@ -237,15 +230,6 @@ static void ebpf_done_cb(void *arg)
 	struct launcher *l = arg;
 
 	event_base_loopbreak(l->base);
-}
-
-/* The eBPF engine: mevi-run is PROGRAM's parent and passes SIGTERM and
- * SIGHUP on. */
-static void forward_cb(evutil_socket_t sig, short what, void *arg)
-{
-	struct launcher *l = arg;
-
-	ebpf_forward_signal(l->bpf, (int)sig);
 }
 
 /*
@@ -427,9 +411,13 @@ static int check_target(struct launcher *l)
 }
 
 /*
- * --engine=auto|ebpf: opens the eBPF engine when it loads (see ebpf.h); what
- * it lacks yet (--pid, backtraces asked for) stays with ptrace. Returns -1 to
- * go on (l->bpf set or not), or an exit status.
+ * --engine=auto|ebpf: opens the eBPF engine when it loads (see ebpf.h). What
+ * it lacks yet (--pid, backtraces, --heat) stays with ptrace; so does, under
+ * auto, a run that writes a file which must be complete when mevi-run
+ * returns (--record, --summary=FILE): the eBPF tracker is not PROGRAM's
+ * parent and cannot hold its exit, so the shell may see PROGRAM end a few ms
+ * before the file is. Returns -1 to go on (l->bpf set or not), or an exit
+ * status.
  */
 static int open_ebpf(struct launcher *l)
 {
@@ -441,8 +429,18 @@ static int open_ebpf(struct launcher *l)
 		return -1;
 	if (l->attach_pid)
 		snprintf(why, sizeof(why), "--pid attaches with ptrace only, for now");
-	else if (o->bt_given && o->bt_mode != BACKTRACE_OFF)
+	else if (o->bt_mode != BACKTRACE_OFF && (forced || o->bt_given))
 		snprintf(why, sizeof(why), "backtraces need ptrace stops, for now");
+	else if (o->bt_mode != BACKTRACE_OFF)
+		snprintf(why, sizeof(why),
+			 "backtraces (on by default) need ptrace stops, for now; "
+			 "--backtraces=off lets auto pick ebpf");
+	else if (o->heat_ms)
+		snprintf(why, sizeof(why), "--heat needs a userfaultfd in the program, for now");
+	else if (!forced && (o->record || o->summary_path))
+		snprintf(why, sizeof(why),
+			 "--record and --summary=FILE want the file complete when mevi-run "
+			 "returns, which ebpf cannot promise yet");
 	if (why[0]) {
 		fprintf(stderr, "mevi: engine ptrace: %s\n", why);
 		return -1;
@@ -451,6 +449,7 @@ static int open_ebpf(struct launcher *l)
 				 .self = l->self,
 				 .sample_ms = l->sample_ms,
 				 .on_done = ebpf_done_cb,
+				 .on_main_exit = on_main_exit,
 				 .ctx = l};
 
 	l->base = event_base_new();
@@ -547,25 +546,21 @@ static int setup_loop(struct launcher *l)
  * Launched, the tracer is in a session of its own and the program gets every
  * signal itself (spawn.h): the tracer ignores whatever is sent to it, since it
  * cannot leave a program whose filter needs it. Attached, Ctrl-C, SIGTERM,
- * SIGHUP and --detach-after let the process go. With the eBPF engine,
- * mevi-run stays PROGRAM's parent; Ctrl-Z stops it with its program, SIGTERM
- * and SIGHUP are passed on. Returns 0 or -ENOMEM.
+ * SIGHUP and --detach-after let the process go. The eBPF tracker is placed
+ * the same way (it never stops the program, but its session must outlive
+ * it). Returns 0 or -ENOMEM.
  */
 static int setup_signals(struct launcher *l)
 {
-	static const int fwd[] = {SIGTERM, SIGHUP}, detach[] = {SIGINT, SIGTERM, SIGHUP};
+	static const int detach[] = {SIGINT, SIGTERM, SIGHUP};
 	struct timeval after = {l->opt->detach_after, 0}, flush_tv = {0, FLUSH_MS * 1000};
 	int err = 0;
 
 	signal(SIGINT, SIG_IGN);
 	signal(SIGQUIT, SIG_IGN);
-	if (!l->bpf) {
-		signal(SIGTERM, SIG_IGN);
-		signal(SIGHUP, SIG_IGN);
-		signal(SIGTSTP, SIG_IGN);
-	}
-	for (size_t i = 0; l->bpf && !err && i < 2; i++)
-		err = add_event(l, fwd[i], EV_SIGNAL | EV_PERSIST, forward_cb, NULL);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGTSTP, SIG_IGN);
 	signal(SIGTTIN, SIG_IGN);
 	signal(SIGTTOU, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
@@ -590,12 +585,7 @@ static int start(struct launcher *l)
 	l->link.url_printed = true;
 	link_start(&l->link, 3000);
 	if (l->bpf) {
-		/* No ptrace, no held session: the engine reports as it goes. */
-		l->held = false;
-		emit_session_start(l, false);
-		if (l->link.url[0])
-			fprintf(stderr, "mevi: watching at %s\n", l->link.url);
-		status = ebpf_launch(l->bpf, l->argv) ?: -1;
+		status = ebpf_launch(l->bpf, &l->spawn, l->argv) ?: -1;
 	} else {
 		status = l->attach_pid ? attach(l) : launch(l);
 	}
@@ -748,8 +738,14 @@ int launcher_run(const struct launcher_options *o)
 			status = 2;
 		}
 	}
-	if (status < 0 && !l.attach_pid && !l.bpf)
+	if (status < 0 && !l.attach_pid && l.bpf) {
+		/* The same split, with no filter and no ptrace (ebpf.h). */
+		spawn_tracer(&l.spawn, l.argv, NULL);
+		l.spawned = true;
+		l.self = l.spawn.program;
+	} else if (status < 0 && !l.attach_pid) {
 		status = become_tracer(&l);
+	}
 	if (status >= 0) {
 		teardown(&l);
 		return status;

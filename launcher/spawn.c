@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "filter.h"
+#include "log.h"
 #include "target.h"
 
 #ifndef PR_SET_PTRACER
@@ -73,12 +75,13 @@ static void become_program(int fd, char *const argv[], const struct sock_fprog *
 		pid_t tracer;
 
 		memcpy(&tracer, hello + 1, sizeof(tracer));
-		prctl(PR_SET_PTRACER, (unsigned long)tracer, 0, 0, 0); /* EINVAL without Yama */
+		if (prog) /* EINVAL without Yama */
+			prctl(PR_SET_PTRACER, (unsigned long)tracer, 0, 0, 0);
 		write_full(fd, "A", 1);
 		if (!read_full(fd, &go, 1))
 			go = 'n';
 	}
-	if (go == 'g') {
+	if (go == 'g' && prog) {
 		err = filter_load(prog);
 		if (err) {
 			char msg[2] = {'F', (char)-err};
@@ -159,4 +162,56 @@ untracked:
 void spawn_release(struct spawn *sp, bool traced)
 {
 	write_full(sp->fd, traced ? "g" : "n", 1);
+}
+
+int spawn_wait_exec(struct spawn *sp, void (*idle)(void *arg), void *arg)
+{
+	int exec_err = 0;
+	char msg[2];
+	size_t got = 0;
+
+	for (;;) {
+		struct pollfd p = {.fd = sp->fd, .events = POLLIN};
+		int n = poll(&p, 1, idle ? 50 : -1);
+
+		if (n == 0) {
+			idle(arg);
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		ssize_t r = read(sp->fd, msg + got, sizeof(msg) - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+		if (got < 2)
+			continue;
+		got = 0;
+		if (msg[0] == 'E') {
+			exec_err = msg[1];
+			break; /* PROGRAM is exiting; no need to wait for EOF */
+		}
+	}
+	close(sp->fd);
+	sp->fd = -1;
+	return exec_err;
+}
+
+void spawn_background(const char *program, const pid_t *pids, size_t total)
+{
+	char list[SPAWN_NAMED * 12] = "";
+	size_t off = 0;
+
+	for (size_t i = 0; i < total && i < SPAWN_NAMED; i++)
+		off += (size_t)snprintf(list + off, sizeof(list) - off, " %d", (int)pids[i]);
+	log_info("%s ended; following the %zu processes it left running (%s%s) in the background",
+		 program, total, list[0] ? list + 1 : "", total > SPAWN_NAMED ? " ..." : "");
+	int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+	if (devnull >= 0) {
+		dup2(devnull, STDERR_FILENO);
+		close(devnull);
+	}
 }

@@ -16,14 +16,17 @@
  *  - the exit status is PROGRAM's own, seen by the shell when PROGRAM ends,
  *    even while processes it left running (daemons) are still followed.
  *
- * The tracer holds PROGRAM's death (waitid WNOWAIT, see tracee.h) until the
- * session has what it needs, so a script that queries mevid after mevi-run
- * returns sees the ending.
+ * The ptrace engine's tracer holds PROGRAM's death (waitid WNOWAIT, see
+ * tracee.h) until the session has what it needs, so a script that queries
+ * mevid after mevi-run returns sees the ending. The eBPF engine's tracker
+ * (ebpf.h) is the same grandchild without ptrace: it cannot hold the death,
+ * and keeps its stderr open until the session has ended instead.
  */
 #ifndef MEVI_LAUNCHER_SPAWN_H
 #define MEVI_LAUNCHER_SPAWN_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 struct sock_fprog;
@@ -40,11 +43,37 @@ struct spawn {
  * prog (when released with traced) and execs argv, or exits 127 (not found)
  * or 126 (not executable) after telling the tracer why. When the tracer
  * cannot be created it says so and execs argv untracked.
+ *
+ * prog NULL: PROGRAM is never ptraced (the eBPF engine, whose tracker is
+ * this same grandchild): no filter is installed and the tracer is not named
+ * with PR_SET_PTRACER. The tracker registers PROGRAM's pid with the kernel
+ * between spawn_tracer() and spawn_release(), so it sees PROGRAM's exec and
+ * everything after.
  */
 int spawn_tracer(struct spawn *sp, char *const argv[], const struct sock_fprog *prog);
 
 /* In the tracer: lets PROGRAM go on, traced (seized: the filter is
  * installed) or not. */
 void spawn_release(struct spawn *sp, bool traced);
+
+/*
+ * In the tracer, after spawn_release(): waits until PROGRAM has exec'd (its
+ * end of the handshake, close-on-exec, reaches EOF; also when it died before
+ * exec) or said why it could not. idle, when not NULL, is called every 50 ms
+ * meanwhile (the ptrace engine answers stops there). Closes sp->fd. Returns
+ * the exec errno (PROGRAM then exits 127 or 126 by itself), or 0.
+ */
+int spawn_wait_exec(struct spawn *sp, void (*idle)(void *arg), void *arg);
+
+/*
+ * In the tracer, when PROGRAM has ended but processes it started live on
+ * (daemons): says so in one line, naming the first SPAWN_NAMED of the
+ * total pids (pids holds min(total, SPAWN_NAMED)), and
+ * points the tracer's stderr at /dev/null, so that whatever reads it (a
+ * terminal, a script's pipe) is not held while they are followed in the
+ * background.
+ */
+#define SPAWN_NAMED 8
+void spawn_background(const char *program, const pid_t *pids, size_t total);
 
 #endif /* MEVI_LAUNCHER_SPAWN_H */

@@ -44,6 +44,16 @@ const volatile __u64 wake_mark = 1 << 20; /* force a wake-up past this much unre
 /* Records that did not fit in the ring (user space rescans when it grows). */
 __u64 drops = 0;
 
+/*
+ * The launched program (tgid), set by user space before it execs, and its
+ * wait status once it has ended: written here before its exit record, so
+ * user space has it even when the ring could not take the record (mevi-run
+ * is not the program's parent and cannot wait for it).
+ */
+__u32 main_tgid = 0;
+__u32 main_status = 0;
+__u32 main_ended = 0;
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 4 << 20);
@@ -206,10 +216,18 @@ int BPF_PROG(proc_exit, struct task_struct *task, bool group_dead)
 	p = bpf_map_lookup_elem(&tracked, &tgid);
 	if (!p)
 		return 0;
+	/* What wait() will report (wait_task_zombie): the group's code, or the
+	 * leader's own when the threads ended one by one. */
 	if (task->signal->flags & SIGNAL_GROUP_EXIT)
 		code = (__u32)task->signal->group_exit_code;
+	else if (task->group_leader)
+		code = (__u32)task->group_leader->exit_code;
 	else
 		code = (__u32)task->exit_code;
+	if (tgid == main_tgid && main_tgid) {
+		main_status = code;
+		__sync_fetch_and_add(&main_ended, 1);
+	}
 	r = rec_new(MEVI_BPF_EXIT, tgid, task->pid, p->seq);
 	if (r) {
 		r->nr = code;
