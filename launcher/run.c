@@ -429,9 +429,9 @@ static int open_ebpf(struct launcher *l)
 		return -1;
 	if (l->attach_pid)
 		snprintf(why, sizeof(why), "--pid attaches with ptrace only, for now");
-	else if (o->bt_mode != BACKTRACE_OFF && (forced || o->bt_given))
+	else if (o->bt_mode != BACKTRACE_OFF && o->bt_given)
 		snprintf(why, sizeof(why), "backtraces need ptrace stops, for now");
-	else if (o->bt_mode != BACKTRACE_OFF)
+	else if (o->bt_mode != BACKTRACE_OFF && !forced) /* forced: runs without them */
 		snprintf(why, sizeof(why),
 			 "backtraces (on by default) need ptrace stops, for now; "
 			 "--backtraces=off lets auto pick ebpf");

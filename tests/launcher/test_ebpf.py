@@ -35,9 +35,9 @@ def check(name, cond, detail=""):
         FAILURES.append(name)
 
 
-def mevi(args, engine="ebpf", **kw):
+def mevi(args, engine="ebpf", opts=(), **kw):
     """Runs mevi-run with no daemon (--no-spawn on a socket nobody serves)."""
-    cmd = [ARGS.mevi_run, "--no-spawn", "--socket", ARGS.sock, "--engine=" + engine, "--"] + args
+    cmd = [ARGS.mevi_run, "--no-spawn", "--socket", ARGS.sock, "--engine=" + engine] + list(opts) + ["--"] + args
     return subprocess.run(cmd, capture_output=True, timeout=120, **kw)
 
 
@@ -182,17 +182,30 @@ def main():
         check("... saying why in one sentence",
               b"--engine=ebpf: loading eBPF programs is not permitted (run as root, or give mevi-run "
               b"CAP_BPF and CAP_PERFMON)" in r.stderr, repr(r.stderr))
-        r = subprocess.run(drop + base + ["--engine=auto", "--", "sh", "-c", "exit 5"], capture_output=True, timeout=60, cwd=tmp)
+        r = subprocess.run(drop + base + ["--engine=auto", "--backtraces=off", "--", "sh", "-c", "exit 5"],
+                           capture_output=True, timeout=60, cwd=tmp)
         check("unprivileged --engine=auto falls back to ptrace and runs the program",
               r.returncode == 5 and b"mevi: engine ptrace: loading eBPF programs is not permitted" in r.stderr,
               repr((r.returncode, r.stderr)))
     else:
         print("skip unprivileged checks: no setpriv")
 
-    # What auto says as root.
+    # What auto says as root: ebpf when the run asks for nothing it lacks ...
+    r = mevi(["true"], engine="auto", opts=["--backtraces=off"])
+    check("--engine=auto --backtraces=off picks ebpf as root and says so",
+          r.returncode == 0 and b"engine ebpf" in r.stderr, repr(r.stderr))
+    # ... and ptrace, saying why, for what only ptrace gives yet: backtraces
+    # (on by default) and a recording complete when mevi-run returns.
     r = mevi(["true"], engine="auto")
-    check("--engine=auto picks ebpf as root and says so", r.returncode == 0 and b"engine ebpf" in r.stderr,
-          repr(r.stderr))
+    check("--engine=auto with backtraces on (the default) keeps ptrace and says why",
+          r.returncode == 0 and b"mevi: engine ptrace: backtraces (on by default)" in r.stderr, repr(r.stderr))
+    rec = os.path.join(tmp, "auto.mevi")
+    r = mevi(["true"], engine="auto", opts=["--backtraces=off", "--record", rec])
+    check("--engine=auto with --record keeps ptrace and says why",
+          r.returncode == 0 and b"mevi: engine ptrace: --record and --summary=FILE" in r.stderr, repr(r.stderr))
+    r = mevi(["true"], engine="ebpf")
+    check("--engine=ebpf runs ebpf without backtraces when they were not asked for",
+          r.returncode == 0 and b"engine ebpf" in r.stderr and b"engine ptrace" not in r.stderr, repr(r.stderr))
     r = mevi(["true"], engine="ptrace")
     check("--engine=ptrace still works", r.returncode == 0, repr(r.stderr))
     r = subprocess.run([ARGS.mevi_run, "--no-spawn", "--socket", ARGS.sock, "--engine=ebpf", "--backtraces=all",
