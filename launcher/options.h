@@ -43,7 +43,7 @@ enum launcher_opt {
 enum launcher_engine {
 	ENGINE_AUTO = 0, /* the default: ebpf when it loads and can do the run, else ptrace */
 	ENGINE_PTRACE,
-	ENGINE_EBPF,	   /* ebpf or nothing */
+	ENGINE_EBPF, /* ebpf or nothing */
 };
 
 /* Every choice the command line makes, resolved. Strings point into argv. */
