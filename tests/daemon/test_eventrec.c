@@ -184,6 +184,7 @@ static void test_varbuf(void **state)
 	/* Past the end: zeros and bad, for good. */
 	assert_int_equal(rb_byte(&r), 0);
 	assert_true(r.bad);
+	rb_free(&r); /* the reader owns the items of rb_strv */
 	/* A varint of 11 continuation bytes is malformed. */
 	r = (struct rbuf){
 	    .p = (const unsigned char *)"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01",
