@@ -3,7 +3,7 @@
  * left empty and reusable), every holder's reference keeps it, and only the
  * last unref frees it (checked by the sanitizer builds; here by counts).
  */
-#include "../../daemon/rcbuf.c"
+#include "../../daemon/rcbuf.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
