@@ -232,44 +232,13 @@ static void ebpf_done_cb(void *arg)
 	event_base_loopbreak(l->base);
 }
 
-/*
- * Waits for PROGRAM to exec (its end of the handshake socket, close-on-exec,
- * reaches EOF) or to report why it could not (it says so itself). Stops that
- * happen meanwhile are handled, so a traced syscall before exec cannot
- * deadlock us. Returns the exec errno, or 0.
- */
-static int wait_exec(struct launcher *l, int err_fd, bool traced)
+/* While PROGRAM has not exec'd yet: its stops are handled, so a traced
+ * syscall before exec cannot deadlock the wait (spawn_wait_exec). */
+static void reap_while_waiting(void *arg)
 {
-	int exec_err = 0;
-	char msg[2];
-	size_t got = 0;
+	struct launcher *l = arg;
 
-	for (;;) {
-		struct pollfd p = {.fd = err_fd, .events = POLLIN};
-		int n = poll(&p, 1, 50);
-
-		if (n == 0) {
-			if (traced)
-				tracee_reap(l->tracees);
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		ssize_t r = read(err_fd, msg + got, sizeof(msg) - got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		got += (size_t)r;
-		if (got < 2)
-			continue;
-		got = 0;
-		if (msg[0] == 'E') {
-			exec_err = msg[1];
-			break; /* the child is exiting; no need to wait for EOF */
-		}
-	}
-	return exec_err;
+	tracee_reap(l->tracees);
 }
 
 /*
@@ -294,9 +263,7 @@ static int launch(struct launcher *l)
 	tracee_adopt(l->tracees, pid, l->spawn.program_parent, l->argv);
 	tracee_hold_main(l->tracees, on_main_exit, l);
 	spawn_release(&l->spawn, !l->scan_layout);
-	exec_err = wait_exec(l, l->spawn.fd, true);
-	close(l->spawn.fd);
-	l->spawn.fd = -1;
+	exec_err = spawn_wait_exec(&l->spawn, reap_while_waiting, l);
 	/* On an exec failure PROGRAM said why and exits 127/126; the loop
 	 * reaps it, and no session is begun. */
 	l->exec_failed = exec_err != 0;
