@@ -17,6 +17,7 @@
 #include "memmap.h"
 #include "mm.h"
 #include "outbox.h"
+#include "parse.h"
 #include "spawn.h"
 
 #ifdef MEVI_HAVE_EBPF
@@ -86,6 +87,7 @@ struct ebpf {
 	uint64_t sample_ticks;
 	bool thp_always; /* THP "always": any anonymous VMA may fill 2 MiB at once */
 	uint64_t seen_drops;
+	unsigned drain_ms; /* DRAIN_MS, or MEVI_BPF_DRAIN_MS (then no wake-ups) */
 	struct recheck *rc;
 	size_t nrc, rc_cap;
 	pid_t *young; /* processes whose young_due is set */
@@ -689,13 +691,18 @@ static void on_syscall(struct ebpf *e, const struct mevi_bpf_rec *r)
 	case MEVI_BPF_SC_BRK: {
 		const uint64_t window = UINT64_C(256) << 20;
 		uint64_t now = PAGE_UP(ret), before = p->brk_end;
+		uint64_t lo = before < now ? before : now, hi = before < now ? now : before;
 
-		if (!before)
-			before = now > window ? now - window : now;
-		late_range(e, mm->pid, (before < now ? before : now) - PAGE,
-			   before < now ? now : before);
-		if (before != now)
-			mm_resync(mm, before < now ? before : now, before < now ? now : before);
+		if (!before) {
+			/* Unknown (a lost record): the window below, and what
+			 * the map still holds above, in case the heap shrank. */
+			lo = now > window ? now - window : now;
+			hi = map_extent(mm->map, now - PAGE);
+			hi = hi > now ? hi : now;
+		}
+		late_range(e, mm->pid, lo - PAGE, hi);
+		if (lo != hi)
+			mm_resync(mm, lo, hi);
 		else
 			mm_resync_mapping(mm, now - 1);
 		p->brk_end = now;
@@ -791,6 +798,7 @@ static void rescan_all(struct ebpf *e)
 		if (!p->alive || !old || old->pid != p->pid)
 			continue;
 		p->mm = NULL;
+		p->brk_end = 0; /* a lost brk record may have moved it */
 		proc_new_mm(e, p, old->map, false);
 		mm_put(old);
 	}
@@ -800,10 +808,31 @@ static void rescan_all(struct ebpf *e)
 			proc_exited(e, p, -1);
 }
 
+/*
+ * Records were lost since the last look: forget what they would have
+ * explained (counted as drops, not corrections) and rescan. Returns whether
+ * any were. The kernel counts a drop when the record is made, so a record
+ * drained after it (an exit) never hides one from this.
+ */
+static bool take_drops(struct ebpf *e)
+{
+	uint64_t drops = __atomic_load_n(&e->skel->bss->drops, __ATOMIC_ACQUIRE);
+
+	if (drops == e->seen_drops)
+		return false;
+	log_info("eBPF: %llu records lost (ring buffer full); rescanning every process",
+		 (unsigned long long)(drops - e->seen_drops));
+	e->seen_drops = drops;
+	e->st.drops = drops;
+	e->nrc = 0;
+	e->nsus = 0;
+	rescan_all(e);
+	ebpf_emit_engine(e);
+	return true;
+}
+
 void ebpf_drain(struct ebpf *e)
 {
-	uint64_t drops;
-
 	ring_buffer__consume(e->rb);
 	if (!e->main_reaped && __atomic_load_n(&e->skel->bss->main_ended, __ATOMIC_ACQUIRE)) {
 		/* Its record was lost, or comes in the next drain (the kernel
@@ -811,17 +840,7 @@ void ebpf_drain(struct ebpf *e)
 		ring_buffer__consume(e->rb);
 		main_ended(e, wait_code((int)e->skel->bss->main_status));
 	}
-	drops = __atomic_load_n(&e->skel->bss->drops, __ATOMIC_RELAXED);
-	if (drops != e->seen_drops) {
-		log_info("eBPF: %llu records lost (ring buffer full); rescanning every process",
-			 (unsigned long long)(drops - e->seen_drops));
-		e->seen_drops = drops;
-		e->st.drops = drops;
-		e->nrc = 0;
-		e->nsus = 0; /* what a lost record would have explained: counted as drops */
-		rescan_all(e);
-		ebpf_emit_engine(e);
-	}
+	take_drops(e);
 	run_rechecks(e);
 	run_young(e);
 	trim_exited(e);
@@ -933,6 +952,10 @@ static void settle_suspects(struct ebpf *e)
 {
 	uint64_t total = 0;
 
+	/* A lost record may be what would have explained them: the last
+	 * exit can come in the same drain as the loss, before it is seen. */
+	if (take_drops(e))
+		return;
 	for (size_t i = 0; i < e->nsus; i++) {
 		uint64_t n = (e->sus[i].e - e->sus[i].s) / PAGE;
 
@@ -1060,6 +1083,22 @@ static unsigned ringbuf_bytes(void)
 	return (unsigned)v;
 }
 
+/* MEVI_BPF_DRAIN_MS: drain on this period only, never woken by the kernel
+ * (tests make the ring overflow for sure with it); 0 when unset. */
+static unsigned drain_period_env(void)
+{
+	const char *s = getenv("MEVI_BPF_DRAIN_MS");
+	unsigned long long v;
+
+	if (!s || !*s)
+		return 0;
+	if (parse_uint(s, 1, 1000, &v) < 0) {
+		log_warn("MEVI_BPF_DRAIN_MS=%s: not a number of ms in 1..1000; ignored", s);
+		return 0;
+	}
+	return (unsigned)v;
+}
+
 int ebpf_open(const struct ebpf_config *cfg, struct ebpf **out, char *why)
 {
 	struct ebpf *e = calloc(1, sizeof(*e));
@@ -1080,7 +1119,11 @@ int ebpf_open(const struct ebpf_config *cfg, struct ebpf **out, char *why)
 	e->skel->rodata->exact_mode = !sampled(e);
 	e->thp_always = thp_always();
 	e->skel->rodata->thp_always = e->thp_always;
-	e->skel->rodata->wake_mark = rb_bytes / 4;
+	e->drain_ms = drain_period_env();
+	/* No forced wake-up when the drain is on a fixed period only. */
+	e->skel->rodata->wake_mark = e->drain_ms ? UINT64_MAX : rb_bytes / 4;
+	if (!e->drain_ms)
+		e->drain_ms = DRAIN_MS;
 	bpf_map__set_max_entries(e->skel->maps.events, rb_bytes);
 	if (sampled(e)) {
 		/* Sampled mode reads residency with PAGEMAP_SCAN: no faults. */
@@ -1160,7 +1203,8 @@ void ebpf_close(struct ebpf *e)
 
 static void start_timers(struct ebpf *e)
 {
-	struct timeval drain = {0, DRAIN_MS * 1000}, rec = {RECONCILE_MS / 1000, 0};
+	struct timeval drain = {e->drain_ms / 1000, (e->drain_ms % 1000) * 1000},
+		       rec = {RECONCILE_MS / 1000, 0};
 
 	event_add(e->rb_ev, NULL);
 	event_add(e->drain_ev, &drain);

@@ -64,7 +64,9 @@ struct ebpf_config {
  * one-sentence reason in why (EBPF_WHY_LEN bytes): not built in, not
  * permitted (root or CAP_BPF + CAP_PERFMON is needed), or what the kernel
  * refused. Environment: MEVI_BPF_RINGBUF (bytes, a power of two >= 4096)
- * sizes the ring buffer (default 4 MiB): tests force drops with a tiny one.
+ * sizes the ring buffer (default 4 MiB); MEVI_BPF_DRAIN_MS (1..1000) drains
+ * it on that period only, with no wake-ups from the kernel. Tests force drops
+ * with a tiny ring drained seldom.
  */
 int ebpf_open(const struct ebpf_config *cfg, struct ebpf **out, char *why);
 
