@@ -47,3 +47,13 @@ add_custom_target(mevi_version_gen
 execute_process(COMMAND ${CMAKE_COMMAND} -DMEVI_SOURCE_DIR=${PROJECT_SOURCE_DIR}
   -DMEVI_BASE_VERSION=${PROJECT_VERSION} -DMEVI_VERSION_C=${MEVI_VERSION_C}
   -P ${CMAKE_CURRENT_LIST_FILE})
+
+# mevi_man_page(PAGE): configures PAGE.in in the calling directory with the
+# version (@MEVI_VERSION@) and installs it in its section (the name's last
+# character: mevi-run.1, mevid.8).
+function(mevi_man_page page)
+  set(MEVI_VERSION ${PROJECT_VERSION})
+  configure_file(${page}.in ${CMAKE_CURRENT_BINARY_DIR}/${page} @ONLY)
+  string(REGEX MATCH "[0-9]$" section ${page})
+  install(FILES ${CMAKE_CURRENT_BINARY_DIR}/${page} DESTINATION ${CMAKE_INSTALL_MANDIR}/man${section})
+endfunction()
