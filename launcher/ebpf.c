@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -1099,6 +1100,15 @@ static unsigned drain_period_env(void)
 	return (unsigned)v;
 }
 
+/* Whether this process is outside the initial pid namespace (whose inode
+ * number is fixed: PROC_PID_INIT_INO). */
+static bool in_child_pidns(void)
+{
+	struct stat st;
+
+	return stat("/proc/self/ns/pid", &st) == 0 && st.st_ino != 0xEFFFFFFCU;
+}
+
 int ebpf_open(const struct ebpf_config *cfg, struct ebpf **out, char *why)
 {
 	struct ebpf *e = calloc(1, sizeof(*e));
@@ -1107,6 +1117,13 @@ int ebpf_open(const struct ebpf_config *cfg, struct ebpf **out, char *why)
 
 	if (!e)
 		return -ENOMEM;
+	if (in_child_pidns()) {
+		snprintf(why, EBPF_WHY_LEN,
+			 "mevi-run is in a pid namespace of its own, where the kernel's records "
+			 "would name the host's pids; for now ptrace follows the namespace's");
+		free(e);
+		return -EOPNOTSUPP;
+	}
 	e->cfg = *cfg;
 	e->main_status = -1;
 	libbpf_set_print(libbpf_log);

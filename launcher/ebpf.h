@@ -62,7 +62,8 @@ struct ebpf_config {
 /*
  * Loads and attaches the kernel programs. Returns 0 and *out, or -errno with a
  * one-sentence reason in why (EBPF_WHY_LEN bytes): not built in, not
- * permitted (root or CAP_BPF + CAP_PERFMON is needed), or what the kernel
+ * permitted (root or CAP_BPF + CAP_PERFMON is needed), run inside a pid
+ * namespace (records name the host's pids; not followed yet), or what the kernel
  * refused. Environment: MEVI_BPF_RINGBUF (bytes, a power of two >= 4096)
  * sizes the ring buffer (default 4 MiB); MEVI_BPF_DRAIN_MS (1..1000) drains
  * it on that period only, with no wake-ups from the kernel. Tests force drops

@@ -54,7 +54,7 @@ struct launcher {
 	char *attach_text;
 	uint64_t started_at;
 	pid_t self;
-	struct event *events[8]; /* signals and timers of the loop (add_event) */
+	struct event *events[16]; /* signals and timers of the loop (add_event) */
 	size_t nevents;
 	struct recorder rec;
 	struct spawn spawn; /* launched (not --pid): PROGRAM and its handshake */
@@ -199,7 +199,10 @@ static void on_main_exit(void *arg, bool others_alive)
 	size_t n = l->bpf ? ebpf_alive(l->bpf, pids, SPAWN_NAMED)
 			  : tracee_alive(l->tracees, pids, SPAWN_NAMED);
 
-	spawn_background(l->argv[0], pids, n);
+	if (l->spawn.init)
+		spawn_init_end(l->argv[0], n);
+	else
+		spawn_background(l->argv[0], pids, n);
 }
 
 static void flush_cb(evutil_socket_t fd, short what, void *arg)
@@ -215,6 +218,8 @@ static void sigchld_cb(evutil_socket_t sig, short what, void *arg)
 	struct launcher *l = arg;
 
 	if (l->bpf) {
+		if (l->spawn.init)
+			spawn_init_reap();
 		ebpf_reap(l->bpf);
 		if (ebpf_all_gone(l->bpf))
 			event_base_loopbreak(l->base);
@@ -451,7 +456,7 @@ static int become_tracer(struct launcher *l)
 	spawn_tracer(&l->spawn, l->argv, &prog);
 	l->spawned = true;
 	filter_free(&prog);
-	l->self = l->spawn.program;
+	l->self = l->spawn.init ? getpid() : l->spawn.program; /* spawn.h */
 	return -1;
 }
 
@@ -515,11 +520,23 @@ static int setup_loop(struct launcher *l)
  * cannot leave a program whose filter needs it. Attached, Ctrl-C, SIGTERM,
  * SIGHUP and --detach-after let the process go. The eBPF tracker is placed
  * the same way (it never stops the program, but its session must outlive
- * it). Returns 0 or -ENOMEM.
+ * it). As pid 1 of a pid namespace the tracer is what `docker stop` and
+ * `kill 1` reach: it passes on what PROGRAM catches (spawn.h). Returns 0 or
+ * -ENOMEM.
  */
+static void forward_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct launcher *l = arg;
+
+	if (spawn_init_forward(&l->spawn, (int)sig))
+		log_debug("signal %d sent to pid 1: passed to %d", (int)sig, (int)l->spawn.program);
+}
+
 static int setup_signals(struct launcher *l)
 {
 	static const int detach[] = {SIGINT, SIGTERM, SIGHUP};
+	/* What is sent to a container's init; an init tracer passes it on. */
+	static const int forward[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH};
 	struct timeval after = {l->opt->detach_after, 0}, flush_tv = {0, FLUSH_MS * 1000};
 	int err = 0;
 
@@ -533,6 +550,8 @@ static int setup_signals(struct launcher *l)
 	signal(SIGPIPE, SIG_IGN);
 	for (size_t i = 0; l->attach_pid && !err && i < 3; i++)
 		err = add_event(l, detach[i], EV_SIGNAL | EV_PERSIST, detach_cb, NULL);
+	for (size_t i = 0; l->spawn.init && !err && i < sizeof(forward) / sizeof(*forward); i++)
+		err = add_event(l, forward[i], EV_SIGNAL | EV_PERSIST, forward_cb, NULL);
 	if (!err && l->attach_pid && l->opt->detach_after)
 		err = add_event(l, -1, 0, detach_cb, &after);
 	if (!err)
@@ -573,6 +592,8 @@ static int start(struct launcher *l)
 static void run_loop(struct launcher *l)
 {
 	if (l->bpf) {
+		if (l->spawn.init)
+			spawn_init_reap();
 		ebpf_reap(l->bpf);
 		if (!ebpf_all_gone(l->bpf))
 			event_base_dispatch(l->base);
@@ -709,7 +730,7 @@ int launcher_run(const struct launcher_options *o)
 		/* The same split, with no filter and no ptrace (ebpf.h). */
 		spawn_tracer(&l.spawn, l.argv, NULL);
 		l.spawned = true;
-		l.self = l.spawn.program;
+		l.self = l.spawn.init ? getpid() : l.spawn.program;
 	} else if (status < 0 && !l.attach_pid) {
 		status = become_tracer(&l);
 	}

@@ -3,12 +3,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "filter.h"
@@ -104,14 +106,100 @@ static void become_program(int fd, char *const argv[], const struct sock_fprog *
 	_exit(code);
 }
 
+/* The tracer's side of the handshake's start: names itself (become_program
+ * lets it in) and waits for the go-ahead. */
+static bool greet_program(int fd)
+{
+	char hello[1 + sizeof(pid_t)] = {'R'}, ack;
+	pid_t me = getpid();
+
+	memcpy(hello + 1, &me, sizeof(me));
+	write_full(fd, hello, sizeof(hello));
+	return read_full(fd, &ack, 1) && ack == 'A';
+}
+
+/* The tracer's stdin and stdout: /dev/null, so that pipes on PROGRAM's see
+ * EOF when it ends. */
+static void quiet_stdio(void)
+{
+	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	if (devnull >= 0) {
+		dup2(devnull, STDIN_FILENO);
+		dup2(devnull, STDOUT_FILENO);
+		close(devnull);
+	}
+}
+
+/* PROGRAM's own process group, the terminal's foreground one when there is
+ * a terminal: its signals then reach PROGRAM alone, never pid 1 too. */
+static void own_foreground_group(pid_t pid, bool foreground)
+{
+	setpgid(pid, pid);
+	if (foreground) {
+		void (*old)(int) = signal(SIGTTOU, SIG_IGN);
+
+		tcsetpgrp(STDIN_FILENO, pid);
+		signal(SIGTTOU, old);
+	}
+}
+
+/* pid 1: PROGRAM is the child, the tracer stays (spawn.h). */
+static int spawn_as_init(struct spawn *sp, int sv[2], char *const argv[],
+			 const struct sock_fprog *prog)
+{
+	bool fg = isatty(STDIN_FILENO) && tcgetpgrp(STDIN_FILENO) == getpgrp();
+	pid_t child = fork();
+
+	if (child < 0)
+		return -errno;
+	if (child == 0) {
+		close(sv[1]);
+		own_foreground_group(getpid(), fg);
+		become_program(sv[0], argv, prog);
+	}
+	close(sv[0]);
+	own_foreground_group(child, fg); /* whichever runs first */
+	if (!greet_program(sv[1])) {
+		/* PROGRAM went its own way: be the init it needs. */
+		close(sv[1]);
+		quiet_stdio();
+		for (int st;;) {
+			pid_t w = waitpid(-1, &st, 0);
+
+			if (w == child)
+				_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+			if (w < 0 && errno != EINTR)
+				_exit(125);
+		}
+	}
+	quiet_stdio();
+	sp->program = child;
+	sp->program_parent = getpid();
+	sp->fd = sv[1];
+	sp->init = true;
+	return 0;
+}
+
 int spawn_tracer(struct spawn *sp, char *const argv[], const struct sock_fprog *prog)
 {
 	int sv[2];
 	pid_t self = getpid(), parent = getppid(), mid;
 
 	fflush(NULL);
+	memset(sp, 0, sizeof(*sp));
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		goto untracked;
+	if (self == 1) {
+		int err = spawn_as_init(sp, sv, argv, prog);
+
+		if (!err)
+			return 0;
+		close(sv[0]);
+		close(sv[1]);
+		errno = -err;
+		goto untracked;
+	}
 	mid = fork();
 	if (mid < 0) {
 		close(sv[0]);
@@ -127,20 +215,8 @@ int spawn_tracer(struct spawn *sp, char *const argv[], const struct sock_fprog *
 		if (tracer != 0)
 			_exit(tracer < 0 ? 1 : 0);
 		setsid(); /* out of the job: no terminal signals, no group signals */
-		int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-
-		if (devnull >= 0) {
-			/* Pipes on PROGRAM's stdin and stdout see EOF when it ends. */
-			dup2(devnull, STDIN_FILENO);
-			dup2(devnull, STDOUT_FILENO);
-			close(devnull);
-		}
-		char hello[1 + sizeof(pid_t)] = {'R'}, ack;
-		pid_t me = getpid();
-
-		memcpy(hello + 1, &me, sizeof(me));
-		write_full(sv[1], hello, sizeof(hello));
-		if (!read_full(sv[1], &ack, 1) || ack != 'A')
+		quiet_stdio();
+		if (!greet_program(sv[1]))
 			_exit(0); /* PROGRAM went its own way */
 		sp->program = self;
 		sp->program_parent = parent;
@@ -214,4 +290,46 @@ void spawn_background(const char *program, const pid_t *pids, size_t total)
 		dup2(devnull, STDERR_FILENO);
 		close(devnull);
 	}
+}
+
+void spawn_init_end(const char *program, size_t total)
+{
+	log_info("%s ended as its pid namespace's init: ending the %zu processes it left "
+		 "running, as the kernel would",
+		 program, total);
+	kill(-1, SIGKILL); /* everyone in the namespace but pid 1 */
+}
+
+/* Whether pid has a handler for sig (SigCgt in /proc/PID/status). */
+static bool catches(pid_t pid, int sig)
+{
+	char path[32], line[128];
+	unsigned long long mask;
+	bool yes = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "SigCgt: %llx", &mask) == 1) {
+			yes = sig >= 1 && sig <= 64 && (mask >> (sig - 1) & 1);
+			break;
+		}
+	fclose(f);
+	return yes;
+}
+
+bool spawn_init_forward(const struct spawn *sp, int sig)
+{
+	if (!sp->init || sp->program <= 0 || !catches(sp->program, sig))
+		return false;
+	return kill(sp->program, sig) == 0;
+}
+
+void spawn_init_reap(void)
+{
+	while (waitpid(-1, NULL, WNOHANG | __WALL) > 0)
+		;
 }

@@ -16,6 +16,20 @@
  *  - the exit status is PROGRAM's own, seen by the shell when PROGRAM ends,
  *    even while processes it left running (daemons) are still followed.
  *
+ * As pid 1 of a pid namespace (`unshare --pid --fork mevi-run ...`, a
+ * container's entry point) mevi-run cannot hand its pid to PROGRAM: when a
+ * namespace's init ends the kernel kills everything in it, the tracer
+ * included, before the session has the ending. There the roles turn over:
+ *
+ *   mevi-run (pid 1: the tracer, init) ── fork ──> PROGRAM (own process
+ *        group, the terminal's foreground one)
+ *
+ * and what init is owed is kept: orphans are reaped; a signal sent to pid 1
+ * reaches PROGRAM when PROGRAM catches it (the kernel delivers to init only
+ * the signals it has a handler for); the terminal's signals go to PROGRAM
+ * alone; when PROGRAM ends, what it left running is killed as the kernel
+ * would (spawn_init_end), and mevi-run exits with PROGRAM's status.
+ *
  * The ptrace engine's tracer holds PROGRAM's death (waitid WNOWAIT, see
  * tracee.h) until the session has what it needs, so a script that queries
  * mevid after mevi-run returns sees the ending. The eBPF engine's tracker
@@ -35,6 +49,7 @@ struct spawn {
 	pid_t program;	      /* PROGRAM's pid (mevi-run's original one) */
 	pid_t program_parent; /* its parent: the shell */
 	int fd;		      /* the tracer's end of the handshake socket */
+	bool init;	      /* the tracer is pid 1 and PROGRAM's parent (above) */
 };
 
 /*
@@ -75,5 +90,22 @@ int spawn_wait_exec(struct spawn *sp, void (*idle)(void *arg), void *arg);
  */
 #define SPAWN_NAMED 8
 void spawn_background(const char *program, const pid_t *pids, size_t total);
+
+/*
+ * In an init tracer, when PROGRAM has ended but left processes running: ends
+ * them with SIGKILL, as the kernel does when a namespace's init ends (they
+ * die now rather than when mevi-run exits, so the session records it).
+ * Says so in one line, like spawn_background.
+ */
+void spawn_init_end(const char *program, size_t total);
+
+/* In an init tracer: sig (sent to pid 1) is passed to PROGRAM when PROGRAM
+ * catches it, as the kernel would have delivered it to PROGRAM as init;
+ * otherwise dropped, as the kernel drops it. Returns whether it was sent. */
+bool spawn_init_forward(const struct spawn *sp, int sig);
+
+/* In an init tracer of the eBPF engine (which traces nothing): reaps every
+ * exited child; orphans of the namespace land on pid 1. */
+void spawn_init_reap(void);
 
 #endif /* MEVI_LAUNCHER_SPAWN_H */

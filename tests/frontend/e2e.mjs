@@ -64,8 +64,11 @@ function log(msg) {
 // state earlier ones made.
 const only = process.env.E2E_ONLY ? new RegExp(process.env.E2E_ONLY) : null;
 
+let current = '(before the first check)'; // named in page errors
+
 async function check(name, fn) {
   const start = Date.now();
+  current = name;
   if (only && !only.test(name)) {
     results.push(name);
     skipped++;
@@ -139,9 +142,9 @@ let page = ctx.pages()[0] ?? (await ctx.newPage());
 watchPage(page);
 
 function watchPage(p) {
-  p.on('pageerror', (e) => pageErrors.push(e.message));
+  p.on('pageerror', (e) => pageErrors.push(`${e.message} [during "${current}"]`));
   p.on('console', (m) => {
-    if (m.type() === 'error') pageErrors.push(m.text());
+    if (m.type() === 'error') pageErrors.push(`${m.text()} [during "${current}"]`);
   });
 }
 
@@ -1163,7 +1166,9 @@ try {
     );
     if (foreign.length) throw new Error(`external requests: ${foreign.join(', ')}`);
     // The refused uploads above answer 400: Chromium logs every failed resource load.
-    const errors = pageErrors.filter((e) => !/WebSocket connection to .* failed/.test(e) && !/ERR_CONNECTION_REFUSED/.test(e) && !/status of 400/.test(e) && !/status of 401/.test(e));
+    // The checks kill and restart mevids on purpose: a request in flight then is
+    // refused, or reset when the daemon dies mid-answer. Script errors always count.
+    const errors = pageErrors.filter((e) => !/WebSocket connection to .* failed/.test(e) && !/ERR_CONNECTION_(REFUSED|RESET)/.test(e) && !/status of 400/.test(e) && !/status of 401/.test(e));
     if (errors.length) throw new Error(`page errors: ${errors.join(' | ')}`);
     return `${requests.length} requests, all to ${base}`;
   });

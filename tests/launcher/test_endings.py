@@ -17,7 +17,10 @@
 - messages: one line + "try 'mevi-run --help'" for a bad option or a missing
   value, --exact without --pid is an error like --detach-after without --pid;
 - pid namespaces: under `unshare --pid --fork --mount-proc` the session shows
-  the host pids (host_pid, launcher_host_pid) beside the in-namespace ones.
+  the host pids (host_pid, launcher_host_pid) beside the in-namespace ones;
+  mevi-run as the namespace's init ends truthfully (not "launcher lost"),
+  ends what the program left running as the kernel would, and passes a
+  signal sent to pid 1 on only when the program catches it.
 Python 3 standard library only; needs root (ptrace, unshare).
 """
 
@@ -386,7 +389,88 @@ def test_pid_namespace(sock, d):
         check("pid namespace: the session shows up with host pids", False, repr(d.sessions()[-1:]))
     a.stdin.write(b"\n")
     a.stdin.flush()
-    a.wait(30)
+    rc = a.wait(30)
+    check("pid namespace: mevi-run as the namespace's init exits with the program's status (%r)" % rc,
+          rc == 0)
+    end = wait_for(lambda: got and [x for x in d.sessions() if x["id"] == got[0]["id"] and x.get("end")], 5.0)
+    check("pid namespace: the session ends as the program exited, not as a lost launcher (%r)"
+          % (end and end[0]["end"]), bool(end) and end[0]["end"] == {"how": "exited", "status": 0})
+    test_pid1_leftovers(sock, d)
+    test_pid1_signals(sock, d)
+
+
+def in_namespace(sock, prog, **kw):
+    """mevi-run as pid 1 of a new pid namespace, running bash -c prog."""
+    return subprocess.Popen(["unshare", "--pid", "--fork", "--mount-proc"] + mevi(sock, "--", "bash", "-c", prog),
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
+
+
+def test_pid1_leftovers(sock, d):
+    """As a namespace's init, the program's end ends what it left running, as
+    the kernel would: mevi-run returns at once with its status, and the
+    session records the leftover as killed."""
+    t0 = time.time()
+    a = in_namespace(sock, "echo $$; (sleep 60 &); exit 3")
+    out, err = a.communicate(timeout=30)
+    took = time.time() - t0
+    check("pid 1: a program leaving a process running ends with its status (%r) at once (%.1f s)"
+          % (a.returncode, took), a.returncode == 3 and took < 20, err.decode(errors="replace")[-300:])
+    check("pid 1: mevi-run says what it ended",
+          b"ended as its pid namespace's init" in err, err.decode(errors="replace")[-300:])
+    ns_pid = int(out.split()[0])
+    s = wait_for(lambda: [x for x in d.sessions() if x.get("end") and
+                          any(p["pid"] == ns_pid and p.get("host_pid") for p in x["processes"]) and
+                          x["launcher_pid"] == 1], 5.0)
+    ends = sorted((p["end"] or {}).get("how", "?") for p in s[-1]["processes"]) if s else []
+    check("pid 1: session exited 3, the leftover killed (%r)" % ends,
+          bool(s) and s[-1]["end"] == {"how": "exited", "status": 3} and "killed" in ends and
+          not any(p["alive"] for p in s[-1]["processes"]), repr(s[-1:]))
+
+
+def host_pid_of_init(a):
+    """The host pid of mevi-run, pid 1 of the namespace unshare made."""
+    def find():
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                st = open("/proc/%s/status" % pid).read()
+                ppid = int(st.split("PPid:")[1].split()[0])
+                nspid = st.split("NSpid:")[1].split("\n")[0].split()
+            except (OSError, IndexError, ValueError):
+                continue
+            if ppid == a.pid and nspid[-1] == "1":
+                return int(pid)
+        return None
+    return wait_for(find, 5.0)
+
+
+def test_pid1_signals(sock, d):
+    """A signal sent to pid 1 (`docker stop`, `kill 1`) reaches the program
+    when it catches it, as the kernel delivers to an init, and is dropped
+    otherwise."""
+    a = in_namespace(sock, "trap 'echo got TERM; exit 7' TERM; echo ready; while :; do sleep 0.05; done")
+    a.stdout.readline()
+    init = host_pid_of_init(a)
+    if init:
+        os.kill(init, signal.SIGTERM)
+    try:
+        out, _ = a.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        a.kill()
+        out, _ = a.communicate()
+    check("pid 1: SIGTERM to pid 1 reaches a program that traps it, once (%r, %r)" % (a.returncode, out),
+          init is not None and a.returncode == 7 and out.count(b"got TERM") == 1)
+    a = in_namespace(sock, "echo ready; read line; echo finished")
+    a.stdout.readline()
+    init = host_pid_of_init(a)
+    if init:
+        os.kill(init, signal.SIGTERM)
+    time.sleep(0.5)
+    alive = a.poll() is None
+    out, _ = a.communicate(b"\n", timeout=20)
+    check("pid 1: SIGTERM to pid 1 is dropped when the program does not catch it (%r, %r)"
+          % (a.returncode, out), init is not None and alive and a.returncode == 0 and b"finished" in out)
 
 
 def main():
