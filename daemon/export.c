@@ -417,6 +417,36 @@ static void track_before(struct trace_ctx *c, struct track *t, uint64_t ts)
 		write_counters(c, t, t->pending_ts);
 }
 
+/* An instant "exec" event with p's new command line, at t. */
+static void write_exec(struct trace_ctx *c, const struct process *p, uint64_t t)
+{
+	sep(c);
+	fprintf(c->f, "{\"name\":\"exec\",\"ph\":\"i\",\"s\":\"p\",\"ts\":");
+	ts_us(c->f, t);
+	fprintf(c->f, ",\"pid\":%" PRId32 ",\"tid\":%" PRId32 ",\"args\":{\"cmdline\":[", p->pid,
+		p->pid);
+	for (uint32_t i = 0; i < p->cmdline.count; i++) {
+		if (i)
+			fputc(',', c->f);
+		json_mstr(c->f, &p->cmdline.items[i]);
+	}
+	fprintf(c->f, "]}}");
+}
+
+/* session_start: (re)opens the session being replayed; the callback's return. */
+static int trace_session_start(struct trace_ctx *c, const struct mevi_event *ev, uint64_t t)
+{
+	int err = ingest_event(&c->in, ev);
+
+	c->s = c->in.session;
+	if (c->s) {
+		c->session_track.pid = c->s->launcher_pid;
+		if (!c->rq->has_pid)
+			track_changed(c, &c->session_track, t);
+	}
+	return err < 0 ? (c->err = err, 1) : 0;
+}
+
 /* "alloc_big_a+0x1c (prog) prog.c:31" of the call site of stack id. */
 static void write_call_site(struct trace_ctx *c, uint32_t id)
 {
@@ -544,16 +574,8 @@ static int trace_event_cb(void *arg, const struct mevi_event *ev)
 	/* The launcher sends a mapping's vma, stack and origin right after it. */
 	if (ev->type != MEVI_EV_STACK && ev->type != MEVI_EV_VMA && ev->type != MEVI_EV_THREAD)
 		flush_map(c, ev);
-	if (ev->type == MEVI_EV_SESSION_START) {
-		err = ingest_event(&c->in, ev);
-		c->s = c->in.session;
-		if (c->s) {
-			c->session_track.pid = c->s->launcher_pid;
-			if (!c->rq->has_pid)
-				track_changed(c, &c->session_track, t);
-		}
-		return err < 0 ? (c->err = err, 1) : 0;
-	}
+	if (ev->type == MEVI_EV_SESSION_START)
+		return trace_session_start(c, ev, t);
 	if (!c->s)
 		return c->err = -EBADMSG, 1;
 	if (changes_memory(ev->type) && ev->type != MEVI_EV_PROC_START) {
@@ -582,22 +604,8 @@ static int trace_event_cb(void *arg, const struct mevi_event *ev)
 		p = session_find_process(c->s, ev->pid);
 		if (p) {
 			write_name(c, p);
-			if (ev->type == MEVI_EV_PROC_EXEC) {
-				sep(c);
-				fprintf(c->f,
-					"{\"name\":\"exec\",\"ph\":\"i\",\"s\":\"p\",\"ts\":");
-				ts_us(c->f, t);
-				fprintf(c->f,
-					",\"pid\":%" PRId32 ",\"tid\":%" PRId32
-					",\"args\":{\"cmdline\":[",
-					p->pid, p->pid);
-				for (uint32_t i = 0; i < p->cmdline.count; i++) {
-					if (i)
-						fputc(',', c->f);
-					json_mstr(c->f, &p->cmdline.items[i]);
-				}
-				fprintf(c->f, "]}}");
-			}
+			if (ev->type == MEVI_EV_PROC_EXEC)
+				write_exec(c, p, t);
 			tr = track_of(c, p);
 		}
 		break;
