@@ -1,3 +1,7 @@
+/*
+ * api_state — the JSON of /api/state, /api/health and a session's timeline,
+ * built with json-c from the session registry (shapes: api_state.h).
+ */
 #include "api_state.h"
 
 #include <inttypes.h>

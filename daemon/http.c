@@ -1,3 +1,7 @@
+/*
+ * http — mevid's HTTP and websocket server on libwebsockets: routing, headers,
+ * Origin and Host checks, uploads, and the answers of every route (list: http.h).
+ */
 #include "http.h"
 
 #include <errno.h>

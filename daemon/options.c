@@ -1,3 +1,4 @@
+/* options — parses mevid's command line and environment (contract: options.h). */
 #include "options.h"
 
 #include <errno.h>

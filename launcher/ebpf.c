@@ -1,3 +1,9 @@
+/*
+ * ebpf — the user-space half of mevi-run's eBPF engine: loads
+ * launcher/bpf/mevi.bpf.c, drains its ring buffer into the processes' maps and
+ * events, reconciles with the kernel; without MEVI_HAVE_EBPF, stubs that
+ * refuse (contract: ebpf.h).
+ */
 #include "ebpf.h"
 
 #include <errno.h>
