@@ -24,6 +24,7 @@
 #include "mm.h"
 #include "outbox.h"
 #include "parse.h"
+#include "procfs.h"
 #include "spawn.h"
 
 #ifdef MEVI_HAVE_EBPF
@@ -181,6 +182,7 @@ static void trim_exited(struct ebpf *e)
 	}
 }
 
+/* Gives p a copy of the command line buf[0..len) (a fork child's, its parent's). */
 static void set_cmdline(struct eproc *p, const char *buf, size_t len)
 {
 	char *c = malloc(len ? len : 1);
@@ -195,48 +197,12 @@ static void set_cmdline(struct eproc *p, const char *buf, size_t len)
 /* Reads /proc/PID/cmdline into p; keeps the old one if it cannot be read. */
 static void read_cmdline(struct eproc *p)
 {
-	char path[64], buf[65536];
-	size_t len = 0;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)p->pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	while (len < sizeof(buf) && (n = read(fd, buf + len, sizeof(buf) - len)) > 0)
-		len += (size_t)n;
-	close(fd);
-	if (len)
-		set_cmdline(p, buf, len);
+	procfs_cmdline_refresh(p->pid, &p->cmdline, &p->cmdline_len);
 }
 
 static void emit_cmdline(struct ebpf *e, struct eproc *p, uint8_t type, uint32_t flags)
 {
-	struct mevi_event ev = {.type = type, .pid = p->pid};
-	uint32_t n = 0, max = 1;
-	struct mevi_str *items;
-
-	for (size_t i = 0; i < p->cmdline_len; i++)
-		max += p->cmdline[i] == '\0';
-	items = calloc(max, sizeof(*items));
-	MEVI_ASSERT(items);
-	for (size_t i = 0; i < p->cmdline_len && n < max;) {
-		size_t l = strnlen(p->cmdline + i, p->cmdline_len - i);
-
-		items[n].ptr = p->cmdline + i;
-		items[n++].len = (uint32_t)l;
-		i += l + 1;
-	}
-	if (type == MEVI_EV_PROC_START) {
-		ev.proc_start.ppid = p->ppid > 0 ? p->ppid : 1;
-		ev.proc_start.flags = flags;
-		ev.proc_start.cmdline = (struct mevi_strv){n, items};
-	} else {
-		ev.proc_exec.cmdline = (struct mevi_strv){n, items};
-	}
-	outbox_emit(e->cfg.out, &ev);
-	free(items);
+	outbox_proc(e->cfg.out, type, p->pid, p->ppid, flags, p->cmdline, p->cmdline_len);
 }
 
 static void emit_exit(struct ebpf *e, struct eproc *p)
@@ -371,22 +337,12 @@ static void run_young(struct ebpf *e)
 /* Reads the parent pid of pid from /proc. Returns it, or 1. */
 static pid_t read_ppid(pid_t pid)
 {
-	char path[64], buf[4096];
-	ssize_t n;
-	int fd;
-	char *s;
+	char buf[4096];
+	long ppid;
 
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (procfs_status_read(pid, buf, sizeof(buf)) || !procfs_status_field(buf, "PPid", &ppid))
 		return 1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 1;
-	buf[n] = '\0';
-	s = strstr(buf, "\nPPid:");
-	return s ? (pid_t)atoi(s + 6) : 1;
+	return (pid_t)ppid;
 }
 
 /*
@@ -1226,7 +1182,6 @@ int ebpf_launch(struct ebpf *e, struct spawn *sp, char *const argv[])
 {
 	struct mevi_bpf_proc val = {0};
 	pid_t pid = sp->program;
-	size_t len = 0;
 	struct eproc *p;
 	int exec_err;
 	__u32 key = (__u32)pid;
@@ -1248,18 +1203,8 @@ int ebpf_launch(struct ebpf *e, struct spawn *sp, char *const argv[])
 	}
 	e->main_pid = pid;
 	p = proc_add(e, pid, sp->program_parent);
-	for (size_t i = 0; argv[i]; i++)
-		len += strlen(argv[i]) + 1;
-	p->cmdline = malloc(len ? len : 1);
+	p->cmdline = procfs_cmdline_join(argv, &p->cmdline_len);
 	MEVI_ASSERT(p->cmdline);
-	len = 0;
-	for (size_t i = 0; argv[i]; i++) {
-		size_t n = strlen(argv[i]) + 1;
-
-		memcpy(p->cmdline + len, argv[i], n);
-		len += n;
-	}
-	p->cmdline_len = len;
 	emit_cmdline(e, p, MEVI_EV_PROC_START, 0);
 	start_timers(e);
 	spawn_release(sp, true);

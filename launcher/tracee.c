@@ -184,74 +184,15 @@ static struct proc *proc_add(struct tracee_table *t, pid_t pid, pid_t ppid)
 
 /* ---- events ---- */
 
-/* Splits a NUL-separated command line into a string vector (pointing into
- * buf). items must have room for count entries; returns the count. */
-static uint32_t split_cmdline(const char *buf, size_t len, struct mevi_str *items, uint32_t max)
-{
-	uint32_t n = 0;
-	size_t i = 0;
-
-	while (i < len && n < max) {
-		size_t j = i;
-
-		while (j < len && buf[j])
-			j++;
-		items[n].ptr = buf + i;
-		items[n].len = (uint32_t)(j - i);
-		n++;
-		i = j + 1;
-	}
-	return n;
-}
-
-static uint32_t count_args(const char *buf, size_t len)
-{
-	uint32_t n = 0;
-
-	for (size_t i = 0; i < len; i++)
-		if (buf[i] == '\0')
-			n++;
-	if (len && buf[len - 1] != '\0')
-		n++;
-	return n;
-}
-
 /* Reads /proc/PID/cmdline into p. Keeps the old one if it cannot be read. */
 static void read_cmdline(struct proc *p)
 {
-	char *buf;
-	size_t len;
-
-	if (procfs_cmdline(p->pid, &buf, &len))
-		return;
-	if (len == 0) {
-		free(buf);
-		return;
-	}
-	free(p->cmdline);
-	p->cmdline = buf;
-	p->cmdline_len = len;
+	procfs_cmdline_refresh(p->pid, &p->cmdline, &p->cmdline_len);
 }
 
 static void emit_cmdline_event(struct tracee_table *t, struct proc *p, uint8_t type, uint32_t flags)
 {
-	uint32_t max = count_args(p->cmdline, p->cmdline_len);
-	struct mevi_str *items = calloc(max ? max : 1, sizeof(*items));
-	struct mevi_event ev = {.type = type, .pid = p->pid};
-	struct mevi_strv sv;
-
-	MEVI_ASSERT(items);
-	sv.items = items;
-	sv.count = split_cmdline(p->cmdline, p->cmdline_len, items, max);
-	if (type == MEVI_EV_PROC_START) {
-		ev.proc_start.ppid = p->ppid > 0 ? p->ppid : 1;
-		ev.proc_start.flags = flags;
-		ev.proc_start.cmdline = sv;
-	} else {
-		ev.proc_exec.cmdline = sv;
-	}
-	outbox_emit(t->out, &ev);
-	free(items);
+	outbox_proc(t->out, type, p->pid, p->ppid, flags, p->cmdline, p->cmdline_len);
 }
 
 static void emit_exit(struct tracee_table *t, struct proc *p)
@@ -321,21 +262,10 @@ int tracee_adopt(struct tracee_table *t, pid_t pid, pid_t launcher_pid, char *co
 {
 	struct proc *p = proc_add(t, pid, launcher_pid);
 	struct thread *th = thread_add(t, pid);
-	size_t len = 0;
 
-	for (size_t i = 0; argv[i]; i++)
-		len += strlen(argv[i]) + 1;
-	p->cmdline = malloc(len ? len : 1);
+	p->cmdline = procfs_cmdline_join(argv, &p->cmdline_len);
 	if (!p->cmdline)
 		return -ENOMEM;
-	len = 0;
-	for (size_t i = 0; argv[i]; i++) {
-		size_t n = strlen(argv[i]) + 1;
-
-		memcpy(p->cmdline + len, argv[i], n);
-		len += n;
-	}
-	p->cmdline_len = len;
 	th->proc = p;
 	t->main_pid = pid;
 	emit_cmdline_event(t, p, MEVI_EV_PROC_START, 0);
