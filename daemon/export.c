@@ -15,6 +15,7 @@
 #include "loader.h"
 #include "log.h"
 #include "memmap.h"
+#include "parse.h"
 #include "session.h"
 #include "summary.h"
 #include "tagmap.h"
@@ -324,39 +325,6 @@ static struct track *track_of(struct trace_ctx *c, const struct process *p)
 	return &c->tracks[c->ntracks++];
 }
 
-struct kind_ctx {
-	const struct session *s;
-	const struct process *p;
-	uint64_t bytes[MEVI_KIND_COUNT];
-	uint64_t covered;
-};
-
-static int kind_vma_cb(const struct tagmap_range *r, void *arg)
-{
-	struct kind_ctx *k = arg;
-	struct mevi_str name;
-	uint8_t kind = MEVI_KIND_ANON;
-
-	vmanames_get(&k->s->names, r->value, &kind, &name);
-	if (kind >= MEVI_KIND_COUNT)
-		kind = MEVI_KIND_ANON;
-	k->bytes[kind] += r->end - r->start;
-	k->covered += r->end - r->start;
-	return 0;
-}
-
-static int kind_range_cb(const struct memmap_range *r, void *arg)
-{
-	struct kind_ctx *k = arg;
-
-	if (r->state != MEVI_STATE_RESIDENT)
-		return 0;
-	k->covered = 0;
-	tagmap_walk_range(k->p->vmas, r->start, r->end, kind_vma_cb, k);
-	k->bytes[MEVI_KIND_ANON] += (r->end - r->start) - k->covered;
-	return 0;
-}
-
 /* Writes the counters of t as they are now, at time ts. */
 static void write_counters(struct trace_ctx *c, struct track *t, uint64_t ts)
 {
@@ -371,11 +339,11 @@ static void write_counters(struct trace_ctx *c, struct track *t, uint64_t ts)
 			"}}",
 			t->pid, t->pid, c->s->rss);
 	} else {
-		struct kind_ctx k = {.s = c->s, .p = t->p};
+		uint64_t bytes[MEVI_KIND_COUNT] = {0};
 		bool alive = t->p->alive;
 
 		if (alive)
-			memmap_walk(t->p->map, kind_range_cb, &k);
+			process_rss_by_kind(c->s, t->p, bytes);
 		sep(c);
 		fprintf(f, "{\"name\":\"RSS\",\"ph\":\"C\",\"ts\":");
 		ts_us(f, ts);
@@ -389,8 +357,7 @@ static void write_counters(struct trace_ctx *c, struct track *t, uint64_t ts)
 		ts_us(f, ts);
 		fprintf(f, ",\"pid\":%" PRId32 ",\"tid\":%" PRId32 ",\"args\":{", t->pid, t->pid);
 		for (unsigned i = 0; i < MEVI_KIND_COUNT; i++)
-			fprintf(f, "%s\"%s\":%" PRIu64, i ? "," : "", mevi_kind_name(i),
-				k.bytes[i]);
+			fprintf(f, "%s\"%s\":%" PRIu64, i ? "," : "", mevi_kind_name(i), bytes[i]);
 		fprintf(f, "}}");
 	}
 	t->emitted = true;
@@ -775,22 +742,6 @@ int export_summary_file(const char *path, bool json, FILE *out, char *err, size_
 	}
 	session_registry_destroy(&reg);
 	return ret;
-}
-
-/* Parses a decimal uint64 (no sign, no junk). Returns 0 or -EINVAL. */
-static int parse_u64(const char *v, uint64_t *out)
-{
-	char *end;
-	unsigned long long x;
-
-	if (!v || *v < '0' || *v > '9')
-		return -EINVAL;
-	errno = 0;
-	x = strtoull(v, &end, 10);
-	if (errno || *end)
-		return -EINVAL;
-	*out = x;
-	return 0;
 }
 
 static void fail(struct export_response *r, unsigned status, const char *msg)

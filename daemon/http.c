@@ -33,6 +33,7 @@
 #include "metrics.h"
 #include "log.h"
 #include "mimetype.h"
+#include "parse.h"
 #include "session.h"
 #include "stream.h"
 #include "upload.h"
@@ -441,22 +442,6 @@ static int serve_state(struct http_server *h, struct lws *wsi, struct http_pss *
 	}
 	launcher_server_drain(h->launchers);
 	return respond_json(wsi, pss, api_state_build(h->reg, has_pid, (int32_t)pid), head_only);
-}
-
-/* Parses a decimal uint64 (no sign, no junk). Returns 0 or -EINVAL. */
-static int parse_u64(const char *v, uint64_t *out)
-{
-	char *end;
-	unsigned long long x;
-
-	if (!v || *v < '0' || *v > '9')
-		return -EINVAL;
-	errno = 0;
-	x = strtoull(v, &end, 10);
-	if (errno || *end)
-		return -EINVAL;
-	*out = x;
-	return 0;
 }
 
 /* GET /api/state?session=S&at=T: the state of S at T (daemon/eventlog.h). */

@@ -213,15 +213,6 @@ static void emit_exit(struct ebpf *e, struct eproc *p)
 	outbox_emit(e->cfg.out, &ev);
 }
 
-static int wait_code(int status)
-{
-	if (WIFEXITED(status))
-		return WEXITSTATUS(status);
-	if (WIFSIGNALED(status))
-		return 128 + WTERMSIG(status);
-	return -1;
-}
-
 void ebpf_emit_engine(struct ebpf *e)
 {
 	struct mevi_event ev = {.type = MEVI_EV_ENGINE, .pid = e->cfg.self};
@@ -574,9 +565,9 @@ static void on_proc_exit(struct ebpf *e, const struct mevi_bpf_rec *r)
 	struct eproc *p = proc_find(e, (pid_t)r->h.pid);
 
 	if (r->h.pid == (__u32)e->main_pid && e->main_pid > 0)
-		main_ended(e, wait_code((int)r->nr));
+		main_ended(e, mevi_exit_status((int)r->nr));
 	else if (p)
-		proc_exited(e, p, wait_code((int)r->nr));
+		proc_exited(e, p, mevi_exit_status((int)r->nr));
 	check_done(e);
 }
 
@@ -800,7 +791,7 @@ void ebpf_drain(struct ebpf *e)
 		/* Its record was lost, or comes in the next drain (the kernel
 		 * program sets the status first): the status is the same. */
 		ring_buffer__consume(e->rb);
-		main_ended(e, wait_code((int)e->skel->bss->main_status));
+		main_ended(e, mevi_exit_status((int)e->skel->bss->main_status));
 	}
 	take_drops(e);
 	run_rechecks(e);

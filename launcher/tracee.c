@@ -272,15 +272,6 @@ int tracee_adopt(struct tracee_table *t, pid_t pid, pid_t launcher_pid, char *co
 	return 0;
 }
 
-static int wait_code(int status)
-{
-	if (WIFEXITED(status))
-		return WEXITSTATUS(status);
-	if (WIFSIGNALED(status))
-		return 128 + WTERMSIG(status);
-	return -1;
-}
-
 /* Forgets an exited process once too many are remembered. */
 static void trim_exited(struct tracee_table *t)
 {
@@ -298,7 +289,7 @@ static void trim_exited(struct tracee_table *t)
 
 static void process_exited(struct tracee_table *t, struct proc *p, int status)
 {
-	p->status = wait_code(status);
+	p->status = mevi_exit_status(status);
 	p->alive = false;
 	proc_unhash(t, p);
 	t->nalive--;
