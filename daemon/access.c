@@ -1,3 +1,7 @@
+/*
+ * access — the HTTP token (random, in SOCKET.token, compared in constant time) and
+ * the peer's uid by sock_diag or SO_PEERCRED: who is admitted (contract: access.h).
+ */
 #include "access.h"
 
 #include <errno.h>

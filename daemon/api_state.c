@@ -1,3 +1,7 @@
+/*
+ * api_state — the JSON of /api/state, /api/health and a session's timeline,
+ * built with json-c from the session registry (shapes: api_state.h).
+ */
 #include "api_state.h"
 
 #include <inttypes.h>
@@ -245,49 +249,18 @@ static struct json_object *json_mappings(const struct session *s, const struct p
 	return c.arr;
 }
 
-struct kind_ctx {
-	const struct process *p;
-	const struct vmanames *names;
-	uint64_t bytes[MEVI_KIND_COUNT];
-	uint64_t covered;
-};
-
-static int kind_vma_cb(const struct tagmap_range *r, void *arg)
-{
-	struct kind_ctx *c = arg;
-	struct mevi_str name;
-	uint8_t kind = MEVI_KIND_ANON;
-
-	vmanames_get(c->names, r->value, &kind, &name);
-	c->bytes[kind] += r->end - r->start;
-	c->covered += r->end - r->start;
-	return 0;
-}
-
-static int kind_range_cb(const struct memmap_range *r, void *arg)
-{
-	struct kind_ctx *c = arg;
-
-	if (r->state != MEVI_STATE_RESIDENT)
-		return 0;
-	c->covered = 0;
-	tagmap_walk_range(c->p->vmas, r->start, r->end, kind_vma_cb, c);
-	c->bytes[MEVI_KIND_ANON] += (r->end - r->start) - c->covered;
-	return 0;
-}
-
 /* "rss_by_kind": resident bytes per kind of the vma map; resident memory no
  * vma annotation covers counts as anon, so the values add up to rss. */
 static struct json_object *json_rss_by_kind(const struct session *s, const struct process *p)
 {
-	struct kind_ctx c = {.p = p, .names = &s->names};
+	uint64_t bytes[MEVI_KIND_COUNT];
 	struct json_object *o = json_object_new_object();
 
 	if (!o)
 		return NULL;
-	memmap_walk(p->map, kind_range_cb, &c);
+	process_rss_by_kind(s, p, bytes);
 	for (unsigned k = 0; k < MEVI_KIND_COUNT; k++) {
-		if (add(o, mevi_kind_name(k), json_object_new_uint64(c.bytes[k]), false)) {
+		if (add(o, mevi_kind_name(k), json_object_new_uint64(bytes[k]), false)) {
 			json_object_put(o);
 			return NULL;
 		}

@@ -1,3 +1,7 @@
+/*
+ * assets — lookup in the frontend compiled into mevid, and the placeholder page
+ * served when it was built without one (the table is generated: asset_gen.c).
+ */
 #include "assets.h"
 
 #include <string.h>

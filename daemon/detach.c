@@ -1,3 +1,7 @@
+/*
+ * detach — mevid's double fork into the background, the readiness pipe its
+ * invoker waits on, and the log file that becomes its stderr (contract: detach.h).
+ */
 #include "detach.h"
 
 #include <errno.h>

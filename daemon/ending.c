@@ -1,3 +1,4 @@
+/* ending — the names of the ways a session or a process ends (contract: ending.h). */
 #include "ending.h"
 
 #include <stddef.h>

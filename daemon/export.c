@@ -15,6 +15,7 @@
 #include "loader.h"
 #include "log.h"
 #include "memmap.h"
+#include "parse.h"
 #include "session.h"
 #include "summary.h"
 #include "tagmap.h"
@@ -324,39 +325,6 @@ static struct track *track_of(struct trace_ctx *c, const struct process *p)
 	return &c->tracks[c->ntracks++];
 }
 
-struct kind_ctx {
-	const struct session *s;
-	const struct process *p;
-	uint64_t bytes[MEVI_KIND_COUNT];
-	uint64_t covered;
-};
-
-static int kind_vma_cb(const struct tagmap_range *r, void *arg)
-{
-	struct kind_ctx *k = arg;
-	struct mevi_str name;
-	uint8_t kind = MEVI_KIND_ANON;
-
-	vmanames_get(&k->s->names, r->value, &kind, &name);
-	if (kind >= MEVI_KIND_COUNT)
-		kind = MEVI_KIND_ANON;
-	k->bytes[kind] += r->end - r->start;
-	k->covered += r->end - r->start;
-	return 0;
-}
-
-static int kind_range_cb(const struct memmap_range *r, void *arg)
-{
-	struct kind_ctx *k = arg;
-
-	if (r->state != MEVI_STATE_RESIDENT)
-		return 0;
-	k->covered = 0;
-	tagmap_walk_range(k->p->vmas, r->start, r->end, kind_vma_cb, k);
-	k->bytes[MEVI_KIND_ANON] += (r->end - r->start) - k->covered;
-	return 0;
-}
-
 /* Writes the counters of t as they are now, at time ts. */
 static void write_counters(struct trace_ctx *c, struct track *t, uint64_t ts)
 {
@@ -371,11 +339,11 @@ static void write_counters(struct trace_ctx *c, struct track *t, uint64_t ts)
 			"}}",
 			t->pid, t->pid, c->s->rss);
 	} else {
-		struct kind_ctx k = {.s = c->s, .p = t->p};
+		uint64_t bytes[MEVI_KIND_COUNT] = {0};
 		bool alive = t->p->alive;
 
 		if (alive)
-			memmap_walk(t->p->map, kind_range_cb, &k);
+			process_rss_by_kind(c->s, t->p, bytes);
 		sep(c);
 		fprintf(f, "{\"name\":\"RSS\",\"ph\":\"C\",\"ts\":");
 		ts_us(f, ts);
@@ -389,8 +357,7 @@ static void write_counters(struct trace_ctx *c, struct track *t, uint64_t ts)
 		ts_us(f, ts);
 		fprintf(f, ",\"pid\":%" PRId32 ",\"tid\":%" PRId32 ",\"args\":{", t->pid, t->pid);
 		for (unsigned i = 0; i < MEVI_KIND_COUNT; i++)
-			fprintf(f, "%s\"%s\":%" PRIu64, i ? "," : "", mevi_kind_name(i),
-				k.bytes[i]);
+			fprintf(f, "%s\"%s\":%" PRIu64, i ? "," : "", mevi_kind_name(i), bytes[i]);
 		fprintf(f, "}}");
 	}
 	t->emitted = true;
@@ -415,6 +382,36 @@ static void track_before(struct trace_ctx *c, struct track *t, uint64_t ts)
 {
 	if (t->pending && ts >= t->last_emit + EXPORT_COUNTER_INTERVAL_NS)
 		write_counters(c, t, t->pending_ts);
+}
+
+/* An instant "exec" event with p's new command line, at t. */
+static void write_exec(struct trace_ctx *c, const struct process *p, uint64_t t)
+{
+	sep(c);
+	fprintf(c->f, "{\"name\":\"exec\",\"ph\":\"i\",\"s\":\"p\",\"ts\":");
+	ts_us(c->f, t);
+	fprintf(c->f, ",\"pid\":%" PRId32 ",\"tid\":%" PRId32 ",\"args\":{\"cmdline\":[", p->pid,
+		p->pid);
+	for (uint32_t i = 0; i < p->cmdline.count; i++) {
+		if (i)
+			fputc(',', c->f);
+		json_mstr(c->f, &p->cmdline.items[i]);
+	}
+	fprintf(c->f, "]}}");
+}
+
+/* session_start: (re)opens the session being replayed; the callback's return. */
+static int trace_session_start(struct trace_ctx *c, const struct mevi_event *ev, uint64_t t)
+{
+	int err = ingest_event(&c->in, ev);
+
+	c->s = c->in.session;
+	if (c->s) {
+		c->session_track.pid = c->s->launcher_pid;
+		if (!c->rq->has_pid)
+			track_changed(c, &c->session_track, t);
+	}
+	return err < 0 ? (c->err = err, 1) : 0;
 }
 
 /* "alloc_big_a+0x1c (prog) prog.c:31" of the call site of stack id. */
@@ -544,16 +541,8 @@ static int trace_event_cb(void *arg, const struct mevi_event *ev)
 	/* The launcher sends a mapping's vma, stack and origin right after it. */
 	if (ev->type != MEVI_EV_STACK && ev->type != MEVI_EV_VMA && ev->type != MEVI_EV_THREAD)
 		flush_map(c, ev);
-	if (ev->type == MEVI_EV_SESSION_START) {
-		err = ingest_event(&c->in, ev);
-		c->s = c->in.session;
-		if (c->s) {
-			c->session_track.pid = c->s->launcher_pid;
-			if (!c->rq->has_pid)
-				track_changed(c, &c->session_track, t);
-		}
-		return err < 0 ? (c->err = err, 1) : 0;
-	}
+	if (ev->type == MEVI_EV_SESSION_START)
+		return trace_session_start(c, ev, t);
 	if (!c->s)
 		return c->err = -EBADMSG, 1;
 	if (changes_memory(ev->type) && ev->type != MEVI_EV_PROC_START) {
@@ -582,22 +571,8 @@ static int trace_event_cb(void *arg, const struct mevi_event *ev)
 		p = session_find_process(c->s, ev->pid);
 		if (p) {
 			write_name(c, p);
-			if (ev->type == MEVI_EV_PROC_EXEC) {
-				sep(c);
-				fprintf(c->f,
-					"{\"name\":\"exec\",\"ph\":\"i\",\"s\":\"p\",\"ts\":");
-				ts_us(c->f, t);
-				fprintf(c->f,
-					",\"pid\":%" PRId32 ",\"tid\":%" PRId32
-					",\"args\":{\"cmdline\":[",
-					p->pid, p->pid);
-				for (uint32_t i = 0; i < p->cmdline.count; i++) {
-					if (i)
-						fputc(',', c->f);
-					json_mstr(c->f, &p->cmdline.items[i]);
-				}
-				fprintf(c->f, "]}}");
-			}
+			if (ev->type == MEVI_EV_PROC_EXEC)
+				write_exec(c, p, t);
 			tr = track_of(c, p);
 		}
 		break;
@@ -767,22 +742,6 @@ int export_summary_file(const char *path, bool json, FILE *out, char *err, size_
 	}
 	session_registry_destroy(&reg);
 	return ret;
-}
-
-/* Parses a decimal uint64 (no sign, no junk). Returns 0 or -EINVAL. */
-static int parse_u64(const char *v, uint64_t *out)
-{
-	char *end;
-	unsigned long long x;
-
-	if (!v || *v < '0' || *v > '9')
-		return -EINVAL;
-	errno = 0;
-	x = strtoull(v, &end, 10);
-	if (errno || *end)
-		return -EINVAL;
-	*out = x;
-	return 0;
 }
 
 static void fail(struct export_response *r, unsigned status, const char *msg)

@@ -1,3 +1,7 @@
+/*
+ * heatmap — a process's last-write times: written events into a tagmap of
+ * milliseconds, and its JSON for /api/state (contract: heatmap.h).
+ */
 #include "heatmap.h"
 
 #include <errno.h>

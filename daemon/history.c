@@ -1,3 +1,7 @@
+/*
+ * history — the bounded RSS time series: add a point, halve the series when it
+ * is full (contract: history.h).
+ */
 #include "history.h"
 
 #include <errno.h>

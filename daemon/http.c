@@ -1,3 +1,7 @@
+/*
+ * http — mevid's HTTP and websocket server on libwebsockets: routing, headers,
+ * Origin and Host checks, uploads, and the answers of every route (list: http.h).
+ */
 #include "http.h"
 
 #include <errno.h>
@@ -29,6 +33,7 @@
 #include "metrics.h"
 #include "log.h"
 #include "mimetype.h"
+#include "parse.h"
 #include "session.h"
 #include "stream.h"
 #include "upload.h"
@@ -439,22 +444,6 @@ static int serve_state(struct http_server *h, struct lws *wsi, struct http_pss *
 	return respond_json(wsi, pss, api_state_build(h->reg, has_pid, (int32_t)pid), head_only);
 }
 
-/* Parses a decimal uint64 (no sign, no junk). Returns 0 or -EINVAL. */
-static int parse_u64(const char *v, uint64_t *out)
-{
-	char *end;
-	unsigned long long x;
-
-	if (!v || *v < '0' || *v > '9')
-		return -EINVAL;
-	errno = 0;
-	x = strtoull(v, &end, 10);
-	if (errno || *end)
-		return -EINVAL;
-	*out = x;
-	return 0;
-}
-
 /* GET /api/state?session=S&at=T: the state of S at T (daemon/eventlog.h). */
 static int serve_state_at(struct http_server *h, struct lws *wsi, struct http_pss *pss,
 			  bool head_only, const char *sid, const char *at)
@@ -756,13 +745,104 @@ static int serve_access(struct http_server *h, struct lws *wsi, struct http_pss 
 	return respond_text(wsi, pss, 200, "application/json", by_uid, hdrs, 1, false);
 }
 
+/* /api/access: GET, HEAD or POST, from an allowed Origin (access.h). */
+static int route_access(struct http_server *h, struct lws *wsi, struct http_pss *pss, enum method m)
+{
+	static const struct header allow_access[] = {{"allow:", "GET, HEAD, POST"}};
+	enum access_verdict verdict;
+	char why[400];
+
+	if (m != M_GET && m != M_POST && m != M_HEAD)
+		return respond_text(wsi, pss, 405, "text/plain", "method not allowed\n",
+				    allow_access, 1, m == M_HEAD);
+	if (!origin_allowed(h, wsi))
+		return respond_error(wsi, pss, 403,
+				     "forbidden origin: open the page at the address mevid "
+				     "printed, or start mevid with --allow-origin");
+	verdict = access_check(&h->access, wsi, &pss->peer, why, sizeof(why));
+	return serve_access(h, wsi, pss, verdict, why);
+}
+
+/* POST /api/recordings: an upload, from an allowed Origin. */
+static int route_upload(struct http_server *h, struct lws *wsi, struct http_pss *pss, enum method m)
+{
+	static const struct header allow_post[] = {{"allow:", "POST"}};
+	char peer[64];
+
+	if (m != M_POST)
+		return respond_text(wsi, pss, 405, "text/plain", "method not allowed\n", allow_post,
+				    1, m == M_HEAD);
+	if (!origin_allowed(h, wsi)) {
+		log_info("http %s: refused an upload from a foreign Origin",
+			 peer_name(wsi, peer, sizeof(peer)));
+		pss->up_refused = true;
+		return respond_error(wsi, pss, 403, "forbidden origin");
+	}
+	return upload_begin(h, wsi, pss);
+}
+
+/*
+ * /api/sessions/ID/{recording,timeline,export} (GET, HEAD) and
+ * /api/sessions/ID (DELETE, from an allowed Origin). rest follows
+ * "/api/sessions/".
+ */
+static int route_session(struct http_server *h, struct lws *wsi, struct http_pss *pss,
+			 const char *rest, enum method m)
+{
+	static const struct header allow_delete[] = {{"allow:", "DELETE"}};
+	const char *slash = strchr(rest, '/');
+	char peer[64];
+
+	if (slash && (m == M_GET || m == M_HEAD)) {
+		char idbuf[24];
+		uint64_t id;
+
+		if ((size_t)(slash - rest) >= sizeof(idbuf))
+			return respond_error(wsi, pss, 400, "bad session id");
+		memcpy(idbuf, rest, (size_t)(slash - rest));
+		idbuf[slash - rest] = '\0';
+		if (parse_u64(idbuf, &id))
+			return respond_error(wsi, pss, 400, "bad session id");
+		if (strcmp(slash + 1, "recording") != 0 && strcmp(slash + 1, "timeline") != 0 &&
+		    strcmp(slash + 1, "export") != 0)
+			return respond_error(wsi, pss, 404, "not found");
+		return serve_session_get(h, wsi, pss, id, slash + 1, m == M_HEAD);
+	}
+	if (m != M_DELETE)
+		return respond_text(wsi, pss, 405, "text/plain", "method not allowed\n",
+				    allow_delete, 1, m == M_HEAD);
+	if (!origin_allowed(h, wsi)) {
+		log_info("http %s: refused DELETE /api/sessions/%s from a foreign Origin",
+			 peer_name(wsi, peer, sizeof(peer)), rest);
+		return respond_error(wsi, pss, 403, "forbidden origin");
+	}
+	return serve_delete_session(h, wsi, pss, rest);
+}
+
+/* /api/health: the full answer to an admitted client, else only "ok". */
+static int serve_health(struct http_server *h, struct lws *wsi, struct http_pss *pss,
+			enum access_verdict verdict, bool head_only)
+{
+	struct json_object *o;
+
+	if (verdict == ACCESS_BY_TOKEN || verdict == ACCESS_BY_UID)
+		return respond_json(wsi, pss,
+				    api_health_build(h->reg, h->launchers->nconns,
+						     h->stream ? h->stream->ntabs : 0),
+				    head_only);
+	/* Not admitted: alive, and nothing more. */
+	o = json_object_new_object();
+	if (o)
+		json_object_object_add(o, "status", json_object_new_string("ok"));
+	return respond_json(wsi, pss, o, head_only);
+}
+
 static int http_request(struct http_server *h, struct lws *wsi, struct http_pss *pss,
 			const char *path)
 {
 	enum access_verdict verdict = ACCESS_NO_TOKEN;
 	char why[400];
 	static const struct header allow_get[] = {{"allow:", "GET, HEAD"}};
-	static const struct header allow_delete[] = {{"allow:", "DELETE"}};
 	enum method m = method_of(wsi);
 	bool head_only = m == M_HEAD;
 	char peer[64];
@@ -773,19 +853,8 @@ static int http_request(struct http_server *h, struct lws *wsi, struct http_pss 
 			 peer_name(wsi, peer, sizeof(peer)), path);
 		return respond_error(wsi, pss, 403, "forbidden host");
 	}
-	if (strcmp(path, "/api/access") == 0) {
-		static const struct header allow_access[] = {{"allow:", "GET, HEAD, POST"}};
-
-		if (m != M_GET && m != M_POST && m != M_HEAD)
-			return respond_text(wsi, pss, 405, "text/plain", "method not allowed\n",
-					    allow_access, 1, head_only);
-		if (!origin_allowed(h, wsi))
-			return respond_error(wsi, pss, 403,
-					     "forbidden origin: open the page at the address mevid "
-					     "printed, or start mevid with --allow-origin");
-		verdict = access_check(&h->access, wsi, &pss->peer, why, sizeof(why));
-		return serve_access(h, wsi, pss, verdict, why);
-	}
+	if (strcmp(path, "/api/access") == 0)
+		return route_access(h, wsi, pss, m);
 	if (!route_is_open(path) || strcmp(path, "/api/health") == 0)
 		verdict = access_check(&h->access, wsi, &pss->peer, why, sizeof(why));
 	if (!route_is_open(path) && (verdict == ACCESS_NO_TOKEN || verdict == ACCESS_BAD_TOKEN)) {
@@ -796,67 +865,17 @@ static int http_request(struct http_server *h, struct lws *wsi, struct http_pss 
 			return respond_error_close(wsi, pss, access_status(verdict), why);
 		return respond_error(wsi, pss, access_status(verdict), why);
 	}
-	if (strcmp(path, "/api/recordings") == 0) {
-		static const struct header allow_post[] = {{"allow:", "POST"}};
-
-		if (m != M_POST)
-			return respond_text(wsi, pss, 405, "text/plain", "method not allowed\n",
-					    allow_post, 1, head_only);
-		if (!origin_allowed(h, wsi)) {
-			log_info("http %s: refused an upload from a foreign Origin",
-				 peer_name(wsi, peer, sizeof(peer)));
-			pss->up_refused = true;
-			return respond_error(wsi, pss, 403, "forbidden origin");
-		}
-		return upload_begin(h, wsi, pss);
-	}
-	if (strncmp(path, "/api/sessions/", 14) == 0 && strchr(path + 14, '/') &&
-	    (m == M_GET || m == M_HEAD)) {
-		const char *slash = strchr(path + 14, '/');
-		char idbuf[24];
-		uint64_t id;
-
-		if ((size_t)(slash - path - 14) >= sizeof(idbuf))
-			return respond_error(wsi, pss, 400, "bad session id");
-		memcpy(idbuf, path + 14, (size_t)(slash - path - 14));
-		idbuf[slash - path - 14] = '\0';
-		if (parse_u64(idbuf, &id))
-			return respond_error(wsi, pss, 400, "bad session id");
-		if (strcmp(slash + 1, "recording") != 0 && strcmp(slash + 1, "timeline") != 0 &&
-		    strcmp(slash + 1, "export") != 0)
-			return respond_error(wsi, pss, 404, "not found");
-		return serve_session_get(h, wsi, pss, id, slash + 1, head_only);
-	}
-	if (strncmp(path, "/api/sessions/", 14) == 0) {
-		if (m != M_DELETE)
-			return respond_text(wsi, pss, 405, "text/plain", "method not allowed\n",
-					    allow_delete, 1, head_only);
-		if (!origin_allowed(h, wsi)) {
-			log_info("http %s: refused DELETE %s from a foreign Origin",
-				 peer_name(wsi, peer, sizeof(peer)), path);
-			return respond_error(wsi, pss, 403, "forbidden origin");
-		}
-		return serve_delete_session(h, wsi, pss, path + 14);
-	}
+	if (strcmp(path, "/api/recordings") == 0)
+		return route_upload(h, wsi, pss, m);
+	if (strncmp(path, "/api/sessions/", 14) == 0)
+		return route_session(h, wsi, pss, path + 14, m);
 	if (m != M_GET && m != M_HEAD)
 		return respond_text(wsi, pss, 405, "text/plain", "method not allowed\n", allow_get,
 				    1, false);
 	if (strcmp(path, "/api/state") == 0)
 		return serve_state(h, wsi, pss, head_only);
-	if (strcmp(path, "/api/health") == 0) {
-		struct json_object *o;
-
-		if (verdict == ACCESS_BY_TOKEN || verdict == ACCESS_BY_UID)
-			return respond_json(wsi, pss,
-					    api_health_build(h->reg, h->launchers->nconns,
-							     h->stream ? h->stream->ntabs : 0),
-					    head_only);
-		/* Not admitted: alive, and nothing more. */
-		o = json_object_new_object();
-		if (o)
-			json_object_object_add(o, "status", json_object_new_string("ok"));
-		return respond_json(wsi, pss, o, head_only);
-	}
+	if (strcmp(path, "/api/health") == 0)
+		return serve_health(h, wsi, pss, verdict, head_only);
 	if (strcmp(path, "/metrics") == 0)
 		return serve_metrics(h, wsi, pss, head_only);
 	if (strncmp(path, "/api/", 5) == 0 || strcmp(path, "/api") == 0)
@@ -1134,16 +1153,83 @@ static int http_policy_init(struct http_server *h, const struct http_config *cfg
 	return err;
 }
 
+/*
+ * Creates the libwebsockets context on loop (a foreign libuv loop) and its
+ * one vhost, which listens on nothing: mevid accepts connections itself
+ * (daemon/http_accept.h). Returns 0, or -EIO with a sentence in err.
+ */
+static int http_lws_start(struct http_server *h, uv_loop_t *loop, bool ipv6, char *err,
+			  size_t errlen)
+{
+	static char server[64];
+	struct lws_context_creation_info info;
+	void *foreign_loops[1] = {loop};
+	int lws_levels = LLL_ERR | LLL_WARN;
+
+	if (log_threshold >= LOG_LEVEL_DEBUG)
+		lws_levels |= LLL_NOTICE;
+	lws_set_log_level(lws_levels, lws_log_emit);
+
+	memset(&info, 0, sizeof(info));
+	info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
+		       LWS_SERVER_OPTION_UV_NO_SIGSEGV_SIGFPE_SPIN;
+	info.foreign_loops = foreign_loops;
+	info.user = h;
+	info.port = CONTEXT_PORT_NO_LISTEN;
+	info.gid = -1;
+	info.uid = -1;
+	/* The header table holds any head daemon/http_accept.h lets through. */
+	info.max_http_header_data2 = http_accept_lws_header_room();
+	h->ctx = lws_create_context(&info);
+	if (!h->ctx) {
+		snprintf(err, errlen,
+			 "cannot start the HTTP server (libwebsockets); is libwebsockets-evlib-uv "
+			 "installed?");
+		return -EIO;
+	}
+
+	memset(&info, 0, sizeof(info));
+	info.vhost_name = "mevid";
+	info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
+	info.protocols = http_protocols;
+	info.options =
+	    ipv6 ? LWS_SERVER_OPTION_IPV6_V6ONLY_MODIFY | LWS_SERVER_OPTION_IPV6_V6ONLY_VALUE
+		 : LWS_SERVER_OPTION_DISABLE_IPV6;
+	info.user = h;
+	snprintf(server, sizeof(server), "mevid/%s", mevi_version);
+	info.server_string = server;
+	h->vh = lws_create_vhost(h->ctx, &info);
+	if (!h->vh) {
+		snprintf(err, errlen, "cannot start the HTTP server (libwebsockets vhost)");
+		return -EIO;
+	}
+	return 0;
+}
+
+/*
+ * The URL mevid prints: the bound address (num, numeric) with the token; a
+ * wildcard address is shown as loopback.
+ */
+static void http_set_url(struct http_server *h, const char *host, const char *num, bool ipv6)
+{
+	bool wildcard = strcmp(num, "0.0.0.0") == 0 || strcmp(num, "::") == 0;
+	const char *url_host = host;
+	bool brackets;
+
+	if (wildcard)
+		url_host = ipv6 ? "[::1]" : "127.0.0.1";
+	brackets = strchr(url_host, ':') && url_host[0] != '[';
+	snprintf(h->url, sizeof(h->url), "http://%s%s%s:%d/?token=%s", brackets ? "[" : "",
+		 url_host, brackets ? "]" : "", h->port, h->access.token);
+}
+
 int http_server_start(struct http_server *h, uv_loop_t *loop, const struct http_config *cfg,
 		      struct session_registry *reg, struct launcher_server *launchers,
 		      struct stream *stream, char *err, size_t errlen)
 {
-	struct lws_context_creation_info info;
-	void *foreign_loops[1] = {loop};
 	char num[INET6_ADDRSTRLEN + 8];
-	bool ipv6 = false, wildcard, loopback, brackets;
-	const char *url_host;
-	int ret, lws_levels, fd;
+	bool ipv6 = false, loopback;
+	int ret, fd;
 
 	memset(h, 0, sizeof(*h));
 	h->access.diag_fd = -1;
@@ -1167,52 +1253,10 @@ int http_server_start(struct http_server *h, uv_loop_t *loop, const struct http_
 		goto err_destroy;
 	}
 	h->port = bound_port(fd);
-	wildcard = strcmp(num, "0.0.0.0") == 0 || strcmp(num, "::") == 0;
 	loopback = strncmp(num, "127.", 4) == 0 || strcmp(num, "::1") == 0;
-
-	lws_levels = LLL_ERR | LLL_WARN;
-	if (log_threshold >= LOG_LEVEL_DEBUG)
-		lws_levels |= LLL_NOTICE;
-	lws_set_log_level(lws_levels, lws_log_emit);
-
-	memset(&info, 0, sizeof(info));
-	info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
-		       LWS_SERVER_OPTION_UV_NO_SIGSEGV_SIGFPE_SPIN;
-	info.foreign_loops = foreign_loops;
-	info.user = h;
-	info.port = CONTEXT_PORT_NO_LISTEN;
-	info.gid = -1;
-	info.uid = -1;
-	/* The header table holds any head daemon/http_accept.h lets through. */
-	info.max_http_header_data2 = http_accept_lws_header_room();
-	h->ctx = lws_create_context(&info);
-	if (!h->ctx) {
+	ret = http_lws_start(h, loop, ipv6, err, errlen);
+	if (ret) {
 		close(fd);
-		snprintf(err, errlen,
-			 "cannot start the HTTP server (libwebsockets); is libwebsockets-evlib-uv "
-			 "installed?");
-		ret = -EIO;
-		goto err_destroy;
-	}
-
-	memset(&info, 0, sizeof(info));
-	info.vhost_name = "mevid";
-	/* mevid accepts connections itself (daemon/http_accept.h). */
-	info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
-	info.protocols = http_protocols;
-	info.options =
-	    ipv6 ? LWS_SERVER_OPTION_IPV6_V6ONLY_MODIFY | LWS_SERVER_OPTION_IPV6_V6ONLY_VALUE
-		 : LWS_SERVER_OPTION_DISABLE_IPV6;
-	info.user = h;
-	static char server[64];
-
-	snprintf(server, sizeof(server), "mevid/%s", mevi_version);
-	info.server_string = server;
-	h->vh = lws_create_vhost(h->ctx, &info);
-	if (!h->vh) {
-		close(fd);
-		snprintf(err, errlen, "cannot start the HTTP server (libwebsockets vhost)");
-		ret = -EIO;
 		goto err_destroy;
 	}
 	ret = http_accept_start(&h->accept, loop, fd, h->vh);
@@ -1226,13 +1270,7 @@ int http_server_start(struct http_server *h, uv_loop_t *loop, const struct http_
 	if (ret)
 		goto err_destroy;
 	access_set_port(&h->access, h->port);
-	if (wildcard)
-		url_host = ipv6 ? "[::1]" : "127.0.0.1";
-	else
-		url_host = cfg->host;
-	brackets = strchr(url_host, ':') && url_host[0] != '[';
-	snprintf(h->url, sizeof(h->url), "http://%s%s%s:%d/?token=%s", brackets ? "[" : "",
-		 url_host, brackets ? "]" : "", h->port, h->access.token);
+	http_set_url(h, cfg->host, num, ipv6);
 	ret = http_policy_init(h, cfg, loopback);
 	if (ret) {
 		snprintf(err, errlen, "out of memory");

@@ -1,3 +1,7 @@
+/*
+ * launcher_conn — the launcher socket: accept with SO_PEERCRED, the greeting,
+ * reading each launcher's bytes into daemon/ingest.h, closing (contract: launcher_conn.h).
+ */
 #include "launcher_conn.h"
 
 #include <errno.h>

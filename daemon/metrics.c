@@ -55,39 +55,6 @@ static struct mevi_str comm_of(const struct process *p)
 	return s;
 }
 
-struct kind_ctx {
-	const struct session *s;
-	const struct process *p;
-	uint64_t bytes[MEVI_KIND_COUNT];
-	uint64_t covered;
-};
-
-static int kind_vma_cb(const struct tagmap_range *r, void *arg)
-{
-	struct kind_ctx *k = arg;
-	struct mevi_str name;
-	uint8_t kind = MEVI_KIND_ANON;
-
-	vmanames_get(&k->s->names, r->value, &kind, &name);
-	if (kind >= MEVI_KIND_COUNT)
-		kind = MEVI_KIND_ANON;
-	k->bytes[kind] += r->end - r->start;
-	k->covered += r->end - r->start;
-	return 0;
-}
-
-static int kind_range_cb(const struct memmap_range *r, void *arg)
-{
-	struct kind_ctx *k = arg;
-
-	if (r->state != MEVI_STATE_RESIDENT)
-		return 0;
-	k->covered = 0;
-	tagmap_walk_range(k->p->vmas, r->start, r->end, kind_vma_cb, k);
-	k->bytes[MEVI_KIND_ANON] += (r->end - r->start) - k->covered;
-	return 0;
-}
-
 static bool listed(const struct session *s, const struct process *p)
 {
 	return s->alive && p->alive;
@@ -109,9 +76,9 @@ static void process_series(const struct session_registry *reg, uint32_t max, FIL
 			if (n++ >= max)
 				return;
 			if (which == 0) {
-				struct kind_ctx k = {.s = s, .p = p};
+				uint64_t bytes[MEVI_KIND_COUNT];
 
-				memmap_walk(p->map, kind_range_cb, &k);
+				process_rss_by_kind(s, p, bytes);
 				for (unsigned i = 0; i < MEVI_KIND_COUNT; i++) {
 					fprintf(f,
 						"%s{session=\"%" PRIu64 "\",pid=\"%" PRId32
@@ -119,7 +86,7 @@ static void process_series(const struct session_registry *reg, uint32_t max, FIL
 						name, s->id, p->pid);
 					label_value(f, &comm);
 					fprintf(f, "\",kind=\"%s\"} %" PRIu64 "\n",
-						mevi_kind_name(i), k.bytes[i]);
+						mevi_kind_name(i), bytes[i]);
 				}
 				continue;
 			}

@@ -1,3 +1,4 @@
+/* mimetype — the content type of a served file, by its extension. */
 #include "mimetype.h"
 
 #include <string.h>

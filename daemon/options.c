@@ -1,3 +1,4 @@
+/* options — parses mevid's command line and environment (contract: options.h). */
 #include "options.h"
 
 #include <errno.h>
@@ -9,6 +10,7 @@
 
 #include "event.h"
 #include "eventlog.h"
+#include "log.h"
 #include "parse.h"
 #include "sockpath.h"
 #include "version.h"
@@ -161,13 +163,8 @@ bool options_host_is_loopback(const char *host)
 	       strcmp(host, "::1") == 0;
 }
 
-int options_parse(struct mevid_options *o, int argc, char **argv, FILE *out, FILE *err)
+static void set_defaults(struct mevid_options *o)
 {
-	const char *socket_arg = NULL;
-	const char *env;
-	unsigned long long v;
-	int c;
-
 	memset(o, 0, sizeof(*o));
 	strcpy(o->listen_host, MEVID_DEFAULT_HOST);
 	o->listen_port = MEVID_DEFAULT_PORT;
@@ -177,151 +174,168 @@ int options_parse(struct mevid_options *o, int argc, char **argv, FILE *out, FIL
 	o->tab_stall_timeout = MEVID_DEFAULT_TAB_STALL_TIMEOUT;
 	o->history_budget = EVENTLOG_DEFAULT_BUDGET;
 	o->max_upload = MEVID_DEFAULT_MAX_UPLOAD;
+}
 
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "", long_options, NULL)) != -1) {
-		switch (c) {
-		case OPT_SOCKET:
-			socket_arg = optarg;
-			break;
-		case OPT_LISTEN:
-			if (parse_listen(o, optarg)) {
-				fprintf(
-				    err,
-				    "mevid: --listen %s: expected HOST:PORT, e.g. 127.0.0.1:5001 or [::1]:5001\n",
-				    optarg);
-				goto err_inval;
-			}
-			o->listen_given = true;
-			break;
-		case OPT_FOREGROUND:
-			o->foreground = true;
-			break;
-		case OPT_MAX_ENDED:
-			if (parse_uint(optarg, 0, 1000000, &v)) {
-				fprintf(
-				    err,
-				    "mevid: --max-ended-sessions %s: expected a number from 0 to 1000000\n",
-				    optarg);
-				goto err_inval;
-			}
-			o->max_ended_sessions = (uint32_t)v;
-			break;
-		case OPT_ALLOW_ORIGIN: {
-			const char **a;
+/* Appends arg (not copied: it points into argv) to the owned array *list. */
+static int append_arg(const char ***list, size_t *n, const char *arg, FILE *err)
+{
+	const char **a = realloc(*list, (*n + 1) * sizeof(*a));
 
-			if (!origin_valid(optarg)) {
-				fprintf(
-				    err,
-				    "mevid: --allow-origin %s: expected an origin such as http://localhost:8080\n",
-				    optarg);
-				goto err_inval;
-			}
-			a = realloc(o->allow_origins, (o->n_allow_origins + 1) * sizeof(*a));
-			if (!a) {
-				fprintf(err, "mevid: out of memory\n");
-				goto err_inval;
-			}
-			a[o->n_allow_origins++] = optarg;
-			o->allow_origins = a;
-			break;
-		}
-		case OPT_WEB_ROOT:
-			o->web_root = optarg;
-			break;
-		case OPT_TAB_QUEUE_LIMIT:
-			if (parse_uint(optarg, 4096, SIZE_MAX / 4, &v)) {
-				fprintf(
-				    err,
-				    "mevid: --tab-queue-limit %s: expected a number of bytes >= 4096\n",
-				    optarg);
-				goto err_inval;
-			}
-			o->tab_queue_limit = (size_t)v;
-			break;
-		case OPT_TAB_STALL_TIMEOUT:
-			if (parse_uint(optarg, 10, 86400000, &v)) {
-				fprintf(
-				    err,
-				    "mevid: --tab-stall-timeout %s: expected milliseconds >= 10\n",
-				    optarg);
-				goto err_inval;
-			}
-			o->tab_stall_timeout = (unsigned)v;
-			break;
-		case OPT_HISTORY_BUDGET:
-			if (eventlog_parse_size(optarg, &o->history_budget)) {
-				fprintf(err,
-					"mevid: --history-budget %s: expected a size such as 512M, "
-					"1G or 65536\n",
-					optarg);
-				goto err_inval;
-			}
-			break;
-		case OPT_MAX_UPLOAD:
-			if (eventlog_parse_size(optarg, &o->max_upload) || o->max_upload == 0 ||
-			    o->max_upload > MEVID_DEFAULT_MAX_UPLOAD) {
-				fprintf(
-				    err,
-				    "mevid: --max-upload %s: expected a size from 1 to 256M (the "
-				    "largest recording mevid loads), such as 64M\n",
-				    optarg);
-				goto err_inval;
-			}
-			break;
-		case OPT_LOAD: {
-			const char **a = realloc(o->loads, (o->n_loads + 1) * sizeof(*a));
-
-			if (!a) {
-				fprintf(err, "mevid: out of memory\n");
-				goto err_inval;
-			}
-			a[o->n_loads++] = optarg;
-			o->loads = a;
-			break;
-		}
-		case OPT_SUMMARY:
-			o->summary = optarg;
-			break;
-		case OPT_SUMMARY_FORMAT:
-			if (strcmp(optarg, "text") && strcmp(optarg, "json")) {
-				fprintf(err, "mevid: --summary-format %s: expected text or json\n",
-					optarg);
-				goto err_inval;
-			}
-			o->summary_json = strcmp(optarg, "json") == 0;
-			break;
-		case OPT_HELP:
-			print_help(out);
-			goto done_exit;
-		case OPT_VERSION:
-			fprintf(out, "mevid %s (mevi protocol %d)\n", mevi_version,
-				MEVI_PROTO_VERSION);
-			goto done_exit;
-		default:
-			if (optopt)
-				fprintf(err,
-					"mevid: option --%s needs an argument; see mevid --help\n",
-					argv[optind - 1] + 2);
-			else
-				fprintf(err, "mevid: unknown option %s; see mevid --help\n",
-					argv[optind - 1]);
-			goto err_inval;
-		}
+	if (!a) {
+		fprintf(err, "mevid: out of memory\n");
+		return -EINVAL;
 	}
-	if (optind < argc) {
-		fprintf(err, "mevid: unexpected argument %s; see mevid --help\n", argv[optind]);
-		goto err_inval;
-	}
+	a[(*n)++] = arg;
+	*list = a;
+	return 0;
+}
 
-	env = getenv("MEVI_INTERVAL");
+/*
+ * The options that take a number or a size: checks arg's range and stores
+ * it. Returns 0, or -EINVAL after printing the one line about the mistake.
+ */
+static int parse_quantity(struct mevid_options *o, int c, const char *arg, FILE *err)
+{
+	unsigned long long v;
+
+	switch (c) {
+	case OPT_MAX_ENDED:
+		if (parse_uint(arg, 0, 1000000, &v)) {
+			fprintf(
+			    err,
+			    "mevid: --max-ended-sessions %s: expected a number from 0 to 1000000\n",
+			    arg);
+			return -EINVAL;
+		}
+		o->max_ended_sessions = (uint32_t)v;
+		return 0;
+	case OPT_TAB_QUEUE_LIMIT:
+		if (parse_uint(arg, 4096, SIZE_MAX / 4, &v)) {
+			fprintf(err,
+				"mevid: --tab-queue-limit %s: expected a number of bytes >= 4096\n",
+				arg);
+			return -EINVAL;
+		}
+		o->tab_queue_limit = (size_t)v;
+		return 0;
+	case OPT_TAB_STALL_TIMEOUT:
+		if (parse_uint(arg, 10, 86400000, &v)) {
+			fprintf(err, "mevid: --tab-stall-timeout %s: expected milliseconds >= 10\n",
+				arg);
+			return -EINVAL;
+		}
+		o->tab_stall_timeout = (unsigned)v;
+		return 0;
+	case OPT_HISTORY_BUDGET:
+		if (eventlog_parse_size(arg, &o->history_budget)) {
+			fprintf(err,
+				"mevid: --history-budget %s: expected a size such as 512M, "
+				"1G or 65536\n",
+				arg);
+			return -EINVAL;
+		}
+		return 0;
+	case OPT_MAX_UPLOAD:
+		if (eventlog_parse_size(arg, &o->max_upload) || o->max_upload == 0 ||
+		    o->max_upload > MEVID_DEFAULT_MAX_UPLOAD) {
+			fprintf(err,
+				"mevid: --max-upload %s: expected a size from 1 to 256M (the "
+				"largest recording mevid loads), such as 64M\n",
+				arg);
+			return -EINVAL;
+		}
+		return 0;
+	default:
+		MEVI_ASSERT(!"a quantity option without a case");
+		return -EINVAL;
+	}
+}
+
+/*
+ * Applies one option getopt_long() returned (c, with optarg and optind as it
+ * left them). Returns 0 to go on, 1 after --help or --version was printed to
+ * out, or -EINVAL after printing the one line about the mistake to err.
+ * *socket_arg receives --socket's argument.
+ */
+static int apply_option(struct mevid_options *o, int c, char **argv, const char **socket_arg,
+			FILE *out, FILE *err)
+{
+	switch (c) {
+	case OPT_SOCKET:
+		*socket_arg = optarg;
+		return 0;
+	case OPT_LISTEN:
+		if (parse_listen(o, optarg)) {
+			fprintf(
+			    err,
+			    "mevid: --listen %s: expected HOST:PORT, e.g. 127.0.0.1:5001 or [::1]:5001\n",
+			    optarg);
+			return -EINVAL;
+		}
+		o->listen_given = true;
+		return 0;
+	case OPT_FOREGROUND:
+		o->foreground = true;
+		return 0;
+	case OPT_MAX_ENDED:
+	case OPT_TAB_QUEUE_LIMIT:
+	case OPT_TAB_STALL_TIMEOUT:
+	case OPT_HISTORY_BUDGET:
+	case OPT_MAX_UPLOAD:
+		return parse_quantity(o, c, optarg, err);
+	case OPT_ALLOW_ORIGIN:
+		if (!origin_valid(optarg)) {
+			fprintf(
+			    err,
+			    "mevid: --allow-origin %s: expected an origin such as http://localhost:8080\n",
+			    optarg);
+			return -EINVAL;
+		}
+		return append_arg(&o->allow_origins, &o->n_allow_origins, optarg, err);
+	case OPT_WEB_ROOT:
+		o->web_root = optarg;
+		return 0;
+	case OPT_LOAD:
+		return append_arg(&o->loads, &o->n_loads, optarg, err);
+	case OPT_SUMMARY:
+		o->summary = optarg;
+		return 0;
+	case OPT_SUMMARY_FORMAT:
+		if (strcmp(optarg, "text") && strcmp(optarg, "json")) {
+			fprintf(err, "mevid: --summary-format %s: expected text or json\n", optarg);
+			return -EINVAL;
+		}
+		o->summary_json = strcmp(optarg, "json") == 0;
+		return 0;
+	case OPT_HELP:
+		print_help(out);
+		return 1;
+	case OPT_VERSION:
+		fprintf(out, "mevid %s (mevi protocol %d)\n", mevi_version, MEVI_PROTO_VERSION);
+		return 1;
+	default:
+		if (optopt)
+			fprintf(err, "mevid: option --%s needs an argument; see mevid --help\n",
+				argv[optind - 1] + 2);
+		else
+			fprintf(err, "mevid: unknown option %s; see mevid --help\n",
+				argv[optind - 1]);
+		return -EINVAL;
+	}
+}
+
+/* MEVI_INTERVAL, then the socket path (--socket, MEVI_SOCKET or the default). */
+static int apply_environment(struct mevid_options *o, const char *socket_arg, FILE *err)
+{
+	const char *env = getenv("MEVI_INTERVAL");
+	unsigned long long v;
+
 	if (env && *env) {
 		if (parse_uint(env, 1, 60000, &v)) {
 			fprintf(err,
 				"mevid: MEVI_INTERVAL=%s: expected milliseconds from 1 to 60000\n",
 				env);
-			goto err_inval;
+			return -EINVAL;
 		}
 		o->interval_ms = (unsigned)v;
 	}
@@ -330,16 +344,30 @@ int options_parse(struct mevid_options *o, int argc, char **argv, FILE *out, FIL
 		    err,
 		    "mevid: the socket path is too long (at most %zu bytes); use --socket PATH\n",
 		    sizeof(o->socket_path) - 1);
-		goto err_inval;
+		return -EINVAL;
 	}
 	return 0;
+}
 
-done_exit:
-	options_destroy(o);
-	return 1;
-err_inval:
-	options_destroy(o);
-	return -EINVAL;
+int options_parse(struct mevid_options *o, int argc, char **argv, FILE *out, FILE *err)
+{
+	const char *socket_arg = NULL;
+	int c, r = 0;
+
+	set_defaults(o);
+	optind = 1;
+	opterr = 0;
+	while (r == 0 && (c = getopt_long(argc, argv, "", long_options, NULL)) != -1)
+		r = apply_option(o, c, argv, &socket_arg, out, err);
+	if (r == 0 && optind < argc) {
+		fprintf(err, "mevid: unexpected argument %s; see mevid --help\n", argv[optind]);
+		r = -EINVAL;
+	}
+	if (r == 0)
+		r = apply_environment(o, socket_arg, err);
+	if (r)
+		options_destroy(o);
+	return r;
 }
 
 void options_destroy(struct mevid_options *o)

@@ -1,3 +1,7 @@
+/*
+ * procfs — asks /proc whether a process is still the one mevid heard of, and
+ * finds a containerised launcher's pids in mevid's pid namespace (procfs.h).
+ */
 #include "procfs.h"
 
 #include <dirent.h>

@@ -1,3 +1,7 @@
+/*
+ * rcbuf — the refcounted, immutable message buffer a delta or snapshot is
+ * encoded into once and queued to every tab by reference (contract: rcbuf.h).
+ */
 #include "rcbuf.h"
 
 #include <stdlib.h>

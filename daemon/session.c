@@ -686,6 +686,48 @@ uint64_t process_swapped(const struct process *p)
 	return c.bytes;
 }
 
+struct kind_ctx {
+	const struct vmanames *names;
+	const struct process *p;
+	uint64_t *bytes;
+	uint64_t covered;
+};
+
+static int kind_vma_cb(const struct tagmap_range *r, void *arg)
+{
+	struct kind_ctx *k = arg;
+	struct mevi_str name;
+	uint8_t kind = MEVI_KIND_ANON;
+
+	vmanames_get(k->names, r->value, &kind, &name);
+	if (kind >= MEVI_KIND_COUNT)
+		kind = MEVI_KIND_ANON;
+	k->bytes[kind] += r->end - r->start;
+	k->covered += r->end - r->start;
+	return 0;
+}
+
+static int kind_range_cb(const struct memmap_range *r, void *arg)
+{
+	struct kind_ctx *k = arg;
+
+	if (r->state != MEVI_STATE_RESIDENT)
+		return 0;
+	k->covered = 0;
+	tagmap_walk_range(k->p->vmas, r->start, r->end, kind_vma_cb, k);
+	k->bytes[MEVI_KIND_ANON] += (r->end - r->start) - k->covered;
+	return 0;
+}
+
+void process_rss_by_kind(const struct session *s, const struct process *p,
+			 uint64_t bytes[MEVI_KIND_COUNT])
+{
+	struct kind_ctx k = {.names = &s->names, .p = p, .bytes = bytes};
+
+	memset(bytes, 0, MEVI_KIND_COUNT * sizeof(bytes[0]));
+	memmap_walk(p->map, kind_range_cb, &k);
+}
+
 /* unmap / remap of the three annotation maps. Returns 0 or -ENOMEM (the
  * maps may then be partly updated: the caller drops the connection). */
 static int annot_remove(struct process *p, struct mevi_range r)

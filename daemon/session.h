@@ -316,6 +316,15 @@ void session_registry_enforce_budget(struct session_registry *reg);
 /* Bytes of p's map in the swapped state (a walk of the map). */
 uint64_t process_swapped(const struct process *p);
 
+/*
+ * Resident bytes of p per vma kind into bytes (zeroed first): a resident
+ * range counts under the kind of the vma annotation covering it, and as
+ * MEVI_KIND_ANON where none does, so the values add up to p's rss. s is p's
+ * session (its vma names). A walk of the map and of the vma map under it.
+ */
+void process_rss_by_kind(const struct session *s, const struct process *p,
+			 uint64_t bytes[MEVI_KIND_COUNT]);
+
 /* The current entry of pid in s, or NULL. */
 struct process *session_find_process(struct session *s, int32_t pid);
 

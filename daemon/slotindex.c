@@ -1,3 +1,7 @@
+/*
+ * slotindex — the open-addressing hash index of the daemon's intern tables:
+ * reserve, put, find, clear (contract: slotindex.h).
+ */
 #include "slotindex.h"
 
 #include <errno.h>

@@ -1,3 +1,7 @@
+/*
+ * snapshot — packs the whole registry (or one session at a moment) into the
+ * websocket snapshot message (layout: snapshot.h).
+ */
 #include "snapshot.h"
 
 #include <errno.h>

@@ -1,3 +1,7 @@
+/*
+ * stacktab — one session's call stacks by id, each stack one allocation with
+ * its strings, bounded (contract: stacktab.h).
+ */
 #include "stacktab.h"
 
 #include <errno.h>

@@ -1,3 +1,8 @@
+/*
+ * stream — the /stream fan-out: pending events per session, the flush timer
+ * that encodes one delta for every tab, snapshots, resyncs and stalled tabs
+ * (contract: stream.h).
+ */
 #include "stream.h"
 
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* threadtab — one process's thread names, sorted by tid, bounded (contract: threadtab.h). */
 #include "threadtab.h"
 
 #include <errno.h>

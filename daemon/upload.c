@@ -1,3 +1,7 @@
+/*
+ * upload — streams one POST /api/recordings body into an unnamed temporary file,
+ * checks its header early, and hands it to the loader (contract: upload.h).
+ */
 #include "upload.h"
 
 #include <errno.h>

@@ -1,3 +1,7 @@
+/*
+ * vmanames — interns a session's (kind, name) vma annotations into small ids,
+ * bounded (contract: vmanames.h).
+ */
 #include "vmanames.h"
 
 #include <errno.h>

@@ -1,3 +1,7 @@
+/*
+ * ws_client — one /stream tab: its bounded queue of shared messages, written
+ * in fragments, and what the tab sends back (contract: ws_client.h).
+ */
 #include "ws_client.h"
 
 #include <errno.h>

@@ -1,3 +1,9 @@
+/*
+ * ebpf — the user-space half of mevi-run's eBPF engine: loads
+ * launcher/bpf/mevi.bpf.c, drains its ring buffer into the processes' maps and
+ * events, reconciles with the kernel; without MEVI_HAVE_EBPF, stubs that
+ * refuse (contract: ebpf.h).
+ */
 #include "ebpf.h"
 
 #include <errno.h>
@@ -19,6 +25,7 @@
 #include "mm.h"
 #include "outbox.h"
 #include "parse.h"
+#include "procfs.h"
 #include "spawn.h"
 
 #ifdef MEVI_HAVE_EBPF
@@ -176,6 +183,7 @@ static void trim_exited(struct ebpf *e)
 	}
 }
 
+/* Gives p a copy of the command line buf[0..len) (a fork child's, its parent's). */
 static void set_cmdline(struct eproc *p, const char *buf, size_t len)
 {
 	char *c = malloc(len ? len : 1);
@@ -190,48 +198,12 @@ static void set_cmdline(struct eproc *p, const char *buf, size_t len)
 /* Reads /proc/PID/cmdline into p; keeps the old one if it cannot be read. */
 static void read_cmdline(struct eproc *p)
 {
-	char path[64], buf[65536];
-	size_t len = 0;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)p->pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	while (len < sizeof(buf) && (n = read(fd, buf + len, sizeof(buf) - len)) > 0)
-		len += (size_t)n;
-	close(fd);
-	if (len)
-		set_cmdline(p, buf, len);
+	procfs_cmdline_refresh(p->pid, &p->cmdline, &p->cmdline_len);
 }
 
 static void emit_cmdline(struct ebpf *e, struct eproc *p, uint8_t type, uint32_t flags)
 {
-	struct mevi_event ev = {.type = type, .pid = p->pid};
-	uint32_t n = 0, max = 1;
-	struct mevi_str *items;
-
-	for (size_t i = 0; i < p->cmdline_len; i++)
-		max += p->cmdline[i] == '\0';
-	items = calloc(max, sizeof(*items));
-	MEVI_ASSERT(items);
-	for (size_t i = 0; i < p->cmdline_len && n < max;) {
-		size_t l = strnlen(p->cmdline + i, p->cmdline_len - i);
-
-		items[n].ptr = p->cmdline + i;
-		items[n++].len = (uint32_t)l;
-		i += l + 1;
-	}
-	if (type == MEVI_EV_PROC_START) {
-		ev.proc_start.ppid = p->ppid > 0 ? p->ppid : 1;
-		ev.proc_start.flags = flags;
-		ev.proc_start.cmdline = (struct mevi_strv){n, items};
-	} else {
-		ev.proc_exec.cmdline = (struct mevi_strv){n, items};
-	}
-	outbox_emit(e->cfg.out, &ev);
-	free(items);
+	outbox_proc(e->cfg.out, type, p->pid, p->ppid, flags, p->cmdline, p->cmdline_len);
 }
 
 static void emit_exit(struct ebpf *e, struct eproc *p)
@@ -240,15 +212,6 @@ static void emit_exit(struct ebpf *e, struct eproc *p)
 
 	ev.proc_exit.status = p->status;
 	outbox_emit(e->cfg.out, &ev);
-}
-
-static int wait_code(int status)
-{
-	if (WIFEXITED(status))
-		return WEXITSTATUS(status);
-	if (WIFSIGNALED(status))
-		return 128 + WTERMSIG(status);
-	return -1;
 }
 
 void ebpf_emit_engine(struct ebpf *e)
@@ -366,22 +329,12 @@ static void run_young(struct ebpf *e)
 /* Reads the parent pid of pid from /proc. Returns it, or 1. */
 static pid_t read_ppid(pid_t pid)
 {
-	char path[64], buf[4096];
-	ssize_t n;
-	int fd;
-	char *s;
+	char buf[4096];
+	long ppid;
 
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (procfs_status_read(pid, buf, sizeof(buf)) || !procfs_status_field(buf, "PPid", &ppid))
 		return 1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 1;
-	buf[n] = '\0';
-	s = strstr(buf, "\nPPid:");
-	return s ? (pid_t)atoi(s + 6) : 1;
+	return (pid_t)ppid;
 }
 
 /*
@@ -613,9 +566,9 @@ static void on_proc_exit(struct ebpf *e, const struct mevi_bpf_rec *r)
 	struct eproc *p = proc_find(e, (pid_t)r->h.pid);
 
 	if (r->h.pid == (__u32)e->main_pid && e->main_pid > 0)
-		main_ended(e, wait_code((int)r->nr));
+		main_ended(e, mevi_exit_status((int)r->nr));
 	else if (p)
-		proc_exited(e, p, wait_code((int)r->nr));
+		proc_exited(e, p, mevi_exit_status((int)r->nr));
 	check_done(e);
 }
 
@@ -839,7 +792,7 @@ void ebpf_drain(struct ebpf *e)
 		/* Its record was lost, or comes in the next drain (the kernel
 		 * program sets the status first): the status is the same. */
 		ring_buffer__consume(e->rb);
-		main_ended(e, wait_code((int)e->skel->bss->main_status));
+		main_ended(e, mevi_exit_status((int)e->skel->bss->main_status));
 	}
 	take_drops(e);
 	run_rechecks(e);
@@ -1237,7 +1190,6 @@ int ebpf_launch(struct ebpf *e, struct spawn *sp, char *const argv[])
 {
 	struct mevi_bpf_proc val = {0};
 	pid_t pid = sp->program;
-	size_t len = 0;
 	struct eproc *p;
 	int exec_err;
 	__u32 key = (__u32)pid;
@@ -1259,18 +1211,8 @@ int ebpf_launch(struct ebpf *e, struct spawn *sp, char *const argv[])
 	}
 	e->main_pid = pid;
 	p = proc_add(e, pid, sp->program_parent);
-	for (size_t i = 0; argv[i]; i++)
-		len += strlen(argv[i]) + 1;
-	p->cmdline = malloc(len ? len : 1);
+	p->cmdline = procfs_cmdline_join(argv, &p->cmdline_len);
 	MEVI_ASSERT(p->cmdline);
-	len = 0;
-	for (size_t i = 0; argv[i]; i++) {
-		size_t n = strlen(argv[i]) + 1;
-
-		memcpy(p->cmdline + len, argv[i], n);
-		len += n;
-	}
-	p->cmdline_len = len;
 	emit_cmdline(e, p, MEVI_EV_PROC_START, 0);
 	start_timers(e);
 	spawn_release(sp, true);

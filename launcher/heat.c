@@ -428,6 +428,18 @@ static int gap_cb(const struct tagmap_range *r, void *arg)
 	return 0;
 }
 
+/* The program uses userfaultfd itself: heat leaves this address space alone
+ * for good (its own registrations would fail beside ours). */
+static void give_up_program_uffd(struct heat_mm *hm)
+{
+	log_warn("pid %d: the program uses userfaultfd itself: no heat for it (mevi-run "
+		 "leaves its memory alone)",
+		 hm->mm->pid);
+	close_own(hm);
+	hm->gave_up = true;
+	tagmap_clear(hm->watched);
+}
+
 /* Sampled mode: registers [s, e) with our userfaultfd. A program that uses
  * userfaultfd itself owns its VMAs (EBUSY): then heat gives up on this
  * address space, since a registration of ours would make its own fail. */
@@ -441,12 +453,7 @@ static int register_own(struct heat_mm *hm, uint64_t s, uint64_t e)
 	if (ioctl(hm->uffd, UFFDIO_REGISTER, &reg) == 0)
 		return 0;
 	if (errno == EBUSY) {
-		log_warn("pid %d: the program uses userfaultfd itself: no heat for it (mevi-run "
-			 "leaves its memory alone)",
-			 hm->mm->pid);
-		close_own(hm);
-		hm->gave_up = true;
-		tagmap_clear(hm->watched);
+		give_up_program_uffd(hm);
 		return -EBUSY;
 	}
 	if (errno != ENOENT && errno != ESRCH)
@@ -563,12 +570,7 @@ void heat_mm_program_uffd(struct heat_mm *hm)
 {
 	if (!hm || hm->gave_up || hm->released || !H.sampled)
 		return;
-	log_warn("pid %d: the program uses userfaultfd itself: no heat for it (mevi-run "
-		 "leaves its memory alone)",
-		 hm->mm->pid);
-	close_own(hm);
-	hm->gave_up = true;
-	tagmap_clear(hm->watched);
+	give_up_program_uffd(hm);
 }
 
 /* ---- injection (sampled mode) ---- */

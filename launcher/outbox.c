@@ -2,7 +2,11 @@
 #include "outbox.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <time.h>
+
+#include "log.h"
+#include "procfs.h"
 
 #define DEFAULT_MAX_EVENTS 4096
 
@@ -77,6 +81,27 @@ int outbox_emit(struct outbox *ob, struct mevi_event *ev)
 		return err;
 	ev->ts = outbox_now(ob);
 	return add(ob, ev);
+}
+
+int outbox_proc(struct outbox *ob, uint8_t type, pid_t pid, pid_t ppid, uint32_t flags,
+		const char *cmdline, size_t len)
+{
+	struct mevi_event ev = {.type = type, .pid = pid};
+	struct mevi_strv sv = {0};
+	int err;
+
+	sv.items = procfs_cmdline_split(cmdline, len, &sv.count);
+	MEVI_ASSERT(sv.items); /* out of memory */
+	if (type == MEVI_EV_PROC_START) {
+		ev.proc_start.ppid = ppid > 0 ? ppid : 1;
+		ev.proc_start.flags = flags;
+		ev.proc_start.cmdline = sv;
+	} else {
+		ev.proc_exec.cmdline = sv;
+	}
+	err = outbox_emit(ob, &ev);
+	free(sv.items);
+	return err;
 }
 
 int outbox_state(struct outbox *ob, pid_t pid, uint64_t start, uint64_t end, uint8_t state)

@@ -43,6 +43,15 @@ uint64_t outbox_now(const struct outbox *ob);
 int outbox_emit(struct outbox *ob, struct mevi_event *ev);
 
 /*
+ * Queues a proc_start (with ppid, 1 when unknown, and flags) or a proc_exec
+ * event (type) of pid carrying the command line cmdline[0..len), in
+ * /proc/PID/cmdline's form (launcher/procfs.h). Returns 0 or -ENOMEM (from the
+ * encoder; out of memory for the argument array aborts).
+ */
+int outbox_proc(struct outbox *ob, uint8_t type, pid_t pid, pid_t ppid, uint32_t flags,
+		const char *cmdline, size_t len);
+
+/*
  * Queues a page-state change of [start, end) in pid, merged with the previous
  * one when it is adjacent (either side) and of the same pid and state.
  */

@@ -1,4 +1,4 @@
-/* procfs — reading /proc/PID/cmdline, status and stat for the launcher. */
+/* procfs — mevi-run's reader of /proc/PID/cmdline, status and stat, and command lines in cmdline's form. */
 #include "procfs.h"
 
 #include <errno.h>
@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "event.h"
 
 /* Reads /proc/PID/what into buf, NUL-terminated. Returns the length, or
  * -errno (-ENOENT when it reads empty). */
@@ -75,21 +77,83 @@ int procfs_cmdline(pid_t pid, char **out, size_t *outlen)
 	return 0;
 }
 
-char **procfs_cmdline_argv(char *buf, size_t len)
+int procfs_cmdline_refresh(pid_t pid, char **buf, size_t *len)
+{
+	char *nb;
+	size_t nlen;
+	int err = procfs_cmdline(pid, &nb, &nlen);
+
+	if (err)
+		return err;
+	if (nlen == 0) {
+		free(nb);
+		return -ENOENT;
+	}
+	free(*buf);
+	*buf = nb;
+	*len = nlen;
+	return 0;
+}
+
+char *procfs_cmdline_join(char *const argv[], size_t *len)
 {
 	size_t n = 0;
-	char **argv;
+	char *buf;
 
-	for (size_t i = 0; i < len; i += strlen(buf + i) + 1)
-		n++;
-	argv = calloc(n + 2, sizeof(*argv));
-	if (!argv)
+	for (size_t i = 0; argv[i]; i++)
+		n += strlen(argv[i]) + 1;
+	buf = malloc(n ? n : 1);
+	if (!buf)
 		return NULL;
 	n = 0;
-	for (size_t i = 0; i < len; i += strlen(buf + i) + 1)
-		argv[n++] = buf + i;
-	if (n == 0) /* a kernel thread or a zombie: nameless */
-		argv[n++] = "?";
+	for (size_t i = 0; argv[i]; i++) {
+		size_t l = strlen(argv[i]) + 1;
+
+		memcpy(buf + n, argv[i], l);
+		n += l;
+	}
+	*len = n;
+	return buf;
+}
+
+struct mevi_str *procfs_cmdline_split(const char *buf, size_t len, uint32_t *count)
+{
+	uint32_t n = 0, max = 0;
+	struct mevi_str *items;
+
+	for (size_t i = 0; i < len; i++)
+		max += buf[i] == '\0';
+	if (len && buf[len - 1] != '\0')
+		max++; /* the last argument lost its NUL */
+	items = calloc(max ? max : 1, sizeof(*items));
+	if (!items)
+		return NULL;
+	for (size_t i = 0; i < len && n < max;) {
+		size_t l = strnlen(buf + i, len - i);
+
+		items[n].ptr = buf + i;
+		items[n++].len = (uint32_t)l;
+		i += l + 1;
+	}
+	*count = n;
+	return items;
+}
+
+char **procfs_cmdline_argv(char *buf, size_t len)
+{
+	uint32_t n;
+	struct mevi_str *items = procfs_cmdline_split(buf, len, &n);
+	char **argv = items ? calloc(n + 2, sizeof(*argv)) : NULL;
+
+	if (argv) {
+		/* Each argument is NUL-terminated: by its separator, or the last
+		 * one by the NUL procfs_cmdline adds after the buffer. */
+		for (uint32_t i = 0; i < n; i++)
+			argv[i] = (char *)items[i].ptr;
+		if (n == 0) /* a kernel thread or a zombie: nameless */
+			argv[0] = "?";
+	}
+	free(items);
 	return argv;
 }
 

@@ -12,7 +12,17 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
+
+struct mevi_str;
+
+/*
+ * A command line is kept in /proc/PID/cmdline's form: each argument followed
+ * by a NUL, except that the last NUL may be missing when the process rewrote
+ * its argument area. These functions read, make and split that form; every
+ * command line mevi-run reports goes through them.
+ */
 
 /* The command line is cut at this many bytes (the protocol caps strings). */
 #define PROCFS_CMDLINE_MAX (1u << 20)
@@ -24,6 +34,28 @@
  * kernel thread or a zombie). Returns 0, or -errno with *buf NULL.
  */
 int procfs_cmdline(pid_t pid, char **buf, size_t *len);
+
+/*
+ * Replaces *buf (freed) and *len with pid's command line read anew, and keeps
+ * them when it cannot be read or reads empty (a zombie keeps the command line
+ * it had). Returns 0, or -errno (-ENOENT: read empty, or gone).
+ */
+int procfs_cmdline_refresh(pid_t pid, char **buf, size_t *len);
+
+/*
+ * The command line of argv (NULL-terminated) in the same form, in a malloc'd
+ * buffer the caller frees (never NULL: one byte for an empty argv), its
+ * length in *len. NULL on out-of-memory.
+ */
+char *procfs_cmdline_join(char *const argv[], size_t *len);
+
+/*
+ * Splits the command line buf[0..len) into its arguments: a malloc'd array
+ * (the caller frees it; never NULL) of strings pointing into buf, without
+ * their NULs, their number in *count (0 for an empty command line). An
+ * argument may be empty ("a\0\0b\0" is "a", "", "b"). NULL on out-of-memory.
+ */
+struct mevi_str *procfs_cmdline_split(const char *buf, size_t len, uint32_t *count);
 
 /*
  * The arguments of a command line read by procfs_cmdline as a NULL-terminated

@@ -1,3 +1,7 @@
+/*
+ * spawn — mevi-run becomes PROGRAM (same pid) while a hidden grandchild, in a
+ * session of its own, becomes its tracer (contract and diagram: spawn.h).
+ */
 #include "spawn.h"
 
 #include <errno.h>

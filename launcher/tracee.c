@@ -1,9 +1,8 @@
-/* tracee — every traced thread and process: the ptrace stop machine, attach, detach. */
+/* tracee — every traced thread and process: the ptrace stop machine, and the table side of
+ * attach and detach (the kernel side is attach.c). */
 #include "tracee.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <linux/kcmp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,6 +18,7 @@
 #include <event2/event.h>
 
 #include "arch.h"
+#include "attach.h"
 #include "backtrace.h"
 #include "event.h"
 #include "heat.h"
@@ -184,74 +184,15 @@ static struct proc *proc_add(struct tracee_table *t, pid_t pid, pid_t ppid)
 
 /* ---- events ---- */
 
-/* Splits a NUL-separated command line into a string vector (pointing into
- * buf). items must have room for count entries; returns the count. */
-static uint32_t split_cmdline(const char *buf, size_t len, struct mevi_str *items, uint32_t max)
-{
-	uint32_t n = 0;
-	size_t i = 0;
-
-	while (i < len && n < max) {
-		size_t j = i;
-
-		while (j < len && buf[j])
-			j++;
-		items[n].ptr = buf + i;
-		items[n].len = (uint32_t)(j - i);
-		n++;
-		i = j + 1;
-	}
-	return n;
-}
-
-static uint32_t count_args(const char *buf, size_t len)
-{
-	uint32_t n = 0;
-
-	for (size_t i = 0; i < len; i++)
-		if (buf[i] == '\0')
-			n++;
-	if (len && buf[len - 1] != '\0')
-		n++;
-	return n;
-}
-
 /* Reads /proc/PID/cmdline into p. Keeps the old one if it cannot be read. */
 static void read_cmdline(struct proc *p)
 {
-	char *buf;
-	size_t len;
-
-	if (procfs_cmdline(p->pid, &buf, &len))
-		return;
-	if (len == 0) {
-		free(buf);
-		return;
-	}
-	free(p->cmdline);
-	p->cmdline = buf;
-	p->cmdline_len = len;
+	procfs_cmdline_refresh(p->pid, &p->cmdline, &p->cmdline_len);
 }
 
 static void emit_cmdline_event(struct tracee_table *t, struct proc *p, uint8_t type, uint32_t flags)
 {
-	uint32_t max = count_args(p->cmdline, p->cmdline_len);
-	struct mevi_str *items = calloc(max ? max : 1, sizeof(*items));
-	struct mevi_event ev = {.type = type, .pid = p->pid};
-	struct mevi_strv sv;
-
-	MEVI_ASSERT(items);
-	sv.items = items;
-	sv.count = split_cmdline(p->cmdline, p->cmdline_len, items, max);
-	if (type == MEVI_EV_PROC_START) {
-		ev.proc_start.ppid = p->ppid > 0 ? p->ppid : 1;
-		ev.proc_start.flags = flags;
-		ev.proc_start.cmdline = sv;
-	} else {
-		ev.proc_exec.cmdline = sv;
-	}
-	outbox_emit(t->out, &ev);
-	free(items);
+	outbox_proc(t->out, type, p->pid, p->ppid, flags, p->cmdline, p->cmdline_len);
 }
 
 static void emit_exit(struct tracee_table *t, struct proc *p)
@@ -321,34 +262,14 @@ int tracee_adopt(struct tracee_table *t, pid_t pid, pid_t launcher_pid, char *co
 {
 	struct proc *p = proc_add(t, pid, launcher_pid);
 	struct thread *th = thread_add(t, pid);
-	size_t len = 0;
 
-	for (size_t i = 0; argv[i]; i++)
-		len += strlen(argv[i]) + 1;
-	p->cmdline = malloc(len ? len : 1);
+	p->cmdline = procfs_cmdline_join(argv, &p->cmdline_len);
 	if (!p->cmdline)
 		return -ENOMEM;
-	len = 0;
-	for (size_t i = 0; argv[i]; i++) {
-		size_t n = strlen(argv[i]) + 1;
-
-		memcpy(p->cmdline + len, argv[i], n);
-		len += n;
-	}
-	p->cmdline_len = len;
 	th->proc = p;
 	t->main_pid = pid;
 	emit_cmdline_event(t, p, MEVI_EV_PROC_START, 0);
 	return 0;
-}
-
-static int wait_code(int status)
-{
-	if (WIFEXITED(status))
-		return WEXITSTATUS(status);
-	if (WIFSIGNALED(status))
-		return 128 + WTERMSIG(status);
-	return -1;
 }
 
 /* Forgets an exited process once too many are remembered. */
@@ -368,7 +289,7 @@ static void trim_exited(struct tracee_table *t)
 
 static void process_exited(struct tracee_table *t, struct proc *p, int status)
 {
-	p->status = wait_code(status);
+	p->status = mevi_exit_status(status);
 	p->alive = false;
 	proc_unhash(t, p);
 	t->nalive--;
@@ -1023,96 +944,43 @@ void tracee_sampler_cost(const struct tracee_table *t, uint64_t *cpu_ns, uint64_
 
 /* ---- attach and detach ---- */
 
-/* The parent pid of pid, from /proc/PID/stat; 1 for none. Returns -errno
- * when it cannot be read. */
-static pid_t read_ppid(pid_t pid)
-{
-	unsigned long long ppid;
-	int err = procfs_stat_field(pid, 4, &ppid, NULL, 0);
+/* attach_seize_threads()'s view of the table: the threads of the process
+ * being attached to. */
+struct seize_ctx {
+	struct tracee_table *t;
+	struct proc *p;
+};
 
-	if (err)
-		return err;
-	return ppid > 0 ? (pid_t)ppid : 1;
+static bool seize_known(void *ctx, pid_t tid)
+{
+	struct seize_ctx *c = ctx;
+
+	return thread_find(c->t, tid) != NULL;
 }
 
-/* The stack pointer of a thread that is not stopped, from
- * /proc/PID/task/TID/syscall ("nr args... sp pc", or "-1 sp pc" in user
- * mode, or "running"). Returns 0 when unknown. */
-static uint64_t read_task_sp(pid_t pid, pid_t tid)
+static void seize_add(void *ctx, pid_t tid)
 {
-	char path[96], buf[512];
-	unsigned long long v[9];
-	int fd, n;
-	ssize_t len;
+	struct seize_ctx *c = ctx;
 
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall", (int)pid, (int)tid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	len = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (len <= 0)
-		return 0;
-	buf[len] = '\0';
-	n = sscanf(buf, "%lld %llx %llx %llx %llx %llx %llx %llx %llx", (long long *)&v[0], &v[1],
-		   &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8]);
-	if (n == 9)
-		return v[7];
-	if (n == 3) /* "-1 sp pc" */
-		return v[1];
-	return 0;
-}
-
-/* Seizes every thread of pid not in the table yet. Returns how many were
- * new, or -errno. */
-static int seize_threads(struct tracee_table *t, struct proc *p)
-{
-	char path[64];
-	struct dirent *de;
-	DIR *d;
-	int added = 0;
-
-	snprintf(path, sizeof(path), "/proc/%d/task", (int)p->pid);
-	d = opendir(path);
-	if (!d)
-		return -errno;
-	while ((de = readdir(d))) {
-		pid_t tid = (pid_t)atoi(de->d_name);
-		struct thread *th;
-
-		if (tid <= 0 || thread_find(t, tid))
-			continue;
-		if (ptrace(PTRACE_SEIZE, tid, NULL, (void *)(long)TRACEE_ATTACH_OPTIONS) < 0) {
-			if (errno == ESRCH)
-				continue; /* it exited meanwhile */
-			added = -errno;
-			break;
-		}
-		th = thread_add(t, tid);
-		th->proc = p;
-		added++;
-	}
-	closedir(d);
-	return added;
+	thread_add(c->t, tid)->proc = c->p;
 }
 
 int tracee_attach(struct tracee_table *t, pid_t pid, pid_t launcher_pid)
 {
+	struct seize_ctx sc = {.t = t};
+	pid_t ppid = attach_parent(pid);
 	struct proc *p;
-	pid_t ppid = read_ppid(pid);
-	int n, err;
+	int err;
 
 	if (ppid < 0)
 		return ppid;
-	p = proc_add(t, pid, ppid);
+	p = sc.p = proc_add(t, pid, ppid);
 	t->main_pid = pid;
 	t->attached = true;
 	t->launcher_pid = launcher_pid;
-	/* Threads may be created while we seize: go round until none is new. */
-	while ((n = seize_threads(t, p)) > 0)
-		;
-	if (n < 0 && !thread_find(t, pid))
-		return n;
+	err = attach_seize_threads(pid, seize_known, seize_add, &sc);
+	if (err)
+		return err;
 	read_cmdline(p);
 	emit_cmdline_event(t, p, MEVI_EV_PROC_START, 0);
 	err = new_mm(t, pid, NULL, &p->mm);
@@ -1122,7 +990,7 @@ int tracee_attach(struct tracee_table *t, pid_t pid, pid_t launcher_pid)
 	}
 	for (size_t i = 0; i < NBUCKETS; i++)
 		for (struct thread *th = t->threads[i]; th; th = th->hnext) {
-			uint64_t sp = th->tid != pid ? read_task_sp(pid, th->tid) : 0;
+			uint64_t sp = th->tid != pid ? attach_thread_sp(pid, th->tid) : 0;
 
 			if (sp)
 				mm_note_thread_stack(p->mm, th->tid, sp);
@@ -1135,8 +1003,7 @@ int tracee_attach(struct tracee_table *t, pid_t pid, pid_t launcher_pid)
  * detach), delivering the signal it was stopped with, if any. */
 static void detach_tid(struct tracee_table *t, struct thread *th, pid_t tid, int sig)
 {
-	if (ptrace(PTRACE_DETACH, tid, NULL, (void *)(long)sig) < 0 && errno != ESRCH)
-		log_warn("tid %d: PTRACE_DETACH: %s", tid, strerror(errno));
+	attach_release_thread(tid, sig);
 	t->nthreads_detached++;
 	if (th)
 		thread_del(t, th);

@@ -30,14 +30,6 @@ struct tracee_table;
 	(PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACECLONE |  \
 	 PTRACE_O_TRACEEXEC | PTRACE_O_TRACESECCOMP | PTRACE_O_TRACEEXIT | PTRACE_O_EXITKILL)
 
-/* Options for tracee_attach(): no seccomp stops (no filter is installed in a
- * running process: it could not be removed at detach, and a SECCOMP_RET_TRACE
- * filter without a tracer fails the syscalls it names with ENOSYS), and no
- * EXITKILL (the process must outlive mevi-run). */
-#define TRACEE_ATTACH_OPTIONS                                                                      \
-	(PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACECLONE |  \
-	 PTRACE_O_TRACEEXEC | PTRACE_O_TRACEEXIT)
-
 /* Called when a tracee enters a group-stop or a process exits, so that the
  * caller can flush what is queued. */
 typedef void (*tracee_notify_fn)(void *ctx);
@@ -70,8 +62,9 @@ void tracee_table_free(struct tracee_table *t);
 int tracee_adopt(struct tracee_table *t, pid_t pid, pid_t launcher_pid, char *const argv[]);
 
 /*
- * Attaches to the running process pid: seizes all its threads (and, from
- * then on, follows its children), emits its proc_start and reads its whole
+ * Attaches to the running process pid: seizes all its threads (attach.h: with
+ * ATTACH_PTRACE_OPTIONS, none left behind; from then on its children are
+ * followed), emits its proc_start and reads its whole
  * address space. In sampled mode that is all; in exact mode a userfaultfd is
  * injected at the first stop it asks for (PTRACE_INTERRUPT after the attach
  * delay). No syscall stops happen in an attached process, so the sampler

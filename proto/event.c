@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "log.h"
 
@@ -29,6 +30,15 @@ static const char *const kind_names[MEVI_KIND_COUNT] = {
 const char *mevi_kind_name(unsigned kind)
 {
 	return kind < MEVI_KIND_COUNT ? kind_names[kind] : NULL;
+}
+
+int32_t mevi_exit_status(int wstatus)
+{
+	if (WIFEXITED(wstatus))
+		return WEXITSTATUS(wstatus);
+	if (WIFSIGNALED(wstatus))
+		return 128 + WTERMSIG(wstatus);
+	return -1;
 }
 
 const char *mevi_event_type_name(unsigned type)

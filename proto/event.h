@@ -66,6 +66,10 @@ const char *mevi_event_type_name(unsigned type);
  * ([type, pid, ts] included), or 0 for an unknown type. */
 unsigned mevi_event_arity(unsigned type);
 
+/* The wire's exit status (proc_exit, session_end) of a wait(2) status:
+ * the exit code, 128 + N when killed by signal N, else -1. */
+int32_t mevi_exit_status(int wstatus);
+
 /* Tracking modes announced in session start. */
 enum mevi_mode {
 	MEVI_MODE_EXACT = 0,   /* userfaultfd: every first touch is seen */

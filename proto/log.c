@@ -1,3 +1,7 @@
+/*
+ * log — the level threshold from MEVI_LOG and the one line format of every
+ * log message and failed assertion (contract: log.h).
+ */
 #include "log.h"
 
 #include <stdarg.h>

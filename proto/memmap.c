@@ -790,6 +790,157 @@ static void leaf_refill_split(struct memmap *m, struct path *p, const uint64_t *
 	insert_child(m, p, m->height, right->key[0], right);
 }
 
+/* One operation on [a, b) that apply_local() does inside one leaf. */
+struct local_edit {
+	struct path p;
+	struct piece old[LEAF_CAP + 1]; /* the pieces meeting [a, b), starts clipped */
+	unsigned nold;
+	unsigned lo, hi;	   /* the leaf's keys in [a, b] are key[lo..hi) */
+	uint8_t sa, sb;		   /* the states before a and of the piece containing b */
+	uint64_t nk[LEAF_CAP + 2]; /* the keys replacing key[lo..hi) */
+	uint8_t ns[LEAF_CAP + 2];
+	unsigned nout;
+	unsigned newn; /* the leaf's key count afterwards (may overflow it) */
+};
+
+/*
+ * Finds the leaf of a and what [a, b) covers in it: lo, hi, old, sa and sb.
+ * Returns false when keys of [a, b] lie beyond this leaf (not local).
+ */
+static bool local_find(struct memmap *m, uint64_t a, uint64_t b, struct local_edit *e)
+{
+	struct leaf *lf;
+	const struct leaf *pl;
+	unsigned j;
+
+	descend(m, a, &e->p);
+	lf = e->p.leaf;
+	pl = lf->prev;
+	e->nold = 0;
+	/* The piece containing a, the state before a, the first key >= a. */
+	if (e->p.pos < 0) {
+		/* The leaf starts above a: the piece starts in the previous one. */
+		MEVI_ASSERT(pl != NULL);
+		e->sa = pl->state[pl->n - 1];
+		e->old[e->nold++] = (struct piece){.start = a, .state = e->sa};
+		e->lo = 0;
+	} else if (lf->key[e->p.pos] < a) {
+		e->sa = lf->state[e->p.pos];
+		e->old[e->nold++] = (struct piece){.start = a, .state = e->sa};
+		e->lo = (unsigned)e->p.pos + 1;
+	} else {
+		e->lo = (unsigned)e->p.pos;
+		if (a == 0) {
+			e->sa = STATE_NONE;
+		} else if (e->lo > 0) {
+			e->sa = lf->state[e->lo - 1];
+		} else {
+			MEVI_ASSERT(pl != NULL);
+			e->sa = pl->state[pl->n - 1];
+		}
+	}
+	e->hi = e->lo; /* the first key > b */
+	while (e->hi < lf->n && lf->key[e->hi] <= b)
+		e->hi++;
+	if (e->hi == lf->n && lf->next && lf->next->key[0] <= b)
+		return false;
+	for (j = e->lo; j < e->hi && lf->key[j] < b; j++)
+		e->old[e->nold++] = (struct piece){.start = lf->key[j], .state = lf->state[j]};
+	/* The piece containing b. */
+	e->sb = e->hi > e->lo ? lf->state[e->hi - 1] : e->old[0].state;
+	return true;
+}
+
+/* The new keys of [a, b]: only where the state changes. */
+static void local_new_keys(struct local_edit *e, uint64_t b, enum apply_mode mode, uint8_t s)
+{
+	uint8_t prev = e->sa;
+
+	e->nout = 0;
+	for (unsigned j = 0; j < e->nold; j++) {
+		uint8_t st = mode == MODE_UPDATE && e->old[j].state == STATE_HOLE ? STATE_HOLE : s;
+
+		if (st != prev) {
+			e->nk[e->nout] = e->old[j].start;
+			e->ns[e->nout++] = st;
+			prev = st;
+		}
+	}
+	if (prev != e->sb) {
+		e->nk[e->nout] = b;
+		e->ns[e->nout++] = e->sb;
+	}
+	/* nold <= hi - lo + 1 and nout <= nold + 1: at most two keys more. */
+	e->newn = e->p.leaf->n - (e->hi - e->lo) + e->nout;
+}
+
+/*
+ * Preallocates what a split of an overflowing leaf needs: one leaf and one
+ * inner node per full ancestor (plus a new root). Returns 0 or -ENOMEM.
+ */
+static int local_reserve(struct memmap *m, const struct local_edit *e)
+{
+	unsigned inners = 0;
+	int l;
+
+	if (e->newn <= LEAF_CAP)
+		return 0;
+	for (l = (int)m->height - 1; l >= 0 && e->p.in[l]->n == INNER_CAP; l--)
+		inners++;
+	if (l < 0)
+		inners++; /* the root splits: a new root */
+	if (pool_fill(&m->spare_leaves, 1, sizeof(struct leaf)) ||
+	    pool_fill(&m->spare_inners, inners, sizeof(struct inner))) {
+		trim(m);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Accounts for the old and the new contents of [a, b). */
+static void local_account(struct memmap *m, const struct local_edit *e, uint64_t a, uint64_t b,
+			  enum apply_mode mode, uint8_t s)
+{
+	for (unsigned j = 0; j < e->nold; j++) {
+		uint64_t len = (j + 1 < e->nold ? e->old[j + 1].start : b) - e->old[j].start;
+
+		account_sub(m, e->old[j].state, len);
+		if (mode == MODE_UPDATE)
+			account_add(m, e->old[j].state == STATE_HOLE ? STATE_HOLE : s, len);
+	}
+	if (mode == MODE_SET)
+		account_add(m, s, b - a);
+}
+
+/* Writes the new keys into the leaf, then rebalances or splits it. */
+static void local_write(struct memmap *m, struct local_edit *e)
+{
+	struct leaf *lf = e->p.leaf;
+	unsigned lo = e->lo, hi = e->hi, nout = e->nout;
+
+	keys_gone(m, &lf->state[lo], hi - lo);
+	keys_added(m, e->ns, nout);
+	if (e->newn <= LEAF_CAP) {
+		memmove(&lf->key[lo + nout], &lf->key[hi], (lf->n - hi) * sizeof(lf->key[0]));
+		memmove(&lf->state[lo + nout], &lf->state[hi], (lf->n - hi) * sizeof(lf->state[0]));
+		memcpy(&lf->key[lo], e->nk, nout * sizeof(e->nk[0]));
+		memcpy(&lf->state[lo], e->ns, nout * sizeof(e->ns[0]));
+		lf->n = e->newn;
+		rebalance_leaf(m, &e->p);
+	} else {
+		uint64_t keys[LEAF_CAP + 2];
+		uint8_t states[LEAF_CAP + 2];
+
+		memcpy(keys, lf->key, lo * sizeof(keys[0]));
+		memcpy(states, lf->state, lo * sizeof(states[0]));
+		memcpy(&keys[lo], e->nk, nout * sizeof(keys[0]));
+		memcpy(&states[lo], e->ns, nout * sizeof(states[0]));
+		memcpy(&keys[lo + nout], &lf->key[hi], (lf->n - hi) * sizeof(keys[0]));
+		memcpy(&states[lo + nout], &lf->state[hi], (lf->n - hi) * sizeof(states[0]));
+		leaf_refill_split(m, &e->p, keys, states, e->newn);
+	}
+}
+
 /*
  * The fast path, for operations whose keys all lie in one leaf (nearly every
  * page-state change): one descent, one edit of the leaf, then a merge with or
@@ -801,122 +952,28 @@ static void leaf_refill_split(struct memmap *m, struct path *p, const uint64_t *
  */
 static int apply_local(struct memmap *m, uint64_t a, uint64_t b, enum apply_mode mode, uint8_t s)
 {
-	struct piece old[LEAF_CAP + 1]; /* the pieces meeting [a, b), starts clipped */
-	uint64_t nk[LEAF_CAP + 2];	/* the keys replacing those in [a, b] */
-	uint8_t ns[LEAF_CAP + 2];
-	unsigned lo, hi, nold = 0, nout = 0, newn, j;
+	struct local_edit e;
 	bool raise_ub = false;
-	const struct leaf *pl;
-	uint8_t sa, sb, prev;
-	struct leaf *lf;
-	struct path p;
+	int ret;
 
-	descend(m, a, &p);
-	lf = p.leaf;
-	pl = lf->prev;
-	/* The piece containing a, the state before a, the first key >= a. */
-	if (p.pos < 0) {
-		/* The leaf starts above a: the piece starts in the previous one. */
-		MEVI_ASSERT(pl != NULL);
-		sa = pl->state[pl->n - 1];
-		old[nold++] = (struct piece){.start = a, .state = sa};
-		lo = 0;
-	} else if (lf->key[p.pos] < a) {
-		sa = lf->state[p.pos];
-		old[nold++] = (struct piece){.start = a, .state = sa};
-		lo = (unsigned)p.pos + 1;
-	} else {
-		lo = (unsigned)p.pos;
-		if (a == 0) {
-			sa = STATE_NONE;
-		} else if (lo > 0) {
-			sa = lf->state[lo - 1];
-		} else {
-			MEVI_ASSERT(pl != NULL);
-			sa = pl->state[pl->n - 1];
-		}
-	}
-	hi = lo; /* the first key > b */
-	while (hi < lf->n && lf->key[hi] <= b)
-		hi++;
-	if (hi == lf->n && lf->next && lf->next->key[0] <= b)
+	if (!local_find(m, a, b, &e))
 		return 0;
-	for (j = lo; j < hi && lf->key[j] < b; j++)
-		old[nold++] = (struct piece){.start = lf->key[j], .state = lf->state[j]};
-	sb = hi > lo ? lf->state[hi - 1] : old[0].state; /* the piece containing b */
-
-	/* The new keys: only where the state changes. */
-	prev = sa;
-	for (j = 0; j < nold; j++) {
-		uint8_t st = mode == MODE_UPDATE && old[j].state == STATE_HOLE ? STATE_HOLE : s;
-
-		if (st != prev) {
-			nk[nout] = old[j].start;
-			ns[nout++] = st;
-			prev = st;
-		}
-	}
-	if (prev != sb) {
-		nk[nout] = b;
-		ns[nout++] = sb;
-	}
-	/* nold <= hi - lo + 1 and nout <= nold + 1: at most two keys more. */
-	newn = lf->n - (hi - lo) + nout;
-	if (nout > 0 && p.has_ub && nk[nout - 1] >= p.ub) {
+	local_new_keys(&e, b, mode, s);
+	if (e.nout > 0 && e.p.has_ub && e.nk[e.nout - 1] >= e.p.ub) {
 		/* The separator right of this leaf is stale (the next leaf's
 		 * smallest key was deleted): it can be raised to that key. */
-		MEVI_ASSERT(lf->next != NULL && lf->next->key[0] > nk[nout - 1]);
+		MEVI_ASSERT(e.p.leaf->next != NULL && e.p.leaf->next->key[0] > e.nk[e.nout - 1]);
 		raise_ub = true;
 	}
-	if (newn > LEAF_CAP) {
-		unsigned inners = 0;
-		int l;
+	ret = local_reserve(m, &e);
+	if (ret)
+		return ret;
 
-		for (l = (int)m->height - 1; l >= 0 && p.in[l]->n == INNER_CAP; l--)
-			inners++;
-		if (l < 0)
-			inners++; /* the root splits: a new root */
-		if (pool_fill(&m->spare_leaves, 1, sizeof(struct leaf)) ||
-		    pool_fill(&m->spare_inners, inners, sizeof(struct inner))) {
-			trim(m);
-			return -ENOMEM;
-		}
-	}
-
-	/* Committed: account for the old and the new contents of [a, b). */
-	for (j = 0; j < nold; j++) {
-		uint64_t len = (j + 1 < nold ? old[j + 1].start : b) - old[j].start;
-
-		account_sub(m, old[j].state, len);
-		if (mode == MODE_UPDATE)
-			account_add(m, old[j].state == STATE_HOLE ? STATE_HOLE : s, len);
-	}
-	if (mode == MODE_SET)
-		account_add(m, s, b - a);
+	/* Committed. */
+	local_account(m, &e, a, b, mode, s);
 	if (raise_ub)
-		p.ub_node->key[p.ub_idx] = lf->next->key[0];
-
-	keys_gone(m, &lf->state[lo], hi - lo);
-	keys_added(m, ns, nout);
-	if (newn <= LEAF_CAP) {
-		memmove(&lf->key[lo + nout], &lf->key[hi], (lf->n - hi) * sizeof(lf->key[0]));
-		memmove(&lf->state[lo + nout], &lf->state[hi], (lf->n - hi) * sizeof(lf->state[0]));
-		memcpy(&lf->key[lo], nk, nout * sizeof(nk[0]));
-		memcpy(&lf->state[lo], ns, nout * sizeof(ns[0]));
-		lf->n = newn;
-		rebalance_leaf(m, &p);
-	} else {
-		uint64_t keys[LEAF_CAP + 2];
-		uint8_t states[LEAF_CAP + 2];
-
-		memcpy(keys, lf->key, lo * sizeof(keys[0]));
-		memcpy(states, lf->state, lo * sizeof(states[0]));
-		memcpy(&keys[lo], nk, nout * sizeof(keys[0]));
-		memcpy(&states[lo], ns, nout * sizeof(states[0]));
-		memcpy(&keys[lo + nout], &lf->key[hi], (lf->n - hi) * sizeof(keys[0]));
-		memcpy(&states[lo + nout], &lf->state[hi], (lf->n - hi) * sizeof(states[0]));
-		leaf_refill_split(m, &p, keys, states, newn);
-	}
+		e.p.ub_node->key[e.p.ub_idx] = e.p.leaf->next->key[0];
+	local_write(m, &e);
 	return 1;
 }
 

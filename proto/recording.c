@@ -1,3 +1,7 @@
+/*
+ * recording — packs and parses, by hand and allocation-free, the header of a
+ * .mevi recording (contract: recording.h).
+ */
 #include "recording.h"
 
 #include <errno.h>

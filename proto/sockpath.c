@@ -1,3 +1,7 @@
+/*
+ * sockpath — the launcher socket's path rule, the trust checks of its directory
+ * and peer, the daemon's lock and the stale-socket probe (contract: sockpath.h).
+ */
 #include "sockpath.h"
 
 #include <errno.h>

@@ -547,82 +547,64 @@ static bool valid_range(const struct mevi_range *r)
 	return r->start < r->end;
 }
 
-int summary_feed(struct summary *sm, const struct mevi_event *ev)
+/*
+ * session_start: the first one names the session; a resume (the launcher
+ * reconnecting) forgets the processes it will announce again.
+ */
+static int feed_session_start(struct summary *sm, const struct mevi_event *ev)
 {
+	if (sm->started && ev->session_start.resume) {
+		before_decrease(sm);
+		reset_procs(sm);
+	}
+	if (!sm->started) {
+		sm->argv = dup_strv(&ev->session_start.argv);
+		if (!sm->argv)
+			return -ENOMEM;
+		sm->started_at = ev->session_start.started_at;
+		sm->launcher_pid = ev->pid;
+	}
+	sm->started = true;
+	sm->ended = false;
+	sm->mode = ev->session_start.mode;
+	sm->sample_ms = ev->session_start.sample_ms;
+	return 0;
+}
+
+/*
+ * proc_start: a live process with the same pid is gone (pid reuse); with
+ * MEVI_PROC_INHERIT_MAP the new process starts with its live parent's map.
+ */
+static int feed_proc_start(struct summary *sm, const struct mevi_event *ev)
+{
+	struct sproc *old = current(sm, ev->pid);
+	struct sproc *parent = NULL;
 	struct sproc *p;
+
+	if (old && old->alive) {
+		before_decrease(sm);
+		proc_gone(sm, old);
+	}
+	if (ev->proc_start.flags & MEVI_PROC_INHERIT_MAP) {
+		parent = current(sm, ev->proc_start.ppid);
+		if (parent && !parent->alive)
+			parent = NULL;
+	}
+	p = proc_add(sm, ev->pid, ev->proc_start.ppid, &ev->proc_start.cmdline, parent);
+	if (!p)
+		return -ENOMEM;
+	set_rss(sm, p);
+	return 0;
+}
+
+/*
+ * An event about one live process's memory or life, applied to p. A range
+ * the maps refuse is skipped; only -ENOMEM is returned.
+ */
+static int feed_proc_event(struct summary *sm, struct sproc *p, const struct mevi_event *ev)
+{
 	int ret = 0;
 
-	if (sm->written)
-		return 0;
-	sm->events++;
-	if (ev->ts > sm->last_ts)
-		sm->last_ts = ev->ts;
-	switch (ev->type) {
-	case MEVI_EV_SESSION_START:
-		if (sm->started && ev->session_start.resume) {
-			before_decrease(sm);
-			reset_procs(sm);
-		}
-		if (!sm->started) {
-			sm->argv = dup_strv(&ev->session_start.argv);
-			if (!sm->argv)
-				return -ENOMEM;
-			sm->started_at = ev->session_start.started_at;
-			sm->launcher_pid = ev->pid;
-		}
-		sm->started = true;
-		sm->ended = false;
-		sm->mode = ev->session_start.mode;
-		sm->sample_ms = ev->session_start.sample_ms;
-		return 0;
-	case MEVI_EV_SESSION_END:
-		sm->ended = true;
-		sm->has_exit_status = true;
-		sm->exit_status = ev->session_end.status;
-		return 0;
-	case MEVI_EV_STACK:
-		return stack_put(sm, ev);
-	case MEVI_EV_SAMPLING:
-		sm->sample_ms = ev->sampling.sample_ms;
-		return 0;
-	case MEVI_EV_ENGINE: /* the session's, from the launcher's pid: no process */
-	case MEVI_EV_VMA:
-	case MEVI_EV_THREAD:
-	case MEVI_EV_TOUCH:
-		return 0;
-	case MEVI_EV_PROC_START: {
-		struct sproc *old = current(sm, ev->pid);
-		struct sproc *parent = NULL;
-
-		if (old && old->alive) {
-			before_decrease(sm);
-			proc_gone(sm, old);
-		}
-		if (ev->proc_start.flags & MEVI_PROC_INHERIT_MAP) {
-			parent = current(sm, ev->proc_start.ppid);
-			if (parent && !parent->alive)
-				parent = NULL;
-		}
-		p = proc_add(sm, ev->pid, ev->proc_start.ppid, &ev->proc_start.cmdline, parent);
-		if (!p)
-			return -ENOMEM;
-		set_rss(sm, p);
-		return 0;
-	}
-	default:
-		break;
-	}
-	if (ev->type >= MEVI_EV_TYPE_COUNT)
-		return 0;
-	p = current(sm, ev->pid);
-	if (!p) {
-		p = proc_add(sm, ev->pid, sm->launcher_pid, NULL, NULL);
-		if (!p)
-			return -ENOMEM;
-	} else if (!p->alive) {
-		sm->dropped++;
-		return 0;
-	}
 	if (ev->type != MEVI_EV_ORIGIN)
 		before_decrease(sm);
 	switch (ev->type) {
@@ -680,6 +662,52 @@ int summary_feed(struct summary *sm, const struct mevi_event *ev)
 	}
 	set_rss(sm, p);
 	return ret == -ENOMEM ? ret : 0;
+}
+
+int summary_feed(struct summary *sm, const struct mevi_event *ev)
+{
+	struct sproc *p;
+
+	if (sm->written)
+		return 0;
+	sm->events++;
+	if (ev->ts > sm->last_ts)
+		sm->last_ts = ev->ts;
+	switch (ev->type) {
+	case MEVI_EV_SESSION_START:
+		return feed_session_start(sm, ev);
+	case MEVI_EV_SESSION_END:
+		sm->ended = true;
+		sm->has_exit_status = true;
+		sm->exit_status = ev->session_end.status;
+		return 0;
+	case MEVI_EV_STACK:
+		return stack_put(sm, ev);
+	case MEVI_EV_SAMPLING:
+		sm->sample_ms = ev->sampling.sample_ms;
+		return 0;
+	case MEVI_EV_ENGINE: /* the session's, from the launcher's pid: no process */
+	case MEVI_EV_VMA:
+	case MEVI_EV_THREAD:
+	case MEVI_EV_TOUCH:
+		return 0;
+	case MEVI_EV_PROC_START:
+		return feed_proc_start(sm, ev);
+	default:
+		break;
+	}
+	if (ev->type >= MEVI_EV_TYPE_COUNT)
+		return 0;
+	p = current(sm, ev->pid);
+	if (!p) {
+		p = proc_add(sm, ev->pid, sm->launcher_pid, NULL, NULL);
+		if (!p)
+			return -ENOMEM;
+	} else if (!p->alive) {
+		sm->dropped++;
+		return 0;
+	}
+	return feed_proc_event(sm, p, ev);
 }
 
 int summary_feed_batch(struct summary *sm, const void *batch, size_t len)

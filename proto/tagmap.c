@@ -1,3 +1,7 @@
+/*
+ * tagmap — the annotation map as one sorted array of merged ranges: set,
+ * remove, remap, walk, lookup (contract: tagmap.h).
+ */
 #include "tagmap.h"
 
 #include <errno.h>

@@ -1,12 +1,15 @@
 /*
  * test_event — encoding of events, batches and the greeting, and round trips
  * of every event type (edge values included) through the batch encoder and
- * the streaming decoder.
+ * the streaming decoder; the wire's exit status of a wait(2) status.
  */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -89,6 +92,36 @@ static void test_error_names(void **state)
 	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		assert_string_equal(mevi_decode_error_name((enum mevi_decode_error)i), names[i]);
 	assert_string_equal(mevi_decode_error_name((enum mevi_decode_error)99), "unknown");
+}
+
+/* The wire's exit status of real wait(2) statuses: exit codes, signals. */
+static void test_exit_status(void **state)
+{
+	static const struct {
+		int code, sig;
+		int32_t want;
+	} cases[] = {{0, 0, 0},
+		     {3, 0, 3},
+		     {255, 0, 255},
+		     {0, SIGKILL, 128 + SIGKILL},
+		     {0, SIGTERM, 128 + SIGTERM}};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		pid_t pid = fork();
+		int st;
+
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			if (cases[i].sig) {
+				signal(cases[i].sig, SIG_DFL);
+				raise(cases[i].sig);
+			}
+			_exit(cases[i].code);
+		}
+		assert_int_equal(waitpid(pid, &st, 0), pid);
+		assert_int_equal(mevi_exit_status(st), cases[i].want);
+	}
+	assert_int_equal(mevi_exit_status(0x137f), -1); /* stopped by SIGSTOP: not an end */
 }
 
 /* The exact bytes of one small event, as PROTOCOL.md shows them. */
@@ -432,6 +465,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_type_names),
 	    cmocka_unit_test(test_error_names),
+	    cmocka_unit_test(test_exit_status),
 	    cmocka_unit_test(test_pack_bytes),
 	    cmocka_unit_test(test_pack_int_widths),
 	    cmocka_unit_test(test_batch_encoder_lifecycle),

@@ -1003,7 +1003,7 @@ static void test_annotations_json_and_snapshot(void **state)
 
 static int parse(const char *const *args, struct mevid_options *o)
 {
-	char *argv[16];
+	char *argv[32];
 	int argc = 0;
 	FILE *null = fopen("/dev/null", "w");
 	int ret;
@@ -1064,6 +1064,34 @@ static void test_options(void **state)
 	unsetenv("MEVI_INTERVAL");
 	assert_int_equal(parse((const char *const[]){"--help", NULL}, &o), 1);
 	assert_int_equal(parse((const char *const[]){"--version", NULL}, &o), 1);
+
+	/* Numbers and sizes, each in its range; repeatable options add up. */
+	assert_int_equal(
+	    parse((const char *const[]){"--max-ended-sessions", "5", "--tab-queue-limit", "4096",
+					"--tab-stall-timeout", "10", "--history-budget", "1G",
+					"--max-upload", "64M", "--load", "a.mevi", "--load",
+					"b.mevi", "--summary-format", "json", NULL},
+		  &o),
+	    0);
+	assert_int_equal(o.max_ended_sessions, 5);
+	assert_int_equal(o.tab_queue_limit, 4096);
+	assert_int_equal(o.tab_stall_timeout, 10);
+	assert_int_equal(o.history_budget, (size_t)1 << 30);
+	assert_int_equal(o.max_upload, (size_t)64 << 20);
+	assert_int_equal(o.n_loads, 2);
+	assert_string_equal(o.loads[1], "b.mevi");
+	assert_true(o.summary_json);
+	options_destroy(&o);
+	static const char *const refused[][2] = {
+	    {"--max-ended-sessions", "+5"}, {"--max-ended-sessions", " 5"},
+	    {"--max-ended-sessions", "5x"}, {"--max-ended-sessions", "1000001"},
+	    {"--tab-queue-limit", "4095"},  {"--tab-stall-timeout", "9"},
+	    {"--history-budget", "lots"},   {"--max-upload", "0"},
+	    {"--max-upload", "257M"},	    {"--summary-format", "xml"},
+	};
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+		assert_int_equal(
+		    parse((const char *const[]){refused[i][0], refused[i][1], NULL}, &o), -EINVAL);
 }
 
 static struct mevi_event writtenev(int32_t pid, uint64_t s, uint64_t e, uint64_t t)

@@ -2,13 +2,15 @@
  * The outbox's coalescing (launcher/outbox.h): neighbouring page-state
  * changes of one process and state become one range, either side; a change
  * of pid, state or first-touching thread starts a new one; each touched run
- * is followed by its touch event; discard drops what was not flushed.
+ * is followed by its touch event; discard drops what was not flushed;
+ * process events carry their command line split into arguments.
  * Batches are decoded with the daemon's own decoder.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,9 +26,23 @@ struct seen {
 	struct mevi_event ev[64];
 	uint32_t n;
 	unsigned batches;
+	void *lines; /* NULL, or char[4][64]: the command lines of events 0..3 */
 };
 
-/* The sink: decodes each batch and keeps its events (no strings needed). */
+/* Writes a process event's command line as "a|b|c" into out. */
+static void keep_cmdline(const struct mevi_event *ev, char *out)
+{
+	const struct mevi_strv *sv =
+	    ev->type == MEVI_EV_PROC_START ? &ev->proc_start.cmdline : &ev->proc_exec.cmdline;
+
+	*out = '\0';
+	for (uint32_t k = 0; k < sv->count; k++)
+		out +=
+		    sprintf(out, "%s%.*s", k ? "|" : "", (int)sv->items[k].len, sv->items[k].ptr);
+}
+
+/* The sink: decodes each batch and keeps its events; strings only as the
+ * command lines of process events, in lines when it is set. */
 static void sink(const void *batch, size_t len, void *arg)
 {
 	struct seen *s = arg;
@@ -39,6 +55,11 @@ static void sink(const void *batch, size_t len, void *arg)
 	assert_int_equal(mevi_decoder_next(&d, &evs, &n), 1);
 	for (uint32_t i = 0; i < n; i++) {
 		assert_true(s->n < 64);
+		if (s->lines &&
+		    (evs[i].type == MEVI_EV_PROC_START || evs[i].type == MEVI_EV_PROC_EXEC)) {
+			assert_true(s->n < 4);
+			keep_cmdline(&evs[i], ((char(*)[64])s->lines)[s->n]);
+		}
 		s->ev[s->n++] = evs[i];
 	}
 	s->batches++;
@@ -153,6 +174,30 @@ static void discard_drops_what_was_not_flushed(void **unused)
 	outbox_destroy(&ob);
 }
 
+static void proc_events_carry_the_split_command_line(void **unused)
+{
+	char lines[4][64] = {{0}};
+	struct seen s = {.lines = lines};
+	struct outbox ob;
+
+	outbox_init(&ob, sink, &s);
+	outbox_proc(&ob, MEVI_EV_PROC_START, 9, 0, MEVI_PROC_INHERIT_MAP, "sh\0-c\0\0", 7);
+	outbox_proc(&ob, MEVI_EV_PROC_EXEC, 9, 0, 0, "renamed", 7); /* no last NUL */
+	outbox_proc(&ob, MEVI_EV_PROC_START, 10, 9, 0, "", 0);
+	outbox_flush(&ob);
+	assert_int_equal(s.n, 3);
+	assert_int_equal(s.ev[0].type, MEVI_EV_PROC_START);
+	assert_int_equal(s.ev[0].pid, 9);
+	assert_int_equal(s.ev[0].proc_start.ppid, 1); /* unknown parent: init */
+	assert_int_equal(s.ev[0].proc_start.flags, MEVI_PROC_INHERIT_MAP);
+	assert_string_equal(lines[0], "sh|-c|");
+	assert_int_equal(s.ev[1].type, MEVI_EV_PROC_EXEC);
+	assert_string_equal(lines[1], "renamed");
+	assert_int_equal(s.ev[2].proc_start.ppid, 9);
+	assert_string_equal(lines[2], "");
+	outbox_destroy(&ob);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -161,6 +206,7 @@ int main(void)
 	    cmocka_unit_test(touches_merge_per_thread_and_follow_their_state),
 	    cmocka_unit_test(other_events_close_the_run_in_order),
 	    cmocka_unit_test(discard_drops_what_was_not_flushed),
+	    cmocka_unit_test(proc_events_carry_the_split_command_line),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
