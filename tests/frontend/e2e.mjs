@@ -31,8 +31,9 @@
  *     swapped pages, the hover's top frame and first-touch thread, the click's
  *     stack panel, group by call site (table order, row highlight), the empty
  *     state without backtraces, and 200k annotated ranges grouped by site;
- *   - layout at 760 and 1400 px: the session header keeps its command line and
- *     no table overflows its box (screenshots 30-layout-*px.png);
+ *   - layout at 760 and 1400 px: the session header and the process rows keep
+ *     their command lines and no table overflows its box (screenshots
+ *     30-layout-*px.png);
  *   - endings: a launcher killed -9 shows "launcher lost" and leaves the totals,
  *     a detach shows "detached", never "exit -1";
  *   - the flame graph panel (flame_checks.mjs): backtrace_prog's call paths
@@ -880,15 +881,19 @@ try {
           const box = t.parentElement;
           return { over: t.scrollWidth - box.clientWidth, tw: t.getBoundingClientRect().width, bw: box.getBoundingClientRect().width };
         });
-        return { argvW: r.width, argvH: r.height, argvFull: argv.scrollWidth <= argv.clientWidth + 1, firstW: first ? first.getBoundingClientRect().width : 0, tables, docOver: document.documentElement.scrollWidth - window.innerWidth };
+        const procArgs = sess.querySelector('.process .args');
+        const pr = procArgs ? procArgs.getBoundingClientRect() : { width: 0 };
+        return { argvW: r.width, argvH: r.height, argvFull: argv.scrollWidth <= argv.clientWidth + 1, firstW: first ? first.getBoundingClientRect().width : 0, tables, docOver: document.documentElement.scrollWidth - window.innerWidth, procArgsW: pr.width, procArgsFull: procArgs ? procArgs.scrollWidth <= procArgs.clientWidth + 1 : false };
       }, v2Session);
       await shot(`30-layout-${width}px`);
       // The whole command line shows, or it keeps at least 300 px (long ones are cut with an ellipsis per argument).
       if (m.argvH === 0 || m.firstW === 0 || (!m.argvFull && m.argvW < 300)) throw new Error(`${width} px: the command line is squeezed to ${m.argvW} px (${JSON.stringify(m)})`);
+      // Each process row keeps its command line too (whole, or at least 150 px).
+      if (!m.procArgsFull && m.procArgsW < 150) throw new Error(`${width} px: a process row's command line is squeezed to ${m.procArgsW} px`);
       const bad = m.tables.filter((t) => t.over > 1);
       if (bad.length) throw new Error(`${width} px: a table overflows its box: ${JSON.stringify(bad)}`);
       if (m.docOver > 1) throw new Error(`${width} px: the page scrolls sideways by ${m.docOver} px`);
-      notes.push(`${width} px: command line ${Math.round(m.argvW)} px${m.argvFull ? ' (whole)' : ''}, ${m.tables.length} tables fit`);
+      notes.push(`${width} px: command line ${Math.round(m.argvW)} px${m.argvFull ? ' (whole)' : ''}, process row's ${Math.round(m.procArgsW)} px${m.procArgsFull ? ' (whole)' : ''}, ${m.tables.length} tables fit`);
     }
     await page.setViewportSize({ width: 1400, height: 900 });
     return notes.join('; ');
