@@ -391,6 +391,16 @@ static int add(struct json_object *obj, const char *key, struct json_object *val
 	return 0;
 }
 
+/* add() of a child held in *child, which the parent owns (or which is freed)
+ * either way: *child is NULL after. */
+static int adopt(struct json_object *obj, const char *key, struct json_object **child)
+{
+	int err = add(obj, key, *child, false);
+
+	*child = NULL;
+	return err;
+}
+
 /*
  * "end": null while going, else {"how": name} plus what the way says:
  * "status" (exited; killed: the wire's 128+N), "signal" (killed), "running"
@@ -523,10 +533,8 @@ static struct json_object *json_session(const struct session *s, bool has_pid, i
 	    add(o, "reconcile_corrections", json_object_new_uint64(s->engine_corrections), false) ||
 	    add(o, "ring_drops", json_object_new_uint64(s->engine_drops), false))
 		goto err_put;
-	if (add(o, "processes", procs, false)) {
-		procs = NULL;
+	if (adopt(o, "processes", &procs))
 		goto err_put;
-	}
 	return o;
 
 err_put:
@@ -557,10 +565,8 @@ struct json_object *api_state_build(const struct session_registry *reg, bool has
 			goto err_put;
 		}
 	}
-	if (add(root, "sessions", sessions, false)) {
-		sessions = NULL;
+	if (adopt(root, "sessions", &sessions))
 		goto err_put;
-	}
 	return root;
 
 err_put:
@@ -597,15 +603,8 @@ struct json_object *api_state_build_at(const struct session *s, const struct eve
 	    add(at, "events", json_object_new_uint64(pos->events), false) ||
 	    add(at, "replayed", json_object_new_uint64(pos->replayed), false))
 		goto err_put;
-	if (add(root, "sessions", sessions, false)) {
-		sessions = NULL;
+	if (adopt(root, "sessions", &sessions) || adopt(root, "at", &at))
 		goto err_put;
-	}
-	sessions = NULL;
-	if (add(root, "at", at, false)) {
-		at = NULL;
-		goto err_put;
-	}
 	return root;
 
 err_put:
@@ -668,15 +667,8 @@ struct json_object *api_timeline_build(const struct session *s)
 		s->launcher_host_pid <= 0) ||
 	    add(o, "markers_truncated", json_object_new_boolean(truncated), false))
 		goto err_put;
-	if (add(o, "markers", markers, false)) {
-		markers = NULL;
+	if (adopt(o, "markers", &markers) || adopt(o, "rss", &rss))
 		goto err_put;
-	}
-	markers = NULL;
-	if (add(o, "rss", rss, false)) {
-		rss = NULL;
-		goto err_put;
-	}
 	return o;
 
 err_put:
