@@ -19,9 +19,12 @@
 #include "mm.h"
 #include "outbox.h"
 #include "parse.h"
+#include "procfs.h"
 #include "spawn.h"
 
 #ifdef MEVI_HAVE_EBPF
+
+#include <dirent.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -1283,6 +1286,30 @@ int ebpf_launch(struct ebpf *e, struct spawn *sp, char *const argv[])
 	return 0;
 }
 
+/* The mapping each thread of p (other than its leader) has its stack
+ * pointer in is that thread's stack, as at a thread's fork record. */
+static void note_thread_stacks(struct eproc *p)
+{
+	char path[64];
+	struct dirent *de;
+	DIR *d;
+
+	if (!p->mm)
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)p->pid);
+	d = opendir(path);
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		pid_t tid = (pid_t)atoi(de->d_name);
+		uint64_t sp = tid > 0 && tid != p->pid ? procfs_task_sp(p->pid, tid) : 0;
+
+		if (sp)
+			mm_note_thread_stack(p->mm, tid, sp);
+	}
+	closedir(d);
+}
+
 int ebpf_attach(struct ebpf *e, pid_t pid)
 {
 	struct mevi_bpf_proc val = {0};
@@ -1305,6 +1332,7 @@ int ebpf_attach(struct ebpf *e, pid_t pid)
 	read_cmdline(p);
 	emit_cmdline(e, p, MEVI_EV_PROC_START, 0);
 	proc_new_mm(e, p, NULL, false);
+	note_thread_stacks(p);
 	start_timers(e);
 	log_debug("pid %d: attached (in the eBPF tracked set, address space read)", pid);
 	return 0;

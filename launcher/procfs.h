@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* The command line is cut at this many bytes (the protocol caps strings). */
@@ -49,5 +50,10 @@ bool procfs_status_field(const char *buf, const char *name, long *value);
  * Returns 0, -ENOENT, -EIO for a line without that field, or -errno.
  */
 int procfs_stat_field(pid_t pid, int field, unsigned long long *value, char *comm, size_t commlen);
+
+/* The stack pointer of thread tid of pid, which need not be stopped, from
+ * /proc/PID/task/TID/syscall (in a syscall, or in user mode; not while it
+ * runs on another CPU). Returns 0 when unknown. */
+uint64_t procfs_task_sp(pid_t pid, pid_t tid);
 
 #endif /* MEVI_LAUNCHER_PROCFS_H */

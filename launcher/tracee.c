@@ -1035,34 +1035,6 @@ static pid_t read_ppid(pid_t pid)
 	return ppid > 0 ? (pid_t)ppid : 1;
 }
 
-/* The stack pointer of a thread that is not stopped, from
- * /proc/PID/task/TID/syscall ("nr args... sp pc", or "-1 sp pc" in user
- * mode, or "running"). Returns 0 when unknown. */
-static uint64_t read_task_sp(pid_t pid, pid_t tid)
-{
-	char path[96], buf[512];
-	unsigned long long v[9];
-	int fd, n;
-	ssize_t len;
-
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall", (int)pid, (int)tid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	len = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (len <= 0)
-		return 0;
-	buf[len] = '\0';
-	n = sscanf(buf, "%lld %llx %llx %llx %llx %llx %llx %llx %llx", (long long *)&v[0], &v[1],
-		   &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8]);
-	if (n == 9)
-		return v[7];
-	if (n == 3) /* "-1 sp pc" */
-		return v[1];
-	return 0;
-}
-
 /* Seizes every thread of pid not in the table yet. Returns how many were
  * new, or -errno. */
 static int seize_threads(struct tracee_table *t, struct proc *p)
@@ -1122,7 +1094,7 @@ int tracee_attach(struct tracee_table *t, pid_t pid, pid_t launcher_pid)
 	}
 	for (size_t i = 0; i < NBUCKETS; i++)
 		for (struct thread *th = t->threads[i]; th; th = th->hnext) {
-			uint64_t sp = th->tid != pid ? read_task_sp(pid, th->tid) : 0;
+			uint64_t sp = th->tid != pid ? procfs_task_sp(pid, th->tid) : 0;
 
 			if (sp)
 				mm_note_thread_stack(p->mm, th->tid, sp);
