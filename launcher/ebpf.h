@@ -53,12 +53,13 @@ struct spawn;
 struct ebpf_config {
 	struct event_base *base;
 	struct outbox *out; /* where events go; not owned */
-	pid_t self;	    /* the session's launcher pid: PROGRAM's (spawn.h) */
+	pid_t self; /* the session's launcher pid: PROGRAM's (spawn.h), or mevi-run's (--pid) */
 	unsigned sample_ms; /* sampled mode: residency scans every sample_ms; 0: exact */
 	/* Notified after the last process has gone (the loop may end). */
 	void (*on_done)(void *ctx);
 	/* Notified once when PROGRAM has ended (its exit is in the outbox),
-	 * with whether processes it started are still alive. May be NULL. */
+	 * with whether processes it started are still alive. May be NULL
+	 * (--pid: nothing is held). */
 	void (*on_main_exit)(void *ctx, bool others_alive);
 	void *ctx;
 };
