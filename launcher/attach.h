@@ -53,13 +53,6 @@ int attach_seize_threads(pid_t pid, attach_known_fn known, attach_seized_fn seiz
 /* The parent pid of pid (1 for none), from /proc/PID/stat, or -errno. */
 pid_t attach_parent(pid_t pid);
 
-/*
- * The stack pointer of thread tid of pid while it runs (not in a ptrace
- * stop), from /proc/PID/task/TID/syscall ("nr args... sp pc" in a syscall,
- * "-1 sp pc" in user mode), or 0 when unknown ("running" on another CPU).
- */
-uint64_t attach_thread_sp(pid_t pid, pid_t tid);
-
 /* Lets thread tid, in a ptrace stop, go with PTRACE_DETACH, delivering sig
  * (0: none). Logs a failure other than ESRCH (the thread is gone). */
 void attach_release_thread(pid_t tid, int sig);

@@ -30,6 +30,8 @@
 
 #ifdef MEVI_HAVE_EBPF
 
+#include <dirent.h>
+
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/types.h>
@@ -92,6 +94,7 @@ struct ebpf {
 	pid_t main_pid;
 	int main_status;
 	bool main_reaped, done;
+	bool detached; /* ebpf_detach(): nothing is tracked, records are ignored */
 	uint64_t sample_ticks;
 	bool thp_always; /* THP "always": any anonymous VMA may fill 2 MiB at once */
 	uint64_t seen_drops;
@@ -687,7 +690,7 @@ static int on_record(void *ctx, void *data, size_t size)
 	struct ebpf *e = ctx;
 	const struct mevi_bpf_hdr *h = data;
 
-	if (size < sizeof(*h))
+	if (size < sizeof(*h) || e->detached)
 		return 0;
 	e->st.records++;
 	switch (h->type) {
@@ -787,6 +790,8 @@ static bool take_drops(struct ebpf *e)
 
 void ebpf_drain(struct ebpf *e)
 {
+	if (e->detached)
+		return;
 	ring_buffer__consume(e->rb);
 	if (!e->main_reaped && __atomic_load_n(&e->skel->bss->main_ended, __ATOMIC_ACQUIRE)) {
 		/* Its record was lost, or comes in the next drain (the kernel
@@ -1222,6 +1227,118 @@ int ebpf_launch(struct ebpf *e, struct spawn *sp, char *const argv[])
 	return 0;
 }
 
+/* The mapping each thread of p (other than its leader) has its stack
+ * pointer in is that thread's stack, as at a thread's fork record. */
+static void note_thread_stacks(struct eproc *p)
+{
+	char path[64];
+	struct dirent *de;
+	DIR *d;
+
+	if (!p->mm)
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)p->pid);
+	d = opendir(path);
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		pid_t tid = (pid_t)atoi(de->d_name);
+		uint64_t sp = tid > 0 && tid != p->pid ? procfs_task_sp(p->pid, tid) : 0;
+
+		if (sp)
+			mm_note_thread_stack(p->mm, tid, sp);
+	}
+	closedir(d);
+}
+
+int ebpf_attach(struct ebpf *e, pid_t pid)
+{
+	struct mevi_bpf_proc val = {0};
+	__u32 key = (__u32)pid;
+	struct eproc *p;
+
+	/* Registered first, read second: what changes in between comes as
+	 * records too, and re-reading what the full read saw is harmless. */
+	e->skel->bss->main_tgid = key;
+	if (bpf_map__update_elem(e->skel->maps.tracked, &key, sizeof(key), &val, sizeof(val),
+				 BPF_NOEXIST))
+		return -errno;
+	if (kill(pid, 0) < 0 && errno == ESRCH) {
+		bpf_map__delete_elem(e->skel->maps.tracked, &key, sizeof(key), 0);
+		e->skel->bss->main_tgid = 0;
+		return -ESRCH;
+	}
+	e->main_pid = pid;
+	p = proc_add(e, pid, read_ppid(pid));
+	read_cmdline(p);
+	emit_cmdline(e, p, MEVI_EV_PROC_START, 0);
+	proc_new_mm(e, p, NULL, false);
+	note_thread_stacks(p);
+	start_timers(e);
+	log_debug("pid %d: attached (in the eBPF tracked set, address space read)", pid);
+	return 0;
+}
+
+/* Deletes every key of the tracked set; returns how many it deleted. */
+static size_t untrack_all(struct ebpf *e)
+{
+	__u32 key;
+	size_t n = 0;
+
+	while (bpf_map__get_next_key(e->skel->maps.tracked, NULL, &key, sizeof(key)) == 0) {
+		if (bpf_map__delete_elem(e->skel->maps.tracked, &key, sizeof(key), 0) == 0)
+			n++;
+		else if (errno != ENOENT)
+			break;
+	}
+	return n;
+}
+
+/* How many keys the tracked set holds. */
+static size_t tracked_count(struct ebpf *e)
+{
+	__u32 key, next, *prev = NULL;
+	size_t n = 0;
+
+	while (bpf_map__get_next_key(e->skel->maps.tracked, prev, &next, sizeof(next)) == 0) {
+		key = next;
+		prev = &key;
+		n++;
+	}
+	return n;
+}
+
+void ebpf_detach(struct ebpf *e)
+{
+	size_t n;
+
+	if (e->detached)
+		return;
+	ebpf_drain(e); /* what happened before the detach is shown */
+	__atomic_store_n(&e->skel->bss->detaching, 1, __ATOMIC_RELEASE);
+	n = untrack_all(e);
+	/* A fork that passed the kernel program's `detaching` test before it
+	 * was set may add its child after the first pass: look again once such
+	 * a program has surely finished. */
+	usleep(2000);
+	n += untrack_all(e);
+	e->skel->bss->main_tgid = 0;
+	e->detached = true;
+	event_del(e->rb_ev);
+	event_del(e->drain_ev);
+	event_del(e->reconcile_ev);
+	if (e->sample_ev)
+		event_del(e->sample_ev);
+	/* Tests read this line: it is the only outside view of the map. */
+	log_debug("eBPF: detached: %zu processes removed from the tracked set, %zu entries remain",
+		  n, tracked_count(e));
+}
+
+bool ebpf_detached(const struct ebpf *e)
+{
+	return e->detached;
+}
+
 void ebpf_reap(struct ebpf *e)
 {
 	if (!e->main_reaped && e->main_pid > 0)
@@ -1290,6 +1407,20 @@ void ebpf_close(struct ebpf *e)
 int ebpf_launch(struct ebpf *e, struct spawn *sp, char *const argv[])
 {
 	return 125;
+}
+
+int ebpf_attach(struct ebpf *e, pid_t pid)
+{
+	return -ENOSYS;
+}
+
+void ebpf_detach(struct ebpf *e)
+{
+}
+
+bool ebpf_detached(const struct ebpf *e)
+{
+	return false;
 }
 
 void ebpf_reap(struct ebpf *e)

@@ -17,6 +17,10 @@
  * records the ring buffer could not hold are counted in the kernel and
  * answered by a rescan of everything.
  *
+ * A running process can be attached instead (--pid, ebpf_attach): it is put
+ * in the tracked set, then read in full; detaching (ebpf_detach) takes it and
+ * every process added because of it out again.
+ *
  * The program is never stopped, traced or injected into. It is started as
  * the ptrace engine starts it (spawn.h): mevi-run itself becomes PROGRAM (same
  * pid, same parent: the shell waits for it, job control and signals are the
@@ -49,12 +53,13 @@ struct spawn;
 struct ebpf_config {
 	struct event_base *base;
 	struct outbox *out; /* where events go; not owned */
-	pid_t self;	    /* the session's launcher pid: PROGRAM's (spawn.h) */
+	pid_t self; /* the session's launcher pid: PROGRAM's (spawn.h), or mevi-run's (--pid) */
 	unsigned sample_ms; /* sampled mode: residency scans every sample_ms; 0: exact */
 	/* Notified after the last process has gone (the loop may end). */
 	void (*on_done)(void *ctx);
 	/* Notified once when PROGRAM has ended (its exit is in the outbox),
-	 * with whether processes it started are still alive. May be NULL. */
+	 * with whether processes it started are still alive. May be NULL
+	 * (--pid: nothing is held). */
 	void (*on_main_exit)(void *ctx, bool others_alive);
 	void *ctx;
 };
@@ -84,6 +89,31 @@ void ebpf_close(struct ebpf *e);
  * ebpf_snapshot() when the session begins.
  */
 int ebpf_launch(struct ebpf *e, struct spawn *sp, char *const argv[]);
+
+/*
+ * --pid: adds the running process pid (its tgid: every thread) to the tracked
+ * set, emits its proc_start and reads its address space in full, in that
+ * order, so that nothing between the read and the registration is lost. From
+ * then on its faults (exact mode) or residency scans (sampled), layout
+ * syscalls, exec and exit are recorded, and children it creates afterwards
+ * are added in the kernel as a launched program's are; children that existed
+ * before are not followed (as with ptrace's attach). Its exit is what
+ * ebpf_main_status() reports. Returns 0, or -errno (-ESRCH: it is gone).
+ */
+int ebpf_attach(struct ebpf *e, pid_t pid);
+
+/*
+ * Lets the attached process go: empties the tracked set (it and every process
+ * added because of it; the kernel programs add no child from then on), stops
+ * the timers and ignores records still in the ring. Nothing of it is left in
+ * the kernel's maps, and its later exit is not reported. Logs (debug) how
+ * many entries were removed and how many remain. The caller ends the
+ * session as detached.
+ */
+void ebpf_detach(struct ebpf *e);
+
+/* True once ebpf_detach() has run. */
+bool ebpf_detached(const struct ebpf *e);
 
 /* Notes PROGRAM's end when the kernel has reported it (the tracker is not its
  * parent: nothing is reaped). Call before the loop and on SIGCHLD. */

@@ -203,3 +203,31 @@ int procfs_stat_field(pid_t pid, int field, unsigned long long *value, char *com
 	*value = strtoull(p + 1, NULL, 10);
 	return 0;
 }
+
+/* The stack pointer of a thread that is not stopped, from
+ * /proc/PID/task/TID/syscall ("nr args... sp pc", or "-1 sp pc" in user
+ * mode, or "running"). Returns 0 when unknown. */
+uint64_t procfs_task_sp(pid_t pid, pid_t tid)
+{
+	char path[96], buf[512];
+	unsigned long long v[9];
+	int fd, n;
+	ssize_t len;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall", (int)pid, (int)tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	len = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (len <= 0)
+		return 0;
+	buf[len] = '\0';
+	n = sscanf(buf, "%lld %llx %llx %llx %llx %llx %llx %llx %llx", (long long *)&v[0], &v[1],
+		   &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8]);
+	if (n == 9)
+		return v[7];
+	if (n == 3) /* "-1 sp pc" */
+		return v[1];
+	return 0;
+}

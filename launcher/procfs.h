@@ -82,4 +82,9 @@ bool procfs_status_field(const char *buf, const char *name, long *value);
  */
 int procfs_stat_field(pid_t pid, int field, unsigned long long *value, char *comm, size_t commlen);
 
+/* The stack pointer of thread tid of pid, which need not be stopped, from
+ * /proc/PID/task/TID/syscall (in a syscall, or in user mode; not while it
+ * runs on another CPU). Returns 0 when unknown. */
+uint64_t procfs_task_sp(pid_t pid, pid_t tid);
+
 #endif /* MEVI_LAUNCHER_PROCFS_H */

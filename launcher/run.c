@@ -298,11 +298,37 @@ static int attach(struct launcher *l)
 	return err ? 1 : -1;
 }
 
+/* --pid on the eBPF engine: put the process in the tracked set and read it.
+ * Returns -1 to run the loop, or an exit status. */
+static int attach_ebpf(struct launcher *l)
+{
+	int err = ebpf_attach(l->bpf, l->attach_pid);
+
+	if (err == -ESRCH)
+		fprintf(stderr, "mevi-run: --pid %d: no such process\n", (int)l->attach_pid);
+	else if (err)
+		fprintf(stderr, "mevi-run: cannot attach to %d: %s\n", (int)l->attach_pid,
+			strerror(-err));
+	return err ? 1 : -1;
+}
+
+/* Whether the attached process was let go (the session ends "detached"). */
+static bool detached(const struct launcher *l)
+{
+	return l->bpf ? ebpf_detached(l->bpf) : tracee_detached(l->tracees);
+}
+
 /* Ctrl-C, SIGTERM or --detach-after with --pid: let the process go. */
 static void detach_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct launcher *l = arg;
 
+	if (l->bpf) {
+		ebpf_detach(l->bpf);
+		outbox_flush(&l->out);
+		event_base_loopbreak(l->base);
+		return;
+	}
 	outbox_flush(&l->out);
 	tracee_detach(l->tracees);
 	tracee_reap(l->tracees);
@@ -383,8 +409,9 @@ static int check_target(struct launcher *l)
 }
 
 /*
- * --engine=auto|ebpf: opens the eBPF engine when it loads (see ebpf.h). What
- * it lacks yet (--pid, backtraces, --heat) stays with ptrace; so does, under
+ * --engine=auto|ebpf: opens the eBPF engine when it loads (see ebpf.h), for a
+ * launched program or --pid. What it lacks yet (backtraces, --heat) stays
+ * with ptrace; so does, under
  * auto, a run that writes a file which must be complete when mevi-run
  * returns (--record, --summary=FILE): the eBPF tracker is not PROGRAM's
  * parent and cannot hold its exit, so the shell may see PROGRAM end a few ms
@@ -399,9 +426,7 @@ static int open_ebpf(struct launcher *l)
 
 	if (o->engine == ENGINE_PTRACE)
 		return -1;
-	if (l->attach_pid)
-		snprintf(why, sizeof(why), "--pid attaches with ptrace only, for now");
-	else if (o->bt_mode != BACKTRACE_OFF && o->bt_given)
+	if (o->bt_mode != BACKTRACE_OFF && o->bt_given)
 		snprintf(why, sizeof(why), "backtraces need ptrace stops, for now");
 	else if (o->bt_mode != BACKTRACE_OFF && !forced) /* forced: runs without them */
 		snprintf(why, sizeof(why),
@@ -421,7 +446,8 @@ static int open_ebpf(struct launcher *l)
 				 .self = l->self,
 				 .sample_ms = l->sample_ms,
 				 .on_done = ebpf_done_cb,
-				 .on_main_exit = on_main_exit,
+				 /* Attached, nothing is held or put in the background. */
+				 .on_main_exit = l->attach_pid ? NULL : on_main_exit,
 				 .ctx = l};
 
 	l->base = event_base_new();
@@ -570,7 +596,9 @@ static int start(struct launcher *l)
 	l->held = true;
 	l->link.url_printed = true;
 	link_start(&l->link, 3000);
-	if (l->bpf) {
+	if (l->bpf && l->attach_pid) {
+		status = attach_ebpf(l);
+	} else if (l->bpf) {
 		status = ebpf_launch(l->bpf, &l->spawn, l->argv) ?: -1;
 	} else {
 		status = l->attach_pid ? attach(l) : launch(l);
@@ -756,7 +784,7 @@ int launcher_run(const struct launcher_options *o)
 		run_loop(&l);
 		status = l.bpf ? ebpf_main_status(l.bpf) : tracee_main_status(l.tracees);
 		end_status = status;
-		if (l.attach_pid && tracee_detached(l.tracees)) {
+		if (l.attach_pid && detached(&l)) {
 			fprintf(stderr, "mevi: detached from %d, which carries on\n",
 				(int)l.attach_pid);
 			status = 0;

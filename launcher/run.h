@@ -9,7 +9,7 @@
 struct launcher_options;
 
 /*
- * Runs what o says. Launched (not --pid, ptrace engine), the calling process
+ * Runs what o says. Launched (not --pid), the calling process
  * becomes PROGRAM (spawn.h) and never returns; the hidden tracer returns
  * here. Returns the exit status: PROGRAM's, 0 after a detach, 1 when the
  * process cannot be attached to, 2 for an unusable --record file, 125 when

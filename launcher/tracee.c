@@ -990,7 +990,7 @@ int tracee_attach(struct tracee_table *t, pid_t pid, pid_t launcher_pid)
 	}
 	for (size_t i = 0; i < NBUCKETS; i++)
 		for (struct thread *th = t->threads[i]; th; th = th->hnext) {
-			uint64_t sp = th->tid != pid ? attach_thread_sp(pid, th->tid) : 0;
+			uint64_t sp = th->tid != pid ? procfs_task_sp(pid, th->tid) : 0;
 
 			if (sp)
 				mm_note_thread_stack(p->mm, th->tid, sp);

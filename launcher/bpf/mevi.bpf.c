@@ -7,8 +7,9 @@
  * refuse fentry/fexit and kprobes, while tp_btf and classic tracepoints load.
  *
  *  - The tracked set (map `tracked`, keyed by tgid) holds the traced program
- *    and, added here at sched_process_fork before the child can run, every
- *    process it spawns: no fork race, no ptrace.
+ *    (launched, or attached with --pid: user space adds it) and, added here at
+ *    sched_process_fork before the child can run, every process it spawns
+ *    from then on: no fork race, no ptrace. Detaching empties it.
  *  - exceptions:page_fault_user / page_fault_kernel report first touches:
  *    faults whose error code says the page was present (copy-on-write,
  *    protection) are dropped, and so are faults the VMA cannot satisfy
@@ -53,6 +54,14 @@ __u64 drops = 0;
 __u32 main_tgid = 0;
 __u32 main_status = 0;
 __u32 main_ended = 0;
+
+/*
+ * Set by user space when it detaches from an attached (--pid) process, before
+ * it empties `tracked`: from then on no fork adds a child, so the emptied set
+ * stays empty (a fork already past this test is caught by user space's second
+ * look a moment later).
+ */
+__u32 detaching = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -159,7 +168,7 @@ int BPF_PROG(proc_fork, struct task_struct *parent, struct task_struct *child)
 	struct mevi_bpf_rec *r;
 	__u32 flags = 0;
 
-	if (!p)
+	if (!p || detaching)
 		return 0;
 	if (ctgid == ptgid) {
 		flags = MEVI_BPF_F_THREAD;

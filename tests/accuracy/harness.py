@@ -648,6 +648,8 @@ class Harness:
         cmd = interpreted(self.args.mevi_run) + ["--socket", self.mevi.socket, "--no-spawn", "--pid", str(pid)]
         if self.args.exact:
             cmd.append("--exact")
+        if self.args.engine:
+            cmd.append("--engine=" + self.args.engine)
         log(f"harness: attaching: {' '.join(cmd)}")
         self.attach_out = open(os.path.join(self.workdir, "attach.output"), "wb")
         self.attacher = subprocess.Popen(
@@ -912,6 +914,8 @@ class Harness:
                 self.detach()
             if self.compared == 0:
                 self.errors.append("no checkpoint was compared with mevi while attached")
+            if self.attacher is not None and args.engine == "ebpf":
+                self.attach_engine_checks()
         elif not self.native:
             self.final_mevi_checks()
 
@@ -980,6 +984,40 @@ class Harness:
             log(f"  /api/state: session and processes ended, exit_status {self.args.expect_exit}")
             if self.args.engine == "ebpf":
                 log("  /api/state: engine ebpf, 0 reconcile corrections")
+
+    def attach_engine_checks(self):
+        """Attached with --engine ebpf: the session (launcher_pid: mevi-run --pid's own pid)
+        ended detached, says engine ebpf, and its reconcile pass corrected nothing."""
+        deadline = time.monotonic() + self.args.deadline
+        while True:
+            problems = []
+            try:
+                doc = self.mevi.state()
+            except (OSError, ValueError) as e:
+                problems = [f"/api/state: {e}"]
+                doc = None
+            if doc is not None:
+                sessions = [s for s in doc["sessions"] if s.get("launcher_pid") == self.attacher.pid]
+                if not sessions:
+                    problems.append(f"no session with launcher_pid {self.attacher.pid} (mevi-run --pid)")
+                else:
+                    sess = sessions[-1]
+                    if sess.get("engine") != "ebpf":
+                        problems.append(f"session {sess.get('id')} engine={sess.get('engine')!r}, expected 'ebpf'")
+                    if sess.get("end") != {"how": "detached"}:
+                        problems.append(f"session {sess.get('id')} end={sess.get('end')!r}, expected detached")
+                    if sess.get("reconcile_corrections") != 0:
+                        problems.append(
+                            f"session {sess.get('id')} reconcile_corrections={sess.get('reconcile_corrections')!r}, "
+                            "expected 0 (the engine's events missed something its 1 Hz reconcile pass found)"
+                        )
+            if not problems or time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
+        if problems:
+            self.errors.append("attached session: " + "; ".join(problems))
+        else:
+            log("  /api/state: attached session ended detached, engine ebpf, 0 reconcile corrections")
 
     def cleanup(self):
         if self.attacher is not None and self.attacher.poll() is None:

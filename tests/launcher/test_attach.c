@@ -154,7 +154,7 @@ static void seizes_every_thread_once_and_releases_them(void **unused)
 		uint64_t sp = 0;
 
 		for (int tries = 0; t.tid[i] != pid && !sp && tries < 2000; tries++) {
-			sp = attach_thread_sp(pid, t.tid[i]);
+			sp = procfs_task_sp(pid, t.tid[i]);
 			if (!sp)
 				usleep(1000);
 		}
@@ -187,7 +187,7 @@ static void refusals_carry_the_kernels_errno(void **unused)
 	/* A pid with no /proc entry (beyond pid_max). */
 	assert_int_equal(attach_seize_threads(1 << 23, known, seized, &t), -ENOENT);
 	assert_int_equal(attach_parent(1 << 23), -ENOENT);
-	assert_int_equal(attach_thread_sp(1 << 23, 1 << 23), 0);
+	assert_int_equal(procfs_task_sp(1 << 23, 1 << 23), 0);
 }
 
 int main(void)

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -25,6 +27,7 @@
 #include "event.h"
 #include "memmap.h"
 #include "pagemap.h"
+#include "procfs.h"
 #include "vma.h"
 
 #define PAGE	 4096u
@@ -364,6 +367,64 @@ static void test_gone_process(void **state)
 	assert_true(pagemap_open(&pm, 0) < 0);
 }
 
+struct blocked {
+	int fd;
+	pid_t tid;
+	int ready[2];
+};
+
+static void *block_in_read(void *arg)
+{
+	struct blocked *b = arg;
+	char c;
+
+	b->tid = (pid_t)syscall(SYS_gettid);
+	if (write(b->ready[1], "r", 1) != 1)
+		return NULL;
+	if (read(b->fd, &c, 1) < 0)
+		return NULL;
+	return NULL;
+}
+
+/* procfs_task_sp: a thread blocked in read(), on a stack we gave it, has its
+ * stack pointer inside that stack; an unknown thread gives 0. */
+static void test_task_sp(void **state)
+{
+	const size_t size = 256 << 10;
+	char *stack = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct blocked b = {0};
+	pthread_attr_t attr;
+	pthread_t th;
+	int p[2];
+	char c;
+	uint64_t sp = 0;
+
+	assert_true(stack != MAP_FAILED);
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(pipe(b.ready), 0);
+	b.fd = p[0];
+	assert_int_equal(pthread_attr_init(&attr), 0);
+	assert_int_equal(pthread_attr_setstack(&attr, stack, size), 0);
+	assert_int_equal(pthread_create(&th, &attr, block_in_read, &b), 0);
+	assert_int_equal(read(b.ready[0], &c, 1), 1);
+	/* It reaches read() a moment after saying it is ready. */
+	for (int i = 0; i < 1000 && !sp; i++) {
+		sp = procfs_task_sp(getpid(), b.tid);
+		if (!sp)
+			usleep(1000);
+	}
+	assert_true(sp >= (uint64_t)(uintptr_t)stack && sp < (uint64_t)(uintptr_t)stack + size);
+	assert_int_equal(procfs_task_sp(getpid(), 0), 0);
+	assert_int_equal(write(p[1], "x", 1), 1);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	pthread_attr_destroy(&attr);
+	close(p[0]);
+	close(p[1]);
+	close(b.ready[0]);
+	close(b.ready[1]);
+	munmap(stack, size);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -374,6 +435,7 @@ int main(void)
 	    cmocka_unit_test(test_states_sparse),
 	    cmocka_unit_test(test_vdso_found),
 	    cmocka_unit_test(test_gone_process),
+	    cmocka_unit_test(test_task_sp),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
