@@ -39,15 +39,22 @@
 #include "bpf/mevi_bpf.h"
 #include "mevi.skel.h"
 
-#define PAGE	      MEVI_PAGE_SIZE
-#define PAGE_UP(x)    (((x) + PAGE - 1) & ~(PAGE - 1))
-#define PAGE_DOWN(x)  ((x) & ~(PAGE - 1))
-#define HUGE	      (UINT64_C(2) << 20)
-#define NBUCKETS      1024
-#define MAX_EXITED    4096
-#define DRAIN_MS      4
-#define RECONCILE_MS  1000
-#define RINGBUF_BYTES (4u << 20)
+#define PAGE	     MEVI_PAGE_SIZE
+#define PAGE_UP(x)   (((x) + PAGE - 1) & ~(PAGE - 1))
+#define PAGE_DOWN(x) ((x) & ~(PAGE - 1))
+#define HUGE	     (UINT64_C(2) << 20)
+#define NBUCKETS     1024
+#define MAX_EXITED   4096
+#define DRAIN_MS     4
+/* A drain from the timers stops after this much work and goes on at once,
+ * from the loop: under a flood of records (a thread storm's mmaps, each a
+ * re-read under a contended mmap_lock) the loop still keeps its timers
+ * (flush to mevid, --detach-after) and signals. */
+#define DRAIN_BUDGET_NS (20 * 1000000ull)
+/* What a detach shows of the records still in the ring; the rest go. */
+#define DETACH_BUDGET_NS (100 * 1000000ull)
+#define RECONCILE_MS	 1000
+#define RINGBUF_BYTES	 (4u << 20)
 
 /* One process of the traced tree. */
 struct eproc {
@@ -94,7 +101,10 @@ struct ebpf {
 	pid_t main_pid;
 	int main_status;
 	bool main_reaped, done;
-	bool detached; /* ebpf_detach(): nothing is tracked, records are ignored */
+	bool detached;	     /* ebpf_detach(): nothing is tracked, records are ignored */
+	uint64_t budget_end; /* consume(): stop on_record after this (0: never) */
+	unsigned budget_n;
+	bool cut; /* consume() stopped at budget_end, records remain */
 	uint64_t sample_ticks;
 	bool thp_always; /* THP "always": any anonymous VMA may fill 2 MiB at once */
 	uint64_t seen_drops;
@@ -714,7 +724,23 @@ static int on_record(void *ctx, void *data, size_t size)
 			on_syscall(e, data);
 		break;
 	}
+	if (e->budget_end && (++e->budget_n & 31) == 0 && mono_ns() >= e->budget_end) {
+		e->cut = true;
+		return -EAGAIN; /* this record is consumed; the rest wait */
+	}
 	return 0;
+}
+
+/* Consumes the ring, for at most budget_ns (0: all of it). Returns whether
+ * records were left for later. */
+static bool consume(struct ebpf *e, uint64_t budget_ns)
+{
+	e->cut = false;
+	e->budget_n = 0;
+	e->budget_end = budget_ns ? mono_ns() + budget_ns : 0;
+	ring_buffer__consume(e->rb);
+	e->budget_end = 0;
+	return e->cut;
 }
 
 static void run_rechecks(struct ebpf *e)
@@ -788,27 +814,44 @@ static bool take_drops(struct ebpf *e)
 	return true;
 }
 
-void ebpf_drain(struct ebpf *e)
+/*
+ * Applies what the ring holds (for at most budget_ns, 0: all) and what it
+ * leads to. Returns whether records were left: then the drain goes on from
+ * the loop at once, and whether everything ended is looked at after it.
+ */
+static bool drain(struct ebpf *e, uint64_t budget_ns)
 {
+	bool cut;
+
 	if (e->detached)
-		return;
-	ring_buffer__consume(e->rb);
-	if (!e->main_reaped && __atomic_load_n(&e->skel->bss->main_ended, __ATOMIC_ACQUIRE)) {
+		return false;
+	cut = consume(e, budget_ns);
+	if (!cut && !e->main_reaped &&
+	    __atomic_load_n(&e->skel->bss->main_ended, __ATOMIC_ACQUIRE)) {
 		/* Its record was lost, or comes in the next drain (the kernel
 		 * program sets the status first): the status is the same. */
-		ring_buffer__consume(e->rb);
+		cut = consume(e, budget_ns);
 		main_ended(e, mevi_exit_status((int)e->skel->bss->main_status));
 	}
 	take_drops(e);
 	run_rechecks(e);
 	run_young(e);
 	trim_exited(e);
-	check_done(e);
+	if (cut)
+		event_active(e->drain_ev, EV_TIMEOUT, 1);
+	else
+		check_done(e);
+	return cut;
+}
+
+void ebpf_drain(struct ebpf *e)
+{
+	drain(e, 0);
 }
 
 static void drain_cb(evutil_socket_t fd, short what, void *arg)
 {
-	ebpf_drain(arg);
+	drain(arg, DRAIN_BUDGET_NS);
 }
 
 static void rb_cb(evutil_socket_t fd, short what, void *arg)
@@ -816,7 +859,7 @@ static void rb_cb(evutil_socket_t fd, short what, void *arg)
 	struct ebpf *e = arg;
 
 	ring_buffer__poll(e->rb, 0); /* clears the epoll readiness */
-	ebpf_drain(e);
+	drain(e, DRAIN_BUDGET_NS);
 }
 
 /* ---- reconcile ---- */
@@ -941,7 +984,10 @@ static void reconcile_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct ebpf *e = arg;
 
-	ebpf_drain(e);
+	/* Suspects are settled against a drained ring only: a record still
+	 * in it may explain one. Under a flood, the pass waits. */
+	if (drain(e, DRAIN_BUDGET_NS))
+		return;
 	settle_suspects(e);
 	e->st.reconciles++;
 	for (struct eproc *p = e->first; p; p = p->next)
@@ -974,7 +1020,7 @@ static void sample_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct ebpf *e = arg;
 
-	ebpf_drain(e);
+	drain(e, DRAIN_BUDGET_NS);
 	/* Every tenth scan re-reads layouts too: a stack grows without a
 	 * syscall, and sampled mode loads no fault programs to see it. */
 	e->sample_ticks++;
@@ -1314,7 +1360,7 @@ void ebpf_detach(struct ebpf *e)
 
 	if (e->detached)
 		return;
-	ebpf_drain(e); /* what happened before the detach is shown */
+	drain(e, DETACH_BUDGET_NS); /* what happened before the detach is shown */
 	__atomic_store_n(&e->skel->bss->detaching, 1, __ATOMIC_RELEASE);
 	n = untrack_all(e);
 	/* A fork that passed the kernel program's `detaching` test before it
