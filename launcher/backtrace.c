@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -131,12 +132,16 @@ void backtrace_free(struct backtrace *bt)
 	free(bt);
 }
 
-bool backtrace_wants_exit(const struct backtrace *bt, int kind)
+bool backtrace_wants_exit(const struct backtrace *bt, int kind, const uint64_t args[6])
 {
-	if (!bt || bt->mode != BACKTRACE_ALL)
+	if (!bt)
 		return false;
-	return kind == SYSCALL_MMAP || kind == SYSCALL_MREMAP || kind == SYSCALL_BRK ||
-	       kind == SYSCALL_MADVISE;
+	if (bt->mode == BACKTRACE_ALL)
+		return kind == SYSCALL_MMAP || kind == SYSCALL_MREMAP || kind == SYSCALL_BRK ||
+		       kind == SYSCALL_MADVISE;
+	if (kind == SYSCALL_MMAP)
+		return (args[3] & MAP_ANONYMOUS) && args[1] >= BACKTRACE_YOUNG_MIN_BYTES;
+	return kind == SYSCALL_MREMAP && args[2] >= BACKTRACE_YOUNG_MIN_BYTES;
 }
 
 struct backtrace_mm *backtrace_mm_new(struct backtrace *bt, pid_t pid, const struct memmap *map,

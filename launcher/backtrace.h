@@ -66,13 +66,19 @@ void backtrace_finish(struct backtrace *bt);
 /* Logs the statistics line (debug) and frees bt. NULL is allowed. */
 void backtrace_free(struct backtrace *bt);
 
-/* True when an exit stop of a syscall of this kind (enum syscall_kind) is
- * wanted for a backtrace even where tracking would not need it (an address
- * space still pending: only with BACKTRACE_ALL, since a stop and an
- * unwinder per short-lived program cost a fork+exec-heavy workload about a
- * quarter of its speed; tracee.c also stops a young fork child). bt may be
- * NULL. */
-bool backtrace_wants_exit(const struct backtrace *bt, int kind);
+/* An anonymous mapping at least this big is unwound even in the first 2 ms
+ * of an exec'd image: the loader and libc's start-up map nothing that
+ * large, so it is the program's own work (a main() that maps at once). */
+#define BACKTRACE_YOUNG_MIN_BYTES (1u << 20)
+
+/* True when the exit stop of this syscall (enum syscall_kind, with its
+ * arguments) is wanted for a backtrace where tracking would not need it: in
+ * an address space still pending (its first 2 ms), with BACKTRACE_ALL every
+ * mapping call, else only an anonymous mmap or an mremap to at least
+ * BACKTRACE_YOUNG_MIN_BYTES (a stop and an unwinder for every short-lived
+ * program would cost a fork+exec-heavy workload about a quarter of its
+ * speed; tracee.c also stops a young fork child). bt may be NULL. */
+bool backtrace_wants_exit(const struct backtrace *bt, int kind, const uint64_t args[6]);
 
 /*
  * The state of a new address space owned by process pid, whose memory map

@@ -563,15 +563,16 @@ static void on_exec_event(struct tracee_table *t, struct thread *th)
  * Whether a syscall of a young (pending) address space stops at its exit for
  * a backtrace. A forked child that maps memory right away does real work and
  * gets its origins; an image just exec'd spends its first 2 ms in the dynamic
- * loader and libc's start-up, which only --backtraces=all unwinds (a stop and
- * an unwinder per short-lived program would cost fork+exec-heavy workloads a
- * quarter of their speed).
+ * loader and libc's start-up, whose small mappings only --backtraces=all
+ * unwinds (backtrace_wants_exit: a big anonymous one is the program's own).
  */
-static bool young_backtrace(const struct tracee_table *t, const struct mm *mm, int kind)
+static bool young_backtrace(const struct tracee_table *t, const struct thread *th)
 {
-	if (backtrace_wants_exit(t->bt, kind))
+	int kind = th->sc->kind;
+
+	if (backtrace_wants_exit(t->bt, kind, th->args))
 		return true;
-	return t->bt && mm->forked &&
+	return t->bt && th->proc->mm->forked &&
 	       (kind == SYSCALL_MMAP || kind == SYSCALL_MREMAP || kind == SYSCALL_BRK);
 }
 
@@ -611,7 +612,7 @@ static void on_seccomp_stop(struct tracee_table *t, struct thread *th)
 	 * of anonymous memory (a young process's file mappings are the dynamic
 	 * loader's: not worth a stop each). */
 	if (th->proc->mm->state == MM_PENDING && !mm_attach_due(th->proc->mm) &&
-	    (!young_backtrace(t, th->proc->mm, th->sc->kind) ||
+	    (!young_backtrace(t, th) ||
 	     (th->sc->kind == SYSCALL_MMAP && !(th->args[3] & MAP_ANONYMOUS)))) {
 		th->sc = NULL;
 		resume(th->tid, PTRACE_CONT, 0);
