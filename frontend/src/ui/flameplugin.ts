@@ -221,14 +221,14 @@ export class FlameDrawPlugin extends UIPlugin {
 
   private strokeSelected(l: FlameLayout, rowH: number): void {
     const e = this.renderEngine;
-    for (let d = 0; d < l.rows.length; d++) {
-      const row = l.rows[d]!;
-      const i = row.nodes.indexOf(this.selected!);
-      if (i < 0) continue;
-      const x = (row.x[i]! - e.positionX) * e.zoom;
-      e.ctx.strokeStyle = 'green';
-      e.ctx.strokeRect(x, d * rowH - this.positionY, Math.max(1, row.w[i]! * e.zoom), e.blockHeight);
-      return;
-    }
+    const n = this.selected!;
+    // Where the layout put it (a frame of another layout has no place here).
+    const d = n.depth ?? -1;
+    const i = n.index ?? -1;
+    const row = l.rows[d];
+    if (!row || row.nodes[i] !== n) return;
+    const x = (row.x[i]! - e.positionX) * e.zoom;
+    e.ctx.strokeStyle = 'green';
+    e.ctx.strokeRect(x, d * rowH - this.positionY, Math.max(1, row.w[i]! * e.zoom), e.blockHeight);
   }
 }

@@ -15,18 +15,19 @@ import { FlameChartContainer } from 'flame-chart-js';
 import type { SessionState } from '../store';
 import {
   buildFlame,
-  bytesByStack,
   bytesFromState,
   countFrames,
   describeFrame,
   FlameLayout,
   FlameTree,
+  refreshLive,
   stacksOf,
   topFrames,
   type FlameNode,
   type FlameValue,
 } from '../flame';
 import { FlameDrawPlugin } from './flameplugin';
+import { StackBytesSet } from '../stackbytes';
 import { procPidText } from '../endings';
 import { formatBytes } from '../format';
 import { el } from './dom';
@@ -85,6 +86,9 @@ export class FlameView {
   /** The live tree, kept by differences while its key holds (session, pid,
    * value, stack table). */
   private live: { key: string; stacks: unknown; tree: FlameTree; layout: FlameLayout } | null = null;
+  /** Bytes per stack of the processes shown, kept by the differences their
+   * maps report (watched only while the panel shows a live tree). */
+  private readonly bytes = new StackBytesSet();
   /** When the function list was last rebuilt (ms), and what it showed. */
   private listAt = 0;
   private listKey = '';
@@ -155,9 +159,13 @@ export class FlameView {
     if (!s) return;
     this.renderLinks(s, input.at);
     this.renderFilter(input.filter);
-    if (!this.open) return;
+    if (!this.open) {
+      this.dropLive();
+      return;
+    }
     this.renderPidOptions(s);
     if (input.diff) {
+      this.dropLive();
       this.updateDiff(s, input.diff);
       return;
     }
@@ -167,28 +175,36 @@ export class FlameView {
     if (!this.refresh.due(ver, force)) return;
     const t0 = performance.now();
     const pid = this.pid();
+    const value = this.value();
     // An ended session shows what each process held when it exited.
-    const procs = [...s.processes.values()].filter((p) => pid === null || p.pid === pid).map((p) => ({ pid: p.pid, alive: p.alive || !s.alive, map: p.map, origins: p.origins }));
-    const bytes = bytesByStack(procs, this.value());
-    const key = `${s.id}|${input.at}|${pid}|${this.value()}|${s.stacks.size}`;
+    const procs = [...s.processes.values()].filter((p) => (pid === null || p.pid === pid) && (p.alive || !s.alive));
+    // The stacks whose bytes changed since the last refresh (the first one
+    // walks each process once; then only what the maps reported).
+    const changed = this.bytes.sync(procs);
+    const key = `${s.id}|${input.at}|${pid}|${value}|${s.stacks.size}`;
     let fresh = false;
     if (!this.live || this.live.key !== key || this.live.stacks !== s.stacks || this.isDiff) {
       const tree = new FlameTree(pid === null ? `session ${s.id}` : `pid ${pid}`, s.stacks);
-      tree.update(bytes);
+      tree.update(this.bytes.all(value));
+      tree.takeChanged();
       this.live = { key, stacks: s.stacks, tree, layout: new FlameLayout(tree.root, false) };
       fresh = true;
-    } else {
-      const what = this.live.tree.update(bytes);
-      if (what === 'none') {
-        this.refresh.measured();
-        return;
-      }
-      // The same frames keep their places; new or gone frames re-sort.
-      this.live.layout.relayout(what === 'structure');
+    } else if (refreshLive(this.live.tree, this.live.layout, changed, (id) => this.bytes.get(id, value)) === 'none') {
+      // Else only the frames on the changed paths, and what sits right of
+      // them, moved (new frames re-sort).
+      this.refresh.measured();
+      return;
     }
     const tree = this.live.tree;
     this.show(this.live.layout, false, t0, fresh, tree.frames, force, () => tree.top(LIST_ROWS));
     this.refresh.measured();
+  }
+
+  /** Forgets the live tree and stops following the maps (the panel is
+   * closed or shows a diff). */
+  private dropLive(): void {
+    this.live = null;
+    this.bytes.dispose();
   }
 
   private updateDiff(s: SessionState, d: readonly [number, number]): void {
