@@ -79,60 +79,64 @@ export class StackBytes {
     this.dirty.add(id);
   }
 
-  /** The memory map changed (the origins did not): each range that left or
-   * came, split by the origins under it. */
+  /** The memory map changed (the origins did not): the ranges that left
+   * and those that came, split by the origins under them. */
   private onMap(old: readonly number[], now: readonly number[]): void {
-    this.ranges(old, -1);
-    this.ranges(now, 1);
-  }
-
-  private ranges(list: readonly number[], sign: 1 | -1): void {
-    for (let k = 0; k < list.length; k += 3) {
-      const s = list[k]!;
-      const e = list[k + 1]!;
-      const st = list[k + 2]!;
-      let pos = s;
-      this.origins.forEachIn(s, e, (ts, te, v) => {
-        if (ts > pos) this.count(-1, st, sign * (ts - pos));
-        this.count(v, st, sign * (te - ts));
-        pos = te;
-      });
-      if (pos < e) this.count(-1, st, sign * (e - pos));
-    }
+    const tags = this.within(this.origins, old, now);
+    if (!tags) return;
+    this.split(old, tags, -1);
+    this.split(now, tags, 1);
   }
 
   /** The origins changed (the memory did not): the memory under the span
-   * of the change, split by the origins before (old; holes are -1) and
-   * after (now). */
+   * of the change, split by the origins before (old) and after (now). */
   private onOrigins(old: readonly number[], now: readonly number[]): void {
-    const lo = Math.min(old.length ? old[0]! : Infinity, now.length ? now[0]! : Infinity);
-    const hi = Math.max(old.length ? old[old.length - 2]! : -Infinity, now.length ? now[now.length - 2]! : -Infinity);
-    if (!(lo < hi)) return;
-    this.memory(lo, hi, old, -1);
-    this.memory(lo, hi, now, 1);
+    const memory = this.within(this.map, old, now);
+    if (!memory) return;
+    this.split(memory, old, -1);
+    this.split(memory, now, 1);
   }
 
-  /** The memory of [lo, hi) split by the tags of list (sorted, inside [lo, hi)). */
-  private memory(lo: number, hi: number, list: readonly number[], sign: 1 | -1): void {
+  /** The ranges of m inside the extent of the two lists, flat (a buffer
+   * reused by the next call), or null when both are empty. */
+  private within(m: MemMap | TagMap, a: readonly number[], b: readonly number[]): readonly number[] | null {
+    const lo = Math.min(a.length ? a[0]! : Infinity, b.length ? b[0]! : Infinity);
+    const hi = Math.max(a.length ? a[a.length - 2]! : -Infinity, b.length ? b[b.length - 2]! : -Infinity);
+    if (!(lo < hi)) return null;
+    const out = this.buf;
+    out.length = 0;
+    m.forEachIn(lo, hi, (s, e, v) => {
+      out.push(s, e, v);
+    });
+    return out;
+  }
+
+  private readonly buf: number[] = [];
+
+  /** Counts each memory range (flat, value: its state) by the tag over
+   * each piece of it (flat, value: the stack id; none: -1), times sign. */
+  private split(memory: readonly number[], tags: readonly number[], sign: 1 | -1): void {
     let j = 0;
-    this.map.forEachIn(lo, hi, (s, e, st) => {
-      let pos = s;
-      while (j < list.length && list[j + 1]! <= pos) j += 3;
+    for (let m = 0; m < memory.length; m += 3) {
+      const e = memory[m + 1]!;
+      const st = memory[m + 2]!;
+      let pos = memory[m]!;
+      while (j < tags.length && tags[j + 1]! <= pos) j += 3;
       for (let k = j; pos < e; k += 3) {
-        if (k >= list.length || list[k]! >= e) {
+        if (k >= tags.length || tags[k]! >= e) {
           this.count(-1, st, sign * (e - pos));
           break;
         }
-        const ts = list[k]!;
+        const ts = tags[k]!;
         if (ts > pos) {
           this.count(-1, st, sign * (ts - pos));
           pos = ts;
         }
-        const pe = Math.min(list[k + 1]!, e);
-        this.count(list[k + 2]!, st, sign * (pe - pos));
+        const pe = Math.min(tags[k + 1]!, e);
+        this.count(tags[k + 2]!, st, sign * (pe - pos));
         pos = pe;
       }
-    });
+    }
   }
 }
 
