@@ -158,7 +158,8 @@ export class FlameTree {
   private framesTaken = 1;
   /** Stacks whose bytes changed, ever (update() compares it). */
   private changes = 0;
-  private readonly seen: string[] = [];
+  /** Per stack id, its path (see path()). */
+  private readonly paths = new Map<number, { nodes: FlameNode[]; names: FlameNode[] }>();
 
   constructor(
     rootName: string,
@@ -175,34 +176,44 @@ export class FlameTree {
     else this.bytes.set(id, now);
     this.changes++;
     const d = now - old;
-    const seen = this.seen;
+    const path = this.path(id);
+    for (const node of path.nodes) {
+      node.value += d;
+      this.changed.add(node);
+    }
+    for (const f of path.names) f.value += d;
+    const leaf = path.nodes[path.nodes.length - 1]!;
+    if (old === 0) leaf.stacks.push(id);
+    if (now === 0) leaf.stacks.splice(leaf.stacks.indexOf(id), 1);
+  }
+
+  /** The frames of stack id's path, root first, made when first asked for
+   * (frames are never removed, so they stay valid), and the function-list
+   * entries of the names on it (once each). */
+  private path(id: number): { nodes: FlameNode[]; names: FlameNode[] } {
+    let p = this.paths.get(id);
+    if (p) return p;
+    p = { nodes: [this.root], names: [] };
     let node = this.root;
-    node.value += d;
-    this.changed.add(node);
-    seen.length = 0;
     for (const name of stackPath(id, this.stacks)) {
       let child = node.children.get(name);
+      let f = this.byName.get(name);
+      if (!f) {
+        f = newNode(name);
+        this.byName.set(name, f);
+      }
       if (!child) {
         child = newNode(name);
         node.children.set(name, child);
         this.frames++;
-        let f = this.byName.get(name);
-        if (!f) {
-          f = newNode(name);
-          this.byName.set(name, f);
-        }
         f.children.set(String(f.children.size), child);
       }
-      child.value += d;
-      this.changed.add(child);
-      if (!seen.includes(name)) {
-        seen.push(name);
-        this.byName.get(name)!.value += d;
-      }
+      p.nodes.push(child);
+      if (!p.names.includes(f)) p.names.push(f);
       node = child;
     }
-    if (old === 0) node.stacks.push(id);
-    if (now === 0) node.stacks.splice(node.stacks.indexOf(id), 1);
+    this.paths.set(id, p);
+    return p;
   }
 
   /**
@@ -234,8 +245,15 @@ export class FlameTree {
   /** The n functions with the most bytes, as topFrames(root, n) (without
    * its walk of every frame). */
   top(n: number): FlameNode[] {
-    const out: FlameNode[] = [];
+    let out: FlameNode[] = [];
     for (const f of this.byName.values()) if (f.value !== 0) out.push(f);
+    if (out.length > n) {
+      // Only the candidates sort by byBytes: those with at least the n-th
+      // largest bytes (the values alone sort natively, as numbers).
+      const values = Float64Array.from(out, (f) => f.value).sort();
+      const min = values[values.length - n]!;
+      out = out.filter((f) => f.value >= min);
+    }
     return out.sort(byBytes).slice(0, n);
   }
 }
@@ -463,24 +481,28 @@ export function bytesFromState(
   return { bytes, stacks };
 }
 
-/** Colour of a diff frame: red for growth, blue for shrinking, grey when equal. */
+/** Colour of a diff frame: red for growth, blue for shrinking, grey when
+ * equal; the shade in 24 steps (few colours: one fill each, see PALETTE). */
 export function diffColor(n: FlameNode): string {
   const max = Math.max(n.value, n.before, 1);
   const d = (n.value - n.before) / max;
   if (Math.abs(d) < 0.005) return '#8a8a8a';
-  const t = Math.min(1, 0.25 + Math.abs(d) * 0.75);
+  const t = Math.min(1, Math.round((0.25 + Math.abs(d) * 0.75) * 24) / 24);
   const mix = (a: number, b: number): number => Math.round(a + (b - a) * t);
   return d > 0 ? `rgb(${mix(200, 230)},${mix(180, 40)},${mix(180, 40)})` : `rgb(${mix(180, 50)},${mix(190, 110)},${mix(200, 230)})`;
 }
 
-/** A warm colour per frame name (stable, like flamegraph.pl's). */
+/** The warm colours of frames: 4 reds x 8 greens x 2 blues. A small set on
+ * purpose: the chart fills once per colour (ui/flameplugin.ts), and at the
+ * whole-graph view every pixel column of a 20,000-frame row is another
+ * frame, so one colour per name cost a fill per column. */
+const PALETTE: readonly string[] = Array.from({ length: 64 }, (_, i) => `rgb(${205 + (i % 4) * 15},${80 + ((i >> 2) % 8) * 18},${40 + (i >> 5) * 40})`);
+
+/** A warm colour per frame name (stable, like flamegraph.pl's), one of 64. */
 export function nameColor(name: string): string {
   let h = 2166136261;
   for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 16777619);
-  const r = 205 + ((h >>> 0) % 50);
-  const g = 80 + ((h >>> 8) % 130);
-  const b = 40 + ((h >>> 16) % 50);
-  return `rgb(${r},${g},${b})`;
+  return PALETTE[(h >>> 0) % PALETTE.length]!;
 }
 
 /** Frames in the tree (root included). */

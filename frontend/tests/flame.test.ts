@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MemMap, NOT_RESIDENT, RESIDENT } from '../src/memmap';
 import { TagMap } from '../src/tagmap';
-import { buildFlame, bytesByStack, bytesFromState, countFrames, FlameLayout, FlameTree, frameName, refreshLive, stackPath, stacksOf, topFrames, UNKNOWN_ORIGIN, type FlameNode } from '../src/flame';
+import { buildFlame, bytesByStack, bytesFromState, countFrames, diffColor, FlameLayout, FlameTree, frameName, nameColor, refreshLive, stackPath, stacksOf, topFrames, UNKNOWN_ORIGIN, type FlameNode } from '../src/flame';
 import { StackBytesSet } from '../src/stackbytes';
 import type { Frame } from '../src/protocol';
 import { randomEvent, rng } from './shared';
@@ -101,6 +101,19 @@ describe('flame', () => {
     expect(t.top(10)).toEqual([]);
   });
 
+  it('colours frames from a small palette (one fill per colour when drawn)', () => {
+    const names = Array.from({ length: 5000 }, (_, i) => `fn_${i}`);
+    const colours = new Set(names.map(nameColor));
+    expect(colours.size).toBeLessThanOrEqual(64);
+    expect(colours.size).toBeGreaterThan(32);
+    expect(nameColor('main')).toBe(nameColor('main'));
+    for (const c of colours) expect(c).toMatch(/^rgb\((2[0-5]\d),(\d+),(\d+)\)$/);
+    const node = (value: number, before: number): FlameNode => ({ name: 'x', value, before, stacks: [], children: new Map() });
+    const diffs = new Set<string>();
+    for (let v = 0; v <= 1000; v++) diffs.add(diffColor(node(v, 1000 - v)));
+    expect(diffs.size).toBeLessThanOrEqual(2 * 25 + 1);
+  });
+
   it('diffs two moments: growth and shrinking per frame', () => {
     const a = new Map([[1, 4 * P], [2, 2 * P]]);
     const b = new Map([[1, 1 * P], [2, 6 * P]]);
@@ -164,6 +177,8 @@ describe('flame', () => {
         // zero wide).
         same(tree.root, scratch);
         expect(tree.frames).toBe(countFrames(tree.root));
+        // The function list, kept by the same differences.
+        expect(tree.top(5).map((x) => [x.name, x.value])).toEqual(topFrames(scratch, 5).map((x) => [x.name, x.value]));
         // Positions: the same as a full pass over the tree (in the kept order)...
         const got = layout.rows.map((row) => [Array.from(row.x), Array.from(row.w)]);
         layout.relayout(false);
