@@ -11,7 +11,7 @@
 import { bench, describe } from 'vitest';
 import { MemMap, NOT_RESIDENT, RESIDENT } from '../src/memmap';
 import { TagMap } from '../src/tagmap';
-import { buildFlame, bytesByStack, FlameLayout, FlameTree, refreshLive, topFrames } from '../src/flame';
+import { buildFlame, bytesByStack, FlameLayout, FlameTree, liveGraph, refreshLive, topFrames } from '../src/flame';
 import { StackBytesSet } from '../src/stackbytes';
 import type { Frame } from '../src/protocol';
 
@@ -87,10 +87,7 @@ describe('flame graph, 20,000 stacks', () => {
   const diffProcs = [{ pid: 1, alive: true, map: diffMap, origins }];
   const diffBytes = new StackBytesSet();
   diffBytes.sync(diffProcs);
-  const diffTree = new FlameTree('all', stacks);
-  diffTree.update(diffBytes.all('resident'));
-  diffTree.takeChanged();
-  const diffLayout = new FlameLayout(diffTree.root, false);
+  const { tree: diffTree, layout: diffLayout } = liveGraph('all', stacks, diffBytes.all('resident'));
   bench('live refresh by differences: 200 ranges flipped, bytes from the map changes + tree + relayoutChanged', () => {
     flipRanges(diffMap);
     refreshLive(diffTree, diffLayout, diffBytes.sync(diffProcs), (id) => diffBytes.get(id, 'resident'));

@@ -408,6 +408,15 @@ export class FlameLayout {
   }
 }
 
+/** A live tree of `bytes` (bytes per stack id) and its layout, for
+ * refreshLive() to keep up to date. */
+export function liveGraph(rootName: string, stacks: ReadonlyMap<number, readonly Frame[]>, bytes: ReadonlyMap<number, number>): { tree: FlameTree; layout: FlameLayout } {
+  const tree = new FlameTree(rootName, stacks);
+  tree.update(bytes);
+  tree.takeChanged();
+  return { tree, layout: new FlameLayout(tree.root, false) };
+}
+
 /**
  * One refresh of a live graph: the stacks in `changed` get their bytes from
  * bytes(id), and the layout follows: relayoutChanged() when only bytes

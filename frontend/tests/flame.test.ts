@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MemMap, NOT_RESIDENT, RESIDENT } from '../src/memmap';
 import { TagMap } from '../src/tagmap';
-import { buildFlame, bytesByStack, bytesFromState, countFrames, diffColor, FlameLayout, FlameTree, frameName, nameColor, refreshLive, stackPath, stacksOf, topFrames, UNKNOWN_ORIGIN, type FlameNode } from '../src/flame';
+import { buildFlame, bytesByStack, bytesFromState, countFrames, diffColor, FlameLayout, FlameTree, frameName, liveGraph, nameColor, refreshLive, stackPath, stacksOf, topFrames, UNKNOWN_ORIGIN, type FlameNode } from '../src/flame';
 import { StackBytesSet } from '../src/stackbytes';
 import type { Frame } from '../src/protocol';
 import { randomEvent, rng } from './shared';
@@ -162,10 +162,7 @@ describe('flame', () => {
       for (let i = 0; i < 30; i++) randomEvent(r, procs[i % 2]!, 30);
       const live = new StackBytesSet();
       live.sync(procs);
-      const tree = new FlameTree('all', table);
-      tree.update(live.all('resident'));
-      tree.takeChanged();
-      const layout = new FlameLayout(tree.root, false);
+      const { tree, layout } = liveGraph('all', table, live.all('resident'));
       const seen = { values: 0, structure: 0 };
       for (let step = 0; step < 250; step++) {
         const n = 1 + Math.floor(r() * 8);

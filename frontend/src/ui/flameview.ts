@@ -19,7 +19,8 @@ import {
   countFrames,
   describeFrame,
   FlameLayout,
-  FlameTree,
+  type FlameTree,
+  liveGraph,
   refreshLive,
   stacksOf,
   topFrames,
@@ -184,10 +185,7 @@ export class FlameView {
     const key = `${s.id}|${input.at}|${pid}|${value}|${s.stacks.size}`;
     let fresh = false;
     if (!this.live || this.live.key !== key || this.live.stacks !== s.stacks || this.isDiff) {
-      const tree = new FlameTree(pid === null ? `session ${s.id}` : `pid ${pid}`, s.stacks);
-      tree.update(this.bytes.all(value));
-      tree.takeChanged();
-      this.live = { key, stacks: s.stacks, tree, layout: new FlameLayout(tree.root, false) };
+      this.live = { key, stacks: s.stacks, ...liveGraph(pid === null ? `session ${s.id}` : `pid ${pid}`, s.stacks, this.bytes.all(value)) };
       fresh = true;
     } else if (refreshLive(this.live.tree, this.live.layout, changed, (id) => this.bytes.get(id, value)) === 'none') {
       // Else only the frames on the changed paths, and what sits right of
