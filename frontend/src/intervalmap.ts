@@ -19,6 +19,10 @@
  * O(log n + k + MAX_CHUNK), which keeps 200,000-range maps cheap to mutate
  * (see tests/frontend/bench.mjs and bench/model.bench.ts for measured numbers).
  *
+ * watch() hands a listener each change as it happens (the ranges that left,
+ * the ranges that came): what lets a view keep a sum over the map by
+ * differences (stackbytes.ts) instead of walking it again.
+ *
  * No imports on purpose: tools load the model files with TypeScript's
  * transpiler (see memmap.ts).
  */
