@@ -152,9 +152,10 @@ export class FlameTree {
   /** Per function name, as topFrames() gives them: bytes over the paths
    * through it (a recursive frame once per path) and its frames. */
   private readonly byName = new Map<string, FlameNode>();
-  /** Frames whose bytes changed since the last takeChanged(), and the
-   * frame count then. */
-  private changed = new Set<FlameNode>();
+  /** Frames whose bytes changed since the last takeChanged() (null until
+   * the first call: a tree built in one go records nothing), and the frame
+   * count then. */
+  private changed: Set<FlameNode> | null = null;
   private framesTaken = 1;
   /** Stacks whose bytes changed, ever (update() compares it). */
   private changes = 0;
@@ -177,9 +178,10 @@ export class FlameTree {
     this.changes++;
     const d = now - old;
     const path = this.path(id);
+    const changed = this.changed;
     for (const node of path.nodes) {
       node.value += d;
-      this.changed.add(node);
+      changed?.add(node);
     }
     for (const f of path.names) f.value += d;
     const leaf = path.nodes[path.nodes.length - 1]!;
@@ -233,11 +235,13 @@ export class FlameTree {
   /**
    * The frames whose bytes changed since the last call, and whether frames
    * were added since then (their layout must then be redone in full); both
-   * are forgotten.
+   * are forgotten. The first call starts the recording and says nothing
+   * changed: the tree as built so far is laid out from scratch.
    */
   takeChanged(): { nodes: FlameNode[]; structure: boolean } {
-    const out = { nodes: [...this.changed], structure: this.frames !== this.framesTaken };
-    this.changed.clear();
+    const out = { nodes: this.changed ? [...this.changed] : [], structure: this.changed !== null && this.frames !== this.framesTaken };
+    if (this.changed) this.changed.clear();
+    else this.changed = new Set();
     this.framesTaken = this.frames;
     return out;
   }

@@ -51,8 +51,10 @@ export class StackBytes {
     readonly map: MemMap,
     readonly origins: TagMap,
   ) {
-    overlay(map, origins, 0, Infinity, (s, e, st, v) => this.count(v, st, e - s));
-    this.dirty.clear();
+    overlay(map, origins, 0, Infinity, (s, e, st, v) => {
+      add(this.mapped, v, e - s);
+      if (st === RESIDENT) add(this.resident, v, e - s);
+    });
     this.stops = [map.watch((old, now) => this.onMap(old, now)), origins.watch((old, now) => this.onOrigins(old, now))];
   }
 
