@@ -39,6 +39,10 @@ const LIST_ROWS = 200;
 const CHART_HEIGHT = 320;
 /** How often the function list follows a live graph (ms). */
 const LIST_EVERY_MS = 3000;
+/** While the chart is wheeled or dragged, and this long after (ms), the
+ * live function list waits: redoing its rows costs a frame's time, which
+ * would show as a hitch in the zoom or the pan. */
+const LIST_QUIET_MS = 1000;
 
 /** A set of stack ids whose `${}` is a stable key (processview.ts signs its
  * paint options with a template string). */
@@ -93,6 +97,11 @@ export class FlameView {
   /** When the function list was last rebuilt (ms), and what it showed. */
   private listAt = 0;
   private listKey = '';
+  /** When the chart was last wheeled or dragged (ms), and the timer of a
+   * function list that waits for the end of it. */
+  private interactedAt = -Infinity;
+  private bodyWidth = 0;
+  private listTimer: ReturnType<typeof setTimeout> | null = null;
   private total = 0;
   private open = false;
   private input: FlameInput | null = null;
@@ -118,9 +127,18 @@ export class FlameView {
     this.filterNote = el('div', { className: 'flame-filter' });
     this.filterNote.hidden = true;
     this.canvas = el('canvas', { className: 'flame-canvas' });
+    const interacting = (ev: Event): void => {
+      if (ev.type !== 'pointermove' || (ev as PointerEvent).buttons !== 0) this.interactedAt = performance.now();
+    };
+    for (const type of ['wheel', 'pointerdown', 'pointermove']) this.canvas.addEventListener(type, interacting, { passive: true });
     this.list = el('div', { className: 'flame-list' });
     this.body = el('div', { className: 'flame-body' }, el('div', { className: 'flame-controls' }, this.pidSelect, this.valueSelect, this.status), this.filterNote, this.canvas, this.list);
     this.body.hidden = true;
+    // The width, kept as it changes: reading it at each refresh would lay
+    // out the page there and then.
+    new ResizeObserver(() => {
+      this.bodyWidth = this.body.clientWidth;
+    }).observe(this.body);
     this.el = el('section', { className: 'flame' }, head, this.body);
     this.el.hidden = true;
   }
@@ -244,7 +262,8 @@ export class FlameView {
    * Draws a laid-out tree (and the list under it). fresh: another tree than
    * the one shown (the view resets); else the same frames with new bytes (the
    * zoom and position stay). The function list (200 DOM rows) is redone at
-   * most every LIST_EVERY_MS while live, unless now.
+   * most every LIST_EVERY_MS while live, unless now, and not while the chart
+   * is being zoomed or panned (see LIST_QUIET_MS).
    */
   private show(layout: FlameLayout, diff: boolean, t0: number, fresh: boolean, frames: number, now: boolean, top: () => FlameNode[] = () => topFrames(layout.root, LIST_ROWS)): void {
     const root = layout.root;
@@ -257,22 +276,40 @@ export class FlameView {
     this.total = diff ? Math.max(root.value, root.before) : root.value;
     this.el.dataset.frames = String(frames);
     this.el.dataset.total = String(root.value);
-    this.status.textContent = diff
-      ? `A ${formatBytes(root.before)} → B ${formatBytes(root.value)} · red grew, blue shrank`
-      : `${formatBytes(root.value)} ${this.value()}`;
-    if (this.total === 0) {
-      this.status.textContent += ' · nothing to show (no memory, or no backtraces: mevi-run --backtraces=mmap)';
-    }
+    let status = diff ? `A ${formatBytes(root.before)} → B ${formatBytes(root.value)} · red grew, blue shrank` : `${formatBytes(root.value)} ${this.value()}`;
+    if (this.total === 0) status += ' · nothing to show (no memory, or no backtraces: mevi-run --backtraces=mmap)';
+    // Unchanged text is left alone (no style or layout work).
+    if (this.status.textContent !== status) this.status.textContent = status;
     this.draw(layout, fresh);
     const t = performance.now();
-    if (fresh || now || t - this.listAt >= LIST_EVERY_MS) {
-      this.listAt = t;
-      this.renderList(top(), diff);
+    if (fresh || now) this.listNow(top, diff);
+    else if (t - this.listAt >= LIST_EVERY_MS) this.listWhenQuiet(root, top, diff);
+  }
+
+  private listNow(top: () => FlameNode[], diff: boolean): void {
+    if (this.listTimer) clearTimeout(this.listTimer);
+    this.listTimer = null;
+    this.listAt = performance.now();
+    this.renderList(top(), diff);
+  }
+
+  /** The function list of root, now if the chart is left alone, else once
+   * it has been for LIST_QUIET_MS (if root is still the one shown). */
+  private listWhenQuiet(root: FlameNode, top: () => FlameNode[], diff: boolean): void {
+    const wait = this.interactedAt + LIST_QUIET_MS - performance.now();
+    if (wait <= 0) {
+      this.listNow(top, diff);
+      return;
     }
+    if (this.listTimer) return;
+    this.listTimer = setTimeout(() => {
+      this.listTimer = null;
+      if (this.open && this.root === root) this.listWhenQuiet(root, top, diff);
+    }, wait);
   }
 
   private draw(layout: FlameLayout, fresh: boolean): void {
-    const width = Math.max(200, this.body.clientWidth || 800);
+    const width = Math.max(200, this.bodyWidth || this.body.clientWidth || 800);
     if (!this.chart || !this.plugin) {
       this.canvas.width = width;
       this.canvas.height = CHART_HEIGHT;
