@@ -19,6 +19,10 @@
  * O(log n + k + MAX_CHUNK), which keeps 200,000-range maps cheap to mutate
  * (see tests/frontend/bench.mjs and bench/model.bench.ts for measured numbers).
  *
+ * watch() hands a listener each change as it happens (the ranges that left,
+ * the ranges that came): what lets a view keep a sum over the map by
+ * differences (stackbytes.ts) instead of walking it again.
+ *
  * No imports on purpose: tools load the model files with TypeScript's
  * transpiler (see memmap.ts).
  */
@@ -39,6 +43,16 @@ interface Chunk<V extends number> {
 
 /** Flat list of ranges [s0, e0, v0, s1, e1, v1, ...] used while rewriting. */
 export type Flat = number[];
+
+/**
+ * What watch() calls after every change of a map: `old` are the ranges that
+ * left it, `now` the ranges that took their place (flat, sorted; both may
+ * hold unchanged neighbours a merge touched). Inside the extent of both
+ * lists the map holds nothing else, before or after. The lists belong to
+ * the map and are valid during the call only; a listener must not change
+ * the map.
+ */
+export type ChangeListener = (old: readonly number[], now: readonly number[]) => void;
 
 /** Appends [s, e, v] to out, merging it with the last range when they touch with equal value. */
 function pushMerged(out: Flat, s: number, e: number, v: number): void {
@@ -63,6 +77,8 @@ export abstract class IntervalMap<V extends number> {
   protected _count = 0;
   /** Incremented by every mutation; lets views cache what they derive from the map. */
   version = 0;
+  /** See watch(). */
+  private listeners: ChangeListener[] = [];
 
   /** The value a remap gives the grown tail of a range, or -1 for none. */
   protected abstract readonly grownTail: V | -1;
@@ -114,9 +130,25 @@ export abstract class IntervalMap<V extends number> {
 
   /** Removes every range (exec). */
   clear(): void {
+    const old = this.listeners.length !== 0 ? this.flat() : null;
     this.chunks = [];
     this._count = 0;
     this.version++;
+    if (old && old.length !== 0) this.notify(old, []);
+  }
+
+  /**
+   * Calls fn after every change of this map from now on, with what left and
+   * what came (see ChangeListener): how a view keeps what it derives from
+   * the map by differences. Returns the function that stops the calls. A
+   * copy (clone) starts without listeners. Costs nothing while none is set.
+   */
+  watch(fn: ChangeListener): () => void {
+    this.listeners.push(fn);
+    return () => {
+      const i = this.listeners.indexOf(fn);
+      if (i >= 0) this.listeners.splice(i, 1);
+    };
   }
 
   /** Calls fn for every range in address order; returning true from fn stops the walk. */
@@ -227,6 +259,7 @@ export abstract class IntervalMap<V extends number> {
     }
     this.tally(out, 1);
     this.version++;
+    if (this.listeners.length !== 0 && out.length !== 0) this.notify([], out);
   }
 
   /** Gives m (a fresh map) a deep copy of this map's ranges. */
@@ -355,6 +388,19 @@ export abstract class IntervalMap<V extends number> {
     this._count += (out.length - old.length) / 3;
     this.replaceSpan(sci, si, old.length / 3, out);
     this.version++;
+    if (this.listeners.length !== 0) this.notify(old, out);
+  }
+
+  /** Calls the listeners (a copy of the list: one may stop watching). */
+  private notify(old: Flat, now: Flat): void {
+    for (const fn of this.listeners.slice()) fn(old, now);
+  }
+
+  /** Every range, flat. */
+  private flat(): Flat {
+    const out: Flat = [];
+    for (const c of this.chunks) for (let i = 0; i < c.s.length; i++) out.push(c.s[i]!, c.e[i]!, c.v[i]!);
+    return out;
   }
 
   /** The new content of a rewrite, less FILL_MAPPED's (which follows the old ranges). */

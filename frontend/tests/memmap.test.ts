@@ -158,6 +158,49 @@ describe('memmap: structure', () => {
     expect(m2.bounds()).toEqual([2 * n * P, 3 * n * P]);
   });
 
+  it('watch reports every change: replaying the reports on a copy gives the map', () => {
+    const P = 4096;
+    const r = rng(11);
+    const m = new MemMap();
+    let copy: [number, number, number][] = [];
+    let calls = 0;
+    const stop = m.watch((old, now) => {
+      calls++;
+      // The ranges that left are in the copy, and nothing else lies within
+      // the extent of both lists; the new ones take their place.
+      const lo = Math.min(old[0] ?? Infinity, now[0] ?? Infinity);
+      const hi = Math.max(old[old.length - 2] ?? -Infinity, now[now.length - 2] ?? -Infinity);
+      const inside = copy.filter(([s, e]) => s < hi && e > lo);
+      const left: [number, number, number][] = [];
+      for (let k = 0; k < old.length; k += 3) left.push([old[k]!, old[k + 1]!, old[k + 2]!]);
+      expect(inside).toEqual(left);
+      copy = copy.filter(([s, e]) => !(s < hi && e > lo));
+      for (let k = 0; k < now.length; k += 3) copy.push([now[k]!, now[k + 1]!, now[k + 2]!]);
+      copy.sort((a, b) => a[0] - b[0]);
+    });
+    for (let i = 0; i < 3000; i++) {
+      const a = Math.floor(r() * 512) * P;
+      const b = a + (1 + Math.floor(r() * 32)) * P;
+      const k = r();
+      if (k < 0.3) m.set(a, b, Math.floor(r() * 4));
+      else if (k < 0.6) m.update(a, b, Math.floor(r() * 4));
+      else if (k < 0.8) m.remove(a, b);
+      else if (k < 0.99) {
+        const t = Math.floor(r() * 512) * P;
+        m.remap(a, b, t, t + (1 + Math.floor(r() * 32)) * P);
+      } else m.clear();
+      expect(copy).toEqual(m.toArray());
+    }
+    expect(calls).toBeGreaterThan(1000);
+    // A clone starts without listeners; stop() stops the calls.
+    const c0 = calls;
+    m.clone().set(600 * P, 601 * P, RESIDENT);
+    expect(calls).toBe(c0);
+    stop();
+    m.set(600 * P, 601 * P, RESIDENT);
+    expect(calls).toBe(c0);
+  });
+
   it('clone is deep', () => {
     const m = new MemMap();
     m.set(0, 8192, RESIDENT);

@@ -1,8 +1,10 @@
 // Locates the shared test material in <repo>/tests/vectors (written by the C side),
-// loads vector files, and gives the tests one seeded PRNG.
+// loads vector files, and gives the tests one seeded PRNG and random process events.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type MemMap, NOT_RESIDENT, RESIDENT, SWAPPED, UNTRACKED } from '../src/memmap';
+import type { TagMap } from '../src/tagmap';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const repoRoot = join(here, '..', '..');
@@ -96,4 +98,40 @@ export function rng(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+const STATES = [NOT_RESIDENT, RESIDENT, SWAPPED, UNTRACKED];
+
+/**
+ * One random change of a process's maps, as the store applies the wire's
+ * events (map, state, unmap, origin, remap, exec), over 256 pages of 4 KiB
+ * and stack ids 1..`stacks`.
+ */
+export function randomEvent(r: () => number, p: { map: MemMap; origins: TagMap }, stacks: number): void {
+  const page = (): number => Math.floor(r() * 256);
+  const a = page();
+  const s = a * 4096;
+  const e = (a + 1 + Math.floor(r() * 16)) * 4096;
+  const k = r();
+  const state = STATES[Math.floor(r() * STATES.length)]!;
+  const stack = 1 + Math.floor(r() * stacks);
+  if (k < 0.35) p.map.update(s, e, state);
+  else if (k < 0.5) {
+    // An mmap and the stack that made it.
+    p.map.set(s, e, state);
+    p.origins.set(s, e, stack);
+  } else if (k < 0.6) p.map.set(s, e, state);
+  else if (k < 0.7) {
+    p.map.remove(s, e);
+    p.origins.remove(s, e);
+  } else if (k < 0.85) p.origins.set(s, e, stack);
+  else if (k < 0.97) {
+    const t = page() * 4096;
+    const len = (1 + Math.floor(r() * 16)) * 4096;
+    p.map.remap(s, e, t, t + len);
+    p.origins.remap(s, e, t, t + len);
+  } else {
+    p.map.clear();
+    p.origins.clear();
+  }
 }

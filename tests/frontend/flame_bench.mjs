@@ -19,7 +19,11 @@
  *   scroll   the same wheel and drags with the memory still.
  * For live and scroll: median and p95 frame time (the gaps between
  * requestAnimationFrame callbacks) and frames per second, each over three
- * S-second windows (the median window is printed, and all three fps).
+ * S-second windows (the median window is printed, and all three fps). Each
+ * window starts from the whole graph (wheeled out as far as the chart
+ * goes): a window can end between zooming in and zooming out, and a
+ * zoomed-in chart draws fewer frames, so without that the later windows
+ * (the still ones) would start deeper in than the first.
  * --web-root serves a frontend build (frontend/dist) instead of the one
  * compiled into mevid; --profile writes a CDP CPU profile of the first live
  * window (open it in Chromium's DevTools or speedscope).
@@ -157,9 +161,17 @@ try {
     const sum = gaps.reduce((a, b) => a + b, 0);
     return { median: q(0.5), p95: q(0.95), fps: sum > 0 ? (1000 * gaps.length) / sum : 0 };
   };
+  // The whole graph: wheel out until flame-chart-js stops at the whole
+  // width, then let the renders settle.
+  const wholeView = async () => {
+    await page.mouse.move(box.x + box.width / 2, box.y + 60);
+    for (let i = 0; i < 40; i++) await page.mouse.wheel(0, 240);
+    await new Promise((res) => setTimeout(res, 500));
+  };
   const measure = async (live) => {
     const windows = [];
     for (let w = 0; w < 3; w++) {
+      await wholeView();
       let cdp = null;
       if (live && w === 0 && profileOut) {
         cdp = await page.context().newCDPSession(page);

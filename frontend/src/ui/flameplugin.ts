@@ -90,7 +90,10 @@ export class FlameDrawPlugin extends UIPlugin {
       if (fresh) this.renderEngine.resetParentView();
       else this.renderEngine.tryToChangePosition(0);
     }
-    this.renderEngine.render();
+    // The chart's render, not this plugin's: flame-chart-js draws it once
+    // at the next animation frame, with whatever a wheel or a drag asked for
+    // in the meantime (a plugin's own render is a second, separate one).
+    this.renderEngine.parent.render();
   }
 
   private move({ deltaX, deltaY }: { deltaX: number; deltaY: number }): void {
@@ -180,9 +183,12 @@ export class FlameDrawPlugin extends UIPlugin {
           this.batches.set(node.color ?? '#888', list);
         }
         if (w < 1) {
-          // One pixel column for every frame starting in it.
+          // One pixel column for every frame starting in it (widening the
+          // last rectangle when the column left of it has the same colour).
           const px = Math.floor(x);
-          list.push(px, y, 1);
+          const k = list.length;
+          if (k !== 0 && list[k - 2] === y && list[k - 3]! + list[k - 1]! === px) list[k - 1]!++;
+          else list.push(px, y, 1);
           if (d === mouseDepth) hits.addHitRegion(FLAME, { node, depth: d, index: i }, px, y, 1, blockHeight);
           const next = FlameLayout.firstAfter(row, pos + (px + 1) / zoom);
           i = Math.max(i + 1, next);
@@ -221,14 +227,14 @@ export class FlameDrawPlugin extends UIPlugin {
 
   private strokeSelected(l: FlameLayout, rowH: number): void {
     const e = this.renderEngine;
-    for (let d = 0; d < l.rows.length; d++) {
-      const row = l.rows[d]!;
-      const i = row.nodes.indexOf(this.selected!);
-      if (i < 0) continue;
-      const x = (row.x[i]! - e.positionX) * e.zoom;
-      e.ctx.strokeStyle = 'green';
-      e.ctx.strokeRect(x, d * rowH - this.positionY, Math.max(1, row.w[i]! * e.zoom), e.blockHeight);
-      return;
-    }
+    const n = this.selected!;
+    // Where the layout put it (a frame of another layout has no place here).
+    const d = n.depth ?? -1;
+    const i = n.index ?? -1;
+    const row = l.rows[d];
+    if (!row || row.nodes[i] !== n) return;
+    const x = (row.x[i]! - e.positionX) * e.zoom;
+    e.ctx.strokeStyle = 'green';
+    e.ctx.strokeRect(x, d * rowH - this.positionY, Math.max(1, row.w[i]! * e.zoom), e.blockHeight);
   }
 }

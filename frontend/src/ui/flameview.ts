@@ -15,18 +15,20 @@ import { FlameChartContainer } from 'flame-chart-js';
 import type { SessionState } from '../store';
 import {
   buildFlame,
-  bytesByStack,
   bytesFromState,
   countFrames,
   describeFrame,
   FlameLayout,
-  FlameTree,
+  type FlameTree,
+  liveGraph,
+  refreshLive,
   stacksOf,
   topFrames,
   type FlameNode,
   type FlameValue,
 } from '../flame';
 import { FlameDrawPlugin } from './flameplugin';
+import { StackBytesSet } from '../stackbytes';
 import { procPidText } from '../endings';
 import { formatBytes } from '../format';
 import { el } from './dom';
@@ -37,6 +39,10 @@ const LIST_ROWS = 200;
 const CHART_HEIGHT = 320;
 /** How often the function list follows a live graph (ms). */
 const LIST_EVERY_MS = 3000;
+/** While the chart is wheeled or dragged, and this long after (ms), the
+ * live function list waits: redoing its rows costs a frame's time, which
+ * would show as a hitch in the zoom or the pan. */
+const LIST_QUIET_MS = 1000;
 
 /** A set of stack ids whose `${}` is a stable key (processview.ts signs its
  * paint options with a template string). */
@@ -85,9 +91,17 @@ export class FlameView {
   /** The live tree, kept by differences while its key holds (session, pid,
    * value, stack table). */
   private live: { key: string; stacks: unknown; tree: FlameTree; layout: FlameLayout } | null = null;
+  /** Bytes per stack of the processes shown, kept by the differences their
+   * maps report (watched only while the panel shows a live tree). */
+  private readonly bytes = new StackBytesSet();
   /** When the function list was last rebuilt (ms), and what it showed. */
   private listAt = 0;
   private listKey = '';
+  /** When the chart was last wheeled or dragged (ms), and the timer of a
+   * function list that waits for the end of it. */
+  private interactedAt = -Infinity;
+  private bodyWidth = 0;
+  private listTimer: ReturnType<typeof setTimeout> | null = null;
   private total = 0;
   private open = false;
   private input: FlameInput | null = null;
@@ -113,9 +127,18 @@ export class FlameView {
     this.filterNote = el('div', { className: 'flame-filter' });
     this.filterNote.hidden = true;
     this.canvas = el('canvas', { className: 'flame-canvas' });
+    const interacting = (ev: Event): void => {
+      if (ev.type !== 'pointermove' || (ev as PointerEvent).buttons !== 0) this.interactedAt = performance.now();
+    };
+    for (const type of ['wheel', 'pointerdown', 'pointermove']) this.canvas.addEventListener(type, interacting, { passive: true });
     this.list = el('div', { className: 'flame-list' });
     this.body = el('div', { className: 'flame-body' }, el('div', { className: 'flame-controls' }, this.pidSelect, this.valueSelect, this.status), this.filterNote, this.canvas, this.list);
     this.body.hidden = true;
+    // The width, kept as it changes: reading it at each refresh would lay
+    // out the page there and then.
+    new ResizeObserver(() => {
+      this.bodyWidth = this.body.clientWidth;
+    }).observe(this.body);
     this.el = el('section', { className: 'flame' }, head, this.body);
     this.el.hidden = true;
   }
@@ -155,9 +178,13 @@ export class FlameView {
     if (!s) return;
     this.renderLinks(s, input.at);
     this.renderFilter(input.filter);
-    if (!this.open) return;
+    if (!this.open) {
+      this.dropLive();
+      return;
+    }
     this.renderPidOptions(s);
     if (input.diff) {
+      this.dropLive();
       this.updateDiff(s, input.diff);
       return;
     }
@@ -167,28 +194,33 @@ export class FlameView {
     if (!this.refresh.due(ver, force)) return;
     const t0 = performance.now();
     const pid = this.pid();
+    const value = this.value();
     // An ended session shows what each process held when it exited.
-    const procs = [...s.processes.values()].filter((p) => pid === null || p.pid === pid).map((p) => ({ pid: p.pid, alive: p.alive || !s.alive, map: p.map, origins: p.origins }));
-    const bytes = bytesByStack(procs, this.value());
-    const key = `${s.id}|${input.at}|${pid}|${this.value()}|${s.stacks.size}`;
+    const procs = [...s.processes.values()].filter((p) => (pid === null || p.pid === pid) && (p.alive || !s.alive));
+    // The stacks whose bytes changed since the last refresh (the first one
+    // walks each process once; then only what the maps reported).
+    const changed = this.bytes.sync(procs);
+    const key = `${s.id}|${input.at}|${pid}|${value}|${s.stacks.size}`;
     let fresh = false;
     if (!this.live || this.live.key !== key || this.live.stacks !== s.stacks || this.isDiff) {
-      const tree = new FlameTree(pid === null ? `session ${s.id}` : `pid ${pid}`, s.stacks);
-      tree.update(bytes);
-      this.live = { key, stacks: s.stacks, tree, layout: new FlameLayout(tree.root, false) };
+      this.live = { key, stacks: s.stacks, ...liveGraph(pid === null ? `session ${s.id}` : `pid ${pid}`, s.stacks, this.bytes.all(value)) };
       fresh = true;
-    } else {
-      const what = this.live.tree.update(bytes);
-      if (what === 'none') {
-        this.refresh.measured();
-        return;
-      }
-      // The same frames keep their places; new or gone frames re-sort.
-      this.live.layout.relayout(what === 'structure');
+    } else if (refreshLive(this.live.tree, this.live.layout, changed, (id) => this.bytes.get(id, value)) === 'none') {
+      // Else only the frames on the changed paths, and what sits right of
+      // them, moved (new frames re-sort).
+      this.refresh.measured();
+      return;
     }
     const tree = this.live.tree;
     this.show(this.live.layout, false, t0, fresh, tree.frames, force, () => tree.top(LIST_ROWS));
     this.refresh.measured();
+  }
+
+  /** Forgets the live tree and stops following the maps (the panel is
+   * closed or shows a diff). */
+  private dropLive(): void {
+    this.live = null;
+    this.bytes.dispose();
   }
 
   private updateDiff(s: SessionState, d: readonly [number, number]): void {
@@ -230,7 +262,8 @@ export class FlameView {
    * Draws a laid-out tree (and the list under it). fresh: another tree than
    * the one shown (the view resets); else the same frames with new bytes (the
    * zoom and position stay). The function list (200 DOM rows) is redone at
-   * most every LIST_EVERY_MS while live, unless now.
+   * most every LIST_EVERY_MS while live, unless now, and not while the chart
+   * is being zoomed or panned (see LIST_QUIET_MS).
    */
   private show(layout: FlameLayout, diff: boolean, t0: number, fresh: boolean, frames: number, now: boolean, top: () => FlameNode[] = () => topFrames(layout.root, LIST_ROWS)): void {
     const root = layout.root;
@@ -243,22 +276,40 @@ export class FlameView {
     this.total = diff ? Math.max(root.value, root.before) : root.value;
     this.el.dataset.frames = String(frames);
     this.el.dataset.total = String(root.value);
-    this.status.textContent = diff
-      ? `A ${formatBytes(root.before)} → B ${formatBytes(root.value)} · red grew, blue shrank`
-      : `${formatBytes(root.value)} ${this.value()}`;
-    if (this.total === 0) {
-      this.status.textContent += ' · nothing to show (no memory, or no backtraces: mevi-run --backtraces=mmap)';
-    }
+    let status = diff ? `A ${formatBytes(root.before)} → B ${formatBytes(root.value)} · red grew, blue shrank` : `${formatBytes(root.value)} ${this.value()}`;
+    if (this.total === 0) status += ' · nothing to show (no memory, or no backtraces: mevi-run --backtraces=mmap)';
+    // Unchanged text is left alone (no style or layout work).
+    if (this.status.textContent !== status) this.status.textContent = status;
     this.draw(layout, fresh);
     const t = performance.now();
-    if (fresh || now || t - this.listAt >= LIST_EVERY_MS) {
-      this.listAt = t;
-      this.renderList(top(), diff);
+    if (fresh || now) this.listNow(top, diff);
+    else if (t - this.listAt >= LIST_EVERY_MS) this.listWhenQuiet(root, top, diff);
+  }
+
+  private listNow(top: () => FlameNode[], diff: boolean): void {
+    if (this.listTimer) clearTimeout(this.listTimer);
+    this.listTimer = null;
+    this.listAt = performance.now();
+    this.renderList(top(), diff);
+  }
+
+  /** The function list of root, now if the chart is left alone, else once
+   * it has been for LIST_QUIET_MS (if root is still the one shown). */
+  private listWhenQuiet(root: FlameNode, top: () => FlameNode[], diff: boolean): void {
+    const wait = this.interactedAt + LIST_QUIET_MS - performance.now();
+    if (wait <= 0) {
+      this.listNow(top, diff);
+      return;
     }
+    if (this.listTimer) return;
+    this.listTimer = setTimeout(() => {
+      this.listTimer = null;
+      if (this.open && this.root === root) this.listWhenQuiet(root, top, diff);
+    }, wait);
   }
 
   private draw(layout: FlameLayout, fresh: boolean): void {
-    const width = Math.max(200, this.body.clientWidth || 800);
+    const width = Math.max(200, this.bodyWidth || this.body.clientWidth || 800);
     if (!this.chart || !this.plugin) {
       this.canvas.width = width;
       this.canvas.height = CHART_HEIGHT;
