@@ -53,6 +53,9 @@
 #define DRAIN_BUDGET_NS (20 * 1000000ull)
 /* What a detach shows of the records still in the ring; the rest go. */
 #define DETACH_BUDGET_NS (100 * 1000000ull)
+/* The last drain, once the loop is over: every tracked process is gone (or
+ * let go), so the ring only holds what they left; this bounds it anyway. */
+#define FINAL_BUDGET_NS (1000 * 1000000ull)
 #define RECONCILE_MS	 1000
 #define RINGBUF_BYTES	 (4u << 20)
 
@@ -846,7 +849,10 @@ static bool drain(struct ebpf *e, uint64_t budget_ns)
 
 void ebpf_drain(struct ebpf *e)
 {
-	drain(e, 0);
+	if (drain(e, FINAL_BUDGET_NS))
+		log_info("eBPF: records still in the ring after %llu ms of draining at the end: "
+			 "not shown",
+			 FINAL_BUDGET_NS / 1000000ull);
 }
 
 static void drain_cb(evutil_socket_t fd, short what, void *arg)
@@ -1387,8 +1393,11 @@ bool ebpf_detached(const struct ebpf *e)
 
 void ebpf_reap(struct ebpf *e)
 {
+	/* Bounded like any drain from the loop: an attached storm's records
+	 * never run dry, and an unbounded drain here would hold the loop (and
+	 * --detach-after) for as long as the storm lasts. */
 	if (!e->main_reaped && e->main_pid > 0)
-		ebpf_drain(e);
+		drain(e, DRAIN_BUDGET_NS);
 }
 
 bool ebpf_all_gone(const struct ebpf *e)

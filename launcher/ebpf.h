@@ -116,7 +116,8 @@ void ebpf_detach(struct ebpf *e);
 bool ebpf_detached(const struct ebpf *e);
 
 /* Notes PROGRAM's end when the kernel has reported it (the tracker is not its
- * parent: nothing is reaped). Call before the loop and on SIGCHLD. */
+ * parent: nothing is reaped). Call before the loop and on SIGCHLD. It drains
+ * for 20 ms at most; the rest is drained from the loop. */
 void ebpf_reap(struct ebpf *e);
 
 /* True once the launched program has ended and every process it spawned
@@ -137,7 +138,8 @@ void ebpf_snapshot(struct ebpf *e);
  * (after session_start; the engine sends it again when a count changes). */
 void ebpf_emit_engine(struct ebpf *e);
 
-/* Drains the ring buffer now (e.g. before session_end). */
+/* Drains the ring buffer now, once the loop is over (before session_end):
+ * for 1 s at most; what is left then is not shown (logged at info). */
 void ebpf_drain(struct ebpf *e);
 
 struct ebpf_stats {

@@ -432,10 +432,6 @@ static int open_ebpf(struct launcher *l)
 		snprintf(why, sizeof(why),
 			 "backtraces (on by default) need ptrace stops, for now; "
 			 "--backtraces=off lets auto pick ebpf");
-	else if (l->attach_pid && !l->sample_ms && !forced)
-		snprintf(why, sizeof(why),
-			 "--pid --exact: ebpf can be slow to detach from a process that keeps "
-			 "creating threads, for now");
 	else if (o->heat_ms)
 		snprintf(why, sizeof(why), "--heat needs a userfaultfd in the program, for now");
 	else if (!forced && (o->record || o->summary_path))
