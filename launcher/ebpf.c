@@ -56,8 +56,8 @@
 /* The last drain, once the loop is over: every tracked process is gone (or
  * let go), so the ring only holds what they left; this bounds it anyway. */
 #define FINAL_BUDGET_NS (1000 * 1000000ull)
-#define RECONCILE_MS	 1000
-#define RINGBUF_BYTES	 (4u << 20)
+#define RECONCILE_MS	1000
+#define RINGBUF_BYTES	(4u << 20)
 
 /* One process of the traced tree. */
 struct eproc {
