@@ -12,6 +12,7 @@
 
 #include "event.h"
 #include "log.h"
+#include "procfs.h"
 #include "memmap.h"
 #include "outbox.h"
 #include "srcline.h"
@@ -55,6 +56,7 @@ struct backtrace_mm {
 	uint32_t image; /* process image: exec starts a new one, fork keeps it */
 	struct unwind *uw;
 	bool uw_failed;
+	char *layout;	  /* /proc/PID/maps read earlier (backtrace_mm_save_layout) */
 	uint64_t brk_end; /* page-aligned program break, 0 until the first brk */
 	struct tagmap *origins;
 	size_t origins_limit;
@@ -144,6 +146,17 @@ bool backtrace_wants_exit(const struct backtrace *bt, int kind, const uint64_t a
 	return kind == SYSCALL_MREMAP && args[2] >= BACKTRACE_YOUNG_MIN_BYTES;
 }
 
+void backtrace_mm_save_layout(struct backtrace_mm *b)
+{
+	char *text;
+	size_t len;
+
+	if (!b || procfs_read(b->pid, "maps", 4u << 20, &text, &len))
+		return;
+	free(b->layout);
+	b->layout = text;
+}
+
 struct backtrace_mm *backtrace_mm_new(struct backtrace *bt, pid_t pid, const struct memmap *map,
 				      const struct backtrace_mm *parent)
 {
@@ -167,6 +180,7 @@ struct backtrace_mm *backtrace_mm_new(struct backtrace *bt, pid_t pid, const str
 		/* A fork: the same code at the same addresses. */
 		b->image = parent->image;
 		b->brk_end = parent->brk_end;
+		b->layout = parent->layout ? strdup(parent->layout) : NULL;
 	} else {
 		b->image = ++bt->next_image;
 	}
@@ -180,6 +194,7 @@ void backtrace_mm_free(struct backtrace_mm *b)
 	if (b->uw)
 		b->bt->reports += unwind_reports(b->uw);
 	unwind_free(b->uw);
+	free(b->layout);
 	tagmap_free(b->origins);
 	for (size_t i = 0; i < NTHREADS; i++) {
 		for (struct thread_name *t = b->threads[i], *next; t; t = next) {
@@ -231,9 +246,10 @@ static void resolve(struct backtrace_mm *b, uint64_t pc, unsigned depth, uint32_
 		stackintern_sym_resolved(st, *sym, "", "", b->bt->out); /* no waiters yet */
 }
 
-/* Unwinds thread tid and interns its stack, emitting it when new. Returns
- * its id, or 0 when there is none. */
-static uint32_t capture(struct backtrace_mm *b, pid_t tid)
+/* Unwinds thread tid (from snap when not NULL, else in its ptrace stop) and
+ * interns its stack, emitting it when new. Returns its id, or 0 when there
+ * is none. */
+static uint32_t capture(struct backtrace_mm *b, pid_t tid, const struct unwind_snapshot *snap)
 {
 	struct backtrace *bt = b->bt;
 	uint64_t pcs[MEVI_STACK_MAX_FRAMES], t0, t1;
@@ -243,7 +259,7 @@ static uint32_t capture(struct backtrace_mm *b, pid_t tid)
 	bt->unwinds++;
 	t0 = mono_ns();
 	if (!b->uw && !b->uw_failed) {
-		int err = unwind_open(b->pid, &b->uw);
+		int err = unwind_open(b->pid, b->layout, &b->uw);
 
 		if (err) {
 			log_debug("pid %d: no backtraces: %s", (int)b->pid, strerror(-err));
@@ -254,7 +270,12 @@ static uint32_t capture(struct backtrace_mm *b, pid_t tid)
 		bt->open_ns += t1 - t0;
 		t0 = t1;
 	}
-	n = b->uw ? unwind_thread(b->uw, tid, pcs, bt->depth) : -ESRCH;
+	if (!b->uw)
+		n = -ESRCH;
+	else if (snap)
+		n = unwind_snapshot(b->uw, tid, snap, pcs, bt->depth);
+	else
+		n = unwind_thread(b->uw, tid, pcs, bt->depth);
 	t1 = mono_ns();
 	bt->unwind_ns += t1 - t0;
 	if (n <= 0) {
@@ -328,7 +349,7 @@ static void emit_origin(struct backtrace_mm *b, uint64_t start, uint64_t end, ui
 }
 
 void backtrace_syscall_exit(struct backtrace_mm *b, pid_t tid, int kind, const uint64_t args[6],
-			    int64_t rval, bool is_error)
+			    int64_t rval, bool is_error, const struct unwind_snapshot *snap)
 {
 	uint64_t start = 0, end = 0;
 	uint32_t id;
@@ -368,14 +389,14 @@ void backtrace_syscall_exit(struct backtrace_mm *b, pid_t tid, int kind, const u
 		/* Mode all: the stack is interned and sent; an origin is about
 		 * who mapped memory, so none is emitted. */
 		if (b->bt->mode == BACKTRACE_ALL && !is_error)
-			capture(b, tid);
+			capture(b, tid, snap);
 		return;
 	default:
 		return;
 	}
 	if (start >= end || end > MEVI_ADDR_LIMIT || start % PAGE)
 		return;
-	id = capture(b, tid);
+	id = capture(b, tid, snap);
 	if (id)
 		emit_origin(b, start, end, id);
 }
@@ -421,7 +442,7 @@ static void emit_thread(struct backtrace_mm *b, struct thread_name *t)
 }
 
 /* Sends the thread's name if it was not sent yet or may have changed. */
-static void check_thread(struct backtrace_mm *b, pid_t tid)
+static void check_thread(struct backtrace_mm *b, pid_t tid, const char *comm)
 {
 	struct thread_name *t = b->last;
 	uint64_t now;
@@ -439,6 +460,15 @@ static void check_thread(struct backtrace_mm *b, pid_t tid)
 			b->threads[tid % NTHREADS] = t;
 		}
 		b->last = t;
+	}
+	if (comm) {
+		/* Named at the fault itself: the thread may be gone by now. */
+		snprintf(name, sizeof(name), "%.15s", comm);
+		if (t->sent && !strcmp(name, t->name))
+			return;
+		memcpy(t->name, name, sizeof(name));
+		emit_thread(b, t);
+		return;
 	}
 	now = mono_ns();
 	if (t->sent && now - t->checked_ns < BACKTRACE_NAME_CHECK_NS)
@@ -458,13 +488,13 @@ static void check_thread(struct backtrace_mm *b, pid_t tid)
 	emit_thread(b, t);
 }
 
-void backtrace_fault(struct backtrace_mm *b, pid_t tid, uint64_t page)
+void backtrace_fault(struct backtrace_mm *b, pid_t tid, uint64_t page, const char *comm)
 {
 	if (tid <= 0) {
 		outbox_state(b->bt->out, b->pid, page, page + PAGE, MEVI_STATE_RESIDENT);
 		return;
 	}
-	check_thread(b, tid);
+	check_thread(b, tid, comm);
 	outbox_state_touch(b->bt->out, b->pid, page, page + PAGE, MEVI_STATE_RESIDENT, tid);
 }
 

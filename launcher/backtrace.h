@@ -91,21 +91,32 @@ struct backtrace_mm *backtrace_mm_new(struct backtrace *bt, pid_t pid, const str
 				      const struct backtrace_mm *parent);
 void backtrace_mm_free(struct backtrace_mm *b);
 
+/* Reads the address space's layout (/proc/PID/maps) now, for an unwinder
+ * opened later when the process may be gone: the eBPF engine unwinds stacks
+ * it copied a few ms before, and a short-lived program has often exited by
+ * then. A fork child starts with its parent's copy. b may be NULL. */
+void backtrace_mm_save_layout(struct backtrace_mm *b);
+
 /*
- * The exit stop of a traced syscall (kind: enum syscall_kind) of thread tid,
- * in the address space of b, which the thread is stopped in: unwinds it and
- * emits the stack (if new) and the origin of the range it mapped. args are
- * the syscall's arguments. b may be NULL.
+ * The exit of a traced syscall (kind: enum syscall_kind) of thread tid, in
+ * the address space of b: unwinds the thread and emits the stack (if new)
+ * and the origin of the range it mapped. args are the syscall's arguments.
+ * snap: NULL when the thread is in its exit stop (ptrace), else the state
+ * the eBPF engine captured at the exit (the thread may have run on). b may
+ * be NULL.
  */
+struct unwind_snapshot;
 void backtrace_syscall_exit(struct backtrace_mm *b, pid_t tid, int kind, const uint64_t args[6],
-			    int64_t rval, bool is_error);
+			    int64_t rval, bool is_error, const struct unwind_snapshot *snap);
 
 /*
  * Page [page, page + 4096) of b's address space was faulted in by thread tid
  * and is now resident: queues its state and touch (and the thread's name
- * when first seen or renamed). tid <= 0: unknown, state only.
+ * when first seen or renamed). tid <= 0: unknown, state only. comm: the
+ * thread's name at the fault (the eBPF engine's record), or NULL to read it
+ * from /proc now (the thread is stopped in its fault).
  */
-void backtrace_fault(struct backtrace_mm *b, pid_t tid, uint64_t page);
+void backtrace_fault(struct backtrace_mm *b, pid_t tid, uint64_t page, const char *comm);
 
 /* After a reconnect: emits every stack of the session (before any origin). */
 void backtrace_snapshot(struct backtrace *bt);

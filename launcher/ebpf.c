@@ -19,6 +19,7 @@
 
 #include <event2/event.h>
 
+#include "backtrace.h"
 #include "event.h"
 #include "log.h"
 #include "memmap.h"
@@ -27,6 +28,8 @@
 #include "parse.h"
 #include "procfs.h"
 #include "spawn.h"
+#include "syscalls.h"
+#include "unwind.h"
 
 #ifdef MEVI_HAVE_EBPF
 
@@ -76,6 +79,7 @@ struct eproc {
 	struct memmap *huge_seen;
 	struct memmap *thp; /* ranges given MADV_HUGEPAGE */
 	uint64_t brk_end;
+	bool exec_young; /* young_due comes from an exec (the loader runs) */
 	struct eproc *hnext, *next;
 };
 
@@ -121,6 +125,7 @@ struct ebpf {
 	size_t nsus, sus_cap;
 	struct mm_stats mm_stats;
 	struct ebpf_stats st;
+	struct backtrace *bt; /* NULL: backtraces off */
 };
 
 static bool sampled(const struct ebpf *e)
@@ -278,17 +283,18 @@ static uint64_t mono_ns(void)
 }
 
 /*
- * A new address space for p, copied from template (a fork) or empty (exec),
- * then read in full from the kernel: now, or with young, MM_ATTACH_DELAY_NS
+ * A new address space for p, copied from template (a fork: its map and the
+ * origins of its ranges) or empty (exec), then read in full from the kernel: now, or with young, MM_ATTACH_DELAY_NS
  * later. Most fork children exec at once, and most exec'd images of a build or
  * a shell script are gone in a millisecond: reading each of them twice cost
  * more than the program itself. Until it is read, a young mm takes faults on
  * what it knows (a fork child: its parent's copy) and skips layout re-reads
  * (the full read covers them).
  */
-static void proc_new_mm(struct ebpf *e, struct eproc *p, const struct memmap *template, bool young)
+static void proc_new_mm(struct ebpf *e, struct eproc *p, const struct mm *template, bool young)
 {
-	int err = mm_new(p->pid, template, e->cfg.base, e->cfg.out, &e->mm_stats, &p->mm);
+	int err = mm_new(p->pid, template ? template->map : NULL, e->cfg.base, e->cfg.out,
+			 &e->mm_stats, &p->mm);
 
 	if (err) {
 		if (err != -ESRCH && err != -ENOENT)
@@ -296,6 +302,9 @@ static void proc_new_mm(struct ebpf *e, struct eproc *p, const struct memmap *te
 		p->mm = NULL;
 		return;
 	}
+	/* Origins carry over from the template (a fork's parent, or the
+	 * process's own map re-read after lost records). */
+	p->mm->bt = backtrace_mm_new(e->bt, p->pid, p->mm->map, template ? template->bt : NULL);
 	if (sampled(e))
 		mm_set_on_due(p->mm, on_due_noop, NULL); /* becomes SAMPLED when due */
 	if (young) {
@@ -315,6 +324,7 @@ static void proc_new_mm(struct ebpf *e, struct eproc *p, const struct memmap *te
 	}
 	p->young_due = 0;
 	mm_resync(p->mm, 0, MEVI_ADDR_LIMIT);
+	backtrace_mm_save_layout(p->mm->bt);
 	e->st.resyncs++;
 }
 
@@ -336,6 +346,7 @@ static void run_young(struct ebpf *e)
 		p->young_due = 0;
 		if (p->mm) {
 			mm_resync(p->mm, 0, MEVI_ADDR_LIMIT);
+			backtrace_mm_save_layout(p->mm->bt);
 			e->st.resyncs++;
 		}
 	}
@@ -433,6 +444,16 @@ static void forget_caches(struct eproc *p, uint64_t s, uint64_t end)
 			      end + HUGE - 1 < end ? end : (end + HUGE - 1) & ~(HUGE - 1));
 }
 
+static void resident(struct ebpf *e, struct mm *mm, const struct mevi_bpf_fault *r, uint64_t page)
+{
+	char comm[sizeof(r->comm) + 1];
+
+	memcpy(comm, r->comm, sizeof(r->comm));
+	comm[sizeof(r->comm)] = '\0';
+	mm_touched(mm, (pid_t)r->h.tid, page, comm);
+	e->st.faults++;
+}
+
 static void on_fault(struct ebpf *e, const struct mevi_bpf_fault *r)
 {
 	struct eproc *p = proc_find(e, (pid_t)r->h.pid);
@@ -449,9 +470,7 @@ static void on_fault(struct ebpf *e, const struct mevi_bpf_fault *r)
 		/* Not read yet: the full read comes; apply what the map knows. */
 		if (memmap_lookup(mm->map, page, &mr) && mr.state == MEVI_STATE_NOT_RESIDENT &&
 		    r->h.seq >= p->seq) {
-			memmap_update(mm->map, page, page + PAGE, MEVI_STATE_RESIDENT);
-			outbox_state(e->cfg.out, mm->pid, page, page + PAGE, MEVI_STATE_RESIDENT);
-			e->st.faults++;
+			resident(e, mm, r, page);
 		}
 		return;
 	}
@@ -495,9 +514,7 @@ static void on_fault(struct ebpf *e, const struct mevi_bpf_fault *r)
 	}
 	if (mr.state != MEVI_STATE_NOT_RESIDENT)
 		return;
-	memmap_update(mm->map, page, page + PAGE, MEVI_STATE_RESIDENT);
-	outbox_state(e->cfg.out, mm->pid, page, page + PAGE, MEVI_STATE_RESIDENT);
-	e->st.faults++;
+	resident(e, mm, r, page);
 }
 
 static void on_fork(struct ebpf *e, const struct mevi_bpf_rec *r)
@@ -532,8 +549,11 @@ static void on_fork(struct ebpf *e, const struct mevi_bpf_rec *r)
 		return;
 	}
 	/* The child's copy is re-read: MADV_DONTFORK and MADV_WIPEONFORK ranges
-	 * differ from the parent's, and faults raced with the fork. */
-	proc_new_mm(e, c, pp->mm->map, true);
+	 * differ from the parent's, and faults raced with the fork. Its stacks
+	 * unwind against its parent's layout, read now: a child that maps and
+	 * exits at once is gone before its own can be read. */
+	backtrace_mm_save_layout(pp->mm->bt);
+	proc_new_mm(e, c, pp->mm, true);
 }
 
 static void on_exec(struct ebpf *e, const struct mevi_bpf_rec *r)
@@ -556,6 +576,7 @@ static void on_exec(struct ebpf *e, const struct mevi_bpf_rec *r)
 	read_cmdline(p);
 	emit_cmdline(e, p, MEVI_EV_PROC_EXEC, 0);
 	proc_new_mm(e, p, NULL, true);
+	p->exec_young = true;
 }
 
 /*
@@ -698,6 +719,58 @@ static void on_syscall(struct ebpf *e, const struct mevi_bpf_rec *r)
 	}
 }
 
+/*
+ * The registers and stack top captured at an anonymous mmap, mremap or brk
+ * (after on_syscall applied its layout): the origin of the range it mapped.
+ * In an exec'd image's first 2 ms only big anonymous mappings are unwound,
+ * as under ptrace (backtrace_wants_exit): the loader's are not worth an
+ * unwinder per short-lived program. The stack is unwound a few ms after the
+ * syscall; a process gone by then is unwound against the layout it was last
+ * seen with (backtrace_mm_save_layout), or not at all if none was read.
+ */
+static void on_stack(struct ebpf *e, const struct mevi_bpf_stack *s)
+{
+	const struct mevi_bpf_rec *r = &s->rec;
+	struct eproc *p = proc_find(e, (pid_t)r->h.pid);
+	struct unwind_snapshot snap = {.stack = s->stack};
+	uint64_t args[6] = {r->arg[0], r->arg[1], r->arg[2], r->arg[3], 0, 0};
+	int kind;
+
+	if (!p || !p->mm || !p->mm->bt)
+		return;
+	switch (r->nr) {
+	case MEVI_BPF_SC_MMAP:
+		kind = SYSCALL_MMAP;
+		break;
+	case MEVI_BPF_SC_MREMAP:
+		kind = SYSCALL_MREMAP;
+		break;
+	case MEVI_BPF_SC_BRK:
+		kind = SYSCALL_BRK;
+		break;
+	default:
+		return;
+	}
+	if (p->exec_young && p->young_due && !backtrace_wants_exit(e->bt, kind, args)) {
+		/* Not unwound, but the layout it ran in is kept (the loader is
+		 * mostly done by libc's first heap growth): the program may be
+		 * gone when its own first stack is unwound. */
+		backtrace_mm_save_layout(p->mm->bt);
+		return;
+	}
+	snap.len = s->len <= sizeof(s->stack) ? s->len : sizeof(s->stack);
+	snap.regs.r.rip = s->regs[MEVI_BPF_REG_IP];
+	snap.regs.r.rsp = s->regs[MEVI_BPF_REG_SP];
+	snap.regs.r.rbp = s->regs[MEVI_BPF_REG_BP];
+	snap.regs.r.rbx = s->regs[MEVI_BPF_REG_BX];
+	snap.regs.r.r12 = s->regs[MEVI_BPF_REG_R12];
+	snap.regs.r.r13 = s->regs[MEVI_BPF_REG_R13];
+	snap.regs.r.r14 = s->regs[MEVI_BPF_REG_R14];
+	snap.regs.r.r15 = s->regs[MEVI_BPF_REG_R15];
+	backtrace_syscall_exit(p->mm->bt, (pid_t)r->h.tid, kind, args, (int64_t)r->ret,
+			       kind != SYSCALL_BRK && r->ret > (uint64_t)-4096, &snap);
+}
+
 static int on_record(void *ctx, void *data, size_t size)
 {
 	struct ebpf *e = ctx;
@@ -725,6 +798,12 @@ static int on_record(void *ctx, void *data, size_t size)
 			on_proc_exit(e, data);
 		else
 			on_syscall(e, data);
+		break;
+	case MEVI_BPF_SYSCALL_STACK:
+		if (size < sizeof(struct mevi_bpf_stack))
+			break;
+		on_syscall(e, data);
+		on_stack(e, data);
 		break;
 	}
 	if (e->budget_end && (++e->budget_n & 31) == 0 && mono_ns() >= e->budget_end) {
@@ -785,7 +864,7 @@ static void rescan_all(struct ebpf *e)
 			continue;
 		p->mm = NULL;
 		p->brk_end = 0; /* a lost brk record may have moved it */
-		proc_new_mm(e, p, old->map, false);
+		proc_new_mm(e, p, old, false);
 		mm_put(old);
 	}
 	/* Processes that exited meanwhile: their exit records may be lost too. */
@@ -1149,6 +1228,11 @@ int ebpf_open(const struct ebpf_config *cfg, struct ebpf **out, char *why)
 	e->drain_ms = drain_period_env();
 	/* No forced wake-up when the drain is on a fixed period only. */
 	e->skel->rodata->wake_mark = e->drain_ms ? UINT64_MAX : rb_bytes / 4;
+	if (cfg->bt_mode != BACKTRACE_OFF) {
+		e->bt = backtrace_new(cfg->out, cfg->base, (enum backtrace_mode)cfg->bt_mode,
+				      cfg->bt_depth);
+		e->skel->rodata->want_stacks = e->bt != NULL;
+	}
 	if (!e->drain_ms)
 		e->drain_ms = DRAIN_MS;
 	bpf_map__set_max_entries(e->skel->maps.events, rb_bytes);
@@ -1199,6 +1283,7 @@ int ebpf_open(const struct ebpf_config *cfg, struct ebpf **out, char *why)
 
 err_skel:
 	mevi_bpf__destroy(e->skel);
+	backtrace_free(e->bt);
 err_free:
 	free(e);
 	return err;
@@ -1222,6 +1307,7 @@ void ebpf_close(struct ebpf *e)
 		next = p->next;
 		proc_free(p);
 	}
+	backtrace_free(e->bt); /* after the mms, which add to its counters */
 	free(e->rc);
 	free(e->sus);
 	free(e->young);
@@ -1391,6 +1477,11 @@ bool ebpf_detached(const struct ebpf *e)
 	return e->detached;
 }
 
+void ebpf_finish(struct ebpf *e)
+{
+	backtrace_finish(e->bt);
+}
+
 void ebpf_reap(struct ebpf *e)
 {
 	/* Bounded like any drain from the loop: an attached storm's records
@@ -1422,10 +1513,13 @@ size_t ebpf_alive(const struct ebpf *e, pid_t *pids, size_t max)
 
 void ebpf_snapshot(struct ebpf *e)
 {
+	backtrace_snapshot(e->bt); /* every stack, before the origins naming them */
 	for (struct eproc *p = e->first; p; p = p->next) {
 		emit_cmdline(e, p, MEVI_EV_PROC_START, 0);
-		if (p->mm)
+		if (p->mm) {
 			mm_emit_snapshot(p->mm, p->pid);
+			backtrace_mm_snapshot(p->mm->bt, p->mm->map, p->pid);
+		}
 		if (!p->alive)
 			emit_exit(e, p);
 	}
@@ -1502,6 +1596,10 @@ void ebpf_snapshot(struct ebpf *e)
 }
 
 void ebpf_drain(struct ebpf *e)
+{
+}
+
+void ebpf_finish(struct ebpf *e)
 {
 }
 

@@ -62,6 +62,12 @@ struct ebpf_config {
 	 * (--pid: nothing is held). */
 	void (*on_main_exit)(void *ctx, bool others_alive);
 	void *ctx;
+	/* Backtraces (backtrace.h): enum backtrace_mode (0: off) and depth. The
+	 * kernel programs copy the registers and the top of the stack at each
+	 * anonymous mmap, mremap and brk; the stack is unwound here, from that
+	 * copy, while the program runs on. */
+	int bt_mode;
+	unsigned bt_depth;
 };
 
 /*
@@ -130,6 +136,10 @@ int ebpf_main_status(const struct ebpf *e);
 /* The pids of the processes alive (up to max of them); returns how many are
  * alive in all. */
 size_t ebpf_alive(const struct ebpf *e, pid_t *pids, size_t max);
+
+/* The session's end: waits (2 s at most) for source lines still being
+ * looked up for backtraces and emits the stacks they complete. */
+void ebpf_finish(struct ebpf *e);
 
 /* Emits every known process (started, its map, exited) into the outbox. */
 void ebpf_snapshot(struct ebpf *e);

@@ -459,6 +459,15 @@ static void drop_gap(struct mm *mm, uint64_t s, uint64_t e)
 
 /* ---- kinds ---- */
 
+void mm_touched(struct mm *mm, pid_t tid, uint64_t page, const char *comm)
+{
+	memmap_update(mm->map, page, page + PAGE, MEVI_STATE_RESIDENT);
+	if (mm->bt)
+		backtrace_fault(mm->bt, tid, page, comm); /* state, then touch by tid */
+	else
+		outbox_state(mm->out, mm->pid, page, page + PAGE, MEVI_STATE_RESIDENT);
+}
+
 void mm_note_thread_stack(struct mm *mm, pid_t tid, uint64_t sp)
 {
 	size_t i;

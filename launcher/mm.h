@@ -176,6 +176,12 @@ void mm_sample(struct mm *mm);
  * next tick. Exact mode needs nothing: UFFD_EVENT_UNMAP reports it. */
 void mm_unmap_now(struct mm *mm, uint64_t addr, uint64_t len);
 
+/* Page [page, page + 4096) was first touched by thread tid (<= 0: unknown)
+ * and is resident now: the map says so, and its state (with backtraces on,
+ * and the touch) is queued. comm: as for backtrace_fault. The page must be
+ * in the map. */
+void mm_touched(struct mm *mm, pid_t tid, uint64_t page, const char *comm);
+
 /* Thread tid of this address space started with stack pointer sp: the
  * anonymous mapping holding sp is a thread stack (re-read and re-sent). */
 void mm_note_thread_stack(struct mm *mm, pid_t tid, uint64_t sp);

@@ -33,7 +33,7 @@ static ssize_t read_small(pid_t pid, const char *what, char *buf, size_t len)
 	return n;
 }
 
-int procfs_cmdline(pid_t pid, char **out, size_t *outlen)
+int procfs_read(pid_t pid, const char *name, size_t max, char **out, size_t *outlen)
 {
 	char path[64], *buf = NULL;
 	size_t cap = 0, len = 0;
@@ -41,11 +41,11 @@ int procfs_cmdline(pid_t pid, char **out, size_t *outlen)
 
 	*out = NULL;
 	*outlen = 0;
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	while (len < PROCFS_CMDLINE_MAX) {
+	while (len < max) {
 		if (cap - len < 4096) {
 			char *nb = realloc(buf, cap + 65536 + 1);
 
@@ -75,6 +75,11 @@ int procfs_cmdline(pid_t pid, char **out, size_t *outlen)
 	*out = buf;
 	*outlen = len;
 	return 0;
+}
+
+int procfs_cmdline(pid_t pid, char **out, size_t *outlen)
+{
+	return procfs_read(pid, "cmdline", PROCFS_CMDLINE_MAX, out, outlen);
 }
 
 int procfs_cmdline_refresh(pid_t pid, char **buf, size_t *len)

@@ -28,6 +28,13 @@ struct mevi_str;
 #define PROCFS_CMDLINE_MAX (1u << 20)
 
 /*
+ * Reads /proc/PID/NAME whole, or its first max bytes (and then a few KiB
+ * more), into *buf (malloc'd, the caller frees it, NUL-terminated) and its
+ * length into *len. Returns 0, or -errno with *buf NULL.
+ */
+int procfs_read(pid_t pid, const char *name, size_t max, char **buf, size_t *len);
+
+/*
  * Reads /proc/PID/cmdline: its NUL-separated arguments into *buf (malloc'd,
  * the caller frees it; one NUL more than *len, so the last argument is a
  * string even when the process rewrote it), its length into *len (0 for a

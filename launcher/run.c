@@ -410,9 +410,8 @@ static int check_target(struct launcher *l)
 
 /*
  * --engine=auto|ebpf: opens the eBPF engine when it loads (see ebpf.h), for a
- * launched program or --pid. What it lacks yet (backtraces, --heat) stays
- * with ptrace; so does, under
- * auto, a run that writes a file which must be complete when mevi-run
+ * launched program or --pid. What it lacks yet (--heat) stays with ptrace;
+ * so does, under auto, a run that writes a file which must be complete when mevi-run
  * returns (--record, --summary=FILE): the eBPF tracker is not PROGRAM's
  * parent and cannot hold its exit, so the shell may see PROGRAM end a few ms
  * before the file is. Returns -1 to go on (l->bpf set or not), or an exit
@@ -426,13 +425,7 @@ static int open_ebpf(struct launcher *l)
 
 	if (o->engine == ENGINE_PTRACE)
 		return -1;
-	if (o->bt_mode != BACKTRACE_OFF && o->bt_given)
-		snprintf(why, sizeof(why), "backtraces need ptrace stops, for now");
-	else if (o->bt_mode != BACKTRACE_OFF && !forced) /* forced: runs without them */
-		snprintf(why, sizeof(why),
-			 "backtraces (on by default) need ptrace stops, for now; "
-			 "--backtraces=off lets auto pick ebpf");
-	else if (o->heat_ms)
+	if (o->heat_ms)
 		snprintf(why, sizeof(why), "--heat needs a userfaultfd in the program, for now");
 	else if (!forced && (o->record || o->summary_path))
 		snprintf(why, sizeof(why),
@@ -448,7 +441,9 @@ static int open_ebpf(struct launcher *l)
 				 .on_done = ebpf_done_cb,
 				 /* Attached, nothing is held or put in the background. */
 				 .on_main_exit = l->attach_pid ? NULL : on_main_exit,
-				 .ctx = l};
+				 .ctx = l,
+				 .bt_mode = o->bt_mode,
+				 .bt_depth = o->bt_depth};
 
 	l->base = event_base_new();
 	if (!l->base) {
@@ -679,6 +674,8 @@ static void finish_session(struct launcher *l, int status)
 
 	if (l->tracees)
 		tracee_finish(l->tracees); /* source lines still being looked up */
+	if (l->bpf)
+		ebpf_finish(l->bpf);
 	if (!l->held && l->out_ready) {
 		struct mevi_event end = {.type = MEVI_EV_SESSION_END, .pid = l->self};
 

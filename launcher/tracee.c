@@ -681,7 +681,7 @@ static void on_syscall_stop(struct tracee_table *t, struct thread *th)
 		if (mm->state == MM_PENDING && !mm_attach_due(mm)) {
 			/* Stopped for the backtrace only (see on_seccomp_stop). */
 			backtrace_syscall_exit(mm->bt, th->tid, sc->kind, th->args, info.exit.rval,
-					       info.exit.is_error);
+					       info.exit.is_error, NULL);
 			resume(th->tid, PTRACE_CONT, 0);
 			return;
 		}
@@ -695,7 +695,7 @@ static void on_syscall_stop(struct tracee_table *t, struct thread *th)
 		}
 		apply_syscall(mm, sc, th->args, info.exit.rval, info.exit.is_error);
 		backtrace_syscall_exit(mm->bt, th->tid, sc->kind, th->args, info.exit.rval,
-				       info.exit.is_error);
+				       info.exit.is_error, NULL);
 		/* heat hook: sampled mode injects at the first exit stop it gets */
 		if (!attach_heat(t, th))
 			return;

@@ -267,11 +267,7 @@ static int serve_fault(struct mm *mm, uint64_t page, bool write, pid_t tid)
 	}
 	if (r.state == MEVI_STATE_RESIDENT)
 		return 0;
-	memmap_update(mm->map, page, page + PAGE, MEVI_STATE_RESIDENT);
-	if (mm->bt)
-		backtrace_fault(mm->bt, tid, page); /* state, then touch by tid */
-	else
-		outbox_state(mm->out, mm->pid, page, page + PAGE, MEVI_STATE_RESIDENT);
+	mm_touched(mm, tid, page, NULL);
 	return 0;
 }
 

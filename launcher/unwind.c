@@ -39,6 +39,7 @@ struct unwind {
 	uint64_t reported_ns;
 	unsigned reports;
 	uint32_t gen; /* the current unwind; page slots of older ones are stale */
+	const struct unwind_snapshot *snap; /* during unwind_snapshot only */
 	unsigned next_slot;
 	struct page_slot slots[CACHE_PAGES];
 };
@@ -86,6 +87,15 @@ static bool cb_memory_read(Dwfl *dwfl, Dwarf_Addr addr, Dwarf_Word *result, void
 	struct unwind *u = arg;
 	uint8_t buf[sizeof(*result)];
 
+	if (u->snap) {
+		uint64_t sp = arch_regs_sp(&u->snap->regs);
+
+		if (addr >= sp && addr - sp <= u->snap->len &&
+		    u->snap->len - (addr - sp) >= sizeof(*result)) {
+			memcpy(result, u->snap->stack + (addr - sp), sizeof(*result));
+			return true;
+		}
+	}
 	for (size_t done = 0; done < sizeof(buf);) {
 		uint64_t at = addr + done, page = at & ~(uint64_t)(PAGE - 1);
 		size_t off = (size_t)(at - page), n = PAGE - off;
@@ -109,18 +119,22 @@ static pid_t cb_next_thread(Dwfl *dwfl, void *arg, void **thread_argp)
 
 static bool cb_get_thread(Dwfl *dwfl, pid_t tid, void *arg, void **thread_argp)
 {
-	*thread_argp = NULL;
+	*thread_argp = arg; /* the struct unwind */
 	return true;
 }
 
-/* The thread is in a ptrace stop of ours: read its registers, no attach. */
+/* The thread is in a ptrace stop of ours (read its registers, no attach), or
+ * was captured in a snapshot. */
 static bool cb_set_initial_registers(Dwfl_Thread *thread, void *arg)
 {
+	const struct unwind *u = arg;
 	struct arch_regs regs;
 	uint64_t dw[32];
 	unsigned n;
 
-	if (arch_get_regs(dwfl_thread_tid(thread), &regs))
+	if (u->snap)
+		regs = u->snap->regs;
+	else if (arch_get_regs(dwfl_thread_tid(thread), &regs))
 		return false;
 	n = arch_dwarf_regs(&regs, dw, 32);
 	return dwfl_thread_state_registers(thread, 0, n, (const Dwarf_Word *)dw);
@@ -148,14 +162,23 @@ static const Dwfl_Callbacks callbacks = {
     .find_debuginfo = no_debuginfo,
 };
 
-/* (Re)reads the module list from /proc/PID/maps. Known modules are kept with
- * their caches; vanished ones are dropped. Returns 0 or -errno. */
-static int report(struct unwind *u)
+/* (Re)reads the module list from /proc/PID/maps (or from saved, that file's
+ * text read earlier). Known modules are kept with their caches; vanished ones
+ * are dropped. Returns 0 or -errno. */
+static int report(struct unwind *u, const char *saved)
 {
 	int ret;
 
 	dwfl_report_begin(u->dwfl);
-	ret = dwfl_linux_proc_report(u->dwfl, u->pid);
+	if (saved) {
+		FILE *f = fmemopen((void *)saved, strlen(saved), "r");
+
+		ret = f ? dwfl_linux_proc_maps_report(u->dwfl, f) : errno;
+		if (f)
+			fclose(f);
+	} else {
+		ret = dwfl_linux_proc_report(u->dwfl, u->pid);
+	}
 	if (dwfl_report_end(u->dwfl, NULL, NULL) != 0 && ret == 0)
 		ret = -1;
 	u->reported_ns = mono_ns();
@@ -163,6 +186,12 @@ static int report(struct unwind *u)
 	/* dwfl_linux_proc_report returns an errno value, or -1 for a libdwfl
 	 * error. */
 	return ret > 0 ? -ret : ret < 0 ? -EIO : 0;
+}
+
+static int count_module(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr start,
+			void *arg)
+{
+	return DWARF_CB_ABORT; /* one is enough: dwfl_getmodules returns non-zero */
 }
 
 static int open_proc(pid_t pid, const char *what)
@@ -173,7 +202,7 @@ static int open_proc(pid_t pid, const char *what)
 	return open(path, O_RDONLY | O_CLOEXEC);
 }
 
-int unwind_open(pid_t pid, struct unwind **out)
+int unwind_open(pid_t pid, const char *saved, struct unwind **out)
 {
 	struct unwind *u = calloc(1, sizeof(*u));
 	int err;
@@ -188,21 +217,21 @@ int unwind_open(pid_t pid, struct unwind **out)
 	u->pid = pid;
 	u->gen = 1;
 	u->mem_fd = open_proc(pid, "mem");
-	if (u->mem_fd < 0) {
-		err = -errno;
-		goto err_free;
-	}
 	u->pagemap_fd = open_proc(pid, "pagemap");
-	if (u->pagemap_fd < 0) {
+	if ((u->mem_fd < 0 || u->pagemap_fd < 0) && !saved) {
 		err = -errno;
-		goto err_mem;
+		goto err_fds;
 	}
 	u->dwfl = dwfl_begin(&callbacks);
 	if (!u->dwfl) {
 		err = -ENOMEM;
-		goto err_pagemap;
+		goto err_fds;
 	}
-	err = report(u);
+	/* Gone (no maps) or a zombie (empty maps: no module, so libdwfl finds
+	 * no architecture to attach with): its layout as it was. */
+	err = report(u, NULL);
+	if (saved && (err || dwfl_getmodules(u->dwfl, count_module, NULL, 0) == 0))
+		err = report(u, saved);
 	if (err)
 		goto err_dwfl;
 	if (!dwfl_attach_state(u->dwfl, NULL, pid, &thread_callbacks, u)) {
@@ -215,11 +244,11 @@ int unwind_open(pid_t pid, struct unwind **out)
 
 err_dwfl:
 	dwfl_end(u->dwfl);
-err_pagemap:
-	close(u->pagemap_fd);
-err_mem:
-	close(u->mem_fd);
-err_free:
+err_fds:
+	if (u->pagemap_fd >= 0)
+		close(u->pagemap_fd);
+	if (u->mem_fd >= 0)
+		close(u->mem_fd);
 	free(u);
 	return err;
 }
@@ -229,8 +258,10 @@ void unwind_free(struct unwind *u)
 	if (!u)
 		return;
 	dwfl_end(u->dwfl);
-	close(u->pagemap_fd);
-	close(u->mem_fd);
+	if (u->pagemap_fd >= 0)
+		close(u->pagemap_fd);
+	if (u->mem_fd >= 0)
+		close(u->mem_fd);
 	free(u);
 }
 
@@ -282,6 +313,17 @@ static void walk_thread(struct unwind *u, pid_t tid, struct walk *w)
 	dwfl_getthread_frames(u->dwfl, tid, frame_cb, w);
 }
 
+int unwind_snapshot(struct unwind *u, pid_t tid, const struct unwind_snapshot *snap, uint64_t *pcs,
+		    unsigned max)
+{
+	int n;
+
+	u->snap = snap;
+	n = unwind_thread(u, tid, pcs, max);
+	u->snap = NULL;
+	return n;
+}
+
 int unwind_thread(struct unwind *u, pid_t tid, uint64_t *pcs, unsigned max)
 {
 	struct walk w = {pcs, 0, max};
@@ -291,7 +333,7 @@ int unwind_thread(struct unwind *u, pid_t tid, uint64_t *pcs, unsigned max)
 	walk_thread(u, tid, &w);
 	if (w.n > 0 && unknown_pc(u, pcs, w.n) &&
 	    (u->reports <= REFRESH_FREE || mono_ns() - u->reported_ns >= REFRESH_MIN_NS) &&
-	    report(u) == 0) {
+	    report(u, NULL) == 0) {
 		/* New code was mapped (dlopen): unwind again through it. */
 		walk_thread(u, tid, &w);
 	}

@@ -47,12 +47,25 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "arch.h"
+
 struct unwind;
 
+/* A thread's state captured without a ptrace stop (the eBPF engine, at a
+ * syscall's exit): its registers (those the unwinder starts from; the others
+ * zero) and a copy of the top of its stack, [sp, sp + len). */
+struct unwind_snapshot {
+	struct arch_regs regs;
+	const uint8_t *stack;
+	size_t len;
+};
+
 /* Opens the unwinder of the address space of process pid (reads its module
- * list). Returns 0 and *out (the caller frees it with unwind_free), or
- * -errno. */
-int unwind_open(pid_t pid, struct unwind **out);
+ * list). saved: NULL, or the text of its /proc/PID/maps read earlier, used
+ * when the process is gone (a snapshot taken before it exited can still be
+ * unwound; only the copied stack is readable then). Returns 0 and *out (the
+ * caller frees it with unwind_free), or -errno. */
+int unwind_open(pid_t pid, const char *saved, struct unwind **out);
 
 /* Frees u. NULL is allowed. */
 void unwind_free(struct unwind *u);
@@ -64,6 +77,16 @@ void unwind_free(struct unwind *u);
  * could be read (-ESRCH: the thread is gone).
  */
 int unwind_thread(struct unwind *u, pid_t tid, uint64_t *pcs, unsigned max);
+
+/*
+ * The same from a snapshot: the thread may be running on. Memory inside the
+ * snapshot is read from it; memory outside it (a stack deeper than the copy)
+ * as above, from the live process, so the outer frames of a deep stack may
+ * be missing or, rarely, wrong (the thread has moved on) - as with perf's
+ * --call-graph dwarf.
+ */
+int unwind_snapshot(struct unwind *u, pid_t tid, const struct unwind_snapshot *snap, uint64_t *pcs,
+		    unsigned max);
 
 /*
  * The module that holds pc, the program counter of frame number depth (0 =

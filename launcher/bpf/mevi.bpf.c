@@ -17,7 +17,12 @@
  *    mode). A kernel fault under pagefault_disable() (a probe read) fills
  *    nothing and is dropped too.
  *  - raw_syscalls:sys_exit, for the layout syscalls, reports what user space must
- *    re-read from the kernel (the range, from the syscall's arguments).
+ *    re-read from the kernel (the range, from the syscall's arguments). With
+ *    backtraces on, the exits of anonymous mmap, mremap and brk also carry the
+ *    caller's registers and the top of its stack, which user space unwinds
+ *    (DWARF CFI or frame pointers) as perf --call-graph dwarf does: a stack
+ *    walk here (bpf_get_stack) stops at the first function built without
+ *    frame pointers, Debian's glibc among them.
  *  - sched_process_exec/exit report the rest of the lifecycle.
  *
  * Records go to one ring buffer, which orders them across CPUs as they were
@@ -41,6 +46,7 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 const volatile bool exact_mode = true;	  /* track private anonymous memory only */
 const volatile bool thp_always = false;	  /* THP "always": every VMA may fill 2 MiB */
 const volatile __u64 wake_mark = 1 << 20; /* force a wake-up past this much unread data */
+const volatile bool want_stacks = false;  /* backtraces: stacks at anonymous mappings */
 
 /* Records that did not fit in the ring (user space rescans when it grows). */
 __u64 drops = 0;
@@ -126,6 +132,8 @@ static __always_inline int on_fault(unsigned long address, unsigned long error_c
 	r->h.flags = flags | ((error_code & PF_WRITE) ? MEVI_BPF_F_WRITE : 0);
 	r->h.seq = p->seq;
 	r->addr = address;
+	if (want_stacks) /* first touches are named by thread, as it was named then */
+		bpf_get_current_comm(r->comm, sizeof(r->comm));
 	bpf_ringbuf_submit(r, rb_flags());
 	return 0;
 }
@@ -258,6 +266,36 @@ static __always_inline bool advice_is_noop(__u64 a)
 #define MAP_ANONYMOUS 0x20
 
 /*
+ * The registers a user-space unwinder starts from, and the top of the stack:
+ * to the end of the stack pointer's page, then the next page if it reads
+ * (one read of both would fail whole where the stack's mapping ends).
+ */
+static __always_inline void stack_fill(struct mevi_bpf_stack *s, struct pt_regs *regs)
+{
+	__u64 sp = regs->sp;
+	__u32 first = 4096 - (sp & 4095);
+
+	s->regs[MEVI_BPF_REG_IP] = regs->ip;
+	s->regs[MEVI_BPF_REG_SP] = sp;
+	s->regs[MEVI_BPF_REG_BP] = regs->bp;
+	s->regs[MEVI_BPF_REG_BX] = regs->bx;
+	s->regs[MEVI_BPF_REG_R12] = regs->r12;
+	s->regs[MEVI_BPF_REG_R13] = regs->r13;
+	s->regs[MEVI_BPF_REG_R14] = regs->r14;
+	s->regs[MEVI_BPF_REG_R15] = regs->r15;
+	s->len = 0;
+	s->pad = 0;
+	if (first > 4096 || first == 0)
+		return;
+	if (bpf_probe_read_user(s->stack, first, (void *)sp))
+		return;
+	s->len = first;
+	if (bpf_probe_read_user(s->stack + first, 4096, (void *)(sp + first)))
+		return;
+	s->len = first + 4096;
+}
+
+/*
  * raw_syscalls:sys_exit as tp_btf: one program for every syscall, which
  * returns after one compare for the syscalls that do not matter. (Classic
  * syscalls:sys_exit_* tracepoints would run only for those that do, but
@@ -320,9 +358,26 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	if (nr == MEVI_BPF_SC_MADVISE && advice_is_noop(a[2]))
 		return 0;
 	__sync_fetch_and_add(&p->seq, 1);
+	if (want_stacks && ret >= 0 &&
+	    ((nr == MEVI_BPF_SC_MMAP && (a[3] & MAP_ANONYMOUS)) || nr == MEVI_BPF_SC_MREMAP ||
+	     nr == MEVI_BPF_SC_BRK)) {
+		struct mevi_bpf_stack *s = reserve(sizeof(*s));
+
+		if (s) {
+			stack_fill(s, regs);
+			r = &s->rec;
+			__builtin_memset(r, 0, sizeof(*r));
+			r->h.type = MEVI_BPF_SYSCALL_STACK;
+			r->h.pid = tgid;
+			r->h.tid = (__u32)id;
+			r->h.seq = p->seq;
+			goto fill;
+		}
+	}
 	r = rec_new(MEVI_BPF_SYSCALL, tgid, (__u32)id, p->seq);
 	if (!r)
 		return 0;
+fill:
 	r->nr = nr;
 	r->ret = (__u64)ret;
 	r->arg[0] = a[0];

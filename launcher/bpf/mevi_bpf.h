@@ -7,11 +7,13 @@
 #define MEVI_LAUNCHER_BPF_MEVI_BPF_H
 
 enum mevi_bpf_rec_type {
-	MEVI_BPF_FAULT = 1,   /* a first touch: struct mevi_bpf_fault */
-	MEVI_BPF_FORK = 2,    /* a new process or thread: struct mevi_bpf_rec */
-	MEVI_BPF_EXEC = 3,    /* an exec: struct mevi_bpf_rec */
-	MEVI_BPF_EXIT = 4,    /* the last thread of a process exited */
-	MEVI_BPF_SYSCALL = 5, /* a layout syscall returned: struct mevi_bpf_rec */
+	MEVI_BPF_FAULT = 1,	    /* a first touch: struct mevi_bpf_fault */
+	MEVI_BPF_FORK = 2,	    /* a new process or thread: struct mevi_bpf_rec */
+	MEVI_BPF_EXEC = 3,	    /* an exec: struct mevi_bpf_rec */
+	MEVI_BPF_EXIT = 4,	    /* the last thread of a process exited */
+	MEVI_BPF_SYSCALL = 5,	    /* a layout syscall returned: struct mevi_bpf_rec */
+	MEVI_BPF_SYSCALL_STACK = 6, /* the same, with the caller's registers and
+				     * the top of its stack: struct mevi_bpf_stack */
 };
 
 /* MEVI_BPF_FAULT flags. */
@@ -48,6 +50,7 @@ struct mevi_bpf_hdr {
 struct mevi_bpf_fault {
 	struct mevi_bpf_hdr h;
 	__u64 addr;
+	char comm[16]; /* the faulting thread's name (backtraces on; else unset) */
 };
 
 struct mevi_bpf_rec {
@@ -56,6 +59,34 @@ struct mevi_bpf_rec {
 	__u32 aux;    /* FORK: child tid */
 	__u64 ret;    /* SYSCALL: its return value; FORK: the child thread's stack pointer */
 	__u64 arg[4]; /* SYSCALL: its first arguments */
+};
+
+/*
+ * The top of the user stack copied at a mapping syscall's exit (backtraces
+ * on): from the stack pointer to the end of its page, and the page above
+ * when it is readable, so 4 to 8 KiB.
+ */
+#define MEVI_BPF_STACK_BYTES 8192
+
+/* The user registers a backtrace starts from (x86-64). */
+enum mevi_bpf_reg {
+	MEVI_BPF_REG_IP,
+	MEVI_BPF_REG_SP,
+	MEVI_BPF_REG_BP,
+	MEVI_BPF_REG_BX,
+	MEVI_BPF_REG_R12,
+	MEVI_BPF_REG_R13,
+	MEVI_BPF_REG_R14,
+	MEVI_BPF_REG_R15,
+	MEVI_BPF_NREGS,
+};
+
+struct mevi_bpf_stack {
+	struct mevi_bpf_rec rec; /* the syscall, as in a MEVI_BPF_SYSCALL record */
+	__u64 regs[MEVI_BPF_NREGS];
+	__u32 len; /* bytes of stack[] copied from [regs[SP], regs[SP] + len) */
+	__u32 pad;
+	__u8 stack[MEVI_BPF_STACK_BYTES];
 };
 
 /* Values of the tracked map: one per traced process (tgid). */
