@@ -12,9 +12,9 @@
 
 #include "event.h"
 #include "log.h"
-#include "procfs.h"
 #include "memmap.h"
 #include "outbox.h"
+#include "procfs.h"
 #include "srcline.h"
 #include "stackintern.h"
 #include "syscalls.h"
