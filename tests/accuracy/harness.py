@@ -919,65 +919,80 @@ class Harness:
         elif not self.native:
             self.final_mevi_checks()
 
-    def final_mevi_checks(self):
-        """The session ended with the program's status; the top process and every process
-        that checkpointed show alive: false, the top one with the expected exit status."""
-        launcher = self.proc.pid
+    def poll_state(self, judge):
+        """Asks /api/state until judge(doc) finds nothing wrong or the deadline passes;
+        returns what it found last (a list of problems, empty when all is well)."""
         deadline = time.monotonic() + self.args.deadline
-        problems = ["no /api/state answer"]
         while True:
-            problems = []
             try:
                 doc = self.mevi.state()
             except (OSError, ValueError) as e:
                 problems = [f"/api/state: {e}"]
-                doc = None
-            if doc is not None:
-                sessions = [s for s in doc["sessions"] if s.get("launcher_pid") == launcher]
-                if not sessions:
-                    problems.append(f"no session with launcher_pid {launcher}")
-                else:
-                    sess = sessions[-1]
-                    if sess.get("alive") is not False:
-                        problems.append(f"session {sess.get('id')} alive={sess.get('alive')!r}, expected false")
-                    if sess.get("exit_status") != self.args.expect_exit:
-                        problems.append(
-                            f"session {sess.get('id')} exit_status={sess.get('exit_status')!r}, expected {self.args.expect_exit}"
-                        )
-                    if self.args.engine == "ebpf":
-                        if sess.get("engine") != "ebpf":
-                            problems.append(f"session {sess.get('id')} engine={sess.get('engine')!r}, expected 'ebpf'")
-                        if self.args.expect_drops and not sess.get("ring_drops"):
-                            problems.append(f"session {sess.get('id')} ring_drops={sess.get('ring_drops')!r}, expected > 0")
-                        if sess.get("reconcile_corrections") != 0:
-                            problems.append(
-                                f"session {sess.get('id')} reconcile_corrections={sess.get('reconcile_corrections')!r}, "
-                                "expected 0 (the engine's events missed something its 1 Hz reconcile pass found)"
-                            )
-                    procs = sess.get("processes") or []
-                    # mevi-run execs the program, which keeps its pid (a mock
-                    # launcher is the program's parent instead).
-                    top = ([p for p in procs if p.get("pid") == launcher] or
-                           [p for p in procs if p.get("ppid") == launcher])
-                    if not top:
-                        problems.append(f"no process with pid or ppid {launcher} (the launcher's) in the session")
-                    else:
-                        p = top[-1]
-                        if p.get("alive") is not False:
-                            problems.append(f"top process {p.get('pid')} alive={p.get('alive')!r}, expected false")
-                        if p.get("exit_status") != self.args.expect_exit:
-                            problems.append(
-                                f"top process {p.get('pid')} exit_status={p.get('exit_status')!r}, expected {self.args.expect_exit}"
-                            )
-                    for pid in sorted(self.stats.pids):
-                        _, p = find_process({"sessions": [sess]}, pid)
-                        if p is None:
-                            problems.append(f"checkpointed process {pid} missing from the session")
-                        elif p.get("alive") is not False:
-                            problems.append(f"checkpointed process {pid} alive={p.get('alive')!r} after the run")
+            else:
+                problems = judge(doc)
             if not problems or time.monotonic() > deadline:
-                break
+                return problems
             time.sleep(0.02)
+
+    @staticmethod
+    def engine_problems(sess):
+        """The eBPF engine's promises about a session: it ran, and its 1 Hz reconcile pass
+        had nothing to correct."""
+        problems = []
+        if sess.get("engine") != "ebpf":
+            problems.append(f"session {sess.get('id')} engine={sess.get('engine')!r}, expected 'ebpf'")
+        if sess.get("reconcile_corrections") != 0:
+            problems.append(
+                f"session {sess.get('id')} reconcile_corrections={sess.get('reconcile_corrections')!r}, "
+                "expected 0 (the engine's events missed something its 1 Hz reconcile pass found)"
+            )
+        return problems
+
+    def final_mevi_checks(self):
+        """The session ended with the program's status; the top process and every process
+        that checkpointed show alive: false, the top one with the expected exit status."""
+        launcher = self.proc.pid
+
+        def judge(doc):
+            problems = []
+            sessions = [s for s in doc["sessions"] if s.get("launcher_pid") == launcher]
+            if not sessions:
+                return [f"no session with launcher_pid {launcher}"]
+            sess = sessions[-1]
+            if sess.get("alive") is not False:
+                problems.append(f"session {sess.get('id')} alive={sess.get('alive')!r}, expected false")
+            if sess.get("exit_status") != self.args.expect_exit:
+                problems.append(
+                    f"session {sess.get('id')} exit_status={sess.get('exit_status')!r}, expected {self.args.expect_exit}"
+                )
+            if self.args.engine == "ebpf":
+                problems += self.engine_problems(sess)
+                if self.args.expect_drops and not sess.get("ring_drops"):
+                    problems.append(f"session {sess.get('id')} ring_drops={sess.get('ring_drops')!r}, expected > 0")
+            procs = sess.get("processes") or []
+            # mevi-run execs the program, which keeps its pid (a mock
+            # launcher is the program's parent instead).
+            top = ([p for p in procs if p.get("pid") == launcher] or
+                   [p for p in procs if p.get("ppid") == launcher])
+            if not top:
+                problems.append(f"no process with pid or ppid {launcher} (the launcher's) in the session")
+            else:
+                p = top[-1]
+                if p.get("alive") is not False:
+                    problems.append(f"top process {p.get('pid')} alive={p.get('alive')!r}, expected false")
+                if p.get("exit_status") != self.args.expect_exit:
+                    problems.append(
+                        f"top process {p.get('pid')} exit_status={p.get('exit_status')!r}, expected {self.args.expect_exit}"
+                    )
+            for pid in sorted(self.stats.pids):
+                _, p = find_process({"sessions": [sess]}, pid)
+                if p is None:
+                    problems.append(f"checkpointed process {pid} missing from the session")
+                elif p.get("alive") is not False:
+                    problems.append(f"checkpointed process {pid} alive={p.get('alive')!r} after the run")
+            return problems
+
+        problems = self.poll_state(judge)
         if problems:
             self.errors.append("end of run: " + "; ".join(problems))
         else:
@@ -988,32 +1003,19 @@ class Harness:
     def attach_engine_checks(self):
         """Attached with --engine ebpf: the session (launcher_pid: mevi-run --pid's own pid)
         ended detached, says engine ebpf, and its reconcile pass corrected nothing."""
-        deadline = time.monotonic() + self.args.deadline
-        while True:
-            problems = []
-            try:
-                doc = self.mevi.state()
-            except (OSError, ValueError) as e:
-                problems = [f"/api/state: {e}"]
-                doc = None
-            if doc is not None:
-                sessions = [s for s in doc["sessions"] if s.get("launcher_pid") == self.attacher.pid]
-                if not sessions:
-                    problems.append(f"no session with launcher_pid {self.attacher.pid} (mevi-run --pid)")
-                else:
-                    sess = sessions[-1]
-                    if sess.get("engine") != "ebpf":
-                        problems.append(f"session {sess.get('id')} engine={sess.get('engine')!r}, expected 'ebpf'")
-                    if sess.get("end") != {"how": "detached"}:
-                        problems.append(f"session {sess.get('id')} end={sess.get('end')!r}, expected detached")
-                    if sess.get("reconcile_corrections") != 0:
-                        problems.append(
-                            f"session {sess.get('id')} reconcile_corrections={sess.get('reconcile_corrections')!r}, "
-                            "expected 0 (the engine's events missed something its 1 Hz reconcile pass found)"
-                        )
-            if not problems or time.monotonic() > deadline:
-                break
-            time.sleep(0.02)
+        attacher = self.attacher.pid
+
+        def judge(doc):
+            sessions = [s for s in doc["sessions"] if s.get("launcher_pid") == attacher]
+            if not sessions:
+                return [f"no session with launcher_pid {attacher} (mevi-run --pid)"]
+            sess = sessions[-1]
+            problems = self.engine_problems(sess)
+            if sess.get("end") != {"how": "detached"}:
+                problems.append(f"session {sess.get('id')} end={sess.get('end')!r}, expected detached")
+            return problems
+
+        problems = self.poll_state(judge)
         if problems:
             self.errors.append("attached session: " + "; ".join(problems))
         else:
