@@ -953,18 +953,22 @@ class Harness:
         that checkpointed show alive: false, the top one with the expected exit status."""
         launcher = self.proc.pid
 
+        def ended(what, obj):
+            """A session or process that is over, with the program's exit status."""
+            problems = []
+            if obj.get("alive") is not False:
+                problems.append(f"{what} alive={obj.get('alive')!r}, expected false")
+            if obj.get("exit_status") != self.args.expect_exit:
+                problems.append(f"{what} exit_status={obj.get('exit_status')!r}, expected {self.args.expect_exit}")
+            return problems
+
         def judge(doc):
             problems = []
             sessions = [s for s in doc["sessions"] if s.get("launcher_pid") == launcher]
             if not sessions:
                 return [f"no session with launcher_pid {launcher}"]
             sess = sessions[-1]
-            if sess.get("alive") is not False:
-                problems.append(f"session {sess.get('id')} alive={sess.get('alive')!r}, expected false")
-            if sess.get("exit_status") != self.args.expect_exit:
-                problems.append(
-                    f"session {sess.get('id')} exit_status={sess.get('exit_status')!r}, expected {self.args.expect_exit}"
-                )
+            problems += ended(f"session {sess.get('id')}", sess)
             if self.args.engine == "ebpf":
                 problems += self.engine_problems(sess)
                 if self.args.expect_drops and not sess.get("ring_drops"):
@@ -977,13 +981,7 @@ class Harness:
             if not top:
                 problems.append(f"no process with pid or ppid {launcher} (the launcher's) in the session")
             else:
-                p = top[-1]
-                if p.get("alive") is not False:
-                    problems.append(f"top process {p.get('pid')} alive={p.get('alive')!r}, expected false")
-                if p.get("exit_status") != self.args.expect_exit:
-                    problems.append(
-                        f"top process {p.get('pid')} exit_status={p.get('exit_status')!r}, expected {self.args.expect_exit}"
-                    )
+                problems += ended(f"top process {top[-1].get('pid')}", top[-1])
             for pid in sorted(self.stats.pids):
                 _, p = find_process({"sessions": [sess]}, pid)
                 if p is None:
