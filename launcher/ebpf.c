@@ -33,8 +33,6 @@
 
 #ifdef MEVI_HAVE_EBPF
 
-#include <dirent.h>
-
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/types.h>
@@ -1369,24 +1367,21 @@ int ebpf_launch(struct ebpf *e, struct spawn *sp, char *const argv[])
  * pointer in is that thread's stack, as at a thread's fork record. */
 static void note_thread_stacks(struct eproc *p)
 {
-	char path[64];
-	struct dirent *de;
-	DIR *d;
+	pid_t *tids;
+	size_t n;
 
-	if (!p->mm)
+	/* The list first, then the work: walking the directory while
+	 * re-reading each stack chased a thread storm's new tids for ever. Threads
+	 * created after the list come as fork records with their stack pointer. */
+	if (!p->mm || procfs_tids(p->pid, 65536, &tids, &n))
 		return;
-	snprintf(path, sizeof(path), "/proc/%d/task", (int)p->pid);
-	d = opendir(path);
-	if (!d)
-		return;
-	while ((de = readdir(d))) {
-		pid_t tid = (pid_t)atoi(de->d_name);
-		uint64_t sp = tid > 0 && tid != p->pid ? procfs_task_sp(p->pid, tid) : 0;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t sp = tids[i] != p->pid ? procfs_task_sp(p->pid, tids[i]) : 0;
 
 		if (sp)
-			mm_note_thread_stack(p->mm, tid, sp);
+			mm_note_thread_stack(p->mm, tids[i], sp);
 	}
-	closedir(d);
+	free(tids);
 }
 
 int ebpf_attach(struct ebpf *e, pid_t pid)

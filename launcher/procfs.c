@@ -1,6 +1,7 @@
 /* procfs — mevi-run's reader of /proc/PID/cmdline, status and stat, and command lines in cmdline's form. */
 #include "procfs.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -234,5 +235,48 @@ uint64_t procfs_task_sp(pid_t pid, pid_t tid)
 		return v[7];
 	if (n == 3) /* "-1 sp pc" */
 		return v[1];
+	return 0;
+}
+
+int procfs_tids(pid_t pid, size_t max, pid_t **out, size_t *n)
+{
+	char path[64];
+	struct dirent *de;
+	pid_t *v = NULL;
+	size_t cap = 0, len = 0;
+	int err = 0;
+	DIR *d;
+
+	*out = NULL;
+	*n = 0;
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	d = opendir(path);
+	if (!d)
+		return -errno;
+	while (len < max && (de = readdir(d))) {
+		pid_t tid = (pid_t)atoi(de->d_name);
+
+		if (tid <= 0)
+			continue;
+		if (len == cap) {
+			size_t ncap = cap ? cap * 2 : 64;
+			pid_t *nv = realloc(v, ncap * sizeof(*nv));
+
+			if (!nv) {
+				err = -ENOMEM;
+				break;
+			}
+			v = nv;
+			cap = ncap;
+		}
+		v[len++] = tid;
+	}
+	closedir(d);
+	if (err) {
+		free(v);
+		return err;
+	}
+	*out = v;
+	*n = len;
 	return 0;
 }

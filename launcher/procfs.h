@@ -94,4 +94,13 @@ int procfs_stat_field(pid_t pid, int field, unsigned long long *value, char *com
  * runs on another CPU). Returns 0 when unknown. */
 uint64_t procfs_task_sp(pid_t pid, pid_t tid);
 
+/*
+ * The threads of pid as /proc/PID/task lists them now, at most max of them,
+ * into *tids (malloc'd, the caller frees it) and their count into *n. One
+ * quick pass: a process that keeps creating threads cannot keep a caller
+ * who works on each thread inside the directory walk (new tids sort after
+ * the walk's position, so such a walk chases them). Returns 0 or -errno.
+ */
+int procfs_tids(pid_t pid, size_t max, pid_t **tids, size_t *n);
+
 #endif /* MEVI_LAUNCHER_PROCFS_H */

@@ -9,11 +9,14 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -174,6 +177,77 @@ static void refresh_keeps_the_old_line_of_a_zombie_or_a_gone_process(void **unus
 	assert_int_equal(len, 0);
 }
 
+static pthread_barrier_t started, done;
+static pid_t thread_tids[3];
+
+static void *park(void *arg)
+{
+	*(pid_t *)arg = (pid_t)syscall(SYS_gettid);
+	pthread_barrier_wait(&started);
+	pthread_barrier_wait(&done);
+	return NULL;
+}
+
+static bool has_tid(const pid_t *v, size_t n, pid_t tid)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i] == tid)
+			return true;
+	return false;
+}
+
+/* procfs_tids: every thread of a live process, no more than asked for, and
+ * a clear error for a process that does not exist. */
+static void tids_lists_every_thread_up_to_max(void **state)
+{
+	pthread_t th[3];
+	pid_t *v = NULL;
+	size_t n = 0;
+
+	pthread_barrier_init(&started, NULL, 4);
+	pthread_barrier_init(&done, NULL, 4);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, park, &thread_tids[i]), 0);
+	pthread_barrier_wait(&started);
+
+	assert_int_equal(procfs_tids(getpid(), 1000, &v, &n), 0);
+	assert_int_equal(n, 4);
+	assert_true(has_tid(v, n, getpid()));
+	for (int i = 0; i < 3; i++)
+		assert_true(has_tid(v, n, thread_tids[i]));
+	free(v);
+
+	assert_int_equal(procfs_tids(getpid(), 2, &v, &n), 0);
+	assert_int_equal(n, 2);
+	free(v);
+
+	pthread_barrier_wait(&done);
+	for (int i = 0; i < 3; i++)
+		pthread_join(th[i], NULL);
+	pthread_barrier_destroy(&started);
+	pthread_barrier_destroy(&done);
+
+	v = (pid_t *)&n;
+	assert_int_equal(procfs_tids(1 << 23, 10, &v, &n), -ENOENT);
+	assert_null(v);
+	assert_int_equal(n, 0);
+}
+
+/* procfs_read: a whole /proc file (the maps the eBPF engine keeps for its
+ * unwinds), NUL-terminated. */
+static void read_gives_a_whole_proc_file(void **state)
+{
+	char *text = NULL;
+	size_t len = 0;
+
+	assert_int_equal(procfs_read(getpid(), "maps", 4u << 20, &text, &len), 0);
+	assert_non_null(strstr(text, "[stack]"));
+	assert_int_equal(strlen(text), len);
+	free(text);
+	assert_int_equal(procfs_read(1 << 23, "maps", 4096, &text, &len), -ENOENT);
+	assert_null(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -182,6 +256,8 @@ int main(void)
 	    cmocka_unit_test(argv_points_into_the_buffer_and_names_the_nameless),
 	    cmocka_unit_test(reads_a_live_process_as_it_was_started),
 	    cmocka_unit_test(refresh_keeps_the_old_line_of_a_zombie_or_a_gone_process),
+	    cmocka_unit_test(tids_lists_every_thread_up_to_max),
+	    cmocka_unit_test(read_gives_a_whole_proc_file),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
