@@ -58,7 +58,10 @@
  * let go), so the ring only holds what they left; this bounds it anyway. */
 #define FINAL_BUDGET_NS (1000 * 1000000ull)
 #define RECONCILE_MS	1000
-#define RINGBUF_BYTES	(4u << 20)
+/* Past this many re-reads asked for in one drain, each process they name is
+ * re-read whole once instead. */
+#define RECHECK_MAX   256
+#define RINGBUF_BYTES (4u << 20)
 
 /* One process of the traced tree. */
 struct eproc {
@@ -108,8 +111,7 @@ struct ebpf {
 	bool main_reaped, done;
 	bool detached;	     /* ebpf_detach(): nothing is tracked, records are ignored */
 	uint64_t budget_end; /* consume(): stop on_record after this (0: never) */
-	unsigned budget_n;
-	bool cut; /* consume() stopped at budget_end, records remain */
+	bool cut;	     /* consume() stopped at budget_end, records remain */
 	uint64_t sample_ticks;
 	bool thp_always; /* THP "always": any anonymous VMA may fill 2 MiB at once */
 	uint64_t seen_drops;
@@ -804,30 +806,66 @@ static int on_record(void *ctx, void *data, size_t size)
 		on_stack(e, data);
 		break;
 	}
-	if (e->budget_end && (++e->budget_n & 31) == 0 && mono_ns() >= e->budget_end) {
+	/* Looked at after every record: under a storm one record can cost a
+	 * re-read that waits for a contended mmap_lock (milliseconds). */
+	if (e->budget_end && mono_ns() >= e->budget_end) {
 		e->cut = true;
 		return -EAGAIN; /* this record is consumed; the rest wait */
 	}
 	return 0;
 }
 
-/* Consumes the ring, for at most budget_ns (0: all of it). Returns whether
- * records were left for later. */
-static bool consume(struct ebpf *e, uint64_t budget_ns)
+/* Consumes the ring, for at most budget_ns (0: all of it); with poll, by
+ * ring_buffer__poll, which also clears the ring's epoll readiness (and
+ * consumes as much: it is held to the same budget). Returns whether records
+ * were left for later. */
+static bool consume(struct ebpf *e, uint64_t budget_ns, bool poll)
 {
 	e->cut = false;
-	e->budget_n = 0;
 	e->budget_end = budget_ns ? mono_ns() + budget_ns : 0;
-	ring_buffer__consume(e->rb);
+	if (poll)
+		ring_buffer__poll(e->rb, 0);
+	else
+		ring_buffer__consume(e->rb);
 	e->budget_end = 0;
 	return e->cut;
 }
 
-static void run_rechecks(struct ebpf *e)
+/* Many rechecks of one drain (a storm's stale faults, each a re-read under
+ * a contended mmap_lock) become one whole re-read per process. */
+static void collapse_rechecks(struct ebpf *e)
 {
+	size_t k = 0;
+
 	for (size_t i = 0; i < e->nrc; i++) {
+		size_t j = 0;
+
+		while (j < k && e->rc[j].pid != e->rc[i].pid)
+			j++;
+		if (j == k)
+			e->rc[k++] = (struct recheck){e->rc[i].pid, 0, MEVI_ADDR_LIMIT};
+	}
+	e->nrc = k;
+}
+
+/*
+ * Re-reads the ranges records asked for, for at most budget_ns (0: all).
+ * Returns whether some are left for the next drain: a re-read is the
+ * kernel's word at the time it is made, so one made after newer records is
+ * as right as one made before.
+ */
+static bool run_rechecks(struct ebpf *e, uint64_t budget_ns)
+{
+	uint64_t end = budget_ns ? mono_ns() + budget_ns : 0;
+	size_t i;
+
+	if (e->nrc > RECHECK_MAX)
+		collapse_rechecks(e);
+	for (i = 0; i < e->nrc; i++) {
 		struct eproc *p = proc_find(e, e->rc[i].pid);
 
+		if (end && i && mono_ns() >= end)
+			break;
 		if (!p || !p->mm)
 			continue;
 		if (e->rc[i].s == e->rc[i].e)
@@ -836,7 +874,9 @@ static void run_rechecks(struct ebpf *e)
 			mm_resync(p->mm, e->rc[i].s, e->rc[i].e);
 		e->st.resyncs++;
 	}
-	e->nrc = 0;
+	memmove(e->rc, e->rc + i, (e->nrc - i) * sizeof(*e->rc));
+	e->nrc -= i;
+	return e->nrc > 0;
 }
 
 /*
@@ -905,16 +945,17 @@ static bool drain(struct ebpf *e, uint64_t budget_ns)
 
 	if (e->detached)
 		return false;
-	cut = consume(e, budget_ns);
+	cut = consume(e, budget_ns, false);
 	if (!cut && !e->main_reaped &&
 	    __atomic_load_n(&e->skel->bss->main_ended, __ATOMIC_ACQUIRE)) {
 		/* Its record was lost, or comes in the next drain (the kernel
 		 * program sets the status first): the status is the same. */
-		cut = consume(e, budget_ns);
+		cut = consume(e, budget_ns, false);
 		main_ended(e, mevi_exit_status((int)e->skel->bss->main_status));
 	}
 	take_drops(e);
-	run_rechecks(e);
+	if (run_rechecks(e, budget_ns))
+		cut = true;
 	run_young(e);
 	trim_exited(e);
 	if (cut)
@@ -941,7 +982,9 @@ static void rb_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct ebpf *e = arg;
 
-	ring_buffer__poll(e->rb, 0); /* clears the epoll readiness */
+	/* Unbounded, this poll alone held the loop for tens of seconds under
+	 * an attached thread storm: --detach-after came 15-50 s late. */
+	consume(e, DRAIN_BUDGET_NS, true);
 	drain(e, DRAIN_BUDGET_NS);
 }
 
@@ -1094,7 +1137,7 @@ static void reconcile_cb(evutil_socket_t fd, short what, void *arg)
 		free(before.v);
 		free(after.v);
 	}
-	run_rechecks(e);
+	run_rechecks(e, 0);
 out:
 	check_done(e);
 }
@@ -1447,7 +1490,9 @@ void ebpf_detach(struct ebpf *e)
 
 	if (e->detached)
 		return;
-	drain(e, DETACH_BUDGET_NS); /* what happened before the detach is shown */
+	/* What happened before the detach is shown, as far as the records go:
+	 * no rescan or re-read queue (seconds under a storm that drops). */
+	consume(e, DETACH_BUDGET_NS, false);
 	__atomic_store_n(&e->skel->bss->detaching, 1, __ATOMIC_RELEASE);
 	n = untrack_all(e);
 	/* A fork that passed the kernel program's `detaching` test before it

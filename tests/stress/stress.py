@@ -89,6 +89,24 @@ def describe(pid):
         return ""
 
 
+def threads_where(pid):
+    """Each thread of pid: its name, state and the kernel function it waits in."""
+    out = []
+    try:
+        for t in sorted(os.listdir("/proc/%d/task" % pid), key=int):
+            try:
+                with open("/proc/%d/task/%s/comm" % (pid, t)) as f:
+                    comm = f.read().strip()
+                with open("/proc/%d/task/%s/wchan" % (pid, t)) as f:
+                    wchan = f.read().strip()
+                out.append("%s/%s %s in %s" % (t, comm, proc_state(int(t)), wchan or "-"))
+            except OSError:
+                pass
+    except OSError:
+        return "gone"
+    return ", ".join(out)
+
+
 def tracker_of(prog, marker):
     """The hidden process that tracks prog: its ptrace tracer, or (eBPF
     engine) the mevi-run process carrying the run's marker that is not prog."""
@@ -326,10 +344,13 @@ def run_attach(case):
         if p.returncode != 0:
             detail.append("status %d: %r" % (p.returncode, err[-300:]))
     except subprocess.TimeoutExpired:
+        # Where it is stuck: each thread's state and wait channel, and the
+        # last lines it logged (MEVI_LOG=debug under eBPF).
+        where = threads_where(p.pid)
         p.kill()
-        p.communicate()
-        err = b""
-        detail.append("detach never finished")
+        _, err = p.communicate()
+        detail.append("detach never finished; mevi-run's threads: %s; its last lines: %r" % (
+            where, err.decode(errors="replace").splitlines()[-6:]))
     if ARGS.engine == "ebpf" and b" 0 entries remain" not in err:
         # No ptrace to look for: the tracker's own count of what it left.
         detail.append("the tracked set was not emptied: %r" % [
