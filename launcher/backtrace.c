@@ -488,6 +488,12 @@ static void check_thread(struct backtrace_mm *b, pid_t tid, const char *comm)
 	emit_thread(b, t);
 }
 
+void backtrace_brk_seen(struct backtrace_mm *b, uint64_t brk)
+{
+	if (b)
+		b->brk_end = PAGE_UP(brk);
+}
+
 void backtrace_fault(struct backtrace_mm *b, pid_t tid, uint64_t page, const char *comm)
 {
 	if (tid <= 0) {

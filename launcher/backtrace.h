@@ -118,6 +118,10 @@ void backtrace_syscall_exit(struct backtrace_mm *b, pid_t tid, int kind, const u
  */
 void backtrace_fault(struct backtrace_mm *b, pid_t tid, uint64_t page, const char *comm);
 
+/* The program break is brk now (a brk that was not unwound): the next
+ * growth's origin starts there. b may be NULL. */
+void backtrace_brk_seen(struct backtrace_mm *b, uint64_t brk);
+
 /* After a reconnect: emits every stack of the session (before any origin). */
 void backtrace_snapshot(struct backtrace *bt);
 

@@ -756,6 +756,8 @@ static void on_stack(struct ebpf *e, const struct mevi_bpf_stack *s)
 		 * mostly done by libc's first heap growth): the program may be
 		 * gone when its own first stack is unwound. */
 		backtrace_mm_save_layout(p->mm->bt);
+		if (kind == SYSCALL_BRK) /* where the next growth's origin starts */
+			backtrace_brk_seen(p->mm->bt, r->ret);
 		return;
 	}
 	snap.len = s->len <= sizeof(s->stack) ? s->len : sizeof(s->stack);

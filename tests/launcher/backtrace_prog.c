@@ -190,6 +190,11 @@ int main(int argc, char **argv)
 		}
 		if (child < 0 || waitpid(child, &status, 0) != child)
 			return 1;
+		/* The eBPF engine unwinds a few ms after the syscall, against
+		 * a layout read while a process of that image still lived: a
+		 * parent that stays a moment (as most do) is that process
+		 * (launcher/README.md, the eBPF engine's backtraces). */
+		usleep(200000);
 		return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 	}
 	if (!strcmp(mode, "threads"))
