@@ -384,6 +384,15 @@ fill:
 	r->arg[1] = a[1];
 	r->arg[2] = a[2];
 	r->arg[3] = a[3];
-	bpf_ringbuf_submit(r, rb_flags());
+	/*
+	 * A stack copy wakes user space at once (unless wake-ups are off: the
+	 * fixed-period test mode): it is unwound against the process's module
+	 * list, best read while the process still lives, and a short-lived one
+	 * may be gone by the next timed drain. These come once per anonymous
+	 * mapping call, not per fault.
+	 */
+	bpf_ringbuf_submit(r, r->h.type == MEVI_BPF_SYSCALL_STACK && wake_mark != ~0ULL
+				  ? BPF_RB_FORCE_WAKEUP
+				  : rb_flags());
 	return 0;
 }
