@@ -284,10 +284,10 @@ static uint64_t mono_ns(void)
 
 /*
  * A new address space for p, copied from template (a fork: its map and the
- * origins of its ranges) or empty (exec), then read in full from the kernel: now, or with young, MM_ATTACH_DELAY_NS
- * later. Most fork children exec at once, and most exec'd images of a build or
- * a shell script are gone in a millisecond: reading each of them twice cost
- * more than the program itself. Until it is read, a young mm takes faults on
+ * origins of its ranges) or empty (exec), then read in full from the kernel:
+ * now, or with young, MM_ATTACH_DELAY_NS later. Most fork children exec at
+ * once, and most exec'd images of a build or a shell script are gone in a
+ * millisecond: reading each of them twice cost more than the program itself. Until it is read, a young mm takes faults on
  * what it knows (a fork child: its parent's copy) and skips layout re-reads
  * (the full read covers them).
  */
@@ -752,12 +752,14 @@ static void on_stack(struct ebpf *e, const struct mevi_bpf_stack *s)
 		return;
 	}
 	if (p->exec_young && p->young_due && !backtrace_wants_exit(e->bt, kind, args)) {
-		/* Not unwound, but the layout it ran in is kept (the loader is
-		 * mostly done by libc's first heap growth): the program may be
-		 * gone when its own first stack is unwound. */
-		backtrace_mm_save_layout(p->mm->bt);
-		if (kind == SYSCALL_BRK) /* where the next growth's origin starts */
+		/* Not unwound. At a brk (libc's heap, after the loader) the
+		 * layout is kept, for when the program is gone before its own
+		 * first stack is unwound, and so is the break, where the next
+		 * growth's origin starts. */
+		if (kind == SYSCALL_BRK) {
+			backtrace_mm_save_layout(p->mm->bt);
 			backtrace_brk_seen(p->mm->bt, r->ret);
+		}
 		return;
 	}
 	snap.len = s->len <= sizeof(s->stack) ? s->len : sizeof(s->stack);
