@@ -878,8 +878,10 @@ static bool run_rechecks(struct ebpf *e, uint64_t budget_ns)
 			mm_resync(p->mm, e->rc[i].s, e->rc[i].e);
 		e->st.resyncs++;
 	}
-	memmove(e->rc, e->rc + i, (e->nrc - i) * sizeof(*e->rc));
-	e->nrc -= i;
+	if (i) { /* (e->rc is NULL before the first recheck) */
+		memmove(e->rc, e->rc + i, (e->nrc - i) * sizeof(*e->rc));
+		e->nrc -= i;
+	}
 	return e->nrc > 0;
 }
 
