@@ -934,6 +934,16 @@ class Harness:
                 return problems
             time.sleep(0.02)
 
+    def expect_state(self, judge, what, ok):
+        """poll_state, then one error line naming what, or one log line saying ok.
+        Returns whether all was well."""
+        problems = self.poll_state(judge)
+        if problems:
+            self.errors.append(what + ": " + "; ".join(problems))
+            return False
+        log("  /api/state: " + ok)
+        return True
+
     @staticmethod
     def engine_problems(sess):
         """The eBPF engine's promises about a session: it ran, and its 1 Hz reconcile pass
@@ -990,11 +1000,8 @@ class Harness:
                     problems.append(f"checkpointed process {pid} alive={p.get('alive')!r} after the run")
             return problems
 
-        problems = self.poll_state(judge)
-        if problems:
-            self.errors.append("end of run: " + "; ".join(problems))
-        else:
-            log(f"  /api/state: session and processes ended, exit_status {self.args.expect_exit}")
+        if self.expect_state(judge, "end of run",
+                             f"session and processes ended, exit_status {self.args.expect_exit}"):
             if self.args.engine == "ebpf":
                 log("  /api/state: engine ebpf, 0 reconcile corrections")
 
@@ -1013,11 +1020,8 @@ class Harness:
                 problems.append(f"session {sess.get('id')} end={sess.get('end')!r}, expected detached")
             return problems
 
-        problems = self.poll_state(judge)
-        if problems:
-            self.errors.append("attached session: " + "; ".join(problems))
-        else:
-            log("  /api/state: attached session ended detached, engine ebpf, 0 reconcile corrections")
+        self.expect_state(judge, "attached session",
+                          "attached session ended detached, engine ebpf, 0 reconcile corrections")
 
     def cleanup(self):
         if self.attacher is not None and self.attacher.poll() is None:
