@@ -1,0 +1,33 @@
+/*
+ * tracepoint — classic kernel tracepoints (syscalls:sys_exit_mmap, ...), named
+ * by the ids tracefs lists, and a BPF program attached to one of them.
+ *
+ * perf_event_open names a classic tracepoint by the number in
+ * TRACEFS/events/GROUP/NAME/id. Where no tracefs is mounted (minimal VMs and
+ * containers often have none) the ids are read in a short-lived child that
+ * mounts tracefs in a mount namespace of its own: nothing on the machine
+ * changes, and this process's mounts are untouched. That needs
+ * CAP_SYS_ADMIN; without it the ids cannot be had and the caller falls back.
+ */
+#ifndef MEVI_LAUNCHER_TRACEPOINT_H
+#define MEVI_LAUNCHER_TRACEPOINT_H
+
+#include <stddef.h>
+
+/* A tracepoint's name: its group and its event, both at most this long. */
+#define TRACEPOINT_NAME_MAX 64
+
+/*
+ * The ids of the n tracepoints GROUP/names[i] into ids[i]. Returns 0, or
+ * -errno (-ENOENT: no tracefs to read them from, or no such tracepoint)
+ * with ids unspecified.
+ */
+int tracepoint_ids(const char *group, const char *const *names, size_t n, int *ids);
+
+/*
+ * Attaches the loaded BPF program prog_fd to the tracepoint with this id, on
+ * every CPU. Returns the perf event's fd (close it to detach), or -errno.
+ */
+int tracepoint_attach(int id, int prog_fd);
+
+#endif
