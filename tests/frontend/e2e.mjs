@@ -534,11 +534,16 @@ try {
     return r.json();
   };
   const tlData = () => page.evaluate(() => ({ ...document.querySelector('.timeline').dataset, mode: document.querySelector('.time-mode')?.textContent }));
-  /** Waits until the timeline shows the moment it asked for; returns its data. */
-  const settled = (what = 'the timeline to show the moment asked for') =>
+  /**
+   * Waits until the timeline shows the moment it asked for; returns its data.
+   * With `from`, that moment must also differ from it: right after a click the
+   * timeline still shows the previous (settled) moment, so a caller that moved
+   * the cursor passes where it was.
+   */
+  const settled = (what = 'the timeline to show the moment asked for', from = null) =>
     waitFor(what, async () => {
       const d = await tlData();
-      return d.mode?.startsWith('PAST t=') && d.at !== '' && d.shownAt === d.at ? d : false;
+      return d.mode?.startsWith('PAST t=') && d.at !== '' && d.shownAt === d.at && d.at !== from ? d : false;
     });
   /** Every process of the answer shows its RSS, and the top bar the alive total. */
   async function viewMatches(api, session) {
@@ -585,18 +590,12 @@ try {
     const before = await tlData();
     const api0 = await apiAt(histSession, before.at);
     await page.keyboard.press('ArrowRight');
-    const d1 = await waitFor('a step forward', async () => {
-      const d = await settled();
-      return d.at !== before.at ? d : false;
-    });
+    const d1 = await settled('a step forward', before.at);
     if (Number(d1.at) !== api0.at.next_ts) throw new Error(`→ went to ${d1.at}, next_ts is ${api0.at.next_ts}`);
     const api1 = await apiAt(histSession, d1.at);
     await waitFor('the view at the next event', () => viewMatches(api1, histSession));
     await page.keyboard.press('ArrowLeft');
-    const d2 = await waitFor('a step back', async () => {
-      const d = await settled();
-      return d.at !== d1.at ? d : false;
-    });
+    const d2 = await settled('a step back', d1.at);
     if (Number(d2.at) !== api1.at.prev_ts) throw new Error(`← went to ${d2.at}, prev_ts is ${api1.at.prev_ts}`);
     await waitFor('the view at the previous event', async () => viewMatches(await apiAt(histSession, d2.at), histSession));
     return `${before.at} → ${d1.at} → ${d2.at}`;
@@ -622,7 +621,7 @@ try {
     const a = Number((await settled()).at);
     await page.locator('.tl-a').click();
     await page.mouse.click(box.x + box.width * 0.9, box.y + box.height / 2);
-    const b = Number((await settled()).at);
+    const b = Number((await settled('the timeline at B', String(a))).at);
     await page.locator('.tl-b').click();
     await waitFor('diff in the URL', async () => page.url().includes(`diff=${a}-${b}`));
     await waitFor('the diff legend', async () => page.locator('.diff-legend-resident').count());
