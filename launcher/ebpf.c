@@ -1185,11 +1185,7 @@ static void sample_cb(evutil_socket_t fd, short what, void *arg)
 
 static void detach_sys_exits(struct ebpf *e)
 {
-	for (size_t i = 0; i < NSYS_EXITS; i++) {
-		if (e->sys_exit_fds[i] >= 0)
-			close(e->sys_exit_fds[i]);
-		e->sys_exit_fds[i] = -1;
-	}
+	tracepoint_detach_all(e->sys_exit_fds, NSYS_EXITS);
 }
 
 /*
@@ -1427,13 +1423,14 @@ void ebpf_close(struct ebpf *e)
 	if (e->sample_ev)
 		event_free(e->sample_ev);
 	ring_buffer__free(e->rb);
-	detach_sys_exits(e);
-	mevi_bpf__destroy(e->skel);
 	for (struct eproc *p = e->first, *next; p; p = next) {
 		next = p->next;
 		proc_free(p);
 	}
 	backtrace_free(e->bt); /* after the mms, which add to its counters */
+	/* Last: the slow part (grace periods, tracepoint.h), its lines said. */
+	detach_sys_exits(e);
+	mevi_bpf__destroy(e->skel);
 	free(e->rc);
 	free(e->sus);
 	free(e->young);

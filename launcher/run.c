@@ -703,9 +703,35 @@ static void finish_session(struct launcher *l, int status)
 	}
 }
 
+/*
+ * The spawned tracer has said its last words (finish_session): it lets go of
+ * the stderr it shares with PROGRAM, so that a pipe on it (`mevi-run PROGRAM
+ * 2>&1 | less`, a test harness reading PROGRAM's stderr) sees EOF when
+ * PROGRAM's tree ends, not when the tracer's teardown does. That can take a
+ * while: detaching the eBPF engine's syscall tracepoints waits for kernel
+ * grace periods (tracepoint.h). At debug level the teardown's own lines are
+ * worth the wait, and so are a sanitizer build's reports at exit.
+ */
+static void release_stderr(const struct launcher *l)
+{
+	int devnull;
+
+#ifdef __SANITIZE_ADDRESS__
+	return;
+#endif
+	if (!l->spawned || log_threshold >= LOG_LEVEL_DEBUG)
+		return;
+	devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	if (devnull < 0)
+		return;
+	dup2(devnull, STDERR_FILENO);
+	close(devnull);
+}
+
 /* Frees everything l holds, in reverse order of creation. */
 static void teardown(struct launcher *l)
 {
+	release_stderr(l);
 	/* Only now may PROGRAM's parent see it end (tracee_hold_main). */
 	if (l->tracees)
 		tracee_release_main(l->tracees);

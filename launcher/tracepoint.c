@@ -4,7 +4,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/perf_event.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sched.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,4 +162,34 @@ int tracepoint_attach(int id, int prog_fd)
 		return err;
 	}
 	return fd;
+}
+
+static void *close_one(void *fd)
+{
+	close((int)(intptr_t)fd);
+	return NULL;
+}
+
+void tracepoint_detach_all(int *fds, size_t n)
+{
+	pthread_t threads[MAX_IDS];
+	sigset_t all, old;
+	size_t started = 0;
+
+	/* The closers take no signal: they are the caller's. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	for (size_t i = 0; i < n; i++) {
+		if (fds[i] < 0)
+			continue;
+		if (started < MAX_IDS && pthread_create(&threads[started], NULL, close_one,
+							(void *)(intptr_t)fds[i]) == 0)
+			started++;
+		else
+			close(fds[i]); /* no thread: this one waits its own grace period */
+		fds[i] = -1;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	for (size_t i = 0; i < started; i++)
+		pthread_join(threads[i], NULL);
 }
