@@ -113,6 +113,7 @@ struct ebpf {
 	int sys_exit_fds[NSYS_EXITS]; /* perf events of the syscalls:sys_exit_* programs */
 	struct ring_buffer *rb;
 	struct event *rb_ev, *drain_ev, *reconcile_ev, *sample_ev;
+	struct event *more_ev; /* a drain cut short goes on from here (drain()) */
 	struct eproc *procs[NBUCKETS];
 	struct eproc *first, *last;
 	size_t nalive, nexited;
@@ -980,9 +981,17 @@ static bool drain(struct ebpf *e, uint64_t budget_ns)
 		cut = true;
 	run_young(e);
 	trim_exited(e);
-	if (cut)
-		event_active(e->drain_ev, EV_TIMEOUT, 1);
-	else
+	if (cut) {
+		/* A timer that is due now, not event_active(): libevent runs
+		 * what is activated during its pass in that same pass, so a
+		 * drain that kept being cut (a storm that fills the ring
+		 * faster than the budget) held off every timer and fd, and
+		 * --detach-after came seconds late. Due now, it runs after the
+		 * loop has looked at the others. */
+		static const struct timeval now = {0, 0};
+
+		event_add(e->more_ev, &now);
+	} else
 		check_done(e);
 	return cut;
 }
@@ -1389,8 +1398,9 @@ int ebpf_open(const struct ebpf_config *cfg, struct ebpf **out, char *why)
 	e->rb_ev =
 	    event_new(cfg->base, ring_buffer__epoll_fd(e->rb), EV_READ | EV_PERSIST, rb_cb, e);
 	e->drain_ev = event_new(cfg->base, -1, EV_PERSIST, drain_cb, e);
+	e->more_ev = event_new(cfg->base, -1, 0, drain_cb, e);
 	e->reconcile_ev = event_new(cfg->base, -1, EV_PERSIST, reconcile_cb, e);
-	MEVI_ASSERT(e->rb_ev && e->drain_ev && e->reconcile_ev);
+	MEVI_ASSERT(e->rb_ev && e->drain_ev && e->more_ev && e->reconcile_ev);
 	if (sampled(e)) {
 		mm_set_sampled(true);
 		e->sample_ev = event_new(cfg->base, -1, EV_PERSIST, sample_cb, e);
@@ -1418,6 +1428,8 @@ void ebpf_close(struct ebpf *e)
 		event_free(e->rb_ev);
 	if (e->drain_ev)
 		event_free(e->drain_ev);
+	if (e->more_ev)
+		event_free(e->more_ev);
 	if (e->reconcile_ev)
 		event_free(e->reconcile_ev);
 	if (e->sample_ev)
@@ -1584,6 +1596,7 @@ void ebpf_detach(struct ebpf *e)
 	e->detached = true;
 	event_del(e->rb_ev);
 	event_del(e->drain_ev);
+	event_del(e->more_ev);
 	event_del(e->reconcile_ev);
 	if (e->sample_ev)
 		event_del(e->sample_ev);
