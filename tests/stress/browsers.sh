@@ -33,9 +33,18 @@ run_one() { # browser mode
 	timeout -s KILL 120 "$build/launcher/mevi-run" --socket "$sock" --no-spawn "${mode[@]}" -- \
 		"${cmd[@]}" >/dev/null 2>"$tmp/err"
 	local st=$? t1=$(date +%s.%N)
-	local left=$(pgrep -f -- "$prof" | wc -l)
-	[ "$left" -gt 0 ] && pkill -KILL -f -- "$prof"
-	printf '%s %s status=%s time=%.1fs left=%s\n' "$1" "$2" "$st" "$(echo "$t1 - $t0" | bc)" "$left"
+	# The browser's processes still there when mevi-run returned (mevi-run's
+	# own tracer, which shares the command line, finishes its teardown after
+	# PROGRAM ends: it is waited for, up to 10 s, and its lag reported).
+	local left=$(pgrep -f -- "$prof" | xargs -r ps -o comm= -p | grep -vc '^mevi-run$')
+	local waited=0
+	while pgrep -x mevi-run | xargs -r ps -o args= -p | grep -qF -- "$prof" && [ "$waited" -lt 100 ]; do
+		sleep 0.1
+		waited=$((waited + 1))
+	done
+	pkill -KILL -f -- "$prof"
+	printf '%s %s status=%s time=%.1fs left=%s tracer=+%.1fs\n' "$1" "$2" "$st" \
+		"$(echo "$t1 - $t0" | bc)" "$left" "$(echo "$waited / 10" | bc -l)"
 }
 for b in chromium firefox; do
 	command -v "${b/firefox/firefox-esr}" >/dev/null || { echo "skip $b: not installed"; continue; }
