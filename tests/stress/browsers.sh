@@ -5,7 +5,7 @@
 # work (not part of CTest: browsers take seconds per run and Firefox is not a
 # build dependency).
 #
-#   tests/stress/browsers.sh BUILD_DIR [RUNS]
+#   [BROWSERS="chromium firefox"] tests/stress/browsers.sh BUILD_DIR [RUNS]
 set -u
 build=${1:?usage: browsers.sh BUILD_DIR [RUNS]}
 runs=${2:-20}
@@ -46,7 +46,7 @@ run_one() { # browser mode
 	printf '%s %s status=%s time=%.1fs left=%s tracer=+%.1fs\n' "$1" "$2" "$st" \
 		"$(echo "$t1 - $t0" | bc)" "$left" "$(echo "$waited / 10" | bc -l)"
 }
-for b in chromium firefox; do
+for b in ${BROWSERS:-chromium firefox}; do
 	command -v "${b/firefox/firefox-esr}" >/dev/null || { echo "skip $b: not installed"; continue; }
 	for mode in exact sampled; do
 		for i in $(seq "$runs"); do run_one "$b" "$mode"; done
