@@ -120,7 +120,10 @@ static void argv_points_into_the_buffer_and_names_the_nameless(void **unused)
 
 static void reads_a_live_process_as_it_was_started(void **unused)
 {
-	char *const argv[] = {"/bin/sleep", "30", "", NULL};
+	/* This test program, waiting (main): an empty argument that no
+	 * utility would accept and stay alive with (`sleep 30 ""` exits at
+	 * once, and a zombie's cmdline is empty). */
+	char *const argv[] = {"/proc/self/exe", "--pause", "", NULL};
 	pid_t pid = start_child(argv);
 	char *buf, *want;
 	size_t len, wlen;
@@ -248,8 +251,12 @@ static void read_gives_a_whole_proc_file(void **state)
 	assert_null(text);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	if (argc == 3 && strcmp(argv[1], "--pause") == 0) {
+		pause(); /* reads_a_live_process_as_it_was_started's child */
+		return 0;
+	}
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(join_keeps_every_argument_and_its_nul),
 	    cmocka_unit_test(split_counts_empty_arguments_and_a_missing_last_nul),
