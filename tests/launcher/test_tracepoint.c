@@ -6,6 +6,7 @@
  * CAP_PERFMON for the program); skipped otherwise.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -136,12 +137,41 @@ static void a_program_attaches_and_a_bad_one_does_not(void **state)
 	close(prog);
 }
 
+static void detach_all_closes_every_fd_and_skips_the_unset(void **state)
+{
+	int ids[N], fds[N + 1], old[N + 1], prog;
+
+	(void)state;
+	skip_unless_root();
+	assert_int_equal(tracepoint_ids("syscalls", names, N, ids), 0);
+	prog = load_noop_program();
+	assert_true(prog >= 0);
+	for (size_t i = 0; i < N; i++) {
+		fds[i] = tracepoint_attach(ids[i], prog);
+		assert_true(fds[i] >= 0);
+	}
+	fds[N] = -1; /* a slot never attached */
+	memcpy(old, fds, sizeof(fds));
+	tracepoint_detach_all(fds, N + 1);
+	for (size_t i = 0; i <= N; i++)
+		assert_int_equal(fds[i], -1);
+	/* Closed, each of them: nothing else opened an fd meanwhile. */
+	for (size_t i = 0; i < N; i++) {
+		errno = 0;
+		assert_int_equal(fcntl(old[i], F_GETFD), -1);
+		assert_int_equal(errno, EBADF);
+	}
+	close(prog);
+	tracepoint_detach_all(fds, N + 1); /* all unset: nothing to do */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(ids_are_the_same_with_and_without_a_tracefs),
 	    cmocka_unit_test(unknown_and_malformed_names_are_refused),
 	    cmocka_unit_test(a_program_attaches_and_a_bad_one_does_not),
+	    cmocka_unit_test(detach_all_closes_every_fd_and_skips_the_unset),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);
