@@ -83,6 +83,12 @@ static void due_cb(evutil_socket_t fd, short what, void *arg)
 
 	if (mm->state != MM_PENDING || !mm->on_due)
 		return;
+	/* libevent times with a coarse clock and may fire up to a tick
+	 * early: from now on the attach is due, whatever mono_ns() says. */
+	uint64_t now = mono_ns();
+
+	if (mm->due_ns > now)
+		mm->due_ns = now;
 	if (mm->sampled) {
 		/* Nothing to inject: start sampling without a stop. */
 		start_sampling(mm);

@@ -763,6 +763,14 @@ static void handle_stop(struct tracee_table *t, pid_t tid, int status)
 	}
 	if (th->fresh && event == PTRACE_EVENT_STOP)
 		on_initial_stop(th);
+	/* Any other ptrace-stop cancels a PTRACE_INTERRUPT still pending (the
+	 * kernel drops JOBCTL_TRAP_STOP at every trap): no PTRACE_EVENT_STOP
+	 * will come for it. Ask again at once: the attach is overdue. */
+	if (th->want_attach && event != PTRACE_EVENT_STOP) {
+		th->want_attach = false;
+		if (th->proc && th->proc->mm && th->proc->mm->state == MM_PENDING)
+			mm_set_on_due(th->proc->mm, on_mm_due, t);
+	}
 	switch (event) {
 	case PTRACE_EVENT_FORK:
 	case PTRACE_EVENT_VFORK:

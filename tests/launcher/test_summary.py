@@ -76,8 +76,10 @@ def main():
           and procs[0]["exit_status"] == 3 and 6 * MIB <= procs[0]["rss_at_exit"] < 7 * MIB,
           json.dumps(procs))
     check("the peak's time is within the run", 0 < s["peak"]["ts"] <= s["duration_ns"], json.dumps(s["peak"])[:100])
-    check("overhead figures", s["overhead"]["events"] > 0 and s["overhead"]["faults_served"] >= 4096,
-          json.dumps(s["overhead"]))
+    # The attach (2 ms after the exec) may come midway through the first
+    # 16 MiB: pages touched before it are read, not served.
+    check("overhead figures", s["overhead"]["events"] > 0 and s["overhead"]["faults_served"] >= 512
+          and s["overhead"]["ptrace_stops"] > 0, json.dumps(s["overhead"]))
 
     # Text to stderr.
     r = subprocess.run([a.mevi_run, "--socket", sock, "--no-spawn", "--backtraces=mmap", "--summary",
@@ -97,6 +99,22 @@ def main():
     check("text: peak_alloc first at the peak", "16.0 MiB" in first and "peak_alloc+" in first
           and "summary_prog.c:" in first, first)
     check("text: still resident at exit", any(x.startswith("  still resident at exit: 6.") for x in lines), t)
+
+    # A young process whose attach is asked for while fork events stop it
+    # again and again (a ptrace-stop cancels a pending PTRACE_INTERRUPT):
+    # the attach must still come before its 16 MiB are touched. A race: the
+    # bug it guards against lost the peak in about 1 run of 6.
+    peaks = []
+    for _ in range(20):
+        r = subprocess.run([a.mevi_run, "--socket", sock, "--no-spawn", "--summary=" + js,
+                            "--summary-format=json", "--", a.prog, "forks"],
+                           capture_output=True, text=True, env=env, timeout=60)
+        with open(js) as f:
+            procs = json.load(f)["processes"] if r.returncode == 3 else []
+        # The parent's peak and its child's, the one that forks.
+        peaks.append(sorted(p["peak_rss"] for p in procs)[-2:])
+    check("a young process's attach that fork events cancel: its peak is seen, 20 runs of 20",
+          all(len(p) == 2 and all(16 * MIB <= x < 17 * MIB for x in p) for p in peaks), str(peaks))
 
     # mevid --summary of the recording: same peak, no daemon started.
     r = subprocess.run([a.mevid, "--summary", rec, "--summary-format", "json"], capture_output=True,
