@@ -82,6 +82,12 @@ struct eproc {
 	struct memmap *thp; /* ranges given MADV_HUGEPAGE */
 	uint64_t brk_end;
 	bool exec_young; /* young_due comes from an exec (the loader runs) */
+	/* A fork child gone before its fork record was read has no mm (its
+	 * /proc files are gone), but its stack copies are in the records:
+	 * they are unwound against its parent's layout, as a live child's
+	 * would be (both NULL otherwise). */
+	struct memmap *ghost_map;
+	struct backtrace_mm *ghost_bt;
 	struct eproc *hnext, *next;
 };
 
@@ -190,8 +196,17 @@ static struct eproc *proc_add(struct ebpf *e, pid_t pid, pid_t ppid)
 	return p;
 }
 
+static void ghost_free(struct eproc *p)
+{
+	backtrace_mm_free(p->ghost_bt); /* before the map it points to */
+	memmap_free(p->ghost_map);
+	p->ghost_bt = NULL;
+	p->ghost_map = NULL;
+}
+
 static void proc_free(struct eproc *p)
 {
+	ghost_free(p);
 	memmap_free(p->untracked);
 	memmap_free(p->huge_seen);
 	memmap_free(p->thp);
@@ -284,6 +299,7 @@ static void proc_exited(struct ebpf *e, struct eproc *p, int status)
 	emit_exit(e, p);
 	mm_put(p->mm);
 	p->mm = NULL;
+	ghost_free(p);
 	/* Trimmed at the end of the drain, not here: callers walk the list. */
 }
 
@@ -571,6 +587,11 @@ static void on_fork(struct ebpf *e, const struct mevi_bpf_rec *r)
 	 * exits at once is gone before its own can be read. */
 	backtrace_mm_save_layout(pp->mm->bt);
 	proc_new_mm(e, c, pp->mm, true);
+	if (!c->mm && pp->mm->bt) {
+		c->ghost_map = memmap_clone(pp->mm->map);
+		c->ghost_bt =
+		    c->ghost_map ? backtrace_mm_new(e->bt, c->pid, c->ghost_map, pp->mm->bt) : NULL;
+	}
 }
 
 static void on_exec(struct ebpf *e, const struct mevi_bpf_rec *r)
@@ -751,9 +772,10 @@ static void on_stack(struct ebpf *e, const struct mevi_bpf_stack *s)
 	struct eproc *p = proc_find(e, (pid_t)r->h.pid);
 	struct unwind_snapshot snap = {.stack = s->stack};
 	uint64_t args[6] = {r->arg[0], r->arg[1], r->arg[2], r->arg[3], 0, 0};
+	struct backtrace_mm *bt = !p ? NULL : p->mm ? p->mm->bt : p->ghost_bt;
 	int kind;
 
-	if (!p || !p->mm || !p->mm->bt)
+	if (!bt)
 		return;
 	switch (r->nr) {
 	case MEVI_BPF_SC_MMAP:
@@ -774,8 +796,8 @@ static void on_stack(struct ebpf *e, const struct mevi_bpf_stack *s)
 		 * first stack is unwound, and so is the break, where the next
 		 * growth's origin starts. */
 		if (kind == SYSCALL_BRK) {
-			backtrace_mm_save_layout(p->mm->bt);
-			backtrace_brk_seen(p->mm->bt, r->ret);
+			backtrace_mm_save_layout(bt);
+			backtrace_brk_seen(bt, r->ret);
 		}
 		return;
 	}
@@ -788,7 +810,7 @@ static void on_stack(struct ebpf *e, const struct mevi_bpf_stack *s)
 	snap.regs.r.r13 = s->regs[MEVI_BPF_REG_R13];
 	snap.regs.r.r14 = s->regs[MEVI_BPF_REG_R14];
 	snap.regs.r.r15 = s->regs[MEVI_BPF_REG_R15];
-	backtrace_syscall_exit(p->mm->bt, (pid_t)r->h.tid, kind, args, (int64_t)r->ret,
+	backtrace_syscall_exit(bt, (pid_t)r->h.tid, kind, args, (int64_t)r->ret,
 			       kind != SYSCALL_BRK && r->ret > (uint64_t)-4096, &snap);
 }
 
