@@ -76,6 +76,7 @@ async function check(name, fn) {
     process.stdout.write(`ok ${results.length} - ${name} # SKIP not in E2E_ONLY\n`);
     return;
   }
+  const pagesBefore = new Set(ctx.pages());
   try {
     const note = await fn();
     results.push(name);
@@ -90,6 +91,13 @@ async function check(name, fn) {
     results.push(name);
     process.stdout.write(`not ok ${results.length} - ${name}\n#   ${String(err?.stack ?? err).split('\n').slice(0, 4).join('\n#   ')}\n`);
     await shot(`FAILED-${results.length}`).catch(() => undefined);
+    // A page the failed check opened would go on reconnecting and polling
+    // through every later check: close it, so one failure stays one.
+    for (const p of ctx.pages()) {
+      if (pagesBefore.has(p)) continue;
+      await p.screenshot({ path: join(outDir, `FAILED-${results.length}-own-page.png`) }).catch(() => undefined);
+      await p.close().catch(() => undefined);
+    }
   }
 }
 
@@ -303,7 +311,17 @@ try {
     const p = await ctx.newPage();
     watchPage(p);
     await p.goto(`${base2}/`);
-    await waitFor('the refusal', async () => (await text(p, '.empty-state h1')) === 'mevid wants its token', 15000);
+    const titles = new Set();
+    await waitFor('the refusal', async () => {
+      if (exposed.child.exitCode !== null || exposed.child.signalCode !== null) {
+        throw new Error(`the exposed mevid ended (${exposed.child.exitCode ?? exposed.child.signalCode}): ${exposed.stderr()}`);
+      }
+      const title = await text(p, '.empty-state h1');
+      titles.add(title);
+      return title === 'mevid wants its token';
+    }, 15000).catch((err) => {
+      throw new Error(`${err.message}; the page said ${JSON.stringify([...titles])}; mevid's log: ${exposed.stderr().slice(-400)}`);
+    });
     const detail = await text(p, '.empty-state');
     if (!/token/.test(detail)) throw new Error(`the page says: ${detail}`);
     await shot('04c-token-wanted', p);
