@@ -49,7 +49,6 @@ Not a test: it prints numbers and exits 0 unless it cannot run at all.
 import argparse
 import os
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -65,6 +64,8 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(ROOT, "tests", "accuracy"))
 from mock_launcher import pack  # noqa: E402  (msgpack encoder of the wire protocol)
+sys.path.insert(0, os.path.join(ROOT, "tests", "tools"))
+import mevitest  # noqa: E402  (the private mevid)
 PAGES_1G = 262144
 TARGETS = {"getppid": 1.05, "touch_1g": 5.0, "fork_exec": 1.5}
 SAMPLE_TARGET = 1.05  # sampled mode: the issue asks for <= 1.05x on every workload
@@ -107,48 +108,12 @@ def generate_c_file(path, functions=150):
         f.write("\n".join(out))
 
 
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Daemon:
-    """A private mevid for the benchmark (or none, when --socket names a running one)."""
-
-    def __init__(self, mevid, workdir):
-        self.socket = os.path.join(workdir, "mevid.sock")
-        self.port = free_port()
-        self.log = open(os.path.join(workdir, "mevid.stderr"), "wb")
-        self.proc = subprocess.Popen(
-            [mevid, "--foreground", "--socket", self.socket, "--listen", f"127.0.0.1:{self.port}"],
-            stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT,
-        )
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        deadline = time.monotonic() + 10
-        while True:
-            if self.proc.poll() is not None:
-                sys.exit(f"overhead: mevid exited with status {self.proc.returncode} at start-up")
-            try:
-                with opener.open(f"http://127.0.0.1:{self.port}/api/state", timeout=1) as r:
-                    if r.status == 200 and os.path.exists(self.socket):
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                self.stop()
-                sys.exit("overhead: mevid did not come up within 10 s")
-            time.sleep(0.05)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
+def start_daemon(mevid, workdir):
+    """A private mevid for the benchmark (none when --socket names a running one)."""
+    try:
+        return mevitest.Daemon(mevid, os.path.join(workdir, "mevid.sock"))
+    except RuntimeError as e:
+        sys.exit(f"overhead: {e}")
 
 
 def timed(cmd, cwd):
@@ -228,7 +193,7 @@ def bench_daemon_rss(daemon, sessions=10, pages=40960):
     before = vm_rss_kib(daemon.proc.pid)
     conns = []
     for n in range(sessions):
-        c = FakeLauncher(daemon.socket, n)
+        c = FakeLauncher(daemon.sock, n)
         batch = [[5, c.pid, c.tick(), BASE, BASE + pages * 4096, 0]]
         for i in range(0, pages, 2):
             batch.append([8, c.pid, c.tick(), BASE + i * 4096, BASE + (i + 1) * 4096, 1])
@@ -252,7 +217,7 @@ def bench_daemon_rss(daemon, sessions=10, pages=40960):
 
 def bench_daemon_events(daemon, batches=64, per_batch=8192, region_pages=262144):
     """Events per second through mevid, pre-encoded single-page state events."""
-    c = FakeLauncher(daemon.socket, 100)
+    c = FakeLauncher(daemon.sock, 100)
     c.send([[5, c.pid, c.tick(), BASE, BASE + region_pages * 4096, 0]])
     payload = []
     g = 0
@@ -367,8 +332,8 @@ def measure(args, mevi_run, mevid, wl, workdir):
         elif args.socket:
             sock = os.path.abspath(args.socket)
         else:
-            daemon = Daemon(mevid, workdir)
-            sock = daemon.socket
+            daemon = start_daemon(mevid, workdir)
+            sock = daemon.sock
         if workloads and args.engines:
             run_engine_comparison(args, workloads, mevi_run, sock, workdir)
         elif workloads and args.compare_backtraces:
@@ -387,7 +352,7 @@ def run_daemon_measures(mevid, measures, workdir):
     """mevid alone, a fresh instance: RSS with 10 sessions, then events per second."""
     ddir = os.path.join(workdir, "daemon")
     os.mkdir(ddir, 0o700)
-    daemon = Daemon(mevid, ddir)
+    daemon = start_daemon(mevid, ddir)
     try:
         print("\nmevid measurements (a fresh mevid, synthetic launchers speaking protocol version 3):")
         if "mevid_rss" in measures:

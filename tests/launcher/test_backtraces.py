@@ -32,16 +32,11 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+from mevitest import check, finish  # noqa: E402
+
 ARGS = None
-FAILURES = []
 ANNOTATIONS = {"stack", "origin", "thread", "touch"}
-
-
-def check(name, cond, detail=""):
-    print(("ok   " if cond else "FAIL ") + name + ("" if cond else ": " + detail), flush=True)
-    if not cond:
-        FAILURES.append(name)
-    return cond
 
 
 def run(prog_args, workdir, extra=(), timeout=60, env_extra=None):
@@ -241,11 +236,7 @@ def main():
         test_off(ARGS.progs[0], workdir)
         for prog in ARGS.progs[:2]:
             test_exit_exec(prog, workdir)
-    if FAILURES:
-        print("%d check(s) failed: %s" % (len(FAILURES), ", ".join(FAILURES)))
-        return 1
-    print("all backtrace checks passed")
-    return 0
+    return finish(None)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,56 +26,10 @@ import urllib.request
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "accuracy"))
 import harness  # noqa: E402  (the accuracy suite's kernel truth and comparison)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+from mevitest import Daemon, check, finish, free_port  # noqa: E402
 
 ARGS = None
-FAILURES = []
-
-
-def check(name, cond, detail=""):
-    print(("ok   " if cond else "FAIL ") + name + ("" if cond else ": " + detail), flush=True)
-    if not cond:
-        FAILURES.append(name)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-class Daemon:
-    """A private mevid on a temporary socket and a free loopback port."""
-
-    def __init__(self, sock, port=None):
-        self.sock = sock
-        self.port = port or free_port()
-        self.log = open(sock + ".log", "ab")
-        self.proc = subprocess.Popen(
-            [ARGS.mevid, "--foreground", "--socket", sock, "--listen", "127.0.0.1:%d" % self.port],
-            stdout=self.log, stderr=self.log)
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            try:
-                self.state()
-                return
-            except OSError:
-                time.sleep(0.02)
-        raise RuntimeError("mevid did not come up")
-
-    def state(self, query=""):
-        with urllib.request.urlopen("http://127.0.0.1:%d/api/state%s" % (self.port, query), timeout=5) as r:
-            return json.load(r)
-
-    def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.log.close()
 
 
 def mevi(argv, sock, **kw):
@@ -322,7 +275,7 @@ def test_no_daemon(tmp):
 def test_reconnect(tmp):
     """mevid dies and comes back: the launcher resends everything."""
     sock = os.path.join(tmp, "re.sock")
-    d = Daemon(sock)
+    d = Daemon(ARGS.mevid, sock)
     # A program that maps and touches 8 MiB, then waits for us.
     prog = ("import mmap, sys, time\n"
             "m = mmap.mmap(-1, 8 << 20, flags=mmap.MAP_PRIVATE)\n"
@@ -345,7 +298,7 @@ def test_reconnect(tmp):
     port = d.port
     d.stop()
     time.sleep(0.3)
-    d = Daemon(sock, port)
+    d = Daemon(ARGS.mevid, sock, port)
     check("a restarted mevid gets the session back with its memory",
           wait_for(lambda: rss() >= 8 << 20, 10), str(rss()))
     # Page for page: stop the program and compare with the kernel.
@@ -381,7 +334,7 @@ def test_record_roundtrip(tmp, sockdir):
     recording gives the live session's states at every moment."""
     sock = os.path.join(sockdir, "rec.sock")
     rec = os.path.join(tmp, "run.mevi")
-    d = Daemon(sock)
+    d = Daemon(ARGS.mevid, sock)
     prog = ("import mmap, os, time\n"
             "maps = []\n"
             "for i in range(6):\n"
@@ -502,7 +455,7 @@ def main():
     sockdir = os.path.join(tmp, "sock")
     os.mkdir(sockdir, 0o700)
     sock = os.path.join(sockdir, "mevid.sock")
-    d = Daemon(sock)
+    d = Daemon(ARGS.mevid, sock)
     try:
         test_usage(sock)
         test_sampling_options(sock)
@@ -517,12 +470,7 @@ def main():
     test_reconnect(sockdir)
     test_record_roundtrip(tmp, sockdir)
     test_permission_hint(tmp)
-    if FAILURES:
-        print("%d failed: %s (logs in %s)" % (len(FAILURES), ", ".join(FAILURES), tmp))
-        return 1
-    shutil.rmtree(tmp, ignore_errors=True)
-    print("all passed")
-    return 0
+    return finish(tmp)
 
 
 if __name__ == "__main__":

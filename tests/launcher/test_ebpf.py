@@ -25,14 +25,10 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+from mevitest import check, finish  # noqa: E402
+
 ARGS = None
-FAILURES = []
-
-
-def check(name, cond, detail=""):
-    print(("ok   " if cond else "FAIL ") + name + ("" if cond else ": " + detail), flush=True)
-    if not cond:
-        FAILURES.append(name)
 
 
 def mevi(args, engine="ebpf", opts=(), **kw):
@@ -214,9 +210,7 @@ def main():
     check("--engine=ebpf with backtraces asked for runs ebpf",
           r.returncode == 0 and b"engine ebpf" in r.stderr and b"engine ptrace" not in r.stderr,
           repr(r.stderr))
-    shutil.rmtree(tmp, ignore_errors=True)
-    print("test_ebpf: %d failures" % len(FAILURES))
-    return 1 if FAILURES else 0
+    return finish(tmp)
 
 
 if __name__ == "__main__":

@@ -20,15 +20,16 @@ Python 3 standard library only; needs root (eBPF), else skips (77).
 import argparse
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
 import tempfile
-import time
 
 import test_endings as te
-from test_endings import check, run, wait_for
+from test_endings import run, wait_for
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+from mevitest import Daemon, check, finish  # noqa: E402
 
 # Sleeps until attached, then maps and touches 8 MiB, forks a child that lives
 # on past the detach, and exits 7 well after it.
@@ -143,7 +144,7 @@ def main():
     os.chmod(tmp, 0o755)
     os.mkdir(os.path.join(tmp, "priv"), 0o700)
     sock = os.path.join(tmp, "priv", "mevid.sock")
-    d = te.Daemon(sock)
+    d = Daemon(te.ARGS.mevid, sock)
     try:
         r = run(mevi(sock, "--engine=ebpf", "--", "true"))
         if b"loading eBPF programs is not permitted" in r.stderr:
@@ -155,12 +156,7 @@ def main():
         test_auto_and_refusals(sock, d)
     finally:
         d.stop()
-    if te.FAILURES:
-        print("%d failed: %s (logs in %s)" % (len(te.FAILURES), ", ".join(te.FAILURES), tmp))
-        return 1
-    shutil.rmtree(tmp, ignore_errors=True)
-    print("all passed")
-    return 0
+    return finish(tmp)
 
 
 if __name__ == "__main__":

@@ -25,73 +25,19 @@ Python 3 standard library only; needs root (ptrace, unshare).
 """
 
 import argparse
-import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+from mevitest import Daemon, check, finish  # noqa: E402
+
 ARGS = None
-FAILURES = []
-
-
-def check(name, cond, detail=""):
-    print(("ok   " if cond else "FAIL ") + name + ("" if cond else ": " + detail), flush=True)
-    if not cond:
-        FAILURES.append(name)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-class Daemon:
-    """A private mevid on a temporary socket and a free loopback port."""
-
-    def __init__(self, sock, extra=()):
-        self.sock = sock
-        self.port = free_port()
-        self.logpath = sock + ".log"
-        self.log = open(self.logpath, "ab")
-        self.proc = subprocess.Popen(
-            [ARGS.mevid, "--foreground", "--socket", sock, "--listen", "127.0.0.1:%d" % self.port] + list(extra),
-            stdout=self.log, stderr=self.log)
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            try:
-                self.state()
-                return
-            except OSError:
-                if self.proc.poll() is not None:
-                    break
-                time.sleep(0.02)
-        raise RuntimeError("mevid did not come up: " + open(self.logpath).read())
-
-    def state(self):
-        with urllib.request.urlopen("http://127.0.0.1:%d/api/state" % self.port, timeout=5) as r:
-            return json.load(r)
-
-    def sessions(self):
-        return self.state()["sessions"]
-
-    def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.log.close()
-        return open(self.logpath, errors="replace").read()
 
 
 def run(argv, **kw):
@@ -308,7 +254,7 @@ def test_record_kill9(sock, tmp):
     with open(rec, "rb") as f, open(cut, "wb") as g:
         g.write(f.read()[:-7] if size > 100 else f.read())
     for path, what in ((rec, "as SIGKILL left it"), (cut, "cut mid-batch")):
-        d = Daemon(os.path.join(tmp, "priv", "load-%d.sock" % len(what)), ["--load", path])
+        d = Daemon(ARGS.mevid, os.path.join(tmp, "priv", "load-%d.sock" % len(what)), extra=["--load", path])
         try:
             ss = d.sessions()
             s = ss[0] if ss else None
@@ -330,7 +276,7 @@ def test_failed_load_ids(tmp):
     with open(bad, "wb") as f:
         f.write(b"MEVIREC\n\x93\x01")  # truncated header
     sock = os.path.join(tmp, "priv", "ids.sock")
-    d = Daemon(sock)
+    d = Daemon(ARGS.mevid, sock)
     try:
         req = urllib.request.Request("http://127.0.0.1:%d/api/recordings" % d.port, data=open(bad, "rb").read(),
                                      method="POST", headers={"Origin": "http://127.0.0.1:%d" % d.port})
@@ -488,7 +434,7 @@ def main():
     os.chmod(tmp, 0o755)
     os.mkdir(os.path.join(tmp, "priv"), 0o700)  # sockets: a private directory, or mevid refuses
     sock = os.path.join(tmp, "priv", "mevid.sock")
-    d = Daemon(sock)
+    d = Daemon(ARGS.mevid, sock)
     try:
         test_messages(sock, tmp)
         test_failed_launches(sock, d, tmp)
@@ -501,12 +447,7 @@ def main():
         d.stop()
     test_record_kill9(sock, tmp)
     test_failed_load_ids(tmp)
-    if FAILURES:
-        print("%d failed: %s (logs in %s)" % (len(FAILURES), ", ".join(FAILURES), tmp))
-        return 1
-    shutil.rmtree(tmp, ignore_errors=True)
-    print("all passed")
-    return 0
+    return finish(tmp)
 
 
 if __name__ == "__main__":

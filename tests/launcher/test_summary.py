@@ -22,14 +22,10 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+from mevitest import check, finish  # noqa: E402
+
 MIB = 1 << 20
-FAILURES = []
-
-
-def check(name, cond, detail=""):
-    print(("ok   " if cond else "FAIL ") + name + ("" if cond else ": " + detail), flush=True)
-    if not cond:
-        FAILURES.append(name)
 
 
 def site(block, name):
@@ -138,9 +134,7 @@ def main():
     else:
         print("skip jq check: jq not installed")
 
-    shutil.rmtree(tmp, ignore_errors=True)
-    print(f"{len(FAILURES)} failed" if FAILURES else "all passed")
-    return 1 if FAILURES else 0
+    return finish(tmp)
 
 
 if __name__ == "__main__":

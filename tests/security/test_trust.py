@@ -42,28 +42,17 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
+
+# The copy nobody runs from bindir finds mevitest.py beside it (main copies it).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+import mevitest  # noqa: E402
+from mevitest import check, finish, free_port  # noqa: E402
 
 NOBODY = 65534
-FAILURES = []
-
-
-def check(name, ok, detail=""):
-    print("%s - %s%s" % ("ok" if ok else "not ok", name, (": " + detail) if detail and not ok else ""), flush=True)
-    if not ok:
-        FAILURES.append(name)
 
 
 def as_nobody(argv):
     return ["setpriv", "--reuid=%d" % NOBODY, "--regid=%d" % NOBODY, "--clear-groups", "--"] + argv
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 # ---- a tiny HTTP client (also run as nobody: `--client`) -------------------------
@@ -705,7 +694,7 @@ def main():
     os.chmod(tmp, 0o755)
     bindir = os.path.join(tmp, "bin")
     os.mkdir(bindir, 0o755)
-    for src in (a.mevid, a.mevi_run, os.path.abspath(__file__)):
+    for src in (a.mevid, a.mevi_run, os.path.abspath(__file__), os.path.abspath(mevitest.__file__)):
         shutil.copy(src, bindir)
         os.chmod(os.path.join(bindir, os.path.basename(src)), 0o755)
     header = b""
@@ -723,12 +712,7 @@ def main():
         test_second_user_port(bindir, tmp)
     finally:
         pass
-    if FAILURES:
-        print("%d failed: %s (files in %s)" % (len(FAILURES), ", ".join(FAILURES), tmp))
-        return 1
-    shutil.rmtree(tmp, ignore_errors=True)
-    print("all passed")
-    return 0
+    return finish(tmp, "files")
 
 
 if __name__ == "__main__":

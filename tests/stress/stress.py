@@ -27,12 +27,14 @@ line must say it left no entry in the kernel's tracked set.
 import argparse
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+from mevitest import free_port  # noqa: E402
 
 ARGS = None
 FAILURES = {}
@@ -40,12 +42,6 @@ RUNS = {}
 WATCHDOG = float(os.environ.get("MEVI_STRESS_WATCHDOG", "30"))
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def procs_with_marker(marker):

@@ -1,0 +1,112 @@
+"""mevitest — the bookkeeping the Python test scripts share.
+
+    check(name, cond, detail="")  prints "ok   NAME" or "FAIL NAME: DETAIL",
+                                  records a failure in FAILURES, returns
+                                  bool(cond)
+    FAILURES                      the names of the checks that failed
+    finish(tmp, what="logs")      the last line and the exit status: "N failed:
+                                  ..." and 1 (tmp kept, named as WHAT), or
+                                  "all passed" and 0 (tmp removed); tmp may
+                                  be None
+    free_port()                   a free TCP port on 127.0.0.1
+    Daemon(mevid, sock, port=None, extra=())
+                                  a private mevid in the foreground on sock
+                                  and 127.0.0.1:port (a free one by default),
+                                  its output in sock + ".log"; state(query),
+                                  sessions(), stop() -> the log's text
+
+A test script imports it by putting tests/tools on sys.path first:
+
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+    from mevitest import check, finish  # noqa: E402
+
+Python 3 standard library only.
+"""
+
+import json
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+
+FAILURES = []
+
+
+def check(name, cond, detail=""):
+    """Prints one line for the check; a failed one is kept in FAILURES."""
+    print(("ok   " if cond else "FAIL ") + name + ("" if cond else ": " + detail), flush=True)
+    if not cond:
+        FAILURES.append(name)
+    return bool(cond)
+
+
+def finish(tmp, what="logs"):
+    """The summary line; returns the exit status (1 if a check failed, else 0).
+    On failure tmp (if any) is kept for a look, otherwise it is removed."""
+    if FAILURES:
+        if tmp is None:
+            print("%d failed: %s" % (len(FAILURES), ", ".join(FAILURES)))
+        else:
+            print("%d failed: %s (%s in %s)" % (len(FAILURES), ", ".join(FAILURES), what, tmp))
+        return 1
+    if tmp is not None:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("all passed")
+    return 0
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nobody held a moment ago."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Daemon:
+    """A private mevid on a temporary socket and a loopback port (a free one
+    unless given), logging to sock + ".log"."""
+
+    def __init__(self, mevid_path, sock, port=None, extra=()):
+        self.sock = sock
+        self.port = port or free_port()
+        self.logpath = sock + ".log"
+        self.log = open(self.logpath, "ab")
+        self.proc = subprocess.Popen(
+            [mevid_path, "--foreground", "--socket", sock, "--listen", "127.0.0.1:%d" % self.port] + list(extra),
+            stdout=self.log, stderr=self.log)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                self.state()
+                return
+            except OSError:
+                if self.proc.poll() is not None:
+                    break
+                time.sleep(0.02)
+        raise RuntimeError("mevid did not come up: " + self._read_log())
+
+    def _read_log(self):
+        with open(self.logpath, errors="replace") as f:
+            return f.read()
+
+    def state(self, query=""):
+        """GET /api/state (plus query, e.g. "?pid=42"), decoded."""
+        with urllib.request.urlopen("http://127.0.0.1:%d/api/state%s" % (self.port, query), timeout=5) as r:
+            return json.load(r)
+
+    def sessions(self):
+        return self.state()["sessions"]
+
+    def stop(self):
+        """Ends mevid (SIGTERM, SIGKILL after 5 s); returns its log."""
+        self.proc.terminate()
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+        return self._read_log()
