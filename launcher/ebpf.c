@@ -71,9 +71,10 @@ struct eproc {
 	int status;    /* exit status once !alive */
 	char *cmdline; /* NUL-separated, as /proc/PID/cmdline */
 	size_t cmdline_len;
-	struct mm *mm;	    /* NULL before the first exec of the launched program */
-	uint64_t seq;	    /* the newest layout record applied (see mevi_bpf.h) */
-	uint64_t young_due; /* != 0: mm not read yet; read it at this CLOCK_MONOTONIC ns */
+	struct mm *mm;		  /* NULL before the first exec of the launched program */
+	uint64_t seq;		  /* the newest layout record applied (see mevi_bpf.h) */
+	uint64_t fork_layout_seq; /* seq + 1 when its layout was kept at a fork, else 0 */
+	uint64_t young_due;	  /* != 0: mm not read yet; read it at this CLOCK_MONOTONIC ns */
 	/* Faults the map cannot place: ranges known not to be tracked (file,
 	 * shared), and 2 MiB blocks already re-read for a huge page. Both are
 	 * forgotten where a layout record says the layout changed. */
@@ -338,6 +339,7 @@ static void proc_new_mm(struct ebpf *e, struct eproc *p, const struct mm *templa
 	/* Origins carry over from the template (a fork's parent, or the
 	 * process's own map re-read after lost records). */
 	p->mm->bt = backtrace_mm_new(e->bt, p->pid, p->mm->map, template ? template->bt : NULL);
+	p->fork_layout_seq = 0; /* a new backtrace state: its layout not kept at a fork yet */
 	if (sampled(e))
 		mm_set_on_due(p->mm, on_due_noop, NULL); /* becomes SAMPLED when due */
 	if (young) {
@@ -584,8 +586,13 @@ static void on_fork(struct ebpf *e, const struct mevi_bpf_rec *r)
 	/* The child's copy is re-read: MADV_DONTFORK and MADV_WIPEONFORK ranges
 	 * differ from the parent's, and faults raced with the fork. Its stacks
 	 * unwind against its parent's layout, read now: a child that maps and
-	 * exits at once is gone before its own can be read. */
-	backtrace_mm_save_layout(pp->mm->bt);
+	 * exits at once is gone before its own can be read. A parent that forks
+	 * again with no layout record since (a shell, make) keeps the text it
+	 * has: each read holds off its next fork (mmap_lock). */
+	if (pp->fork_layout_seq != pp->seq + 1) {
+		backtrace_mm_save_layout(pp->mm->bt);
+		pp->fork_layout_seq = pp->seq + 1;
+	}
 	proc_new_mm(e, c, pp->mm, true);
 	if (!c->mm && pp->mm->bt) {
 		c->ghost_map = memmap_clone(pp->mm->map);
@@ -1423,6 +1430,7 @@ int ebpf_open(const struct ebpf_config *cfg, struct ebpf **out, char *why)
 	e->more_ev = event_new(cfg->base, -1, 0, drain_cb, e);
 	e->reconcile_ev = event_new(cfg->base, -1, EV_PERSIST, reconcile_cb, e);
 	MEVI_ASSERT(e->rb_ev && e->drain_ev && e->more_ev && e->reconcile_ev);
+	mm_set_injecting(false);
 	if (sampled(e)) {
 		mm_set_sampled(true);
 		e->sample_ev = event_new(cfg->base, -1, EV_PERSIST, sample_cb, e);

@@ -30,6 +30,10 @@
 /* The mode of mms created from now on (mm_set_sampled, which the eBPF engine
  * calls); the ptrace engine sets each mm's own from struct trace_mode. */
 static bool sampled_mode;
+/* Whether mms created from now on may get a userfaultfd injected, and so need
+ * a syscall instruction located (mm_set_injecting; the eBPF engine injects
+ * nothing). */
+static bool injecting = true;
 
 static void due_cb(evutil_socket_t fd, short what, void *arg);
 
@@ -171,7 +175,7 @@ int mm_new(pid_t pid, const struct memmap *template, struct event_base *base, st
 		err = -ENOMEM;
 		goto err_pm;
 	}
-	mm->syscall_insn = find_vdso_syscall(mm);
+	mm->syscall_insn = injecting ? find_vdso_syscall(mm) : 0;
 	mm->heat = heat_mm_new(mm); /* heat hook */
 	log_debug("pid %d: new mm (PROCMAP_QUERY %s, PAGEMAP_SCAN %s, vdso syscall %#lx)", pid,
 		  mm->vmas.use_query ? "yes" : "no", mm->pm.use_scan ? "yes" : "no",
@@ -239,6 +243,11 @@ void mm_put(struct mm *mm)
 void mm_set_sampled(bool sampled)
 {
 	sampled_mode = sampled;
+}
+
+void mm_set_injecting(bool inject)
+{
+	injecting = inject;
 }
 
 static int run_push3(struct run_vec *rv, uint64_t s, uint64_t e, uint64_t state)

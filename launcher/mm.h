@@ -156,6 +156,14 @@ int mm_attach(struct mm *mm, pid_t tid, uint64_t insn, int *death_status);
  */
 void mm_set_sampled(bool sampled);
 
+/*
+ * Whether mms created from now on may be attached (mm_attach injects a
+ * userfaultfd): true by default. The eBPF engine, which injects nothing,
+ * sets it false, and mm_new then skips locating a syscall instruction in
+ * the vdso (an auxv read, a query and a 16 KiB process_vm_readv per mm).
+ */
+void mm_set_injecting(bool inject);
+
 /* Re-synchronises [start, end) from the kernel (see above), and sends the
  * kind and name of each tracked mapping (vma events) when they change. */
 void mm_resync(struct mm *mm, uint64_t start, uint64_t end);
