@@ -601,8 +601,31 @@ static void on_fork(struct ebpf *e, const struct mevi_bpf_rec *r)
 	}
 }
 
-static void on_exec(struct ebpf *e, const struct mevi_bpf_rec *r)
+/*
+ * The command line an exec record carries: whole, it is the one; cut at
+ * MEVI_BPF_ARGS_BYTES, /proc is read for the rest while the process lives,
+ * else the cut one (marked with "...") beats the parent's it had.
+ */
+static void exec_cmdline(struct eproc *p, const struct mevi_bpf_exec *x)
 {
+	size_t len = x->len <= sizeof(x->args) ? x->len : sizeof(x->args);
+
+	if (len && len == x->full && x->args[len - 1] == '\0') {
+		set_cmdline(p, x->args, len);
+		return;
+	}
+	if (procfs_cmdline_refresh(p->pid, &p->cmdline, &p->cmdline_len) == 0 || !len)
+		return;
+	char buf[sizeof(x->args) + 4];
+
+	memcpy(buf, x->args, len);
+	memcpy(buf + len, "...", 4); /* with its NUL */
+	set_cmdline(p, buf, len + 4);
+}
+
+static void on_exec(struct ebpf *e, const struct mevi_bpf_exec *x)
+{
+	const struct mevi_bpf_rec *r = &x->rec;
 	struct eproc *p = proc_find(e, (pid_t)r->h.pid);
 
 	late_range(e, (pid_t)r->h.pid, 0, MEVI_ADDR_LIMIT);
@@ -618,7 +641,7 @@ static void on_exec(struct ebpf *e, const struct mevi_bpf_rec *r)
 	memmap_free(p->thp);
 	p->untracked = p->huge_seen = p->thp = NULL;
 	p->seq = r->h.seq;
-	read_cmdline(p);
+	exec_cmdline(p, x);
 	emit_cmdline(e, p, MEVI_EV_PROC_EXEC, 0);
 	proc_new_mm(e, p, NULL, true);
 	p->exec_young = true;
@@ -674,6 +697,21 @@ static uint64_t map_extent(const struct memmap *map, uint64_t addr)
 	return end > addr ? end : addr + PAGE;
 }
 
+/*
+ * A brk in an exec'd image's young window (libc's heap, after the loader),
+ * not unwound (the kernel program copied no stack: young_stack() in
+ * bpf/mevi.bpf.c applies backtrace_wants_exit's rule): the layout is kept,
+ * for when the program is gone before its own first stack is unwound, and so
+ * is the break, where the next growth's origin starts.
+ */
+static void young_brk(struct eproc *p, uint64_t ret)
+{
+	if (!p->mm || !p->mm->bt)
+		return;
+	backtrace_mm_save_layout(p->mm->bt);
+	backtrace_brk_seen(p->mm->bt, ret);
+}
+
 static void on_syscall(struct ebpf *e, const struct mevi_bpf_rec *r)
 {
 	struct eproc *p = proc_lazy(e, (pid_t)r->h.pid);
@@ -688,8 +726,11 @@ static void on_syscall(struct ebpf *e, const struct mevi_bpf_rec *r)
 		p->seq = r->h.seq;
 	if (p->young_due ||
 	    (mm->pid != p->pid && proc_find(e, mm->pid) && proc_find(e, mm->pid)->young_due)) {
-		if (r->nr == MEVI_BPF_SC_BRK)
+		if (r->nr == MEVI_BPF_SC_BRK) {
 			p->brk_end = PAGE_UP(ret);
+			if (p->exec_young && r->h.type == MEVI_BPF_SYSCALL)
+				young_brk(p, ret);
+		}
 		return; /* the full read, soon, covers it */
 	}
 	e->st.resyncs++;
@@ -767,9 +808,10 @@ static void on_syscall(struct ebpf *e, const struct mevi_bpf_rec *r)
 /*
  * The registers and stack top captured at an anonymous mmap, mremap or brk
  * (after on_syscall applied its layout): the origin of the range it mapped.
- * In an exec'd image's first 2 ms only big anonymous mappings are unwound,
- * as under ptrace (backtrace_wants_exit): the loader's are not worth an
- * unwinder per short-lived program. The stack is unwound a few ms after the
+ * In an exec'd image's first 2 ms only big anonymous mappings have one, as
+ * under ptrace (backtrace_wants_exit; the kernel program applies the rule at
+ * the syscall): the loader's are not worth a copy, a wake-up and an unwinder
+ * per short-lived program. The stack is unwound a few ms after the
  * syscall; a process gone by then is unwound against the layout it was last
  * seen with (backtrace_mm_save_layout), or not at all if none was read.
  */
@@ -795,17 +837,6 @@ static void on_stack(struct ebpf *e, const struct mevi_bpf_stack *s)
 		kind = SYSCALL_BRK;
 		break;
 	default:
-		return;
-	}
-	if (p->exec_young && p->young_due && !backtrace_wants_exit(e->bt, kind, args)) {
-		/* Not unwound. At a brk (libc's heap, after the loader) the
-		 * layout is kept, for when the program is gone before its own
-		 * first stack is unwound, and so is the break, where the next
-		 * growth's origin starts. */
-		if (kind == SYSCALL_BRK) {
-			backtrace_mm_save_layout(bt);
-			backtrace_brk_seen(bt, r->ret);
-		}
 		return;
 	}
 	snap.len = s->len <= sizeof(s->stack) ? s->len : sizeof(s->stack);
@@ -834,16 +865,17 @@ static int on_record(void *ctx, void *data, size_t size)
 		if (size >= sizeof(struct mevi_bpf_fault))
 			on_fault(e, data);
 		break;
-	case MEVI_BPF_FORK:
 	case MEVI_BPF_EXEC:
+		if (size >= sizeof(struct mevi_bpf_exec))
+			on_exec(e, data);
+		break;
+	case MEVI_BPF_FORK:
 	case MEVI_BPF_EXIT:
 	case MEVI_BPF_SYSCALL:
 		if (size < sizeof(struct mevi_bpf_rec))
 			break;
 		if (h->type == MEVI_BPF_FORK)
 			on_fork(e, data);
-		else if (h->type == MEVI_BPF_EXEC)
-			on_exec(e, data);
 		else if (h->type == MEVI_BPF_EXIT)
 			on_proc_exit(e, data);
 		else
@@ -1396,6 +1428,9 @@ int ebpf_open(const struct ebpf_config *cfg, struct ebpf **out, char *why)
 		e->bt = backtrace_new(cfg->out, cfg->base, (enum backtrace_mode)cfg->bt_mode,
 				      cfg->bt_depth);
 		e->skel->rodata->want_stacks = e->bt != NULL;
+		e->skel->rodata->stacks_all = cfg->bt_mode == BACKTRACE_ALL;
+		e->skel->rodata->young_ns = MM_ATTACH_DELAY_NS;
+		e->skel->rodata->young_min = BACKTRACE_YOUNG_MIN_BYTES;
 	}
 	if (!e->drain_ms)
 		e->drain_ms = DRAIN_MS;

@@ -48,6 +48,9 @@ const volatile bool exact_mode = true;	  /* track private anonymous memory only 
 const volatile bool thp_always = false;	  /* THP "always": every VMA may fill 2 MiB */
 const volatile __u64 wake_mark = 1 << 20; /* force a wake-up past this much unread data */
 const volatile bool want_stacks = false;  /* backtraces: stacks at anonymous mappings */
+const volatile bool stacks_all = false;	  /* --backtraces=all: in the young window too */
+const volatile __u64 young_ns = 2000000;  /* an exec'd image's young window (MM_ATTACH_DELAY_NS) */
+const volatile __u64 young_min = 1 << 20; /* BACKTRACE_YOUNG_MIN_BYTES */
 
 /* Records that did not fit in the ring (user space rescans when it grows). */
 __u64 drops = 0;
@@ -204,19 +207,42 @@ int BPF_PROG(proc_fork, struct task_struct *parent, struct task_struct *child)
 	return 0;
 }
 
+/*
+ * An exec, with its command line: the new image's argument strings, on its
+ * stack already (mm->arg_start..arg_end). No wake-up: nothing in it needs
+ * the process alive any more, and a build's thousands of short programs
+ * would each cost one (but PROGRAM's own, which the launcher waits for).
+ */
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(proc_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
 {
 	__u32 tgid = task->tgid;
 	struct mevi_bpf_proc *p = bpf_map_lookup_elem(&tracked, &tgid);
-	struct mevi_bpf_rec *r;
+	struct mevi_bpf_exec *x;
+	__u64 start, end, n;
 
 	if (!p)
 		return 0;
 	__sync_fetch_and_add(&p->seq, 1);
-	r = rec_new(MEVI_BPF_EXEC, tgid, (__u32)old_pid, p->seq);
-	if (r)
-		bpf_ringbuf_submit(r, BPF_RB_FORCE_WAKEUP);
+	p->young_until = bpf_ktime_get_ns() + young_ns;
+	x = reserve(sizeof(*x));
+	if (!x)
+		return 0;
+	__builtin_memset(&x->rec, 0, sizeof(x->rec));
+	x->rec.h.type = MEVI_BPF_EXEC;
+	x->rec.h.pid = tgid;
+	x->rec.h.tid = (__u32)old_pid;
+	x->rec.h.seq = p->seq;
+	start = BPF_CORE_READ(task, mm, arg_start);
+	end = BPF_CORE_READ(task, mm, arg_end);
+	n = end > start ? end - start : 0;
+	x->full = (__u32)n;
+	if (n > MEVI_BPF_ARGS_BYTES)
+		n = MEVI_BPF_ARGS_BYTES;
+	x->len = 0;
+	if (n && bpf_probe_read_user(x->args, n, (void *)start) == 0)
+		x->len = (__u32)n;
+	bpf_ringbuf_submit(x, tgid == main_tgid ? BPF_RB_FORCE_WAKEUP : rb_flags());
 	return 0;
 }
 
@@ -249,8 +275,11 @@ int BPF_PROG(proc_exit, struct task_struct *task, bool group_dead)
 	}
 	r = rec_new(MEVI_BPF_EXIT, tgid, task->pid, p->seq);
 	if (r) {
+		/* Only PROGRAM's end is waited for; the others wait for the
+		 * next timed drain (a wake-up is an interrupt, here and on
+		 * mevi-run's CPU: one per process slowed fork+exec). */
 		r->nr = code;
-		bpf_ringbuf_submit(r, BPF_RB_FORCE_WAKEUP);
+		bpf_ringbuf_submit(r, tgid == main_tgid ? BPF_RB_FORCE_WAKEUP : rb_flags());
 	}
 	bpf_map_delete_elem(&tracked, &tgid);
 	return 0;
@@ -295,6 +324,22 @@ static __always_inline void stack_fill(struct mevi_bpf_stack *s, struct pt_regs 
 	if (bpf_probe_read_user(s->stack + first, 4096, (void *)(sp + first)))
 		return;
 	s->len = first + 4096;
+}
+
+/*
+ * Whether a mapping call of p gets its stack copied. In an exec'd image's
+ * first young_ns (the dynamic loader and libc's start-up) only an anonymous
+ * mmap or an mremap of young_min bytes or more does, unless stacks_all: the
+ * same rule as user space's backtrace_wants_exit, applied here so that a
+ * short program's loader costs no copy and no wake-up each.
+ */
+static __always_inline bool young_stack(struct mevi_bpf_proc *p, __u32 nr, const __u64 *a)
+{
+	if (stacks_all || !p->young_until || bpf_ktime_get_ns() >= p->young_until)
+		return true;
+	if (nr == MEVI_BPF_SC_MMAP)
+		return a[1] >= young_min;
+	return nr == MEVI_BPF_SC_MREMAP && a[2] >= young_min;
 }
 
 /*
@@ -358,7 +403,8 @@ static __always_inline int on_sys_exit(struct pt_regs *regs, long sysno, long re
 	__sync_fetch_and_add(&p->seq, 1);
 	if (want_stacks && ret >= 0 &&
 	    ((nr == MEVI_BPF_SC_MMAP && (a[3] & MAP_ANONYMOUS)) || nr == MEVI_BPF_SC_MREMAP ||
-	     nr == MEVI_BPF_SC_BRK)) {
+	     nr == MEVI_BPF_SC_BRK) &&
+	    young_stack(p, nr, a)) {
 		struct mevi_bpf_stack *s = reserve(sizeof(*s));
 
 		if (s) {

@@ -9,7 +9,7 @@
 enum mevi_bpf_rec_type {
 	MEVI_BPF_FAULT = 1,	    /* a first touch: struct mevi_bpf_fault */
 	MEVI_BPF_FORK = 2,	    /* a new process or thread: struct mevi_bpf_rec */
-	MEVI_BPF_EXEC = 3,	    /* an exec: struct mevi_bpf_rec */
+	MEVI_BPF_EXEC = 3,	    /* an exec: struct mevi_bpf_exec */
 	MEVI_BPF_EXIT = 4,	    /* the last thread of a process exited */
 	MEVI_BPF_SYSCALL = 5,	    /* a layout syscall returned: struct mevi_bpf_rec */
 	MEVI_BPF_SYSCALL_STACK = 6, /* the same, with the caller's registers and
@@ -89,9 +89,25 @@ struct mevi_bpf_stack {
 	__u8 stack[MEVI_BPF_STACK_BYTES];
 };
 
+/*
+ * An exec, with the new image's command line (its argument strings, each
+ * ending in a NUL, as /proc/PID/cmdline gives them) copied from its stack by
+ * the exec tracepoint: a program that runs for a millisecond is gone before
+ * user space could read /proc. Only the first MEVI_BPF_ARGS_BYTES.
+ */
+#define MEVI_BPF_ARGS_BYTES 1024
+
+struct mevi_bpf_exec {
+	struct mevi_bpf_rec rec; /* nr, aux, ret, arg unused */
+	__u32 len;		 /* bytes of args[] copied */
+	__u32 full;		 /* the whole command line's length (arg_end - arg_start) */
+	char args[MEVI_BPF_ARGS_BYTES];
+};
+
 /* Values of the tracked map: one per traced process (tgid). */
 struct mevi_bpf_proc {
-	__u64 seq; /* bumped by every layout syscall's exit */
+	__u64 seq;	   /* bumped by every layout syscall's exit */
+	__u64 young_until; /* bpf_ktime_get_ns() before which an exec'd image is young */
 };
 
 #endif /* MEVI_LAUNCHER_BPF_MEVI_BPF_H */

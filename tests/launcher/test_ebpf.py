@@ -87,10 +87,48 @@ def all_progs():
         return set()
 
 
+def exec_cmdlines(rec):
+    """The command line of each proc_exec event of a recording, by pid."""
+    d = subprocess.run([ARGS.dump, rec], capture_output=True, timeout=60)
+    out = {}
+    for line in d.stdout.decode().splitlines():
+        ev = json.loads(line)
+        if ev["type"] == "proc_exec":
+            out[ev["pid"]] = ev["cmdline"]
+    return out
+
+
+def check_exec_cmdlines(tmp):
+    """An exec record carries the new command line (1024 bytes of it): a
+    program gone before its record is read is named all the same. Records are
+    read every 100 ms only here (MEVI_BPF_DRAIN_MS), so each /bin/true is gone
+    by then; PROGRAM, which lives on, is read whole from /proc."""
+    rec = os.path.join(tmp, "exec.mevi")
+    long_args = ["x%04d" % i for i in range(600)]  # 3,600 bytes
+    env = dict(os.environ, MEVI_BPF_DRAIN_MS="100")
+    r = mevi(["sh", "-c", '/bin/true short args; /bin/true "$@"; sleep 0.3', "sh"] + long_args,
+             opts=["--record", rec], env=env)
+    cmds = sorted(exec_cmdlines(rec).values(), key=len)
+    check("exec records: the run and its recording", r.returncode == 0 and len(cmds) == 4,
+          repr((r.returncode, r.stderr[-300:], cmds)))
+    if len(cmds) != 4:
+        return
+    check("a short-lived program's command line, whole, from its exec record",
+          ["/bin/true", "short", "args"] in cmds, repr(cmds))
+    cut = [c for c in cmds if c[0] == "/bin/true" and len(c) > 3]
+    check("a short-lived program's command line past 1024 bytes: cut, and marked so",
+          len(cut) == 1 and cut[0][:3] == ["/bin/true", "x0000", "x0001"] and cut[0][-1].endswith("...")
+          and 1000 <= len("\0".join(cut[0])) <= 1030, repr(cut))
+    main = [c for c in cmds if c[0] == "sh"]
+    check("a live program's command line past 1024 bytes: whole, from /proc",
+          len(main) == 1 and main[0][-1] == "x0599" and len(main[0]) == 4 + 600, repr(main)[:300])
+
+
 def main():
     global ARGS
     ap = argparse.ArgumentParser()
     ap.add_argument("--mevi-run", required=True)
+    ap.add_argument("--dump", required=True, help="dump_recording (a recording as JSON lines)")
     ARGS = ap.parse_args()
     if os.geteuid() != 0:
         print("SKIP: needs root (loading eBPF programs)")
@@ -148,6 +186,8 @@ def main():
         time.sleep(0.1)
         left = all_progs() & held
     check("no BPF program of mevi-run is left after it ends", not left, repr(left))
+
+    check_exec_cmdlines(tmp)
 
     # Programs that ptrace themselves.
     if shutil.which("strace"):
