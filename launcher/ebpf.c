@@ -813,7 +813,9 @@ static void on_syscall(struct ebpf *e, const struct mevi_bpf_rec *r)
  * the syscall): the loader's are not worth a copy, a wake-up and an unwinder
  * per short-lived program. The stack is unwound a few ms after the
  * syscall; a process gone by then is unwound against the layout it was last
- * seen with (backtrace_mm_save_layout), or not at all if none was read.
+ * seen with (backtrace_mm_save_layout, read again here while it lives, so
+ * that the libraries the loader mapped since are in it), or not at all if
+ * none was read.
  */
 static void on_stack(struct ebpf *e, const struct mevi_bpf_stack *s)
 {
@@ -839,6 +841,8 @@ static void on_stack(struct ebpf *e, const struct mevi_bpf_stack *s)
 	default:
 		return;
 	}
+	if (p->alive && p->mm)
+		backtrace_mm_refresh_layout(bt);
 	snap.len = s->len <= sizeof(s->stack) ? s->len : sizeof(s->stack);
 	snap.regs.r.rip = s->regs[MEVI_BPF_REG_IP];
 	snap.regs.r.rsp = s->regs[MEVI_BPF_REG_SP];

@@ -38,7 +38,9 @@ struct unwind {
 	int pagemap_fd; /* /proc/PID/pagemap */
 	uint64_t reported_ns;
 	unsigned reports;
-	uint32_t gen; /* the current unwind; page slots of older ones are stale */
+	const char *saved;   /* the owner's text of /proc/PID/maps, or NULL */
+	bool saved_reported; /* the module list is saved's (the process is gone) */
+	uint32_t gen;	     /* the current unwind; page slots of older ones are stale */
 	const struct unwind_snapshot *snap; /* during unwind_snapshot only */
 	unsigned next_slot;
 	struct page_slot slots[CACHE_PAGES];
@@ -194,6 +196,41 @@ static int count_module(Dwfl_Module *mod, void **userdata, const char *name, Dwa
 	return DWARF_CB_ABORT; /* one is enough: dwfl_getmodules returns non-zero */
 }
 
+/* Whether the process still has an address space: a read of its memory
+ * (at addr, code it ran) gives end-of-file once it has none. */
+static bool has_mm(struct unwind *u, uint64_t addr)
+{
+	uint8_t byte;
+
+	return u->mem_fd >= 0 && pread(u->mem_fd, &byte, 1, (off_t)addr) != 0;
+}
+
+/*
+ * Reports the module list again: the live one while the process has an
+ * address space (at open, or when has_mm at addr). Once it has none (gone,
+ * or a zombie, whose maps read empty: reporting those would drop every
+ * module), the owner's saved text, unless that is what is reported already.
+ * Returns 0, or -errno with the list unchanged (-ESRCH: nothing newer).
+ */
+static int refresh(struct unwind *u, bool opening, uint64_t addr)
+{
+	int err = -ESRCH;
+
+	if (u->mem_fd >= 0 && (opening || has_mm(u, addr))) {
+		err = report(u, NULL);
+		if (!err && dwfl_getmodules(u->dwfl, count_module, NULL, 0) != 0) {
+			u->saved_reported = false;
+			return 0;
+		}
+		/* A zombie at open, or it ended in between. */
+	}
+	if (!u->saved || u->saved_reported)
+		return err;
+	err = report(u, u->saved);
+	u->saved_reported = err == 0;
+	return err;
+}
+
 static int open_proc(pid_t pid, const char *what)
 {
 	char path[64];
@@ -227,11 +264,8 @@ int unwind_open(pid_t pid, const char *saved, struct unwind **out)
 		err = -ENOMEM;
 		goto err_fds;
 	}
-	/* Gone (no maps) or a zombie (empty maps: no module, so libdwfl finds
-	 * no architecture to attach with): its layout as it was. */
-	err = report(u, NULL);
-	if (saved && (err || dwfl_getmodules(u->dwfl, count_module, NULL, 0) == 0))
-		err = report(u, saved);
+	u->saved = saved;
+	err = refresh(u, true, 0);
 	if (err)
 		goto err_dwfl;
 	if (!dwfl_attach_state(u->dwfl, NULL, pid, &thread_callbacks, u)) {
@@ -251,6 +285,12 @@ err_fds:
 		close(u->mem_fd);
 	free(u);
 	return err;
+}
+
+void unwind_set_saved(struct unwind *u, const char *saved)
+{
+	u->saved = saved;
+	u->saved_reported = false;
 }
 
 void unwind_free(struct unwind *u)
@@ -290,12 +330,18 @@ static int frame_cb(Dwfl_Frame *state, void *arg)
 	return w->n < w->max ? DWARF_CB_OK : DWARF_CB_ABORT;
 }
 
-/* True when some pc lies outside every known module. */
+/* True when some pc lies outside the sections of every known module (libdwfl
+ * rounds a module's range up past its last mapping, where the loader may
+ * since have put another library). */
 static bool unknown_pc(struct unwind *u, const uint64_t *pcs, unsigned n)
 {
-	for (unsigned i = 0; i < n; i++)
-		if (!dwfl_addrmodule(u->dwfl, i ? pcs[i] - 1 : pcs[i]))
+	for (unsigned i = 0; i < n; i++) {
+		Dwarf_Addr at = i ? pcs[i] - 1 : pcs[i], bias;
+		Dwfl_Module *mod = dwfl_addrmodule(u->dwfl, at);
+
+		if (!mod || !dwfl_module_address_section(mod, &at, &bias))
 			return true;
+	}
 	return false;
 }
 
@@ -333,7 +379,7 @@ int unwind_thread(struct unwind *u, pid_t tid, uint64_t *pcs, unsigned max)
 	walk_thread(u, tid, &w);
 	if (w.n > 0 && unknown_pc(u, pcs, w.n) &&
 	    (u->reports <= REFRESH_FREE || mono_ns() - u->reported_ns >= REFRESH_MIN_NS) &&
-	    report(u, NULL) == 0) {
+	    refresh(u, false, pcs[0]) == 0) {
 		/* New code was mapped (dlopen): unwind again through it. */
 		walk_thread(u, tid, &w);
 	}

@@ -8,9 +8,13 @@
  * unwind costs microseconds, not the milliseconds of re-reading every
  * library. Modules mapped after the last report (dlopen; mevi-run does not
  * stop at file mmaps) are picked up when an unwind meets a program counter
- * outside every known module: the list is reported again (rate-limited) and
- * the thread unwound once more. Its owner frees it when the address space
- * goes away; exec gives a new address space, hence a new struct unwind.
+ * outside the sections of every known module (libdwfl rounds a module's
+ * range up past its last mapping, where a new library can land): the list
+ * is reported again (rate-limited) and the thread unwound once more - from
+ * the saved text of its maps once the process has no address space left,
+ * never from a zombie's empty maps. Its owner frees it when the address
+ * space goes away; exec gives a new address space, hence a new struct
+ * unwind.
  *
  * Reading the tracee's memory (kernel 6.18, checked by
  * tests/launcher/test_unwind_read.c):
@@ -63,9 +67,15 @@ struct unwind_snapshot {
 /* Opens the unwinder of the address space of process pid (reads its module
  * list). saved: NULL, or the text of its /proc/PID/maps read earlier, used
  * when the process is gone (a snapshot taken before it exited can still be
- * unwound; only the copied stack is readable then). Returns 0 and *out (the
- * caller frees it with unwind_free), or -errno. */
+ * unwound; only the copied stack is readable then). saved is borrowed: the
+ * caller keeps it valid until it passes another (unwind_set_saved) or frees
+ * u. Returns 0 and *out (the caller frees it with unwind_free), or -errno. */
 int unwind_open(pid_t pid, const char *saved, struct unwind **out);
+
+/* A newer saved text (as in unwind_open; NULL allowed): once the process
+ * has no address space left, an unwind that meets unknown code reports its
+ * modules from this text, once. */
+void unwind_set_saved(struct unwind *u, const char *saved);
 
 /* Frees u. NULL is allowed. */
 void unwind_free(struct unwind *u);

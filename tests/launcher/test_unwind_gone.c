@@ -1,0 +1,254 @@
+/*
+ * The unwinder of a process that has exited (launcher/unwind.h): the eBPF
+ * engine unwinds stacks it copied a few ms earlier, and a short-lived
+ * program is often a zombie by then, with empty maps.
+ *  - Code it mapped after the unwinder was opened (a library its loader
+ *    mapped) is found through the saved layout text the owner passed with
+ *    unwind_set_saved: a library mapped far from the others, and one where
+ *    dlopen put it, which can be inside the range libdwfl rounded a known
+ *    module's up to.
+ *  - Without a newer text, the modules it had stay known: a zombie's empty
+ *    maps never empty the module list.
+ * Runs as any user (its own child).
+ */
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdbool.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "procfs.h"
+#include "unwind.h"
+
+static const char *lib_path;
+
+struct child {
+	pid_t pid;
+	int to, from; /* pipes: commands to it, answers from it */
+};
+
+/*
+ * Loads the library and returns the address of its function, or 0. With far,
+ * the library is then mapped again, far from every other module: dlopen
+ * learns the function's offset, dlclose unmaps it, and the file is mapped
+ * whole at a fixed address (its read-only segments are at their file
+ * offsets). Where dlopen puts it, it may be just past another module's last
+ * mapping, inside the range libdwfl rounds that module up to.
+ */
+static uint64_t map_library(bool far)
+{
+	static const uint64_t hints[] = {0x500000000000ull, 0x540000000000ull, 0x580000000000ull};
+	void *h = dlopen(lib_path, RTLD_NOW | RTLD_LOCAL);
+	void *fn = h ? dlsym(h, "unwind_gone_fn") : NULL;
+	Dl_info info;
+	uint64_t offset;
+	struct stat st;
+	int fd;
+
+	if (!fn || !far)
+		return (uint64_t)(uintptr_t)fn;
+	if (!dladdr(fn, &info))
+		return 0;
+	offset = (uint64_t)((uintptr_t)fn - (uintptr_t)info.dli_fbase);
+	dlclose(h);
+	fd = open(lib_path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) || (uint64_t)st.st_size <= offset)
+		return 0;
+	for (size_t i = 0; i < sizeof(hints) / sizeof(hints[0]); i++) {
+		void *at = mmap((void *)(uintptr_t)hints[i], (size_t)st.st_size,
+				PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_FIXED_NOREPLACE, fd, 0);
+
+		if (at != MAP_FAILED)
+			return (uint64_t)(uintptr_t)at + offset;
+	}
+	return 0;
+}
+
+/* The child: on 'l' (dlopen) or 'f' (far) maps the library and answers its
+ * function's address, on 'x' exits. */
+static void child_main(int in, int out)
+{
+	char cmd;
+
+	while (read(in, &cmd, 1) == 1) {
+		if (cmd == 'l' || cmd == 'f') {
+			uint64_t addr = map_library(cmd == 'f');
+
+			if (write(out, &addr, sizeof(addr)) != sizeof(addr))
+				_exit(2);
+		} else {
+			_exit(0);
+		}
+	}
+	_exit(1);
+}
+
+static void child_start(struct child *c)
+{
+	int to[2], from[2];
+
+	assert_int_equal(pipe(to), 0);
+	assert_int_equal(pipe(from), 0);
+	c->pid = fork();
+	assert_true(c->pid >= 0);
+	if (c->pid == 0) {
+		close(to[1]);
+		close(from[0]);
+		child_main(to[0], from[1]);
+	}
+	close(to[0]);
+	close(from[1]);
+	c->to = to[1];
+	c->from = from[0];
+}
+
+static uint64_t child_load(struct child *c, bool far)
+{
+	uint64_t addr = 0;
+
+	assert_int_equal(write(c->to, far ? "f" : "l", 1), 1);
+	assert_int_equal(read(c->from, &addr, sizeof(addr)), sizeof(addr));
+	assert_true(addr != 0);
+	return addr;
+}
+
+/* Lets the child exit and waits until it is a zombie (not reaped). */
+static void child_exit(struct child *c)
+{
+	siginfo_t si;
+
+	assert_int_equal(write(c->to, "x", 1), 1);
+	memset(&si, 0, sizeof(si));
+	assert_int_equal(waitid(P_PID, (id_t)c->pid, &si, WEXITED | WNOWAIT), 0);
+	assert_int_equal(si.si_pid, c->pid);
+}
+
+static void child_reap(struct child *c)
+{
+	int status;
+
+	assert_int_equal(waitpid(c->pid, &status, 0), c->pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(c->to);
+	close(c->from);
+}
+
+/* One frame at pc (an empty stack copy ends the unwind there). */
+static int unwind_at(struct unwind *u, pid_t pid, uint64_t pc, uint64_t *pcs)
+{
+	static const uint8_t stack[64];
+	struct unwind_snapshot snap = {.stack = stack, .len = sizeof(stack)};
+
+	snap.regs.r.rip = pc;
+	snap.regs.r.rsp = 0x1000;
+	return unwind_snapshot(u, pid, &snap, pcs, 8);
+}
+
+static bool module_named(struct unwind *u, uint64_t pc, const char *suffix)
+{
+	const char *name;
+	uint64_t offset, vaddr;
+	void **slot;
+	size_t n, m = strlen(suffix);
+
+	if (!unwind_module(u, pc, 0, &name, &offset, &vaddr, &slot))
+		return false;
+	n = strlen(name);
+	return n >= m && strcmp(name + n - m, suffix) == 0;
+}
+
+static const char *base_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? slash + 1 : path;
+}
+
+/* The library is found through the saved layout once the child is a
+ * zombie. */
+static void saved_layout_after_exit(bool far)
+{
+	struct child c;
+	struct unwind *u = NULL;
+	char *text = NULL;
+	size_t len;
+	uint64_t fn, pcs[8];
+
+	child_start(&c);
+	assert_int_equal(unwind_open(c.pid, NULL, &u), 0);
+	fn = child_load(&c, far);
+	assert_int_equal(procfs_read(c.pid, "maps", 4u << 20, &text, &len), 0);
+	assert_non_null(strstr(text, base_name(lib_path)));
+	unwind_set_saved(u, text);
+	child_exit(&c);
+
+	assert_true(unwind_at(u, c.pid, fn, pcs) >= 1);
+	assert_true(pcs[0] == fn);
+	assert_true(module_named(u, fn, base_name(lib_path)));
+
+	unwind_free(u);
+	free(text);
+	child_reap(&c);
+}
+
+static void test_saved_layout_far(void **state)
+{
+	(void)state;
+	saved_layout_after_exit(true);
+}
+
+static void test_saved_layout_dlopen(void **state)
+{
+	(void)state;
+	saved_layout_after_exit(false);
+}
+
+static void test_zombie_keeps_modules(void **state)
+{
+	struct child c;
+	struct unwind *u = NULL;
+	uint64_t fn, pcs[8], own = (uint64_t)(uintptr_t)child_main;
+
+	(void)state;
+	child_start(&c);
+	assert_int_equal(unwind_open(c.pid, NULL, &u), 0);
+	assert_true(module_named(u, own, "test_unwind_gone"));
+	fn = child_load(&c, true);
+	child_exit(&c);
+
+	/* Unknown code, nothing newer to read: the list is not emptied. */
+	assert_true(unwind_at(u, c.pid, fn, pcs) >= 1);
+	assert_false(module_named(u, fn, base_name(lib_path)));
+	assert_true(module_named(u, own, "test_unwind_gone"));
+
+	unwind_free(u);
+	child_reap(&c);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_saved_layout_far),
+	    cmocka_unit_test(test_saved_layout_dlopen),
+	    cmocka_unit_test(test_zombie_keeps_modules),
+	};
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: %s LIBRARY\n", argv[0]);
+		return 2;
+	}
+	lib_path = argv[1];
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
