@@ -189,7 +189,10 @@ int BPF_PROG(proc_fork, struct task_struct *parent, struct task_struct *child)
 		struct mevi_bpf_proc np = {0};
 
 		bpf_map_update_elem(&tracked, &ctgid, &np, BPF_ANY);
-		if (child->mm == parent->mm)
+		/* Pointer fields are read, not walked: the verifier looks up
+		 * each walk's trust in the kernel's BTF by name, a linear
+		 * scan (with the exit program's, 4 ms of every start-up). */
+		if (BPF_CORE_READ(child, mm) == BPF_CORE_READ(parent, mm))
 			flags = MEVI_BPF_F_SAMEVM;
 	}
 	r = rec_new(MEVI_BPF_FORK, ptgid, (__u32)bpf_get_current_pid_tgid(), p->seq);
@@ -262,11 +265,12 @@ int BPF_PROG(proc_exit, struct task_struct *task, bool group_dead)
 	if (!p)
 		return 0;
 	/* What wait() will report (wait_task_zombie): the group's code, or the
-	 * leader's own when the threads ended one by one. */
-	if (task->signal->flags & SIGNAL_GROUP_EXIT)
-		code = (__u32)task->signal->group_exit_code;
-	else if (task->group_leader)
-		code = (__u32)task->group_leader->exit_code;
+	 * leader's own when the threads ended one by one. (Read, not walked:
+	 * see proc_fork.) */
+	if (BPF_CORE_READ(task, signal, flags) & SIGNAL_GROUP_EXIT)
+		code = (__u32)BPF_CORE_READ(task, signal, group_exit_code);
+	else if (BPF_CORE_READ(task, group_leader))
+		code = (__u32)BPF_CORE_READ(task, group_leader, exit_code);
 	else
 		code = (__u32)task->exit_code;
 	if (tgid == main_tgid && main_tgid) {
