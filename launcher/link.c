@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -319,6 +320,13 @@ static void spawn_mevid(struct link *l)
 	}
 	if (pid == 0) {
 		int devnull = open("/dev/null", O_RDONLY);
+		sigset_t chld;
+
+		/* The tracer reads SIGCHLD from a signalfd (run.c); mevid
+		 * starts with the mask a shell would give it. */
+		sigemptyset(&chld);
+		sigaddset(&chld, SIGCHLD);
+		sigprocmask(SIG_UNBLOCK, &chld, NULL);
 
 		if (devnull >= 0)
 			dup2(devnull, STDIN_FILENO);

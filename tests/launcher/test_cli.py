@@ -197,6 +197,19 @@ def test_passthrough(sock, tmp):
     native = run([sys.executable, "-c", script]).stdout
     traced = run(mevi([sys.executable, "-c", script], sock)).stdout
     check("no fd leaks into the program", native == traced, "native %r, mevi %r" % (native, traced))
+    # The tracer blocks SIGCHLD (it reads it from a signalfd): the program's
+    # blocked and ignored signals must still be the ones it was given, here
+    # with SIGUSR1 blocked and SIGUSR2 ignored by its parent.
+    script = "grep -E '^Sig(Blk|Ign)' /proc/self/status"
+
+    def masked():
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
+        signal.signal(signal.SIGUSR2, signal.SIG_IGN)
+
+    native = run(["sh", "-c", script], preexec_fn=masked).stdout
+    traced = run(mevi(["sh", "-c", script], sock), preexec_fn=masked).stdout
+    check("the signal mask and ignored signals pass through", native == traced and native,
+          "native %r, mevi %r" % (native, traced))
 
 
 def proc_state(pid):
@@ -270,6 +283,35 @@ def test_no_daemon(tmp):
     r = run([ARGS.mevi_run, "--socket", sock, "--no-spawn", "--", "sh", "-c", "echo fine; exit 3"])
     check("no daemon: the program runs anyway", r.returncode == 3 and r.stdout == b"fine\n")
     check("no daemon: one line says so", b"no mevid at" in r.stderr, repr(r.stderr))
+
+
+def sigchld_blocked(pid):
+    """Whether SIGCHLD is in pid's blocked mask (/proc/PID/status SigBlk)."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("SigBlk:"):
+                return bool(int(line.split()[1], 16) & (1 << (signal.SIGCHLD - 1)))
+    return None
+
+
+def test_spawned_mevid(tmp):
+    """mevi-run starts mevid when none listens; the tracer's blocked SIGCHLD
+    (read from a signalfd) does not pass on to it."""
+    sockdir = os.path.join(tmp, "spawned")
+    os.mkdir(sockdir, 0o700)
+    sock = os.path.join(sockdir, "mevid.sock")
+    r = run([ARGS.mevi_run, "--socket", sock, "--listen", "127.0.0.1:0", "--", "true"])
+    pids = subprocess.run(["pgrep", "-f", "mevid --socket " + sock], stdout=subprocess.PIPE).stdout.split()
+    if not check("no daemon: mevi-run starts one", r.returncode == 0 and len(pids) == 1,
+                 "status %d, mevid pids %r, stderr %r" % (r.returncode, pids, r.stderr[-300:])):
+        return
+    pid = int(pids[0])
+    try:
+        check("the mevid it starts has SIGCHLD unblocked", sigchld_blocked(pid) is False,
+              str(sigchld_blocked(pid)))
+    finally:
+        os.kill(pid, signal.SIGTERM)
+        wait_for(lambda: not os.path.exists("/proc/%d" % pid))
 
 
 def test_reconnect(tmp):
@@ -467,6 +509,7 @@ def main():
     finally:
         d.stop()
     test_no_daemon(sockdir)
+    test_spawned_mevid(tmp)
     test_reconnect(sockdir)
     test_record_roundtrip(tmp, sockdir)
     test_permission_hint(tmp)
