@@ -518,7 +518,6 @@ static int add_event(struct launcher *l, evutil_socket_t fd, short what, event_c
 static int watch_sigchld(struct launcher *l)
 {
 	sigset_t set;
-	int err;
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
@@ -527,8 +526,7 @@ static int watch_sigchld(struct launcher *l)
 	l->sigchld_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (l->sigchld_fd < 0)
 		return -errno;
-	err = add_event(l, l->sigchld_fd, EV_READ | EV_PERSIST, sigchld_cb, NULL);
-	return err;
+	return add_event(l, l->sigchld_fd, EV_READ | EV_PERSIST, sigchld_cb, NULL);
 }
 
 /* The libevent loop, the outbox, the link and the tracee table, and SIGCHLD

@@ -196,13 +196,15 @@ static int count_module(Dwfl_Module *mod, void **userdata, const char *name, Dwa
 	return DWARF_CB_ABORT; /* one is enough: dwfl_getmodules returns non-zero */
 }
 
-/* Whether the process still has an address space: a read of its memory
- * (at addr, code it ran) gives end-of-file once it has none. */
+/* Whether the process still has an address space: a read of its pagemap
+ * (at addr, code it ran) gives end-of-file once it has none. Not its memory:
+ * that read could map a page the program never touched (unwind.h). */
 static bool has_mm(struct unwind *u, uint64_t addr)
 {
-	uint8_t byte;
+	uint64_t entry;
 
-	return u->mem_fd >= 0 && pread(u->mem_fd, &byte, 1, (off_t)addr) != 0;
+	return u->pagemap_fd >= 0 && pread(u->pagemap_fd, &entry, sizeof(entry),
+					   (off_t)(addr / PAGE * sizeof(entry))) != 0;
 }
 
 /*
