@@ -65,7 +65,9 @@ export interface EmptyState {
 
 export function emptyStateFor(i: StatusInput): EmptyState | null {
   if (!i.hasData || (!i.everConnected && i.sessions === 0)) {
-    if (i.link === 'offline' && i.refusal) {
+    // A refusal stays on screen while the page tries again (link
+    // 'connecting'): it is still the answer until a connection goes live.
+    if (i.link !== 'live' && i.refusal) {
       return {
         title: i.refusal.status === 401 ? 'mevid wants its token' : 'Refused by mevid',
         detail: `mevid answers at ${i.url} but refuses this page (${i.refusal.status}): ${i.refusal.message}`,

@@ -67,6 +67,10 @@ describe('the page tells the truth when refused', () => {
     expect(e?.title).toBe('mevid wants its token');
     expect(e?.detail).toContain('/?token=');
   });
+  it('keeps saying so while the page tries again', () => {
+    const refusal = { status: 401, message: 'open the URL it printed (/?token=...)' };
+    expect(emptyStateFor({ ...base, link: 'connecting', refusal })?.title).toBe('mevid wants its token');
+  });
   it('says refused on 403', () => {
     expect(emptyStateFor({ ...base, refusal: { status: 403, message: 'forbidden origin' } })?.title).toBe('Refused by mevid');
     expect(bannerFor({ ...base, everConnected: true, hasData: true, sessions: 1, refusal: { status: 403, message: 'wrong token' } })?.text).toContain('wrong token');
