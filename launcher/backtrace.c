@@ -27,10 +27,6 @@
 /* Origins kept for a snapshot are pruned to the mapped ranges past this many
  * (the bound doubles when pruning does not help). */
 #define ORIGINS_PRUNE 16384
-/* backtrace_mm_refresh_layout reads the layout freely this many times (the
- * loader maps the libraries in a burst), then at most this often. */
-#define LAYOUT_FREE   16
-#define LAYOUT_MIN_NS (50ull * 1000 * 1000)
 
 struct backtrace {
 	struct outbox *out;
@@ -61,8 +57,6 @@ struct backtrace_mm {
 	struct unwind *uw;
 	bool uw_failed;
 	char *layout;	  /* /proc/PID/maps read earlier (backtrace_mm_save_layout) */
-	unsigned layouts; /* times it was read */
-	uint64_t layout_ns;
 	uint64_t brk_end; /* page-aligned program break, 0 until the first brk */
 	struct tagmap *origins;
 	size_t origins_limit;
@@ -168,14 +162,6 @@ void backtrace_mm_save_layout(struct backtrace_mm *b)
 	if (b->uw)
 		unwind_set_saved(b->uw, text);
 	free(old);
-	b->layouts++;
-	b->layout_ns = mono_ns();
-}
-
-void backtrace_mm_refresh_layout(struct backtrace_mm *b)
-{
-	if (b && (b->layouts < LAYOUT_FREE || mono_ns() - b->layout_ns >= LAYOUT_MIN_NS))
-		backtrace_mm_save_layout(b);
 }
 
 struct backtrace_mm *backtrace_mm_new(struct backtrace *bt, pid_t pid, const struct memmap *map,

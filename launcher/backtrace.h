@@ -97,13 +97,6 @@ void backtrace_mm_free(struct backtrace_mm *b);
  * then. A fork child starts with its parent's copy. b may be NULL. */
 void backtrace_mm_save_layout(struct backtrace_mm *b);
 
-/* The same, rate-limited (freely at first, then at most every 50 ms), before
- * a copied stack of a process that may still live is unwound: so that a
- * stack unwound after the process exited still finds the libraries it
- * mapped since the last full read (its unwinder falls back to this text; a
- * live one reads /proc itself). b may be NULL. */
-void backtrace_mm_refresh_layout(struct backtrace_mm *b);
-
 /*
  * The exit of a traced syscall (kind: enum syscall_kind) of thread tid, in
  * the address space of b: unwinds the thread and emits the stack (if new)

@@ -61,8 +61,9 @@
 #define RECONCILE_MS	1000
 /* Past this many re-reads asked for in one drain, each process they name is
  * re-read whole once instead. */
-#define RECHECK_MAX   256
-#define RINGBUF_BYTES (4u << 20)
+#define RECHECK_MAX	  256
+#define RINGBUF_BYTES	  (4u << 20)
+#define CODE_MAPS_UNKNOWN UINT32_MAX
 
 /* One process of the traced tree. */
 struct eproc {
@@ -83,6 +84,10 @@ struct eproc {
 	struct memmap *thp; /* ranges given MADV_HUGEPAGE */
 	uint64_t brk_end;
 	bool exec_young; /* young_due comes from an exec (the loader runs) */
+	/* The kernel's count of its executable file mappings when its layout
+	 * text was last read for its stacks (CODE_MAPS_UNKNOWN: since a read
+	 * made for another reason, or none). */
+	uint32_t code_maps_read;
 	/* A fork child gone before its fork record was read has no mm (its
 	 * /proc files are gone), but its stack copies are in the records:
 	 * they are unwound against its parent's layout, as a live child's
@@ -182,6 +187,7 @@ static struct eproc *proc_add(struct ebpf *e, pid_t pid, pid_t ppid)
 	struct eproc *p = calloc(1, sizeof(*p));
 
 	MEVI_ASSERT(p);
+	p->code_maps_read = CODE_MAPS_UNKNOWN;
 	p->pid = pid;
 	p->ppid = ppid;
 	p->alive = true;
@@ -340,6 +346,7 @@ static void proc_new_mm(struct ebpf *e, struct eproc *p, const struct mm *templa
 	 * process's own map re-read after lost records). */
 	p->mm->bt = backtrace_mm_new(e->bt, p->pid, p->mm->map, template ? template->bt : NULL);
 	p->fork_layout_seq = 0; /* a new backtrace state: its layout not kept at a fork yet */
+	p->code_maps_read = CODE_MAPS_UNKNOWN;
 	if (sampled(e))
 		mm_set_on_due(p->mm, on_due_noop, NULL); /* becomes SAMPLED when due */
 	if (young) {
@@ -535,8 +542,7 @@ static void on_fault(struct ebpf *e, const struct mevi_bpf_fault *r)
 
 		/* Not private anonymous (remembered, so that its next faults
 		 * cost a lookup), or the stack grew, or a mapping not seen yet. */
-		if (!sampled(e) &&
-		    vma_each(&mm->vmas, page, page + PAGE, false, first_vma_cb, &d) >= 0 &&
+		if (!sampled(e) && vma_each(&mm->vmas, page, page + PAGE, first_vma_cb, &d) >= 0 &&
 		    d.end > d.start && !d.private_anon && d.start <= page) {
 			if (!p->untracked)
 				p->untracked = memmap_new();
@@ -813,9 +819,12 @@ static void on_syscall(struct ebpf *e, const struct mevi_bpf_rec *r)
  * the syscall): the loader's are not worth a copy, a wake-up and an unwinder
  * per short-lived program. The stack is unwound a few ms after the
  * syscall; a process gone by then is unwound against the layout it was last
- * seen with (backtrace_mm_save_layout, read again here while it lives, so
- * that the libraries the loader mapped since are in it), or not at all if
- * none was read.
+ * seen with (backtrace_mm_save_layout), or not at all if none was read. That
+ * text is read again here while the process lives when the record says it
+ * mapped code since the last read here (the loader's libraries, a dlopen):
+ * re-reading it before every stack, as this did at first (16 times, then
+ * every 50 ms), was a fifth of mevi-run's CPU under Chromium, whose
+ * processes' maps run to a thousand lines.
  */
 static void on_stack(struct ebpf *e, const struct mevi_bpf_stack *s)
 {
@@ -841,8 +850,10 @@ static void on_stack(struct ebpf *e, const struct mevi_bpf_stack *s)
 	default:
 		return;
 	}
-	if (p->alive && p->mm)
-		backtrace_mm_refresh_layout(bt);
+	if (p->alive && p->mm && r->aux != p->code_maps_read) {
+		backtrace_mm_save_layout(bt);
+		p->code_maps_read = r->aux;
+	}
 	snap.len = s->len <= sizeof(s->stack) ? s->len : sizeof(s->stack);
 	snap.regs.r.rip = s->regs[MEVI_BPF_REG_IP];
 	snap.regs.r.rsp = s->regs[MEVI_BPF_REG_SP];
@@ -1153,8 +1164,9 @@ static uint64_t diff_maps(struct ebpf *e, pid_t pid, const struct range_vec *a,
 		else if (y && ys < end)
 			end = ys;
 		if (sx != sy) {
-			log_debug("pid %d: reconcile: [%#llx, %#llx) was %s, is %s", pid,
-				  (unsigned long long)s, (unsigned long long)end,
+			log_debug("pid %d: reconcile: [%#llx, %#llx) was %s, is %s (a suspect: "
+				  "a record not read yet may explain it)",
+				  pid, (unsigned long long)s, (unsigned long long)end,
 				  sx < 0 ? "unmapped" : mevi_state_name((unsigned)sx),
 				  sy < 0 ? "unmapped" : mevi_state_name((unsigned)sy));
 			suspect_push(e, pid, s, end,

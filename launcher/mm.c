@@ -598,7 +598,7 @@ void mm_resync(struct mm *mm, uint64_t start, uint64_t end)
 	rc.start = rc.cursor = start;
 	rc.end = end;
 	mm->stats->resyncs++;
-	err = vma_each(&mm->vmas, start, end, mm->sampled, resync_vma, &rc);
+	err = vma_each(&mm->vmas, start, end, resync_vma, &rc);
 	if (err) {
 		if (err != -ESRCH)
 			log_warn("pid %d: reading mappings: %s", mm->pid, strerror(-err));
@@ -620,7 +620,7 @@ void mm_resync_mapping(struct mm *mm, uint64_t addr)
 
 	addr = PAGE_DOWN(addr);
 	/* What the kernel maps there now, and what we had there. */
-	if (vma_each(&mm->vmas, addr, addr + PAGE, false, vma_end_cb, &end) < 0)
+	if (vma_each(&mm->vmas, addr, addr + PAGE, vma_end_cb, &end) < 0)
 		return;
 	if (memmap_lookup(mm->map, addr, &r) && r.end > end)
 		end = r.end;

@@ -23,7 +23,6 @@ struct vma_source {
 	char *buf; /* text of maps for the fallback, owned */
 	size_t buf_cap;
 	char name[4096 + 64]; /* PROCMAP_QUERY's name buffer */
-	bool want_names;      /* during vma_each(): name every VMA */
 };
 
 /* One VMA as vma_each() reports it. */
@@ -53,16 +52,11 @@ int vma_private_anon(struct vma_source *src, uint64_t start, uint64_t end, vma_p
  * Calls fn(desc, ctx) for every VMA intersecting [start, end), unclipped, in
  * address order, with its kind and name: [heap], [stack], [anon:NAME] (anon,
  * named), shared anonymous, memfd, /dev/shm and SysV memory (shmem), other
- * [names] (special), files (file, with the path). With every_name, every VMA
- * is named, at the cost of a path lookup per file VMA; without, only the
- * private anonymous candidates are (with PROCMAP_QUERY: the others then come
- * with an empty name and may be misclassified between file and shmem, which
- * exact mode, tracking only private anonymous memory, does not look at).
+ * [names] (special), files (file, with the path).
  * Returns 0, fn's error, or -errno (-ESRCH when the process is gone).
  */
 typedef int (*vma_each_fn)(const struct vma_desc *d, void *ctx);
-int vma_each(struct vma_source *src, uint64_t start, uint64_t end, bool every_name, vma_each_fn fn,
-	     void *ctx);
+int vma_each(struct vma_source *src, uint64_t start, uint64_t end, vma_each_fn fn, void *ctx);
 
 /* Finds the [vdso] mapping of pid (located through its auxiliary vector).
  * Returns 0 and fills start/end, or -ENOENT/-errno. */

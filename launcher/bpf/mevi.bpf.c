@@ -296,6 +296,7 @@ static __always_inline bool advice_is_noop(__u64 a)
 	return a <= 2 || (a >= 10 && a <= 20 && a != 12 && a != 13 && a != 14);
 }
 
+#define PROT_EXEC     0x04
 #define MAP_SHARED    0x01
 #define MAP_FIXED     0x10
 #define MAP_ANONYMOUS 0x20
@@ -399,6 +400,10 @@ static __always_inline int on_sys_exit(struct pt_regs *regs, long sysno, long re
 	a[1] = regs->si;
 	a[2] = regs->dx;
 	a[3] = regs->r10;
+	/* A library mapped (a dlopen): user space re-reads the layout its
+	 * stacks unwind against when the next stack copy says so. */
+	if (nr == MEVI_BPF_SC_MMAP && (a[2] & PROT_EXEC) && !(a[3] & MAP_ANONYMOUS))
+		__sync_fetch_and_add(&p->code_maps, 1);
 	if (nr == MEVI_BPF_SC_MMAP && exact_mode && !(a[3] & MAP_FIXED) &&
 	    (!(a[3] & MAP_ANONYMOUS) || (a[3] & MAP_SHARED)))
 		return 0; /* cannot create or replace private anonymous memory */
@@ -416,6 +421,7 @@ static __always_inline int on_sys_exit(struct pt_regs *regs, long sysno, long re
 			r = &s->rec;
 			__builtin_memset(r, 0, sizeof(*r));
 			r->h.type = MEVI_BPF_SYSCALL_STACK;
+			r->aux = p->code_maps;
 			r->h.pid = tgid;
 			r->h.tid = (__u32)id;
 			r->h.seq = p->seq;

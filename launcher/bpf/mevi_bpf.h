@@ -56,7 +56,7 @@ struct mevi_bpf_fault {
 struct mevi_bpf_rec {
 	struct mevi_bpf_hdr h;
 	__u32 nr;     /* SYSCALL: enum mevi_bpf_sc; FORK: child tgid; EXIT: wait status */
-	__u32 aux;    /* FORK: child tid */
+	__u32 aux;    /* FORK: child tid; SYSCALL_STACK: the process's code_maps then */
 	__u64 ret;    /* SYSCALL: its return value; FORK: the child thread's stack pointer */
 	__u64 arg[4]; /* SYSCALL: its first arguments */
 };
@@ -108,6 +108,8 @@ struct mevi_bpf_exec {
 struct mevi_bpf_proc {
 	__u64 seq;	   /* bumped by every layout syscall's exit */
 	__u64 young_until; /* bpf_ktime_get_ns() before which an exec'd image is young */
+	__u32 code_maps;   /* executable file mappings made (a library loaded); see aux */
+	__u32 pad;
 };
 
 #endif /* MEVI_LAUNCHER_BPF_MEVI_BPF_H */

@@ -22,6 +22,10 @@ Workloads (issue 3, "Measure and report"):
   fork_exec      200x fork + exec /bin/true                     target <= 1.5x
   gcc            gcc -O2 -c on a generated mid-size C file (cc1 + as: a real process tree)
   python_dict    python3 building a 2,000,000-entry dict
+  chromium       headless Chromium rendering a page that fills 200 arrays (--dump-dom),
+                 a fresh profile each run (when Debian's chromium is installed)
+  firefox        headless Firefox ESR, the same page (--screenshot), a fresh profile
+                 each run (when firefox-esr is installed)
 
 Daemon measurements (need only mevid; skipped with --socket):
   mevid_rss      mevid's RSS with 10 concurrent sessions, each one process with
@@ -116,12 +120,44 @@ def start_daemon(mevid, workdir):
         sys.exit(f"overhead: {e}")
 
 
+FRESH = "@FRESH@"  # in a workload's arguments: a new empty directory for each run
+
+
 def timed(cmd, cwd):
-    """Runs cmd and returns (wall seconds, exit status, stderr tail)."""
+    """Runs cmd and returns (wall seconds, exit status, stderr tail). An argument
+    containing FRESH gets a new empty directory (a browser profile), made before
+    the clock starts and removed after it stops."""
+    fresh = None
+    if any(FRESH in a for a in cmd):
+        fresh = tempfile.mkdtemp(prefix="fresh-", dir=cwd)
+        cmd = [a.replace(FRESH, fresh) for a in cmd]
     t0 = time.perf_counter()
     p = subprocess.run(cmd, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     dt = time.perf_counter() - t0
+    if fresh:
+        shutil.rmtree(fresh, ignore_errors=True)
     return dt, p.returncode, p.stderr.decode("utf-8", "replace")[:400]
+
+
+# What the browsers render: a little DOM and 200 JavaScript arrays of 10,000 numbers.
+PAGE = "data:text/html,<h1>mevi</h1><script>let a=[];for(let i=0;i<200;i++)a.push(new Array(10000).fill(i))</script>"
+
+
+def browser_workloads():
+    """The headless browsers that are installed, as workloads (Debian's flags)."""
+    out = []
+    chromium = shutil.which("chromium")
+    if chromium:
+        out.append(("chromium", "(f) headless Chromium, --dump-dom", [
+            chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run", "--user-data-dir=" + FRESH,
+            "--dump-dom", PAGE]))
+    firefox = shutil.which("firefox-esr")
+    if firefox:
+        out.append(("firefox", "(f) headless Firefox, --screenshot", [
+            shutil.which("env") or "/usr/bin/env", "MOZ_HEADLESS=1", firefox, "--headless", "--no-remote", "--profile", FRESH,
+            "--screenshot", os.path.join(FRESH, "shot.png"), PAGE]))
+    return out
 
 
 FAKE_PID = 2147480000  # synthetic launcher/process ids, far above real ones
@@ -300,7 +336,7 @@ def measure(args, mevi_run, mevid, wl, workdir):
         ("gcc", "(e) gcc -O2 -c, generated file", [gcc, "-O2", "-c", src, "-o", os.path.join(workdir, "gen.o")]),
         ("python_dict", "(e) python3, 2M-entry dict", [python, "-c", "d = {i: str(i) for i in range(2000000)}"]),
         ("write_loop", "(heat) 1 GiB written, 100 passes", [os.path.join(wl, "write_loop"), "1024", "100"]),
-    ]
+    ] + browser_workloads()
     daemon_measures = ["mevid_rss", "mevid_events"]
     if args.compare_backtraces:
         daemon_measures = []

@@ -230,8 +230,7 @@ static void test_vma_kinds(void **state)
 		src.use_query = q;
 		r->n = 0;
 		assert_int_equal(
-		    vma_each(&src, (uintptr_t)base, (uintptr_t)base + 8 * PAGE, true, kind_cb, r),
-		    0);
+		    vma_each(&src, (uintptr_t)base, (uintptr_t)base + 8 * PAGE, kind_cb, r), 0);
 		assert_int_equal(r->n, 4);
 		assert_int_equal(r->v[0].kind, MEVI_KIND_ANON);
 		assert_string_equal(r->v[0].name, "");
@@ -247,7 +246,7 @@ static void test_vma_kinds(void **state)
 		/* The stack this function runs on is [stack]. */
 		r->n = 0;
 		assert_int_equal(
-		    vma_each(&src, (uintptr_t)&local, (uintptr_t)&local + 1, true, kind_cb, r), 0);
+		    vma_each(&src, (uintptr_t)&local, (uintptr_t)&local + 1, kind_cb, r), 0);
 		assert_int_equal(r->n, 1);
 		assert_int_equal(r->v[0].kind, MEVI_KIND_STACK);
 		vma_source_close(&src);
