@@ -830,7 +830,8 @@ static void on_stack(struct ebpf *e, const struct mevi_bpf_stack *s)
 {
 	const struct mevi_bpf_rec *r = &s->rec;
 	struct eproc *p = proc_find(e, (pid_t)r->h.pid);
-	struct unwind_snapshot snap = {.stack = s->stack};
+	struct unwind_snapshot snap = {
+	    .stack = s->stack, .code_maps_known = true, .code_maps = r->aux};
 	uint64_t args[6] = {r->arg[0], r->arg[1], r->arg[2], r->arg[3], 0, 0};
 	struct backtrace_mm *bt = !p ? NULL : p->mm ? p->mm->bt : p->ghost_bt;
 	int kind;

@@ -17,10 +17,10 @@
 #define PAGE 4096u
 /* Pages of tracee memory one unwind keeps: a deep stack spans a few. */
 #define CACHE_PAGES 8
-/* The module list is reported again at most this often when unknown code is
- * met, after the first REFRESH_FREE times (start-up maps libraries in a
- * burst; a JIT's code never belongs to a module: do not re-read maps for
- * each of its frames). */
+/* Without a count of code mappings (unwind_snapshot), the module list is
+ * reported again at most this often when unknown code is met, after the first
+ * REFRESH_FREE times (start-up maps libraries in a burst; a JIT's code never
+ * belongs to a module: do not re-read maps for each of its frames). */
 #define REFRESH_MIN_NS (50ull * 1000 * 1000)
 #define REFRESH_FREE   16
 
@@ -38,6 +38,8 @@ struct unwind {
 	int pagemap_fd; /* /proc/PID/pagemap */
 	uint64_t reported_ns;
 	unsigned reports;
+	bool code_maps_known; /* code_maps: the snapshot's count at the last refresh */
+	uint32_t code_maps;
 	const char *saved;   /* the owner's text of /proc/PID/maps, or NULL */
 	bool saved_reported; /* the module list is saved's (the process is gone) */
 	uint32_t gen;	     /* the current unwind; page slots of older ones are stale */
@@ -372,6 +374,21 @@ int unwind_snapshot(struct unwind *u, pid_t tid, const struct unwind_snapshot *s
 	return n;
 }
 
+/* Whether unknown code met now may be newly mapped code worth a refresh. */
+static bool may_refresh(struct unwind *u)
+{
+	const struct unwind_snapshot *s = u->snap;
+
+	if (s && s->code_maps_known) {
+		if (u->code_maps_known && u->code_maps == s->code_maps)
+			return false; /* no library mapped since the last look */
+		u->code_maps_known = true;
+		u->code_maps = s->code_maps;
+		return true;
+	}
+	return u->reports <= REFRESH_FREE || mono_ns() - u->reported_ns >= REFRESH_MIN_NS;
+}
+
 int unwind_thread(struct unwind *u, pid_t tid, uint64_t *pcs, unsigned max)
 {
 	struct walk w = {pcs, 0, max};
@@ -379,8 +396,7 @@ int unwind_thread(struct unwind *u, pid_t tid, uint64_t *pcs, unsigned max)
 	if (max == 0)
 		return -EINVAL;
 	walk_thread(u, tid, &w);
-	if (w.n > 0 && unknown_pc(u, pcs, w.n) &&
-	    (u->reports <= REFRESH_FREE || mono_ns() - u->reported_ns >= REFRESH_MIN_NS) &&
+	if (w.n > 0 && unknown_pc(u, pcs, w.n) && may_refresh(u) &&
 	    refresh(u, false, pcs[0]) == 0) {
 		/* New code was mapped (dlopen): unwind again through it. */
 		walk_thread(u, tid, &w);

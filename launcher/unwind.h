@@ -62,6 +62,13 @@ struct unwind_snapshot {
 	struct arch_regs regs;
 	const uint8_t *stack;
 	size_t len;
+	/* With code_maps_known, the kernel's count of the process's executable
+	 * file mappings when the snapshot was taken: unknown code (a JIT's,
+	 * which never belongs to a module) then makes the module list be read
+	 * again only when that count changed since the last read. Without, at
+	 * most every 50 ms after the first 16 times. */
+	bool code_maps_known;
+	uint32_t code_maps;
 };
 
 /* Opens the unwinder of the address space of process pid (reads its module

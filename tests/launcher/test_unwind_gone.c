@@ -9,6 +9,10 @@
  *    module's up to.
  *  - Without a newer text, the modules it had stay known: a zombie's empty
  *    maps never empty the module list.
+ *  - Of a live process, given the kernel's count of its code mappings with
+ *    each snapshot (the eBPF engine's), unknown code (a JIT's) re-reads the
+ *    module list only when that count changed: once per library mapped,
+ *    not once per unwind.
  * Runs as any user (its own child).
  */
 #include <dlfcn.h>
@@ -145,15 +149,24 @@ static void child_reap(struct child *c)
 	close(c->from);
 }
 
-/* One frame at pc (an empty stack copy ends the unwind there). */
-static int unwind_at(struct unwind *u, pid_t pid, uint64_t pc, uint64_t *pcs)
+/* One frame at pc (an empty stack copy ends the unwind there); code_maps:
+ * the snapshot's count of code mappings, or -1 for none. */
+static int unwind_counted(struct unwind *u, pid_t pid, uint64_t pc, uint64_t *pcs,
+			  int64_t code_maps)
 {
 	static const uint8_t stack[64];
 	struct unwind_snapshot snap = {.stack = stack, .len = sizeof(stack)};
 
 	snap.regs.r.rip = pc;
 	snap.regs.r.rsp = 0x1000;
+	snap.code_maps_known = code_maps >= 0;
+	snap.code_maps = code_maps >= 0 ? (uint32_t)code_maps : 0;
 	return unwind_snapshot(u, pid, &snap, pcs, 8);
+}
+
+static int unwind_at(struct unwind *u, pid_t pid, uint64_t pc, uint64_t *pcs)
+{
+	return unwind_counted(u, pid, pc, pcs, -1);
 }
 
 static bool module_named(struct unwind *u, uint64_t pc, const char *suffix)
@@ -237,12 +250,54 @@ static void test_zombie_keeps_modules(void **state)
 	child_reap(&c);
 }
 
+static void test_code_maps_gate_refresh(void **state)
+{
+	struct child c;
+	struct unwind *u = NULL;
+	uint64_t fn, pcs[8], jit;
+	unsigned reports;
+
+	(void)state;
+	child_start(&c);
+	jit = 0x100000; /* code in no module, as a JIT's: below every mapping */
+	assert_int_equal(unwind_open(c.pid, NULL, &u), 0);
+	reports = unwind_reports(u);
+
+	/* The first unknown code with a count reads the list once... */
+	assert_true(unwind_counted(u, c.pid, jit, pcs, 0) >= 1);
+	assert_int_equal(unwind_reports(u), reports + 1);
+	/* ...and not again while the count stays (the old rule: 16 times). */
+	for (int i = 0; i < 20; i++)
+		assert_true(unwind_counted(u, c.pid, jit, pcs, 0) >= 1);
+	assert_int_equal(unwind_reports(u), reports + 1);
+
+	/* A library mapped: the next count differs, the list is read, and
+	 * its code is known. */
+	fn = child_load(&c, true);
+	assert_true(unwind_counted(u, c.pid, fn, pcs, 1) >= 1);
+	assert_int_equal(unwind_reports(u), reports + 2);
+	assert_true(module_named(u, fn, base_name(lib_path)));
+	for (int i = 0; i < 20; i++)
+		assert_true(unwind_counted(u, c.pid, jit, pcs, 1) >= 1);
+	assert_int_equal(unwind_reports(u), reports + 2);
+
+	/* Without a count (the ptrace engine): the time-based rule, which
+	 * reads freely at first. */
+	assert_true(unwind_at(u, c.pid, jit, pcs) >= 1);
+	assert_int_equal(unwind_reports(u), reports + 3);
+
+	unwind_free(u);
+	child_exit(&c);
+	child_reap(&c);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_saved_layout_far),
 	    cmocka_unit_test(test_saved_layout_dlopen),
 	    cmocka_unit_test(test_zombie_keeps_modules),
+	    cmocka_unit_test(test_code_maps_gate_refresh),
 	};
 
 	if (argc != 2) {
