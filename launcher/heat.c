@@ -618,7 +618,7 @@ int heat_mm_attach(struct heat_mm *hm, pid_t tid, uint64_t insn, int *death_stat
 	if (mm->state != MM_SAMPLED)
 		return 0;
 	if (!insn)
-		insn = mm->syscall_insn;
+		insn = mm_syscall_insn(mm);
 	if (!insn) {
 		log_debug("pid %d: heat: no syscall instruction to inject with", mm->pid);
 		hm->gave_up = true;

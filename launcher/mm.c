@@ -139,6 +139,16 @@ static uint64_t find_vdso_syscall(struct mm *mm)
 	return off < 0 ? 0 : start + (uint64_t)off;
 }
 
+uint64_t mm_syscall_insn(struct mm *mm)
+{
+	if (!mm->syscall_insn_known) {
+		mm->syscall_insn = injecting ? find_vdso_syscall(mm) : 0;
+		mm->syscall_insn_known = true;
+		log_debug("pid %d: vdso syscall %#lx", mm->pid, (unsigned long)mm->syscall_insn);
+	}
+	return mm->syscall_insn;
+}
+
 int mm_new(pid_t pid, const struct memmap *template, struct event_base *base, struct outbox *out,
 	   struct mm_stats *stats, struct mm **out_mm)
 {
@@ -175,11 +185,9 @@ int mm_new(pid_t pid, const struct memmap *template, struct event_base *base, st
 		err = -ENOMEM;
 		goto err_pm;
 	}
-	mm->syscall_insn = injecting ? find_vdso_syscall(mm) : 0;
 	mm->heat = heat_mm_new(mm); /* heat hook */
-	log_debug("pid %d: new mm (PROCMAP_QUERY %s, PAGEMAP_SCAN %s, vdso syscall %#lx)", pid,
-		  mm->vmas.use_query ? "yes" : "no", mm->pm.use_scan ? "yes" : "no",
-		  (unsigned long)mm->syscall_insn);
+	log_debug("pid %d: new mm (PROCMAP_QUERY %s, PAGEMAP_SCAN %s)", pid,
+		  mm->vmas.use_query ? "yes" : "no", mm->pm.use_scan ? "yes" : "no");
 	*out_mm = mm;
 	return 0;
 
@@ -791,9 +799,11 @@ int mm_attach(struct mm *mm, pid_t tid, uint64_t insn, int *death_status)
 		start_sampling(mm);
 		return 0;
 	}
+	if (mm->state != MM_PENDING)
+		return 0;
 	if (!insn)
-		insn = mm->syscall_insn;
-	if (!insn || mm->state != MM_PENDING)
+		insn = mm_syscall_insn(mm);
+	if (!insn)
 		return 0;
 	fd = uffd_inject(mm, tid, insn, heat_uffd_features(mm->heat) /* heat hook */, death_status);
 	if (fd == -ESRCH)

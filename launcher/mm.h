@@ -94,8 +94,13 @@ struct mm {
 	size_t ntstacks, tstacks_cap;
 	struct vma_source vmas;
 	struct pagemap pm;
-	uint64_t syscall_insn; /* a syscall instruction in the vdso, 0 if none */
-	uint64_t brk_end;      /* page-aligned program break, 0 if not known yet */
+	/* A syscall instruction in the vdso, 0 if none; looked for when first
+	 * needed (mm_syscall_insn): most images of a build or a script end
+	 * before they are attached, and each look is an open, a read of auxv
+	 * and a 16 KiB read of the vdso. */
+	uint64_t syscall_insn;
+	bool syscall_insn_known;
+	uint64_t brk_end; /* page-aligned program break, 0 if not known yet */
 	enum mm_state state;
 	bool forked;		/* a fork child's copy of its parent's (not an exec'd image) */
 	bool layout_stale;	/* sampled: re-read the layout at the next tick */
@@ -146,6 +151,10 @@ void mm_set_on_due(struct mm *mm, void (*on_due)(struct mm *, void *), void *ctx
  * In sampled mode it injects nothing: the mm becomes SAMPLED.
  */
 int mm_attach(struct mm *mm, pid_t tid, uint64_t insn, int *death_status);
+
+/* The vdso's syscall instruction to inject with (0: none, or not injecting:
+ * the eBPF engine), looked for the first time it is asked. */
+uint64_t mm_syscall_insn(struct mm *mm);
 
 /*
  * Chooses the tracking mode (mm->sampled) of every mm created from now on:

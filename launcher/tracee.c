@@ -452,8 +452,10 @@ static struct proc *new_process(struct tracee_table *t, pid_t pid, pid_t ppid, s
 		log_warn("pid %d: cannot track the new process: %s", p->pid, strerror(-err));
 		return p;
 	}
-	if (pmm && !p->mm->syscall_insn)
+	if (pmm && pmm->syscall_insn_known) { /* a fork's vdso is where its parent's is */
 		p->mm->syscall_insn = pmm->syscall_insn;
+		p->mm->syscall_insn_known = true;
+	}
 	p->mm->bt = backtrace_mm_new(t->bt, p->pid, p->mm->map, pmm ? pmm->bt : NULL);
 	mm_set_on_due(p->mm, on_mm_due, t);
 	return p;
@@ -687,8 +689,9 @@ static void on_syscall_stop(struct tracee_table *t, struct thread *th)
 		}
 		if (mm->state == MM_PENDING) {
 			/* Without a vdso syscall instruction, use the one just run. */
-			uint64_t insn =
-			    mm->syscall_insn ? 0 : info.instruction_pointer - arch_syscall_insn_len;
+			uint64_t insn = mm_syscall_insn(mm)
+					    ? 0
+					    : info.instruction_pointer - arch_syscall_insn_len;
 
 			if (!attach(t, th, insn))
 				return;
