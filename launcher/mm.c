@@ -420,7 +420,7 @@ static void apply_states(struct mm *mm, uint64_t s, uint64_t e, const struct run
 }
 
 /*
- * The present pages of a wide resync, read before its mappings (pre_read):
+ * The present pages of a wide resync, read before its mappings (prefetch()):
  * runs of the whole range, in address order, handed out piece by piece.
  */
 struct prefetch {

@@ -38,7 +38,7 @@ struct unwind {
 	int pagemap_fd; /* /proc/PID/pagemap */
 	uint64_t reported_ns;
 	unsigned reports;
-	bool code_maps_known; /* code_maps: the snapshot's count at the last refresh */
+	bool code_maps_known; /* code_maps: the snapshot's count at the last refresh tried */
 	uint32_t code_maps;
 	const char *saved;   /* the owner's text of /proc/PID/maps, or NULL */
 	bool saved_reported; /* the module list is saved's (the process is gone) */
