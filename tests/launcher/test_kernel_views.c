@@ -301,20 +301,13 @@ static bool swap_active(void)
 	return lines > 1;
 }
 
-/* Whether the page at addr is in swap, by this process's pagemap entry. */
+/* Whether the page at addr is in swap (pagemap entries, as state_runs). */
 static bool page_swapped(const void *addr)
 {
-	uint64_t entry = 0;
-	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-	bool swapped =
-	    fd >= 0 &&
-	    pread(fd, &entry, sizeof(entry), (off_t)((uintptr_t)addr / PAGE * sizeof(entry))) ==
-		(ssize_t)sizeof(entry) &&
-	    (entry >> 62 & 1);
+	static struct state_runs r;
 
-	if (fd >= 0)
-		close(fd);
-	return swapped;
+	state_runs(false, (uintptr_t)addr, (uintptr_t)addr + PAGE, &r);
+	return r.n == 3 && r.v[2] == MEVI_STATE_SWAPPED;
 }
 
 /*
