@@ -12,6 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -61,8 +64,11 @@
 #define RECONCILE_MS	1000
 /* Past this many re-reads asked for in one drain, each process they name is
  * re-read whole once instead. */
-#define RECHECK_MAX	  256
-#define RINGBUF_BYTES	  (4u << 20)
+#define RECHECK_MAX   256
+#define RINGBUF_BYTES (4u << 20)
+/* Processes tracked at once. The hash's buckets are made at load: 65536 of
+ * them cost 1.5-2.8 ms of every start-up here, 8192 0.1-0.5 ms. */
+#define TRACKED_MAX	  8192u
 #define CODE_MAPS_UNKNOWN UINT32_MAX
 
 /* One process of the traced tree. */
@@ -570,6 +576,19 @@ static void on_fork(struct ebpf *e, const struct mevi_bpf_rec *r)
 		/* The mapping the new thread's stack pointer is in is its stack. */
 		if (pp->mm && r->ret)
 			mm_note_thread_stack(pp->mm, (pid_t)r->aux, r->ret);
+		return;
+	}
+	if (r->h.flags & MEVI_BPF_F_UNTRACKED) {
+		/* Never in the kernel's set: no record will ever name it. */
+		e->st.untracked++;
+		if (e->st.untracked == 1)
+			log_warn(
+			    "pid %d (started by %d) and its children are not tracked: the eBPF "
+			    "engine follows at most %u processes at once (MEVI_BPF_TRACKED)",
+			    (int)child, (int)pp->pid, e->skel->maps.tracked.max_entries);
+		else
+			log_debug("pid %d (started by %d): not tracked either", (int)child,
+				  (int)pp->pid);
 		return;
 	}
 	if (proc_find(e, child))
@@ -1384,6 +1403,26 @@ static unsigned ringbuf_bytes(void)
 	return (unsigned)v;
 }
 
+/* MEVI_BPF_TRACKED: how many processes may be tracked at once (the tracked
+ * set's size; 0 makes the kernel refuse the programs, as tests want). */
+static unsigned tracked_max(void)
+{
+	const char *s = getenv("MEVI_BPF_TRACKED");
+	char *end;
+	unsigned long v;
+
+	if (!s || !*s)
+		return TRACKED_MAX;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v > (1ul << 22)) {
+		log_warn("MEVI_BPF_TRACKED=%s: not a number of processes up to 2^22; using %u", s,
+			 TRACKED_MAX);
+		return TRACKED_MAX;
+	}
+	return (unsigned)v;
+}
+
 /* MEVI_BPF_DRAIN_MS: drain on this period only, never woken by the kernel
  * (tests make the ring overflow for sure with it); 0 when unset. */
 static unsigned drain_period_env(void)
@@ -1409,7 +1448,24 @@ static bool in_child_pidns(void)
 	return stat("/proc/self/ns/pid", &st) == 0 && st.st_ino != 0xEFFFFFFCU;
 }
 
-int ebpf_open(const struct ebpf_config *cfg, struct ebpf **out, char *why)
+static const char not_permitted[] = "loading eBPF programs is not permitted (run as root, or "
+				    "give mevi-run CAP_BPF and CAP_PERFMON)";
+
+/* Whether this process may load and attach tracing programs: CAP_SYS_ADMIN,
+ * or CAP_BPF with CAP_PERFMON (Linux 5.8+), in its effective set. */
+static bool may_trace(void)
+{
+	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
+	struct __user_cap_data_struct data[2] = {0};
+	uint64_t eff;
+
+	if (syscall(SYS_capget, &hdr, data) < 0)
+		return true; /* let the kernel say */
+	eff = (uint64_t)data[1].effective << 32 | data[0].effective;
+	return (eff >> CAP_SYS_ADMIN & 1) || ((eff >> 39 & 1) && (eff >> 38 & 1));
+}
+
+int ebpf_prepare(const struct ebpf_config *cfg, struct ebpf **out, char *why)
 {
 	struct ebpf *e = calloc(1, sizeof(*e));
 	unsigned rb_bytes = ringbuf_bytes();
@@ -1424,6 +1480,11 @@ int ebpf_open(const struct ebpf_config *cfg, struct ebpf **out, char *why)
 		free(e);
 		return -EOPNOTSUPP;
 	}
+	if (!may_trace()) {
+		snprintf(why, EBPF_WHY_LEN, "%s", not_permitted);
+		free(e);
+		return -EPERM;
+	}
 	e->cfg = *cfg;
 	e->main_status = -1;
 	libbpf_set_print(libbpf_log);
@@ -1433,7 +1494,8 @@ int ebpf_open(const struct ebpf_config *cfg, struct ebpf **out, char *why)
 	if (!e->skel) {
 		err = -errno;
 		snprintf(why, EBPF_WHY_LEN, "cannot open the eBPF programs: %s", strerror(-err));
-		goto err_free;
+		free(e);
+		return err;
 	}
 	e->skel->rodata->exact_mode = !sampled(e);
 	e->thp_always = thp_always();
@@ -1452,54 +1514,168 @@ int ebpf_open(const struct ebpf_config *cfg, struct ebpf **out, char *why)
 	if (!e->drain_ms)
 		e->drain_ms = DRAIN_MS;
 	e->skel->maps.events.max_entries = rb_bytes;
-	err = mevi_bpf__load(e->skel);
+	e->skel->maps.tracked.max_entries = tracked_max();
+	*out = e;
+	return 0;
+}
+
+int ebpf_load(struct ebpf *e, char *why)
+{
+	int err = mevi_bpf__load(e->skel);
+
 	if (err) {
 		err = err < 0 ? err : -errno;
 		if (err == -EPERM || err == -EACCES)
-			snprintf(why, EBPF_WHY_LEN,
-				 "loading eBPF programs is not permitted (run as root, or give "
-				 "mevi-run CAP_BPF and CAP_PERFMON)");
+			snprintf(why, EBPF_WHY_LEN, "%s", not_permitted);
 		else
 			snprintf(why, EBPF_WHY_LEN, "the kernel refused the eBPF programs: %s",
 				 strerror(-err));
-		goto err_skel;
+		return err;
 	}
 	err = attach(e);
 	if (err) {
 		snprintf(why, EBPF_WHY_LEN, "cannot attach the eBPF programs to tracepoints: %s",
 			 strerror(-err));
-		goto err_skel;
+		return err;
 	}
+	return 0;
+}
+
+/*
+ * Every descriptor a loaded engine holds, in one fixed order: the skeleton's
+ * maps, programs and links (each generated group an array of one type), then
+ * the classic tracepoints' perf events. Returns how many slots it filled.
+ */
+static size_t fd_slots(struct ebpf *e, int **slot)
+{
+	struct bpf_map_desc *maps = (struct bpf_map_desc *)&e->skel->maps;
+	struct bpf_prog_desc *progs = (struct bpf_prog_desc *)&e->skel->progs;
+	int *links = (int *)&e->skel->links;
+	size_t n = 0;
+
+	_Static_assert(sizeof(e->skel->maps) % sizeof(*maps) == 0, "maps: one type");
+	_Static_assert(sizeof(e->skel->progs) % sizeof(*progs) == 0, "programs: one type");
+	_Static_assert(sizeof(e->skel->maps) / sizeof(*maps) +
+			       sizeof(e->skel->progs) / sizeof(*progs) +
+			       sizeof(e->skel->links) / sizeof(*links) + NSYS_EXITS <=
+			   EBPF_FDS_MAX,
+		       "EBPF_FDS_MAX holds them all");
+	for (size_t i = 0; i < sizeof(e->skel->maps) / sizeof(*maps); i++)
+		slot[n++] = &maps[i].map_fd;
+	for (size_t i = 0; i < sizeof(e->skel->progs) / sizeof(*progs); i++)
+		slot[n++] = &progs[i].prog_fd;
+	for (size_t i = 0; i < sizeof(e->skel->links) / sizeof(*links); i++)
+		slot[n++] = &links[i];
+	for (size_t i = 0; i < NSYS_EXITS; i++)
+		slot[n++] = &e->sys_exit_fds[i];
+	return n;
+}
+
+/* A slot holds a descriptor: the skeleton's unused ones are 0, ours -1. */
+static bool slot_used(int fd)
+{
+	return fd > 0;
+}
+
+size_t ebpf_fds(struct ebpf *e, uint64_t *mask, int *fds)
+{
+	int *slot[EBPF_FDS_MAX];
+	size_t n = fd_slots(e, slot), k = 0;
+
+	*mask = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!slot_used(*slot[i]))
+			continue;
+		*mask |= UINT64_C(1) << i;
+		fds[k++] = *slot[i];
+	}
+	return k;
+}
+
+/* The loaded engine's user-space half: its ring buffer and timers. */
+static int finish_open(struct ebpf *e, char *why)
+{
+	int err;
+
 	e->rb = ring_buffer__new(e->skel->maps.events.map_fd, on_record, e, NULL);
 	if (!e->rb) {
 		err = -errno;
 		snprintf(why, EBPF_WHY_LEN, "cannot map the eBPF ring buffer: %s", strerror(-err));
-		goto err_skel;
+		return err;
 	}
 	e->rb_ev =
-	    event_new(cfg->base, ring_buffer__epoll_fd(e->rb), EV_READ | EV_PERSIST, rb_cb, e);
-	e->drain_ev = event_new(cfg->base, -1, EV_PERSIST, drain_cb, e);
-	e->more_ev = event_new(cfg->base, -1, 0, drain_cb, e);
-	e->reconcile_ev = event_new(cfg->base, -1, EV_PERSIST, reconcile_cb, e);
+	    event_new(e->cfg.base, ring_buffer__epoll_fd(e->rb), EV_READ | EV_PERSIST, rb_cb, e);
+	e->drain_ev = event_new(e->cfg.base, -1, EV_PERSIST, drain_cb, e);
+	e->more_ev = event_new(e->cfg.base, -1, 0, drain_cb, e);
+	e->reconcile_ev = event_new(e->cfg.base, -1, EV_PERSIST, reconcile_cb, e);
 	MEVI_ASSERT(e->rb_ev && e->drain_ev && e->more_ev && e->reconcile_ev);
 	mm_set_injecting(false);
 	if (sampled(e)) {
 		mm_set_sampled(true);
-		e->sample_ev = event_new(cfg->base, -1, EV_PERSIST, sample_cb, e);
+		e->sample_ev = event_new(e->cfg.base, -1, EV_PERSIST, sample_cb, e);
 		MEVI_ASSERT(e->sample_ev);
 	}
-	log_debug("eBPF engine loaded (ring buffer %u bytes, THP always %s)", rb_bytes,
-		  e->skel->rodata->thp_always ? "yes" : "no");
+	log_debug("eBPF engine loaded (ring buffer %u bytes, THP always %s)",
+		  e->skel->maps.events.max_entries, e->skel->rodata->thp_always ? "yes" : "no");
+	return 0;
+}
+
+/* Maps a global-data map where the skeleton's load would have (its own
+ * skel_finalize_map_data, over the data prepared at open). */
+static void *map_data(struct bpf_map_desc *m, size_t size, int prot)
+{
+	size_t len = (size + 4095) & ~(size_t)4095;
+	void *p = mmap((void *)(uintptr_t)m->initial_value, len, prot, MAP_SHARED | MAP_FIXED,
+		       m->map_fd, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+int ebpf_take_over(struct ebpf *e, uint64_t mask, const int *fds, size_t nfds, char *why)
+{
+	int *slot[EBPF_FDS_MAX];
+	size_t n = fd_slots(e, slot), k = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (mask & (UINT64_C(1) << i))
+			k++;
+	if (k != nfds || (n < 64 && mask >> n)) {
+		snprintf(why, EBPF_WHY_LEN,
+			 "the eBPF programs were not handed over whole (%zu of %zu)", nfds, k);
+		for (size_t i = 0; i < nfds; i++)
+			close(fds[i]);
+		return -EPROTO;
+	}
+	k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (mask & (UINT64_C(1) << i))
+			*slot[i] = fds[k++];
+	e->skel->rodata = map_data(&e->skel->maps.rodata, sizeof(*e->skel->rodata), PROT_READ);
+	e->skel->bss = map_data(&e->skel->maps.bss, sizeof(*e->skel->bss), PROT_READ | PROT_WRITE);
+	if (!e->skel->rodata || !e->skel->bss) {
+		snprintf(why, EBPF_WHY_LEN, "cannot map the eBPF programs' data: %s",
+			 strerror(errno));
+		return -ENOMEM;
+	}
+	return finish_open(e, why);
+}
+
+int ebpf_open(const struct ebpf_config *cfg, struct ebpf **out, char *why)
+{
+	struct ebpf *e;
+	int err = ebpf_prepare(cfg, &e, why);
+
+	if (err)
+		return err;
+	err = ebpf_load(e, why);
+	if (!err)
+		err = finish_open(e, why);
+	if (err) {
+		ebpf_close(e);
+		return err;
+	}
 	*out = e;
 	return 0;
-
-err_skel:
-	detach_sys_exits(e);
-	mevi_bpf__destroy(e->skel);
-	backtrace_free(e->bt);
-err_free:
-	free(e);
-	return err;
 }
 
 void ebpf_close(struct ebpf *e)
@@ -1761,6 +1937,27 @@ int ebpf_open(const struct ebpf_config *cfg, struct ebpf **out, char *why)
 	snprintf(why, EBPF_WHY_LEN,
 		 "this mevi-run was built without the eBPF engine (libbpf, bpftool or clang "
 		 "were missing at configure time)");
+	return -ENOSYS;
+}
+
+int ebpf_prepare(const struct ebpf_config *cfg, struct ebpf **out, char *why)
+{
+	return ebpf_open(cfg, out, why);
+}
+
+int ebpf_load(struct ebpf *e, char *why)
+{
+	return -ENOSYS;
+}
+
+size_t ebpf_fds(struct ebpf *e, uint64_t *mask, int *fds)
+{
+	*mask = 0;
+	return 0;
+}
+
+int ebpf_take_over(struct ebpf *e, uint64_t mask, const int *fds, size_t nfds, char *why)
+{
 	return -ENOSYS;
 }
 

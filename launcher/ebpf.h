@@ -82,6 +82,28 @@ struct ebpf_config {
  */
 int ebpf_open(const struct ebpf_config *cfg, struct ebpf **out, char *why);
 
+/*
+ * ebpf_open() in steps, for spawn_split() (spawn.h): the programs load in
+ * the original process while the tracker is being forked, and are handed
+ * over to it.
+ *  - ebpf_prepare(), before the split: all of ebpf_open() but the loading
+ *    (nothing is in the kernel yet); returns as ebpf_open() does.
+ *  - ebpf_load(), in the original: loads and attaches; 0, or -errno with why.
+ *  - ebpf_fds(), in the original: the descriptors that hold what is loaded
+ *    (at most EBPF_FDS_MAX, returned in fds; *mask says which of the
+ *    engine's slots they fill), for spawn_hand_over(). The original uses e
+ *    no more: it execs PROGRAM, which closes them (close-on-exec).
+ *  - ebpf_take_over(), in the tracker: adopts the copies spawn_receive()
+ *    brought (it owns them from then on, and closes them on failure) and
+ *    finishes what ebpf_open() does; 0, or -errno with why.
+ * ebpf_close() frees e after any of them.
+ */
+#define EBPF_FDS_MAX 64
+int ebpf_prepare(const struct ebpf_config *cfg, struct ebpf **out, char *why);
+int ebpf_load(struct ebpf *e, char *why);
+size_t ebpf_fds(struct ebpf *e, uint64_t *mask, int *fds);
+int ebpf_take_over(struct ebpf *e, uint64_t mask, const int *fds, size_t nfds, char *why);
+
 /* Detaches every program (nothing is left tracking anyone) and frees. */
 void ebpf_close(struct ebpf *e);
 
@@ -161,6 +183,7 @@ struct ebpf_stats {
 	uint64_t reconciles;  /* reconcile passes */
 	uint64_t corrections; /* ranges a reconcile pass found wrong and corrected */
 	uint64_t stale;	      /* faults re-read because a layout change overtook them */
+	uint64_t untracked;   /* new processes left out: the tracked set was full */
 };
 const struct ebpf_stats *ebpf_stats(const struct ebpf *e);
 

@@ -59,13 +59,15 @@ struct launcher {
 	size_t nevents;
 	int sigchld_fd; /* SIGCHLD, blocked, read from this signalfd; -1 when not */
 	struct recorder rec;
-	struct spawn spawn; /* launched (not --pid): PROGRAM and its handshake */
-	bool spawned;	    /* spawn_tracer() split us: this is the tracer */
-	bool to_link;	    /* batches go to the daemon link */
-	bool to_recorder;   /* ... and to the recording */
-	unsigned sample_ms; /* --sample: the interval; 0 in exact mode */
-	pid_t attach_pid;   /* --pid */
-	bool scan_layout;   /* --layout=scan: no filter, layouts re-read each tick */
+	struct spawn spawn;    /* launched (not --pid): PROGRAM and its handshake */
+	bool spawned;	       /* spawn_tracer() split us: this is the tracer */
+	bool ebpf_split;       /* the eBPF engine loads while the tracker is made */
+	bool handover_pending; /* the tracker: the loaded engine is still to come */
+	bool to_link;	       /* batches go to the daemon link */
+	bool to_recorder;      /* ... and to the recording */
+	unsigned sample_ms;    /* --sample: the interval; 0 in exact mode */
+	pid_t attach_pid;      /* --pid */
+	bool scan_layout;      /* --layout=scan: no filter, layouts re-read each tick */
 	/* No session yet: the program has not exec'd (or the attach not
 	 * succeeded). Nothing leaves the launcher until session_begin(), so a
 	 * launch that fails creates no session and no recording. */
@@ -429,6 +431,9 @@ static int check_target(struct launcher *l)
  * before the file is. Returns -1 to go on (l->bpf set or not), or an exit
  * status.
  */
+static const char ebpf_line[] =
+    "engine ebpf: tracepoints on faults, memory syscalls and the process tree; no ptrace";
+
 static int open_ebpf(struct launcher *l)
 {
 	const struct launcher_options *o = l->opt;
@@ -463,15 +468,82 @@ static int open_ebpf(struct launcher *l)
 		return 125;
 	}
 	bc.base = l->base;
-	if (ebpf_open(&bc, &l->bpf, why) == 0) {
-		log_info("engine ebpf: tracepoints on faults, memory syscalls and the "
-			 "process tree; no ptrace");
+	/* Launched, the programs load while the tracker is being made
+	 * (split_ebpf); attached, or as pid 1 (spawn.h), now. */
+	l->ebpf_split = !l->attach_pid && getpid() != 1;
+	if (l->ebpf_split && ebpf_prepare(&bc, &l->bpf, why) == 0) {
+		return -1;
+	} else if (!l->ebpf_split && ebpf_open(&bc, &l->bpf, why) == 0) {
+		log_info("%s", ebpf_line);
 	} else if (forced) {
 		fprintf(stderr, "mevi-run: --engine=ebpf: %s\n", why);
 		return 125;
 	} else {
 		fprintf(stderr, "mevi: engine ptrace: %s\n", why);
 	}
+	return -1;
+}
+
+/* In the tracker split_ebpf() made, once its loop is set up: takes the
+ * engine over. Returns -1 to go on, or an exit status (PROGRAM then runs
+ * untracked). */
+static int take_over_ebpf(struct launcher *l)
+{
+	char why[EBPF_WHY_LEN] = "";
+	int fds[EBPF_FDS_MAX], err;
+	uint64_t mask = 0;
+	size_t n = 0;
+
+	l->handover_pending = false;
+	err = spawn_receive(&l->spawn, &mask, sizeof(mask), fds, EBPF_FDS_MAX, &n);
+	if (err == -ECANCELED)
+		_exit(0); /* the original goes on without us (its stdio is its own) */
+	if (err)
+		snprintf(why, sizeof(why), "the eBPF programs were not handed over: %s",
+			 strerror(-err));
+	else
+		err = ebpf_take_over(l->bpf, mask, fds, n, why);
+	if (err) {
+		log_error("%s; the program runs untracked", why);
+		spawn_release(&l->spawn, false);
+		return 125;
+	}
+	return -1;
+}
+
+/*
+ * The eBPF engine's split (spawn_split): the original process loads the
+ * programs while the tracker is being forked, hands them over and becomes
+ * PROGRAM; when they do not load it calls the tracker off and goes on alone
+ * (auto: with ptrace; forced: it exits). Returns -1 to go on (the tracker;
+ * the original without l->bpf), or an exit status.
+ */
+static int split_ebpf(struct launcher *l)
+{
+	char why[EBPF_WHY_LEN] = "";
+	int fds[EBPF_FDS_MAX];
+	uint64_t mask;
+
+	if (spawn_split(&l->spawn, l->argv) == 0) {
+		l->spawned = true;
+		l->self = l->spawn.program;
+		l->handover_pending = true; /* start() takes it over */
+		return -1;
+	}
+	if (ebpf_load(l->bpf, why) == 0) {
+		size_t n = ebpf_fds(l->bpf, &mask, fds);
+
+		log_info("%s", ebpf_line);
+		spawn_hand_over(&l->spawn, l->argv, &mask, sizeof(mask), fds, n);
+	}
+	spawn_call_off(&l->spawn);
+	ebpf_close(l->bpf);
+	l->bpf = NULL;
+	if (l->opt->engine == ENGINE_EBPF) {
+		fprintf(stderr, "mevi-run: --engine=ebpf: %s\n", why);
+		return 125;
+	}
+	fprintf(stderr, "mevi: engine ptrace: %s\n", why);
 	return -1;
 }
 
@@ -615,6 +687,10 @@ static int start(struct launcher *l)
 {
 	int status;
 
+	/* The tracker split_ebpf() made takes the engine over: the loop was
+	 * set up while the programs loaded; nothing has reached mevid yet. */
+	if (l->handover_pending && (status = take_over_ebpf(l)) >= 0)
+		return status;
 	/* The address is printed when the session begins, not for a program
 	 * that turns out not to start. */
 	l->held = true;
@@ -809,14 +885,16 @@ int launcher_run(const struct launcher_options *o)
 			status = 2;
 		}
 	}
-	if (status < 0 && !l.attach_pid && l.bpf) {
+	if (status < 0 && !l.attach_pid && l.bpf && l.ebpf_split) {
+		status = split_ebpf(&l);
+	} else if (status < 0 && !l.attach_pid && l.bpf) {
 		/* The same split, with no filter and no ptrace (ebpf.h). */
 		spawn_tracer(&l.spawn, l.argv, NULL);
 		l.spawned = true;
 		l.self = l.spawn.init ? getpid() : l.spawn.program;
-	} else if (status < 0 && !l.attach_pid) {
-		status = become_tracer(&l);
 	}
+	if (status < 0 && !l.attach_pid && !l.bpf)
+		status = become_tracer(&l);
 	if (status >= 0) {
 		teardown(&l);
 		return status;

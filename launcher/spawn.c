@@ -67,26 +67,24 @@ static int report_exec_error(const char *prog, int err)
 	return target_report(prog, -err);
 }
 
-/*
- * The original process: lets the tracer in (Yama's ptrace_scope=1 allows a
- * non-ancestor tracer only when named), waits for its word, installs the
- * filter and becomes PROGRAM. A missing tracer (EOF) means untracked.
- */
-static void become_program(int fd, char *const argv[], const struct sock_fprog *prog)
+/* Reads the tracer's hello ('R' and its pid). */
+static bool read_hello(int fd, pid_t *tracer)
 {
-	char hello[1 + sizeof(pid_t)], go = 'n';
+	char hello[1 + sizeof(pid_t)];
+
+	if (!read_full(fd, hello, sizeof(hello)) || hello[0] != 'R')
+		return false;
+	memcpy(tracer, hello + 1, sizeof(*tracer));
+	return true;
+}
+
+/* Installs prog when go is 'g' (traced) and execs argv, telling the tracer
+ * why when it cannot. */
+static void __attribute__((noreturn))
+run_program(int fd, char *const argv[], const struct sock_fprog *prog, char go)
+{
 	int err;
 
-	if (read_full(fd, hello, sizeof(hello)) && hello[0] == 'R') {
-		pid_t tracer;
-
-		memcpy(&tracer, hello + 1, sizeof(tracer));
-		if (prog) /* EINVAL without Yama */
-			prctl(PR_SET_PTRACER, (unsigned long)tracer, 0, 0, 0);
-		write_full(fd, "A", 1);
-		if (!read_full(fd, &go, 1))
-			go = 'n';
-	}
 	if (go == 'g' && prog) {
 		err = filter_load(prog);
 		if (err) {
@@ -108,6 +106,27 @@ static void become_program(int fd, char *const argv[], const struct sock_fprog *
 
 	write_full(fd, msg, 2);
 	_exit(code);
+}
+
+/*
+ * The original process: lets the tracer in (Yama's ptrace_scope=1 allows a
+ * non-ancestor tracer only when named), waits for its word, installs the
+ * filter and becomes PROGRAM. A missing tracer (EOF) means untracked.
+ */
+static void __attribute__((noreturn))
+become_program(int fd, char *const argv[], const struct sock_fprog *prog)
+{
+	char go = 'n';
+	pid_t tracer;
+
+	if (read_hello(fd, &tracer)) {
+		if (prog) /* EINVAL without Yama */
+			prctl(PR_SET_PTRACER, (unsigned long)tracer, 0, 0, 0);
+		write_full(fd, "A", 1);
+		if (!read_full(fd, &go, 1))
+			go = 'n';
+	}
+	run_program(fd, argv, prog, go);
 }
 
 /* The tracer's side of the handshake's start: names itself (become_program
@@ -185,15 +204,70 @@ static int spawn_as_init(struct spawn *sp, int sv[2], char *const argv[],
 	return 0;
 }
 
+/* When no tracer can be made: says so and runs PROGRAM alone. */
+static void __attribute__((noreturn)) run_untracked(char *const argv[])
+{
+	fprintf(stderr, "mevi: cannot start the tracer (%s); the program runs untracked\n",
+		strerror(errno));
+	execvp(argv[0], argv);
+	_exit(report_exec_error(argv[0], errno));
+}
+
+/*
+ * The grandchild (spawn.h): returns 0 in the tracer (in a session of its
+ * own, stdin and stdout on /dev/null, with sv[1]), the short-lived middle
+ * process's pid in the original (with sv[0]), or -1 with errno set and both
+ * ends closed.
+ */
+static pid_t fork_tracer(int sv[2])
+{
+	pid_t mid = fork();
+
+	if (mid < 0) {
+		int err = errno;
+
+		close(sv[0]);
+		close(sv[1]);
+		errno = err;
+		return -1;
+	}
+	if (mid == 0) {
+		/* The middle: the tracer is its child, so that PROGRAM never
+		 * sees a child it did not create. */
+		close(sv[0]);
+		pid_t tracer = fork();
+
+		if (tracer != 0)
+			_exit(tracer < 0 ? 1 : 0);
+		setsid(); /* out of the job: no terminal signals, no group signals */
+		quiet_stdio();
+		return 0;
+	}
+	close(sv[1]);
+	return mid;
+}
+
+static void reap_middle(pid_t mid)
+{
+	while (waitpid(mid, NULL, 0) < 0 && errno == EINTR)
+		;
+}
+
+/* The handshake's socket pair, *sp cleared; untracked when there is none. */
+static void open_handshake(struct spawn *sp, int sv[2], char *const argv[])
+{
+	fflush(NULL);
+	memset(sp, 0, sizeof(*sp));
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		run_untracked(argv);
+}
+
 int spawn_tracer(struct spawn *sp, char *const argv[], const struct sock_fprog *prog)
 {
 	int sv[2];
 	pid_t self = getpid(), parent = getppid(), mid;
 
-	fflush(NULL);
-	memset(sp, 0, sizeof(*sp));
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-		goto untracked;
+	open_handshake(sp, sv, argv);
 	if (self == 1) {
 		int err = spawn_as_init(sp, sv, argv, prog);
 
@@ -202,24 +276,12 @@ int spawn_tracer(struct spawn *sp, char *const argv[], const struct sock_fprog *
 		close(sv[0]);
 		close(sv[1]);
 		errno = -err;
-		goto untracked;
+		run_untracked(argv);
 	}
-	mid = fork();
-	if (mid < 0) {
-		close(sv[0]);
-		close(sv[1]);
-		goto untracked;
-	}
+	mid = fork_tracer(sv);
+	if (mid < 0)
+		run_untracked(argv);
 	if (mid == 0) {
-		/* The short-lived middle process: the tracer is its child, so
-		 * that PROGRAM never sees a child it did not create. */
-		close(sv[0]);
-		pid_t tracer = fork();
-
-		if (tracer != 0)
-			_exit(tracer < 0 ? 1 : 0);
-		setsid(); /* out of the job: no terminal signals, no group signals */
-		quiet_stdio();
 		if (!greet_program(sv[1]))
 			_exit(0); /* PROGRAM went its own way */
 		sp->program = self;
@@ -227,16 +289,127 @@ int spawn_tracer(struct spawn *sp, char *const argv[], const struct sock_fprog *
 		sp->fd = sv[1];
 		return 0;
 	}
-	close(sv[1]);
-	while (waitpid(mid, NULL, 0) < 0 && errno == EINTR)
-		;
+	reap_middle(mid);
 	become_program(sv[0], argv, prog);
-	/* not reached */
-untracked:
-	fprintf(stderr, "mevi: cannot start the tracer (%s); the program runs untracked\n",
-		strerror(errno));
-	execvp(argv[0], argv);
-	_exit(report_exec_error(argv[0], errno));
+}
+
+int spawn_split(struct spawn *sp, char *const argv[])
+{
+	int sv[2];
+	pid_t self = getpid(), parent = getppid(), mid;
+
+	open_handshake(sp, sv, argv);
+	mid = fork_tracer(sv);
+	if (mid < 0)
+		run_untracked(argv);
+	sp->program = self;
+	sp->program_parent = parent;
+	sp->fd = mid ? sv[0] : sv[1];
+	sp->middle = mid;
+	return mid ? 1 : 0;
+}
+
+void spawn_hand_over(struct spawn *sp, char *const argv[], const void *note, size_t note_len,
+		     const int *fds, size_t nfds)
+{
+	char buf[2 + SPAWN_NOTE_MAX] = {'B', (char)note_len}, go = 'n';
+	char ctl[CMSG_SPACE(sizeof(int) * SPAWN_FDS_MAX)] = {0};
+	struct iovec iov = {.iov_base = buf, .iov_len = 2 + note_len};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+	pid_t tracer;
+	bool met;
+
+	MEVI_ASSERT(note_len <= SPAWN_NOTE_MAX && nfds <= SPAWN_FDS_MAX);
+	reap_middle(sp->middle);
+	memcpy(buf + 2, note, note_len);
+	if (nfds) {
+		struct cmsghdr *c;
+
+		msg.msg_control = ctl;
+		msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+		c = CMSG_FIRSTHDR(&msg);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+	}
+	met = read_hello(sp->fd, &tracer);
+	while (met) {
+		ssize_t n = sendmsg(sp->fd, &msg, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		met = n == (ssize_t)iov.iov_len;
+		break;
+	}
+	if (!met || !read_full(sp->fd, &go, 1))
+		go = 'n';
+	run_program(sp->fd, argv, NULL, go);
+}
+
+void spawn_call_off(struct spawn *sp)
+{
+	reap_middle(sp->middle);
+	while (send(sp->fd, "X", 1, MSG_NOSIGNAL) < 0 && errno == EINTR)
+		; /* a tracer gone already needs no word */
+	close(sp->fd);
+	sp->fd = -1;
+}
+
+int spawn_receive(struct spawn *sp, void *note, size_t note_len, int *fds, size_t cap, size_t *nfds)
+{
+	char hello[1 + sizeof(pid_t)] = {'R'}, head[2];
+	char ctl[CMSG_SPACE(sizeof(int) * SPAWN_FDS_MAX)];
+	struct iovec iov = {.iov_base = head, .iov_len = sizeof(head)};
+	struct msghdr msg = {
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof(ctl)};
+	pid_t me = getpid();
+	size_t got = 0;
+	ssize_t n;
+	int err = 0;
+
+	*nfds = 0;
+	memcpy(hello + 1, &me, sizeof(me));
+	/* No SIGPIPE when the original has called us off already. */
+	if (send(sp->fd, hello, sizeof(hello), MSG_NOSIGNAL) != (ssize_t)sizeof(hello))
+		return -ECANCELED;
+	/* The head ('B' and the note's length) carries the descriptors. */
+	do
+		n = recvmsg(sp->fd, &msg, MSG_CMSG_CLOEXEC | MSG_WAITALL);
+	while (n < 0 && errno == EINTR);
+	for (struct cmsghdr *c = n > 0 ? CMSG_FIRSTHDR(&msg) : NULL; c; c = CMSG_NXTHDR(&msg, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+
+		for (size_t i = 0; i < k; i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
+			if (got < cap) {
+				fds[got++] = fd;
+			} else {
+				close(fd);
+				err = -E2BIG;
+			}
+		}
+	}
+	if (n < 0)
+		err = -errno;
+	else if (n == 0 || head[0] == 'X')
+		err = -ECANCELED;
+	else if (n != sizeof(head) || head[0] != 'B' || (unsigned char)head[1] != note_len ||
+		 (msg.msg_flags & MSG_CTRUNC))
+		err = err ? err : -EPROTO;
+	else if (!read_full(sp->fd, note, note_len))
+		err = -ECANCELED;
+	if (err) {
+		while (got)
+			close(fds[--got]);
+		return err;
+	}
+	*nfds = got;
+	return 0;
 }
 
 void spawn_release(struct spawn *sp, bool traced)

@@ -48,8 +48,9 @@ struct sock_fprog;
 struct spawn {
 	pid_t program;	      /* PROGRAM's pid (mevi-run's original one) */
 	pid_t program_parent; /* its parent: the shell */
-	int fd;		      /* the tracer's end of the handshake socket */
+	int fd;		      /* this process's end of the handshake socket */
 	bool init;	      /* the tracer is pid 1 and PROGRAM's parent (above) */
+	pid_t middle;	      /* spawn_split(), in the original: the middle process */
 };
 
 /*
@@ -66,6 +67,38 @@ struct spawn {
  * everything after.
  */
 int spawn_tracer(struct spawn *sp, char *const argv[], const struct sock_fprog *prog);
+
+/*
+ * The same split in steps, for the eBPF engine: its programs load in the
+ * original process while the tracer is being made (each fork's child takes
+ * ~1.5 ms to get going on a VM, where its first writes fault), and are handed
+ * over. Not as pid 1 (spawn_tracer() there).
+ *
+ * spawn_split() forks as spawn_tracer() does and returns in both processes:
+ * 0 in the tracer, 1 in the original, *sp filled in for either. When no
+ * tracer can be made it says so and execs argv untracked (never returns).
+ *
+ * The original then either calls spawn_hand_over(), which hands the tracer
+ * note (at most SPAWN_NOTE_MAX bytes) and copies of fds (at most
+ * SPAWN_FDS_MAX), waits for spawn_release() and execs argv as spawn_tracer()
+ * does (never returns: PROGRAM runs untracked when the tracer is gone); or
+ * calls spawn_call_off(), after which the tracer leaves and the original
+ * goes on alone (to try the other engine).
+ *
+ * The tracer calls spawn_receive(): 0 with note (note_len bytes, as sent)
+ * and *nfds descriptors (close-on-exec, at most cap) in fds; -ECANCELED when
+ * called off or the original is gone (the tracer should _exit(0)); another
+ * -errno when the hand-over is not what was expected (a note of another
+ * length: -EPROTO; more than cap descriptors: -E2BIG); nothing is kept.
+ */
+#define SPAWN_NOTE_MAX 64
+#define SPAWN_FDS_MAX  64
+int spawn_split(struct spawn *sp, char *const argv[]);
+void spawn_hand_over(struct spawn *sp, char *const argv[], const void *note, size_t note_len,
+		     const int *fds, size_t nfds) __attribute__((noreturn));
+void spawn_call_off(struct spawn *sp);
+int spawn_receive(struct spawn *sp, void *note, size_t note_len, int *fds, size_t cap,
+		  size_t *nfds);
 
 /* In the tracer: lets PROGRAM go on, traced (seized: the filter is
  * installed) or not. */

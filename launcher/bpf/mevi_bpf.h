@@ -21,8 +21,9 @@ enum mevi_bpf_rec_type {
 #define MEVI_BPF_F_KERNEL 0x2u /* the kernel touched user memory (copy_to_user...) */
 
 /* MEVI_BPF_FORK flags. */
-#define MEVI_BPF_F_THREAD 0x1u /* a thread of the same process */
-#define MEVI_BPF_F_SAMEVM 0x2u /* a process sharing its parent's mm (vfork, CLONE_VM) */
+#define MEVI_BPF_F_THREAD    0x1u /* a thread of the same process */
+#define MEVI_BPF_F_SAMEVM    0x2u /* a process sharing its parent's mm (vfork, CLONE_VM) */
+#define MEVI_BPF_F_UNTRACKED 0x4u /* not added: the tracked set was full */
 
 /* The syscalls whose exits are reported (MEVI_BPF_SYSCALL's nr). */
 enum mevi_bpf_sc {

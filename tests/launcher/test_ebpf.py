@@ -170,6 +170,8 @@ def main():
           "BPF programs", tracker and os.getsid(tracker) == tracker and len(held) >= 5,
           repr((tracker, held)))
     check("the program is not ptraced", tracer_of(p.pid) == 0, repr(tracer_of(p.pid)))
+    check("the program holds none of them (the original loaded them and handed them over)",
+          not bpf_progs_of(p.pid), repr(bpf_progs_of(p.pid)))
     p.send_signal(signal.SIGTERM)
     rc = p.wait(30)
     check("SIGTERM reaches the program: sleep dies of it", rc == -signal.SIGTERM, repr(rc))
@@ -188,6 +190,15 @@ def main():
     check("no BPF program of mevi-run is left after it ends", not left, repr(left))
 
     check_exec_cmdlines(tmp)
+
+    # A full tracked set (MEVI_BPF_TRACKED: 3 processes at once): the ones
+    # that do not fit are left out and said to be, and the program runs on.
+    r = mevi(["sh", "-c", "for i in 1 2 3 4; do sleep 0.3 & done; wait; exit 4"],
+             env=dict(os.environ, MEVI_BPF_TRACKED="3"))
+    check("a full tracked set leaves processes out, says so once, and the program runs on",
+          r.returncode == 4 and r.stderr.count(b"are not tracked: the eBPF engine follows at most 3 "
+                                               b"processes at once") == 1,
+          repr((r.returncode, r.stderr[-600:])))
 
     # Programs that ptrace themselves.
     if shutil.which("strace"):
