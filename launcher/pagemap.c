@@ -24,6 +24,9 @@ struct sink {
 	void *ctx;
 };
 
+/* Whether the kernel has PAGEMAP_SCAN: 0 not known yet, 1 yes, -1 no. */
+static int scan_known;
+
 int pagemap_open(struct pagemap *pm, pid_t pid)
 {
 	char path[64];
@@ -33,10 +36,17 @@ int pagemap_open(struct pagemap *pm, pid_t pid)
 	pm->fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (pm->fd < 0)
 		return -errno;
-	/* Probe with an empty walk: a kernel without PAGEMAP_SCAN says ENOTTY. */
-	memset(&arg, 0, sizeof(arg));
-	arg.size = sizeof(arg);
-	pm->use_scan = ioctl(pm->fd, PAGEMAP_SCAN, &arg) >= 0;
+	/* Probe with an empty walk: a kernel without PAGEMAP_SCAN says ENOTTY.
+	 * Its answer holds for every process: asked once. */
+	if (!scan_known) {
+		memset(&arg, 0, sizeof(arg));
+		arg.size = sizeof(arg);
+		if (ioctl(pm->fd, PAGEMAP_SCAN, &arg) >= 0)
+			scan_known = 1;
+		else if (errno == ENOTTY || errno == EINVAL)
+			scan_known = -1;
+	}
+	pm->use_scan = scan_known > 0;
 	return 0;
 }
 

@@ -18,7 +18,8 @@ struct pagemap {
 	bool use_scan;
 };
 
-/* Opens /proc/PID/pagemap and probes PAGEMAP_SCAN. Returns 0 or -errno. */
+/* Opens /proc/PID/pagemap; whether the kernel has PAGEMAP_SCAN is probed at
+ * the first open that can tell. Returns 0 or -errno. */
 int pagemap_open(struct pagemap *pm, pid_t pid);
 void pagemap_close(struct pagemap *pm);
 

@@ -7,8 +7,10 @@
  * or named [heap], [stack] or [anon:NAME]. Special mappings ([vdso], [vvar],
  * [vsyscall], [uprobes]) are not.
  *
- * Uses the PROCMAP_QUERY ioctl (Linux 6.11+) when the kernel has it, which
- * costs one ioctl per VMA; otherwise parses /proc/PID/maps.
+ * A range is read with the PROCMAP_QUERY ioctl (Linux 6.11+) when the kernel
+ * has it, one ioctl per VMA in the range; the whole address space, and every
+ * range on older kernels, by parsing /proc/PID/maps, which costs the kernel
+ * several times less per VMA than a query (vma.c).
  */
 #ifndef MEVI_LAUNCHER_VMA_H
 #define MEVI_LAUNCHER_VMA_H
@@ -34,7 +36,9 @@ struct vma_desc {
 	size_t name_len;
 };
 
-/* Opens /proc/PID/maps of pid. Returns 0 or -errno. */
+/* Opens /proc/PID/maps of pid; whether the kernel has PROCMAP_QUERY
+ * (use_query, else the text is read) is probed at the first open that can
+ * tell. Returns 0 or -errno. */
 int vma_source_open(struct vma_source *src, pid_t pid);
 void vma_source_close(struct vma_source *src);
 

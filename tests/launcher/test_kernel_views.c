@@ -257,6 +257,73 @@ static void test_vma_kinds(void **state)
 	close(self);
 }
 
+/* Every mapping of a process, as vma_each() gives them. */
+#define ALL_MAX 2048
+struct all_vmas {
+	struct vma_desc v[ALL_MAX];
+	char names[ALL_MAX][PATH_MAX];
+	size_t n;
+};
+
+static int all_cb(const struct vma_desc *d, void *arg)
+{
+	struct all_vmas *a = arg;
+
+	if (a->n == ALL_MAX)
+		return -ENOSPC;
+	a->v[a->n] = *d;
+	a->v[a->n].name = NULL;
+	memcpy(a->names[a->n], d->name, d->name_len < PATH_MAX ? d->name_len : PATH_MAX - 1);
+	a->n++;
+	return 0;
+}
+
+/* A walk of the whole address space reads the text (vma.c), a narrower one
+ * queries: both give every mapping alike, names and kinds included, with
+ * hundreds of mappings of every kind around. */
+static void test_whole_walk(void **state)
+{
+	/* Made before the walks, not on the heap: the walks must not change
+	 * what they read. */
+	struct all_vmas *text = mmap(NULL, 2 * sizeof(*text), PROT_READ | PROT_WRITE,
+				     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+			*query = text + 1;
+	struct vma_source src;
+	int self = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	uint8_t *maps[300];
+
+	assert_true(self >= 0);
+	for (int i = 0; i < 300; i++) {
+		maps[i] = mmap(NULL, 2 * PAGE, PROT_READ, MAP_PRIVATE | (i % 3 ? MAP_ANONYMOUS : 0),
+			       i % 3 ? -1 : self, 0);
+		assert_ptr_not_equal(maps[i], MAP_FAILED);
+		assert_int_equal(mprotect(maps[i], PAGE, PROT_NONE), 0); /* no merging */
+	}
+	assert_int_equal(vma_source_open(&src, getpid()), 0);
+	if (!src.use_query)
+		skip(); /* kernel older than 6.11: the text either way */
+	assert_ptr_not_equal(text, MAP_FAILED);
+	/* Once first, so that the text's buffer has grown already. */
+	assert_int_equal(vma_each(&src, 0, MEVI_ADDR_LIMIT, all_cb, text), 0);
+	text->n = 0;
+	assert_int_equal(vma_each(&src, 0, MEVI_ADDR_LIMIT, all_cb, text), 0);
+	assert_int_equal(vma_each(&src, 0, MEVI_ADDR_LIMIT - 1, all_cb, query), 0);
+	assert_true(text->n > 600);
+	assert_int_equal(text->n, query->n);
+	for (size_t i = 0; i < text->n; i++) {
+		assert_int_equal(text->v[i].start, query->v[i].start);
+		assert_int_equal(text->v[i].end, query->v[i].end);
+		assert_int_equal(text->v[i].kind, query->v[i].kind);
+		assert_int_equal(text->v[i].private_anon, query->v[i].private_anon);
+		assert_string_equal(text->names[i], query->names[i]);
+	}
+	vma_source_close(&src);
+	munmap(text, 2 * sizeof(*text));
+	for (int i = 0; i < 300; i++)
+		munmap(maps[i], 2 * PAGE);
+	close(self);
+}
+
 struct state_runs {
 	uint64_t v[3 * MAX_RUNS];
 	size_t n;
@@ -462,6 +529,7 @@ int main(void)
 	    cmocka_unit_test(test_present_merged_and_clipped),
 	    cmocka_unit_test(test_private_anon_pieces),
 	    cmocka_unit_test(test_vma_kinds),
+	    cmocka_unit_test(test_whole_walk),
 	    cmocka_unit_test(test_states_sparse),
 	    cmocka_unit_test(test_vdso_found),
 	    cmocka_unit_test(test_gone_process),
