@@ -395,7 +395,8 @@ int spawn_receive(struct spawn *sp, void *note, size_t note_len, int *fds, size_
 		}
 	}
 	if (n < 0)
-		err = -errno;
+		/* The original went before reading our hello: a reset. */
+		err = errno == ECONNRESET || errno == EPIPE ? -ECANCELED : -errno;
 	else if (n == 0 || head[0] == 'X')
 		err = -ECANCELED;
 	else if (n != sizeof(head) || head[0] != 'B' || (unsigned char)head[1] != note_len ||

@@ -2,11 +2,13 @@
  * The eBPF engine's split in steps (launcher/spawn.h): what the original
  * process hands over reaches the tracer whole (the note, and descriptors that
  * work and are close-on-exec), PROGRAM then runs with the launcher's pid and
- * exit status; a call-off, or an original that dies first, sends the tracer
- * away; a hand-over the tracer did not expect is refused with nothing kept.
+ * exit status; a call-off, or an original that dies first (its hello unread:
+ * a reset), sends the tracer away; a hand-over the tracer did not expect is
+ * refused with nothing kept.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -97,8 +99,13 @@ static int run(enum original_does what, struct report *rep, int *data_end)
 		case CALL_OFF:
 			spawn_call_off(&sp);
 			_exit(3);
-		case DIE:
+		case DIE: {
+			/* After the tracer's hello, unread: its receive sees a reset. */
+			struct pollfd p = {.fd = sp.fd, .events = POLLIN};
+
+			poll(&p, 1, 10000);
 			_exit(9);
+		}
 		}
 		_exit(1);
 	}
