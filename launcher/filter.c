@@ -20,9 +20,6 @@ static int add_rules(scmp_filter_ctx ctx, const struct traced_syscall *sc)
 
 	if (sc->cond_arg < 0)
 		return seccomp_rule_add(ctx, SCMP_ACT_TRACE(0), sc->nr, 0);
-	if (sc->nonzero)
-		err = seccomp_rule_add(ctx, SCMP_ACT_TRACE(0), sc->nr, 1,
-				       SCMP_CMP((unsigned)sc->cond_arg, SCMP_CMP_NE, 0));
 	for (unsigned bit = 0; !err && bit < 64; bit++) {
 		uint64_t b = UINT64_C(1) << bit;
 

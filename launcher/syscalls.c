@@ -35,12 +35,7 @@ const struct traced_syscall traced_syscalls[] = {
      .modes = SYSCALLS_SAMPLED,
      .cond_arg = -1},
     {.nr = SYS_mremap, .name = "mremap", .kind = SYSCALL_MREMAP, .modes = BOTH, .cond_arg = -1},
-    {.nr = SYS_brk,
-     .name = "brk",
-     .kind = SYSCALL_BRK,
-     .modes = BOTH,
-     .cond_arg = 0,
-     .nonzero = true},
+    {.nr = SYS_brk, .name = "brk", .kind = SYSCALL_BRK, .modes = BOTH, .cond_arg = -1},
     /* Only exact mode: sampled residency is read by the sampler anyway. */
     {.nr = SYS_madvise,
      .name = "madvise",
