@@ -107,9 +107,9 @@ struct mevi_bpf_exec {
 
 /* Values of the tracked map: one per traced process (tgid). */
 struct mevi_bpf_proc {
-	__u64 seq;	   /* bumped by every layout syscall's exit */
-	__u64 young_until; /* bpf_ktime_get_ns() before which an exec'd image is young */
-	__u32 code_maps;   /* executable file mappings made (a library loaded); see aux */
+	__u64 seq;	       /* bumped by every layout syscall's exit */
+	__u64 young_until;     /* bpf_ktime_get_ns() before which an exec'd image is young */
+	__u32 code_maps;       /* executable file mappings made (a library loaded); see aux */
 	__u32 code_maps_woken; /* code_maps at the last stack copy that woke user
 				* space; ~0 after a fork or an exec */
 };

@@ -123,10 +123,42 @@ def start_daemon(mevid, workdir):
 FRESH = "@FRESH@"  # in a workload's arguments: a new empty directory for each run
 
 
+def trackers_left(sock):
+    """Pids of mevi-run processes still running for the socket sock (a tracker
+    finishing its session after PROGRAM has ended)."""
+    left = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if argv and argv[0].endswith(b"mevi-run") and sock.encode() in argv:
+            left.append(int(d))
+    return left
+
+
+def settle(cmd, timeout=5.0):
+    """After a mevi-run side: waits, off the clock, until its tracker has ended.
+    The eBPF engine's last step, detaching its syscall tracepoints, takes the
+    kernel ~0.25 s of grace periods under a lock that the next run's attach
+    needs; a run started before it ends waits for it. Each side is measured as
+    one command run alone; back to back, the README gives what a loop pays."""
+    if "--socket" not in cmd:
+        return
+    sock = cmd[cmd.index("--socket") + 1]
+    deadline = time.monotonic() + timeout
+    while trackers_left(sock) and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
 def timed(cmd, cwd):
     """Runs cmd and returns (wall seconds, exit status, stderr tail). An argument
     containing FRESH gets a new empty directory (a browser profile), made before
-    the clock starts and removed after it stops."""
+    the clock starts and removed after it stops; a mevi-run side then settles
+    (settle())."""
     fresh = None
     if any(FRESH in a for a in cmd):
         fresh = tempfile.mkdtemp(prefix="fresh-", dir=cwd)
@@ -136,6 +168,7 @@ def timed(cmd, cwd):
     dt = time.perf_counter() - t0
     if fresh:
         shutil.rmtree(fresh, ignore_errors=True)
+    settle(cmd)
     return dt, p.returncode, p.stderr.decode("utf-8", "replace")[:400]
 
 
@@ -536,6 +569,7 @@ def timed_log(cmd, cwd):
     p = subprocess.run(cmd, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                        env=env)
     dt = time.perf_counter() - t0
+    settle(cmd)
     return dt, p.returncode, p.stderr.decode("utf-8", "replace")
 
 
