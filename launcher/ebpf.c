@@ -1404,7 +1404,7 @@ static unsigned ringbuf_bytes(void)
 }
 
 /* MEVI_BPF_TRACKED: how many processes may be tracked at once (the tracked
- * set's size; 0 makes the kernel refuse the programs, as tests want). */
+ * set's size; tests make it small to fill it). */
 static unsigned tracked_max(void)
 {
 	const char *s = getenv("MEVI_BPF_TRACKED");
@@ -1415,8 +1415,8 @@ static unsigned tracked_max(void)
 		return TRACKED_MAX;
 	errno = 0;
 	v = strtoul(s, &end, 10);
-	if (errno || *end || v > (1ul << 22)) {
-		log_warn("MEVI_BPF_TRACKED=%s: not a number of processes up to 2^22; using %u", s,
+	if (errno || *end || v == 0 || v > (1ul << 22)) {
+		log_warn("MEVI_BPF_TRACKED=%s: not a number of processes in 1..2^22; using %u", s,
 			 TRACKED_MAX);
 		return TRACKED_MAX;
 	}
@@ -1462,7 +1462,7 @@ static bool may_trace(void)
 	if (syscall(SYS_capget, &hdr, data) < 0)
 		return true; /* let the kernel say */
 	eff = (uint64_t)data[1].effective << 32 | data[0].effective;
-	return (eff >> CAP_SYS_ADMIN & 1) || ((eff >> 39 & 1) && (eff >> 38 & 1));
+	return (eff >> CAP_SYS_ADMIN & 1) || ((eff >> CAP_BPF & 1) && (eff >> CAP_PERFMON & 1));
 }
 
 int ebpf_prepare(const struct ebpf_config *cfg, struct ebpf **out, char *why)
@@ -1641,7 +1641,9 @@ int ebpf_take_over(struct ebpf *e, uint64_t mask, const int *fds, size_t nfds, c
 			k++;
 	if (k != nfds || (n < 64 && mask >> n)) {
 		snprintf(why, EBPF_WHY_LEN,
-			 "the eBPF programs were not handed over whole (%zu of %zu)", nfds, k);
+			 "the eBPF programs were not handed over whole (%zu descriptors for %zu "
+			 "slots)",
+			 nfds, k);
 		for (size_t i = 0; i < nfds; i++)
 			close(fds[i]);
 		return -EPROTO;

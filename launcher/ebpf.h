@@ -78,7 +78,7 @@ struct ebpf_config {
  * refused. Environment: MEVI_BPF_RINGBUF (bytes, a power of two >= 4096)
  * sizes the ring buffer (default 4 MiB); MEVI_BPF_DRAIN_MS (1..1000) drains
  * it on that period only, with no wake-ups from the kernel. Tests force drops
- * with a tiny ring drained seldom. MEVI_BPF_TRACKED (up to 2^22) sets how
+ * with a tiny ring drained seldom. MEVI_BPF_TRACKED (1..2^22) sets how
  * many processes may be tracked at once (default 8,192; a child that finds
  * the set full is left out, said once).
  */

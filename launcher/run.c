@@ -422,18 +422,20 @@ static int check_target(struct launcher *l)
 	return -1;
 }
 
+/* What the engine's choice says (after the programs have loaded). */
+static const char ebpf_line[] =
+    "engine ebpf: tracepoints on faults, memory syscalls and the process tree; no ptrace";
+
 /*
  * --engine=auto|ebpf: opens the eBPF engine when it loads (see ebpf.h), for a
  * launched program or --pid. What it lacks yet (--heat) stays with ptrace;
  * so does, under auto, a run that writes a file which must be complete when mevi-run
  * returns (--record, --summary=FILE): the eBPF tracker is not PROGRAM's
  * parent and cannot hold its exit, so the shell may see PROGRAM end a few ms
- * before the file is. Returns -1 to go on (l->bpf set or not), or an exit
- * status.
+ * before the file is. Launched (not as pid 1), the engine is only prepared
+ * here, and split_ebpf() loads it. Returns -1 to go on (l->bpf set or not),
+ * or an exit status.
  */
-static const char ebpf_line[] =
-    "engine ebpf: tracepoints on faults, memory syscalls and the process tree; no ptrace";
-
 static int open_ebpf(struct launcher *l)
 {
 	const struct launcher_options *o = l->opt;
