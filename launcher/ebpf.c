@@ -1726,7 +1726,7 @@ static void start_timers(struct ebpf *e)
 
 int ebpf_launch(struct ebpf *e, struct spawn *sp, char *const argv[])
 {
-	struct mevi_bpf_proc val = {0};
+	struct mevi_bpf_proc val = {.code_maps_woken = ~0u}; /* its first stack wakes us */
 	pid_t pid = sp->program;
 	struct eproc *p;
 	int exec_err;
@@ -1782,7 +1782,7 @@ static void note_thread_stacks(struct eproc *p)
 
 int ebpf_attach(struct ebpf *e, pid_t pid)
 {
-	struct mevi_bpf_proc val = {0};
+	struct mevi_bpf_proc val = {.code_maps_woken = ~0u}; /* its first stack wakes us */
 	__u32 key = (__u32)pid;
 	struct eproc *p;
 
