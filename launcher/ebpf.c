@@ -109,16 +109,16 @@ struct recheck {
 	uint64_t s, e;
 };
 
-/* A range a reconcile pass changed. fault_ok: it became resident, which a
- * fault record can explain; otherwise only a layout record can. */
-/* The syscalls:sys_exit_* tracepoints of the layout syscalls (the programs of
- * the same names in bpf/mevi.bpf.c). */
+/* The syscalls:sys_exit_* tracepoints of the layout syscalls (each runs
+ * bpf/mevi.bpf.c's sys_exit_layout). */
 static const char *const sys_exit_names[] = {
     "sys_exit_mmap",  "sys_exit_munmap", "sys_exit_brk",   "sys_exit_mremap",	"sys_exit_madvise",
     "sys_exit_shmat", "sys_exit_shmdt",	 "sys_exit_mlock", "sys_exit_mlockall", "sys_exit_mlock2",
 };
 #define NSYS_EXITS (sizeof(sys_exit_names) / sizeof(sys_exit_names[0]))
 
+/* A range a reconcile pass changed. fault_ok: it became resident, which a
+ * fault record can explain; otherwise only a layout record can. */
 struct suspect {
 	pid_t pid;
 	bool fault_ok;
@@ -1295,26 +1295,20 @@ static void detach_sys_exits(struct ebpf *e)
 }
 
 /*
- * The layout syscalls' exits: one classic tracepoint each, so that no program
- * runs at the exit of every other syscall (0.3-0.4 us each on this project's
- * VM, +25% on a getppid loop); raw_syscalls:sys_exit for all of them where
- * the classic ones cannot be named (no tracefs, and no right to mount one).
+ * The layout syscalls' exits: one program on each one's classic tracepoint,
+ * so that no program runs at the exit of every other syscall (0.3-0.4 us each
+ * on this project's VM, +25% on a getppid loop); raw_syscalls:sys_exit for all
+ * of them where the classic ones cannot be named (no tracefs, and no right to
+ * mount one).
  */
 static int attach_sys_exits(struct ebpf *e)
 {
-	const int progs[] = {
-	    e->skel->progs.sys_exit_mmap.prog_fd,     e->skel->progs.sys_exit_munmap.prog_fd,
-	    e->skel->progs.sys_exit_brk.prog_fd,      e->skel->progs.sys_exit_mremap.prog_fd,
-	    e->skel->progs.sys_exit_madvise.prog_fd,  e->skel->progs.sys_exit_shmat.prog_fd,
-	    e->skel->progs.sys_exit_shmdt.prog_fd,    e->skel->progs.sys_exit_mlock.prog_fd,
-	    e->skel->progs.sys_exit_mlockall.prog_fd, e->skel->progs.sys_exit_mlock2.prog_fd,
-	};
 	int ids[NSYS_EXITS], err;
 
-	_Static_assert(sizeof(progs) / sizeof(progs[0]) == NSYS_EXITS, "one program each");
 	err = tracepoint_ids("syscalls", sys_exit_names, NSYS_EXITS, ids);
 	for (size_t i = 0; !err && i < NSYS_EXITS; i++) {
-		e->sys_exit_fds[i] = tracepoint_attach(ids[i], progs[i]);
+		e->sys_exit_fds[i] =
+		    tracepoint_attach(ids[i], e->skel->progs.sys_exit_layout.prog_fd);
 		if (e->sys_exit_fds[i] < 0)
 			err = e->sys_exit_fds[i];
 	}
@@ -1724,24 +1718,35 @@ static void start_timers(struct ebpf *e)
 	}
 }
 
-int ebpf_launch(struct ebpf *e, struct spawn *sp, char *const argv[])
+int ebpf_track(struct ebpf *e, pid_t pid, char *why)
 {
 	struct mevi_bpf_proc val = {.code_maps_woken = ~0u}; /* its first stack wakes us */
+	__u32 key = (__u32)pid;
+
+	if (bpf_map_update_elem(tracked_fd(e), &key, &val, BPF_ANY)) {
+		int err = -errno;
+
+		snprintf(why, EBPF_WHY_LEN, "cannot add the program to the tracked set: %s",
+			 strerror(-err));
+		return err;
+	}
+	e->skel->bss->main_tgid = key;
+	return 0;
+}
+
+int ebpf_launch(struct ebpf *e, struct spawn *sp, char *const argv[])
+{
+	char why[EBPF_WHY_LEN];
 	pid_t pid = sp->program;
 	struct eproc *p;
 	int exec_err;
-	__u32 key = (__u32)pid;
 
 	/* The loop's base was made before the split (spawn_tracer forks):
 	 * this process alone uses it from now on. */
 	if (event_reinit(e->cfg.base) < 0)
 		log_warn("cannot re-initialise the event loop after the split");
-	e->skel->bss->main_tgid = key;
-	if (bpf_map_update_elem(tracked_fd(e), &key, &val, BPF_ANY)) {
-		fprintf(stderr,
-			"mevi: cannot add the program to the eBPF engine's tracked set (%s); it "
-			"runs untracked\n",
-			strerror(errno));
+	if (!sp->handed && ebpf_track(e, pid, why)) {
+		fprintf(stderr, "mevi: %s; it runs untracked\n", why);
 		spawn_release(sp, false);
 		spawn_wait_exec(sp, NULL, NULL);
 		return 125; /* no session: nothing is tracked */

@@ -91,6 +91,10 @@ int ebpf_open(const struct ebpf_config *cfg, struct ebpf **out, char *why);
  *  - ebpf_prepare(), before the split: all of ebpf_open() but the loading
  *    (nothing is in the kernel yet); returns as ebpf_open() does.
  *  - ebpf_load(), in the original: loads and attaches; 0, or -errno with why.
+ *  - ebpf_track(), in the original: puts pid (its own: it becomes PROGRAM)
+ *    in the tracked set as the launched program, so the kernel records its
+ *    exec and everything after while the tracker is still taking over;
+ *    0, or -errno with why.
  *  - ebpf_fds(), in the original: the descriptors that hold what is loaded
  *    (at most EBPF_FDS_MAX, returned in fds; *mask says which of the
  *    engine's slots they fill), for spawn_hand_over(). The original uses e
@@ -103,6 +107,7 @@ int ebpf_open(const struct ebpf_config *cfg, struct ebpf **out, char *why);
 #define EBPF_FDS_MAX 64
 int ebpf_prepare(const struct ebpf_config *cfg, struct ebpf **out, char *why);
 int ebpf_load(struct ebpf *e, char *why);
+int ebpf_track(struct ebpf *e, pid_t pid, char *why);
 size_t ebpf_fds(struct ebpf *e, uint64_t *mask, int *fds);
 int ebpf_take_over(struct ebpf *e, uint64_t mask, const int *fds, size_t nfds, char *why);
 
@@ -112,7 +117,9 @@ void ebpf_close(struct ebpf *e);
 /*
  * In the tracker spawn_tracer() made (sp, with a NULL filter): adds PROGRAM
  * (sp->program) to the tracked set, emits its proc_start, lets it exec
- * (spawn_release) and waits until it has. Returns 0, or PROGRAM's exit
+ * (spawn_release) and waits until it has. After a hand-over (spawn_split:
+ * sp->handed) PROGRAM is in the set (ebpf_track) and on its way already:
+ * only the proc_start and the wait are left. Returns 0, or PROGRAM's exit
  * status when it could not exec (126/127: PROGRAM said why; the caller begins
  * no session), or 125 when it could not be tracked (it runs untracked, said
  * on stderr; no session either). What is emitted before the exec is emitted again by

@@ -515,8 +515,8 @@ static int take_over_ebpf(struct launcher *l)
 
 /*
  * The eBPF engine's split (spawn_split): the original process loads the
- * programs while the tracker is being forked, hands them over and becomes
- * PROGRAM; when they do not load it calls the tracker off and goes on alone
+ * programs while the tracker is being forked, puts itself in the tracked set,
+ * hands them over and becomes PROGRAM (the tracker takes over meanwhile); when they do not load it calls the tracker off and goes on alone
  * (auto: with ptrace; forced: it exits). Returns -1 to go on (the tracker;
  * the original without l->bpf), or an exit status.
  */
@@ -532,7 +532,7 @@ static int split_ebpf(struct launcher *l)
 		l->handover_pending = true; /* start() takes it over */
 		return -1;
 	}
-	if (ebpf_load(l->bpf, why) == 0) {
+	if (ebpf_load(l->bpf, why) == 0 && ebpf_track(l->bpf, getpid(), why) == 0) {
 		size_t n = ebpf_fds(l->bpf, &mask, fds);
 
 		log_info("%s", ebpf_line);

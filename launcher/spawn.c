@@ -312,12 +312,11 @@ int spawn_split(struct spawn *sp, char *const argv[])
 void spawn_hand_over(struct spawn *sp, char *const argv[], const void *note, size_t note_len,
 		     const int *fds, size_t nfds)
 {
-	char buf[2 + SPAWN_NOTE_MAX] = {'B', (char)note_len}, go = 'n';
+	char buf[2 + SPAWN_NOTE_MAX] = {'B', (char)note_len};
 	char ctl[CMSG_SPACE(sizeof(int) * SPAWN_FDS_MAX)] = {0};
 	struct iovec iov = {.iov_base = buf, .iov_len = 2 + note_len};
 	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
 	pid_t tracer;
-	bool met;
 
 	MEVI_ASSERT(note_len <= SPAWN_NOTE_MAX && nfds <= SPAWN_FDS_MAX);
 	reap_middle(sp->middle);
@@ -333,18 +332,12 @@ void spawn_hand_over(struct spawn *sp, char *const argv[], const void *note, siz
 		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
 		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
 	}
-	met = read_hello(sp->fd, &tracer);
-	while (met) {
-		ssize_t n = sendmsg(sp->fd, &msg, MSG_NOSIGNAL);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		met = n == (ssize_t)iov.iov_len;
-		break;
-	}
-	if (!met || !read_full(sp->fd, &go, 1))
-		go = 'n';
-	run_program(sp->fd, argv, NULL, go);
+	/* Sent or not, PROGRAM runs: tracked when the tracker has it, else
+	 * untracked (the programs go with the last descriptor). */
+	if (read_hello(sp->fd, &tracer))
+		while (sendmsg(sp->fd, &msg, MSG_NOSIGNAL) < 0 && errno == EINTR)
+			;
+	run_program(sp->fd, argv, NULL, 'g');
 }
 
 void spawn_call_off(struct spawn *sp)
@@ -410,12 +403,14 @@ int spawn_receive(struct spawn *sp, void *note, size_t note_len, int *fds, size_
 		return err;
 	}
 	*nfds = got;
+	sp->handed = true;
 	return 0;
 }
 
 void spawn_release(struct spawn *sp, bool traced)
 {
-	write_full(sp->fd, traced ? "g" : "n", 1);
+	if (!sp->handed)
+		write_full(sp->fd, traced ? "g" : "n", 1);
 }
 
 int spawn_wait_exec(struct spawn *sp, void (*idle)(void *arg), void *arg)

@@ -51,6 +51,7 @@ struct spawn {
 	int fd;		      /* this process's end of the handshake socket */
 	bool init;	      /* the tracer is pid 1 and PROGRAM's parent (above) */
 	pid_t middle;	      /* spawn_split(), in the original: the middle process */
+	bool handed;	      /* spawn_receive() succeeded: PROGRAM is on its way */
 };
 
 /*
@@ -80,16 +81,20 @@ int spawn_tracer(struct spawn *sp, char *const argv[], const struct sock_fprog *
  *
  * The original then either calls spawn_hand_over(), which hands the tracer
  * note (at most SPAWN_NOTE_MAX bytes) and copies of fds (at most
- * SPAWN_FDS_MAX), waits for spawn_release() and execs argv as spawn_tracer()
- * does (never returns: PROGRAM runs untracked when the tracer is gone); or
- * calls spawn_call_off(), after which the tracer leaves and the original
- * goes on alone (to try the other engine).
+ * SPAWN_FDS_MAX) and execs argv at once, as spawn_tracer() does but without
+ * waiting for spawn_release(): the original has put itself in the kernel's
+ * tracked set, and the tracker takes over while PROGRAM starts (never
+ * returns: PROGRAM runs untracked when the tracer is gone); or calls
+ * spawn_call_off(), after which the tracer leaves and the original goes on
+ * alone (to try the other engine).
  *
  * The tracer calls spawn_receive(): 0 with note (note_len bytes, as sent)
  * and *nfds descriptors (close-on-exec, at most cap) in fds; -ECANCELED when
  * called off or the original is gone (the tracer should _exit(0)); another
  * -errno when the hand-over is not what was expected (a note of another
  * length: -EPROTO; more than cap descriptors: -E2BIG); nothing is kept.
+ * After a hand-over sp->handed is set: spawn_release() is then a no-op, and
+ * spawn_wait_exec() waits for the exec as after a release.
  */
 #define SPAWN_NOTE_MAX 64
 #define SPAWN_FDS_MAX  64
@@ -101,7 +106,7 @@ int spawn_receive(struct spawn *sp, void *note, size_t note_len, int *fds, size_
 		  size_t *nfds);
 
 /* In the tracer: lets PROGRAM go on, traced (seized: the filter is
- * installed) or not. */
+ * installed) or not; nothing after a hand-over (PROGRAM went on by itself). */
 void spawn_release(struct spawn *sp, bool traced);
 
 /*

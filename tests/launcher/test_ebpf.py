@@ -10,7 +10,9 @@
   the engine uses no ptrace at all;
 - an unprivileged user asking for --engine=ebpf gets one clear sentence and
   mevi-run refuses (exit 125); --engine=auto says it falls back to ptrace and
-  the program runs;
+  the program runs; a user given CAP_BPF and CAP_PERFMON (not root) runs the
+  engine, on raw_syscalls:sys_exit since tracefs is root's, and what it
+  records is right;
 - when mevi-run ends, none of the BPF programs it loaded is left in the kernel.
 Python 3 standard library only; needs root (exits 77, skipped, otherwise).
 """
@@ -124,6 +126,52 @@ def check_exec_cmdlines(tmp):
           len(main) == 1 and main[0][-1] == "x0599" and len(main[0]) == 4 + 600, repr(main)[:300])
 
 
+MAP_PROG = """
+import mmap, time
+m = mmap.mmap(-1, 8 << 20, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+for i in range(100):
+    m[i * 4096] = 1
+m.close()
+time.sleep(0.2)
+"""
+
+
+def check_capable_user(drop, base, tmp):
+    """A user given CAP_BPF and CAP_PERFMON, but not CAP_SYS_ADMIN, runs the
+    eBPF engine: tracefs is root's (and mounting one is CAP_SYS_ADMIN's), so
+    the layout syscalls' exits are seen through raw_syscalls:sys_exit
+    instead. Checked by what it records: an 8 MiB private mapping, its first
+    100 pages touched, then unmapped."""
+    caps = drop + ["--inh-caps=+bpf,+perfmon", "--ambient-caps=+bpf,+perfmon"]
+    out = os.path.join(tmp, "capable")
+    os.mkdir(out, 0o700)
+    os.chown(out, 65534, 65534)
+    rec = os.path.join(out, "capable.mevi")
+    r = subprocess.run(caps + base + ["--engine=ebpf", "--record", rec, "--", "/usr/bin/python3", "-c", MAP_PROG],
+                       capture_output=True, timeout=60, cwd=tmp, env=dict(os.environ, MEVI_LOG="debug"))
+    check("a user with CAP_BPF and CAP_PERFMON runs --engine=ebpf, on raw_syscalls:sys_exit",
+          r.returncode == 0 and b"engine ebpf" in r.stderr
+          and b"raw_syscalls:sys_exit runs for every syscall instead" in r.stderr,
+          repr((r.returncode, r.stderr[-600:])))
+    if r.returncode != 0:
+        return
+    d = subprocess.run([ARGS.dump, rec], capture_output=True, timeout=60)
+    ev = [json.loads(line) for line in d.stdout.decode().splitlines()]
+    big = [e for e in ev if e["type"] == "map" and e["end"] - e["start"] == 8 << 20]
+    check("... the 8 MiB mapping is recorded", len(big) == 1, repr(big))
+    if len(big) != 1:
+        return
+    s, t = big[0]["start"], big[0]["end"]
+    touched = set()
+    for e in ev:
+        if e["type"] in ("touch", "state") and e.get("state", 1) == 1 and s <= e["start"] < t:
+            touched.update(range(e["start"], e["end"], 4096))
+    check("... with exactly its 100 touched pages", touched == set(range(s, s + 100 * 4096, 4096)),
+          repr(len(touched)))
+    check("... and its unmap", any(e["type"] == "unmap" and e["start"] <= s and e["end"] >= t for e in ev),
+          repr([e for e in ev if e["type"] == "unmap"]))
+
+
 def main():
     global ARGS
     ap = argparse.ArgumentParser()
@@ -234,6 +282,7 @@ def main():
         check("unprivileged --engine=auto falls back to ptrace and runs the program",
               r.returncode == 5 and b"mevi: engine ptrace: loading eBPF programs is not permitted" in r.stderr,
               repr((r.returncode, r.stderr)))
+        check_capable_user(drop[:-2], base, tmp)
     else:
         print("skip unprivileged checks: no setpriv")
 

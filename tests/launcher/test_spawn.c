@@ -2,7 +2,7 @@
  * The eBPF engine's split in steps (launcher/spawn.h): what the original
  * process hands over reaches the tracer whole (the note, and descriptors that
  * work and are close-on-exec), PROGRAM then runs with the launcher's pid and
- * exit status; a call-off, or an original that dies first (its hello unread:
+ * exit status, without waiting for the tracer's release; a call-off, or an original that dies first (its hello unread:
  * a reset), sends the tracer away; a hand-over the tracer did not expect is
  * refused with nothing kept.
  */
@@ -30,6 +30,7 @@ struct report {
 	int cloexec;  /* the first descriptor is close-on-exec */
 	int wrote;    /* writing through the first descriptor worked */
 	int kept;     /* descriptors more than before receiving */
+	char after;   /* 'x': PROGRAM exec'd with no release (0: not handed over) */
 };
 
 enum original_does { HAND_OVER, HAND_OVER_LONG, CALL_OFF, DIE };
@@ -45,7 +46,7 @@ static int open_fds(void)
 	return n;
 }
 
-/* The tracer's side: receives, reports, lets PROGRAM go. */
+/* The tracer's side: receives, reports, waits for PROGRAM's exec. */
 static void __attribute__((noreturn)) tracer(struct spawn *sp, int res)
 {
 	struct report rep = {0};
@@ -62,8 +63,13 @@ static void __attribute__((noreturn)) tracer(struct spawn *sp, int res)
 	if (write(res, &rep, sizeof(rep)) != sizeof(rep))
 		_exit(1);
 	if (rep.err == 0) {
+		/* Handed over, PROGRAM goes on by itself: its exec is seen
+		 * with no release, which is then a no-op. */
+		char after = spawn_wait_exec(sp, NULL, NULL) == 0 ? 'x' : '!';
+
 		spawn_release(sp, true);
-		spawn_wait_exec(sp, NULL, NULL);
+		if (write(res, &after, 1) != 1)
+			_exit(1);
 	}
 	_exit(0);
 }
@@ -114,6 +120,8 @@ static int run(enum original_does what, struct report *rep, int *data_end)
 	assert_int_equal(waitpid(launcher, &status, 0), launcher);
 	memset(rep, 0, sizeof(*rep));
 	assert_int_equal(read(res[0], rep, sizeof(*rep)), sizeof(*rep));
+	if (read(res[0], &rep->after, 1) != 1) /* EOF: the tracer is gone */
+		rep->after = 0;
 	close(res[0]);
 	*data_end = data[0];
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
@@ -132,6 +140,7 @@ static void test_hand_over(void **state)
 	assert_true(rep.cloexec);
 	assert_true(rep.wrote);
 	assert_int_equal(rep.kept, 2);
+	assert_int_equal(rep.after, 'x');
 	assert_int_equal(read(data, buf, 6), 6);
 	assert_string_equal(buf, "via-fd");
 	close(data);
