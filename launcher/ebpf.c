@@ -737,6 +737,20 @@ static void young_brk(struct eproc *p, uint64_t ret)
 	backtrace_brk_seen(p->mm->bt, ret);
 }
 
+#define MAP_KIND_BITS (MAP_SHARED | MAP_SHARED_VALIDATE | MAP_ANONYMOUS)
+
+/* An mmap that returned addr, of a process gone before it could be read
+ * (on_syscall): what its arguments (a: addr, length, prot, flags) say. */
+static void gone_mmap(struct mm *mm, uint64_t addr, const __u64 *a)
+{
+	if ((a[3] & MAP_KIND_BITS) == (MAP_PRIVATE | MAP_ANONYMOUS)) {
+		if (!(a[3] & (MAP_POPULATE | MAP_LOCKED))) /* else: pages unknown */
+			mm_mapped(mm, addr, a[1]);
+	} else if ((a[3] & MAP_FIXED) && !mm->sampled) {
+		mm_unmapped(mm, addr, a[1]); /* replaced by what exact mode does not track */
+	}
+}
+
 static void on_syscall(struct ebpf *e, const struct mevi_bpf_rec *r)
 {
 	struct eproc *p = proc_lazy(e, (pid_t)r->h.pid);
@@ -763,12 +777,24 @@ static void on_syscall(struct ebpf *e, const struct mevi_bpf_rec *r)
 		  (unsigned long long)a[0], (unsigned long long)a[1], (unsigned long long)a[2],
 		  (unsigned long long)a[3], (unsigned long long)ret);
 	switch (r->nr) {
+	/*
+	 * Each range is read again; when the process is gone (its last
+	 * moments, read after its exit), an anonymous private mmap or a
+	 * munmap is applied from the record instead, so that the ending shows
+	 * what happened before the exit (what else it did there is lost).
+	 */
 	case MEVI_BPF_SC_MMAP:
 		forget_caches(p, ret, ret + PAGE_UP(a[1]));
 		late_range(e, mm->pid, ret, ret + PAGE_UP(a[1]));
-		mm_resync(mm, ret, ret + PAGE_UP(a[1]));
+		if (mm_resync(mm, ret, ret + PAGE_UP(a[1])) == -ESRCH)
+			gone_mmap(mm, ret, a);
 		break;
 	case MEVI_BPF_SC_MUNMAP:
+		forget_caches(p, a[0], a[0] + PAGE_UP(a[1]));
+		late_range(e, mm->pid, a[0], a[0] + PAGE_UP(a[1]));
+		if (mm_resync(mm, a[0], a[0] + PAGE_UP(a[1])) == -ESRCH && ret == 0)
+			mm_unmapped(mm, a[0], a[1]);
+		break;
 	case MEVI_BPF_SC_MADVISE:
 	case MEVI_BPF_SC_MLOCK:
 		forget_caches(p, a[0], a[0] + PAGE_UP(a[1]));

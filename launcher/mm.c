@@ -643,7 +643,7 @@ static int resync_vma(const struct vma_desc *d, void *arg)
 	return 0;
 }
 
-void mm_resync(struct mm *mm, uint64_t start, uint64_t end)
+int mm_resync(struct mm *mm, uint64_t start, uint64_t end)
 {
 	struct resync_ctx rc = {.mm = mm};
 	int err;
@@ -653,7 +653,7 @@ void mm_resync(struct mm *mm, uint64_t start, uint64_t end)
 	if (end > MEVI_ADDR_LIMIT)
 		end = MEVI_ADDR_LIMIT;
 	if (start >= end)
-		return;
+		return 0;
 	rc.start = rc.cursor = start;
 	rc.end = end;
 	mm->stats->resyncs++;
@@ -663,9 +663,10 @@ void mm_resync(struct mm *mm, uint64_t start, uint64_t end)
 	if (err) {
 		if (err != -ESRCH)
 			log_warn("pid %d: reading mappings: %s", mm->pid, strerror(-err));
-		return;
+		return err;
 	}
 	drop_gap(mm, rc.cursor, end);
+	return 0;
 }
 
 static int vma_end_cb(const struct vma_desc *d, void *arg)
@@ -688,12 +689,40 @@ void mm_resync_mapping(struct mm *mm, uint64_t addr)
 	mm_resync(mm, addr, end);
 }
 
+/* What munmap(addr, len) unmaps (or a mmap of len that returned addr maps):
+ * false when the kernel refuses it (EINVAL, nothing unmapped). */
+static bool unmap_range(uint64_t addr, uint64_t len, uint64_t *end)
+{
+	*end = addr + PAGE_UP(len);
+	return !(addr % PAGE || len == 0 || *end <= addr || *end > MEVI_ADDR_LIMIT);
+}
+
+void mm_unmapped(struct mm *mm, uint64_t addr, uint64_t len)
+{
+	uint64_t end;
+
+	if (unmap_range(addr, len, &end))
+		drop_gap(mm, addr, end);
+}
+
+void mm_mapped(struct mm *mm, uint64_t addr, uint64_t len)
+{
+	struct vma_desc d = {.kind = MEVI_KIND_ANON, .private_anon = true, .name = ""};
+	struct run_vec none = {0};
+
+	if (!unmap_range(addr, len, &d.end))
+		return;
+	d.start = addr;
+	drop_gap(mm, d.start, d.end);
+	apply_states(mm, d.start, d.end, &none);
+	annotate(mm, &d, d.start, d.end);
+}
+
 void mm_unmap_now(struct mm *mm, uint64_t addr, uint64_t len)
 {
-	uint64_t end = addr + PAGE_UP(len);
+	uint64_t end;
 
-	/* The kernel's own checks: EINVAL, nothing unmapped. */
-	if (addr % PAGE || len == 0 || end <= addr || end > MEVI_ADDR_LIMIT)
+	if (!unmap_range(addr, len, &end))
 		return;
 	if (mm->state == MM_SAMPLED) {
 		drop_gap(mm, addr, end);

@@ -174,8 +174,10 @@ void mm_set_sampled(bool sampled);
 void mm_set_injecting(bool inject);
 
 /* Re-synchronises [start, end) from the kernel (see above), and sends the
- * kind and name of each tracked mapping (vma events) when they change. */
-void mm_resync(struct mm *mm, uint64_t start, uint64_t end);
+ * kind and name of each tracked mapping (vma events) when they change.
+ * Returns 0, or -errno when the layout could not be read (-ESRCH: the
+ * process has no address space any more; other errors are logged). */
+int mm_resync(struct mm *mm, uint64_t start, uint64_t end);
 
 /* Re-synchronises the mapping at addr, as far as it extends in the kernel's
  * layout or in the map (shmat, shmdt). */
@@ -192,6 +194,18 @@ void mm_sample(struct mm *mm);
  * applies it now if the kernel will accept it, and re-reads the range at the
  * next tick. Exact mode needs nothing: UFFD_EVENT_UNMAP reports it. */
 void mm_unmap_now(struct mm *mm, uint64_t addr, uint64_t len);
+
+/*
+ * For a process gone before a range could be read again (the eBPF engine
+ * learns of syscalls after they ran), what its syscall's record says:
+ *  - mm_unmapped: munmap(addr, len) returned 0; the kernel unmapped the
+ *    range, so the map drops it too, with its unmap event;
+ *  - mm_mapped: a private anonymous mmap returned addr (no MAP_POPULATE or
+ *    MAP_LOCKED: no page behind it yet); the map holds it, not resident,
+ *    with its map and vma events (replacing what was there: MAP_FIXED).
+ */
+void mm_unmapped(struct mm *mm, uint64_t addr, uint64_t len);
+void mm_mapped(struct mm *mm, uint64_t addr, uint64_t len);
 
 /* Page [page, page + 4096) was first touched by thread tid (<= 0: unknown)
  * and is resident now: the map says so, and its state (with backtraces on,
