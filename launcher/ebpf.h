@@ -90,7 +90,9 @@ int ebpf_open(const struct ebpf_config *cfg, struct ebpf **out, char *why);
  * over to it.
  *  - ebpf_prepare(), before the split: all of ebpf_open() but the loading
  *    (nothing is in the kernel yet); returns as ebpf_open() does.
- *  - ebpf_load(), in the original: loads and attaches; 0, or -errno with why.
+ *  - ebpf_load(), in the original: loads, and attaches all but the fault
+ *    programs (the tracker attaches those, in ebpf_take_over(), while
+ *    PROGRAM starts); 0, or -errno with why.
  *  - ebpf_track(), in the original: puts pid (its own: it becomes PROGRAM)
  *    in the tracked set as the launched program, so the kernel records its
  *    exec and everything after while the tracker is still taking over;
