@@ -45,9 +45,61 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-bool mm_attach_due(const struct mm *mm)
+/* The CPU time pid's main thread has run (schedstat's first field, in ns),
+ * or -1 when it cannot be read. */
+static int64_t cpu_ns(pid_t pid)
 {
-	return mm->state == MM_PENDING && mono_ns() >= mm->due_ns;
+	char path[48], buf[96];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/schedstat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	errno = 0;
+	unsigned long long v = strtoull(buf, NULL, 10);
+
+	return errno ? -1 : (int64_t)v;
+}
+
+/*
+ * Whether the attach delay has passed at now (mm.h), due_ns having: when the
+ * process has run less CPU time than the delay, due_ns moves on by what is
+ * still to run (no further than MM_ATTACH_WAIT_MAX_NS after it was made)
+ * and it is not due yet.
+ */
+static bool delay_passed(struct mm *mm, uint64_t now)
+{
+	uint64_t last = mm->made_ns + MM_ATTACH_WAIT_MAX_NS;
+	int64_t ran;
+
+	if (mm->delay_over || now >= last || (ran = cpu_ns(mm->pid)) < 0 ||
+	    ran >= MM_ATTACH_DELAY_NS)
+		return mm->delay_over = true;
+	mm->due_ns = now + (uint64_t)(MM_ATTACH_DELAY_NS - ran);
+	if (mm->due_ns > last)
+		mm->due_ns = last;
+	return false;
+}
+
+bool mm_young(const struct mm *mm)
+{
+	return mono_ns() < mm->made_ns + MM_ATTACH_DELAY_NS;
+}
+
+bool mm_attach_due(struct mm *mm)
+{
+	uint64_t now;
+
+	if (mm->state != MM_PENDING || (now = mono_ns()) < mm->due_ns)
+		return false;
+	return delay_passed(mm, now);
 }
 
 static void arm_due(struct mm *mm, uint64_t delay_ns)
@@ -88,11 +140,14 @@ static void due_cb(evutil_socket_t fd, short what, void *arg)
 	if (mm->state != MM_PENDING || !mm->on_due)
 		return;
 	/* libevent times with a coarse clock and may fire up to a tick
-	 * early: from now on the attach is due, whatever mono_ns() says. */
+	 * early: the time has passed, whatever mono_ns() says. */
 	uint64_t now = mono_ns();
 
-	if (mm->due_ns > now)
-		mm->due_ns = now;
+	if (!delay_passed(mm, mm->due_ns > now ? mm->due_ns : now)) {
+		arm_due(mm, mm->due_ns - now); /* more CPU time to come */
+		return;
+	}
+	mm->due_ns = now;
 	if (mm->sampled) {
 		/* Nothing to inject: start sampling without a stop. */
 		start_sampling(mm);
@@ -178,7 +233,8 @@ int mm_new(pid_t pid, const struct memmap *template, struct event_base *base, st
 	if (err)
 		goto err_vmas;
 	mm->state = MM_PENDING;
-	mm->due_ns = mono_ns() + MM_ATTACH_DELAY_NS;
+	mm->made_ns = mono_ns();
+	mm->due_ns = mm->made_ns + MM_ATTACH_DELAY_NS;
 	mm->retry_ev = evtimer_new(base, uffd_retry_cb, mm);
 	mm->due_ev = evtimer_new(base, due_cb, mm);
 	if (!mm->retry_ev || !mm->due_ev) {

@@ -47,11 +47,17 @@ struct mm_stats {
 /*
  * An address space starts PENDING: no userfaultfd yet, its state is read by
  * scans. It is attached (userfaultfd injected, everything registered) at the
- * first ptrace stop where that is possible once MM_ATTACH_DELAY_NS have passed
- * since it was created — by then it is not a fork child about to exec or a
- * process about to exit, which would be traced for nothing. Until then every
- * stop that matters for truth (group-stop, exit) re-reads its state from the
- * kernel, so a stopped process is always shown exactly.
+ * first ptrace stop where that is possible once its process has run for
+ * MM_ATTACH_DELAY_NS of CPU time (its main thread's, since it was created by
+ * fork: /proc/PID/schedstat), or MM_ATTACH_WAIT_MAX_NS have passed since the
+ * address space was made, whichever comes first — by then it is not a fork
+ * child about to exec or a process about to exit, which would be traced for
+ * nothing. CPU time, not time: the tracer's stops stretch a loader's start-up
+ * (/bin/true: 1 ms alone, 2-3 ms traced, a third of them attached just
+ * before their exit when the delay was 2 ms of time), and a stopped process
+ * runs no code. Until then every stop that matters for truth (group-stop,
+ * exit) re-reads its state from the kernel, so a stopped process is always
+ * shown exactly.
  */
 enum mm_state {
 	MM_PENDING,
@@ -70,7 +76,8 @@ enum mm_state {
 /* Thread stacks remembered per address space (the newest win). */
 #define MM_MAX_TSTACKS 4096
 
-#define MM_ATTACH_DELAY_NS (2 * 1000 * 1000)
+#define MM_ATTACH_DELAY_NS    (2 * 1000 * 1000)
+#define MM_ATTACH_WAIT_MAX_NS (20 * 1000 * 1000)
 
 /* Runs of pages, (start, end, state) triples. */
 struct run_vec {
@@ -105,6 +112,8 @@ struct mm {
 	bool forked;		/* a fork child's copy of its parent's (not an exec'd image) */
 	bool layout_stale;	/* sampled: re-read the layout at the next tick */
 	struct run_vec recheck; /* sampled: ranges to re-read at the next tick */
+	uint64_t made_ns;	/* CLOCK_MONOTONIC time it was made */
+	bool delay_over;	/* the attach delay has passed (mm_attach_due) */
 	uint64_t due_ns;	/* CLOCK_MONOTONIC time from which to attach */
 	struct event *due_ev;	/* fires at due_ns if still pending */
 	void (*on_due)(struct mm *mm, void *ctx); /* asks the tracer for a stop */
@@ -131,8 +140,13 @@ int mm_new(pid_t pid, const struct memmap *template, struct event_base *base, st
 void mm_get(struct mm *mm);
 void mm_put(struct mm *mm);
 
-/* True when mm is pending and its attach delay has passed. */
-bool mm_attach_due(const struct mm *mm);
+/* True when mm is pending and its attach delay has passed (above); when
+ * only the time has, puts due_ns off by what CPU time is still to come. */
+bool mm_attach_due(struct mm *mm);
+
+/* True in mm's first MM_ATTACH_DELAY_NS of time (not CPU time): an exec'd
+ * image's dynamic loader and libc start-up (backtraces skip them). */
+bool mm_young(const struct mm *mm);
 
 /* Arms the timer that calls on_due(mm, ctx) when the attach delay expires
  * (and again every few milliseconds while it stays pending). In sampled mode

@@ -562,19 +562,21 @@ static void on_exec_event(struct tracee_table *t, struct thread *th)
 }
 
 /*
- * Whether a syscall of a young (pending) address space stops at its exit for
- * a backtrace. A forked child that maps memory right away does real work and
- * gets its origins; an image just exec'd spends its first 2 ms in the dynamic
- * loader and libc's start-up, whose small mappings only --backtraces=all
- * unwinds (backtrace_wants_exit: a big anonymous one is the program's own).
+ * Whether a syscall of a pending address space stops at its exit for a
+ * backtrace. A forked child that maps memory right away does real work and
+ * gets its origins; an image just exec'd spends its first 2 ms (of time,
+ * mm_young) in the dynamic loader and libc's start-up, whose small mappings
+ * only --backtraces=all unwinds (backtrace_wants_exit: a big anonymous one is
+ * the program's own). Past those, its mappings are the program's own even
+ * while it is not attached yet (mm.h: that waits for 2 ms of its CPU time).
  */
-static bool young_backtrace(const struct tracee_table *t, const struct thread *th)
+static bool pending_backtrace(const struct tracee_table *t, const struct thread *th)
 {
 	int kind = th->sc->kind;
 
 	if (backtrace_wants_exit(t->bt, kind, th->args))
 		return true;
-	return t->bt && th->proc->mm->forked &&
+	return t->bt && (th->proc->mm->forked || !mm_young(th->proc->mm)) &&
 	       (kind == SYSCALL_MMAP || kind == SYSCALL_MREMAP || kind == SYSCALL_BRK);
 }
 
@@ -609,12 +611,12 @@ static void on_seccomp_stop(struct tracee_table *t, struct thread *th)
 		resume(th->tid, PTRACE_CONT, 0);
 		return;
 	}
-	/* A young address space is re-read in full when it is attached: its
+	/* A pending address space is re-read in full when it is attached: its
 	 * layout changes until then need no exit stop, unless for a backtrace
 	 * of anonymous memory (a young process's file mappings are the dynamic
 	 * loader's: not worth a stop each). */
 	if (th->proc->mm->state == MM_PENDING && !mm_attach_due(th->proc->mm) &&
-	    (!young_backtrace(t, th) ||
+	    (!pending_backtrace(t, th) ||
 	     (th->sc->kind == SYSCALL_MMAP && !(th->args[3] & MAP_ANONYMOUS)))) {
 		th->sc = NULL;
 		resume(th->tid, PTRACE_CONT, 0);
