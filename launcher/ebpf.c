@@ -1375,7 +1375,7 @@ static int attach(struct ebpf *e)
  * tracepoints' first program patches the kernel's text: 0.9-1.1 ms here,
  * off PROGRAM's start-up.
  */
-static int attach_faults(struct ebpf *e)
+static int attach_faults(struct ebpf *e, char *why)
 {
 	int err = 1;
 
@@ -1384,7 +1384,12 @@ static int attach_faults(struct ebpf *e)
 		if (err > 0)
 			err = mevi_bpf__fault_kernel__attach(e->skel);
 	}
-	return err < 0 ? (errno ? -errno : err) : 0;
+	if (err >= 0)
+		return 0;
+	err = errno ? -errno : err;
+	snprintf(why, EBPF_WHY_LEN, "cannot attach the eBPF programs to the fault tracepoints: %s",
+		 strerror(-err));
+	return err;
 }
 
 static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -1696,15 +1701,9 @@ int ebpf_take_over(struct ebpf *e, uint64_t mask, const int *fds, size_t nfds, c
 			 strerror(errno));
 		return -ENOMEM;
 	}
-	int err = attach_faults(e);
+	int err = attach_faults(e, why);
 
-	if (err) {
-		snprintf(why, EBPF_WHY_LEN,
-			 "cannot attach the eBPF programs to the fault tracepoints: %s",
-			 strerror(-err));
-		return err;
-	}
-	return finish_open(e, why);
+	return err ? err : finish_open(e, why);
 }
 
 int ebpf_open(const struct ebpf_config *cfg, struct ebpf **out, char *why)
@@ -1715,10 +1714,8 @@ int ebpf_open(const struct ebpf_config *cfg, struct ebpf **out, char *why)
 	if (err)
 		return err;
 	err = ebpf_load(e, why);
-	if (!err && (err = attach_faults(e)) != 0)
-		snprintf(why, EBPF_WHY_LEN,
-			 "cannot attach the eBPF programs to the fault tracepoints: %s",
-			 strerror(-err));
+	if (!err)
+		err = attach_faults(e, why);
 	if (!err)
 		err = finish_open(e, why);
 	if (err) {
