@@ -737,17 +737,59 @@ static void young_brk(struct eproc *p, uint64_t ret)
 	backtrace_brk_seen(p->mm->bt, ret);
 }
 
-#define MAP_KIND_BITS (MAP_SHARED | MAP_SHARED_VALIDATE | MAP_ANONYMOUS)
-
-/* An mmap that returned addr, of a process gone before it could be read
- * (on_syscall): what its arguments (a: addr, length, prot, flags) say. */
-static void gone_mmap(struct mm *mm, uint64_t addr, const __u64 *a)
+static int any_range_cb(const struct memmap_range *r, void *arg)
 {
-	if ((a[3] & MAP_KIND_BITS) == (MAP_PRIVATE | MAP_ANONYMOUS)) {
-		if (!(a[3] & (MAP_POPULATE | MAP_LOCKED))) /* else: pages unknown */
+	(void)r;
+	(void)arg;
+	return 1;
+}
+
+/*
+ * What the record of an mmap that returned addr (a: addr, length, prot,
+ * flags) says was mapped: a private anonymous mapping, none of its pages
+ * resident, which the faults and layout records after it then update as they
+ * would a mapping that was read. With over, that replaces what was there
+ * (the record is the newest word on the range: its process is gone, or its
+ * address space is not read yet), and a MAP_FIXED mapping of another kind
+ * drops what exact mode tracked there. Without, it fills the range only if
+ * the read just made found nothing there: the mapping was unmapped or
+ * replaced before its record was read, and a record that follows says so.
+ * Without this, a mapping made, touched and unmapped between two reads of
+ * the ring, or in a process's last moments, was never shown.
+ */
+static void mmap_from_record(struct mm *mm, uint64_t addr, const __u64 *a, bool over)
+{
+	uint64_t end = addr + PAGE_UP(a[1]);
+
+	if ((a[3] & MAP_TYPE) == MAP_PRIVATE && (a[3] & MAP_ANONYMOUS)) {
+		if (a[3] & (MAP_POPULATE | MAP_LOCKED | MAP_HUGETLB))
+			return; /* pages resident, or not tracked: unknown */
+		if (over || !memmap_walk_range(mm->map, addr, end, any_range_cb, NULL))
 			mm_mapped(mm, addr, a[1]);
-	} else if ((a[3] & MAP_FIXED) && !mm->sampled) {
-		mm_unmapped(mm, addr, a[1]); /* replaced by what exact mode does not track */
+	} else if (over && (a[3] & MAP_FIXED) && !mm->sampled) {
+		mm_unmapped(mm, addr, a[1]);
+	}
+}
+
+/* A layout record of an address space not read yet (young, see proc_new_mm):
+ * its full read, soon, covers it; until then, mmaps and munmaps apply from
+ * their records (which that read makes right), so that a mapping gone by
+ * then, or a process gone by then, still shows what it mapped and touched. */
+static void young_syscall(struct eproc *p, struct mm *mm, const struct mevi_bpf_rec *r)
+{
+	switch (r->nr) {
+	case MEVI_BPF_SC_BRK:
+		p->brk_end = PAGE_UP(r->ret);
+		if (p->exec_young && r->h.type == MEVI_BPF_SYSCALL)
+			young_brk(p, r->ret);
+		break;
+	case MEVI_BPF_SC_MMAP:
+		mmap_from_record(mm, r->ret, r->arg, true);
+		break;
+	case MEVI_BPF_SC_MUNMAP:
+		if (r->ret == 0)
+			mm_unmapped(mm, r->arg[0], r->arg[1]);
+		break;
 	}
 }
 
@@ -757,6 +799,7 @@ static void on_syscall(struct ebpf *e, const struct mevi_bpf_rec *r)
 	const __u64 *a = r->arg;
 	uint64_t ret = r->ret;
 	struct mm *mm;
+	int err;
 
 	if (!p || !p->mm)
 		return;
@@ -765,12 +808,8 @@ static void on_syscall(struct ebpf *e, const struct mevi_bpf_rec *r)
 		p->seq = r->h.seq;
 	if (p->young_due ||
 	    (mm->pid != p->pid && proc_find(e, mm->pid) && proc_find(e, mm->pid)->young_due)) {
-		if (r->nr == MEVI_BPF_SC_BRK) {
-			p->brk_end = PAGE_UP(ret);
-			if (p->exec_young && r->h.type == MEVI_BPF_SYSCALL)
-				young_brk(p, ret);
-		}
-		return; /* the full read, soon, covers it */
+		young_syscall(p, mm, r);
+		return;
 	}
 	e->st.resyncs++;
 	log_trace("pid %d: syscall %u (%#llx, %#llx, %#llx, %#llx) = %#llx", p->pid, r->nr,
@@ -778,16 +817,18 @@ static void on_syscall(struct ebpf *e, const struct mevi_bpf_rec *r)
 		  (unsigned long long)a[3], (unsigned long long)ret);
 	switch (r->nr) {
 	/*
-	 * Each range is read again; when the process is gone (its last
-	 * moments, read after its exit), an anonymous private mmap or a
-	 * munmap is applied from the record instead, so that the ending shows
-	 * what happened before the exit (what else it did there is lost).
+	 * Each range is read again. When the process is gone (its last
+	 * moments, read after its exit), a munmap is applied from the record
+	 * instead, so that the ending shows what happened before the exit
+	 * (what else it did there is lost); so is an mmap then, or when its
+	 * range reads empty (mmap_from_record).
 	 */
 	case MEVI_BPF_SC_MMAP:
 		forget_caches(p, ret, ret + PAGE_UP(a[1]));
 		late_range(e, mm->pid, ret, ret + PAGE_UP(a[1]));
-		if (mm_resync(mm, ret, ret + PAGE_UP(a[1])) == -ESRCH)
-			gone_mmap(mm, ret, a);
+		err = mm_resync(mm, ret, ret + PAGE_UP(a[1]));
+		if (!err || err == -ESRCH)
+			mmap_from_record(mm, ret, a, err == -ESRCH);
 		break;
 	case MEVI_BPF_SC_MUNMAP:
 		forget_caches(p, a[0], a[0] + PAGE_UP(a[1]));
