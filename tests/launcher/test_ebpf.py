@@ -170,14 +170,17 @@ def check_last_moments(tmp):
     again: a process's last ones, read after it has gone, and a mapping
     made, touched and unmapped between two reads of the ring by a process
     that lives on (the ring read every 100 ms only, MEVI_BPF_DRAIN_MS, so
-    that it always is). Each record's range is read again, and finds
-    nothing: the records say what was there. Three runs each: before that,
+    that it always is), and a whole program's, gone before its address space
+    was first read (every 1 s). Each record's range is read again, and
+    finds nothing, or is not read at all: the records say what was there. Three runs each: before that,
     two runs in three lost the mapping at exit or the unmap, and a mapping
     gone before its record was read was never shown."""
     slow = dict(os.environ, MEVI_BPF_DRAIN_MS="100")
+    slowest = dict(os.environ, MEVI_BPF_DRAIN_MS="1000")
     cases = [("munmap then exit", "0.1 unmap 0", True, None),
              ("mmap, touch, exit", "0 keep 0", False, None),
-             ("mmap, touch, munmap, live on", "0 unmap 0.3", True, slow)]
+             ("mmap, touch, munmap, live on", "0 unmap 0.3", True, slow),
+             ("all of it before its first read", "0 unmap 0", True, slowest)]
     for i in range(3):
         for what, args, unmapped, env in cases:
             what = "%s (run %d)" % (what, i)
