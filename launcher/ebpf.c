@@ -333,14 +333,17 @@ static uint64_t mono_ns(void)
  * origins of its ranges) or empty (exec), then read in full from the kernel:
  * now, or with young, MM_ATTACH_DELAY_NS later. Most fork children exec at
  * once, and most exec'd images of a build or a shell script are gone in a
- * millisecond: reading each of them twice cost more than the program itself. Until it is read, a young mm takes faults on
- * what it knows (a fork child: its parent's copy) and skips layout re-reads
- * (the full read covers them).
+ * millisecond: reading each of them twice cost more than the program itself.
+ * Until it is read, a young mm takes faults on what it knows (a fork child:
+ * its parent's copy) and its mmaps and munmaps from their records
+ * (young_syscall); its /proc files are not even opened (MM_OPEN_LATER: the
+ * opens and closes were half the tracker's time under a loop of fork and
+ * exec).
  */
 static void proc_new_mm(struct ebpf *e, struct eproc *p, const struct mm *template, bool young)
 {
 	int err = mm_new(p->pid, template ? template->map : NULL, e->cfg.base, e->cfg.out,
-			 &e->mm_stats, &p->mm);
+			 &e->mm_stats, young ? MM_OPEN_LATER : 0, &p->mm);
 
 	if (err) {
 		if (err != -ESRCH && err != -ENOENT)

@@ -267,7 +267,10 @@ static int scan(struct heat_mm *hm, uint64_t s, uint64_t e, bool check, struct e
 {
 	struct page_region vec[SCAN_VEC];
 	uint64_t cur = s, seen = s;
+	int fd = pagemap_fd(&hm->mm->pm);
 
+	if (fd < 0)
+		return fd;
 	while (cur < e) {
 		struct pm_scan_arg arg = {
 		    .size = sizeof(arg),
@@ -279,7 +282,7 @@ static int scan(struct heat_mm *hm, uint64_t s, uint64_t e, bool check, struct e
 		    .category_mask = PAGE_IS_WRITTEN | PAGE_IS_PRESENT,
 		    .return_mask = PAGE_IS_WRITTEN | PAGE_IS_PRESENT | PAGE_IS_PFNZERO,
 		};
-		int n = ioctl(hm->mm->pm.fd, PAGEMAP_SCAN, &arg);
+		int n = ioctl(fd, PAGEMAP_SCAN, &arg);
 
 		if (n < 0) {
 			if (errno == EINTR)

@@ -205,7 +205,7 @@ uint64_t mm_syscall_insn(struct mm *mm)
 }
 
 int mm_new(pid_t pid, const struct memmap *template, struct event_base *base, struct outbox *out,
-	   struct mm_stats *stats, struct mm **out_mm)
+	   struct mm_stats *stats, unsigned flags, struct mm **out_mm)
 {
 	struct mm *mm = calloc(1, sizeof(*mm));
 	int err;
@@ -226,12 +226,17 @@ int mm_new(pid_t pid, const struct memmap *template, struct event_base *base, st
 		err = -ENOMEM;
 		goto err_free;
 	}
-	err = vma_source_open(&mm->vmas, pid);
-	if (err)
-		goto err_map;
-	err = pagemap_open(&mm->pm, pid);
-	if (err)
-		goto err_vmas;
+	if (flags & MM_OPEN_LATER) {
+		vma_source_defer(&mm->vmas, pid);
+		pagemap_defer(&mm->pm, pid);
+	} else {
+		err = vma_source_open(&mm->vmas, pid);
+		if (err)
+			goto err_map;
+		err = pagemap_open(&mm->pm, pid);
+		if (err)
+			goto err_vmas;
+	}
 	mm->state = MM_PENDING;
 	mm->made_ns = mono_ns();
 	mm->due_ns = mm->made_ns + MM_ATTACH_DELAY_NS;
@@ -242,8 +247,9 @@ int mm_new(pid_t pid, const struct memmap *template, struct event_base *base, st
 		goto err_pm;
 	}
 	mm->heat = heat_mm_new(mm); /* heat hook */
-	log_debug("pid %d: new mm (PROCMAP_QUERY %s, PAGEMAP_SCAN %s)", pid,
-		  mm->vmas.use_query ? "yes" : "no", mm->pm.use_scan ? "yes" : "no");
+	log_debug("pid %d: new mm (PROCMAP_QUERY %s, PAGEMAP_SCAN %s%s)", pid,
+		  mm->vmas.use_query ? "yes" : "no", mm->pm.use_scan ? "yes" : "no",
+		  flags & MM_OPEN_LATER ? ", opened at its first read" : "");
 	*out_mm = mm;
 	return 0;
 

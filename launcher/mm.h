@@ -128,13 +128,19 @@ struct mm {
 	struct heat_mm *heat;	 /* --heat (heat.h); owned; NULL when off */
 };
 
+/* mm_new's flags. MM_OPEN_LATER: its /proc files are opened at its first
+ * read, not now (vma_source_defer): for an address space read later, if
+ * ever (the eBPF engine's young ones), which then costs nothing when it has
+ * gone by then, as most of a build's or a script's processes have. */
+#define MM_OPEN_LATER 1u
+
 /*
- * Creates the mm of process pid: opens its /proc files and locates the
- * syscall instruction of its vdso. The map starts as a copy of template (a
- * forked parent's map) or empty. Returns 0 and *out, or -errno.
+ * Creates the mm of process pid: opens its /proc files (see MM_OPEN_LATER).
+ * The map starts as a copy of template (a forked parent's map) or empty.
+ * Returns 0 and *out, or -errno.
  */
 int mm_new(pid_t pid, const struct memmap *template, struct event_base *base, struct outbox *out,
-	   struct mm_stats *stats, struct mm **out_mm);
+	   struct mm_stats *stats, unsigned flags, struct mm **out_mm);
 
 /* Takes / drops a reference; the last mm_put closes the userfaultfd. */
 void mm_get(struct mm *mm);

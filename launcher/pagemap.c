@@ -27,15 +27,24 @@ struct sink {
 /* Whether the kernel has PAGEMAP_SCAN: 0 not known yet, 1 yes, -1 no. */
 static int scan_known;
 
-int pagemap_open(struct pagemap *pm, pid_t pid)
+void pagemap_defer(struct pagemap *pm, pid_t pid)
+{
+	pm->fd = -1;
+	pm->pid = pid;
+	pm->use_scan = scan_known > 0;
+}
+
+/* Opens pm's /proc/PID/pagemap. Returns 0, -ESRCH when the process is
+ * gone, or -errno. */
+static int open_pagemap(struct pagemap *pm)
 {
 	char path[64];
 	struct pm_scan_arg arg;
 
-	snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)pid);
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)pm->pid);
 	pm->fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (pm->fd < 0)
-		return -errno;
+		return errno == ENOENT ? -ESRCH : -errno;
 	/* Probe with an empty walk: a kernel without PAGEMAP_SCAN says ENOTTY.
 	 * Its answer holds for every process: asked once. */
 	if (!scan_known) {
@@ -48,6 +57,19 @@ int pagemap_open(struct pagemap *pm, pid_t pid)
 	}
 	pm->use_scan = scan_known > 0;
 	return 0;
+}
+
+int pagemap_open(struct pagemap *pm, pid_t pid)
+{
+	pagemap_defer(pm, pid);
+	return open_pagemap(pm);
+}
+
+int pagemap_fd(struct pagemap *pm)
+{
+	int err = pm->fd < 0 ? open_pagemap(pm) : 0;
+
+	return err ? err : pm->fd;
 }
 
 void pagemap_close(struct pagemap *pm)
@@ -156,8 +178,12 @@ int pagemap_present(struct pagemap *pm, uint64_t start, uint64_t end, pagemap_ru
 {
 	struct run_merger acc = {.fn = fn, .ctx = ctx};
 	struct sink out = {to_merger, &acc};
-	int err = pm->use_scan ? scan(pm, start, end, PAGE_IS_PRESENT, &out)
-			       : read_entries(pm, start, end, PM_PRESENT, &out);
+	int err = pagemap_fd(pm);
+
+	if (err < 0)
+		return err;
+	err = pm->use_scan ? scan(pm, start, end, PAGE_IS_PRESENT, &out)
+			   : read_entries(pm, start, end, PM_PRESENT, &out);
 
 	if (err)
 		return err;
@@ -193,8 +219,12 @@ int pagemap_states(struct pagemap *pm, uint64_t start, uint64_t end, pagemap_sta
 {
 	struct state_merger m = {.fn = fn, .ctx = ctx};
 	struct sink out = {state_add, &m};
-	int err = pm->use_scan ? scan(pm, start, end, PAGE_IS_PRESENT | PAGE_IS_SWAPPED, &out)
-			       : read_entries(pm, start, end, PM_PRESENT | PM_SWAPPED, &out);
+	int err = pagemap_fd(pm);
+
+	if (err < 0)
+		return err;
+	err = pm->use_scan ? scan(pm, start, end, PAGE_IS_PRESENT | PAGE_IS_SWAPPED, &out)
+			   : read_entries(pm, start, end, PM_PRESENT | PM_SWAPPED, &out);
 
 	if (err)
 		return err;

@@ -14,13 +14,21 @@
 #include <sys/types.h>
 
 struct pagemap {
-	int fd; /* /proc/PID/pagemap, opened for this mm */
+	int fd; /* /proc/PID/pagemap, opened for this mm (-1: not yet) */
+	pid_t pid;
 	bool use_scan;
 };
 
 /* Opens /proc/PID/pagemap; whether the kernel has PAGEMAP_SCAN is probed at
  * the first open that can tell. Returns 0 or -errno. */
 int pagemap_open(struct pagemap *pm, pid_t pid);
+
+/* As pagemap_open, but the file is opened at the first read (see
+ * vma_source_defer): then -ESRCH when pid has gone. */
+void pagemap_defer(struct pagemap *pm, pid_t pid);
+
+/* pm's descriptor, opened now if it was deferred: the fd, or -errno. */
+int pagemap_fd(struct pagemap *pm);
 void pagemap_close(struct pagemap *pm);
 
 /*

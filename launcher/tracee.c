@@ -209,7 +209,7 @@ static void emit_exit(struct tracee_table *t, struct proc *p)
  * exact, and how many seccomp filters are ours). */
 static int new_mm(struct tracee_table *t, pid_t pid, const struct memmap *template, struct mm **out)
 {
-	int err = mm_new(pid, template, t->base, t->out, &t->stats, out);
+	int err = mm_new(pid, template, t->base, t->out, &t->stats, 0, out);
 
 	if (!err) {
 		(*out)->own_filters = t->mode.own_filters;

@@ -39,16 +39,25 @@ static bool name_is_anon(const char *name, size_t len)
 /* Whether the kernel has PROCMAP_QUERY: 0 not known yet, 1 yes, -1 no. */
 static int query_known;
 
-int vma_source_open(struct vma_source *src, pid_t pid)
+void vma_source_defer(struct vma_source *src, pid_t pid)
+{
+	memset(src, 0, sizeof(*src));
+	src->maps_fd = -1;
+	src->pid = pid;
+	src->use_query = query_known > 0;
+}
+
+/* Opens src's /proc/PID/maps. Returns 0, -ESRCH when the process is gone,
+ * or -errno. */
+static int open_maps(struct vma_source *src)
 {
 	char path[64];
 	struct procmap_query q = {.size = sizeof(q)};
 
-	memset(src, 0, sizeof(*src));
-	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)src->pid);
 	src->maps_fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (src->maps_fd < 0)
-		return -errno;
+		return errno == ENOENT ? -ESRCH : -errno;
 	/* Probe PROCMAP_QUERY: an address-0 "covering or next" query either
 	 * finds a VMA or says ENOENT; old kernels say ENOTTY. The kernel's
 	 * answer is the same for every process: asked once (a process forked
@@ -64,6 +73,12 @@ int vma_source_open(struct vma_source *src, pid_t pid)
 	}
 	src->use_query = query_known > 0;
 	return 0;
+}
+
+int vma_source_open(struct vma_source *src, pid_t pid)
+{
+	vma_source_defer(src, pid);
+	return open_maps(src);
 }
 
 void vma_source_close(struct vma_source *src)
@@ -159,7 +174,9 @@ static ssize_t read_maps(struct vma_source *src)
 		len += (size_t)n;
 	}
 	src->buf[len] = '\0';
-	return (ssize_t)len;
+	/* Every address space has mappings (its stack, at least): an empty
+	 * file is one that has gone (the process exited after the open). */
+	return len ? (ssize_t)len : -ESRCH;
 }
 
 /* Parses a hexadecimal (base 16) or decimal (base 10) number at *p, up to
@@ -275,10 +292,15 @@ static int iter(struct vma_source *src, uint64_t start, uint64_t end,
 		int (*fn)(const struct vma_info *, void *), void *ctx)
 {
 	bool whole = start == 0 && end >= MEVI_ADDR_LIMIT;
-	int err = src->use_query && !whole ? iter_query(src, start, end, fn, ctx)
-					   : iter_text(src, start, end, fn, ctx);
+	int err = src->maps_fd < 0 ? open_maps(src) : 0;
 
-	/* A process that is gone reads as empty or fails with ESRCH. */
+	if (err)
+		return err;
+	err = src->use_query && !whole ? iter_query(src, start, end, fn, ctx)
+				       : iter_text(src, start, end, fn, ctx);
+
+	/* A process that is gone fails with ESRCH, EIO, or reads as empty
+	 * (read_maps). */
 	return err == -EIO ? -ESRCH : err;
 }
 

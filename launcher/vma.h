@@ -20,7 +20,8 @@
 #include <sys/types.h>
 
 struct vma_source {
-	int maps_fd; /* /proc/PID/maps, opened for this mm */
+	int maps_fd; /* /proc/PID/maps, opened for this mm (-1: not yet) */
+	pid_t pid;
 	bool use_query;
 	char *buf; /* text of maps for the fallback, owned */
 	size_t buf_cap;
@@ -40,6 +41,12 @@ struct vma_desc {
  * (use_query, else the text is read) is probed at the first open that can
  * tell. Returns 0 or -errno. */
 int vma_source_open(struct vma_source *src, pid_t pid);
+
+/* As vma_source_open, but the file is opened at the first walk, which then
+ * reads the address space pid has at that moment (an exec in between
+ * replaces it) and fails with -ESRCH when pid has gone: for address spaces
+ * often gone before they are first read. */
+void vma_source_defer(struct vma_source *src, pid_t pid);
 void vma_source_close(struct vma_source *src);
 
 /*
