@@ -82,6 +82,8 @@ struct eproc {
 	uint64_t seq;		  /* the newest layout record applied (see mevi_bpf.h) */
 	uint64_t fork_layout_seq; /* seq + 1 when its layout was kept at a fork, else 0 */
 	uint64_t young_due;	  /* != 0: mm not read yet; read it at this CLOCK_MONOTONIC ns */
+	uint64_t read_seq;	  /* the kernel's seq just before the last full read (full_read) */
+	struct memmap *replayed;  /* mapped from records older than that read (replay_old) */
 	/* Faults the map cannot place: ranges known not to be tracked (file,
 	 * shared), and 2 MiB blocks already re-read for a huge page. Both are
 	 * forgotten where a layout record says the layout changed. */
@@ -223,6 +225,7 @@ static void proc_free(struct eproc *p)
 	memmap_free(p->untracked);
 	memmap_free(p->huge_seen);
 	memmap_free(p->thp);
+	memmap_free(p->replayed);
 	mm_put(p->mm);
 	free(p->cmdline);
 	free(p);
@@ -328,6 +331,34 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* The kernel's layout sequence of pid now (its tracked-set entry), or 0. */
+static uint64_t kernel_seq(const struct ebpf *e, pid_t pid)
+{
+	struct mevi_bpf_proc v;
+	__u32 key = (__u32)pid;
+
+	return bpf_map_lookup_elem(tracked_fd(e), &key, &v) ? 0 : v.seq;
+}
+
+/*
+ * Reads p's address space in full. The kernel's sequence is taken first: a
+ * layout record numbered up to it is for a change made before the read, which
+ * the read holds, so it is not applied again when it is read from the ring
+ * afterwards (replay_old: records still in the ring when a read is made, in
+ * the middle of a drain or just after one). Applied again, a process's last
+ * mmap, re-made from its record once the process had gone, replaced the
+ * mapping the read had found, touches and all.
+ */
+static void full_read(struct ebpf *e, struct eproc *p)
+{
+	p->read_seq = kernel_seq(e, p->pid);
+	memmap_free(p->replayed); /* the read drops what it does not find */
+	p->replayed = NULL;
+	mm_resync(p->mm, 0, MEVI_ADDR_LIMIT);
+	backtrace_mm_save_layout(p->mm->bt);
+	e->st.resyncs++;
+}
+
 /*
  * A new address space for p, copied from template (a fork: its map and the
  * origins of its ranges) or empty (exec), then read in full from the kernel:
@@ -374,9 +405,7 @@ static void proc_new_mm(struct ebpf *e, struct eproc *p, const struct mm *templa
 		return;
 	}
 	p->young_due = 0;
-	mm_resync(p->mm, 0, MEVI_ADDR_LIMIT);
-	backtrace_mm_save_layout(p->mm->bt);
-	e->st.resyncs++;
+	full_read(e, p);
 }
 
 /* Reads the young address spaces whose time has come (see proc_new_mm). */
@@ -395,11 +424,8 @@ static void run_young(struct ebpf *e)
 			continue;
 		}
 		p->young_due = 0;
-		if (p->mm) {
-			mm_resync(p->mm, 0, MEVI_ADDR_LIMIT);
-			backtrace_mm_save_layout(p->mm->bt);
-			e->st.resyncs++;
-		}
+		if (p->mm)
+			full_read(e, p);
 	}
 	e->nyoung = k;
 }
@@ -667,7 +693,8 @@ static void on_exec(struct ebpf *e, const struct mevi_bpf_exec *x)
 	memmap_free(p->untracked);
 	memmap_free(p->huge_seen);
 	memmap_free(p->thp);
-	p->untracked = p->huge_seen = p->thp = NULL;
+	memmap_free(p->replayed);
+	p->untracked = p->huge_seen = p->thp = p->replayed = NULL;
 	p->seq = r->h.seq;
 	exec_cmdline(p, x);
 	emit_cmdline(e, p, MEVI_EV_PROC_EXEC, 0);
@@ -747,6 +774,21 @@ static int any_range_cb(const struct memmap_range *r, void *arg)
 	return 1;
 }
 
+/* Whether [s, e) of map holds anything. */
+static bool map_holds(const struct memmap *map, uint64_t s, uint64_t e)
+{
+	return memmap_walk_range(map, s, e, any_range_cb, NULL) != 0;
+}
+
+/* Whether an mmap with these flags makes private anonymous memory with no
+ * page resident (MAP_POPULATE and MAP_LOCKED fill it; MAP_HUGETLB is not
+ * what exact mode tracks). */
+static bool fresh_anon(uint64_t flags)
+{
+	return (flags & MAP_TYPE) == MAP_PRIVATE && (flags & MAP_ANONYMOUS) &&
+	       !(flags & (MAP_POPULATE | MAP_LOCKED | MAP_HUGETLB));
+}
+
 /*
  * What the record of an mmap that returned addr (a: addr, length, prot,
  * flags) says was mapped: a private anonymous mapping, none of its pages
@@ -762,15 +804,65 @@ static int any_range_cb(const struct memmap_range *r, void *arg)
  */
 static void mmap_from_record(struct mm *mm, uint64_t addr, const __u64 *a, bool over)
 {
-	uint64_t end = addr + PAGE_UP(a[1]);
-
-	if ((a[3] & MAP_TYPE) == MAP_PRIVATE && (a[3] & MAP_ANONYMOUS)) {
-		if (a[3] & (MAP_POPULATE | MAP_LOCKED | MAP_HUGETLB))
-			return; /* pages resident, or not tracked: unknown */
-		if (over || !memmap_walk_range(mm->map, addr, end, any_range_cb, NULL))
+	if (fresh_anon(a[3])) {
+		if (over || !map_holds(mm->map, addr, addr + PAGE_UP(a[1])))
 			mm_mapped(mm, addr, a[1]);
 	} else if (over && (a[3] & MAP_FIXED) && !mm->sampled) {
 		mm_unmapped(mm, addr, a[1]);
+	}
+}
+
+struct unreplay {
+	struct mm *mm;
+	uint64_t s, e; /* the munmap's range */
+};
+
+static int unreplay_cb(const struct memmap_range *r, void *arg)
+{
+	const struct unreplay *u = arg;
+	uint64_t s = r->start > u->s ? r->start : u->s;
+	uint64_t e = r->end < u->e ? r->end : u->e;
+
+	if (s < e)
+		mm_unmapped(u->mm, s, e - s);
+	return 0;
+}
+
+/*
+ * A layout record of a change made before p's last full read (read_seq), read
+ * after it: the read holds the outcome, so the range is not read again and
+ * what the read found is kept. Only what the read could not see is shown: a
+ * fresh private anonymous mmap whose range the read found empty (it was
+ * unmapped again before the read) is applied from its record and remembered,
+ * and a munmap drops what was so applied in its range.
+ */
+static void replay_old(struct eproc *p, struct mm *mm, const struct mevi_bpf_rec *r)
+{
+	const __u64 *a = r->arg;
+	struct unreplay u = {.mm = mm};
+
+	switch (r->nr) {
+	case MEVI_BPF_SC_BRK:
+		p->brk_end = PAGE_UP(r->ret);
+		break;
+	case MEVI_BPF_SC_MMAP:
+		u.s = r->ret;
+		u.e = r->ret + PAGE_UP(a[1]);
+		if (!fresh_anon(a[3]) || u.e <= u.s || map_holds(mm->map, u.s, u.e))
+			break;
+		if (!p->replayed && !(p->replayed = memmap_new()))
+			break;
+		mm_mapped(mm, u.s, a[1]);
+		memmap_set(p->replayed, u.s, u.e, MEVI_STATE_UNTRACKED);
+		break;
+	case MEVI_BPF_SC_MUNMAP:
+		u.s = a[0];
+		u.e = a[0] + PAGE_UP(a[1]);
+		if (r->ret || !p->replayed || u.e <= u.s)
+			break;
+		memmap_walk_range(p->replayed, u.s, u.e, unreplay_cb, &u);
+		memmap_remove(p->replayed, u.s, u.e);
+		break;
 	}
 }
 
@@ -812,6 +904,10 @@ static void on_syscall(struct ebpf *e, const struct mevi_bpf_rec *r)
 	if (p->young_due ||
 	    (mm->pid != p->pid && proc_find(e, mm->pid) && proc_find(e, mm->pid)->young_due)) {
 		young_syscall(p, mm, r);
+		return;
+	}
+	if (r->h.seq <= p->read_seq) {
+		replay_old(p, mm, r);
 		return;
 	}
 	e->st.resyncs++;
@@ -1145,7 +1241,11 @@ static bool drain(struct ebpf *e, uint64_t budget_ns)
 	take_drops(e);
 	if (run_rechecks(e, budget_ns))
 		cut = true;
-	run_young(e);
+	/* A full read waits for a drain that reads the ring to its end: in the
+	 * middle, it dropped a mapping its young records had made before that
+	 * mapping's faults were read (and their touches were lost). */
+	if (!cut)
+		run_young(e);
 	trim_exited(e);
 	if (cut) {
 		/* A timer that is due now, not event_active(): libevent runs
