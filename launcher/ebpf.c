@@ -331,13 +331,17 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* The kernel's layout sequence of pid now (its tracked-set entry), or 0. */
-static uint64_t kernel_seq(const struct ebpf *e, pid_t pid)
+/* The kernel's layout sequence of pid now, from its tracked-set entry: false
+ * when it has none (it has exited, and the pid may be another's by now). */
+static bool kernel_seq(const struct ebpf *e, pid_t pid, uint64_t *seq)
 {
 	struct mevi_bpf_proc v;
 	__u32 key = (__u32)pid;
 
-	return bpf_map_lookup_elem(tracked_fd(e), &key, &v) ? 0 : v.seq;
+	if (bpf_map_lookup_elem(tracked_fd(e), &key, &v))
+		return false;
+	*seq = v.seq;
+	return true;
 }
 
 /*
@@ -347,11 +351,14 @@ static uint64_t kernel_seq(const struct ebpf *e, pid_t pid)
  * afterwards (replay_old: records still in the ring when a read is made, in
  * the middle of a drain or just after one). Applied again, a process's last
  * mmap, re-made from its record once the process had gone, replaced the
- * mapping the read had found, touches and all.
+ * mapping the read had found, touches and all. A pid no longer in the
+ * tracked set is not read: its process has exited, and an address space
+ * opened at its first read (MM_OPEN_LATER) would be whoever has the pid now.
  */
 static void full_read(struct ebpf *e, struct eproc *p)
 {
-	p->read_seq = kernel_seq(e, p->pid);
+	if (!kernel_seq(e, p->pid, &p->read_seq))
+		return;
 	memmap_free(p->replayed); /* the read drops what it does not find */
 	p->replayed = NULL;
 	mm_resync(p->mm, 0, MEVI_ADDR_LIMIT);
