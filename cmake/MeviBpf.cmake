@@ -2,6 +2,7 @@
 #   vmlinux.h    <- bpftool btf dump file /sys/kernel/btf/vmlinux format c
 #   mevi.bpf.o   <- clang -target bpf -g -O2 (CO-RE: relocated at load time)
 #   mevi.lskel.h <- bpftool gen object (strips DWARF) + bpftool gen skeleton -L
+#   mevi_bpf_id.h <- the skeleton's hash (cmake/MeviBpfId.cmake)
 # A light skeleton is loaded by a small loader program that the kernel runs:
 # the kernel relocates the programs against its own BTF, so mevi-run never
 # reads and parses the kernel's 5 MB BTF itself (40-55 ms of every start).
@@ -47,14 +48,16 @@ add_custom_command(
   COMMENT "Generating vmlinux.h from the kernel's BTF"
   VERBATIM)
 add_custom_command(
-  OUTPUT ${MEVI_BPF_GEN_DIR}/mevi.lskel.h
+  OUTPUT ${MEVI_BPF_GEN_DIR}/mevi.lskel.h ${MEVI_BPF_GEN_DIR}/mevi_bpf_id.h
   COMMAND ${MEVI_BPF_CLANG} -target bpf -D__TARGET_ARCH_x86 -g -O2 -Wall -Werror
           -I${MEVI_BPF_GEN_DIR} -I${MEVI_BPF_SRC_DIR}
           -c ${MEVI_BPF_SRC_DIR}/mevi.bpf.c -o ${MEVI_BPF_GEN_DIR}/mevi.tmp.o
   COMMAND ${MEVI_BPFTOOL} gen object ${MEVI_BPF_GEN_DIR}/mevi.bpf.o ${MEVI_BPF_GEN_DIR}/mevi.tmp.o
   COMMAND ${MEVI_BPFTOOL} gen skeleton -L ${MEVI_BPF_GEN_DIR}/mevi.bpf.o name mevi_bpf > ${MEVI_BPF_GEN_DIR}/mevi.lskel.h.tmp
   COMMAND ${CMAKE_COMMAND} -E rename ${MEVI_BPF_GEN_DIR}/mevi.lskel.h.tmp ${MEVI_BPF_GEN_DIR}/mevi.lskel.h
+  COMMAND ${CMAKE_COMMAND} -DIN=${MEVI_BPF_GEN_DIR}/mevi.lskel.h -DOUT=${MEVI_BPF_GEN_DIR}/mevi_bpf_id.h
+          -P ${PROJECT_SOURCE_DIR}/cmake/MeviBpfId.cmake
   DEPENDS ${MEVI_BPF_SRC_DIR}/mevi.bpf.c ${MEVI_BPF_SRC_DIR}/mevi_bpf.h ${MEVI_BPF_GEN_DIR}/vmlinux.h
   COMMENT "Building the eBPF programs and their skeleton"
   VERBATIM)
-add_custom_target(mevi_bpf_skel DEPENDS ${MEVI_BPF_GEN_DIR}/mevi.lskel.h)
+add_custom_target(mevi_bpf_skel DEPENDS ${MEVI_BPF_GEN_DIR}/mevi.lskel.h ${MEVI_BPF_GEN_DIR}/mevi_bpf_id.h)

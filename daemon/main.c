@@ -27,6 +27,7 @@
 
 #include "checkpoint.h"
 #include "detach.h"
+#include "engine_stock.h"
 #include "eventlog.h"
 #include "http.h"
 #include "launcher_conn.h"
@@ -50,6 +51,7 @@ struct mevid {
 	struct eventlog_budget budget;
 	struct stream stream;
 	struct launcher_server launchers;
+	struct engine_stock stock;
 	struct http_server http;
 	uv_signal_t sigs[3];
 	int nsigs;
@@ -79,6 +81,7 @@ static void mevid_stop(struct mevid *d)
 		return;
 	d->stopping = true;
 	launcher_server_close(&d->launchers);
+	engine_stock_close(&d->stock);
 	stream_shutdown(&d->stream);
 	uv_timer_init(&d->loop, &d->shutdown_timer);
 	d->shutdown_timer.data = d;
@@ -196,6 +199,13 @@ static int mevid_start(struct mevid *d, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot listen on %s: %s", path, uv_strerror(ret));
 		return ret;
 	}
+	if (!d->opts.no_engine_stock) {
+		ret = engine_stock_start(&d->stock, &d->loop, path);
+		if (ret)
+			log_warn("no engine stock beside %s: %s; launchers load their own eBPF "
+				 "programs",
+				 path, uv_strerror(ret));
+	}
 
 	int sigs[] = {SIGTERM, SIGINT, SIGHUP};
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
@@ -273,6 +283,7 @@ out:
 		/* After a failed start, close whatever was opened on the loop. */
 		http_server_destroy(&d.http);
 		launcher_server_close(&d.launchers);
+		engine_stock_close(&d.stock);
 		if (d.stream_init)
 			stream_destroy(&d.stream);
 		uv_walk(&d.loop, close_walk_cb, NULL);

@@ -31,12 +31,14 @@ enum {
 	OPT_MAX_UPLOAD,
 	OPT_SUMMARY,
 	OPT_SUMMARY_FORMAT,
+	OPT_NO_ENGINE_STOCK,
 };
 
 static const struct option long_options[] = {
     {"socket", required_argument, NULL, OPT_SOCKET},
     {"listen", required_argument, NULL, OPT_LISTEN},
     {"foreground", no_argument, NULL, OPT_FOREGROUND},
+    {"no-engine-stock", no_argument, NULL, OPT_NO_ENGINE_STOCK},
     {"max-ended-sessions", required_argument, NULL, OPT_MAX_ENDED},
     {"allow-origin", required_argument, NULL, OPT_ALLOW_ORIGIN},
     {"web-root", required_argument, NULL, OPT_WEB_ROOT},
@@ -70,6 +72,8 @@ static void print_help(FILE *out)
 		"                           picks any free port); a non-loopback HOST\n"
 		"                           admits only clients with the token\n"
 		"  --foreground             stay in the foreground and log to stderr\n"
+		"  --no-engine-stock        keep no eBPF programs loaded ahead of time for\n"
+		"                           launchers (they load their own, 6-7 ms later)\n"
 		"  --max-ended-sessions N   ended sessions kept for viewing (default %d)\n"
 		"  --allow-origin ORIGIN    also accept websockets from this Origin, e.g.\n"
 		"                           http://localhost:8080 (repeatable)\n"
@@ -276,6 +280,9 @@ static int apply_option(struct mevid_options *o, int c, char **argv, const char 
 		return 0;
 	case OPT_FOREGROUND:
 		o->foreground = true;
+		return 0;
+	case OPT_NO_ENGINE_STOCK:
+		o->no_engine_stock = true;
 		return 0;
 	case OPT_MAX_ENDED:
 	case OPT_TAB_QUEUE_LIMIT:

@@ -1,7 +1,7 @@
 /*
  * options — mevid's command line and environment.
  *
- *   mevid [--socket PATH] [--listen HOST:PORT] [--foreground]
+ *   mevid [--socket PATH] [--listen HOST:PORT] [--foreground] [--no-engine-stock]
  *         [--max-ended-sessions N] [--allow-origin ORIGIN]... [--web-root DIR]
  *         [--tab-queue-limit BYTES] [--tab-stall-timeout MS]
  *         [--history-budget BYTES] [--load FILE]... [--max-upload SIZE]
@@ -37,6 +37,7 @@ struct mevid_options {
 	bool listen_given;     /* --listen was given: no other port is tried */
 	size_t max_upload;     /* --max-upload: largest POST /api/recordings body */
 	bool foreground;
+	bool no_engine_stock; /* --no-engine-stock (daemon/engine_stock.h) */
 	unsigned interval_ms;
 	uint32_t max_ended_sessions;
 	const char *web_root;	    /* points into argv, or NULL */

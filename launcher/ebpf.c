@@ -41,6 +41,8 @@
 #include <linux/types.h>
 
 #include "bpf/mevi_bpf.h"
+#include "bpfskel.h"
+#include "stock.h"
 #include "mevi.lskel.h"
 #include "tracepoint.h"
 
@@ -65,10 +67,10 @@
 /* Past this many re-reads asked for in one drain, each process they name is
  * re-read whole once instead. */
 #define RECHECK_MAX   256
-#define RINGBUF_BYTES (4u << 20)
+#define RINGBUF_BYTES BPFSKEL_RINGBUF_BYTES
 /* Processes tracked at once. The hash's buckets are made at load: 65536 of
  * them cost 1.5-2.8 ms of every start-up here, 8192 0.1-0.5 ms. */
-#define TRACKED_MAX	  8192u
+#define TRACKED_MAX	  BPFSKEL_TRACKED_MAX
 #define CODE_MAPS_UNKNOWN UINT32_MAX
 
 /* One process of the traced tree. */
@@ -130,6 +132,8 @@ struct suspect {
 struct ebpf {
 	struct ebpf_config cfg;
 	struct mevi_bpf *skel;
+	struct bpfskel_config sc;     /* what skel was opened with */
+	bool from_stock;	      /* skel was loaded by mevid, ahead of time */
 	int sys_exit_fds[NSYS_EXITS]; /* perf events of the syscalls:sys_exit_* programs */
 	struct ring_buffer *rb;
 	struct event *rb_ev, *drain_ev, *reconcile_ev, *sample_ev;
@@ -1560,21 +1564,6 @@ static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap
 	return 0;
 }
 
-/* THP "always" (globally, or for a size a 4 KiB fault could be filled
- * with): every VMA may be filled more than a page at a time. */
-static bool thp_always(void)
-{
-	char buf[128] = "";
-	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "re");
-
-	if (!f)
-		return false;
-	if (!fgets(buf, sizeof(buf), f))
-		buf[0] = '\0';
-	fclose(f);
-	return strstr(buf, "[always]") != NULL;
-}
-
 bool ebpf_built_in(void)
 {
 	return true;
@@ -1683,38 +1672,78 @@ int ebpf_prepare(const struct ebpf_config *cfg, struct ebpf **out, char *why)
 	libbpf_set_print(libbpf_log);
 	for (size_t i = 0; i < NSYS_EXITS; i++)
 		e->sys_exit_fds[i] = -1;
-	e->skel = mevi_bpf__open();
-	if (!e->skel) {
-		err = -errno;
-		snprintf(why, EBPF_WHY_LEN, "cannot open the eBPF programs: %s", strerror(-err));
-		free(e);
-		return err;
-	}
-	e->skel->rodata->exact_mode = !sampled(e);
-	e->thp_always = thp_always();
-	e->skel->rodata->thp_always = e->thp_always;
+	struct bpfskel_config sc = {.exact = !sampled(e),
+				    .thp_always = bpfskel_thp_always(),
+				    .ring_bytes = rb_bytes,
+				    .tracked_max = tracked_max()};
+
+	e->thp_always = sc.thp_always;
 	e->drain_ms = drain_period_env();
 	/* No forced wake-up when the drain is on a fixed period only. */
-	e->skel->rodata->wake_mark = e->drain_ms ? UINT64_MAX : rb_bytes / 4;
+	sc.wake_mark = e->drain_ms ? UINT64_MAX : rb_bytes / 4;
 	if (cfg->bt_mode != BACKTRACE_OFF) {
 		e->bt = backtrace_new(cfg->out, cfg->base, (enum backtrace_mode)cfg->bt_mode,
 				      cfg->bt_depth);
-		e->skel->rodata->want_stacks = e->bt != NULL;
-		e->skel->rodata->stacks_all = cfg->bt_mode == BACKTRACE_ALL;
-		e->skel->rodata->young_ns = MM_ATTACH_DELAY_NS;
-		e->skel->rodata->young_min = BACKTRACE_YOUNG_MIN_BYTES;
+		sc.want_stacks = e->bt != NULL;
+		sc.stacks_all = cfg->bt_mode == BACKTRACE_ALL;
 	}
 	if (!e->drain_ms)
 		e->drain_ms = DRAIN_MS;
-	e->skel->maps.events.max_entries = rb_bytes;
-	e->skel->maps.tracked.max_entries = tracked_max();
+	e->sc = sc;
+	e->skel = bpfskel_open(&sc);
+	if (!e->skel) {
+		err = -errno;
+		snprintf(why, EBPF_WHY_LEN, "cannot open the eBPF programs: %s", strerror(-err));
+		backtrace_free(e->bt);
+		free(e);
+		return err;
+	}
 	*out = e;
 	return 0;
 }
 
+/*
+ * Takes the set of programs mevid loaded ahead of time for this build and
+ * configuration (launcher/stock.h), when it has one. Returns whether e->skel
+ * is now loaded; if not, e->skel is as ebpf_prepare() left it (a set that
+ * came but could not be taken is dropped with the skeleton, and a fresh one
+ * is opened).
+ */
+static bool take_stock(struct ebpf *e)
+{
+	char why[200];
+	int fds[BPFSKEL_FDS_MAX], err;
+	uint64_t mask = 0;
+	size_t n = 0;
+
+	if (!e->cfg.stock_socket)
+		return false;
+	err = stock_take(e->cfg.stock_socket, bpfskel_id(e->skel), STOCK_TIMEOUT_MS, &mask, fds,
+			 BPFSKEL_FDS_MAX, &n, why, sizeof(why));
+	if (err) {
+		if (err != -ENOENT && err != -ECONNREFUSED)
+			log_debug("eBPF programs loaded here: %s", why);
+		return false;
+	}
+	/* Only the skeleton's own slots: mevid's set is not attached. */
+	err = bpfskel_adopt(e->skel, NULL, 0, mask, fds, n);
+	if (!err) {
+		log_debug("eBPF programs: mevid's, loaded ahead of time");
+		return e->from_stock = true;
+	}
+	if (err == -EPROTO)
+		for (size_t i = 0; i < n; i++)
+			close(fds[i]);
+	log_warn("mevid's preloaded eBPF programs cannot be used (%s); loading them here",
+		 strerror(-err));
+	mevi_bpf__destroy(e->skel);
+	e->skel = bpfskel_open(&e->sc);
+	return false;
+}
+
 int ebpf_load(struct ebpf *e, char *why)
 {
-	int err = mevi_bpf__load(e->skel);
+	int err = take_stock(e) ? 0 : e->skel ? mevi_bpf__load(e->skel) : -ENOMEM;
 
 	if (err) {
 		err = err < 0 ? err : -errno;
@@ -1734,55 +1763,10 @@ int ebpf_load(struct ebpf *e, char *why)
 	return 0;
 }
 
-/*
- * Every descriptor a loaded engine holds, in one fixed order: the skeleton's
- * maps, programs and links (each generated group an array of one type), then
- * the classic tracepoints' perf events. Returns how many slots it filled.
- */
-static size_t fd_slots(struct ebpf *e, int **slot)
-{
-	struct bpf_map_desc *maps = (struct bpf_map_desc *)&e->skel->maps;
-	struct bpf_prog_desc *progs = (struct bpf_prog_desc *)&e->skel->progs;
-	int *links = (int *)&e->skel->links;
-	size_t n = 0;
-
-	_Static_assert(sizeof(e->skel->maps) % sizeof(*maps) == 0, "maps: one type");
-	_Static_assert(sizeof(e->skel->progs) % sizeof(*progs) == 0, "programs: one type");
-	_Static_assert(sizeof(e->skel->maps) / sizeof(*maps) +
-			       sizeof(e->skel->progs) / sizeof(*progs) +
-			       sizeof(e->skel->links) / sizeof(*links) + NSYS_EXITS <=
-			   EBPF_FDS_MAX,
-		       "EBPF_FDS_MAX holds them all");
-	for (size_t i = 0; i < sizeof(e->skel->maps) / sizeof(*maps); i++)
-		slot[n++] = &maps[i].map_fd;
-	for (size_t i = 0; i < sizeof(e->skel->progs) / sizeof(*progs); i++)
-		slot[n++] = &progs[i].prog_fd;
-	for (size_t i = 0; i < sizeof(e->skel->links) / sizeof(*links); i++)
-		slot[n++] = &links[i];
-	for (size_t i = 0; i < NSYS_EXITS; i++)
-		slot[n++] = &e->sys_exit_fds[i];
-	return n;
-}
-
-/* A slot holds a descriptor: the skeleton's unused ones are 0, ours -1. */
-static bool slot_used(int fd)
-{
-	return fd > 0;
-}
-
 size_t ebpf_fds(struct ebpf *e, uint64_t *mask, int *fds)
 {
-	int *slot[EBPF_FDS_MAX];
-	size_t n = fd_slots(e, slot), k = 0;
-
-	*mask = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (!slot_used(*slot[i]))
-			continue;
-		*mask |= UINT64_C(1) << i;
-		fds[k++] = *slot[i];
-	}
-	return k;
+	_Static_assert(EBPF_FDS_MAX == BPFSKEL_FDS_MAX, "one bound");
+	return bpfskel_fds(e->skel, e->sys_exit_fds, NSYS_EXITS, mask, fds);
 }
 
 /* The loaded engine's user-space half: its ring buffer and timers. */
@@ -1813,47 +1797,23 @@ static int finish_open(struct ebpf *e, char *why)
 	return 0;
 }
 
-/* Maps a global-data map where the skeleton's load would have (its own
- * skel_finalize_map_data, over the data prepared at open). */
-static void *map_data(struct bpf_map_desc *m, size_t size, int prot)
-{
-	size_t len = (size + 4095) & ~(size_t)4095;
-	void *p = mmap((void *)(uintptr_t)m->initial_value, len, prot, MAP_SHARED | MAP_FIXED,
-		       m->map_fd, 0);
-
-	return p == MAP_FAILED ? NULL : p;
-}
-
 int ebpf_take_over(struct ebpf *e, uint64_t mask, const int *fds, size_t nfds, char *why)
 {
-	int *slot[EBPF_FDS_MAX];
-	size_t n = fd_slots(e, slot), k = 0;
+	int err = bpfskel_adopt(e->skel, e->sys_exit_fds, NSYS_EXITS, mask, fds, nfds);
 
-	for (size_t i = 0; i < n; i++)
-		if (mask & (UINT64_C(1) << i))
-			k++;
-	if (k != nfds || (n < 64 && mask >> n)) {
+	if (err == -EPROTO) {
 		snprintf(why, EBPF_WHY_LEN,
-			 "the eBPF programs were not handed over whole (%zu descriptors for %zu "
-			 "slots)",
-			 nfds, k);
+			 "the eBPF programs were not handed over whole (%zu descriptors)", nfds);
 		for (size_t i = 0; i < nfds; i++)
 			close(fds[i]);
-		return -EPROTO;
+		return err;
 	}
-	k = 0;
-	for (size_t i = 0; i < n; i++)
-		if (mask & (UINT64_C(1) << i))
-			*slot[i] = fds[k++];
-	e->skel->rodata = map_data(&e->skel->maps.rodata, sizeof(*e->skel->rodata), PROT_READ);
-	e->skel->bss = map_data(&e->skel->maps.bss, sizeof(*e->skel->bss), PROT_READ | PROT_WRITE);
-	if (!e->skel->rodata || !e->skel->bss) {
-		snprintf(why, EBPF_WHY_LEN, "cannot map the eBPF programs' data: %s",
-			 strerror(errno));
-		return -ENOMEM;
+	if (err) {
+		snprintf(why, EBPF_WHY_LEN, "cannot take the eBPF programs over: %s",
+			 strerror(-err));
+		return err;
 	}
-	int err = attach_faults(e, why);
-
+	err = attach_faults(e, why);
 	return err ? err : finish_open(e, why);
 }
 

@@ -68,6 +68,9 @@ struct ebpf_config {
 	 * copy, while the program runs on. */
 	int bt_mode;
 	unsigned bt_depth;
+	/* The launcher socket of the mevid whose preloaded programs ebpf_load()
+	 * asks for first (launcher/stock.h); NULL: always loads them itself. */
+	const char *stock_socket;
 };
 
 /*

@@ -462,7 +462,8 @@ static int open_ebpf(struct launcher *l)
 				 .on_main_exit = l->attach_pid ? NULL : on_main_exit,
 				 .ctx = l,
 				 .bt_mode = o->bt_mode,
-				 .bt_depth = o->bt_depth};
+				 .bt_depth = o->bt_depth,
+				 .stock_socket = o->socket_path};
 
 	l->base = event_base_new();
 	if (!l->base) {

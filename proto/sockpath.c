@@ -59,6 +59,15 @@ int sockpath_dir(const char *path, char *dir, size_t dirlen)
 	return n < 0 || (size_t)n >= dirlen ? -ENAMETOOLONG : 0;
 }
 
+int sockpath_stock(const char *path, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, "%s.stock", path);
+
+	return n < 0 || (size_t)n >= len || (size_t)n >= sizeof(((struct sockaddr_un *)0)->sun_path)
+		   ? -ENAMETOOLONG
+		   : 0;
+}
+
 /* The trust rule on an existing directory's stat (see the header). */
 static int dir_trusted(const char *dir, const struct stat *st, char *err, size_t errlen)
 {

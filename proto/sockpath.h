@@ -46,6 +46,14 @@ int sockpath_resolve(const char *explicit_path, char *buf, size_t len);
 int sockpath_dir(const char *path, char *dir, size_t dirlen);
 
 /*
+ * Writes the path of the engine stock socket that goes with the launcher
+ * socket path (proto/stockmsg.h): "PATH.stock", in the same directory and under
+ * the same rule. Returns 0 or -ENAMETOOLONG (a Unix socket's path is at most
+ * 107 bytes).
+ */
+int sockpath_stock(const char *path, char *buf, size_t len);
+
+/*
  * Checks the directory of path against the trust rule above, without
  * creating anything. Returns 0, -ENOENT (missing: no sentence), -EPERM (not
  * trusted) or another -errno, with one sentence in err (errlen bytes) naming

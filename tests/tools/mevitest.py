@@ -9,6 +9,10 @@
                                   "all passed" and 0 (tmp removed); tmp may
                                   be None
     free_port()                   a free TCP port on 127.0.0.1
+    bpf_progs_of(pid)             the ids of the BPF programs pid holds
+    process_of(exe, env_entry, not_pid=0)
+                                  a process running exe whose environment
+                                  holds env_entry (bytes "NAME=VALUE"), or 0
     Daemon(mevid, sock, port=None, extra=())
                                   a private mevid in the foreground on sock
                                   and 127.0.0.1:port (a free one by default),
@@ -24,6 +28,7 @@ Python 3 standard library only.
 """
 
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -63,6 +68,44 @@ def free_port():
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+def bpf_progs_of(pid):
+    """Ids of the BPF programs process pid holds: the prog_id lines of its
+    descriptors' fdinfo (program and link descriptors both have one)."""
+    ids = set()
+    fddir = "/proc/%d/fdinfo" % pid
+    try:
+        names = os.listdir(fddir)
+    except OSError:
+        return ids
+    for fd in names:
+        try:
+            with open(os.path.join(fddir, fd)) as f:
+                for line in f:
+                    if line.startswith("prog_id:"):
+                        ids.add(int(line.split()[1]))
+        except OSError:
+            pass
+    return ids
+
+
+def process_of(exe, env_entry, not_pid=0):
+    """A process (not not_pid) running exe whose environment holds env_entry
+    (bytes, "NAME=VALUE"): e.g. the hidden tracker of one mevi-run. 0 if none."""
+    exe = os.path.realpath(exe)
+    for d in os.listdir("/proc"):
+        if not d.isdigit() or int(d) == not_pid:
+            continue
+        try:
+            if os.readlink("/proc/%s/exe" % d) != exe:
+                continue
+            with open("/proc/%s/environ" % d, "rb") as f:
+                if env_entry in f.read().split(b"\0"):
+                    return int(d)
+        except OSError:
+            pass
+    return 0
 
 
 class Daemon:

@@ -1,0 +1,367 @@
+/* engine_stock — mevi-run's eBPF programs, loaded ahead of time (engine_stock.h). */
+#include "engine_stock.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "sockpath.h"
+#include "stockmsg.h"
+
+#ifdef MEVI_HAVE_EBPF
+
+#include "bpfskel.h"
+#include "mevi.lskel.h"
+
+/* One launcher asking. Freed once both of its handles are closed. */
+struct stock_conn {
+	struct engine_stock *st;
+	struct stock_conn *next, *prev;
+	uv_pipe_t pipe;
+	uv_timer_t timeout;
+	int open_handles;
+	bool closing;
+	pid_t peer;
+	size_t have;
+	char buf[MEVI_STOCK_MSG_MAX];
+};
+
+static double mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* The id a launcher with the default configuration asks for now (THP's
+ * setting may have changed since the set was loaded); 0 if unknown. */
+static uint64_t default_id(void)
+{
+	struct bpfskel_config c;
+	struct mevi_bpf *s;
+	uint64_t id;
+
+	bpfskel_config_default(&c);
+	s = bpfskel_open(&c);
+	if (!s)
+		return 0;
+	id = bpfskel_id(s);
+	mevi_bpf__destroy(s);
+	return id;
+}
+
+static void load_set(struct engine_stock *st)
+{
+	struct bpfskel_config c;
+	struct mevi_bpf *s;
+	double t0 = mono_ms();
+	int err;
+
+	if (st->set || st->disabled)
+		return;
+	bpfskel_config_default(&c);
+	s = bpfskel_open(&c);
+	if (!s) {
+		log_warn("engine stock: cannot open the eBPF programs: %s", strerror(errno));
+		return;
+	}
+	st->id = bpfskel_id(s);
+	err = mevi_bpf__load(s);
+	if (err) {
+		err = err < 0 ? err : -errno;
+		mevi_bpf__destroy(s);
+		st->disabled = true;
+		if (err == -EPERM || err == -EACCES)
+			log_debug("engine stock: mevid may not load eBPF programs (%s); launchers "
+				  "load their own",
+				  strerror(-err));
+		else
+			log_warn("engine stock: the kernel refused the eBPF programs (%s); "
+				 "launchers load their own",
+				 strerror(-err));
+		return;
+	}
+	st->set = s;
+	st->loads++;
+	st->load_ms = mono_ms() - t0;
+	log_debug("engine stock: a set of eBPF programs loaded in %.1f ms", st->load_ms);
+}
+
+static void reload_cb(uv_timer_t *t)
+{
+	load_set(t->data);
+}
+
+static void conn_freed_cb(uv_handle_t *h)
+{
+	struct stock_conn *c = h->data;
+
+	if (--c->open_handles == 0)
+		free(c);
+}
+
+static void conn_close(struct stock_conn *c, enum log_level level, const char *why)
+{
+	struct engine_stock *st = c->st;
+
+	if (c->closing)
+		return;
+	c->closing = true;
+	if (why)
+		LOG_AT(level, "engine stock: peer pid %d: %s", (int)c->peer, why);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		st->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	st->nconns--;
+	uv_close((uv_handle_t *)&c->pipe, conn_freed_cb);
+	uv_close((uv_handle_t *)&c->timeout, conn_freed_cb);
+}
+
+/* Sends the reply, with the set's descriptors when granted (then the set is
+ * the peer's: ours are closed and the next is loaded later). */
+static void reply(struct stock_conn *c, const struct mevi_stock_request *req)
+{
+	struct engine_stock *st = c->st;
+	struct mevi_stock_reply rep = {.version = MEVI_STOCK_VERSION};
+	int fds[BPFSKEL_FDS_MAX];
+	size_t nfds = 0;
+	union {
+		char b[CMSG_SPACE(sizeof(fds))];
+		struct cmsghdr align;
+	} ctl;
+	char buf[MEVI_STOCK_MSG_MAX];
+	uv_os_fd_t fd;
+	int len;
+
+	if (req->version != MEVI_STOCK_VERSION)
+		snprintf(rep.why, sizeof(rep.why), "mevid's engine stock speaks version %u",
+			 MEVI_STOCK_VERSION);
+	else if (st->disabled)
+		snprintf(rep.why, sizeof(rep.why), "mevid may not load eBPF programs");
+	else if (!st->set)
+		snprintf(rep.why, sizeof(rep.why), "none is loaded yet");
+	else if (req->id != st->id)
+		snprintf(rep.why, sizeof(rep.why),
+			 "its set was loaded for another build or configuration");
+	if (!rep.why[0]) {
+		rep.granted = true;
+		nfds = bpfskel_fds(st->set, NULL, 0, &rep.mask, fds);
+	}
+	len = mevi_stock_reply_encode(&rep, buf, sizeof(buf));
+	if (len < 0 || uv_fileno((uv_handle_t *)&c->pipe, &fd)) {
+		conn_close(c, LOG_LEVEL_WARN, "cannot encode the reply");
+		return;
+	}
+	struct iovec iov = {.iov_base = buf, .iov_len = (size_t)len};
+	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+
+	if (nfds) {
+		struct cmsghdr *cm;
+
+		memset(&ctl, 0, sizeof(ctl));
+		m.msg_control = ctl.b;
+		m.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
+		cm = CMSG_FIRSTHDR(&m);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+		memcpy(CMSG_DATA(cm), fds, nfds * sizeof(int));
+	}
+	/* A new connection's buffer is empty: a message this small fits. */
+	if (sendmsg(fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT) != len) {
+		char why[120];
+
+		snprintf(why, sizeof(why), "cannot send the reply: %s", strerror(errno));
+		conn_close(c, LOG_LEVEL_INFO, why);
+		return;
+	}
+	if (rep.granted) {
+		mevi_bpf__destroy(st->set);
+		st->set = NULL;
+		st->grants++;
+		uv_timer_start(&st->reload, reload_cb, ENGINE_STOCK_RELOAD_MS, 0);
+		conn_close(c, LOG_LEVEL_DEBUG, "took a set of eBPF programs");
+		return;
+	}
+	st->refusals++;
+	/* The machine's default changed (THP): the next set follows it. */
+	if (st->set && req->version == MEVI_STOCK_VERSION && req->id == default_id()) {
+		mevi_bpf__destroy(st->set);
+		st->set = NULL;
+		uv_timer_start(&st->reload, reload_cb, 0, 0);
+	}
+	conn_close(c, LOG_LEVEL_DEBUG, rep.why);
+}
+
+static void conn_alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+	struct stock_conn *c = h->data;
+
+	(void)hint;
+	*buf = uv_buf_init(c->buf + c->have, (unsigned)(sizeof(c->buf) - c->have));
+}
+
+static void conn_read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+	struct stock_conn *c = s->data;
+	struct mevi_stock_request req;
+	int used;
+
+	(void)buf;
+	if (c->closing)
+		return;
+	if (n < 0) {
+		conn_close(c, LOG_LEVEL_DEBUG, n == UV_EOF ? "hung up" : uv_strerror((int)n));
+		return;
+	}
+	c->have += (size_t)n;
+	used = mevi_stock_request_decode(c->buf, c->have, &req);
+	if (used < 0 || (used == 0 && c->have == sizeof(c->buf)))
+		conn_close(c, LOG_LEVEL_WARN, "not a request for the engine stock");
+	else if (used > 0)
+		reply(c, &req);
+}
+
+static void conn_timeout_cb(uv_timer_t *t)
+{
+	conn_close(t->data, LOG_LEVEL_INFO, "no request in time");
+}
+
+static void listener_cb(uv_stream_t *server, int status)
+{
+	struct engine_stock *st = server->data;
+	struct stock_conn *c;
+	struct ucred peer = {0};
+	socklen_t plen = sizeof(peer);
+	uv_os_fd_t fd;
+	int err;
+
+	if (status < 0) {
+		log_warn("engine stock: accept: %s", uv_strerror(status));
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		log_error("engine stock: out of memory");
+		return;
+	}
+	c->st = st;
+	uv_pipe_init(st->loop, &c->pipe, 0);
+	uv_timer_init(st->loop, &c->timeout);
+	c->pipe.data = c->timeout.data = c;
+	c->open_handles = 2;
+	c->next = st->conns;
+	if (st->conns)
+		st->conns->prev = c;
+	st->conns = c;
+	st->nconns++;
+	err = uv_accept(server, (uv_stream_t *)&c->pipe);
+	if (!err)
+		err = uv_fileno((uv_handle_t *)&c->pipe, &fd);
+	if (!err && getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &plen) < 0)
+		err = -errno;
+	c->peer = peer.pid;
+	if (err) {
+		conn_close(c, LOG_LEVEL_WARN, uv_strerror(err));
+	} else if (peer.uid != getuid()) {
+		char why[120];
+
+		snprintf(why, sizeof(why), "refused: runs as uid %u, mevid as uid %u",
+			 (unsigned)peer.uid, (unsigned)getuid());
+		conn_close(c, LOG_LEVEL_INFO, why);
+	} else if (st->nconns > ENGINE_STOCK_CONNS) {
+		conn_close(c, LOG_LEVEL_INFO, "refused: too many connections at once");
+	} else {
+		uv_timer_start(&c->timeout, conn_timeout_cb, ENGINE_STOCK_TIMEOUT_MS, 0);
+		err = uv_read_start((uv_stream_t *)&c->pipe, conn_alloc_cb, conn_read_cb);
+		if (err)
+			conn_close(c, LOG_LEVEL_WARN, uv_strerror(err));
+	}
+}
+
+int engine_stock_start(struct engine_stock *st, uv_loop_t *loop, const char *launcher_socket)
+{
+	char path[108];
+	mode_t old_mask;
+	int err;
+
+	memset(st, 0, sizeof(*st));
+	st->loop = loop;
+	err = sockpath_stock(launcher_socket, path, sizeof(path));
+	if (err)
+		return err;
+	/* What a mevid killed without its cleanup left; the lock on the
+	 * launcher socket says no other mevid serves this directory. */
+	unlink(path);
+	st->path = strdup(path);
+	if (!st->path)
+		return -ENOMEM;
+	uv_timer_init(loop, &st->reload);
+	st->reload.data = st;
+	st->timer_init = true;
+	err = uv_pipe_init(loop, &st->listener, 0);
+	if (err)
+		return err;
+	st->listener.data = st;
+	st->listening = true;
+	old_mask = umask(0077);
+	err = uv_pipe_bind(&st->listener, path);
+	umask(old_mask);
+	if (!err)
+		err = uv_listen((uv_stream_t *)&st->listener, 16, listener_cb);
+	if (err)
+		return err;
+	uv_timer_start(&st->reload, reload_cb, 0, 0);
+	return 0;
+}
+
+void engine_stock_close(struct engine_stock *st)
+{
+	while (st->conns)
+		conn_close(st->conns, LOG_LEVEL_DEBUG, NULL);
+	if (st->listening) {
+		uv_close((uv_handle_t *)&st->listener, NULL);
+		st->listening = false;
+	}
+	if (st->timer_init) {
+		uv_close((uv_handle_t *)&st->reload, NULL);
+		st->timer_init = false;
+	}
+	if (st->path) {
+		unlink(st->path);
+		free(st->path);
+		st->path = NULL;
+	}
+	if (st->loads)
+		log_debug("engine stock: %u sets loaded (the last in %.1f ms), %u handed over, %u "
+			  "requests refused",
+			  st->loads, st->load_ms, st->grants, st->refusals);
+	mevi_bpf__destroy(st->set);
+	st->set = NULL;
+}
+
+#else /* !MEVI_HAVE_EBPF */
+
+int engine_stock_start(struct engine_stock *st, uv_loop_t *loop, const char *launcher_socket)
+{
+	(void)launcher_socket;
+	memset(st, 0, sizeof(*st));
+	st->loop = loop;
+	return 0;
+}
+
+void engine_stock_close(struct engine_stock *st)
+{
+	(void)st;
+}
+
+#endif

@@ -1,0 +1,35 @@
+/*
+ * stock — mevi-run's side of mevid's engine stock (proto/stockmsg.h): takes the
+ * set of eBPF programs a running mevid loaded ahead of time, so that the
+ * kernel's load and verification (6-7 ms here) are off PROGRAM's start-up.
+ *
+ * Synchronous and short: it runs on PROGRAM's start-up path. No mevid, no
+ * stock, another build or configuration, or no answer within timeout_ms:
+ * the caller loads the programs itself (launcher/ebpf.h), as it would have.
+ *
+ * Trust: the socket's directory must pass proto/sockpath.h's rule, and the
+ * peer must run as our own uid (not merely root): descriptors are taken from
+ * ourselves only.
+ */
+#ifndef MEVI_LAUNCHER_STOCK_H
+#define MEVI_LAUNCHER_STOCK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* How long PROGRAM's start-up waits for mevid's answer at most. */
+#define STOCK_TIMEOUT_MS 40
+
+/*
+ * Asks the mevid serving socket_path (the launcher socket: the stock's is
+ * beside it) for its loaded set, built and configured as id names. Returns
+ * 0 with the descriptors (close-on-exec, the caller's) in fds (max entries),
+ * their count in *nfds and the slots they fill in *mask; else a negative
+ * errno, and a sentence in why (whylen bytes): -ENOENT or -ECONNREFUSED (no
+ * mevid), -EPERM (not trusted), -EAGAIN (mevid had none for us: its
+ * sentence), -ETIMEDOUT, -EPROTO (a malformed answer).
+ */
+int stock_take(const char *socket_path, uint64_t id, int timeout_ms, uint64_t *mask, int *fds,
+	       size_t max, size_t *nfds, char *why, size_t whylen);
+
+#endif /* MEVI_LAUNCHER_STOCK_H */

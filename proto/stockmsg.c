@@ -1,0 +1,129 @@
+/* stockmsg — the engine stock socket's messages (stockmsg.h). */
+#include "stockmsg.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include <msgpack.h>
+
+static const char magic[] = "mevi-stock";
+
+/* Copies sb into buf, or -ENOSPC; frees sb. */
+static int take(msgpack_sbuffer *sb, char *buf, size_t len)
+{
+	int n = sb->size <= len && sb->size <= MEVI_STOCK_MSG_MAX ? (int)sb->size : -ENOSPC;
+
+	if (n > 0)
+		memcpy(buf, sb->data, sb->size);
+	msgpack_sbuffer_destroy(sb);
+	return n;
+}
+
+static void pack_head(msgpack_packer *pk, uint32_t n, uint32_t version)
+{
+	msgpack_pack_array(pk, n);
+	msgpack_pack_str_with_body(pk, magic, sizeof(magic) - 1);
+	msgpack_pack_uint32(pk, version);
+}
+
+int mevi_stock_request_encode(const struct mevi_stock_request *r, char *buf, size_t len)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	pack_head(&pk, 3, r->version);
+	msgpack_pack_uint64(&pk, r->id);
+	return take(&sb, buf, len);
+}
+
+int mevi_stock_reply_encode(const struct mevi_stock_reply *r, char *buf, size_t len)
+{
+	size_t why = strnlen(r->why, sizeof(r->why));
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	pack_head(&pk, 4, r->version);
+	if (r->granted)
+		msgpack_pack_uint64(&pk, r->mask);
+	else
+		msgpack_pack_nil(&pk);
+	msgpack_pack_str_with_body(&pk, r->why, why);
+	return take(&sb, buf, len);
+}
+
+/*
+ * Unpacks the array at the start of buf and checks its head (magic, a
+ * version). Returns the bytes it took, 0 when incomplete, -EPROTO; *o is
+ * valid (in up) on success.
+ */
+static int unpack_head(const char *buf, size_t len, msgpack_unpacked *up, uint32_t n,
+		       uint32_t *version, msgpack_object **o)
+{
+	size_t off = 0;
+	msgpack_unpack_return ret;
+
+	if (len > MEVI_STOCK_MSG_MAX)
+		len = MEVI_STOCK_MSG_MAX;
+	ret = msgpack_unpack_next(up, buf, len, &off);
+	if (ret == MSGPACK_UNPACK_CONTINUE)
+		return len == MEVI_STOCK_MSG_MAX ? -EPROTO : 0;
+	if (ret != MSGPACK_UNPACK_SUCCESS || up->data.type != MSGPACK_OBJECT_ARRAY ||
+	    up->data.via.array.size != n)
+		return -EPROTO;
+	*o = up->data.via.array.ptr;
+	if ((*o)[0].type != MSGPACK_OBJECT_STR || (*o)[0].via.str.size != sizeof(magic) - 1 ||
+	    memcmp((*o)[0].via.str.ptr, magic, sizeof(magic) - 1) != 0 ||
+	    (*o)[1].type != MSGPACK_OBJECT_POSITIVE_INTEGER || (*o)[1].via.u64 > UINT32_MAX)
+		return -EPROTO;
+	*version = (uint32_t)(*o)[1].via.u64;
+	return (int)off;
+}
+
+int mevi_stock_request_decode(const char *buf, size_t len, struct mevi_stock_request *r)
+{
+	msgpack_unpacked up;
+	msgpack_object *o = NULL;
+	int n;
+
+	msgpack_unpacked_init(&up);
+	n = unpack_head(buf, len, &up, 3, &r->version, &o);
+	if (n > 0) {
+		if (o[2].type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+			r->id = o[2].via.u64;
+		else
+			n = -EPROTO;
+	}
+	msgpack_unpacked_destroy(&up);
+	return n;
+}
+
+int mevi_stock_reply_decode(const char *buf, size_t len, struct mevi_stock_reply *r)
+{
+	msgpack_unpacked up;
+	msgpack_object *o = NULL;
+	int n;
+
+	msgpack_unpacked_init(&up);
+	n = unpack_head(buf, len, &up, 4, &r->version, &o);
+	if (n > 0) {
+		r->granted = o[2].type == MSGPACK_OBJECT_POSITIVE_INTEGER;
+		r->mask = r->granted ? o[2].via.u64 : 0;
+		if ((!r->granted && o[2].type != MSGPACK_OBJECT_NIL) ||
+		    o[3].type != MSGPACK_OBJECT_STR) {
+			n = -EPROTO;
+		} else {
+			size_t w = o[3].via.str.size;
+
+			if (w >= sizeof(r->why))
+				w = sizeof(r->why) - 1;
+			memcpy(r->why, o[3].via.str.ptr, w);
+			r->why[w] = '\0';
+		}
+	}
+	msgpack_unpacked_destroy(&up);
+	return n;
+}

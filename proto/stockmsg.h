@@ -1,0 +1,52 @@
+/*
+ * stockmsg — the two messages of mevid's engine stock socket (PROTOCOL.md,
+ * section 5b): a launcher asks for the set of eBPF programs mevid loaded
+ * ahead of time, naming the build and configuration it needs (an id:
+ * launcher/bpfskel.h); mevid hands the set over, its descriptors riding with
+ * the answer (SCM_RIGHTS), or says in a sentence why not.
+ *
+ *   request: ["mevi-stock", version, id]
+ *   reply:   ["mevi-stock", version, mask, why]   mask: uint (granted: bit i
+ *            set for each descriptor slot filled, in the order they ride), or
+ *            nil (refused); why: str, "" when granted
+ *
+ * Both sides refuse another version. Decoding is strict: anything else is
+ * -EPROTO, never a crash (the bytes come from another process).
+ */
+#ifndef MEVI_PROTO_STOCKMSG_H
+#define MEVI_PROTO_STOCKMSG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define MEVI_STOCK_VERSION 1
+/* The longest message either side sends or accepts, in bytes. */
+#define MEVI_STOCK_MSG_MAX 256
+/* The longest reason a reply carries, terminator included. */
+#define MEVI_STOCK_WHY_MAX 160
+
+struct mevi_stock_request {
+	uint32_t version;
+	uint64_t id; /* the build and configuration wanted */
+};
+
+struct mevi_stock_reply {
+	uint32_t version;
+	bool granted;
+	uint64_t mask;		      /* granted: which slots the descriptors fill */
+	char why[MEVI_STOCK_WHY_MAX]; /* refused: why; "" when granted */
+};
+
+/* Encode into buf (len bytes): the message's length, or -ENOSPC. */
+int mevi_stock_request_encode(const struct mevi_stock_request *r, char *buf, size_t len);
+int mevi_stock_reply_encode(const struct mevi_stock_reply *r, char *buf, size_t len);
+
+/* Decode the message at the start of buf: its length (> 0), 0 when more
+ * bytes are needed, or -EPROTO when it is not such a message (a longer why
+ * is cut to MEVI_STOCK_WHY_MAX - 1 bytes). The version is returned as found:
+ * the caller compares it. */
+int mevi_stock_request_decode(const char *buf, size_t len, struct mevi_stock_request *r);
+int mevi_stock_reply_decode(const char *buf, size_t len, struct mevi_stock_reply *r);
+
+#endif /* MEVI_PROTO_STOCKMSG_H */

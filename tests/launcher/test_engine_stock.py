@@ -1,0 +1,214 @@
+#!/usr/bin/env python3
+"""mevid's engine stock (daemon/engine_stock.h, launcher/stock.h): one set of
+eBPF programs loaded ahead of time and handed to the next mevi-run.
+
+    test_engine_stock.py --mevi-run PATH --mevid PATH
+
+- mevid loads a set at start (its descriptors name BPF programs);
+- `mevi-run --engine=ebpf` runs that very set (its tracker holds the same
+  program ids, mevid no longer does) and mevid loads the next one;
+- a launcher configured otherwise (MEVI_BPF_RINGBUF) is refused and loads its
+  own, and mevid keeps its set;
+- the socket refuses what is not a request (garbage, another id, another
+  version, silence), each on its own connection, and mevid carries on with
+  its set; a peer of another uid (nobody) is cut off without a reply;
+- --no-engine-stock: no socket, no programs, and mevi-run loads its own;
+- a stopped mevid leaves neither its socket nor its programs behind.
+Python 3 standard library only; needs root (exits 77, skipped, otherwise).
+"""
+
+import argparse
+import os
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+from mevitest import Daemon, bpf_progs_of, check, finish, process_of  # noqa: E402
+
+ARGS = None
+NOBODY = 65534
+MAGIC = b"mevi-stock"
+
+
+def wait_set(pid, other=frozenset(), timeout=10):
+    """The set mevid holds once it holds one (at least 7 programs) that is
+    not other; empty if none came in time."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        held = bpf_progs_of(pid)
+        if len(held) >= 7 and held.isdisjoint(other):
+            return held
+        time.sleep(0.02)
+    return set()
+
+
+def run_sleeping(sock, env_extra, marker):
+    """Starts `mevi-run --engine=ebpf -- sleep 0.6` on sock; returns the
+    process and its tracker's program ids, read while sleep runs."""
+    env = dict(os.environ, MEVI_LOG="debug", **env_extra)
+    env["MEVI_TEST_STOCK_RUN"] = marker
+    p = subprocess.Popen([ARGS.mevi_run, "--socket", sock, "--engine=ebpf", "--", "sleep", "0.6"],
+                         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    tracker, held = 0, set()
+    deadline = time.time() + 5
+    while time.time() < deadline and not held:
+        tracker = process_of(ARGS.mevi_run, b"MEVI_TEST_STOCK_RUN=" + marker.encode(), p.pid)
+        held = bpf_progs_of(tracker) if tracker else set()
+        time.sleep(0.02)
+    return p, held
+
+
+def request(version, ident):
+    """A request in bytes: ["mevi-stock", version, ident] (uint64 id)."""
+    return bytes([0x93, 0xa0 | len(MAGIC)]) + MAGIC + bytes([version]) + b"\xcf" + struct.pack(">Q", ident)
+
+
+def ask(path, data, wait=3.0):
+    """Sends data on a new connection; returns (reply bytes, descriptors)
+    as received until mevid closes (or wait seconds pass)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(wait)
+    s.connect(path)
+    if data:
+        s.sendall(data)
+    got, fds = b"", []
+    try:
+        while True:
+            msg, more, _, _ = socket.recv_fds(s, 512, 64)
+            fds += more
+            if not msg:
+                break
+            got += msg
+    except socket.timeout:
+        got = None
+    s.close()
+    for fd in fds:
+        os.close(fd)
+    return got, fds
+
+
+def refused_with(reply, words):
+    """Whether reply is ["mevi-stock", 1, nil, why] with words in why."""
+    head = bytes([0x94, 0xa0 | len(MAGIC)]) + MAGIC + b"\x01\xc0"
+    return reply is not None and reply.startswith(head) and words in reply[len(head):]
+
+
+def check_socket_rules(d, path, held):
+    got, fds = ask(path, b"\xc1garbage")
+    check("garbage on the stock socket: the connection is closed, nothing handed over",
+          got == b"" and not fds, repr((got, fds)))
+    got, fds = ask(path, request(1, 5))
+    check("a request for another id: refused in a sentence, nothing handed over",
+          refused_with(got, b"another build or configuration") and not fds, repr((got, fds)))
+    got, fds = ask(path, request(2, 5))
+    check("a request of another version: refused, naming ours",
+          refused_with(got, b"speaks version 1") and not fds, repr((got, fds)))
+    t0 = time.time()
+    got, fds = ask(path, b"", wait=5)
+    check("a silent connection is closed after about a second",
+          got == b"" and 0.5 < time.time() - t0 < 4, repr((got, time.time() - t0)))
+    check("after all that mevid is up and still holds its set",
+          d.proc.poll() is None and bpf_progs_of(d.proc.pid) == held, repr(bpf_progs_of(d.proc.pid)))
+
+    # Another user: the directory and socket opened to it for this check only.
+    tmp = os.path.dirname(path)
+    os.chmod(tmp, 0o711)
+    os.chmod(path, 0o666)
+    code = ("import socket,sys\n"
+            "s=socket.socket(socket.AF_UNIX);s.settimeout(5);s.connect(sys.argv[1])\n"
+            "s.sendall(bytes.fromhex(sys.argv[2]))\n"
+            "try:\n"
+            "  m,f,_,_=socket.recv_fds(s,512,64)\n"
+            "except ConnectionResetError:\n"
+            "  m,f=b'',[]\n"
+            "print(len(m),len(f))\n")
+    r = subprocess.run(["setpriv", "--reuid=%d" % NOBODY, "--regid=%d" % NOBODY, "--clear-groups",
+                        sys.executable, "-c", code, path, request(1, 5).hex()],
+                       capture_output=True, timeout=30)
+    os.chmod(tmp, 0o700)
+    os.chmod(path, 0o700)
+    check("nobody is cut off without a reply or a descriptor",
+          r.returncode == 0 and r.stdout.split() == [b"0", b"0"], repr((r.returncode, r.stdout, r.stderr[-300:])))
+    time.sleep(0.1)
+    with open(d.logpath, errors="replace") as f:
+        log = f.read()
+    check("mevid logs why nobody was refused", "refused: runs as uid %d" % NOBODY in log, log[-600:])
+    check("and still holds its set", bpf_progs_of(d.proc.pid) == held, repr(bpf_progs_of(d.proc.pid)))
+
+
+def main():
+    global ARGS
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--mevi-run", required=True)
+    ap.add_argument("--mevid", required=True)
+    ARGS = ap.parse_args()
+    if os.geteuid() != 0:
+        print("SKIP: needs root (loading eBPF programs)")
+        return 77
+    tmp = tempfile.mkdtemp(prefix="mevi-stock-")
+    sock = os.path.join(tmp, "m.sock")
+    path = sock + ".stock"
+    os.environ["MEVI_LOG"] = "debug"
+    d = Daemon(ARGS.mevid, sock)
+    try:
+        first = wait_set(d.proc.pid)
+        if not first:
+            print("SKIP: mevid could not load the eBPF programs here")
+            d.stop()
+            return 77
+        check("mevid loads a set at start, on a socket beside the launcher's, closed to others",
+              os.stat(path).st_mode & 0o077 == 0, oct(os.stat(path).st_mode))
+
+        p, held = run_sleeping(sock, {}, "1")
+        now = bpf_progs_of(d.proc.pid)
+        err = p.communicate(timeout=30)[1]
+        check("mevi-run runs mevid's set: its tracker holds the very programs mevid loaded",
+              first <= held, repr((first, held)))
+        check("mevid no longer holds them", now.isdisjoint(first), repr(now & first))
+        check("the launcher says where its programs came from",
+              b"mevid's, loaded ahead of time" in err, err[-600:])
+        check("the program ran and ended well", p.returncode == 0, repr((p.returncode, err[-300:])))
+        second = wait_set(d.proc.pid, first)
+        check("mevid loads the next set", bool(second), repr(bpf_progs_of(d.proc.pid)))
+        sess = [s for s in d.sessions() if s.get("engine") == "ebpf"]
+        check("the session is an eBPF one", len(sess) == 1, repr(d.sessions()))
+
+        p, held = run_sleeping(sock, {"MEVI_BPF_RINGBUF": "65536"}, "2")
+        err = p.communicate(timeout=30)[1]
+        check("a launcher configured otherwise loads its own set",
+              held and held.isdisjoint(second) and p.returncode == 0,
+              repr((held, second, p.returncode)))
+        check("and says why", b"another build or configuration" in err, err[-600:])
+        check("mevid keeps its set for the next launcher", bpf_progs_of(d.proc.pid) == second,
+              repr(bpf_progs_of(d.proc.pid)))
+
+        check_socket_rules(d, path, second)
+    finally:
+        d.stop()
+    check("a stopped mevid removes its stock socket", not os.path.exists(path))
+    deadline = time.time() + 10
+    while time.time() < deadline and os.path.exists("/proc/%d" % d.proc.pid):
+        time.sleep(0.05)
+
+    sock2 = os.path.join(tmp, "n.sock")
+    d2 = Daemon(ARGS.mevid, sock2, extra=["--no-engine-stock"])
+    try:
+        time.sleep(0.3)
+        check("--no-engine-stock: no socket and no programs",
+              not os.path.exists(sock2 + ".stock") and not bpf_progs_of(d2.proc.pid),
+              repr(bpf_progs_of(d2.proc.pid)))
+        p, held = run_sleeping(sock2, {}, "3")
+        err = p.communicate(timeout=30)[1]
+        check("--no-engine-stock: mevi-run loads its own set", bool(held) and p.returncode == 0,
+              repr((held, p.returncode, err[-300:])))
+    finally:
+        d2.stop()
+    return finish(tmp)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
