@@ -120,11 +120,11 @@ def check_socket_rules(d, path, held):
     os.chmod(path, 0o666)
     code = ("import socket,sys\n"
             "s=socket.socket(socket.AF_UNIX);s.settimeout(5);s.connect(sys.argv[1])\n"
-            "s.sendall(bytes.fromhex(sys.argv[2]))\n"
             "try:\n"
+            "  s.sendall(bytes.fromhex(sys.argv[2]))\n"
             "  m,f,_,_=socket.recv_fds(s,512,64)\n"
-            "except ConnectionResetError:\n"
-            "  m,f=b'',[]\n"
+            "except (ConnectionResetError, BrokenPipeError):\n"
+            "  m,f=b'',[]  # closed on us: before or after the request\n"
             "print(len(m),len(f))\n")
     r = subprocess.run(["setpriv", "--reuid=%d" % NOBODY, "--regid=%d" % NOBODY, "--clear-groups",
                         sys.executable, "-c", code, path, request(1, 5).hex()],
