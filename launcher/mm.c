@@ -80,7 +80,7 @@ static bool delay_passed(struct mm *mm, uint64_t now)
 	int64_t ran;
 
 	if (mm->delay_over || now >= last || (ran = cpu_ns(mm->pid)) < 0 ||
-	    ran >= MM_ATTACH_DELAY_NS)
+	    (ran -= mm->cpu_base) >= MM_ATTACH_DELAY_NS)
 		return mm->delay_over = true;
 	mm->due_ns = now + (uint64_t)(MM_ATTACH_DELAY_NS - ran);
 	if (mm->due_ns > last)
@@ -239,6 +239,8 @@ int mm_new(pid_t pid, const struct memmap *template, struct event_base *base, st
 	}
 	mm->state = MM_PENDING;
 	mm->made_ns = mono_ns();
+	if ((flags & MM_CPU_FROM_NOW) && (mm->cpu_base = cpu_ns(pid)) < 0)
+		mm->cpu_base = 0;
 	mm->due_ns = mm->made_ns + MM_ATTACH_DELAY_NS;
 	mm->retry_ev = evtimer_new(base, uffd_retry_cb, mm);
 	mm->due_ev = evtimer_new(base, due_cb, mm);

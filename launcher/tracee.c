@@ -206,10 +206,11 @@ static void emit_exit(struct tracee_table *t, struct proc *p)
 /* ---- lifecycle ---- */
 
 /* mm_new for a process of t: the address space learns the mode (sampled or
- * exact, and how many seccomp filters are ours). */
-static int new_mm(struct tracee_table *t, pid_t pid, const struct memmap *template, struct mm **out)
+ * exact, and how many seccomp filters are ours). flags: mm_new's. */
+static int new_mm(struct tracee_table *t, pid_t pid, const struct memmap *template, unsigned flags,
+		  struct mm **out)
 {
-	int err = mm_new(pid, template, t->base, t->out, &t->stats, 0, out);
+	int err = mm_new(pid, template, t->base, t->out, &t->stats, flags, out);
 
 	if (!err) {
 		(*out)->own_filters = t->mode.own_filters;
@@ -446,7 +447,7 @@ static struct proc *new_process(struct tracee_table *t, pid_t pid, pid_t ppid, s
 	}
 	if ((!pmm && parent) || dead)
 		return p; /* the creator itself is not tracked (before its exec), or it is gone */
-	int err = new_mm(t, p->pid, pmm ? pmm->map : NULL, &p->mm);
+	int err = new_mm(t, p->pid, pmm ? pmm->map : NULL, 0, &p->mm);
 
 	if (err) {
 		log_warn("pid %d: cannot track the new process: %s", p->pid, strerror(-err));
@@ -552,7 +553,7 @@ static void on_exec_event(struct tracee_table *t, struct thread *th)
 	p->mm = NULL;
 	read_cmdline(p);
 	emit_cmdline_event(t, p, MEVI_EV_PROC_EXEC, 0);
-	int err = new_mm(t, p->pid, NULL, &p->mm);
+	int err = new_mm(t, p->pid, NULL, MM_CPU_FROM_NOW, &p->mm);
 	if (err)
 		log_warn("pid %d: cannot track after exec: %s", p->pid, strerror(-err));
 	else {
@@ -997,7 +998,7 @@ int tracee_attach(struct tracee_table *t, pid_t pid, pid_t launcher_pid)
 		return err;
 	read_cmdline(p);
 	emit_cmdline_event(t, p, MEVI_EV_PROC_START, 0);
-	err = new_mm(t, pid, NULL, &p->mm);
+	err = new_mm(t, pid, NULL, 0, &p->mm);
 	if (err) {
 		log_warn("pid %d: cannot read its memory: %s", pid, strerror(-err));
 		return 0;
