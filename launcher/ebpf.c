@@ -134,6 +134,7 @@ struct ebpf {
 	struct mevi_bpf *skel;
 	struct bpfskel_config sc;     /* what skel was opened with */
 	bool from_stock;	      /* skel was loaded by mevid, ahead of time */
+	int stock_fd;		      /* the question to mevid's stock, answer pending; or -1 */
 	int sys_exit_fds[NSYS_EXITS]; /* perf events of the syscalls:sys_exit_* programs */
 	struct ring_buffer *rb;
 	struct event *rb_ev, *drain_ev, *reconcile_ev, *sample_ev;
@@ -1647,6 +1648,72 @@ static bool may_trace(void)
 	return (eff >> CAP_SYS_ADMIN & 1) || ((eff >> CAP_BPF & 1) && (eff >> CAP_PERFMON & 1));
 }
 
+/* Asks mevid for the set it loaded ahead of time (launcher/stock.h), so
+ * that it answers while the tracker is being forked; take_stock() reads the
+ * answer. Nothing is asked without a launcher socket, or of no mevid. */
+static void ask_stock(struct ebpf *e)
+{
+	char why[200];
+
+	e->stock_fd = -1;
+	if (!e->cfg.stock_socket)
+		return;
+	e->stock_fd = stock_ask(e->cfg.stock_socket, bpfskel_id(e->skel), why, sizeof(why));
+	if (e->stock_fd == -ENOENT || e->stock_fd == -ECONNREFUSED)
+		e->stock_fd = -1;
+	else if (e->stock_fd < 0)
+		log_debug("eBPF programs loaded here: %s", why);
+	e->stock_fd = e->stock_fd < 0 ? -1 : e->stock_fd;
+}
+
+/* Forgets the question to mevid's stock (its answer, if any, is dropped:
+ * mevid loads another set after a hand-over, whoever takes it). */
+static void drop_stock(struct ebpf *e)
+{
+	if (e->stock_fd >= 0)
+		close(e->stock_fd);
+	e->stock_fd = -1;
+}
+
+/*
+ * Takes the set of programs mevid loaded ahead of time for this build and
+ * configuration (ask_stock()), when it has one. Returns whether e->skel is
+ * now loaded; if not, e->skel is as ebpf_prepare() left it (a set that came
+ * but could not be taken is dropped with the skeleton, and a fresh one is
+ * opened).
+ */
+static bool take_stock(struct ebpf *e)
+{
+	char why[200];
+	int fds[BPFSKEL_FDS_MAX], err;
+	uint64_t mask = 0;
+	size_t n = 0;
+
+	if (e->stock_fd < 0)
+		return false;
+	err = stock_take(e->stock_fd, STOCK_TIMEOUT_MS, &mask, fds, BPFSKEL_FDS_MAX, &n, why,
+			 sizeof(why));
+	e->stock_fd = -1;
+	if (err) {
+		log_debug("eBPF programs loaded here: %s", why);
+		return false;
+	}
+	/* Only the skeleton's own slots: mevid's set is not attached. */
+	err = bpfskel_adopt(e->skel, NULL, 0, mask, fds, n);
+	if (!err) {
+		log_debug("eBPF programs: mevid's, loaded ahead of time");
+		return e->from_stock = true;
+	}
+	if (err == -EPROTO)
+		for (size_t i = 0; i < n; i++)
+			close(fds[i]);
+	log_warn("mevid's preloaded eBPF programs cannot be used (%s); loading them here",
+		 strerror(-err));
+	mevi_bpf__destroy(e->skel);
+	e->skel = bpfskel_open(&e->sc);
+	return false;
+}
+
 int ebpf_prepare(const struct ebpf_config *cfg, struct ebpf **out, char *why)
 {
 	struct ebpf *e = calloc(1, sizeof(*e));
@@ -1672,6 +1739,7 @@ int ebpf_prepare(const struct ebpf_config *cfg, struct ebpf **out, char *why)
 	libbpf_set_print(libbpf_log);
 	for (size_t i = 0; i < NSYS_EXITS; i++)
 		e->sys_exit_fds[i] = -1;
+	e->stock_fd = -1;
 	struct bpfskel_config sc = {.exact = !sampled(e),
 				    .thp_always = bpfskel_thp_always(),
 				    .ring_bytes = rb_bytes,
@@ -1698,47 +1766,9 @@ int ebpf_prepare(const struct ebpf_config *cfg, struct ebpf **out, char *why)
 		free(e);
 		return err;
 	}
+	ask_stock(e);
 	*out = e;
 	return 0;
-}
-
-/*
- * Takes the set of programs mevid loaded ahead of time for this build and
- * configuration (launcher/stock.h), when it has one. Returns whether e->skel
- * is now loaded; if not, e->skel is as ebpf_prepare() left it (a set that
- * came but could not be taken is dropped with the skeleton, and a fresh one
- * is opened).
- */
-static bool take_stock(struct ebpf *e)
-{
-	char why[200];
-	int fds[BPFSKEL_FDS_MAX], err;
-	uint64_t mask = 0;
-	size_t n = 0;
-
-	if (!e->cfg.stock_socket)
-		return false;
-	err = stock_take(e->cfg.stock_socket, bpfskel_id(e->skel), STOCK_TIMEOUT_MS, &mask, fds,
-			 BPFSKEL_FDS_MAX, &n, why, sizeof(why));
-	if (err) {
-		if (err != -ENOENT && err != -ECONNREFUSED)
-			log_debug("eBPF programs loaded here: %s", why);
-		return false;
-	}
-	/* Only the skeleton's own slots: mevid's set is not attached. */
-	err = bpfskel_adopt(e->skel, NULL, 0, mask, fds, n);
-	if (!err) {
-		log_debug("eBPF programs: mevid's, loaded ahead of time");
-		return e->from_stock = true;
-	}
-	if (err == -EPROTO)
-		for (size_t i = 0; i < n; i++)
-			close(fds[i]);
-	log_warn("mevid's preloaded eBPF programs cannot be used (%s); loading them here",
-		 strerror(-err));
-	mevi_bpf__destroy(e->skel);
-	e->skel = bpfskel_open(&e->sc);
-	return false;
 }
 
 int ebpf_load(struct ebpf *e, char *why)
@@ -1799,7 +1829,10 @@ static int finish_open(struct ebpf *e, char *why)
 
 int ebpf_take_over(struct ebpf *e, uint64_t mask, const int *fds, size_t nfds, char *why)
 {
-	int err = bpfskel_adopt(e->skel, e->sys_exit_fds, NSYS_EXITS, mask, fds, nfds);
+	int err;
+
+	drop_stock(e); /* the original's question */
+	err = bpfskel_adopt(e->skel, e->sys_exit_fds, NSYS_EXITS, mask, fds, nfds);
 
 	if (err == -EPROTO) {
 		snprintf(why, EBPF_WHY_LEN,
@@ -1841,6 +1874,7 @@ void ebpf_close(struct ebpf *e)
 {
 	if (!e)
 		return;
+	drop_stock(e);
 	if (e->rb_ev)
 		event_free(e->rb_ev);
 	if (e->drain_ev)

@@ -119,16 +119,12 @@ static int read_reply(int fd, int64_t deadline, struct mevi_stock_reply *r, int 
 	}
 }
 
-int stock_take(const char *socket_path, uint64_t id, int timeout_ms, uint64_t *mask, int *fds,
-	       size_t max, size_t *nfds, char *why, size_t whylen)
+int stock_ask(const char *socket_path, uint64_t id, char *why, size_t whylen)
 {
-	int64_t deadline = now_ms() + timeout_ms;
 	struct mevi_stock_request req = {.version = MEVI_STOCK_VERSION, .id = id};
-	struct mevi_stock_reply rep = {0};
 	char path[108], buf[MEVI_STOCK_MSG_MAX];
 	int fd, err, len;
 
-	*nfds = 0;
 	if (sockpath_stock(socket_path, path, sizeof(path)) < 0) {
 		snprintf(why, whylen,
 			 "the socket path %s is too long for an engine stock beside it",
@@ -143,8 +139,23 @@ int stock_take(const char *socket_path, uint64_t id, int timeout_ms, uint64_t *m
 		return fd;
 	len = mevi_stock_request_encode(&req, buf, sizeof(buf));
 	err = len < 0 ? len : send(fd, buf, (size_t)len, MSG_NOSIGNAL) == len ? 0 : -EIO;
-	if (!err)
-		err = read_reply(fd, deadline, &rep, fds, max, nfds);
+	if (err) {
+		snprintf(why, whylen, "cannot ask the engine stock at %s: %s", path,
+			 strerror(-err));
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+int stock_take(int fd, int timeout_ms, uint64_t *mask, int *fds, size_t max, size_t *nfds,
+	       char *why, size_t whylen)
+{
+	struct mevi_stock_reply rep = {0};
+	int err;
+
+	*nfds = 0;
+	err = read_reply(fd, now_ms() + timeout_ms, &rep, fds, max, nfds);
 	close(fd);
 	if (!err && rep.version != MEVI_STOCK_VERSION) {
 		snprintf(why, whylen, "the engine stock speaks version %u, not %u", rep.version,
@@ -158,8 +169,7 @@ int stock_take(const char *socket_path, uint64_t id, int timeout_ms, uint64_t *m
 			 __builtin_popcountll(rep.mask));
 		err = -EPROTO;
 	} else if (err) {
-		snprintf(why, whylen, "no answer from the engine stock at %s: %s", path,
-			 strerror(-err));
+		snprintf(why, whylen, "no answer from the engine stock: %s", strerror(-err));
 	}
 	if (err) {
 		close_all(fds, nfds);

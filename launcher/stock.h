@@ -22,14 +22,22 @@
 
 /*
  * Asks the mevid serving socket_path (the launcher socket: the stock's is
- * beside it) for its loaded set, built and configured as id names. Returns
- * 0 with the descriptors (close-on-exec, the caller's) in fds (max entries),
- * their count in *nfds and the slots they fill in *mask; else a negative
- * errno, and a sentence in why (whylen bytes): -ENOENT or -ECONNREFUSED (no
- * mevid), -EPERM (not trusted), -EAGAIN (mevid had none for us: its
+ * beside it) for its loaded set, built and configured as id names, and
+ * returns at once: the connection (close-on-exec; stock_take() reads the
+ * answer and closes it), so that mevid answers while the caller goes on.
+ * Else a negative errno, and a sentence in why (whylen bytes): -ENOENT or
+ * -ECONNREFUSED (no mevid), -EPERM (not trusted), -ENAMETOOLONG.
+ */
+int stock_ask(const char *socket_path, uint64_t id, char *why, size_t whylen);
+
+/*
+ * Reads the answer on fd (stock_ask's) within timeout_ms and closes fd.
+ * Returns 0 with the descriptors (close-on-exec, the caller's) in fds (max
+ * entries), their count in *nfds and the slots they fill in *mask; else a
+ * negative errno and a sentence in why: -EAGAIN (mevid had none for us: its
  * sentence), -ETIMEDOUT, -EPROTO (a malformed answer).
  */
-int stock_take(const char *socket_path, uint64_t id, int timeout_ms, uint64_t *mask, int *fds,
-	       size_t max, size_t *nfds, char *why, size_t whylen);
+int stock_take(int fd, int timeout_ms, uint64_t *mask, int *fds, size_t max, size_t *nfds,
+	       char *why, size_t whylen);
 
 #endif /* MEVI_LAUNCHER_STOCK_H */
