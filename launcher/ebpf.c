@@ -133,7 +133,6 @@ struct ebpf {
 	struct ebpf_config cfg;
 	struct mevi_bpf *skel;
 	struct bpfskel_config sc;     /* what skel was opened with */
-	bool from_stock;	      /* skel was loaded by mevid, ahead of time */
 	int stock_fd;		      /* the question to mevid's stock, answer pending; or -1 */
 	int sys_exit_fds[NSYS_EXITS]; /* perf events of the syscalls:sys_exit_* programs */
 	struct ring_buffer *rb;
@@ -1654,16 +1653,15 @@ static bool may_trace(void)
 static void ask_stock(struct ebpf *e)
 {
 	char why[200];
+	int fd;
 
 	e->stock_fd = -1;
 	if (!e->cfg.stock_socket)
 		return;
-	e->stock_fd = stock_ask(e->cfg.stock_socket, bpfskel_id(e->skel), why, sizeof(why));
-	if (e->stock_fd == -ENOENT || e->stock_fd == -ECONNREFUSED)
-		e->stock_fd = -1;
-	else if (e->stock_fd < 0)
+	fd = stock_ask(e->cfg.stock_socket, bpfskel_id(e->skel), why, sizeof(why));
+	if (fd < 0 && fd != -ENOENT && fd != -ECONNREFUSED)
 		log_debug("eBPF programs loaded here: %s", why);
-	e->stock_fd = e->stock_fd < 0 ? -1 : e->stock_fd;
+	e->stock_fd = fd < 0 ? -1 : fd;
 }
 
 /* Forgets the question to mevid's stock (its answer, if any, is dropped:
@@ -1702,7 +1700,7 @@ static bool take_stock(struct ebpf *e)
 	err = bpfskel_adopt(e->skel, NULL, 0, mask, fds, n);
 	if (!err) {
 		log_debug("eBPF programs: mevid's, loaded ahead of time");
-		return e->from_stock = true;
+		return true;
 	}
 	if (err == -EPROTO)
 		for (size_t i = 0; i < n; i++)

@@ -138,7 +138,7 @@ struct mm {
 /* MM_CPU_FROM_NOW: the attach delay's CPU time counts from now, not from the
  * thread's creation: for the image an exec makes, whose thread has already
  * run its fork child's code and the exec itself (1-1.5 ms of kernel time for
- * /bin/true here, which pushed 95 % of 200 fork + execs past the delay just
+ * /bin/true here, which pushed 27-35 of 200 fork + execs past the delay just
  * before their exit, each paying an injection and a registration). */
 #define MM_CPU_FROM_NOW 2u
 
