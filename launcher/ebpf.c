@@ -764,18 +764,17 @@ static uint64_t map_extent(const struct memmap *map, uint64_t addr)
 }
 
 /*
- * A brk in an exec'd image's young window (libc's heap, after the loader),
- * not unwound (the kernel program copied no stack: young_stack() in
- * bpf/mevi.bpf.c applies backtrace_wants_exit's rule): the layout is kept,
- * for when the program is gone before its own first stack is unwound, and so
- * is the break, where the next growth's origin starts.
+ * The break a brk record left: the engine's, and the backtraces' when the
+ * record came without a stack (the kernel program copies one only for a
+ * break that moved up, and not in an exec'd image's young window); the next
+ * growth's origin starts there. A record with a stack sets it as it is
+ * unwound (backtrace_syscall_exit).
  */
-static void young_brk(struct eproc *p, uint64_t ret)
+static void brk_seen(struct eproc *p, const struct mevi_bpf_rec *r)
 {
-	if (!p->mm || !p->mm->bt)
-		return;
-	backtrace_mm_save_layout(p->mm->bt);
-	backtrace_brk_seen(p->mm->bt, ret);
+	p->brk_end = PAGE_UP(r->ret);
+	if (r->h.type == MEVI_BPF_SYSCALL && p->mm && p->mm->bt)
+		backtrace_brk_seen(p->mm->bt, r->ret);
 }
 
 static int any_range_cb(const struct memmap_range *r, void *arg)
@@ -854,7 +853,7 @@ static void replay_old(struct eproc *p, struct mm *mm, const struct mevi_bpf_rec
 
 	switch (r->nr) {
 	case MEVI_BPF_SC_BRK:
-		p->brk_end = PAGE_UP(r->ret);
+		brk_seen(p, r);
 		break;
 	case MEVI_BPF_SC_MMAP:
 		u.s = r->ret;
@@ -885,9 +884,11 @@ static void young_syscall(struct eproc *p, struct mm *mm, const struct mevi_bpf_
 {
 	switch (r->nr) {
 	case MEVI_BPF_SC_BRK:
-		p->brk_end = PAGE_UP(r->ret);
-		if (p->exec_young && r->h.type == MEVI_BPF_SYSCALL)
-			young_brk(p, r->ret);
+		brk_seen(p, r);
+		/* libc's heap, after the loader, not unwound: the layout is
+		 * kept for when the program is gone before its first stack. */
+		if (p->exec_young && r->h.type == MEVI_BPF_SYSCALL && p->mm && p->mm->bt)
+			backtrace_mm_save_layout(p->mm->bt);
 		break;
 	case MEVI_BPF_SC_MMAP:
 		mmap_from_record(mm, r->ret, r->arg, true);
@@ -984,7 +985,7 @@ static void on_syscall(struct ebpf *e, const struct mevi_bpf_rec *r)
 			mm_resync(mm, lo, hi);
 		else
 			mm_resync_mapping(mm, now - 1);
-		p->brk_end = now;
+		brk_seen(p, r);
 		break;
 	}
 	case MEVI_BPF_SC_MLOCKALL:

@@ -188,7 +188,7 @@ int BPF_PROG(proc_fork, struct task_struct *parent, struct task_struct *child)
 	if (ctgid == ptgid) {
 		flags = MEVI_BPF_F_THREAD;
 	} else {
-		struct mevi_bpf_proc np = {.code_maps_woken = ~0u};
+		struct mevi_bpf_proc np = {.code_maps_woken = ~0u, .brk_end = p->brk_end};
 
 		if (bpf_map_update_elem(&tracked, &ctgid, &np, BPF_ANY))
 			flags = MEVI_BPF_F_UNTRACKED; /* the set is full */
@@ -232,6 +232,7 @@ int BPF_PROG(proc_exec, struct task_struct *task, pid_t old_pid, struct linux_bi
 	__sync_fetch_and_add(&p->seq, 1);
 	p->young_until = bpf_ktime_get_ns() + young_ns;
 	p->code_maps_woken = ~0u; /* a new image: its modules are to be read */
+	p->brk_end = 0;		  /* and a new heap */
 	x = reserve(sizeof(*x));
 	if (!x)
 		return 0;
@@ -362,7 +363,7 @@ static __always_inline int on_sys_exit(struct pt_regs *regs, long sysno, long re
 	__u32 tgid, nr;
 	struct mevi_bpf_proc *p;
 	struct mevi_bpf_rec *r;
-	bool wake = false;
+	bool wake = false, grew = false;
 
 	switch (sysno) {
 	case 9:
@@ -415,9 +416,16 @@ static __always_inline int on_sys_exit(struct pt_regs *regs, long sysno, long re
 	if (nr == MEVI_BPF_SC_MADVISE && advice_is_noop(a[2]))
 		return 0;
 	__sync_fetch_and_add(&p->seq, 1);
+	if (nr == MEVI_BPF_SC_BRK) {
+		/* Only a break that moved up makes memory whose origin is
+		 * asked: a query (brk(0)), a refusal or a shrink gets no stack
+		 * (half of a malloc churn's brk calls give memory back). */
+		grew = p->brk_end ? (__u64)ret > p->brk_end : a[0] != 0;
+		p->brk_end = (__u64)ret;
+	}
 	if (want_stacks && ret >= 0 &&
 	    ((nr == MEVI_BPF_SC_MMAP && (a[3] & MAP_ANONYMOUS)) || nr == MEVI_BPF_SC_MREMAP ||
-	     nr == MEVI_BPF_SC_BRK) &&
+	     grew) &&
 	    young_stack(p, nr, a)) {
 		struct mevi_bpf_stack *s = reserve(sizeof(*s));
 

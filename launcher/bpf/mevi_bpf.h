@@ -112,6 +112,8 @@ struct mevi_bpf_proc {
 	__u32 code_maps;       /* executable file mappings made (a library loaded); see aux */
 	__u32 code_maps_woken; /* code_maps at the last stack copy that woke user
 				* space; ~0 after a fork or an exec */
+	__u64 brk_end;	       /* the break its last brk returned; 0: unknown (an
+				* exec, or a process attached) */
 };
 
 #endif /* MEVI_LAUNCHER_BPF_MEVI_BPF_H */

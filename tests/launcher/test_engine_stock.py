@@ -48,14 +48,17 @@ def wait_set(pid, other=frozenset(), timeout=10):
 
 def run_sleeping(sock, env_extra, marker):
     """Starts `mevi-run --engine=ebpf -- sleep 0.6` on sock; returns the
-    process and its tracker's program ids, read while sleep runs."""
+    process and its tracker's program ids, read while sleep runs (empty
+    if the tracker never held seven)."""
     env = dict(os.environ, MEVI_LOG="debug", **env_extra)
     env["MEVI_TEST_STOCK_RUN"] = marker
     p = subprocess.Popen([ARGS.mevi_run, "--socket", sock, "--engine=ebpf", "--", "sleep", "0.6"],
                          env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     tracker, held = 0, set()
     deadline = time.time() + 5
-    while time.time() < deadline and not held:
+    # The descriptors arrive one by one (a hand-over, then the attaches):
+    # read until the tracker holds a whole set, all seven programs.
+    while time.time() < deadline and len(held) < 7:
         tracker = process_of(ARGS.mevi_run, b"MEVI_TEST_STOCK_RUN=" + marker.encode(), p.pid)
         held = bpf_progs_of(tracker) if tracker else set()
         time.sleep(0.02)
