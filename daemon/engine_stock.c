@@ -39,15 +39,17 @@ static double mono_ms(void)
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-/* The id a launcher with the default configuration asks for now (THP's
- * setting may have changed since the set was loaded); 0 if unknown. */
-static uint64_t default_id(void)
+static void reload_cb(uv_timer_t *t);
+
+/* The id a launcher with a default configuration asks for now (THP's
+ * setting may have changed since a set was loaded); 0 if unknown. */
+static uint64_t default_id(bool sampled)
 {
 	struct bpfskel_config c;
 	struct mevi_bpf *s;
 	uint64_t id;
 
-	bpfskel_config_default(&c);
+	bpfskel_config_default(&c, sampled);
 	s = bpfskel_open(&c);
 	if (!s)
 		return 0;
@@ -56,22 +58,34 @@ static uint64_t default_id(void)
 	return id;
 }
 
+static void drop_set(struct stock_set *set)
+{
+	mevi_bpf__destroy(set->skel);
+	set->skel = NULL;
+}
+
+/* Loads one missing set; the next missing one on the next turn of the loop
+ * (each is 6-10 ms of mevid's loop). */
 static void load_set(struct engine_stock *st)
 {
+	struct stock_set *set = NULL;
 	struct bpfskel_config c;
 	struct mevi_bpf *s;
 	double t0 = mono_ms();
 	int err;
 
-	if (st->set || st->disabled)
+	for (size_t i = 0; i < ENGINE_STOCK_SETS && !set; i++)
+		if (!st->sets[i].skel)
+			set = &st->sets[i];
+	if (!set || st->disabled)
 		return;
-	bpfskel_config_default(&c);
+	bpfskel_config_default(&c, set->sampled);
 	s = bpfskel_open(&c);
 	if (!s) {
 		log_warn("engine stock: cannot open the eBPF programs: %s", strerror(errno));
 		return;
 	}
-	st->id = bpfskel_id(s);
+	set->id = bpfskel_id(s);
 	err = mevi_bpf__load(s);
 	if (err) {
 		err = err < 0 ? err : -errno;
@@ -87,10 +101,16 @@ static void load_set(struct engine_stock *st)
 				 strerror(-err));
 		return;
 	}
-	st->set = s;
+	set->skel = s;
 	st->loads++;
 	st->load_ms = mono_ms() - t0;
-	log_debug("engine stock: a set of eBPF programs loaded in %.1f ms", st->load_ms);
+	log_debug("engine stock: a set of eBPF programs (%s) loaded in %.1f ms",
+		  set->sampled ? "sampled" : "exact", st->load_ms);
+	for (size_t i = 0; i < ENGINE_STOCK_SETS; i++)
+		if (!st->sets[i].skel) {
+			uv_timer_start(&st->reload, reload_cb, 0, 0);
+			break;
+		}
 }
 
 static void reload_cb(uv_timer_t *t)
@@ -126,12 +146,36 @@ static void conn_close(struct stock_conn *c, enum log_level level, const char *w
 	uv_close((uv_handle_t *)&c->timeout, conn_freed_cb);
 }
 
-/* Sends the reply, with the set's descriptors when granted (then the set is
- * the peer's: ours are closed and the next is loaded later). */
+/* The loaded set a request names, or NULL. */
+static struct stock_set *find_set(struct engine_stock *st, uint64_t id)
+{
+	for (size_t i = 0; i < ENGINE_STOCK_SETS; i++)
+		if (st->sets[i].skel && st->sets[i].id == id)
+			return &st->sets[i];
+	return NULL;
+}
+
+/* After a refusal: a set loaded for a default that has changed since (THP's
+ * setting) is loaded again, to match what launchers ask for now. */
+static void follow_default(struct engine_stock *st, uint64_t id)
+{
+	for (size_t i = 0; i < ENGINE_STOCK_SETS; i++) {
+		struct stock_set *set = &st->sets[i];
+
+		if (set->skel && set->id != id && default_id(set->sampled) == id) {
+			drop_set(set);
+			uv_timer_start(&st->reload, reload_cb, 0, 0);
+		}
+	}
+}
+
+/* Sends the reply, with a set's descriptors when granted (then the set is
+ * the peer's: ours are closed and it is loaded again later). */
 static void reply(struct stock_conn *c, const struct mevi_stock_request *req)
 {
 	struct engine_stock *st = c->st;
 	struct mevi_stock_reply rep = {.version = MEVI_STOCK_VERSION};
+	struct stock_set *set = NULL;
 	int fds[BPFSKEL_FDS_MAX];
 	size_t nfds = 0;
 	union {
@@ -147,14 +191,12 @@ static void reply(struct stock_conn *c, const struct mevi_stock_request *req)
 			 MEVI_STOCK_VERSION);
 	else if (st->disabled)
 		snprintf(rep.why, sizeof(rep.why), "mevid may not load eBPF programs");
-	else if (!st->set)
-		snprintf(rep.why, sizeof(rep.why), "none is loaded yet");
-	else if (req->id != st->id)
+	else if (!(set = find_set(st, req->id)))
 		snprintf(rep.why, sizeof(rep.why),
-			 "its set was loaded for another build or configuration");
-	if (!rep.why[0]) {
+			 "it holds no set loaded for this build and configuration (yet)");
+	if (set) {
 		rep.granted = true;
-		nfds = bpfskel_fds(st->set, NULL, 0, &rep.mask, fds);
+		nfds = bpfskel_fds(set->skel, NULL, 0, &rep.mask, fds);
 	}
 	len = mevi_stock_reply_encode(&rep, buf, sizeof(buf));
 	if (len < 0 || uv_fileno((uv_handle_t *)&c->pipe, &fd)) {
@@ -184,21 +226,16 @@ static void reply(struct stock_conn *c, const struct mevi_stock_request *req)
 		conn_close(c, LOG_LEVEL_INFO, why);
 		return;
 	}
-	if (rep.granted) {
-		mevi_bpf__destroy(st->set);
-		st->set = NULL;
+	if (set) {
+		drop_set(set);
 		st->grants++;
 		uv_timer_start(&st->reload, reload_cb, ENGINE_STOCK_RELOAD_MS, 0);
 		conn_close(c, LOG_LEVEL_DEBUG, "took a set of eBPF programs");
 		return;
 	}
 	st->refusals++;
-	/* The machine's default changed (THP): the next set follows it. */
-	if (st->set && req->version == MEVI_STOCK_VERSION && req->id == default_id()) {
-		mevi_bpf__destroy(st->set);
-		st->set = NULL;
-		uv_timer_start(&st->reload, reload_cb, 0, 0);
-	}
+	if (req->version == MEVI_STOCK_VERSION && !st->disabled)
+		follow_default(st, req->id);
 	conn_close(c, LOG_LEVEL_DEBUG, rep.why);
 }
 
@@ -308,6 +345,8 @@ int engine_stock_start(struct engine_stock *st, uv_loop_t *loop, const char *lau
 	uv_timer_init(loop, &st->reload);
 	st->reload.data = st;
 	st->timer_init = true;
+	for (size_t i = 0; i < ENGINE_STOCK_SETS; i++)
+		st->sets[i].sampled = i == 1;
 	err = uv_pipe_init(loop, &st->listener, 0);
 	if (err)
 		return err;
@@ -345,8 +384,8 @@ void engine_stock_close(struct engine_stock *st)
 		log_debug("engine stock: %u sets loaded (the last in %.1f ms), %u handed over, %u "
 			  "requests refused",
 			  st->loads, st->load_ms, st->grants, st->refusals);
-	mevi_bpf__destroy(st->set);
-	st->set = NULL;
+	for (size_t i = 0; i < ENGINE_STOCK_SETS; i++)
+		drop_set(&st->sets[i]);
 }
 
 #else /* !MEVI_HAVE_EBPF */

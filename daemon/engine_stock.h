@@ -1,17 +1,18 @@
 /*
- * engine_stock — one set of mevi-run's eBPF programs, loaded ahead of time
- * and handed to the next mevi-run that asks for it (proto/stockmsg.h;
- * launcher/stock.h takes it).
+ * engine_stock — mevi-run's eBPF programs, loaded ahead of time and handed
+ * to the next mevi-run that asks for them (proto/stockmsg.h;
+ * launcher/stock.h takes them).
  *
  * Loading the programs (the kernel runs the light skeleton's loader,
  * verifies seven programs and allocates a 4 MiB ring buffer) costs 6-7 ms
  * on this project's VM. A launcher that takes a loaded set only attaches it,
- * so that cost is no longer on its program's start-up. The set is loaded
- * with the configuration `mevi-run PROGRAM` has with no option and no
- * MEVI_BPF_* variable (launcher/bpfskel.h: bpfskel_config_default); a
- * launcher configured otherwise is told so and loads its own. Nothing is
- * attached here: until a launcher attaches them, the programs run nowhere
- * and cost the machine only their memory (the ring buffer's 4 MiB).
+ * so that cost is no longer on its program's start-up. Two sets are kept,
+ * one for each configuration a launcher has with no option but --sample or
+ * --pid and no MEVI_BPF_* variable (launcher/bpfskel.h:
+ * bpfskel_config_default): exact and sampled. A launcher configured
+ * otherwise is told so and loads its own. Nothing is attached here: until a
+ * launcher attaches them, the programs run nowhere and cost the machine
+ * only their memory (a 4 MiB ring buffer each).
  *
  * Only when mevid may load them (root, or CAP_BPF and CAP_PERFMON): else
  * the stock stays empty, said once at debug level, and launchers load their
@@ -20,8 +21,8 @@
  * user's mevid. The socket is the launcher socket's path with ".stock"
  * appended (proto/sockpath.h), in the same 0700 directory, closed to group
  * and others like it.
- * After a hand-over the next set is loaded ENGINE_STOCK_RELOAD_MS later, off
- * the new program's start-up.
+ * After a hand-over the set is loaded again ENGINE_STOCK_RELOAD_MS later, off
+ * the new program's start-up; sets are loaded one per turn of the loop.
  *
  * Every byte from the socket is untrusted: a request that is not one ends
  * that connection with one log line; so does silence past
@@ -38,9 +39,17 @@
 #define ENGINE_STOCK_RELOAD_MS	250
 #define ENGINE_STOCK_TIMEOUT_MS 1000
 #define ENGINE_STOCK_CONNS	16
+#define ENGINE_STOCK_SETS	2 /* exact, sampled */
 
 struct mevi_bpf;
 struct stock_conn;
+
+/* One loaded set, or an empty slot for one. */
+struct stock_set {
+	struct mevi_bpf *skel; /* NULL: not loaded (yet, or again) */
+	uint64_t id;	       /* bpfskel_id() of skel */
+	bool sampled;	       /* its configuration: the default, sampled or exact */
+};
 
 struct engine_stock {
 	uv_loop_t *loop;
@@ -48,10 +57,9 @@ struct engine_stock {
 	uv_timer_t reload;
 	bool listening;
 	bool timer_init;
-	bool disabled;	      /* mevid may not load them: never tried again */
-	char *path;	      /* the stock socket (owned), unlinked on close */
-	struct mevi_bpf *set; /* the loaded set, or NULL */
-	uint64_t id;	      /* bpfskel_id() of set */
+	bool disabled; /* mevid may not load them: never tried again */
+	char *path;    /* the stock socket (owned), unlinked on close */
+	struct stock_set sets[ENGINE_STOCK_SETS];
 	struct stock_conn *conns;
 	unsigned nconns;
 	/* Statistics, logged at exit. */
@@ -60,7 +68,7 @@ struct engine_stock {
 };
 
 /*
- * Listens on the stock socket beside launcher_socket and loads the first set
+ * Listens on the stock socket beside launcher_socket and loads the sets
  * from the loop (not here: mevid's start is not delayed). Returns 0, or a
  * negative errno when the socket cannot be made (mevid runs on without a
  * stock; the caller logs it). Without the eBPF engine built in, does nothing
@@ -68,7 +76,7 @@ struct engine_stock {
  */
 int engine_stock_start(struct engine_stock *st, uv_loop_t *loop, const char *launcher_socket);
 
-/* Closes every connection and the socket (unlinked), unloads the set. Handles
+/* Closes every connection and the socket (unlinked), unloads the sets. Handles
  * close asynchronously: the loop must run afterwards. */
 void engine_stock_close(struct engine_stock *st);
 

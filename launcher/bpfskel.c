@@ -29,10 +29,10 @@ bool bpfskel_thp_always(void)
 	return strstr(buf, "[always]") != NULL;
 }
 
-void bpfskel_config_default(struct bpfskel_config *c)
+void bpfskel_config_default(struct bpfskel_config *c, bool sampled)
 {
 	*c = (struct bpfskel_config){
-	    .exact = true,
+	    .exact = !sampled,
 	    .thp_always = bpfskel_thp_always(),
 	    .want_stacks = true,
 	    .stacks_all = false,

@@ -40,9 +40,10 @@ struct bpfskel_config {
 };
 
 /* The configuration of `mevi-run PROGRAM` with no option and no MEVI_BPF_*
- * variable set (exact mode, backtraces of mappings): the one mevid loads
- * ahead of time. Reads whether THP is "always" on this machine. */
-void bpfskel_config_default(struct bpfskel_config *c);
+ * variable set (exact mode, backtraces of mappings), or with --sample (or
+ * --pid) only: the two mevid loads ahead of time. Reads whether THP is
+ * "always" on this machine. */
+void bpfskel_config_default(struct bpfskel_config *c, bool sampled);
 
 /* Whether THP is "always" (globally, or for a size a 4 KiB fault could be
  * filled with): every VMA may be filled more than a page at a time. */

@@ -810,16 +810,20 @@ static bool fresh_anon(uint64_t flags)
  * the read just made found nothing there: the mapping was unmapped or
  * replaced before its record was read, and a record that follows says so.
  * Without this, a mapping made, touched and unmapped between two reads of
- * the ring, or in a process's last moments, was never shown.
+ * the ring, or in a process's last moments, was never shown. Returns whether
+ * it showed a mapping.
  */
-static void mmap_from_record(struct mm *mm, uint64_t addr, const __u64 *a, bool over)
+static bool mmap_from_record(struct mm *mm, uint64_t addr, const __u64 *a, bool over)
 {
 	if (fresh_anon(a[3])) {
-		if (over || !map_holds(mm->map, addr, addr + PAGE_UP(a[1])))
-			mm_mapped(mm, addr, a[1]);
-	} else if (over && (a[3] & MAP_FIXED) && !mm->sampled) {
-		mm_unmapped(mm, addr, a[1]);
+		if (!over && map_holds(mm->map, addr, addr + PAGE_UP(a[1])))
+			return false;
+		mm_mapped(mm, addr, a[1]);
+		return true;
 	}
+	if (over && (a[3] & MAP_FIXED) && !mm->sampled)
+		mm_unmapped(mm, addr, a[1]);
+	return false;
 }
 
 struct unreplay {
@@ -858,12 +862,11 @@ static void replay_old(struct eproc *p, struct mm *mm, const struct mevi_bpf_rec
 	case MEVI_BPF_SC_MMAP:
 		u.s = r->ret;
 		u.e = r->ret + PAGE_UP(a[1]);
-		if (!fresh_anon(a[3]) || u.e <= u.s || map_holds(mm->map, u.s, u.e))
+		/* Remembered, so that its munmap (as old) can take it back. */
+		if (u.e <= u.s || (!p->replayed && !(p->replayed = memmap_new())))
 			break;
-		if (!p->replayed && !(p->replayed = memmap_new()))
-			break;
-		mm_mapped(mm, u.s, a[1]);
-		memmap_set(p->replayed, u.s, u.e, MEVI_STATE_UNTRACKED);
+		if (mmap_from_record(mm, u.s, a, false))
+			memmap_set(p->replayed, u.s, u.e, MEVI_STATE_UNTRACKED);
 		break;
 	case MEVI_BPF_SC_MUNMAP:
 		u.s = a[0];

@@ -4,9 +4,11 @@ eBPF programs loaded ahead of time and handed to the next mevi-run.
 
     test_engine_stock.py --mevi-run PATH --mevid PATH
 
-- mevid loads a set at start (its descriptors name BPF programs);
-- `mevi-run --engine=ebpf` runs that very set (its tracker holds the same
-  program ids, mevid no longer does) and mevid loads the next one;
+- mevid loads two sets at start, exact and sampled (its descriptors name
+  BPF programs, seven a set);
+- `mevi-run --engine=ebpf` runs one of those very sets (its tracker holds
+  seven of the program ids mevid held, mevid no longer does) and mevid loads
+  it again; `--sample` takes the other;
 - a launcher configured otherwise (MEVI_BPF_RINGBUF) is refused and loads its
   own, and mevid keeps its set;
 - the socket refuses what is not a request (garbage, another id, another
@@ -34,25 +36,25 @@ NOBODY = 65534
 MAGIC = b"mevi-stock"
 
 
-def wait_set(pid, other=frozenset(), timeout=10):
-    """The set mevid holds once it holds one (at least 7 programs) that is
-    not other; empty if none came in time."""
+def wait_sets(pid, timeout=10):
+    """The programs mevid holds once it holds both sets (14 programs);
+    empty if they did not come in time."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         held = bpf_progs_of(pid)
-        if len(held) >= 7 and held.isdisjoint(other):
+        if len(held) >= 14:
             return held
         time.sleep(0.02)
     return set()
 
 
-def run_sleeping(sock, env_extra, marker):
-    """Starts `mevi-run --engine=ebpf -- sleep 0.6` on sock; returns the
+def run_sleeping(sock, env_extra, marker, opts=()):
+    """Starts `mevi-run --engine=ebpf OPTS -- sleep 0.6` on sock; returns the
     process and its tracker's program ids, read while sleep runs (empty
     if the tracker never held seven)."""
     env = dict(os.environ, MEVI_LOG="debug", **env_extra)
     env["MEVI_TEST_STOCK_RUN"] = marker
-    p = subprocess.Popen([ARGS.mevi_run, "--socket", sock, "--engine=ebpf", "--", "sleep", "0.6"],
+    p = subprocess.Popen([ARGS.mevi_run, "--socket", sock, "--engine=ebpf"] + list(opts) + ["--", "sleep", "0.6"],
                          env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     tracker, held = 0, set()
     deadline = time.time() + 5
@@ -106,7 +108,8 @@ def check_socket_rules(d, path, held):
           got == b"" and not fds, repr((got, fds)))
     got, fds = ask(path, request(1, 5))
     check("a request for another id: refused in a sentence, nothing handed over",
-          refused_with(got, b"another build or configuration") and not fds, repr((got, fds)))
+          refused_with(got, b"no set loaded for this build and configuration") and not fds,
+          repr((got, fds)))
     got, fds = ask(path, request(2, 5))
     check("a request of another version: refused, naming ours",
           refused_with(got, b"speaks version 1") and not fds, repr((got, fds)))
@@ -158,35 +161,51 @@ def main():
     os.environ["MEVI_LOG"] = "debug"
     d = Daemon(ARGS.mevid, sock)
     try:
-        first = wait_set(d.proc.pid)
+        first = wait_sets(d.proc.pid)
         if not first:
             print("SKIP: mevid could not load the eBPF programs here")
             d.stop()
             return 77
-        check("mevid loads a set at start, on a socket beside the launcher's, closed to others",
-              os.stat(path).st_mode & 0o077 == 0, oct(os.stat(path).st_mode))
+        check("mevid loads two sets at start, on a socket beside the launcher's, closed to others",
+              len(first) == 14 and os.stat(path).st_mode & 0o077 == 0,
+              repr((first, oct(os.stat(path).st_mode))))
 
         p, held = run_sleeping(sock, {}, "1")
         now = bpf_progs_of(d.proc.pid)
         err = p.communicate(timeout=30)[1]
-        check("mevi-run runs mevid's set: its tracker holds the very programs mevid loaded",
-              first <= held, repr((first, held)))
-        check("mevid no longer holds them", now.isdisjoint(first), repr(now & first))
+        taken = first & held
+        check("mevi-run runs one of mevid's sets: its tracker holds seven of the very programs",
+              len(taken) == 7 and held == taken, repr((first, held)))
+        # (It may be loading the replacement already: 250 ms after.)
+        check("mevid no longer holds them, and keeps the other set",
+              now.isdisjoint(taken) and first - taken <= now, repr((now, first - taken)))
         check("the launcher says where its programs came from",
               b"mevid's, loaded ahead of time" in err, err[-600:])
         check("the program ran and ended well", p.returncode == 0, repr((p.returncode, err[-300:])))
-        second = wait_set(d.proc.pid, first)
-        check("mevid loads the next set", bool(second), repr(bpf_progs_of(d.proc.pid)))
+        second = wait_sets(d.proc.pid)
+        check("mevid loads that set again", len(second) == 14 and second.isdisjoint(taken)
+              and first - taken <= second, repr((first, taken, second)))
         sess = [s for s in d.sessions() if s.get("engine") == "ebpf"]
         check("the session is an eBPF one", len(sess) == 1, repr(d.sessions()))
 
-        p, held = run_sleeping(sock, {"MEVI_BPF_RINGBUF": "65536"}, "2")
+        p, held = run_sleeping(sock, {}, "2", opts=["--sample"])
+        now = bpf_progs_of(d.proc.pid)
+        err = p.communicate(timeout=30)[1]
+        check("--sample takes the other set, the one loaded for sampled mode at start",
+              held == first - taken and p.returncode == 0,
+              repr((held, first - taken, p.returncode, err[-300:])))
+        check("mevid keeps the exact set meanwhile", now.isdisjoint(held) and second - held <= now,
+              repr((now, second - held)))
+        second = wait_sets(d.proc.pid)
+        check("and loads the sampled set again", len(second) == 14, repr(second))
+
+        p, held = run_sleeping(sock, {"MEVI_BPF_RINGBUF": "65536"}, "3")
         err = p.communicate(timeout=30)[1]
         check("a launcher configured otherwise loads its own set",
               held and held.isdisjoint(second) and p.returncode == 0,
               repr((held, second, p.returncode)))
-        check("and says why", b"another build or configuration" in err, err[-600:])
-        check("mevid keeps its set for the next launcher", bpf_progs_of(d.proc.pid) == second,
+        check("and says why", b"no set loaded for this build and configuration" in err, err[-600:])
+        check("mevid keeps its sets for the next launchers", bpf_progs_of(d.proc.pid) == second,
               repr(bpf_progs_of(d.proc.pid)))
 
         check_socket_rules(d, path, second)
@@ -204,7 +223,7 @@ def main():
         check("--no-engine-stock: no socket and no programs",
               not os.path.exists(sock2 + ".stock") and not bpf_progs_of(d2.proc.pid),
               repr(bpf_progs_of(d2.proc.pid)))
-        p, held = run_sleeping(sock2, {}, "3")
+        p, held = run_sleeping(sock2, {}, "4")
         err = p.communicate(timeout=30)[1]
         check("--no-engine-stock: mevi-run loads its own set", bool(held) and p.returncode == 0,
               repr((held, p.returncode, err[-300:])))
