@@ -1797,8 +1797,15 @@ int ebpf_load(struct ebpf *e, char *why)
 
 size_t ebpf_fds(struct ebpf *e, uint64_t *mask, int *fds)
 {
+	struct mevi_bpf *s = e->skel;
+
 	_Static_assert(EBPF_FDS_MAX == BPFSKEL_FDS_MAX, "one bound");
-	return bpfskel_fds(e->skel, e->sys_exit_fds, NSYS_EXITS, mask, fds);
+	_Static_assert(sizeof(s->maps) / sizeof(struct bpf_map_desc) +
+			       sizeof(s->progs) / sizeof(struct bpf_prog_desc) +
+			       sizeof(s->links) / sizeof(int) + NSYS_EXITS <=
+			   EBPF_FDS_MAX,
+		       "every descriptor of a loaded engine has a slot");
+	return bpfskel_fds(s, e->sys_exit_fds, NSYS_EXITS, mask, fds);
 }
 
 /* The loaded engine's user-space half: its ring buffer and timers. */

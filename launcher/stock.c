@@ -49,7 +49,8 @@ static int connect_stock(const char *path, char *why, size_t whylen)
 }
 
 /* Takes the descriptors a message carried (SCM_RIGHTS) into fds. Returns
- * false when there were more than room (all are closed then). */
+ * false when there were more than room, or the kernel cut them short: the
+ * ones past max are closed here, the caller closes the rest. */
 static bool take_fds(struct msghdr *m, int *fds, size_t max, size_t *n)
 {
 	bool ok = !(m->msg_flags & MSG_CTRUNC);
