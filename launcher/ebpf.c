@@ -1795,19 +1795,6 @@ int ebpf_load(struct ebpf *e, char *why)
 	return 0;
 }
 
-size_t ebpf_fds(struct ebpf *e, uint64_t *mask, int *fds)
-{
-	struct mevi_bpf *s = e->skel;
-
-	_Static_assert(EBPF_FDS_MAX == BPFSKEL_FDS_MAX, "one bound");
-	_Static_assert(sizeof(s->maps) / sizeof(struct bpf_map_desc) +
-			       sizeof(s->progs) / sizeof(struct bpf_prog_desc) +
-			       sizeof(s->links) / sizeof(int) + NSYS_EXITS <=
-			   EBPF_FDS_MAX,
-		       "every descriptor of a loaded engine has a slot");
-	return bpfskel_fds(s, e->sys_exit_fds, NSYS_EXITS, mask, fds);
-}
-
 /* The loaded engine's user-space half: its ring buffer and timers. */
 static int finish_open(struct ebpf *e, char *why)
 {
@@ -1836,25 +1823,11 @@ static int finish_open(struct ebpf *e, char *why)
 	return 0;
 }
 
-int ebpf_take_over(struct ebpf *e, uint64_t mask, const int *fds, size_t nfds, char *why)
+int ebpf_resume(struct ebpf *e, char *why)
 {
 	int err;
 
-	drop_stock(e); /* the original's question */
-	err = bpfskel_adopt(e->skel, e->sys_exit_fds, NSYS_EXITS, mask, fds, nfds);
-
-	if (err == -EPROTO) {
-		snprintf(why, EBPF_WHY_LEN,
-			 "the eBPF programs were not handed over whole (%zu descriptors)", nfds);
-		for (size_t i = 0; i < nfds; i++)
-			close(fds[i]);
-		return err;
-	}
-	if (err) {
-		snprintf(why, EBPF_WHY_LEN, "cannot take the eBPF programs over: %s",
-			 strerror(-err));
-		return err;
-	}
+	drop_stock(e); /* a question whose answer never came */
 	err = attach_faults(e, why);
 	return err ? err : finish_open(e, why);
 }
@@ -1868,9 +1841,7 @@ int ebpf_open(const struct ebpf_config *cfg, struct ebpf **out, char *why)
 		return err;
 	err = ebpf_load(e, why);
 	if (!err)
-		err = attach_faults(e, why);
-	if (!err)
-		err = finish_open(e, why);
+		err = ebpf_resume(e, why);
 	if (err) {
 		ebpf_close(e);
 		return err;
@@ -2163,13 +2134,7 @@ int ebpf_load(struct ebpf *e, char *why)
 	return -ENOSYS;
 }
 
-size_t ebpf_fds(struct ebpf *e, uint64_t *mask, int *fds)
-{
-	*mask = 0;
-	return 0;
-}
-
-int ebpf_take_over(struct ebpf *e, uint64_t mask, const int *fds, size_t nfds, char *why)
+int ebpf_resume(struct ebpf *e, char *why)
 {
 	return -ENOSYS;
 }

@@ -88,33 +88,26 @@ struct ebpf_config {
 int ebpf_open(const struct ebpf_config *cfg, struct ebpf **out, char *why);
 
 /*
- * ebpf_open() in steps, for spawn_split() (spawn.h): the programs load in
- * the original process while the tracker is being forked, and are handed
- * over to it.
- *  - ebpf_prepare(), before the split: all of ebpf_open() but the loading
- *    (nothing is in the kernel yet); returns as ebpf_open() does.
- *  - ebpf_load(), in the original: loads, and attaches all but the fault
- *    programs (the tracker attaches those, in ebpf_take_over(), while
- *    PROGRAM starts); 0, or -errno with why.
+ * ebpf_open() in steps, for the hand-off (spawn_hand_off, handoff.h): the
+ * original process loads the programs and becomes PROGRAM; its successor,
+ * which shares its memory and descriptors, carries on with e.
+ *  - ebpf_prepare(), before: all of ebpf_open() but the loading (nothing is
+ *    in the kernel yet, mevid's stock is asked); returns as ebpf_open() does.
+ *  - ebpf_load(), in the original: loads (or takes mevid's stock), and
+ *    attaches all but the fault programs; 0, or -errno with why.
  *  - ebpf_track(), in the original: puts pid (its own: it becomes PROGRAM)
  *    in the tracked set as the launched program, so the kernel records its
- *    exec and everything after while the tracker is still taking over;
+ *    exec and everything after while the successor is still waking.
  *    0, or -errno with why.
- *  - ebpf_fds(), in the original: the descriptors that hold what is loaded
- *    (at most EBPF_FDS_MAX, returned in fds; *mask says which of the
- *    engine's slots they fill), for spawn_hand_over(). The original uses e
- *    no more: it execs PROGRAM, which closes them (close-on-exec).
- *  - ebpf_take_over(), in the tracker: adopts the copies spawn_receive()
- *    brought (it owns them from then on, and closes them on failure) and
- *    finishes what ebpf_open() does; 0, or -errno with why.
+ *  - ebpf_resume(), in the successor (or in the original, before a fork):
+ *    attaches the fault programs (exact mode) and finishes what ebpf_open()
+ *    does (the ring buffer, the loop's events); 0, or -errno with why.
  * ebpf_close() frees e after any of them.
  */
-#define EBPF_FDS_MAX 64
 int ebpf_prepare(const struct ebpf_config *cfg, struct ebpf **out, char *why);
 int ebpf_load(struct ebpf *e, char *why);
 int ebpf_track(struct ebpf *e, pid_t pid, char *why);
-size_t ebpf_fds(struct ebpf *e, uint64_t *mask, int *fds);
-int ebpf_take_over(struct ebpf *e, uint64_t mask, const int *fds, size_t nfds, char *why);
+int ebpf_resume(struct ebpf *e, char *why);
 
 /* Detaches every program (nothing is left tracking anyone) and frees. */
 void ebpf_close(struct ebpf *e);
@@ -122,9 +115,9 @@ void ebpf_close(struct ebpf *e);
 /*
  * In the tracker spawn_tracer() made (sp, with a NULL filter): adds PROGRAM
  * (sp->program) to the tracked set, emits its proc_start, lets it exec
- * (spawn_release) and waits until it has. After a hand-over (spawn_split:
- * sp->handed) PROGRAM is in the set (ebpf_track) and on its way already:
- * only the proc_start and the wait are left. Returns 0, or PROGRAM's exit
+ * (spawn_release) and waits until it has. After a hand-off (spawn_hand_off:
+ * sp->handed) PROGRAM is in the set (ebpf_track) and has exec'd already:
+ * only the proc_start is left. Returns 0, or PROGRAM's exit
  * status when it could not exec (126/127: PROGRAM said why; the caller begins
  * no session), or 125 when it could not be tracked (it runs untracked, said
  * on stderr; no session either). What is emitted before the exec is emitted again by

@@ -59,15 +59,15 @@ struct launcher {
 	size_t nevents;
 	int sigchld_fd; /* SIGCHLD, blocked, read from this signalfd; -1 when not */
 	struct recorder rec;
-	struct spawn spawn;    /* launched (not --pid): PROGRAM and its handshake */
-	bool spawned;	       /* spawn_tracer() split us: this is the tracer */
-	bool ebpf_split;       /* the eBPF engine loads while the tracker is made */
-	bool handover_pending; /* the tracker: the loaded engine is still to come */
-	bool to_link;	       /* batches go to the daemon link */
-	bool to_recorder;      /* ... and to the recording */
-	unsigned sample_ms;    /* --sample: the interval; 0 in exact mode */
-	pid_t attach_pid;      /* --pid */
-	bool scan_layout;      /* --layout=scan: no filter, layouts re-read each tick */
+	struct spawn spawn;  /* launched (not --pid): PROGRAM and its handshake */
+	bool spawned;	     /* spawn_tracer() split us: this is the tracer */
+	bool ebpf_split;     /* the eBPF engine loads while the tracker is made */
+	bool resume_pending; /* the successor: the engine is to be resumed */
+	bool to_link;	     /* batches go to the daemon link */
+	bool to_recorder;    /* ... and to the recording */
+	unsigned sample_ms;  /* --sample: the interval; 0 in exact mode */
+	pid_t attach_pid;    /* --pid */
+	bool scan_layout;    /* --layout=scan: no filter, layouts re-read each tick */
 	/* No session yet: the program has not exec'd (or the attach not
 	 * succeeded). Nothing leaves the launcher until session_begin(), so a
 	 * launch that fails creates no session and no recording. */
@@ -487,59 +487,68 @@ static int open_ebpf(struct launcher *l)
 	return -1;
 }
 
-/* In the tracker split_ebpf() made, once its loop is set up: takes the
- * engine over. Returns -1 to go on, or an exit status (PROGRAM then runs
- * untracked). */
-static int take_over_ebpf(struct launcher *l)
+/* In the successor split_ebpf() made, once its loop is set up: finishes
+ * opening the engine. Returns -1 to go on, or an exit status (PROGRAM then
+ * runs untracked: the programs go with this process). */
+static int resume_ebpf(struct launcher *l)
 {
 	char why[EBPF_WHY_LEN] = "";
-	int fds[EBPF_FDS_MAX], err;
-	uint64_t mask = 0;
-	size_t n = 0;
 
-	l->handover_pending = false;
-	err = spawn_receive(&l->spawn, &mask, sizeof(mask), fds, EBPF_FDS_MAX, &n);
-	if (err == -ECANCELED)
-		_exit(0); /* the original goes on without us (its stdio is its own) */
-	if (err)
-		snprintf(why, sizeof(why), "the eBPF programs were not handed over: %s",
-			 strerror(-err));
-	else
-		err = ebpf_take_over(l->bpf, mask, fds, n, why);
-	if (err) {
-		log_error("%s; the program runs untracked", why);
-		spawn_release(&l->spawn, false);
-		return 125;
-	}
-	return -1;
+	l->resume_pending = false;
+	if (ebpf_resume(l->bpf, why) == 0)
+		return -1;
+	log_error("%s; the program runs untracked", why);
+	return 125;
+}
+
+static int track(struct launcher *l);
+
+/* The successor (spawn_hand_off), once PROGRAM has exec'd: the tracker,
+ * with everything the original had. */
+static int successor(void *arg)
+{
+	struct launcher *l = arg;
+
+	spawn_handed(&l->spawn);
+	l->spawned = true;
+	l->self = l->spawn.program;
+	l->resume_pending = true; /* start() resumes the engine */
+	return track(l);
 }
 
 /*
- * The eBPF engine's split (spawn_split): the original process loads the
- * programs while the tracker is being forked, puts itself in the tracked set,
- * hands them over and becomes PROGRAM (the tracker takes over meanwhile); when they do not load it calls the tracker off and goes on alone
- * (auto: with ptrace; forced: it exits). Returns -1 to go on (the tracker;
- * the original without l->bpf), or an exit status.
+ * Launched with the eBPF engine (not as pid 1): the original process loads
+ * the programs, makes its successor (spawn_hand_off), puts itself in the
+ * tracked set and becomes PROGRAM; the successor wakes as the tracker. With
+ * no successor, the tracker is forked as the ptrace engine's tracer is
+ * (spawn_tracer). When the programs do not load, or PROGRAM cannot be
+ * tracked, the original goes on alone (auto: with ptrace; forced: it exits).
+ * Returns -1 to go on (the forked tracker; the original without l->bpf), or
+ * an exit status.
  */
 static int split_ebpf(struct launcher *l)
 {
 	char why[EBPF_WHY_LEN] = "";
-	int fds[EBPF_FDS_MAX];
-	uint64_t mask;
+	int err = ebpf_load(l->bpf, why);
 
-	if (spawn_split(&l->spawn, l->argv) == 0) {
-		l->spawned = true;
-		l->self = l->spawn.program;
-		l->handover_pending = true; /* start() takes it over */
-		return -1;
+	if (!err && (err = spawn_hand_off(&l->spawn, successor, l)) == 0) {
+		err = ebpf_track(l->bpf, getpid(), why);
+		if (!err) {
+			log_info("%s", ebpf_line);
+			spawn_exec_handed(l->argv);
+		}
+		spawn_call_off(&l->spawn);
+	} else if (!why[0]) {
+		/* No successor: the engine is finished here, then forked. */
+		log_debug("no successor (%s): the tracker is forked", strerror(-err));
+		if (ebpf_resume(l->bpf, why) == 0) {
+			log_info("%s", ebpf_line);
+			spawn_tracer(&l->spawn, l->argv, NULL);
+			l->spawned = true;
+			l->self = l->spawn.program;
+			return -1;
+		}
 	}
-	if (ebpf_load(l->bpf, why) == 0 && ebpf_track(l->bpf, getpid(), why) == 0) {
-		size_t n = ebpf_fds(l->bpf, &mask, fds);
-
-		log_info("%s", ebpf_line);
-		spawn_hand_over(&l->spawn, l->argv, &mask, sizeof(mask), fds, n);
-	}
-	spawn_call_off(&l->spawn);
 	ebpf_close(l->bpf);
 	l->bpf = NULL;
 	if (l->opt->engine == ENGINE_EBPF) {
@@ -690,9 +699,8 @@ static int start(struct launcher *l)
 {
 	int status;
 
-	/* The tracker split_ebpf() made takes the engine over: the loop was
-	 * set up while the programs loaded; nothing has reached mevid yet. */
-	if (l->handover_pending && (status = take_over_ebpf(l)) >= 0)
+	/* The successor split_ebpf() made: nothing has reached mevid yet. */
+	if (l->resume_pending && (status = resume_ebpf(l)) >= 0)
 		return status;
 	/* The address is printed when the session begins, not for a program
 	 * that turns out not to start. */
@@ -859,6 +867,48 @@ static void teardown(struct launcher *l)
 	free(l->attach_text);
 }
 
+/*
+ * The tracker's (or tracer's) life, once the split is made: the loop, the
+ * session, the ending. In the successor (spawn_hand_off) l is the original's,
+ * where its exec left it. Returns the exit status.
+ */
+static int track(struct launcher *l)
+{
+	int status, end_status;
+
+	if (setup_loop(l)) {
+		fprintf(stderr, "mevi-run: cannot create the event loop: out of memory\n");
+		if (l->spawned)
+			spawn_release(&l->spawn, false); /* PROGRAM runs on, untracked */
+		l->held = true;
+		finish_session(l, 125);
+		teardown(l);
+		return 125;
+	}
+	status = start(l);
+	end_status = status;
+	if (status < 0) {
+		if (setup_signals(l))
+			log_error(
+			    "cannot watch signals and timers: out of memory; tracking goes on");
+		run_loop(l);
+		status = l->bpf ? ebpf_main_status(l->bpf) : tracee_main_status(l->tracees);
+		end_status = status;
+		if (l->attach_pid && detached(l)) {
+			fprintf(stderr, "mevi: detached from %d, which carries on\n",
+				(int)l->attach_pid);
+			status = 0;
+			end_status = -1; /* still running: its exit status is not ours */
+		} else if (status < 0) {
+			status = end_status = 125;
+		}
+		log_costs(l);
+	}
+	finish_session(l, end_status);
+	teardown(l);
+	return status;
+}
+
 int launcher_run(const struct launcher_options *o)
 {
 	struct launcher l = {.opt = o,
@@ -868,7 +918,7 @@ int launcher_run(const struct launcher_options *o)
 			     .attach_pid = o->attach_pid,
 			     .scan_layout = o->scan_layout,
 			     .sigchld_fd = -1};
-	int status, end_status;
+	int status;
 
 	/* Launched, each tracee carries our seccomp filter (none with
 	 * --layout=scan); attached, none. */
@@ -902,35 +952,5 @@ int launcher_run(const struct launcher_options *o)
 		teardown(&l);
 		return status;
 	}
-	if (setup_loop(&l)) {
-		fprintf(stderr, "mevi-run: cannot create the event loop: out of memory\n");
-		if (l.spawned)
-			spawn_release(&l.spawn, false); /* PROGRAM runs on, untracked */
-		l.held = true;
-		finish_session(&l, 125);
-		teardown(&l);
-		return 125;
-	}
-	status = start(&l);
-	end_status = status;
-	if (status < 0) {
-		if (setup_signals(&l))
-			log_error(
-			    "cannot watch signals and timers: out of memory; tracking goes on");
-		run_loop(&l);
-		status = l.bpf ? ebpf_main_status(l.bpf) : tracee_main_status(l.tracees);
-		end_status = status;
-		if (l.attach_pid && detached(&l)) {
-			fprintf(stderr, "mevi: detached from %d, which carries on\n",
-				(int)l.attach_pid);
-			status = 0;
-			end_status = -1; /* still running: its exit status is not ours */
-		} else if (status < 0) {
-			status = end_status = 125;
-		}
-		log_costs(&l);
-	}
-	finish_session(&l, end_status);
-	teardown(&l);
-	return status;
+	return track(&l);
 }

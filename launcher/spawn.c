@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "filter.h"
+#include "handoff.h"
 #include "log.h"
 #include "target.h"
 
@@ -293,118 +294,32 @@ int spawn_tracer(struct spawn *sp, char *const argv[], const struct sock_fprog *
 	become_program(sv[0], argv, prog);
 }
 
-int spawn_split(struct spawn *sp, char *const argv[])
+int spawn_hand_off(struct spawn *sp, handoff_fn *fn, void *arg)
 {
-	int sv[2];
-	pid_t self = getpid(), parent = getppid(), mid;
-
-	open_handshake(sp, sv, argv);
-	mid = fork_tracer(sv);
-	if (mid < 0)
-		run_untracked(argv);
-	sp->program = self;
-	sp->program_parent = parent;
-	sp->fd = mid ? sv[0] : sv[1];
-	sp->middle = mid;
-	return mid ? 1 : 0;
+	memset(sp, 0, sizeof(*sp));
+	sp->program = getpid();
+	sp->program_parent = getppid();
+	sp->fd = -1;
+	return handoff_start(fn, arg);
 }
 
-void spawn_hand_over(struct spawn *sp, char *const argv[], const void *note, size_t note_len,
-		     const int *fds, size_t nfds)
+void spawn_exec_handed(char *const argv[])
 {
-	char buf[2 + SPAWN_NOTE_MAX] = {'B', (char)note_len};
-	char ctl[CMSG_SPACE(sizeof(int) * SPAWN_FDS_MAX)] = {0};
-	struct iovec iov = {.iov_base = buf, .iov_len = 2 + note_len};
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
-	pid_t tracer;
+	int err = handoff_exec(argv);
 
-	MEVI_ASSERT(note_len <= SPAWN_NOTE_MAX && nfds <= SPAWN_FDS_MAX);
-	reap_middle(sp->middle);
-	memcpy(buf + 2, note, note_len);
-	if (nfds) {
-		struct cmsghdr *c;
-
-		msg.msg_control = ctl;
-		msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		c = CMSG_FIRSTHDR(&msg);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
-	}
-	/* Sent or not, PROGRAM runs: tracked when the tracker has it, else
-	 * untracked (the programs go with the last descriptor). */
-	if (read_hello(sp->fd, &tracer))
-		while (sendmsg(sp->fd, &msg, MSG_NOSIGNAL) < 0 && errno == EINTR)
-			;
-	run_program(sp->fd, argv, NULL, 'g');
+	_exit(report_exec_error(argv[0], err));
 }
 
 void spawn_call_off(struct spawn *sp)
 {
-	reap_middle(sp->middle);
-	while (send(sp->fd, "X", 1, MSG_NOSIGNAL) < 0 && errno == EINTR)
-		; /* a tracer gone already needs no word */
-	close(sp->fd);
-	sp->fd = -1;
+	(void)sp;
+	handoff_cancel();
 }
 
-int spawn_receive(struct spawn *sp, void *note, size_t note_len, int *fds, size_t cap, size_t *nfds)
+void spawn_handed(struct spawn *sp)
 {
-	char hello[1 + sizeof(pid_t)] = {'R'}, head[2];
-	char ctl[CMSG_SPACE(sizeof(int) * SPAWN_FDS_MAX)];
-	struct iovec iov = {.iov_base = head, .iov_len = sizeof(head)};
-	struct msghdr msg = {
-	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof(ctl)};
-	pid_t me = getpid();
-	size_t got = 0;
-	ssize_t n;
-	int err = 0;
-
-	*nfds = 0;
-	memcpy(hello + 1, &me, sizeof(me));
-	/* No SIGPIPE when the original has called us off already. */
-	if (send(sp->fd, hello, sizeof(hello), MSG_NOSIGNAL) != (ssize_t)sizeof(hello))
-		return -ECANCELED;
-	/* The head ('B' and the note's length) carries the descriptors. */
-	do
-		n = recvmsg(sp->fd, &msg, MSG_CMSG_CLOEXEC | MSG_WAITALL);
-	while (n < 0 && errno == EINTR);
-	for (struct cmsghdr *c = n > 0 ? CMSG_FIRSTHDR(&msg) : NULL; c; c = CMSG_NXTHDR(&msg, c)) {
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-			continue;
-		size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-
-		for (size_t i = 0; i < k; i++) {
-			int fd;
-
-			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
-			if (got < cap) {
-				fds[got++] = fd;
-			} else {
-				close(fd);
-				err = -E2BIG;
-			}
-		}
-	}
-	if (n < 0)
-		/* The original went before reading our hello: a reset. */
-		err = errno == ECONNRESET || errno == EPIPE ? -ECANCELED : -errno;
-	else if (n == 0 || head[0] == 'X')
-		err = -ECANCELED;
-	else if (n != sizeof(head) || head[0] != 'B' || (unsigned char)head[1] != note_len ||
-		 (msg.msg_flags & MSG_CTRUNC))
-		err = err ? err : -EPROTO;
-	else if (!read_full(sp->fd, note, note_len))
-		err = -ECANCELED;
-	if (err) {
-		while (got)
-			close(fds[--got]);
-		return err;
-	}
-	*nfds = got;
+	quiet_stdio();
 	sp->handed = true;
-	return 0;
 }
 
 void spawn_release(struct spawn *sp, bool traced)
@@ -419,6 +334,8 @@ int spawn_wait_exec(struct spawn *sp, void (*idle)(void *arg), void *arg)
 	char msg[2];
 	size_t got = 0;
 
+	if (sp->handed)
+		return 0;
 	for (;;) {
 		struct pollfd p = {.fd = sp->fd, .events = POLLIN};
 		int n = poll(&p, 1, idle ? 50 : -1);

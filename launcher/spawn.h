@@ -33,8 +33,9 @@
  * The ptrace engine's tracer holds PROGRAM's death (waitid WNOWAIT, see
  * tracee.h) until the session has what it needs, so a script that queries
  * mevid after mevi-run returns sees the ending. The eBPF engine's tracker
- * (ebpf.h) is the same grandchild without ptrace: it cannot hold the death,
- * and keeps its stderr open until the session has ended instead.
+ * (ebpf.h) is a grandchild too, without ptrace, and made without a fork when
+ * it can be (spawn_hand_off): it cannot hold the death, and keeps its stderr
+ * open until the session has ended instead.
  */
 #ifndef MEVI_LAUNCHER_SPAWN_H
 #define MEVI_LAUNCHER_SPAWN_H
@@ -43,6 +44,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "handoff.h"
+
 struct sock_fprog;
 
 struct spawn {
@@ -50,8 +53,7 @@ struct spawn {
 	pid_t program_parent; /* its parent: the shell */
 	int fd;		      /* this process's end of the handshake socket */
 	bool init;	      /* the tracer is pid 1 and PROGRAM's parent (above) */
-	pid_t middle;	      /* spawn_split(), in the original: the middle process */
-	bool handed;	      /* spawn_receive() succeeded: PROGRAM is on its way */
+	bool handed;	      /* spawn_handed(): PROGRAM has exec'd already */
 };
 
 /*
@@ -70,40 +72,29 @@ struct spawn {
 int spawn_tracer(struct spawn *sp, char *const argv[], const struct sock_fprog *prog);
 
 /*
- * The same split in steps, for the eBPF engine: its programs load in the
- * original process while the tracer is being made (each fork's child takes
- * ~1.5 ms to get going on a VM, where its first writes fault), and are handed
- * over. Not as pid 1 (spawn_tracer() there).
+ * The eBPF engine's split without a fork (handoff.h), not as pid 1: the
+ * original loads the engine, makes a successor that shares its memory and
+ * descriptors and sleeps, puts itself in the kernel's tracked set and execs
+ * PROGRAM; the successor wakes as the tracker with all the original had.
  *
- * spawn_split() forks as spawn_tracer() does and returns in both processes:
- * 0 in the tracer, 1 in the original, *sp filled in for either. When no
- * tracer can be made it says so and execs argv untracked (never returns).
+ * spawn_hand_off(), in the original: fills *sp for the tracker-to-be (the
+ * original's pid is PROGRAM's; sp is in the shared memory) and makes the
+ * successor, which runs fn(arg) once PROGRAM has exec'd. Returns 0, or
+ * -errno when none was made (spawn_tracer() then forks one).
  *
- * The original then either calls spawn_hand_over(), which hands the tracer
- * note (at most SPAWN_NOTE_MAX bytes) and copies of fds (at most
- * SPAWN_FDS_MAX) and execs argv at once, as spawn_tracer() does but without
- * waiting for spawn_release(): the original has put itself in the kernel's
- * tracked set, and the tracker takes over while PROGRAM starts (never
- * returns: PROGRAM runs untracked when the tracer is gone); or calls
- * spawn_call_off(), after which the tracer leaves and the original goes on
- * alone (to try the other engine).
+ * The original then calls spawn_exec_handed(), which execs argv, or says why
+ * it cannot and exits 127 or 126 (the successor leaves without running fn);
+ * or spawn_call_off(), after which the successor has left and the original
+ * goes on alone (to try the other engine).
  *
- * The tracer calls spawn_receive(): 0 with note (note_len bytes, as sent)
- * and *nfds descriptors (close-on-exec, at most cap) in fds; -ECANCELED when
- * called off or the original is gone (the tracer should _exit(0)); another
- * -errno when the hand-over is not what was expected (a note of another
- * length: -EPROTO; more than cap descriptors: -E2BIG); nothing is kept.
- * After a hand-over sp->handed is set: spawn_release() is then a no-op, and
- * spawn_wait_exec() waits for the exec as after a release.
+ * spawn_handed(), first in fn: stdin and stdout on /dev/null (as the forked
+ * tracer's); sp->handed is set: spawn_release() and spawn_wait_exec() return
+ * at once (PROGRAM has exec'd).
  */
-#define SPAWN_NOTE_MAX 64
-#define SPAWN_FDS_MAX  64
-int spawn_split(struct spawn *sp, char *const argv[]);
-void spawn_hand_over(struct spawn *sp, char *const argv[], const void *note, size_t note_len,
-		     const int *fds, size_t nfds) __attribute__((noreturn));
+int spawn_hand_off(struct spawn *sp, handoff_fn *fn, void *arg);
+void spawn_exec_handed(char *const argv[]) __attribute__((noreturn));
 void spawn_call_off(struct spawn *sp);
-int spawn_receive(struct spawn *sp, void *note, size_t note_len, int *fds, size_t cap,
-		  size_t *nfds);
+void spawn_handed(struct spawn *sp);
 
 /* In the tracer: lets PROGRAM go on, traced (seized: the filter is
  * installed) or not; nothing after a hand-over (PROGRAM went on by itself). */
@@ -114,7 +105,8 @@ void spawn_release(struct spawn *sp, bool traced);
  * end of the handshake, close-on-exec, reaches EOF; also when it died before
  * exec) or said why it could not. idle, when not NULL, is called every 50 ms
  * meanwhile (the ptrace engine answers stops there). Closes sp->fd. Returns
- * the exec errno (PROGRAM then exits 127 or 126 by itself), or 0.
+ * the exec errno (PROGRAM then exits 127 or 126 by itself), or 0 (at once
+ * after spawn_handed()).
  */
 int spawn_wait_exec(struct spawn *sp, void (*idle)(void *arg), void *arg);
 
