@@ -28,6 +28,7 @@
 #include "memmap.h"
 #include "mm.h"
 #include "outbox.h"
+#include "pace.h"
 #include "parse.h"
 #include "procfs.h"
 #include "spawn.h"
@@ -53,6 +54,13 @@
 #define NBUCKETS     1024
 #define MAX_EXITED   4096
 #define DRAIN_MS     4
+/* While the ring stays empty the drain's period doubles up to this: an idle
+ * program's tracker wakes ~16 times a second, not 250 (each wake-up is a
+ * context switch, maybe on the CPU the program runs on). Records, or work
+ * left (young address spaces, re-checks), bring it back to DRAIN_MS; the
+ * kernel still wakes the tracker when the ring fills to its mark, and at
+ * PROGRAM's exec and end. Not with MEVI_BPF_DRAIN_MS (a fixed period). */
+#define DRAIN_IDLE_MS 64
 /* A drain from the timers stops after this much work and goes on at once,
  * from the loop: under a flood of records (a thread storm's mmaps, each a
  * re-read under a contended mmap_lock) the loop still keeps its timers
@@ -150,7 +158,9 @@ struct ebpf {
 	uint64_t sample_ticks;
 	bool thp_always; /* THP "always": any anonymous VMA may fill 2 MiB at once */
 	uint64_t seen_drops;
-	unsigned drain_ms; /* DRAIN_MS, or MEVI_BPF_DRAIN_MS (then no wake-ups) */
+	unsigned drain_ms;	/* DRAIN_MS, or MEVI_BPF_DRAIN_MS (then no wake-ups) */
+	bool drain_fixed;	/* MEVI_BPF_DRAIN_MS: drain_ms, never paced */
+	struct pace drain_pace; /* drain_ev's period: DRAIN_MS to DRAIN_IDLE_MS */
 	struct recheck *rc;
 	size_t nrc, rc_cap;
 	pid_t *young; /* processes whose young_due is set */
@@ -1287,7 +1297,11 @@ void ebpf_drain(struct ebpf *e)
 
 static void drain_cb(evutil_socket_t fd, short what, void *arg)
 {
-	drain(arg, DRAIN_BUDGET_NS);
+	struct ebpf *e = arg;
+	uint64_t before = e->st.records;
+	bool cut = drain(e, DRAIN_BUDGET_NS);
+
+	pace_tick(&e->drain_pace, cut || e->st.records != before || e->nyoung || e->nrc || e->nsus);
 }
 
 static void rb_cb(evutil_socket_t fd, short what, void *arg)
@@ -1298,6 +1312,7 @@ static void rb_cb(evutil_socket_t fd, short what, void *arg)
 	 * an attached thread storm: --detach-after came 15-50 s late. */
 	consume(e, DRAIN_BUDGET_NS, true);
 	drain(e, DRAIN_BUDGET_NS);
+	pace_tick(&e->drain_pace, true); /* woken: records come fast */
 }
 
 /* ---- reconcile ---- */
@@ -1749,6 +1764,7 @@ int ebpf_prepare(const struct ebpf_config *cfg, struct ebpf **out, char *why)
 
 	e->thp_always = sc.thp_always;
 	e->drain_ms = drain_period_env();
+	e->drain_fixed = e->drain_ms != 0;
 	/* No forced wake-up when the drain is on a fixed period only. */
 	sc.wake_mark = e->drain_ms ? UINT64_MAX : rb_bytes / 4;
 	if (cfg->bt_mode != BACKTRACE_OFF) {
@@ -1809,6 +1825,8 @@ static int finish_open(struct ebpf *e, char *why)
 	e->rb_ev =
 	    event_new(e->cfg.base, ring_buffer__epoll_fd(e->rb), EV_READ | EV_PERSIST, rb_cb, e);
 	e->drain_ev = event_new(e->cfg.base, -1, EV_PERSIST, drain_cb, e);
+	pace_init(&e->drain_pace, e->drain_ev, e->drain_ms,
+		  e->drain_fixed ? e->drain_ms : DRAIN_IDLE_MS);
 	e->more_ev = event_new(e->cfg.base, -1, 0, drain_cb, e);
 	e->reconcile_ev = event_new(e->cfg.base, -1, EV_PERSIST, reconcile_cb, e);
 	MEVI_ASSERT(e->rb_ev && e->drain_ev && e->more_ev && e->reconcile_ev);
@@ -1882,11 +1900,10 @@ void ebpf_close(struct ebpf *e)
 
 static void start_timers(struct ebpf *e)
 {
-	struct timeval drain = {e->drain_ms / 1000, (e->drain_ms % 1000) * 1000},
-		       rec = {RECONCILE_MS / 1000, 0};
+	struct timeval rec = {RECONCILE_MS / 1000, 0};
 
 	event_add(e->rb_ev, NULL);
-	event_add(e->drain_ev, &drain);
+	pace_start(&e->drain_pace);
 	event_add(e->reconcile_ev, &rec);
 	if (e->sample_ev) {
 		struct timeval s = {e->cfg.sample_ms / 1000, (e->cfg.sample_ms % 1000) * 1000};

@@ -9,7 +9,8 @@
  * stops the recording with one log line; the program is never affected.
  *
  * Durability: every batch goes to the file with write(2) as soon as the
- * outbox cuts it (every few milliseconds, FLUSH_MS of launcher/run.c), with
+ * outbox cuts it (every few milliseconds while events come, at most 64 ms
+ * after one: FLUSH_MS and FLUSH_IDLE_MS of launcher/run.c), with
  * no buffering in the launcher. A mevi-run killed by SIGKILL therefore loses
  * only what its outbox had not yet flushed, and at most the one batch being
  * written is left partial; `mevid --load` keeps every complete batch before

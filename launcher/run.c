@@ -32,6 +32,7 @@
 #include "options.h"
 #include "outbox.h"
 #include "procfs.h"
+#include "pace.h"
 #include "recorder.h"
 #include "spawn.h"
 #include "summary.h"
@@ -39,7 +40,10 @@
 #include "target.h"
 #include "tracee.h"
 
-#define FLUSH_MS 4
+/* The outbox's flush: every FLUSH_MS while it has something to send, its
+ * period doubling up to FLUSH_IDLE_MS while it has nothing (pace.h). */
+#define FLUSH_MS      4
+#define FLUSH_IDLE_MS 64
 
 struct launcher {
 	const struct launcher_options *opt;
@@ -47,6 +51,7 @@ struct launcher {
 	struct event_base *base;
 	struct outbox out;
 	bool out_ready; /* out was initialised */
+	struct pace flush_pace;
 	struct link link;
 	bool link_ready; /* link was initialised */
 	struct tracee_table *tracees;
@@ -212,9 +217,11 @@ static void on_main_exit(void *arg, bool others_alive)
 static void flush_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct launcher *l = arg;
+	bool busy = outbox_pending(&l->out);
 
-	if (outbox_pending(&l->out))
+	if (busy)
 		outbox_flush(&l->out);
+	pace_tick(&l->flush_pace, busy);
 }
 
 /*
@@ -690,6 +697,8 @@ static int setup_signals(struct launcher *l)
 		err = add_event(l, -1, 0, detach_cb, &after);
 	if (!err)
 		err = add_event(l, -1, EV_PERSIST, flush_cb, &flush_tv);
+	if (!err)
+		pace_init(&l->flush_pace, l->events[l->nevents - 1], FLUSH_MS, FLUSH_IDLE_MS);
 	return err;
 }
 
