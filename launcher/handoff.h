@@ -57,7 +57,7 @@ int handoff_exec(char *const argv[]);
 /* Sends the successor away without running fn (this process goes on alone);
  * it has left when this returns. When this process dies instead, it leaves
  * the same way: the kernel clears and wakes the word at any exit, dumping
- * core included (it tried that on this project's 6.18; kernels before 5.16,
+ * core included (seen on this project's kernel, 6.18; kernels before 5.16,
  * which skipped the wake-up for a core dump, killed every process sharing
  * the memory of one that dumps core). */
 void handoff_cancel(void);
