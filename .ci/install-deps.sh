@@ -7,7 +7,7 @@ PKGS=(
   build-essential cmake pkg-config git
   clang libclang-rt-14-dev clang-format
   libuv1-dev libwebsockets-dev libwebsockets-evlib-uv
-  libevent-dev libmsgpack-dev libseccomp-dev libjson-c-dev libdw-dev libelf-dev
+  libevent-dev libmsgpack-dev libseccomp-dev libjson-c-dev libdw-dev libelf-dev libbz2-dev
   libcmocka-dev valgrind curl python3 nodejs chromium
   libbpf-dev bpftool strace gdb
   debootstrap
