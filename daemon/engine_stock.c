@@ -102,6 +102,15 @@ static void load_set(struct engine_stock *st)
 		return;
 	}
 	set->skel = s;
+	if (!warm_tracepoints_started(&st->warm)) {
+		err = warm_tracepoints_start(&st->warm);
+		if (err)
+			log_debug(
+			    "engine stock: the process-tree tracepoints are not kept warm: %s",
+			    strerror(-err));
+		else
+			log_debug("engine stock: the process-tree tracepoints are kept warm");
+	}
 	st->loads++;
 	st->load_ms = mono_ms() - t0;
 	log_debug("engine stock: a set of eBPF programs (%s) loaded in %.1f ms",
@@ -386,6 +395,7 @@ void engine_stock_close(struct engine_stock *st)
 			  st->loads, st->load_ms, st->grants, st->refusals);
 	for (size_t i = 0; i < ENGINE_STOCK_SETS; i++)
 		drop_set(&st->sets[i]);
+	warm_tracepoints_stop(&st->warm);
 }
 
 #else /* !MEVI_HAVE_EBPF */

@@ -23,6 +23,9 @@
  * and others like it.
  * After a hand-over the set is loaded again ENGINE_STOCK_RELOAD_MS later, off
  * the new program's start-up; sets are loaded one per turn of the loop.
+ * Once mevid has loaded a set (it may), it also keeps the process-tree
+ * tracepoints warm (warm_tracepoints.h), so that a launcher's attach there
+ * patches no kernel text.
  *
  * Every byte from the socket is untrusted: a request that is not one ends
  * that connection with one log line; so does silence past
@@ -35,6 +38,8 @@
 #include <stdint.h>
 
 #include <uv.h>
+
+#include "warm_tracepoints.h"
 
 #define ENGINE_STOCK_RELOAD_MS	250
 #define ENGINE_STOCK_TIMEOUT_MS 1000
@@ -62,6 +67,7 @@ struct engine_stock {
 	struct stock_set sets[ENGINE_STOCK_SETS];
 	struct stock_conn *conns;
 	unsigned nconns;
+	struct warm_tracepoints warm; /* started after the first load */
 	/* Statistics, logged at exit. */
 	unsigned loads, grants, refusals;
 	double load_ms; /* the last load's wall time */

@@ -15,11 +15,16 @@ eBPF programs loaded ahead of time and handed to the next mevi-run.
   version, silence), each on its own connection, and mevid carries on with
   its set; a peer of another uid (nobody) is cut off without a reply;
 - --no-engine-stock: no socket, no programs, and mevi-run loads its own;
-- a stopped mevid leaves neither its socket nor its programs behind.
+- a stopped mevid leaves neither its socket nor its programs behind;
+- with its stock, mevid keeps the process-tree tracepoints warm
+  (daemon/warm_tracepoints.h): one more program, empty, linked twice to each
+  of sched_process_fork, _exec and _exit; nothing of it after mevid stops,
+  and none of it with --no-engine-stock.
 Python 3 standard library only; needs root (exits 77, skipped, otherwise).
 """
 
 import argparse
+import json
 import os
 import socket
 import struct
@@ -29,23 +34,46 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
-from mevitest import Daemon, bpf_progs_of, check, finish, process_of  # noqa: E402
+from mevitest import Daemon, bpf_progs_of, check, finish, process_of, raw_tp_links_of  # noqa: E402
 
 ARGS = None
 NOBODY = 65534
 MAGIC = b"mevi-stock"
 
 
+WARM = ["sched_process_exec", "sched_process_exec", "sched_process_exit",
+        "sched_process_exit", "sched_process_fork", "sched_process_fork"]
+
+
+def stock_of(pid):
+    """The programs of mevid's sets: all it holds but the warm one."""
+    return bpf_progs_of(pid) - {prog for _, prog in raw_tp_links_of(pid)}
+
+
 def wait_sets(pid, timeout=10):
-    """The programs mevid holds once it holds both sets (14 programs);
-    empty if they did not come in time."""
+    """The programs mevid holds in its sets once it holds both (14
+    programs); empty if they did not come in time."""
     deadline = time.time() + timeout
     while time.time() < deadline:
-        held = bpf_progs_of(pid)
+        held = stock_of(pid)
         if len(held) >= 14:
             return held
         time.sleep(0.02)
     return set()
+
+
+def check_warm(pid):
+    """mevid's warm tracepoints (daemon/warm_tracepoints.h); returns the
+    program's id."""
+    links = raw_tp_links_of(pid)
+    progs = {prog for _, prog in links}
+    check("mevid keeps the process-tree tracepoints warm: one program linked twice to each",
+          [name for name, _ in links] == WARM and len(progs) == 1, repr(links))
+    out = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, timeout=30)
+    names = {q["id"]: q.get("name", "") for q in json.loads(out.stdout or b"[]")}
+    check("the warm program is mevid's empty one, apart from the sets",
+          progs and all(names.get(i) == "mevi_warm" for i in progs), repr((progs, names)))
+    return progs
 
 
 def run_sleeping(sock, env_extra, marker, opts=()):
@@ -118,7 +146,7 @@ def check_socket_rules(d, path, held):
     check("a silent connection is closed after about a second",
           got == b"" and 0.5 < time.time() - t0 < 4, repr((got, time.time() - t0)))
     check("after all that mevid is up and still holds its set",
-          d.proc.poll() is None and bpf_progs_of(d.proc.pid) == held, repr(bpf_progs_of(d.proc.pid)))
+          d.proc.poll() is None and stock_of(d.proc.pid) == held, repr(stock_of(d.proc.pid)))
 
     # Another user: the directory and socket opened to it for this check only.
     tmp = os.path.dirname(path)
@@ -143,7 +171,7 @@ def check_socket_rules(d, path, held):
     with open(d.logpath, errors="replace") as f:
         log = f.read()
     check("mevid logs why nobody was refused", "refused: runs as uid %d" % NOBODY in log, log[-600:])
-    check("and still holds its set", bpf_progs_of(d.proc.pid) == held, repr(bpf_progs_of(d.proc.pid)))
+    check("and still holds its set", stock_of(d.proc.pid) == held, repr(stock_of(d.proc.pid)))
 
 
 def main():
@@ -169,9 +197,10 @@ def main():
         check("mevid loads two sets at start, on a socket beside the launcher's, closed to others",
               len(first) == 14 and os.stat(path).st_mode & 0o077 == 0,
               repr((first, oct(os.stat(path).st_mode))))
+        warm = check_warm(d.proc.pid)
 
         p, held = run_sleeping(sock, {}, "1")
-        now = bpf_progs_of(d.proc.pid)
+        now = stock_of(d.proc.pid)
         err = p.communicate(timeout=30)[1]
         taken = first & held
         check("mevi-run runs one of mevid's sets: its tracker holds seven of the very programs",
@@ -189,7 +218,7 @@ def main():
         check("the session is an eBPF one", len(sess) == 1, repr(d.sessions()))
 
         p, held = run_sleeping(sock, {}, "2", opts=["--sample"])
-        now = bpf_progs_of(d.proc.pid)
+        now = stock_of(d.proc.pid)
         err = p.communicate(timeout=30)[1]
         check("--sample takes the other set, the one loaded for sampled mode at start",
               held == first - taken and p.returncode == 0,
@@ -205,8 +234,10 @@ def main():
               held and held.isdisjoint(second) and p.returncode == 0,
               repr((held, second, p.returncode)))
         check("and says why", b"no set loaded for this build and configuration" in err, err[-600:])
-        check("mevid keeps its sets for the next launchers", bpf_progs_of(d.proc.pid) == second,
-              repr(bpf_progs_of(d.proc.pid)))
+        check("mevid keeps its sets for the next launchers", stock_of(d.proc.pid) == second,
+              repr(stock_of(d.proc.pid)))
+        check("and its warm tracepoints, through three launchers", raw_tp_links_of(d.proc.pid)
+              == [(name, min(warm)) for name in WARM], repr(raw_tp_links_of(d.proc.pid)))
 
         check_socket_rules(d, path, second)
     finally:
@@ -215,14 +246,21 @@ def main():
     deadline = time.time() + 10
     while time.time() < deadline and os.path.exists("/proc/%d" % d.proc.pid):
         time.sleep(0.05)
+    # The kernel frees a program after an RCU grace period: give it a moment.
+    left = warm
+    while left and time.time() < deadline + 10:
+        out = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, timeout=30)
+        left = warm & {q["id"] for q in json.loads(out.stdout or b"[]")}
+        time.sleep(0.1)
+    check("a stopped mevid leaves its warm program neither loaded nor linked", not left, repr(left))
 
     sock2 = os.path.join(tmp, "n.sock")
     d2 = Daemon(ARGS.mevid, sock2, extra=["--no-engine-stock"])
     try:
         time.sleep(0.3)
-        check("--no-engine-stock: no socket and no programs",
-              not os.path.exists(sock2 + ".stock") and not bpf_progs_of(d2.proc.pid),
-              repr(bpf_progs_of(d2.proc.pid)))
+        check("--no-engine-stock: no socket and no programs, warm or not",
+              not os.path.exists(sock2 + ".stock") and not bpf_progs_of(d2.proc.pid)
+              and not raw_tp_links_of(d2.proc.pid), repr(bpf_progs_of(d2.proc.pid)))
         p, held = run_sleeping(sock2, {}, "4")
         err = p.communicate(timeout=30)[1]
         check("--no-engine-stock: mevi-run loads its own set", bool(held) and p.returncode == 0,

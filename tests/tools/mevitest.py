@@ -70,24 +70,35 @@ def free_port():
     return port
 
 
-def bpf_progs_of(pid):
-    """Ids of the BPF programs process pid holds: the prog_id lines of its
-    descriptors' fdinfo (program and link descriptors both have one)."""
-    ids = set()
+def fdinfos_of(pid):
+    """The fdinfo of each descriptor process pid holds, as dicts of its
+    "key: value" lines (a descriptor gone meanwhile is left out)."""
     fddir = "/proc/%d/fdinfo" % pid
     try:
         names = os.listdir(fddir)
     except OSError:
-        return ids
+        return []
+    infos = []
     for fd in names:
         try:
             with open(os.path.join(fddir, fd)) as f:
-                for line in f:
-                    if line.startswith("prog_id:"):
-                        ids.add(int(line.split()[1]))
+                infos.append({k: v.strip() for k, _, v in (line.partition(":") for line in f)})
         except OSError:
             pass
-    return ids
+    return infos
+
+
+def bpf_progs_of(pid):
+    """Ids of the BPF programs process pid holds: the prog_id lines of its
+    descriptors' fdinfo (program and link descriptors both have one)."""
+    return {int(i["prog_id"]) for i in fdinfos_of(pid) if "prog_id" in i}
+
+
+def raw_tp_links_of(pid):
+    """The raw tracepoint links process pid holds, as (tracepoint name,
+    program id) pairs from its descriptors' fdinfo (a list: one per link)."""
+    return sorted((i.get("tp_name", ""), int(i.get("prog_id", "0")))
+                  for i in fdinfos_of(pid) if i.get("link_type") == "raw_tracepoint")
 
 
 def process_of(exe, env_entry, not_pid=0):
