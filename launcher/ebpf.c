@@ -1767,9 +1767,12 @@ int ebpf_prepare(const struct ebpf_config *cfg, struct ebpf **out, char *why)
 	e->drain_fixed = e->drain_ms != 0;
 	/* No forced wake-up when the drain is on a fixed period only. */
 	sc.wake_mark = e->drain_ms ? UINT64_MAX : rb_bytes / 4;
-	/* The unwinder itself is made by ebpf_resume(). */
-	sc.want_stacks = cfg->bt_mode != BACKTRACE_OFF;
-	sc.stacks_all = cfg->bt_mode == BACKTRACE_ALL;
+	if (cfg->bt_mode != BACKTRACE_OFF) {
+		e->bt = backtrace_new(cfg->out, cfg->base, (enum backtrace_mode)cfg->bt_mode,
+				      cfg->bt_depth);
+		sc.want_stacks = e->bt != NULL;
+		sc.stacks_all = cfg->bt_mode == BACKTRACE_ALL;
+	}
 	if (!e->drain_ms)
 		e->drain_ms = DRAIN_MS;
 	e->sc = sc;
@@ -1777,6 +1780,7 @@ int ebpf_prepare(const struct ebpf_config *cfg, struct ebpf **out, char *why)
 	if (!e->skel) {
 		err = -errno;
 		snprintf(why, EBPF_WHY_LEN, "cannot open the eBPF programs: %s", strerror(-err));
+		backtrace_free(e->bt);
 		free(e);
 		return err;
 	}
@@ -1837,19 +1841,11 @@ static int finish_open(struct ebpf *e, char *why)
 	return 0;
 }
 
-int ebpf_resume(struct ebpf *e, struct event_base *base, char *why)
+int ebpf_resume(struct ebpf *e, char *why)
 {
 	int err;
 
 	drop_stock(e); /* a question whose answer never came */
-	if (base)
-		e->cfg.base = base;
-	if (e->sc.want_stacks && !e->bt) {
-		e->bt = backtrace_new(e->cfg.out, e->cfg.base, (enum backtrace_mode)e->cfg.bt_mode,
-				      e->cfg.bt_depth);
-		if (!e->bt) /* the programs' stack copies are dropped unread */
-			log_warn("no backtraces: out of memory for the unwinder");
-	}
 	err = attach_faults(e, why);
 	return err ? err : finish_open(e, why);
 }
@@ -1863,7 +1859,7 @@ int ebpf_open(const struct ebpf_config *cfg, struct ebpf **out, char *why)
 		return err;
 	err = ebpf_load(e, why);
 	if (!err)
-		err = ebpf_resume(e, cfg->base, why);
+		err = ebpf_resume(e, why);
 	if (err) {
 		ebpf_close(e);
 		return err;
@@ -1939,9 +1935,8 @@ int ebpf_launch(struct ebpf *e, struct spawn *sp, char *const argv[])
 	struct eproc *p;
 	int exec_err;
 
-	/* The loop's base was made before the split when spawn_tracer forked:
-	 * this process alone uses it from now on (after a hand-off the
-	 * successor made it, and this changes nothing). */
+	/* The loop's base was made before the split (spawn_tracer forks):
+	 * this process alone uses it from now on. */
 	if (event_reinit(e->cfg.base) < 0)
 		log_warn("cannot re-initialise the event loop after the split");
 	if (!sp->handed && ebpf_track(e, pid, why)) {
@@ -2156,7 +2151,7 @@ int ebpf_load(struct ebpf *e, char *why)
 	return -ENOSYS;
 }
 
-int ebpf_resume(struct ebpf *e, struct event_base *base, char *why)
+int ebpf_resume(struct ebpf *e, char *why)
 {
 	return -ENOSYS;
 }

@@ -51,7 +51,6 @@ struct spawn;
 #define EBPF_WHY_LEN 256
 
 struct ebpf_config {
-	/* The loop; for the steps below, given to ebpf_resume() instead. */
 	struct event_base *base;
 	struct outbox *out; /* where events go; not owned */
 	pid_t self; /* the session's launcher pid: PROGRAM's (spawn.h), or mevi-run's (--pid) */
@@ -102,15 +101,13 @@ int ebpf_open(const struct ebpf_config *cfg, struct ebpf **out, char *why);
  *    0, or -errno with why.
  *  - ebpf_resume(), in the successor (or in the original, before a fork):
  *    attaches the fault programs (exact mode) and finishes what ebpf_open()
- *    does (the unwinder, the ring buffer, the loop's events, on base: the
- *    successor's loop is made after PROGRAM's exec, off its start-up);
- *    0, or -errno with why.
+ *    does (the ring buffer, the loop's events); 0, or -errno with why.
  * ebpf_close() frees e after any of them.
  */
 int ebpf_prepare(const struct ebpf_config *cfg, struct ebpf **out, char *why);
 int ebpf_load(struct ebpf *e, char *why);
 int ebpf_track(struct ebpf *e, pid_t pid, char *why);
-int ebpf_resume(struct ebpf *e, struct event_base *base, char *why);
+int ebpf_resume(struct ebpf *e, char *why);
 
 /* Detaches every program (nothing is left tracking anyone) and frees. */
 void ebpf_close(struct ebpf *e);

@@ -472,15 +472,15 @@ static int open_ebpf(struct launcher *l)
 				 .bt_depth = o->bt_depth,
 				 .stock_socket = o->socket_path};
 
-	/* Launched, the programs load while the tracker is being made
-	 * (split_ebpf), and its loop is made by the tracker (setup_loop), off
-	 * PROGRAM's start-up; attached, or as pid 1 (spawn.h), now. */
-	l->ebpf_split = !l->attach_pid && getpid() != 1;
-	if (!l->ebpf_split && !(l->base = event_base_new())) {
+	l->base = event_base_new();
+	if (!l->base) {
 		fprintf(stderr, "mevi-run: cannot create the event loop\n");
 		return 125;
 	}
 	bc.base = l->base;
+	/* Launched, the programs load while the tracker is being made
+	 * (split_ebpf); attached, or as pid 1 (spawn.h), now. */
+	l->ebpf_split = !l->attach_pid && getpid() != 1;
 	if (l->ebpf_split && ebpf_prepare(&bc, &l->bpf, why) == 0) {
 		return -1;
 	} else if (!l->ebpf_split && ebpf_open(&bc, &l->bpf, why) == 0) {
@@ -502,7 +502,7 @@ static int resume_ebpf(struct launcher *l)
 	char why[EBPF_WHY_LEN] = "";
 
 	l->resume_pending = false;
-	if (ebpf_resume(l->bpf, l->base, why) == 0)
+	if (ebpf_resume(l->bpf, why) == 0)
 		return -1;
 	log_error("%s; the program runs untracked", why);
 	return 125;
@@ -548,9 +548,7 @@ static int split_ebpf(struct launcher *l)
 	} else if (!why[0]) {
 		/* No successor: the engine is finished here, then forked. */
 		log_debug("no successor (%s): the tracker is forked", strerror(-err));
-		if (!l->base && !(l->base = event_base_new()))
-			snprintf(why, EBPF_WHY_LEN, "cannot create the event loop: out of memory");
-		else if (ebpf_resume(l->bpf, l->base, why) == 0) {
+		if (ebpf_resume(l->bpf, why) == 0) {
 			log_info("%s", ebpf_line);
 			spawn_tracer(&l->spawn, l->argv, NULL);
 			l->spawned = true;
