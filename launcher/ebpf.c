@@ -896,13 +896,20 @@ static void replay_old(struct eproc *p, struct mm *mm, const struct mevi_bpf_rec
 static void young_syscall(struct eproc *p, struct mm *mm, const struct mevi_bpf_rec *r)
 {
 	switch (r->nr) {
-	case MEVI_BPF_SC_BRK:
+	case MEVI_BPF_SC_BRK: {
+		/* A break asked for (not the loader's brk(0) query, made before
+		 * libc is even mapped) that grew: libc's heap, after the
+		 * loader, not unwound. The layout is kept for when the program
+		 * is gone before its first stack. Every exec'd image makes the
+		 * query: reading its maps there was the tracker's one /proc
+		 * read per short program. */
+		bool grew = r->arg[0] != 0 && PAGE_UP(r->ret) > p->brk_end;
+
 		brk_seen(p, r);
-		/* libc's heap, after the loader, not unwound: the layout is
-		 * kept for when the program is gone before its first stack. */
-		if (p->exec_young && r->h.type == MEVI_BPF_SYSCALL && p->mm && p->mm->bt)
+		if (grew && p->exec_young && r->h.type == MEVI_BPF_SYSCALL && p->mm && p->mm->bt)
 			backtrace_mm_save_layout(p->mm->bt);
 		break;
+	}
 	case MEVI_BPF_SC_MMAP:
 		mmap_from_record(mm, r->ret, r->arg, true);
 		break;

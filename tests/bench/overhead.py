@@ -60,6 +60,7 @@ import sys
 import tempfile
 import time
 import json
+import math
 import re
 import urllib.request
 
@@ -314,6 +315,37 @@ def fmt_s(x):
     return "-" if x is None else f"{x:.3f} s"
 
 
+def median_ci(xs, coverage=0.95):
+    """A distribution-free confidence interval for the median of xs.
+
+    The order statistics x(k) and x(n+1-k) of the sorted sample hold the true
+    median between them with probability 1 - 2 P(Binomial(n, 1/2) < k),
+    whatever the distribution; this takes the largest k that still gives
+    `coverage`, or returns None when even the extremes give less (n < 6).
+    """
+    s = sorted(xs)
+    n = len(s)
+    best = None
+    for k in range(1, n // 2 + 1):
+        if 1 - 2 * sum(math.comb(n, i) for i in range(k)) / 2**n < coverage:
+            break
+        best = k
+    return None if best is None else (s[best - 1], s[n - best])
+
+
+def paired_ratios(times, side):
+    """Each round's time of side over the same round's native time: the
+    machine's drift over minutes (large on a shared VM) cancels in the pair."""
+    return [t / n for t, n in zip(times[side], times["native"])]
+
+
+def fmt_ratio(ratios):
+    """The median paired ratio with its 95 % interval, as "1.04x [0.99-1.10]"."""
+    ci = median_ci(ratios)
+    span = f" [{ci[0]:.2f}-{ci[1]:.2f}]" if ci else " [n<6]"
+    return f"{statistics.median(ratios):.2f}x{span}"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build", default=os.path.join(ROOT, "build"), help="build directory (default: <repo>/build)")
@@ -538,9 +570,11 @@ def run_engine_comparison(args, workloads, mevi_run, sock, workdir):
         if errors:
             print(f"    ! {len(errors)} failed runs; first: {errors[0].strip().splitlines()[0]}")
     print()
-    cols = "".join(f" {e + ' x':>10s}" for e in engines)
+    cols = "".join(f" {e + ' x [95% CI]':>20s}" for e in engines)
     header = f"{'workload':36s} {'native s':>9s}{cols}  notes"
-    print("ratios to native of the medians; notes: microseconds per first touch added (touch_1g), spreads")
+    print("ratios to native: the median of each round's engine/native ratio, with a distribution-free 95 %")
+    print("interval for that median (order statistics; needs 6 rounds or more); native s: median native time;")
+    print("notes: microseconds per first touch added (touch_1g, from the medians), spreads")
     print(header)
     print("-" * len(header))
     for name, title, med, times, errors in results:
@@ -553,7 +587,7 @@ def run_engine_comparison(args, workloads, mevi_run, sock, workdir):
         notes.append("spread " + ", ".join(f"{side} {min(t):.3f}..{max(t):.3f}" for side, t in times.items()))
         if errors:
             notes.append(f"{len(errors)} FAILED runs")
-        ratios = "".join(f" {med[e] / nm:9.2f}x" for e in engines)
+        ratios = "".join(f" {fmt_ratio(paired_ratios(times, e)):>20s}" for e in engines)
         print(f"{title:36s} {nm:9.3f}{ratios}  {'; '.join(notes)}")
 
 
