@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -29,6 +30,14 @@ struct stock_conn {
 	pid_t peer;
 	size_t have;
 	char buf[MEVI_STOCK_MSG_MAX];
+};
+
+/* A process that took a set, watched until it ends (its pidfd, polled). */
+struct stock_taker {
+	struct engine_stock *st;
+	struct stock_taker *next, *prev;
+	uv_poll_t poll;
+	int pidfd;
 };
 
 static double mono_ms(void)
@@ -178,6 +187,69 @@ static void follow_default(struct engine_stock *st, uint64_t id)
 	}
 }
 
+static void taker_freed_cb(uv_handle_t *h)
+{
+	struct stock_taker *t = h->data;
+
+	close(t->pidfd);
+	free(t);
+}
+
+static void taker_close(struct stock_taker *t)
+{
+	struct engine_stock *st = t->st;
+
+	if (t->prev)
+		t->prev->next = t->next;
+	else
+		st->takers = t->next;
+	if (t->next)
+		t->next->prev = t->prev;
+	uv_close((uv_handle_t *)&t->poll, taker_freed_cb);
+}
+
+/* The taker has ended (a pidfd polls readable then): load again now. */
+static void taker_cb(uv_poll_t *h, int status, int events)
+{
+	struct stock_taker *t = h->data;
+
+	(void)status;
+	(void)events;
+	uv_timer_start(&t->st->reload, reload_cb, 0, 0);
+	taker_close(t);
+}
+
+/*
+ * After a hand-over to pid: the set is loaded again when pid has ended, or
+ * ENGINE_STOCK_RELOAD_MAX_MS from now; without a pidfd for it (another pid
+ * namespace: SO_PEERCRED gave 0), ENGINE_STOCK_RELOAD_MS from now.
+ */
+static void reload_after(struct engine_stock *st, pid_t pid)
+{
+	struct stock_taker *t = NULL;
+	int fd = pid > 0 ? (int)syscall(SYS_pidfd_open, pid, 0) : -1;
+
+	if (fd >= 0 && (t = calloc(1, sizeof(*t))) && uv_poll_init(st->loop, &t->poll, fd) == 0) {
+		t->st = st;
+		t->pidfd = fd;
+		t->poll.data = t;
+		t->next = st->takers;
+		if (st->takers)
+			st->takers->prev = t;
+		st->takers = t;
+		if (uv_poll_start(&t->poll, UV_READABLE, taker_cb) == 0) {
+			uv_timer_start(&st->reload, reload_cb, ENGINE_STOCK_RELOAD_MAX_MS, 0);
+			return;
+		}
+		taker_close(t); /* closes fd */
+	} else {
+		free(t);
+		if (fd >= 0)
+			close(fd);
+	}
+	uv_timer_start(&st->reload, reload_cb, ENGINE_STOCK_RELOAD_MS, 0);
+}
+
 /* Sends the reply, with a set's descriptors when granted (then the set is
  * the peer's: ours are closed and it is loaded again later). */
 static void reply(struct stock_conn *c, const struct mevi_stock_request *req)
@@ -238,7 +310,7 @@ static void reply(struct stock_conn *c, const struct mevi_stock_request *req)
 	if (set) {
 		drop_set(set);
 		st->grants++;
-		uv_timer_start(&st->reload, reload_cb, ENGINE_STOCK_RELOAD_MS, 0);
+		reload_after(st, c->peer);
 		conn_close(c, LOG_LEVEL_DEBUG, "took a set of eBPF programs");
 		return;
 	}
@@ -376,6 +448,8 @@ void engine_stock_close(struct engine_stock *st)
 {
 	while (st->conns)
 		conn_close(st->conns, LOG_LEVEL_DEBUG, NULL);
+	while (st->takers)
+		taker_close(st->takers);
 	if (st->listening) {
 		uv_close((uv_handle_t *)&st->listener, NULL);
 		st->listening = false;
