@@ -74,7 +74,7 @@ struct engine_stock {
 	struct stock_set sets[ENGINE_STOCK_SETS];
 	struct stock_conn *conns;
 	unsigned nconns;
-	struct stock_taker *takers; /* processes holding a handed-over set */
+	struct stock_taker *takers;   /* processes holding a handed-over set */
 	struct warm_tracepoints warm; /* started after the first load */
 	/* Statistics, logged at exit. */
 	unsigned loads, grants, refusals;
