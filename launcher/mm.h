@@ -48,8 +48,9 @@ struct mm_stats {
  * An address space starts PENDING: no userfaultfd yet, its state is read by
  * scans. It is attached (userfaultfd injected, everything registered) at the
  * first ptrace stop where that is possible once its process has run for
- * MM_ATTACH_DELAY_NS of CPU time (its main thread's, since it was created by
- * fork or, for an exec's image, since the exec: /proc/PID/schedstat), or
+ * MM_ATTACH_DELAY_NS of CPU time (its threads', since it was created by
+ * fork or, for an exec's image, since the exec: the kernel's process CPU
+ * clock), or
  * MM_ATTACH_WAIT_MAX_NS have passed since the
  * address space was made, whichever comes first — by then it is not a fork
  * child about to exec or a process about to exit, which would be traced for
@@ -114,7 +115,7 @@ struct mm {
 	bool layout_stale;	/* sampled: re-read the layout at the next tick */
 	struct run_vec recheck; /* sampled: ranges to re-read at the next tick */
 	uint64_t made_ns;	/* CLOCK_MONOTONIC time it was made */
-	int64_t cpu_base;	/* its main thread's CPU time then (MM_CPU_FROM_NOW), or 0 */
+	int64_t cpu_base;	/* its CPU time then (MM_CPU_FROM_NOW), or 0 */
 	bool delay_over;	/* the attach delay has passed (mm_attach_due) */
 	uint64_t due_ns;	/* CLOCK_MONOTONIC time from which to attach */
 	struct event *due_ev;	/* fires at due_ns if still pending */
