@@ -89,7 +89,14 @@ static bool delay_passed(struct mm *mm, uint64_t now)
 
 bool mm_young(const struct mm *mm)
 {
-	return mono_ns() < mm->made_ns + MM_ATTACH_DELAY_NS;
+	uint64_t age = mono_ns() - mm->made_ns;
+	int64_t ran;
+
+	if (age < MM_ATTACH_DELAY_NS)
+		return true;
+	if (age >= MM_YOUNG_MAX_NS || mm->delay_over || (ran = cpu_ns(mm->pid)) < 0)
+		return false;
+	return ran - mm->cpu_base < MM_ATTACH_DELAY_NS;
 }
 
 bool mm_attach_due(struct mm *mm)
