@@ -5,6 +5,7 @@
  *                           (4 MiB and 8 MiB), grow_heap_c grows the heap by
  *                           1 MiB with sbrk, remap_d grows a region with
  *                           mremap; prints "a=ADDR b=ADDR c=OLD:NEW d=ADDR:LEN"
+ *                           and stays 200 ms
  *   backtrace_prog exit     two threads mmap/munmap in a loop (each call is
  *                           unwound) while the main thread exits with 7
  *   backtrace_prog exec     the same, and a third thread execs
@@ -169,8 +170,19 @@ int main(int argc, char **argv)
 	/* paths: after the 2 ms in which a process is young (only
 	 * --backtraces=all unwinds then); paths-young: right away. */
 	if (!strcmp(mode, "paths")) {
+		int ret;
+
 		usleep(10000);
-		return paths();
+		ret = paths();
+		/* The eBPF engine unwinds against a module list read while the
+		 * process lives, a few ms after its first stack (longer on a
+		 * loaded machine: CI saw its tracker still attaching when an
+		 * ASan build of this had already exited). A program that
+		 * stays a moment, as most do, is unwound
+		 * (launcher/README.md, the eBPF engine's backtraces). */
+		fflush(stdout);
+		usleep(200000);
+		return ret;
 	}
 	if (!strcmp(mode, "paths-young"))
 		return paths();
