@@ -345,17 +345,35 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* The kernel's layout sequence of pid now, from its tracked-set entry: false
- * when it has none (it has exited, and the pid may be another's by now). */
-static bool kernel_seq(const struct ebpf *e, pid_t pid, uint64_t *seq)
+/* pid's tracked-set entry now (its layout sequence, its count of executable
+ * file mappings): false when it has none (it has exited, and the pid may be
+ * another's by now). */
+static bool kernel_entry(const struct ebpf *e, pid_t pid, struct mevi_bpf_proc *v)
 {
-	struct mevi_bpf_proc v;
 	__u32 key = (__u32)pid;
 
-	if (bpf_map_lookup_elem(tracked_fd(e), &key, &v))
-		return false;
-	*seq = v.seq;
-	return true;
+	return bpf_map_lookup_elem(tracked_fd(e), &key, v) == 0;
+}
+
+/*
+ * Keeps bt's layout text (p's address space, or its parent's at a fork: the
+ * text its stacks unwind against once it is gone), read after the kernel's
+ * count of p's executable file mappings, known or looked up now: the text
+ * holds every library counted by then, so a stack record carrying a count up
+ * to that one needs no read of its own (on_stack). Chromium's loader maps a
+ * hundred libraries per process, each followed by an anonymous mapping with
+ * a stack copy: a read per library was 169 of a run's ~200 reads of maps
+ * running to a thousand lines.
+ */
+static void save_layout(const struct ebpf *e, struct eproc *p, struct backtrace_mm *bt,
+			const struct mevi_bpf_proc *known)
+{
+	struct mevi_bpf_proc v;
+
+	if (!known && kernel_entry(e, p->pid, &v))
+		known = &v;
+	backtrace_mm_save_layout(bt);
+	p->code_maps_read = known ? known->code_maps : CODE_MAPS_UNKNOWN;
 }
 
 /*
@@ -371,12 +389,15 @@ static bool kernel_seq(const struct ebpf *e, pid_t pid, uint64_t *seq)
  */
 static void full_read(struct ebpf *e, struct eproc *p)
 {
-	if (!kernel_seq(e, p->pid, &p->read_seq))
+	struct mevi_bpf_proc v;
+
+	if (!kernel_entry(e, p->pid, &v))
 		return;
+	p->read_seq = v.seq;
 	memmap_free(p->replayed); /* the read drops what it does not find */
 	p->replayed = NULL;
 	mm_resync(p->mm, 0, MEVI_ADDR_LIMIT);
-	backtrace_mm_save_layout(p->mm->bt);
+	save_layout(e, p, p->mm->bt, &v);
 	e->st.resyncs++;
 }
 
@@ -665,7 +686,7 @@ static void on_fork(struct ebpf *e, const struct mevi_bpf_rec *r)
 	 * again with no layout record since (a shell, make) keeps the text it
 	 * has: each read holds off its next fork (mmap_lock). */
 	if (pp->fork_layout_seq != pp->seq + 1) {
-		backtrace_mm_save_layout(pp->mm->bt);
+		save_layout(e, pp, pp->mm->bt, NULL);
 		pp->fork_layout_seq = pp->seq + 1;
 	}
 	proc_new_mm(e, c, pp->mm, true);
@@ -893,7 +914,8 @@ static void replay_old(struct eproc *p, struct mm *mm, const struct mevi_bpf_rec
  * its full read, soon, covers it; until then, mmaps and munmaps apply from
  * their records (which that read makes right), so that a mapping gone by
  * then, or a process gone by then, still shows what it mapped and touched. */
-static void young_syscall(struct eproc *p, struct mm *mm, const struct mevi_bpf_rec *r)
+static void young_syscall(const struct ebpf *e, struct eproc *p, struct mm *mm,
+			  const struct mevi_bpf_rec *r)
 {
 	switch (r->nr) {
 	case MEVI_BPF_SC_BRK: {
@@ -907,7 +929,7 @@ static void young_syscall(struct eproc *p, struct mm *mm, const struct mevi_bpf_
 
 		brk_seen(p, r);
 		if (grew && p->exec_young && r->h.type == MEVI_BPF_SYSCALL && p->mm && p->mm->bt)
-			backtrace_mm_save_layout(p->mm->bt);
+			save_layout(e, p, p->mm->bt, NULL);
 		break;
 	}
 	case MEVI_BPF_SC_MMAP:
@@ -935,7 +957,7 @@ static void on_syscall(struct ebpf *e, const struct mevi_bpf_rec *r)
 		p->seq = r->h.seq;
 	if (p->young_due ||
 	    (mm->pid != p->pid && proc_find(e, mm->pid) && proc_find(e, mm->pid)->young_due)) {
-		young_syscall(p, mm, r);
+		young_syscall(e, p, mm, r);
 		return;
 	}
 	if (r->h.seq <= p->read_seq) {
@@ -1038,10 +1060,10 @@ static void on_syscall(struct ebpf *e, const struct mevi_bpf_rec *r)
  * syscall; a process gone by then is unwound against the layout it was last
  * seen with (backtrace_mm_save_layout), or not at all if none was read. That
  * text is read again here while the process lives when the record says it
- * mapped code since the last read here (the loader's libraries, a dlopen):
- * re-reading it before every stack, as this did at first (16 times, then
- * every 50 ms), was a fifth of mevi-run's CPU under Chromium, whose
- * processes' maps run to a thousand lines.
+ * mapped code the last read may not hold (the loader's libraries, a dlopen;
+ * save_layout): re-reading it before every stack, as this did at first (16
+ * times, then every 50 ms), was a fifth of mevi-run's CPU under Chromium,
+ * whose processes' maps run to a thousand lines.
  */
 static void on_stack(struct ebpf *e, const struct mevi_bpf_stack *s)
 {
@@ -1068,10 +1090,9 @@ static void on_stack(struct ebpf *e, const struct mevi_bpf_stack *s)
 	default:
 		return;
 	}
-	if (p->alive && p->mm && r->aux != p->code_maps_read) {
-		backtrace_mm_save_layout(bt);
-		p->code_maps_read = r->aux;
-	}
+	if (p->alive && p->mm &&
+	    (p->code_maps_read == CODE_MAPS_UNKNOWN || r->aux > p->code_maps_read))
+		save_layout(e, p, bt, NULL);
 	snap.len = s->len <= sizeof(s->stack) ? s->len : sizeof(s->stack);
 	snap.regs.r.rip = s->regs[MEVI_BPF_REG_IP];
 	snap.regs.r.rsp = s->regs[MEVI_BPF_REG_SP];
