@@ -150,13 +150,15 @@ static int ranges_serialize(struct json_object *jso, struct printbuf *pb, int le
 	return 0;
 }
 
-static struct json_object *json_ranges(const struct memmap *m)
+/* An array whose text serialize writes from data when the document is
+ * printed (ranges and tags are not copied into json-c objects). */
+static struct json_object *json_deferred(json_object_to_json_string_fn *serialize, const void *data)
 {
 	struct json_object *j = json_object_new_array();
 
 	if (!j)
 		return NULL;
-	json_object_set_serializer(j, ranges_serialize, (void *)m, NULL);
+	json_object_set_serializer(j, serialize, (void *)data, NULL);
 	return j;
 }
 
@@ -191,16 +193,6 @@ static int tags_serialize(struct json_object *jso, struct printbuf *pb, int leve
 	    printbuf_memappend(pb, "]", 1) < 0)
 		return -1;
 	return 0;
-}
-
-static struct json_object *json_tags(const struct tagmap *m)
-{
-	struct json_object *j = json_object_new_array();
-
-	if (!j)
-		return NULL;
-	json_object_set_serializer(j, tags_serialize, (void *)m, NULL);
-	return j;
 }
 
 /* Appends val to arr, taking it. Returns 0 or -1 (val released). */
@@ -472,13 +464,13 @@ static struct json_object *json_process(const struct session *s, const struct pr
 	    add(o, "host_pid", json_pid_or_null(p->host_pid), p->host_pid <= 0) ||
 	    add(o, "rss", json_object_new_uint64(memmap_rss(p->map)), false) ||
 	    add(o, "vsz", json_object_new_uint64(memmap_vsz(p->map)), false) ||
-	    add(o, "ranges", json_ranges(p->map), false) ||
+	    add(o, "ranges", json_deferred(ranges_serialize, p->map), false) ||
 	    add(o, "swapped", json_object_new_uint64(process_swapped(p)), false) ||
 	    add(o, "rss_by_kind", json_rss_by_kind(s, p), false) ||
 	    add(o, "mappings", json_mappings(s, p), false) ||
-	    add(o, "origins", json_tags(p->origins), false) ||
+	    add(o, "origins", json_deferred(tags_serialize, p->origins), false) ||
 	    add(o, "stacks", json_stacks(s, p), false) ||
-	    add(o, "touches", json_tags(p->touches), false) ||
+	    add(o, "touches", json_deferred(tags_serialize, p->touches), false) ||
 	    add(o, "written", heatmap_json(p->written), false) ||
 	    add(o, "threads", json_threads(p), false)) {
 		json_object_put(o);
