@@ -64,9 +64,19 @@ struct srcline {
 
 static char *debuginfo_path;
 
+/*
+ * Separate debug files are found by build ID only (/usr/lib/debug/.build-id,
+ * where Debian's -dbgsym packages put them), not by libdwfl's standard
+ * search: for a module with none (every stripped system library, unless its
+ * -dbgsym package is installed), that search ends in libdwfl's debuginfod
+ * client, whose first use dlopens libdebuginfod with libcurl and two dozen
+ * more libraries (14 ms of the worker's 61 ms of CPU under Chromium) to learn
+ * that no server is set (mevi-run unsets DEBUGINFOD_URLS: unwind.c). What is
+ * lost: a debug file found only by its .gnu_debuglink name.
+ */
 static const Dwfl_Callbacks offline_callbacks = {
     .find_elf = dwfl_build_id_find_elf,
-    .find_debuginfo = dwfl_standard_find_debuginfo,
+    .find_debuginfo = dwfl_build_id_find_debuginfo,
     .section_address = dwfl_offline_section_address,
     .debuginfo_path = &debuginfo_path,
 };

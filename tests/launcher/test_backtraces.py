@@ -189,6 +189,27 @@ def test_threads(prog, workdir):
     check(name + ": each touch right after the state event of its range", ok, detail)
 
 
+def test_no_debuginfod(prog, workdir):
+    """Symbolising a stripped program (no symbol table, no debug file) never
+    loads libdebuginfod (and libcurl with it): the dynamic loader's own log of
+    what the tracker opens."""
+    name = os.path.basename(prog) + " stripped"
+    rec = os.path.join(workdir, "rec.mevi")
+    stripped = os.path.join(workdir, "stripped_prog")
+    subprocess.run(["strip", "-o", stripped, prog], check=True)
+    engine = ["--engine=" + ARGS.engine] if ARGS.engine else []
+    env = dict(os.environ, MEVI_SOCKET=os.path.join(workdir, "none.sock"), LD_DEBUG="files")
+    p = subprocess.run([ARGS.mevi_run, "--record", rec, "--no-spawn", *engine, "--", stripped, "paths"],
+                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=60, env=env)
+    err = p.stderr.decode(errors="replace")
+    check(name + ": the loader's log is there (LD_DEBUG=files)", "calling init" in err, err[-300:])
+    opened = sorted({line.split("file=")[1].split()[0] for line in err.splitlines()
+                     if "file=" in line and ("debuginfod" in line or "libcurl" in line)})
+    check(name + ": symbolising loads no debuginfod client", p.returncode == 0 and not opened,
+          "status %d, opened %s" % (p.returncode, opened))
+
+
 def test_off(prog, workdir):
     name = os.path.basename(prog)
     for mode in ("paths", "threads"):
@@ -234,6 +255,7 @@ def main():
             test_paths(ARGS.progs[0], workdir, "paths-fork", env_extra={"MEVI_BPF_DRAIN_MS": "100"})
         test_threads(ARGS.progs[0], workdir)
         test_off(ARGS.progs[0], workdir)
+        test_no_debuginfod(ARGS.progs[0], workdir)
         for prog in ARGS.progs[:2]:
             test_exit_exec(prog, workdir)
     return finish(None)
