@@ -567,10 +567,10 @@ static void on_exec_event(struct tracee_table *t, struct thread *th)
  * backtrace. A forked child that maps memory right away does real work and
  * gets its origins; an image just exec'd spends its first 2 ms (of time, or
  * of CPU time when the tracer's stops stretch it: mm_young) in the dynamic
- * loader and libc's start-up, whose small mappings
- * only --backtraces=all unwinds (backtrace_wants_exit: a big anonymous one is
- * the program's own). Past those, its mappings are the program's own even
- * while it is not attached yet (mm.h: that waits for 2 ms of its CPU time).
+ * loader and libc's start-up, whose small mappings only --backtraces=all
+ * unwinds (backtrace_wants_exit: a big anonymous one is the program's own).
+ * Past those, its mappings are the program's own even while it is not
+ * attached yet (mm.h: that waits for 2 ms of its CPU time).
  */
 static bool pending_backtrace(const struct tracee_table *t, const struct thread *th)
 {
