@@ -39,16 +39,23 @@ ARGS = None
 ANNOTATIONS = {"stack", "origin", "thread", "touch"}
 
 
-def run(prog_args, workdir, extra=(), timeout=60, env_extra=None):
-    """Runs prog_args under mevi-run --record; returns (status, stdout, events)."""
+def launch(prog_args, workdir, extra=(), timeout=60, env_extra=None):
+    """Runs prog_args under mevi-run --record (workdir/rec.mevi) with no daemon;
+    returns the finished process, its output captured."""
     rec = os.path.join(workdir, "rec.mevi")
     if os.path.exists(rec):
         os.unlink(rec)
     engine = ["--engine=" + ARGS.engine] if ARGS.engine else []
     cmd = [ARGS.mevi_run, "--record", rec, "--no-spawn", *engine, *extra, "--", *prog_args]
     env = dict(os.environ, MEVI_SOCKET=os.path.join(workdir, "none.sock"), **(env_extra or {}))
-    p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       timeout=timeout, env=env)
+    return subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          timeout=timeout, env=env)
+
+
+def run(prog_args, workdir, extra=(), timeout=60, env_extra=None):
+    """Runs prog_args under mevi-run --record; returns (status, stdout, events)."""
+    rec = os.path.join(workdir, "rec.mevi")
+    p = launch(prog_args, workdir, extra, timeout, env_extra)
     d = subprocess.run([ARGS.dump, rec], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
     if d.returncode != 0:
         raise RuntimeError("dump_recording: " + d.stderr.decode())
@@ -194,14 +201,9 @@ def test_no_debuginfod(prog, workdir):
     loads libdebuginfod (and libcurl with it): the dynamic loader's own log of
     what the tracker opens."""
     name = os.path.basename(prog) + " stripped"
-    rec = os.path.join(workdir, "rec.mevi")
     stripped = os.path.join(workdir, "stripped_prog")
     subprocess.run(["strip", "-o", stripped, prog], check=True)
-    engine = ["--engine=" + ARGS.engine] if ARGS.engine else []
-    env = dict(os.environ, MEVI_SOCKET=os.path.join(workdir, "none.sock"), LD_DEBUG="files")
-    p = subprocess.run([ARGS.mevi_run, "--record", rec, "--no-spawn", *engine, "--", stripped, "paths"],
-                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       timeout=60, env=env)
+    p = launch([stripped, "paths"], workdir, env_extra={"LD_DEBUG": "files"})
     err = p.stderr.decode(errors="replace")
     check(name + ": the loader's log is there (LD_DEBUG=files)", "calling init" in err, err[-300:])
     opened = sorted({line.split("file=")[1].split()[0] for line in err.splitlines()
