@@ -110,6 +110,9 @@ static void load_set(struct engine_stock *st)
 				 strerror(-err));
 		return;
 	}
+	err = bpfskel_prime_ring(s);
+	if (err)
+		log_debug("engine stock: the ring buffer is not primed: %s", strerror(-err));
 	set->skel = s;
 	if (!warm_tracepoints_started(&st->warm)) {
 		err = warm_tracepoints_start(&st->warm);

@@ -4,9 +4,12 @@
  * launcher/stock.h takes them).
  *
  * Loading the programs (the kernel runs the light skeleton's loader,
- * verifies seven programs and allocates a 4 MiB ring buffer) costs 6-7 ms
+ * verifies eight programs and allocates a 4 MiB ring buffer) costs 6-7 ms
  * on this project's VM. A launcher that takes a loaded set only attaches it,
- * so that cost is no longer on its program's start-up. Two sets are kept,
+ * so that cost is no longer on its program's start-up. Each set's ring is
+ * primed too (bpfskel_prime_ring, 5-7 ms more): the kernel's first write to
+ * each of its pages, ~10-15 us a page here, is paid now rather than by the
+ * programs' records while the launcher's program runs. Two sets are kept,
  * one for each configuration a launcher has with no option but --sample or
  * --pid and no MEVI_BPF_* variable (launcher/bpfskel.h:
  * bpfskel_config_default): exact and sampled. A launcher configured

@@ -70,6 +70,34 @@ uint64_t bpfskel_id(const struct mevi_bpf *s)
 	return fnv1a64(h, &s->maps.tracked.max_entries, sizeof(s->maps.tracked.max_entries));
 }
 
+int bpfskel_prime_ring(struct mevi_bpf *s)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	int fd = s->maps.events.map_fd;
+	union bpf_attr a;
+	unsigned long *cons, *prod;
+
+	memset(&a, 0, sizeof(a));
+	a.test.prog_fd = (uint32_t)s->progs.prime_ring.prog_fd;
+	if (syscall(SYS_bpf, BPF_PROG_TEST_RUN, &a, sizeof(a)) < 0)
+		return -errno;
+	cons = mmap(NULL, (size_t)page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (cons == MAP_FAILED)
+		return -errno;
+	prod = mmap(NULL, (size_t)page, PROT_READ, MAP_SHARED, fd, page);
+	if (prod == MAP_FAILED) {
+		int err = -errno;
+
+		munmap(cons, (size_t)page);
+		return err;
+	}
+	/* Nothing reads these records: the consumer moves past them. */
+	__atomic_store_n(cons, __atomic_load_n(prod, __ATOMIC_ACQUIRE), __ATOMIC_RELEASE);
+	munmap(prod, (size_t)page);
+	munmap(cons, (size_t)page);
+	return 0;
+}
+
 size_t bpfskel_slots(struct mevi_bpf *s, int *extra, size_t nextra, int **slot)
 {
 	struct bpf_map_desc *maps = (struct bpf_map_desc *)&s->maps;

@@ -5,10 +5,11 @@ eBPF programs loaded ahead of time and handed to the next mevi-run.
     test_engine_stock.py --mevi-run PATH --mevid PATH
 
 - mevid loads two sets at start, exact and sampled (its descriptors name
-  BPF programs, seven a set);
+  BPF programs, PER_SET a set), each with its ring buffer primed: every
+  page written once by the kernel, the ring empty again;
 - `mevi-run --engine=ebpf` runs one of those very sets (its tracker holds
-  seven of the program ids mevid held, mevid no longer does) and mevid loads
-  it again; `--sample` takes the other;
+  PER_SET of the program ids mevid held, mevid no longer does) and mevid
+  loads it again; `--sample` takes the other;
 - a launcher configured otherwise (MEVI_BPF_RINGBUF) is refused and loads its
   own, and mevid keeps its set;
 - the socket refuses what is not a request (garbage, another id, another
@@ -24,7 +25,9 @@ Python 3 standard library only; needs root (exits 77, skipped, otherwise).
 """
 
 import argparse
+import ctypes
 import json
+import mmap
 import os
 import socket
 import struct
@@ -39,6 +42,9 @@ from mevitest import Daemon, bpf_progs_of, check, finish, process_of, raw_tp_lin
 ARGS = None
 NOBODY = 65534
 MAGIC = b"mevi-stock"
+PER_SET = 8  # the programs in launcher/bpf/mevi.bpf.c
+RINGBUF = 27  # BPF_MAP_TYPE_RINGBUF
+SYS_PIDFD_GETFD = 438
 
 
 WARM = ["sched_process_exec", "sched_process_exec", "sched_process_exit",
@@ -51,12 +57,12 @@ def stock_of(pid):
 
 
 def wait_sets(pid, timeout=10):
-    """The programs mevid holds in its sets once it holds both (14
-    programs); empty if they did not come in time."""
+    """The programs mevid holds in its sets once it holds both (2 *
+    PER_SET programs); empty if they did not come in time."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         held = stock_of(pid)
-        if len(held) >= 14:
+        if len(held) >= 2 * PER_SET:
             return held
         time.sleep(0.02)
     return set()
@@ -76,10 +82,52 @@ def check_warm(pid):
     return progs
 
 
+def ring_positions(pid):
+    """(consumer, producer, size) of each ring buffer process pid holds, read
+    through a copy of its descriptor (pidfd_getfd) and the ring's own
+    read-only pages."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    page = mmap.PAGESIZE
+    out = []
+    pidfd = os.pidfd_open(pid)
+    try:
+        for fd in os.listdir("/proc/%d/fdinfo" % pid):
+            try:
+                with open("/proc/%d/fdinfo/%s" % (pid, fd)) as f:
+                    info = {k: v.strip() for k, _, v in (line.partition(":") for line in f)}
+            except OSError:
+                continue
+            if info.get("map_type") != str(RINGBUF):
+                continue
+            mine = libc.syscall(SYS_PIDFD_GETFD, pidfd, int(fd), 0)
+            if mine < 0:
+                continue
+            try:
+                with mmap.mmap(mine, page, prot=mmap.PROT_READ, offset=0) as c, \
+                        mmap.mmap(mine, page, prot=mmap.PROT_READ, offset=page) as p:
+                    out.append((struct.unpack("<Q", c[:8])[0], struct.unpack("<Q", p[:8])[0],
+                                int(info["max_entries"])))
+            finally:
+                os.close(mine)
+    finally:
+        os.close(pidfd)
+    return out
+
+
+def check_primed(pid):
+    """Each set's ring buffer has been written page by page and is empty:
+    the producer went round (all but its last page: a full ring takes no
+    more) and the consumer stands where it stopped."""
+    rings = ring_positions(pid)
+    check("mevid primes each set's ring buffer: every page written, the ring empty again",
+          len(rings) == 2 and all(cons == prod and prod >= size - 4096 for cons, prod, size in rings),
+          repr(rings))
+
+
 def run_sleeping(sock, env_extra, marker, opts=()):
     """Starts `mevi-run --engine=ebpf OPTS -- sleep 0.6` on sock; returns the
     process and its tracker's program ids, read while sleep runs (empty
-    if the tracker never held seven)."""
+    if the tracker never held PER_SET)."""
     env = dict(os.environ, MEVI_LOG="debug", **env_extra)
     env["MEVI_TEST_STOCK_RUN"] = marker
     p = subprocess.Popen([ARGS.mevi_run, "--socket", sock, "--engine=ebpf"] + list(opts) + ["--", "sleep", "0.6"],
@@ -87,8 +135,8 @@ def run_sleeping(sock, env_extra, marker, opts=()):
     tracker, held = 0, set()
     deadline = time.time() + 5
     # The descriptors arrive one by one (a hand-over, then the attaches):
-    # read until the tracker holds a whole set, all seven programs.
-    while time.time() < deadline and len(held) < 7:
+    # read until the tracker holds a whole set, all its programs.
+    while time.time() < deadline and len(held) < PER_SET:
         tracker = process_of(ARGS.mevi_run, b"MEVI_TEST_STOCK_RUN=" + marker.encode(), p.pid)
         held = bpf_progs_of(tracker) if tracker else set()
         time.sleep(0.02)
@@ -195,9 +243,10 @@ def main():
             d.stop()
             return 77
         check("mevid loads two sets at start, on a socket beside the launcher's, closed to others",
-              len(first) == 14 and os.stat(path).st_mode & 0o077 == 0,
+              len(first) == 2 * PER_SET and os.stat(path).st_mode & 0o077 == 0,
               repr((first, oct(os.stat(path).st_mode))))
         warm = check_warm(d.proc.pid)
+        check_primed(d.proc.pid)
 
         started = time.time()
         p, held = run_sleeping(sock, {}, "1")
@@ -209,8 +258,8 @@ def main():
         alive = p.poll() is None
         err = p.communicate(timeout=30)[1]
         taken = first & held
-        check("mevi-run runs one of mevid's sets: its tracker holds seven of the very programs",
-              len(taken) == 7 and held == taken, repr((first, held)))
+        check("mevi-run runs one of mevid's sets: its tracker holds all of the very programs",
+              len(taken) == PER_SET and held == taken, repr((first, held)))
         check("mevid no longer holds them, and keeps the other set",
               now.isdisjoint(taken) and first - taken <= now, repr((now, first - taken)))
         check("nor loads that set again while the program that took it runs (0.45 s in: the load's "
@@ -220,7 +269,7 @@ def main():
               b"mevid's, loaded ahead of time" in err, err[-600:])
         check("the program ran and ended well", p.returncode == 0, repr((p.returncode, err[-300:])))
         second = wait_sets(d.proc.pid)
-        check("mevid loads that set again", len(second) == 14 and second.isdisjoint(taken)
+        check("mevid loads that set again", len(second) == 2 * PER_SET and second.isdisjoint(taken)
               and first - taken <= second, repr((first, taken, second)))
         sess = [s for s in d.sessions() if s.get("engine") == "ebpf"]
         check("the session is an eBPF one", len(sess) == 1, repr(d.sessions()))
@@ -234,7 +283,7 @@ def main():
         check("mevid keeps the exact set meanwhile", now.isdisjoint(held) and second - held <= now,
               repr((now, second - held)))
         second = wait_sets(d.proc.pid)
-        check("and loads the sampled set again", len(second) == 14, repr(second))
+        check("and loads the sampled set again", len(second) == 2 * PER_SET, repr(second))
 
         p, held = run_sleeping(sock, {"MEVI_BPF_RINGBUF": "65536"}, "3")
         err = p.communicate(timeout=30)[1]
