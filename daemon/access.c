@@ -26,6 +26,7 @@
 #include <libwebsockets.h>
 
 #include "log.h"
+#include "monotime.h"
 
 static int fill_random(void *buf, size_t len)
 {
@@ -270,14 +271,6 @@ int access_peer_uid(int diag_fd, int fd, uid_t *uid)
 	return diag_lookup(diag_fd, &local, &peer, uid);
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* The token the request presents, copied into buf: ?token=, Authorization:
  * Bearer, then the cookie. Returns its length, or -1 when none. */
 static int presented_token(const struct access *a, struct lws *wsi, char *buf, size_t len)
@@ -323,7 +316,7 @@ enum access_verdict access_check(struct access *a, struct lws *wsi, struct acces
 	 * of the uid rule. */
 	if (!a->exposed) {
 		if (!peer->known) {
-			uint64_t t0 = now_ns();
+			uint64_t t0 = mono_ns();
 
 			if (a->diag_fd < 0)
 				a->diag_fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC,
@@ -331,7 +324,7 @@ enum access_verdict access_check(struct access *a, struct lws *wsi, struct acces
 			peer->err = access_peer_uid(a->diag_fd, lws_get_socket_fd(wsi), &peer->uid);
 			peer->known = true;
 			a->lookups++;
-			a->lookup_ns += now_ns() - t0;
+			a->lookup_ns += mono_ns() - t0;
 			if (peer->err)
 				log_debug("peer uid lookup failed: %s", strerror(-peer->err));
 		}

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "monotime.h"
 #include "sockpath.h"
 #include "stockmsg.h"
 
@@ -39,14 +40,6 @@ struct stock_taker {
 	uv_poll_t poll;
 	int pidfd;
 };
-
-static double mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 static void reload_cb(uv_timer_t *t);
 
@@ -80,7 +73,7 @@ static void load_set(struct engine_stock *st)
 	struct stock_set *set = NULL;
 	struct bpfskel_config c;
 	struct mevi_bpf *s;
-	double t0 = mono_ms();
+	uint64_t t0 = mono_ns();
 	int err;
 
 	for (size_t i = 0; i < ENGINE_STOCK_SETS && !set; i++)
@@ -124,7 +117,7 @@ static void load_set(struct engine_stock *st)
 			log_debug("engine stock: the process-tree tracepoints are kept warm");
 	}
 	st->loads++;
-	st->load_ms = mono_ms() - t0;
+	st->load_ms = (double)(mono_ns() - t0) / 1e6;
 	log_debug("engine stock: a set of eBPF programs (%s) loaded in %.1f ms",
 		  set->sampled ? "sampled" : "exact", st->load_ms);
 	for (size_t i = 0; i < ENGINE_STOCK_SETS; i++)

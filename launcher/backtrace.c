@@ -13,6 +13,7 @@
 #include "event.h"
 #include "log.h"
 #include "memmap.h"
+#include "monotime.h"
 #include "outbox.h"
 #include "procfs.h"
 #include "srcline.h"
@@ -63,14 +64,6 @@ struct backtrace_mm {
 	struct thread_name *threads[NTHREADS];
 	struct thread_name *last; /* the thread that faulted last */
 };
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 int backtrace_mode_parse(const char *s)
 {

@@ -27,6 +27,7 @@
 #include "log.h"
 #include "memmap.h"
 #include "mm.h"
+#include "monotime.h"
 #include "outbox.h"
 #include "pace.h"
 #include "parse.h"
@@ -335,14 +336,6 @@ static void proc_exited(struct ebpf *e, struct eproc *p, int status)
 
 static void on_due_noop(struct mm *mm, void *ctx)
 {
-}
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 /* pid's tracked-set entry now (its layout sequence, its count of executable

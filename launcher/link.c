@@ -21,19 +21,12 @@
 
 #include "decoder.h"
 #include "log.h"
+#include "monotime.h"
 #include "sockpath.h"
 
 #define HARD_LIMIT     (32u << 20)
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 2000
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int link_default_socket(char *buf, size_t len)
 {

@@ -19,6 +19,7 @@
 #include "fnv.h"
 #include "heat.h"
 #include "log.h"
+#include "monotime.h"
 #include "outbox.h"
 #include "tagmap.h"
 #include "uffd.h"
@@ -36,14 +37,6 @@ static bool sampled_mode;
 static bool injecting = true;
 
 static void due_cb(evutil_socket_t fd, short what, void *arg);
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* The kernel's CPU clock of process pid (MAKE_PROCESS_CPUCLOCK(pid,
  * CPUCLOCK_SCHED) in linux/posix-timers.h; what clock_getcpuclockid() makes,

@@ -6,17 +6,10 @@
 #include <time.h>
 
 #include "log.h"
+#include "monotime.h"
 #include "procfs.h"
 
 #define DEFAULT_MAX_EVENTS 4096
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 void outbox_init(struct outbox *ob, outbox_sink_fn sink, void *sink_ctx)
 {

@@ -11,16 +11,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "monotime.h"
 #include "sockpath.h"
 #include "stockmsg.h"
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Connects to path without blocking; the peer must be us. */
 static int connect_stock(const char *path, char *why, size_t whylen)
@@ -94,7 +87,7 @@ static int read_reply(int fd, int64_t deadline, struct mevi_stock_reply *r, int 
 
 	for (;;) {
 		struct pollfd p = {.fd = fd, .events = POLLIN};
-		int64_t left = deadline - now_ms();
+		int64_t left = deadline - mono_ms();
 		struct iovec iov = {.iov_base = buf + have, .iov_len = sizeof(buf) - have};
 		struct msghdr m = {.msg_iov = &iov,
 				   .msg_iovlen = 1,
@@ -156,7 +149,7 @@ int stock_take(int fd, int timeout_ms, uint64_t *mask, int *fds, size_t max, siz
 	int err;
 
 	*nfds = 0;
-	err = read_reply(fd, now_ms() + timeout_ms, &rep, fds, max, nfds);
+	err = read_reply(fd, mono_ms() + timeout_ms, &rep, fds, max, nfds);
 	close(fd);
 	if (!err && rep.version != MEVI_STOCK_VERSION) {
 		snprintf(why, whylen, "the engine stock speaks version %u, not %u", rep.version,

@@ -23,6 +23,7 @@
 #include "log.h"
 #include "memmap.h"
 #include "mm.h"
+#include "monotime.h"
 #include "outbox.h"
 #include "sandbox.h"
 
@@ -33,14 +34,6 @@
 static uint8_t zero_page[4096] __attribute__((aligned(4096)));
 
 static bool permission_hint_given; /* once per session, not per process */
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* ---- injection ---- */
 

@@ -13,6 +13,7 @@
 
 #include "arch.h"
 #include "log.h"
+#include "monotime.h"
 
 #define PAGE 4096u
 /* Pages of tracee memory one unwind keeps: a deep stack spans a few. */
@@ -47,14 +48,6 @@ struct unwind {
 	unsigned next_slot;
 	struct page_slot slots[CACHE_PAGES];
 };
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* The page at addr, read safely (see unwind.h), or NULL. */
 static const uint8_t *get_page(struct unwind *u, uint64_t page)
