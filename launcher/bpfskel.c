@@ -73,29 +73,30 @@ uint64_t bpfskel_id(const struct mevi_bpf *s)
 int bpfskel_prime_ring(struct mevi_bpf *s)
 {
 	long page = sysconf(_SC_PAGESIZE);
-	int fd = s->maps.events.map_fd;
+	int fd = s->maps.events.map_fd, err = 0;
 	union bpf_attr a;
 	unsigned long *cons, *prod;
 
-	memset(&a, 0, sizeof(a));
-	a.test.prog_fd = (uint32_t)s->progs.prime_ring.prog_fd;
-	if (syscall(SYS_bpf, BPF_PROG_TEST_RUN, &a, sizeof(a)) < 0)
-		return -errno;
+	/* Both pages first: the records are written only when the consumer
+	 * can then be moved past them (a full ring would drop every record). */
 	cons = mmap(NULL, (size_t)page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (cons == MAP_FAILED)
 		return -errno;
 	prod = mmap(NULL, (size_t)page, PROT_READ, MAP_SHARED, fd, page);
 	if (prod == MAP_FAILED) {
-		int err = -errno;
-
-		munmap(cons, (size_t)page);
-		return err;
+		err = -errno;
+		goto out;
 	}
+	memset(&a, 0, sizeof(a));
+	a.test.prog_fd = (uint32_t)s->progs.prime_ring.prog_fd;
+	if (syscall(SYS_bpf, BPF_PROG_TEST_RUN, &a, sizeof(a)) < 0)
+		err = -errno;
 	/* Nothing reads these records: the consumer moves past them. */
 	__atomic_store_n(cons, __atomic_load_n(prod, __ATOMIC_ACQUIRE), __ATOMIC_RELEASE);
 	munmap(prod, (size_t)page);
+out:
 	munmap(cons, (size_t)page);
-	return 0;
+	return err;
 }
 
 size_t bpfskel_slots(struct mevi_bpf *s, int *extra, size_t nextra, int **slot)

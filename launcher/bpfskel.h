@@ -65,8 +65,8 @@ uint64_t bpfskel_id(const struct mevi_bpf *s);
  * and its pages cost nothing when the programs' records first reach them
  * (~10-15 us a page on this project's VM, 4 MiB of ring). Before anything is
  * attached: 5-15 ms of the caller's time, so mevid does it for its stock,
- * off every program's start-up. Returns 0 or a negative errno (the set is
- * unchanged but for some discarded records then, and works as well).
+ * off every program's start-up. Returns 0 or a negative errno; the ring is
+ * empty either way, and the set works as well unprimed.
  */
 int bpfskel_prime_ring(struct mevi_bpf *s);
 
