@@ -37,7 +37,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
-from mevitest import Daemon, bpf_progs_of, check, finish, process_of, raw_tp_links_of  # noqa: E402
+from mevitest import Daemon, bpf_progs_of, check, fdinfo_by_fd, finish, process_of, raw_tp_links_of  # noqa: E402
 
 ARGS = None
 NOBODY = 65534
@@ -91,15 +91,10 @@ def ring_positions(pid):
     out = []
     pidfd = os.pidfd_open(pid)
     try:
-        for fd in os.listdir("/proc/%d/fdinfo" % pid):
-            try:
-                with open("/proc/%d/fdinfo/%s" % (pid, fd)) as f:
-                    info = {k: v.strip() for k, _, v in (line.partition(":") for line in f)}
-            except OSError:
-                continue
+        for fd, info in fdinfo_by_fd(pid).items():
             if info.get("map_type") != str(RINGBUF):
                 continue
-            mine = libc.syscall(SYS_PIDFD_GETFD, pidfd, int(fd), 0)
+            mine = libc.syscall(SYS_PIDFD_GETFD, pidfd, fd, 0)
             if mine < 0:
                 continue
             try:

@@ -70,22 +70,28 @@ def free_port():
     return port
 
 
-def fdinfos_of(pid):
-    """The fdinfo of each descriptor process pid holds, as dicts of its
-    "key: value" lines (a descriptor gone meanwhile is left out)."""
+def fdinfo_by_fd(pid):
+    """The fdinfo of each descriptor process pid holds, by descriptor number,
+    as dicts of its "key: value" lines (a descriptor gone meanwhile is left
+    out)."""
     fddir = "/proc/%d/fdinfo" % pid
     try:
         names = os.listdir(fddir)
     except OSError:
-        return []
-    infos = []
+        return {}
+    infos = {}
     for fd in names:
         try:
             with open(os.path.join(fddir, fd)) as f:
-                infos.append({k: v.strip() for k, _, v in (line.partition(":") for line in f)})
+                infos[int(fd)] = {k: v.strip() for k, _, v in (line.partition(":") for line in f)}
         except OSError:
             pass
     return infos
+
+
+def fdinfos_of(pid):
+    """The fdinfo of each descriptor process pid holds (fdinfo_by_fd's values)."""
+    return list(fdinfo_by_fd(pid).values())
 
 
 def bpf_progs_of(pid):
