@@ -19,6 +19,7 @@
 
 #include "bpfskel.h"
 #include "mevi.lskel.h"
+#include "tracepoint.h"
 
 /* One launcher asking. Freed once both of its handles are closed. */
 struct stock_conn {
@@ -64,6 +65,25 @@ static void drop_set(struct stock_set *set)
 {
 	mevi_bpf__destroy(set->skel);
 	set->skel = NULL;
+}
+
+_Static_assert(BPFSKEL_NSYS_EXITS <= MEVI_STOCK_TP_MAX, "the ids fit in an answer");
+
+/* The layout program's tracepoint ids, once: launchers are told them. */
+static void read_tp_ids(struct engine_stock *st)
+{
+	int ids[BPFSKEL_NSYS_EXITS];
+	int err = tracepoint_ids("syscalls", bpfskel_sys_exit_names, BPFSKEL_NSYS_EXITS, ids);
+
+	if (err) {
+		log_debug("engine stock: the syscall tracepoints' ids cannot be read (%s): "
+			  "launchers read them",
+			  strerror(-err));
+		return;
+	}
+	for (size_t i = 0; i < BPFSKEL_NSYS_EXITS; i++)
+		st->tp_ids[i] = (uint32_t)ids[i];
+	st->ntp = BPFSKEL_NSYS_EXITS;
 }
 
 /* Loads one missing set; the next missing one on the next turn of the loop
@@ -115,6 +135,10 @@ static void load_set(struct engine_stock *st)
 			    strerror(-err));
 		else
 			log_debug("engine stock: the process-tree tracepoints are kept warm");
+	}
+	if (!st->tp_tried) {
+		st->tp_tried = true;
+		read_tp_ids(st);
 	}
 	st->loads++;
 	st->load_ms = (double)(mono_ns() - t0) / 1e6;
@@ -271,6 +295,8 @@ static void reply(struct stock_conn *c, const struct mevi_stock_request *req)
 	else if (!(set = find_set(st, req->id)))
 		snprintf(rep.why, sizeof(rep.why),
 			 "it holds no set loaded for this build and configuration (yet)");
+	rep.ntp = st->ntp;
+	memcpy(rep.tp, st->tp_ids, sizeof(rep.tp));
 	if (set) {
 		rep.granted = true;
 		nfds = bpfskel_fds(set->skel, NULL, 0, &rep.mask, fds);

@@ -33,7 +33,11 @@
  * Sets are loaded one per turn of the loop.
  * Once mevid has loaded a set (it may), it also keeps the process-tree
  * tracepoints warm (warm_tracepoints.h), so that a launcher's attach there
- * patches no kernel text.
+ * patches no kernel text, and reads the ids of the syscall tracepoints the
+ * launcher attaches its layout program to (launcher/tracepoint.h): every
+ * answer carries them, so that no launcher reads tracefs on its program's
+ * start-up (where none is mounted, that is a child mounting one privately:
+ * 2-3 ms here).
  *
  * Every byte from the socket is untrusted: a request that is not one ends
  * that connection with one log line; so does silence past
@@ -47,6 +51,7 @@
 
 #include <uv.h>
 
+#include "stockmsg.h"
 #include "warm_tracepoints.h"
 
 #define ENGINE_STOCK_RELOAD_MS	   250
@@ -79,6 +84,11 @@ struct engine_stock {
 	unsigned nconns;
 	struct stock_taker *takers;   /* processes holding a handed-over set */
 	struct warm_tracepoints warm; /* started after the first load */
+	/* The ids of the layout program's syscall tracepoints, read after the
+	 * first load and sent with every answer (ntp 0: unknown). */
+	uint32_t tp_ids[MEVI_STOCK_TP_MAX];
+	unsigned ntp;
+	bool tp_tried;
 	/* Statistics, logged at exit. */
 	unsigned loads, grants, refusals;
 	double load_ms; /* the last load's wall time */

@@ -16,6 +16,11 @@
 #include "mevi_bpf_id.h"
 #include "mm.h"
 
+const char *const bpfskel_sys_exit_names[BPFSKEL_NSYS_EXITS] = {
+    "sys_exit_mmap",  "sys_exit_munmap", "sys_exit_brk",   "sys_exit_mremap",	"sys_exit_madvise",
+    "sys_exit_shmat", "sys_exit_shmdt",	 "sys_exit_mlock", "sys_exit_mlockall", "sys_exit_mlock2",
+};
+
 bool bpfskel_thp_always(void)
 {
 	char buf[128] = "";

@@ -70,6 +70,16 @@ uint64_t bpfskel_id(const struct mevi_bpf *s);
  */
 int bpfskel_prime_ring(struct mevi_bpf *s);
 
+/*
+ * The classic tracepoints (group "syscalls", launcher/tracepoint.h) the
+ * layout program, sys_exit_layout, runs on: the exits of the syscalls that
+ * change a layout or fill pages without a fault. mevid reads their ids once
+ * and hands them to each launcher with its stock's answer (proto/stockmsg.h),
+ * in this order.
+ */
+#define BPFSKEL_NSYS_EXITS 10
+extern const char *const bpfskel_sys_exit_names[BPFSKEL_NSYS_EXITS];
+
 /* The most descriptors bpfskel_slots() reports, extra ones included. */
 #define BPFSKEL_FDS_MAX 64
 

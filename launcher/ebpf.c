@@ -124,11 +124,7 @@ struct recheck {
 
 /* The syscalls:sys_exit_* tracepoints of the layout syscalls (each runs
  * bpf/mevi.bpf.c's sys_exit_layout). */
-static const char *const sys_exit_names[] = {
-    "sys_exit_mmap",  "sys_exit_munmap", "sys_exit_brk",   "sys_exit_mremap",	"sys_exit_madvise",
-    "sys_exit_shmat", "sys_exit_shmdt",	 "sys_exit_mlock", "sys_exit_mlockall", "sys_exit_mlock2",
-};
-#define NSYS_EXITS (sizeof(sys_exit_names) / sizeof(sys_exit_names[0]))
+#define NSYS_EXITS BPFSKEL_NSYS_EXITS
 
 /* A range a reconcile pass changed. fault_ok: it became resident, which a
  * fault record can explain; otherwise only a layout record can. */
@@ -144,6 +140,8 @@ struct ebpf {
 	struct bpfskel_config sc;     /* what skel was opened with */
 	int stock_fd;		      /* the question to mevid's stock, answer pending; or -1 */
 	int sys_exit_fds[NSYS_EXITS]; /* perf events of the syscalls:sys_exit_* programs */
+	int sys_exit_ids[NSYS_EXITS]; /* their tracepoints' ids, when mevid said them */
+	bool have_sys_exit_ids;
 	struct ring_buffer *rb;
 	struct event *rb_ev, *drain_ev, *reconcile_ev, *sample_ev;
 	struct event *more_ev; /* a drain cut short goes on from here (drain()) */
@@ -1515,27 +1513,50 @@ static void detach_sys_exits(struct ebpf *e)
 	tracepoint_detach_all(e->sys_exit_fds, NSYS_EXITS);
 }
 
-/*
- * The layout syscalls' exits: one program on each one's classic tracepoint,
- * so that no program runs at the exit of every other syscall (0.3-0.4 us each
- * on this project's VM, +25% on a getppid loop); raw_syscalls:sys_exit for all
- * of them where the classic ones cannot be named (no tracefs, and no right to
- * mount one).
- */
-static int attach_sys_exits(struct ebpf *e)
+/* Attaches the layout program to the tracepoints with these ids: 0, or
+ * -errno with none attached. */
+static int attach_sys_exit_ids(struct ebpf *e, const int *ids)
 {
-	int ids[NSYS_EXITS], err;
+	int err = 0;
 
-	err = tracepoint_ids("syscalls", sys_exit_names, NSYS_EXITS, ids);
 	for (size_t i = 0; !err && i < NSYS_EXITS; i++) {
 		e->sys_exit_fds[i] =
 		    tracepoint_attach(ids[i], e->skel->progs.sys_exit_layout.prog_fd);
 		if (e->sys_exit_fds[i] < 0)
 			err = e->sys_exit_fds[i];
 	}
+	if (err)
+		detach_sys_exits(e);
+	return err;
+}
+
+/*
+ * The layout syscalls' exits: one program on each one's classic tracepoint,
+ * so that no program runs at the exit of every other syscall (0.3-0.4 us each
+ * on this project's VM, +25% on a getppid loop). The tracepoints are named by
+ * the ids mevid sent with its stock's answer; without them they are read
+ * (tracepoint_ids: where no tracefs is mounted, in a child that mounts one
+ * privately, 2-3 ms of PROGRAM's start-up here). raw_syscalls:sys_exit runs
+ * for all of them where the classic ones cannot be named (no tracefs, and
+ * no right to mount one).
+ */
+static int attach_sys_exits(struct ebpf *e)
+{
+	int ids[NSYS_EXITS], err = -ENOENT;
+
+	if (e->have_sys_exit_ids) {
+		err = attach_sys_exit_ids(e, e->sys_exit_ids);
+		if (err)
+			log_debug("mevid's tracepoint ids do not attach (%s): read here",
+				  strerror(-err));
+	}
+	if (err) {
+		err = tracepoint_ids("syscalls", bpfskel_sys_exit_names, NSYS_EXITS, ids);
+		if (!err)
+			err = attach_sys_exit_ids(e, ids);
+	}
 	if (!err)
 		return 0;
-	detach_sys_exits(e);
 	log_debug("syscalls:sys_exit_* tracepoints not attached (%s): raw_syscalls:sys_exit "
 		  "runs for every syscall instead",
 		  strerror(-err));
@@ -1723,28 +1744,31 @@ static void drop_stock(struct ebpf *e)
 static bool take_stock(struct ebpf *e)
 {
 	char why[200];
-	int fds[BPFSKEL_FDS_MAX], err;
-	uint64_t mask = 0;
-	size_t n = 0;
+	struct stock_answer a;
+	int err;
 
 	if (e->stock_fd < 0)
 		return false;
-	err = stock_take(e->stock_fd, STOCK_TIMEOUT_MS, &mask, fds, BPFSKEL_FDS_MAX, &n, why,
-			 sizeof(why));
+	err = stock_take(e->stock_fd, STOCK_TIMEOUT_MS, &a, why, sizeof(why));
 	e->stock_fd = -1;
+	if (a.ntp == NSYS_EXITS) { /* granted or not: no tracefs to read them from */
+		for (size_t i = 0; i < NSYS_EXITS; i++)
+			e->sys_exit_ids[i] = (int)a.tp[i];
+		e->have_sys_exit_ids = true;
+	}
 	if (err) {
 		log_debug("eBPF programs loaded here: %s", why);
 		return false;
 	}
 	/* Only the skeleton's own slots: mevid's set is not attached. */
-	err = bpfskel_adopt(e->skel, NULL, 0, mask, fds, n);
+	err = bpfskel_adopt(e->skel, NULL, 0, a.mask, a.fds, a.nfds);
 	if (!err) {
 		log_debug("eBPF programs: mevid's, loaded ahead of time");
 		return true;
 	}
 	if (err == -EPROTO)
-		for (size_t i = 0; i < n; i++)
-			close(fds[i]);
+		for (size_t i = 0; i < a.nfds; i++)
+			close(a.fds[i]);
 	log_warn("mevid's preloaded eBPF programs cannot be used (%s); loading them here",
 		 strerror(-err));
 	mevi_bpf__destroy(e->skel);

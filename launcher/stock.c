@@ -79,7 +79,7 @@ static int read_reply(int fd, int64_t deadline, struct mevi_stock_reply *r, int 
 {
 	char buf[MEVI_STOCK_MSG_MAX];
 	union {
-		char b[CMSG_SPACE(sizeof(int) * 64)];
+		char b[CMSG_SPACE(sizeof(int) * STOCK_FDS_MAX)];
 		struct cmsghdr align;
 	} ctl;
 	size_t have = 0;
@@ -142,14 +142,14 @@ int stock_ask(const char *socket_path, uint64_t id, char *why, size_t whylen)
 	return fd;
 }
 
-int stock_take(int fd, int timeout_ms, uint64_t *mask, int *fds, size_t max, size_t *nfds,
-	       char *why, size_t whylen)
+int stock_take(int fd, int timeout_ms, struct stock_answer *a, char *why, size_t whylen)
 {
 	struct mevi_stock_reply rep = {0};
 	int err;
 
-	*nfds = 0;
-	err = read_reply(fd, mono_ms() + timeout_ms, &rep, fds, max, nfds);
+	a->nfds = a->ntp = 0;
+	a->mask = 0;
+	err = read_reply(fd, mono_ms() + timeout_ms, &rep, a->fds, STOCK_FDS_MAX, &a->nfds);
 	close(fd);
 	if (!err && rep.version != MEVI_STOCK_VERSION) {
 		snprintf(why, whylen, "the engine stock speaks version %u, not %u", rep.version,
@@ -158,17 +158,21 @@ int stock_take(int fd, int timeout_ms, uint64_t *mask, int *fds, size_t max, siz
 	} else if (!err && !rep.granted) {
 		snprintf(why, whylen, "mevid has no engine for us: %s", rep.why);
 		err = -EAGAIN;
-	} else if (!err && (size_t)__builtin_popcountll(rep.mask) != *nfds) {
-		snprintf(why, whylen, "the engine stock sent %zu descriptors for %d slots", *nfds,
+	} else if (!err && (size_t)__builtin_popcountll(rep.mask) != a->nfds) {
+		snprintf(why, whylen, "the engine stock sent %zu descriptors for %d slots", a->nfds,
 			 __builtin_popcountll(rep.mask));
 		err = -EPROTO;
 	} else if (err) {
 		snprintf(why, whylen, "no answer from the engine stock: %s", strerror(-err));
 	}
+	if (!err || err == -EAGAIN) {
+		memcpy(a->tp, rep.tp, rep.ntp * sizeof(rep.tp[0]));
+		a->ntp = rep.ntp;
+	}
 	if (err) {
-		close_all(fds, nfds);
+		close_all(a->fds, &a->nfds);
 		return err;
 	}
-	*mask = rep.mask;
+	a->mask = rep.mask;
 	return 0;
 }

@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "stockmsg.h"
+
 /* How long PROGRAM's start-up waits for mevid's answer at most. */
 #define STOCK_TIMEOUT_MS 40
 
@@ -30,14 +32,27 @@
  */
 int stock_ask(const char *socket_path, uint64_t id, char *why, size_t whylen);
 
+/* The most descriptors an answer carries. */
+#define STOCK_FDS_MAX 64
+
+/* What mevid's stock answered. */
+struct stock_answer {
+	uint64_t mask;		/* granted: the skeleton's slots fds fill */
+	int fds[STOCK_FDS_MAX]; /* close-on-exec, the caller's */
+	size_t nfds;
+	/* The ids of the skeleton's syscall tracepoints (bpfskel.h:
+	 * bpfskel_sys_exit_names, in that order), granted or not; ntp 0 when
+	 * mevid could not read them. */
+	uint32_t tp[MEVI_STOCK_TP_MAX];
+	size_t ntp;
+};
+
 /*
  * Reads the answer on fd (stock_ask's) within timeout_ms and closes fd.
- * Returns 0 with the descriptors (close-on-exec, the caller's) in fds (max
- * entries), their count in *nfds and the slots they fill in *mask; else a
- * negative errno and a sentence in why: -EAGAIN (mevid had none for us: its
- * sentence), -ETIMEDOUT, -EPROTO (a malformed answer).
+ * Returns 0 with the set in *a; else a negative errno and a sentence in why,
+ * with no descriptor in *a: -EAGAIN (mevid had none for us: its sentence;
+ * a->tp is filled all the same), -ETIMEDOUT, -EPROTO (a malformed answer).
  */
-int stock_take(int fd, int timeout_ms, uint64_t *mask, int *fds, size_t max, size_t *nfds,
-	       char *why, size_t whylen);
+int stock_take(int fd, int timeout_ms, struct stock_answer *a, char *why, size_t whylen);
 
 #endif /* MEVI_LAUNCHER_STOCK_H */

@@ -38,27 +38,45 @@ int mevi_stock_request_encode(const struct mevi_stock_request *r, char *buf, siz
 	return take(&sb, buf, len);
 }
 
+static bool tp_id_ok(uint64_t id)
+{
+	return id > 0 && id <= MEVI_STOCK_TP_ID_MAX;
+}
+
 int mevi_stock_reply_encode(const struct mevi_stock_reply *r, char *buf, size_t len)
 {
 	size_t why = strnlen(r->why, sizeof(r->why));
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
 
+	if (r->ntp > MEVI_STOCK_TP_MAX)
+		return -EINVAL;
+	for (uint32_t i = 0; i < r->ntp; i++)
+		if (!tp_id_ok(r->tp[i]))
+			return -EINVAL;
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	pack_head(&pk, 4, r->version);
+	pack_head(&pk, 5, r->version);
 	if (r->granted)
 		msgpack_pack_uint64(&pk, r->mask);
 	else
 		msgpack_pack_nil(&pk);
 	msgpack_pack_str_with_body(&pk, r->why, why);
+	if (r->ntp) {
+		msgpack_pack_array(&pk, r->ntp);
+		for (uint32_t i = 0; i < r->ntp; i++)
+			msgpack_pack_uint32(&pk, r->tp[i]);
+	} else {
+		msgpack_pack_nil(&pk);
+	}
 	return take(&sb, buf, len);
 }
 
 /*
  * Unpacks the array at the start of buf and checks its head (magic, a
- * version). Returns the bytes it took, 0 when incomplete, -EPROTO; *o is
- * valid (in up) on success.
+ * version). Returns the bytes it took, 0 when incomplete, -EPROTO. On
+ * success *o is the array (in up), of n elements; or NULL when the version
+ * is another one (of any length: only *version is read).
  */
 static int unpack_head(const char *buf, size_t len, msgpack_unpacked *up, uint32_t n,
 		       uint32_t *version, msgpack_object **o)
@@ -72,7 +90,7 @@ static int unpack_head(const char *buf, size_t len, msgpack_unpacked *up, uint32
 	if (ret == MSGPACK_UNPACK_CONTINUE)
 		return len == MEVI_STOCK_MSG_MAX ? -EPROTO : 0;
 	if (ret != MSGPACK_UNPACK_SUCCESS || up->data.type != MSGPACK_OBJECT_ARRAY ||
-	    up->data.via.array.size != n)
+	    up->data.via.array.size < 2)
 		return -EPROTO;
 	*o = up->data.via.array.ptr;
 	if ((*o)[0].type != MSGPACK_OBJECT_STR || (*o)[0].via.str.size != sizeof(magic) - 1 ||
@@ -80,6 +98,12 @@ static int unpack_head(const char *buf, size_t len, msgpack_unpacked *up, uint32
 	    (*o)[1].type != MSGPACK_OBJECT_POSITIVE_INTEGER || (*o)[1].via.u64 > UINT32_MAX)
 		return -EPROTO;
 	*version = (uint32_t)(*o)[1].via.u64;
+	/* Another version's message is whole as it is: its version is all
+	 * this side reads of it. */
+	if (*version != MEVI_STOCK_VERSION)
+		*o = NULL;
+	else if (up->data.via.array.size != n)
+		return -EPROTO;
 	return (int)off;
 }
 
@@ -90,8 +114,9 @@ int mevi_stock_request_decode(const char *buf, size_t len, struct mevi_stock_req
 	int n;
 
 	msgpack_unpacked_init(&up);
+	r->id = 0;
 	n = unpack_head(buf, len, &up, 3, &r->version, &o);
-	if (n > 0) {
+	if (n > 0 && o) {
 		if (o[2].type == MSGPACK_OBJECT_POSITIVE_INTEGER)
 			r->id = o[2].via.u64;
 		else
@@ -101,6 +126,26 @@ int mevi_stock_request_decode(const char *buf, size_t len, struct mevi_stock_req
 	return n;
 }
 
+/* The tracepoint ids: nil (none), or 1..MEVI_STOCK_TP_MAX valid ids. */
+static bool decode_tp(const msgpack_object *o, struct mevi_stock_reply *r)
+{
+	r->ntp = 0;
+	if (o->type == MSGPACK_OBJECT_NIL)
+		return true;
+	if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size == 0 ||
+	    o->via.array.size > MEVI_STOCK_TP_MAX)
+		return false;
+	for (uint32_t i = 0; i < o->via.array.size; i++) {
+		const msgpack_object *id = &o->via.array.ptr[i];
+
+		if (id->type != MSGPACK_OBJECT_POSITIVE_INTEGER || !tp_id_ok(id->via.u64))
+			return false;
+		r->tp[i] = (uint32_t)id->via.u64;
+	}
+	r->ntp = o->via.array.size;
+	return true;
+}
+
 int mevi_stock_reply_decode(const char *buf, size_t len, struct mevi_stock_reply *r)
 {
 	msgpack_unpacked up;
@@ -108,8 +153,11 @@ int mevi_stock_reply_decode(const char *buf, size_t len, struct mevi_stock_reply
 	int n;
 
 	msgpack_unpacked_init(&up);
-	n = unpack_head(buf, len, &up, 4, &r->version, &o);
-	if (n > 0) {
+	*r = (struct mevi_stock_reply){0};
+	n = unpack_head(buf, len, &up, 5, &r->version, &o);
+	if (n > 0 && o && !decode_tp(&o[4], r))
+		n = -EPROTO;
+	if (n > 0 && o) {
 		r->granted = o[2].type == MSGPACK_OBJECT_POSITIVE_INTEGER;
 		r->mask = r->granted ? o[2].via.u64 : 0;
 		if ((!r->granted && o[2].type != MSGPACK_OBJECT_NIL) ||

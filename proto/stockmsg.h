@@ -6,9 +6,14 @@
  * the answer (SCM_RIGHTS), or says in a sentence why not.
  *
  *   request: ["mevi-stock", version, id]
- *   reply:   ["mevi-stock", version, mask, why]   mask: uint (granted: bit i
- *            set for each descriptor slot filled, in the order they ride), or
- *            nil (refused); why: str, "" when granted
+ *   reply:   ["mevi-stock", version, mask, why, tracepoints]
+ *            mask: uint (granted: bit i set for each descriptor slot filled,
+ *            in the order they ride), or nil (refused); why: str, "" when
+ *            granted; tracepoints: the ids of the syscall tracepoints the
+ *            skeleton's layout program attaches to (launcher/bpfskel.h:
+ *            bpfskel_sys_exit_names, in that order), an array of uint, or
+ *            nil when mevid could not read them. Sent with a refusal too:
+ *            a launcher that loads its own programs still attaches them.
  *
  * Both sides refuse another version. Decoding is strict: anything else is
  * -EPROTO, never a crash (the bytes come from another process).
@@ -20,11 +25,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MEVI_STOCK_VERSION 1
+#define MEVI_STOCK_VERSION 2
 /* The longest message either side sends or accepts, in bytes. */
-#define MEVI_STOCK_MSG_MAX 256
+#define MEVI_STOCK_MSG_MAX 320
 /* The longest reason a reply carries, terminator included. */
 #define MEVI_STOCK_WHY_MAX 160
+/* The most tracepoint ids a reply carries, and the largest id accepted
+ * (tracefs numbers events from a small counter). */
+#define MEVI_STOCK_TP_MAX    16
+#define MEVI_STOCK_TP_ID_MAX (1u << 24)
 
 struct mevi_stock_request {
 	uint32_t version;
@@ -36,6 +45,8 @@ struct mevi_stock_reply {
 	bool granted;
 	uint64_t mask;		      /* granted: which slots the descriptors fill */
 	char why[MEVI_STOCK_WHY_MAX]; /* refused: why; "" when granted */
+	uint32_t ntp;		      /* tracepoint ids in tp (0: nil, unknown) */
+	uint32_t tp[MEVI_STOCK_TP_MAX];
 };
 
 /* Encode into buf (len bytes): the message's length, or -ENOSPC. */
@@ -44,8 +55,12 @@ int mevi_stock_reply_encode(const struct mevi_stock_reply *r, char *buf, size_t 
 
 /* Decode the message at the start of buf: its length (> 0), 0 when more
  * bytes are needed, or -EPROTO when it is not such a message (a longer why
- * is cut to MEVI_STOCK_WHY_MAX - 1 bytes). The version is returned as found:
- * the caller compares it. */
+ * is cut to MEVI_STOCK_WHY_MAX - 1 bytes; more than MEVI_STOCK_TP_MAX ids,
+ * an id of 0 or above MEVI_STOCK_TP_ID_MAX, or an empty array is -EPROTO;
+ * encoding such a reply is -EINVAL). The version is returned as found,
+ * and the caller compares it: a message of another version (an array that
+ * starts with the magic and a version) decodes to its version alone, the
+ * other fields zero. */
 int mevi_stock_request_decode(const char *buf, size_t len, struct mevi_stock_request *r);
 int mevi_stock_reply_decode(const char *buf, size_t len, struct mevi_stock_reply *r);
 

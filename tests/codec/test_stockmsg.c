@@ -1,7 +1,8 @@
 /*
  * test_stockmsg — the engine stock socket's two messages (proto/stockmsg.h):
  * round trips of edge values, the exact bytes of a request, every way a
- * message can be incomplete or not one, and reasons cut to their bound.
+ * message can be incomplete or not one, reasons cut to their bound, the
+ * tracepoint ids a reply carries, and another version's messages.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -37,8 +38,8 @@ static void test_request_roundtrip(void **state)
 static void test_request_bytes(void **state)
 {
 	static const unsigned char want[] = {0x93, 0xaa, 'm', 'e', 'v', 'i',  '-',
-					     's',  't',	 'o', 'c', 'k', 0x01, 0x2a};
-	struct mevi_stock_request in = {.version = 1, .id = 42};
+					     's',  't',	 'o', 'c', 'k', 0x02, 0x2a};
+	struct mevi_stock_request in = {.version = 2, .id = 42};
 	char buf[MEVI_STOCK_MSG_MAX];
 
 	(void)state;
@@ -74,8 +75,57 @@ static void test_reply_roundtrip(void **state)
 	assert_int_equal(mevi_stock_reply_decode(buf, (size_t)n, &out), n);
 	assert_false(out.granted);
 	assert_string_equal(out.why, "none is loaded yet");
+	assert_int_equal(out.ntp, 0);
 	for (int k = 0; k < n; k++)
 		assert_int_equal(mevi_stock_reply_decode(buf, (size_t)k, &out), 0);
+}
+
+/* The tracepoint ids ride with a grant and with a refusal alike. */
+static void test_reply_tracepoints(void **state)
+{
+	char buf[MEVI_STOCK_MSG_MAX];
+	struct mevi_stock_reply in = {.version = MEVI_STOCK_VERSION,
+				      .granted = true,
+				      .mask = 5,
+				      .ntp = 3,
+				      .tp = {1, 173, MEVI_STOCK_TP_ID_MAX}},
+				out;
+	int n;
+
+	(void)state;
+	for (int granted = 0; granted < 2; granted++) {
+		in.granted = granted;
+		n = mevi_stock_reply_encode(&in, buf, sizeof(buf));
+		assert_true(n > 0);
+		assert_int_equal(mevi_stock_reply_decode(buf, (size_t)n, &out), n);
+		assert_int_equal(out.granted, granted);
+		assert_int_equal(out.ntp, 3);
+		assert_memory_equal(out.tp, in.tp, 3 * sizeof(in.tp[0]));
+		for (int k = 0; k < n; k++)
+			assert_int_equal(mevi_stock_reply_decode(buf, (size_t)k, &out), 0);
+	}
+	/* The largest reply (every id, the longest reason, the widest mask)
+	 * fits in a message. */
+	in.ntp = MEVI_STOCK_TP_MAX;
+	for (unsigned i = 0; i < MEVI_STOCK_TP_MAX; i++)
+		in.tp[i] = MEVI_STOCK_TP_ID_MAX - i;
+	in.mask = UINT64_MAX;
+	memset(in.why, 'x', sizeof(in.why) - 1);
+	in.why[sizeof(in.why) - 1] = '\0';
+	n = mevi_stock_reply_encode(&in, buf, sizeof(buf));
+	assert_true(n > 0);
+	assert_int_equal(mevi_stock_reply_decode(buf, (size_t)n, &out), n);
+	assert_int_equal(out.ntp, MEVI_STOCK_TP_MAX);
+	assert_int_equal(out.tp[MEVI_STOCK_TP_MAX - 1],
+			 MEVI_STOCK_TP_ID_MAX - MEVI_STOCK_TP_MAX + 1);
+	/* What the decoder would refuse is not encoded. */
+	in.ntp = MEVI_STOCK_TP_MAX + 1;
+	assert_int_equal(mevi_stock_reply_encode(&in, buf, sizeof(buf)), -EINVAL);
+	in.ntp = 1;
+	in.tp[0] = 0;
+	assert_int_equal(mevi_stock_reply_encode(&in, buf, sizeof(buf)), -EINVAL);
+	in.tp[0] = MEVI_STOCK_TP_ID_MAX + 1;
+	assert_int_equal(mevi_stock_reply_encode(&in, buf, sizeof(buf)), -EINVAL);
 }
 
 /* A reason longer than the bound is cut, not refused. */
@@ -86,7 +136,7 @@ static void test_reply_long_why(void **state)
 	char text[400];
 
 	(void)state;
-	snprintf(text, sizeof(text), "[\"mevi-stock\", 1, nil, \"%0200d\"]", 7);
+	snprintf(text, sizeof(text), "[\"mevi-stock\", 2, nil, \"%0200d\", nil]", 7);
 	msgpack_sbuffer_init(&sb);
 	mp_pack(&sb, text);
 	assert_int_equal(mevi_stock_reply_decode(sb.data, sb.size, &out), (int)sb.size);
@@ -126,21 +176,36 @@ static void test_not_messages(void **state)
 	char junk[MEVI_STOCK_MSG_MAX + 8];
 
 	(void)state;
-	assert_true(decode_text_request("[\"mevi-stock\", 1, 5]") > 0);
-	assert_int_equal(decode_text_request("[\"mevi-stock\", 1]"), -EPROTO);
-	assert_int_equal(decode_text_request("[\"mevi-stock\", 1, 5, 6]"), -EPROTO);
-	assert_int_equal(decode_text_request("[\"mevid\", 1, 5]"), -EPROTO);
-	assert_int_equal(decode_text_request("[\"mevi-stocks\", 1, 5]"), -EPROTO);
+	assert_true(decode_text_request("[\"mevi-stock\", 2, 5]") > 0);
+	assert_int_equal(decode_text_request("[\"mevi-stock\", 2]"), -EPROTO);
+	assert_int_equal(decode_text_request("[\"mevi-stock\", 2, 5, 6]"), -EPROTO);
+	assert_int_equal(decode_text_request("[\"mevid\", 2, 5]"), -EPROTO);
+	assert_int_equal(decode_text_request("[\"mevi-stocks\", 2, 5]"), -EPROTO);
 	assert_int_equal(decode_text_request("[\"mevi-stock\", -1, 5]"), -EPROTO);
 	assert_int_equal(decode_text_request("[\"mevi-stock\", 4294967296, 5]"), -EPROTO);
-	assert_int_equal(decode_text_request("[\"mevi-stock\", 1, -5]"), -EPROTO);
-	assert_int_equal(decode_text_request("[\"mevi-stock\", 1, \"5\"]"), -EPROTO);
+	assert_int_equal(decode_text_request("[\"mevi-stock\", 2, -5]"), -EPROTO);
+	assert_int_equal(decode_text_request("[\"mevi-stock\", 2, \"5\"]"), -EPROTO);
+	assert_int_equal(decode_text_request("[\"mevi-stock\"]"), -EPROTO);
 	assert_int_equal(decode_text_request("{\"mevi-stock\": 1}"), -EPROTO);
 	assert_int_equal(decode_text_request("5"), -EPROTO);
-	assert_true(decode_text_reply("[\"mevi-stock\", 1, nil, \"\"]") > 0);
-	assert_int_equal(decode_text_reply("[\"mevi-stock\", 1, true, \"\"]"), -EPROTO);
-	assert_int_equal(decode_text_reply("[\"mevi-stock\", 1, 3, nil]"), -EPROTO);
-	assert_int_equal(decode_text_reply("[\"mevi-stock\", 1, 3]"), -EPROTO);
+	assert_true(decode_text_reply("[\"mevi-stock\", 2, nil, \"\", nil]") > 0);
+	assert_true(decode_text_reply("[\"mevi-stock\", 2, 3, \"\", [7]]") > 0);
+	assert_int_equal(decode_text_reply("[\"mevi-stock\", 2, true, \"\", nil]"), -EPROTO);
+	assert_int_equal(decode_text_reply("[\"mevi-stock\", 2, 3, nil, nil]"), -EPROTO);
+	assert_int_equal(decode_text_reply("[\"mevi-stock\", 2, 3, \"\"]"), -EPROTO);
+	assert_int_equal(decode_text_reply("[\"mevi-stock\", 2, 3]"), -EPROTO);
+	/* The tracepoint ids: an array of 1..16 ids in 1..2^24, or nil. */
+	assert_int_equal(decode_text_reply("[\"mevi-stock\", 2, 3, \"\", []]"), -EPROTO);
+	assert_int_equal(decode_text_reply("[\"mevi-stock\", 2, 3, \"\", [0]]"), -EPROTO);
+	assert_int_equal(decode_text_reply("[\"mevi-stock\", 2, 3, \"\", [-7]]"), -EPROTO);
+	assert_int_equal(decode_text_reply("[\"mevi-stock\", 2, 3, \"\", [16777217]]"), -EPROTO);
+	assert_int_equal(decode_text_reply("[\"mevi-stock\", 2, 3, \"\", [\"7\"]]"), -EPROTO);
+	assert_int_equal(decode_text_reply("[\"mevi-stock\", 2, 3, \"\", 7]"), -EPROTO);
+	assert_int_equal(decode_text_reply("[\"mevi-stock\", 2, 3, \"\", "
+					   "[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17]]"),
+			 -EPROTO);
+	assert_true(decode_text_reply("[\"mevi-stock\", 2, 3, \"\", "
+				      "[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16]]") > 0);
 	/* Never valid msgpack. */
 	junk[0] = (char)0xc1;
 	assert_int_equal(mevi_stock_request_decode(junk, 1, &r), -EPROTO);
@@ -152,12 +217,37 @@ static void test_not_messages(void **state)
 	assert_int_equal(mevi_stock_request_decode(junk, sizeof(junk), &r), -EPROTO);
 }
 
+/* Another version's message decodes to its version alone, whatever its
+ * shape, so that each side can say which version the other speaks. */
+static void test_other_versions(void **state)
+{
+	struct mevi_stock_request q;
+	struct mevi_stock_reply r;
+	msgpack_sbuffer sb;
+
+	(void)state;
+	msgpack_sbuffer_init(&sb);
+	mp_pack(&sb, "[\"mevi-stock\", 1, nil, \"old\"]");
+	assert_int_equal(mevi_stock_reply_decode(sb.data, sb.size, &r), (int)sb.size);
+	assert_int_equal(r.version, 1);
+	assert_false(r.granted);
+	assert_int_equal(r.ntp, 0);
+	assert_string_equal(r.why, "");
+	msgpack_sbuffer_clear(&sb);
+	mp_pack(&sb, "[\"mevi-stock\", 3]");
+	assert_int_equal(mevi_stock_request_decode(sb.data, sb.size, &q), (int)sb.size);
+	assert_int_equal(q.version, 3);
+	assert_true(q.id == 0);
+	msgpack_sbuffer_destroy(&sb);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_request_roundtrip), cmocka_unit_test(test_request_bytes),
 	    cmocka_unit_test(test_reply_roundtrip),   cmocka_unit_test(test_reply_long_why),
-	    cmocka_unit_test(test_not_messages),
+	    cmocka_unit_test(test_not_messages),      cmocka_unit_test(test_reply_tracepoints),
+	    cmocka_unit_test(test_other_versions),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

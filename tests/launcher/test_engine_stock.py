@@ -12,6 +12,10 @@ eBPF programs loaded ahead of time and handed to the next mevi-run.
   loads it again; `--sample` takes the other;
 - a launcher configured otherwise (MEVI_BPF_RINGBUF) is refused and loads its
   own, and mevid keeps its set;
+- every answer, a refusal too, carries the ids of the syscall tracepoints the
+  layout program attaches to (the kernel's, as tracefs numbers them), and a
+  launcher that has them reads no tracefs (strace); without mevid's stock it
+  does;
 - the socket refuses what is not a request (garbage, another id, another
   version, silence), each on its own connection, and mevid carries on with
   its set; a peer of another uid (nobody) is cut off without a reply;
@@ -138,6 +142,51 @@ def run_sleeping(sock, env_extra, marker, opts=()):
     return p, held
 
 
+SYS_EXITS = ["sys_exit_mmap", "sys_exit_munmap", "sys_exit_brk", "sys_exit_mremap",
+             "sys_exit_madvise", "sys_exit_shmat", "sys_exit_shmdt", "sys_exit_mlock",
+             "sys_exit_mlockall", "sys_exit_mlock2"]  # launcher/bpfskel.c's order
+
+
+def kernel_tp_ids():
+    """The ids tracefs gives SYS_EXITS, read in a mount namespace of our own
+    (nothing is mounted on the machine)."""
+    script = ("mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null; "
+              "for n in %s; do cat /sys/kernel/tracing/events/syscalls/$n/id; done" % " ".join(SYS_EXITS))
+    out = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
+                         capture_output=True, timeout=30)
+    return [int(x) for x in out.stdout.split()]
+
+
+def msgpack_uints(values):
+    """A msgpack array of uints, packed the smallest way (as msgpack-c does)."""
+    out = bytes([0x90 | len(values)])
+    for v in values:
+        if v < 0x80:
+            out += bytes([v])
+        elif v < 0x100:
+            out += b"\xcc" + bytes([v])
+        elif v < 0x10000:
+            out += b"\xcd" + struct.pack(">H", v)
+        else:
+            out += b"\xce" + struct.pack(">I", v)
+    return out
+
+
+def tracefs_reads(sock):
+    """How many times `mevi-run --engine=ebpf -- true` on sock (and a child
+    of it) opened a syscall tracepoint's id file, by strace."""
+    tmp = tempfile.mkdtemp(prefix="mevi-stock-strace-")
+    log = os.path.join(tmp, "strace")
+    r = subprocess.run(["strace", "-f", "-qq", "-e", "trace=openat", "-o", log, ARGS.mevi_run,
+                        "--socket", sock, "--no-spawn", "--engine=ebpf", "--", "true"],
+                       capture_output=True, timeout=60)
+    with open(log, errors="replace") as f:
+        n = sum("/events/syscalls/" in line for line in f)
+    os.unlink(log)
+    os.rmdir(tmp)
+    return n if r.returncode == 0 else -1
+
+
 def request(version, ident):
     """A request in bytes: ["mevi-stock", version, ident] (uint64 id)."""
     return bytes([0x93, 0xa0 | len(MAGIC)]) + MAGIC + bytes([version]) + b"\xcf" + struct.pack(">Q", ident)
@@ -167,23 +216,28 @@ def ask(path, data, wait=3.0):
     return got, fds
 
 
-def refused_with(reply, words):
-    """Whether reply is ["mevi-stock", 1, nil, why] with words in why."""
-    head = bytes([0x94, 0xa0 | len(MAGIC)]) + MAGIC + b"\x01\xc0"
-    return reply is not None and reply.startswith(head) and words in reply[len(head):]
+def refused_with(reply, words, tail=None):
+    """Whether reply is ["mevi-stock", 2, nil, why, ids] with words in why
+    (and, given tail, ids packed as tail)."""
+    head = bytes([0x95, 0xa0 | len(MAGIC)]) + MAGIC + b"\x02\xc0"
+    return (reply is not None and reply.startswith(head) and words in reply[len(head):]
+            and (tail is None or reply.endswith(tail)))
 
 
 def check_socket_rules(d, path, held):
     got, fds = ask(path, b"\xc1garbage")
     check("garbage on the stock socket: the connection is closed, nothing handed over",
           got == b"" and not fds, repr((got, fds)))
-    got, fds = ask(path, request(1, 5))
-    check("a request for another id: refused in a sentence, nothing handed over",
-          refused_with(got, b"no set loaded for this build and configuration") and not fds,
-          repr((got, fds)))
+    ids = kernel_tp_ids()
     got, fds = ask(path, request(2, 5))
+    check("a request for another id: refused in a sentence, nothing handed over, the "
+          "tracepoint ids given all the same (the kernel's)",
+          len(ids) == len(SYS_EXITS) and not fds
+          and refused_with(got, b"no set loaded for this build and configuration", msgpack_uints(ids)),
+          repr((got, fds, ids)))
+    got, fds = ask(path, request(1, 5))
     check("a request of another version: refused, naming ours",
-          refused_with(got, b"speaks version 1") and not fds, repr((got, fds)))
+          refused_with(got, b"speaks version 2") and not fds, repr((got, fds)))
     t0 = time.time()
     got, fds = ask(path, b"", wait=5)
     check("a silent connection is closed after about a second",
@@ -204,7 +258,7 @@ def check_socket_rules(d, path, held):
             "  m,f=b'',[]  # closed on us: before or after the request\n"
             "print(len(m),len(f))\n")
     r = subprocess.run(["setpriv", "--reuid=%d" % NOBODY, "--regid=%d" % NOBODY, "--clear-groups",
-                        sys.executable, "-c", code, path, request(1, 5).hex()],
+                        sys.executable, "-c", code, path, request(2, 5).hex()],
                        capture_output=True, timeout=30)
     os.chmod(tmp, 0o700)
     os.chmod(path, 0o700)
@@ -291,7 +345,9 @@ def main():
         check("and its warm tracepoints, through three launchers", raw_tp_links_of(d.proc.pid)
               == [(name, min(warm)) for name in WARM], repr(raw_tp_links_of(d.proc.pid)))
 
-        check_socket_rules(d, path, second)
+        n = tracefs_reads(sock)
+        check("a launcher given the tracepoint ids reads no tracefs", n == 0, repr(n))
+        check_socket_rules(d, path, wait_sets(d.proc.pid))
     finally:
         d.stop()
     check("a stopped mevid removes its stock socket", not os.path.exists(path))
@@ -317,6 +373,8 @@ def main():
         err = p.communicate(timeout=30)[1]
         check("--no-engine-stock: mevi-run loads its own set", bool(held) and p.returncode == 0,
               repr((held, p.returncode, err[-300:])))
+        n = tracefs_reads(sock2)
+        check("and reads the tracepoint ids from tracefs itself", n >= len(SYS_EXITS), repr(n))
     finally:
         d2.stop()
     return finish(tmp)
