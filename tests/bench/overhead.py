@@ -47,6 +47,10 @@ a rotating order, --runs times (7 or more recommended), one table with each
 engine's ratio to native, and for touch_1g the microseconds per first touch each
 engine adds (and a native first touch costs: it differs a lot between machines).
 
+Before the workloads it times a fixed loop pinned to each CPU and says when
+they differ (some VMs' vCPUs do, by half): then a single-threaded program's
+ratio depends on the CPU each run lands on.
+
 Not a test: it prints numbers and exits 0 unless it cannot run at all.
 """
 
@@ -386,6 +390,41 @@ def main():
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+CPU_LOOP = "s = 0\nfor i in range(2000000):\n    s += i\n"
+
+
+def cpu_speeds():
+    """Seconds of a fixed Python loop pinned to each CPU this process may use
+    (best of 3): a VM's vCPUs are not always alike (one of this project's
+    VMs ran it 0.50 s on one and 0.76 s on the other), and then the ratio of
+    a single-threaded program depends on where each of its runs lands."""
+    out = {}
+    for cpu in sorted(os.sched_getaffinity(0)):
+        code = "import os,time\nos.sched_setaffinity(0,{%d})\nt=time.perf_counter()\n%sprint(time.perf_counter()-t)" % (
+            cpu, CPU_LOOP)
+        best = None
+        for _ in range(3):
+            r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+            if r.returncode == 0:
+                best = min(best or 1e9, float(r.stdout))
+        if best is not None:
+            out[cpu] = best
+    return out
+
+
+def print_cpu_speeds():
+    """One line on the CPUs' speeds, and a warning when they differ."""
+    speeds = cpu_speeds()
+    if len(speeds) < 2:
+        return
+    fast, slow = min(speeds.values()), max(speeds.values())
+    line = ", ".join(f"cpu{c} {t:.2f} s" for c, t in speeds.items())
+    print(f"CPUs (a fixed loop pinned to each, best of 3): {line}")
+    if slow > 1.15 * fast:
+        print(f"note: the slowest CPU takes {slow / fast:.2f}x the fastest's time: a single-threaded "
+              "program's ratio depends on the CPU each run lands on; read the intervals, not only the medians")
+
+
 def measure(args, mevi_run, mevid, wl, workdir):
     """Checks what is needed, then runs the selected workloads and measurements."""
     src = os.path.join(workdir, "gen.c")
@@ -426,6 +465,8 @@ def measure(args, mevi_run, mevid, wl, workdir):
         if not cmd[0] or not os.access(cmd[0], os.X_OK):
             sys.exit(f"overhead: workload {name}: {cmd[0]} not found (build the workloads, or give --workloads)")
 
+    if workloads:
+        print_cpu_speeds()
     daemon = None
     try:
         if not workloads:
