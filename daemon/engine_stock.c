@@ -12,6 +12,7 @@
 
 #include "log.h"
 #include "monotime.h"
+#include "parse.h"
 #include "sockpath.h"
 #include "stockmsg.h"
 
@@ -297,6 +298,8 @@ static void reply(struct stock_conn *c, const struct mevi_stock_request *req)
 			 "it holds no set loaded for this build and configuration (yet)");
 	rep.ntp = st->ntp;
 	memcpy(rep.tp, st->tp_ids, sizeof(rep.tp));
+	if (req->version == MEVI_STOCK_VERSION)
+		warm_syscalls_touch(&st->wsys, st->tp_ids, st->ntp);
 	if (set) {
 		rep.granted = true;
 		nfds = bpfskel_fds(set->skel, NULL, 0, &rep.mask, fds);
@@ -428,6 +431,22 @@ static void listener_cb(uv_stream_t *server, int status)
 	}
 }
 
+/* How long the syscall tracepoints stay held after the last request. */
+static unsigned linger_ms(void)
+{
+	const char *v = getenv("MEVI_WARM_SYSCALLS_MS");
+	unsigned long long ms;
+
+	if (!v || !*v)
+		return WARM_SYSCALLS_LINGER_MS;
+	if (parse_uint(v, 1, 600000, &ms)) {
+		log_warn("MEVI_WARM_SYSCALLS_MS=%s is not a time in 1..600000 ms; using %u", v,
+			 WARM_SYSCALLS_LINGER_MS);
+		return WARM_SYSCALLS_LINGER_MS;
+	}
+	return (unsigned)ms;
+}
+
 int engine_stock_start(struct engine_stock *st, uv_loop_t *loop, const char *launcher_socket)
 {
 	char path[108];
@@ -448,6 +467,7 @@ int engine_stock_start(struct engine_stock *st, uv_loop_t *loop, const char *lau
 	uv_timer_init(loop, &st->reload);
 	st->reload.data = st;
 	st->timer_init = true;
+	warm_syscalls_init(&st->wsys, loop, linger_ms());
 	for (size_t i = 0; i < ENGINE_STOCK_SETS; i++)
 		st->sets[i].sampled = i == 1;
 	err = uv_pipe_init(loop, &st->listener, 0);
@@ -492,6 +512,10 @@ void engine_stock_close(struct engine_stock *st)
 	for (size_t i = 0; i < ENGINE_STOCK_SETS; i++)
 		drop_set(&st->sets[i]);
 	warm_tracepoints_stop(&st->warm);
+	if (st->wsys.opens)
+		log_debug("engine stock: the syscall tracepoints held %u times, let go %u times",
+			  st->wsys.opens, st->wsys.closes);
+	warm_syscalls_close(&st->wsys);
 }
 
 #else /* !MEVI_HAVE_EBPF */

@@ -37,7 +37,11 @@
  * launcher attaches its layout program to (launcher/tracepoint.h): every
  * answer carries them, so that no launcher reads tracefs on its program's
  * start-up (where none is mounted, that is a child mounting one privately:
- * 2-3 ms here).
+ * 2-3 ms here). From each request on, until WARM_SYSCALLS_LINGER_MS after
+ * the last one (MEVI_WARM_SYSCALLS_MS, 1..600000, sets it: for tests), it
+ * holds those syscall tracepoints registered (warm_syscalls.h), so that
+ * launchers following each other neither patch kernel text nor wait for
+ * grace periods there.
  *
  * Every byte from the socket is untrusted: a request that is not one ends
  * that connection with one log line; so does silence past
@@ -52,6 +56,7 @@
 #include <uv.h>
 
 #include "stockmsg.h"
+#include "warm_syscalls.h"
 #include "warm_tracepoints.h"
 
 #define ENGINE_STOCK_RELOAD_MS	   250
@@ -84,6 +89,7 @@ struct engine_stock {
 	unsigned nconns;
 	struct stock_taker *takers;   /* processes holding a handed-over set */
 	struct warm_tracepoints warm; /* started after the first load */
+	struct warm_syscalls wsys;    /* held from a request to the linger's end */
 	/* The ids of the layout program's syscall tracepoints, read after the
 	 * first load and sent with every answer (ntp 0: unknown). */
 	uint32_t tp_ids[MEVI_STOCK_TP_MAX];

@@ -15,6 +15,7 @@
 #include <sys/mount.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define TRACEFS	    "/sys/kernel/tracing"
@@ -74,7 +75,7 @@ child_read_ids(int wfd, char (*paths)[ID_PATH_MAX], size_t n, int *ids)
 {
 	int err = 0;
 
-	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	if (unshare(CLONE_NEWNS) < 0 || mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) < 0 ||
 	    mount("tracefs", TRACEFS, "tracefs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
 		err = -errno;
 	if (!err)
@@ -170,16 +171,46 @@ static void *close_one(void *fd)
 	return NULL;
 }
 
+/* A close this quick waited for no grace period: the tracepoint is held by
+ * another perf event too (mevid's, daemon/warm_syscalls.h). */
+#define QUICK_CLOSE_NS 2000000
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 void tracepoint_detach_all(int *fds, size_t n)
 {
 	pthread_t threads[MAX_IDS];
 	sigset_t all, old;
-	size_t started = 0;
+	size_t started = 0, i = 0;
 
+	/* The first one here: when it is quick, so are the others (held
+	 * elsewhere), and threads would only cost their making. */
+	while (i < n && fds[i] < 0)
+		i++;
+	if (i < n) {
+		uint64_t t0 = now_ns();
+
+		close(fds[i]);
+		fds[i++] = -1;
+		if (now_ns() - t0 < QUICK_CLOSE_NS) {
+			for (; i < n; i++)
+				if (fds[i] >= 0) {
+					close(fds[i]);
+					fds[i] = -1;
+				}
+			return;
+		}
+	}
 	/* The closers take no signal: they are the caller's. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
-	for (size_t i = 0; i < n; i++) {
+	for (; i < n; i++) {
 		if (fds[i] < 0)
 			continue;
 		if (started < MAX_IDS && pthread_create(&threads[started], NULL, close_one,
@@ -190,6 +221,6 @@ void tracepoint_detach_all(int *fds, size_t n)
 		fds[i] = -1;
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	for (size_t i = 0; i < started; i++)
-		pthread_join(threads[i], NULL);
+	for (size_t k = 0; k < started; k++)
+		pthread_join(threads[k], NULL);
 }

@@ -33,9 +33,12 @@ int tracepoint_attach(int id, int prog_fd);
 /*
  * Detaches the n programs tracepoint_attach attached (fds < 0 are skipped)
  * and sets every fds[i] to -1. The kernel waits for a tracepoint grace
- * period when the last perf event of a tracepoint closes (about 56 ms on
- * this project's VM, syscall tracepoints being faultable): the fds are
- * closed concurrently, so that n of them wait about one grace period, not n.
+ * period when the last perf event of a tracepoint closes (25-56 ms on this
+ * project's VM, syscall tracepoints being faultable; not at all while mevid
+ * holds one of its own there, daemon/warm_syscalls.h). The first is closed
+ * here: when that was quick (under 2 ms) the others are too; otherwise they
+ * are closed concurrently, so that n of them wait about one grace period,
+ * not n.
  */
 void tracepoint_detach_all(int *fds, size_t n);
 

@@ -147,10 +147,11 @@ def trackers_left(sock):
 
 def settle(cmd, timeout=5.0):
     """After a mevi-run side: waits, off the clock, until its tracker has ended.
-    The eBPF engine's last step, detaching its syscall tracepoints, takes the
+    The eBPF engine's last step, detaching its syscall tracepoints, took the
     kernel ~0.25 s of grace periods under a lock that the next run's attach
-    needs; a run started before it ends waits for it. Each side is measured as
-    one command run alone; back to back, the README gives what a loop pays."""
+    needs (no longer while mevid holds them: daemon/warm_syscalls.h); a run
+    started before it ended waited for it. Each side is measured as one
+    command run alone; back to back, the README gives what a loop pays."""
     if "--socket" not in cmd:
         return
     sock = cmd[cmd.index("--socket") + 1]

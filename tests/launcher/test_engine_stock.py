@@ -16,6 +16,9 @@ eBPF programs loaded ahead of time and handed to the next mevi-run.
   layout program attaches to (the kernel's, as tracefs numbers them), and a
   launcher that has them reads no tracefs (strace); without mevid's stock it
   does;
+- from a launcher's request on, mevid holds one perf event on each of those
+  ten tracepoints (daemon/warm_syscalls.h), and none once the linger after
+  the last request has run out (MEVI_WARM_SYSCALLS_MS, 1.5 s here);
 - the socket refuses what is not a request (garbage, another id, another
   version, silence), each on its own connection, and mevid carries on with
   its set; a peer of another uid (nobody) is cut off without a reply;
@@ -187,6 +190,20 @@ def tracefs_reads(sock):
     return n if r.returncode == 0 else -1
 
 
+LINGER_MS = 1500
+
+
+def perf_events_of(pid):
+    """How many perf event descriptors process pid holds."""
+    n = 0
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            n += os.readlink("/proc/%d/fd/%s" % (pid, fd)) == "anon_inode:[perf_event]"
+        except OSError:
+            pass
+    return n
+
+
 def request(version, ident):
     """A request in bytes: ["mevi-stock", version, ident] (uint64 id)."""
     return bytes([0x93, 0xa0 | len(MAGIC)]) + MAGIC + bytes([version]) + b"\xcf" + struct.pack(">Q", ident)
@@ -284,6 +301,7 @@ def main():
     sock = os.path.join(tmp, "m.sock")
     path = sock + ".stock"
     os.environ["MEVI_LOG"] = "debug"
+    os.environ["MEVI_WARM_SYSCALLS_MS"] = str(LINGER_MS)
     d = Daemon(ARGS.mevid, sock)
     try:
         first = wait_sets(d.proc.pid)
@@ -309,6 +327,11 @@ def main():
         taken = first & held
         check("mevi-run runs one of mevid's sets: its tracker holds all of the very programs",
               len(taken) == PER_SET and held == taken, repr((first, held)))
+        deadline = time.time() + 3  # opened on mevid's thread pool
+        while time.time() < deadline and perf_events_of(d.proc.pid) != len(SYS_EXITS):
+            time.sleep(0.02)
+        check("mevid holds one perf event on each layout syscall tracepoint since the request",
+              perf_events_of(d.proc.pid) == len(SYS_EXITS), repr(perf_events_of(d.proc.pid)))
         check("mevid no longer holds them, and keeps the other set",
               now.isdisjoint(taken) and first - taken <= now, repr((now, first - taken)))
         check("nor loads that set again while the program that took it runs (0.45 s in: the load's "
@@ -348,6 +371,11 @@ def main():
         n = tracefs_reads(sock)
         check("a launcher given the tracepoint ids reads no tracefs", n == 0, repr(n))
         check_socket_rules(d, path, wait_sets(d.proc.pid))
+        deadline = time.time() + LINGER_MS / 1000 + 5
+        while time.time() < deadline and perf_events_of(d.proc.pid):
+            time.sleep(0.05)
+        check("and lets them go once no launcher has asked for the linger",
+              perf_events_of(d.proc.pid) == 0, repr(perf_events_of(d.proc.pid)))
     finally:
         d.stop()
     check("a stopped mevid removes its stock socket", not os.path.exists(path))
@@ -373,6 +401,8 @@ def main():
         err = p.communicate(timeout=30)[1]
         check("--no-engine-stock: mevi-run loads its own set", bool(held) and p.returncode == 0,
               repr((held, p.returncode, err[-300:])))
+        check("and mevid holds no perf event", perf_events_of(d2.proc.pid) == 0,
+              repr(perf_events_of(d2.proc.pid)))
         n = tracefs_reads(sock2)
         check("and reads the tracepoint ids from tracefs itself", n >= len(SYS_EXITS), repr(n))
     finally:

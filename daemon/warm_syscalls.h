@@ -1,0 +1,78 @@
+/*
+ * warm_syscalls — keeps the layout syscalls' tracepoints registered while
+ * eBPF launchers come and go, so that their attaching and detaching there
+ * cost neither kernel text patching nor grace periods.
+ *
+ * A launcher attaches its layout program to ten classic tracepoints
+ * (syscalls:sys_exit_mmap, ...: launcher/bpfskel.h) with one perf event each.
+ * The kernel registers a tracepoint for perf when its first perf event opens
+ * (kernel text patched with IPIs, and every task of the machine put on the
+ * slower syscall-exit path) and unregisters it when its last one closes,
+ * after a tracepoint grace period: ~25 ms each here, the ten one after the
+ * other under the kernel's event_mutex, 0.25-0.3 s in all. A launcher
+ * starting meanwhile waits for all of it in perf_event_open (a loop of short
+ * `mevi-run` calls paid ~0.25 s each).
+ *
+ * mevid holds one perf event on each of them from a launcher's request
+ * (engine_stock.h) until linger_ms after the last request: a launcher's
+ * events are then neither a tracepoint's first nor its last, and its attach
+ * and detach are list updates. mevid's events are opened disabled and have
+ * no program: they are never scheduled and nothing runs for them. The price,
+ * for as long as they are held: every syscall of the machine takes the
+ * slower exit path (tens of ns a syscall), as it does anyway while a
+ * launcher's events are attached; nothing after the linger.
+ *
+ * Opening and closing run on libuv's thread pool (a close that unregisters
+ * waits those grace periods), never on mevid's loop. A machine or mevid
+ * where the events cannot be opened (no right, another kernel) is said once
+ * at debug level and never tried again; launchers work as before.
+ */
+#ifndef MEVI_DAEMON_WARM_SYSCALLS_H
+#define MEVI_DAEMON_WARM_SYSCALLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#define WARM_SYSCALLS_LINGER_MS 10000
+#define WARM_SYSCALLS_MAX	16
+
+struct warm_syscalls {
+	uv_loop_t *loop;
+	uv_timer_t timer;
+	uv_work_t work;
+	unsigned linger_ms;
+	bool timer_init;
+	bool busy;	 /* a work item is queued or running: fds are its */
+	bool wanted;	 /* a request came while closing: open again after */
+	bool stopping;	 /* warm_syscalls_close(): close, never open again */
+	bool disabled;	 /* an open failed for good */
+	int64_t last_ms; /* the last request (mono_ms) */
+	uint32_t ids[WARM_SYSCALLS_MAX];
+	size_t nids;
+	int fds[WARM_SYSCALLS_MAX];
+	size_t nfds; /* held (0: cold) */
+	int err;     /* the last open's: 0, or a negative errno */
+	unsigned opens, closes;
+};
+
+/* Ready to hold, on loop, until linger_ms after the last request. */
+void warm_syscalls_init(struct warm_syscalls *w, uv_loop_t *loop, unsigned linger_ms);
+
+/*
+ * A launcher's request: the tracepoints with these n ids (at most
+ * WARM_SYSCALLS_MAX; others are ignored) are opened if they are not held,
+ * and held linger_ms from now. Returns at once.
+ */
+void warm_syscalls_touch(struct warm_syscalls *w, const uint32_t *ids, size_t n);
+
+/* How many events are held now (0 while opening or closing). */
+size_t warm_syscalls_held(const struct warm_syscalls *w);
+
+/* Lets them go (on the pool) and closes the timer: the loop must run
+ * afterwards, until the close is done. Idempotent. */
+void warm_syscalls_close(struct warm_syscalls *w);
+
+#endif /* MEVI_DAEMON_WARM_SYSCALLS_H */
