@@ -15,8 +15,9 @@
 #include <sys/mount.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "monotime.h"
 
 #define TRACEFS	    "/sys/kernel/tracing"
 #define TRACEFS_OLD "/sys/kernel/debug/tracing"
@@ -175,14 +176,6 @@ static void *close_one(void *fd)
  * another perf event too (mevid's, daemon/warm_syscalls.h). */
 #define QUICK_CLOSE_NS 2000000
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 void tracepoint_detach_all(int *fds, size_t n)
 {
 	pthread_t threads[MAX_IDS];
@@ -194,11 +187,11 @@ void tracepoint_detach_all(int *fds, size_t n)
 	while (i < n && fds[i] < 0)
 		i++;
 	if (i < n) {
-		uint64_t t0 = now_ns();
+		uint64_t t0 = mono_ns();
 
 		close(fds[i]);
 		fds[i++] = -1;
-		if (now_ns() - t0 < QUICK_CLOSE_NS) {
+		if (mono_ns() - t0 < QUICK_CLOSE_NS) {
 			for (; i < n; i++)
 				if (fds[i] >= 0) {
 					close(fds[i]);
