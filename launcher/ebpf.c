@@ -94,6 +94,7 @@ struct eproc {
 	uint64_t fork_layout_seq; /* seq + 1 when its layout was kept at a fork, else 0 */
 	uint64_t young_due;	  /* != 0: mm not read yet; read it at this CLOCK_MONOTONIC ns */
 	uint64_t read_seq;	  /* the kernel's seq just before the last full read (full_read) */
+	uint64_t read_end_seq;	  /* and just after it */
 	struct memmap *replayed;  /* mapped from records older than that read (replay_old) */
 	/* Faults the map cannot place: ranges known not to be tracked (file,
 	 * shared), and 2 MiB blocks already re-read for a huge page. Both are
@@ -377,6 +378,9 @@ static void save_layout(const struct ebpf *e, struct eproc *p, struct backtrace_
  * mapping the read had found, touches and all. A pid no longer in the
  * tracked set is not read: its process has exited, and an address space
  * opened at its first read (MM_OPEN_LATER) would be whoever has the pid now.
+ * The sequence is taken again after the read (read_end_seq): a change
+ * numbered between the two may or may not be in what the read found, since
+ * a syscall's effect is visible before its exit record takes its number.
  */
 static void full_read(struct ebpf *e, struct eproc *p)
 {
@@ -389,6 +393,7 @@ static void full_read(struct ebpf *e, struct eproc *p)
 	p->replayed = NULL;
 	mm_resync(p->mm, 0, MEVI_ADDR_LIMIT);
 	save_layout(e, p, p->mm->bt, &v);
+	p->read_end_seq = kernel_entry(e, p->pid, &v) ? v.seq : UINT64_MAX;
 	e->st.resyncs++;
 }
 
@@ -992,8 +997,14 @@ static void on_syscall(struct ebpf *e, const struct mevi_bpf_rec *r)
 		forget_caches(p, ret, ret + PAGE_UP(a[1]));
 		late_range(e, mm->pid, ret, ret + PAGE_UP(a[1]));
 		err = mm_resync(mm, ret, ret + PAGE_UP(a[1]));
+		/* Gone: applied over what the map holds, unless the last read
+		 * may have found this very mapping, touches and all (it ran
+		 * while the mmap was leaving the kernel): a fresh anonymous
+		 * one that the map holds is then kept. */
 		if (!err || err == -ESRCH)
-			mmap_from_record(mm, ret, a, err == -ESRCH);
+			mmap_from_record(mm, ret, a,
+					 err == -ESRCH &&
+					     !(r->h.seq <= p->read_end_seq && fresh_anon(a[3])));
 		break;
 	case MEVI_BPF_SC_MUNMAP:
 		forget_caches(p, a[0], a[0] + PAGE_UP(a[1]));
