@@ -39,7 +39,7 @@ struct backtrace {
 	/* Statistics. */
 	uint64_t unwinds, failures, unwind_ns, symbolize_ns, new_stacks, origins, threads;
 	uint64_t opens, open_ns, src_lookups;
-	unsigned reports;
+	unsigned reports, live_reads;
 };
 
 struct thread_name {
@@ -116,13 +116,13 @@ void backtrace_free(struct backtrace *bt)
 	log_debug("backtraces: %lu unwinds (%lu without a stack), %.1f us per unwind "
 		  "(%lu unwinders opened in %.1f ms, not included); %lu stacks, %lu symbols of "
 		  "%lu modules, %.1f ms symbolising, %lu symbol lookups in the background; "
-		  "%lu origins, %lu thread names, %u module reports",
+		  "%lu origins, %lu thread names, %u module reports, %u pages read from processes",
 		  (unsigned long)bt->unwinds, (unsigned long)bt->failures,
 		  bt->unwinds ? (double)bt->unwind_ns / 1e3 / (double)bt->unwinds : 0.0,
 		  (unsigned long)bt->opens, (double)bt->open_ns / 1e6, (unsigned long)c.stacks,
 		  (unsigned long)c.syms, (unsigned long)c.modules, (double)bt->symbolize_ns / 1e6,
 		  (unsigned long)bt->src_lookups, (unsigned long)bt->origins,
-		  (unsigned long)bt->threads, bt->reports);
+		  (unsigned long)bt->threads, bt->reports, bt->live_reads);
 	stackintern_free(bt->stacks);
 	free(bt);
 }
@@ -191,8 +191,10 @@ void backtrace_mm_free(struct backtrace_mm *b)
 {
 	if (!b)
 		return;
-	if (b->uw)
+	if (b->uw) {
 		b->bt->reports += unwind_reports(b->uw);
+		b->bt->live_reads += unwind_live_reads(b->uw);
+	}
 	unwind_free(b->uw);
 	free(b->layout);
 	tagmap_free(b->origins);

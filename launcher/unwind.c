@@ -24,6 +24,9 @@
  * belongs to a module: do not re-read maps for each of its frames). */
 #define REFRESH_MIN_NS (50ull * 1000 * 1000)
 #define REFRESH_FREE   16
+/* How long the live pages read for one snapshot's unwind serve the next ones
+ * (see walk_thread). */
+#define SNAPSHOT_PAGES_NS (2ull * 1000 * 1000)
 
 struct page_slot {
 	uint64_t page; /* address */
@@ -39,11 +42,13 @@ struct unwind {
 	int pagemap_fd; /* /proc/PID/pagemap */
 	uint64_t reported_ns;
 	unsigned reports;
+	unsigned live_reads;  /* pages read from the process (get_page misses) */
 	bool code_maps_known; /* code_maps: the snapshot's count at the last refresh tried */
 	uint32_t code_maps;
 	const char *saved;   /* the owner's text of /proc/PID/maps, or NULL */
 	bool saved_reported; /* the module list is saved's (the process is gone) */
 	uint32_t gen;	     /* the current unwind; page slots of older ones are stale */
+	uint64_t gen_ns;     /* when a snapshot's unwind began gen; 0: a stopped thread's */
 	const struct unwind_snapshot *snap; /* during unwind_snapshot only */
 	unsigned next_slot;
 	struct page_slot slots[CACHE_PAGES];
@@ -67,6 +72,7 @@ static const uint8_t *get_page(struct unwind *u, uint64_t page)
 	s->ok = false;
 	if (page >= (UINT64_C(1) << 56))
 		return NULL;
+	u->live_reads++;
 	/* Bit 63: present. A swapped page (bit 62) would be swapped in by the
 	 * read: leave it alone too. */
 	if (pread(u->pagemap_fd, &entry, sizeof(entry), (off_t)(page / PAGE * sizeof(entry))) !=
@@ -302,6 +308,11 @@ void unwind_free(struct unwind *u)
 	free(u);
 }
 
+unsigned unwind_live_reads(const struct unwind *u)
+{
+	return u->live_reads;
+}
+
 unsigned unwind_reports(const struct unwind *u)
 {
 	return u->reports;
@@ -344,8 +355,21 @@ static bool unknown_pc(struct unwind *u, const uint64_t *pcs, unsigned n)
 
 static void walk_thread(struct unwind *u, pid_t tid, struct walk *w)
 {
+	uint64_t now = u->snap ? mono_ns() : 0;
+
 	w->n = 0;
-	u->gen++; /* memory may have changed since the last unwind */
+	/* A stopped thread's memory may have changed since the last unwind:
+	 * its pages are read again. A snapshot's memory outside the copy is
+	 * read from the running process, some time after the copy was made
+	 * (the drain's delay): pages read up to SNAPSHOT_PAGES_NS ago are as
+	 * good. A heap that grows in small steps had every brk's stack read
+	 * the same page past the copy (the program's start-up frames), a
+	 * pagemap and a mem read per unwind, each taking the program's mmap
+	 * lock. */
+	if (!now || !u->gen_ns || now - u->gen_ns >= SNAPSHOT_PAGES_NS) {
+		u->gen++;
+		u->gen_ns = now;
+	}
 	if (u->gen == 0) {
 		for (unsigned i = 0; i < CACHE_PAGES; i++)
 			u->slots[i].gen = 0;

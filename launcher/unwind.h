@@ -100,7 +100,10 @@ int unwind_thread(struct unwind *u, pid_t tid, uint64_t *pcs, unsigned max);
  * snapshot is read from it; memory outside it (a stack deeper than the copy)
  * as above, from the live process, so the outer frames of a deep stack may
  * be missing or, rarely, wrong (the thread has moved on) - as with perf's
- * --call-graph dwarf.
+ * --call-graph dwarf. Such a page, read some time after the copy was made,
+ * serves the unwinds of the next 2 ms as well (the snapshots of a drain):
+ * a thread's start-up frames past the copy are read once, not once per
+ * stack. A stopped thread's unwind (unwind_thread) always reads afresh.
  */
 int unwind_snapshot(struct unwind *u, pid_t tid, const struct unwind_snapshot *snap, uint64_t *pcs,
 		    unsigned max);
@@ -131,7 +134,9 @@ bool unwind_module(struct unwind *u, uint64_t pc, unsigned depth, const char **n
 void unwind_symbolize(struct unwind *u, uint64_t pc, unsigned depth, char *func, size_t func_len,
 		      char *source, size_t source_len);
 
-/* Module list reports since open (for the statistics line). */
+/* Module list reports since open, and pages read from the process (for the
+ * statistics line). */
 unsigned unwind_reports(const struct unwind *u);
+unsigned unwind_live_reads(const struct unwind *u);
 
 #endif /* MEVI_LAUNCHER_UNWIND_H */

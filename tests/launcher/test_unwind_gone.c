@@ -13,6 +13,8 @@
  *    each snapshot (the eBPF engine's), unknown code (a JIT's) re-reads the
  *    module list only when that count changed: once per library mapped,
  *    not once per unwind.
+ *  - Pages read from the running process past a snapshot's copy serve the
+ *    unwinds of the next 2 ms, then are read again.
  * Runs as any user (its own child).
  */
 #include <dlfcn.h>
@@ -29,6 +31,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -80,14 +83,28 @@ static uint64_t map_library(bool far)
 	return 0;
 }
 
+/* A frame in the child's memory, past a snapshot's copy (test_live_pages):
+ * its first word is a return address. At the same address in the test and
+ * its child (a fork). */
+static uint64_t frame_page[512] __attribute__((aligned(4096)));
+
 /* The child: on 'l' (dlopen) or 'f' (far) maps the library and answers its
- * function's address, on 'x' exits. */
+ * function's address, on 'r' takes a return address into frame_page, on 'x'
+ * exits. */
 static void child_main(int in, int out)
 {
 	char cmd;
 
 	while (read(in, &cmd, 1) == 1) {
-		if (cmd == 'l' || cmd == 'f') {
+		if (cmd == 'r') {
+			uint64_t ra;
+
+			if (read(in, &ra, sizeof(ra)) != sizeof(ra))
+				_exit(2);
+			frame_page[0] = ra;
+			if (write(out, &ra, sizeof(ra)) != sizeof(ra))
+				_exit(2);
+		} else if (cmd == 'l' || cmd == 'f') {
 			uint64_t addr = map_library(cmd == 'f');
 
 			if (write(out, &addr, sizeof(addr)) != sizeof(addr))
@@ -291,6 +308,87 @@ static void test_code_maps_gate_refresh(void **state)
 	child_reap(&c);
 }
 
+/* Makes the child's frame_page return to ra. */
+static void child_return_to(struct child *c, uint64_t ra)
+{
+	uint64_t echo = 0;
+
+	assert_int_equal(write(c->to, "r", 1), 1);
+	assert_int_equal(write(c->to, &ra, sizeof(ra)), sizeof(ra));
+	assert_int_equal(read(c->from, &echo, sizeof(echo)), sizeof(echo));
+	assert_int_equal(echo, ra);
+}
+
+/* A snapshot stopped at the entry of child_main (its return address at the
+ * stack pointer) with nothing copied: the unwinder reads the frame from the
+ * running child. Returns the number of frames; pcs[1] is the return
+ * address read. */
+static int unwind_past_copy(struct unwind *u, pid_t pid, uint64_t *pcs)
+{
+	struct unwind_snapshot snap = {.stack = (const uint8_t *)"", .len = 0};
+
+	snap.regs.r.rip = (uint64_t)(uintptr_t)child_main;
+	snap.regs.r.rsp = (uint64_t)(uintptr_t)frame_page;
+	return unwind_snapshot(u, pid, &snap, pcs, 8);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Pages read from a running process past a snapshot's copy serve the
+ * snapshots unwound in the next 2 ms, and are read again after. */
+static void test_live_pages(void **state)
+{
+	const uint64_t ra1 = (uint64_t)(uintptr_t)map_library + 1;
+	const uint64_t ra2 = (uint64_t)(uintptr_t)child_start + 1;
+	struct child c;
+	struct unwind *u = NULL;
+	uint64_t pcs[8], t0;
+	unsigned reads;
+	bool shared = false;
+
+	(void)state;
+	child_start(&c);
+	child_return_to(&c, ra1);
+	assert_int_equal(unwind_open(c.pid, NULL, &u), 0);
+
+	/* Back to back (retried: a loaded machine may stretch the pair past
+	 * the window), the second unwind reads nothing. */
+	for (int attempt = 0; attempt < 20 && !shared; attempt++) {
+		usleep(3000);
+		reads = unwind_live_reads(u);
+		t0 = now_ns();
+		assert_true(unwind_past_copy(u, c.pid, pcs) >= 2);
+		assert_true(pcs[1] == ra1);
+		assert_true(unwind_live_reads(u) > reads);
+		reads = unwind_live_reads(u);
+		assert_true(unwind_past_copy(u, c.pid, pcs) >= 2);
+		assert_true(pcs[1] == ra1);
+		if (now_ns() - t0 < 1000000) {
+			assert_int_equal(unwind_live_reads(u), reads);
+			shared = true;
+		}
+	}
+	assert_true(shared);
+
+	/* Past the window the frame is read again: the new return address. */
+	child_return_to(&c, ra2);
+	usleep(3000);
+	reads = unwind_live_reads(u);
+	assert_true(unwind_past_copy(u, c.pid, pcs) >= 2);
+	assert_true(pcs[1] == ra2);
+	assert_true(unwind_live_reads(u) > reads);
+
+	unwind_free(u);
+	child_exit(&c);
+	child_reap(&c);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -298,6 +396,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_saved_layout_dlopen),
 	    cmocka_unit_test(test_zombie_keeps_modules),
 	    cmocka_unit_test(test_code_maps_gate_refresh),
+	    cmocka_unit_test(test_live_pages),
 	};
 
 	if (argc != 2) {
