@@ -21,6 +21,7 @@
 #include "log.h"
 #include "monotime.h"
 #include "outbox.h"
+#include "procfs.h"
 #include "tagmap.h"
 #include "uffd.h"
 
@@ -750,6 +751,37 @@ void mm_resync_mapping(struct mm *mm, uint64_t addr)
 	if (memmap_lookup(mm->map, addr, &r) && r.end > end)
 		end = r.end;
 	mm_resync(mm, addr, end);
+}
+
+struct heap_end {
+	uint64_t start, end;
+};
+
+static int heap_end_cb(const struct vma_desc *d, void *arg)
+{
+	struct heap_end *h = arg;
+
+	if (d->kind == MEVI_KIND_HEAP && d->start <= h->start && d->end > h->start)
+		h->end = d->end;
+	return 1;
+}
+
+int mm_read_brk(struct mm *mm, uint64_t *brk)
+{
+	unsigned long long start_brk = 0;
+	struct heap_end h = {0};
+	int err = procfs_stat_field(mm->pid, 47, &start_brk, NULL, 0);
+
+	if (err)
+		return err;
+	if (!start_brk)
+		return -ENOENT; /* not ours to read (no ptrace access), or no brk */
+	h.start = PAGE_UP(start_brk);
+	err = vma_each(&mm->vmas, h.start, h.start + PAGE, heap_end_cb, &h);
+	if (err < 0)
+		return err;
+	*brk = h.end ? h.end : h.start;
+	return 0;
 }
 
 /* What munmap(addr, len) unmaps (or a mmap of len that returned addr maps):

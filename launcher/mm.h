@@ -219,6 +219,13 @@ int mm_resync(struct mm *mm, uint64_t start, uint64_t end);
  * layout or in the map (shmat, shmdt). */
 void mm_resync_mapping(struct mm *mm, uint64_t addr);
 
+/* The process's program break now, page-aligned, from the kernel: the end
+ * of its heap, or where the heap would begin (/proc/PID/stat's start_brk)
+ * when it has none. For the first brk that moves it (the filter lets the
+ * loader's brk(0) query through): read at its entry stop, it is where the
+ * heap grows from. Returns 0, or -errno (the process is gone). */
+int mm_read_brk(struct mm *mm, uint64_t *brk);
+
 /*
  * Sampled mode: re-reads the page states (resident, swapped, not resident)
  * of every mapped range with one pagemap scan and emits a state event for

@@ -35,7 +35,14 @@ const struct traced_syscall traced_syscalls[] = {
      .modes = SYSCALLS_SAMPLED,
      .cond_arg = -1},
     {.nr = SYS_mremap, .name = "mremap", .kind = SYSCALL_MREMAP, .modes = BOTH, .cond_arg = -1},
-    {.nr = SYS_brk, .name = "brk", .kind = SYSCALL_BRK, .modes = BOTH, .cond_arg = -1},
+    /* Not brk(0): every exec'd image's loader asks, and the answer moves
+     * nothing. */
+    {.nr = SYS_brk,
+     .name = "brk",
+     .kind = SYSCALL_BRK,
+     .modes = BOTH,
+     .cond_arg = 0,
+     .nonzero = true},
     /* Only exact mode: sampled residency is read by the sampler anyway. */
     {.nr = SYS_madvise,
      .name = "madvise",

@@ -41,8 +41,11 @@ enum syscall_kind {
 /*
  * When a syscall stops. With cond_arg < 0 it always does. Otherwise only when
  * argument cond_arg has one of the bits of any_bits set, or its low 32 bits
- * equal one of values[]: mmap stops only for anonymous mappings, and madvise
- * only for advice that can drop pages.
+ * equal one of values[], or (nonzero) it is not 0: mmap stops only for
+ * anonymous mappings, madvise only for advice that can drop pages, and brk
+ * not for brk(0), which asks where the break is and moves nothing (the
+ * tracer reads the break itself before the first brk that moves it:
+ * mm_read_brk).
  *
  * In exact mode munmap does not stop at all: unmapping registered memory (by
  * munmap, or by a file mapping placed over it with MAP_FIXED) is reported by
@@ -60,6 +63,7 @@ struct traced_syscall {
 	uint64_t any_bits;
 	const uint32_t *values;
 	size_t nvalues;
+	bool nonzero;
 };
 
 extern const struct traced_syscall traced_syscalls[];

@@ -582,6 +582,23 @@ static bool pending_backtrace(const struct tracee_table *t, const struct thread 
 	       (kind == SYSCALL_MMAP || kind == SYSCALL_MREMAP || kind == SYSCALL_BRK);
 }
 
+/*
+ * Before a brk that stops at its exit too: where the break is, when not known
+ * yet. The filter lets brk(0) through (the loader's query in every exec'd
+ * image, which moved nothing and cost a stop), so the first brk that moves
+ * the break is the first one seen; read now, before it runs, the break is
+ * where that growth starts: its exact resync range and its origin's range.
+ */
+static void learn_brk(struct mm *mm)
+{
+	uint64_t brk;
+
+	if (mm->brk_end || mm_read_brk(mm, &brk))
+		return;
+	mm->brk_end = brk;
+	backtrace_brk_seen(mm->bt, brk);
+}
+
 /* The seccomp stop of a traced syscall: note it, and stop again at its exit. */
 static void on_seccomp_stop(struct tracee_table *t, struct thread *th)
 {
@@ -624,6 +641,8 @@ static void on_seccomp_stop(struct tracee_table *t, struct thread *th)
 		resume(th->tid, PTRACE_CONT, 0);
 		return;
 	}
+	if (th->sc->kind == SYSCALL_BRK)
+		learn_brk(th->proc->mm);
 	resume(th->tid, PTRACE_SYSCALL, 0);
 }
 
@@ -658,8 +677,8 @@ static void apply_syscall(struct mm *mm, const struct traced_syscall *sc, const 
 		uint64_t before = mm->brk_end;
 
 		if (!before) {
-			/* The first brk seen is normally brk(0), which changes
-			 * nothing; if it grew the heap, look below the new end. */
+			/* Not known (learn_brk could not read it): look below
+			 * the new end. */
 			before = a[0] && now > window ? now - window : now;
 		}
 		if (before != now)

@@ -77,6 +77,15 @@ static void check_mode(unsigned mode)
 			assert_int_equal(
 			    verdict(&prog, arch_audit_native, sc->nr, sc->cond_arg, sc->values[k]),
 			    SECCOMP_RET_TRACE);
+		/* Any other value than 0 (the high half compared too). */
+		if (sc->nonzero) {
+			assert_int_equal(
+			    verdict(&prog, arch_audit_native, sc->nr, sc->cond_arg, 0x55d5c8a4c000),
+			    SECCOMP_RET_TRACE);
+			assert_int_equal(verdict(&prog, arch_audit_native, sc->nr, sc->cond_arg,
+						 UINT64_C(1) << 40),
+					 SECCOMP_RET_TRACE);
+		}
 		/* ... and an argument meeting none of them does not. */
 		assert_int_equal(verdict(&prog, arch_audit_native, sc->nr, sc->cond_arg, 0),
 				 SECCOMP_RET_ALLOW);
@@ -113,6 +122,13 @@ static void modes_differ_as_documented(void **unused)
 	assert_int_equal(verdict(&exact, arch_audit_native, SYS_mmap, 3, MAP_PRIVATE),
 			 SECCOMP_RET_ALLOW);
 	assert_int_equal(verdict(&sampled, arch_audit_native, SYS_mmap, 3, MAP_PRIVATE),
+			 SECCOMP_RET_TRACE);
+	/* brk(0) asks where the break is: neither mode stops for it. */
+	assert_int_equal(verdict(&exact, arch_audit_native, SYS_brk, 0, 0), SECCOMP_RET_ALLOW);
+	assert_int_equal(verdict(&sampled, arch_audit_native, SYS_brk, 0, 0), SECCOMP_RET_ALLOW);
+	assert_int_equal(verdict(&exact, arch_audit_native, SYS_brk, 0, 0x560000021000),
+			 SECCOMP_RET_TRACE);
+	assert_int_equal(verdict(&sampled, arch_audit_native, SYS_brk, 0, 0x560000021000),
 			 SECCOMP_RET_TRACE);
 	/* madvise(MADV_DONTNEED): exact only; sampled mode reads residency. */
 	assert_int_equal(verdict(&exact, arch_audit_native, SYS_madvise, 2, MADV_DONTNEED),
