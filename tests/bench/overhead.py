@@ -145,19 +145,49 @@ def trackers_left(sock):
     return left
 
 
+def daemon_cpu_ns(sock):
+    """CPU time used so far by the mevid started with --socket sock (all its
+    threads), in ns; 0 when none is found (a daemon on its default socket)."""
+    total = 0
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+            if not argv[0].endswith(b"mevid") or sock.encode() not in argv:
+                continue
+            for t in os.listdir(f"/proc/{d}/task"):
+                with open(f"/proc/{d}/task/{t}/schedstat") as f:
+                    total += int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
 def settle(cmd, timeout=5.0):
-    """After a mevi-run side: waits, off the clock, until its tracker has ended.
-    The eBPF engine's last step, detaching its syscall tracepoints, took the
-    kernel ~0.25 s of grace periods under a lock that the next run's attach
-    needs (no longer while mevid holds them: daemon/warm_syscalls.h); a run
-    started before it ended waited for it. Each side is measured as one
-    command run alone; back to back, the README gives what a loop pays."""
+    """After a mevi-run side: waits, off the clock, until its tracker has ended
+    and mevid has gone quiet. The eBPF engine's last step, detaching its
+    syscall tracepoints, took the kernel ~0.25 s of grace periods under a lock
+    that the next run's attach needs (no longer while mevid holds them:
+    daemon/warm_syscalls.h); a run started before it ended waited for it. And
+    once PROGRAM has ended, mevid loads and primes a fresh set of programs for
+    the next launcher (6-16 ms of its CPU): run at once, the next side, most
+    often a native one, shared the two vCPUs with it. Each side is measured as
+    one command run alone; back to back, the README gives what a loop pays."""
     if "--socket" not in cmd:
         return
     sock = cmd[cmd.index("--socket") + 1]
     deadline = time.monotonic() + timeout
     while trackers_left(sock) and time.monotonic() < deadline:
         time.sleep(0.01)
+    # Quiet: under 1 ms of mevid's CPU in 25 ms, twice in a row.
+    quiet, before = 0, daemon_cpu_ns(sock)
+    while quiet < 2 and time.monotonic() < deadline:
+        time.sleep(0.025)
+        now = daemon_cpu_ns(sock)
+        quiet = quiet + 1 if now - before < 1_000_000 else 0
+        before = now
 
 
 def timed(cmd, cwd):

@@ -51,5 +51,38 @@ class Ratios(unittest.TestCase):
         self.assertEqual(overhead.fmt_ratio([1.0, 1.2]), "1.10x [n<6]")
 
 
+class Settle(unittest.TestCase):
+    """settle() waits, off the clock, for the daemon on the run's socket to go
+    quiet (its reload of programs after a launcher's end)."""
+
+    def test_waits_for_the_daemon_on_the_socket(self):
+        import subprocess
+        import tempfile
+        import time
+
+        with tempfile.TemporaryDirectory() as d:
+            fake = os.path.join(d, "mevid")  # argv[0] ends with mevid
+            os.symlink(sys.executable, fake)
+            sock = os.path.join(d, "m.sock")
+            busy = "import time\nt = time.monotonic()\nwhile time.monotonic() - t < 0.4: pass\ntime.sleep(30)"
+            p = subprocess.Popen([fake, "-c", busy, "--socket", sock])
+            try:
+                time.sleep(0.05)
+                first = overhead.daemon_cpu_ns(sock)
+                self.assertGreater(first, 0)
+                self.assertEqual(overhead.daemon_cpu_ns(os.path.join(d, "other.sock")), 0)
+                t0 = time.monotonic()
+                overhead.settle(["mevi-run", "--socket", sock, "--", "true"])
+                waited = time.monotonic() - t0
+                # Not before the spin ended (0.35 s after this point), and not
+                # the whole 5 s timeout once it had.
+                self.assertGreaterEqual(waited, 0.3)
+                self.assertLess(waited, 3.0)
+                self.assertGreater(overhead.daemon_cpu_ns(sock), first)
+            finally:
+                p.kill()
+                p.wait()
+
+
 if __name__ == "__main__":
     unittest.main()
