@@ -34,7 +34,7 @@ static int add_rules(scmp_filter_ctx ctx, const struct traced_syscall *sc)
 						UINT64_C(0xffffffff), sc->values[i]));
 	if (!err && sc->nonzero)
 		err = seccomp_rule_add(ctx, SCMP_ACT_TRACE(0), sc->nr, 1,
-				       SCMP_CMP((unsigned)sc->cond_arg, SCMP_CMP_NE, 0));
+				       SCMP_CMP((unsigned)sc->cond_arg, SCMP_CMP_NE, 0, 0));
 	return err;
 }
 
