@@ -128,10 +128,10 @@ def start_daemon(mevid, workdir):
 FRESH = "@FRESH@"  # in a workload's arguments: a new empty directory for each run
 
 
-def trackers_left(sock):
-    """Pids of mevi-run processes still running for the socket sock (a tracker
-    finishing its session after PROGRAM has ended)."""
-    left = []
+def processes_on(sock, program):
+    """Pids of the processes of program (argv[0] ends with it) given the socket
+    sock in their arguments."""
+    pids = []
     for d in os.listdir("/proc"):
         if not d.isdigit():
             continue
@@ -140,25 +140,25 @@ def trackers_left(sock):
                 argv = f.read().split(b"\0")
         except OSError:
             continue
-        if argv and argv[0].endswith(b"mevi-run") and sock.encode() in argv:
-            left.append(int(d))
-    return left
+        if argv and argv[0].endswith(program) and sock.encode() in argv:
+            pids.append(int(d))
+    return pids
+
+
+def trackers_left(sock):
+    """Pids of mevi-run processes still running for the socket sock (a tracker
+    finishing its session after PROGRAM has ended)."""
+    return processes_on(sock, b"mevi-run")
 
 
 def daemon_cpu_ns(sock):
     """CPU time used so far by the mevid started with --socket sock (all its
     threads), in ns; 0 when none is found (a daemon on its default socket)."""
     total = 0
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
+    for pid in processes_on(sock, b"mevid"):
         try:
-            with open(f"/proc/{d}/cmdline", "rb") as f:
-                argv = f.read().split(b"\0")
-            if not argv[0].endswith(b"mevid") or sock.encode() not in argv:
-                continue
-            for t in os.listdir(f"/proc/{d}/task"):
-                with open(f"/proc/{d}/task/{t}/schedstat") as f:
+            for t in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{t}/schedstat") as f:
                     total += int(f.read().split()[0])
         except (OSError, ValueError, IndexError):
             continue
