@@ -215,6 +215,7 @@ static int new_mm(struct tracee_table *t, pid_t pid, const struct memmap *templa
 	if (!err) {
 		(*out)->own_filters = t->mode.own_filters;
 		(*out)->sampled = t->mode.sampled;
+		(*out)->size_checked = t->mode.sampled;
 	}
 	return err;
 }
@@ -383,6 +384,36 @@ static int read_ids(pid_t tid, pid_t *tgid, pid_t *ppid, bool *dead)
 	return 0;
 }
 
+/*
+ * read_ids for a thread its creator's clone event just named, without
+ * reading /proc (formatting /proc/TID/status cost the kernel 64 us a fork
+ * here, a fifth of the tracer's time under a loop of fork and exec): a fork
+ * or vfork makes a process whose parent is the creator's, and a thread the
+ * creator's thread group recognises (tgkill's signal 0) is its thread. A
+ * death already pending or reaped, or a clone of another kind, is read.
+ */
+static int clone_ids(pid_t tid, const struct proc *creator, int event, pid_t *tgid, pid_t *ppid,
+		     bool *dead)
+{
+	siginfo_t si = {0};
+
+	if (event == PTRACE_EVENT_CLONE) {
+		if (syscall(SYS_tgkill, creator->pid, tid, 0) == 0) {
+			*tgid = creator->pid;
+			*ppid = creator->ppid;
+			*dead = false; /* its creator lives */
+			return 0;
+		}
+	} else if (waitid(P_PID, tid, &si, WEXITED | WNOHANG | WNOWAIT | __WALL) == 0 &&
+		   si.si_pid == 0) {
+		*tgid = tid;
+		*ppid = creator->pid;
+		*dead = false;
+		return 0;
+	}
+	return read_ids(tid, tgid, ppid, dead);
+}
+
 /* The wait status of a zombie, from /proc/PID/stat's exit_code (field 52). */
 static int zombie_status(pid_t pid)
 {
@@ -422,6 +453,9 @@ static void on_mm_due(struct mm *mm, void *ctx)
  * creator's while they share it (vfork, CLONE_VM), else a copy of the
  * creator's map, which is exact since the creating thread has not run since
  * the fork; in any case it is read in full from the kernel when attached.
+ * Its /proc files are opened at its first read (MM_OPEN_LATER): most fork
+ * children exec first, which makes another. The pid cannot name another
+ * process meanwhile: a tracee is not reaped before its death is handled.
  */
 static struct proc *new_process(struct tracee_table *t, pid_t pid, pid_t ppid, struct proc *parent,
 				bool dead)
@@ -447,7 +481,7 @@ static struct proc *new_process(struct tracee_table *t, pid_t pid, pid_t ppid, s
 	}
 	if ((!pmm && parent) || dead)
 		return p; /* the creator itself is not tracked (before its exec), or it is gone */
-	int err = new_mm(t, p->pid, pmm ? pmm->map : NULL, 0, &p->mm);
+	int err = new_mm(t, p->pid, pmm ? pmm->map : NULL, MM_OPEN_LATER, &p->mm);
 
 	if (err) {
 		log_warn("pid %d: cannot track the new process: %s", p->pid, strerror(-err));
@@ -464,8 +498,9 @@ static struct proc *new_process(struct tracee_table *t, pid_t pid, pid_t ppid, s
 
 /*
  * Adopts thread tid, which the kernel just named for the first time: at the
- * clone event of its creator (creator is that thread's process), or at a stop
- * of its own that came first (creator NULL: found from /proc). Its process is
+ * clone event of its creator (creator is that thread's process, event the
+ * PTRACE_EVENT_*), or at a stop of its own that came first (creator NULL,
+ * event 0: found from /proc). Its process is
  * the live traced process of its Tgid, or a new one. Returns the thread, or
  * NULL when it is already gone (its death report, if any, changes nothing).
  *
@@ -474,13 +509,15 @@ static struct proc *new_process(struct tracee_table *t, pid_t pid, pid_t ppid, s
  * is its exit stop. Nothing waits for a second notification, so no thread can
  * be left in a stop that nobody resumes.
  */
-static struct thread *adopt_thread(struct tracee_table *t, pid_t tid, struct proc *creator)
+static struct thread *adopt_thread(struct tracee_table *t, pid_t tid, struct proc *creator,
+				   int event)
 {
 	pid_t tgid, ppid;
 	struct proc *p;
 	bool dead = false;
 
-	if (read_ids(tid, &tgid, &ppid, &dead) < 0)
+	if ((creator ? clone_ids(tid, creator, event, &tgid, &ppid, &dead)
+		     : read_ids(tid, &tgid, &ppid, &dead)) < 0)
 		return NULL;
 	p = proc_find(t, tgid);
 	if (dead) {
@@ -519,14 +556,14 @@ static void on_initial_stop(struct thread *th)
 
 /* A fork, vfork or clone event: adopt the new thread now if its own stop
  * has not done it already. */
-static void on_clone_event(struct tracee_table *t, struct thread *parent)
+static void on_clone_event(struct tracee_table *t, struct thread *parent, int event)
 {
 	unsigned long msg = 0;
 
 	if (ptrace(PTRACE_GETEVENTMSG, parent->tid, NULL, &msg) < 0 || msg == 0)
 		return;
 	if (!thread_find(t, (pid_t)msg))
-		adopt_thread(t, (pid_t)msg, parent->proc);
+		adopt_thread(t, (pid_t)msg, parent->proc, event);
 }
 
 static void on_exec_event(struct tracee_table *t, struct thread *th)
@@ -552,8 +589,9 @@ static void on_exec_event(struct tracee_table *t, struct thread *th)
 	mm_put(p->mm);
 	p->mm = NULL;
 	read_cmdline(p);
+	/* Its /proc files at its first read, as a fork child's (new_process). */
 	emit_cmdline_event(t, p, MEVI_EV_PROC_EXEC, 0);
-	int err = new_mm(t, p->pid, NULL, MM_CPU_FROM_NOW, &p->mm);
+	int err = new_mm(t, p->pid, NULL, MM_CPU_FROM_NOW | MM_OPEN_LATER, &p->mm);
 	if (err)
 		log_warn("pid %d: cannot track after exec: %s", p->pid, strerror(-err));
 	else {
@@ -781,7 +819,7 @@ static void handle_stop(struct tracee_table *t, pid_t tid, int status)
 		return;
 	}
 	if (!th) {
-		th = adopt_thread(t, tid, NULL);
+		th = adopt_thread(t, tid, NULL, 0);
 		if (!th) {
 			resume(tid, PTRACE_CONT, 0); /* dying: let it finish */
 			return;
@@ -801,7 +839,7 @@ static void handle_stop(struct tracee_table *t, pid_t tid, int status)
 	case PTRACE_EVENT_FORK:
 	case PTRACE_EVENT_VFORK:
 	case PTRACE_EVENT_CLONE:
-		on_clone_event(t, th);
+		on_clone_event(t, th, event);
 		resume(tid, PTRACE_CONT, 0);
 		return;
 	case PTRACE_EVENT_EXEC:
