@@ -28,6 +28,10 @@ static int add_rules(scmp_filter_ctx ctx, const struct traced_syscall *sc)
 			    ctx, SCMP_ACT_TRACE(0), sc->nr, 1,
 			    SCMP_CMP((unsigned)sc->cond_arg, SCMP_CMP_MASKED_EQ, b, b));
 	}
+	if (!err && sc->none_bits)
+		err = seccomp_rule_add(
+		    ctx, SCMP_ACT_TRACE(0), sc->nr, 1,
+		    SCMP_CMP((unsigned)sc->cond_arg, SCMP_CMP_MASKED_EQ, sc->none_bits, 0));
 	for (size_t i = 0; !err && i < sc->nvalues; i++)
 		err = seccomp_rule_add(ctx, SCMP_ACT_TRACE(0), sc->nr, 1,
 				       SCMP_CMP((unsigned)sc->cond_arg, SCMP_CMP_MASKED_EQ,

@@ -2,6 +2,7 @@
 #include "mm.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <linux/userfaultfd.h>
 #include <stdlib.h>
@@ -668,14 +669,15 @@ struct resync_ctx {
 };
 
 /*
- * A resync this wide (the reconcile pass, the full read of a new image)
- * spans many mappings: one PAGEMAP_SCAN of all of it, before the mappings
- * are read, costs less than one per mapping (a Chromium process has a
- * thousand; reconciling its processes took 55 ms). Only without a
- * userfaultfd, which must register a range before it is read (a page
- * faulted in between would be neither served nor read); the eBPF engine
- * records every fault, so one in between comes as a record. Sampled mode
- * reads swap too, per mapping.
+ * A resync this wide (the reconcile pass, the full read of a new image, the
+ * last read of a process at its exit) spans many mappings: one PAGEMAP_SCAN
+ * of all of it, before the mappings are read, costs less than one per
+ * mapping (a Chromium process has a thousand; reconciling its processes took
+ * 55 ms; /bin/true's 22 took 78 us of the 180 us of its last read). Only
+ * without a userfaultfd, which must register a range before it is read (a
+ * page faulted in between would be neither served nor read); the eBPF
+ * engine records every fault, so one in between comes as a record, and a
+ * pending or sampled address space is read as a snapshot anyway.
  */
 #define PREFETCH_MIN (UINT64_C(1) << 30)
 
@@ -683,10 +685,9 @@ static void prefetch(struct resync_ctx *rc)
 {
 	struct mm *mm = rc->mm;
 
-	if (mm->uffd >= 0 || mm->sampled || mm->state == MM_FAILED ||
-	    rc->end - rc->start < PREFETCH_MIN)
+	if (mm->uffd >= 0 || mm->state == MM_FAILED || rc->end - rc->start < PREFETCH_MIN)
 		return;
-	rc->pf.valid = pagemap_present(&mm->pm, rc->start, rc->end, present_cb, &rc->pf.runs) == 0;
+	rc->pf.valid = read_states(mm, rc->start, rc->end, &rc->pf.runs) == 0;
 }
 
 /* One VMA of a resync: tracked (private anonymous, or anything in sampled
@@ -855,6 +856,25 @@ static int collect_span_cb(const struct memmap_range *r, void *arg)
 	return run_push3(arg, r->start, r->end, r->state);
 }
 
+/*
+ * Whether the address space's size differs from the map's (size_checked).
+ * The ptrace engine's sampled mode lets a shared library's mmaps run without
+ * a stop (syscalls.h); the first of an image's adds its size, so a dlopen()
+ * is read at the next tick. Every other change of size stops (mmap, munmap,
+ * mremap, brk, shmat, shmdt) or is a stack's growth, read here too; one whose
+ * exit stop is still to come reads the layout once more than needed.
+ */
+static bool size_changed(struct mm *mm)
+{
+	uint64_t bytes;
+
+	if (!mm->size_checked || vma_total(&mm->vmas, &bytes) || bytes == memmap_vsz(mm->map))
+		return false;
+	log_debug("pid %d: %" PRIu64 " KiB mapped, %" PRIu64 " KiB known: layout read again",
+		  mm->pid, bytes >> 10, memmap_vsz(mm->map) >> 10);
+	return true;
+}
+
 void mm_sample(struct mm *mm)
 {
 	struct run_vec ranges = {0};
@@ -862,7 +882,7 @@ void mm_sample(struct mm *mm)
 
 	if (mm->state != MM_SAMPLED)
 		return; /* pending: read at its first stop or when due */
-	if (mm->layout_stale) {
+	if (mm->layout_stale || size_changed(mm)) {
 		mm->layout_stale = false;
 		mm->recheck.n = 0;
 		mm_resync(mm, 0, MEVI_ADDR_LIMIT);

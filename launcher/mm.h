@@ -114,6 +114,7 @@ struct mm {
 	enum mm_state state;
 	bool forked;		/* a fork child's copy of its parent's (not an exec'd image) */
 	bool layout_stale;	/* sampled: re-read the layout at the next tick */
+	bool size_checked;	/* sampled: a tick compares sizes (mm_sample) */
 	struct run_vec recheck; /* sampled: ranges to re-read at the next tick */
 	uint64_t made_ns;	/* CLOCK_MONOTONIC time it was made */
 	int64_t cpu_base;	/* its CPU time then (MM_CPU_FROM_NOW), or 0 */

@@ -28,12 +28,15 @@ const struct traced_syscall traced_syscalls[] = {
      .modes = SYSCALLS_EXACT,
      .cond_arg = 3,
      .any_bits = MAP_ANONYMOUS},
-    /* Sampled mode shows file and shared mappings too. */
+    /* Sampled mode shows file and shared mappings too; not a shared
+     * library's image (syscalls.h). */
     {.nr = SYS_mmap,
      .name = "mmap",
      .kind = SYSCALL_MMAP,
      .modes = SYSCALLS_SAMPLED,
-     .cond_arg = -1},
+     .cond_arg = 3,
+     .any_bits = MAP_ANONYMOUS,
+     .none_bits = MAP_DENYWRITE},
     {.nr = SYS_mremap, .name = "mremap", .kind = SYSCALL_MREMAP, .modes = BOTH, .cond_arg = -1},
     /* Not brk(0): every exec'd image's loader asks, and the answer moves
      * nothing. */

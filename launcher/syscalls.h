@@ -40,12 +40,21 @@ enum syscall_kind {
 
 /*
  * When a syscall stops. With cond_arg < 0 it always does. Otherwise only when
- * argument cond_arg has one of the bits of any_bits set, or its low 32 bits
- * equal one of values[], or (nonzero) it is not 0: mmap stops only for
- * anonymous mappings, madvise only for advice that can drop pages, and brk
- * not for brk(0), which asks where the break is and moves nothing (the
- * tracer reads the break itself before the first brk that moves it:
- * mm_read_brk).
+ * argument cond_arg has one of the bits of any_bits set, or none of the bits
+ * of none_bits (when there are any), or its low 32 bits equal one of
+ * values[], or (nonzero) it is not 0: mmap stops only for anonymous mappings
+ * (sampled mode: also for files, except a shared library's image), madvise
+ * only for advice that can drop pages, and brk not for brk(0), which asks
+ * where the break is and moves nothing (the tracer reads the break itself
+ * before the first brk that moves it: mm_read_brk).
+ *
+ * Sampled mode lets a file mmap with MAP_DENYWRITE run without a stop: glibc's
+ * dynamic loader maps every image it loads that way (MAP_COPY), five mmaps
+ * an image, four stops of the fifteen a fork + exec of /bin/true made. Most
+ * are placed with MAP_FIXED inside the image's first mapping, which changes
+ * nothing mevi shows; the first one adds to the address space's size, which
+ * each sampling tick compares with the map's (mm_sample) and reads the
+ * layout again when they differ.
  *
  * In exact mode munmap does not stop at all: unmapping registered memory (by
  * munmap, or by a file mapping placed over it with MAP_FIXED) is reported by
@@ -61,6 +70,7 @@ struct traced_syscall {
 	unsigned modes; /* SYSCALLS_* */
 	int cond_arg;
 	uint64_t any_bits;
+	uint64_t none_bits;
 	const uint32_t *values;
 	size_t nvalues;
 	bool nonzero;

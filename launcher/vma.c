@@ -43,6 +43,7 @@ void vma_source_defer(struct vma_source *src, pid_t pid)
 {
 	memset(src, 0, sizeof(*src));
 	src->maps_fd = -1;
+	src->statm_fd = -1;
 	src->pid = pid;
 	src->use_query = query_known > 0;
 }
@@ -86,6 +87,9 @@ void vma_source_close(struct vma_source *src)
 	if (src->maps_fd >= 0)
 		close(src->maps_fd);
 	src->maps_fd = -1;
+	if (src->statm_fd >= 0)
+		close(src->statm_fd);
+	src->statm_fd = -1;
 	free(src->buf);
 	src->buf = NULL;
 }
@@ -143,6 +147,35 @@ static int iter_query(struct vma_source *src, uint64_t start, uint64_t end,
 			return err;
 		addr = q.vma_end;
 	}
+	return 0;
+}
+
+int vma_total(struct vma_source *src, uint64_t *bytes)
+{
+	char buf[128], *end;
+	ssize_t n;
+
+	if (src->statm_fd < 0) {
+		char path[64];
+
+		snprintf(path, sizeof(path), "/proc/%d/statm", (int)src->pid);
+		src->statm_fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (src->statm_fd < 0)
+			return errno == ENOENT ? -ESRCH : -errno;
+	}
+	do
+		n = pread(src->statm_fd, buf, sizeof(buf) - 1, 0);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	if (n == 0)
+		return -ESRCH; /* its address space has gone */
+	buf[n] = '\0';
+	unsigned long long pages = strtoull(buf, &end, 10);
+
+	if (end == buf)
+		return -EIO;
+	*bytes = (uint64_t)pages * MEVI_PAGE_SIZE;
 	return 0;
 }
 

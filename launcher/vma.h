@@ -20,7 +20,8 @@
 #include <sys/types.h>
 
 struct vma_source {
-	int maps_fd; /* /proc/PID/maps, opened for this mm (-1: not yet) */
+	int maps_fd;  /* /proc/PID/maps, opened for this mm (-1: not yet) */
+	int statm_fd; /* /proc/PID/statm, opened at the first vma_total (-1: not yet) */
 	pid_t pid;
 	bool use_query;
 	char *buf; /* text of maps for the fallback, owned */
@@ -68,6 +69,14 @@ int vma_private_anon(struct vma_source *src, uint64_t start, uint64_t end, vma_p
  */
 typedef int (*vma_each_fn)(const struct vma_desc *d, void *ctx);
 int vma_each(struct vma_source *src, uint64_t start, uint64_t end, vma_each_fn fn, void *ctx);
+
+/*
+ * The size of the address space, in bytes: every VMA's (/proc/PID/statm's
+ * first field, the kernel's total_vm). Cheaper than any walk, it tells that
+ * mappings were made or removed since it was last seen. Returns 0 or -errno
+ * (-ESRCH when the process is gone).
+ */
+int vma_total(struct vma_source *src, uint64_t *bytes);
 
 /* Finds the [vdso] mapping of pid (located through its auxiliary vector).
  * Returns 0 and fills start/end, or -ENOENT/-errno. */

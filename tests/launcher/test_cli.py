@@ -96,6 +96,72 @@ def test_sampling_backoff(sock, d):
     check("... and mevi-run says so", b"sampling every" in err, err[-400:].decode(errors="replace"))
 
 
+def test_sampled_library_load(sock, d, tmp):
+    """Sampled mode lets the dynamic loader's mmaps (MAP_DENYWRITE files) run without
+    a stop; a tick finds them by the address space's size. A library dlopen()ed and a
+    file mapped that way while the program runs freely (no stop, no exit) show in
+    /api/state's mappings within a few ticks, with their kind and path."""
+    data = os.path.join(tmp, "denywrite.data")
+    with open(data, "wb") as f:
+        f.write(b"x" * (64 << 10))
+    prog = ("import ctypes, mmap, os, sys\n"
+            "maps = open('/proc/self/maps').read()\n"
+            "lib = next(n for n in ('libbz2.so.1', 'liblzma.so.5', 'libuuid.so.1', 'libffi.so.8')\n"
+            "           if n not in maps)\n"
+            "print(lib, flush=True)\n"
+            "sys.stdin.readline()\n"
+            "ctypes.CDLL(lib)\n"
+            "libc = ctypes.CDLL(None, use_errno=True)\n"
+            "libc.mmap.restype = ctypes.c_void_p\n"
+            "libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,\n"
+            "                      ctypes.c_int, ctypes.c_long]\n"
+            "fd = os.open(sys.argv[1], os.O_RDONLY)\n"
+            "a = libc.mmap(None, 64 << 10, mmap.PROT_READ, mmap.MAP_PRIVATE | 0x800, fd, 0)\n"
+            "assert a not in (None, ctypes.c_void_p(-1).value), ctypes.get_errno()\n"
+            "print(hex(a), flush=True)\n"
+            "sys.stdin.readline()\n")
+    p = subprocess.Popen([ARGS.mevi_run, "--socket", sock, "--no-spawn", "--sample=20", "--engine=ptrace",
+                          "--", sys.executable, "-c", prog, data],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        lib = p.stdout.readline().decode().strip()
+        pid = program_pid(p)
+        time.sleep(0.3)  # attached and sampled (past the attach delay)
+        p.stdin.write(b"\n")
+        p.stdin.flush()
+        addr = int(p.stdout.readline().decode().strip(), 16)
+
+        def shown():
+            for x in d.state("?pid=%d" % pid)["sessions"]:
+                for q in x["processes"]:
+                    if q["pid"] == pid and q["alive"]:
+                        return q.get("mappings", [])
+            return []
+
+        def found():
+            ms = shown()
+            return (any(m[2] == "file" and os.path.basename(m[3]).startswith(lib) for m in ms),
+                    any(m[0] == addr and m[2] == "file" and m[3] == data for m in ms))
+        deadline = time.time() + 5
+        while time.time() < deadline and not all(found()):
+            time.sleep(0.05)
+        state = proc_state(pid)
+        lib_seen, data_seen = found()
+        check("--sample: a library dlopen()ed without a stop shows at a tick (%s)" % lib, lib_seen,
+              "mappings %r" % [m[3] for m in shown()][-12:])
+        check("--sample: a MAP_DENYWRITE file mapping shows at a tick, at its address", data_seen,
+              "looked for %#x %s" % (addr, data))
+        check("... while the program ran on (no stop)", state not in ("T", "t"), "state %r" % state)
+        p.stdin.write(b"\n")
+        p.stdin.flush()
+        p.communicate(timeout=30)
+        check("... and it exits 0", p.returncode == 0, "status %r" % p.returncode)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
 def test_attach(sock, d, tmp):
     """--pid attaches to a running program, shows it, and Ctrl-C detaches: the program
     keeps running and its memory syscalls keep working (no seccomp filter is left
@@ -503,6 +569,7 @@ def main():
         test_sampling_options(sock)
         test_sampling_backoff(sock, d)
         test_attach(sock, d, tmp)
+        test_sampled_library_load(sock, d, tmp)
         test_statuses(sock, tmp)
         test_passthrough(sock, tmp)
         test_signals(sock)

@@ -86,9 +86,15 @@ static void check_mode(unsigned mode)
 						 UINT64_C(1) << 40),
 					 SECCOMP_RET_TRACE);
 		}
+		/* Lacking every bit of none_bits stops it too (0 does). */
+		if (sc->none_bits)
+			assert_int_equal(verdict(&prog, arch_audit_native, sc->nr, sc->cond_arg,
+						 ~sc->none_bits & ~sc->any_bits),
+					 SECCOMP_RET_TRACE);
 		/* ... and an argument meeting none of them does not. */
-		assert_int_equal(verdict(&prog, arch_audit_native, sc->nr, sc->cond_arg, 0),
-				 SECCOMP_RET_ALLOW);
+		assert_int_equal(
+		    verdict(&prog, arch_audit_native, sc->nr, sc->cond_arg, sc->none_bits),
+		    SECCOMP_RET_ALLOW);
 	}
 	assert_true(stopped > 0);
 	/* Everything else runs, and other architectures are not tracked. */
@@ -118,10 +124,27 @@ static void modes_differ_as_documented(void **unused)
 	assert_int_equal(verdict(&exact, arch_audit_native, SYS_munmap, -1, 0), SECCOMP_RET_ALLOW);
 	assert_int_equal(verdict(&sampled, arch_audit_native, SYS_munmap, -1, 0),
 			 SECCOMP_RET_TRACE);
-	/* A file mmap: only sampled mode shows files. */
+	/* A file mmap: only sampled mode shows files ... */
 	assert_int_equal(verdict(&exact, arch_audit_native, SYS_mmap, 3, MAP_PRIVATE),
 			 SECCOMP_RET_ALLOW);
 	assert_int_equal(verdict(&sampled, arch_audit_native, SYS_mmap, 3, MAP_PRIVATE),
+			 SECCOMP_RET_TRACE);
+	assert_int_equal(verdict(&sampled, arch_audit_native, SYS_mmap, 3, MAP_SHARED),
+			 SECCOMP_RET_TRACE);
+	/* ... but not the dynamic loader's images (MAP_COPY), placed or not,
+	 * which a tick finds by the address space's size (mm_sample) ... */
+	assert_int_equal(
+	    verdict(&sampled, arch_audit_native, SYS_mmap, 3, MAP_PRIVATE | MAP_DENYWRITE),
+	    SECCOMP_RET_ALLOW);
+	assert_int_equal(verdict(&sampled, arch_audit_native, SYS_mmap, 3,
+				 MAP_PRIVATE | MAP_FIXED | MAP_DENYWRITE),
+			 SECCOMP_RET_ALLOW);
+	/* ... while anonymous memory always stops (the loader's bss). */
+	assert_int_equal(verdict(&sampled, arch_audit_native, SYS_mmap, 3,
+				 MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS | MAP_DENYWRITE),
+			 SECCOMP_RET_TRACE);
+	assert_int_equal(verdict(&exact, arch_audit_native, SYS_mmap, 3,
+				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_DENYWRITE),
 			 SECCOMP_RET_TRACE);
 	/* brk(0) asks where the break is: neither mode stops for it. */
 	assert_int_equal(verdict(&exact, arch_audit_native, SYS_brk, 0, 0), SECCOMP_RET_ALLOW);
