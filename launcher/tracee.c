@@ -386,8 +386,8 @@ static int read_ids(pid_t tid, pid_t *tgid, pid_t *ppid, bool *dead)
 
 /*
  * read_ids for a thread its creator's clone event just named, without
- * reading /proc (formatting /proc/TID/status cost the kernel 64 us a fork
- * here, a fifth of the tracer's time under a loop of fork and exec): a fork
+ * reading /proc (the kernel formats all of /proc/TID/status: 64 us a fork
+ * here, while the parent and the child wait): a fork
  * or vfork makes a process whose parent is the creator's, and a thread the
  * creator's thread group recognises (tgkill's signal 0) is its thread. A
  * death already pending or reaped, or a clone of another kind, is read.

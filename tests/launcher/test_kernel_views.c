@@ -5,7 +5,8 @@
  * On a known layout of this very process, every path must give the same,
  * expected answer — including the PAGEMAP_SCAN walk_end quirk (regions
  * reported twice if resumed naively), provoked with more present runs than
- * the scan vector holds.
+ * the scan vector holds — and the address space's size (vma_total) must be
+ * what a whole walk adds up to.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -456,6 +457,51 @@ static void test_vdso_found(void **state)
 	vma_source_close(&src);
 }
 
+static int add_size(const struct vma_desc *d, void *ctx)
+{
+	*(uint64_t *)ctx += d->end - d->start;
+	return 0;
+}
+
+/*
+ * vma_total (statm's size) is the sum of the mappings a whole walk reports,
+ * which sampled mode's tick relies on to notice the mmaps it lets run without
+ * a stop: it grows by a new mapping and shrinks back at its munmap, and a
+ * file mapping with MAP_DENYWRITE placed inside it (the dynamic loader's
+ * segments) leaves it as it was.
+ */
+static void test_vma_total(void **state)
+{
+	struct vma_source src;
+	uint64_t walked = 0, total = 0, now = 0;
+	int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+
+	assert_true(fd >= 0);
+	assert_int_equal(vma_source_open(&src, getpid()), 0);
+	/* A first walk allocates what the second needs: nothing maps between. */
+	assert_int_equal(vma_each(&src, 0, MEVI_ADDR_LIMIT, add_size, &walked), 0);
+	walked = 0;
+	assert_int_equal(vma_total(&src, &total), 0);
+	assert_int_equal(vma_each(&src, 0, MEVI_ADDR_LIMIT, add_size, &walked), 0);
+	assert_int_equal(walked, total);
+
+	uint8_t *base = mmap(NULL, 64 * PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	assert_ptr_not_equal(base, MAP_FAILED);
+	assert_int_equal(vma_total(&src, &now), 0);
+	assert_int_equal(now, total + 64 * PAGE);
+	assert_ptr_equal(mmap(base + 8 * PAGE, 4 * PAGE, PROT_READ,
+			      MAP_PRIVATE | MAP_FIXED | MAP_DENYWRITE, fd, 0),
+			 base + 8 * PAGE);
+	assert_int_equal(vma_total(&src, &now), 0);
+	assert_int_equal(now, total + 64 * PAGE);
+	assert_int_equal(munmap(base, 64 * PAGE), 0);
+	assert_int_equal(vma_total(&src, &now), 0);
+	assert_int_equal(now, total);
+	vma_source_close(&src);
+	close(fd);
+}
+
 static void test_gone_process(void **state)
 {
 	struct pagemap pm;
@@ -532,6 +578,7 @@ int main(void)
 	    cmocka_unit_test(test_whole_walk),
 	    cmocka_unit_test(test_states_sparse),
 	    cmocka_unit_test(test_vdso_found),
+	    cmocka_unit_test(test_vma_total),
 	    cmocka_unit_test(test_gone_process),
 	    cmocka_unit_test(test_task_sp),
 	};
