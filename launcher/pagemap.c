@@ -11,6 +11,7 @@
 #include "compat.h"
 #include "event.h"
 #include "memmap.h"
+#include "procfs.h"
 #include "runs.h"
 
 #define SCAN_VEC   256
@@ -38,13 +39,12 @@ void pagemap_defer(struct pagemap *pm, pid_t pid)
  * gone, or -errno. */
 static int open_pagemap(struct pagemap *pm)
 {
-	char path[64];
 	struct pm_scan_arg arg;
+	int fd = procfs_open(pm->pid, "pagemap");
 
-	snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)pm->pid);
-	pm->fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (pm->fd < 0)
-		return errno == ENOENT ? -ESRCH : -errno;
+	if (fd < 0)
+		return fd;
+	pm->fd = fd;
 	/* Probe with an empty walk: a kernel without PAGEMAP_SCAN says ENOTTY.
 	 * Its answer holds for every process: asked once. */
 	if (!scan_known) {

@@ -34,6 +34,18 @@ static ssize_t read_small(pid_t pid, const char *what, char *buf, size_t len)
 	return n;
 }
 
+int procfs_open(pid_t pid, const char *name)
+{
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -ESRCH : -errno;
+	return fd;
+}
+
 int procfs_read(pid_t pid, const char *name, size_t max, char **out, size_t *outlen)
 {
 	char path[64], *buf = NULL;

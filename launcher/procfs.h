@@ -27,6 +27,10 @@ struct mevi_str;
 /* The command line is cut at this many bytes (the protocol caps strings). */
 #define PROCFS_CMDLINE_MAX (1u << 20)
 
+/* Opens /proc/PID/NAME read-only (close-on-exec) for reads to come. Returns
+ * the fd, -ESRCH when the process is gone, or -errno. */
+int procfs_open(pid_t pid, const char *name);
+
 /*
  * Reads /proc/PID/NAME whole, or its first max bytes (and then a few KiB
  * more), into *buf (malloc'd, the caller frees it, NUL-terminated) and its

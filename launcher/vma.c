@@ -14,6 +14,7 @@
 #include "compat.h"
 #include "event.h"
 #include "log.h"
+#include "procfs.h"
 #include "runs.h"
 
 struct vma_info {
@@ -52,13 +53,12 @@ void vma_source_defer(struct vma_source *src, pid_t pid)
  * or -errno. */
 static int open_maps(struct vma_source *src)
 {
-	char path[64];
 	struct procmap_query q = {.size = sizeof(q)};
+	int fd = procfs_open(src->pid, "maps");
 
-	snprintf(path, sizeof(path), "/proc/%d/maps", (int)src->pid);
-	src->maps_fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (src->maps_fd < 0)
-		return errno == ENOENT ? -ESRCH : -errno;
+	if (fd < 0)
+		return fd;
+	src->maps_fd = fd;
 	/* Probe PROCMAP_QUERY: an address-0 "covering or next" query either
 	 * finds a VMA or says ENOENT; old kernels say ENOTTY. The kernel's
 	 * answer is the same for every process: asked once (a process forked
@@ -156,12 +156,11 @@ int vma_total(struct vma_source *src, uint64_t *bytes)
 	ssize_t n;
 
 	if (src->statm_fd < 0) {
-		char path[64];
+		int fd = procfs_open(src->pid, "statm");
 
-		snprintf(path, sizeof(path), "/proc/%d/statm", (int)src->pid);
-		src->statm_fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (src->statm_fd < 0)
-			return errno == ENOENT ? -ESRCH : -errno;
+		if (fd < 0)
+			return fd;
+		src->statm_fd = fd;
 	}
 	do
 		n = pread(src->statm_fd, buf, sizeof(buf) - 1, 0);
