@@ -1846,12 +1846,9 @@ int ebpf_prepare(const struct ebpf_config *cfg, struct ebpf **out, char *why)
 	e->drain_fixed = e->drain_ms != 0;
 	/* No forced wake-up when the drain is on a fixed period only. */
 	sc.wake_mark = e->drain_ms ? UINT64_MAX : rb_bytes / 4;
-	if (cfg->bt_mode != BACKTRACE_OFF) {
-		e->bt = backtrace_new(cfg->out, cfg->base, (enum backtrace_mode)cfg->bt_mode,
-				      cfg->bt_depth);
-		sc.want_stacks = e->bt != NULL;
-		sc.stacks_all = cfg->bt_mode == BACKTRACE_ALL;
-	}
+	/* The backtraces themselves need the loop: made in finish_open(). */
+	sc.want_stacks = cfg->bt_mode != BACKTRACE_OFF;
+	sc.stacks_all = cfg->bt_mode == BACKTRACE_ALL;
 	if (!e->drain_ms)
 		e->drain_ms = DRAIN_MS;
 	e->sc = sc;
@@ -1859,7 +1856,6 @@ int ebpf_prepare(const struct ebpf_config *cfg, struct ebpf **out, char *why)
 	if (!e->skel) {
 		err = -errno;
 		snprintf(why, EBPF_WHY_LEN, "cannot open the eBPF programs: %s", strerror(-err));
-		backtrace_free(e->bt);
 		free(e);
 		return err;
 	}
@@ -1890,11 +1886,16 @@ int ebpf_load(struct ebpf *e, char *why)
 	return 0;
 }
 
-/* The loaded engine's user-space half: its ring buffer and timers. */
+/* The loaded engine's user-space half: its backtraces, ring buffer and
+ * timers. Without backtraces (out of memory, said once) the kernel's stacks
+ * are dropped as they come (on_stack). */
 static int finish_open(struct ebpf *e, char *why)
 {
 	int err;
 
+	if (e->sc.want_stacks)
+		e->bt = backtrace_new(e->cfg.out, e->cfg.base, (enum backtrace_mode)e->cfg.bt_mode,
+				      e->cfg.bt_depth);
 	e->rb = ring_buffer__new(e->skel->maps.events.map_fd, on_record, e, NULL);
 	if (!e->rb) {
 		err = -errno;
@@ -1920,10 +1921,11 @@ static int finish_open(struct ebpf *e, char *why)
 	return 0;
 }
 
-int ebpf_resume(struct ebpf *e, char *why)
+int ebpf_resume(struct ebpf *e, struct event_base *base, char *why)
 {
 	int err;
 
+	e->cfg.base = base;
 	drop_stock(e); /* a question whose answer never came */
 	err = attach_faults(e, why);
 	return err ? err : finish_open(e, why);
@@ -1938,7 +1940,7 @@ int ebpf_open(const struct ebpf_config *cfg, struct ebpf **out, char *why)
 		return err;
 	err = ebpf_load(e, why);
 	if (!err)
-		err = ebpf_resume(e, why);
+		err = ebpf_resume(e, cfg->base, why);
 	if (err) {
 		ebpf_close(e);
 		return err;
@@ -2230,7 +2232,7 @@ int ebpf_load(struct ebpf *e, char *why)
 	return -ENOSYS;
 }
 
-int ebpf_resume(struct ebpf *e, char *why)
+int ebpf_resume(struct ebpf *e, struct event_base *base, char *why)
 {
 	return -ENOSYS;
 }

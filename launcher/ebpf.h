@@ -51,6 +51,7 @@ struct spawn;
 #define EBPF_WHY_LEN 256
 
 struct ebpf_config {
+	/* The loop; ebpf_prepare() may be given none (ebpf_resume() is). */
 	struct event_base *base;
 	struct outbox *out; /* where events go; not owned */
 	pid_t self; /* the session's launcher pid: PROGRAM's (spawn.h), or mevi-run's (--pid) */
@@ -91,23 +92,25 @@ int ebpf_open(const struct ebpf_config *cfg, struct ebpf **out, char *why);
  * ebpf_open() in steps, for the hand-off (spawn_hand_off, handoff.h): the
  * original process loads the programs and becomes PROGRAM; its successor,
  * which shares its memory and descriptors, carries on with e.
- *  - ebpf_prepare(), before: all of ebpf_open() but the loading (nothing is
- *    in the kernel yet, mevid's stock is asked); returns as ebpf_open() does.
+ *  - ebpf_prepare(), before: the checks, the skeleton configured, mevid's
+ *    stock asked (nothing is in the kernel yet, and cfg->base may be NULL);
+ *    returns as ebpf_open() does.
  *  - ebpf_load(), in the original: loads (or takes mevid's stock), and
  *    attaches all but the fault programs; 0, or -errno with why.
  *  - ebpf_track(), in the original: puts pid (its own: it becomes PROGRAM)
  *    in the tracked set as the launched program, so the kernel records its
  *    exec and everything after while the successor is still waking.
  *    0, or -errno with why.
- *  - ebpf_resume(), in the successor (or in the original, before a fork):
- *    attaches the fault programs (exact mode) and finishes what ebpf_open()
- *    does (the ring buffer, the loop's events); 0, or -errno with why.
+ *  - ebpf_resume(), in the successor (or in the original, before a fork),
+ *    with the loop's base: attaches the fault programs (exact mode) and
+ *    finishes what ebpf_open() does (the backtraces, the ring buffer, the
+ *    loop's events); 0, or -errno with why.
  * ebpf_close() frees e after any of them.
  */
 int ebpf_prepare(const struct ebpf_config *cfg, struct ebpf **out, char *why);
 int ebpf_load(struct ebpf *e, char *why);
 int ebpf_track(struct ebpf *e, pid_t pid, char *why);
-int ebpf_resume(struct ebpf *e, char *why);
+int ebpf_resume(struct ebpf *e, struct event_base *base, char *why);
 
 /* Detaches every program (nothing is left tracking anyone) and frees. */
 void ebpf_close(struct ebpf *e);

@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -50,7 +51,8 @@ static struct {
 	void *robust;	 /* this thread's robust-futex list head */
 	size_t robust_len;
 	sigset_t mask; /* this thread's signal mask before handoff_start() */
-	char *stack;
+	char *stack;   /* NULL once given back (release) */
+	pid_t middle;  /* the middle process until it is reaped (0 after) */
 } h;
 
 /* The middle process's stack: it clones and exits. */
@@ -132,6 +134,26 @@ static ON_OWN_STACK int middle(void *unused)
 	_exit(pid < 0 ? 1 : 0);
 }
 
+/* What handoff_start() took, given back: the tid word and the stack. */
+static void release(void)
+{
+	if (!h.stack)
+		return;
+	syscall(SYS_set_tid_address, h.tid_word);
+	munmap(h.stack, STACK_BYTES);
+	h.stack = NULL;
+}
+
+/* Reaps the middle, once: whether it made the successor (h.alive is set
+ * before its clone() returns, in the shared memory). */
+static bool reap_middle(void)
+{
+	while (h.middle > 0 && waitpid(h.middle, NULL, __WALL) < 0 && errno == EINTR)
+		;
+	h.middle = 0;
+	return atomic_load(&h.alive) != 0;
+}
+
 int handoff_start(handoff_fn *fn, void *arg)
 {
 	int saved = errno, err = 0;
@@ -147,6 +169,7 @@ int handoff_start(handoff_fn *fn, void *arg)
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
 	if (h.stack == MAP_FAILED) {
 		err = -errno;
+		h.stack = NULL;
 		errno = saved;
 		return err;
 	}
@@ -161,20 +184,30 @@ int handoff_start(handoff_fn *fn, void *arg)
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &h.mask);
 	syscall(SYS_set_tid_address, (int *)&h.word);
-	mid = clone(middle, middle_stack + sizeof(middle_stack), CLONE_VM | CLONE_FILES | SIGCHLD,
-		    NULL);
-	if (mid < 0)
+	/* No exit signal: the middle ends while this process is busy, and a
+	 * SIGCHLD then, queued for a ptraced process (strace, gdb) or one that
+	 * handles it, interrupts what it is doing (the BPF verifier gives up
+	 * with EAGAIN). It is reaped with __WALL. */
+	mid = clone(middle, middle_stack + sizeof(middle_stack), CLONE_VM | CLONE_FILES, NULL);
+	if (mid < 0) {
 		err = -errno;
-	else
-		while (waitpid(mid, NULL, 0) < 0 && errno == EINTR)
-			;
-	if (!err && atomic_load(&h.alive) == 0)
-		err = -EAGAIN; /* the middle could not clone */
-	if (err) {
-		syscall(SYS_set_tid_address, h.tid_word);
-		munmap(h.stack, STACK_BYTES);
+		release();
 	}
+	h.middle = mid < 0 ? 0 : mid;
+	/* The children have their copy of the full mask already. */
 	pthread_sigmask(SIG_SETMASK, &h.mask, NULL);
+	errno = saved;
+	return err;
+}
+
+int handoff_ready(void)
+{
+	int saved = errno, err = 0;
+
+	if (!reap_middle()) {
+		err = -EAGAIN; /* the middle could not clone */
+		release();
+	}
 	errno = saved;
 	return err;
 }
@@ -184,13 +217,13 @@ void handoff_cancel(void)
 	int saved = errno;
 	pid_t pid;
 
+	reap_middle();
 	atomic_store(&h.stage, LEFT);
 	atomic_store(&h.word, 0);
 	futex(&h.word, FUTEX_WAKE, INT_MAX);
 	while ((pid = atomic_load(&h.alive)) != 0)
 		futex(&h.alive, FUTEX_WAIT, (uint32_t)pid);
-	syscall(SYS_set_tid_address, h.tid_word);
-	munmap(h.stack, STACK_BYTES);
+	release();
 	errno = saved;
 }
 

@@ -27,8 +27,16 @@
  * thread's tid word, its robust-futex list, its restartable-sequence area),
  * moves to a session of its own (no terminal signals, as spawn.h's tracer),
  * restores the signal mask, and is an ordinary process from then on. It is
- * this process's grandchild (the middle process is reaped at once), so
- * PROGRAM never sees a child it did not make.
+ * this process's grandchild (the middle process is reaped before the exec),
+ * so PROGRAM never sees a child it did not make.
+ *
+ * The middle makes the successor while this process goes on preparing
+ * (handoff_start() does not wait for it; handoff_ready() does, just before
+ * the exec): ~0.4 ms of two process creations and an exit, with the
+ * wake-ups between two CPUs, off PROGRAM's start-up. The one thing the
+ * middle may write that this process reads is errno (they share the
+ * thread-local storage): only when its clone() fails, when the original
+ * then reads, at worst, that failure's number for one of its own.
  */
 #ifndef MEVI_LAUNCHER_HANDOFF_H
 #define MEVI_LAUNCHER_HANDOFF_H
@@ -38,16 +46,24 @@
 typedef int handoff_fn(void *arg);
 
 /*
- * Makes the successor, asleep. Returns 0, or -errno when none was made
- * (-ENOSYS: the kernel cannot say where glibc keeps the thread's tid,
+ * Starts making the successor, asleep. Returns 0, or -errno when it cannot be
+ * made (-ENOSYS: the kernel cannot say where glibc keeps the thread's tid,
  * PR_GET_TID_ADDRESS needing CONFIG_CHECKPOINT_RESTORE), with nothing to undo.
  * One at a time. fn(arg) runs in the successor only after a successful
- * handoff_exec(); this process keeps errno.
+ * handoff_exec(); this process keeps errno. After 0, either handoff_ready()
+ * or handoff_cancel().
  */
 int handoff_start(handoff_fn *fn, void *arg);
 
 /*
- * Flushes stdio and execs argv (execvp). Returns only when that failed: the
+ * Waits until the successor is made: 0, or -EAGAIN when the middle could not
+ * make it (then nothing is left to undo, and neither handoff_exec() nor
+ * handoff_cancel() is called).
+ */
+int handoff_ready(void);
+
+/*
+ * After handoff_ready(): flushes stdio and execs argv (execvp). Returns only when that failed: the
  * successor has left by then (fn was not run), and the errno is returned. A
  * process killed during its exec looks to the successor like one that exec'd
  * and died at once.

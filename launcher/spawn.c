@@ -303,6 +303,12 @@ int spawn_hand_off(struct spawn *sp, handoff_fn *fn, void *arg)
 	return handoff_start(fn, arg);
 }
 
+int spawn_hand_off_wait(struct spawn *sp)
+{
+	(void)sp;
+	return handoff_ready();
+}
+
 void spawn_exec_handed(char *const argv[])
 {
 	int err = handoff_exec(argv);

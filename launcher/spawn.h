@@ -78,20 +78,24 @@ int spawn_tracer(struct spawn *sp, char *const argv[], const struct sock_fprog *
  * PROGRAM; the successor wakes as the tracker with all the original had.
  *
  * spawn_hand_off(), in the original: fills *sp for the tracker-to-be (the
- * original's pid is PROGRAM's; sp is in the shared memory) and makes the
- * successor, which runs fn(arg) once PROGRAM has exec'd. Returns 0, or
- * -errno when none was made (spawn_tracer() then forks one).
+ * original's pid is PROGRAM's; sp is in the shared memory) and starts making
+ * the successor, which runs fn(arg) once PROGRAM has exec'd. Returns 0, or
+ * -errno when none can be made (spawn_tracer() then forks one). The
+ * original goes on preparing while it is made; spawn_hand_off_wait() waits
+ * until it is: 0, or -errno when none was (nothing is left to call off).
  *
- * The original then calls spawn_exec_handed(), which execs argv, or says why
- * it cannot and exits 127 or 126 (the successor leaves without running fn);
- * or spawn_call_off(), after which the successor has left and the original
- * goes on alone (to try the other engine).
+ * The original then calls spawn_exec_handed() (after spawn_hand_off_wait()),
+ * which execs argv, or says why it cannot and exits 127 or 126 (the
+ * successor leaves without running fn); or spawn_call_off() (before or after
+ * the wait), after which the successor has left and the original goes on
+ * alone (to try the other engine).
  *
  * spawn_handed(), first in fn: stdin and stdout on /dev/null (as the forked
  * tracer's); sp->handed is set: spawn_release() and spawn_wait_exec() return
  * at once (PROGRAM has exec'd).
  */
 int spawn_hand_off(struct spawn *sp, handoff_fn *fn, void *arg);
+int spawn_hand_off_wait(struct spawn *sp);
 void spawn_exec_handed(char *const argv[]) __attribute__((noreturn));
 void spawn_call_off(struct spawn *sp);
 void spawn_handed(struct spawn *sp);

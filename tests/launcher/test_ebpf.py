@@ -244,6 +244,10 @@ def main():
           "BPF programs", tracker and os.getsid(tracker) == tracker and len(held) >= 5,
           repr((tracker, held)))
     check("the program is not ptraced", tracer_of(p.pid) == 0, repr(tracer_of(p.pid)))
+    policy = os.sched_getscheduler(tracker) if tracker else None
+    check("the tracker never preempts the program on a wake-up (SCHED_BATCH); the program keeps "
+          "its own policy", policy == os.SCHED_BATCH and
+          os.sched_getscheduler(p.pid) == os.sched_getscheduler(0), repr(policy))
     check("the program holds none of them (the original loaded them and handed them over)",
           not bpf_progs_of(p.pid), repr(bpf_progs_of(p.pid)))
     p.send_signal(signal.SIGTERM)

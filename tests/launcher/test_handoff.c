@@ -6,8 +6,8 @@
  * right, the original's signal mask, a signal it raises reaching itself),
  * not a child of PROGRAM nor of PROGRAM's parent; PROGRAM keeps the
  * launcher's pid and exit status and none of the successor's descriptors.
- * A failed exec, a call-off, or an original that dies first sends the
- * successor away without running it.
+ * A failed exec, a call-off (before the successor is surely made, or after),
+ * or an original that dies first sends the successor away without running it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -43,7 +43,7 @@ struct report {
 	int cpu;     /* sched_getcpu() */
 };
 
-enum original_does { EXEC, EXEC_MISSING, CALL_OFF, DIE };
+enum original_does { EXEC, EXEC_MISSING, CALL_OFF, WAIT_CALL_OFF, DIE };
 
 static struct spawn sp;
 static int res_fd = -1, data_fd = -1, after;
@@ -123,12 +123,16 @@ static int run(enum original_does what, struct report *rep, ssize_t *got, int *d
 		close(data[1]);
 		snprintf(fd_check, sizeof(fd_check), "test -e /proc/$$/fd/%d && exit 8; exit 7",
 			 data_fd);
+		/* The successor is being made meanwhile (handoff.h). */
+		if (what != CALL_OFF && what != DIE && spawn_hand_off_wait(&sp) != 0)
+			_exit(98);
 		switch (what) {
 		case EXEC:
 			spawn_exec_handed(program);
 		case EXEC_MISSING:
 			spawn_exec_handed(missing);
 		case CALL_OFF:
+		case WAIT_CALL_OFF:
 			spawn_call_off(&sp);
 			/* Alone again: nothing of the successor's is left. */
 			_exit(write(data_fd, "alone", 5) == 5 ? 3 : 1);
@@ -194,19 +198,32 @@ static void test_exec_fails(void **state)
 	close(data);
 }
 
-static void test_call_off(void **state)
+static void call_off(enum original_does what)
 {
 	struct report rep;
 	char buf[8] = {0};
 	ssize_t got;
-	int data, status = run(CALL_OFF, &rep, &got, &data);
+	int data, status = run(what, &rep, &got, &data);
 
-	(void)state;
 	assert_int_equal(status, 3); /* the original went on alone */
 	assert_int_equal(got, 0);
 	assert_int_equal(read(data, buf, sizeof(buf)), 5);
 	assert_string_equal(buf, "alone");
 	close(data);
+}
+
+/* While the middle may still be making the successor. */
+static void test_call_off(void **state)
+{
+	(void)state;
+	call_off(CALL_OFF);
+}
+
+/* Once it surely is. */
+static void test_call_off_after_wait(void **state)
+{
+	(void)state;
+	call_off(WAIT_CALL_OFF);
 }
 
 static void test_original_dies(void **state)
@@ -224,9 +241,8 @@ static void test_original_dies(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_exec),
-	    cmocka_unit_test(test_exec_fails),
-	    cmocka_unit_test(test_call_off),
+	    cmocka_unit_test(test_exec),	  cmocka_unit_test(test_exec_fails),
+	    cmocka_unit_test(test_call_off),	  cmocka_unit_test(test_call_off_after_wait),
 	    cmocka_unit_test(test_original_dies),
 	};
 
