@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "log.h"
@@ -42,33 +43,46 @@ static int add(struct outbox *ob, const struct mevi_event *ev)
 	return 0;
 }
 
-static int close_run(struct outbox *ob)
+/* Sends run r: its STATE event, and its TOUCH event when a thread made it. */
+static int send_run(struct outbox *ob, const struct outbox_run *r)
 {
-	struct mevi_event ev = {.type = MEVI_EV_STATE};
+	struct mevi_event ev = {.type = MEVI_EV_STATE, .pid = r->pid, .ts = outbox_now(ob)};
+	struct mevi_event touch = {.type = MEVI_EV_TOUCH, .pid = r->pid, .ts = ev.ts};
+	int err;
 
-	if (!ob->run_open)
-		return 0;
-	ob->run_open = false;
-	ev.pid = ob->run_pid;
-	ev.ts = outbox_now(ob);
-	ev.state.range.start = ob->run_start;
-	ev.state.range.end = ob->run_end;
-	ev.state.state = ob->run_state;
-	if (!ob->run_tid)
-		return add(ob, &ev);
-	int err = add(ob, &ev);
-	struct mevi_event touch = {.type = MEVI_EV_TOUCH, .pid = ob->run_pid, .ts = ev.ts};
-
-	if (err)
+	ev.state.range.start = r->start;
+	ev.state.range.end = r->end;
+	ev.state.state = r->state;
+	err = add(ob, &ev);
+	if (err || !r->tid)
 		return err;
 	touch.touch.range = ev.state.range;
-	touch.touch.tid = ob->run_tid;
+	touch.touch.tid = r->tid;
 	return add(ob, &touch);
+}
+
+/* Sends the oldest n open runs, in the order they were opened. */
+static int close_oldest(struct outbox *ob, unsigned n)
+{
+	unsigned i;
+	int err = 0;
+
+	for (i = 0; i < n && !err; i++)
+		err = send_run(ob, &ob->runs[i]);
+	/* Sent or not (out of memory): they are gone, as one run was before. */
+	ob->nruns -= n;
+	memmove(ob->runs, ob->runs + n, ob->nruns * sizeof(ob->runs[0]));
+	return err;
+}
+
+static int close_runs(struct outbox *ob)
+{
+	return close_oldest(ob, ob->nruns);
 }
 
 int outbox_emit(struct outbox *ob, struct mevi_event *ev)
 {
-	int err = close_run(ob);
+	int err = close_runs(ob);
 
 	if (err)
 		return err;
@@ -102,40 +116,57 @@ int outbox_state(struct outbox *ob, pid_t pid, uint64_t start, uint64_t end, uin
 	return outbox_state_touch(ob, pid, start, end, state, 0);
 }
 
+/* Whether [start, end) of pid overlaps an open run other than skip. */
+static bool overlaps(const struct outbox *ob, pid_t pid, uint64_t start, uint64_t end,
+		     const struct outbox_run *skip)
+{
+	for (unsigned i = 0; i < ob->nruns; i++) {
+		const struct outbox_run *r = &ob->runs[i];
+
+		if (r != skip && r->pid == pid && r->start < end && start < r->end)
+			return true;
+	}
+	return false;
+}
+
 int outbox_state_touch(struct outbox *ob, pid_t pid, uint64_t start, uint64_t end, uint8_t state,
 		       pid_t tid)
 {
-	if (ob->run_open && ob->run_pid == pid && ob->run_state == state && ob->run_tid == tid) {
-		if (start == ob->run_end) {
-			ob->run_end = end;
-			return 0;
-		}
-		if (end == ob->run_start) {
-			ob->run_start = start;
-			return 0;
-		}
-	}
-	int err = close_run(ob);
+	int err = 0;
 
+	/* The newest first: a thread's next page is most often its last one's
+	 * neighbour. */
+	for (unsigned i = ob->nruns; i-- > 0;) {
+		struct outbox_run *r = &ob->runs[i];
+
+		if (r->pid != pid || r->state != state || r->tid != tid ||
+		    (start != r->end && end != r->start) || overlaps(ob, pid, start, end, r))
+			continue;
+		if (start == r->end)
+			r->end = end;
+		else
+			r->start = start;
+		return 0;
+	}
+	if (overlaps(ob, pid, start, end, NULL))
+		err = close_runs(ob); /* what came before goes first */
+	else if (ob->nruns == OUTBOX_RUNS)
+		err = close_oldest(ob, 1);
 	if (err)
 		return err;
-	ob->run_open = true;
-	ob->run_pid = pid;
-	ob->run_state = state;
-	ob->run_start = start;
-	ob->run_end = end;
-	ob->run_tid = tid;
+	ob->runs[ob->nruns++] =
+	    (struct outbox_run){.pid = pid, .tid = tid, .state = state, .start = start, .end = end};
 	return 0;
 }
 
 bool outbox_pending(const struct outbox *ob)
 {
-	return ob->run_open || ob->enc.count > 0;
+	return ob->nruns > 0 || ob->enc.count > 0;
 }
 
 void outbox_flush(struct outbox *ob)
 {
-	if (close_run(ob))
+	if (close_runs(ob))
 		return;
 	if (ob->enc.count == 0)
 		return;
@@ -147,7 +178,7 @@ void outbox_flush(struct outbox *ob)
 
 void outbox_discard(struct outbox *ob)
 {
-	ob->run_open = false;
+	ob->nruns = 0;
 	ob->out.size = 0;
 	/* Finishing into a scratch buffer resets the encoder. */
 	mevi_batch_encoder_finish(&ob->enc, &ob->out);

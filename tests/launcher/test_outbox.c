@@ -2,8 +2,11 @@
  * The outbox's coalescing (launcher/outbox.h): neighbouring page-state
  * changes of one process and state become one range, either side; a change
  * of pid, state or first-touching thread starts a new one; each touched run
- * is followed by its touch event; discard drops what was not flushed;
- * process events carry their command line split into arguments.
+ * is followed by its touch event; threads touching by turns keep a run each,
+ * up to OUTBOX_RUNS; a change overlapping an open run, or any other event,
+ * sends the open runs first, oldest first, so that the last word on a page
+ * stays last; discard drops what was not flushed; process events carry
+ * their command line split into arguments.
  * Batches are decoded with the daemon's own decoder.
  */
 #include <setjmp.h>
@@ -138,6 +141,103 @@ static void touches_merge_per_thread_and_follow_their_state(void **unused)
 	outbox_destroy(&ob);
 }
 
+static void assert_touch(const struct mevi_event *ev, uint64_t s, uint64_t e, int tid)
+{
+	assert_int_equal(ev->type, MEVI_EV_TOUCH);
+	assert_int_equal(ev->touch.range.start, s);
+	assert_int_equal(ev->touch.range.end, e);
+	assert_int_equal(ev->touch.tid, tid);
+}
+
+static void threads_touching_by_turns_keep_a_run_each(void **unused)
+{
+	struct seen s = {0};
+	struct outbox ob;
+
+	outbox_init(&ob, sink, &s);
+	for (uint64_t i = 0; i < 4; i++) {
+		outbox_state_touch(&ob, 7, i * P, (i + 1) * P, MEVI_STATE_RESIDENT, 100);
+		outbox_state_touch(&ob, 7, (20 - i) * P, (21 - i) * P, MEVI_STATE_RESIDENT, 101);
+		outbox_state_touch(&ob, 8, i * P, (i + 1) * P, MEVI_STATE_RESIDENT, 102);
+	}
+	outbox_flush(&ob);
+	assert_int_equal(s.n, 6);
+	assert_state(&s.ev[0], 7, 0, 4 * P, MEVI_STATE_RESIDENT);
+	assert_touch(&s.ev[1], 0, 4 * P, 100);
+	assert_state(&s.ev[2], 7, 17 * P, 21 * P, MEVI_STATE_RESIDENT);
+	assert_touch(&s.ev[3], 17 * P, 21 * P, 101);
+	assert_state(&s.ev[4], 8, 0, 4 * P, MEVI_STATE_RESIDENT);
+	assert_touch(&s.ev[5], 0, 4 * P, 102);
+	outbox_destroy(&ob);
+}
+
+/* More keys than open runs: the oldest goes first, and no page is lost. */
+static void the_oldest_run_makes_room(void **unused)
+{
+	struct seen s = {0};
+	struct outbox ob;
+
+	outbox_init(&ob, sink, &s);
+	for (int t = 0; t <= OUTBOX_RUNS; t++)
+		outbox_state_touch(&ob, 7, (uint64_t)t * 10 * P, ((uint64_t)t * 10 + 1) * P,
+				   MEVI_STATE_RESIDENT, 100 + t);
+	assert_int_equal(ob.events_total, 2); /* the first run, sent when the last opened */
+	outbox_state_touch(&ob, 7, P, 2 * P, MEVI_STATE_RESIDENT, 100); /* sent: a new run */
+	outbox_flush(&ob);
+	assert_int_equal(s.n, 2 * (OUTBOX_RUNS + 2));
+	assert_state(&s.ev[0], 7, 0, P, MEVI_STATE_RESIDENT);
+	assert_touch(&s.ev[1], 0, P, 100);
+	for (int t = 1; t <= OUTBOX_RUNS; t++)
+		assert_touch(&s.ev[2 * t + 1], (uint64_t)t * 10 * P, ((uint64_t)t * 10 + 1) * P,
+			     100 + t);
+	assert_state(&s.ev[2 * OUTBOX_RUNS + 2], 7, P, 2 * P, MEVI_STATE_RESIDENT);
+	outbox_destroy(&ob);
+}
+
+/*
+ * What overlaps an open run sends every open run first: a page dropped after
+ * its touch, then touched again, ends resident; a run is not extended over
+ * another run's pages.
+ */
+static void an_overlapping_change_comes_after_the_open_runs(void **unused)
+{
+	struct seen s = {0};
+	struct outbox ob;
+
+	outbox_init(&ob, sink, &s);
+	outbox_state_touch(&ob, 7, 0, 2 * P, MEVI_STATE_RESIDENT, 100);
+	outbox_state_touch(&ob, 7, 10 * P, 11 * P, MEVI_STATE_RESIDENT, 101);
+	outbox_state(&ob, 7, P, 3 * P, MEVI_STATE_NOT_RESIDENT); /* overlaps the first */
+	assert_int_equal(ob.events_total, 4);			 /* both runs went first */
+	outbox_state_touch(&ob, 7, 2 * P, 3 * P, MEVI_STATE_RESIDENT, 100); /* overlaps again */
+	outbox_state_touch(&ob, 7, 3 * P, 4 * P, MEVI_STATE_RESIDENT, 100); /* extends that */
+	outbox_flush(&ob);
+	assert_int_equal(s.n, 7);
+	assert_state(&s.ev[0], 7, 0, 2 * P, MEVI_STATE_RESIDENT);
+	assert_touch(&s.ev[1], 0, 2 * P, 100);
+	assert_state(&s.ev[2], 7, 10 * P, 11 * P, MEVI_STATE_RESIDENT);
+	assert_touch(&s.ev[3], 10 * P, 11 * P, 101);
+	assert_state(&s.ev[4], 7, P, 3 * P, MEVI_STATE_NOT_RESIDENT);
+	assert_state(&s.ev[5], 7, 2 * P, 4 * P, MEVI_STATE_RESIDENT);
+	assert_touch(&s.ev[6], 2 * P, 4 * P, 100);
+
+	/* Applied in order, the map says what happened last to each page. */
+	struct memmap *m = memmap_new();
+	struct memmap_range r;
+
+	assert_non_null(m);
+	for (uint32_t i = 0; i < s.n; i++)
+		if (s.ev[i].type == MEVI_EV_STATE)
+			memmap_set(m, s.ev[i].state.range.start, s.ev[i].state.range.end,
+				   s.ev[i].state.state);
+	assert_true(memmap_lookup(m, P, &r));
+	assert_int_equal(r.state, MEVI_STATE_NOT_RESIDENT);
+	assert_true(memmap_lookup(m, 2 * P, &r));
+	assert_int_equal(r.state, MEVI_STATE_RESIDENT);
+	memmap_free(m);
+	outbox_destroy(&ob);
+}
+
 static void other_events_close_the_run_in_order(void **unused)
 {
 	struct seen s = {0};
@@ -204,6 +304,9 @@ int main(void)
 	    cmocka_unit_test(adjacent_pages_merge_either_side),
 	    cmocka_unit_test(pid_state_or_gap_break_the_run),
 	    cmocka_unit_test(touches_merge_per_thread_and_follow_their_state),
+	    cmocka_unit_test(threads_touching_by_turns_keep_a_run_each),
+	    cmocka_unit_test(the_oldest_run_makes_room),
+	    cmocka_unit_test(an_overlapping_change_comes_after_the_open_runs),
 	    cmocka_unit_test(other_events_close_the_run_in_order),
 	    cmocka_unit_test(discard_drops_what_was_not_flushed),
 	    cmocka_unit_test(proc_events_carry_the_split_command_line),
