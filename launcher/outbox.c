@@ -61,17 +61,22 @@ static int send_run(struct outbox *ob, const struct outbox_run *r)
 	return add(ob, &touch);
 }
 
-/* Sends the oldest n open runs, in the order they were opened. */
+/*
+ * Sends the oldest n open runs, in the order they were opened. They leave the
+ * open set first: a batch filled while they are sent is flushed (add), and
+ * that flush sends what is still open. Sent or not (out of memory), they are
+ * gone.
+ */
 static int close_oldest(struct outbox *ob, unsigned n)
 {
-	unsigned i;
+	struct outbox_run gone[OUTBOX_RUNS];
 	int err = 0;
 
-	for (i = 0; i < n && !err; i++)
-		err = send_run(ob, &ob->runs[i]);
-	/* Sent or not (out of memory): they are gone, as one run was before. */
+	memcpy(gone, ob->runs, n * sizeof(gone[0]));
 	ob->nruns -= n;
 	memmove(ob->runs, ob->runs + n, ob->nruns * sizeof(ob->runs[0]));
+	for (unsigned i = 0; i < n && !err; i++)
+		err = send_run(ob, &gone[i]);
 	return err;
 }
 

@@ -238,6 +238,32 @@ static void an_overlapping_change_comes_after_the_open_runs(void **unused)
 	outbox_destroy(&ob);
 }
 
+/* A batch that fills while the open runs are sent is cut there, and the
+ * runs are each sent once, in order (sending them used to flush them again,
+ * recursing until mevi-run's stack ran out). */
+static void runs_filling_a_batch_are_sent_once(void **unused)
+{
+	struct seen s = {0};
+	struct outbox ob;
+
+	outbox_init(&ob, sink, &s);
+	ob.max_events = 3;
+	for (int t = 0; t < 4; t++)
+		outbox_state_touch(&ob, 7, (uint64_t)t * 10 * P, ((uint64_t)t * 10 + 1) * P,
+				   MEVI_STATE_RESIDENT, 100 + t);
+	outbox_flush(&ob);
+	assert_false(outbox_pending(&ob));
+	assert_int_equal(s.n, 8);
+	assert_true(s.batches >= 3);
+	for (int t = 0; t < 4; t++) {
+		assert_state(&s.ev[2 * t], 7, (uint64_t)t * 10 * P, ((uint64_t)t * 10 + 1) * P,
+			     MEVI_STATE_RESIDENT);
+		assert_touch(&s.ev[2 * t + 1], (uint64_t)t * 10 * P, ((uint64_t)t * 10 + 1) * P,
+			     100 + t);
+	}
+	outbox_destroy(&ob);
+}
+
 static void other_events_close_the_run_in_order(void **unused)
 {
 	struct seen s = {0};
@@ -307,6 +333,7 @@ int main(void)
 	    cmocka_unit_test(threads_touching_by_turns_keep_a_run_each),
 	    cmocka_unit_test(the_oldest_run_makes_room),
 	    cmocka_unit_test(an_overlapping_change_comes_after_the_open_runs),
+	    cmocka_unit_test(runs_filling_a_batch_are_sent_once),
 	    cmocka_unit_test(other_events_close_the_run_in_order),
 	    cmocka_unit_test(discard_drops_what_was_not_flushed),
 	    cmocka_unit_test(proc_events_carry_the_split_command_line),
