@@ -891,8 +891,9 @@ static void teardown(struct launcher *l)
  * so it should never take the program's CPU from it either: SCHED_BATCH keeps
  * its fair share but gives up preempting on wake-up, the drain timer's or a
  * ring's. On this project's two vCPUs, where a two-thread program fills both,
- * that took malloc churn's in-run cost from 1.109x to 1.080x (25 rounds, a
- * third of it). Threads it makes (the symbolizer's) inherit it. Not for the
+ * that took malloc churn's in-run cost from 1.109x to 1.080x over 25 rounds
+ * (1.148x -> 1.100x and 1.109x -> 1.083x in two other sets). Threads it
+ * makes (the symbolizer's) inherit it. Not for the
  * ptrace tracer: a stopped thread waits for it, and the sooner it runs the
  * sooner that thread does. The policy is anyone's to take: nothing fails.
  */

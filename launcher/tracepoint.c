@@ -147,9 +147,10 @@ int tracepoint_ids(const char *group, const char *const *names, size_t n, int *i
  * whatever the event's CPU and whether it is enabled or not (the kernel's
  * perf_trace_run_bpf_submit). So the event is opened disabled, on the CPU
  * this runs on: installing it on another CPU, or enabling it there, is a
- * cross-CPU call that waits for that CPU (two interrupts per tracepoint:
- * 0.2-0.3 ms of PROGRAM's start-up for ten of them on this project's VM),
- * and a disabled event records no sample the program would then pay for.
+ * cross-CPU call that waits for that CPU (function-call interrupts before
+ * PROGRAM's main(), per launch on this project's VM: 20 -> 17 sampled,
+ * 31 -> 27 exact; mevi-run was often on that CPU already), and a disabled
+ * event records no sample the program would then pay for.
  */
 int tracepoint_attach(int id, int prog_fd)
 {
