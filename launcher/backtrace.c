@@ -139,22 +139,35 @@ bool backtrace_wants_exit(const struct backtrace *bt, int kind, const uint64_t a
 	return kind == SYSCALL_MREMAP && args[2] >= BACKTRACE_YOUNG_MIN_BYTES;
 }
 
-void backtrace_mm_save_layout(struct backtrace_mm *b)
+/* unwind_keep_fn: the unwinder read the layout (never empty); it goes on
+ * borrowing it. */
+static void unwinder_read(void *ctx, char *text)
 {
-	char *text, *old;
-	size_t len;
+	struct backtrace_mm *b = ctx;
 
-	if (!b || procfs_read(b->pid, "maps", 4u << 20, &text, &len))
-		return;
-	if (!len) {
-		free(text); /* a zombie's: the layout it had is worth more */
+	free(b->layout);
+	b->layout = text;
+}
+
+void backtrace_mm_set_layout(struct backtrace_mm *b, char *text)
+{
+	if (!b || !*text) {
+		free(text); /* an empty one is a zombie's: the layout it had is worth more */
 		return;
 	}
-	old = b->layout;
+	free(b->layout);
 	b->layout = text;
 	if (b->uw)
 		unwind_set_saved(b->uw, text);
-	free(old);
+}
+
+void backtrace_mm_save_layout(struct backtrace_mm *b)
+{
+	char *text;
+	size_t len;
+
+	if (b && procfs_read(b->pid, "maps", 4u << 20, &text, &len) == 0)
+		backtrace_mm_set_layout(b, text);
 }
 
 struct backtrace_mm *backtrace_mm_new(struct backtrace *bt, pid_t pid, const struct memmap *map,
@@ -261,7 +274,7 @@ static uint32_t capture(struct backtrace_mm *b, pid_t tid, const struct unwind_s
 	bt->unwinds++;
 	t0 = mono_ns();
 	if (!b->uw && !b->uw_failed) {
-		int err = unwind_open(b->pid, b->layout, &b->uw);
+		int err = unwind_open(b->pid, b->layout, unwinder_read, b, &b->uw);
 
 		if (err) {
 			log_debug("pid %d: no backtraces: %s", (int)b->pid, strerror(-err));

@@ -94,8 +94,14 @@ void backtrace_mm_free(struct backtrace_mm *b);
 /* Reads the address space's layout (/proc/PID/maps) now, for an unwinder
  * opened later when the process may be gone: the eBPF engine unwinds stacks
  * it copied a few ms before, and a short-lived program has often exited by
- * then. A fork child starts with its parent's copy. b may be NULL. */
+ * then. A fork child starts with its parent's copy. The unwinder's own reads
+ * (when it meets code it does not know) replace it as well. b may be NULL. */
 void backtrace_mm_save_layout(struct backtrace_mm *b);
+
+/* The same with text, that file's text read by the caller (a walk of the
+ * whole address space, mm.h): b takes it (malloc'd, NUL-terminated; freed
+ * here when b is NULL or text is empty). */
+void backtrace_mm_set_layout(struct backtrace_mm *b, char *text);
 
 /*
  * The exit of a traced syscall (kind: enum syscall_kind) of thread tid, in

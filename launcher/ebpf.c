@@ -79,8 +79,7 @@
 #define RINGBUF_BYTES BPFSKEL_RINGBUF_BYTES
 /* Processes tracked at once. The hash's buckets are made at load: 65536 of
  * them cost 1.5-2.8 ms of every start-up here, 8192 0.1-0.5 ms. */
-#define TRACKED_MAX	  BPFSKEL_TRACKED_MAX
-#define CODE_MAPS_UNKNOWN UINT32_MAX
+#define TRACKED_MAX BPFSKEL_TRACKED_MAX
 
 /* One process of the traced tree. */
 struct eproc {
@@ -104,10 +103,6 @@ struct eproc {
 	struct memmap *thp; /* ranges given MADV_HUGEPAGE */
 	uint64_t brk_end;
 	bool exec_young; /* young_due comes from an exec (the loader runs) */
-	/* The kernel's count of its executable file mappings when its layout
-	 * text was last read for its stacks (CODE_MAPS_UNKNOWN: since a read
-	 * made for another reason, or none). */
-	uint32_t code_maps_read;
 	/* A fork child gone before its fork record was read has no mm (its
 	 * /proc files are gone), but its stack copies are in the records:
 	 * they are unwound against its parent's layout, as a live child's
@@ -209,7 +204,6 @@ static struct eproc *proc_add(struct ebpf *e, pid_t pid, pid_t ppid)
 	struct eproc *p = calloc(1, sizeof(*p));
 
 	MEVI_ASSERT(p);
-	p->code_maps_read = CODE_MAPS_UNKNOWN;
 	p->pid = pid;
 	p->ppid = ppid;
 	p->alive = true;
@@ -347,25 +341,14 @@ static bool kernel_entry(const struct ebpf *e, pid_t pid, struct mevi_bpf_proc *
 	return bpf_map_lookup_elem(tracked_fd(e), &key, v) == 0;
 }
 
-/*
- * Keeps bt's layout text (p's address space, or its parent's at a fork: the
- * text its stacks unwind against once it is gone), read after the kernel's
- * count of p's executable file mappings, known or looked up now: the text
- * holds every library counted by then, so a stack record carrying a count up
- * to that one needs no read of its own (on_stack). Chromium's loader maps a
- * hundred libraries per process, each followed by an anonymous mapping with
- * a stack copy: a read per library was 169 of a run's ~200 reads of maps
- * running to a thousand lines.
- */
-static void save_layout(const struct ebpf *e, struct eproc *p, struct backtrace_mm *bt,
-			const struct mevi_bpf_proc *known)
+/* After a read of mm's whole address space: the text it read becomes the
+ * layout its stacks unwind against once it is gone (no second read). */
+static void keep_layout(struct mm *mm)
 {
-	struct mevi_bpf_proc v;
+	char *text;
 
-	if (!known && kernel_entry(e, p->pid, &v))
-		known = &v;
-	backtrace_mm_save_layout(bt);
-	p->code_maps_read = known ? known->code_maps : CODE_MAPS_UNKNOWN;
+	if (mm->bt && (text = mm_layout_text(mm)))
+		backtrace_mm_set_layout(mm->bt, text);
 }
 
 /*
@@ -392,7 +375,7 @@ static void full_read(struct ebpf *e, struct eproc *p)
 	memmap_free(p->replayed); /* the read drops what it does not find */
 	p->replayed = NULL;
 	mm_resync(p->mm, 0, MEVI_ADDR_LIMIT);
-	save_layout(e, p, p->mm->bt, &v);
+	keep_layout(p->mm);
 	p->read_end_seq = kernel_entry(e, p->pid, &v) ? v.seq : UINT64_MAX;
 	e->st.resyncs++;
 }
@@ -424,7 +407,6 @@ static void proc_new_mm(struct ebpf *e, struct eproc *p, const struct mm *templa
 	 * process's own map re-read after lost records). */
 	p->mm->bt = backtrace_mm_new(e->bt, p->pid, p->mm->map, template ? template->bt : NULL);
 	p->fork_layout_seq = 0; /* a new backtrace state: its layout not kept at a fork yet */
-	p->code_maps_read = CODE_MAPS_UNKNOWN;
 	if (sampled(e))
 		mm_set_on_due(p->mm, on_due_noop, NULL); /* becomes SAMPLED when due */
 	if (young) {
@@ -703,7 +685,7 @@ static void on_fork(struct ebpf *e, const struct mevi_bpf_rec *r)
 	 * again with no layout record since (a shell, make) keeps the text it
 	 * has: each read holds off its next fork (mmap_lock). */
 	if (pp->fork_layout_seq != pp->seq + 1) {
-		save_layout(e, pp, pp->mm->bt, NULL);
+		backtrace_mm_save_layout(pp->mm->bt);
 		pp->fork_layout_seq = pp->seq + 1;
 	}
 	proc_new_mm(e, c, pp->mm, true);
@@ -946,7 +928,7 @@ static void young_syscall(const struct ebpf *e, struct eproc *p, struct mm *mm,
 
 		brk_seen(p, r);
 		if (grew && p->exec_young && r->h.type == MEVI_BPF_SYSCALL && p->mm && p->mm->bt)
-			save_layout(e, p, p->mm->bt, NULL);
+			backtrace_mm_save_layout(p->mm->bt);
 		break;
 	}
 	case MEVI_BPF_SC_MMAP:
@@ -1083,12 +1065,13 @@ static void on_syscall(struct ebpf *e, const struct mevi_bpf_rec *r)
  * the syscall): the loader's are not worth a copy, a wake-up and an unwinder
  * per short-lived program. The stack is unwound a few ms after the
  * syscall; a process gone by then is unwound against the layout it was last
- * seen with (backtrace_mm_save_layout), or not at all if none was read. That
- * text is read again here while the process lives when the record says it
- * mapped code the last read may not hold (the loader's libraries, a dlopen;
- * save_layout): re-reading it before every stack, as this did at first (16
- * times, then every 50 ms), was a fifth of mevi-run's CPU under Chromium,
- * whose processes' maps run to a thousand lines.
+ * seen with (backtrace.h), or not at all if none was read. The layout is
+ * read when the unwinder meets code it does not know and the record says a
+ * library was mapped since its last read (unwind.h), and that one read is
+ * kept as the layout too; a read of the whole address space (full_read,
+ * the reconcile pass) is kept as well. Reading it here at every record that
+ * said a library was mapped was 85 of a Chromium run's ~115 reads for
+ * stacks (maps of 600-850 lines), and the unwinder made 35 more of its own.
  */
 static void on_stack(struct ebpf *e, const struct mevi_bpf_stack *s)
 {
@@ -1115,9 +1098,6 @@ static void on_stack(struct ebpf *e, const struct mevi_bpf_stack *s)
 	default:
 		return;
 	}
-	if (p->alive && p->mm &&
-	    (p->code_maps_read == CODE_MAPS_UNKNOWN || r->aux > p->code_maps_read))
-		save_layout(e, p, bt, NULL);
 	snap.len = s->len <= sizeof(s->stack) ? s->len : sizeof(s->stack);
 	snap.regs.r.rip = s->regs[MEVI_BPF_REG_IP];
 	snap.regs.r.rsp = s->regs[MEVI_BPF_REG_SP];
@@ -1509,7 +1489,8 @@ static void reconcile_cb(evutil_socket_t fd, short what, void *arg)
 			continue; /* a young mm is read in full in a moment anyway */
 		if (memmap_walk(p->mm->map, collect_cb, &before) < 0)
 			goto next;
-		mm_resync(p->mm, 0, MEVI_ADDR_LIMIT);
+		if (mm_resync(p->mm, 0, MEVI_ADDR_LIMIT) == 0)
+			keep_layout(p->mm);
 		if (memmap_walk(p->mm->map, collect_cb, &after) < 0)
 			goto next;
 		if (after.n != before.n || memcmp(after.v, before.v, after.n * sizeof(*after.v)))

@@ -734,6 +734,11 @@ int mm_resync(struct mm *mm, uint64_t start, uint64_t end)
 	return 0;
 }
 
+char *mm_layout_text(const struct mm *mm)
+{
+	return vma_copy_text(&mm->vmas);
+}
+
 static int vma_end_cb(const struct vma_desc *d, void *arg)
 {
 	*(uint64_t *)arg = d->end;

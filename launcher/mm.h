@@ -216,6 +216,10 @@ void mm_set_injecting(bool inject);
  * process has no address space any more; other errors are logged). */
 int mm_resync(struct mm *mm, uint64_t start, uint64_t end);
 
+/* After mm_resync(mm, 0, MEVI_ADDR_LIMIT) succeeded: the text of
+ * /proc/PID/maps it read, a malloc'd copy (vma_copy_text), or NULL. */
+char *mm_layout_text(const struct mm *mm);
+
 /* Re-synchronises the mapping at addr, as far as it extends in the kernel's
  * layout or in the map (shmat, shmdt). */
 void mm_resync_mapping(struct mm *mm, uint64_t addr);

@@ -14,6 +14,7 @@
 #include "arch.h"
 #include "log.h"
 #include "monotime.h"
+#include "procfs.h"
 
 #define PAGE 4096u
 /* Pages of tracee memory one unwind keeps: a deep stack spans a few. */
@@ -24,6 +25,8 @@
  * belongs to a module: do not re-read maps for each of its frames). */
 #define REFRESH_MIN_NS (50ull * 1000 * 1000)
 #define REFRESH_FREE   16
+/* /proc/PID/maps is read whole up to this (a browser's run to 150 KiB). */
+#define MAPS_MAX (4u << 20)
 /* How long the live pages read for one snapshot's unwind serve the next ones
  * (see walk_thread). */
 #define SNAPSHOT_PAGES_NS (2ull * 1000 * 1000)
@@ -46,9 +49,11 @@ struct unwind {
 	bool code_maps_known; /* code_maps: the snapshot's count at the last refresh tried */
 	uint32_t code_maps;
 	const char *saved;   /* the owner's text of /proc/PID/maps, or NULL */
-	bool saved_reported; /* the module list is saved's (the process is gone) */
-	uint32_t gen;	     /* the current unwind; page slots of older ones are stale */
-	uint64_t gen_ns;     /* when a snapshot's unwind began gen; 0: a stopped thread's */
+	bool saved_reported; /* the module list is saved's */
+	unwind_keep_fn keep; /* takes the text of each live read (unwind_open) */
+	void *keep_ctx;
+	uint32_t gen;	 /* the current unwind; page slots of older ones are stale */
+	uint64_t gen_ns; /* when a snapshot's unwind began gen; 0: a stopped thread's */
 	const struct unwind_snapshot *snap; /* during unwind_snapshot only */
 	unsigned next_slot;
 	struct page_slot slots[CACHE_PAGES];
@@ -165,29 +170,72 @@ static const Dwfl_Callbacks callbacks = {
     .find_debuginfo = no_debuginfo,
 };
 
-/* (Re)reads the module list from /proc/PID/maps (or from saved, that file's
- * text read earlier). Known modules are kept with their caches; vanished ones
- * are dropped. Returns 0 or -errno. */
-static int report(struct unwind *u, const char *saved)
+/* The vdso's line of a maps text, as libdwfl names it when it reads a live
+ * process: "[vdso: PID]", which its find_elf reads from /proc/PID/mem. */
+static void report_vdso(struct unwind *u, const char *text)
 {
+	const char *at = strstr(text, " [vdso]"), *line = at;
+	unsigned long long start, end;
+	char name[32];
+
+	if (!at)
+		return;
+	while (line > text && line[-1] != '\n')
+		line--;
+	if (sscanf(line, "%llx-%llx ", &start, &end) != 2)
+		return;
+	snprintf(name, sizeof(name), "[vdso: %d]", (int)u->pid);
+	dwfl_report_module(u->dwfl, name, start, end);
+}
+
+/*
+ * (Re)reads the module list from text, or from /proc/PID/maps when text is
+ * NULL. Known modules are kept with their caches; vanished ones are dropped.
+ * A live read is made here, whole, rather than by libdwfl (which reads it a
+ * line at a time): its text then goes to the owner (keep) and is the saved
+ * text from then on, so that the one read serves both. Returns 0 or -errno
+ * (-ESRCH: gone, or a zombie, whose maps read empty).
+ */
+static int report(struct unwind *u, const char *text)
+{
+	char *live = NULL;
+	size_t len = 0;
 	int ret;
 
-	dwfl_report_begin(u->dwfl);
-	if (saved) {
-		FILE *f = fmemopen((void *)saved, strlen(saved), "r");
-
-		ret = f ? dwfl_linux_proc_maps_report(u->dwfl, f) : errno;
-		if (f)
-			fclose(f);
-	} else {
-		ret = dwfl_linux_proc_report(u->dwfl, u->pid);
+	if (!text) {
+		ret = procfs_read(u->pid, "maps", MAPS_MAX, &live, &len);
+		if (ret)
+			return ret;
+		if (!len) {
+			free(live);
+			return -ESRCH;
+		}
+		text = live;
 	}
+	FILE *f = fmemopen((void *)text, strlen(text), "r");
+
+	dwfl_report_begin(u->dwfl);
+	ret = f ? dwfl_linux_proc_maps_report(u->dwfl, f) : errno;
+	if (f)
+		fclose(f);
+	if (live && ret == 0)
+		report_vdso(u, text);
 	if (dwfl_report_end(u->dwfl, NULL, NULL) != 0 && ret == 0)
 		ret = -1;
 	u->reported_ns = mono_ns();
 	u->reports++;
-	/* dwfl_linux_proc_report returns an errno value, or -1 for a libdwfl
-	 * error. */
+	if (live) {
+		/* The list is the kept text's now, or no saved text's. */
+		u->saved_reported = ret == 0 && u->keep;
+		if (u->saved_reported) {
+			u->keep(u->keep_ctx, live);
+			u->saved = live;
+		} else {
+			free(live);
+		}
+	}
+	/* dwfl_linux_proc_maps_report returns an errno value, or -1 for a
+	 * libdwfl error. */
 	return ret > 0 ? -ret : ret < 0 ? -EIO : 0;
 }
 
@@ -221,11 +269,9 @@ static int refresh(struct unwind *u, bool opening, uint64_t addr)
 
 	if (u->mem_fd >= 0 && (opening || has_mm(u, addr))) {
 		err = report(u, NULL);
-		if (!err && dwfl_getmodules(u->dwfl, count_module, NULL, 0) != 0) {
-			u->saved_reported = false;
+		if (!err && dwfl_getmodules(u->dwfl, count_module, NULL, 0) != 0)
 			return 0;
-		}
-		/* A zombie at open, or it ended in between. */
+		/* It ended in between, or it has no module at all. */
 	}
 	if (!u->saved || u->saved_reported)
 		return err;
@@ -242,7 +288,8 @@ static int open_proc(pid_t pid, const char *what)
 	return open(path, O_RDONLY | O_CLOEXEC);
 }
 
-int unwind_open(pid_t pid, const char *saved, struct unwind **out)
+int unwind_open(pid_t pid, const char *saved, unwind_keep_fn keep, void *keep_ctx,
+		struct unwind **out)
 {
 	struct unwind *u = calloc(1, sizeof(*u));
 	int err;
@@ -268,6 +315,8 @@ int unwind_open(pid_t pid, const char *saved, struct unwind **out)
 		goto err_fds;
 	}
 	u->saved = saved;
+	u->keep = keep;
+	u->keep_ctx = keep_ctx;
 	err = refresh(u, true, 0);
 	if (err)
 		goto err_dwfl;

@@ -71,13 +71,25 @@ struct unwind_snapshot {
 	uint32_t code_maps;
 };
 
+/*
+ * Where the text of each live read of /proc/PID/maps goes (unwind_open):
+ * keep(ctx, text) takes text (malloc'd, NUL-terminated) for its own, and the
+ * unwinder goes on using it as its saved text (unwind_set_saved) until the
+ * owner passes another. The owner then has a layout as recent as the
+ * unwinder's without a read of its own.
+ */
+typedef void (*unwind_keep_fn)(void *ctx, char *text);
+
 /* Opens the unwinder of the address space of process pid (reads its module
  * list). saved: NULL, or the text of its /proc/PID/maps read earlier, used
  * when the process is gone (a snapshot taken before it exited can still be
  * unwound; only the copied stack is readable then). saved is borrowed: the
- * caller keeps it valid until it passes another (unwind_set_saved) or frees
- * u. Returns 0 and *out (the caller frees it with unwind_free), or -errno. */
-int unwind_open(pid_t pid, const char *saved, struct unwind **out);
+ * caller keeps it valid until it passes another (unwind_set_saved), keep
+ * is given one, or u is freed. keep: NULL, or where each live read's text
+ * goes (above). Returns 0 and *out (the caller frees it with unwind_free),
+ * or -errno. */
+int unwind_open(pid_t pid, const char *saved, unwind_keep_fn keep, void *keep_ctx,
+		struct unwind **out);
 
 /* A newer saved text (as in unwind_open; NULL allowed): once the process
  * has no address space left, an unwind that meets unknown code reports its

@@ -279,6 +279,8 @@ static int iter_text(struct vma_source *src, uint64_t start, uint64_t end,
 
 	if (len < 0)
 		return (int)len;
+	src->text_len = (size_t)len;
+	src->text_whole = start == 0 && end >= MEVI_ADDR_LIMIT;
 	for (line = src->buf; line && *line; line = next) {
 		uint64_t s, e, maj, min, inode;
 		char perms[4];
@@ -312,6 +314,23 @@ static int iter_text(struct vma_source *src, uint64_t start, uint64_t end,
 	return 0;
 }
 
+char *vma_copy_text(const struct vma_source *src)
+{
+	char *text;
+
+	if (!src->text_whole || !src->buf)
+		return NULL;
+	text = malloc(src->text_len + 1);
+	if (!text)
+		return NULL;
+	memcpy(text, src->buf, src->text_len);
+	text[src->text_len] = '\0';
+	/* iter_text cut the lines it parsed at their newlines. */
+	for (char *p = text, *end = text + src->text_len; (p = memchr(p, '\0', (size_t)(end - p)));)
+		*p++ = '\n';
+	return text;
+}
+
 /*
  * A walk of the whole address space reads the text, a narrower one asks
  * PROCMAP_QUERY for the mappings in its range. Formatting a line costs the
@@ -328,6 +347,7 @@ static int iter(struct vma_source *src, uint64_t start, uint64_t end,
 
 	if (err)
 		return err;
+	src->text_whole = false;
 	err = src->use_query && !whole ? iter_query(src, start, end, fn, ctx)
 				       : iter_text(src, start, end, fn, ctx);
 

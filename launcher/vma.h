@@ -26,6 +26,8 @@ struct vma_source {
 	bool use_query;
 	char *buf; /* text of maps for the fallback, owned */
 	size_t buf_cap;
+	size_t text_len;      /* of buf, when text_whole */
+	bool text_whole;      /* the last walk read the text of the whole space (vma_copy_text) */
 	char name[4096 + 64]; /* PROCMAP_QUERY's name buffer */
 };
 
@@ -69,6 +71,15 @@ int vma_private_anon(struct vma_source *src, uint64_t start, uint64_t end, vma_p
  */
 typedef int (*vma_each_fn)(const struct vma_desc *d, void *ctx);
 int vma_each(struct vma_source *src, uint64_t start, uint64_t end, vma_each_fn fn, void *ctx);
+
+/*
+ * The text of /proc/PID/maps that the last walk read, when that was a walk of
+ * the whole address space (a walk of [0, MEVI_ADDR_LIMIT) reads the text):
+ * a malloc'd, NUL-terminated copy the caller frees, for a reader that wants
+ * the file as it is (the unwinder's module list, backtrace.h) without
+ * reading it again. NULL after any other walk, or out of memory.
+ */
+char *vma_copy_text(const struct vma_source *src);
 
 /*
  * The size of the address space, in bytes: every VMA's (/proc/PID/statm's

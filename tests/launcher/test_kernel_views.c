@@ -6,10 +6,12 @@
  * expected answer — including the PAGEMAP_SCAN walk_end quirk (regions
  * reported twice if resumed naively), provoked with more present runs than
  * the scan vector holds — and the address space's size (vma_total) must be
- * what a whole walk adds up to.
+ * what a whole walk adds up to. A whole walk's text is the file as read
+ * (vma_copy_text), newlines and all; a narrower walk leaves none to copy.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
 #include <sched.h>
@@ -325,6 +327,88 @@ static void test_whole_walk(void **state)
 	close(self);
 }
 
+/* The VMAs a walk reported, as maps lines begin ("start-end "). */
+struct starts {
+	char line[1024][40];
+	size_t n;
+	size_t stop_after; /* 0: never */
+};
+
+static int starts_cb(const struct vma_desc *d, void *arg)
+{
+	struct starts *st = arg;
+
+	if (st->n < 1024)
+		snprintf(st->line[st->n], sizeof(st->line[0]), "%" PRIx64 "-%" PRIx64 " ", d->start,
+			 d->end);
+	st->n++;
+	return st->stop_after && st->n == st->stop_after ? 1 : 0;
+}
+
+/* copy is a text of maps lines, each ending with a newline, nothing after
+ * the last, nlines of them below MEVI_ADDR_LIMIT (the walks' end: not
+ * [vsyscall]), the first st->n of which begin as the walk behind st
+ * reported. */
+static void assert_text_of(const char *copy, const struct starts *st, size_t nlines)
+{
+	const char *line = copy;
+	size_t i = 0, below = 0;
+
+	assert_non_null(copy);
+	for (; *line; i++) {
+		const char *nl = strchr(line, '\n');
+
+		assert_non_null(nl);
+		if (i < st->n && i < 1024)
+			assert_memory_equal(line, st->line[i], strlen(st->line[i]));
+		below += strtoull(line, NULL, 16) < MEVI_ADDR_LIMIT;
+		line = nl + 1;
+	}
+	assert_int_equal(below, nlines);
+}
+
+static void test_copy_text(void **state)
+{
+	struct vma_source src;
+	struct starts *all = calloc(2, sizeof(*all)), *part = all + 1;
+	uint8_t *m = mmap(NULL, 3 * PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *copy;
+
+	(void)state;
+	assert_non_null(all);
+	assert_ptr_not_equal(m, MAP_FAILED);
+	assert_int_equal(mprotect(m + PAGE, PAGE, PROT_NONE), 0); /* three VMAs */
+	assert_int_equal(vma_source_open(&src, getpid()), 0);
+	assert_null(vma_copy_text(&src)); /* no walk yet */
+	assert_int_equal(vma_each(&src, 0, MEVI_ADDR_LIMIT, starts_cb, all), 0);
+	assert_true(all->n >= 3);
+	copy = vma_copy_text(&src);
+	assert_text_of(copy, all, all->n);
+	free(copy);
+	/* A walk that stops early read the whole file all the same: the lines
+	 * it parsed and those it did not are all there (the number of VMAs
+	 * holds: the copies' allocations can only grow the heap's). */
+	part->stop_after = 2;
+	assert_int_equal(vma_each(&src, 0, MEVI_ADDR_LIMIT, starts_cb, part), 1);
+	assert_int_equal(part->n, 2);
+	copy = vma_copy_text(&src);
+	assert_text_of(copy, part, all->n);
+	free(copy);
+	/* A narrower walk (a query where the kernel has it) has none to give. */
+	if (src.use_query) {
+		part->n = part->stop_after = 0;
+		assert_int_equal(vma_each(&src, (uint64_t)(uintptr_t)m,
+					  (uint64_t)(uintptr_t)m + 3 * PAGE, starts_cb, part),
+				 0);
+		assert_int_equal(part->n, 3);
+		assert_null(vma_copy_text(&src));
+	}
+	vma_source_close(&src);
+	assert_null(vma_copy_text(&src));
+	munmap(m, 3 * PAGE);
+	free(all);
+}
+
 struct state_runs {
 	uint64_t v[3 * MAX_RUNS];
 	size_t n;
@@ -576,6 +660,7 @@ int main(void)
 	    cmocka_unit_test(test_private_anon_pieces),
 	    cmocka_unit_test(test_vma_kinds),
 	    cmocka_unit_test(test_whole_walk),
+	    cmocka_unit_test(test_copy_text),
 	    cmocka_unit_test(test_states_sparse),
 	    cmocka_unit_test(test_vdso_found),
 	    cmocka_unit_test(test_vma_total),

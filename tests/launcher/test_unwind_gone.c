@@ -15,6 +15,10 @@
  *    not once per unwind.
  *  - Pages read from the running process past a snapshot's copy serve the
  *    unwinds of the next 2 ms, then are read again.
+ *  - Each live read of the module list goes to the owner (keep) and is the
+ *    saved text from then on: the owner reads nothing itself, and a zombie
+ *    is unwound through a library that read found. The vdso is reported
+ *    from a live read, as libdwfl's own reader does.
  * Runs as any user (its own child).
  */
 #include <dlfcn.h>
@@ -28,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -217,7 +222,7 @@ static void saved_layout_after_exit(bool far)
 	uint64_t fn, pcs[8];
 
 	child_start(&c);
-	assert_int_equal(unwind_open(c.pid, NULL, &u), 0);
+	assert_int_equal(unwind_open(c.pid, NULL, NULL, NULL, &u), 0);
 	fn = child_load(&c, far);
 	assert_int_equal(procfs_read(c.pid, "maps", 4u << 20, &text, &len), 0);
 	assert_non_null(strstr(text, base_name(lib_path)));
@@ -253,7 +258,7 @@ static void test_zombie_keeps_modules(void **state)
 
 	(void)state;
 	child_start(&c);
-	assert_int_equal(unwind_open(c.pid, NULL, &u), 0);
+	assert_int_equal(unwind_open(c.pid, NULL, NULL, NULL, &u), 0);
 	assert_true(module_named(u, own, "test_unwind_gone"));
 	fn = child_load(&c, true);
 	child_exit(&c);
@@ -277,7 +282,7 @@ static void test_code_maps_gate_refresh(void **state)
 	(void)state;
 	child_start(&c);
 	jit = 0x100000; /* code in no module, as a JIT's: below every mapping */
-	assert_int_equal(unwind_open(c.pid, NULL, &u), 0);
+	assert_int_equal(unwind_open(c.pid, NULL, NULL, NULL, &u), 0);
 	reports = unwind_reports(u);
 
 	/* The first unknown code with a count reads the list once... */
@@ -355,7 +360,7 @@ static void test_live_pages(void **state)
 	(void)state;
 	child_start(&c);
 	child_return_to(&c, ra1);
-	assert_int_equal(unwind_open(c.pid, NULL, &u), 0);
+	assert_int_equal(unwind_open(c.pid, NULL, NULL, NULL, &u), 0);
 
 	/* Back to back (retried: a loaded machine may stretch the pair past
 	 * the window), the second unwind reads nothing. */
@@ -389,6 +394,65 @@ static void test_live_pages(void **state)
 	child_reap(&c);
 }
 
+/* What an owner keeps (unwind_keep_fn): the texts it was given. */
+struct kept {
+	char *text; /* the last one, owned */
+	unsigned n;
+};
+
+static void keep_text(void *ctx, char *text)
+{
+	struct kept *k = ctx;
+
+	free(k->text);
+	k->text = text;
+	k->n++;
+}
+
+static void test_live_reads_kept(void **state)
+{
+	struct child c;
+	struct kept k = {0};
+	struct unwind *u = NULL;
+	char *now = NULL;
+	size_t len;
+	uint64_t fn, pcs[8], vdso = (uint64_t)getauxval(AT_SYSINFO_EHDR);
+
+	(void)state;
+	child_start(&c);
+	assert_int_equal(unwind_open(c.pid, NULL, keep_text, &k, &u), 0);
+	/* The open read the list: the owner has that text, the vdso is a
+	 * module (a fork child's is where ours is). */
+	assert_int_equal(k.n, 1);
+	assert_non_null(strstr(k.text, "[vdso]"));
+	assert_null(strstr(k.text, base_name(lib_path)));
+	assert_true(vdso != 0);
+	assert_true(module_named(u, vdso, "[vdso]"));
+
+	/* A library mapped, the count says so: one read, kept, holding it. */
+	fn = child_load(&c, true);
+	assert_true(unwind_counted(u, c.pid, fn, pcs, 1) >= 1);
+	assert_int_equal(k.n, 2);
+	assert_non_null(strstr(k.text, base_name(lib_path)));
+	assert_true(module_named(u, fn, base_name(lib_path)));
+	assert_int_equal(procfs_read(c.pid, "maps", 4u << 20, &now, &len), 0);
+	assert_string_equal(k.text, now);
+	free(now);
+
+	/* Gone: a new unwinder opened on what the owner kept finds it. */
+	child_exit(&c);
+	unwind_free(u);
+	u = NULL;
+	assert_int_equal(unwind_open(c.pid, k.text, keep_text, &k, &u), 0);
+	assert_int_equal(k.n, 2); /* a zombie's empty maps are not kept */
+	assert_true(unwind_at(u, c.pid, fn, pcs) >= 1);
+	assert_true(module_named(u, fn, base_name(lib_path)));
+
+	unwind_free(u);
+	free(k.text);
+	child_reap(&c);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -397,6 +461,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_zombie_keeps_modules),
 	    cmocka_unit_test(test_code_maps_gate_refresh),
 	    cmocka_unit_test(test_live_pages),
+	    cmocka_unit_test(test_live_reads_kept),
 	};
 
 	if (argc != 2) {
