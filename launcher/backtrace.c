@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "elfcache.h"
 #include "event.h"
 #include "log.h"
 #include "memmap.h"
@@ -108,23 +109,27 @@ struct backtrace *backtrace_new(struct outbox *out, struct event_base *base,
 void backtrace_free(struct backtrace *bt)
 {
 	struct stackintern_counts c;
+	unsigned elf_opened, elf_shared;
 
 	if (!bt)
 		return;
 	srcline_free(bt->src);
 	stackintern_counts(bt->stacks, &c);
+	elfcache_counts(&elf_opened, &elf_shared);
 	log_debug("backtraces: %lu unwinds (%lu without a stack), %.1f us per unwind "
 		  "(%lu unwinders opened in %.1f ms, not included); %lu stacks, %lu symbols of "
 		  "%lu modules, %.1f ms symbolising, %lu symbol lookups in the background; "
-		  "%lu origins, %lu thread names, %u module reports, %u pages read from processes",
+		  "%lu origins, %lu thread names, %u module reports, %u pages read from processes; "
+		  "%u ELF files opened, %u times one served another module",
 		  (unsigned long)bt->unwinds, (unsigned long)bt->failures,
 		  bt->unwinds ? (double)bt->unwind_ns / 1e3 / (double)bt->unwinds : 0.0,
 		  (unsigned long)bt->opens, (double)bt->open_ns / 1e6, (unsigned long)c.stacks,
 		  (unsigned long)c.syms, (unsigned long)c.modules, (double)bt->symbolize_ns / 1e6,
 		  (unsigned long)bt->src_lookups, (unsigned long)bt->origins,
-		  (unsigned long)bt->threads, bt->reports, bt->live_reads);
+		  (unsigned long)bt->threads, bt->reports, bt->live_reads, elf_opened, elf_shared);
 	stackintern_free(bt->stacks);
 	free(bt);
+	elfcache_clear(); /* modules still open elsewhere keep their files */
 }
 
 bool backtrace_wants_exit(const struct backtrace *bt, int kind, const uint64_t args[6])

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "arch.h"
+#include "elfcache.h"
 #include "log.h"
 #include "monotime.h"
 #include "procfs.h"
@@ -166,7 +167,7 @@ static int no_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname, 
 }
 
 static const Dwfl_Callbacks callbacks = {
-    .find_elf = dwfl_linux_proc_find_elf,
+    .find_elf = elfcache_find_elf,
     .find_debuginfo = no_debuginfo,
 };
 

@@ -15,6 +15,8 @@
  *    not once per unwind.
  *  - Pages read from the running process past a snapshot's copy serve the
  *    unwinds of the next 2 ms, then are read again.
+ *  - The unwinders of two processes open an ELF file once between them
+ *    (elfcache.h), and a file changed on disk is opened again.
  *  - Each live read of the module list goes to the owner (keep) and is the
  *    saved text from then on: the owner reads nothing itself, and a zombie
  *    is unwound through a library that read found. The vdso is reported
@@ -23,6 +25,7 @@
  */
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <libelf.h>
 #include <setjmp.h>
 #include <stdbool.h>
 #include <signal.h>
@@ -41,6 +44,7 @@
 
 #include <cmocka.h>
 
+#include "elfcache.h"
 #include "procfs.h"
 #include "unwind.h"
 
@@ -419,6 +423,9 @@ static void test_live_reads_kept(void **state)
 	uint64_t fn, pcs[8], vdso = (uint64_t)getauxval(AT_SYSINFO_EHDR);
 
 	(void)state;
+	/* The cache maps what earlier tests' unwinders read, in this process,
+	 * and the child would inherit the library's mapping. */
+	elfcache_clear();
 	child_start(&c);
 	assert_int_equal(unwind_open(c.pid, NULL, keep_text, &k, &u), 0);
 	/* The open read the list: the owner has that text, the vdso is a
@@ -453,6 +460,123 @@ static void test_live_reads_kept(void **state)
 	child_reap(&c);
 }
 
+/* The unwinders of two processes (a fork: the same files) open the test
+ * program's file once between them; the same path changed on disk is a new
+ * file. */
+static void test_elf_shared(void **state)
+{
+	const uint64_t own = (uint64_t)(uintptr_t)child_main;
+	struct child a, b;
+	struct unwind *ua = NULL, *ub = NULL;
+	unsigned opened, hits, opened2, hits2;
+	uint64_t pcs[8];
+
+	(void)state;
+	elfcache_clear();
+	child_start(&a);
+	child_start(&b);
+	assert_int_equal(unwind_open(a.pid, NULL, NULL, NULL, &ua), 0);
+	assert_true(unwind_at(ua, a.pid, own, pcs) >= 1);
+	assert_true(module_named(ua, own, "test_unwind_gone"));
+	elfcache_counts(&opened, &hits);
+	assert_true(opened > 0);
+	/* (libdwfl reads the executable's file at the open already.) */
+	assert_int_equal(unwind_open(b.pid, NULL, NULL, NULL, &ub), 0);
+	assert_true(unwind_at(ub, b.pid, own, pcs) >= 1);
+	assert_true(module_named(ub, own, "test_unwind_gone"));
+	elfcache_counts(&opened2, &hits2);
+	assert_int_equal(opened2, opened); /* b's module got a's file */
+	assert_true(hits2 > hits);
+
+	/* Freeing a's unwinder leaves b's module readable (libelf counts the
+	 * references). */
+	unwind_free(ua);
+	ua = NULL;
+	assert_true(unwind_at(ub, b.pid, own, pcs) >= 1);
+	assert_true(module_named(ub, own, "test_unwind_gone"));
+	unwind_free(ub);
+	child_exit(&a);
+	child_exit(&b);
+	child_reap(&a);
+	child_reap(&b);
+	elfcache_clear();
+}
+
+/* Copies the file at from to a new temporary path (written to path). */
+static void copy_file(const char *from, char *path)
+{
+	char buf[65536];
+	int in = open(from, O_RDONLY | O_CLOEXEC), out = mkstemp(path);
+	ssize_t n;
+
+	assert_true(in >= 0 && out >= 0);
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		assert_int_equal(write(out, buf, (size_t)n), n);
+	close(in);
+	close(out);
+}
+
+/* elfcache_find_elf on files: one open per file, the same descriptor for
+ * every module, a new one once the file changed, and a file that is not
+ * ELF remembered as such. */
+static void test_elfcache_files(void **state)
+{
+	char elf_path[] = "/tmp/mevi-elfcache-XXXXXX", text_path[] = "/tmp/mevi-elfcache-XXXXXX";
+	struct timespec times[2] = {{0, UTIME_OMIT}, {12345, 0}};
+	unsigned opened, hits, opened2, hits2;
+	char *name = NULL;
+	Elf *e1 = NULL, *e2 = NULL, *e3 = NULL;
+	int fd;
+
+	(void)state;
+	elfcache_clear();
+	copy_file(lib_path, elf_path);
+	fd = mkstemp(text_path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "not an ELF file\n", 16), 16);
+	close(fd);
+	elfcache_counts(&opened, &hits);
+
+	assert_int_equal(elfcache_find_elf(NULL, NULL, elf_path, 0, &name, &e1), -1);
+	assert_non_null(e1);
+	assert_string_equal(name, elf_path);
+	free(name);
+	assert_int_equal(elfcache_find_elf(NULL, NULL, elf_path, 0, &name, &e2), -1);
+	free(name);
+	assert_ptr_equal(e1, e2); /* a reference to the same descriptor */
+	elfcache_counts(&opened2, &hits2);
+	assert_int_equal(opened2, opened + 1);
+	assert_int_equal(hits2, hits + 1);
+
+	/* Changed on disk (here its time): a new file. */
+	assert_int_equal(utimensat(AT_FDCWD, elf_path, times, 0), 0);
+	assert_int_equal(elfcache_find_elf(NULL, NULL, elf_path, 0, &name, &e3), -1);
+	free(name);
+	assert_non_null(e3);
+	assert_ptr_not_equal(e3, e1);
+	elfcache_counts(&opened2, &hits2);
+	assert_int_equal(opened2, opened + 2);
+
+	/* Not ELF: no descriptor, and not opened a second time. */
+	name = NULL;
+	e2 = NULL;
+	assert_int_equal(elfcache_find_elf(NULL, NULL, text_path, 0, &name, &e2), -1);
+	assert_null(e2);
+	assert_int_equal(elfcache_find_elf(NULL, NULL, text_path, 0, &name, &e2), -1);
+	assert_null(e2);
+	assert_null(name);
+	elfcache_counts(&opened2, &hits2);
+	assert_int_equal(opened2, opened + 3);
+
+	/* Each reference is the caller's to end; the cache's go with clear. */
+	elf_end(e1);
+	elf_end(e1);
+	elf_end(e3);
+	elfcache_clear();
+	unlink(elf_path);
+	unlink(text_path);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -462,6 +586,8 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_code_maps_gate_refresh),
 	    cmocka_unit_test(test_live_pages),
 	    cmocka_unit_test(test_live_reads_kept),
+	    cmocka_unit_test(test_elf_shared),
+	    cmocka_unit_test(test_elfcache_files),
 	};
 
 	if (argc != 2) {
