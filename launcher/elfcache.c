@@ -32,6 +32,11 @@ static bool same_file(const struct entry *e, const struct stat *st)
 	       e->mtime.tv_sec == st->st_mtim.tv_sec && e->mtime.tv_nsec == st->st_mtim.tv_nsec;
 }
 
+static bool same_file_stat(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
 static void let_go(struct entry *e)
 {
 	if (e->elf) {
@@ -65,6 +70,7 @@ static struct entry *slot(void)
 static struct entry *lookup(const char *path, const struct stat *st)
 {
 	struct entry *e;
+	struct stat now;
 	int fd;
 
 	for (unsigned i = 0; i < nentries; i++)
@@ -72,9 +78,15 @@ static struct entry *lookup(const char *path, const struct stat *st)
 			hits++;
 			return &entries[i];
 		}
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* Not blocking, and the file stat named: a path swapped for a FIFO or
+	 * a device in between is neither waited on nor read. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0)
 		return NULL;
+	if (fstat(fd, &now) < 0 || !S_ISREG(now.st_mode) || !same_file_stat(&now, st)) {
+		close(fd);
+		return NULL;
+	}
 	elf_version(EV_CURRENT); /* libdwfl's dwfl_begin has, but not necessarily first */
 	e = slot();
 	e->dev = st->st_dev;

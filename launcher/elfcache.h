@@ -12,7 +12,8 @@
  * one process serve the next.
  *
  * A file is known by its device, inode, size and modification time, looked
- * up by path with one stat: a library replaced on disk (an upgrade) is a
+ * up by path with one stat; only a regular file is opened (without
+ * blocking, and checked to be the file stat saw): a library replaced on disk (an upgrade) is a
  * new entry; processes still mapping the old one keep the old descriptor
  * through their references. Files that are not ELF (fonts, data files a
  * process maps) are remembered as such. At most ELFCACHE_MAX files are

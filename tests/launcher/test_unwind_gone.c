@@ -568,6 +568,22 @@ static void test_elfcache_files(void **state)
 	elfcache_counts(&opened2, &hits2);
 	assert_int_equal(opened2, opened + 3);
 
+	/* A FIFO (a device alike) is neither opened nor waited on. */
+	{
+		char fifo[] = "/tmp/mevi-elfcache-fifo-XXXXXX";
+
+		fd = mkstemp(fifo);
+		assert_true(fd >= 0);
+		close(fd);
+		unlink(fifo);
+		assert_int_equal(mkfifo(fifo, 0600), 0);
+		assert_int_equal(elfcache_find_elf(NULL, NULL, fifo, 0, &name, &e2), -1);
+		assert_null(e2);
+		elfcache_counts(&opened2, &hits2);
+		assert_int_equal(opened2, opened + 3);
+		unlink(fifo);
+	}
+
 	/* Each reference is the caller's to end; the cache's go with clear. */
 	elf_end(e1);
 	elf_end(e1);
