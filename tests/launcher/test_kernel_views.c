@@ -346,10 +346,10 @@ static int starts_cb(const struct vma_desc *d, void *arg)
 }
 
 /* copy is a text of maps lines, each ending with a newline, nothing after
- * the last, nlines of them below MEVI_ADDR_LIMIT (the walks' end: not
- * [vsyscall]), the first st->n of which begin as the walk behind st
- * reported. */
-static void assert_text_of(const char *copy, const struct starts *st, size_t nlines)
+ * the last, the first st->n of which begin as the walk behind st reported.
+ * Returns how many begin below MEVI_ADDR_LIMIT (the walks' end: not
+ * [vsyscall]). */
+static size_t assert_text_of(const char *copy, const struct starts *st)
 {
 	const char *line = copy;
 	size_t i = 0, below = 0;
@@ -364,7 +364,7 @@ static void assert_text_of(const char *copy, const struct starts *st, size_t nli
 		below += strtoull(line, NULL, 16) < MEVI_ADDR_LIMIT;
 		line = nl + 1;
 	}
-	assert_int_equal(below, nlines);
+	return below;
 }
 
 static void test_copy_text(void **state)
@@ -383,16 +383,17 @@ static void test_copy_text(void **state)
 	assert_int_equal(vma_each(&src, 0, MEVI_ADDR_LIMIT, starts_cb, all), 0);
 	assert_true(all->n >= 3);
 	copy = vma_copy_text(&src);
-	assert_text_of(copy, all, all->n);
+	assert_int_equal(assert_text_of(copy, all), all->n); /* every line, as walked */
 	free(copy);
 	/* A walk that stops early read the whole file all the same: the lines
-	 * it parsed and those it did not are all there (the number of VMAs
-	 * holds: the copies' allocations can only grow the heap's). */
+	 * it parsed and those it did not are all there. (Not compared with
+	 * the count above: a sanitizer's allocator maps memory of its own for
+	 * the copy, so the number of VMAs can change in between.) */
 	part->stop_after = 2;
 	assert_int_equal(vma_each(&src, 0, MEVI_ADDR_LIMIT, starts_cb, part), 1);
 	assert_int_equal(part->n, 2);
 	copy = vma_copy_text(&src);
-	assert_text_of(copy, part, all->n);
+	assert_true(assert_text_of(copy, part) >= 3); /* the three VMAs of m at least */
 	free(copy);
 	/* A narrower walk (a query where the kernel has it) has none to give. */
 	if (src.use_query) {
