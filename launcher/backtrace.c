@@ -171,7 +171,7 @@ void backtrace_mm_save_layout(struct backtrace_mm *b)
 	char *text;
 	size_t len;
 
-	if (b && procfs_read(b->pid, "maps", 4u << 20, &text, &len) == 0)
+	if (b && procfs_read(b->pid, "maps", UNWIND_MAPS_MAX, &text, &len) == 0)
 		backtrace_mm_set_layout(b, text);
 }
 

@@ -26,8 +26,6 @@
  * belongs to a module: do not re-read maps for each of its frames). */
 #define REFRESH_MIN_NS (50ull * 1000 * 1000)
 #define REFRESH_FREE   16
-/* /proc/PID/maps is read whole up to this (a browser's run to 150 KiB). */
-#define MAPS_MAX (4u << 20)
 /* How long the live pages read for one snapshot's unwind serve the next ones
  * (see walk_thread). */
 #define SNAPSHOT_PAGES_NS (2ull * 1000 * 1000)
@@ -204,7 +202,7 @@ static int report(struct unwind *u, const char *text)
 	int ret;
 
 	if (!text) {
-		ret = procfs_read(u->pid, "maps", MAPS_MAX, &live, &len);
+		ret = procfs_read(u->pid, "maps", UNWIND_MAPS_MAX, &live, &len);
 		if (ret)
 			return ret;
 		if (!len) {

@@ -80,6 +80,11 @@ struct unwind_snapshot {
  */
 typedef void (*unwind_keep_fn)(void *ctx, char *text);
 
+/* How much of /proc/PID/maps is read for a module list (a browser's run to
+ * 150 KiB; a JIT with tens of thousands of mappings, whose libraries come
+ * last, to megabytes). */
+#define UNWIND_MAPS_MAX (64u << 20)
+
 /* Opens the unwinder of the address space of process pid (reads its module
  * list). saved: NULL, or the text of its /proc/PID/maps read earlier, used
  * when the process is gone (a snapshot taken before it exited can still be
