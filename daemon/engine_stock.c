@@ -298,8 +298,9 @@ static void reply(struct stock_conn *c, const struct mevi_stock_request *req)
 			 "it holds no set loaded for this build and configuration (yet)");
 	rep.ntp = st->ntp;
 	memcpy(rep.tp, st->tp_ids, sizeof(rep.tp));
+	/* The fault tracepoints for any launcher but a sampled one. */
 	if (req->version == MEVI_STOCK_VERSION)
-		warm_syscalls_touch(&st->wsys, st->tp_ids, st->ntp);
+		warm_syscalls_touch(&st->wsys, st->tp_ids, st->ntp, !set || !set->sampled);
 	if (set) {
 		rep.granted = true;
 		nfds = bpfskel_fds(set->skel, NULL, 0, &rep.mask, fds);

@@ -9,6 +9,9 @@
 
 #include "log.h"
 #include "monotime.h"
+#include "warm_tracepoints.h"
+
+const char *const warm_fault_names[WARM_FAULTS_N] = {"page_fault_user", "page_fault_kernel"};
 
 /* A disabled perf event on tracepoint id, on CPU 0 for every process: it
  * registers the tracepoint and is never scheduled. The fd, or -errno. */
@@ -26,11 +29,49 @@ static int open_disabled(uint32_t id)
 	return fd < 0 ? -errno : fd;
 }
 
-/* On the pool: nothing here touches the loop or logs. */
+static void close_faults(struct warm_syscalls *w)
+{
+	while (w->nfault_fds)
+		close(w->fault_fds[--w->nfault_fds]);
+	if (w->fault_prog >= 0)
+		close(w->fault_prog);
+	w->fault_prog = -1;
+}
+
+/* On the pool: the empty program linked WARM_FAULTS_LINKS times to each
+ * fault tracepoint, or nothing (w->fault_err says why). */
+static void open_faults(struct warm_syscalls *w)
+{
+	w->fault_err = 0;
+	w->fault_prog = warm_tracepoints_load_empty();
+	if (w->fault_prog < 0) {
+		w->fault_err = w->fault_prog;
+		w->fault_prog = -1;
+		return;
+	}
+	for (size_t i = 0; i < WARM_FAULTS_N * WARM_FAULTS_LINKS && !w->fault_err; i++) {
+		int fd =
+		    warm_tracepoints_link(w->fault_prog, warm_fault_names[i / WARM_FAULTS_LINKS]);
+
+		if (fd < 0)
+			w->fault_err = fd;
+		else
+			w->fault_fds[w->nfault_fds++] = fd;
+	}
+	if (w->fault_err)
+		close_faults(w);
+}
+
+/* On the pool: nothing here touches the loop or logs. Opens what is wanted
+ * and not held yet. */
 static void open_work(uv_work_t *req)
 {
 	struct warm_syscalls *w = req->data;
 
+	if (w->faults_job)
+		open_faults(w);
+	if (w->nfds)
+		return;
 	w->err = 0;
 	for (size_t i = 0; i < w->nids && !w->err; i++) {
 		int fd = open_disabled(w->ids[i]);
@@ -43,6 +84,7 @@ static void open_work(uv_work_t *req)
 	if (w->err) {
 		while (w->nfds)
 			close(w->fds[--w->nfds]);
+		close_faults(w);
 	}
 }
 
@@ -53,6 +95,7 @@ static void close_work(uv_work_t *req)
 
 	while (w->nfds)
 		close(w->fds[--w->nfds]);
+	close_faults(w);
 }
 
 static void after_work(uv_work_t *req, int status);
@@ -61,6 +104,10 @@ static void queue(struct warm_syscalls *w, uv_work_cb cb)
 {
 	int err;
 
+	/* Decided here, on the loop: the work reads it, a request meanwhile
+	 * changes only faults_wanted. */
+	w->faults_job =
+	    cb == open_work && w->faults_wanted && !w->nfault_fds && !w->faults_disabled;
 	w->work.data = w;
 	err = uv_queue_work(w->loop, &w->work, cb, after_work);
 	if (err) {
@@ -83,8 +130,10 @@ static void timer_cb(uv_timer_t *t)
 		uv_timer_start(&w->timer, timer_cb, due - now, 0);
 		return;
 	}
-	log_debug("engine stock: the syscall tracepoints let go (no launcher for %u ms)",
+	log_debug("engine stock: the syscall (and fault) tracepoints let go (no launcher for "
+		  "%u ms)",
 		  w->linger_ms);
+	w->faults_wanted = false;
 	w->closes++;
 	queue(w, close_work);
 }
@@ -95,19 +144,34 @@ static void after_work(uv_work_t *req, int status)
 
 	(void)status;
 	w->busy = false;
+	if (w->fault_err && w->fault_err != -EBUSY && w->fault_err != -EINTR &&
+	    w->fault_err != -EAGAIN && !w->faults_disabled) {
+		log_debug("engine stock: the fault tracepoints cannot be held (%s); exact-mode "
+			  "launchers link theirs cold",
+			  strerror(-w->fault_err));
+		w->faults_disabled = true;
+	}
 	if (w->stopping) {
-		if (w->nfds) {
+		if (w->nfds || w->nfault_fds) {
 			w->closes++;
 			queue(w, close_work);
 		}
 		return;
 	}
 	if (w->nfds) {
-		/* Opened: held until the linger runs out. */
+		/* Opened: held until the linger runs out; the fault links too when
+		 * a request wanted them meanwhile. */
+		if (w->wanted && w->faults_wanted && !w->nfault_fds && !w->faults_disabled) {
+			w->wanted = false;
+			w->opens++;
+			queue(w, open_work);
+			return;
+		}
 		w->wanted = false;
 		log_debug("engine stock: the syscall tracepoints are held registered (%zu perf "
-			  "events, disabled) until %u ms after the last launcher",
-			  w->nfds, w->linger_ms);
+			  "events, disabled; %zu links on the fault tracepoints) until %u ms "
+			  "after the last launcher",
+			  w->nfds, w->nfault_fds, w->linger_ms);
 		timer_cb(&w->timer);
 		return;
 	}
@@ -128,6 +192,7 @@ static void after_work(uv_work_t *req, int status)
 void warm_syscalls_init(struct warm_syscalls *w, uv_loop_t *loop, unsigned linger_ms)
 {
 	memset(w, 0, sizeof(*w));
+	w->fault_prog = -1;
 	w->loop = loop;
 	w->linger_ms = linger_ms;
 	uv_timer_init(loop, &w->timer);
@@ -135,17 +200,24 @@ void warm_syscalls_init(struct warm_syscalls *w, uv_loop_t *loop, unsigned linge
 	w->timer_init = true;
 }
 
-void warm_syscalls_touch(struct warm_syscalls *w, const uint32_t *ids, size_t n)
+void warm_syscalls_touch(struct warm_syscalls *w, const uint32_t *ids, size_t n, bool faults)
 {
 	if (!w->timer_init || w->stopping || w->disabled || n == 0)
 		return;
 	w->last_ms = mono_ms();
 	if (w->busy) {
-		w->wanted = true; /* after a close, open again */
+		w->wanted = true; /* after a close, or an open without them */
+		w->faults_wanted |= faults;
 		return;
 	}
-	if (w->nfds)
+	w->faults_wanted |= faults;
+	if (w->nfds && (w->nfault_fds || !w->faults_wanted || w->faults_disabled))
 		return; /* held: the timer sees the new last_ms */
+	if (w->nfds) {
+		w->opens++;
+		queue(w, open_work); /* the fault links only */
+		return;
+	}
 	w->nids = n < WARM_SYSCALLS_MAX ? n : WARM_SYSCALLS_MAX;
 	memcpy(w->ids, ids, w->nids * sizeof(*ids));
 	w->opens++;
@@ -157,6 +229,11 @@ size_t warm_syscalls_held(const struct warm_syscalls *w)
 	return w->busy ? 0 : w->nfds;
 }
 
+size_t warm_syscalls_faults_held(const struct warm_syscalls *w)
+{
+	return w->busy ? 0 : w->nfault_fds;
+}
+
 void warm_syscalls_close(struct warm_syscalls *w)
 {
 	if (!w->timer_init)
@@ -165,7 +242,7 @@ void warm_syscalls_close(struct warm_syscalls *w)
 	w->timer_init = false;
 	uv_timer_stop(&w->timer);
 	uv_close((uv_handle_t *)&w->timer, NULL);
-	if (!w->busy && w->nfds) {
+	if (!w->busy && (w->nfds || w->nfault_fds)) {
 		w->closes++;
 		queue(w, close_work);
 	}

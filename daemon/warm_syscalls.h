@@ -1,7 +1,8 @@
 /*
  * warm_syscalls — keeps the layout syscalls' tracepoints registered while
  * eBPF launchers come and go, so that their attaching and detaching there
- * cost neither kernel text patching nor grace periods.
+ * cost neither kernel text patching nor grace periods; and the page-fault
+ * tracepoints too, for launchers in exact mode.
  *
  * A launcher attaches its layout program to ten classic tracepoints
  * (syscalls:sys_exit_mmap, ...: launcher/bpfskel.h) with one perf event each.
@@ -22,10 +23,22 @@
  * slower exit path (tens of ns a syscall), as it does anyway while a
  * launcher's events are attached; nothing after the linger.
  *
+ * An exact-mode launcher's tracker also links its fault programs to
+ * exceptions:page_fault_user and _kernel, right after PROGRAM's exec. Cold,
+ * each link patches the kernel's text twice (warm_tracepoints.h), every CPU
+ * interrupted each time, PROGRAM's too: `mevi-run -- /bin/true` took
+ * ~1.1 ms longer than with them warm. On a request that may be for exact
+ * mode (touch's faults), mevid links one empty program twice to each
+ * (warm_tracepoints_link), for the same linger: a launcher's link is then
+ * each one's third. The price while held: the empty program runs twice on
+ * every page fault of the machine (tens of ns, against the 12-16 us a fault
+ * costs here).
+ *
  * Opening and closing run on libuv's thread pool (a close that unregisters
  * waits those grace periods), never on mevid's loop. A machine or mevid
  * where the events cannot be opened (no right, another kernel) is said once
- * at debug level and never tried again; launchers work as before.
+ * at debug level and never tried again; launchers work as before. So are
+ * the fault links, on their own.
  */
 #ifndef MEVI_DAEMON_WARM_SYSCALLS_H
 #define MEVI_DAEMON_WARM_SYSCALLS_H
@@ -38,6 +51,8 @@
 
 #define WARM_SYSCALLS_LINGER_MS 10000
 #define WARM_SYSCALLS_MAX	16
+#define WARM_FAULTS_N		2 /* exceptions:page_fault_user, _kernel */
+#define WARM_FAULTS_LINKS	2 /* per tracepoint: a launcher's is the third */
 
 struct warm_syscalls {
 	uv_loop_t *loop;
@@ -56,20 +71,37 @@ struct warm_syscalls {
 	size_t nfds; /* held (0: cold) */
 	int err;     /* the last open's: 0, or a negative errno */
 	unsigned opens, closes;
+	/* The fault tracepoints: wanted by a request (opened with the events,
+	 * or by an open of their own when those are held already), held (the
+	 * empty program and its links), given up for good. */
+	bool faults_wanted, faults_disabled;
+	bool faults_job;   /* the queued open links them (set on the loop) */
+	int fault_prog;	   /* -1: none */
+	size_t nfault_fds; /* held (0: cold) */
+	int fault_fds[WARM_FAULTS_N * WARM_FAULTS_LINKS];
+	int fault_err; /* the last open's: 0, or a negative errno */
 };
 
 /* Ready to hold, on loop, until linger_ms after the last request. */
 void warm_syscalls_init(struct warm_syscalls *w, uv_loop_t *loop, unsigned linger_ms);
 
+/* The raw tracepoints held warm for exact-mode launchers. */
+extern const char *const warm_fault_names[WARM_FAULTS_N];
+
 /*
  * A launcher's request: the tracepoints with these n ids (at most
  * WARM_SYSCALLS_MAX; others are ignored) are opened if they are not held,
- * and held linger_ms from now. Returns at once.
+ * and held linger_ms from now; with faults, the fault tracepoints' links
+ * too (from the next open, when the events are held already). Returns at
+ * once.
  */
-void warm_syscalls_touch(struct warm_syscalls *w, const uint32_t *ids, size_t n);
+void warm_syscalls_touch(struct warm_syscalls *w, const uint32_t *ids, size_t n, bool faults);
 
 /* How many events are held now (0 while opening or closing). */
 size_t warm_syscalls_held(const struct warm_syscalls *w);
+
+/* How many fault links are held now (0 while opening or closing). */
+size_t warm_syscalls_faults_held(const struct warm_syscalls *w);
 
 /* Lets them go (on the pool) and closes the timer: the loop must run
  * afterwards, until the close is done. Idempotent. */

@@ -19,8 +19,7 @@ static int sys_bpf(int cmd, union bpf_attr *attr)
 	return (int)syscall(SYS_bpf, cmd, attr, sizeof(*attr));
 }
 
-/* r0 = 0; exit: a raw tracepoint program that looks at nothing. */
-static int load_empty(void)
+int warm_tracepoints_load_empty(void)
 {
 	static const struct bpf_insn insns[] = {
 	    {.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0},
@@ -35,17 +34,21 @@ static int load_empty(void)
 	attr.insn_cnt = sizeof(insns) / sizeof(insns[0]);
 	attr.license = (uint64_t)(uintptr_t)license;
 	memcpy(attr.prog_name, "mevi_warm", sizeof("mevi_warm"));
-	return sys_bpf(BPF_PROG_LOAD, &attr);
+	int fd = sys_bpf(BPF_PROG_LOAD, &attr);
+
+	return fd < 0 ? -errno : fd;
 }
 
-static int attach(int prog_fd, const char *name)
+int warm_tracepoints_link(int prog_fd, const char *name)
 {
 	union bpf_attr attr;
 
 	memset(&attr, 0, sizeof(attr));
 	attr.raw_tracepoint.name = (uint64_t)(uintptr_t)name;
 	attr.raw_tracepoint.prog_fd = (uint32_t)prog_fd;
-	return sys_bpf(BPF_RAW_TRACEPOINT_OPEN, &attr);
+	int fd = sys_bpf(BPF_RAW_TRACEPOINT_OPEN, &attr);
+
+	return fd < 0 ? -errno : fd;
 }
 
 bool warm_tracepoints_started(const struct warm_tracepoints *w)
@@ -63,18 +66,19 @@ int warm_tracepoints_start(struct warm_tracepoints *w)
 	for (int i = 0; i < WARM_TRACEPOINTS_N; i++)
 		for (int k = 0; k < WARM_TRACEPOINTS_LINKS; k++)
 			w->link_fds[i][k] = -1;
-	w->prog_fd = load_empty();
+	w->prog_fd = warm_tracepoints_load_empty();
 	if (w->prog_fd < 0) {
-		err = -errno;
+		err = w->prog_fd;
 		memset(w, 0, sizeof(*w));
 		return err;
 	}
 	w->started = true;
 	for (int i = 0; !err && i < WARM_TRACEPOINTS_N; i++) {
 		for (int k = 0; !err && k < WARM_TRACEPOINTS_LINKS; k++) {
-			w->link_fds[i][k] = attach(w->prog_fd, warm_tracepoint_names[i]);
+			w->link_fds[i][k] =
+			    warm_tracepoints_link(w->prog_fd, warm_tracepoint_names[i]);
 			if (w->link_fds[i][k] < 0)
-				err = -errno;
+				err = w->link_fds[i][k];
 		}
 	}
 	if (err)

@@ -15,9 +15,11 @@
  * it runs twice on each fork, exec and exit of the machine (tens of ns,
  * against the hundreds of µs a fork or an exec costs).
  *
- * Not the memory-syscall and page-fault tracepoints: a program on a syscall
- * tracepoint puts every thread of the machine on the syscall slow path, and
- * one on the fault tracepoints would run on every page fault.
+ * Not the memory-syscall and page-fault tracepoints for good: a program on a
+ * syscall tracepoint puts every thread of the machine on the syscall slow
+ * path, and one on the fault tracepoints runs on every page fault. Those are
+ * held only while launchers come and go (warm_syscalls.h), with the helpers
+ * below.
  *
  * Only where mevid may load eBPF programs (root, or CAP_BPF and
  * CAP_PERFMON): the engine stock starts it after its first load
@@ -56,5 +58,13 @@ bool warm_tracepoints_started(const struct warm_tracepoints *w);
 /* Detaches and unloads (closes every descriptor); w is stopped (zeros)
  * after. Idempotent. */
 void warm_tracepoints_stop(struct warm_tracepoints *w);
+
+/* Loads the empty program (r0 = 0; exit) as a raw tracepoint program named
+ * mevi_warm. Returns its fd (close-on-exec), or a negative errno. */
+int warm_tracepoints_load_empty(void);
+
+/* Links prog_fd to the raw tracepoint name. Returns the link's fd
+ * (close-on-exec: closing it detaches), or a negative errno. */
+int warm_tracepoints_link(int prog_fd, const char *name);
 
 #endif /* MEVI_DAEMON_WARM_TRACEPOINTS_H */

@@ -1604,7 +1604,9 @@ static int attach(struct ebpf *e)
  * every address space's first read (PAGEMAP_SCAN) comes after this, in the
  * tracker's loop, and finds whatever was touched before. Each of the two
  * tracepoints' first program patches the kernel's text: 0.9-1.1 ms here,
- * off PROGRAM's start-up.
+ * off PROGRAM's start-up, but every CPU is interrupted for it, PROGRAM's
+ * too. After another launcher's request mevid holds them warm for a while
+ * (daemon/warm_syscalls.h), and these links patch nothing.
  */
 static int attach_faults(struct ebpf *e, char *why)
 {

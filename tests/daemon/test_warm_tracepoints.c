@@ -22,30 +22,9 @@
 
 #include <cmocka.h>
 
+#include "fdinfo.h"
+
 #define NOBODY 65534
-
-/* The value after "key:" in /proc/self/fdinfo/FD, into out; false if none. */
-static bool fdinfo(int fd, const char *key, char *out, size_t len)
-{
-	char path[64], line[256];
-	size_t klen = strlen(key);
-	bool found = false;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	f = fopen(path, "r");
-	if (!f)
-		return false;
-	while (!found && fgets(line, sizeof(line), f)) {
-		if (strncmp(line, key, klen) || line[klen] != ':')
-			continue;
-		snprintf(out, len, "%s", line + klen + 1 + strspn(line + klen + 1, " \t"));
-		out[strcspn(out, "\n")] = '\0';
-		found = true;
-	}
-	fclose(f);
-	return found;
-}
 
 static bool fd_open(int fd)
 {

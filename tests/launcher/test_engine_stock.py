@@ -18,7 +18,9 @@ eBPF programs loaded ahead of time and handed to the next mevi-run.
   does;
 - from a launcher's request on, mevid holds one perf event on each of those
   ten tracepoints (daemon/warm_syscalls.h), and none once the linger after
-  the last request has run out (MEVI_WARM_SYSCALLS_MS, 1.5 s here);
+  the last request has run out (MEVI_WARM_SYSCALLS_MS, 1.5 s here); for an
+  exact-mode launcher, one empty program linked twice to each page-fault
+  tracepoint too, for the same linger;
 - the socket refuses what is not a request (garbage, another id, another
   version, silence), each on its own connection, and mevid carries on with
   its set; a peer of another uid (nobody) is cut off without a reply;
@@ -56,6 +58,12 @@ SYS_PIDFD_GETFD = 438
 
 WARM = ["sched_process_exec", "sched_process_exec", "sched_process_exit",
         "sched_process_exit", "sched_process_fork", "sched_process_fork"]
+FAULTS = ["page_fault_kernel", "page_fault_kernel", "page_fault_user", "page_fault_user"]
+
+
+def links_on(pid, names):
+    """mevid's raw tracepoint links on the tracepoints named."""
+    return [(n, prog) for n, prog in raw_tp_links_of(pid) if n in names]
 
 
 def stock_of(pid):
@@ -78,7 +86,7 @@ def wait_sets(pid, timeout=10):
 def check_warm(pid):
     """mevid's warm tracepoints (daemon/warm_tracepoints.h); returns the
     program's id."""
-    links = raw_tp_links_of(pid)
+    links = links_on(pid, WARM)
     progs = {prog for _, prog in links}
     check("mevid keeps the process-tree tracepoints warm: one program linked twice to each",
           [name for name, _ in links] == WARM and len(progs) == 1, repr(links))
@@ -332,6 +340,11 @@ def main():
             time.sleep(0.02)
         check("mevid holds one perf event on each layout syscall tracepoint since the request",
               perf_events_of(d.proc.pid) == len(SYS_EXITS), repr(perf_events_of(d.proc.pid)))
+        faults = links_on(d.proc.pid, FAULTS)
+        check("and, for an exact-mode launcher, one empty program of its own linked twice to "
+              "each page-fault tracepoint",
+              [n for n, _ in faults] == FAULTS and len({q for _, q in faults}) == 1
+              and not {q for _, q in faults} & warm, repr((faults, warm)))
         check("mevid no longer holds them, and keeps the other set",
               now.isdisjoint(taken) and first - taken <= now, repr((now, first - taken)))
         check("nor loads that set again while the program that took it runs (0.45 s in: the load's "
@@ -365,17 +378,20 @@ def main():
         check("and says why", b"no set loaded for this build and configuration" in err, err[-600:])
         check("mevid keeps its sets for the next launchers", stock_of(d.proc.pid) == second,
               repr(stock_of(d.proc.pid)))
-        check("and its warm tracepoints, through three launchers", raw_tp_links_of(d.proc.pid)
+        check("and its warm tracepoints, through three launchers", links_on(d.proc.pid, WARM)
               == [(name, min(warm)) for name in WARM], repr(raw_tp_links_of(d.proc.pid)))
 
         n = tracefs_reads(sock)
         check("a launcher given the tracepoint ids reads no tracefs", n == 0, repr(n))
         check_socket_rules(d, path, wait_sets(d.proc.pid))
         deadline = time.time() + LINGER_MS / 1000 + 5
-        while time.time() < deadline and perf_events_of(d.proc.pid):
+        while time.time() < deadline and (perf_events_of(d.proc.pid)
+                                          or links_on(d.proc.pid, FAULTS)):
             time.sleep(0.05)
-        check("and lets them go once no launcher has asked for the linger",
-              perf_events_of(d.proc.pid) == 0, repr(perf_events_of(d.proc.pid)))
+        check("and lets them go once no launcher has asked for the linger, the fault links too",
+              perf_events_of(d.proc.pid) == 0 and not links_on(d.proc.pid, FAULTS)
+              and links_on(d.proc.pid, WARM) == [(name, min(warm)) for name in WARM],
+              repr((perf_events_of(d.proc.pid), raw_tp_links_of(d.proc.pid))))
     finally:
         d.stop()
     check("a stopped mevid removes its stock socket", not os.path.exists(path))
