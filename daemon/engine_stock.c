@@ -49,7 +49,7 @@ static void reload_cb(uv_timer_t *t);
  * setting may have changed since a set was loaded); 0 if unknown. */
 static uint64_t default_id(bool sampled)
 {
-	struct bpfskel_config c;
+	struct mevi_stock_config c;
 	struct mevi_bpf *s;
 	uint64_t id;
 
@@ -87,22 +87,39 @@ static void read_tp_ids(struct engine_stock *st)
 	st->ntp = BPFSKEL_NSYS_EXITS;
 }
 
+/* Whether set is a slot to keep loaded (a default's, or a learned one) that
+ * is not loaded now. */
+static bool wants_load(const struct stock_set *set)
+{
+	return !set->skel && (set->learned || set->fixed);
+}
+
+static void forget_learned(struct stock_set *set)
+{
+	drop_set(set);
+	set->learned = false;
+	set->id = 0;
+}
+
 /* Loads one missing set; the next missing one on the next turn of the loop
  * (each is 6-10 ms of mevid's loop). */
 static void load_set(struct engine_stock *st)
 {
 	struct stock_set *set = NULL;
-	struct bpfskel_config c;
+	struct mevi_stock_config c;
 	struct mevi_bpf *s;
 	uint64_t t0 = mono_ns();
 	int err;
 
 	for (size_t i = 0; i < ENGINE_STOCK_SETS && !set; i++)
-		if (!st->sets[i].skel)
+		if (wants_load(&st->sets[i]))
 			set = &st->sets[i];
 	if (!set || st->disabled)
 		return;
-	bpfskel_config_default(&c, set->sampled);
+	if (set->learned)
+		c = set->cfg;
+	else
+		bpfskel_config_default(&c, set->sampled);
 	s = bpfskel_open(&c);
 	if (!s) {
 		log_warn("engine stock: cannot open the eBPF programs: %s", strerror(errno));
@@ -110,6 +127,15 @@ static void load_set(struct engine_stock *st)
 	}
 	set->id = bpfskel_id(s);
 	err = mevi_bpf__load(s);
+	if (err && set->learned) {
+		/* That configuration only: the defaults load as before. */
+		err = err < 0 ? err : -errno;
+		mevi_bpf__destroy(s);
+		log_debug("engine stock: a learned configuration does not load (%s); let go",
+			  strerror(-err));
+		forget_learned(set);
+		return;
+	}
 	if (err) {
 		err = err < 0 ? err : -errno;
 		mevi_bpf__destroy(s);
@@ -143,10 +169,10 @@ static void load_set(struct engine_stock *st)
 	}
 	st->loads++;
 	st->load_ms = (double)(mono_ns() - t0) / 1e6;
-	log_debug("engine stock: a set of eBPF programs (%s) loaded in %.1f ms",
-		  set->sampled ? "sampled" : "exact", st->load_ms);
+	log_debug("engine stock: a set of eBPF programs (%s%s) loaded in %.1f ms",
+		  set->sampled ? "sampled" : "exact", set->learned ? ", learned" : "", st->load_ms);
 	for (size_t i = 0; i < ENGINE_STOCK_SETS; i++)
-		if (!st->sets[i].skel) {
+		if (wants_load(&st->sets[i])) {
 			uv_timer_start(&st->reload, reload_cb, 0, 0);
 			break;
 		}
@@ -198,7 +224,7 @@ static struct stock_set *find_set(struct engine_stock *st, uint64_t id)
  * setting) is loaded again, to match what launchers ask for now. */
 static void follow_default(struct engine_stock *st, uint64_t id)
 {
-	for (size_t i = 0; i < ENGINE_STOCK_SETS; i++) {
+	for (size_t i = 0; i < ENGINE_STOCK_DEFAULTS; i++) {
 		struct stock_set *set = &st->sets[i];
 
 		if (set->skel && set->id != id && default_id(set->sampled) == id) {
@@ -271,6 +297,127 @@ static void reload_after(struct engine_stock *st, pid_t pid)
 	uv_timer_start(&st->reload, reload_cb, ENGINE_STOCK_RELOAD_MS, 0);
 }
 
+/* Why a configuration a launcher sent is not one to keep a set for, or
+ * NULL: a ring buffer of a power of two from a page to
+ * ENGINE_STOCK_LEARNED_RING_MAX (each learned set holds one), a tracked set
+ * as mevi-run bounds it (MEVI_BPF_TRACKED). */
+static const char *unlearnable(const struct mevi_stock_config *c)
+{
+	if (c->ring_bytes < 4096 || c->ring_bytes > ENGINE_STOCK_LEARNED_RING_MAX ||
+	    (c->ring_bytes & (c->ring_bytes - 1)))
+		return "its ring buffer is not a power of two from 4 KiB to 16 MiB";
+	if (c->tracked_max == 0 || c->tracked_max > (1u << 22))
+		return "its tracked set is not 1..2^22 processes";
+	return NULL;
+}
+
+static void expire_cb(uv_timer_t *t);
+
+/* (Re)arms the expiry for the learned set asked for the longest time ago. */
+static void arm_expiry(struct engine_stock *st)
+{
+	int64_t due = INT64_MAX, now = mono_ms();
+
+	for (size_t i = ENGINE_STOCK_DEFAULTS; i < ENGINE_STOCK_SETS; i++)
+		if (st->sets[i].learned && st->sets[i].asked_ms + (int64_t)st->learned_ms < due)
+			due = st->sets[i].asked_ms + (int64_t)st->learned_ms;
+	if (due == INT64_MAX)
+		uv_timer_stop(&st->expire);
+	else
+		uv_timer_start(&st->expire, expire_cb, due > now ? (uint64_t)(due - now) : 0, 0);
+}
+
+/* Lets go of the learned configurations no launcher asked for in a while. */
+static void expire_cb(uv_timer_t *t)
+{
+	struct engine_stock *st = t->data;
+	int64_t now = mono_ms();
+
+	for (size_t i = ENGINE_STOCK_DEFAULTS; i < ENGINE_STOCK_SETS; i++) {
+		struct stock_set *set = &st->sets[i];
+
+		if (set->learned && now - set->asked_ms >= (int64_t)st->learned_ms) {
+			log_debug("engine stock: a learned configuration let go: no launcher asked "
+				  "for it in %u ms",
+				  st->learned_ms);
+			forget_learned(set);
+		}
+	}
+	arm_expiry(st);
+}
+
+/*
+ * A request mevid had no set for: its configuration is learned (when it is
+ * one to keep, and makes the id it came with: a peer's word is not taken
+ * for it), in a free learned slot or the one asked for the longest time
+ * ago, and a set is loaded for it once pid has ended (reload_after), for
+ * the next launcher configured alike. A configuration learned already is
+ * only marked asked for.
+ */
+static void learn(struct engine_stock *st, const struct mevi_stock_request *req, pid_t pid)
+{
+	const struct mevi_stock_config *cfg = &req->config;
+	struct stock_set *slot = NULL;
+	struct mevi_bpf *s;
+	const char *why;
+	uint64_t id;
+
+	for (size_t i = 0; i < ENGINE_STOCK_SETS; i++) {
+		struct stock_set *set = &st->sets[i];
+
+		if ((set->fixed || set->learned) && set->id == req->id) {
+			set->asked_ms = mono_ms(); /* loading, or loaded again soon */
+			return;
+		}
+	}
+	why = unlearnable(cfg);
+	if (why) {
+		log_debug("engine stock: peer pid %d: no set is kept for its configuration: %s",
+			  (int)pid, why);
+		return;
+	}
+	s = bpfskel_open(cfg);
+	if (!s)
+		return;
+	id = bpfskel_id(s);
+	mevi_bpf__destroy(s);
+	if (id != req->id) {
+		log_info(
+		    "engine stock: peer pid %d: its configuration does not make the id it asked "
+		    "for (another build?); not learned",
+		    (int)pid);
+		return;
+	}
+	for (size_t i = ENGINE_STOCK_DEFAULTS; i < ENGINE_STOCK_SETS; i++) {
+		struct stock_set *set = &st->sets[i];
+
+		if (!set->learned) {
+			slot = set;
+			break;
+		}
+		if (!slot || set->asked_ms < slot->asked_ms)
+			slot = set;
+	}
+	if (slot->learned)
+		log_debug("engine stock: a learned configuration let go for a newer one");
+	forget_learned(slot);
+	slot->learned = true;
+	slot->cfg = *cfg;
+	slot->id = id;
+	slot->sampled = !cfg->exact;
+	slot->asked_ms = mono_ms();
+	st->learned++;
+	log_debug("engine stock: learned a configuration (%s, backtraces %s, ring %u KiB): a set "
+		  "is loaded for the next launcher once peer pid %d has ended",
+		  cfg->exact ? "exact" : "sampled",
+		  !cfg->want_stacks ? "off"
+		  : cfg->stacks_all ? "all"
+				    : "mmap",
+		  cfg->ring_bytes >> 10, (int)pid);
+	reload_after(st, pid);
+	arm_expiry(st);
+}
+
 /* Sends the reply, with a set's descriptors when granted (then the set is
  * the peer's: ours are closed and it is loaded again later). */
 static void reply(struct stock_conn *c, const struct mevi_stock_request *req)
@@ -298,9 +445,9 @@ static void reply(struct stock_conn *c, const struct mevi_stock_request *req)
 			 "it holds no set loaded for this build and configuration (yet)");
 	rep.ntp = st->ntp;
 	memcpy(rep.tp, st->tp_ids, sizeof(rep.tp));
-	/* The fault tracepoints for any launcher but a sampled one. */
+	/* The fault tracepoints for an exact-mode launcher. */
 	if (req->version == MEVI_STOCK_VERSION)
-		warm_syscalls_touch(&st->wsys, st->tp_ids, st->ntp, !set || !set->sampled);
+		warm_syscalls_touch(&st->wsys, st->tp_ids, st->ntp, req->config.exact);
 	if (set) {
 		rep.granted = true;
 		nfds = bpfskel_fds(set->skel, NULL, 0, &rep.mask, fds);
@@ -334,6 +481,7 @@ static void reply(struct stock_conn *c, const struct mevi_stock_request *req)
 		return;
 	}
 	if (set) {
+		set->asked_ms = mono_ms();
 		drop_set(set);
 		st->grants++;
 		reload_after(st, c->peer);
@@ -341,8 +489,10 @@ static void reply(struct stock_conn *c, const struct mevi_stock_request *req)
 		return;
 	}
 	st->refusals++;
-	if (req->version == MEVI_STOCK_VERSION && !st->disabled)
+	if (req->version == MEVI_STOCK_VERSION && !st->disabled) {
 		follow_default(st, req->id);
+		learn(st, req, c->peer);
+	}
 	conn_close(c, LOG_LEVEL_DEBUG, rep.why);
 }
 
@@ -432,18 +582,18 @@ static void listener_cb(uv_stream_t *server, int status)
 	}
 }
 
-/* How long the syscall tracepoints stay held after the last request. */
-static unsigned linger_ms(void)
+/* A time in ms from the environment variable name (tests set them), in
+ * 1..max; def when it is unset, or not such a time (said once). */
+static unsigned env_ms(const char *name, unsigned long long max, unsigned def)
 {
-	const char *v = getenv("MEVI_WARM_SYSCALLS_MS");
+	const char *v = getenv(name);
 	unsigned long long ms;
 
 	if (!v || !*v)
-		return WARM_SYSCALLS_LINGER_MS;
-	if (parse_uint(v, 1, 600000, &ms)) {
-		log_warn("MEVI_WARM_SYSCALLS_MS=%s is not a time in 1..600000 ms; using %u", v,
-			 WARM_SYSCALLS_LINGER_MS);
-		return WARM_SYSCALLS_LINGER_MS;
+		return def;
+	if (parse_uint(v, 1, max, &ms)) {
+		log_warn("%s=%s is not a time in 1..%llu ms; using %u", name, v, max, def);
+		return def;
 	}
 	return (unsigned)ms;
 }
@@ -468,9 +618,17 @@ int engine_stock_start(struct engine_stock *st, uv_loop_t *loop, const char *lau
 	uv_timer_init(loop, &st->reload);
 	st->reload.data = st;
 	st->timer_init = true;
-	warm_syscalls_init(&st->wsys, loop, linger_ms());
-	for (size_t i = 0; i < ENGINE_STOCK_SETS; i++)
+	/* How long the syscall tracepoints stay held after the last request,
+	 * and a learned configuration without a request for it. */
+	warm_syscalls_init(&st->wsys, loop,
+			   env_ms("MEVI_WARM_SYSCALLS_MS", 600000, WARM_SYSCALLS_LINGER_MS));
+	uv_timer_init(loop, &st->expire);
+	st->expire.data = st;
+	st->learned_ms = env_ms("MEVI_STOCK_LEARNED_MS", 86400000, ENGINE_STOCK_LEARNED_IDLE_MS);
+	for (size_t i = 0; i < ENGINE_STOCK_DEFAULTS; i++) {
+		st->sets[i].fixed = true;
 		st->sets[i].sampled = i == 1;
+	}
 	err = uv_pipe_init(loop, &st->listener, 0);
 	if (err)
 		return err;
@@ -499,6 +657,7 @@ void engine_stock_close(struct engine_stock *st)
 	}
 	if (st->timer_init) {
 		uv_close((uv_handle_t *)&st->reload, NULL);
+		uv_close((uv_handle_t *)&st->expire, NULL);
 		st->timer_init = false;
 	}
 	if (st->path) {
@@ -508,8 +667,8 @@ void engine_stock_close(struct engine_stock *st)
 	}
 	if (st->loads)
 		log_debug("engine stock: %u sets loaded (the last in %.1f ms), %u handed over, %u "
-			  "requests refused",
-			  st->loads, st->load_ms, st->grants, st->refusals);
+			  "requests refused, %u configurations learned",
+			  st->loads, st->load_ms, st->grants, st->refusals, st->learned);
 	for (size_t i = 0; i < ENGINE_STOCK_SETS; i++)
 		drop_set(&st->sets[i]);
 	warm_tracepoints_stop(&st->warm);

@@ -13,7 +13,17 @@
  * one for each configuration a launcher has with no option but --sample or
  * --pid and no MEVI_BPF_* variable (launcher/bpfskel.h:
  * bpfskel_config_default): exact and sampled. A launcher configured
- * otherwise is told so and loads its own. Nothing is attached here: until a
+ * otherwise (--backtraces=off or all, a MEVI_BPF_* variable) is told so and
+ * loads its own, and mevid learns its configuration from the request: a set
+ * is loaded for it once that launcher has ended, for the next one
+ * configured alike (`mevi-run --backtraces=off` started 4-5 ms later than
+ * the default and ran on an unprimed ring before). At most
+ * ENGINE_STOCK_LEARNED are kept, the one asked for the longest time ago
+ * making room, each let go ENGINE_STOCK_LEARNED_IDLE_MS after its last
+ * request (MEVI_STOCK_LEARNED_MS, 1..86400000, sets it: for tests). Only a
+ * configuration that makes the id it came with (mevid computes it), with a
+ * ring of at most ENGINE_STOCK_LEARNED_RING_MAX, is learned: a peer cannot
+ * make mevid hold what it did not ask for. Nothing is attached here: until a
  * launcher attaches them, the programs run nowhere and cost the machine
  * only their memory (a 4 MiB ring buffer each).
  *
@@ -63,23 +73,36 @@
 #define ENGINE_STOCK_RELOAD_MAX_MS 2000
 #define ENGINE_STOCK_TIMEOUT_MS	   1000
 #define ENGINE_STOCK_CONNS	   16
-#define ENGINE_STOCK_SETS	   2 /* exact, sampled */
+#define ENGINE_STOCK_DEFAULTS	   2 /* exact, sampled */
+#define ENGINE_STOCK_LEARNED	   4 /* other configurations launchers asked for */
+#define ENGINE_STOCK_SETS	   (ENGINE_STOCK_DEFAULTS + ENGINE_STOCK_LEARNED)
+/* A learned configuration no launcher has asked for in this long is let go. */
+#define ENGINE_STOCK_LEARNED_IDLE_MS (10 * 60 * 1000)
+/* The largest ring buffer a learned configuration may have (4x the default). */
+#define ENGINE_STOCK_LEARNED_RING_MAX (16u << 20)
 
 struct mevi_bpf;
 struct stock_conn;
 struct stock_taker;
 
-/* One loaded set, or an empty slot for one. */
+/* One loaded set, or an empty slot for one. The first ENGINE_STOCK_DEFAULTS
+ * hold the default configurations; the others, when learned, one that a
+ * launcher asked for. */
 struct stock_set {
-	struct mevi_bpf *skel; /* NULL: not loaded (yet, or again) */
-	uint64_t id;	       /* bpfskel_id() of skel */
-	bool sampled;	       /* its configuration: the default, sampled or exact */
+	struct mevi_bpf *skel;	      /* NULL: not loaded (yet, or again) */
+	uint64_t id;		      /* bpfskel_id() of skel, or of cfg (learned) */
+	bool sampled;		      /* its configuration is sampled mode's */
+	bool fixed;		      /* one of the defaults' slots */
+	bool learned;		      /* a learned slot in use: cfg says what to load */
+	struct mevi_stock_config cfg; /* learned: as the request carried it */
+	int64_t asked_ms;	      /* learned: the last request for it (mono_ms) */
 };
 
 struct engine_stock {
 	uv_loop_t *loop;
 	uv_pipe_t listener;
 	uv_timer_t reload;
+	uv_timer_t expire; /* lets learned configurations go (timer_init) */
 	bool listening;
 	bool timer_init;
 	bool disabled; /* mevid may not load them: never tried again */
@@ -96,8 +119,9 @@ struct engine_stock {
 	unsigned ntp;
 	bool tp_tried;
 	/* Statistics, logged at exit. */
-	unsigned loads, grants, refusals;
-	double load_ms; /* the last load's wall time */
+	unsigned loads, grants, refusals, learned;
+	unsigned learned_ms; /* ENGINE_STOCK_LEARNED_IDLE_MS, or MEVI_STOCK_LEARNED_MS */
+	double load_ms;	     /* the last load's wall time */
 };
 
 /*

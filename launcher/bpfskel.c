@@ -34,9 +34,9 @@ bool bpfskel_thp_always(void)
 	return strstr(buf, "[always]") != NULL;
 }
 
-void bpfskel_config_default(struct bpfskel_config *c, bool sampled)
+void bpfskel_config_default(struct mevi_stock_config *c, bool sampled)
 {
-	*c = (struct bpfskel_config){
+	*c = (struct mevi_stock_config){
 	    .exact = !sampled,
 	    .thp_always = bpfskel_thp_always(),
 	    .want_stacks = true,
@@ -47,7 +47,7 @@ void bpfskel_config_default(struct bpfskel_config *c, bool sampled)
 	};
 }
 
-struct mevi_bpf *bpfskel_open(const struct bpfskel_config *c)
+struct mevi_bpf *bpfskel_open(const struct mevi_stock_config *c)
 {
 	struct mevi_bpf *s = mevi_bpf__open();
 

@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "stockmsg.h"
+
 struct mevi_bpf;
 
 /* The ring buffer's and the tracked set's sizes mevi-run uses when
@@ -26,24 +28,14 @@ struct mevi_bpf;
 #define BPFSKEL_RINGBUF_BYTES (4u << 20)
 #define BPFSKEL_TRACKED_MAX   8192u
 
-/* Everything a set of programs is loaded with (their read-only data and
- * their maps' sizes). Fixed when loaded: another configuration is another
- * load. */
-struct bpfskel_config {
-	bool exact;	    /* exact mode: the fault programs have work to do */
-	bool thp_always;    /* THP "always": a fault may fill 2 MiB */
-	bool want_stacks;   /* backtraces: copy stacks at anonymous mappings */
-	bool stacks_all;    /* --backtraces=all: in a young image's window too */
-	uint64_t wake_mark; /* force a wake-up past this much unread data */
-	uint32_t ring_bytes;
-	uint32_t tracked_max;
-};
+/* Everything a set of programs is loaded with is a struct mevi_stock_config
+ * (proto/stockmsg.h): the engine stock's request carries it as it is. */
 
 /* The configuration of `mevi-run PROGRAM` with no option and no MEVI_BPF_*
  * variable set (exact mode, backtraces of mappings), or with --sample (or
  * --pid) only: the two mevid loads ahead of time. Reads whether THP is
  * "always" on this machine. */
-void bpfskel_config_default(struct bpfskel_config *c, bool sampled);
+void bpfskel_config_default(struct mevi_stock_config *c, bool sampled);
 
 /* Whether THP is "always" (globally, or for a size a 4 KiB fault could be
  * filled with): every VMA may be filled more than a page at a time. */
@@ -52,7 +44,7 @@ bool bpfskel_thp_always(void);
 /* Opens the skeleton (nothing is in the kernel yet) with c written into its
  * read-only data and map sizes; load it with mevi_bpf__load(). NULL with
  * errno set on failure. */
-struct mevi_bpf *bpfskel_open(const struct bpfskel_config *c);
+struct mevi_bpf *bpfskel_open(const struct mevi_stock_config *c);
 
 /* Names an opened skeleton's programs and configuration: two skeletons with
  * the same id were built from the same programs and configured alike, so

@@ -133,7 +133,7 @@ struct suspect {
 struct ebpf {
 	struct ebpf_config cfg;
 	struct mevi_bpf *skel;
-	struct bpfskel_config sc;     /* what skel was opened with */
+	struct mevi_stock_config sc;  /* what skel was opened with */
 	int stock_fd;		      /* the question to mevid's stock, answer pending; or -1 */
 	int sys_exit_fds[NSYS_EXITS]; /* perf events of the syscalls:sys_exit_* programs */
 	int sys_exit_ids[NSYS_EXITS]; /* their tracepoints' ids, when mevid said them */
@@ -1736,7 +1736,7 @@ static void ask_stock(struct ebpf *e)
 	e->stock_fd = -1;
 	if (!e->cfg.stock_socket)
 		return;
-	fd = stock_ask(e->cfg.stock_socket, bpfskel_id(e->skel), why, sizeof(why));
+	fd = stock_ask(e->cfg.stock_socket, bpfskel_id(e->skel), &e->sc, why, sizeof(why));
 	if (fd < 0 && fd != -ENOENT && fd != -ECONNREFUSED)
 		log_debug("eBPF programs loaded here: %s", why);
 	e->stock_fd = fd < 0 ? -1 : fd;
@@ -1819,10 +1819,10 @@ int ebpf_prepare(const struct ebpf_config *cfg, struct ebpf **out, char *why)
 	for (size_t i = 0; i < NSYS_EXITS; i++)
 		e->sys_exit_fds[i] = -1;
 	e->stock_fd = -1;
-	struct bpfskel_config sc = {.exact = !sampled(e),
-				    .thp_always = bpfskel_thp_always(),
-				    .ring_bytes = rb_bytes,
-				    .tracked_max = tracked_max()};
+	struct mevi_stock_config sc = {.exact = !sampled(e),
+				       .thp_always = bpfskel_thp_always(),
+				       .ring_bytes = rb_bytes,
+				       .tracked_max = tracked_max()};
 
 	e->thp_always = sc.thp_always;
 	e->drain_ms = drain_period_env();

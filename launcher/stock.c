@@ -113,9 +113,11 @@ static int read_reply(int fd, int64_t deadline, struct mevi_stock_reply *r, int 
 	}
 }
 
-int stock_ask(const char *socket_path, uint64_t id, char *why, size_t whylen)
+int stock_ask(const char *socket_path, uint64_t id, const struct mevi_stock_config *config,
+	      char *why, size_t whylen)
 {
-	struct mevi_stock_request req = {.version = MEVI_STOCK_VERSION, .id = id};
+	struct mevi_stock_request req = {
+	    .version = MEVI_STOCK_VERSION, .id = id, .config = *config};
 	char path[108], buf[MEVI_STOCK_MSG_MAX];
 	int fd, err, len;
 

@@ -24,13 +24,15 @@
 
 /*
  * Asks the mevid serving socket_path (the launcher socket: the stock's is
- * beside it) for its loaded set, built and configured as id names, and
- * returns at once: the connection (close-on-exec; stock_take() reads the
+ * beside it) for its loaded set, built and configured as id names (config
+ * is that configuration: mevid may load a set for it ahead of the next
+ * launcher when it has none), and returns at once: the connection (close-on-exec; stock_take() reads the
  * answer and closes it), so that mevid answers while the caller goes on.
  * Else a negative errno, and a sentence in why (whylen bytes): -ENOENT or
  * -ECONNREFUSED (no mevid), -EPERM (not trusted), -ENAMETOOLONG.
  */
-int stock_ask(const char *socket_path, uint64_t id, char *why, size_t whylen);
+int stock_ask(const char *socket_path, uint64_t id, const struct mevi_stock_config *config,
+	      char *why, size_t whylen);
 
 /* The most descriptors an answer carries. */
 #define STOCK_FDS_MAX 64

@@ -26,6 +26,14 @@ static void pack_head(msgpack_packer *pk, uint32_t n, uint32_t version)
 	msgpack_pack_uint32(pk, version);
 }
 
+static void pack_bool(msgpack_packer *pk, bool v)
+{
+	if (v)
+		msgpack_pack_true(pk);
+	else
+		msgpack_pack_false(pk);
+}
+
 int mevi_stock_request_encode(const struct mevi_stock_request *r, char *buf, size_t len)
 {
 	msgpack_sbuffer sb;
@@ -33,8 +41,16 @@ int mevi_stock_request_encode(const struct mevi_stock_request *r, char *buf, siz
 
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	pack_head(&pk, 3, r->version);
+	pack_head(&pk, 4, r->version);
 	msgpack_pack_uint64(&pk, r->id);
+	msgpack_pack_array(&pk, 7);
+	pack_bool(&pk, r->config.exact);
+	pack_bool(&pk, r->config.thp_always);
+	pack_bool(&pk, r->config.want_stacks);
+	pack_bool(&pk, r->config.stacks_all);
+	msgpack_pack_uint64(&pk, r->config.wake_mark);
+	msgpack_pack_uint32(&pk, r->config.ring_bytes);
+	msgpack_pack_uint32(&pk, r->config.tracked_max);
 	return take(&sb, buf, len);
 }
 
@@ -107,6 +123,41 @@ static int unpack_head(const char *buf, size_t len, msgpack_unpacked *up, uint32
 	return (int)off;
 }
 
+static bool get_bool(const msgpack_object *o, bool *v)
+{
+	if (o->type != MSGPACK_OBJECT_BOOLEAN)
+		return false;
+	*v = o->via.boolean;
+	return true;
+}
+
+static bool get_uint(const msgpack_object *o, uint64_t max, uint64_t *v)
+{
+	if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER || o->via.u64 > max)
+		return false;
+	*v = o->via.u64;
+	return true;
+}
+
+/* A config array: four bools, then three uints. */
+static bool decode_config(const msgpack_object *o, struct mevi_stock_config *c)
+{
+	const msgpack_object *f;
+	uint64_t ring, tracked;
+
+	if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 7)
+		return false;
+	f = o->via.array.ptr;
+	if (!get_bool(&f[0], &c->exact) || !get_bool(&f[1], &c->thp_always) ||
+	    !get_bool(&f[2], &c->want_stacks) || !get_bool(&f[3], &c->stacks_all) ||
+	    !get_uint(&f[4], UINT64_MAX, &c->wake_mark) || !get_uint(&f[5], UINT32_MAX, &ring) ||
+	    !get_uint(&f[6], UINT32_MAX, &tracked))
+		return false;
+	c->ring_bytes = (uint32_t)ring;
+	c->tracked_max = (uint32_t)tracked;
+	return true;
+}
+
 int mevi_stock_request_decode(const char *buf, size_t len, struct mevi_stock_request *r)
 {
 	msgpack_unpacked up;
@@ -114,13 +165,16 @@ int mevi_stock_request_decode(const char *buf, size_t len, struct mevi_stock_req
 	int n;
 
 	msgpack_unpacked_init(&up);
-	r->id = 0;
-	n = unpack_head(buf, len, &up, 3, &r->version, &o);
+	*r = (struct mevi_stock_request){0};
+	n = unpack_head(buf, len, &up, 4, &r->version, &o);
 	if (n > 0 && o) {
-		if (o[2].type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+		if (o[2].type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
+		    decode_config(&o[3], &r->config))
 			r->id = o[2].via.u64;
 		else
 			n = -EPROTO;
+		if (n < 0)
+			r->config = (struct mevi_stock_config){0};
 	}
 	msgpack_unpacked_destroy(&up);
 	return n;

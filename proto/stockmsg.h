@@ -3,9 +3,16 @@
  * section 5b): a launcher asks for the set of eBPF programs mevid loaded
  * ahead of time, naming the build and configuration it needs (an id:
  * launcher/bpfskel.h); mevid hands the set over, its descriptors riding with
- * the answer (SCM_RIGHTS), or says in a sentence why not.
+ * the answer (SCM_RIGHTS), or says in a sentence why not. The request
+ * carries the configuration too, so that mevid may load a set for it ahead
+ * of the next launcher configured alike.
  *
- *   request: ["mevi-stock", version, id]
+ *   request: ["mevi-stock", version, id, config]
+ *            config: [exact, thp_always, want_stacks, stacks_all,
+ *            wake_mark, ring_bytes, tracked_max]: four bools and three
+ *            uints (the last two at most 2^32 - 1), what the launcher
+ *            configures its programs with (launcher/bpfskel.h); mevid
+ *            checks that they make the id before it believes them.
  *   reply:   ["mevi-stock", version, mask, why, tracepoints]
  *            mask: uint (granted: bit i set for each descriptor slot filled,
  *            in the order they ride), or nil (refused); why: str, "" when
@@ -25,7 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MEVI_STOCK_VERSION 2
+#define MEVI_STOCK_VERSION 3
 /* The longest message either side sends or accepts, in bytes. */
 #define MEVI_STOCK_MSG_MAX 320
 /* The longest reason a reply carries, terminator included. */
@@ -35,9 +42,23 @@
 #define MEVI_STOCK_TP_MAX    16
 #define MEVI_STOCK_TP_ID_MAX (1u << 24)
 
+/* Everything a set of programs is loaded with (their read-only data and
+ * their maps' sizes: launcher/bpfskel.h). Fixed when loaded: another
+ * configuration is another load. The request carries it as it is. */
+struct mevi_stock_config {
+	bool exact;	    /* exact mode: the fault programs have work to do */
+	bool thp_always;    /* THP "always": a fault may fill 2 MiB */
+	bool want_stacks;   /* backtraces: copy stacks at anonymous mappings */
+	bool stacks_all;    /* --backtraces=all: in a young image's window too */
+	uint64_t wake_mark; /* force a wake-up past this much unread data */
+	uint32_t ring_bytes;
+	uint32_t tracked_max;
+};
+
 struct mevi_stock_request {
 	uint32_t version;
-	uint64_t id; /* the build and configuration wanted */
+	uint64_t id;			 /* the build and configuration wanted */
+	struct mevi_stock_config config; /* that configuration */
 };
 
 struct mevi_stock_reply {
@@ -60,7 +81,9 @@ int mevi_stock_reply_encode(const struct mevi_stock_reply *r, char *buf, size_t 
  * encoding such a reply is -EINVAL). The version is returned as found,
  * and the caller compares it: a message of another version (an array that
  * starts with the magic and a version) decodes to its version alone, the
- * other fields zero. */
+ * other fields zero. A config that is not four bools and three uints
+ * (ring_bytes and tracked_max within 32 bits) is -EPROTO; its values are the
+ * reader's to judge. */
 int mevi_stock_request_decode(const char *buf, size_t len, struct mevi_stock_request *r);
 int mevi_stock_reply_decode(const char *buf, size_t len, struct mevi_stock_reply *r);
 

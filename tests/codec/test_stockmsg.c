@@ -1,7 +1,8 @@
 /*
  * test_stockmsg — the engine stock socket's two messages (proto/stockmsg.h):
- * round trips of edge values, the exact bytes of a request, every way a
- * message can be incomplete or not one, reasons cut to their bound, the
+ * round trips of edge values (the configuration a request carries too), the
+ * exact bytes of a request, every way a message can be incomplete or not
+ * one (a configuration of another shape or out of its types' range), reasons cut to their bound, the
  * tracepoint ids a reply carries, and another version's messages.
  */
 #include <setjmp.h>
@@ -14,6 +15,9 @@
 #include "codec_test.h"
 #include "stockmsg.h"
 
+/* A configuration as a request carries it (the default exact one). */
+#define CONFIG "[true, false, true, false, 1048576, 4194304, 8192]"
+
 static void test_request_roundtrip(void **state)
 {
 	const uint64_t ids[] = {
@@ -22,13 +26,30 @@ static void test_request_roundtrip(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
-		struct mevi_stock_request in = {.version = MEVI_STOCK_VERSION, .id = ids[i]}, out;
+		/* Each bool on its own in turn, and the uints' edges. */
+		struct mevi_stock_request in = {.version = MEVI_STOCK_VERSION,
+						.id = ids[i],
+						.config = {.exact = i % 5 == 1,
+							   .thp_always = i % 5 == 2,
+							   .want_stacks = i % 5 == 3,
+							   .stacks_all = i % 5 == 4,
+							   .wake_mark = i % 2 ? UINT64_MAX : ids[i],
+							   .ring_bytes = i % 2 ? UINT32_MAX : 0,
+							   .tracked_max = (uint32_t)ids[i]}},
+					  out;
 		int n = mevi_stock_request_encode(&in, buf, sizeof(buf));
 
 		assert_true(n > 0);
 		assert_int_equal(mevi_stock_request_decode(buf, (size_t)n, &out), n);
 		assert_int_equal(out.version, in.version);
 		assert_true(out.id == in.id);
+		assert_true(out.config.exact == in.config.exact &&
+			    out.config.thp_always == in.config.thp_always &&
+			    out.config.want_stacks == in.config.want_stacks &&
+			    out.config.stacks_all == in.config.stacks_all);
+		assert_true(out.config.wake_mark == in.config.wake_mark);
+		assert_int_equal(out.config.ring_bytes, in.config.ring_bytes);
+		assert_int_equal(out.config.tracked_max, in.config.tracked_max);
 		/* Every proper prefix asks for more. */
 		for (int k = 0; k < n; k++)
 			assert_int_equal(mevi_stock_request_decode(buf, (size_t)k, &out), 0);
@@ -37,9 +58,17 @@ static void test_request_roundtrip(void **state)
 
 static void test_request_bytes(void **state)
 {
-	static const unsigned char want[] = {0x93, 0xaa, 'm', 'e', 'v', 'i',  '-',
-					     's',  't',	 'o', 'c', 'k', 0x02, 0x2a};
-	struct mevi_stock_request in = {.version = 2, .id = 42};
+	static const unsigned char want[] = {0x94, 0xaa, 'm',  'e',  'v',  'i',	 '-',  's',
+					     't',  'o',	 'c',  'k',  0x03, 0x2a, 0x97, 0xc3,
+					     0xc2, 0xc3, 0xc2, 0xce, 0x00, 0x10, 0x00, 0x00,
+					     0xce, 0x00, 0x40, 0x00, 0x00, 0xcd, 0x20, 0x00};
+	struct mevi_stock_request in = {.version = 3,
+					.id = 42,
+					.config = {.exact = true,
+						   .want_stacks = true,
+						   .wake_mark = 1u << 20,
+						   .ring_bytes = 4u << 20,
+						   .tracked_max = 8192}};
 	char buf[MEVI_STOCK_MSG_MAX];
 
 	(void)state;
@@ -136,7 +165,7 @@ static void test_reply_long_why(void **state)
 	char text[400];
 
 	(void)state;
-	snprintf(text, sizeof(text), "[\"mevi-stock\", 2, nil, \"%0200d\", nil]", 7);
+	snprintf(text, sizeof(text), "[\"mevi-stock\", 3, nil, \"%0200d\", nil]", 7);
 	msgpack_sbuffer_init(&sb);
 	mp_pack(&sb, text);
 	assert_int_equal(mevi_stock_reply_decode(sb.data, sb.size, &out), (int)sb.size);
@@ -176,35 +205,66 @@ static void test_not_messages(void **state)
 	char junk[MEVI_STOCK_MSG_MAX + 8];
 
 	(void)state;
-	assert_true(decode_text_request("[\"mevi-stock\", 2, 5]") > 0);
-	assert_int_equal(decode_text_request("[\"mevi-stock\", 2]"), -EPROTO);
-	assert_int_equal(decode_text_request("[\"mevi-stock\", 2, 5, 6]"), -EPROTO);
-	assert_int_equal(decode_text_request("[\"mevid\", 2, 5]"), -EPROTO);
-	assert_int_equal(decode_text_request("[\"mevi-stocks\", 2, 5]"), -EPROTO);
-	assert_int_equal(decode_text_request("[\"mevi-stock\", -1, 5]"), -EPROTO);
-	assert_int_equal(decode_text_request("[\"mevi-stock\", 4294967296, 5]"), -EPROTO);
-	assert_int_equal(decode_text_request("[\"mevi-stock\", 2, -5]"), -EPROTO);
-	assert_int_equal(decode_text_request("[\"mevi-stock\", 2, \"5\"]"), -EPROTO);
+	assert_true(decode_text_request("[\"mevi-stock\", 3, 5, " CONFIG "]") > 0);
+	assert_true(decode_text_request("[\"mevi-stock\", 3, 5, [false, true, false, true, "
+					"18446744073709551615, 4294967295, 0]]") > 0);
+	assert_int_equal(decode_text_request("[\"mevi-stock\", 3, 5]"), -EPROTO);
+	assert_int_equal(decode_text_request("[\"mevi-stock\", 3]"), -EPROTO);
+	assert_int_equal(decode_text_request("[\"mevi-stock\", 3, 5, " CONFIG ", 6]"), -EPROTO);
+	assert_int_equal(decode_text_request("[\"mevid\", 3, 5, " CONFIG "]"), -EPROTO);
+	assert_int_equal(decode_text_request("[\"mevi-stocks\", 3, 5, " CONFIG "]"), -EPROTO);
+	assert_int_equal(decode_text_request("[\"mevi-stock\", -1, 5, " CONFIG "]"), -EPROTO);
+	assert_int_equal(decode_text_request("[\"mevi-stock\", 4294967296, 5, " CONFIG "]"),
+			 -EPROTO);
+	assert_int_equal(decode_text_request("[\"mevi-stock\", 3, -5, " CONFIG "]"), -EPROTO);
+	assert_int_equal(decode_text_request("[\"mevi-stock\", 3, \"5\", " CONFIG "]"), -EPROTO);
+	/* The configuration: four bools, then three uints (two of 32 bits). */
+	assert_int_equal(decode_text_request("[\"mevi-stock\", 3, 5, nil]"), -EPROTO);
+	assert_int_equal(decode_text_request("[\"mevi-stock\", 3, 5, []]"), -EPROTO);
+	assert_int_equal(decode_text_request("[\"mevi-stock\", 3, 5, [true, false, true, false, "
+					     "1048576, 4194304]]"),
+			 -EPROTO);
+	assert_int_equal(decode_text_request("[\"mevi-stock\", 3, 5, [true, false, true, false, "
+					     "1048576, 4194304, 8192, 1]]"),
+			 -EPROTO);
+	assert_int_equal(decode_text_request("[\"mevi-stock\", 3, 5, [1, false, true, false, "
+					     "1048576, 4194304, 8192]]"),
+			 -EPROTO);
+	assert_int_equal(decode_text_request("[\"mevi-stock\", 3, 5, [true, false, true, nil, "
+					     "1048576, 4194304, 8192]]"),
+			 -EPROTO);
+	assert_int_equal(decode_text_request("[\"mevi-stock\", 3, 5, [true, false, true, false, "
+					     "-1, 4194304, 8192]]"),
+			 -EPROTO);
+	assert_int_equal(decode_text_request("[\"mevi-stock\", 3, 5, [true, false, true, false, "
+					     "1048576, 4294967296, 8192]]"),
+			 -EPROTO);
+	assert_int_equal(decode_text_request("[\"mevi-stock\", 3, 5, [true, false, true, false, "
+					     "1048576, 4194304, 4294967296]]"),
+			 -EPROTO);
+	assert_int_equal(decode_text_request("[\"mevi-stock\", 3, 5, [true, false, true, false, "
+					     "1048576, \"4194304\", 8192]]"),
+			 -EPROTO);
 	assert_int_equal(decode_text_request("[\"mevi-stock\"]"), -EPROTO);
 	assert_int_equal(decode_text_request("{\"mevi-stock\": 1}"), -EPROTO);
 	assert_int_equal(decode_text_request("5"), -EPROTO);
-	assert_true(decode_text_reply("[\"mevi-stock\", 2, nil, \"\", nil]") > 0);
-	assert_true(decode_text_reply("[\"mevi-stock\", 2, 3, \"\", [7]]") > 0);
-	assert_int_equal(decode_text_reply("[\"mevi-stock\", 2, true, \"\", nil]"), -EPROTO);
-	assert_int_equal(decode_text_reply("[\"mevi-stock\", 2, 3, nil, nil]"), -EPROTO);
-	assert_int_equal(decode_text_reply("[\"mevi-stock\", 2, 3, \"\"]"), -EPROTO);
-	assert_int_equal(decode_text_reply("[\"mevi-stock\", 2, 3]"), -EPROTO);
+	assert_true(decode_text_reply("[\"mevi-stock\", 3, nil, \"\", nil]") > 0);
+	assert_true(decode_text_reply("[\"mevi-stock\", 3, 3, \"\", [7]]") > 0);
+	assert_int_equal(decode_text_reply("[\"mevi-stock\", 3, true, \"\", nil]"), -EPROTO);
+	assert_int_equal(decode_text_reply("[\"mevi-stock\", 3, 3, nil, nil]"), -EPROTO);
+	assert_int_equal(decode_text_reply("[\"mevi-stock\", 3, 3, \"\"]"), -EPROTO);
+	assert_int_equal(decode_text_reply("[\"mevi-stock\", 3, 3]"), -EPROTO);
 	/* The tracepoint ids: an array of 1..16 ids in 1..2^24, or nil. */
-	assert_int_equal(decode_text_reply("[\"mevi-stock\", 2, 3, \"\", []]"), -EPROTO);
-	assert_int_equal(decode_text_reply("[\"mevi-stock\", 2, 3, \"\", [0]]"), -EPROTO);
-	assert_int_equal(decode_text_reply("[\"mevi-stock\", 2, 3, \"\", [-7]]"), -EPROTO);
-	assert_int_equal(decode_text_reply("[\"mevi-stock\", 2, 3, \"\", [16777217]]"), -EPROTO);
-	assert_int_equal(decode_text_reply("[\"mevi-stock\", 2, 3, \"\", [\"7\"]]"), -EPROTO);
-	assert_int_equal(decode_text_reply("[\"mevi-stock\", 2, 3, \"\", 7]"), -EPROTO);
-	assert_int_equal(decode_text_reply("[\"mevi-stock\", 2, 3, \"\", "
+	assert_int_equal(decode_text_reply("[\"mevi-stock\", 3, 3, \"\", []]"), -EPROTO);
+	assert_int_equal(decode_text_reply("[\"mevi-stock\", 3, 3, \"\", [0]]"), -EPROTO);
+	assert_int_equal(decode_text_reply("[\"mevi-stock\", 3, 3, \"\", [-7]]"), -EPROTO);
+	assert_int_equal(decode_text_reply("[\"mevi-stock\", 3, 3, \"\", [16777217]]"), -EPROTO);
+	assert_int_equal(decode_text_reply("[\"mevi-stock\", 3, 3, \"\", [\"7\"]]"), -EPROTO);
+	assert_int_equal(decode_text_reply("[\"mevi-stock\", 3, 3, \"\", 7]"), -EPROTO);
+	assert_int_equal(decode_text_reply("[\"mevi-stock\", 3, 3, \"\", "
 					   "[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17]]"),
 			 -EPROTO);
-	assert_true(decode_text_reply("[\"mevi-stock\", 2, 3, \"\", "
+	assert_true(decode_text_reply("[\"mevi-stock\", 3, 3, \"\", "
 				      "[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16]]") > 0);
 	/* Never valid msgpack. */
 	junk[0] = (char)0xc1;
@@ -234,10 +294,16 @@ static void test_other_versions(void **state)
 	assert_int_equal(r.ntp, 0);
 	assert_string_equal(r.why, "");
 	msgpack_sbuffer_clear(&sb);
-	mp_pack(&sb, "[\"mevi-stock\", 3]");
+	mp_pack(&sb, "[\"mevi-stock\", 4]");
 	assert_int_equal(mevi_stock_request_decode(sb.data, sb.size, &q), (int)sb.size);
-	assert_int_equal(q.version, 3);
+	assert_int_equal(q.version, 4);
 	assert_true(q.id == 0);
+	/* The version before this one: an id and no configuration. */
+	msgpack_sbuffer_clear(&sb);
+	mp_pack(&sb, "[\"mevi-stock\", 2, 42]");
+	assert_int_equal(mevi_stock_request_decode(sb.data, sb.size, &q), (int)sb.size);
+	assert_int_equal(q.version, 2);
+	assert_true(q.id == 0 && !q.config.exact && q.config.ring_bytes == 0);
 	msgpack_sbuffer_destroy(&sb);
 }
 

@@ -11,7 +11,12 @@ eBPF programs loaded ahead of time and handed to the next mevi-run.
   PER_SET of the program ids mevid held, mevid no longer does) and mevid
   loads it again; `--sample` takes the other;
 - a launcher configured otherwise (MEVI_BPF_RINGBUF) is refused and loads its
-  own, and mevid keeps its set;
+  own, and mevid keeps its sets; it learns that configuration from the
+  request and loads a set for it once that launcher has ended, which the
+  next launcher configured alike takes; a configuration past the bounds
+  (a 64 MiB ring), or one that does not make the id it came with, is not
+  learned; a learned one no launcher asks for is let go after
+  MEVI_STOCK_LEARNED_MS (6 s here);
 - every answer, a refusal too, carries the ids of the syscall tracepoints the
   layout program attaches to (the kernel's, as tracefs numbers them), and a
   launcher that has them reads no tracefs (strace); without mevid's stock it
@@ -71,13 +76,14 @@ def stock_of(pid):
     return bpf_progs_of(pid) - {prog for _, prog in raw_tp_links_of(pid)}
 
 
-def wait_sets(pid, timeout=10):
-    """The programs mevid holds in its sets once it holds both (2 *
-    PER_SET programs); empty if they did not come in time."""
+def wait_sets(pid, timeout=10, sets=2):
+    """The programs mevid holds in its sets once it holds that many sets
+    (sets * PER_SET programs: both defaults, by default); empty if they did
+    not come in time."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         held = stock_of(pid)
-        if len(held) >= 2 * PER_SET:
+        if len(held) == sets * PER_SET:
             return held
         time.sleep(0.02)
     return set()
@@ -199,6 +205,7 @@ def tracefs_reads(sock):
 
 
 LINGER_MS = 1500
+LEARNED_MS = 6000
 
 
 def perf_events_of(pid):
@@ -212,9 +219,16 @@ def perf_events_of(pid):
     return n
 
 
-def request(version, ident):
-    """A request in bytes: ["mevi-stock", version, ident] (uint64 id)."""
-    return bytes([0x93, 0xa0 | len(MAGIC)]) + MAGIC + bytes([version]) + b"\xcf" + struct.pack(">Q", ident)
+def request(version, ident, ring=4 << 20):
+    """A request in bytes: ["mevi-stock", version, ident, config] (uint64 id;
+    the default exact configuration, with a ring of ring bytes); before
+    version 3, without the configuration."""
+    head = MAGIC + bytes([version]) + b"\xcf" + struct.pack(">Q", ident)
+    if version < 3:
+        return bytes([0x93, 0xa0 | len(MAGIC)]) + head
+    config = (b"\x97\xc3\xc2\xc3\xc2" + b"\xcf" + struct.pack(">Q", ring // 4)
+              + b"\xce" + struct.pack(">I", ring) + b"\xce" + struct.pack(">I", 8192))
+    return bytes([0x94, 0xa0 | len(MAGIC)]) + head + config
 
 
 def ask(path, data, wait=3.0):
@@ -242,9 +256,9 @@ def ask(path, data, wait=3.0):
 
 
 def refused_with(reply, words, tail=None):
-    """Whether reply is ["mevi-stock", 2, nil, why, ids] with words in why
+    """Whether reply is ["mevi-stock", 3, nil, why, ids] with words in why
     (and, given tail, ids packed as tail)."""
-    head = bytes([0x95, 0xa0 | len(MAGIC)]) + MAGIC + b"\x02\xc0"
+    head = bytes([0x95, 0xa0 | len(MAGIC)]) + MAGIC + b"\x03\xc0"
     return (reply is not None and reply.startswith(head) and words in reply[len(head):]
             and (tail is None or reply.endswith(tail)))
 
@@ -254,15 +268,22 @@ def check_socket_rules(d, path, held):
     check("garbage on the stock socket: the connection is closed, nothing handed over",
           got == b"" and not fds, repr((got, fds)))
     ids = kernel_tp_ids()
-    got, fds = ask(path, request(2, 5))
+    got, fds = ask(path, request(3, 5))
     check("a request for another id: refused in a sentence, nothing handed over, the "
           "tracepoint ids given all the same (the kernel's)",
           len(ids) == len(SYS_EXITS) and not fds
           and refused_with(got, b"no set loaded for this build and configuration", msgpack_uints(ids)),
           repr((got, fds, ids)))
-    got, fds = ask(path, request(1, 5))
+    got, fds = ask(path, request(2, 5))
     check("a request of another version: refused, naming ours",
-          refused_with(got, b"speaks version 2") and not fds, repr((got, fds)))
+          refused_with(got, b"speaks version 3") and not fds, repr((got, fds)))
+    got, fds = ask(path, request(3, 5, ring=1 << 16))
+    time.sleep(0.5)
+    with open(d.logpath, errors="replace") as f:
+        log = f.read()
+    check("a configuration that does not make the id it came with is refused and not learned",
+          refused_with(got, b"no set loaded") and stock_of(d.proc.pid) == held
+          and "does not make the id it asked for" in log, repr((got, stock_of(d.proc.pid))))
     t0 = time.time()
     got, fds = ask(path, b"", wait=5)
     check("a silent connection is closed after about a second",
@@ -283,7 +304,7 @@ def check_socket_rules(d, path, held):
             "  m,f=b'',[]  # closed on us: before or after the request\n"
             "print(len(m),len(f))\n")
     r = subprocess.run(["setpriv", "--reuid=%d" % NOBODY, "--regid=%d" % NOBODY, "--clear-groups",
-                        sys.executable, "-c", code, path, request(2, 5).hex()],
+                        sys.executable, "-c", code, path, request(3, 5).hex()],
                        capture_output=True, timeout=30)
     os.chmod(tmp, 0o700)
     os.chmod(path, 0o700)
@@ -310,6 +331,7 @@ def main():
     path = sock + ".stock"
     os.environ["MEVI_LOG"] = "debug"
     os.environ["MEVI_WARM_SYSCALLS_MS"] = str(LINGER_MS)
+    os.environ["MEVI_STOCK_LEARNED_MS"] = str(LEARNED_MS)
     d = Daemon(ARGS.mevid, sock)
     try:
         first = wait_sets(d.proc.pid)
@@ -376,14 +398,41 @@ def main():
               held and held.isdisjoint(second) and p.returncode == 0,
               repr((held, second, p.returncode)))
         check("and says why", b"no set loaded for this build and configuration" in err, err[-600:])
-        check("mevid keeps its sets for the next launchers", stock_of(d.proc.pid) == second,
+        check("mevid keeps its sets for the next launchers", second <= stock_of(d.proc.pid),
               repr(stock_of(d.proc.pid)))
+        third = wait_sets(d.proc.pid, sets=3)
+        check("and, that launcher ended, loads a set for its configuration too",
+              len(third) == 3 * PER_SET and second < third, repr((second, third)))
+        p, held = run_sleeping(sock, {"MEVI_BPF_RINGBUF": "65536"}, "4")
+        err = p.communicate(timeout=30)[1]
+        learned = third - second
+        check("which the next launcher configured alike takes",
+              held == learned and b"mevid's, loaded ahead of time" in err and p.returncode == 0,
+              repr((held, learned, p.returncode, err[-400:])))
+        third = wait_sets(d.proc.pid, sets=3)
+        check("and mevid loads it again", len(third) == 3 * PER_SET and third.isdisjoint(held),
+              repr((third, held)))
+        p, held = run_sleeping(sock, {"MEVI_BPF_RINGBUF": str(64 << 20)}, "5")
+        err = p.communicate(timeout=30)[1]
+        time.sleep(0.5)
+        check("a configuration past the bounds (a 64 MiB ring) runs, with programs of its own, "
+              "and is not learned", held and held.isdisjoint(third) and p.returncode == 0
+              and stock_of(d.proc.pid) == third, repr((held, third, stock_of(d.proc.pid))))
+        with open(d.logpath, errors="replace") as f:
+            log = f.read()
+        check("mevid says why", "no set is kept for its configuration: its ring buffer" in log,
+              log[-600:])
+        relearned = third - second
         check("and its warm tracepoints, through three launchers", links_on(d.proc.pid, WARM)
               == [(name, min(warm)) for name in WARM], repr(raw_tp_links_of(d.proc.pid)))
 
         n = tracefs_reads(sock)
         check("a launcher given the tracepoint ids reads no tracefs", n == 0, repr(n))
-        check_socket_rules(d, path, wait_sets(d.proc.pid))
+        check_socket_rules(d, path, wait_sets(d.proc.pid, sets=3))
+        gone = wait_sets(d.proc.pid, timeout=LEARNED_MS / 1000 + 5)
+        check("a learned configuration no launcher asks for is let go after a while",
+              len(relearned) == PER_SET and len(gone) == 2 * PER_SET
+              and gone.isdisjoint(relearned), repr((gone, relearned)))
         deadline = time.time() + LINGER_MS / 1000 + 5
         while time.time() < deadline and (perf_events_of(d.proc.pid)
                                           or links_on(d.proc.pid, FAULTS)):
