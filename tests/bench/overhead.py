@@ -456,12 +456,24 @@ def print_cpu_speeds():
               "program's ratio depends on the CPU each run lands on; read the intervals, not only the medians")
 
 
+def cpython():
+    """The CPython interpreter itself: Debian's (/usr/bin/python3, which
+    .ci/install-deps.sh installs), else the one running this script. Not
+    the first python3 on PATH: a version manager's shim there (pyenv's is a
+    bash script that runs ~40 processes before the interpreter, ~1 s here)
+    would be measured instead of CPython."""
+    for path in ("/usr/bin/python3", sys.executable):
+        if path and os.access(path, os.X_OK):
+            return os.path.realpath(path)
+    return "python3"
+
+
 def measure(args, mevi_run, mevid, wl, workdir):
     """Checks what is needed, then runs the selected workloads and measurements."""
     src = os.path.join(workdir, "gen.c")
     generate_c_file(src)
     gcc = shutil.which("gcc") or shutil.which("cc")
-    python = shutil.which("python3") or sys.executable
+    python = cpython()
     workloads = [
         ("getppid", "(a) 1,000,000 getppid()", [os.path.join(wl, "getppid")]),
         ("touch_1g", "(b) mmap 1 GiB, write each page", [os.path.join(wl, "touch_1g")]),
