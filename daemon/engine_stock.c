@@ -87,11 +87,11 @@ static void read_tp_ids(struct engine_stock *st)
 	st->ntp = BPFSKEL_NSYS_EXITS;
 }
 
-/* Whether set is a slot to keep loaded (a default's, or a learned one) that
+/* Whether slot i is one to keep loaded (a default's, or a learned one) and
  * is not loaded now. */
-static bool wants_load(const struct stock_set *set)
+static bool wants_load(const struct engine_stock *st, size_t i)
 {
-	return !set->skel && (set->learned || set->fixed);
+	return !st->sets[i].skel && (i < ENGINE_STOCK_DEFAULTS || st->sets[i].learned);
 }
 
 static void forget_learned(struct stock_set *set)
@@ -112,7 +112,7 @@ static void load_set(struct engine_stock *st)
 	int err;
 
 	for (size_t i = 0; i < ENGINE_STOCK_SETS && !set; i++)
-		if (wants_load(&st->sets[i]))
+		if (wants_load(st, i))
 			set = &st->sets[i];
 	if (!set || st->disabled)
 		return;
@@ -172,7 +172,7 @@ static void load_set(struct engine_stock *st)
 	log_debug("engine stock: a set of eBPF programs (%s%s) loaded in %.1f ms",
 		  set->sampled ? "sampled" : "exact", set->learned ? ", learned" : "", st->load_ms);
 	for (size_t i = 0; i < ENGINE_STOCK_SETS; i++)
-		if (wants_load(&st->sets[i])) {
+		if (wants_load(st, i)) {
 			uv_timer_start(&st->reload, reload_cb, 0, 0);
 			break;
 		}
@@ -365,7 +365,7 @@ static void learn(struct engine_stock *st, const struct mevi_stock_request *req,
 	for (size_t i = 0; i < ENGINE_STOCK_SETS; i++) {
 		struct stock_set *set = &st->sets[i];
 
-		if ((set->fixed || set->learned) && set->id == req->id) {
+		if ((i < ENGINE_STOCK_DEFAULTS || set->learned) && set->id == req->id) {
 			set->asked_ms = mono_ms(); /* loading, or loaded again soon */
 			return;
 		}
@@ -625,10 +625,8 @@ int engine_stock_start(struct engine_stock *st, uv_loop_t *loop, const char *lau
 	uv_timer_init(loop, &st->expire);
 	st->expire.data = st;
 	st->learned_ms = env_ms("MEVI_STOCK_LEARNED_MS", 86400000, ENGINE_STOCK_LEARNED_IDLE_MS);
-	for (size_t i = 0; i < ENGINE_STOCK_DEFAULTS; i++) {
-		st->sets[i].fixed = true;
+	for (size_t i = 0; i < ENGINE_STOCK_DEFAULTS; i++)
 		st->sets[i].sampled = i == 1;
-	}
 	err = uv_pipe_init(loop, &st->listener, 0);
 	if (err)
 		return err;

@@ -92,7 +92,6 @@ struct stock_set {
 	struct mevi_bpf *skel;	      /* NULL: not loaded (yet, or again) */
 	uint64_t id;		      /* bpfskel_id() of skel, or of cfg (learned) */
 	bool sampled;		      /* its configuration is sampled mode's */
-	bool fixed;		      /* one of the defaults' slots */
 	bool learned;		      /* a learned slot in use: cfg says what to load */
 	struct mevi_stock_config cfg; /* learned: as the request carried it */
 	int64_t asked_ms;	      /* learned: the last request for it (mono_ms) */
