@@ -15,6 +15,8 @@ temporary socket and a free loopback port, or an already running one given with
 --socket), so mevid's own start-up is NOT in the numbers: users leave it running.
 
 Workloads (issue 3, "Measure and report"):
+  launch         /bin/true: what a launch costs whatever the program does
+                 (reported in ms added; its ratio says little)
   getppid        1,000,000 getppid() calls                      target <= 1.05x
   touch_1g       mmap 1 GiB, write one byte per page (262,144)  target <= 5x, and us/fault
   malloc_1t      glibc malloc/free churn, 1 thread
@@ -475,6 +477,7 @@ def measure(args, mevi_run, mevid, wl, workdir):
     gcc = shutil.which("gcc") or shutil.which("cc")
     python = cpython()
     workloads = [
+        ("launch", "(0) a launch: /bin/true", ["/bin/true"]),
         ("getppid", "(a) 1,000,000 getppid()", [os.path.join(wl, "getppid")]),
         ("touch_1g", "(b) mmap 1 GiB, write each page", [os.path.join(wl, "touch_1g")]),
         ("malloc_1t", "(c) malloc/free churn, 1 thread", [os.path.join(wl, "malloc_churn"), "1"]),
@@ -613,6 +616,8 @@ def run_workloads(args, workloads, mevi_run, sock, workdir):
             notes.append("met" if ratio <= target else "NOT met")
         if name == "touch_1g" and not args.sample:
             notes.append(f"{(mm - nm) / PAGES_1G * 1e6:.2f} us/fault extra ({nm / PAGES_1G * 1e6:.2f} native)")
+        if name == "launch":
+            notes.append(f"+{(mm - nm) * 1e3:.1f} ms a launch")
         notes.append(f"spread native {min(native):.3f}..{max(native):.3f}, mevi {min(mevi):.3f}..{max(mevi):.3f}")
         if errors:
             notes.append(f"{len(errors)} FAILED runs")
@@ -658,7 +663,8 @@ def run_engine_comparison(args, workloads, mevi_run, sock, workdir):
     header = f"{'workload':36s} {'native s':>9s}{cols}  notes"
     print("ratios to native: the median of each round's engine/native ratio, with a distribution-free 95 %")
     print("interval for that median (order statistics; needs 6 rounds or more); native s: median native time;")
-    print("notes: microseconds per first touch added (touch_1g, from the medians), spreads")
+    print("notes: microseconds per first touch added (touch_1g, from the medians), milliseconds a launch adds")
+    print("(launch), spreads")
     print(header)
     print("-" * len(header))
     for name, title, med, times, errors in results:
@@ -668,6 +674,8 @@ def run_engine_comparison(args, workloads, mevi_run, sock, workdir):
             notes.append(f"native {nm / PAGES_1G * 1e6:.2f} us/fault")
             for e in engines:
                 notes.append(f"{e} +{(med[e] - nm) / PAGES_1G * 1e6:.2f} us/fault")
+        if name == "launch":
+            notes.append(", ".join(f"{e} +{(med[e] - nm) * 1e3:.1f} ms a launch" for e in engines))
         notes.append("spread " + ", ".join(f"{side} {min(t):.3f}..{max(t):.3f}" for side, t in times.items()))
         if errors:
             notes.append(f"{len(errors)} FAILED runs")
