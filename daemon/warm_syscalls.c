@@ -100,14 +100,25 @@ static void close_work(uv_work_t *req)
 
 static void after_work(uv_work_t *req, int status);
 
+/* Whether an error of an open is for good (not a moment's). */
+static bool for_good(int err)
+{
+	return err && err != -EBUSY && err != -EINTR && err != -EAGAIN;
+}
+
+/* Whether the fault links are wanted, not held, and may be. */
+static bool faults_missing(const struct warm_syscalls *w)
+{
+	return w->faults_wanted && !w->nfault_fds && !w->faults_disabled;
+}
+
 static void queue(struct warm_syscalls *w, uv_work_cb cb)
 {
 	int err;
 
 	/* Decided here, on the loop: the work reads it, a request meanwhile
 	 * changes only faults_wanted. */
-	w->faults_job =
-	    cb == open_work && w->faults_wanted && !w->nfault_fds && !w->faults_disabled;
+	w->faults_job = cb == open_work && faults_missing(w);
 	w->work.data = w;
 	err = uv_queue_work(w->loop, &w->work, cb, after_work);
 	if (err) {
@@ -144,8 +155,7 @@ static void after_work(uv_work_t *req, int status)
 
 	(void)status;
 	w->busy = false;
-	if (w->fault_err && w->fault_err != -EBUSY && w->fault_err != -EINTR &&
-	    w->fault_err != -EAGAIN && !w->faults_disabled) {
+	if (for_good(w->fault_err) && !w->faults_disabled) {
 		log_debug("engine stock: the fault tracepoints cannot be held (%s); exact-mode "
 			  "launchers link theirs cold",
 			  strerror(-w->fault_err));
@@ -161,7 +171,7 @@ static void after_work(uv_work_t *req, int status)
 	if (w->nfds) {
 		/* Opened: held until the linger runs out; the fault links too when
 		 * a request wanted them meanwhile. */
-		if (w->wanted && w->faults_wanted && !w->nfault_fds && !w->faults_disabled) {
+		if (w->wanted && faults_missing(w)) {
 			w->wanted = false;
 			w->opens++;
 			queue(w, open_work);
@@ -175,7 +185,7 @@ static void after_work(uv_work_t *req, int status)
 		timer_cb(&w->timer);
 		return;
 	}
-	if (w->err && w->err != -EBUSY && w->err != -EINTR && w->err != -EAGAIN) {
+	if (for_good(w->err)) {
 		log_debug("engine stock: the syscall tracepoints cannot be held (%s); launchers "
 			  "attach and detach them cold",
 			  strerror(-w->err));
@@ -211,7 +221,7 @@ void warm_syscalls_touch(struct warm_syscalls *w, const uint32_t *ids, size_t n,
 		return;
 	}
 	w->faults_wanted |= faults;
-	if (w->nfds && (w->nfault_fds || !w->faults_wanted || w->faults_disabled))
+	if (w->nfds && !faults_missing(w))
 		return; /* held: the timer sees the new last_ms */
 	if (w->nfds) {
 		w->opens++;
