@@ -101,8 +101,19 @@ static void forget_learned(struct stock_set *set)
 	set->id = 0;
 }
 
-/* Loads one missing set; the next missing one on the next turn of the loop
- * (each is 6-10 ms of mevid's loop). */
+/* Arms the load of the next missing set, if any, for the next turn of the
+ * loop: a request waits behind one load (6-10 ms) at most. */
+static void reload_next(struct engine_stock *st)
+{
+	for (size_t i = 0; i < ENGINE_STOCK_SETS; i++)
+		if (wants_load(st, i)) {
+			uv_timer_start(&st->reload, reload_cb, 0, 0);
+			return;
+		}
+}
+
+/* Loads one missing set; the next missing one on the next turn of the loop,
+ * whether this one loaded or not. */
 static void load_set(struct engine_stock *st)
 {
 	struct stock_set *set = NULL;
@@ -134,6 +145,7 @@ static void load_set(struct engine_stock *st)
 		log_debug("engine stock: a learned configuration does not load (%s); let go",
 			  strerror(-err));
 		forget_learned(set);
+		reload_next(st);
 		return;
 	}
 	if (err) {
@@ -171,11 +183,7 @@ static void load_set(struct engine_stock *st)
 	st->load_ms = (double)(mono_ns() - t0) / 1e6;
 	log_debug("engine stock: a set of eBPF programs (%s%s) loaded in %.1f ms",
 		  set->sampled ? "sampled" : "exact", set->learned ? ", learned" : "", st->load_ms);
-	for (size_t i = 0; i < ENGINE_STOCK_SETS; i++)
-		if (wants_load(st, i)) {
-			uv_timer_start(&st->reload, reload_cb, 0, 0);
-			break;
-		}
+	reload_next(st);
 }
 
 static void reload_cb(uv_timer_t *t)
