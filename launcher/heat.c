@@ -606,7 +606,7 @@ static bool has_own_userfaultfd(pid_t pid)
 	return found;
 }
 
-int heat_mm_attach(struct heat_mm *hm, pid_t tid, uint64_t insn, int *death_status)
+int heat_mm_attach(struct heat_mm *hm, pid_t pid, pid_t tid, uint64_t insn, int *death_status)
 {
 	uint64_t args[6] = {O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY};
 	struct uffdio_api api = {.api = UFFD_API,
@@ -634,7 +634,7 @@ int heat_mm_attach(struct heat_mm *hm, pid_t tid, uint64_t insn, int *death_stat
 		hm->gave_up = true;
 		return 0;
 	}
-	err = inject_syscall(mm->pid, tid, insn, SYS_userfaultfd, args, &remote_fd, death_status);
+	err = inject_syscall(pid, tid, insn, SYS_userfaultfd, args, &remote_fd, death_status);
 	if (err == -ESRCH)
 		return err;
 	if (err || remote_fd < 0) {
@@ -643,13 +643,13 @@ int heat_mm_attach(struct heat_mm *hm, pid_t tid, uint64_t insn, int *death_stat
 		hm->gave_up = true;
 		return 0;
 	}
-	pidfd = compat_pidfd_open(mm->pid, 0);
+	pidfd = compat_pidfd_open(pid, 0);
 	if (pidfd >= 0) {
 		hm->uffd = compat_pidfd_getfd(pidfd, (int)remote_fd, 0);
 		close(pidfd);
 	}
 	args[0] = (uint64_t)remote_fd;
-	err = inject_syscall(mm->pid, tid, insn, SYS_close, args, &ret, death_status);
+	err = inject_syscall(pid, tid, insn, SYS_close, args, &ret, death_status);
 	if (err == -ESRCH) {
 		close_own(hm);
 		return err;

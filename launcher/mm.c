@@ -940,7 +940,7 @@ void mm_remap(struct mm *mm, uint64_t old_start, uint64_t old_len, uint64_t new_
 
 /* ---- attach ---- */
 
-int mm_attach(struct mm *mm, pid_t tid, uint64_t insn, int *death_status)
+int mm_attach(struct mm *mm, pid_t pid, pid_t tid, uint64_t insn, int *death_status)
 {
 	int fd;
 
@@ -954,7 +954,8 @@ int mm_attach(struct mm *mm, pid_t tid, uint64_t insn, int *death_status)
 		insn = mm_syscall_insn(mm);
 	if (!insn)
 		return 0;
-	fd = uffd_inject(mm, tid, insn, heat_uffd_features(mm->heat) /* heat hook */, death_status);
+	fd = uffd_inject(mm, pid, tid, insn, heat_uffd_features(mm->heat) /* heat hook */,
+			 death_status);
 	if (fd == -ESRCH)
 		return fd;
 	if (fd == -ECANCELED) {

@@ -178,7 +178,8 @@ void mm_set_on_due(struct mm *mm, void (*on_due)(struct mm *, void *), void *ctx
 
 /*
  * Creates a userfaultfd inside the process by injecting syscalls into thread
- * tid (stopped at a user-mode boundary, see inject.h), registers every
+ * tid of process pid (stopped at a user-mode boundary, see inject.h; pid is
+ * mm->pid, or a vfork or CLONE_VM child sharing the address space), registers every
  * private anonymous VMA and reads the initial page states. insn is a syscall
  * instruction address (0: use mm->syscall_insn; if there is none either, the
  * mm stays pending).
@@ -187,7 +188,7 @@ void mm_set_on_due(struct mm *mm, void (*on_due)(struct mm *, void *), void *ctx
  * and is logged once; returns 0 then, since the tracee must carry on.
  * In sampled mode it injects nothing: the mm becomes SAMPLED.
  */
-int mm_attach(struct mm *mm, pid_t tid, uint64_t insn, int *death_status);
+int mm_attach(struct mm *mm, pid_t pid, pid_t tid, uint64_t insn, int *death_status);
 
 /* The vdso's syscall instruction to inject with (0: none, or not injecting:
  * the eBPF engine), looked for the first time it is asked. */

@@ -339,7 +339,7 @@ static bool attach_heat(struct tracee_table *t, struct thread *th)
 {
 	int death = 0;
 
-	if (heat_mm_attach(th->proc->mm->heat, th->tid, 0, &death) == -ESRCH) {
+	if (heat_mm_attach(th->proc->mm->heat, th->proc->pid, th->tid, 0, &death) == -ESRCH) {
 		handle_death(t, th->tid, death);
 		return false;
 	}
@@ -353,7 +353,7 @@ static bool attach(struct tracee_table *t, struct thread *th, uint64_t insn)
 	int death = 0;
 	pid_t tid = th->tid;
 
-	if (mm_attach(th->proc->mm, tid, insn, &death) == -ESRCH) {
+	if (mm_attach(th->proc->mm, th->proc->pid, tid, insn, &death) == -ESRCH) {
 		if (death != INJECT_EXITING)
 			handle_death(t, tid, death);
 		return false;

@@ -56,7 +56,7 @@ static void permission_hint(void)
  * put back. Returns 0 with the tracee's fd in *remote_fd (negative errno if
  * the tracee could not), -ESRCH if the thread died, or another -errno.
  */
-static int remote_uffd_via_dev(struct mm *mm, pid_t tid, uint64_t insn, long *remote_fd,
+static int remote_uffd_via_dev(struct mm *mm, pid_t pid, pid_t tid, uint64_t insn, long *remote_fd,
 			       int *death_status)
 {
 	static const char path[] = "/dev/userfaultfd";
@@ -81,7 +81,7 @@ static int remote_uffd_via_dev(struct mm *mm, pid_t tid, uint64_t insn, long *re
 	args[0] = (uint64_t)AT_FDCWD;
 	args[1] = where;
 	args[2] = O_RDWR | O_CLOEXEC;
-	err = inject_syscall(mm->pid, tid, insn, SYS_openat, args, &devfd, death_status);
+	err = inject_syscall(pid, tid, insn, SYS_openat, args, &devfd, death_status);
 	local = (struct iovec){saved, sizeof(saved)};
 	if (err != -ESRCH)
 		process_vm_writev(mm->pid, &local, 1, &remote, 1, 0);
@@ -94,11 +94,11 @@ static int remote_uffd_via_dev(struct mm *mm, pid_t tid, uint64_t insn, long *re
 	args[0] = (uint64_t)devfd;
 	args[1] = USERFAULTFD_IOC_NEW;
 	args[2] = O_CLOEXEC | O_NONBLOCK;
-	err = inject_syscall(mm->pid, tid, insn, SYS_ioctl, args, remote_fd, death_status);
+	err = inject_syscall(pid, tid, insn, SYS_ioctl, args, remote_fd, death_status);
 	if (err)
 		return err;
 	args[0] = (uint64_t)devfd;
-	return inject_syscall(mm->pid, tid, insn, SYS_close, args, &ret, death_status);
+	return inject_syscall(pid, tid, insn, SYS_close, args, &ret, death_status);
 }
 
 /*
@@ -126,7 +126,8 @@ static bool injection_allowed(struct mm *mm, pid_t tid, uint64_t insn, long nr,
 	return false;
 }
 
-int uffd_inject(struct mm *mm, pid_t tid, uint64_t insn, uint64_t extra_features, int *death_status)
+int uffd_inject(struct mm *mm, pid_t pid, pid_t tid, uint64_t insn, uint64_t extra_features,
+		int *death_status)
 {
 	uint64_t args[6] = {O_CLOEXEC | O_NONBLOCK};
 	struct uffdio_api api = {.api = UFFD_API,
@@ -137,7 +138,7 @@ int uffd_inject(struct mm *mm, pid_t tid, uint64_t insn, uint64_t extra_features
 
 	if (!injection_allowed(mm, tid, insn, SYS_userfaultfd, args))
 		return -ECANCELED;
-	err = inject_syscall(mm->pid, tid, insn, SYS_userfaultfd, args, &remote_fd, death_status);
+	err = inject_syscall(pid, tid, insn, SYS_userfaultfd, args, &remote_fd, death_status);
 	if (err == -ESRCH)
 		return err;
 	if (err) {
@@ -148,7 +149,7 @@ int uffd_inject(struct mm *mm, pid_t tid, uint64_t insn, uint64_t extra_features
 	    injection_allowed(mm, tid, insn, SYS_openat, (uint64_t[6]){(uint64_t)AT_FDCWD}) &&
 	    injection_allowed(mm, tid, insn, SYS_ioctl, (uint64_t[6]){0, USERFAULTFD_IOC_NEW})) {
 		/* Not allowed to call userfaultfd(): try the device. */
-		err = remote_uffd_via_dev(mm, tid, insn, &remote_fd, death_status);
+		err = remote_uffd_via_dev(mm, pid, tid, insn, &remote_fd, death_status);
 		if (err == -ESRCH)
 			return err;
 		if (err)
@@ -161,7 +162,7 @@ int uffd_inject(struct mm *mm, pid_t tid, uint64_t insn, uint64_t extra_features
 			log_warn("pid %d: userfaultfd(): %s", mm->pid, strerror((int)-remote_fd));
 		return remote_fd == -ESRCH || remote_fd == -ECANCELED ? -EPERM : (int)remote_fd;
 	}
-	pidfd = compat_pidfd_open(mm->pid, 0);
+	pidfd = compat_pidfd_open(pid, 0);
 	if (pidfd >= 0)
 		fd = compat_pidfd_getfd(pidfd, (int)remote_fd, 0);
 	if (pidfd < 0 || fd < 0) {
@@ -171,7 +172,7 @@ int uffd_inject(struct mm *mm, pid_t tid, uint64_t insn, uint64_t extra_features
 	if (pidfd >= 0)
 		close(pidfd);
 	args[0] = (uint64_t)remote_fd;
-	if (inject_syscall(mm->pid, tid, insn, SYS_close, args, &ret, death_status) == -ESRCH) {
+	if (inject_syscall(pid, tid, insn, SYS_close, args, &ret, death_status) == -ESRCH) {
 		if (fd >= 0)
 			close(fd);
 		return -ESRCH;

@@ -18,7 +18,9 @@ struct mm;
 
 /*
  * Makes thread tid of mm (stopped; insn: the address of a syscall
- * instruction in it) create a userfaultfd, takes it (pidfd_getfd), closes the
+ * instruction in it) create a userfaultfd, takes it (pidfd_getfd from pid,
+ * the process tid is a thread of: not always mm->pid, since a vfork or
+ * CLONE_VM child shares the address space but not the descriptors), closes the
  * tracee's copy and negotiates the API with UFFD_FEATURE_THREAD_ID,
  * UFFD_FEATURE_EVENT_UNMAP and extra_features. Returns the descriptor (ours,
  * non-blocking, close-on-exec: the caller owns it), -ESRCH when the thread
@@ -27,7 +29,7 @@ struct mm;
  * -errno after saying why (a permission problem with a hint on how to allow
  * it, once per session).
  */
-int uffd_inject(struct mm *mm, pid_t tid, uint64_t insn, uint64_t extra_features,
+int uffd_inject(struct mm *mm, pid_t pid, pid_t tid, uint64_t insn, uint64_t extra_features,
 		int *death_status);
 
 /* libevent callback of mm->uffd_ev (arg: the mm): reads and serves every

@@ -1,9 +1,14 @@
 /*
  * Scenario: posix_spawn or vfork, then exec of another scenario binary.
  *
- * argv[1] chooses the way: "posix_spawn" (glibc uses clone(CLONE_VM|CLONE_VFORK))
- * or "vfork" (vfork() then execve() in the child, which shares the parent's
- * memory until the exec). The child runs mmap_munmap_middle, found next to this
+ * argv[1] chooses the way: "posix_spawn" (glibc uses clone(CLONE_VM|CLONE_VFORK)),
+ * "vfork" (vfork() then execve() in the child, which shares the parent's
+ * memory until the exec) or "vfork_late": as vfork, but the child first
+ * sleeps 30 ms and maps and unmaps a page (raw syscalls: it runs on the
+ * parent's stack). Meanwhile the parent's address space, still waiting to be
+ * attached, becomes due while the parent cannot stop (it waits inside vfork),
+ * so mevi-run attaches it at a stop of the child: the descriptors it injects
+ * are the child's, not the parent's. The child runs mmap_munmap_middle, found next to this
  * binary, which checkpoints with its own pid. The parent waits for it.
  *
  * Checkpoints:
@@ -15,9 +20,12 @@
 
 #include <limits.h>
 #include <spawn.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -58,16 +66,28 @@ int main(int argc, char **argv)
 		err = posix_spawn(&pid, path, NULL, NULL, child_argv, environ);
 		if (err)
 			sc_die(0, "posix_spawn %s: %s", path, strerror(err));
-	} else if (strcmp(how, "vfork") == 0) {
+	} else if (strcmp(how, "vfork") == 0 || strcmp(how, "vfork_late") == 0) {
+		bool late = strcmp(how, "vfork_late") == 0;
+
 		pid = vfork();
 		if (pid < 0)
 			sc_die(1, "vfork");
 		if (pid == 0) {
+			if (late) {
+				struct timespec ts = {0, 30 * 1000 * 1000};
+				long q;
+
+				syscall(SYS_nanosleep, &ts, NULL);
+				q = syscall(SYS_mmap, NULL, SC_PAGE, PROT_READ | PROT_WRITE,
+					    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+				if (q != -1)
+					syscall(SYS_munmap, q, SC_PAGE);
+			}
 			execve(path, child_argv, environ);
 			_exit(127);
 		}
 	} else {
-		sc_die(0, "usage: spawn_exec [posix_spawn|vfork]");
+		sc_die(0, "usage: spawn_exec [posix_spawn|vfork|vfork_late]");
 	}
 	if (waitpid(pid, &status, 0) != pid)
 		sc_die(1, "waitpid");
