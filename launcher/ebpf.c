@@ -1599,20 +1599,20 @@ static int attach(struct ebpf *e)
 
 /*
  * The fault programs (exact mode; sampled mode reads residency with
- * PAGEMAP_SCAN and leaves them loaded but unattached). After a hand-over the
- * tracker attaches them while PROGRAM starts, which is exact all the same:
- * every address space's first read (PAGEMAP_SCAN) comes after this, in the
- * tracker's loop, and finds whatever was touched before. Each of the two
- * tracepoints' first program patches the kernel's text: 0.9-1.1 ms here,
- * off PROGRAM's start-up, but every CPU is interrupted for it, PROGRAM's
- * too. After another launcher's request mevid holds them warm for a while
- * (daemon/warm_syscalls.h), and these links patch nothing.
+ * PAGEMAP_SCAN and leaves them loaded but unattached), once. The original
+ * attaches them before PROGRAM's exec (ebpf_track): a program that ends
+ * before the tracker's first read of it (/bin/true: 1 ms) has its first
+ * touches all the same (the tracker attached them once awake, and lost all
+ * of /bin/true's in 7 runs of 20). A tracepoint's first program patches the
+ * kernel's text (6 ms for the two here, every CPU interrupted); after another
+ * launcher's request mevid holds them warm for a while
+ * (daemon/warm_syscalls.h), and these links patch nothing: 13-26 us.
  */
 static int attach_faults(struct ebpf *e, char *why)
 {
 	int err = 1;
 
-	if (!sampled(e)) {
+	if (!sampled(e) && e->skel->links.fault_user_fd <= 0) {
 		err = mevi_bpf__fault_user__attach(e->skel);
 		if (err > 0)
 			err = mevi_bpf__fault_kernel__attach(e->skel);
@@ -1981,9 +1981,12 @@ int ebpf_track(struct ebpf *e, pid_t pid, char *why)
 	struct mevi_bpf_proc val = {.code_maps_woken = ~0u}; /* its first stack wakes us */
 	__u32 key = (__u32)pid;
 
-	if (bpf_map_update_elem(tracked_fd(e), &key, &val, BPF_ANY)) {
-		int err = -errno;
+	int err = attach_faults(e, why);
 
+	if (err)
+		return err;
+	if (bpf_map_update_elem(tracked_fd(e), &key, &val, BPF_ANY)) {
+		err = -errno;
 		snprintf(why, EBPF_WHY_LEN, "cannot add the program to the tracked set: %s",
 			 strerror(-err));
 		return err;

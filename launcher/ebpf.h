@@ -97,13 +97,14 @@ int ebpf_open(const struct ebpf_config *cfg, struct ebpf **out, char *why);
  *    returns as ebpf_open() does.
  *  - ebpf_load(), in the original: loads (or takes mevid's stock), and
  *    attaches all but the fault programs; 0, or -errno with why.
- *  - ebpf_track(), in the original: puts pid (its own: it becomes PROGRAM)
- *    in the tracked set as the launched program, so the kernel records its
- *    exec and everything after while the successor is still waking.
+ *  - ebpf_track(), in the original: attaches the fault programs (exact
+ *    mode) and puts pid (its own: it becomes PROGRAM) in the tracked set as
+ *    the launched program, so the kernel records its exec and everything
+ *    after, first touches included, while the successor is still waking.
  *    0, or -errno with why.
  *  - ebpf_resume(), in the successor (or in the original, before a fork),
- *    with the loop's base: attaches the fault programs (exact mode) and
- *    finishes what ebpf_open() does (the backtraces, the ring buffer, the
+ *    with the loop's base: attaches the fault programs if not yet (exact
+ *    mode) and finishes what ebpf_open() does (the backtraces, the ring buffer, the
  *    loop's events); 0, or -errno with why.
  * ebpf_close() frees e after any of them.
  */
