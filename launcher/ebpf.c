@@ -741,6 +741,8 @@ static void on_exec(struct ebpf *e, const struct mevi_bpf_exec *x)
 	emit_cmdline(e, p, MEVI_EV_PROC_EXEC, 0);
 	proc_new_mm(e, p, NULL, true);
 	p->exec_young = true;
+	if (p->mm)
+		mm_exec_stack(p->mm, r->arg[0], r->arg[1], r->arg[2]);
 }
 
 /*

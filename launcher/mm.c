@@ -819,6 +819,22 @@ void mm_mapped(struct mm *mm, uint64_t addr, uint64_t len)
 	annotate(mm, &d, d.start, d.end);
 }
 
+void mm_exec_stack(struct mm *mm, uint64_t start, uint64_t end, uint64_t written)
+{
+	struct vma_desc d = {
+	    .start = start, .end = end, .kind = MEVI_KIND_STACK, .private_anon = true, .name = ""};
+	struct run_vec runs = {0};
+
+	if (start % PAGE || end % PAGE || start >= end || end > MEVI_ADDR_LIMIT ||
+	    written < start || written >= end ||
+	    run_push3(&runs, PAGE_DOWN(written), end, MEVI_STATE_RESIDENT))
+		return;
+	drop_gap(mm, start, end);
+	apply_states(mm, start, end, &runs);
+	annotate(mm, &d, start, end);
+	free(runs.v);
+}
+
 void mm_unmap_now(struct mm *mm, uint64_t addr, uint64_t len)
 {
 	uint64_t end;

@@ -256,6 +256,15 @@ void mm_unmap_now(struct mm *mm, uint64_t addr, uint64_t len);
 void mm_unmapped(struct mm *mm, uint64_t addr, uint64_t len);
 void mm_mapped(struct mm *mm, uint64_t addr, uint64_t len);
 
+/*
+ * An exec'd image's stack, as its exec record says (the eBPF engine): the
+ * main thread's stack [start, end), resident from the page of written (its
+ * start_stack, where argc is) to the end, since the exec wrote there
+ * (command line, environment, auxiliary vector) and no fault of the
+ * program's will say so. Nothing when the arguments are not such a range.
+ */
+void mm_exec_stack(struct mm *mm, uint64_t start, uint64_t end, uint64_t written);
+
 /* Page [page, page + 4096) was first touched by thread tid (<= 0: unknown)
  * and is resident now: the map says so, and its state (with backtraces on,
  * and the touch) is queued. comm: as for backtrace_fault. The page must be

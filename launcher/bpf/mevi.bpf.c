@@ -267,6 +267,12 @@ int BPF_PROG(proc_exec, struct task_struct *task, pid_t old_pid, struct linux_bi
 	x->rec.h.pid = tgid;
 	x->rec.h.tid = (__u32)old_pid;
 	x->rec.h.seq = p->seq;
+	/* The new stack, and where the exec's writes to it start (its argc:
+	 * every page from there up holds what the exec wrote, without a fault
+	 * of the program's; a program gone before it is read has them too). */
+	x->rec.arg[0] = BPF_CORE_READ(bprm, vma, vm_start);
+	x->rec.arg[1] = BPF_CORE_READ(bprm, vma, vm_end);
+	x->rec.arg[2] = BPF_CORE_READ(task, mm, start_stack);
 	start = BPF_CORE_READ(task, mm, arg_start);
 	end = BPF_CORE_READ(task, mm, arg_end);
 	n = end > start ? end - start : 0;

@@ -99,7 +99,10 @@ struct mevi_bpf_stack {
 #define MEVI_BPF_ARGS_BYTES 1024
 
 struct mevi_bpf_exec {
-	struct mevi_bpf_rec rec; /* nr, aux, ret, arg unused */
+	struct mevi_bpf_rec rec; /* arg: the new stack's VMA start and end, and
+				  * its start_stack (argc: the exec wrote every
+				  * page from there to the end); nr, aux, ret,
+				  * arg[3] unused */
 	__u32 len;		 /* bytes of args[] copied */
 	__u32 full;		 /* the whole command line's length (arg_end - arg_start) */
 	char args[MEVI_BPF_ARGS_BYTES];
