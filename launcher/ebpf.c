@@ -822,6 +822,12 @@ static bool map_holds(const struct memmap *map, uint64_t s, uint64_t e)
 	return memmap_walk_range(map, s, e, any_range_cb, NULL) != 0;
 }
 
+/* Whether map holds all of [s, e), s page-aligned. */
+static bool map_covers(const struct memmap *map, uint64_t s, uint64_t e)
+{
+	return map_holds(map, s, e) && map_extent(map, s) >= e;
+}
+
 /* Whether an mmap with these flags makes private anonymous memory with no
  * page resident (MAP_POPULATE and MAP_LOCKED fill it; MAP_HUGETLB is not
  * what exact mode tracks). */
@@ -981,8 +987,7 @@ static void on_syscall(struct ebpf *e, const struct mevi_bpf_rec *r)
 		forget_caches(p, ret, ret + PAGE_UP(a[1]));
 		late_range(e, mm->pid, ret, ret + PAGE_UP(a[1]));
 		if (r->h.seq <= p->read_end_seq && fresh_anon(a[3]) &&
-		    map_holds(mm->map, ret, ret + PAGE_UP(a[1])) &&
-		    map_extent(mm->map, ret) >= ret + PAGE_UP(a[1])) {
+		    map_covers(mm->map, ret, ret + PAGE_UP(a[1]))) {
 			/* The last full read ran while this mmap returned and
 			 * holds its range: it found this very mapping, touches
 			 * and all (records after this one bring what followed).

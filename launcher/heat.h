@@ -114,8 +114,9 @@ void heat_mm_program_uffd(struct heat_mm *hm);
 
 /*
  * Sampled mode: thread tid of process pid (mm->pid, or a child sharing the
- * address space: vfork) is in a ptrace stop at a user-mode boundary: inject our userfaultfd if it has none yet. insn: a
- * syscall instruction (0: the vdso's). Returns 0, or -ESRCH when the thread
+ * address space: vfork) is in a ptrace stop at a user-mode boundary: inject
+ * our userfaultfd if it has none yet. insn: a syscall instruction (0: the
+ * vdso's). Returns 0, or -ESRCH when the thread
  * died (*death_status as inject_syscall() says).
  */
 int heat_mm_attach(struct heat_mm *hm, pid_t pid, pid_t tid, uint64_t insn, int *death_status);
