@@ -178,11 +178,7 @@ int vma_total(struct vma_source *src, uint64_t *bytes)
 	return 0;
 }
 
-/* Reads the whole maps file into src->buf, which starts at 8 KiB and doubles
- * as needed (a short-lived process's 22 mappings are 2-3 KiB: its whole read
- * took 49-51 us against 56-58 us from a 64 KiB buffer, fresh pages of the
- * tracer's heap for every new address space). Returns its length or
- * -errno. */
+/* Reads the whole maps file into src->buf. Returns its length or -errno. */
 static ssize_t read_maps(struct vma_source *src)
 {
 	size_t len = 0;
@@ -191,7 +187,7 @@ static ssize_t read_maps(struct vma_source *src)
 		ssize_t n;
 
 		if (src->buf_cap - len < 4096) {
-			size_t cap = src->buf_cap ? src->buf_cap * 2 : 8192;
+			size_t cap = src->buf_cap ? src->buf_cap * 2 : 65536;
 			char *nb = realloc(src->buf, cap);
 
 			if (!nb)
