@@ -40,7 +40,10 @@
  * never competes with the short program it just equipped (on two CPUs, 200
  * fork + exec ran ~15 ms longer with the load in its middle). Without a
  * pidfd (a peer in another pid namespace), ENGINE_STOCK_RELOAD_MS after.
- * Sets are loaded one per turn of the loop.
+ * Sets are loaded one at a time, each on a thread of its own at SCHED_IDLE
+ * (the loop goes on meanwhile): the load does not take a CPU another thread
+ * wants, such as the ended program's parent's; on a machine with no idle CPU
+ * for ENGINE_STOCK_IDLE_MS, it goes on at SCHED_BATCH.
  * Once mevid has loaded a set (it may), it also keeps the process-tree
  * tracepoints warm (warm_tracepoints.h), so that a launcher's attach there
  * patches no kernel text, and reads the ids of the syscall tracepoints the
@@ -62,6 +65,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <uv.h>
 
@@ -69,6 +73,7 @@
 #include "warm_syscalls.h"
 #include "warm_tracepoints.h"
 
+#define ENGINE_STOCK_IDLE_MS	   50 /* then a load goes on at SCHED_BATCH */
 #define ENGINE_STOCK_RELOAD_MS	   250
 #define ENGINE_STOCK_RELOAD_MAX_MS 2000
 #define ENGINE_STOCK_TIMEOUT_MS	   1000
@@ -97,6 +102,25 @@ struct stock_set {
 	int64_t asked_ms;	      /* learned: the last request for it (mono_ms) */
 };
 
+/* A load under way, on a thread of its own (engine_stock.c: load_thread):
+ * the thread writes only skel, err, open_failed, prime_err, cpu_ms and tid, and the loop
+ * reads them only once the thread has said it is done. */
+struct stock_load {
+	struct engine_stock *st;
+	size_t slot;		      /* the set it is for */
+	bool learned;		      /* that slot's, when it started */
+	uint64_t id_asked;	      /* that slot's id then: what it loads */
+	struct mevi_stock_config cfg; /* what is loaded */
+	uint64_t t0_ns;		      /* mono_ns() at its start */
+	struct mevi_bpf *skel;	      /* loaded, or NULL */
+	int err;		      /* negative errno, 0 when loaded */
+	bool open_failed;	      /* err came from bpfskel_open(), not the kernel */
+	int prime_err;		      /* bpfskel_prime_ring()'s */
+	double cpu_ms;		      /* the thread's CPU time */
+	pid_t tid;		      /* the thread's while it runs, else 0 (load_lock) */
+	bool boosted;		      /* moved to SCHED_BATCH (boost_cb) */
+};
+
 struct engine_stock {
 	uv_loop_t *loop;
 	uv_pipe_t listener;
@@ -105,6 +129,14 @@ struct engine_stock {
 	bool listening;
 	bool timer_init;
 	bool disabled; /* mevid may not load them: never tried again */
+	bool closing;  /* engine_stock_close() has begun: nothing more is loaded */
+	bool loading;  /* job is under way, on load_tid */
+	bool async_init;
+	uv_async_t load_async; /* load_thread() -> load_done() */
+	uv_thread_t load_tid;
+	uv_timer_t boost;     /* ENGINE_STOCK_IDLE_MS into a load (timer_init) */
+	uv_mutex_t load_lock; /* job.tid, between the thread and boost_cb */
+	struct stock_load job;
 	char *path;    /* the stock socket (owned), unlinked on close */
 	struct stock_set sets[ENGINE_STOCK_SETS];
 	struct stock_conn *conns;
@@ -120,7 +152,8 @@ struct engine_stock {
 	/* Statistics, logged at exit. */
 	unsigned loads, grants, refusals, learned;
 	unsigned learned_ms; /* ENGINE_STOCK_LEARNED_IDLE_MS, or MEVI_STOCK_LEARNED_MS */
-	double load_ms;	     /* the last load's wall time */
+	double load_ms;	     /* the last load's wall time, from its start to the loop's */
+	double load_cpu_ms;  /* and its CPU time */
 };
 
 /*
