@@ -146,7 +146,8 @@ static void load_thread(void *arg)
 		job->prime_err = bpfskel_prime_ring(job->skel);
 	}
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
-	job->cpu_ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	job->cpu_ms =
+	    (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
 	uv_mutex_lock(&job->st->load_lock); /* no boost for a tid about to end */
 	job->tid = 0;
 	uv_mutex_unlock(&job->st->load_lock);

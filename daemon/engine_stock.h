@@ -137,7 +137,7 @@ struct engine_stock {
 	uv_timer_t boost;     /* ENGINE_STOCK_IDLE_MS into a load (timer_init) */
 	uv_mutex_t load_lock; /* job.tid, between the thread and boost_cb */
 	struct stock_load job;
-	char *path;    /* the stock socket (owned), unlinked on close */
+	char *path; /* the stock socket (owned), unlinked on close */
 	struct stock_set sets[ENGINE_STOCK_SETS];
 	struct stock_conn *conns;
 	unsigned nconns;

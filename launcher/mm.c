@@ -308,6 +308,7 @@ void mm_put(struct mm *mm)
 	free(mm->recheck.v);
 	backtrace_mm_free(mm->bt);
 	heat_mm_free(mm->heat); /* heat hook */
+	mm_drop_final(mm);
 	free(mm);
 }
 
@@ -708,30 +709,84 @@ static int resync_vma(const struct vma_desc *d, void *arg)
 	return 0;
 }
 
-int mm_resync(struct mm *mm, uint64_t start, uint64_t end)
+/* A resync of [start, end) begins: false when the range is empty. */
+static bool resync_begin(struct resync_ctx *rc, struct mm *mm, uint64_t start, uint64_t end)
 {
-	struct resync_ctx rc = {.mm = mm};
-	int err;
-
 	start = PAGE_DOWN(start);
 	end = PAGE_UP(end);
 	if (end > MEVI_ADDR_LIMIT)
 		end = MEVI_ADDR_LIMIT;
 	if (start >= end)
-		return 0;
-	rc.start = rc.cursor = start;
-	rc.end = end;
+		return false;
+	*rc = (struct resync_ctx){.mm = mm, .start = start, .cursor = start, .end = end};
 	mm->stats->resyncs++;
-	prefetch(&rc);
-	err = vma_each(&mm->vmas, start, end, resync_vma, &rc);
-	free(rc.pf.runs.v);
+	prefetch(rc);
+	return true;
+}
+
+/* A resync's end, after its walk returned err. */
+static int resync_end(struct resync_ctx *rc, int err)
+{
+	free(rc->pf.runs.v);
+	rc->pf.runs.v = NULL;
 	if (err) {
 		if (err != -ESRCH)
-			log_warn("pid %d: reading mappings: %s", mm->pid, strerror(-err));
+			log_warn("pid %d: reading mappings: %s", rc->mm->pid, strerror(-err));
 		return err;
 	}
-	drop_gap(mm, rc.cursor, end);
+	drop_gap(rc->mm, rc->cursor, rc->end);
 	return 0;
+}
+
+int mm_resync(struct mm *mm, uint64_t start, uint64_t end)
+{
+	struct resync_ctx rc;
+
+	if (!resync_begin(&rc, mm, start, end))
+		return 0;
+	return resync_end(&rc, vma_each(&mm->vmas, rc.start, rc.end, resync_vma, &rc));
+}
+
+/* A last read between mm_read_final() and mm_apply_final(). */
+struct mm_final {
+	struct resync_ctx rc;
+	int err; /* the reads' */
+};
+
+int mm_read_final(struct mm *mm)
+{
+	struct mm_final *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return -ENOMEM;
+	mm_drop_final(mm);
+	resync_begin(&f->rc, mm, 0, MEVI_ADDR_LIMIT);
+	f->err = vma_hold_text(&mm->vmas);
+	mm->final = f;
+	return 0;
+}
+
+int mm_apply_final(struct mm *mm)
+{
+	struct mm_final *f = mm->final;
+	int err;
+
+	if (!f)
+		return -EINVAL;
+	mm->final = NULL;
+	err = f->err ? f->err : vma_each_held(&mm->vmas, resync_vma, &f->rc);
+	err = resync_end(&f->rc, err);
+	free(f);
+	return err;
+}
+
+void mm_drop_final(struct mm *mm)
+{
+	if (!mm->final)
+		return;
+	free(mm->final->rc.pf.runs.v);
+	free(mm->final);
+	mm->final = NULL;
 }
 
 char *mm_layout_text(const struct mm *mm)

@@ -774,6 +774,30 @@ static bool is_stop_signal(int sig)
 }
 
 /*
+ * PTRACE_EVENT_EXIT. The leader of a process whose address space was never
+ * attached (or is sampled) is exiting: its final state is read while the mm
+ * still exists, the process let go, and only then is what was read applied
+ * (mm_read_final): the model's work overlaps the rest of its exit.
+ */
+static void on_exit_event(struct thread *th)
+{
+	struct mm *mm = th->proc ? th->proc->mm : NULL;
+
+	if (!mm || (mm->state != MM_PENDING && mm->state != MM_SAMPLED) ||
+	    th->tid != th->proc->pid) {
+		resume(th->tid, PTRACE_CONT, 0);
+		return;
+	}
+	if (mm_read_final(mm)) { /* out of memory: the whole read, then */
+		mm_resync(mm, 0, MEVI_ADDR_LIMIT);
+		resume(th->tid, PTRACE_CONT, 0);
+		return;
+	}
+	resume(th->tid, PTRACE_CONT, 0);
+	mm_apply_final(mm);
+}
+
+/*
  * PTRACE_EVENT_STOP: a group-stop (job control), or the stop asked for with
  * PTRACE_INTERRUPT, or the wake-up of a tracee parked with PTRACE_LISTEN.
  */
@@ -853,13 +877,7 @@ static void handle_stop(struct tracee_table *t, pid_t tid, int status)
 		on_event_stop(t, th, sig);
 		return;
 	case PTRACE_EVENT_EXIT:
-		/* The leader of a process whose address space was never attached
-		 * is exiting: read its final state while the mm still exists. */
-		if (th->proc && th->proc->mm &&
-		    (th->proc->mm->state == MM_PENDING || th->proc->mm->state == MM_SAMPLED) &&
-		    th->tid == th->proc->pid)
-			mm_resync(th->proc->mm, 0, MEVI_ADDR_LIMIT);
-		resume(tid, PTRACE_CONT, 0);
+		on_exit_event(th);
 		return;
 	case 0:
 		break;

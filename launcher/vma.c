@@ -271,16 +271,13 @@ static bool parse_line(const char *line, uint64_t *s, uint64_t *e, char perms[4]
 }
 
 /* Iterates VMAs intersecting [start, end) by parsing /proc/PID/maps. */
-static int iter_text(struct vma_source *src, uint64_t start, uint64_t end,
-		     int (*fn)(const struct vma_info *, void *), void *ctx)
+/* Calls fn for each VMA of the text read_maps() left in src->buf that
+ * intersects [start, end). Cuts the lines at their newlines. */
+static int parse_text(struct vma_source *src, uint64_t start, uint64_t end,
+		      int (*fn)(const struct vma_info *, void *), void *ctx)
 {
-	ssize_t len = read_maps(src);
 	char *line, *next;
 
-	if (len < 0)
-		return (int)len;
-	src->text_len = (size_t)len;
-	src->text_whole = start == 0 && end >= MEVI_ADDR_LIMIT;
 	for (line = src->buf; line && *line; line = next) {
 		uint64_t s, e, maj, min, inode;
 		char perms[4];
@@ -312,6 +309,18 @@ static int iter_text(struct vma_source *src, uint64_t start, uint64_t end,
 			return err;
 	}
 	return 0;
+}
+
+static int iter_text(struct vma_source *src, uint64_t start, uint64_t end,
+		     int (*fn)(const struct vma_info *, void *), void *ctx)
+{
+	ssize_t len = read_maps(src);
+
+	if (len < 0)
+		return (int)len;
+	src->text_len = (size_t)len;
+	src->text_whole = start == 0 && end >= MEVI_ADDR_LIMIT;
+	return parse_text(src, start, end, fn, ctx);
 }
 
 char *vma_copy_text(const struct vma_source *src)
@@ -347,7 +356,7 @@ static int iter(struct vma_source *src, uint64_t start, uint64_t end,
 
 	if (err)
 		return err;
-	src->text_whole = false;
+	src->text_whole = src->text_held = false;
 	err = src->use_query && !whole ? iter_query(src, start, end, fn, ctx)
 				       : iter_text(src, start, end, fn, ctx);
 
@@ -452,6 +461,32 @@ int vma_each(struct vma_source *src, uint64_t start, uint64_t end, vma_each_fn f
 	struct each_ctx ec = {fn, ctx};
 
 	return iter(src, start, end, each_cb, &ec);
+}
+
+int vma_hold_text(struct vma_source *src)
+{
+	int err = src->maps_fd < 0 ? open_maps(src) : 0;
+	ssize_t len;
+
+	src->text_whole = src->text_held = false;
+	if (err)
+		return err == -EIO ? -ESRCH : err;
+	len = read_maps(src);
+	if (len < 0)
+		return len == -EIO ? -ESRCH : (int)len;
+	src->text_len = (size_t)len;
+	src->text_whole = src->text_held = true;
+	return 0;
+}
+
+int vma_each_held(struct vma_source *src, vma_each_fn fn, void *ctx)
+{
+	struct each_ctx ec = {fn, ctx};
+
+	if (!src->text_held)
+		return -EINVAL;
+	src->text_held = false;
+	return parse_text(src, 0, MEVI_ADDR_LIMIT, each_cb, &ec);
 }
 
 /* The vdso's address from the auxiliary vector (AT_SYSINFO_EHDR). */

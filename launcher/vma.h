@@ -28,6 +28,7 @@ struct vma_source {
 	size_t buf_cap;
 	size_t text_len;      /* of buf, when text_whole */
 	bool text_whole;      /* the last walk read the text of the whole space (vma_copy_text) */
+	bool text_held;	      /* buf holds vma_hold_text()'s text, not walked yet */
 	char name[4096 + 64]; /* PROCMAP_QUERY's name buffer */
 };
 
@@ -71,6 +72,17 @@ int vma_private_anon(struct vma_source *src, uint64_t start, uint64_t end, vma_p
  */
 typedef int (*vma_each_fn)(const struct vma_desc *d, void *ctx);
 int vma_each(struct vma_source *src, uint64_t start, uint64_t end, vma_each_fn fn, void *ctx);
+
+/*
+ * vma_each(src, 0, MEVI_ADDR_LIMIT, ...) in two halves, for a process that
+ * is to be let go between them (mm_read_final): vma_hold_text() reads the
+ * whole text of /proc/PID/maps and holds it, vma_each_held() walks what it
+ * holds, touching the process no more. Each returns 0 or -errno (-ESRCH
+ * when the process is gone; vma_each_held: -EINVAL when nothing is held, or
+ * fn's error). Any other walk in between lets the text go.
+ */
+int vma_hold_text(struct vma_source *src);
+int vma_each_held(struct vma_source *src, vma_each_fn fn, void *ctx);
 
 /*
  * The text of /proc/PID/maps that the last walk read, when that was a walk of

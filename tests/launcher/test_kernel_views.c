@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -410,6 +411,81 @@ static void test_copy_text(void **state)
 	free(all);
 }
 
+/* Whether a walk reported a VMA of [start, end) exactly. */
+struct find_vma {
+	uint64_t start, end;
+	size_t n;
+	bool found;
+};
+
+static int find_cb(const struct vma_desc *d, void *arg)
+{
+	struct find_vma *f = arg;
+
+	f->n++;
+	f->found |= d->start == f->start && d->end == f->end;
+	return 0;
+}
+
+/* vma_hold_text, then vma_each_held: the walk gives the layout as it was
+ * when the text was held, after the process has unmapped the mapping and
+ * ended (the exit stop's last read, mm_read_final); once, and only right
+ * after the hold. */
+static void test_held_text(void **state)
+{
+	struct vma_source src;
+	struct find_vma f = {0}, again = {0};
+	int go[2], ready[2];
+	char line[64], *copy;
+	uint64_t addr;
+	pid_t child;
+	int status;
+
+	(void)state;
+	assert_int_equal(pipe(go), 0);
+	assert_int_equal(pipe(ready), 0);
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		char c;
+		uint8_t *m = mmap(NULL, 3 * PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		uint64_t a = (uint64_t)(uintptr_t)m;
+
+		if (m == MAP_FAILED || write(ready[1], &a, sizeof(a)) != sizeof(a) ||
+		    read(go[0], &c, 1) != 1)
+			_exit(1);
+		munmap(m, 3 * PAGE);
+		_exit(0);
+	}
+	assert_int_equal(read(ready[0], &addr, sizeof(addr)), sizeof(addr));
+	vma_source_defer(&src, child);
+	assert_int_equal(vma_each_held(&src, find_cb, &f), -EINVAL); /* nothing held */
+	assert_int_equal(vma_hold_text(&src), 0);
+	assert_int_equal(write(go[1], "g", 1), 1);
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	f.start = addr;
+	f.end = addr + 3 * PAGE;
+	assert_int_equal(vma_each_held(&src, find_cb, &f), 0);
+	assert_true(f.found);
+	assert_true(f.n >= 4);	    /* the program, the loader, the stack, m */
+	copy = vma_copy_text(&src); /* the held text is the whole space's */
+	snprintf(line, sizeof(line), "%" PRIx64 "-%" PRIx64 " ", f.start, f.end);
+	assert_non_null(copy);
+	assert_non_null(strstr(copy, line));
+	free(copy);
+	assert_int_equal(vma_each_held(&src, find_cb, &again), -EINVAL); /* once */
+	assert_int_equal(again.n, 0);
+	/* Gone: the hold says so, and holds nothing. */
+	assert_int_equal(vma_hold_text(&src), -ESRCH);
+	assert_int_equal(vma_each_held(&src, find_cb, &again), -EINVAL);
+	vma_source_close(&src);
+	close(go[0]);
+	close(go[1]);
+	close(ready[0]);
+	close(ready[1]);
+}
+
 struct state_runs {
 	uint64_t v[3 * MAX_RUNS];
 	size_t n;
@@ -662,6 +738,7 @@ int main(void)
 	    cmocka_unit_test(test_vma_kinds),
 	    cmocka_unit_test(test_whole_walk),
 	    cmocka_unit_test(test_copy_text),
+	    cmocka_unit_test(test_held_text),
 	    cmocka_unit_test(test_states_sparse),
 	    cmocka_unit_test(test_vdso_found),
 	    cmocka_unit_test(test_vma_total),
