@@ -115,11 +115,11 @@ static void reload_next(struct engine_stock *st)
 
 /*
  * The load itself, on a thread of its own at SCHED_IDLE: the verifier's
- * 6-10 ms of CPU run only where no other thread wants one. On the loop it
+ * 11-16 ms of CPU run only where no other thread wants one. On the loop it
  * ran as the program it had equipped ended, and on two CPUs it took one from
  * the program's parent (the shell) and the tracker's ending: a launched
- * /bin/true ended 5 ms later (a median of 60, tests/bench/README). Touches
- * nothing but the job; the loop reads it back in load_done().
+ * /bin/true took 16.4 ms against 14.0 now (medians of 90, tests/bench/README).
+ * Touches nothing but the job; the loop reads it back in load_done().
  */
 static void load_thread(void *arg)
 {
@@ -160,9 +160,8 @@ static void load_thread(void *arg)
  * 3-4 s), so it goes on at SCHED_BATCH, a fair share that still does not
  * preempt on wake-up. Refused (mevid is not root), it stays idle.
  */
-static void boost_cb(uv_timer_t *t)
+static int boost(struct engine_stock *st)
 {
-	struct engine_stock *st = t->data;
 	struct sched_param none = {0};
 	int err = 0;
 
@@ -174,6 +173,13 @@ static void boost_cb(uv_timer_t *t)
 			err = -errno;
 	}
 	uv_mutex_unlock(&st->load_lock);
+	return err;
+}
+
+static void boost_cb(uv_timer_t *t)
+{
+	int err = boost(t->data);
+
 	if (err)
 		log_debug("engine stock: the load stays at idle priority: %s", strerror(-err));
 }
@@ -780,7 +786,10 @@ int engine_stock_start(struct engine_stock *st, uv_loop_t *loop, const char *lau
 void engine_stock_close(struct engine_stock *st)
 {
 	st->closing = true;
-	if (st->loading) { /* its set is let go: mevid is ending */
+	/* A load under way is let go: mevid is ending. Boosted first, not to
+	 * wait seconds behind a busy machine's threads. */
+	if (st->loading) {
+		(void)boost(st);
 		uv_thread_join(&st->load_tid);
 		st->loading = false;
 		if (st->job.skel)
