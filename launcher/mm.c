@@ -719,7 +719,6 @@ static bool resync_begin(struct resync_ctx *rc, struct mm *mm, uint64_t start, u
 	if (start >= end)
 		return false;
 	*rc = (struct resync_ctx){.mm = mm, .start = start, .cursor = start, .end = end};
-	mm->stats->resyncs++;
 	prefetch(rc);
 	return true;
 }
@@ -727,6 +726,7 @@ static bool resync_begin(struct resync_ctx *rc, struct mm *mm, uint64_t start, u
 /* A resync's end, after its walk returned err. */
 static int resync_end(struct resync_ctx *rc, int err)
 {
+	rc->mm->stats->resyncs++;
 	free(rc->pf.runs.v);
 	rc->pf.runs.v = NULL;
 	if (err) {
@@ -761,6 +761,13 @@ int mm_read_final(struct mm *mm)
 		return -ENOMEM;
 	mm_drop_final(mm);
 	resync_begin(&f->rc, mm, 0, MEVI_ADDR_LIMIT);
+	if (!f->rc.pf.valid) {
+		/* No scan of everything (a userfaultfd, or it failed): the
+		 * states would be read per mapping, after the process is gone. */
+		free(f->rc.pf.runs.v);
+		free(f);
+		return -ENODATA;
+	}
 	f->err = vma_hold_text(&mm->vmas);
 	mm->final = f;
 	return 0;

@@ -229,7 +229,9 @@ int mm_resync(struct mm *mm, uint64_t start, uint64_t end);
  * touching the process no more, while it ends. The model's work (18-28 us
  * for /bin/true exact, 63-88 us sampled, every file shown there) then no
  * longer keeps the process, and the parent that waits for it, waiting.
- * mm_read_final returns 0, or -ENOMEM (nothing read: use mm_resync);
+ * mm_read_final returns 0, or -ENOMEM or -ENODATA (no PAGEMAP_SCAN of the
+ * whole space: a userfaultfd, or the scan failed), nothing read then: use
+ * mm_resync, at the stop;
  * mm_apply_final returns as mm_resync does (-EINVAL: nothing was read).
  * mm_drop_final lets a read go unapplied (mm_put does too).
  */

@@ -788,7 +788,7 @@ static void on_exit_event(struct thread *th)
 		resume(th->tid, PTRACE_CONT, 0);
 		return;
 	}
-	if (mm_read_final(mm)) { /* out of memory: the whole read, then */
+	if (mm_read_final(mm)) { /* the whole read, while it waits */
 		mm_resync(mm, 0, MEVI_ADDR_LIMIT);
 		resume(th->tid, PTRACE_CONT, 0);
 		return;
