@@ -270,7 +270,6 @@ static bool parse_line(const char *line, uint64_t *s, uint64_t *e, char perms[4]
 	return true;
 }
 
-/* Iterates VMAs intersecting [start, end) by parsing /proc/PID/maps. */
 /* Calls fn for each VMA of the text read_maps() left in src->buf that
  * intersects [start, end). Cuts the lines at their newlines. */
 static int parse_text(struct vma_source *src, uint64_t start, uint64_t end,
@@ -311,6 +310,8 @@ static int parse_text(struct vma_source *src, uint64_t start, uint64_t end,
 	return 0;
 }
 
+/* Iterates VMAs intersecting [start, end) by parsing /proc/PID/maps; with
+ * no fn, only reads it (vma_hold_text). */
 static int iter_text(struct vma_source *src, uint64_t start, uint64_t end,
 		     int (*fn)(const struct vma_info *, void *), void *ctx)
 {
@@ -320,7 +321,7 @@ static int iter_text(struct vma_source *src, uint64_t start, uint64_t end,
 		return (int)len;
 	src->text_len = (size_t)len;
 	src->text_whole = start == 0 && end >= MEVI_ADDR_LIMIT;
-	return parse_text(src, start, end, fn, ctx);
+	return fn ? parse_text(src, start, end, fn, ctx) : 0;
 }
 
 char *vma_copy_text(const struct vma_source *src)
@@ -465,18 +466,10 @@ int vma_each(struct vma_source *src, uint64_t start, uint64_t end, vma_each_fn f
 
 int vma_hold_text(struct vma_source *src)
 {
-	int err = src->maps_fd < 0 ? open_maps(src) : 0;
-	ssize_t len;
+	int err = iter(src, 0, MEVI_ADDR_LIMIT, NULL, NULL); /* the whole space: the text */
 
-	src->text_whole = src->text_held = false;
-	if (err)
-		return err == -EIO ? -ESRCH : err;
-	len = read_maps(src);
-	if (len < 0)
-		return len == -EIO ? -ESRCH : (int)len;
-	src->text_len = (size_t)len;
-	src->text_whole = src->text_held = true;
-	return 0;
+	src->text_held = err == 0;
+	return err;
 }
 
 int vma_each_held(struct vma_source *src, vma_each_fn fn, void *ctx)
