@@ -80,6 +80,51 @@ void pagemap_close(struct pagemap *pm)
 }
 
 /*
+ * The top of user space as PAGEMAP_SCAN accepts it: the kernel refuses
+ * (EFAULT, its access_ok()) a range that ends above it, and mevi's whole
+ * address space (MEVI_ADDR_LIMIT, 2^56: x86-64 with 5-level page tables)
+ * ends above it on most machines (2^47 - 4 KiB with 4-level tables). Learned
+ * at the first refusal: the highest page-aligned end a one-page walk is
+ * allowed, found by bisection (the test is monotonic), once per process.
+ */
+static uint64_t scan_top = MEVI_ADDR_LIMIT;
+
+static bool scan_allowed(int fd, uint64_t end)
+{
+	struct pm_scan_arg arg = {
+	    .size = sizeof(arg),
+	    .start = end - MEVI_PAGE_SIZE,
+	    .end = end,
+	    .category_anyof_mask = PAGE_IS_PRESENT,
+	    .return_mask = PAGE_IS_PRESENT,
+	};
+	struct page_region one;
+
+	arg.vec = (uint64_t)(uintptr_t)&one;
+	arg.vec_len = 1;
+	return ioctl(fd, PAGEMAP_SCAN, &arg) >= 0 || errno != EFAULT;
+}
+
+/* After a refusal of a walk ending at end: true when scan_top was lowered. */
+static bool learn_scan_top(int fd, uint64_t end)
+{
+	uint64_t lo = MEVI_PAGE_SIZE, hi = end; /* lo allowed (assumed), hi refused */
+
+	if (end <= MEVI_PAGE_SIZE || scan_allowed(fd, end))
+		return false; /* refused for another reason */
+	while (hi - lo > MEVI_PAGE_SIZE) {
+		uint64_t mid = lo + (hi - lo) / 2 / MEVI_PAGE_SIZE * MEVI_PAGE_SIZE;
+
+		if (scan_allowed(fd, mid))
+			lo = mid;
+		else
+			hi = mid;
+	}
+	scan_top = lo;
+	return true;
+}
+
+/*
  * PAGEMAP_SCAN walk. On current kernels the returned walk_end can lie below
  * the end of regions already returned, even when the vector is not full;
  * resuming at walk_end would report pages twice, so every region is clipped
@@ -91,6 +136,8 @@ static int scan(struct pagemap *pm, uint64_t start, uint64_t end, uint64_t cats,
 	struct page_region vec[SCAN_VEC];
 	uint64_t cur = start, seen = start;
 
+	if (end > scan_top)
+		end = scan_top; /* nothing can be mapped above it */
 	while (cur < end) {
 		struct pm_scan_arg arg = {
 		    .size = sizeof(arg),
@@ -107,6 +154,11 @@ static int scan(struct pagemap *pm, uint64_t start, uint64_t end, uint64_t cats,
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
+			if (errno == EFAULT && learn_scan_top(pm->fd, end)) {
+				if (end > scan_top)
+					end = scan_top;
+				continue;
+			}
 			return -errno;
 		}
 		for (int i = 0; i < n; i++) {
