@@ -425,6 +425,21 @@ void link_send(const void *data, size_t len, void *ctx)
 		drop_connection(l, true);
 		return;
 	}
+	if (evbuffer_get_length(out) == 0) {
+		/* Nothing queued: sent now. Through the bufferevent, each batch
+		 * armed and then disarmed the socket's write event (two
+		 * epoll_ctl calls). What the socket does not take is queued;
+		 * an error is met again, and handled, by the bufferevent. */
+		ssize_t n = send(bufferevent_getfd(l->bev), data, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (n > 0) {
+			l->bytes_sent += (size_t)n;
+			data = (const char *)data + n;
+			len -= (size_t)n;
+		}
+		if (len == 0)
+			return;
+	}
 	if (bufferevent_write(l->bev, data, len) == 0)
 		l->bytes_sent += len;
 }

@@ -42,6 +42,9 @@ struct mm_stats {
 	uint64_t resyncs;   /* ranges re-synchronised */
 	uint64_t untracked; /* VMAs that could not be registered */
 	uint64_t stops;	    /* ptrace stops handled */
+	/* First stops of new threads held for their creator's clone event
+	 * (tracee.c), and those of them adopted from /proc instead. */
+	uint64_t parked, unparked_late;
 };
 
 /*

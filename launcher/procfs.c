@@ -46,18 +46,28 @@ int procfs_open(pid_t pid, const char *name)
 	return fd;
 }
 
-int procfs_read(pid_t pid, const char *name, size_t max, char **out, size_t *outlen)
+/* /proc/PID/NAME opened for reading: the fd, or -errno. */
+static int open_file(pid_t pid, const char *name)
 {
-	char path[64], *buf = NULL;
-	size_t cap = 0, len = 0;
-	int fd, err = 0;
+	char path[64];
+	int fd;
 
-	*out = NULL;
-	*outlen = 0;
 	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
+	return fd < 0 ? -errno : fd;
+}
+
+/* The rest of fd, after the len bytes of head read from it already, as
+ * procfs_read() says. */
+static int read_rest(int fd, const char *head, size_t len, size_t max, char **out, size_t *outlen)
+{
+	size_t cap = len > 65536 ? len : 65536;
+	char *buf = malloc(cap + 1);
+	int err = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	memcpy(buf, head, len);
 	while (len < max) {
 		if (cap - len < 4096) {
 			char *nb = realloc(buf, cap + 65536 + 1);
@@ -77,9 +87,6 @@ int procfs_read(pid_t pid, const char *name, size_t max, char **out, size_t *out
 			break;
 		len += (size_t)n;
 	}
-	close(fd);
-	if (!err && !buf && !(buf = malloc(1)))
-		err = -ENOMEM;
 	if (err) {
 		free(buf);
 		return err;
@@ -90,9 +97,52 @@ int procfs_read(pid_t pid, const char *name, size_t max, char **out, size_t *out
 	return 0;
 }
 
+int procfs_read(pid_t pid, const char *name, size_t max, char **out, size_t *outlen)
+{
+	int fd = open_file(pid, name), err;
+
+	*out = NULL;
+	*outlen = 0;
+	if (fd < 0)
+		return fd;
+	err = read_rest(fd, NULL, 0, max, out, outlen);
+	close(fd);
+	return err;
+}
+
+/*
+ * The kernel copies a command line from the process's memory until its end
+ * or the reader's buffer's: a read shorter than asked is all of it. One read
+ * into a page covers nearly every command line, with no second read and no
+ * 64 KiB buffer (a fork + exec of /bin/true reads one).
+ */
 int procfs_cmdline(pid_t pid, char **out, size_t *outlen)
 {
-	return procfs_read(pid, "cmdline", PROCFS_CMDLINE_MAX, out, outlen);
+	char head[4096];
+	int fd = open_file(pid, "cmdline"), err = 0;
+	ssize_t n;
+
+	*out = NULL;
+	*outlen = 0;
+	if (fd < 0)
+		return fd;
+	n = read(fd, head, sizeof(head));
+	if (n < 0) {
+		err = -errno;
+	} else if ((size_t)n < sizeof(head)) {
+		*out = malloc((size_t)n + 1);
+		if (*out) {
+			memcpy(*out, head, (size_t)n);
+			(*out)[n] = '\0';
+			*outlen = (size_t)n;
+		} else {
+			err = -ENOMEM;
+		}
+	} else {
+		err = read_rest(fd, head, (size_t)n, PROCFS_CMDLINE_MAX, out, outlen);
+	}
+	close(fd);
+	return err;
 }
 
 int procfs_cmdline_refresh(pid_t pid, char **buf, size_t *len)

@@ -31,6 +31,7 @@
 #include "syscalls.h"
 
 #define NBUCKETS   1024
+#define MAX_PARKED 64	/* first stops held for their creator's clone event */
 #define MAX_EXITED 4096 /* exited processes remembered for snapshots */
 #define PAGE	   MEVI_PAGE_SIZE
 #define PAGE_UP(x) (((x) + PAGE - 1) & ~(PAGE - 1))
@@ -90,6 +91,14 @@ struct tracee_table {
 	/* Attach (tracee_attach) and detach (tracee_detach). */
 	bool attached, detaching;
 	size_t nthreads_detached;
+	/* New threads whose first stop came before their creator's clone event
+	 * (park()): their tids and wait statuses. */
+	struct parked {
+		pid_t tid;
+		int status;
+	} parked[MAX_PARKED];
+	size_t nparked;
+	bool unparking; /* unpark_all(): adopted from /proc, never parked again */
 };
 
 /* ---- tables ---- */
@@ -180,6 +189,56 @@ static struct proc *proc_add(struct tracee_table *t, pid_t pid, pid_t ppid)
 	t->last = p;
 	t->nalive++;
 	return p;
+}
+
+static void handle_stop(struct tracee_table *t, pid_t tid, int status);
+
+/*
+ * ---- first stops before their clone event ----
+ *
+ * The kernel lists a tracer's newest tracee first, so the first stop of a
+ * fork child is usually reaped before its parent's fork event, which is
+ * pending by then. Adopting the child at its own stop means reading its ids
+ * from /proc/TID/status (20 us here, while both wait); its creator's event
+ * names them for nothing. So that stop is held (the child stays stopped)
+ * until the event comes, in the same reap round. Whatever is still held when
+ * the round runs dry (a creator killed before its event) is adopted from
+ * /proc then, as before: no thread waits for a report that may not come.
+ */
+static bool park(struct tracee_table *t, pid_t tid, int status)
+{
+	if (t->unparking || t->nparked == MAX_PARKED)
+		return false;
+	t->parked[t->nparked++] = (struct parked){tid, status};
+	t->stats.parked++;
+	return true;
+}
+
+/* Takes tid out of the held stops: its wait status, or -1 if not held. */
+static int unpark(struct tracee_table *t, pid_t tid)
+{
+	for (size_t i = 0; i < t->nparked; i++) {
+		if (t->parked[i].tid != tid)
+			continue;
+		int status = t->parked[i].status;
+
+		t->parked[i] = t->parked[--t->nparked];
+		return status;
+	}
+	return -1;
+}
+
+/* Handles every held stop now, adopting from /proc where needed. */
+static void unpark_all(struct tracee_table *t)
+{
+	t->unparking = true;
+	while (t->nparked > 0) {
+		struct parked pk = t->parked[--t->nparked];
+
+		t->stats.unparked_late++;
+		handle_stop(t, pk.tid, pk.status);
+	}
+	t->unparking = false;
 }
 
 /* ---- events ---- */
@@ -321,6 +380,7 @@ static void handle_death(struct tracee_table *t, pid_t tid, int status)
 	struct thread *th = thread_find(t, tid);
 	struct proc *p = proc_find(t, tid);
 
+	(void)unpark(t, tid); /* killed while held: its stop is gone */
 	if (th)
 		thread_del(t, th);
 	if (p)
@@ -562,8 +622,14 @@ static void on_clone_event(struct tracee_table *t, struct thread *parent, int ev
 
 	if (ptrace(PTRACE_GETEVENTMSG, parent->tid, NULL, &msg) < 0 || msg == 0)
 		return;
-	if (!thread_find(t, (pid_t)msg))
-		adopt_thread(t, (pid_t)msg, parent->proc, event);
+	if (thread_find(t, (pid_t)msg))
+		return;
+	int held = unpark(t, (pid_t)msg);
+
+	if (adopt_thread(t, (pid_t)msg, parent->proc, event) && held != -1)
+		handle_stop(t, (pid_t)msg, held); /* its first stop, held till now */
+	else if (held != -1)
+		resume((pid_t)msg, PTRACE_CONT, 0); /* dying: let it finish */
 }
 
 static void on_exec_event(struct tracee_table *t, struct thread *th)
@@ -788,13 +854,15 @@ static void on_exit_event(struct thread *th)
 		resume(th->tid, PTRACE_CONT, 0);
 		return;
 	}
-	if (mm_read_final(mm)) { /* the whole read, while it waits */
+	/* The kernel's part is read while it waits and applied once it runs
+	 * on; without it, the whole read is made while it waits. */
+	bool split = mm_read_final(mm) == 0;
+
+	if (!split)
 		mm_resync(mm, 0, MEVI_ADDR_LIMIT);
-		resume(th->tid, PTRACE_CONT, 0);
-		return;
-	}
 	resume(th->tid, PTRACE_CONT, 0);
-	mm_apply_final(mm);
+	if (split)
+		mm_apply_final(mm);
 }
 
 /*
@@ -828,7 +896,6 @@ static void on_event_stop(struct tracee_table *t, struct thread *th, int sig)
 }
 
 static void detach_tid(struct tracee_table *t, struct thread *th, pid_t tid, int sig);
-
 static void handle_stop(struct tracee_table *t, pid_t tid, int status)
 {
 	struct thread *th = thread_find(t, tid);
@@ -843,6 +910,8 @@ static void handle_stop(struct tracee_table *t, pid_t tid, int status)
 		return;
 	}
 	if (!th) {
+		if (event == PTRACE_EVENT_STOP && park(t, tid, status))
+			return; /* its creator's clone event names it */
 		th = adopt_thread(t, tid, NULL, 0);
 		if (!th) {
 			resume(tid, PTRACE_CONT, 0); /* dying: let it finish */
@@ -916,7 +985,7 @@ static bool main_died(struct tracee_table *t, const siginfo_t *si)
 	return true;
 }
 
-void tracee_reap(struct tracee_table *t)
+static void reap_all(struct tracee_table *t)
 {
 	for (;;) {
 		siginfo_t si = {0};
@@ -949,6 +1018,12 @@ void tracee_reap(struct tracee_table *t)
 		else if (WIFSTOPPED(status))
 			handle_stop(t, tid, status);
 	}
+}
+
+void tracee_reap(struct tracee_table *t)
+{
+	reap_all(t);
+	unpark_all(t); /* their creators' events did not come */
 }
 
 void tracee_hold_main(struct tracee_table *t, tracee_main_exit_fn fn, void *ctx)

@@ -144,6 +144,39 @@ static void reads_a_live_process_as_it_was_started(void **unused)
 	stop_child(pid);
 }
 
+/* Command lines around one page, read in one go or not: 4096 bytes fill
+ * the first read exactly, and the rest (none) is read after it. */
+static void reads_a_command_line_of_any_length(void **unused)
+{
+	static const size_t totals[] = {100, 4095, 4096, 4097, 20000};
+
+	for (size_t i = 0; i < sizeof(totals) / sizeof(totals[0]); i++) {
+		/* "/proc/self/exe\0--pause\0" is 23 bytes, the last NUL one more */
+		size_t xlen = totals[i] - 24;
+		char *x = malloc(xlen + 1);
+
+		assert_non_null(x);
+		memset(x, 'x', xlen);
+		x[xlen] = '\0';
+
+		char *const argv[] = {"/proc/self/exe", "--pause", x, NULL};
+		pid_t pid = start_child(argv);
+		char *buf, *want;
+		size_t len, wlen;
+
+		assert_int_equal(procfs_cmdline(pid, &buf, &len), 0);
+		want = procfs_cmdline_join(argv, &wlen);
+		assert_int_equal(wlen, totals[i]);
+		assert_int_equal(len, wlen);
+		assert_memory_equal(buf, want, len);
+		assert_int_equal(buf[len], '\0');
+		free(want);
+		free(buf);
+		free(x);
+		stop_child(pid);
+	}
+}
+
 static void refresh_keeps_the_old_line_of_a_zombie_or_a_gone_process(void **unused)
 {
 	char *const argv[] = {"/bin/sleep", "30", NULL};
@@ -262,6 +295,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(split_counts_empty_arguments_and_a_missing_last_nul),
 	    cmocka_unit_test(argv_points_into_the_buffer_and_names_the_nameless),
 	    cmocka_unit_test(reads_a_live_process_as_it_was_started),
+	    cmocka_unit_test(reads_a_command_line_of_any_length),
 	    cmocka_unit_test(refresh_keeps_the_old_line_of_a_zombie_or_a_gone_process),
 	    cmocka_unit_test(tids_lists_every_thread_up_to_max),
 	    cmocka_unit_test(read_gives_a_whole_proc_file),
