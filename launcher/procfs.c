@@ -67,7 +67,8 @@ static int read_rest(int fd, const char *head, size_t len, size_t max, char **ou
 
 	if (!buf)
 		return -ENOMEM;
-	memcpy(buf, head, len);
+	if (len)
+		memcpy(buf, head, len);
 	while (len < max) {
 		if (cap - len < 4096) {
 			char *nb = realloc(buf, cap + 65536 + 1);
