@@ -108,9 +108,9 @@ static bool scan_allowed(int fd, uint64_t end)
 /* After a refusal of a walk ending at end: true when scan_top was lowered. */
 static bool learn_scan_top(int fd, uint64_t end)
 {
-	uint64_t lo = MEVI_PAGE_SIZE, hi = end; /* lo allowed (assumed), hi refused */
+	uint64_t lo = MEVI_PAGE_SIZE, hi = end; /* lo allowed, hi refused */
 
-	if (end <= MEVI_PAGE_SIZE || scan_allowed(fd, end))
+	if (end <= MEVI_PAGE_SIZE || scan_allowed(fd, end) || !scan_allowed(fd, lo))
 		return false; /* refused for another reason */
 	while (hi - lo > MEVI_PAGE_SIZE) {
 		uint64_t mid = lo + (hi - lo) / 2 / MEVI_PAGE_SIZE * MEVI_PAGE_SIZE;
