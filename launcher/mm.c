@@ -513,8 +513,30 @@ static int prefetch_take(struct prefetch *pf, uint64_t s, uint64_t e, struct run
 	return 0;
 }
 
-static void track_piece(struct mm *mm, uint64_t s, uint64_t e, struct prefetch *pf)
+/* One resync's walk (mm_resync, mm_apply_final). */
+struct resync_ctx {
+	struct mm *mm;
+	uint64_t start, end;
+	uint64_t cursor;
+	struct prefetch pf;
+	/* The pieces it registered with the userfaultfd, (start, end, 0)
+	 * triples in address order, to confirm afterwards (confirm()). */
+	struct run_vec registered;
+};
+
+/*
+ * Tracks [s, e), a piece of one private anonymous VMA as the walk just read
+ * it: registers it (exact mode), reads its page states, records both. The
+ * piece may have changed since it was read: another thread of the process
+ * may have unmapped part of it, and UFFDIO_REGISTER still succeeds over a
+ * range whose head or tail has gone, with no UFFD_EVENT_UNMAP for what went
+ * before the registration. So every piece registered is listed, and the
+ * resync confirms them against a second read of the layout (confirm()).
+ */
+static void track_piece(struct resync_ctx *rc, uint64_t s, uint64_t e)
 {
+	struct mm *mm = rc->mm;
+	struct prefetch *pf = &rc->pf;
 	struct run_vec runs = {0};
 	int err;
 
@@ -534,12 +556,15 @@ static void track_piece(struct mm *mm, uint64_t s, uint64_t e, struct prefetch *
 			mm->stats->untracked++;
 			goto untracked;
 		}
+		/* Out of memory: this piece goes unconfirmed, as it did before
+		 * pieces were confirmed at all. */
+		(void)run_push3(&rc->registered, s, e, 0);
 	} else if (mm->state == MM_FAILED) {
 		goto untracked;
 	}
 	/* Pending or sampled: no registration, the scan alone is the truth. */
 
-	err = pf && pf->valid ? prefetch_take(pf, s, e, &runs) : read_states(mm, s, e, &runs);
+	err = pf->valid ? prefetch_take(pf, s, e, &runs) : read_states(mm, s, e, &runs);
 	if (err) {
 		if (err != -ESRCH)
 			log_debug("pid %d: pagemap [%#lx, %#lx): %s", mm->pid, (unsigned long)s,
@@ -662,13 +687,6 @@ static void annotate(struct mm *mm, const struct vma_desc *d, uint64_t s, uint64
 	outbox_emit(mm->out, &ev);
 }
 
-struct resync_ctx {
-	struct mm *mm;
-	uint64_t start, end;
-	uint64_t cursor;
-	struct prefetch pf;
-};
-
 /*
  * A resync this wide (the reconcile pass, the full read of a new image, the
  * last read of a process at its exit) spans many mappings: one PAGEMAP_SCAN
@@ -702,7 +720,7 @@ static int resync_vma(const struct vma_desc *d, void *arg)
 	if (s >= e || !(rc->mm->sampled || d->private_anon))
 		return 0;
 	drop_gap(rc->mm, rc->cursor, s);
-	track_piece(rc->mm, s, e, &rc->pf);
+	track_piece(rc, s, e);
 	heat_mm_vma(rc->mm->heat, d, s, e); /* heat hook */
 	annotate(rc->mm, d, s, e);
 	rc->cursor = e;
@@ -729,6 +747,8 @@ static int resync_end(struct resync_ctx *rc, int err)
 	rc->mm->stats->resyncs++;
 	free(rc->pf.runs.v);
 	rc->pf.runs.v = NULL;
+	free(rc->registered.v);
+	rc->registered = (struct run_vec){0};
 	if (err) {
 		if (err != -ESRCH)
 			log_warn("pid %d: reading mappings: %s", rc->mm->pid, strerror(-err));
@@ -738,13 +758,98 @@ static int resync_end(struct resync_ctx *rc, int err)
 	return 0;
 }
 
+/* The registered pieces of a resync that the layout no longer holds as
+ * they were read: their hull, [lo, hi). */
+struct confirm_ctx {
+	int uffd;
+	const struct run_vec *registered;
+	size_t idx;
+	uint64_t lo, hi;
+};
+
+/* A piece the layout no longer holds as it was read is let go, for the walk
+ * that reads it again to register what is there now: what was mapped over it
+ * before its registration (a shared mapping) would else stay registered. */
+static void unconfirmed(struct confirm_ctx *c, uint64_t s, uint64_t e)
+{
+	struct uffdio_range r = {.start = s, .len = e - s};
+
+	(void)ioctl(c->uffd, UFFDIO_UNREGISTER, &r); /* what is left of it, if anything */
+	if (c->lo >= c->hi || s < c->lo)
+		c->lo = s;
+	if (e > c->hi)
+		c->hi = e;
+}
+
+/* A piece is confirmed when one private anonymous VMA still holds all of it
+ * (a piece is never wider than the VMA it was read from). */
+static int confirm_cb(const struct vma_desc *d, void *arg)
+{
+	struct confirm_ctx *c = arg;
+	const uint64_t *v = c->registered->v;
+
+	for (; c->idx < c->registered->n && v[c->idx] < d->end; c->idx += 3)
+		if (!d->private_anon || v[c->idx] < d->start || v[c->idx + 1] > d->end)
+			unconfirmed(c, v[c->idx], v[c->idx + 1]);
+	return c->idx < c->registered->n ? 0 : 1;
+}
+
+/*
+ * Reads the layout again, after a walk registered pieces (track_piece), and
+ * gives the hull of those it no longer holds as they were, or an empty
+ * range. What changes after a registration comes as a userfaultfd event, so
+ * a piece confirmed here is right; one that is not is read again. The
+ * second read is of the whole space when the walk's was (one read of the
+ * maps' text), else of the registered span (one query per VMA in it).
+ * Returns 0 or -errno.
+ */
+static int confirm(struct resync_ctx *rc, uint64_t *lo, uint64_t *hi)
+{
+	const struct run_vec *reg = &rc->registered;
+	struct confirm_ctx c = {.uffd = rc->mm->uffd, .registered = reg};
+	bool whole = rc->start == 0 && rc->end >= MEVI_ADDR_LIMIT;
+	int err = 0;
+
+	if (reg->n)
+		err = vma_each(&rc->mm->vmas, whole ? 0 : reg->v[0],
+			       whole ? MEVI_ADDR_LIMIT : reg->v[reg->n - 2], confirm_cb, &c);
+	if (err < 0)
+		return err;
+	for (; c.idx < reg->n; c.idx += 3)
+		unconfirmed(&c, reg->v[c.idx], reg->v[c.idx + 1]);
+	*lo = c.lo;
+	*hi = c.hi;
+	return 0;
+}
+
+/* Walks a resync whose pieces keep changing under it gives up after this
+ * many, leaving the last walk's reading (logged, counted). */
+#define RESYNC_WALKS 4
+
 int mm_resync(struct mm *mm, uint64_t start, uint64_t end)
 {
-	struct resync_ctx rc;
+	for (int walk = 1;; walk++) {
+		struct resync_ctx rc;
+		uint64_t lo = 0, hi = 0;
+		int err;
 
-	if (!resync_begin(&rc, mm, start, end))
-		return 0;
-	return resync_end(&rc, vma_each(&mm->vmas, rc.start, rc.end, resync_vma, &rc));
+		if (!resync_begin(&rc, mm, start, end))
+			return 0;
+		err = vma_each(&mm->vmas, rc.start, rc.end, resync_vma, &rc);
+		if (!err)
+			err = confirm(&rc, &lo, &hi);
+		err = resync_end(&rc, err);
+		if (err || lo >= hi)
+			return err;
+		mm->stats->raced++;
+		if (walk == RESYNC_WALKS) {
+			log_debug("pid %d: [%#lx, %#lx) keeps changing under its resync", mm->pid,
+				  (unsigned long)lo, (unsigned long)hi);
+			return 0;
+		}
+		start = lo;
+		end = hi;
+	}
 }
 
 /* A last read between mm_read_final() and mm_apply_final(). */

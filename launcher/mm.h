@@ -15,6 +15,9 @@
  *    present pages (PAGEMAP_SCAN or pagemap). Races between threads (one
  *    unmapping while another maps or faults) therefore resolve to what the
  *    kernel holds, not to the order in which notifications reached us.
+ *    Registering a range part of which another thread has just unmapped
+ *    succeeds, with no event for that part: every resync that registers
+ *    reads the layout again after it, and reads again what changed.
  *
  * An mm is shared by the processes that share the address space (vfork and
  * CLONE_VM children until they exec); events name its owner pid.
@@ -45,6 +48,9 @@ struct mm_stats {
 	/* First stops of new threads held for their creator's clone event
 	 * (tracee.c), and those of them adopted from /proc instead. */
 	uint64_t parked, unparked_late;
+	/* Resyncs that found a piece they had registered changed before its
+	 * registration (another thread unmapped part of it) and read it again. */
+	uint64_t raced;
 };
 
 /*

@@ -795,13 +795,14 @@ static void log_costs(struct launcher *l)
 	}
 	const struct mm_stats *st = tracee_stats(l->tracees);
 
-	log_debug("stops %lu (%lu first stops held for their clone event, %lu of them "
-		  "adopted from /proc), faults served %lu, resyncs %lu, untracked VMAs %lu, "
-		  "events %lu, bytes sent %lu",
-		  (unsigned long)st->stops, (unsigned long)st->parked,
-		  (unsigned long)st->unparked_late, (unsigned long)st->faults,
-		  (unsigned long)st->resyncs, (unsigned long)st->untracked,
-		  (unsigned long)l->out.events_total, l->link.bytes_sent);
+	log_debug(
+	    "stops %lu (%lu first stops held for their clone event, %lu of them "
+	    "adopted from /proc), faults served %lu, resyncs %lu (%lu read again: a "
+	    "piece changed before its registration), untracked VMAs %lu, "
+	    "events %lu, bytes sent %lu",
+	    (unsigned long)st->stops, (unsigned long)st->parked, (unsigned long)st->unparked_late,
+	    (unsigned long)st->faults, (unsigned long)st->resyncs, (unsigned long)st->raced,
+	    (unsigned long)st->untracked, (unsigned long)l->out.events_total, l->link.bytes_sent);
 }
 
 /* The session's end, the summary, the recording's last words. */
