@@ -741,6 +741,8 @@ static void on_seccomp_stop(struct tracee_table *t, struct thread *th)
 	if (th->proc->mm->state == MM_PENDING && !mm_attach_due(th->proc->mm) &&
 	    (!pending_backtrace(t, th) ||
 	     (th->sc->kind == SYSCALL_MMAP && !(th->args[3] & MAP_ANONYMOUS)))) {
+		if (th->sc->kind == SYSCALL_BRK)
+			th->proc->mm->brk_end = 0; /* moved unseen: learnt again */
 		th->sc = NULL;
 		resume(th->tid, PTRACE_CONT, 0);
 		return;
@@ -808,7 +810,12 @@ static void on_syscall_stop(struct tracee_table *t, struct thread *th)
 
 		th->sc = NULL;
 		if (mm->state == MM_PENDING && !mm_attach_due(mm)) {
-			/* Stopped for the backtrace only (see on_seccomp_stop). */
+			/* Stopped for the backtrace only (see on_seccomp_stop);
+			 * nothing applied, but the break is where brk says it is
+			 * now (the next brk's resync starts there: a stale one
+			 * left a regrown heap out once the mm was attached). */
+			if (sc->kind == SYSCALL_BRK)
+				mm->brk_end = PAGE_UP((uint64_t)info.exit.rval);
 			backtrace_syscall_exit(mm->bt, th->tid, sc->kind, th->args, info.exit.rval,
 					       info.exit.is_error, NULL);
 			resume(th->tid, PTRACE_CONT, 0);
