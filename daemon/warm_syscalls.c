@@ -11,7 +11,8 @@
 #include "monotime.h"
 #include "warm_tracepoints.h"
 
-const char *const warm_fault_names[WARM_FAULTS_N] = {"page_fault_user", "page_fault_kernel"};
+const char *const warm_fault_names[WARM_FAULTS_N] = {"page_fault_user", "page_fault_kernel",
+						     "sched_switch"};
 
 /* A disabled perf event on tracepoint id, on CPU 0 for every process: it
  * registers the tracepoint and is never scheduled. The fd, or -errno. */

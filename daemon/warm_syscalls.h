@@ -24,7 +24,9 @@
  * launcher's events are attached; nothing after the linger.
  *
  * An exact-mode launcher's tracker also links its fault programs to
- * exceptions:page_fault_user and _kernel, right after PROGRAM's exec. Cold,
+ * exceptions:page_fault_user and _kernel, and the program that sends a
+ * thread's run of faults when it leaves its CPU to sched:sched_switch,
+ * right after PROGRAM's exec. Cold,
  * each link patches the kernel's text twice (warm_tracepoints.h), every CPU
  * interrupted each time, PROGRAM's too: `mevi-run -- /tmp/mcs 1 10` (0.3 ms
  * of work) ended 0.64 ms later than with them warm (medians of 96 rounds
@@ -32,8 +34,8 @@
  * one empty program twice to each
  * (warm_tracepoints_link), for the same linger: a launcher's link is then
  * each one's third. The price while held: the empty program runs twice on
- * every page fault of the machine (tens of ns, against the 12-16 us a fault
- * costs here).
+ * every page fault and every context switch of the machine (tens of ns,
+ * against the 3-16 us a fault costs here).
  *
  * Opening and closing run on libuv's thread pool (a close that unregisters
  * waits those grace periods), never on mevid's loop. A machine or mevid
@@ -52,7 +54,7 @@
 
 #define WARM_SYSCALLS_LINGER_MS 10000
 #define WARM_SYSCALLS_MAX	16
-#define WARM_FAULTS_N		2 /* exceptions:page_fault_user, _kernel */
+#define WARM_FAULTS_N		3 /* exceptions:page_fault_user, _kernel; sched:sched_switch */
 #define WARM_FAULTS_LINKS	2 /* per tracepoint: a launcher's is the third */
 
 struct warm_syscalls {

@@ -139,6 +139,10 @@ struct ebpf {
 	int sys_exit_ids[NSYS_EXITS]; /* their tracepoints' ids, when mevid said them */
 	bool have_sys_exit_ids;
 	struct ring_buffer *rb;
+	/* The runs of first touches open on each CPU (mevi_bpf.h), mapped
+	 * read-only; NULL in sampled mode or when they cannot be mapped. */
+	const struct mevi_bpf_run *runs;
+	size_t nruns;
 	struct event *rb_ev, *drain_ev, *reconcile_ev, *sample_ev;
 	struct event *more_ev; /* a drain cut short goes on from here (drain()) */
 	struct eproc *procs[NBUCKETS];
@@ -572,26 +576,13 @@ static void resident(struct ebpf *e, struct mm *mm, const struct mevi_bpf_fault 
 	e->st.faults++;
 }
 
-static void on_fault(struct ebpf *e, const struct mevi_bpf_fault *r)
+/* One page of a fault record (on_fault); a stale one is re-read, not applied. */
+static void fault_page(struct ebpf *e, struct eproc *p, const struct mevi_bpf_fault *r,
+		       uint64_t page, bool stale)
 {
-	struct eproc *p = proc_find(e, (pid_t)r->h.pid);
-	uint64_t page = PAGE_DOWN(r->addr);
+	struct mm *mm = p->mm;
 	struct memmap_range mr;
-	struct mm *mm;
 
-	if (!p || !p->mm)
-		return;
-	mm = p->mm;
-	if (e->nsus)
-		explain(e, mm->pid, page, page + PAGE, true);
-	if (p->young_due) {
-		/* Not read yet: the full read comes; apply what the map knows. */
-		if (memmap_lookup(mm->map, page, &mr) && mr.state == MEVI_STATE_NOT_RESIDENT &&
-		    r->h.seq >= p->seq) {
-			resident(e, mm, r, page);
-		}
-		return;
-	}
 	if (p->untracked && memmap_lookup(p->untracked, page, NULL))
 		return; /* a file or shared mapping (exact mode tracks neither) */
 	if (e->thp_always || (p->thp && memmap_lookup(p->thp, page, NULL))) {
@@ -606,13 +597,8 @@ static void on_fault(struct ebpf *e, const struct mevi_bpf_fault *r)
 			recheck_push(e, mm->pid, b, b + HUGE);
 		}
 	}
-	if (r->h.seq < p->seq) {
-		/* A layout change on another CPU overtook this fault: its
-		 * range may be gone or mapped anew. Ask the kernel. */
-		e->st.stale++;
-		recheck_push(e, mm->pid, page, page + PAGE);
+	if (stale)
 		return;
-	}
 	if (!memmap_lookup(mm->map, page, &mr)) {
 		struct vma_desc d = {0};
 
@@ -632,6 +618,44 @@ static void on_fault(struct ebpf *e, const struct mevi_bpf_fault *r)
 	if (mr.state != MEVI_STATE_NOT_RESIDENT)
 		return;
 	resident(e, mm, r, page);
+}
+
+/*
+ * First touches of [addr's page, end): one page, or a run of them made by one
+ * thread at one layout sequence (mevi_bpf.h).
+ */
+static void on_fault(struct ebpf *e, const struct mevi_bpf_fault *r)
+{
+	struct eproc *p = proc_find(e, (pid_t)r->h.pid);
+	uint64_t start = PAGE_DOWN(r->addr), end = r->end;
+	struct memmap_range mr;
+	struct mm *mm;
+	bool stale;
+
+	if (!p || !p->mm)
+		return;
+	mm = p->mm;
+	if (end <= start || end % PAGE || end - start > MEVI_BPF_RUN_PAGES * (uint64_t)PAGE)
+		end = start + PAGE; /* not what the program makes: its first page only */
+	if (e->nsus)
+		explain(e, mm->pid, start, end, true);
+	if (p->young_due) {
+		/* Not read yet: the full read comes; apply what the map knows. */
+		for (uint64_t page = start; r->h.seq >= p->seq && page < end; page += PAGE)
+			if (memmap_lookup(mm->map, page, &mr) &&
+			    mr.state == MEVI_STATE_NOT_RESIDENT)
+				resident(e, mm, r, page);
+		return;
+	}
+	/* A layout change on another CPU overtook these faults: their range
+	 * may be gone or mapped anew. Ask the kernel. */
+	stale = r->h.seq < p->seq;
+	for (uint64_t page = start; page < end; page += PAGE)
+		fault_page(e, p, r, page, stale);
+	if (stale) {
+		e->st.stale++;
+		recheck_push(e, mm->pid, start, end);
+	}
 }
 
 static void on_fork(struct ebpf *e, const struct mevi_bpf_rec *r)
@@ -1452,6 +1476,34 @@ static uint64_t diff_maps(struct ebpf *e, pid_t pid, const struct range_vec *a,
 	return n;
 }
 
+/*
+ * The runs of first touches still open on their CPUs (mevi_bpf.h): a thread
+ * that runs on without leaving its CPU holds its last faults there, and what
+ * the reconcile pass found of them is their own effect, not a correction.
+ * Each slot is read as a sequence lock: a slot being written over holds a
+ * new run, and the one it replaced was sent to the ring first.
+ */
+static void explain_open_runs(struct ebpf *e)
+{
+	for (size_t i = 0; i < e->nruns && e->nsus; i++) {
+		const struct mevi_bpf_run *slot = &e->runs[i];
+
+		for (int tries = 0; tries < 4; tries++) {
+			uint64_t gen = __atomic_load_n(&slot->gen, __ATOMIC_ACQUIRE);
+			uint64_t s = __atomic_load_n(&slot->start, __ATOMIC_RELAXED);
+			uint64_t end = __atomic_load_n(&slot->end, __ATOMIC_RELAXED);
+			pid_t pid = (pid_t)__atomic_load_n(&slot->tgid, __ATOMIC_RELAXED);
+
+			__atomic_thread_fence(__ATOMIC_ACQUIRE);
+			if ((gen & 1) || __atomic_load_n(&slot->gen, __ATOMIC_RELAXED) != gen)
+				continue;
+			if (end > s)
+				explain(e, pid, s, end, true);
+			break;
+		}
+	}
+}
+
 /* What the previous pass changed and no record has explained since: those
  * are the corrections, counted, logged and announced. */
 static void settle_suspects(struct ebpf *e)
@@ -1462,6 +1514,7 @@ static void settle_suspects(struct ebpf *e)
 	 * exit can come in the same drain as the loss, before it is seen. */
 	if (take_drops(e))
 		return;
+	explain_open_runs(e);
 	for (size_t i = 0; i < e->nsus; i++) {
 		uint64_t n = (e->sus[i].e - e->sus[i].s) / PAGE;
 
@@ -1614,6 +1667,16 @@ static int attach(struct ebpf *e)
 	return err < 0 ? (errno ? -errno : err) : 0;
 }
 
+/* MEVI_BPF_SWITCH_FLUSH=0, for tests: a run of faults is not sent when its
+ * thread leaves its CPU, only when another fault there does not extend it
+ * (so a test can hold one open for as long as it likes). */
+static bool switch_flush_env(void)
+{
+	const char *s = getenv("MEVI_BPF_SWITCH_FLUSH");
+
+	return !s || strcmp(s, "0") != 0;
+}
+
 /*
  * The fault programs (exact mode; sampled mode reads residency with
  * PAGEMAP_SCAN and leaves them loaded but unattached), once. The original
@@ -1630,7 +1693,12 @@ static int attach_faults(struct ebpf *e, char *why)
 	int err = 1;
 
 	if (!sampled(e) && e->skel->links.fault_user_fd <= 0) {
-		err = mevi_bpf__fault_user__attach(e->skel);
+		/* The runs' flush first: a fault's run is open only while its
+		 * thread is on the CPU from the first fault on. */
+		if (switch_flush_env())
+			err = mevi_bpf__run_switch__attach(e->skel);
+		if (err > 0)
+			err = mevi_bpf__fault_user__attach(e->skel);
 		if (err > 0)
 			err = mevi_bpf__fault_kernel__attach(e->skel);
 	}
@@ -1902,6 +1970,23 @@ static int finish_open(struct ebpf *e, char *why)
 		snprintf(why, EBPF_WHY_LEN, "cannot map the eBPF ring buffer: %s", strerror(-err));
 		return err;
 	}
+	if (!sampled(e)) {
+		size_t len = MEVI_BPF_RUN_CPUS * sizeof(struct mevi_bpf_run);
+		void *runs = mmap(NULL, len, PROT_READ, MAP_SHARED, e->skel->maps.runs.map_fd, 0);
+		int cpus = libbpf_num_possible_cpus();
+
+		if (runs == MAP_FAILED || cpus <= 0) {
+			/* The reconcile pass may then count a run still open. */
+			log_debug("the fault runs' slots are not mapped: %s",
+				  strerror(runs == MAP_FAILED ? errno : -cpus));
+			if (runs != MAP_FAILED)
+				munmap(runs, len);
+		} else {
+			e->runs = runs;
+			e->nruns =
+			    (size_t)cpus < MEVI_BPF_RUN_CPUS ? (size_t)cpus : MEVI_BPF_RUN_CPUS;
+		}
+	}
 	e->rb_ev =
 	    event_new(e->cfg.base, ring_buffer__epoll_fd(e->rb), EV_READ | EV_PERSIST, rb_cb, e);
 	e->drain_ev = event_new(e->cfg.base, -1, EV_PERSIST, drain_cb, e);
@@ -1965,6 +2050,8 @@ void ebpf_close(struct ebpf *e)
 	if (e->sample_ev)
 		event_free(e->sample_ev);
 	ring_buffer__free(e->rb);
+	if (e->runs)
+		munmap((void *)e->runs, MEVI_BPF_RUN_CPUS * sizeof(struct mevi_bpf_run));
 	for (struct eproc *p = e->first, *next; p; p = next) {
 		next = p->next;
 		proc_free(p);

@@ -15,7 +15,10 @@
  *    protection) are dropped, and so are faults the VMA cannot satisfy
  *    (PROT_NONE, a write to read-only memory, file or shared memory in exact
  *    mode). A kernel fault under pagefault_disable() (a probe read) fills
- *    nothing and is dropped too.
+ *    nothing and is dropped too. Consecutive first touches of a thread are
+ *    gathered per CPU into one record (a run, mevi_bpf.h), sent before any
+ *    later record of that thread and when it leaves the CPU
+ *    (sched:sched_switch, attached with the fault programs).
  *  - syscalls:sys_exit_* (mmap, munmap, mremap, brk, madvise, mlock*, shm*)
  *    report what user space must re-read from the kernel (the range, from the
  *    syscall's arguments; raw_syscalls:sys_exit where those cannot attach). With
@@ -88,6 +91,15 @@ struct {
 	__type(value, struct mevi_bpf_proc);
 } tracked SEC(".maps");
 
+/* The runs of first touches being gathered, one slot per CPU (mevi_bpf.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MEVI_BPF_RUN_CPUS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct mevi_bpf_run);
+} runs SEC(".maps");
+
 #define VM_READ	      0x00000001UL
 #define VM_WRITE      0x00000002UL
 #define VM_EXEC	      0x00000004UL
@@ -114,12 +126,59 @@ static __always_inline void *reserve(__u64 size)
 	return r;
 }
 
+/* The compiler keeps stores on either side where they are; the CPU (x86:
+ * stores in program order) does the rest for a reader of a run's slot. */
+#define barrier() asm volatile("" ::: "memory")
+
+/* This CPU's run slot, or NULL past MEVI_BPF_RUN_CPUS. */
+static __always_inline struct mevi_bpf_run *cpu_run(void)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+
+	return bpf_map_lookup_elem(&runs, &cpu);
+}
+
+/* Sends the open run of this CPU as one record, and closes it. */
+static __always_inline void run_flush(struct mevi_bpf_run *run)
+{
+	struct mevi_bpf_fault *r;
+
+	if (run->end == run->start)
+		return;
+	r = reserve(sizeof(*r));
+	if (r) {
+		r->h.type = MEVI_BPF_FAULT;
+		r->h.pid = run->tgid;
+		r->h.tid = run->tid;
+		r->h.flags = run->flags;
+		r->h.seq = run->seq;
+		r->addr = run->start;
+		r->end = run->end;
+		__builtin_memcpy(r->comm, run->comm, sizeof(r->comm));
+		bpf_ringbuf_submit(r, rb_flags());
+	}
+	run->end = run->start;
+}
+
+/* Sends this CPU's open run, if any: before a record of its thread's that
+ * must come after its faults (a syscall's, a fork's, an exec's, an exit's),
+ * and when its thread leaves the CPU. */
+static __always_inline void flush_cpu_run(void)
+{
+	struct mevi_bpf_run *run = cpu_run();
+
+	if (run)
+		run_flush(run);
+}
+
 static __always_inline int on_fault(unsigned long address, unsigned long error_code, __u32 flags)
 {
 	__u64 id = bpf_get_current_pid_tgid();
+	__u64 page = address & ~4095UL;
 	__u32 tgid = id >> 32;
 	struct mevi_bpf_proc *p;
 	struct mevi_bpf_fault *r;
+	struct mevi_bpf_run *run;
 
 	/*
 	 * No look at the VMA here: bpf_find_vma() at this tracepoint (interrupts
@@ -130,16 +189,45 @@ static __always_inline int on_fault(unsigned long address, unsigned long error_c
 	p = bpf_map_lookup_elem(&tracked, &tgid);
 	if (!p || (error_code & PF_PROT))
 		return 0;
+	flags |= (error_code & PF_WRITE) ? MEVI_BPF_F_WRITE : 0;
+	run = cpu_run();
+	if (run) {
+		if (run->tid == (__u32)id && run->tgid == tgid && run->seq == p->seq &&
+		    run->end > run->start) {
+			if (run->end == page + 4096)
+				return 0; /* the same fault again (retried) */
+			if (run->end == page &&
+			    run->end - run->start < MEVI_BPF_RUN_PAGES * 4096UL) {
+				run->end = page + 4096;
+				return 0;
+			}
+		}
+		run_flush(run);
+		run->gen++;
+		barrier();
+		run->tgid = tgid;
+		run->tid = (__u32)id;
+		run->flags = flags;
+		run->seq = p->seq;
+		run->start = page;
+		run->end = page + 4096;
+		if (want_stacks) /* first touches are named by thread, as it was named then */
+			bpf_get_current_comm(run->comm, sizeof(run->comm));
+		barrier();
+		run->gen++;
+		return 0;
+	}
 	r = reserve(sizeof(*r));
 	if (!r)
 		return 0;
 	r->h.type = MEVI_BPF_FAULT;
 	r->h.pid = tgid;
 	r->h.tid = (__u32)id;
-	r->h.flags = flags | ((error_code & PF_WRITE) ? MEVI_BPF_F_WRITE : 0);
+	r->h.flags = flags;
 	r->h.seq = p->seq;
 	r->addr = address;
-	if (want_stacks) /* first touches are named by thread, as it was named then */
+	r->end = page + 4096;
+	if (want_stacks)
 		bpf_get_current_comm(r->comm, sizeof(r->comm));
 	bpf_ringbuf_submit(r, rb_flags());
 	return 0;
@@ -187,6 +275,14 @@ int BPF_PROG(fault_kernel, unsigned long address, struct pt_regs *regs, unsigned
 	return on_fault(address, error_code, MEVI_BPF_F_KERNEL);
 }
 
+/* A thread leaves its CPU: its run goes (attached with the fault programs). */
+SEC("tp_btf/sched_switch")
+int BPF_PROG(run_switch)
+{
+	flush_cpu_run();
+	return 0;
+}
+
 static __always_inline struct mevi_bpf_rec *rec_new(__u32 type, __u32 tgid, __u32 tid, __u64 seq)
 {
 	struct mevi_bpf_rec *r = reserve(sizeof(*r));
@@ -211,6 +307,7 @@ int BPF_PROG(proc_fork, struct task_struct *parent, struct task_struct *child)
 
 	if (!p || detaching)
 		return 0;
+	flush_cpu_run(); /* the child's copy of the map has its parent's touches */
 	if (ctgid == ptgid) {
 		flags = MEVI_BPF_F_THREAD;
 	} else {
@@ -255,6 +352,7 @@ int BPF_PROG(proc_exec, struct task_struct *task, pid_t old_pid, struct linux_bi
 
 	if (!p)
 		return 0;
+	flush_cpu_run(); /* the old image's */
 	__sync_fetch_and_add(&p->seq, 1);
 	p->young_until = bpf_ktime_get_ns() + young_ns;
 	p->code_maps_woken = ~0u; /* a new image: its modules are to be read */
@@ -301,6 +399,7 @@ int BPF_PROG(proc_exit, struct task_struct *task, bool group_dead)
 	p = bpf_map_lookup_elem(&tracked, &tgid);
 	if (!p)
 		return 0;
+	flush_cpu_run(); /* the other threads' went when they left their CPUs */
 	/* What wait() will report (wait_task_zombie): the group's code, or the
 	 * leader's own when the threads ended one by one. (Read, not walked:
 	 * see proc_fork.) */
@@ -447,6 +546,7 @@ static __always_inline int on_sys_exit(struct pt_regs *regs, long sysno, long re
 		return 0; /* cannot create or replace private anonymous memory */
 	if (nr == MEVI_BPF_SC_MADVISE && advice_is_noop(a[2]))
 		return 0;
+	flush_cpu_run(); /* its faults before the change */
 	__sync_fetch_and_add(&p->seq, 1);
 	if (nr == MEVI_BPF_SC_BRK) {
 		/* Only a break that moved up makes memory whose origin is

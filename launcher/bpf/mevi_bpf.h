@@ -48,11 +48,47 @@ struct mevi_bpf_hdr {
 	__u64 seq; /* the process's layout sequence when the record was made */
 };
 
+/*
+ * First touches: the pages from addr's to end, faulted one after the other
+ * by one thread (h.tid), in address order, with no layout change of its
+ * process in between (all at h.seq): a run (struct mevi_bpf_run), or one
+ * page.
+ */
 struct mevi_bpf_fault {
 	struct mevi_bpf_hdr h;
-	__u64 addr;
+	__u64 addr;    /* in the first page */
+	__u64 end;     /* the last page's end */
 	char comm[16]; /* the faulting thread's name (backtraces on; else unset) */
 };
+
+/*
+ * A run of first touches being gathered on one CPU: the fault program
+ * extends it while the next fault on that CPU is the next page, of the same
+ * thread, at the same layout sequence, and sends it as one MEVI_BPF_FAULT
+ * record (one record per page cost 150-250 ns a fault) when
+ *  - a fault on that CPU does not extend it, or it has MEVI_BPF_RUN_PAGES;
+ *  - its thread leaves the CPU (sched_switch), so a run is only ever open on
+ *    the CPU its thread is running on;
+ *  - its thread makes a layout syscall, forks, execs or ends its process:
+ *    the run's record comes before that one's, as each fault's did.
+ * One slot per CPU (map `runs`, indexed by CPU number; a CPU past
+ * MEVI_BPF_RUN_CPUS sends every fault on its own). User space maps the slots
+ * read-only and peeks at the open ones (a thread that runs on without
+ * leaving its CPU keeps its run open): gen is odd while a new run is being
+ * written over a slot; end alone grows, or drops to start (closed), in one
+ * store.
+ */
+struct mevi_bpf_run {
+	__u64 gen;
+	__u32 tgid, tid;
+	__u32 flags, pad;
+	__u64 seq;
+	__u64 start, end; /* start == end: no run open */
+	char comm[16];
+};
+
+#define MEVI_BPF_RUN_PAGES 512
+#define MEVI_BPF_RUN_CPUS  1024
 
 struct mevi_bpf_rec {
 	struct mevi_bpf_hdr h;

@@ -56,14 +56,15 @@ from mevitest import Daemon, bpf_progs_of, check, fdinfo_by_fd, finish, process_
 ARGS = None
 NOBODY = 65534
 MAGIC = b"mevi-stock"
-PER_SET = 8  # the programs in launcher/bpf/mevi.bpf.c
+PER_SET = 9  # the programs in launcher/bpf/mevi.bpf.c
 RINGBUF = 27  # BPF_MAP_TYPE_RINGBUF
 SYS_PIDFD_GETFD = 438
 
 
 WARM = ["sched_process_exec", "sched_process_exec", "sched_process_exit",
         "sched_process_exit", "sched_process_fork", "sched_process_fork"]
-FAULTS = ["page_fault_kernel", "page_fault_kernel", "page_fault_user", "page_fault_user"]
+FAULTS = ["page_fault_kernel", "page_fault_kernel", "page_fault_user", "page_fault_user",
+          "sched_switch", "sched_switch"]
 
 
 def links_on(pid, names):
@@ -372,7 +373,7 @@ def main():
               perf_events_of(d.proc.pid) == len(SYS_EXITS), repr(perf_events_of(d.proc.pid)))
         faults = links_on(d.proc.pid, FAULTS)
         check("and, for an exact-mode launcher, one empty program of its own linked twice to "
-              "each page-fault tracepoint",
+              "each page-fault tracepoint and to sched_switch",
               [n for n, _ in faults] == FAULTS and len({q for _, q in faults}) == 1
               and not {q for _, q in faults} & warm, repr((faults, warm)))
         check("mevid no longer holds them, and keeps the other set",
