@@ -82,6 +82,9 @@
 #define TRACKED_MAX BPFSKEL_TRACKED_MAX
 
 /* One process of the traced tree. */
+/* Layout changes remembered per process (struct eproc's changes). */
+#define NCHANGES 32
+
 struct eproc {
 	pid_t pid, ppid;
 	bool alive;
@@ -109,6 +112,15 @@ struct eproc {
 	 * would be (both NULL otherwise). */
 	struct memmap *ghost_map;
 	struct backtrace_mm *ghost_bt;
+	/* What its last layout records changed, by sequence, the oldest
+	 * overwritten (nchanges counts them all since its exec): a fault
+	 * record older than the newest layout record still holds when none
+	 * of the changes since touched its pages (overtaken()). */
+	struct change {
+		uint64_t seq;
+		uint64_t s[2], e[2]; /* one or two ranges (mremap's) */
+	} changes[NCHANGES];
+	uint64_t nchanges;
 	struct eproc *hnext, *next;
 };
 
@@ -620,6 +632,50 @@ static void fault_page(struct ebpf *e, struct eproc *p, const struct mevi_bpf_fa
 	resident(e, mm, r, page);
 }
 
+/* Notes the ranges a layout record of p changes (on_syscall). */
+static void note_change(struct eproc *p, uint64_t seq, uint64_t s0, uint64_t e0, uint64_t s1,
+			uint64_t e1)
+{
+	struct change *c = &p->changes[p->nchanges++ % NCHANGES];
+
+	*c = (struct change){seq, {s0, s1}, {e0, e1}};
+}
+
+static bool overlaps(uint64_t s, uint64_t e, uint64_t cs, uint64_t ce)
+{
+	return cs < e && s < ce;
+}
+
+/*
+ * Whether fault records of [s, end) made at layout sequence seq were
+ * overtaken: a layout record newer than seq (another thread's, on another
+ * CPU, read first) may have changed their pages, which must then be read
+ * from the kernel. They were not when every change from seq + 1 to the
+ * newest is known and none touched [s, end): a run of one thread's faults
+ * often spans another thread's unrelated mmap, and re-reading it loses
+ * which thread touched the pages.
+ */
+static bool overtaken(const struct eproc *p, uint64_t seq, uint64_t s, uint64_t end)
+{
+	uint64_t need, found = 0;
+
+	if (seq >= p->seq)
+		return false;
+	need = p->seq - seq;
+	if (need > NCHANGES)
+		return true;
+	for (size_t i = 0; i < NCHANGES && i < p->nchanges; i++) {
+		const struct change *c = &p->changes[i];
+
+		if (c->seq <= seq || c->seq > p->seq)
+			continue;
+		if (overlaps(s, end, c->s[0], c->e[0]) || overlaps(s, end, c->s[1], c->e[1]))
+			return true;
+		found++;
+	}
+	return found != need;
+}
+
 /*
  * First touches of [addr's page, end): one page, or a run of them made by one
  * thread at one layout sequence (mevi_bpf.h).
@@ -639,9 +695,10 @@ static void on_fault(struct ebpf *e, const struct mevi_bpf_fault *r)
 		end = start + PAGE; /* not what the program makes: its first page only */
 	if (e->nsus)
 		explain(e, mm->pid, start, end, true);
+	stale = overtaken(p, r->h.seq, start, end);
 	if (p->young_due) {
 		/* Not read yet: the full read comes; apply what the map knows. */
-		for (uint64_t page = start; r->h.seq >= p->seq && page < end; page += PAGE)
+		for (uint64_t page = start; !stale && page < end; page += PAGE)
 			if (memmap_lookup(mm->map, page, &mr) &&
 			    mr.state == MEVI_STATE_NOT_RESIDENT)
 				resident(e, mm, r, page);
@@ -649,7 +706,6 @@ static void on_fault(struct ebpf *e, const struct mevi_bpf_fault *r)
 	}
 	/* A layout change on another CPU overtook these faults: their range
 	 * may be gone or mapped anew. Ask the kernel. */
-	stale = r->h.seq < p->seq;
 	for (uint64_t page = start; page < end; page += PAGE)
 		fault_page(e, p, r, page, stale);
 	if (stale) {
@@ -755,6 +811,7 @@ static void on_exec(struct ebpf *e, const struct mevi_bpf_exec *x)
 	mm_put(p->mm);
 	p->mm = NULL;
 	p->brk_end = 0;
+	p->nchanges = 0; /* a new layout: older faults are overtaken (by the exec) */
 	memmap_free(p->untracked);
 	memmap_free(p->huge_seen);
 	memmap_free(p->thp);
@@ -973,6 +1030,39 @@ static void young_syscall(const struct ebpf *e, struct eproc *p, struct mm *mm,
 	}
 }
 
+/* What a layout record changes, for overtaken(): the syscall's range, or
+ * everything when it cannot be told from the record. */
+static void note_syscall_change(struct eproc *p, const struct mevi_bpf_rec *r)
+{
+	const __u64 *a = r->arg;
+	uint64_t ret = r->ret, seq = r->h.seq;
+
+	switch (r->nr) {
+	case MEVI_BPF_SC_MMAP:
+		note_change(p, seq, ret, ret + PAGE_UP(a[1]), 0, 0);
+		return;
+	case MEVI_BPF_SC_MUNMAP:
+	case MEVI_BPF_SC_MADVISE:
+	case MEVI_BPF_SC_MLOCK:
+		note_change(p, seq, PAGE_DOWN(a[0]), a[0] + PAGE_UP(a[1]), 0, 0);
+		return;
+	case MEVI_BPF_SC_MREMAP:
+		note_change(p, seq, PAGE_DOWN(a[0]), a[0] + PAGE_UP(a[1]), ret,
+			    ret + PAGE_UP(a[2]));
+		return;
+	case MEVI_BPF_SC_BRK:
+		if (p->brk_end) {
+			uint64_t now = PAGE_UP(ret), before = p->brk_end;
+
+			note_change(p, seq, (before < now ? before : now) - PAGE,
+				    before < now ? now : before, 0, 0);
+			return;
+		}
+		break;
+	}
+	note_change(p, seq, 0, MEVI_ADDR_LIMIT, 0, 0);
+}
+
 static void on_syscall(struct ebpf *e, const struct mevi_bpf_rec *r)
 {
 	struct eproc *p = proc_lazy(e, (pid_t)r->h.pid);
@@ -986,6 +1076,7 @@ static void on_syscall(struct ebpf *e, const struct mevi_bpf_rec *r)
 	mm = p->mm;
 	if (r->h.seq > p->seq)
 		p->seq = r->h.seq;
+	note_syscall_change(p, r);
 	if (p->young_due ||
 	    (mm->pid != p->pid && proc_find(e, mm->pid) && proc_find(e, mm->pid)->young_due)) {
 		young_syscall(e, p, mm, r);
