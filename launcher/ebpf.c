@@ -536,6 +536,12 @@ static void recheck_merge(struct ebpf *e, pid_t pid, uint64_t s, uint64_t end)
 	recheck_push(e, pid, s, end);
 }
 
+/* Whether [s, e) and [cs, ce) share a page. */
+static bool overlaps(uint64_t s, uint64_t e, uint64_t cs, uint64_t ce)
+{
+	return cs < e && s < ce;
+}
+
 /*
  * A record of pid covering [s, end) arrived: what the last reconcile pass
  * changed there was not a correction but the record's own effect, seen
@@ -546,7 +552,7 @@ static void explain(struct ebpf *e, pid_t pid, uint64_t s, uint64_t end, bool fa
 	for (size_t i = 0; i < e->nsus;) {
 		struct suspect *u = &e->sus[i];
 
-		if (u->pid == pid && u->s < end && s < u->e && (!fault || u->fault_ok))
+		if (u->pid == pid && overlaps(s, end, u->s, u->e) && (!fault || u->fault_ok))
 			*u = e->sus[--e->nsus];
 		else
 			i++;
@@ -641,11 +647,6 @@ static void note_change(struct eproc *p, uint64_t seq, uint64_t s0, uint64_t e0,
 	*c = (struct change){seq, {s0, s1}, {e0, e1}};
 }
 
-static bool overlaps(uint64_t s, uint64_t e, uint64_t cs, uint64_t ce)
-{
-	return cs < e && s < ce;
-}
-
 /*
  * Whether fault records of [s, end) made at layout sequence seq were
  * overtaken: a layout record newer than seq (another thread's, on another
@@ -704,11 +705,11 @@ static void on_fault(struct ebpf *e, const struct mevi_bpf_fault *r)
 				resident(e, mm, r, page);
 		return;
 	}
-	/* A layout change on another CPU overtook these faults: their range
-	 * may be gone or mapped anew. Ask the kernel. */
 	for (uint64_t page = start; page < end; page += PAGE)
 		fault_page(e, p, r, page, stale);
 	if (stale) {
+		/* A layout change on another CPU overtook these faults: their
+		 * range may be gone or mapped anew. Ask the kernel. */
 		e->st.stale++;
 		recheck_push(e, mm->pid, start, end);
 	}
